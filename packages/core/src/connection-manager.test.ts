@@ -1,0 +1,712 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  ConnectionManager,
+  type ConnectionManagerOptions,
+  type ManagerEventMap,
+} from "./connection-manager.js";
+import { resolveEndpoint } from "./endpoint.js";
+import { ConnectError } from "./errors.js";
+import type { HealthObservation, HealthScorer } from "./health.js";
+import type { Logger } from "./logger.js";
+import type { Strategy } from "./strategy.js";
+import { type MemoryConnection, MemoryNetwork } from "./testing/memory-connection.js";
+import type { ToolSource } from "./tool-source.js";
+
+const url = (n: number) => `wss://cloud.test/mcp/?token=secret-token-${n}`;
+const id = (n: number) => resolveEndpoint(url(n)).id;
+
+function setup(options: Partial<ConnectionManagerOptions<MemoryConnection>> = {}) {
+  const network = new MemoryNetwork();
+  const manager = new ConnectionManager<MemoryConnection>({
+    connectionFactory: network.factory,
+    random: () => 0.5,
+    ...options,
+  });
+  return { network, manager };
+}
+
+/** Lets pending promises and zero-delay timers run without moving time meaningfully. */
+const settle = () => vi.advanceTimersByTimeAsync(1);
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("connect", () => {
+  it("connects every endpoint concurrently; a hanging one delays no other", async () => {
+    const { network, manager } = setup({ connectTimeout: 5000 });
+    network.behave(url(2), { connect: "hang" });
+    await manager.initialize([url(1), url(2), url(3)]);
+    let settled = false;
+    const done = manager.connect().then(() => {
+      settled = true;
+    });
+    await settle();
+    const states = () => Object.fromEntries(manager.getConnectionStatus().map((s) => [s.id, s.state]));
+    expect(states()).toEqual({ [id(1)]: "connected", [id(2)]: "connecting", [id(3)]: "connected" });
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(5000);
+    await done;
+    const hung = manager.getEndpointStatus(id(2));
+    expect(hung?.state).toBe("reconnecting");
+    expect(hung?.lastError).toMatch(/not connected within 5000 ms/);
+    expect(manager.isAnyConnected()).toBe(true);
+    await manager.cleanup();
+  });
+
+  it("isolates failures: an auth rejection ends failed without retries while the others connect", async () => {
+    const { network, manager } = setup();
+    network.behave(url(2), { connect: "reject-auth" });
+    const failed: ManagerEventMap["failed"][] = [];
+    manager.on("failed", (e) => failed.push(e));
+    await manager.initialize([url(1), url(2)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+    expect(network.connection(url(2))?.connects).toBe(1);
+    expect(manager.getEndpointStatus(id(2))).toMatchObject({ state: "failed", connected: false });
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.reason).toMatch(/401/);
+    expect(manager.getEndpointStatus(id(1))?.state).toBe("connected");
+    expect(vi.getTimerCount()).toBe(0);
+    await manager.cleanup();
+  });
+
+  it("accepts a single endpoint and resolves at once when nothing is configured", async () => {
+    const { manager } = setup();
+    await manager.initialize([]);
+    await manager.connect();
+    expect(manager.isAnyConnected()).toBe(false);
+    expect(manager.isInitialized).toBe(true);
+    await manager.cleanup();
+    expect(manager.isInitialized).toBe(false);
+  });
+
+  it("rejects invalid endpoints before changing anything", async () => {
+    const { manager } = setup();
+    await manager.initialize([url(1)]);
+    await expect(manager.reconcile([url(2), "not a url"])).rejects.toMatchObject({
+      code: "INVALID_ENDPOINT",
+    });
+    await expect(manager.addEndpoint({ url: url(3), weight: 0 })).rejects.toMatchObject({
+      code: "INVALID_ENDPOINT",
+    });
+    await expect(manager.addEndpoint("  ")).rejects.toMatchObject({ code: "INVALID_ENDPOINT" });
+    expect(manager.getConnectionStatus().map((s) => s.id)).toEqual([id(1)]);
+    await manager.cleanup();
+  });
+});
+
+describe("drop detection and reconnect", () => {
+  it("notices a drop at once and reconnects after the jittered backoff", async () => {
+    const { network, manager } = setup();
+    await manager.initialize([url(1)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    const events: string[] = [];
+    for (const name of ["disconnected", "reconnectScheduled", "connecting", "connected"] as const) {
+      manager.on(name, () => events.push(name));
+    }
+    network.connection(url(1))?.drop(4004, "Internal server error");
+    // Synchronously: no stale "connected" flag.
+    expect(manager.isAnyConnected()).toBe(false);
+    expect(manager.getEndpointStatus(id(1))).toMatchObject({
+      state: "reconnecting",
+      connected: false,
+      reconnectAttempts: 1,
+      lastError: "closed 4004 Internal server error",
+    });
+    expect(manager.getEndpointStatus(id(1))?.nextReconnectAt).toBe(Date.now() + 500);
+    await vi.advanceTimersByTimeAsync(499);
+    expect(manager.isAnyConnected()).toBe(false);
+    await vi.advanceTimersByTimeAsync(2);
+    expect(manager.isAnyConnected()).toBe(true);
+    expect(events).toEqual(["disconnected", "reconnectScheduled", "connecting", "connected"]);
+    expect(network.connection(url(1))?.connects).toBe(2);
+    await manager.cleanup();
+  });
+
+  it("grows the delay per failed attempt up to the cap", async () => {
+    const { network, manager } = setup();
+    network.behave(url(1), { connect: "refuse" });
+    const delays: number[] = [];
+    manager.on("reconnectScheduled", (e) => delays.push(e.delayMs));
+    await manager.initialize([url(1)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+    // random() is 0.5: half of 1, 2, 4 … 60 s.
+    expect(delays.slice(0, 9)).toEqual([500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+    await manager.cleanup();
+  });
+
+  it("resets the attempt counter only after the link stayed up for minUptime", async () => {
+    const { network, manager } = setup({ minUptime: 10_000 });
+    const delays: number[] = [];
+    manager.on("reconnectScheduled", (e) => delays.push(e.delayMs));
+    await manager.initialize([url(1)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    // Flapping: up for 1 s each time, so the counter keeps growing.
+    for (let i = 0; i < 3; i++) {
+      await vi.advanceTimersByTimeAsync(1000);
+      network.connection(url(1))?.drop();
+      await vi.advanceTimersByTimeAsync(delays.at(-1) ?? 0);
+    }
+    expect(delays).toEqual([500, 1000, 2000]);
+    expect(manager.getEndpointStatus(id(1))?.reconnectAttempts).toBe(3);
+    // Stable for minUptime: status shows the reset, and the next drop starts from the first delay.
+    // The reconnect itself took 1 ms (a zero-delay timer), hence 10 001.
+    await vi.advanceTimersByTimeAsync(10_001);
+    expect(manager.getEndpointStatus(id(1))?.reconnectAttempts).toBe(0);
+    network.connection(url(1))?.drop();
+    expect(delays.at(-1)).toBe(500);
+    await manager.cleanup();
+  });
+
+  it("gives up as failed after maxReconnectAttempts", async () => {
+    const { network, manager } = setup({ maxReconnectAttempts: 3 });
+    network.behave(url(1), { connect: "refuse" });
+    await manager.initialize([url(1)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(network.connection(url(1))?.connects).toBe(4);
+    expect(manager.getEndpointStatus(id(1))).toMatchObject({ state: "failed", reconnectAttempts: 3 });
+    expect(manager.getEndpointStatus(id(1))?.lastError).toMatch(
+      /gave up after 3 reconnect attempts: connection refused/,
+    );
+    // A manual reconnect starts over once the far side is fixed.
+    network.behave(url(1), { connect: "open" });
+    const reconnected = manager.reconnect(id(1));
+    await settle();
+    expect((await reconnected).state).toBe("connected");
+    await manager.cleanup();
+  });
+
+  it("stops on a non-retryable close (1008 policy violation)", async () => {
+    const { network, manager } = setup();
+    await manager.initialize([url(1)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    network.connection(url(1))?.drop(1008, "invalid token", false);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(manager.getEndpointStatus(id(1))).toMatchObject({
+      state: "failed",
+      lastError: "closed 1008 invalid token",
+    });
+    expect(network.connection(url(1))?.connects).toBe(1);
+    await manager.cleanup();
+  });
+
+  it("stays disconnected without autoReconnect", async () => {
+    const { network, manager } = setup({ autoReconnect: false });
+    await manager.initialize([url(1)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    network.connection(url(1))?.drop();
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(manager.getEndpointStatus(id(1))?.state).toBe("disconnected");
+    expect(vi.getTimerCount()).toBe(0);
+    await manager.cleanup();
+  });
+
+  it("never runs two loops for one endpoint", async () => {
+    const { network, manager } = setup();
+    network.behave(url(1), { latencyMs: 100 });
+    await manager.initialize([url(1)]);
+    const a = manager.connect();
+    const b = manager.connect();
+    const c = manager.reconnect(id(1));
+    await vi.advanceTimersByTimeAsync(100);
+    await Promise.all([a, b, c]);
+    expect(network.connection(url(1))?.connects).toBe(1);
+    await manager.cleanup();
+  });
+
+  it("reconnects a connected endpoint on request with a clean 1000 close", async () => {
+    const { network, manager } = setup();
+    await manager.initialize([url(1)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    const disconnected: unknown[] = [];
+    manager.on("disconnected", (e) => disconnected.push(e));
+    const again = manager.reconnect(url(1));
+    await settle();
+    expect((await again).state).toBe("connected");
+    expect(network.connection(url(1))).toMatchObject({ connects: 2, closes: 1 });
+    expect(disconnected).toEqual([]);
+    await expect(manager.reconnect("ep-unknown")).rejects.toMatchObject({ code: "UNKNOWN_ENDPOINT" });
+    await manager.cleanup();
+  });
+
+  it("disconnect closes everything and connect starts it again", async () => {
+    const { network, manager } = setup();
+    await manager.initialize([url(1), url(2)]);
+    let done = manager.connect();
+    await settle();
+    await done;
+    await manager.disconnect();
+    expect(network.openCount).toBe(0);
+    expect(manager.getConnectionStatus().map((s) => s.state)).toEqual(["disconnected", "disconnected"]);
+    expect(vi.getTimerCount()).toBe(0);
+    done = manager.connect();
+    await settle();
+    await done;
+    expect(network.openCount).toBe(2);
+    await manager.cleanup();
+  });
+
+  it("abandons an attempt in flight when the manager disconnects", async () => {
+    const { network, manager } = setup();
+    network.behave(url(1), { latencyMs: 1000 });
+    await manager.initialize([url(1)]);
+    const done = manager.connect();
+    await vi.advanceTimersByTimeAsync(10);
+    await manager.disconnect();
+    await done;
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(network.openCount).toBe(0);
+    expect(manager.getEndpointStatus(id(1))?.state).toBe("disconnected");
+    expect(vi.getTimerCount()).toBe(0);
+    await manager.cleanup();
+  });
+});
+
+describe("add, remove, reconcile", () => {
+  it("adds endpoints live, refuses duplicates and removes with a 1000 close", async () => {
+    const { network, manager } = setup();
+    await manager.initialize([url(1)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    const added = manager.addEndpoint(url(2));
+    await settle();
+    expect((await added).state).toBe("connected");
+    await expect(manager.addEndpoint(url(2))).rejects.toMatchObject({ code: "DUPLICATE_ENDPOINT" });
+    const closed: number[] = [];
+    network.connection(url(2))?.on("closed", (e) => closed.push(e.code));
+    expect(await manager.removeEndpoint(url(2))).toBe(true);
+    expect(await manager.removeEndpoint(url(2))).toBe(false);
+    expect(closed).toEqual([1000]);
+    expect(manager.getConnectionStatus().map((s) => s.id)).toEqual([id(1)]);
+    await manager.cleanup();
+  });
+
+  it("cancels a scheduled retry and its timer when the endpoint is removed", async () => {
+    const { network, manager } = setup();
+    network.behave(url(1), { connect: "refuse" });
+    await manager.initialize([url(1)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    expect(manager.getEndpointStatus(id(1))?.state).toBe("reconnecting");
+    expect(vi.getTimerCount()).toBe(1);
+    await manager.removeEndpoint(id(1));
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(network.connection(url(1))?.connects).toBe(1);
+    await manager.cleanup();
+  });
+
+  it("removes an endpoint whose connect is in flight without leaving its link open", async () => {
+    const { network, manager } = setup();
+    network.behave(url(1), { latencyMs: 1000 });
+    await manager.initialize([url(1)]);
+    const done = manager.connect();
+    await vi.advanceTimersByTimeAsync(10);
+    await manager.removeEndpoint(id(1));
+    await done;
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(network.openCount).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("reconcile applies a diff and keeps unchanged connection objects and links", async () => {
+    const { network, manager } = setup();
+    await manager.initialize([url(1), url(2), { url: url(3), tools: ["calc__add"] }]);
+    let done = manager.connect();
+    await settle();
+    await done;
+    const kept = network.connection(url(1));
+    const reweighted = network.connection(url(2));
+    const reshaped = network.connection(url(3));
+    const result = manager.reconcile([
+      url(1),
+      { url: url(2), weight: 3 },
+      { url: url(3), tools: ["calc__mul"] },
+      url(4),
+    ]);
+    await settle();
+    expect(await result).toEqual({
+      added: [id(4)],
+      removed: [],
+      changed: [id(3)],
+      unchanged: [id(1), id(2)],
+    });
+    expect(network.connection(url(1))).toBe(kept);
+    expect(kept).toMatchObject({ connects: 1, closes: 0 });
+    expect(network.connection(url(2))).toBe(reweighted);
+    expect(manager.getEndpointStatus(id(2))?.weight).toBe(3);
+    expect(network.connection(url(3))).not.toBe(reshaped);
+    expect(reshaped?.closes).toBe(1);
+    expect(network.connection(url(3))?.endpoint.tools).toEqual(["calc__mul"]);
+    expect(manager.getConnectionStatus().every((s) => s.connected)).toBe(true);
+
+    done = manager.reconcile([url(4), url(4)]).then(() => {});
+    await settle();
+    await done;
+    expect(manager.getConnectionStatus().map((s) => s.id)).toEqual([id(4)]);
+    expect(kept?.closes).toBe(1);
+    expect(network.openCount).toBe(1);
+    await manager.cleanup();
+  });
+});
+
+describe("dispatch and broadcast", () => {
+  async function connected(n: number, options: Partial<ConnectionManagerOptions<MemoryConnection>> = {}) {
+    const ctx = setup(options);
+    await ctx.manager.initialize(Array.from({ length: n }, (_, i) => url(i + 1)));
+    const done = ctx.manager.connect();
+    await settle();
+    await done;
+    return ctx;
+  }
+
+  it("spreads operations with the strategy (round-robin by default)", async () => {
+    const { manager } = await connected(3);
+    const picks: string[] = [];
+    for (let i = 0; i < 6; i++) picks.push(await manager.dispatch(async (c) => c.id));
+    expect(picks.filter((p) => p === id(1))).toHaveLength(2);
+    expect(new Set(picks).size).toBe(3);
+    await manager.cleanup();
+  });
+
+  it("fails over at once when the operation provably never reached the connection", async () => {
+    const { network, manager } = await connected(2);
+    network.behave(url(1), { sendFails: true });
+    const reached: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const value = await manager.dispatch(async (c) => {
+        await c.notify("notifications/message", { i });
+        reached.push(c.id);
+        return c.id;
+      });
+      expect(value).toBe(id(2));
+    }
+    expect(reached).toEqual([id(2), id(2), id(2), id(2)]);
+    expect(network.connection(url(1))?.sent).toEqual([]);
+    await manager.cleanup();
+  });
+
+  it("never retries an operation that may have reached its connection", async () => {
+    const { manager } = await connected(2);
+    let runs = 0;
+    await expect(
+      manager.dispatch(async () => {
+        runs++;
+        throw new Error("tool exploded after receiving the call");
+      }),
+    ).rejects.toThrow("tool exploded");
+    expect(runs).toBe(1);
+    await manager.cleanup();
+  });
+
+  it("reports NO_HEALTHY_CONNECTION with the last failure as cause", async () => {
+    const { network, manager } = await connected(2);
+    network.behave(url(1), { sendFails: true });
+    network.behave(url(2), { sendFails: true });
+    const error = await manager.dispatch((c) => c.notify("x")).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: "NO_HEALTHY_CONNECTION",
+      message: "no healthy connection left after 2 failed",
+    });
+    expect((error as ConnectError).cause).toMatchObject({ code: "SEND_FAILED" });
+    network.dropAll();
+    await expect(manager.dispatch(async () => 1)).rejects.toMatchObject({ code: "NO_HEALTHY_CONNECTION" });
+    await manager.cleanup();
+  });
+
+  it("dispatches to a healthy link within the same turn after another drops", async () => {
+    const { network, manager } = await connected(2);
+    network.connection(url(1))?.drop();
+    const picks = await Promise.all([1, 2, 3].map(() => manager.dispatch(async (c) => c.id)));
+    expect(picks).toEqual([id(2), id(2), id(2)]);
+    await manager.cleanup();
+  });
+
+  it("aborts at the deadline and on the caller's signal", async () => {
+    const { manager } = await connected(1);
+    const slow = manager.dispatch(
+      (_c, signal) =>
+        new Promise((_r, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+      {
+        timeout: 1000,
+      },
+    );
+    const expectation = expect(slow).rejects.toMatchObject({ code: "TIMEOUT" });
+    await vi.advanceTimersByTimeAsync(1000);
+    await expectation;
+    const controller = new AbortController();
+    const aborted = manager.dispatch(() => new Promise(() => {}), { signal: controller.signal });
+    controller.abort(new Error("caller gave up"));
+    await expect(aborted).rejects.toThrow("caller gave up");
+    const pre = new AbortController();
+    pre.abort();
+    await expect(manager.dispatch(async () => 1, { signal: pre.signal })).rejects.toMatchObject({
+      name: "AbortError",
+    });
+    expect(vi.getTimerCount()).toBe(0);
+    expect(manager.getEndpointStatus(id(1))?.inflight).toBe(0);
+    await manager.cleanup();
+  });
+
+  it("broadcasts to every connected endpoint and reports each outcome", async () => {
+    const { network, manager } = await connected(3);
+    network.behave(url(2), { sendFails: true });
+    network.connection(url(3))?.drop();
+    const results = await manager.broadcast((c) => c.notify("notifications/tools/list_changed"));
+    expect(results.map((r) => [r.id, r.ok])).toEqual([
+      [id(1), true],
+      [id(2), false],
+    ]);
+    expect(network.connection(url(1))?.sent).toEqual([{ method: "notifications/tools/list_changed" }]);
+    await manager.cleanup();
+  });
+
+  it("falls back safely when a third-party strategy returns a foreign candidate", async () => {
+    const rogue: Strategy = {
+      specificationVersion: "v1",
+      name: "rogue",
+      select: () => ({ id: "nope" }) as never,
+    };
+    const { manager } = await connected(2, { strategy: rogue });
+    expect(await manager.dispatch(async (c) => c.id)).toBe(id(1));
+    manager.configure({ strategy: { specificationVersion: "v1", name: "last", select: (c) => c.at(-1) } });
+    expect(manager.strategy.name).toBe("last");
+    expect(await manager.dispatch(async (c) => c.id)).toBe(id(2));
+    await manager.cleanup();
+  });
+
+  it("passes the affinity key, attempt and panic flag to the strategy", async () => {
+    const contexts: unknown[] = [];
+    const spy: Strategy = {
+      specificationVersion: "v1",
+      name: "spy",
+      select: (candidates, context) => {
+        contexts.push(context);
+        return candidates[0];
+      },
+    };
+    const { manager } = await connected(1, { strategy: spy });
+    await manager.dispatch(async () => 1, { key: "agent-7" });
+    expect(contexts[0]).toMatchObject({ attempt: 0, panic: false, key: "agent-7" });
+    await manager.cleanup();
+  });
+});
+
+/** A scorer the test drives by hand, to check how the manager consumes one. */
+class ManualScorer implements HealthScorer {
+  readonly specificationVersion = "v1" as const;
+  readonly observed: [string, HealthObservation["kind"]][] = [];
+  readonly ejected = new Set<string>();
+  readonly listeners = new Set<(id: string, ejected: boolean, reason: string) => void>();
+  observe(id: string, o: HealthObservation) {
+    this.observed.push([id, o.kind]);
+  }
+  score(id: string) {
+    return this.ejected.has(id) ? 10 : 90;
+  }
+  isEjected(id: string) {
+    return this.ejected.has(id);
+  }
+  report(id: string) {
+    return { score: this.score(id), ejected: this.isEjected(id), parts: { base: 90 } };
+  }
+  remove(id: string) {
+    this.ejected.delete(id);
+  }
+  eject(id: string, ejected = true) {
+    if (ejected) this.ejected.add(id);
+    else this.ejected.delete(id);
+    for (const l of this.listeners) l(id, ejected, "test");
+  }
+  onEjectionChanged(listener: (id: string, ejected: boolean, reason: string) => void) {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+describe("health scoring", () => {
+  it("feeds observations, skips ejected connections and spreads over all in panic", async () => {
+    const scorer = new ManualScorer();
+    const { network, manager } = setup({ healthScorer: scorer });
+    await manager.initialize([url(1), url(2), url(3)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    const ping = network.connection(url(1))?.ping();
+    await settle();
+    expect(await ping).toBe(1);
+    network.connection(url(1))?.receiveFrame();
+    expect(scorer.observed).toEqual(
+      expect.arrayContaining([
+        [id(1), "connected"],
+        [id(1), "rtt"],
+        [id(1), "frame"],
+      ]),
+    );
+    scorer.eject(id(1));
+    expect(manager.getHealthyConnections().map((c) => c.id)).toEqual([id(2), id(3)]);
+    expect(manager.getEndpointStatus(id(1))).toMatchObject({ healthScore: 10, health: { ejected: true } });
+    const picks = new Set<string>();
+    for (let i = 0; i < 6; i++) picks.add(await manager.dispatch(async (c) => c.id));
+    expect(picks).toEqual(new Set([id(2), id(3)]));
+    // Two of three ejected: below the 50 % panic threshold, so all connected ones serve again.
+    scorer.eject(id(2));
+    const panicPicks = new Set<string>();
+    for (let i = 0; i < 6; i++) panicPicks.add(await manager.dispatch(async (c) => c.id));
+    expect(panicPicks.size).toBe(3);
+    await manager
+      .dispatch(async () => {
+        throw new ConnectError("SEND_FAILED", "x");
+      })
+      .catch(() => {});
+    expect(scorer.observed.some(([, kind]) => kind === "failure")).toBe(true);
+    await manager.cleanup();
+    expect(scorer.listeners.size).toBe(0);
+  });
+});
+
+describe("tool source", () => {
+  it("tells every connection when the tool source is replaced or changes", async () => {
+    const { network, manager } = setup();
+    await manager.initialize([url(1), url(2)]);
+    let changes = 0;
+    for (const c of network.all) c.tools.onToolsChanged(() => changes++);
+    let fire: () => void = () => {};
+    const source: ToolSource = {
+      listTools: () => [{ name: "calc__add", inputSchema: { type: "object" } }],
+      callTool: async () => ({ content: [{ type: "text", text: "5" }] }),
+      onToolsChanged: (l) => {
+        fire = l;
+        return () => {
+          fire = () => {};
+        };
+      },
+    };
+    manager.setServiceManager(source);
+    expect(changes).toBe(2);
+    fire();
+    expect(changes).toBe(4);
+    expect(await manager.tools.listTools()).toHaveLength(1);
+    expect(
+      await manager.tools.callTool("calc__add", {}, { signal: new AbortController().signal }),
+    ).toMatchObject({
+      content: [{ text: "5" }],
+    });
+    await manager.cleanup();
+    fire();
+    expect(changes).toBe(4);
+  });
+});
+
+describe("status and events", () => {
+  it("returns frozen snapshots, never live internals", async () => {
+    const { network, manager } = setup();
+    await manager.initialize([url(1)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    const before = manager.getConnectionStatus()[0];
+    expect(Object.isFrozen(before)).toBe(true);
+    expect(before).toMatchObject({
+      connected: true,
+      initialized: true,
+      healthScore: 100,
+      rttMs: 1,
+      reconnectAttempts: 0,
+    });
+    network.connection(url(1))?.drop();
+    expect(before?.connected).toBe(true);
+    expect(manager.getConnectionStatus()[0]).toMatchObject({
+      connected: false,
+      healthScore: 0,
+      rttMs: undefined,
+    });
+    await manager.cleanup();
+  });
+
+  it("never puts a token in an event, a status or a log line", async () => {
+    const lines: string[] = [];
+    const log = (o: unknown, m?: string) => lines.push(JSON.stringify([o, m]));
+    const logger: Logger = { debug: log, info: log, warn: log, error: log };
+    const { network, manager } = setup({ logger });
+    const events: string[] = [];
+    for (const name of [
+      "added",
+      "connecting",
+      "connected",
+      "disconnected",
+      "reconnectScheduled",
+      "failed",
+      "connectFailed",
+      "removed",
+      "stateChanged",
+    ] as const) {
+      manager.on(name, (e) => events.push(JSON.stringify(e)));
+    }
+    network.behave(url(2), { connect: "reject-auth" });
+    await manager.initialize([url(1), url(2)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    network.connection(url(1))?.drop(4004, `relay said token=secret-token-1 is bad`);
+    await vi.advanceTimersByTimeAsync(1000);
+    await manager.removeEndpoint(url(1));
+    const everything = [...lines, ...events, JSON.stringify(manager.getConnectionStatus())].join("\n");
+    expect(lines.length).toBeGreaterThan(3);
+    expect(events.length).toBeGreaterThan(8);
+    expect(everything).not.toMatch(/secret-token/);
+    expect(everything).toContain("<masked:");
+    await manager.cleanup();
+  });
+});
+
+describe("cleanup", () => {
+  it("leaves no timer and no listener behind, whatever state each endpoint is in", async () => {
+    const scorer = new ManualScorer();
+    const { network, manager } = setup({ healthScorer: scorer });
+    network.behave(url(2), { connect: "refuse" });
+    network.behave(url(3), { connect: "hang" });
+    network.behave(url(4), { connect: "reject-auth" });
+    manager.on("stateChanged", () => {});
+    await manager.initialize([url(1), url(2), url(3), url(4)]);
+    void manager.connect();
+    await settle();
+    const slow = manager.dispatch(() => new Promise(() => {}), { timeout: 60_000 }).catch(() => {});
+    expect(vi.getTimerCount()).toBeGreaterThanOrEqual(3);
+    const listenersBefore = network.all.reduce((n, c) => n + c.listenerCount(), 0);
+    expect(listenersBefore).toBeGreaterThan(0);
+    await manager.cleanup();
+    await vi.advanceTimersByTimeAsync(60_000);
+    await slow;
+    expect(vi.getTimerCount()).toBe(0);
+    expect(network.all.reduce((n, c) => n + c.listenerCount(), 0)).toBe(0);
+    expect(manager.listenerCount()).toBe(0);
+    expect(scorer.listeners.size).toBe(0);
+    expect(network.openCount).toBe(0);
+    expect(manager.getConnectionStatus()).toEqual([]);
+  });
+});

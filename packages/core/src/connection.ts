@@ -1,0 +1,88 @@
+import type { Subscribable } from "./emitter.js";
+import type { ResolvedEndpoint } from "./endpoint.js";
+import type { Logger } from "./logger.js";
+import type { ToolSource } from "./tool-source.js";
+
+/**
+ * The state of an endpoint link. A `Connection` itself moves between `disconnected`, `connecting`,
+ * `connected` and `stopped`; the manager adds `reconnecting` (a retry is scheduled) and `failed`
+ * (retrying stopped: auth/policy rejection or attempts exhausted).
+ */
+export type ConnectionState =
+  | "connecting"
+  | "connected"
+  | "reconnecting"
+  | "disconnected"
+  | "failed"
+  | "stopped";
+
+/** Why an open link ended. */
+export interface CloseInfo {
+  /** WebSocket close code (1006 when the link died without one). */
+  readonly code: number;
+  readonly reason: string;
+  /** False for closes no retry can fix (1008 policy violation, auth). */
+  readonly retryable: boolean;
+  readonly at: number;
+}
+
+/** Events every Connection emits. */
+export interface ConnectionEventMap {
+  /** An open link ended, whoever closed it. Emitted once per successful `connect()`. */
+  closed: CloseInfo;
+  /** A frame arrived from the far side (liveness signal for health scoring). */
+  frame: { readonly at: number };
+  /** A round trip was measured (heartbeat pong, ping reply). */
+  rtt: { readonly ms: number; readonly at: number };
+  /** The far side completed MCP initialization on this link. */
+  initialized: { readonly at: number };
+  /** A request from the far side was answered. */
+  handled: { readonly method: string; readonly ok: boolean; readonly ms: number; readonly at: number };
+  /** A non-fatal problem (malformed frame, failed notification); the link stays up. */
+  error: { readonly error: Error; readonly at: number };
+}
+
+/**
+ * One endpoint link. The same object is reused across reconnects: `connect()` may be called again
+ * after a close. Implementations never reconnect by themselves; the manager decides.
+ */
+export interface Connection extends Subscribable<ConnectionEventMap> {
+  readonly id: string;
+  readonly state: ConnectionState;
+  /** True once the far side finished `initialize` on the current link. */
+  readonly initialized?: boolean;
+  /** Last measured round-trip time in ms, if any. */
+  readonly rttMs?: number;
+  /** Epoch ms of the last frame received on the current link. */
+  readonly lastFrameAt?: number;
+  /**
+   * Opens the link. Resolves when it is usable; rejects with a `ConnectError` (its `retryable`
+   * says whether to try again). Aborting `signal` abandons the attempt and releases its socket.
+   */
+  connect(signal: AbortSignal): Promise<void>;
+  /** Closes the link (default code 1000) and resolves when it is closed. Idempotent. */
+  close(code?: number, reason?: string): Promise<void>;
+  /** Measures a round trip to the far side in ms; rejects `NOT_CONNECTED` when closed. */
+  ping(signal?: AbortSignal): Promise<number>;
+  /** Sends a request the provider starts (server → client); optional. */
+  request?(
+    method: string,
+    params?: Record<string, unknown>,
+    options?: { signal?: AbortSignal },
+  ): Promise<unknown>;
+  /** Sends a notification; optional. Rejects `NOT_CONNECTED`/`SEND_FAILED` when it cannot leave. */
+  notify?(method: string, params?: Record<string, unknown>): Promise<void>;
+}
+
+/** What a factory gets besides the endpoint. */
+export interface ConnectionContext {
+  /** The tools this connection serves; changes are announced through `onToolsChanged`. */
+  readonly tools: ToolSource;
+  readonly logger: Logger;
+}
+
+/** Builds the connection for an endpoint. Called once per endpoint, not per reconnect. */
+export type ConnectionFactory<C extends Connection = Connection> = (
+  endpoint: ResolvedEndpoint,
+  context: ConnectionContext,
+) => C;

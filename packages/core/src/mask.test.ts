@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { endpointId, fingerprint, maskEndpoint, redact } from "./mask.js";
+
+const token =
+  "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VySWQiOjEyMzQ1LCJhZ2VudElkIjo2Nzg5MH0.c2lnbmF0dXJlLXNlY3JldA";
+const url = `wss://api.xiaozhi.me/mcp/?token=${token}`;
+
+describe("maskEndpoint", () => {
+  it("keeps scheme, host and path and replaces the token with a fingerprint", () => {
+    const masked = maskEndpoint(url);
+    expect(masked).toBe(`wss://api.xiaozhi.me/mcp/?token=<masked:${fingerprint(token)}>`);
+    expect(masked).not.toContain(token.slice(0, 12));
+  });
+
+  it("tells endpoints with different tokens apart", () => {
+    expect(maskEndpoint(`${url}a`)).not.toBe(maskEndpoint(url));
+  });
+
+  it("masks passwords, ports and every query value", () => {
+    expect(maskEndpoint("ws://user:secret@127.0.0.1:8004/mcp?key=abc&x=")).toBe(
+      `ws://user:<masked>@127.0.0.1:8004/mcp?key=<masked:${fingerprint("abc")}>&x=`,
+    );
+  });
+
+  it("never echoes an unparseable URL", () => {
+    const masked = maskEndpoint(`not a url ${token}`);
+    expect(masked).toMatch(/^<invalid url [0-9a-f]{6}>$/);
+  });
+});
+
+describe("endpointId", () => {
+  it("is stable, short and distinct per URL", () => {
+    expect(endpointId(url)).toBe(endpointId(url));
+    expect(endpointId(url)).toMatch(/^ep-[0-9a-f]{12}$/);
+    const ids = new Set(Array.from({ length: 5000 }, (_, i) => endpointId(`${url}${i}`)));
+    expect(ids.size).toBe(5000);
+  });
+});
+
+describe("redact", () => {
+  it("removes tokens, JWTs and bearer credentials from free text and is idempotent", () => {
+    const text = `failed ${url} with Authorization: Bearer abc.def-ghi and raw ${token} and ?api_key=k123&x=1`;
+    const once = redact(text);
+    expect(once).not.toContain(token);
+    expect(once).not.toContain("abc.def-ghi");
+    expect(once).not.toContain("k123");
+    expect(once).toContain("x=1");
+    expect(redact(once)).toBe(once);
+  });
+});

@@ -1,0 +1,63 @@
+/**
+ * cyrb53: a fast, well-mixed 53-bit string hash. Not cryptographic; used for stable ids and short
+ * fingerprints that let people tell endpoints apart without revealing any part of a token.
+ */
+function hash53(text: string, seed = 0): number {
+  let h1 = 0xdeadbeef ^ seed;
+  let h2 = 0x41c6ce57 ^ seed;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+/** A 6-hex-digit fingerprint of a secret: enough to tell values apart, far too little to recover one. */
+export function fingerprint(secret: string): string {
+  return (hash53(secret) % 0x1000000).toString(16).padStart(6, "0");
+}
+
+/** The stable id of an endpoint: `ep-` and 12 hex digits of a hash of its full URL. */
+export function endpointId(url: string): string {
+  return `ep-${(hash53(url) % 2 ** 48).toString(16).padStart(12, "0")}`;
+}
+
+/**
+ * Masks an endpoint URL for display: keeps scheme, host, port and path; every query value and any
+ * password becomes `<masked:fingerprint>`. `wss://api.xiaozhi.me/mcp/?token=eyJ…` →
+ * `wss://api.xiaozhi.me/mcp/?token=<masked:3f2a1c>`.
+ */
+export function maskEndpoint(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `<invalid url ${fingerprint(url)}>`;
+  }
+  const user = parsed.username ? `${parsed.username}${parsed.password ? ":<masked>" : ""}@` : "";
+  const query = [...parsed.searchParams]
+    .map(([key, value]) => `${key}=${value ? `<masked:${fingerprint(value)}>` : ""}`)
+    .join("&");
+  return `${parsed.protocol}//${user}${parsed.host}${parsed.pathname}${query ? `?${query}` : ""}`;
+}
+
+const secretParam =
+  /(\b[\w.-]*(?:token|key|secret|auth|password|passwd|signature|sig)[\w.-]*=)([^&\s"'<>#]+)/gi;
+const jwt = /\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
+const bearer = /\b(Bearer\s+)[\w.~+/=-]+/gi;
+
+/**
+ * Removes secrets from free text (error messages, log lines): secret-looking query values, JWTs and
+ * bearer credentials are replaced by a masked fingerprint. Idempotent.
+ */
+export function redact(text: string): string {
+  return text
+    .replace(secretParam, (_, prefix: string, value: string) =>
+      value.startsWith("<masked") ? `${prefix}${value}` : `${prefix}<masked:${fingerprint(value)}>`,
+    )
+    .replace(jwt, (token) => `<masked:${fingerprint(token)}>`)
+    .replace(bearer, (_, prefix: string) => `${prefix}<masked>`);
+}

@@ -1,0 +1,1 @@
+export { type MemoryBehavior, MemoryConnection, MemoryNetwork } from "./memory-connection.js";

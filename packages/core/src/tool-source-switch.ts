@@ -1,0 +1,59 @@
+import { emptyToolSource, type ToolCallOptions, type ToolSource } from "./tool-source.js";
+
+/**
+ * A ToolSource that forwards to a replaceable one. Connections hold this stable object, so swapping
+ * the real source (setServiceManager) reaches every endpoint as one `tools/list_changed`.
+ */
+export class ToolSourceSwitch implements ToolSource {
+  #source: ToolSource = emptyToolSource;
+  #unsubscribe: () => void = () => {};
+  readonly #listeners = new Set<() => void>();
+
+  get current(): ToolSource {
+    return this.#source;
+  }
+
+  set(source: ToolSource): void {
+    if (source === this.#source) return;
+    this.#unsubscribe();
+    this.#source = source;
+    this.#unsubscribe = source.onToolsChanged(() => this.#changed());
+    this.#changed();
+  }
+
+  listTools() {
+    return this.#source.listTools();
+  }
+
+  callTool(name: string, args: Record<string, unknown> | undefined, options: ToolCallOptions) {
+    return this.#source.callTool(name, args, options);
+  }
+
+  onToolsChanged(listener: () => void): () => void {
+    // Wrapped so one function subscribed by two connections stays two subscriptions.
+    const entry = () => listener();
+    this.#listeners.add(entry);
+    return () => this.#listeners.delete(entry);
+  }
+
+  get listenerCount(): number {
+    return this.#listeners.size;
+  }
+
+  /** Drops the underlying source's subscription; listeners stay until they unsubscribe. */
+  detach(): void {
+    this.#unsubscribe();
+    this.#unsubscribe = () => {};
+    this.#source = emptyToolSource;
+  }
+
+  #changed(): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener();
+      } catch {
+        // A broken listener must not keep the others from hearing about the change.
+      }
+    }
+  }
+}

@@ -1,0 +1,52 @@
+/** A tool as offered to a Xiaozhi agent; structurally an MCP `Tool`. */
+export interface ToolDescriptor {
+  readonly name: string;
+  readonly title?: string;
+  readonly description?: string;
+  readonly inputSchema: { readonly type: "object"; readonly [key: string]: unknown };
+  readonly outputSchema?: { readonly type: "object"; readonly [key: string]: unknown };
+  readonly annotations?: {
+    readonly title?: string;
+    readonly readOnlyHint?: boolean;
+    readonly destructiveHint?: boolean;
+    readonly idempotentHint?: boolean;
+    readonly openWorldHint?: boolean;
+  };
+}
+
+/** The result of a tool call; structurally an MCP `CallToolResult`. */
+export interface ToolCallResult {
+  readonly content: readonly unknown[];
+  readonly structuredContent?: Record<string, unknown>;
+  readonly isError?: boolean;
+  readonly [key: string]: unknown;
+}
+
+export interface ToolCallOptions {
+  /** Aborted when the caller gives up (timeout, `notifications/cancelled`, shutdown). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Where an endpoint's tools come from (the local MCP services). One source serves every endpoint:
+ * implementations must not copy their tool list per caller.
+ */
+export interface ToolSource {
+  /** The tools currently offered. Called on every `tools/list`; keep it cheap. */
+  listTools(): readonly ToolDescriptor[] | Promise<readonly ToolDescriptor[]>;
+  /** Runs a tool. Must honour `options.signal` by cancelling the upstream work. */
+  callTool(
+    name: string,
+    args: Record<string, unknown> | undefined,
+    options: ToolCallOptions,
+  ): Promise<ToolCallResult>;
+  /** Called whenever the list may have changed; returns the unsubscribe function. */
+  onToolsChanged(listener: () => void): () => void;
+}
+
+/** A source with no tools; calls fail with an MCP-style error result. */
+export const emptyToolSource: ToolSource = {
+  listTools: () => [],
+  callTool: async (name) => ({ content: [{ type: "text", text: `Unknown tool: ${name}` }], isError: true }),
+  onToolsChanged: () => () => {},
+};

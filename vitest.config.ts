@@ -1,0 +1,51 @@
+import { defineConfig } from "vitest/config";
+
+// Vitest's failure reporter calls Map.groupBy, which Node 20 lacks (it arrived in Node 21).
+// The config runs in the main process, so defining it here lets failures print on Node 20.
+if (typeof Map.groupBy !== "function") {
+  Object.defineProperty(Map, "groupBy", {
+    configurable: true,
+    writable: true,
+    value<K, T>(items: Iterable<T>, key: (item: T, index: number) => K): Map<K, T[]> {
+      const groups = new Map<K, T[]>();
+      let index = 0;
+      for (const item of items) {
+        const k = key(item, index++);
+        const group = groups.get(k);
+        if (group) group.push(item);
+        else groups.set(k, [item]);
+      }
+      return groups;
+    },
+  });
+}
+
+// Tests read sibling packages' TypeScript sources through the "@xiaozhi-connect/source" export
+// condition, so no package has to be built before the suite runs.
+const conditions = ["@xiaozhi-connect/source", "import", "module", "node", "default"];
+
+export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: conditions } },
+  test: {
+    include: [
+      "packages/*/src/**/*.test.ts",
+      "packages/*/test/**/*.test.ts",
+      "apps/*/src/**/*.test.ts",
+      "apps/*/test/**/*.test.ts",
+      "examples/*/src/**/*.test.ts",
+    ],
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+    pool: "forks",
+    coverage: {
+      provider: "v8",
+      include: ["packages/*/src/**/*.ts", "apps/*/src/**/*.ts"],
+      exclude: ["**/*.test.ts", "**/index.ts", "**/examples/**"],
+      reporter: ["text-summary", "text"],
+      thresholds: {
+        "packages/core/src/**": { lines: 90 },
+      },
+    },
+  },
+});
