@@ -1,0 +1,91 @@
+import {
+  type ConnectionFactory,
+  ConnectionManager,
+  type ConnectionManagerOptions,
+  createConnectionManagerSingleton,
+} from "@xiaozhi-connect/core";
+import { defaultHeartbeat, HeartbeatWheel } from "./heartbeat.js";
+import { type XiaozhiConnectionOptions, XiaozhiEndpointConnection } from "./xiaozhi-endpoint-connection.js";
+
+/** Transport settings; every field has a default. Times in ms. */
+export interface XiaozhiTransportOptions {
+  /** WebSocket ping period; default 30000. */
+  readonly heartbeatInterval?: number;
+  /** An unanswered ping ends the link after this; default 10000. */
+  readonly heartbeatTimeout?: number;
+  /** Tool-call deadline; default 300000. */
+  readonly callTimeout?: number;
+  /** Largest inbound frame in bytes; default 1048576. */
+  readonly maxPayload?: number;
+  /** Wait for the far side's close frame; default 2000. */
+  readonly closeTimeout?: number;
+  readonly serverInfo?: { readonly name: string; readonly version: string };
+}
+
+/** A ConnectionFactory for Xiaozhi endpoints, with its shared heartbeat and live settings. */
+export interface XiaozhiConnectionFactory extends ConnectionFactory<XiaozhiEndpointConnection> {
+  /** The one heartbeat timer behind every socket this factory made. */
+  readonly heartbeat: HeartbeatWheel;
+  /** Applies new settings: heartbeat timings at once, the rest to links opened from now on. */
+  configure(options: XiaozhiTransportOptions): void;
+}
+
+const defaults = {
+  callTimeout: 300_000,
+  maxPayload: 1024 * 1024,
+  closeTimeout: 2000,
+  serverInfo: { name: "xiaozhi-connect", version: "0.0.0" },
+};
+
+/** Builds the factory that makes one `XiaozhiEndpointConnection` per endpoint. */
+export function xiaozhiConnectionFactory(options: XiaozhiTransportOptions = {}): XiaozhiConnectionFactory {
+  const heartbeat = new HeartbeatWheel({
+    interval: options.heartbeatInterval ?? defaultHeartbeat.interval,
+    timeout: options.heartbeatTimeout ?? defaultHeartbeat.timeout,
+  });
+  // Connections read this object on every link, so configure() reaches links opened later.
+  const settings: { -readonly [K in keyof XiaozhiConnectionOptions]: XiaozhiConnectionOptions[K] } = {
+    heartbeat,
+    callTimeout: options.callTimeout ?? defaults.callTimeout,
+    maxPayload: options.maxPayload ?? defaults.maxPayload,
+    closeTimeout: options.closeTimeout ?? defaults.closeTimeout,
+    serverInfo: options.serverInfo ?? defaults.serverInfo,
+  };
+  const factory = ((endpoint, context) =>
+    new XiaozhiEndpointConnection(endpoint, context, settings)) as XiaozhiConnectionFactory;
+  return Object.assign(factory, {
+    heartbeat,
+    configure(next: XiaozhiTransportOptions) {
+      heartbeat.configure({
+        ...(next.heartbeatInterval === undefined ? {} : { interval: next.heartbeatInterval }),
+        ...(next.heartbeatTimeout === undefined ? {} : { timeout: next.heartbeatTimeout }),
+      });
+      if (next.callTimeout !== undefined) settings.callTimeout = next.callTimeout;
+      if (next.maxPayload !== undefined) settings.maxPayload = next.maxPayload;
+      if (next.closeTimeout !== undefined) settings.closeTimeout = next.closeTimeout;
+      if (next.serverInfo !== undefined) settings.serverInfo = next.serverInfo;
+    },
+  });
+}
+
+export interface XiaozhiConnectionManagerOptions
+  extends Omit<ConnectionManagerOptions<XiaozhiEndpointConnection>, "connectionFactory"> {
+  /** Defaults to `xiaozhiConnectionFactory(transport)`. */
+  readonly connectionFactory?: ConnectionFactory<XiaozhiEndpointConnection>;
+  readonly transport?: XiaozhiTransportOptions;
+}
+
+/** The ConnectionManager wired to Xiaozhi WebSocket endpoints: the seed's XiaozhiConnectionManager. */
+export class XiaozhiConnectionManager extends ConnectionManager<XiaozhiEndpointConnection> {
+  constructor(options: XiaozhiConnectionManagerOptions = {}) {
+    const { transport, connectionFactory, ...rest } = options;
+    super({ ...rest, connectionFactory: connectionFactory ?? xiaozhiConnectionFactory(transport) });
+  }
+}
+
+/** The seed's XiaozhiConnectionManagerSingleton, over WebSocket endpoints by default. */
+export const XiaozhiConnectionManagerSingleton = createConnectionManagerSingleton<XiaozhiEndpointConnection>(
+  () => ({
+    connectionFactory: xiaozhiConnectionFactory(),
+  }),
+);

@@ -1,0 +1,23 @@
+export { classifyClose, classifyUpgradeStatus } from "./close-codes.js";
+export {
+  type XiaozhiConnectionFactory,
+  XiaozhiConnectionManager,
+  type XiaozhiConnectionManagerOptions,
+  XiaozhiConnectionManagerSingleton,
+  type XiaozhiTransportOptions,
+  xiaozhiConnectionFactory,
+} from "./connection-factory.js";
+export {
+  defaultHeartbeat,
+  type HeartbeatHandle,
+  type HeartbeatOptions,
+  type HeartbeatTarget,
+  HeartbeatWheel,
+} from "./heartbeat.js";
+export {
+  MalformedFrameError,
+  normalizeFrame,
+  WebSocketTransport,
+  type WebSocketTransportOptions,
+} from "./websocket-transport.js";
+export { type XiaozhiConnectionOptions, XiaozhiEndpointConnection } from "./xiaozhi-endpoint-connection.js";

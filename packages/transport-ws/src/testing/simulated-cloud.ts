@@ -1,0 +1,333 @@
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { Duplex } from "node:stream";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import {
+  type CallToolResult,
+  CallToolResultSchema,
+  type Tool,
+  ToolListChangedNotificationSchema,
+} from "@modelcontextprotocol/sdk/types.js";
+import { WebSocket, WebSocketServer } from "ws";
+import { WebSocketTransport } from "../websocket-transport.js";
+import { TcpRelay } from "./tcp-relay.js";
+
+/** How the cloud treats the providers connecting with one token. */
+export interface TokenBehavior {
+  /** Answer the upgrade with this HTTP status (401, 403, 500…) instead of accepting. */
+  readonly rejectStatus?: number;
+  /** Accept the TCP connection but never answer the upgrade. */
+  readonly hangUpgrade?: boolean;
+  /** Never answer WebSocket pings. */
+  readonly noPong?: boolean;
+  /** Delay every frame the cloud sends by this many ms. */
+  readonly latencyMs?: number;
+  /** `sdk` (default): a real MCP SDK Client drives the session and initializes at once. `raw`: the test sends frames itself. */
+  readonly driver?: "sdk" | "raw";
+}
+
+export interface SimulatedCloudOptions {
+  /** Put a black-hole-capable TCP relay in front; endpoint URLs then point at the relay. Default true. */
+  readonly relay?: boolean;
+  /** Client name sent in `initialize`; default `xz-mcp-broker` like xiaozhi.me. */
+  readonly clientName?: string;
+}
+
+/** One provider socket as the cloud sees it. */
+export class CloudSession {
+  /** Frames received in raw mode, parsed. */
+  readonly received: unknown[] = [];
+  /** How many `notifications/tools/list_changed` arrived. */
+  toolsChanged = 0;
+  /** The close code and reason the provider sent, once closed. */
+  closedWith: { code: number; reason: string } | undefined;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  /** Resolves once the SDK client finished `initialize` (sdk driver only). */
+  readonly ready: Promise<void>;
+  readonly client: Client | undefined;
+  readonly #waiters = new Set<() => void>();
+
+  constructor(
+    readonly token: string,
+    readonly socket: WebSocket,
+    behavior: TokenBehavior,
+    clientName: string,
+  ) {
+    this.closed = new Promise((resolve) => {
+      socket.once("close", (code, reason) => {
+        this.closedWith = { code, reason: reason.toString() };
+        resolve(this.closedWith);
+      });
+    });
+    socket.on("error", () => {});
+    socket.on("ping", (data) => {
+      if (!behavior.noPong && socket.readyState === WebSocket.OPEN) socket.pong(data);
+    });
+    if (behavior.driver === "raw") {
+      this.client = undefined;
+      this.ready = Promise.resolve();
+      socket.on("message", (data) => {
+        try {
+          this.received.push(JSON.parse(data.toString()));
+        } catch {
+          this.received.push(data.toString());
+        }
+        for (const wake of this.#waiters) wake();
+      });
+      return;
+    }
+    const client = new Client(
+      { name: clientName, version: "0.0.1" },
+      { capabilities: { sampling: {}, roots: { listChanged: false } } },
+    );
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      this.toolsChanged++;
+      for (const wake of this.#waiters) wake();
+    });
+    client.onerror = () => {};
+    this.client = client;
+    const transport = new WebSocketTransport(socket, { sendDelayMs: () => behavior.latencyMs ?? 0 });
+    this.ready = client.connect(transport);
+    this.ready.catch(() => {});
+  }
+
+  get open(): boolean {
+    return this.socket.readyState === WebSocket.OPEN;
+  }
+
+  async listTools(): Promise<Tool[]> {
+    await this.ready;
+    return (await this.#client().listTools()).tools;
+  }
+
+  /** Calls a tool as a Xiaozhi agent would; `timeout` is the cloud's own deadline (default 300 s). */
+  async callTool(
+    name: string,
+    args: Record<string, unknown> = {},
+    options: { signal?: AbortSignal; timeout?: number } = {},
+  ): Promise<CallToolResult> {
+    await this.ready;
+    return (await this.#client().callTool({ name, arguments: args }, CallToolResultSchema, {
+      timeout: options.timeout ?? 300_000,
+      ...(options.signal ? { signal: options.signal } : {}),
+    })) as CallToolResult;
+  }
+
+  /** Sends a frame as is (raw mode): an object is serialised, a string goes verbatim. */
+  sendRaw(frame: unknown): void {
+    this.socket.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+  }
+
+  /** Resolves when `predicate` holds, re-checked on every frame or notification; rejects after `timeoutMs`. */
+  async until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+    if (predicate()) return;
+    await new Promise<void>((resolve, reject) => {
+      const wake = () => {
+        if (!predicate()) return;
+        clearTimeout(timer);
+        this.#waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(wake);
+        reject(new Error(`condition not met within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiters.add(wake);
+    });
+  }
+
+  /** The cloud closes this socket with a code (4004 "Internal server error" by default). */
+  close(code = 4004, reason = "Internal server error"): void {
+    this.socket.close(code, reason);
+  }
+
+  /** The cloud drops this socket without a close frame. */
+  terminate(): void {
+    this.socket.terminate();
+  }
+
+  #client(): Client {
+    if (!this.client) throw new Error("this session is raw: use sendRaw()");
+    return this.client;
+  }
+}
+
+/**
+ * A Xiaozhi cloud on loopback for tests and demos: WebSocket endpoints at `/mcp/?token=…` where each
+ * provider connection is driven by the real MCP SDK Client, with fault injection (reject at upgrade,
+ * close with a code, drop, stop answering pings, black-hole through a TCP relay, slow frames, restart).
+ */
+export class SimulatedXiaozhiCloud {
+  readonly #behaviors = new Map<string, TokenBehavior>();
+  readonly #sessions = new Set<CloudSession>();
+  readonly #sessionWaiters = new Set<() => void>();
+  readonly #hanging = new Set<Duplex>();
+  readonly #wss = new WebSocketServer({ noServer: true, autoPong: false, perMessageDeflate: false });
+  readonly #clientName: string;
+  #http: Server | undefined;
+  #port = 0;
+  /** Upgrade requests seen per token, accepted or not. */
+  readonly upgrades = new Map<string, number>();
+  readonly relay: TcpRelay | undefined;
+
+  private constructor(options: SimulatedCloudOptions) {
+    this.#clientName = options.clientName ?? "xz-mcp-broker";
+    this.relay = options.relay === false ? undefined : new TcpRelay(() => this.#port);
+  }
+
+  /** Starts a cloud on 127.0.0.1 at a random port. */
+  static async start(options: SimulatedCloudOptions = {}): Promise<SimulatedXiaozhiCloud> {
+    const cloud = new SimulatedXiaozhiCloud(options);
+    await cloud.#listen(0);
+    await cloud.relay?.start();
+    return cloud;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** The endpoint URL a provider should use for `token` (through the relay when there is one). */
+  endpointUrl(token: string): string {
+    return `ws://127.0.0.1:${this.relay?.port ?? this.#port}/mcp/?token=${encodeURIComponent(token)}`;
+  }
+
+  /** Sets how the cloud treats `token` from now on (merged over what was set). */
+  configure(token: string, behavior: TokenBehavior): void {
+    this.#behaviors.set(token, { ...this.#behaviors.get(token), ...behavior });
+  }
+
+  /** Open sessions, of one token or all. */
+  sessions(token?: string): CloudSession[] {
+    return [...this.#sessions].filter((s) => s.open && (token === undefined || s.token === token));
+  }
+
+  /** Resolves with the first open session of `token` (initialized unless raw), waiting up to `timeoutMs`. */
+  async waitForSession(token: string, timeoutMs = 5000): Promise<CloudSession> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const session = this.sessions(token)[0];
+      if (session) {
+        await session.ready;
+        return session;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no session for the token within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, left);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#sessionWaiters.add(done);
+      }).finally(() => this.#sessionWaiters.clear());
+    }
+  }
+
+  /** Closes every session of `token` with a code. */
+  close(token: string, code = 4004, reason = "Internal server error"): void {
+    for (const session of this.sessions(token)) session.close(code, reason);
+  }
+
+  /** Drops every session of `token` without a close frame. */
+  drop(token: string): void {
+    for (const session of this.sessions(token)) session.terminate();
+  }
+
+  /** Black-holes `token`'s links (all when none is given) in the relay. */
+  blackhole(token?: string): void {
+    this.#requireRelay().blackhole(token);
+  }
+
+  heal(token?: string): void {
+    this.#requireRelay().heal(token);
+  }
+
+  /**
+   * Restarts the whole cloud: every socket is dropped (or closed with `code`), the listener goes
+   * away for `downtimeMs`, then comes back on the same port.
+   */
+  async restart(options: { downtimeMs?: number; code?: number } = {}): Promise<void> {
+    const port = this.#port;
+    await this.#shutdown(options.code);
+    if (options.downtimeMs) await new Promise((resolve) => setTimeout(resolve, options.downtimeMs));
+    await this.#listen(port);
+  }
+
+  /** Stops everything: sessions, listener, relay. */
+  async stop(): Promise<void> {
+    await this.#shutdown();
+    await this.relay?.stop();
+  }
+
+  #requireRelay(): TcpRelay {
+    if (!this.relay) throw new Error("this cloud was started without a relay");
+    return this.relay;
+  }
+
+  async #listen(port: number): Promise<void> {
+    const http = createServer((_req, res) => {
+      res.writeHead(404).end();
+    });
+    http.on("upgrade", (req, socket, head) => this.#upgrade(req, socket, head));
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", reject);
+      http.listen(port, "127.0.0.1", () => resolve());
+    });
+    const address = http.address();
+    this.#port = typeof address === "object" && address ? address.port : port;
+    this.#http = http;
+  }
+
+  async #shutdown(code?: number): Promise<void> {
+    for (const session of this.#sessions) {
+      if (code === undefined) session.terminate();
+      else session.close(code, "server restarting");
+    }
+    await Promise.all([...this.#sessions].map((s) => Promise.race([s.closed, sleep(1000)])));
+    for (const session of this.#sessions) session.terminate();
+    this.#sessions.clear();
+    for (const socket of this.#hanging) socket.destroy();
+    this.#hanging.clear();
+    const http = this.#http;
+    this.#http = undefined;
+    if (http) {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", () => {});
+    const url = new URL(req.url ?? "/", "http://cloud.invalid");
+    const token = url.searchParams.get("token");
+    if (!url.pathname.startsWith("/mcp") || !token) {
+      refuse(socket, 404);
+      return;
+    }
+    this.upgrades.set(token, (this.upgrades.get(token) ?? 0) + 1);
+    const behavior = this.#behaviors.get(token) ?? {};
+    if (behavior.rejectStatus) {
+      refuse(socket, behavior.rejectStatus);
+      return;
+    }
+    if (behavior.hangUpgrade) {
+      this.#hanging.add(socket);
+      socket.once("close", () => this.#hanging.delete(socket));
+      return;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = new CloudSession(token, ws, behavior, this.#clientName);
+      this.#sessions.add(session);
+      void session.closed.then(() => this.#sessions.delete(session));
+      for (const wake of this.#sessionWaiters) wake();
+    });
+  }
+}
+
+function refuse(socket: Duplex, status: number): void {
+  socket.end(`HTTP/1.1 ${status} Refused\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

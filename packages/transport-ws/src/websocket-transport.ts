@@ -1,0 +1,111 @@
+import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
+import { ConnectError } from "@xiaozhi-connect/core";
+import WebSocket from "ws";
+
+/** Why a frame was dropped instead of delivered. */
+export class MalformedFrameError extends Error {
+  override readonly name = "MalformedFrameError";
+}
+
+/**
+ * Brings a frame as Xiaozhi peers send it within the JSON-RPC schema the SDK validates:
+ * `"params": null` (the self-hosted manager's tools/list refresh) means "no params".
+ * Everything else is left to the SDK's own validation.
+ */
+export function normalizeFrame(value: unknown): unknown {
+  if (typeof value === "object" && value !== null && "params" in value && value.params === null) {
+    const { params: _params, ...rest } = value as Record<string, unknown>;
+    return rest;
+  }
+  return value;
+}
+
+export interface WebSocketTransportOptions {
+  /** Called for every frame received, before parsing (liveness, counters). */
+  readonly onFrame?: () => void;
+  /** Delays every outgoing frame by this many ms (fault injection in the simulated cloud). */
+  readonly sendDelayMs?: () => number;
+}
+
+/**
+ * The MCP SDK `Transport` over one already-open `ws` socket, usable on either side. Framing is one
+ * JSON-RPC message per text frame; validation is the SDK's `JSONRPCMessageSchema`. A malformed frame
+ * is reported through `onerror` and dropped: the socket stays up.
+ */
+export class WebSocketTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  #closed = false;
+
+  constructor(
+    readonly socket: WebSocket,
+    private readonly options: WebSocketTransportOptions = {},
+  ) {
+    socket.on("message", this.#onMessage);
+    socket.once("close", this.#onClose);
+  }
+
+  async start(): Promise<void> {
+    if (this.socket.readyState !== WebSocket.OPEN) {
+      throw new ConnectError("NOT_CONNECTED", "socket is not open");
+    }
+  }
+
+  async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
+    const delay = this.options.sendDelayMs?.() ?? 0;
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    if (this.socket.readyState !== WebSocket.OPEN) {
+      throw new ConnectError("NOT_CONNECTED", "socket is not open");
+    }
+    const data = JSON.stringify(message);
+    await new Promise<void>((resolve, reject) => {
+      this.socket.send(data, (error) =>
+        error
+          ? reject(new ConnectError("SEND_FAILED", `send failed: ${error.message}`, { cause: error }))
+          : resolve(),
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
+      this.socket.close(1000);
+    }
+    this.#onClose();
+  }
+
+  /** Detaches from the socket without closing it. */
+  detach(): void {
+    this.socket.off("message", this.#onMessage);
+    this.socket.off("close", this.#onClose);
+  }
+
+  readonly #onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
+    this.options.onFrame?.();
+    let message: JSONRPCMessage;
+    try {
+      if (isBinary) throw new MalformedFrameError("binary frame");
+      const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : data.toString();
+      message = JSONRPCMessageSchema.parse(normalizeFrame(JSON.parse(text)));
+    } catch (error) {
+      const reason =
+        error instanceof SyntaxError
+          ? "not JSON"
+          : error instanceof MalformedFrameError
+            ? error.message
+            : "not JSON-RPC";
+      this.onerror?.(new MalformedFrameError(`malformed frame dropped (${reason})`));
+      return;
+    }
+    this.onmessage?.(message);
+  };
+
+  readonly #onClose = (): void => {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.detach();
+    this.onclose?.();
+  };
+}

@@ -1,0 +1,388 @@
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ListToolsRequestSchema,
+  ResultSchema,
+  type Tool,
+} from "@modelcontextprotocol/sdk/types.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
+import {
+  type CloseInfo,
+  ConnectError,
+  type Connection,
+  type ConnectionContext,
+  type ConnectionEventMap,
+  type ConnectionState,
+  describeError,
+  Emitter,
+  type Logger,
+  type ResolvedEndpoint,
+  redact,
+  type ToolDescriptor,
+  type ToolSource,
+} from "@xiaozhi-connect/core";
+import WebSocket from "ws";
+import { classifyClose, classifyUpgradeStatus } from "./close-codes.js";
+import type { HeartbeatHandle, HeartbeatWheel } from "./heartbeat.js";
+import { WebSocketTransport } from "./websocket-transport.js";
+
+/** Per-connection settings; the factory fills the defaults and may change them later. Times in ms. */
+export interface XiaozhiConnectionOptions {
+  /** Shared heartbeat for every socket of a factory. */
+  readonly heartbeat: HeartbeatWheel;
+  /** A tool call still running after this is cancelled upstream and answered with an error; default 300000. */
+  readonly callTimeout: number;
+  /** Largest inbound frame in bytes; default 1 MiB. */
+  readonly maxPayload: number;
+  /** How long `close()` waits for the far side's close frame before cutting the socket; default 2000. */
+  readonly closeTimeout: number;
+  /** Name and version announced in `initialize`. */
+  readonly serverInfo: { readonly name: string; readonly version: string };
+}
+
+// One JSON-schema validator for every socket's MCP server: the SDK otherwise builds one per server.
+let sharedValidator: AjvJsonSchemaValidator | undefined;
+
+/**
+ * A Xiaozhi MCP endpoint link: a `ws` client to the endpoint URL carrying an MCP server from the SDK
+ * (the Xiaozhi side is the MCP client). Serves the tools of its ToolSource, pings on the shared
+ * heartbeat, and reports every close with its code and whether retrying can help. Never reconnects
+ * by itself: the ConnectionManager decides.
+ */
+export class XiaozhiEndpointConnection implements Connection {
+  readonly #events: Emitter<ConnectionEventMap>;
+  readonly #logger: Logger;
+  readonly #tools: ToolSource;
+  #state: ConnectionState = "disconnected";
+  #link: Link | undefined;
+  #rttMs: number | undefined;
+
+  constructor(
+    readonly endpoint: ResolvedEndpoint,
+    context: ConnectionContext,
+    private readonly options: XiaozhiConnectionOptions,
+  ) {
+    this.#logger = context.logger;
+    this.#tools = context.tools;
+    this.#events = new Emitter((error) =>
+      this.#logger.error({ endpoint: endpoint.masked, err: redact(describeError(error)) }, "listener threw"),
+    );
+  }
+
+  get id(): string {
+    return this.endpoint.id;
+  }
+  get state(): ConnectionState {
+    return this.#state;
+  }
+  get initialized(): boolean {
+    return this.#link?.initialized ?? false;
+  }
+  get rttMs(): number | undefined {
+    return this.#link ? this.#rttMs : undefined;
+  }
+  get lastFrameAt(): number | undefined {
+    return this.#link?.lastFrameAt;
+  }
+
+  on<K extends keyof ConnectionEventMap>(
+    event: K,
+    listener: (payload: ConnectionEventMap[K]) => void,
+  ): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /** Listeners held on this connection; for leak checks. */
+  listenerCount(): number {
+    return this.#events.listenerCount();
+  }
+
+  connect(signal: AbortSignal): Promise<void> {
+    if (this.#link) return Promise.resolve();
+    signal.throwIfAborted();
+    this.#state = "connecting";
+    return new Promise<void>((resolve, reject) => {
+      const socket = new WebSocket(this.endpoint.url, {
+        maxPayload: this.options.maxPayload,
+        perMessageDeflate: false,
+      });
+      let settled = false;
+      const fail = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener("abort", onAbort);
+        socket.removeAllListeners();
+        // An error listener stays so a late socket error cannot crash the process.
+        socket.on("error", () => {});
+        socket.terminate();
+        this.#state = "disconnected";
+        reject(error);
+      };
+      const onAbort = () => fail(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      socket.once("unexpected-response", (request, response) => {
+        const status = response.statusCode ?? 0;
+        response.resume();
+        request.destroy();
+        fail(classifyUpgradeStatus(status));
+      });
+      socket.on("error", (error) =>
+        fail(new ConnectError("CONNECT_FAILED", redact(describeError(error)), { cause: error })),
+      );
+      socket.once("close", (code, reason) =>
+        fail(
+          new ConnectError(
+            "CONNECT_FAILED",
+            `closed during handshake (${code} ${redact(reason.toString())})`,
+          ),
+        ),
+      );
+      socket.once("open", () => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener("abort", onAbort);
+        socket.removeAllListeners();
+        this.#attach(socket);
+        resolve();
+      });
+    });
+  }
+
+  async close(code = 1000, reason = ""): Promise<void> {
+    const link = this.#link;
+    if (!link) {
+      this.#state = "stopped";
+      return;
+    }
+    link.closedBy = { code, reason };
+    await new Promise<void>((resolve) => {
+      link.socket.once("close", () => resolve());
+      if (link.socket.readyState === WebSocket.OPEN) link.socket.close(code, reason);
+      // A far side that never answers the close frame must not hold us up.
+      const timer = setTimeout(() => link.socket.terminate(), this.options.closeTimeout);
+      link.socket.once("close", () => clearTimeout(timer));
+    });
+    this.#state = "stopped";
+  }
+
+  async ping(signal?: AbortSignal): Promise<number> {
+    const link = this.#link;
+    if (!link || link.socket.readyState !== WebSocket.OPEN) {
+      throw new ConnectError("NOT_CONNECTED", "not connected");
+    }
+    return new Promise<number>((resolve, reject) => {
+      const started = performance.now();
+      const waiter = (ms: number) => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(ms);
+      };
+      const onAbort = () => {
+        link.pingWaiters.delete(waiter);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      link.pingWaiters.add(waiter);
+      link.pingStartedAt ??= started;
+      link.socket.ping();
+    });
+  }
+
+  async notify(method: string, params?: Record<string, unknown>): Promise<void> {
+    const link = this.#requireLink();
+    await link.server.notification(params === undefined ? { method } : { method, params });
+  }
+
+  async request(method: string, params?: Record<string, unknown>, options?: { signal?: AbortSignal }) {
+    const link = this.#requireLink();
+    return link.server.request(
+      params === undefined ? { method } : { method, params },
+      ResultSchema,
+      options?.signal ? { signal: options.signal } : undefined,
+    );
+  }
+
+  #requireLink(): Link {
+    if (!this.#link || this.#link.socket.readyState !== WebSocket.OPEN) {
+      throw new ConnectError("NOT_CONNECTED", "not connected");
+    }
+    return this.#link;
+  }
+
+  #attach(socket: WebSocket): void {
+    const link: Link = {
+      socket,
+      server: this.#createServer(),
+      initialized: false,
+      lastFrameAt: Date.now(),
+      pingWaiters: new Set(),
+      pingStartedAt: undefined,
+      closedBy: undefined,
+      deadReason: undefined,
+      heartbeat: undefined as unknown as HeartbeatHandle,
+      unsubscribeTools: () => {},
+    };
+    this.#link = link;
+    this.#state = "connected";
+    link.server.oninitialized = () => {
+      link.initialized = true;
+      this.#events.emit("initialized", { at: Date.now() });
+    };
+    link.server.onerror = (error) => {
+      this.#logger.debug(
+        { endpoint: this.endpoint.masked, err: redact(describeError(error)) },
+        "dropped a frame",
+      );
+      this.#events.emit("error", { error: new Error(redact(describeError(error))), at: Date.now() });
+    };
+    const transport = new WebSocketTransport(socket, {
+      onFrame: () => {
+        const at = Date.now();
+        link.lastFrameAt = at;
+        link.heartbeat.alive();
+        this.#events.emit("frame", { at });
+      },
+    });
+    void link.server.connect(transport).catch((error: unknown) => {
+      this.#logger.warn(
+        { endpoint: this.endpoint.masked, err: redact(describeError(error)) },
+        "MCP server failed to start",
+      );
+    });
+    let heartbeatPingAt = 0;
+    link.heartbeat = this.options.heartbeat.register({
+      ping: () => {
+        heartbeatPingAt = performance.now();
+        link.pingStartedAt ??= heartbeatPingAt;
+        socket.ping();
+      },
+      expired: () => {
+        link.deadReason = "heartbeat timeout: no pong";
+        socket.terminate();
+      },
+    });
+    socket.on("pong", () => {
+      const ms = performance.now() - (link.pingStartedAt ?? heartbeatPingAt);
+      link.pingStartedAt = undefined;
+      this.#rttMs = ms;
+      link.heartbeat.alive();
+      for (const waiter of link.pingWaiters) waiter(ms);
+      link.pingWaiters.clear();
+      this.#events.emit("rtt", { ms, at: Date.now() });
+    });
+    socket.on("error", (error) =>
+      this.#logger.debug(
+        { endpoint: this.endpoint.masked, err: redact(describeError(error)) },
+        "socket error",
+      ),
+    );
+    socket.once("close", (code, reason) => this.#detach(link, code, reason.toString()));
+    link.unsubscribeTools = this.#tools.onToolsChanged(() => {
+      if (!link.initialized) return;
+      link.server.sendToolListChanged().catch((error: unknown) => {
+        this.#logger.debug(
+          { endpoint: this.endpoint.masked, err: redact(describeError(error)) },
+          "list_changed not sent",
+        );
+      });
+    });
+  }
+
+  #detach(link: Link, code: number, reason: string): void {
+    if (this.#link !== link) return;
+    this.#link = undefined;
+    link.heartbeat.unregister();
+    link.unsubscribeTools();
+    link.socket.removeAllListeners();
+    link.socket.on("error", () => {});
+    for (const waiter of link.pingWaiters) waiter(Number.NaN);
+    link.pingWaiters.clear();
+    void link.server.close().catch(() => {});
+    this.#state = link.closedBy ? "stopped" : "disconnected";
+    const info: CloseInfo = link.deadReason
+      ? { code: 1006, reason: link.deadReason, retryable: true, at: Date.now() }
+      : { ...classifyClose(code, redact(reason)), at: Date.now() };
+    this.#events.emit("closed", info);
+  }
+
+  #createServer(): Server {
+    sharedValidator ??= new AjvJsonSchemaValidator();
+    const server = new Server(
+      { name: this.options.serverInfo.name, version: this.options.serverInfo.version },
+      { capabilities: { tools: { listChanged: true } }, jsonSchemaValidator: sharedValidator },
+    );
+    server.setRequestHandler(ListToolsRequestSchema, async () => {
+      const started = performance.now();
+      const tools = await this.#tools.listTools();
+      this.#handled("tools/list", true, started);
+      return { tools: tools.map(toMcpTool) };
+    });
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      const started = performance.now();
+      const result = await this.#callTool(request.params.name, request.params.arguments, extra.signal);
+      this.#handled("tools/call", result.isError !== true, started);
+      return result;
+    });
+    return server;
+  }
+
+  async #callTool(
+    name: string,
+    args: Record<string, unknown> | undefined,
+    cancelled: AbortSignal,
+  ): Promise<CallToolResult> {
+    const controller = new AbortController();
+    const timeout = this.options.callTimeout;
+    const timer = setTimeout(
+      () => controller.abort(new ConnectError("TIMEOUT", `tool call timed out after ${timeout} ms`)),
+      timeout,
+    );
+    const onCancel = () => controller.abort(cancelled.reason);
+    cancelled.addEventListener("abort", onCancel, { once: true });
+    try {
+      const result = await Promise.race([
+        this.#tools.callTool(name, args, { signal: controller.signal }),
+        new Promise<never>((_, reject) => {
+          controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
+        }),
+      ]);
+      return result as CallToolResult;
+    } catch (error) {
+      return { content: [{ type: "text", text: redact(describeError(error)) }], isError: true };
+    } finally {
+      clearTimeout(timer);
+      cancelled.removeEventListener("abort", onCancel);
+      if (!controller.signal.aborted) controller.abort(new ConnectError("ABORTED", "call finished"));
+    }
+  }
+
+  #handled(method: string, ok: boolean, started: number): void {
+    this.#events.emit("handled", { method, ok, ms: performance.now() - started, at: Date.now() });
+  }
+}
+
+interface Link {
+  readonly socket: WebSocket;
+  readonly server: Server;
+  initialized: boolean;
+  lastFrameAt: number;
+  readonly pingWaiters: Set<(ms: number) => void>;
+  pingStartedAt: number | undefined;
+  closedBy: { code: number; reason: string } | undefined;
+  deadReason: string | undefined;
+  heartbeat: HeartbeatHandle;
+  unsubscribeTools: () => void;
+}
+
+/** Only MCP `Tool` fields go on the wire; a ToolSource may carry more. */
+function toMcpTool(tool: ToolDescriptor): Tool {
+  const { name, title, description, inputSchema, outputSchema, annotations } = tool;
+  return {
+    name,
+    inputSchema: inputSchema as Tool["inputSchema"],
+    ...(title === undefined ? {} : { title }),
+    ...(description === undefined ? {} : { description }),
+    ...(outputSchema === undefined ? {} : { outputSchema: outputSchema as Tool["outputSchema"] }),
+    ...(annotations === undefined ? {} : { annotations }),
+  };
+}

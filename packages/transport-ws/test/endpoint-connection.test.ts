@@ -1,0 +1,322 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ManagerEventMap } from "@xiaozhi-connect/core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  XiaozhiConnectionManager,
+  type XiaozhiConnectionManagerOptions,
+  xiaozhiConnectionFactory,
+} from "../src/index.js";
+import { type CloudSession, SimulatedXiaozhiCloud } from "../src/testing/index.js";
+import { captureLogger, TestTools, until } from "./helpers.js";
+
+const token = (n: number) => `tok-secret-${n}-eyJhbGciOiJIUzI1NiJ9`;
+
+let cloud: SimulatedXiaozhiCloud;
+let tools: TestTools;
+let logger: ReturnType<typeof captureLogger>;
+const managers: XiaozhiConnectionManager[] = [];
+
+beforeEach(async () => {
+  cloud = await SimulatedXiaozhiCloud.start();
+  tools = new TestTools();
+  logger = captureLogger();
+});
+
+afterEach(async () => {
+  for (const manager of managers.splice(0)) await manager.cleanup();
+  await cloud.stop();
+  // No test may leak a token into the logs it produced.
+  expect(logger.lines.join("\n")).not.toMatch(/tok-secret/);
+});
+
+function start(tokens: number[], options: XiaozhiConnectionManagerOptions = {}) {
+  const factory = xiaozhiConnectionFactory({
+    heartbeatInterval: 5000,
+    heartbeatTimeout: 5000,
+    ...options.transport,
+  });
+  const manager = new XiaozhiConnectionManager({
+    connectionFactory: factory,
+    logger,
+    backoff: { initialDelay: 50, maxDelay: 200 },
+    connectTimeout: 2000,
+    ...options,
+  });
+  managers.push(manager);
+  const ready = manager.initialize(
+    tokens.map((n) => cloud.endpointUrl(token(n))),
+    tools,
+  );
+  return { manager, factory, ready: ready.then(() => manager.connect()) };
+}
+
+describe("XiaozhiEndpointConnection against a simulated cloud", () => {
+  it("serves several endpoints concurrently with real MCP traffic", async () => {
+    const { manager, ready } = start([1, 2, 3, 4, 5]);
+    await ready;
+    expect(manager.getConnectionStatus().every((s) => s.connected)).toBe(true);
+    const sessions = await Promise.all([1, 2, 3, 4, 5].map((n) => cloud.waitForSession(token(n))));
+    const lists = await Promise.all(sessions.map((s) => s.listTools()));
+    for (const list of lists)
+      expect(list.map((t) => t.name)).toEqual(["calc__add", "calc__echo", "slow__wait"]);
+    const results = await Promise.all(sessions.map((s, i) => s.callTool("calc__add", { a: i, b: 10 })));
+    expect(results.map((r) => (r.content[0] as { text: string }).text)).toEqual([
+      "10",
+      "11",
+      "12",
+      "13",
+      "14",
+    ]);
+    await until(() => manager.getConnectionStatus().every((s) => s.initialized), 2000, "initialized");
+  });
+
+  it("answers every fixture frame as the Xiaozhi side sends it, and keeps the socket up", async () => {
+    cloud.configure(token(1), { driver: "raw" });
+    const { manager, ready } = start([1]);
+    await ready;
+    const session = await cloud.waitForSession(token(1));
+    const fixtures = readFileSync(join(import.meta.dirname, "fixtures", "xiaozhi-frames.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { frame?: Record<string, unknown>; raw?: string; note?: string });
+    expect(fixtures.length).toBeGreaterThanOrEqual(13);
+    const answers: Record<string, unknown>[] = [];
+    for (const fixture of fixtures) {
+      const before = session.received.length;
+      session.sendRaw(fixture.raw ?? fixture.frame);
+      const isRequest = fixture.frame !== undefined && "id" in fixture.frame;
+      if (isRequest) {
+        await session.until(() => session.received.length > before, 3000);
+        const answer = session.received[before] as Record<string, unknown>;
+        expect(answer.id).toStrictEqual(fixture.frame?.id);
+        answers.push(answer);
+      } else {
+        // Notifications and malformed frames are never answered: a ping right after proves it.
+        session.sendRaw({ jsonrpc: "2.0", id: "probe", method: "ping" });
+        await session.until(() => session.received.length > before, 3000);
+        expect(session.received[before]).toEqual({ jsonrpc: "2.0", id: "probe", result: {} });
+      }
+    }
+    const byMethod = (method: string) =>
+      fixtures.flatMap((f, i) => (f.frame?.method === method && "id" in (f.frame ?? {}) ? [i] : []));
+    const resultOf = (i: number) => {
+      const requests = fixtures.slice(0, i + 1).filter((f) => f.frame && "id" in f.frame).length;
+      return answers[requests - 1] as { result?: Record<string, unknown>; error?: { code: number } };
+    };
+    for (const i of byMethod("initialize")) {
+      expect(resultOf(i).result).toMatchObject({
+        protocolVersion: "2024-11-05",
+        capabilities: { tools: { listChanged: true } },
+      });
+    }
+    for (const i of byMethod("tools/list")) {
+      expect((resultOf(i).result?.tools as { name: string }[] | undefined)?.map((t) => t.name)).toContain(
+        "calc__add",
+      );
+    }
+    const calls = byMethod("tools/call").map((i) => resultOf(i).result as { content: { text: string }[] });
+    expect(calls.map((c) => c.content[0]?.text)).toEqual(["5", "2", "你好"]);
+    expect(resultOf(byMethod("resources/list")[0] as number).error?.code).toBe(-32601);
+    expect(tools.calls).toEqual(["calc__add", "calc__add", "calc__echo"]);
+    expect(session.open).toBe(true);
+    expect(manager.getConnectionStatus()[0]?.connected).toBe(true);
+  });
+
+  it("sends tools/list_changed to every endpoint when the tools change", async () => {
+    const { manager, ready } = start([1, 2, 3]);
+    await ready;
+    const sessions = await Promise.all([1, 2, 3].map((n) => cloud.waitForSession(token(n))));
+    await until(() => manager.getConnectionStatus().every((s) => s.initialized), 2000, "initialized");
+    tools.change([{ name: "clock__now", inputSchema: { type: "object" } }]);
+    await Promise.all(sessions.map((s: CloudSession) => s.until(() => s.toolsChanged === 1)));
+    expect((await sessions[0]?.listTools())?.map((t) => t.name)).toEqual(["clock__now"]);
+  });
+
+  it("detects a black-holed link within heartbeatInterval + heartbeatTimeout and reconnects when it heals", async () => {
+    const interval = 300;
+    const timeout = 300;
+    const { manager, ready } = start([1, 2], {
+      transport: { heartbeatInterval: interval, heartbeatTimeout: timeout },
+      connectTimeout: 400,
+    });
+    await ready;
+    await cloud.waitForSession(token(1));
+    const dropped: ManagerEventMap["disconnected"][] = [];
+    manager.on("disconnected", (e) => dropped.push(e));
+    const holedAt = Date.now();
+    cloud.blackhole(token(1));
+    await until(() => dropped.length > 0, 5000, "black hole detected");
+    const detectedIn = (dropped[0]?.at ?? 0) - holedAt;
+    // Slack covers timer lateness on a loaded machine; the precise figure is in `pnpm bench`.
+    expect(detectedIn).toBeLessThanOrEqual(interval + timeout + 500);
+    expect(dropped[0]).toMatchObject({ code: 1006, reason: "heartbeat timeout: no pong" });
+    expect(manager.getEndpointStatus(cloud.endpointUrl(token(2)))?.connected).toBe(true);
+    cloud.heal(token(1));
+    await until(() => manager.getConnectionStatus().every((s) => s.connected), 5000, "reconnected");
+    const session = await cloud.waitForSession(token(1));
+    expect((await session.callTool("calc__add", { a: 1, b: 2 })).content).toEqual([
+      { type: "text", text: "3" },
+    ]);
+  });
+
+  it("ends a 401 endpoint as failed without a retry storm while the others stay connected", async () => {
+    cloud.configure(token(2), { rejectStatus: 401 });
+    const { manager, ready } = start([1, 2, 3]);
+    await ready;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(cloud.upgrades.get(token(2))).toBe(1);
+    const status = manager.getEndpointStatus(cloud.endpointUrl(token(2)));
+    expect(status).toMatchObject({ state: "failed", lastError: "endpoint rejected the token (HTTP 401)" });
+    expect(manager.getConnectionStatus().filter((s) => s.connected)).toHaveLength(2);
+  });
+
+  it("abandons an upgrade that never completes at the connect timeout and keeps trying", async () => {
+    cloud.configure(token(1), { hangUpgrade: true });
+    const { manager, ready } = start([1, 2], { connectTimeout: 200 });
+    await ready;
+    const status = manager.getEndpointStatus(cloud.endpointUrl(token(1)));
+    expect(status).toMatchObject({ state: "reconnecting", lastError: "not connected within 200 ms" });
+    expect(manager.getEndpointStatus(cloud.endpointUrl(token(2)))?.connected).toBe(true);
+    cloud.configure(token(1), { hangUpgrade: false });
+    await until(
+      () => manager.getConnectionStatus().every((s) => s.connected),
+      5000,
+      "connected after the hang",
+    );
+  });
+
+  it("works through a slow cloud", async () => {
+    cloud.configure(token(1), { latencyMs: 80 });
+    const { ready } = start([1]);
+    await ready;
+    const session = await cloud.waitForSession(token(1));
+    const started = Date.now();
+    expect((await session.callTool("calc__add", { a: 20, b: 22 })).content).toEqual([
+      { type: "text", text: "42" },
+    ]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(80);
+  });
+
+  it("retries a server error at upgrade and recovers once the cloud answers", async () => {
+    cloud.configure(token(1), { rejectStatus: 500 });
+    const { manager, ready } = start([1]);
+    await ready;
+    expect(manager.getConnectionStatus()[0]?.state).toBe("reconnecting");
+    cloud.configure(token(1), { rejectStatus: 0 });
+    await until(() => manager.isAnyConnected(), 5000, "recovered");
+    expect(cloud.upgrades.get(token(1))).toBeGreaterThanOrEqual(2);
+  });
+
+  it("classifies closes: 4004 and drops reconnect, 1008 fails", async () => {
+    const { manager, ready } = start([1, 2, 3]);
+    await ready;
+    await Promise.all([1, 2, 3].map((n) => cloud.waitForSession(token(n))));
+    const drops = new Map<string, string>();
+    manager.on("disconnected", (e) => drops.set(e.id, `${e.code} ${e.reason}`));
+    cloud.close(token(1), 4004, "Internal server error");
+    cloud.drop(token(2));
+    cloud.close(token(3), 1008, "invalid token");
+    const status = (n: number) => manager.getEndpointStatus(cloud.endpointUrl(token(n)));
+    await until(() => status(3)?.state === "failed", 3000, "1008 failed");
+    expect(status(3)?.lastError).toBe("closed 1008 invalid token");
+    await until(() => drops.size === 3, 3000, "three drops seen");
+    await until(() => Boolean(status(1)?.connected && status(2)?.connected), 5000, "reconnected");
+    expect(status(1)?.lastError).toBe("closed 4004 Internal server error");
+    expect(status(2)?.lastError).toMatch(/^closed 1006/);
+    expect(cloud.upgrades.get(token(3))).toBe(1);
+  });
+
+  it("notices a far side that stops answering pings", async () => {
+    cloud.configure(token(1), { noPong: true });
+    const { manager, ready } = start([1], {
+      transport: { heartbeatInterval: 100, heartbeatTimeout: 100 },
+      autoReconnect: false,
+    });
+    await ready;
+    await until(() => manager.getConnectionStatus()[0]?.state === "disconnected", 3000, "dead link noticed");
+    expect(manager.getConnectionStatus()[0]?.lastError).toBe("closed 1006 heartbeat timeout: no pong");
+  });
+
+  it("measures round trips from the heartbeat and on demand", async () => {
+    const { manager, ready } = start([1], { transport: { heartbeatInterval: 50, heartbeatTimeout: 1000 } });
+    await ready;
+    await until(() => manager.getConnectionStatus()[0]?.rttMs !== undefined, 2000, "heartbeat rtt");
+    const rtt = await manager.getConnection(cloud.endpointUrl(token(1)))?.ping();
+    expect(rtt).toBeGreaterThan(0);
+    expect(rtt).toBeLessThan(1000);
+  });
+
+  it("cancels the tool upstream on notifications/cancelled and on the call timeout", async () => {
+    const { ready } = start([1], { transport: { callTimeout: 300 } });
+    await ready;
+    const session = await cloud.waitForSession(token(1));
+    const controller = new AbortController();
+    const cancelled = session.callTool("slow__wait", {}, { signal: controller.signal });
+    await until(() => tools.calls.length === 1, 2000, "call started");
+    controller.abort("agent went away");
+    await expect(cancelled).rejects.toThrow();
+    await until(() => tools.aborted.length === 1, 2000, "cancellation reached the tool");
+    const timedOut = await session.callTool("slow__wait", {});
+    expect(timedOut).toMatchObject({
+      isError: true,
+      content: [{ type: "text", text: "tool call timed out after 300 ms" }],
+    });
+    expect(tools.aborted).toHaveLength(2);
+  });
+
+  it("closes a removed endpoint with 1000 and leaves the others untouched", async () => {
+    const { manager, ready } = start([1, 2]);
+    await ready;
+    const [one, two] = await Promise.all([cloud.waitForSession(token(1)), cloud.waitForSession(token(2))]);
+    await manager.removeEndpoint(cloud.endpointUrl(token(1)));
+    expect(await one?.closed).toEqual({ code: 1000, reason: "endpoint removed" });
+    expect(two?.open).toBe(true);
+    expect(cloud.upgrades.get(token(2))).toBe(1);
+  });
+
+  it("leaves no socket, heartbeat or tool subscription behind after cleanup", async () => {
+    const { manager, factory, ready } = start([1, 2, 3], {
+      transport: { heartbeatInterval: 50, heartbeatTimeout: 50 },
+    });
+    await ready;
+    const sessions = await Promise.all([1, 2, 3].map((n) => cloud.waitForSession(token(n))));
+    expect(factory.heartbeat.size).toBe(3);
+    await manager.cleanup();
+    const closes = await Promise.all(sessions.map((s) => s.closed));
+    expect(closes.map((c) => c.code)).toEqual([1000, 1000, 1000]);
+    expect(factory.heartbeat.size).toBe(0);
+    expect(tools.listenerCount).toBe(0);
+    expect(manager.listenerCount()).toBe(0);
+  });
+
+  it("recovers every endpoint after the whole cloud restarts", async () => {
+    const { manager, ready } = start([1, 2, 3, 4]);
+    await ready;
+    await cloud.restart({ downtimeMs: 100 });
+    await until(() => manager.getConnectionStatus().every((s) => s.connected), 5000, "all back");
+    const session = await cloud.waitForSession(token(4));
+    expect((await session.callTool("calc__echo", { text: "back" })).content).toEqual([
+      { type: "text", text: "back" },
+    ]);
+  });
+});
+
+describe("XiaozhiConnectionManagerSingleton", () => {
+  it("builds a WebSocket manager with no options and connects through it", async () => {
+    const { XiaozhiConnectionManagerSingleton } = await import("../src/index.js");
+    const [a, b] = await Promise.all([
+      XiaozhiConnectionManagerSingleton.getInstance(),
+      XiaozhiConnectionManagerSingleton.getInstance(),
+    ]);
+    expect(a).toBe(b);
+    await a?.initialize([cloud.endpointUrl(token(9))], tools);
+    await a?.connect();
+    const session = await cloud.waitForSession(token(9));
+    expect((await session.callTool("calc__add", { a: 2, b: 2 })).content).toEqual([
+      { type: "text", text: "4" },
+    ]);
+    await XiaozhiConnectionManagerSingleton.cleanup();
+    expect((await session.closed).code).toBe(1000);
+  });
+});

@@ -1,0 +1,80 @@
+import type { Logger, ToolCallResult, ToolDescriptor, ToolSource } from "@xiaozhi-connect/core";
+
+/** A ToolSource for tests: calc__add, calc__echo and slow__wait, with counters and a change trigger. */
+export class TestTools implements ToolSource {
+  readonly calls: string[] = [];
+  readonly aborted: string[] = [];
+  readonly #listeners = new Set<() => void>();
+  tools: ToolDescriptor[] = [
+    {
+      name: "calc__add",
+      description: "a + b",
+      inputSchema: { type: "object", properties: { a: { type: "number" }, b: { type: "number" } } },
+    },
+    {
+      name: "calc__echo",
+      description: "echo",
+      inputSchema: { type: "object", properties: { text: { type: "string" } } },
+    },
+    { name: "slow__wait", description: "waits until cancelled", inputSchema: { type: "object" } },
+  ];
+
+  listTools(): ToolDescriptor[] {
+    return this.tools;
+  }
+
+  async callTool(
+    name: string,
+    args: Record<string, unknown> | undefined,
+    { signal }: { signal: AbortSignal },
+  ): Promise<ToolCallResult> {
+    this.calls.push(name);
+    if (name === "calc__add") return text(String(Number(args?.a) + Number(args?.b)));
+    if (name === "calc__echo") return text(String(args?.text));
+    if (name === "slow__wait") {
+      return new Promise((_resolve, reject) => {
+        signal.addEventListener("abort", () => {
+          this.aborted.push(name);
+          reject(signal.reason);
+        });
+      });
+    }
+    return { content: [{ type: "text", text: `Unknown tool: ${name}` }], isError: true };
+  }
+
+  onToolsChanged(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  get listenerCount(): number {
+    return this.#listeners.size;
+  }
+
+  change(tools: ToolDescriptor[]): void {
+    this.tools = tools;
+    for (const listener of this.#listeners) listener();
+  }
+}
+
+function text(value: string): ToolCallResult {
+  return { content: [{ type: "text", text: value }] };
+}
+
+/** A logger that keeps every line as JSON, to scan for secrets. */
+export function captureLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const log = (object: unknown, message?: string) => {
+    lines.push(JSON.stringify([object, message]));
+  };
+  return { lines, debug: log, info: log, warn: log, error: log };
+}
+
+/** Polls `predicate` every 10 ms until it holds; throws after `timeoutMs`. Bounded by design. */
+export async function until(predicate: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
