@@ -569,6 +569,7 @@ describe("health scoring", () => {
     );
     scorer.eject(id(1));
     expect(manager.getHealthyConnections().map((c) => c.id)).toEqual([id(2), id(3)]);
+    expect(manager.getConnections().map((c) => c.id)).toEqual([id(1), id(2), id(3)]);
     expect(manager.getEndpointStatus(id(1))).toMatchObject({ healthScore: 10, health: { ejected: true } });
     const picks = new Set<string>();
     for (let i = 0; i < 6; i++) picks.add(await manager.dispatch(async (c) => c.id));

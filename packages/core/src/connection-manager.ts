@@ -367,6 +367,11 @@ export class ConnectionManager<C extends Connection = Connection> {
     return entry && this.#snapshot(entry);
   }
 
+  /** Every endpoint's connection object, whatever its state, in insertion order. */
+  getConnections(): C[] {
+    return [...this.#entries.values()].map((entry) => entry.connection);
+  }
+
   /** The connection object of one endpoint by id or URL. */
   getConnection(idOrUrl: string): C | undefined {
     return this.#find(idOrUrl)?.connection;

@@ -39,17 +39,24 @@ export interface Strategy {
   ): Candidate<C> | undefined;
 }
 
-/** Round-robin over the candidates; the manager's default strategy. */
+/**
+ * Round-robin over the candidates, skipping ejected ones outside panic mode; the manager's default.
+ * O(1) unless ejected candidates have to be skipped.
+ */
 export function roundRobin(): Strategy {
   let next = 0;
   return {
     specificationVersion: "v1",
     name: "round-robin",
-    select: (candidates) => {
-      if (candidates.length === 0) return undefined;
-      // Wrap before overflowing the safe integer range on very long-lived processes.
-      next = (next + 1) % Number.MAX_SAFE_INTEGER;
-      return candidates[next % candidates.length];
+    select: (candidates, context) => {
+      const n = candidates.length;
+      for (let tried = 0; tried < n; tried++) {
+        // Wrap before overflowing the safe integer range on very long-lived processes.
+        next = (next + 1) % Number.MAX_SAFE_INTEGER;
+        const candidate = candidates[next % n];
+        if (candidate && (context.panic || !candidate.ejected)) return candidate;
+      }
+      return undefined;
     },
   };
 }

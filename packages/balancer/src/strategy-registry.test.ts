@@ -1,0 +1,43 @@
+import type { Strategy } from "@xiaozhi-connect/core";
+import { describe, expect, it } from "vitest";
+import { StrategyRegistry } from "./strategy-registry.js";
+
+const sticky = (): Strategy => ({ specificationVersion: "v1", name: "sticky", select: (c) => c[0] });
+
+describe("StrategyRegistry", () => {
+  it("comes with the built-ins and makes a fresh instance per create", () => {
+    const registry = StrategyRegistry.withBuiltins();
+    expect(registry.names()).toEqual(["round-robin", "random", "health-based", "least-inflight"]);
+    const a = registry.create("round-robin");
+    expect(a.name).toBe("round-robin");
+    expect(registry.create("round-robin")).not.toBe(a);
+  });
+
+  it("lets a third party register a strategy and select it by name", () => {
+    const registry = StrategyRegistry.withBuiltins().register("sticky", sticky);
+    expect(registry.has("sticky")).toBe(true);
+    expect(registry.create("sticky").name).toBe("sticky");
+  });
+
+  it("refuses duplicate, badly named and unknown strategies with the registered names", () => {
+    const registry = StrategyRegistry.withBuiltins();
+    expect(() => registry.register("random", sticky)).toThrow(
+      expect.objectContaining({
+        code: "DUPLICATE_STRATEGY",
+        message: expect.stringContaining("round-robin, random"),
+      }),
+    );
+    expect(() => registry.register("My Strategy", sticky)).toThrow(
+      expect.objectContaining({ code: "INVALID_CONFIG" }),
+    );
+    expect(() => registry.create("weighted-magic")).toThrow(
+      expect.objectContaining({
+        code: "UNKNOWN_STRATEGY",
+        message:
+          'unknown strategy "weighted-magic" (registered: round-robin, random, health-based, least-inflight)',
+      }),
+    );
+    registry.register("broken", () => ({ name: "broken" }) as unknown as Strategy);
+    expect(() => registry.create("broken")).toThrow(expect.objectContaining({ code: "INVALID_CONFIG" }));
+  });
+});

@@ -1,0 +1,69 @@
+import { ConnectError, type Strategy } from "@xiaozhi-connect/core";
+import { healthBased, leastInflight, random, roundRobin } from "./strategies.js";
+
+/** Makes a fresh strategy; strategies keep state (a round-robin cursor), so each user gets its own. */
+export type StrategyFactory = () => Strategy;
+
+const kebab = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+/**
+ * Strategies by name, as config selects them (`connection.loadBalanceStrategy`). Built-ins come
+ * registered; third parties add theirs with `register`.
+ */
+export class StrategyRegistry {
+  readonly #factories = new Map<string, StrategyFactory>();
+
+  /** A registry with `round-robin`, `random`, `health-based` and `least-inflight`. */
+  static withBuiltins(): StrategyRegistry {
+    return new StrategyRegistry()
+      .register("round-robin", roundRobin)
+      .register("random", random)
+      .register("health-based", healthBased)
+      .register("least-inflight", leastInflight);
+  }
+
+  /** Adds a strategy under a kebab-case name. Throws `DUPLICATE_STRATEGY` for a taken name. */
+  register(name: string, factory: StrategyFactory): this {
+    if (!kebab.test(name)) {
+      throw new ConnectError(
+        "INVALID_CONFIG",
+        `strategy name "${name}" must be kebab-case, like "least-inflight"`,
+      );
+    }
+    if (this.#factories.has(name)) {
+      throw new ConnectError(
+        "DUPLICATE_STRATEGY",
+        `a strategy named "${name}" is already registered (registered: ${this.names().join(", ")})`,
+      );
+    }
+    this.#factories.set(name, factory);
+    return this;
+  }
+
+  has(name: string): boolean {
+    return this.#factories.has(name);
+  }
+
+  names(): string[] {
+    return [...this.#factories.keys()];
+  }
+
+  /** A new instance of the named strategy. Throws `UNKNOWN_STRATEGY` listing what is registered. */
+  create(name: string): Strategy {
+    const factory = this.#factories.get(name);
+    if (!factory) {
+      throw new ConnectError(
+        "UNKNOWN_STRATEGY",
+        `unknown strategy "${name}" (registered: ${this.names().join(", ")})`,
+      );
+    }
+    const strategy = factory();
+    if (strategy?.specificationVersion !== "v1" || typeof strategy.select !== "function") {
+      throw new ConnectError(
+        "INVALID_CONFIG",
+        `strategy "${name}" does not implement specificationVersion "v1"`,
+      );
+    }
+    return strategy;
+  }
+}

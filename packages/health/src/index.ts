@@ -1,0 +1,13 @@
+export {
+  type CheckState,
+  defaultHealthMonitorOptions,
+  HealthMonitor,
+  type HealthMonitorEventMap,
+  type HealthMonitorOptions,
+} from "./health-monitor.js";
+export {
+  defaultHealthScoreOptions,
+  HealthScoreBoard,
+  type HealthScoreOptions,
+  healthScorer,
+} from "./health-score-board.js";
