@@ -1,4 +1,5 @@
 import type { Candidate, Connection, SelectContext, Strategy } from "@xiaozhi-connect/core";
+import { seededRandom as seeded } from "@xiaozhi-connect/core/testing";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { healthBased, leastInflight, random, roundRobin } from "./strategies.js";
@@ -18,17 +19,6 @@ function candidates(specs: { weight?: number; healthScore?: number; ejected?: bo
     healthScore: s.healthScore ?? 100,
     ejected: s.ejected ?? false,
   }));
-}
-
-/** A seeded generator (mulberry32) so distribution assertions are repeatable. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const ctx = (random: () => number, panic = false): SelectContext => ({ attempt: 0, panic, random });

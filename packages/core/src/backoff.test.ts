@@ -1,16 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { backoffCeiling, backoffDelay, defaultBackoff } from "./backoff.js";
-
-/** A seeded generator (mulberry32) so spread assertions are repeatable. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as seeded } from "./testing/seeded-random.js";
 
 describe("backoff", () => {
   it("doubles the ceiling from 1 s and caps it at 60 s", () => {

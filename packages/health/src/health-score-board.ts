@@ -269,7 +269,7 @@ export function healthScorer(
 }
 
 function clamp01(x: number): number {
-  return x < 0 ? 0 : x > 1 ? 1 : x;
+  return Math.min(1, Math.max(0, x));
 }
 
 function round1(x: number): number {

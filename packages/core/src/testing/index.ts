@@ -1,1 +1,2 @@
 export { type MemoryBehavior, MemoryConnection, MemoryNetwork } from "./memory-connection.js";
+export { seededRandom } from "./seeded-random.js";
