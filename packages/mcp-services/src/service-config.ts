@@ -1,0 +1,49 @@
+/** A local MCP service started as a child process speaking MCP over stdio. */
+export interface StdioServiceConfig {
+  readonly type?: "stdio";
+  readonly command: string;
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+}
+
+/** A remote MCP service over SSE or streamable HTTP (`http` is an alias of `streamable-http`). */
+export interface RemoteServiceConfig {
+  readonly type?: "sse" | "streamable-http" | "http";
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** One entry of `mcpServers` in `xiaozhi.config.json`. */
+export type ServiceConfig = StdioServiceConfig | RemoteServiceConfig;
+
+export type TransportKind = "stdio" | "sse" | "streamable-http";
+
+/**
+ * The transport of a service, as xiaozhi-client infers it for entries without `type`: a `command`
+ * means stdio, a URL ending in `/sse` means SSE, any other URL streamable HTTP.
+ */
+export function transportKind(config: ServiceConfig): TransportKind {
+  if ("command" in config) return "stdio";
+  if (config.type === "sse") return "sse";
+  if (config.type === "http" || config.type === "streamable-http") return "streamable-http";
+  return new URL(config.url).pathname.replace(/\/+$/, "").endsWith("/sse") ? "sse" : "streamable-http";
+}
+
+/** `mcpServerConfig` in `xiaozhi.config.json`: per-service, per-tool switches. */
+export type ToolSwitches = Readonly<
+  Record<string, { readonly tools?: Readonly<Record<string, { readonly enable?: boolean }>> } | undefined>
+>;
+
+/** The separator between service and tool in exposed names, as xiaozhi-client writes them. */
+export const toolNameSeparator = "__";
+
+/** `calc` + `add` → `calc__add`. */
+export function exposedToolName(service: string, tool: string): string {
+  return `${service}${toolNameSeparator}${tool}`;
+}
+
+/** False only when the config switches the tool off explicitly. */
+export function toolEnabled(switches: ToolSwitches | undefined, service: string, tool: string): boolean {
+  return switches?.[service]?.tools?.[tool]?.enable !== false;
+}

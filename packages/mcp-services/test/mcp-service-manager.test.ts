@@ -1,0 +1,175 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { McpServiceManager, type ServiceConfig, transportKind } from "../src/index.js";
+
+const fixture = join(import.meta.dirname, "fixtures", "calc-server.mjs");
+let executions: string;
+let manager: McpServiceManager | undefined;
+
+beforeEach(() => {
+  executions = join(mkdtempSync(join(tmpdir(), "xz-services-")), "executions.log");
+  writeFileSync(executions, "");
+});
+afterEach(async () => {
+  await manager?.stop();
+  manager = undefined;
+});
+
+const calc = (): ServiceConfig => ({
+  command: process.execPath,
+  args: [fixture],
+  env: { CALC_EXECUTIONS: executions },
+});
+const ran = () =>
+  readFileSync(executions, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split(" ")[1]);
+const pids = () =>
+  new Set(
+    readFileSync(executions, "utf8")
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split(" ")[0]),
+  );
+const signal = () => new AbortController().signal;
+
+async function until(predicate: () => boolean, timeoutMs = 10_000, what = "condition") {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe("transport inference", () => {
+  it("infers like xiaozhi-client for entries without type", () => {
+    expect(transportKind({ command: "node" })).toBe("stdio");
+    expect(transportKind({ url: "http://127.0.0.1:1/sse" })).toBe("sse");
+    expect(transportKind({ url: "http://127.0.0.1:1/mcp" })).toBe("streamable-http");
+    expect(transportKind({ type: "http", url: "http://127.0.0.1:1/sse" })).toBe("streamable-http");
+    expect(transportKind({ type: "sse", url: "http://127.0.0.1:1/events" })).toBe("sse");
+  });
+});
+
+describe("McpServiceManager with real stdio services", () => {
+  it("aggregates tools as <service>__<tool> and calls them", async () => {
+    manager = new McpServiceManager({ calc: calc(), math: calc() });
+    await manager.start();
+    const names = manager.listTools().map((t) => t.name);
+    expect(names).toEqual(expect.arrayContaining(["calc__add", "math__add", "calc__wait", "math__grow"]));
+    expect(await manager.callTool("math__add", { a: 2, b: 3 }, { signal: signal() })).toMatchObject({
+      content: [{ type: "text", text: "5" }],
+    });
+    expect(manager.status().map((s) => s.state)).toEqual(["up", "up"]);
+  });
+
+  it("neither lists nor runs a disabled tool", async () => {
+    manager = new McpServiceManager(
+      { calc: calc() },
+      { toolSwitches: { calc: { tools: { secret: { enable: false } } } } },
+    );
+    await manager.start();
+    expect(manager.listTools().map((t) => t.name)).not.toContain("calc__secret");
+    expect(manager.allTools().find((t) => t.name === "calc__secret")).toMatchObject({
+      enabled: false,
+      service: "calc",
+    });
+    await expect(manager.callTool("calc__secret", {}, { signal: signal() })).rejects.toMatchObject({
+      code: "UNKNOWN_TOOL",
+    });
+    expect(ran()).not.toContain("secret");
+    let changes = 0;
+    manager.onToolsChanged(() => changes++);
+    manager.setToolSwitches(undefined);
+    expect(changes).toBe(1);
+    expect(manager.listTools().map((t) => t.name)).toContain("calc__secret");
+  });
+
+  it("follows a service's tools/list_changed without any reconnect", async () => {
+    manager = new McpServiceManager({ calc: calc() });
+    await manager.start();
+    let changes = 0;
+    manager.onToolsChanged(() => changes++);
+    await manager.callTool("calc__grow", {}, { signal: signal() });
+    await until(
+      () => manager?.listTools().some((t) => t.name === "calc__mul") ?? false,
+      5000,
+      "calc__mul listed",
+    );
+    expect(changes).toBeGreaterThanOrEqual(1);
+    expect(await manager.callTool("calc__mul", { a: 6, b: 7 }, { signal: signal() })).toMatchObject({
+      content: [{ text: "42" }],
+    });
+  });
+
+  it("notices a crashed service, hides its tools, and restarts it with backoff", async () => {
+    manager = new McpServiceManager(
+      { calc: calc(), other: calc() },
+      { backoff: { initialDelay: 200, maxDelay: 400 } },
+    );
+    await manager.start();
+    const seen: number[] = [];
+    manager.onToolsChanged(() =>
+      seen.push(manager?.listTools().filter((t) => t.name.startsWith("calc__")).length ?? -1),
+    );
+    await manager.callTool("calc__crash", {}, { signal: signal() });
+    await until(() => manager?.status()[0]?.state === "down", 5000, "crash noticed");
+    expect(manager.listTools().some((t) => t.name.startsWith("calc__"))).toBe(false);
+    expect(manager.listTools().some((t) => t.name.startsWith("other__"))).toBe(true);
+    await expect(manager.callTool("calc__add", { a: 1, b: 1 }, { signal: signal() })).rejects.toMatchObject({
+      code: "UNKNOWN_TOOL",
+    });
+    await until(() => manager?.status()[0]?.state === "up", 10_000, "restarted");
+    expect(await manager.callTool("calc__add", { a: 1, b: 1 }, { signal: signal() })).toMatchObject({
+      content: [{ text: "2" }],
+    });
+    expect(seen[0]).toBe(0);
+    expect(seen.at(-1)).toBeGreaterThan(0);
+    expect(pids().size).toBeGreaterThanOrEqual(2);
+  });
+
+  it("passes cancellation through to the service", async () => {
+    manager = new McpServiceManager({ calc: calc() });
+    await manager.start();
+    const controller = new AbortController();
+    const call = manager.callTool("calc__wait", {}, { signal: controller.signal });
+    await until(() => ran().includes("wait"), 5000, "call started");
+    controller.abort(new Error("agent cancelled"));
+    // The SDK client settles an aborted call itself; what matters is that the service heard of it.
+    await call.catch(() => {});
+    await until(() => ran().includes("wait-aborted"), 5000, "cancellation reached the service");
+  });
+
+  it("keeps starting when one service cannot start, and stops every child", async () => {
+    manager = new McpServiceManager(
+      { broken: { command: process.execPath, args: ["-e", "process.exit(3)"] }, calc: calc() },
+      { backoff: { initialDelay: 5000 } },
+    );
+    await manager.start();
+    expect(manager.status()).toEqual([
+      expect.objectContaining({ name: "broken", state: "down" }),
+      expect.objectContaining({ name: "calc", state: "up" }),
+    ]);
+    await manager.callTool("calc__add", { a: 0, b: 0 }, { signal: signal() });
+    const [pid] = [...pids()];
+    await manager.stop();
+    expect(manager.status().map((s) => s.state)).toEqual(["stopped", "stopped"]);
+    await until(
+      () => {
+        try {
+          process.kill(Number(pid), 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      5000,
+      "child exited",
+    );
+  });
+});
