@@ -1,3 +1,4 @@
+import { raceAbort } from "./abort.js";
 import { type BackoffOptions, backoffDelay, defaultBackoff } from "./backoff.js";
 import type { CloseInfo, Connection, ConnectionFactory, ConnectionState } from "./connection.js";
 import { Emitter } from "./emitter.js";
@@ -793,30 +794,5 @@ function mergeSettings(
     dispatchTimeout: pick("dispatchTimeout"),
     panicThreshold: pick("panicThreshold"),
     backoff: Object.freeze({ ...base.backoff, ...options.backoff }),
-  });
-}
-
-/** Rejects with the signal's reason when it aborts first; removes its listener either way. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      promise.catch(() => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
   });
 }

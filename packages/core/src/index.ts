@@ -1,3 +1,4 @@
+export { raceAbort } from "./abort.js";
 export { type BackoffOptions, backoffCeiling, backoffDelay, defaultBackoff } from "./backoff.js";
 export type {
   CloseInfo,

@@ -1,4 +1,4 @@
-import { type Connection, describeError, Emitter, type HealthScorer } from "@xiaozhi-connect/core";
+import { type Connection, describeError, Emitter, type HealthScorer, raceAbort } from "@xiaozhi-connect/core";
 
 /** Active-check settings; every field has a default. Times in ms. */
 export interface HealthMonitorOptions {
@@ -148,23 +148,14 @@ export class HealthMonitor {
     stopped.addEventListener("abort", onStop, { once: true });
     let rttMs: number | undefined;
     let error: string | undefined;
-    let onAbort: () => void = () => {};
-    // Raced against the signal so a ping that ignores it cannot hold up a round or stop().
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(controller.signal.reason);
-      controller.signal.addEventListener("abort", onAbort, { once: true });
-    });
     try {
-      const ping = connection.ping(controller.signal);
-      ping.catch(() => {});
-      rttMs = await Promise.race([ping, aborted]);
+      // Raced against the signal so a ping that ignores it cannot hold up a round or stop().
+      rttMs = await raceAbort(connection.ping(controller.signal), controller.signal);
     } catch (e) {
       error = controller.signal.aborted ? describeError(controller.signal.reason) : describeError(e);
     } finally {
       clearTimeout(timer);
       stopped.removeEventListener("abort", onStop);
-      controller.signal.removeEventListener("abort", onAbort);
-      aborted.catch(() => {});
     }
     if (stopped.aborted) return;
     this.#record(connection.id, rttMs, error);

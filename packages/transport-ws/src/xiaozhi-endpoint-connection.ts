@@ -18,6 +18,7 @@ import {
   Emitter,
   type Logger,
   type ResolvedEndpoint,
+  raceAbort,
   redact,
   type ToolDescriptor,
   type ToolSource,
@@ -340,12 +341,10 @@ export class XiaozhiEndpointConnection implements Connection {
     const onCancel = () => controller.abort(cancelled.reason);
     cancelled.addEventListener("abort", onCancel, { once: true });
     try {
-      const result = await Promise.race([
+      const result = await raceAbort(
         this.#tools.callTool(name, args, { signal: controller.signal }),
-        new Promise<never>((_, reject) => {
-          controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
-        }),
-      ]);
+        controller.signal,
+      );
       return result as CallToolResult;
     } catch (error) {
       return { content: [{ type: "text", text: redact(describeError(error)) }], isError: true };
