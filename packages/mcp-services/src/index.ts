@@ -6,8 +6,17 @@ export {
   type ServiceStatus,
 } from "./mcp-service-manager.js";
 export {
+  ReplicaConnection,
+  type ReplicaStatus,
+  ReplicatedService,
+  type ReplicatedServiceOptions,
+} from "./replicated-service.js";
+export {
   exposedToolName,
+  isReplicated,
   type RemoteServiceConfig,
+  type ReplicaConfig,
+  type ReplicatedServiceConfig,
   type ServiceConfig,
   type StdioServiceConfig,
   type ToolSwitches,

@@ -1,4 +1,5 @@
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { StrategyRegistry } from "@xiaozhi-connect/balancer";
 import {
   ConnectError,
   type Logger,
@@ -9,12 +10,22 @@ import {
   type ToolSource,
 } from "@xiaozhi-connect/core";
 import { McpService, type McpServiceOptions, type ServiceState } from "./mcp-service.js";
-import { exposedToolName, type ServiceConfig, type ToolSwitches, toolEnabled } from "./service-config.js";
+import { type ReplicaStatus, ReplicatedService } from "./replicated-service.js";
+import {
+  exposedToolName,
+  isReplicated,
+  type ServiceConfig,
+  type ToolSwitches,
+  toolEnabled,
+} from "./service-config.js";
 
-export interface McpServiceManagerOptions extends Omit<McpServiceOptions, "onToolsChanged"> {
+export interface McpServiceManagerOptions
+  extends Omit<McpServiceOptions, "onToolsChanged" | "restart" | "onClosed"> {
   /** `mcpServerConfig`: per-tool enable switches. */
   readonly toolSwitches?: ToolSwitches;
   readonly logger?: Logger;
+  /** Where replicated services find their strategy by name; default the built-ins. */
+  readonly strategies?: StrategyRegistry;
 }
 
 /** What the status of one service looks like. */
@@ -23,6 +34,8 @@ export interface ServiceStatus {
   readonly state: ServiceState;
   readonly tools: number;
   readonly lastError?: string;
+  /** Present for replicated services. */
+  readonly replicas?: readonly ReplicaStatus[];
 }
 
 /** One exposed tool with where it comes from. */
@@ -31,8 +44,10 @@ export interface ExposedTool extends ToolDescriptor {
   readonly enabled: boolean;
 }
 
+type Service = McpService | ReplicatedService;
+
 interface Route {
-  readonly service: McpService;
+  readonly service: Service;
   readonly tool: string;
 }
 
@@ -42,7 +57,7 @@ interface Route {
  * listeners whenever a service's list changes, crashes or comes back.
  */
 export class McpServiceManager implements ToolSource {
-  readonly #services = new Map<string, McpService>();
+  readonly #services = new Map<string, Service>();
   readonly #listeners = new Set<() => void>();
   readonly #options: McpServiceManagerOptions;
   #switches: ToolSwitches | undefined;
@@ -75,6 +90,7 @@ export class McpServiceManager implements ToolSource {
       state: s.state,
       tools: s.tools.length,
       ...(s.lastError === undefined ? {} : { lastError: s.lastError }),
+      ...(s instanceof ReplicatedService ? { replicas: s.replicas() } : {}),
     }));
   }
 
@@ -104,11 +120,14 @@ export class McpServiceManager implements ToolSource {
   }
 
   #add(name: string, config: ServiceConfig): void {
-    const service = new McpService(name, config, {
+    const options = {
       ...this.#options,
       logger: this.#options.logger ?? silentLogger,
       onToolsChanged: () => this.#changed(),
-    });
+    };
+    const service = isReplicated(config)
+      ? new ReplicatedService(name, config, options)
+      : new McpService(name, config, options);
     this.#services.set(name, service);
   }
 

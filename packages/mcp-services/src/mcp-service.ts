@@ -19,7 +19,7 @@ import {
   redact,
   silentLogger,
 } from "@xiaozhi-connect/core";
-import { type ServiceConfig, transportKind } from "./service-config.js";
+import { type ReplicaConfig, transportKind } from "./service-config.js";
 
 /** `starting` (connecting or restarting), `up`, `down` (crashed, restart scheduled), `stopped`. */
 export type ServiceState = "starting" | "up" | "down" | "stopped";
@@ -34,6 +34,13 @@ export interface McpServiceOptions {
   readonly onToolsChanged?: () => void;
   /** Client name announced to the service. */
   readonly clientInfo?: { readonly name: string; readonly version: string };
+  /**
+   * Restart by itself after a crash; default true. A supervisor that decides on restarts itself (a
+   * replica's ConnectionManager) turns it off and listens to `onClosed`.
+   */
+  readonly restart?: boolean;
+  /** Called once when a service that was up goes down (process exit, connection closed). */
+  readonly onClosed?: (reason: string) => void;
 }
 
 /**
@@ -55,7 +62,7 @@ export class McpService {
 
   constructor(
     readonly name: string,
-    readonly config: ServiceConfig,
+    readonly config: ReplicaConfig,
     options: McpServiceOptions = {},
   ) {
     this.#options = options;
@@ -100,6 +107,17 @@ export class McpService {
         timeout: 2 ** 31 - 1,
       },
     )) as CallToolResult;
+  }
+
+  /** Measures a round trip to the service with MCP `ping`, in ms. */
+  async ping(signal?: AbortSignal): Promise<number> {
+    const client = this.#client;
+    if (!client || this.#state !== "up") {
+      throw new ConnectError("NOT_CONNECTED", `service ${this.name} is ${this.#state}`);
+    }
+    const started = performance.now();
+    await client.ping(signal ? { signal } : undefined);
+    return performance.now() - started;
   }
 
   /** Stops the service (and its child process); no restart follows. */
@@ -178,6 +196,7 @@ export class McpService {
 
   #crashed(client: Client, reason: string): void {
     if (this.#stopping || (this.#client !== undefined && this.#client !== client)) return;
+    const wasUp = this.#state === "up";
     this.#client = undefined;
     this.#lastError = redact(reason);
     if (Date.now() - this.#upSince >= (this.#options.minUptime ?? 10_000) && this.#state === "up") {
@@ -186,6 +205,11 @@ export class McpService {
     // State first, so listeners told of the vanished tools already see the service down.
     this.#state = "down";
     this.#setTools([]);
+    if (this.#options.restart === false) {
+      this.#options.logger?.warn({ service: this.name, reason: this.#lastError }, "service down");
+      if (wasUp) this.#options.onClosed?.(this.#lastError);
+      return;
+    }
     const delay = backoffDelay(this.#attempts++, this.#backoff);
     this.#options.logger?.warn(
       { service: this.name, reason: this.#lastError, restartInMs: delay },

@@ -14,8 +14,25 @@ export interface RemoteServiceConfig {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+/** One process or URL of a service; a replicated service has several. */
+export type ReplicaConfig = StdioServiceConfig | RemoteServiceConfig;
+
+/**
+ * A service run as several interchangeable replicas (the same tools behind several commands or
+ * URLs). Calls are balanced over the healthy ones and fail over when one dies.
+ */
+export interface ReplicatedServiceConfig {
+  readonly replicas: readonly ReplicaConfig[];
+  /** Strategy name from the registry; default `least-inflight`. */
+  readonly strategy?: string;
+}
+
 /** One entry of `mcpServers` in `xiaozhi.config.json`. */
-export type ServiceConfig = StdioServiceConfig | RemoteServiceConfig;
+export type ServiceConfig = ReplicaConfig | ReplicatedServiceConfig;
+
+export function isReplicated(config: ServiceConfig): config is ReplicatedServiceConfig {
+  return "replicas" in config;
+}
 
 export type TransportKind = "stdio" | "sse" | "streamable-http";
 
@@ -23,7 +40,7 @@ export type TransportKind = "stdio" | "sse" | "streamable-http";
  * The transport of a service, as xiaozhi-client infers it for entries without `type`: a `command`
  * means stdio, a URL ending in `/sse` means SSE, any other URL streamable HTTP.
  */
-export function transportKind(config: ServiceConfig): TransportKind {
+export function transportKind(config: ReplicaConfig): TransportKind {
   if ("command" in config) return "stdio";
   if (config.type === "sse") return "sse";
   if (config.type === "http" || config.type === "streamable-http") return "streamable-http";

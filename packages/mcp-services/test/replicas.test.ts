@@ -1,0 +1,211 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { McpServiceManager, type ReplicaConfig } from "../src/index.js";
+
+const fixture = join(import.meta.dirname, "fixtures", "calc-server.mjs");
+let executions: string;
+let manager: McpServiceManager | undefined;
+
+beforeEach(() => {
+  executions = join(mkdtempSync(join(tmpdir(), "xz-replicas-")), "executions.log");
+  writeFileSync(executions, "");
+});
+afterEach(async () => {
+  await manager?.stop();
+  manager = undefined;
+});
+
+const replica = (): ReplicaConfig => ({
+  command: process.execPath,
+  args: [fixture],
+  env: { CALC_EXECUTIONS: executions },
+});
+
+/** Every execution the fixtures logged: pid, tool, tag. */
+function executed() {
+  return readFileSync(executions, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [pid = "", tool = "", tag = ""] = line.split(" ");
+      return { pid: Number(pid), tool, tag };
+    });
+}
+
+async function until(predicate: () => boolean, timeoutMs = 10_000, what = "condition") {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+interface Outcome {
+  readonly tag: string;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly ok: boolean;
+  readonly pid?: number;
+  readonly error?: string;
+}
+
+/**
+ * Sends `total` calls, `concurrency` at a time, and SIGKILLs the replica that ran the first call
+ * once `killAfter` calls have completed. Records when the service noticed the death.
+ */
+async function runUnderLoad(
+  services: McpServiceManager,
+  tool: string,
+  options: { total: number; concurrency: number; killAfter: number; ms: number },
+) {
+  const outcomes: Outcome[] = [];
+  let next = 0;
+  let killed: { pid: number; at: number } | undefined;
+  let noticedAt: number | undefined;
+  const stopWatching = services.onToolsChanged(() => {
+    const replicas = services.status()[0]?.replicas ?? [];
+    if (killed && noticedAt === undefined && replicas.some((r) => r.state !== "connected")) {
+      noticedAt = performance.now();
+    }
+  });
+  const deadline = Date.now() + 30_000;
+  const worker = async () => {
+    while (next < options.total && Date.now() < deadline) {
+      const tag = `t${next++}`;
+      const startedAt = performance.now();
+      try {
+        const result = await services.callTool(
+          `calc__${tool}`,
+          { tag, ms: options.ms },
+          { signal: AbortSignal.timeout(10_000) },
+        );
+        const text = (result.content[0] as { text: string }).text;
+        outcomes.push({
+          tag,
+          startedAt,
+          endedAt: performance.now(),
+          ok: true,
+          pid: Number(text.split("@")[1]),
+        });
+      } catch (error) {
+        outcomes.push({ tag, startedAt, endedAt: performance.now(), ok: false, error: String(error) });
+      }
+      if (!killed && outcomes.length >= options.killAfter) {
+        const victim = executed()[0]?.pid;
+        if (victim === undefined) throw new Error("no execution logged yet");
+        killed = { pid: victim, at: performance.now() };
+        process.kill(victim, "SIGKILL");
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  stopWatching();
+  if (!killed) throw new Error("the replica was never killed");
+  return { outcomes, killed, noticedAt };
+}
+
+describe("replicated services under load", () => {
+  it("loses no call that had not reached the killed replica and runs none twice", async () => {
+    manager = new McpServiceManager(
+      { calc: { replicas: [replica(), replica(), replica()] } },
+      { backoff: { initialDelay: 50, maxDelay: 200 } },
+    );
+    await manager.start();
+    expect(manager.status()[0]?.replicas?.map((r) => r.state)).toEqual([
+      "connected",
+      "connected",
+      "connected",
+    ]);
+
+    const { outcomes, killed, noticedAt } = await runUnderLoad(manager, "work", {
+      total: 240,
+      concurrency: 6,
+      killAfter: 60,
+      ms: 5,
+    });
+    expect(outcomes).toHaveLength(240);
+    expect(noticedAt).toBeDefined();
+
+    const runs = new Map<string, number[]>();
+    for (const { tag, pid } of executed()) runs.set(tag, [...(runs.get(tag) ?? []), pid]);
+    // No call executed twice.
+    expect([...runs.values()].filter((pids) => pids.length > 1)).toEqual([]);
+    for (const outcome of outcomes.filter((o) => o.ok)) expect(runs.get(outcome.tag)).toEqual([outcome.pid]);
+
+    const failed = outcomes.filter((o) => !o.ok);
+    // At most the calls in flight at the kill can be lost, and only if they went to the victim.
+    expect(failed.length).toBeLessThanOrEqual(6);
+    for (const outcome of failed) {
+      expect(outcome.startedAt).toBeLessThan(noticedAt ?? 0);
+      expect(outcome.endedAt).toBeGreaterThanOrEqual(killed.at);
+      expect(runs.get(outcome.tag) ?? [killed.pid]).toEqual([killed.pid]);
+      expect(outcome.error).toMatch(/Connection closed/i);
+    }
+    // Every call started after the death was noticed succeeded, on a survivor.
+    const after = outcomes.filter((o) => o.startedAt > (noticedAt ?? Number.POSITIVE_INFINITY));
+    expect(after.length).toBeGreaterThan(100);
+    expect(after.every((o) => o.ok && o.pid !== killed.pid)).toBe(true);
+    // Load was spread: each replica ran calls before the kill.
+    expect(new Set(executed().map((e) => e.pid)).size).toBeGreaterThanOrEqual(3);
+  }, 60_000);
+
+  it("retries an idempotent tool that died with its replica, so no call fails", async () => {
+    manager = new McpServiceManager({ calc: { replicas: [replica(), replica()] } });
+    await manager.start();
+    const { outcomes, killed } = await runUnderLoad(manager, "work-idem", {
+      total: 120,
+      concurrency: 6,
+      killAfter: 30,
+      ms: 20,
+    });
+    expect(outcomes.filter((o) => !o.ok)).toEqual([]);
+    const runs = new Map<string, number[]>();
+    for (const { tag, pid } of executed()) runs.set(tag, [...(runs.get(tag) ?? []), pid]);
+    // A repeat happens only for calls the victim had received, and then once on a survivor.
+    const repeated = [...runs.values()].filter((pids) => pids.length > 1);
+    for (const pids of repeated) {
+      expect(pids).toHaveLength(2);
+      expect(pids[0]).toBe(killed.pid);
+      expect(pids[1]).not.toBe(killed.pid);
+    }
+  }, 60_000);
+
+  it("serves from the healthy replica while another cannot start, and restarts a killed one", async () => {
+    const broken: ReplicaConfig = { command: process.execPath, args: ["-e", "process.exit(3)"] };
+    manager = new McpServiceManager(
+      { calc: { replicas: [broken, replica()], strategy: "round-robin" } },
+      { backoff: { initialDelay: 20, maxDelay: 100 } },
+    );
+    await manager.start();
+    expect(manager.status()[0]).toMatchObject({ state: "up" });
+    const replicas = () => manager?.status()[0]?.replicas ?? [];
+    expect(replicas()[0]?.state).not.toBe("connected");
+    expect(replicas()[0]?.lastError).toBeDefined();
+    for (let i = 0; i < 10; i++) {
+      const result = await manager.callTool(
+        "calc__add",
+        { a: i, b: 1 },
+        { signal: AbortSignal.timeout(5000) },
+      );
+      expect(result.content).toEqual([{ type: "text", text: String(i + 1) }]);
+    }
+
+    const [victim] = executed().map((e) => e.pid);
+    if (victim === undefined) throw new Error("no execution logged");
+    process.kill(victim, "SIGKILL");
+    await until(() => replicas()[1]?.state !== "connected", 5000, "death noticed");
+    await until(() => replicas()[1]?.state === "connected", 10_000, "replica restarted");
+    const result = await manager.callTool("calc__add", { a: 2, b: 2 }, { signal: AbortSignal.timeout(5000) });
+    expect(result.content).toEqual([{ type: "text", text: "4" }]);
+    expect(new Set(executed().map((e) => e.pid)).size).toBe(2);
+  }, 30_000);
+
+  it("rejects an empty replica list and an unknown strategy with clear errors", () => {
+    expect(() => new McpServiceManager({ calc: { replicas: [] } })).toThrow(/empty replicas list/);
+    expect(() => new McpServiceManager({ calc: { replicas: [replica()], strategy: "nope" } })).toThrow(
+      /unknown strategy "nope" \(registered: round-robin/,
+    );
+  });
+});
