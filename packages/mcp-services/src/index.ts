@@ -4,6 +4,7 @@ export {
   McpServiceManager,
   type McpServiceManagerOptions,
   type ServiceStatus,
+  type ServicesDiff,
 } from "./mcp-service-manager.js";
 export {
   ReplicaConnection,

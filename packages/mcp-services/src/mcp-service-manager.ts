@@ -38,6 +38,14 @@ export interface ServiceStatus {
   readonly replicas?: readonly ReplicaStatus[];
 }
 
+/** What `reconcile` did, by service name. */
+export interface ServicesDiff {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly changed: readonly string[];
+  readonly unchanged: readonly string[];
+}
+
 /** One exposed tool with where it comes from. */
 export interface ExposedTool extends ToolDescriptor {
   readonly service: string;
@@ -61,6 +69,7 @@ export class McpServiceManager implements ToolSource {
   readonly #listeners = new Set<() => void>();
   readonly #options: McpServiceManagerOptions;
   #switches: ToolSwitches | undefined;
+  #running = false;
   #catalog: { tools: ExposedTool[]; routes: Map<string, Route> } | undefined;
 
   constructor(services: Readonly<Record<string, ServiceConfig>>, options: McpServiceManagerOptions = {}) {
@@ -71,11 +80,48 @@ export class McpServiceManager implements ToolSource {
 
   /** Starts every service at once; one failing service delays no other (it restarts in the background). */
   async start(): Promise<void> {
+    this.#running = true;
     await Promise.allSettled([...this.#services.values()].map((s) => s.start()));
   }
 
   async stop(): Promise<void> {
+    this.#running = false;
     await Promise.allSettled([...this.#services.values()].map((s) => s.stop()));
+  }
+
+  /**
+   * Applies a new `mcpServers` map as a diff: removed services stop, changed ones restart with
+   * their new config, new ones start (when the manager runs); unchanged services are not touched.
+   */
+  async reconcile(services: Readonly<Record<string, ServiceConfig>>): Promise<ServicesDiff> {
+    const diff: { added: string[]; removed: string[]; changed: string[]; unchanged: string[] } = {
+      added: [],
+      removed: [],
+      changed: [],
+      unchanged: [],
+    };
+    for (const name of this.#services.keys()) if (!Object.hasOwn(services, name)) diff.removed.push(name);
+    for (const [name, config] of Object.entries(services)) {
+      const current = this.#services.get(name);
+      if (!current) diff.added.push(name);
+      else if (JSON.stringify(current.config) === JSON.stringify(config)) diff.unchanged.push(name);
+      else diff.changed.push(name);
+    }
+    const stopping = [...diff.removed, ...diff.changed].map((name) => {
+      const service = this.#services.get(name);
+      this.#services.delete(name);
+      return service?.stop();
+    });
+    await Promise.allSettled(stopping);
+    const starting = [...diff.changed, ...diff.added].map((name) => {
+      const config = services[name];
+      if (config === undefined) return undefined;
+      const service = this.#add(name, config);
+      return this.#running ? service.start() : undefined;
+    });
+    if (stopping.length > 0 || starting.length > 0) this.#changed();
+    await Promise.allSettled(starting);
+    return diff;
   }
 
   /** Replaces the per-tool switches; listeners hear about it. */
@@ -119,7 +165,7 @@ export class McpServiceManager implements ToolSource {
     return () => this.#listeners.delete(entry);
   }
 
-  #add(name: string, config: ServiceConfig): void {
+  #add(name: string, config: ServiceConfig): Service {
     const options = {
       ...this.#options,
       logger: this.#options.logger ?? silentLogger,
@@ -129,6 +175,7 @@ export class McpServiceManager implements ToolSource {
       ? new ReplicatedService(name, config, options)
       : new McpService(name, config, options);
     this.#services.set(name, service);
+    return service;
   }
 
   #changed(): void {

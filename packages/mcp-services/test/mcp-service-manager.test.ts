@@ -37,6 +37,12 @@ const pids = () =>
       .map((l) => l.split(" ")[0]),
   );
 const signal = () => new AbortController().signal;
+/** The pid behind each logged execution, in order. */
+const executedBy = () =>
+  readFileSync(executions, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split(" ")[0]);
 
 async function until(predicate: () => boolean, timeoutMs = 10_000, what = "condition") {
   const deadline = Date.now() + timeoutMs;
@@ -171,5 +177,37 @@ describe("McpServiceManager with real stdio services", () => {
       5000,
       "child exited",
     );
+  });
+
+  it("applies a new mcpServers map as a diff, leaving unchanged services running", async () => {
+    manager = new McpServiceManager({ keep: calc(), alter: calc(), drop: calc() });
+    await manager.start();
+    for (const name of ["keep", "alter", "drop"]) {
+      await manager.callTool(`${name}__add`, { a: 1, b: 1 }, { signal: signal() });
+    }
+    const before = executedBy();
+    let changes = 0;
+    manager.onToolsChanged(() => changes++);
+
+    const diff = await manager.reconcile({
+      keep: calc(),
+      alter: { ...calc(), args: [fixture, "--changed"] },
+      fresh: calc(),
+    });
+    expect(diff).toEqual({ added: ["fresh"], removed: ["drop"], changed: ["alter"], unchanged: ["keep"] });
+    expect(changes).toBeGreaterThan(0);
+    expect(manager.status().map((s) => [s.name, s.state])).toEqual([
+      ["keep", "up"],
+      ["alter", "up"],
+      ["fresh", "up"],
+    ]);
+    expect(manager.listTools().some((t) => t.name.startsWith("drop__"))).toBe(false);
+    for (const name of ["keep", "alter", "fresh"]) {
+      await manager.callTool(`${name}__add`, { a: 1, b: 1 }, { signal: signal() });
+    }
+    const after = executedBy();
+    // The unchanged service is the same process; the altered one is a new process.
+    expect(after.at(-3)).toBe(before[0]);
+    expect(after.at(-2)).not.toBe(before[1]);
   });
 });
