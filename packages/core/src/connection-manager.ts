@@ -15,6 +15,7 @@ import { redact } from "./mask.js";
 import { type Candidate, roundRobin, type Strategy } from "./strategy.js";
 import type { ToolSource } from "./tool-source.js";
 import { ToolSourceSwitch } from "./tool-source-switch.js";
+import { toolSubset } from "./tool-subset.js";
 
 /** Timings and policies of a manager; every field has a default. Times in ms. */
 export interface ManagerSettings {
@@ -213,6 +214,11 @@ export class ConnectionManager<C extends Connection = Connection> {
 
   get isInitialized(): boolean {
     return this.#initialized;
+  }
+
+  /** True between `connect()` and `disconnect()`/`cleanup()`: endpoints added now connect at once. */
+  get isRunning(): boolean {
+    return this.#running;
   }
 
   /** Subscribe to a manager event; returns the unsubscribe function. */
@@ -478,7 +484,8 @@ export class ConnectionManager<C extends Connection = Connection> {
   }
 
   #createEntry(endpoint: ResolvedEndpoint): Entry<C> {
-    const connection = this.#factory(endpoint, { tools: this.#tools, logger: this.#logger });
+    const tools = toolSubset(this.#tools, endpoint);
+    const connection = this.#factory(endpoint, { tools, logger: this.#logger });
     const entry = {
       endpoint,
       connection,

@@ -52,3 +52,4 @@ export {
   type ToolSource,
 } from "./tool-source.js";
 export { ToolSourceSwitch } from "./tool-source-switch.js";
+export { toolSubset } from "./tool-subset.js";

@@ -1,0 +1,160 @@
+import { type FSWatcher, watch } from "node:fs";
+import { readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { ConnectError, describeError, type Logger, redact, silentLogger } from "@xiaozhi-connect/core";
+import { parseConfig, parseConfigText, type XiaozhiConfig } from "./config.js";
+
+/** Where the running config came from and whether the last change was accepted. */
+export interface ConfigStatus {
+  readonly path: string | null;
+  /** Epoch ms of the last accepted load. */
+  readonly loadedAt: number | null;
+  /** Why the last change on disk was rejected; null once a valid version loads. */
+  readonly lastError: string | null;
+}
+
+export interface ConfigFileOptions {
+  readonly logger?: Logger;
+  /** Changes closer together than this are read once; default 100 ms. */
+  readonly debounceMs?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * `xiaozhi.config.json` on disk: loads and validates it, watches it, and writes it atomically.
+ * A rejected change (bad JSON, schema error) keeps the last valid config and is reported in
+ * `status()`. Its own writes are recognised, so saving never triggers a reload.
+ */
+export class ConfigFile {
+  #config: XiaozhiConfig | undefined;
+  #text: string | undefined;
+  #loadedAt: number | null = null;
+  #lastError: string | null = null;
+  #watcher: FSWatcher | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #writing: Promise<unknown> = Promise.resolve();
+  readonly #logger: Logger;
+  readonly #now: () => number;
+
+  constructor(
+    readonly path: string,
+    private readonly options: ConfigFileOptions = {},
+  ) {
+    this.#logger = options.logger ?? silentLogger;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The last valid config; throws `NOT_CONFIGURED` before the first successful `load()`. */
+  get config(): XiaozhiConfig {
+    if (!this.#config) throw new ConnectError("NOT_CONFIGURED", `config ${this.path} is not loaded`);
+    return this.#config;
+  }
+
+  status(): ConfigStatus {
+    return { path: this.path, loadedAt: this.#loadedAt, lastError: this.#lastError };
+  }
+
+  /** Reads and validates the file. Throws `INVALID_CONFIG` (and keeps the old config) when it is bad. */
+  async load(): Promise<XiaozhiConfig> {
+    const text = await readFile(this.path, "utf8");
+    return this.#accept(text);
+  }
+
+  /**
+   * Watches the file (editors that save by rename included) and calls `onChange` with each valid
+   * new version; invalid versions go to `onError` and leave the running config as it is.
+   */
+  watch(onChange: (config: XiaozhiConfig) => void, onError: (error: Error) => void = () => {}): void {
+    if (this.#watcher) return;
+    const name = basename(this.path);
+    this.#watcher = watch(dirname(this.path), { persistent: false }, (_event, file) => {
+      if (file !== null && file !== name) return;
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        void this.#reload(onChange, onError);
+      }, this.options.debounceMs ?? 100);
+    });
+    this.#watcher.on("error", (error) =>
+      this.#logger.warn({ err: describeError(error) }, "config watch failed"),
+    );
+  }
+
+  /**
+   * Changes the file: `change` edits the raw JSON (unknown fields survive), the result is
+   * validated, written to a temporary file and renamed over the original, so a reader never sees
+   * half a file. Writes are serialised. Resolves with the new config.
+   */
+  update(change: (raw: Record<string, unknown>) => void): Promise<XiaozhiConfig> {
+    const run = this.#writing.then(async () => {
+      const raw = JSON.parse(this.#text ?? (await readFile(this.path, "utf8"))) as Record<string, unknown>;
+      change(raw);
+      parseConfig(raw);
+      const text = `${JSON.stringify(raw, null, 2)}\n`;
+      const temp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.${Date.now()}.tmp`);
+      try {
+        await writeFile(temp, text, { mode: 0o600 });
+        await rename(temp, this.path);
+      } catch (error) {
+        await unlink(temp).catch(() => {});
+        throw error;
+      }
+      return this.#accept(text);
+    });
+    this.#writing = run.catch(() => {});
+    return run;
+  }
+
+  close(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async #reload(onChange: (config: XiaozhiConfig) => void, onError: (error: Error) => void): Promise<void> {
+    await this.#writing;
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (error) {
+      // Mid-rename or deleted: the next event (or none) decides; the running config stays.
+      this.#reject(new ConnectError("INVALID_CONFIG", `config unreadable: ${describeError(error)}`), onError);
+      return;
+    }
+    if (text === this.#text) return;
+    let config: XiaozhiConfig;
+    try {
+      config = this.#accept(text);
+    } catch (error) {
+      this.#reject(error as Error, onError);
+      return;
+    }
+    this.#logger.info({ path: this.path }, "config reloaded");
+    onChange(config);
+  }
+
+  #accept(text: string): XiaozhiConfig {
+    let config: XiaozhiConfig;
+    try {
+      config = parseConfigText(text);
+    } catch (error) {
+      this.#lastError = redact(describeError(error));
+      throw error;
+    }
+    this.#config = config;
+    this.#text = text;
+    this.#loadedAt = this.#now();
+    this.#lastError = null;
+    return config;
+  }
+
+  #reject(error: Error, onError: (error: Error) => void): void {
+    this.#lastError = redact(describeError(error));
+    this.#logger.warn(
+      { path: this.path, err: this.#lastError },
+      "config change rejected; the running config stays",
+    );
+    onError(error);
+  }
+}

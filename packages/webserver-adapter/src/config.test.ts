@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { managerSettingsOf, parseConfig, parseConfigText, selectEndpoints } from "./config.js";
+
+describe("config schema", () => {
+  it("accepts xiaozhi-client's file as it is, unknown fields kept", () => {
+    const file = {
+      mcpEndpoint: "wss://api.xiaozhi.me/mcp/?token=abc",
+      mcpServers: {
+        calculator: { command: "node", args: ["./mcpServers/calculator.js"] },
+        remote: { type: "sse", url: "https://example.com/sse" },
+        web: { url: "https://example.com/mcp", headers: { Authorization: "Bearer x" } },
+      },
+      mcpServerConfig: { calculator: { tools: { calculator: { description: "d", enable: true } } } },
+      connection: { heartbeatInterval: 30000, heartbeatTimeout: 10000, reconnectInterval: 5000 },
+      modelscope: { apiKey: "k" },
+      webUI: { port: 9999 },
+    };
+    expect(parseConfig(file)).toEqual(file);
+  });
+
+  it("says which field is wrong and why, without echoing secrets", () => {
+    expect(() =>
+      parseConfig({
+        mcpEndpoint: ["wss://x/?token=s3cr3t", 5],
+        connection: { heartbeatInterval: "often", maxReconnectAttempts: -1 },
+        mcpServers: { bad: { args: [] } },
+      }),
+    ).toThrow(/mcpServers\.bad: needs `command`/);
+    expect(() =>
+      parseConfig({
+        mcpEndpoint: ["wss://x/?token=s3cr3t", 5],
+        connection: { heartbeatInterval: "often", maxReconnectAttempts: -1 },
+      }),
+    ).toThrow(
+      /mcpEndpoint: must be a URL, or a list.*connection\.heartbeatInterval: .*number.*connection\.maxReconnectAttempts: .*>=0/s,
+    );
+    try {
+      parseConfigText('{"mcpEndpoint": "wss://x/?token=s3cr3t" "x": 1}');
+      expect.unreachable();
+    } catch (error) {
+      expect(String(error)).toMatch(/not valid JSON at line 1, column \d+/);
+      expect(String(error)).not.toContain("s3cr3t");
+    }
+  });
+
+  it("selects endpoints: strings and objects; placeholders, non-ws, empty and repeated ones skipped", () => {
+    const { endpoints, skipped } = selectEndpoints([
+      "wss://a/?token=1",
+      { url: "wss://b/?token=2", weight: 2, services: ["calc"] },
+      "<请填写你的接入点地址>",
+      "http://c/?token=3",
+      " ",
+      "wss://a/?token=1",
+    ]);
+    expect(endpoints).toEqual([
+      { url: "wss://a/?token=1" },
+      { url: "wss://b/?token=2", weight: 2, services: ["calc"] },
+    ]);
+    expect(skipped.map((s) => s.reason)).toEqual([
+      "a placeholder, not a real endpoint",
+      "not a ws:// or wss:// URL",
+      "empty",
+      "listed twice",
+    ]);
+    expect(JSON.stringify(skipped)).not.toMatch(/token=[13]\b/);
+  });
+
+  it("maps the connection block onto manager settings", () => {
+    expect(
+      managerSettingsOf({
+        reconnectInterval: 5000,
+        maxReconnectInterval: 20000,
+        connectionTimeout: 3000,
+        autoReconnect: false,
+      }),
+    ).toEqual({
+      autoReconnect: false,
+      connectTimeout: 3000,
+      backoff: { initialDelay: 5000, maxDelay: 20000 },
+    });
+    expect(managerSettingsOf(undefined)).toEqual({});
+  });
+});

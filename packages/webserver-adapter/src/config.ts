@@ -1,0 +1,240 @@
+import {
+  ConnectError,
+  type EndpointDescriptor,
+  fingerprint,
+  type ManagerSettings,
+  maskEndpoint,
+} from "@xiaozhi-connect/core";
+import type { ServiceConfig, ToolSwitches } from "@xiaozhi-connect/mcp-services";
+import type { XiaozhiTransportOptions } from "@xiaozhi-connect/transport-ws";
+import { z } from "zod";
+
+const positiveMs = z.number().int().positive();
+
+const endpointObject = z.object({
+  url: z.string(),
+  weight: z.number().positive().optional(),
+  services: z.array(z.string()).optional(),
+  tools: z.array(z.string()).optional(),
+});
+
+const stdioService = z.object({
+  type: z.literal("stdio").optional(),
+  command: z.string().min(1),
+  args: z.array(z.string()).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  cwd: z.string().optional(),
+});
+
+const remoteService = z.object({
+  type: z.enum(["sse", "streamable-http", "http"]).optional(),
+  url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+
+const replica = z.union([stdioService, remoteService], {
+  error: "needs either `command` (stdio) or `url` (SSE / streamable HTTP)",
+});
+
+const service = z.union(
+  [
+    z.object({ replicas: z.array(replica).min(1), strategy: z.string().optional() }),
+    stdioService,
+    remoteService,
+  ],
+  { error: "needs `command` (stdio), `url` (SSE / streamable HTTP) or `replicas`" },
+);
+
+/** The `connection` block: xiaozhi-client's fields plus the optional new ones. */
+const connection = z.object({
+  /** WebSocket ping period (ms); default 30000. */
+  heartbeatInterval: positiveMs.optional(),
+  /** No pong within this ends the link (ms); default 10000. */
+  heartbeatTimeout: positiveMs.optional(),
+  /** First reconnect delay ceiling (ms); default 1000. Doubles per attempt with full jitter. */
+  reconnectInterval: positiveMs.optional(),
+  /** Give up after this many attempts in a row; default unlimited. */
+  maxReconnectAttempts: z.number().int().nonnegative().optional(),
+  /** An attempt not connected by then is abandoned (ms); default 10000. */
+  connectionTimeout: positiveMs.optional(),
+  /** Reconnect after drops; default true. */
+  autoReconnect: z.boolean().optional(),
+  /** Cap of the reconnect delay (ms); default 60000. */
+  maxReconnectInterval: positiveMs.optional(),
+  /** A link up this long resets its attempt counter (ms); default 10000. */
+  minUptime: positiveMs.optional(),
+  /** Tool-call deadline (ms); default 300000. */
+  callTimeout: positiveMs.optional(),
+  /** Strategy for operations sent to "any healthy endpoint"; default `round-robin`. */
+  loadBalanceStrategy: z.string().optional(),
+});
+
+/**
+ * `xiaozhi.config.json`, as xiaozhi-client writes it, with the optional fields xiaozhi-connect
+ * adds. Unknown top-level fields (other tools' settings) are kept as they are.
+ */
+export const xiaozhiConfigSchema = z.looseObject({
+  mcpEndpoint: z
+    .union([z.string(), z.array(z.union([z.string(), endpointObject]))], {
+      error: "must be a URL, or a list of URLs and {url, weight?, services?, tools?} objects",
+    })
+    .optional(),
+  mcpServers: z.record(z.string(), service).optional(),
+  mcpServerConfig: z
+    .record(
+      z.string(),
+      z.looseObject({
+        tools: z.record(z.string(), z.looseObject({ enable: z.boolean().optional() })).optional(),
+      }),
+    )
+    .optional(),
+  connection: connection.optional(),
+  webUI: z
+    .looseObject({
+      port: z.number().int().min(0).max(65535).optional(),
+      host: z.string().optional(),
+      /** Bearer token for mutating routes and the event stream. */
+      authToken: z.string().min(16, "must be at least 16 characters").optional(),
+    })
+    .optional(),
+});
+
+export type XiaozhiConfig = z.infer<typeof xiaozhiConfigSchema>;
+export type ConnectionConfig = NonNullable<XiaozhiConfig["connection"]>;
+
+/**
+ * Validates a parsed config. Throws `INVALID_CONFIG` naming every wrong field and why, e.g.
+ * `connection.heartbeatInterval: expected number, received string`. Secrets never appear.
+ */
+export function parseConfig(value: unknown): XiaozhiConfig {
+  const result = xiaozhiConfigSchema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
+    return `${path.replace(/^\./, "") || "(root)"}: ${issue.message}`;
+  });
+  throw new ConnectError("INVALID_CONFIG", `invalid config: ${problems.join("; ")}`);
+}
+
+/** Parses the text of a config file; bad JSON and schema errors both throw `INVALID_CONFIG`. */
+export function parseConfigText(text: string): XiaozhiConfig {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    // V8's message may quote the text around the error, tokens included: report only where it is.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    const where =
+      position !== undefined
+        ? ` at ${lineAndColumn(text, Number(position))}`
+        : /end of JSON/i.test((error as Error).message)
+          ? " (it ends too early)"
+          : "";
+    throw new ConnectError("INVALID_CONFIG", `config is not valid JSON${where}`);
+  }
+  return parseConfig(value);
+}
+
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset).split("\n");
+  return `line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
+}
+
+/** An endpoint left out of the config, with why; `endpoint` is masked. */
+export interface SkippedEndpoint {
+  readonly endpoint: string;
+  readonly reason: string;
+}
+
+/**
+ * Splits `mcpEndpoint` (string, list of strings or `{url,…}` objects) into the endpoints to
+ * connect and the ones to skip: empty entries, placeholders such as `<请填写...>`, non-ws(s)
+ * URLs and duplicates. Skipped ones are described masked.
+ */
+export function selectEndpoints(mcpEndpoint: XiaozhiConfig["mcpEndpoint"]): {
+  endpoints: EndpointDescriptor[];
+  skipped: SkippedEndpoint[];
+} {
+  const list = mcpEndpoint === undefined ? [] : Array.isArray(mcpEndpoint) ? mcpEndpoint : [mcpEndpoint];
+  const endpoints: EndpointDescriptor[] = [];
+  const skipped: SkippedEndpoint[] = [];
+  const seen = new Set<string>();
+  for (const entry of list) {
+    const descriptor: EndpointDescriptor = typeof entry === "string" ? { url: entry } : entry;
+    const url = descriptor.url.trim();
+    const reason = whyInvalid(url) ?? (seen.has(url) ? "listed twice" : undefined);
+    if (reason) {
+      skipped.push({ endpoint: describe(url), reason });
+      continue;
+    }
+    seen.add(url);
+    endpoints.push({
+      url,
+      ...(descriptor.weight === undefined ? {} : { weight: descriptor.weight }),
+      ...(descriptor.services === undefined ? {} : { services: descriptor.services }),
+      ...(descriptor.tools === undefined ? {} : { tools: descriptor.tools }),
+    });
+  }
+  return { endpoints, skipped };
+}
+
+/** Why a string cannot be an endpoint URL, or undefined when it can. */
+export function whyInvalid(url: string): string | undefined {
+  if (!url) return "empty";
+  if (/<[^>]*>|请填写/.test(url)) return "a placeholder, not a real endpoint";
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "not a URL";
+  }
+  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") return "not a ws:// or wss:// URL";
+  return undefined;
+}
+
+function describe(url: string): string {
+  if (!url) return "(empty)";
+  try {
+    new URL(url);
+    return maskEndpoint(url);
+  } catch {
+    return `<entry ${fingerprint(url)}>`;
+  }
+}
+
+/** `mcpServers` for the service manager. */
+export function servicesOf(config: XiaozhiConfig): Record<string, ServiceConfig> {
+  return (config.mcpServers ?? {}) as Record<string, ServiceConfig>;
+}
+
+export function toolSwitchesOf(config: XiaozhiConfig): ToolSwitches {
+  return (config.mcpServerConfig ?? {}) as ToolSwitches;
+}
+
+/** The manager settings the `connection` block sets; absent fields keep their defaults. */
+export function managerSettingsOf(
+  connection: ConnectionConfig | undefined,
+): Partial<Omit<ManagerSettings, "backoff">> & { backoff?: Partial<ManagerSettings["backoff"]> } {
+  const c = connection ?? {};
+  const backoff = {
+    ...(c.reconnectInterval === undefined ? {} : { initialDelay: c.reconnectInterval }),
+    ...(c.maxReconnectInterval === undefined ? {} : { maxDelay: c.maxReconnectInterval }),
+  };
+  return {
+    ...(c.autoReconnect === undefined ? {} : { autoReconnect: c.autoReconnect }),
+    ...(c.maxReconnectAttempts === undefined ? {} : { maxReconnectAttempts: c.maxReconnectAttempts }),
+    ...(c.connectionTimeout === undefined ? {} : { connectTimeout: c.connectionTimeout }),
+    ...(c.minUptime === undefined ? {} : { minUptime: c.minUptime }),
+    ...(Object.keys(backoff).length === 0 ? {} : { backoff }),
+  };
+}
+
+/** The transport settings the `connection` block sets. */
+export function transportOptionsOf(connection: ConnectionConfig | undefined): XiaozhiTransportOptions {
+  const c = connection ?? {};
+  return {
+    ...(c.heartbeatInterval === undefined ? {} : { heartbeatInterval: c.heartbeatInterval }),
+    ...(c.heartbeatTimeout === undefined ? {} : { heartbeatTimeout: c.heartbeatTimeout }),
+    ...(c.callTimeout === undefined ? {} : { callTimeout: c.callTimeout }),
+  };
+}

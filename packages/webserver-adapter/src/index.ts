@@ -1,0 +1,37 @@
+export {
+  type ConnectionConfig,
+  managerSettingsOf,
+  parseConfig,
+  parseConfigText,
+  type SkippedEndpoint,
+  selectEndpoints,
+  servicesOf,
+  toolSwitchesOf,
+  transportOptionsOf,
+  whyInvalid,
+  type XiaozhiConfig,
+  xiaozhiConfigSchema,
+} from "./config.js";
+export { ConfigFile, type ConfigFileOptions, type ConfigStatus } from "./config-file.js";
+export { type CreateLoggerOptions, createLogger } from "./logger.js";
+export { createMetrics } from "./metrics.js";
+export { type RegisterXiaozhiOptions, registerXiaozhi, xiaozhiTokens } from "./register-xiaozhi.js";
+export { createXiaozhiRoutes, type XiaozhiRoutesOptions } from "./routes.js";
+export {
+  ClockToken,
+  ConfigFileToken,
+  ConfigToken,
+  ConnectionFactoryToken,
+  ConnectionManagerToken,
+  HealthScorerToken,
+  LoggerToken,
+  StrategyRegistryToken,
+  StrategyToken,
+  ToolSourceToken,
+} from "./tokens.js";
+export {
+  type AdapterEventMap,
+  type AdapterStatus,
+  type ToolInfo,
+  XiaozhiConnectionAdapter,
+} from "./xiaozhi-connection-adapter.js";

@@ -1,0 +1,127 @@
+import { StrategyRegistry } from "@xiaozhi-connect/balancer";
+import {
+  type Connection,
+  type ConnectionFactory,
+  ConnectionManager,
+  type Logger,
+  silentLogger,
+} from "@xiaozhi-connect/core";
+import { healthScorer } from "@xiaozhi-connect/health";
+import { McpServiceManager } from "@xiaozhi-connect/mcp-services";
+import { xiaozhiConnectionFactory } from "@xiaozhi-connect/transport-ws";
+import { type DependencyContainer, type InjectionToken, instanceCachingFactory, Lifecycle } from "tsyringe";
+import {
+  managerSettingsOf,
+  servicesOf,
+  toolSwitchesOf,
+  transportOptionsOf,
+  type XiaozhiConfig,
+} from "./config.js";
+import type { ConfigFile } from "./config-file.js";
+import {
+  ClockToken,
+  ConfigFileToken,
+  ConfigToken,
+  ConnectionFactoryToken,
+  ConnectionManagerToken,
+  HealthScorerToken,
+  LoggerToken,
+  StrategyRegistryToken,
+  StrategyToken,
+  ToolSourceToken,
+} from "./tokens.js";
+import { XiaozhiConnectionAdapter } from "./xiaozhi-connection-adapter.js";
+
+export interface RegisterXiaozhiOptions {
+  /** The config to start with; with `configFile`, defaults to the file's loaded config. */
+  readonly config?: XiaozhiConfig;
+  /** A loaded config file: followed for hot reload and written by add/remove. */
+  readonly configFile?: ConfigFile;
+  readonly logger?: Logger;
+  readonly now?: () => number;
+  /** Server name announced to the Xiaozhi side. */
+  readonly serverInfo?: { readonly name: string; readonly version: string };
+}
+
+/**
+ * The composition root: registers every seam of xiaozhi-connect on `container`. A token that is
+ * already registered (by a third party, before this call) is left alone, and registering a token
+ * afterwards overrides the default too, since everything is resolved lazily on first use.
+ */
+export function registerXiaozhi(
+  container: DependencyContainer,
+  options: RegisterXiaozhiOptions = {},
+): DependencyContainer {
+  const config = options.config ?? options.configFile?.config ?? {};
+  const value = <T>(token: InjectionToken<T>, useValue: T) => {
+    if (!container.isRegistered(token)) container.register(token, { useValue });
+  };
+  const factory = <T>(token: InjectionToken<T>, make: (c: DependencyContainer) => T) => {
+    if (!container.isRegistered(token)) {
+      container.register(token, { useFactory: instanceCachingFactory(make) });
+    }
+  };
+
+  value(ConfigToken, config);
+  // tsyringe does not take `null` as a value; a factory may return it.
+  factory(ConfigFileToken, () => options.configFile ?? null);
+  value(LoggerToken, options.logger ?? silentLogger);
+  value(ClockToken, options.now ?? Date.now);
+  factory(StrategyRegistryToken, () => StrategyRegistry.withBuiltins());
+  factory(StrategyToken, (c) =>
+    c
+      .resolve(StrategyRegistryToken)
+      .create(c.resolve(ConfigToken).connection?.loadBalanceStrategy ?? "round-robin"),
+  );
+  factory(HealthScorerToken, (c) => healthScorer({}, c.resolve(ClockToken)));
+  factory(
+    ConnectionFactoryToken,
+    (c) =>
+      xiaozhiConnectionFactory({
+        ...transportOptionsOf(c.resolve(ConfigToken).connection),
+        ...(options.serverInfo ? { serverInfo: options.serverInfo } : {}),
+      }) as unknown as ConnectionFactory<Connection>,
+  );
+  factory(ToolSourceToken, (c) => {
+    const current = c.resolve(ConfigToken);
+    return new McpServiceManager(servicesOf(current), {
+      toolSwitches: toolSwitchesOf(current),
+      logger: c.resolve(LoggerToken),
+      strategies: c.resolve(StrategyRegistryToken),
+    });
+  });
+  factory(
+    ConnectionManagerToken,
+    (c) =>
+      new ConnectionManager<Connection>({
+        ...managerSettingsOf(c.resolve(ConfigToken).connection),
+        connectionFactory: c.resolve(ConnectionFactoryToken),
+        strategy: c.resolve(StrategyToken),
+        healthScorer: c.resolve(HealthScorerToken),
+        logger: c.resolve(LoggerToken),
+        now: c.resolve(ClockToken),
+      }),
+  );
+  if (!container.isRegistered(XiaozhiConnectionAdapter)) {
+    container.register(
+      XiaozhiConnectionAdapter,
+      { useClass: XiaozhiConnectionAdapter },
+      { lifecycle: Lifecycle.Singleton },
+    );
+  }
+  return container;
+}
+
+/** Registered seams, for a test that resolves every registration. */
+export const xiaozhiTokens = [
+  ConfigToken,
+  ConfigFileToken,
+  LoggerToken,
+  ClockToken,
+  StrategyRegistryToken,
+  StrategyToken,
+  HealthScorerToken,
+  ConnectionFactoryToken,
+  ToolSourceToken,
+  ConnectionManagerToken,
+] as const;

@@ -1,0 +1,173 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { ConnectError, type ErrorCode, redact } from "@xiaozhi-connect/core";
+import { type Context, Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+import { createMetrics } from "./metrics.js";
+import type { AdapterEventMap, XiaozhiConnectionAdapter } from "./xiaozhi-connection-adapter.js";
+
+export interface XiaozhiRoutesOptions {
+  /**
+   * When set, mutating routes and the event stream require `Authorization: Bearer <token>`.
+   * Set it whenever the server is reachable beyond loopback.
+   */
+  readonly authToken?: string;
+  /** Reported by `/api/status`. */
+  readonly version?: string;
+}
+
+const statusOf: Partial<Record<ErrorCode | "BAD_REQUEST", ContentfulStatusCode>> = {
+  BAD_REQUEST: 400,
+  INVALID_ENDPOINT: 400,
+  INVALID_CONFIG: 400,
+  UNKNOWN_STRATEGY: 400,
+  UNKNOWN_ENDPOINT: 404,
+  DUPLICATE_ENDPOINT: 409,
+  NOT_CONFIGURED: 409,
+};
+
+const addBody = z.object({ url: z.string({ error: "`url` must be a string" }) });
+
+/**
+ * The HTTP contract of the WebServer as Hono routes, mountable in any Hono app
+ * (`app.route("/", createXiaozhiRoutes(adapter))`). JSON everywhere, errors as
+ * `{error:{code,message}}`, URLs masked. Returns the app and a `close()` that ends open event
+ * streams and releases the metrics subscriptions.
+ */
+export function createXiaozhiRoutes(
+  adapter: XiaozhiConnectionAdapter,
+  options: XiaozhiRoutesOptions = {},
+): Hono & { close(): void } {
+  const app = new Hono();
+  const version = options.version ?? "0.0.0";
+  const metrics = createMetrics(adapter);
+  const streams = new Set<() => void>();
+  const expected = options.authToken ? digest(options.authToken) : undefined;
+
+  app.onError((error, c) => {
+    if (ConnectError.isInstance(error)) {
+      return fail(c, statusOf[error.code] ?? 500, error.code, error.message);
+    }
+    return fail(c, 500, "INTERNAL", redact(error instanceof Error ? error.message : String(error)));
+  });
+  app.notFound((c) => fail(c, 404, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`));
+
+  // Mutating routes and the event stream: same-origin only, and the bearer token when one is set.
+  app.use("/api/*", async (c, next) => {
+    const guarded = c.req.method !== "GET" || c.req.path === "/api/events";
+    if (!guarded) return next();
+    const origin = c.req.header("origin");
+    if (c.req.method !== "GET" && origin && !sameOrigin(origin, c.req.header("host"))) {
+      return fail(c, 403, "FORBIDDEN_ORIGIN", "cross-origin requests are not allowed");
+    }
+    if (expected) {
+      const given = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1]?.trim();
+      if (!given || !timingSafeEqual(digest(given), expected)) {
+        c.header("WWW-Authenticate", 'Bearer realm="xiaozhi-connect"');
+        return fail(c, 401, "UNAUTHORIZED", "a valid bearer token is required");
+      }
+    }
+    return next();
+  });
+
+  app.get("/healthz", (c) => c.json({ ok: true }));
+
+  app.get("/api/endpoints", (c) => c.json({ endpoints: adapter.endpoints() }));
+
+  app.post("/api/endpoints", async (c) => {
+    if (!(c.req.header("content-type") ?? "").includes("application/json")) {
+      return fail(c, 415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json");
+    }
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return fail(c, 400, "BAD_REQUEST", "the body is not valid JSON");
+    }
+    const parsed = addBody.safeParse(body);
+    if (!parsed.success) return fail(c, 400, "BAD_REQUEST", parsed.error.issues[0]?.message ?? "bad body");
+    const endpoint = await adapter.addEndpoint(parsed.data.url);
+    return c.json({ endpoint }, 201);
+  });
+
+  app.delete("/api/endpoints/:id", async (c) => {
+    const id = c.req.param("id");
+    if (!(await adapter.removeEndpoint(id))) return fail(c, 404, "UNKNOWN_ENDPOINT", `no endpoint ${id}`);
+    return c.body(null, 204);
+  });
+
+  app.post("/api/endpoints/:id/reconnect", async (c) => {
+    const id = c.req.param("id");
+    if (!adapter.manager.getEndpointStatus(id)) return fail(c, 404, "UNKNOWN_ENDPOINT", `no endpoint ${id}`);
+    // Accepted now; the outcome arrives on the event stream.
+    void adapter.reconnect(id).catch(() => {});
+    return c.json({ accepted: true }, 202);
+  });
+
+  app.get("/api/tools", async (c) => c.json({ tools: await adapter.listTools() }));
+
+  app.get("/api/services", (c) => c.json({ services: adapter.services() }));
+
+  app.get("/api/status", (c) => c.json(adapter.status(version)));
+
+  app.get("/metrics", async (c) => {
+    c.header("Content-Type", metrics.registry.contentType);
+    return c.body(await metrics.registry.metrics());
+  });
+
+  app.get("/api/events", (c) =>
+    streamSSE(c, async (stream) => {
+      let ended: () => void = () => {};
+      const done = new Promise<void>((resolve) => {
+        ended = resolve;
+      });
+      const send = <K extends keyof AdapterEventMap>(event: K, data: unknown) =>
+        void stream.writeSSE({ event, data: JSON.stringify(data) }).catch(ended);
+      const subscriptions = [
+        adapter.on("endpoint", (status) => send("endpoint", status)),
+        adapter.on("removed", (payload) => send("removed", payload)),
+        adapter.on("tools", (payload) => send("tools", payload)),
+        adapter.on("config", (payload) => send("config", payload)),
+        adapter.on("closed", () => ended()),
+      ];
+      streams.add(ended);
+      stream.onAbort(ended);
+      await stream.writeSSE({
+        event: "snapshot",
+        data: JSON.stringify({
+          status: adapter.status(version),
+          endpoints: adapter.endpoints(),
+          tools: await adapter.listTools(),
+        }),
+      });
+      await done;
+      streams.delete(ended);
+      for (const unsubscribe of subscriptions) unsubscribe();
+    }),
+  );
+
+  return Object.assign(app, {
+    close() {
+      for (const end of streams) end();
+      streams.clear();
+      metrics.dispose();
+    },
+  });
+}
+
+function fail(c: Context, status: ContentfulStatusCode, code: string, message: string) {
+  return c.json({ error: { code, message: redact(message) } }, status);
+}
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}
+
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}

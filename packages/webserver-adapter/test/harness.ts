@@ -1,0 +1,119 @@
+import "reflect-metadata";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serve } from "@hono/node-server";
+import { endpointId } from "@xiaozhi-connect/core";
+import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
+import { container } from "tsyringe";
+import {
+  ConfigFile,
+  createLogger,
+  createXiaozhiRoutes,
+  registerXiaozhi,
+  XiaozhiConnectionAdapter,
+  type XiaozhiRoutesOptions,
+} from "../src/index.js";
+
+export const calcFixture = join(import.meta.dirname, "../../mcp-services/test/fixtures/calc-server.mjs");
+
+/** Tokens shaped like the real ones, so any leak is easy to find. */
+export const token = (name: string) => `tok-secret-${name}-eyJhbGciOiJIUzI1NiJ9`;
+
+/** Polls until `predicate` holds; bounded. */
+export async function until(predicate: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * A whole stack in-process: a simulated Xiaozhi cloud, a config file, the adapter wired by
+ * `registerXiaozhi` in a child container, and the routes on a real HTTP server on 127.0.0.1.
+ * Every log line and every response body is kept, to scan for tokens.
+ */
+export class Stack {
+  readonly logs: string[] = [];
+  readonly responses: string[] = [];
+  readonly dir = mkdtempSync(join(tmpdir(), "xz-adapter-"));
+  readonly path = join(this.dir, "xiaozhi.config.json");
+  cloud!: SimulatedXiaozhiCloud;
+  adapter!: XiaozhiConnectionAdapter;
+  file!: ConfigFile;
+  base!: string;
+  #close: (() => Promise<void>) | undefined;
+
+  static async start(config: Record<string, unknown>, routes: XiaozhiRoutesOptions = {}): Promise<Stack> {
+    const stack = new Stack();
+    stack.cloud = await SimulatedXiaozhiCloud.start();
+    const filled = JSON.parse(
+      JSON.stringify(config).replace(/cloud:([\w-]+)/g, (_, name: string) =>
+        stack.cloud.endpointUrl(token(name)),
+      ),
+    );
+    stack.writeConfig(filled);
+    const logger = createLogger({
+      level: "debug",
+      destination: { write: (line: string) => stack.logs.push(line) },
+    });
+    stack.file = new ConfigFile(stack.path, { logger, debounceMs: 30 });
+    await stack.file.load();
+    const child = registerXiaozhi(container.createChildContainer(), { configFile: stack.file, logger });
+    stack.adapter = child.resolve(XiaozhiConnectionAdapter);
+    // Routes (and their metrics) first, so the counters see the first connects.
+    const app = createXiaozhiRoutes(stack.adapter, routes);
+    await stack.adapter.start();
+    const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+    await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+    stack.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    stack.#close = async () => {
+      app.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stack.adapter.cleanup();
+      await stack.cloud.stop();
+    };
+    return stack;
+  }
+
+  url(name: string): string {
+    return this.cloud.endpointUrl(token(name));
+  }
+
+  writeConfig(config: unknown): void {
+    writeFileSync(this.path, `${JSON.stringify(config, null, 2)}\n`);
+  }
+
+  readConfig(): { mcpEndpoint?: unknown[] } & Record<string, unknown> {
+    return JSON.parse(readFileSync(this.path, "utf8"));
+  }
+
+  /** Calls the API and keeps the body. */
+  async api(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked by each test
+  ): Promise<{ status: number; body: any; headers: Headers }> {
+    const response = await fetch(`${this.base}${path}`, {
+      method,
+      headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    this.responses.push(text);
+    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+  }
+
+  /** The endpoint id of a token name. */
+  idOf(name: string): string {
+    return endpointId(this.url(name));
+  }
+
+  async close(): Promise<void> {
+    await this.#close?.();
+  }
+}

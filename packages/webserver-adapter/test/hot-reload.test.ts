@@ -1,0 +1,105 @@
+import { writeFileSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { calcFixture, Stack, token, until } from "./harness.js";
+
+let stack: Stack | undefined;
+afterEach(async () => {
+  const done = stack;
+  stack = undefined;
+  if (!done) return;
+  await done.close();
+  expect(done.logs.join("\n")).not.toMatch(/tok-secret|eyJhbGciOiJIUzI1NiJ9/);
+  expect(done.responses.join("\n")).not.toMatch(/tok-secret|eyJhbGciOiJIUzI1NiJ9/);
+});
+
+const services = { calc: { command: process.execPath, args: [calcFixture] } };
+
+describe("hot reload of xiaozhi.config.json", () => {
+  it("applies an edit as a diff: added, removed and altered endpoints; unchanged sockets untouched", async () => {
+    stack = await Stack.start({
+      mcpEndpoint: ["cloud:keep", "cloud:drop", "cloud:alter"],
+      mcpServers: services,
+    });
+    const s = stack;
+    const kept = await s.cloud.waitForSession(token("keep"));
+    const dropped = await s.cloud.waitForSession(token("drop"));
+    const altered = await s.cloud.waitForSession(token("alter"));
+
+    s.writeConfig({
+      mcpEndpoint: [s.url("keep"), { url: s.url("alter"), services: ["calc"] }, s.url("new")],
+      mcpServers: services,
+    });
+    await until(() => s.cloud.sessions(token("new")).length === 1, 5000, "new endpoint connected");
+    expect(await dropped.closed).toMatchObject({ code: 1000 });
+    // A changed tool subset needs a new link; the untouched endpoint keeps its socket.
+    expect(await altered.closed).toMatchObject({ code: 1000 });
+    await until(() => s.cloud.sessions(token("alter")).length === 1, 5000, "altered endpoint back");
+    expect(kept.open).toBe(true);
+    expect(s.cloud.sessions(token("keep"))).toEqual([kept]);
+    expect(s.cloud.upgrades.get(token("keep"))).toBe(1);
+    expect(
+      s.adapter
+        .endpoints()
+        .map((e) => e.id)
+        .sort(),
+    ).toEqual([s.idOf("keep"), s.idOf("alter"), s.idOf("new")].sort());
+    expect((await s.api("GET", "/api/status")).body.config.lastError).toBeNull();
+  });
+
+  it("keeps the running config on invalid JSON or a schema error and shows why in /api/status", async () => {
+    stack = await Stack.start({ mcpEndpoint: ["cloud:a", "cloud:b"], mcpServers: services });
+    const s = stack;
+    const sessions = [await s.cloud.waitForSession(token("a")), await s.cloud.waitForSession(token("b"))];
+
+    writeFileSync(s.path, `{ "mcpEndpoint": ["${s.url("a")}", `);
+    await until(() => s.file.status().lastError !== null, 5000, "rejection noticed");
+    let status = (await s.api("GET", "/api/status")).body;
+    expect(status.config.lastError).toMatch(/not valid JSON \(it ends too early\)/);
+    expect(status.endpoints).toEqual({ total: 2, connected: 2 });
+
+    s.writeConfig({ mcpEndpoint: [s.url("a")], connection: { heartbeatInterval: "often" } });
+    await until(
+      () => /heartbeatInterval/.test(s.file.status().lastError ?? ""),
+      5000,
+      "schema error noticed",
+    );
+    status = (await s.api("GET", "/api/status")).body;
+    expect(status.config.lastError).toMatch(/connection\.heartbeatInterval: .*number/);
+    expect(status.endpoints).toEqual({ total: 2, connected: 2 });
+    expect(sessions.every((session) => session.open)).toBe(true);
+
+    // A valid version applies and clears the error.
+    s.writeConfig({ mcpEndpoint: [s.url("a")], mcpServers: services });
+    await until(() => s.adapter.endpoints().length === 1, 5000, "valid change applied");
+    expect(s.file.status().lastError).toBeNull();
+    expect(sessions[0]?.open).toBe(true);
+    expect(s.logs.some((line) => line.includes("config change rejected"))).toBe(true);
+  });
+
+  it("applies timings, switches and services live", async () => {
+    stack = await Stack.start({ mcpEndpoint: ["cloud:a"], mcpServers: services });
+    const s = stack;
+    const session = await s.cloud.waitForSession(token("a"));
+    s.writeConfig({
+      mcpEndpoint: [s.url("a")],
+      mcpServers: { ...services, math: services.calc },
+      mcpServerConfig: { calc: { tools: { add: { enable: false } } } },
+      connection: { reconnectInterval: 250, maxReconnectAttempts: 7, loadBalanceStrategy: "least-inflight" },
+    });
+    await until(
+      () => s.adapter.services().every((x) => x.state === "up") && s.adapter.services().length === 2,
+      5000,
+      "service up",
+    );
+    expect(s.adapter.manager.settings).toMatchObject({
+      maxReconnectAttempts: 7,
+      backoff: expect.objectContaining({ initialDelay: 250 }),
+    });
+    expect(s.adapter.manager.strategy.name).toBe("least-inflight");
+    const names = (await session.listTools()).map((t) => t.name);
+    expect(names).toContain("math__add");
+    expect(names).not.toContain("calc__add");
+    expect(session.toolsChanged).toBeGreaterThan(0);
+    expect(s.cloud.upgrades.get(token("a"))).toBe(1);
+  });
+});
