@@ -1,3 +1,6 @@
+// tsyringe needs the Reflect metadata polyfill before it loads; importing it here spares every user.
+import "reflect-metadata";
+
 export {
   type ConnectionConfig,
   managerSettingsOf,

@@ -1,0 +1,106 @@
+import "reflect-metadata";
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { type ServerType, serve } from "@hono/node-server";
+import type { Logger } from "@xiaozhi-connect/core";
+import {
+  ConfigFile,
+  createXiaozhiRoutes,
+  registerXiaozhi,
+  type XiaozhiConfig,
+  XiaozhiConnectionAdapter,
+} from "@xiaozhi-connect/webserver-adapter";
+import { Hono } from "hono";
+import { container } from "tsyringe";
+
+export interface WebServerOptions {
+  /** The config file to load and follow; without it, `config` is used as given (demo mode). */
+  readonly configPath?: string;
+  readonly config?: XiaozhiConfig;
+  readonly host: string;
+  readonly port: number;
+  /** Required on mutating routes and the event stream when set. */
+  readonly authToken?: string;
+  readonly logger: Logger;
+  readonly version: string;
+}
+
+/** A started WebServer. */
+export interface WebServer {
+  /** `http://host:port/`. */
+  readonly url: string;
+  readonly adapter: XiaozhiConnectionAdapter;
+  /** Stops accepting, ends event streams, closes every endpoint with 1000, stops the services. */
+  close(): Promise<void>;
+}
+
+const dashboard = () => readFileSync(new URL("../public/index.html", import.meta.url), "utf8");
+
+/**
+ * The WebServer: loads the config, wires everything through `registerXiaozhi`, serves the dashboard
+ * and the HTTP API, and connects every endpoint. Resolves once each endpoint's first attempt has
+ * settled. Throws `INVALID_CONFIG` for a config that cannot run.
+ */
+export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
+  const { logger } = options;
+  const configFile = options.configPath ? new ConfigFile(options.configPath, { logger }) : undefined;
+  await configFile?.load();
+  const scope = registerXiaozhi(container.createChildContainer(), {
+    ...(configFile ? { configFile } : { config: options.config ?? {} }),
+    logger,
+    serverInfo: { name: "xiaozhi-connect", version: options.version },
+  });
+  const adapter = scope.resolve(XiaozhiConnectionAdapter);
+  const routes = createXiaozhiRoutes(adapter, {
+    version: options.version,
+    ...(options.authToken ? { authToken: options.authToken } : {}),
+  });
+  const page = dashboard();
+  const app = new Hono();
+  app.get("/", (c) => {
+    c.header(
+      "Content-Security-Policy",
+      "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
+    );
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Referrer-Policy", "no-referrer");
+    return c.html(page);
+  });
+  app.route("/", routes);
+
+  const server = await listen(app, options.host, options.port);
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  try {
+    await adapter.start();
+  } catch (error) {
+    routes.close();
+    await new Promise((resolve) => server.close(resolve));
+    await adapter.cleanup();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}/`,
+    adapter,
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise((resolve) => server.close(resolve));
+        routes.close();
+        (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        await adapter.cleanup();
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        await stopped;
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(app: Hono, hostname: string, port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname, port });
+    server.once("listening", () => resolve(server));
+    server.once("error", reject);
+  });
+}

@@ -1,0 +1,90 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { endpointId } from "@xiaozhi-connect/core";
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningServer, runServer } from "./run-server.js";
+
+const executablePath = "/usr/bin/chromium";
+const output = join(import.meta.dirname, "../test-output");
+let browser: Browser | undefined;
+let server: RunningServer | undefined;
+
+beforeAll(async () => {
+  if (!existsSync(executablePath)) {
+    throw new Error(`Chromium is needed at ${executablePath}: apt-get update && apt-get install -y chromium`);
+  }
+  // Demo mode, as a newcomer starts it; the flaky endpoint drops every 1.5 s so the test sees it.
+  server = await runServer(["--port", "0"], { XIAOZHI_DEMO_FLAKY_MS: "1500" });
+  browser = await chromium.launch({
+    executablePath,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (server) {
+    server.process.kill("SIGTERM");
+    expect((await server.exited).code).toBe(0);
+  }
+});
+
+describe("the dashboard in headless Chromium", () => {
+  it("shows the demo, adds and removes an endpoint, and follows a flaky link live", async () => {
+    if (!browser || !server) throw new Error("setup failed");
+    const page = await browser.newPage({ viewport: { width: 1360, height: 820 } });
+    const problems: string[] = [];
+    page.on("pageerror", (error) => problems.push(error.message));
+    page.on("console", (message) => {
+      if (message.type() === "error") problems.push(message.text());
+    });
+    // Record every state any row shows, to see changes that arrive over the event stream.
+    await page.addInitScript({
+      content: `
+        window.seen = [];
+        new MutationObserver(() => {
+          for (const row of document.querySelectorAll("#endpoints tr")) window.seen.push(row.dataset.id + ":" + row.dataset.state);
+        }).observe(document, { subtree: true, childList: true });`,
+    });
+    await page.goto(server.url);
+    const rows = page.locator("#endpoints tr");
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
+    await expect.poll(() => page.locator("#live").textContent()).toBe("live");
+    await expect.poll(() => page.locator("#tools tr").count()).toBe(2);
+
+    // A fourth endpoint on the same simulated cloud, added through the form.
+    const shown = (await rows.first().locator(".url").textContent()) ?? "";
+    const fourth = `${shown.split("?")[0]}?token=dashboard-fourth-endpoint`;
+    const id = endpointId(fourth);
+    await page.fill("#add-url", fourth);
+    await page.click("#add-button");
+    const added = page.locator(`#endpoints tr[data-id="${id}"]`);
+    await expect.poll(() => added.getAttribute("data-state"), { timeout: 10_000 }).toBe("connected");
+    expect(await rows.count()).toBe(4);
+    expect(await added.locator(".url").textContent()).toMatch(/token=<masked:[0-9a-f]{6}>$/);
+
+    mkdirSync(output, { recursive: true });
+    await page.screenshot({ path: join(output, "dashboard.png"), fullPage: true });
+
+    await added.locator('button[data-action="remove"]').click();
+    await expect.poll(() => added.count(), { timeout: 10_000 }).toBe(0);
+    expect(await rows.count()).toBe(3);
+
+    // The flaky endpoint's drop arrives live: some row leaves "connected" and comes back.
+    await expect
+      .poll(
+        async () => {
+          const seen = (await page.evaluate("window.seen")) as string[];
+          return seen.some((s) => /:(reconnecting|connecting|disconnected)$/.test(s));
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(true);
+
+    const html = await page.content();
+    expect(html).not.toMatch(/token=(demo-|dashboard-fourth)/);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+});
