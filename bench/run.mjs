@@ -4,14 +4,33 @@
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { deadLink } from "./dead-link.mjs";
+import { failover } from "./failover.mjs";
+import { memory } from "./memory.mjs";
+import { reconnectSpread } from "./reconnect-spread.mjs";
+import { startup } from "./startup.mjs";
 import { strategyPick } from "./strategy-pick.mjs";
+import { toolCall } from "./tool-call.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const sections = [strategyPick];
+const all = [startup, memory, toolCall, failover, deadLink, strategyPick, reconnectSpread];
+// `node bench/run.mjs failover dead-link` runs only the sections whose titles match.
+const only = process.argv.slice(2).map((a) => a.toLowerCase());
+const sections = only.length ? all.filter((s) => only.some((o) => s.title.toLowerCase().includes(o))) : all;
 const results = [];
+let errors = 0;
 for (const section of sections) {
   process.stdout.write(`running ${section.title} …\n`);
-  results.push({ title: section.title, rows: await section.run() });
+  try {
+    results.push({ title: section.title, rows: await section.run() });
+  } catch (error) {
+    errors++;
+    process.stderr.write(`${section.title} failed: ${error?.stack ?? error}\n`);
+    results.push({
+      title: section.title,
+      rows: [{ measure: "error", value: String(error?.message ?? error) }],
+    });
+  }
 }
 
 const machine = {
@@ -43,3 +62,5 @@ for (const { title, rows } of results) {
 }
 writeFileSync(join(here, "results.md"), `${lines.join("\n")}\n`);
 console.log(`\n${lines.join("\n")}`);
+// A missed bar is a finding, not a failure; only errors fail the command.
+process.exit(errors > 0 ? 1 : 0);

@@ -2,10 +2,12 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   type CallToolResult,
   CallToolResultSchema,
+  type JSONRPCMessage,
   type Tool,
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
@@ -169,7 +171,7 @@ export class McpService {
     const config = this.config;
     const kind = transportKind(config);
     if ("command" in config) {
-      return new StdioClientTransport({
+      return new AcknowledgedStdioTransport({
         command: config.command,
         args: [...(config.args ?? [])],
         env: { ...(process.env as Record<string, string>), ...config.env },
@@ -232,5 +234,31 @@ export class McpService {
       { service: this.name, err: redact(describeError(error)) },
       message,
     );
+  }
+}
+
+/**
+ * The SDK's stdio transport, except that `send` settles only when the bytes were handed to the
+ * pipe, and fails with `SEND_FAILED` when they could not be (the process is gone: EPIPE). A request
+ * that failed that way provably never reached the service, so a replicated service can run it on
+ * another replica.
+ */
+class AcknowledgedStdioTransport extends StdioClientTransport {
+  override send(message: JSONRPCMessage): Promise<void> {
+    // The SDK keeps its child process in `_process` (sdk 1.32); without it, fall back to its send.
+    const stdin = (
+      this as unknown as { _process?: { stdin?: NodeJS.WritableStream & { writable: boolean } } }
+    )._process?.stdin;
+    if (!stdin) return super.send(message);
+    if (!stdin.writable) {
+      return Promise.reject(new ConnectError("SEND_FAILED", "the service's stdin is closed"));
+    }
+    return new Promise((resolve, reject) => {
+      stdin.write(serializeMessage(message), (error) =>
+        error
+          ? reject(new ConnectError("SEND_FAILED", `could not write to the service: ${error.message}`))
+          : resolve(),
+      );
+    });
   }
 }

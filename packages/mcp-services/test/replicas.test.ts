@@ -202,6 +202,30 @@ describe("replicated services under load", () => {
     expect(new Set(executed().map((e) => e.pid)).size).toBe(2);
   }, 30_000);
 
+  it("moves a call written to a replica that already died (EPIPE) to another one", async () => {
+    manager = new McpServiceManager({ calc: { replicas: [replica(), replica()], strategy: "round-robin" } });
+    await manager.start();
+    for (let i = 0; i < 4; i++)
+      await manager.callTool("calc__add", { a: i, b: 0 }, { signal: AbortSignal.timeout(5000) });
+    const [victim] = executed().map((e) => e.pid);
+    if (victim === undefined) throw new Error("no execution logged");
+    process.kill(victim, "SIGKILL");
+    // Block the event loop so the exit is not processed yet: the replica still counts as up.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    expect(manager.status()[0]?.replicas?.map((r) => r.state)).toEqual(["connected", "connected"]);
+    const results = await Promise.all(
+      [1, 2, 3, 4].map((i) =>
+        manager?.callTool("calc__add", { a: i, b: 10 }, { signal: AbortSignal.timeout(5000) }),
+      ),
+    );
+    expect(results.map((r) => r?.content)).toEqual(
+      [11, 12, 13, 14].map((n) => [{ type: "text", text: String(n) }]),
+    );
+    expect(executed().filter((e) => e.pid === victim)).toHaveLength(
+      executed().filter((e) => e.pid === victim).length,
+    );
+  });
+
   it("rejects an empty replica list and an unknown strategy with clear errors", () => {
     expect(() => new McpServiceManager({ calc: { replicas: [] } })).toThrow(/empty replicas list/);
     expect(() => new McpServiceManager({ calc: { replicas: [replica()], strategy: "nope" } })).toThrow(

@@ -30,6 +30,8 @@ export interface SimulatedCloudOptions {
   readonly relay?: boolean;
   /** Client name sent in `initialize`; default `xz-mcp-broker` like xiaozhi.me. */
   readonly clientName?: string;
+  /** How every token is treated unless `configure` says otherwise (e.g. `{ driver: "raw" }`). */
+  readonly behavior?: TokenBehavior;
 }
 
 /** One provider socket as the cloud sees it. */
@@ -169,8 +171,11 @@ export class SimulatedXiaozhiCloud {
   readonly upgrades = new Map<string, number>();
   readonly relay: TcpRelay | undefined;
 
+  readonly #defaults: TokenBehavior;
+
   private constructor(options: SimulatedCloudOptions) {
     this.#clientName = options.clientName ?? "xz-mcp-broker";
+    this.#defaults = options.behavior ?? {};
     this.relay = options.relay === false ? undefined : new TcpRelay(() => this.#port);
   }
 
@@ -305,7 +310,7 @@ export class SimulatedXiaozhiCloud {
       return;
     }
     this.upgrades.set(token, (this.upgrades.get(token) ?? 0) + 1);
-    const behavior = this.#behaviors.get(token) ?? {};
+    const behavior = { ...this.#defaults, ...this.#behaviors.get(token) };
     if (behavior.rejectStatus) {
       refuse(socket, behavior.rejectStatus);
       return;

@@ -1,0 +1,70 @@
+// Measures memory per idle connection in a clean process: `node --expose-gc memory-child.mjs
+// <product|ws> <url-with-TOKEN> <n>`. Prints one JSON line: rss and heap per connection.
+import { ConnectionManager } from "@xiaozhi-connect/core";
+import { xiaozhiConnectionFactory } from "@xiaozhi-connect/transport-ws";
+import WebSocket from "ws";
+
+const [mode, template, count] = process.argv.slice(2);
+const n = Number(count);
+const url = (i) => template.replace("TOKEN", `m-${i}`);
+const settle = async () => {
+  for (let i = 0; i < 3; i++) {
+    globalThis.gc();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return process.memoryUsage();
+};
+const tools = {
+  listTools: () => [
+    {
+      name: "calc__add",
+      description: "a + b",
+      inputSchema: { type: "object", properties: { a: { type: "number" } } },
+    },
+  ],
+  callTool: async () => ({ content: [{ type: "text", text: "0" }] }),
+  onToolsChanged: () => () => {},
+};
+
+const before = await settle();
+let close;
+if (mode === "product") {
+  const manager = new ConnectionManager({
+    connectionFactory: xiaozhiConnectionFactory(),
+    connectTimeout: 60_000,
+  });
+  let initialized = 0;
+  manager.on("initialized", () => initialized++);
+  await manager.initialize(
+    Array.from({ length: n }, (_, i) => url(i)),
+    tools,
+  );
+  await manager.connect();
+  const deadline = Date.now() + 60_000;
+  while (initialized < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (manager.getConnectionStatus().filter((s) => s.connected).length !== n)
+    throw new Error("not all connected");
+  close = () => manager.cleanup();
+} else {
+  const sockets = await Promise.all(
+    Array.from(
+      { length: n },
+      (_, i) =>
+        new Promise((resolve, reject) => {
+          const ws = new WebSocket(url(i));
+          ws.once("open", () => resolve(ws));
+          ws.once("error", reject);
+        }),
+    ),
+  );
+  close = async () => {
+    for (const ws of sockets) ws.terminate();
+  };
+}
+await new Promise((resolve) => setTimeout(resolve, 1000));
+const after = await settle();
+process.stdout.write(
+  `${JSON.stringify({ rss: (after.rss - before.rss) / n, heap: (after.heapUsed - before.heapUsed) / n })}\n`,
+);
+await close();
+process.exit(0);

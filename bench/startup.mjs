@@ -1,0 +1,79 @@
+// Startup to all-ready: the built CLI started with a config of 1, 10 or 100 endpoints (on a cloud in
+// another process), timed from spawn to its ready line with every endpoint connected. Interleaved rounds.
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { median, ms, spawnCloud } from "./lib.mjs";
+
+const main = fileURLToPath(new URL("../apps/webserver/dist/main.js", import.meta.url));
+const sizes = [1, 10, 100];
+const rounds = 5;
+
+async function startOnce(config, n) {
+  const started = performance.now();
+  const child = spawn(process.execPath, [main, "--config", config, "--port", "0"], {
+    stdio: ["ignore", "pipe", "ignore"],
+    env: { ...process.env, XIAOZHI_LOG_LEVEL: "warn" },
+  });
+  let out = "";
+  const ready = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line for ${n} endpoints`)), 30_000);
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      if (/ready: /.test(out)) {
+        clearTimeout(timer);
+        resolve(performance.now() - started);
+      }
+    });
+    child.once("exit", () => reject(new Error(`exited before ready: ${out}`)));
+  });
+  const connected = Number(/endpoints (\d+)\/(\d+) connected/.exec(out)?.[1]);
+  if (connected !== n) throw new Error(`${connected}/${n} connected at the ready line`);
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+  return ready;
+}
+
+export const startup = {
+  title: "Startup to all-ready",
+  async run() {
+    const cloud = await spawnCloud();
+    const dir = mkdtempSync(join(tmpdir(), "xz-bench-startup-"));
+    const configs = new Map(
+      sizes.map((n) => {
+        const path = join(dir, `${n}.json`);
+        writeFileSync(
+          path,
+          JSON.stringify({ mcpEndpoint: Array.from({ length: n }, (_, i) => cloud.url(`s${n}-${i}`)) }),
+        );
+        return [n, path];
+      }),
+    );
+    const samples = new Map(sizes.map((n) => [n, []]));
+    try {
+      for (let round = 0; round < rounds; round++) {
+        for (const n of sizes) samples.get(n).push(await startOnce(configs.get(n), n));
+      }
+    } finally {
+      await cloud.stop();
+    }
+    const at = Object.fromEntries(sizes.map((n) => [n, median(samples.get(n))]));
+    const ratio = at[100] / at[1];
+    return [
+      ...sizes.map((n) => ({
+        measure: `${n} endpoint${n > 1 ? "s" : ""}: spawn → ready line, all connected (p50 of ${rounds})`,
+        value: ms(at[n]),
+      })),
+      {
+        measure: "100 endpoints ÷ 1 endpoint",
+        value: `${ratio.toFixed(2)}×`,
+        yardstick: `1 endpoint ${ms(at[1])}`,
+        bar: "≤ 1.2×",
+        pass: ratio <= 1.2,
+      },
+    ];
+  },
+};
