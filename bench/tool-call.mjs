@@ -28,10 +28,6 @@ async function thinnestProvider(url) {
   const client = new Client({ name: "thin", version: "1.0.0" });
   await client.connect(new StdioClientTransport({ command: process.execPath, args: [calc] }));
   const socket = new WebSocket(url);
-  await new Promise((resolve, reject) => {
-    socket.once("open", resolve);
-    socket.once("error", reject);
-  });
   const transport = {
     async start() {},
     async send(message) {
@@ -46,7 +42,12 @@ async function thinnestProvider(url) {
   const server = new Server({ name: "thin", version: "1.0.0" }, { capabilities: { tools: {} } });
   server.setRequestHandler(ListToolsRequestSchema, () => client.listTools());
   server.setRequestHandler(CallToolRequestSchema, (request) => client.callTool(request.params));
+  // Ready for the cloud's initialize, which is its first frame after the upgrade.
   await server.connect(transport);
+  await new Promise((resolve, reject) => {
+    socket.once("open", resolve);
+    socket.once("error", reject);
+  });
   return {
     client,
     async close() {

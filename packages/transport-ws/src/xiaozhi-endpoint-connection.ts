@@ -349,9 +349,10 @@ export class XiaozhiEndpointConnection implements Connection {
     } catch (error) {
       return { content: [{ type: "text", text: redact(describeError(error)) }], isError: true };
     } finally {
+      // No abort once the call is done: an SDK client would send `notifications/cancelled` upstream
+      // for a request that already finished.
       clearTimeout(timer);
       cancelled.removeEventListener("abort", onCancel);
-      if (!controller.signal.aborted) controller.abort(new ConnectError("ABORTED", "call finished"));
     }
   }
 

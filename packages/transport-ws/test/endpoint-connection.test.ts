@@ -265,6 +265,16 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     expect(tools.aborted).toHaveLength(2);
   });
 
+  it("leaves a finished call's signal alone, so nothing upstream hears a late cancellation", async () => {
+    const { ready } = start([1]);
+    await ready;
+    const session = await cloud.waitForSession(token(1));
+    await session.callTool("calc__add", { a: 1, b: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(tools.signals).toHaveLength(1);
+    expect(tools.signals[0]?.aborted).toBe(false);
+  });
+
   it("closes a removed endpoint with 1000 and leaves the others untouched", async () => {
     const { manager, ready } = start([1, 2]);
     await ready;

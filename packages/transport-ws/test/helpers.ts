@@ -4,6 +4,8 @@ import type { Logger, ToolCallResult, ToolDescriptor, ToolSource } from "@xiaozh
 export class TestTools implements ToolSource {
   readonly calls: string[] = [];
   readonly aborted: string[] = [];
+  /** The signal each call received, in order. */
+  readonly signals: AbortSignal[] = [];
   readonly #listeners = new Set<() => void>();
   tools: ToolDescriptor[] = [
     {
@@ -29,6 +31,7 @@ export class TestTools implements ToolSource {
     { signal }: { signal: AbortSignal },
   ): Promise<ToolCallResult> {
     this.calls.push(name);
+    this.signals.push(signal);
     if (name === "calc__add") return text(String(Number(args?.a) + Number(args?.b)));
     if (name === "calc__echo") return text(String(args?.text));
     if (name === "slow__wait") {
