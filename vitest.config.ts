@@ -34,6 +34,7 @@ export default defineConfig({
       "apps/*/src/**/*.test.ts",
       "apps/*/test/**/*.test.ts",
       "examples/*/src/**/*.test.ts",
+      "test/**/*.test.ts",
     ],
     testTimeout: 20_000,
     hookTimeout: 20_000,
