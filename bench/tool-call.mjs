@@ -57,12 +57,16 @@ async function thinnestProvider(url) {
   };
 }
 
-async function timeCalls(call, n, out) {
+const cpu = { yard: 0, product: 0 };
+async function timeCalls(call, n, out, side) {
+  const c = process.cpuUsage();
   for (let i = 0; i < n; i++) {
     const started = performance.now();
     await call(i);
     out.push(performance.now() - started);
   }
+  const d = process.cpuUsage(c);
+  if (side) cpu[side] += d.user + d.system;
 }
 
 async function throughput(call) {
@@ -119,14 +123,17 @@ export const toolCall = {
     try {
       await timeCalls(viaProduct, 50, []);
       await timeCalls(viaYard, 50, []);
+      // Alternate which side goes first (ABBA), so neither gains from its place in the round.
       for (let round = 0; round < rounds; round++) {
-        await timeCalls(viaYard, callsPerRound, samples.yard);
-        await timeCalls(viaProduct, callsPerRound, samples.product);
+        const order = round % 2 === 0 ? ["yard", "product"] : ["product", "yard"];
+        for (const side of order) {
+          await timeCalls(side === "yard" ? viaYard : viaProduct, callsPerRound, samples[side], side);
+        }
         await timeCalls(viaStdio, callsPerRound / 2, samples.stdio);
       }
-      for (let round = 0; round < throughputRounds; round++) {
-        rates.yard.push(await throughput(viaYard));
-        rates.product.push(await throughput(viaProduct));
+      for (let round = 0; round < throughputRounds * 2; round++) {
+        const order = round % 2 === 0 ? ["yard", "product"] : ["product", "yard"];
+        for (const side of order) rates[side].push(await throughput(side === "yard" ? viaYard : viaProduct));
       }
     } finally {
       await thin.close();
@@ -149,6 +156,11 @@ export const toolCall = {
         measure: "p99 round trip",
         value: ms(percentile(samples.product, 99)),
         yardstick: `thinnest provider ${ms(percentile(samples.yard, 99))}`,
+      },
+      {
+        measure: "CPU per call in this process (the simulated Xiaozhi side included)",
+        value: `${(cpu.product / (rounds * callsPerRound)).toFixed(0)} µs`,
+        yardstick: `thinnest provider ${(cpu.yard / (rounds * callsPerRound)).toFixed(0)} µs`,
       },
       {
         measure: `throughput, ${concurrency} calls in flight`,

@@ -3,18 +3,8 @@ import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { published, root } from "./published.js";
 
-// Every published package, packed as `pnpm publish` would pack it.
-const root = join(import.meta.dirname, "../..");
-const packages = [
-  "packages/core",
-  "packages/transport-ws",
-  "packages/balancer",
-  "packages/health",
-  "packages/mcp-services",
-  "packages/webserver-adapter",
-  "apps/webserver",
-];
 const bin = (name: string) => join(root, "node_modules/.bin", name);
 const run = (command: string, args: string[], cwd: string) =>
   execFileSync(command, args, { cwd, encoding: "utf8", timeout: 240_000, stdio: ["ignore", "pipe", "pipe"] });
@@ -24,7 +14,7 @@ let project: string;
 
 beforeAll(() => {
   const out = mkdtempSync(join(tmpdir(), "xz-packs-"));
-  for (const dir of packages)
+  for (const dir of published)
     run("npx", ["--yes", "pnpm@12.21.0", "pack", "--pack-destination", out], join(root, dir));
   tarballs = readdirSync(out)
     .filter((f) => f.endsWith(".tgz"))
@@ -42,7 +32,7 @@ beforeAll(() => {
 
 describe("the packages as npm users get them", () => {
   it("packs every package with its built files and no workspace: ranges", () => {
-    expect(tarballs).toHaveLength(packages.length);
+    expect(tarballs).toHaveLength(published.length);
     for (const tarball of tarballs) {
       const files = run("tar", ["-tzf", tarball], root);
       expect(files, tarball).toMatch(/package\/dist\/index\.js/);

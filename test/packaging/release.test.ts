@@ -3,17 +3,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync }
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-
-const root = join(import.meta.dirname, "../..");
-const published = [
-  "packages/core",
-  "packages/transport-ws",
-  "packages/balancer",
-  "packages/health",
-  "packages/mcp-services",
-  "packages/webserver-adapter",
-  "apps/webserver",
-];
+import { published, root } from "./published.js";
 
 describe("a release dry run", () => {
   it("turns the pending changesets into sane versions and changelogs", () => {

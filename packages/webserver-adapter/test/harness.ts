@@ -7,6 +7,7 @@ import { serve } from "@hono/node-server";
 import { endpointId } from "@xiaozhi-connect/core";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 import { container } from "tsyringe";
+import { expect } from "vitest";
 import {
   ConfigFile,
   createLogger,
@@ -116,4 +117,12 @@ export class Stack {
   async close(): Promise<void> {
     await this.#close?.();
   }
+}
+
+/** Closes a stack and checks that nothing it logged or answered carries a token. */
+export async function finish(stack: Stack | undefined): Promise<void> {
+  if (!stack) return;
+  await stack.close();
+  expect(stack.logs.join("\n")).not.toMatch(/tok-secret|eyJhbGciOiJIUzI1NiJ9/);
+  expect(stack.responses.join("\n")).not.toMatch(/tok-secret|eyJhbGciOiJIUzI1NiJ9/);
 }
