@@ -81,13 +81,17 @@ export class ConfigFile {
   }
 
   /**
-   * Changes the file: `change` edits the raw JSON (unknown fields survive), the result is
-   * validated, written to a temporary file and renamed over the original, so a reader never sees
-   * half a file. Writes are serialised. Resolves with the new config.
+   * Changes the file: `change` edits the raw JSON as it is on disk now (an edit not yet reloaded
+   * survives, as do unknown fields), the result is validated, written to a temporary file and
+   * renamed over the original, so a reader never sees half a file. Writes are serialised. Throws
+   * `INVALID_CONFIG` when the file on disk is not valid JSON. Resolves with the new config.
    */
   update(change: (raw: Record<string, unknown>) => void): Promise<XiaozhiConfig> {
     const run = this.#writing.then(async () => {
-      const raw = JSON.parse(this.#text ?? (await readFile(this.path, "utf8"))) as Record<string, unknown>;
+      const current = await readFile(this.path, "utf8");
+      parseConfigText(current);
+      // Edit the raw JSON, not the parsed config: the schema drops fields it does not know.
+      const raw = JSON.parse(current) as Record<string, unknown>;
       change(raw);
       parseConfig(raw);
       const text = `${JSON.stringify(raw, null, 2)}\n`;

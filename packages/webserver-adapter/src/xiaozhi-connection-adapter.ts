@@ -141,6 +141,7 @@ export class XiaozhiConnectionAdapter {
     mcpEndpoint: XiaozhiConfig["mcpEndpoint"],
     tools?: ToolSource | readonly ToolDescriptor[],
   ): Promise<void> {
+    this.#config = { ...this.#config, mcpEndpoint: mcpEndpoint ?? [] };
     const { endpoints, skipped } = selectEndpoints(mcpEndpoint);
     for (const { endpoint, reason } of skipped) {
       this.logger.warn({ endpoint, reason }, "skipping endpoint");
@@ -211,32 +212,20 @@ export class XiaozhiConnectionAdapter {
     if (this.manager.getEndpointStatus(endpointId(trimmed))) {
       throw new ConnectError("DUPLICATE_ENDPOINT", `endpoint ${endpointId(trimmed)} already exists`);
     }
-    if (this.file) {
-      const config = await this.file.update((raw) => {
-        raw.mcpEndpoint = [...listOf(raw.mcpEndpoint), trimmed];
-      });
-      this.#config = config;
-    } else {
-      this.#config = { ...this.#config, mcpEndpoint: [...listOf(this.#config.mcpEndpoint), trimmed] };
-    }
-    if (!this.manager.isInitialized) await this.manager.initialize([], this.tools);
-    const status = await this.manager.addEndpoint(trimmed);
-    if (!this.manager.isRunning) await this.manager.connect();
-    return this.manager.getEndpointStatus(status.id) ?? status;
+    // The file is the source of truth: the change goes through it, then applies as any reload does.
+    await this.applyConfig(await this.#changeEndpoints((list) => [...list, trimmed]));
+    const status = this.manager.getEndpointStatus(endpointId(trimmed));
+    if (!status) throw new ConnectError("INVALID_ENDPOINT", "the endpoint could not be added");
+    return status;
   }
 
   /** Closes an endpoint with 1000 and removes it from the config file; false when unknown. */
   async removeEndpoint(id: string): Promise<boolean> {
     if (!this.manager.getEndpointStatus(id)) return false;
-    const keep = (entry: unknown) => entryId(entry) !== id;
-    if (this.file) {
-      this.#config = await this.file.update((raw) => {
-        raw.mcpEndpoint = listOf(raw.mcpEndpoint).filter(keep);
-      });
-    } else {
-      this.#config = { ...this.#config, mcpEndpoint: listOf(this.#config.mcpEndpoint).filter(keep) };
-    }
-    return this.manager.removeEndpoint(id);
+    await this.applyConfig(
+      await this.#changeEndpoints((list) => list.filter((entry) => entryId(entry) !== id)),
+    );
+    return true;
   }
 
   /** Drops and reopens one endpoint's link now; throws `UNKNOWN_ENDPOINT`. */
@@ -310,6 +299,16 @@ export class XiaozhiConnectionAdapter {
         () => void this.listTools().then((tools) => this.#events.emit("tools", { tools })),
       ),
     );
+  }
+
+  /** Edits `mcpEndpoint` in the file (atomically, from what is on disk now) or in memory. */
+  async #changeEndpoints(edit: (list: EndpointEntry[]) => EndpointEntry[]): Promise<XiaozhiConfig> {
+    if (this.file) {
+      return this.file.update((raw) => {
+        raw.mcpEndpoint = edit(listOf(raw.mcpEndpoint));
+      });
+    }
+    return { ...this.#config, mcpEndpoint: edit(listOf(this.#config.mcpEndpoint)) };
   }
 
   #configRejected(error: unknown): void {

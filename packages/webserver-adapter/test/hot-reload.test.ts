@@ -72,6 +72,27 @@ describe("hot reload of xiaozhi.config.json", () => {
     expect(s.logs.some((line) => line.includes("config change rejected"))).toBe(true);
   });
 
+  it("keeps an edit made on disk when the API saves right after it, unknown fields included", async () => {
+    stack = await Stack.start({ mcpEndpoint: ["cloud:a"], mcpServers: services });
+    const s = stack;
+    s.writeConfig({
+      mcpEndpoint: [s.url("a"), s.url("edited")],
+      mcpServers: { calc: { ...services.calc, note: "kept" } },
+      customMCP: { tools: [] },
+    });
+    const added = await s.api("POST", "/api/endpoints", { url: s.url("api") });
+    expect(added.status).toBe(201);
+    const saved = s.readConfig();
+    expect(saved.mcpEndpoint).toEqual([s.url("a"), s.url("edited"), s.url("api")]);
+    expect(saved.mcpServers).toEqual({ calc: { ...services.calc, note: "kept" } });
+    expect(saved.customMCP).toEqual({ tools: [] });
+    await until(
+      () => s.adapter.endpoints().filter((e) => e.connected).length === 3,
+      5000,
+      "all three connected",
+    );
+  });
+
   it("applies timings, switches and services live", async () => {
     stack = await Stack.start({ mcpEndpoint: ["cloud:a"], mcpServers: services });
     const s = stack;
