@@ -229,6 +229,24 @@ export function managerSettingsOf(
   };
 }
 
+/** What every `connection` field means when it is absent. */
+export const connectionDefaults = {
+  heartbeatInterval: 30_000,
+  heartbeatTimeout: 10_000,
+  reconnectInterval: 1000,
+  maxReconnectInterval: 60_000,
+  maxReconnectAttempts: Number.POSITIVE_INFINITY,
+  connectionTimeout: 10_000,
+  autoReconnect: true,
+  minUptime: 10_000,
+  callTimeout: 300_000,
+} as const;
+
+/** The `connection` block with every absent field at its default, so a removed field reverts. */
+export function withConnectionDefaults(connection: ConnectionConfig | undefined): ConnectionConfig {
+  return { ...connectionDefaults, ...connection };
+}
+
 /** The transport settings the `connection` block sets. */
 export function transportOptionsOf(connection: ConnectionConfig | undefined): XiaozhiTransportOptions {
   const c = connection ?? {};

@@ -3,6 +3,7 @@ import "reflect-metadata";
 
 export {
   type ConnectionConfig,
+  connectionDefaults,
   managerSettingsOf,
   parseConfig,
   parseConfigText,
@@ -12,6 +13,7 @@ export {
   toolSwitchesOf,
   transportOptionsOf,
   whyInvalid,
+  withConnectionDefaults,
   type XiaozhiConfig,
   xiaozhiConfigSchema,
 } from "./config.js";

@@ -23,6 +23,7 @@ import {
   toolSwitchesOf,
   transportOptionsOf,
   whyInvalid,
+  withConnectionDefaults,
   type XiaozhiConfig,
 } from "./config.js";
 import type { ConfigFile, ConfigStatus } from "./config-file.js";
@@ -164,13 +165,13 @@ export class XiaozhiConnectionAdapter {
   async applyConfig(next: XiaozhiConfig): Promise<void> {
     const previous = this.#config;
     this.#config = next;
-    const connection = next.connection;
-    const strategyName = connection?.loadBalanceStrategy;
+    // Absent fields take their defaults, so deleting a field from the file undoes it.
+    const connection = withConnectionDefaults(next.connection);
+    const strategyName = connection.loadBalanceStrategy ?? "round-robin";
+    const previousStrategy = previous.connection?.loadBalanceStrategy ?? "round-robin";
     this.manager.configure({
       ...managerSettingsOf(connection),
-      ...(strategyName && strategyName !== previous.connection?.loadBalanceStrategy
-        ? { strategy: this.strategies.create(strategyName) }
-        : {}),
+      ...(strategyName !== previousStrategy ? { strategy: this.strategies.create(strategyName) } : {}),
     });
     const configurable = this.factory as { configure?: (options: XiaozhiTransportOptions) => void };
     configurable.configure?.(transportOptionsOf(connection));

@@ -118,5 +118,16 @@ describe("hot reload of xiaozhi.config.json", () => {
     expect(names).not.toContain("calc__add");
     expect(session.toolsChanged).toBeGreaterThan(0);
     expect(s.cloud.upgrades.get(token("a"))).toBe(1);
+
+    // Deleting the block puts every setting back to its default.
+    s.writeConfig({ mcpEndpoint: [s.url("a")], mcpServers: { ...services, math: services.calc } });
+    await until(
+      () => s.adapter.manager.settings.maxReconnectAttempts === Number.POSITIVE_INFINITY,
+      5000,
+      "reverted",
+    );
+    expect(s.adapter.manager.settings.backoff.initialDelay).toBe(1000);
+    expect(s.adapter.manager.strategy.name).toBe("round-robin");
+    expect(s.cloud.upgrades.get(token("a"))).toBe(1);
   });
 });
