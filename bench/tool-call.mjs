@@ -1,8 +1,10 @@
 // tools/call through one endpoint, as the Xiaozhi side sees it (SDK client on the simulated cloud),
 // against the thinnest provider of the same contract, built here as the yardstick: a ws client with
-// an MCP SDK Server on its socket and an SDK Client to the same stdio service, nothing else. Both
-// run in this process beside the cloud, measured in interleaved rounds. The two bare hops are shown
-// for context.
+// an MCP SDK Server on its socket and an SDK Client to the same stdio service, nothing else. Each
+// side runs in a fresh process of its own, as a provider does, with its own simulated cloud; the
+// two alternate over the rounds of one run. For context, the same comparison with both in one
+// process, and the two bare hops.
+import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -14,12 +16,13 @@ import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 import WebSocket, { WebSocketServer } from "ws";
 import { median, ms, percentile } from "./lib.mjs";
 
+const self = fileURLToPath(import.meta.url);
 const calc = fileURLToPath(
   new URL("../packages/mcp-services/test/fixtures/calc-server.mjs", import.meta.url),
 );
-const rounds = 10;
-const callsPerRound = 100;
-const throughputRounds = 3;
+const rounds = 6;
+const callsPerRound = 1000;
+const warmup = 3000;
 const throughputMs = 1000;
 const concurrency = 16;
 
@@ -57,16 +60,39 @@ async function thinnestProvider(url) {
   };
 }
 
-const cpu = { yard: 0, product: 0 };
-async function timeCalls(call, n, out, side) {
-  const c = process.cpuUsage();
+/** One side on `cloud`: `call(i)` is one tools/call as the Xiaozhi side makes it. */
+async function provider(side, cloud) {
+  if (side === "product") {
+    const services = new McpServiceManager({ calc: { command: process.execPath, args: [calc] } });
+    await services.start();
+    const manager = new XiaozhiConnectionManager();
+    await manager.initialize([cloud.endpointUrl("product")], services);
+    await manager.connect();
+    const session = await cloud.waitForSession("product");
+    return {
+      call: (i) => session.callTool("calc__add", { a: i, b: 1 }),
+      async close() {
+        await manager.cleanup();
+        await services.stop();
+      },
+    };
+  }
+  const thin = await thinnestProvider(cloud.endpointUrl("yard"));
+  const session = await cloud.waitForSession("yard");
+  return {
+    call: (i) => session.callTool("add", { a: i, b: 1 }),
+    stdio: (i) => thin.client.callTool({ name: "add", arguments: { a: i, b: 1 } }),
+    close: () => thin.close(),
+  };
+}
+
+async function timeCalls(call, n, out = []) {
   for (let i = 0; i < n; i++) {
     const started = performance.now();
     await call(i);
     out.push(performance.now() - started);
   }
-  const d = process.cpuUsage(c);
-  if (side) cpu[side] += d.user + d.system;
+  return out;
 }
 
 async function throughput(call) {
@@ -81,6 +107,45 @@ async function throughput(call) {
     }),
   );
   return done / (throughputMs / 1000);
+}
+
+/** In a child process: one side alone, measured; prints its figures as JSON. */
+async function measureAlone(side) {
+  const cloud = await SimulatedXiaozhiCloud.start({ relay: false });
+  const one = await provider(side, cloud);
+  // Long enough for the JIT to settle: cold code would make any two providers look alike.
+  await timeCalls(one.call, warmup);
+  const cpu = process.cpuUsage();
+  const samples = await timeCalls(one.call, callsPerRound);
+  const used = process.cpuUsage(cpu);
+  const rate = await throughput(one.call);
+  const stdio = one.stdio ? await timeCalls(one.stdio, callsPerRound / 2) : [];
+  await one.close();
+  await cloud.stop();
+  process.stdout.write(
+    `${JSON.stringify({ samples, rate, cpuUs: (used.user + used.system) / callsPerRound, stdio })}\n`,
+  );
+}
+
+/** Both sides in this one process, alternating: the context row. Returns the p50 ratio. */
+async function sharedProcessRatio() {
+  const cloud = await SimulatedXiaozhiCloud.start({ relay: false });
+  const sides = { product: await provider("product", cloud), yard: await provider("yard", cloud) };
+  const samples = { product: [], yard: [] };
+  try {
+    await timeCalls(sides.product.call, 100);
+    await timeCalls(sides.yard.call, 100);
+    for (let round = 0; round < rounds; round++) {
+      for (const side of round % 2 === 0 ? ["yard", "product"] : ["product", "yard"]) {
+        await timeCalls(sides[side].call, 100, samples[side]);
+      }
+    }
+  } finally {
+    await sides.product.close();
+    await sides.yard.close();
+    await cloud.stop();
+  }
+  return median(samples.product) / median(samples.yard);
 }
 
 async function wsEchoHop(n) {
@@ -106,44 +171,19 @@ async function wsEchoHop(n) {
 export const toolCall = {
   title: "tools/call round trip through one endpoint",
   async run() {
-    const cloud = await SimulatedXiaozhiCloud.start({ relay: false });
-    const services = new McpServiceManager({ calc: { command: process.execPath, args: [calc] } });
-    await services.start();
-    const manager = new XiaozhiConnectionManager();
-    await manager.initialize([cloud.endpointUrl("product")], services);
-    await manager.connect();
-    const thin = await thinnestProvider(cloud.endpointUrl("yard"));
-    const product = await cloud.waitForSession("product");
-    const yard = await cloud.waitForSession("yard");
-    const viaProduct = (i) => product.callTool("calc__add", { a: i, b: 1 });
-    const viaYard = (i) => yard.callTool("add", { a: i, b: 1 });
-    const viaStdio = (i) => thin.client.callTool({ name: "add", arguments: { a: i, b: 1 } });
-    const samples = { product: [], yard: [], stdio: [] };
-    const rates = { product: [], yard: [] };
-    try {
-      await timeCalls(viaProduct, 50, []);
-      await timeCalls(viaYard, 50, []);
-      // Alternate which side goes first (ABBA), so neither gains from its place in the round.
-      for (let round = 0; round < rounds; round++) {
-        const order = round % 2 === 0 ? ["yard", "product"] : ["product", "yard"];
-        for (const side of order) {
-          await timeCalls(side === "yard" ? viaYard : viaProduct, callsPerRound, samples[side], side);
-        }
-        await timeCalls(viaStdio, callsPerRound / 2, samples.stdio);
+    const results = { product: [], yard: [] };
+    // Alternate which side goes first (ABBA), so neither gains from its place in the run.
+    for (let round = 0; round < rounds; round++) {
+      for (const side of round % 2 === 0 ? ["yard", "product"] : ["product", "yard"]) {
+        const out = execFileSync(process.execPath, [self, side], { encoding: "utf8", timeout: 120_000 });
+        results[side].push(JSON.parse(out.trim().split("\n").at(-1)));
       }
-      for (let round = 0; round < throughputRounds * 2; round++) {
-        const order = round % 2 === 0 ? ["yard", "product"] : ["product", "yard"];
-        for (const side of order) rates[side].push(await throughput(side === "yard" ? viaYard : viaProduct));
-      }
-    } finally {
-      await thin.close();
-      await manager.cleanup();
-      await services.stop();
-      await cloud.stop();
     }
+    const all = (side, key) => results[side].flatMap((r) => r[key]);
+    const shared = await sharedProcessRatio();
     const wsHop = await wsEchoHop(2000);
-    const p50 = median(samples.product);
-    const yard50 = median(samples.yard);
+    const p50 = median(all("product", "samples"));
+    const yard50 = median(all("yard", "samples"));
     return [
       {
         measure: "p50 round trip (Xiaozhi client → endpoint → stdio service → back)",
@@ -154,21 +194,30 @@ export const toolCall = {
       },
       {
         measure: "p99 round trip",
-        value: ms(percentile(samples.product, 99)),
-        yardstick: `thinnest provider ${ms(percentile(samples.yard, 99))}`,
+        value: ms(percentile(all("product", "samples"), 99)),
+        yardstick: `thinnest provider ${ms(percentile(all("yard", "samples"), 99))}`,
       },
       {
-        measure: "CPU per call in this process (the simulated Xiaozhi side included)",
-        value: `${(cpu.product / (rounds * callsPerRound)).toFixed(0)} µs`,
-        yardstick: `thinnest provider ${(cpu.yard / (rounds * callsPerRound)).toFixed(0)} µs`,
+        measure: "CPU per call in the provider's process (its simulated cloud included)",
+        value: `${median(results.product.map((r) => r.cpuUs)).toFixed(0)} µs`,
+        yardstick: `thinnest provider ${median(results.yard.map((r) => r.cpuUs)).toFixed(0)} µs`,
       },
       {
         measure: `throughput, ${concurrency} calls in flight`,
-        value: `${median(rates.product).toFixed(0)} calls/s`,
-        yardstick: `thinnest provider ${median(rates.yard).toFixed(0)} calls/s`,
+        value: `${median(results.product.map((r) => r.rate)).toFixed(0)} calls/s`,
+        yardstick: `thinnest provider ${median(results.yard.map((r) => r.rate)).toFixed(0)} calls/s`,
       },
-      { measure: "bare hop: SDK client → stdio service, p50", value: ms(median(samples.stdio)) },
+      {
+        measure: "p50 ratio with both providers sharing one process (context)",
+        value: `${shared.toFixed(2)}×`,
+      },
+      { measure: "bare hop: SDK client → stdio service, p50", value: ms(median(all("yard", "stdio"))) },
       { measure: "bare hop: ws echo on loopback, p50", value: ms(wsHop) },
     ];
   },
 };
+
+if (process.argv[1] === self && ["product", "yard"].includes(process.argv[2])) {
+  await measureAlone(process.argv[2]);
+  process.exit(0);
+}
