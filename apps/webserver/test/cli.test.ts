@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { alive, childrenOf, demoTools, main, type RunningServer, runServer } from "./run-server.js";
@@ -61,6 +62,30 @@ describe("the xiaozhi-connect CLI", () => {
     for (const close of closes) expect([1000, 1001]).toContain(close?.code);
     expect(children.filter(alive)).toEqual([]);
     expect(server.stdout() + server.stderr()).not.toMatch(/tok-secret|eyJhbGciOiJIUzI1NiJ9/);
+  });
+
+  it("exits at once on a second signal while a stubborn service holds the shutdown up", async () => {
+    cloud = await SimulatedXiaozhiCloud.start();
+    // A real MCP service that ignores SIGTERM and a closed stdin: stopping it takes seconds.
+    const stubborn = `process.on("SIGTERM", () => {}); setInterval(() => {}, 1000); await import(${JSON.stringify(
+      pathToFileURL(demoTools).href,
+    )});`;
+    const config = writeConfig({
+      mcpEndpoint: [cloud.endpointUrl(token("a"))],
+      mcpServers: { stubborn: { command: process.execPath, args: ["--input-type=module", "-e", stubborn] } },
+    });
+    server = await runServer(["--config", config, "--port", "0"]);
+    expect(server.stdout()).toMatch(/endpoints 1\/1 connected · 2 tools/);
+    const children = childrenOf(server.process.pid as number);
+    expect(children.length).toBeGreaterThanOrEqual(1);
+    server.process.kill("SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(server.process.exitCode).toBeNull();
+    const second = Date.now();
+    server.process.kill("SIGTERM");
+    expect(await server.exited).toEqual({ code: 130, signal: null });
+    expect(Date.now() - second).toBeLessThan(1000);
+    for (const pid of children.filter(alive)) process.kill(pid, "SIGKILL");
   });
 
   it("starts in demo mode without any config and says so", async () => {
