@@ -75,7 +75,8 @@ async function replicaFailover(tool) {
   let victim;
   let noticedAt;
   let firstSuccessAfter;
-  const stop = services.onToolsChanged(() => {
+  // Sampled every millisecond: replica states change without the tool list changing.
+  const watcher = setInterval(() => {
     if (
       victim &&
       noticedAt === undefined &&
@@ -83,7 +84,7 @@ async function replicaFailover(tool) {
     ) {
       noticedAt = performance.now();
     }
-  });
+  }, 1);
   const deadline = Date.now() + 60_000;
   const worker = async () => {
     while (next < total && Date.now() < deadline) {
@@ -105,7 +106,7 @@ async function replicaFailover(tool) {
   try {
     await Promise.all(Array.from({ length: 8 }, worker));
   } finally {
-    stop();
+    clearInterval(watcher);
     await services.stop();
   }
   const reachedVictim = new Set(

@@ -107,7 +107,9 @@ export class ReplicatedService {
   readonly #replicas: readonly string[];
   readonly #health: HealthScorer;
   readonly #ownsHealth: boolean;
+  readonly #onToolsChanged: (() => void) | undefined;
   #stopped = true;
+  #announced = "[]";
 
   constructor(
     readonly name: string,
@@ -138,10 +140,12 @@ export class ReplicatedService {
         return new ReplicaConnection(endpoint.id, index, name, replica, {
           ...options,
           logger,
+          onToolsChanged: () => this.#toolsMayHaveChanged(),
         });
       },
     });
-    this.#manager.on("stateChanged", () => options.onToolsChanged?.());
+    this.#onToolsChanged = options.onToolsChanged;
+    this.#manager.on("stateChanged", () => this.#toolsMayHaveChanged());
   }
 
   get state(): ServiceState {
@@ -205,6 +209,14 @@ export class ReplicatedService {
         // The replica died under the call, which may have run; the tool says running it again is safe.
       }
     }
+  }
+
+  /** Tells the listener only when the offered list really changed, not on every replica flap. */
+  #toolsMayHaveChanged(): void {
+    const now = JSON.stringify(this.tools);
+    if (now === this.#announced) return;
+    this.#announced = now;
+    this.#onToolsChanged?.();
   }
 
   #upReplica(): ReplicaConnection | undefined {
