@@ -91,6 +91,7 @@ export class XiaozhiConnectionAdapter {
   #config: XiaozhiConfig;
   #started = false;
   #closed = false;
+  #applying: Promise<unknown> = Promise.resolve();
 
   constructor(
     @inject(ConnectionManagerToken) readonly manager: ConnectionManager<Connection>,
@@ -160,9 +161,16 @@ export class XiaozhiConnectionAdapter {
 
   /**
    * Applies a new config as a diff: timings and strategy first, then services and tool switches,
-   * then endpoints (unchanged ones keep their sockets).
+   * then endpoints (unchanged ones keep their sockets). Calls run one after another, so a reload
+   * and an API change never interleave.
    */
-  async applyConfig(next: XiaozhiConfig): Promise<void> {
+  applyConfig(next: XiaozhiConfig): Promise<void> {
+    const run = this.#applying.then(() => this.#apply(next));
+    this.#applying = run.catch(() => {});
+    return run;
+  }
+
+  async #apply(next: XiaozhiConfig): Promise<void> {
     const previous = this.#config;
     this.#config = next;
     // Absent fields take their defaults, so deleting a field from the file undoes it.
