@@ -11,17 +11,6 @@ export function percentile(values, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `predicate` until it holds; throws after `timeoutMs`. */
-export async function until(predicate, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`${what} not within ${timeoutMs} ms`);
-    await sleep(5);
-  }
-}
-
 export const ms = (value) => `${value.toFixed(value < 10 ? 2 : 1)} ms`;
 export const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
 
@@ -55,3 +44,5 @@ export async function spawnCloud(flags = []) {
     },
   };
 }
+
+export { until } from "@xiaozhi-connect/core/testing";

@@ -4,6 +4,7 @@
 // compares a strategy's growth from 10 to 10,000 with the yardstick's own growth.
 import { healthBased, leastInflight, random, roundRobin } from "@xiaozhi-connect/balancer";
 import { healthScorer } from "@xiaozhi-connect/health";
+import { median } from "./lib.mjs";
 
 const sizes = [10, 1_000, 10_000];
 const rounds = 15;
@@ -44,11 +45,6 @@ function timeBatches(pick, list, context, out) {
     out.push(ns);
   }
 }
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-};
 
 export const strategyPick = {
   title: "Strategy pick cost",

@@ -192,7 +192,7 @@ export class ConnectionManager<C extends Connection = Connection> {
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
     this.#strategy = options.strategy ?? roundRobin();
-    this.#settings = mergeSettings(defaultSettings, options);
+    this.#settings = mergeSettings(defaultManagerSettings, options);
     this.#events = new Emitter((error) =>
       this.#logger.error({ err: redact(describeError(error)) }, "manager event listener threw"),
     );
@@ -777,7 +777,8 @@ export class ConnectionManager<C extends Connection = Connection> {
   }
 }
 
-const defaultSettings: ManagerSettings = Object.freeze({
+/** What a manager uses for every setting it is not given. */
+export const defaultManagerSettings: ManagerSettings = Object.freeze({
   autoReconnect: true,
   backoff: defaultBackoff,
   maxReconnectAttempts: Number.POSITIVE_INFINITY,

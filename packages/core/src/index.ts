@@ -14,6 +14,7 @@ export {
   type ConnectionManagerOptions,
   type ConnectionOperation,
   type DispatchOptions,
+  defaultManagerSettings,
   type EndpointEvent,
   type EndpointStatus,
   type ManagerEventMap,
@@ -46,10 +47,12 @@ export {
 export { type Candidate, roundRobin, type SelectContext, type Strategy } from "./strategy.js";
 export {
   emptyToolSource,
+  serviceOf,
   type ToolCallOptions,
   type ToolCallResult,
   type ToolDescriptor,
   type ToolSource,
+  toolNameSeparator,
 } from "./tool-source.js";
 export { ToolSourceSwitch } from "./tool-source-switch.js";
 export { toolSubset } from "./tool-subset.js";

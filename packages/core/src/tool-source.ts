@@ -1,3 +1,12 @@
+/** The separator between service and tool in exposed names (`calc__add`), as xiaozhi-client writes them. */
+export const toolNameSeparator = "__";
+
+/** The service part of an exposed tool name (`calc__add` → `calc`); empty when there is none. */
+export function serviceOf(toolName: string): string {
+  const at = toolName.indexOf(toolNameSeparator);
+  return at > 0 ? toolName.slice(0, at) : "";
+}
+
 /** A tool as offered to a Xiaozhi agent; structurally an MCP `Tool`. */
 export interface ToolDescriptor {
   readonly name: string;

@@ -1,8 +1,5 @@
 import type { EndpointDescriptor } from "./endpoint.js";
-import type { ToolCallOptions, ToolDescriptor, ToolSource } from "./tool-source.js";
-
-/** Separator between service and tool in exposed names (`calc__add`). */
-const separator = "__";
+import { serviceOf, type ToolCallOptions, type ToolDescriptor, type ToolSource } from "./tool-source.js";
 
 /**
  * The view of one ToolSource that an endpoint with `services` and/or `tools` is allowed to see:
@@ -17,9 +14,7 @@ export function toolSubset(
   const tools = endpoint.tools ? new Set(endpoint.tools) : undefined;
   if (!services && !tools) return source;
   const allowed = (name: string) => {
-    if (tools?.has(name)) return true;
-    const at = name.indexOf(separator);
-    return services !== undefined && at > 0 && services.has(name.slice(0, at));
+    return tools?.has(name) === true || services?.has(serviceOf(name)) === true;
   };
   const filter = (list: readonly ToolDescriptor[]) => list.filter((tool) => allowed(tool.name));
   return {

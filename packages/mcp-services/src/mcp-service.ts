@@ -23,6 +23,9 @@ import {
 } from "@xiaozhi-connect/core";
 import { type ReplicaConfig, transportKind } from "./service-config.js";
 
+/** The longest timer Node accepts: "no deadline of our own", the caller's signal decides. */
+export const noDeadline = 2 ** 31 - 1;
+
 /** `starting` (connecting or restarting), `up`, `down` (crashed, restart scheduled), `stopped`. */
 export type ServiceState = "starting" | "up" | "down" | "stopped";
 
@@ -106,7 +109,7 @@ export class McpService {
       CallToolResultSchema,
       {
         signal,
-        timeout: 2 ** 31 - 1,
+        timeout: noDeadline,
       },
     )) as CallToolResult;
   }

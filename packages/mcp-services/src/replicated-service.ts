@@ -13,7 +13,7 @@ import {
   silentLogger,
 } from "@xiaozhi-connect/core";
 import { healthScorer } from "@xiaozhi-connect/health";
-import { McpService, type McpServiceOptions, type ServiceState } from "./mcp-service.js";
+import { McpService, type McpServiceOptions, noDeadline, type ServiceState } from "./mcp-service.js";
 import type { ReplicaConfig, ReplicatedServiceConfig } from "./service-config.js";
 
 const connectionStates: Readonly<Record<ServiceState, ConnectionState>> = {
@@ -202,7 +202,7 @@ export class ReplicatedService {
       try {
         return await this.#manager.dispatch((replica, deadline) => replica.callTool(name, args, deadline), {
           signal,
-          timeout: 2 ** 31 - 1,
+          timeout: noDeadline,
         });
       } catch (error) {
         if (attempt >= tries || signal.aborted || !diedUnderCall(error)) throw error;

@@ -1,3 +1,5 @@
+import { toolNameSeparator } from "@xiaozhi-connect/core";
+
 /** A local MCP service started as a child process speaking MCP over stdio. */
 export interface StdioServiceConfig {
   readonly type?: "stdio";
@@ -52,8 +54,7 @@ export type ToolSwitches = Readonly<
   Record<string, { readonly tools?: Readonly<Record<string, { readonly enable?: boolean }>> } | undefined>
 >;
 
-/** The separator between service and tool in exposed names, as xiaozhi-client writes them. */
-export const toolNameSeparator = "__";
+export { toolNameSeparator };
 
 /** `calc` + `add` → `calc__add`. */
 export function exposedToolName(service: string, tool: string): string {

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { until } from "@xiaozhi-connect/core/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { McpServiceManager, type ServiceConfig, transportKind } from "../src/index.js";
 
@@ -43,14 +44,6 @@ const executedBy = () =>
     .split("\n")
     .filter(Boolean)
     .map((l) => l.split(" ")[0]);
-
-async function until(predicate: () => boolean, timeoutMs = 10_000, what = "condition") {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe("transport inference", () => {
   it("infers like xiaozhi-client for entries without type", () => {

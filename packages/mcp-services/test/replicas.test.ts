@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { until } from "@xiaozhi-connect/core/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { McpServiceManager, type ReplicaConfig } from "../src/index.js";
 
@@ -32,14 +33,6 @@ function executed() {
       const [pid = "", tool = "", tag = ""] = line.split(" ");
       return { pid: Number(pid), tool, tag };
     });
-}
-
-async function until(predicate: () => boolean, timeoutMs = 10_000, what = "condition") {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 interface Outcome {

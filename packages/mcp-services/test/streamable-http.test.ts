@@ -1,4 +1,5 @@
 import { createServer } from "node:net";
+import { until } from "@xiaozhi-connect/core/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { McpServiceManager } from "../src/index.js";
 // @ts-expect-error a plain-JS test fixture without types
@@ -31,14 +32,6 @@ async function refusedUrl(): Promise<string> {
   const { port } = probe.address() as { port: number };
   await new Promise((resolve) => probe.close(resolve));
   return `http://127.0.0.1:${port}/mcp`;
-}
-
-async function until(predicate: () => boolean, timeoutMs = 10_000, what = "condition") {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 const signal = () => AbortSignal.timeout(5000);

@@ -30,12 +30,13 @@ export interface XiaozhiConnectionFactory extends ConnectionFactory<XiaozhiEndpo
   configure(options: XiaozhiTransportOptions): void;
 }
 
-const defaults = {
+/** What a factory uses for every transport setting it is not given (heartbeat: `defaultHeartbeat`). */
+export const defaultTransportOptions = Object.freeze({
   callTimeout: 300_000,
   maxPayload: 1024 * 1024,
   closeTimeout: 2000,
-  serverInfo: { name: "xiaozhi-connect", version: "0.0.0" },
-};
+  serverInfo: Object.freeze({ name: "xiaozhi-connect", version: "0.0.0" }),
+});
 
 /** Builds the factory that makes one `XiaozhiEndpointConnection` per endpoint. */
 export function xiaozhiConnectionFactory(options: XiaozhiTransportOptions = {}): XiaozhiConnectionFactory {
@@ -46,10 +47,10 @@ export function xiaozhiConnectionFactory(options: XiaozhiTransportOptions = {}):
   // Connections read this object on every link, so configure() reaches links opened later.
   const settings: { -readonly [K in keyof XiaozhiConnectionOptions]: XiaozhiConnectionOptions[K] } = {
     heartbeat,
-    callTimeout: options.callTimeout ?? defaults.callTimeout,
-    maxPayload: options.maxPayload ?? defaults.maxPayload,
-    closeTimeout: options.closeTimeout ?? defaults.closeTimeout,
-    serverInfo: options.serverInfo ?? defaults.serverInfo,
+    callTimeout: options.callTimeout ?? defaultTransportOptions.callTimeout,
+    maxPayload: options.maxPayload ?? defaultTransportOptions.maxPayload,
+    closeTimeout: options.closeTimeout ?? defaultTransportOptions.closeTimeout,
+    serverInfo: options.serverInfo ?? defaultTransportOptions.serverInfo,
   };
   const factory = ((endpoint, context) =>
     new XiaozhiEndpointConnection(endpoint, context, settings)) as XiaozhiConnectionFactory;

@@ -1,5 +1,6 @@
 export { classifyClose, classifyUpgradeStatus } from "./close-codes.js";
 export {
+  defaultTransportOptions,
   type XiaozhiConnectionFactory,
   XiaozhiConnectionManager,
   type XiaozhiConnectionManagerOptions,

@@ -73,11 +73,4 @@ export function captureLogger(): Logger & { lines: string[] } {
   return { lines, debug: log, info: log, warn: log, error: log };
 }
 
-/** Polls `predicate` every 10 ms until it holds; throws after `timeoutMs`. Bounded by design. */
-export async function until(predicate: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { until } from "@xiaozhi-connect/core/testing";

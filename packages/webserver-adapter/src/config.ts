@@ -1,12 +1,16 @@
 import {
   ConnectError,
+  defaultManagerSettings,
   type EndpointDescriptor,
-  fingerprint,
   type ManagerSettings,
   maskEndpoint,
 } from "@xiaozhi-connect/core";
 import type { ServiceConfig, ToolSwitches } from "@xiaozhi-connect/mcp-services";
-import type { XiaozhiTransportOptions } from "@xiaozhi-connect/transport-ws";
+import {
+  defaultHeartbeat,
+  defaultTransportOptions,
+  type XiaozhiTransportOptions,
+} from "@xiaozhi-connect/transport-ws";
 import { z } from "zod";
 
 const positiveMs = z.number().int().positive();
@@ -193,13 +197,7 @@ export function whyInvalid(url: string): string | undefined {
 }
 
 function describe(url: string): string {
-  if (!url) return "(empty)";
-  try {
-    new URL(url);
-    return maskEndpoint(url);
-  } catch {
-    return `<entry ${fingerprint(url)}>`;
-  }
+  return url ? maskEndpoint(url) : "(empty)";
 }
 
 /** `mcpServers` for the service manager. */
@@ -229,18 +227,18 @@ export function managerSettingsOf(
   };
 }
 
-/** What every `connection` field means when it is absent. */
-export const connectionDefaults = {
-  heartbeatInterval: 30_000,
-  heartbeatTimeout: 10_000,
-  reconnectInterval: 1000,
-  maxReconnectInterval: 60_000,
-  maxReconnectAttempts: Number.POSITIVE_INFINITY,
-  connectionTimeout: 10_000,
-  autoReconnect: true,
-  minUptime: 10_000,
-  callTimeout: 300_000,
-} as const;
+/** What every `connection` field means when it is absent: the lower packages' own defaults. */
+export const connectionDefaults = Object.freeze({
+  heartbeatInterval: defaultHeartbeat.interval,
+  heartbeatTimeout: defaultHeartbeat.timeout,
+  reconnectInterval: defaultManagerSettings.backoff.initialDelay,
+  maxReconnectInterval: defaultManagerSettings.backoff.maxDelay,
+  maxReconnectAttempts: defaultManagerSettings.maxReconnectAttempts,
+  connectionTimeout: defaultManagerSettings.connectTimeout,
+  autoReconnect: defaultManagerSettings.autoReconnect,
+  minUptime: defaultManagerSettings.minUptime,
+  callTimeout: defaultTransportOptions.callTimeout,
+});
 
 /** The `connection` block with every absent field at its default, so a removed field reverts. */
 export function withConnectionDefaults(connection: ConnectionConfig | undefined): ConnectionConfig {

@@ -10,10 +10,11 @@ import {
   type HealthScorer,
   type Logger,
   type ManagerEventMap,
+  serviceOf,
   type ToolDescriptor,
   type ToolSource,
 } from "@xiaozhi-connect/core";
-import { McpServiceManager, type ServiceStatus, toolNameSeparator } from "@xiaozhi-connect/mcp-services";
+import { McpServiceManager, type ServiceStatus } from "@xiaozhi-connect/mcp-services";
 import type { XiaozhiTransportOptions } from "@xiaozhi-connect/transport-ws";
 import { inject, injectable } from "tsyringe";
 import {
@@ -92,6 +93,8 @@ export class XiaozhiConnectionAdapter {
   #started = false;
   #closed = false;
   #applying: Promise<unknown> = Promise.resolve();
+  /** The tool source when it is the built-in service manager, which config changes reach. */
+  readonly #services: McpServiceManager | undefined;
 
   constructor(
     @inject(ConnectionManagerToken) readonly manager: ConnectionManager<Connection>,
@@ -106,6 +109,7 @@ export class XiaozhiConnectionAdapter {
   ) {
     this.#config = config;
     this.startedAt = now();
+    this.#services = tools instanceof McpServiceManager ? tools : undefined;
   }
 
   get config(): XiaozhiConfig {
@@ -124,7 +128,7 @@ export class XiaozhiConnectionAdapter {
     if (this.#started) return;
     this.#started = true;
     this.#subscribe();
-    if (this.tools instanceof McpServiceManager) await this.tools.start();
+    await this.#services?.start();
     this.file?.watch(
       (config) => void this.applyConfig(config).catch((error) => this.#configRejected(error)),
       () => this.#events.emit("config", this.configStatus()),
@@ -183,11 +187,11 @@ export class XiaozhiConnectionAdapter {
     });
     const configurable = this.factory as { configure?: (options: XiaozhiTransportOptions) => void };
     configurable.configure?.(transportOptionsOf(connection));
-    if (this.tools instanceof McpServiceManager) {
+    if (this.#services) {
       if (JSON.stringify(previous.mcpServerConfig) !== JSON.stringify(next.mcpServerConfig)) {
-        this.tools.setToolSwitches(toolSwitchesOf(next));
+        this.#services.setToolSwitches(toolSwitchesOf(next));
       }
-      const services = await this.tools.reconcile(servicesOf(next));
+      const services = await this.#services.reconcile(servicesOf(next));
       if (services.added.length + services.removed.length + services.changed.length > 0) {
         this.logger.info({ ...services, unchanged: services.unchanged.length }, "services updated");
       }
@@ -248,8 +252,8 @@ export class XiaozhiConnectionAdapter {
 
   /** Every tool with its service; disabled ones too when the service manager knows them. */
   async listTools(): Promise<ToolInfo[]> {
-    if (this.tools instanceof McpServiceManager) {
-      return this.tools.allTools().map((t) => ({
+    if (this.#services) {
+      return this.#services.allTools().map((t) => ({
         name: t.name,
         description: t.description ?? "",
         service: t.service,
@@ -266,7 +270,7 @@ export class XiaozhiConnectionAdapter {
 
   /** Services behind the tools, when the tool source is the built-in service manager. */
   services(): ServiceStatus[] {
-    return this.tools instanceof McpServiceManager ? this.tools.status() : [];
+    return this.#services?.status() ?? [];
   }
 
   configStatus(): ConfigStatus {
@@ -290,7 +294,7 @@ export class XiaozhiConnectionAdapter {
     this.file?.close();
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     await this.manager.cleanup();
-    if (this.tools instanceof McpServiceManager) await this.tools.stop();
+    await this.#services?.stop();
     (this.health as { dispose?: () => void }).dispose?.();
     this.#events.emit("closed", { at: this.now() });
     this.#events.removeAllListeners();
@@ -344,10 +348,4 @@ function listOf(value: unknown): EndpointEntry[] {
 function entryId(entry: unknown): string | undefined {
   const url = typeof entry === "string" ? entry : (entry as { url?: unknown } | null)?.url;
   return typeof url === "string" ? endpointId(url.trim()) : undefined;
-}
-
-/** `calc__add` → `calc`. */
-export function serviceOf(toolName: string): string {
-  const at = toolName.indexOf(toolNameSeparator);
-  return at < 0 ? "" : toolName.slice(0, at);
 }

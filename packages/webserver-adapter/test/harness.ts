@@ -22,15 +22,6 @@ export const calcFixture = join(import.meta.dirname, "../../mcp-services/test/fi
 /** Tokens shaped like the real ones, so any leak is easy to find. */
 export const token = (name: string) => `tok-secret-${name}-eyJhbGciOiJIUzI1NiJ9`;
 
-/** Polls until `predicate` holds; bounded. */
-export async function until(predicate: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /**
  * A whole stack in-process: a simulated Xiaozhi cloud, a config file, the adapter wired by
  * `registerXiaozhi` in a child container, and the routes on a real HTTP server on 127.0.0.1.
@@ -126,3 +117,5 @@ export async function finish(stack: Stack | undefined): Promise<void> {
   expect(stack.logs.join("\n")).not.toMatch(/tok-secret|eyJhbGciOiJIUzI1NiJ9/);
   expect(stack.responses.join("\n")).not.toMatch(/tok-secret|eyJhbGciOiJIUzI1NiJ9/);
 }
+
+export { until } from "@xiaozhi-connect/core/testing";

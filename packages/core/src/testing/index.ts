@@ -1,2 +1,3 @@
 export { type MemoryBehavior, MemoryConnection, MemoryNetwork } from "./memory-connection.js";
 export { seededRandom } from "./seeded-random.js";
+export { until } from "./until.js";
