@@ -11,7 +11,7 @@ import {
 import { ConnectError, describeError, neverReached } from "./errors.js";
 import type { HealthReport, HealthScorer } from "./health.js";
 import { type Logger, silentLogger } from "./logger.js";
-import { redact } from "./mask.js";
+import { endpointId, redact } from "./mask.js";
 import { type Candidate, roundRobin, type Strategy } from "./strategy.js";
 import type { ToolSource } from "./tool-source.js";
 import { ToolSourceSwitch } from "./tool-source-switch.js";
@@ -689,10 +689,7 @@ export class ConnectionManager<C extends Connection = Connection> {
   }
 
   #find(idOrUrl: string): Entry<C> | undefined {
-    const direct = this.#entries.get(idOrUrl);
-    if (direct) return direct;
-    for (const entry of this.#entries.values()) if (entry.endpoint.url === idOrUrl.trim()) return entry;
-    return undefined;
+    return this.#entries.get(idOrUrl) ?? this.#entries.get(endpointId(idOrUrl));
   }
 
   #invalidate(): void {

@@ -1,5 +1,5 @@
 import { ConnectError } from "./errors.js";
-import { endpointId, fingerprint, maskEndpoint } from "./mask.js";
+import { endpointId, fingerprint, maskEndpoint, normalizeEndpointUrl } from "./mask.js";
 
 /** An endpoint as configured: a URL, optionally with a weight and its own subset of tools. */
 export interface EndpointDescriptor {
@@ -28,14 +28,15 @@ export interface ResolvedEndpoint extends EndpointDescriptor {
 /** Validates an endpoint input and derives its id and masked form. Throws `INVALID_ENDPOINT`. */
 export function resolveEndpoint(input: EndpointInput): ResolvedEndpoint {
   const descriptor: EndpointDescriptor = typeof input === "string" ? { url: input } : input;
-  const url = typeof descriptor?.url === "string" ? descriptor.url.trim() : "";
-  if (!url) throw new ConnectError("INVALID_ENDPOINT", "endpoint URL is empty");
+  const given = typeof descriptor?.url === "string" ? descriptor.url.trim() : "";
+  if (!given) throw new ConnectError("INVALID_ENDPOINT", "endpoint URL is empty");
+  let url: string;
   try {
-    new URL(url);
+    url = normalizeEndpointUrl(given);
   } catch {
     throw new ConnectError(
       "INVALID_ENDPOINT",
-      `endpoint is not a valid URL (fingerprint ${fingerprint(url)})`,
+      `endpoint is not a valid URL (fingerprint ${fingerprint(given)})`,
     );
   }
   const weight = descriptor.weight ?? 1;

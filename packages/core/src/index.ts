@@ -38,7 +38,7 @@ export {
 } from "./errors.js";
 export type { HealthObservation, HealthReport, HealthScorer } from "./health.js";
 export { type LogFn, type Logger, silentLogger } from "./logger.js";
-export { endpointId, fingerprint, maskEndpoint, redact } from "./mask.js";
+export { endpointId, fingerprint, maskEndpoint, normalizeEndpointUrl, redact } from "./mask.js";
 export {
   ConnectionManagerSingleton,
   createConnectionManagerSingleton,

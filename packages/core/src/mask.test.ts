@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { endpointId, fingerprint, maskEndpoint, redact } from "./mask.js";
+import { endpointId, fingerprint, maskEndpoint, normalizeEndpointUrl, redact } from "./mask.js";
 
 const token =
   "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VySWQiOjEyMzQ1LCJhZ2VudElkIjo2Nzg5MH0.c2lnbmF0dXJlLXNlY3JldA";
@@ -46,5 +46,29 @@ describe("redact", () => {
     expect(once).not.toContain("k123");
     expect(once).toContain("x=1");
     expect(redact(once)).toBe(once);
+  });
+});
+
+describe("normalizeEndpointUrl and endpointId", () => {
+  it("gives one identity to every spelling of one endpoint", () => {
+    const spellings = [
+      `WSS://API.Xiaozhi.ME/mcp/?token=${token}`,
+      `wss://api.xiaozhi.me:443/mcp/?token=${token}`,
+      `  wss://api.xiaozhi.me/mcp/?&token=${token}&  `,
+      `wss://api.xiao\tzhi.me/mcp/?token=${token}`,
+      `wss://api.xiaozhi.me/mcp/?token=${token}#fragment`,
+    ];
+    for (const spelling of spellings) {
+      expect(normalizeEndpointUrl(spelling)).toBe(url);
+      expect(endpointId(spelling)).toBe(endpointId(url));
+    }
+    expect(endpointId(`${url}x`)).not.toBe(endpointId(url));
+    expect(normalizeEndpointUrl("ws://127.0.0.1:80/mcp?a=1&&b=2")).toBe("ws://127.0.0.1/mcp?a=1&b=2");
+    expect(normalizeEndpointUrl("ws://127.0.0.1:8004/mcp?")).toBe("ws://127.0.0.1:8004/mcp");
+  });
+
+  it("refuses what is not a URL", () => {
+    expect(() => normalizeEndpointUrl("not a url")).toThrow();
+    expect(endpointId("not a url")).toMatch(/^ep-[0-9a-f]{12}$/);
   });
 });

@@ -20,9 +20,31 @@ export function fingerprint(secret: string): string {
   return (hash53(secret) % 0x1000000).toString(16).padStart(6, "0");
 }
 
-/** The stable id of an endpoint: `ep-` and 12 hex digits of a hash of its full URL. */
+/**
+ * The one spelling of an endpoint URL, so one endpoint has one identity however it was typed:
+ * scheme and host lower-cased, the default port dropped, tabs and line breaks removed (as URL
+ * parsing does), empty query parts (`?&token=`) and the fragment dropped. Throws on a non-URL.
+ */
+export function normalizeEndpointUrl(url: string): string {
+  const parsed = new URL(url.trim());
+  const query = parsed.search.slice(1).split("&").filter(Boolean).join("&");
+  parsed.search = query ? `?${query}` : "";
+  parsed.hash = "";
+  return parsed.href;
+}
+
+/**
+ * The stable id of an endpoint: `ep-` and 12 hex digits of a hash of its normalised URL (see
+ * `normalizeEndpointUrl`), so `WS://Host:80/mcp/?&token=x` and `ws://host/mcp/?token=x` share one.
+ */
 export function endpointId(url: string): string {
-  return `ep-${(hash53(url) % 2 ** 48).toString(16).padStart(12, "0")}`;
+  let canonical: string;
+  try {
+    canonical = normalizeEndpointUrl(url);
+  } catch {
+    canonical = url.trim();
+  }
+  return `ep-${(hash53(canonical) % 2 ** 48).toString(16).padStart(12, "0")}`;
 }
 
 /**

@@ -19,6 +19,8 @@ export interface XiaozhiTransportOptions {
   readonly maxPayload?: number;
   /** Wait for the far side's close frame; default 2000. */
   readonly closeTimeout?: number;
+  /** A new link counts as connected once initialized or open this long without a close; default 1000. */
+  readonly readyGrace?: number;
   readonly serverInfo?: { readonly name: string; readonly version: string };
 }
 
@@ -35,6 +37,7 @@ export const defaultTransportOptions = Object.freeze({
   callTimeout: 300_000,
   maxPayload: 1024 * 1024,
   closeTimeout: 2000,
+  readyGrace: 1000,
   serverInfo: Object.freeze({ name: "xiaozhi-connect", version: "0.0.0" }),
 });
 
@@ -50,6 +53,7 @@ export function xiaozhiConnectionFactory(options: XiaozhiTransportOptions = {}):
     callTimeout: options.callTimeout ?? defaultTransportOptions.callTimeout,
     maxPayload: options.maxPayload ?? defaultTransportOptions.maxPayload,
     closeTimeout: options.closeTimeout ?? defaultTransportOptions.closeTimeout,
+    readyGrace: options.readyGrace ?? defaultTransportOptions.readyGrace,
     serverInfo: options.serverInfo ?? defaultTransportOptions.serverInfo,
   };
   const factory = ((endpoint, context) =>
@@ -64,6 +68,7 @@ export function xiaozhiConnectionFactory(options: XiaozhiTransportOptions = {}):
       if (next.callTimeout !== undefined) settings.callTimeout = next.callTimeout;
       if (next.maxPayload !== undefined) settings.maxPayload = next.maxPayload;
       if (next.closeTimeout !== undefined) settings.closeTimeout = next.closeTimeout;
+      if (next.readyGrace !== undefined) settings.readyGrace = next.readyGrace;
       if (next.serverInfo !== undefined) settings.serverInfo = next.serverInfo;
     },
   });

@@ -2,6 +2,7 @@ import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/
 import { type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 import { ConnectError } from "@xiaozhi-connect/core";
 import WebSocket from "ws";
+import { answerForInvalidFrame, type JsonRpcErrorAnswer, parseErrorAnswer } from "./jsonrpc-errors.js";
 
 /** Why a frame was dropped instead of delivered. */
 export class MalformedFrameError extends Error {
@@ -31,7 +32,9 @@ export interface WebSocketTransportOptions {
 /**
  * The MCP SDK `Transport` over one already-open `ws` socket, usable on either side. Framing is one
  * JSON-RPC message per text frame; validation is the SDK's `JSONRPCMessageSchema`. A malformed frame
- * is reported through `onerror` and dropped: the socket stays up.
+ * is answered as JSON-RPC 2.0 asks (-32700 for non-JSON, -32600 for invalid requests and batches,
+ * -32602 for params that are not an object; never for notifications or responses), reported through
+ * `onerror` and dropped: the socket stays up.
  */
 export class WebSocketTransport implements Transport {
   onclose?: () => void;
@@ -84,23 +87,29 @@ export class WebSocketTransport implements Transport {
 
   readonly #onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
     this.options.onFrame?.();
-    let message: JSONRPCMessage;
+    let value: unknown;
     try {
       if (isBinary) throw new MalformedFrameError("binary frame");
-      const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : data.toString();
-      message = JSONRPCMessageSchema.parse(normalizeFrame(JSON.parse(text)));
-    } catch (error) {
-      const reason =
-        error instanceof SyntaxError
-          ? "not JSON"
-          : error instanceof MalformedFrameError
-            ? error.message
-            : "not JSON-RPC";
-      this.onerror?.(new MalformedFrameError(`malformed frame dropped (${reason})`));
+      value = JSON.parse(Array.isArray(data) ? Buffer.concat(data).toString("utf8") : data.toString());
+    } catch {
+      this.#refuse(parseErrorAnswer, "not JSON");
       return;
     }
-    this.onmessage?.(message);
+    const parsed = JSONRPCMessageSchema.safeParse(normalizeFrame(value));
+    if (parsed.success) {
+      this.onmessage?.(parsed.data);
+      return;
+    }
+    this.#refuse(answerForInvalidFrame(value), "not JSON-RPC");
   };
+
+  /** Answers a frame the SDK cannot take (when it deserves an answer) and drops it; the socket stays. */
+  #refuse(answer: JsonRpcErrorAnswer | undefined, reason: string): void {
+    if (answer && this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify(answer), () => {});
+    }
+    this.onerror?.(new MalformedFrameError(`malformed frame ${answer ? "answered" : "dropped"} (${reason})`));
+  }
 
   readonly #onClose = (): void => {
     if (this.#closed) return;

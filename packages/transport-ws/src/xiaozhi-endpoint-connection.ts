@@ -26,6 +26,7 @@ import {
 import WebSocket from "ws";
 import { classifyClose, classifyUpgradeStatus } from "./close-codes.js";
 import type { HeartbeatHandle, HeartbeatWheel } from "./heartbeat.js";
+import { asInvalidParams } from "./jsonrpc-errors.js";
 import { WebSocketTransport } from "./websocket-transport.js";
 
 /** Per-connection settings; the factory fills the defaults and may change them later. Times in ms. */
@@ -38,6 +39,12 @@ export interface XiaozhiConnectionOptions {
   readonly maxPayload: number;
   /** How long `close()` waits for the far side's close frame before cutting the socket; default 2000. */
   readonly closeTimeout: number;
+  /**
+   * A new link counts as connected once the far side initializes it, or once it has stayed open
+   * this long without a close: a server that accepts a bad token and closes it (1008) a few ms
+   * later is then a failed connect, not a connected link. Default 1000; 0 counts it at once.
+   */
+  readonly readyGrace: number;
   /** Name and version announced in `initialize`. */
   readonly serverInfo: { readonly name: string; readonly version: string };
 }
@@ -144,9 +151,50 @@ export class XiaozhiEndpointConnection implements Connection {
         settled = true;
         signal.removeEventListener("abort", onAbort);
         socket.removeAllListeners();
-        this.#attach(socket);
-        resolve();
+        const link = this.#attach(socket);
+        this.#confirm(link, signal).then(
+          () => {
+            this.#state = "connected";
+            resolve();
+          },
+          (error: unknown) => {
+            this.#state = "disconnected";
+            reject(error);
+          },
+        );
       });
+    });
+  }
+
+  /** Resolves once the far side initialized the new link or it stayed open for `readyGrace`. */
+  #confirm(link: Link, signal: AbortSignal): Promise<void> {
+    const grace = this.options.readyGrace;
+    if (grace <= 0 || link.initialized) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const settle = (error?: unknown) => {
+        clearTimeout(timer);
+        offInitialized();
+        offClosed();
+        signal.removeEventListener("abort", onAbort);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const timer = setTimeout(() => settle(), grace);
+      const offInitialized = this.#events.on("initialized", () => settle());
+      const offClosed = this.#events.on("closed", (info) =>
+        settle(
+          new ConnectError(
+            info.retryable ? "CONNECT_FAILED" : "AUTH_REJECTED",
+            `closed right after connecting (${info.code}${info.reason ? ` ${info.reason}` : ""})`,
+            { retryable: info.retryable, status: info.code },
+          ),
+        ),
+      );
+      const onAbort = () => {
+        settle(signal.reason);
+        link.socket.terminate();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
     });
   }
 
@@ -210,7 +258,7 @@ export class XiaozhiEndpointConnection implements Connection {
     return this.#link;
   }
 
-  #attach(socket: WebSocket): void {
+  #attach(socket: WebSocket): Link {
     const link: Link = {
       socket,
       server: this.#createServer(),
@@ -224,7 +272,6 @@ export class XiaozhiEndpointConnection implements Connection {
       unsubscribeTools: () => {},
     };
     this.#link = link;
-    this.#state = "connected";
     link.server.oninitialized = () => {
       link.initialized = true;
       this.#events.emit("initialized", { at: Date.now() });
@@ -287,6 +334,7 @@ export class XiaozhiEndpointConnection implements Connection {
         );
       });
     });
+    return link;
   }
 
   #detach(link: Link, code: number, reason: string): void {
@@ -324,6 +372,7 @@ export class XiaozhiEndpointConnection implements Connection {
       this.#handled("tools/call", result.isError !== true, started);
       return result;
     });
+    answerSchemaErrorsAsInvalidParams(server);
     return server;
   }
 
@@ -372,6 +421,26 @@ interface Link {
   deadReason: string | undefined;
   heartbeat: HeartbeatHandle;
   unsubscribeTools: () => void;
+}
+
+/**
+ * A request whose params fail the SDK's schema is answered -32602 in one line, not -32603 with the
+ * validator's dump. The SDK keeps its handlers in `_requestHandlers` (sdk 1.32); without it, its own
+ * answers stand.
+ */
+function answerSchemaErrorsAsInvalidParams(server: Server): void {
+  type Handler = (request: unknown, extra: unknown) => Promise<unknown>;
+  const handlers = (server as unknown as { _requestHandlers?: Map<string, Handler> })._requestHandlers;
+  if (!(handlers instanceof Map)) return;
+  for (const [method, handler] of handlers) {
+    handlers.set(method, async (request, extra) => {
+      try {
+        return await handler(request, extra);
+      } catch (error) {
+        throw asInvalidParams(error);
+      }
+    });
+  }
 }
 
 /** Only MCP `Tool` fields go on the wire; a ToolSource may carry more. */

@@ -91,8 +91,12 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
         const answer = session.received[before] as Record<string, unknown>;
         expect(answer.id).toStrictEqual(fixture.frame?.id);
         answers.push(answer);
+      } else if (fixture.raw !== undefined) {
+        // A frame that is not JSON is answered -32700 with a null id, and the socket stays.
+        await session.until(() => session.received.length > before, 3000);
+        expect(session.received[before]).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32700 } });
       } else {
-        // Notifications and malformed frames are never answered: a ping right after proves it.
+        // Notifications are never answered: a ping right after proves it.
         session.sendRaw({ jsonrpc: "2.0", id: "probe", method: "ping" });
         await session.until(() => session.received.length > before, 3000);
         expect(session.received[before]).toEqual({ jsonrpc: "2.0", id: "probe", result: {} });
@@ -121,6 +125,77 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     expect(tools.calls).toEqual(["calc__add", "calc__add", "calc__echo"]);
     expect(session.open).toBe(true);
     expect(manager.getConnectionStatus()[0]?.connected).toBe(true);
+  });
+
+  it("answers every frame that deserves an answer as JSON-RPC 2.0 asks, and keeps the socket up", async () => {
+    cloud.configure(token(1), { driver: "raw" });
+    const { manager, ready } = start([1]);
+    await ready;
+    const session = await cloud.waitForSession(token(1));
+    const answered: [frame: unknown, id: unknown, code: number][] = [
+      ["{not json", null, -32700],
+      ["42", null, -32600],
+      [{ id: 5, method: "ping" }, 5, -32600],
+      [[{ jsonrpc: "2.0", id: 1, method: "ping" }], null, -32600],
+      [{ jsonrpc: "2.0", id: true, method: "ping" }, null, -32600],
+      [{ jsonrpc: "2.0", id: { a: 1 }, method: "ping" }, null, -32600],
+      [{ jsonrpc: "2.0", id: 6, method: 17 }, 6, -32600],
+      [{ jsonrpc: "2.0", id: 11, method: "tools/call", params: [1, 2] }, 11, -32602],
+      [{ jsonrpc: "2.0", id: 12, method: "tools/call", params: { arguments: {} } }, 12, -32602],
+      [{ jsonrpc: "2.0", id: 13, method: "tools/call", params: { name: 5 } }, 13, -32602],
+      [{ jsonrpc: "2.0", id: 1.5, method: "ping" }, 1.5, -32600],
+      [{ jsonrpc: "2.0", id: 2 ** 60, method: "ping" }, 2 ** 60, -32600],
+    ];
+    for (const [frame, id, code] of answered) {
+      const before = session.received.length;
+      session.sendRaw(frame);
+      await session.until(() => session.received.length > before, 3000);
+      const answer = session.received[before] as { id: unknown; error: { code: number; message: string } };
+      expect({ frame, id: answer.id, code: answer.error?.code }).toEqual({ frame, id, code });
+      expect(answer.error.message).not.toContain("\n");
+      expect(answer.error.message.length).toBeLessThan(200);
+    }
+    // Valid ids of any sign are served; notifications and stray responses are never answered.
+    const silent: unknown[] = [
+      { jsonrpc: "2.0", method: "notifications/whatever", params: [1] },
+      { jsonrpc: "2.0", id: 3, result: 5 },
+      { jsonrpc: "2.0", id: 4, error: "nope" },
+    ];
+    for (const frame of silent) {
+      const before = session.received.length;
+      session.sendRaw(frame);
+      session.sendRaw({ jsonrpc: "2.0", id: -7, method: "ping" });
+      await session.until(() => session.received.length > before, 3000);
+      expect(session.received[before]).toEqual({ jsonrpc: "2.0", id: -7, result: {} });
+    }
+    const before = session.received.length;
+    session.sendRaw({
+      jsonrpc: "2.0",
+      id: 0,
+      method: "tools/call",
+      params: { name: "calc__add", arguments: { a: 1, b: 2 } },
+    });
+    await session.until(() => session.received.length > before, 3000);
+    expect(session.received[before]).toMatchObject({ id: 0, result: { content: [{ text: "3" }] } });
+    expect(session.open).toBe(true);
+    expect(manager.getConnectionStatus()[0]?.connected).toBe(true);
+  });
+
+  it("counts a link accepted and then closed 1008 as failed, never as connected", async () => {
+    cloud.configure(token(2), { closeAfterAccept: 1008 });
+    cloud.configure(token(3), { driver: "raw" });
+    const connected: string[] = [];
+    const { manager, ready } = start([1, 2, 3], { transport: { readyGrace: 400 } });
+    manager.on("connected", ({ id }) => connected.push(id));
+    await ready;
+    const [one, two, three] = manager.getConnectionStatus();
+    expect(one).toMatchObject({ state: "connected", initialized: true });
+    expect(two).toMatchObject({ state: "failed", connected: false });
+    expect(two?.lastError).toMatch(/1008/);
+    // A cloud that never initializes still counts once the link has stayed open for the grace.
+    expect(three).toMatchObject({ state: "connected", initialized: false });
+    expect(new Set(connected)).toEqual(new Set([one?.id, three?.id]));
+    expect(cloud.upgrades.get(token(2))).toBe(1);
   });
 
   it("sends tools/list_changed to every endpoint when the tools change", async () => {

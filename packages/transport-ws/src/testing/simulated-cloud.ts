@@ -21,6 +21,11 @@ export interface TokenBehavior {
   readonly noPong?: boolean;
   /** Delay every frame the cloud sends by this many ms. */
   readonly latencyMs?: number;
+  /**
+   * Accept the upgrade, then close the socket with this code a few ms later without initializing,
+   * as self-hosted servers treat a bad token (1008).
+   */
+  readonly closeAfterAccept?: number;
   /** `sdk` (default): a real MCP SDK Client drives the session and initializes at once. `raw`: the test sends frames itself. */
   readonly driver?: "sdk" | "raw";
 }
@@ -321,6 +326,12 @@ export class SimulatedXiaozhiCloud {
       return;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      if (behavior.closeAfterAccept !== undefined) {
+        const code = behavior.closeAfterAccept;
+        ws.on("error", () => {});
+        setTimeout(() => ws.close(code, "token rejected"), 5);
+        return;
+      }
       const session = new CloudSession(token, ws, behavior, this.#clientName);
       this.#sessions.add(session);
       void session.closed.then(() => this.#sessions.delete(session));
