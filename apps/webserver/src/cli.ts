@@ -63,6 +63,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
       host,
       port,
       ...(authToken ? { authToken } : {}),
+      ...(fileConfig?.webUI?.allowedHosts ? { allowedHosts: fileConfig.webUI.allowedHosts } : {}),
       logger,
       version,
     });

@@ -6,6 +6,9 @@ import type { Logger } from "@xiaozhi-connect/core";
 import {
   ConfigFile,
   createXiaozhiRoutes,
+  hostGuard,
+  jsonMethodNotAllowed,
+  notFound,
   registerXiaozhi,
   type XiaozhiConfig,
   XiaozhiConnectionAdapter,
@@ -21,6 +24,8 @@ export interface WebServerOptions {
   readonly port: number;
   /** Required on mutating routes and the event stream when set. */
   readonly authToken?: string;
+  /** Host names besides loopback ones and `host` that requests may be addressed to. */
+  readonly allowedHosts?: readonly string[];
   readonly logger: Logger;
   readonly version: string;
 }
@@ -57,6 +62,16 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   });
   const page = dashboard();
   const app = new Hono();
+  app.notFound(notFound);
+  // Before any route: a request for a host this server does not answer to gets nothing else.
+  app.use(
+    "*",
+    hostGuard({
+      host: options.host,
+      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+    }),
+  );
+  app.use("*", jsonMethodNotAllowed(app));
   app.get("/", (c) => {
     c.header(
       "Content-Security-Policy",

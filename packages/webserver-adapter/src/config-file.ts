@@ -1,5 +1,5 @@
-import { type FSWatcher, watch } from "node:fs";
-import { readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { type FSWatcher, type Stats, unwatchFile, watch, watchFile } from "node:fs";
+import { chmod, chown, readFile, realpath, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { ConnectError, describeError, type Logger, redact, silentLogger } from "@xiaozhi-connect/core";
 import { parseConfig, parseConfigText, type XiaozhiConfig } from "./config.js";
@@ -17,20 +17,29 @@ export interface ConfigFileOptions {
   readonly logger?: Logger;
   /** Changes closer together than this are read once; default 100 ms. */
   readonly debounceMs?: number;
+  /**
+   * The file is also checked this often (ms) by its metadata, which notices what directory watches
+   * cannot: a replaced directory, a re-pointed symlink, an edit to a symlink's target elsewhere.
+   * Default 2000.
+   */
+  readonly pollMs?: number;
   readonly now?: () => number;
 }
 
 /**
  * `xiaozhi.config.json` on disk: loads and validates it, watches it, and writes it atomically.
  * A rejected change (bad JSON, schema error) keeps the last valid config and is reported in
- * `status()`. Its own writes are recognised, so saving never triggers a reload.
+ * `status()`. Its own writes are recognised, so saving never triggers a reload. A symlinked file is
+ * followed: edits to its target apply, and writes go to the target, keeping the link, the mode and
+ * the owner.
  */
 export class ConfigFile {
   #config: XiaozhiConfig | undefined;
   #text: string | undefined;
   #loadedAt: number | null = null;
   #lastError: string | null = null;
-  #watcher: FSWatcher | undefined;
+  readonly #watchers: FSWatcher[] = [];
+  #polling: ((current: Stats, previous: Stats) => void) | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<unknown> = Promise.resolve();
   readonly #logger: Logger;
@@ -65,19 +74,45 @@ export class ConfigFile {
    * new version; invalid versions go to `onError` and leave the running config as it is.
    */
   watch(onChange: (config: XiaozhiConfig) => void, onError: (error: Error) => void = () => {}): void {
-    if (this.#watcher) return;
-    const name = basename(this.path);
-    this.#watcher = watch(dirname(this.path), { persistent: false }, (_event, file) => {
-      if (file !== null && file !== name) return;
+    if (this.#polling) return;
+    const schedule = () => {
       if (this.#timer !== undefined) clearTimeout(this.#timer);
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
         void this.#reload(onChange, onError);
       }, this.options.debounceMs ?? 100);
-    });
-    this.#watcher.on("error", (error) =>
-      this.#logger.warn({ err: describeError(error) }, "config watch failed"),
+    };
+    this.#polling = (current, previous) => {
+      if (
+        current.mtimeMs !== previous.mtimeMs ||
+        current.ino !== previous.ino ||
+        current.size !== previous.size
+      ) {
+        schedule();
+      }
+    };
+    watchFile(this.path, { persistent: false, interval: this.options.pollMs ?? 2000 }, this.#polling);
+    // Directory watches are the fast path: the link's own directory, and the target's when it differs.
+    this.#watchDirectory(this.path, schedule);
+    void realpath(this.path).then(
+      (target) => {
+        if (target !== this.path && this.#polling) this.#watchDirectory(target, schedule);
+      },
+      () => {},
     );
+  }
+
+  #watchDirectory(file: string, schedule: () => void): void {
+    const name = basename(file);
+    try {
+      const watcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
+        if (changed === null || changed === name) schedule();
+      });
+      watcher.on("error", (error) => this.#logger.warn({ err: describeError(error) }, "config watch failed"));
+      this.#watchers.push(watcher);
+    } catch (error) {
+      this.#logger.warn({ err: describeError(error) }, "config watch failed; checking by polling only");
+    }
   }
 
   /**
@@ -88,21 +123,23 @@ export class ConfigFile {
    */
   update(change: (raw: Record<string, unknown>) => void): Promise<XiaozhiConfig> {
     const run = this.#writing.then(async () => {
-      const current = await readFile(this.path, "utf8");
+      const target = await realpath(this.path).catch(() => this.path);
+      let current: string;
+      try {
+        current = await readFile(target, "utf8");
+      } catch (error) {
+        // Deleted under us: write the running config back rather than fail the change.
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT" || this.#text === undefined) throw error;
+        this.#logger.warn({ path: this.path }, "config file was missing; writing the running config back");
+        current = this.#text;
+      }
       parseConfigText(current);
       // Edit the raw JSON, not the parsed config: the schema drops fields it does not know.
       const raw = JSON.parse(current) as Record<string, unknown>;
       change(raw);
       parseConfig(raw);
       const text = `${JSON.stringify(raw, null, 2)}\n`;
-      const temp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.${Date.now()}.tmp`);
-      try {
-        await writeFile(temp, text, { mode: 0o600 });
-        await rename(temp, this.path);
-      } catch (error) {
-        await unlink(temp).catch(() => {});
-        throw error;
-      }
+      await writeAtomically(target, text);
       return this.#accept(text);
     });
     this.#writing = run.catch(() => {});
@@ -110,8 +147,9 @@ export class ConfigFile {
   }
 
   close(): void {
-    this.#watcher?.close();
-    this.#watcher = undefined;
+    for (const watcher of this.#watchers.splice(0)) watcher.close();
+    if (this.#polling) unwatchFile(this.path, this.#polling);
+    this.#polling = undefined;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
@@ -160,5 +198,24 @@ export class ConfigFile {
       "config change rejected; the running config stays",
     );
     onError(error);
+  }
+}
+
+/**
+ * Writes `text` to a temporary file beside `target` and renames it over `target`, so a reader never
+ * sees half a file; the target's mode and owner carry over (0600 for a new file).
+ */
+async function writeAtomically(target: string, text: string): Promise<void> {
+  const before = await stat(target).catch(() => undefined);
+  const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    await writeFile(temp, text, { mode: 0o600 });
+    // The umask shapes a new file's mode; set the original's explicitly.
+    await chmod(temp, before ? before.mode & 0o7777 : 0o600);
+    if (before) await chown(temp, before.uid, before.gid).catch(() => {});
+    await rename(temp, target);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw error;
   }
 }

@@ -2,6 +2,7 @@ import {
   ConnectError,
   defaultManagerSettings,
   type EndpointDescriptor,
+  endpointId,
   type ManagerSettings,
   maskEndpoint,
 } from "@xiaozhi-connect/core";
@@ -28,6 +29,8 @@ const stdioService = z.object({
   args: z.array(z.string()).optional(),
   env: z.record(z.string(), z.string()).optional(),
   cwd: z.string().optional(),
+  /** Longest line the service may write to stdout, in bytes; default 8 MiB. */
+  maxLineBytes: z.number().int().positive().optional(),
 });
 
 const remoteService = z.object({
@@ -97,6 +100,8 @@ export const xiaozhiConfigSchema = z.looseObject({
     .looseObject({
       port: z.number().int().min(0).max(65535).optional(),
       host: z.string().optional(),
+      /** Host names, besides loopback names and the bound address, that requests may be addressed to. */
+      allowedHosts: z.array(z.string().min(1)).optional(),
       /** Bearer token for mutating routes and the event stream. */
       authToken: z.string().min(16, "must be at least 16 characters").optional(),
     })
@@ -166,12 +171,12 @@ export function selectEndpoints(mcpEndpoint: XiaozhiConfig["mcpEndpoint"]): {
   for (const entry of list) {
     const descriptor: EndpointDescriptor = typeof entry === "string" ? { url: entry } : entry;
     const url = descriptor.url.trim();
-    const reason = whyInvalid(url) ?? (seen.has(url) ? "listed twice" : undefined);
+    const reason = whyInvalid(url) ?? (seen.has(endpointId(url)) ? "listed twice" : undefined);
     if (reason) {
       skipped.push({ endpoint: describe(url), reason });
       continue;
     }
-    seen.add(url);
+    seen.add(endpointId(url));
     endpoints.push({
       url,
       ...(descriptor.weight === undefined ? {} : { weight: descriptor.weight }),
@@ -182,9 +187,15 @@ export function selectEndpoints(mcpEndpoint: XiaozhiConfig["mcpEndpoint"]): {
   return { endpoints, skipped };
 }
 
+/** The longest endpoint URL accepted, in characters. */
+export const maxEndpointUrlLength = 2048;
+
 /** Why a string cannot be an endpoint URL, or undefined when it can. */
 export function whyInvalid(url: string): string | undefined {
   if (!url) return "empty";
+  if (url.length > maxEndpointUrlLength) return `longer than ${maxEndpointUrlLength} characters`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(url)) return "not allowed to contain control characters";
   if (/<[^>]*>|请填写/.test(url)) return "a placeholder, not a real endpoint";
   let parsed: URL;
   try {

@@ -5,6 +5,7 @@ export {
   type ConnectionConfig,
   connectionDefaults,
   managerSettingsOf,
+  maxEndpointUrlLength,
   parseConfig,
   parseConfigText,
   type SkippedEndpoint,
@@ -21,7 +22,15 @@ export { ConfigFile, type ConfigFileOptions, type ConfigStatus } from "./config-
 export { type CreateLoggerOptions, createLogger } from "./logger.js";
 export { createMetrics } from "./metrics.js";
 export { type RegisterXiaozhiOptions, registerXiaozhi, xiaozhiTokens } from "./register-xiaozhi.js";
-export { createXiaozhiRoutes, type XiaozhiRoutesOptions } from "./routes.js";
+export {
+  createXiaozhiRoutes,
+  defaultMaxBodyBytes,
+  type HostGuardOptions,
+  hostGuard,
+  jsonMethodNotAllowed,
+  notFound,
+  type XiaozhiRoutesOptions,
+} from "./routes.js";
 export {
   ClockToken,
   ConfigFileToken,

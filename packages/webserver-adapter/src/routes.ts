@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConnectError, type ErrorCode, redact } from "@xiaozhi-connect/core";
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { methodNotAllowed } from "hono/method-not-allowed";
 import { streamSSE } from "hono/streaming";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
@@ -15,7 +17,12 @@ export interface XiaozhiRoutesOptions {
   readonly authToken?: string;
   /** Reported by `/api/status`. */
   readonly version?: string;
+  /** Largest request body accepted, in bytes; larger ones get 413. Default 64 KiB. */
+  readonly maxBodyBytes?: number;
 }
+
+/** The default request body limit: far above any real request, far below a memory problem. */
+export const defaultMaxBodyBytes = 64 * 1024;
 
 const statusOf: Partial<Record<ErrorCode | "BAD_REQUEST", ContentfulStatusCode>> = {
   BAD_REQUEST: 400,
@@ -51,7 +58,21 @@ export function createXiaozhiRoutes(
     }
     return fail(c, 500, "INTERNAL", redact(error instanceof Error ? error.message : String(error)));
   });
-  app.notFound((c) => fail(c, 404, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`));
+  app.notFound(notFound);
+  app.use("*", jsonMethodNotAllowed(app));
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: options.maxBodyBytes ?? defaultMaxBodyBytes,
+      onError: (c) =>
+        fail(
+          c,
+          413,
+          "PAYLOAD_TOO_LARGE",
+          `the body is larger than ${options.maxBodyBytes ?? defaultMaxBodyBytes} bytes`,
+        ),
+    }),
+  );
 
   // Mutating routes and the event stream: same-origin only, and the bearer token when one is set.
   app.use("/api/*", async (c, next) => {
@@ -154,6 +175,82 @@ export function createXiaozhiRoutes(
       metrics.dispose();
     },
   });
+}
+
+/** JSON 404 for any route nobody serves; use it as the `notFound` of an app that mounts the routes. */
+export function notFound(c: Context) {
+  return fail(c, 404, "NOT_FOUND", `no route ${c.req.method} ${truncate(c.req.path)}`);
+}
+
+/** JSON 405 with `Allow` for a known path asked with a method it does not serve. */
+export function jsonMethodNotAllowed(app: Hono): MiddlewareHandler {
+  return methodNotAllowed({
+    app,
+    onMethodNotAllowed: (c, methods) => {
+      c.header("Allow", methods.join(", "));
+      return fail(
+        c,
+        405,
+        "METHOD_NOT_ALLOWED",
+        `${truncate(c.req.method)} is not allowed here; use ${methods.join(", ")}`,
+      );
+    },
+  });
+}
+
+export interface HostGuardOptions {
+  /** The address the server is bound to. */
+  readonly host: string;
+  /** Names besides loopback ones and `host` that requests may be addressed to (`webUI.allowedHosts`). */
+  readonly allowedHosts?: readonly string[];
+}
+
+/**
+ * Refuses (JSON 403) requests addressed to a host name the server does not answer to, so a web page
+ * cannot reach a loopback server through DNS rebinding (its requests carry the page's own name in
+ * `Host`). Applies when bound to loopback or when `allowedHosts` is set; a server bound beyond
+ * loopback without it relies on its bearer token instead.
+ */
+export function hostGuard(options: HostGuardOptions): MiddlewareHandler {
+  const bound = hostnameOf(options.host);
+  const allowed = new Set((options.allowedHosts ?? []).map((h) => hostnameOf(h)));
+  const active = isLoopbackName(bound) || allowed.size > 0;
+  if (bound) allowed.add(bound);
+  return async (c, next) => {
+    const header = c.req.header("host");
+    if (!active || header === undefined) return next();
+    const name = hostnameOf(header);
+    if (isLoopbackName(name) || allowed.has(name)) return next();
+    return fail(
+      c,
+      403,
+      "FORBIDDEN_HOST",
+      `requests for host "${truncate(name)}" are refused; list it in webUI.allowedHosts to allow it`,
+    );
+  };
+}
+
+/** `Example.COM:9999` → `example.com`, `[::1]:9999` → `::1`. */
+function hostnameOf(host: string): string {
+  const value = host.trim().toLowerCase();
+  if (value.startsWith("["))
+    return value.slice(1, value.indexOf("]") === -1 ? undefined : value.indexOf("]"));
+  const colons = value.split(":").length - 1;
+  return colons === 1 ? value.slice(0, value.indexOf(":")) : value.replace(/\.$/, "");
+}
+
+function isLoopbackName(name: string): boolean {
+  return (
+    name === "localhost" ||
+    name.endsWith(".localhost") ||
+    name === "::1" ||
+    /^127(\.\d{1,3}){3}$/.test(name) ||
+    name === "::ffff:127.0.0.1"
+  );
+}
+
+function truncate(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
 function fail(c: Context, status: ContentfulStatusCode, code: string, message: string) {

@@ -10,6 +10,7 @@ import {
   type HealthScorer,
   type Logger,
   type ManagerEventMap,
+  normalizeEndpointUrl,
   serviceOf,
   type ToolDescriptor,
   type ToolSource,
@@ -169,7 +170,12 @@ export class XiaozhiConnectionAdapter {
    * and an API change never interleave.
    */
   applyConfig(next: XiaozhiConfig): Promise<void> {
-    const run = this.#applying.then(() => this.#apply(next));
+    return this.#serially(() => this.#apply(next));
+  }
+
+  /** Runs config changes one at a time, so a check and the change it guards cannot interleave. */
+  #serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#applying.then(task);
     this.#applying = run.catch(() => {});
     return run;
   }
@@ -215,30 +221,45 @@ export class XiaozhiConnectionAdapter {
   }
 
   /**
-   * Adds an endpoint, connects it and saves it in the config file. Throws `INVALID_ENDPOINT` for
-   * a URL that cannot be one, `DUPLICATE_ENDPOINT` for one already there.
+   * Adds an endpoint, connects it and saves it (normalised) in the config file. Throws
+   * `INVALID_ENDPOINT` for a URL that cannot be one, `DUPLICATE_ENDPOINT` for one already there
+   * however it is spelled. The check runs in the same serial step as the change, so of N concurrent
+   * adds of one URL exactly one succeeds.
    */
   async addEndpoint(url: string): Promise<EndpointStatus> {
     const trimmed = typeof url === "string" ? url.trim() : "";
     const reason = whyInvalid(trimmed);
     if (reason) throw new ConnectError("INVALID_ENDPOINT", `endpoint URL is ${reason}`);
-    if (this.manager.getEndpointStatus(endpointId(trimmed))) {
-      throw new ConnectError("DUPLICATE_ENDPOINT", `endpoint ${endpointId(trimmed)} already exists`);
-    }
-    // The file is the source of truth: the change goes through it, then applies as any reload does.
-    await this.applyConfig(await this.#changeEndpoints((list) => [...list, trimmed]));
-    const status = this.manager.getEndpointStatus(endpointId(trimmed));
-    if (!status) throw new ConnectError("INVALID_ENDPOINT", "the endpoint could not be added");
-    return status;
+    const normalized = normalizeEndpointUrl(trimmed);
+    const id = endpointId(normalized);
+    return this.#serially(async () => {
+      const duplicate = () => new ConnectError("DUPLICATE_ENDPOINT", `endpoint ${id} already exists`);
+      if (this.manager.getEndpointStatus(id)) throw duplicate();
+      // The file is the source of truth: the change goes through it, then applies as any reload does.
+      const next = await this.#changeEndpoints((list) => {
+        if (list.some((entry) => entryId(entry) === id)) throw duplicate();
+        return [...list, normalized];
+      });
+      await this.#apply(next);
+      const status = this.manager.getEndpointStatus(id);
+      if (!status) throw new ConnectError("INVALID_ENDPOINT", "the endpoint could not be added");
+      return status;
+    });
   }
 
   /** Closes an endpoint with 1000 and removes it from the config file; false when unknown. */
-  async removeEndpoint(id: string): Promise<boolean> {
-    if (!this.manager.getEndpointStatus(id)) return false;
-    await this.applyConfig(
-      await this.#changeEndpoints((list) => list.filter((entry) => entryId(entry) !== id)),
-    );
-    return true;
+  removeEndpoint(id: string): Promise<boolean> {
+    return this.#serially(async () => {
+      let listed = false;
+      const next = await this.#changeEndpoints((list) => {
+        const kept = list.filter((entry) => entryId(entry) !== id);
+        listed = kept.length < list.length;
+        return kept;
+      });
+      if (!listed && !this.manager.getEndpointStatus(id)) return false;
+      await this.#apply(next);
+      return true;
+    });
   }
 
   /** Drops and reopens one endpoint's link now; throws `UNKNOWN_ENDPOINT`. */
@@ -347,5 +368,5 @@ function listOf(value: unknown): EndpointEntry[] {
 
 function entryId(entry: unknown): string | undefined {
   const url = typeof entry === "string" ? entry : (entry as { url?: unknown } | null)?.url;
-  return typeof url === "string" ? endpointId(url.trim()) : undefined;
+  return typeof url === "string" ? endpointId(url) : undefined;
 }
