@@ -330,7 +330,11 @@ export class ConnectionManager<C extends Connection = Connection> {
       else if (connectionShapeChanged(entry.endpoint, wanted)) changed.push(id);
       else {
         unchanged.push(id);
-        if (wanted.weight !== entry.endpoint.weight) entry.endpoint = wanted;
+        if (wanted.weight !== entry.endpoint.weight) {
+          entry.endpoint = wanted;
+          // A new candidates array, so strategies' per-array caches see the new weight at once.
+          this.#invalidate();
+        }
       }
     }
     for (const id of next.keys()) if (!this.#entries.has(id)) added.push(id);

@@ -28,6 +28,12 @@ export interface SelectContext {
 /**
  * Picks one candidate for an operation. Must not mutate candidates; may keep its own state.
  * Must be O(1) or O(log n) in the candidate count: dispatch calls it on the hot path.
+ *
+ * The manager passes the same `candidates` array until the pool changes, and a new array whenever
+ * membership or a weight changes, so a strategy may cache facts per array (such as the largest
+ * weight) in a WeakMap. Live values (`inflight`, `healthScore`, `ejected`) must be read at pick time.
+ * Returning `undefined` (or a candidate it was not given) makes the manager fall back to the first
+ * candidate, so a pick never fails while one is eligible.
  */
 export interface Strategy {
   readonly specificationVersion: "v1";

@@ -1,4 +1,9 @@
-export { McpService, type McpServiceOptions, type ServiceState } from "./mcp-service.js";
+export {
+  describeServiceError,
+  McpService,
+  type McpServiceOptions,
+  type ServiceState,
+} from "./mcp-service.js";
 export {
   type ExposedTool,
   McpServiceManager,
@@ -13,6 +18,7 @@ export {
   type ReplicatedServiceOptions,
 } from "./replicated-service.js";
 export {
+  defaultHandshakeTimeout,
   exposedToolName,
   isReplicated,
   type RemoteServiceConfig,
@@ -26,3 +32,10 @@ export {
   toolNameSeparator,
   transportKind,
 } from "./service-config.js";
+export {
+  defaultMaxLineBytes,
+  killServiceProcesses,
+  LineTooLongError,
+  type ServiceStdioParameters,
+  ServiceStdioTransport,
+} from "./stdio-transport.js";

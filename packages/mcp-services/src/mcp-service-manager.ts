@@ -9,18 +9,16 @@ import {
   type ToolDescriptor,
   type ToolSource,
 } from "@xiaozhi-connect/core";
-import { McpService, type McpServiceOptions, type ServiceState } from "./mcp-service.js";
-import { type ReplicaStatus, ReplicatedService } from "./replicated-service.js";
+import type { ServiceState } from "./mcp-service.js";
 import {
-  exposedToolName,
-  isReplicated,
-  type ServiceConfig,
-  type ToolSwitches,
-  toolEnabled,
-} from "./service-config.js";
+  type ReplicaStatus,
+  ReplicatedService,
+  type ReplicatedServiceOptions,
+} from "./replicated-service.js";
+import { exposedToolName, type ServiceConfig, type ToolSwitches, toolEnabled } from "./service-config.js";
 
 export interface McpServiceManagerOptions
-  extends Omit<McpServiceOptions, "onToolsChanged" | "restart" | "onClosed"> {
+  extends Omit<ReplicatedServiceOptions, "onToolsChanged" | "onStatusChanged"> {
   /** `mcpServerConfig`: per-tool enable switches. */
   readonly toolSwitches?: ToolSwitches;
   readonly logger?: Logger;
@@ -33,7 +31,10 @@ export interface ServiceStatus {
   readonly name: string;
   readonly state: ServiceState;
   readonly tools: number;
+  /** Why it is down: the child's stderr tail, `spawn … ENOENT`, the address that refused… */
   readonly lastError?: string;
+  /** Restarts scheduled since it was started, over all its replicas. */
+  readonly restarts: number;
   /** Present for replicated services. */
   readonly replicas?: readonly ReplicaStatus[];
 }
@@ -52,7 +53,7 @@ export interface ExposedTool extends ToolDescriptor {
   readonly enabled: boolean;
 }
 
-type Service = McpService | ReplicatedService;
+type Service = ReplicatedService;
 
 interface Route {
   readonly service: Service;
@@ -67,6 +68,7 @@ interface Route {
 export class McpServiceManager implements ToolSource {
   readonly #services = new Map<string, Service>();
   readonly #listeners = new Set<() => void>();
+  readonly #statusListeners = new Set<() => void>();
   readonly #options: McpServiceManagerOptions;
   #switches: ToolSwitches | undefined;
   #running = false;
@@ -135,8 +137,9 @@ export class McpServiceManager implements ToolSource {
       name: s.name,
       state: s.state,
       tools: s.tools.length,
+      restarts: s.restarts,
       ...(s.lastError === undefined ? {} : { lastError: s.lastError }),
-      ...(s instanceof ReplicatedService ? { replicas: s.replicas() } : {}),
+      ...(s.replicated ? { replicas: s.replicas() } : {}),
     }));
   }
 
@@ -159,6 +162,13 @@ export class McpServiceManager implements ToolSource {
     return route.service.callTool(route.tool, args, options.signal);
   }
 
+  /** Calls `listener` whenever a service's state changes (starting, up, down, restart scheduled). */
+  onStatusChanged(listener: () => void): () => void {
+    const entry = () => listener();
+    this.#statusListeners.add(entry);
+    return () => this.#statusListeners.delete(entry);
+  }
+
   onToolsChanged(listener: () => void): () => void {
     const entry = () => listener();
     this.#listeners.add(entry);
@@ -170,10 +180,12 @@ export class McpServiceManager implements ToolSource {
       ...this.#options,
       logger: this.#options.logger ?? silentLogger,
       onToolsChanged: () => this.#changed(),
+      onStatusChanged: () => {
+        for (const listener of this.#statusListeners) listener();
+      },
     };
-    const service = isReplicated(config)
-      ? new ReplicatedService(name, config, options)
-      : new McpService(name, config, options);
+    // A plain service is supervised as one replica: one lifecycle, one backoff for everything.
+    const service = new ReplicatedService(name, config, options);
     this.#services.set(name, service);
     return service;
   }

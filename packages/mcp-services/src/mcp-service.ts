@@ -1,69 +1,50 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   type CallToolResult,
   CallToolResultSchema,
-  type JSONRPCMessage,
   type Tool,
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
-import {
-  type BackoffOptions,
-  backoffDelay,
-  ConnectError,
-  defaultBackoff,
-  describeError,
-  type Logger,
-  redact,
-  silentLogger,
-} from "@xiaozhi-connect/core";
+import { ConnectError, describeError, type Logger, redact, silentLogger } from "@xiaozhi-connect/core";
 import { type ReplicaConfig, transportKind } from "./service-config.js";
+import { LineTooLongError, ServiceStdioTransport } from "./stdio-transport.js";
 
 /** The longest timer Node accepts: "no deadline of our own", the caller's signal decides. */
 export const noDeadline = 2 ** 31 - 1;
 
-/** `starting` (connecting or restarting), `up`, `down` (crashed, restart scheduled), `stopped`. */
+/** `starting` (handshake under way), `up`, `down` (failed or ended; its supervisor decides), `stopped`. */
 export type ServiceState = "starting" | "up" | "down" | "stopped";
 
 export interface McpServiceOptions {
   readonly logger?: Logger;
-  /** Restart backoff after a crash; default 1 s ×2 up to 60 s, full jitter. */
-  readonly backoff?: Partial<BackoffOptions>;
-  /** A restarted service that stays up this long resets its backoff; default 10000 ms. */
-  readonly minUptime?: number;
-  /** Called whenever the service's tool list may have changed (listed, crashed, re-listed). */
+  /** Called whenever the service's tool list may have changed (listed, ended, re-listed). */
   readonly onToolsChanged?: () => void;
   /** Client name announced to the service. */
   readonly clientInfo?: { readonly name: string; readonly version: string };
-  /**
-   * Restart by itself after a crash; default true. A supervisor that decides on restarts itself (a
-   * replica's ConnectionManager) turns it off and listens to `onClosed`.
-   */
-  readonly restart?: boolean;
-  /** Called once when a service that was up goes down (process exit, connection closed). */
+  /** Called once, with the reason, when a service that was up goes down (process exit, link closed). */
   readonly onClosed?: (reason: string) => void;
 }
 
 /**
  * One local MCP service behind an SDK Client: connects it, lists its tools, re-lists on its
- * `tools/list_changed`, and when its process or connection dies, marks it down (its tools vanish)
- * and restarts it with backoff until stopped.
+ * `tools/list_changed`, and when its process or connection ends, marks it down (its tools vanish)
+ * and says why. It never restarts by itself: a supervisor (core's ConnectionManager, through
+ * `ReplicaConnection`) decides when to try again, so one failure is one log line and one timer.
  */
 export class McpService {
   #state: ServiceState = "stopped";
   #client: Client | undefined;
+  /** The client of the attempt under way, so `stop()` can end a handshake that never finishes. */
+  #starting: Client | undefined;
+  #transport: Transport | undefined;
   #tools: readonly Tool[] = [];
-  #restartTimer: ReturnType<typeof setTimeout> | undefined;
-  #attempts = 0;
-  #upSince = 0;
-  #stopping = false;
   #lastError: string | undefined;
+  /** A fatal transport error (a refused line, a failed spawn) that explains the close after it. */
+  #fatal: string | undefined;
   readonly #options: McpServiceOptions;
-  readonly #backoff: BackoffOptions;
 
   constructor(
     readonly name: string,
@@ -71,7 +52,6 @@ export class McpService {
     options: McpServiceOptions = {},
   ) {
     this.#options = options;
-    this.#backoff = { ...defaultBackoff, ...options.backoff };
   }
 
   get state(): ServiceState {
@@ -83,15 +63,61 @@ export class McpService {
     return this.#tools;
   }
 
+  /** Why the service is not up: the child's stderr tail, `spawn … ENOENT`, the refused address… */
   get lastError(): string | undefined {
     return this.#lastError;
   }
 
-  /** Connects and lists tools. Resolves either way; a failure schedules a restart. */
-  async start(): Promise<void> {
-    this.#stopping = false;
-    if (this.#state === "up" || this.#state === "starting") return;
-    await this.#connect();
+  /**
+   * Connects and lists tools; resolves once the service is up. Throws `CONNECT_FAILED` with the
+   * specific reason when it cannot start, and `ABORTED` when `signal` (its handshake deadline, a
+   * stop) ends the attempt; either way the process of the attempt is ended.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
+    if (this.#state === "up" || this.#starting) return;
+    signal?.throwIfAborted();
+    this.#state = "starting";
+    this.#fatal = undefined;
+    const client = new Client(this.#options.clientInfo ?? { name: "xiaozhi-connect", version: "0.0.0" });
+    const transport = this.#createTransport();
+    this.#starting = client;
+    this.#transport = transport;
+    client.onerror = (error) => {
+      if (error instanceof LineTooLongError || (error as NodeJS.ErrnoException).syscall === "spawn") {
+        this.#fatal = describeError(error);
+      }
+      this.#log("debug", "service error", error);
+    };
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      void this.#relist(client);
+    });
+    // Set before connect: the SDK chains its own close handling (failing pending requests) after it.
+    transport.onclose = () => this.#ended(client);
+    const abandon = () => void client.close().catch(() => {});
+    signal?.addEventListener("abort", abandon, { once: true });
+    try {
+      await client.connect(transport);
+      const { tools } = await client.listTools(undefined, signal ? { signal } : undefined);
+      signal?.throwIfAborted();
+      if (this.#starting !== client) throw new ConnectError("ABORTED", `service ${this.name} was stopped`);
+      this.#starting = undefined;
+      this.#client = client;
+      this.#state = "up";
+      this.#lastError = undefined;
+      this.#setTools(tools);
+      this.#options.logger?.info({ service: this.name, tools: tools.length }, "service up");
+    } catch (error) {
+      await client.close().catch(() => {});
+      if (this.#starting === client) {
+        this.#starting = undefined;
+        this.#state = "down";
+      }
+      if (signal?.aborted) throw signal.reason;
+      this.#lastError = this.#reason(error);
+      throw new ConnectError("CONNECT_FAILED", this.#lastError, { cause: error });
+    } finally {
+      signal?.removeEventListener("abort", abandon);
+    }
   }
 
   async callTool(
@@ -125,61 +151,50 @@ export class McpService {
     return performance.now() - started;
   }
 
-  /** Stops the service (and its child process); no restart follows. */
+  /** Stops the service and its child process, a handshake under way included. */
   async stop(): Promise<void> {
-    this.#stopping = true;
-    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
-    this.#restartTimer = undefined;
-    const client = this.#client;
+    const clients = [this.#client, this.#starting];
     this.#client = undefined;
+    this.#starting = undefined;
     this.#state = "stopped";
     this.#setTools([]);
-    await client?.close().catch(() => {});
+    await Promise.all(clients.map((client) => client?.close().catch(() => {})));
   }
 
-  async #connect(): Promise<void> {
-    this.#state = "starting";
-    const client = new Client(this.#options.clientInfo ?? { name: "xiaozhi-connect", version: "0.0.0" });
-    const transport = this.#transport();
-    let settled = false;
-    transport.onclose = () => {
-      if (settled) this.#crashed(client, "connection closed");
-    };
-    client.onerror = (error) => this.#log("debug", "service error", error);
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-      void this.#relist(client);
-    });
-    try {
-      await client.connect(transport);
-      const { tools } = await client.listTools();
-      settled = true;
-      if (this.#stopping) {
-        await client.close().catch(() => {});
-        return;
-      }
-      this.#client = client;
-      this.#state = "up";
-      this.#upSince = Date.now();
-      this.#lastError = undefined;
-      this.#setTools(tools);
-      this.#options.logger?.info({ service: this.name, tools: tools.length }, "service up");
-    } catch (error) {
-      settled = true;
-      await client.close().catch(() => {});
-      this.#crashed(client, describeError(error));
-    }
+  #ended(client: Client): void {
+    if (this.#client !== client) return;
+    this.#client = undefined;
+    this.#lastError = this.#reason(new Error("connection closed"));
+    // State first, so listeners told of the vanished tools already see the service down.
+    this.#state = "down";
+    this.#setTools([]);
+    // The supervisor logs the drop and schedules the restart: one line, one timer.
+    this.#options.onClosed?.(this.#lastError);
   }
 
-  #transport(): Transport {
+  /** The most specific reason there is: a fatal transport error, the stderr tail, the cause. */
+  #reason(error: unknown): string {
+    const stderr = this.#transport instanceof ServiceStdioTransport ? this.#transport.stderrTail : "";
+    const exit = this.#transport instanceof ServiceStdioTransport ? this.#transport.exitDescription : "";
+    const base = this.#fatal ?? describeServiceError(error, this.config);
+    const parts = [
+      base,
+      exit && !base.includes(exit) ? exit : "",
+      stderr ? `stderr: ${lastLines(stderr)}` : "",
+    ];
+    return redact(parts.filter(Boolean).join("; "));
+  }
+
+  #createTransport(): Transport {
     const config = this.config;
     const kind = transportKind(config);
     if ("command" in config) {
-      return new AcknowledgedStdioTransport({
+      return new ServiceStdioTransport({
         command: config.command,
         args: [...(config.args ?? [])],
         env: { ...(process.env as Record<string, string>), ...config.env },
         ...(config.cwd === undefined ? {} : { cwd: config.cwd }),
-        stderr: "pipe",
+        ...(config.maxLineBytes === undefined ? {} : { maxLineBytes: config.maxLineBytes }),
       });
     }
     const url = new URL(config.url);
@@ -199,33 +214,6 @@ export class McpService {
     }
   }
 
-  #crashed(client: Client, reason: string): void {
-    if (this.#stopping || (this.#client !== undefined && this.#client !== client)) return;
-    const wasUp = this.#state === "up";
-    this.#client = undefined;
-    this.#lastError = redact(reason);
-    if (Date.now() - this.#upSince >= (this.#options.minUptime ?? 10_000) && this.#state === "up") {
-      this.#attempts = 0;
-    }
-    // State first, so listeners told of the vanished tools already see the service down.
-    this.#state = "down";
-    this.#setTools([]);
-    if (this.#options.restart === false) {
-      this.#options.logger?.warn({ service: this.name, reason: this.#lastError }, "service down");
-      if (wasUp) this.#options.onClosed?.(this.#lastError);
-      return;
-    }
-    const delay = backoffDelay(this.#attempts++, this.#backoff);
-    this.#options.logger?.warn(
-      { service: this.name, reason: this.#lastError, restartInMs: delay },
-      "service down",
-    );
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = undefined;
-      void this.#connect();
-    }, delay);
-  }
-
   #setTools(tools: readonly Tool[]): void {
     if (tools === this.#tools || (tools.length === 0 && this.#tools.length === 0)) return;
     this.#tools = tools;
@@ -241,27 +229,27 @@ export class McpService {
 }
 
 /**
- * The SDK's stdio transport, except that `send` settles only when the bytes were handed to the
- * pipe, and fails with `SEND_FAILED` when they could not be (the process is gone: EPIPE). A request
- * that failed that way provably never reached the service, so a replicated service can run it on
- * another replica.
+ * Describes why a service could not be reached in terms a user can act on: `fetch failed` becomes
+ * `fetch failed (connect ECONNREFUSED 127.0.0.1:8080)`, the SDK's "Connection closed" names the
+ * service's address.
  */
-class AcknowledgedStdioTransport extends StdioClientTransport {
-  override send(message: JSONRPCMessage): Promise<void> {
-    // The SDK keeps its child process in `_process` (sdk 1.32); without it, fall back to its send.
-    const stdin = (
-      this as unknown as { _process?: { stdin?: NodeJS.WritableStream & { writable: boolean } } }
-    )._process?.stdin;
-    if (!stdin) return super.send(message);
-    if (!stdin.writable) {
-      return Promise.reject(new ConnectError("SEND_FAILED", "the service's stdin is closed"));
-    }
-    return new Promise((resolve, reject) => {
-      stdin.write(serializeMessage(message), (error) =>
-        error
-          ? reject(new ConnectError("SEND_FAILED", `could not write to the service: ${error.message}`))
-          : resolve(),
-      );
-    });
+export function describeServiceError(error: unknown, config: ReplicaConfig): string {
+  let text = describeError(error);
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  if (cause instanceof Error && cause.message && !text.includes(cause.message)) text += ` (${cause.message})`;
+  const address = "url" in config ? safeOrigin(config.url) : undefined;
+  if (address && !text.includes(address)) text += ` [${address}]`;
+  return text;
+}
+
+function safeOrigin(url: string): string | undefined {
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined;
   }
+}
+
+function lastLines(text: string): string {
+  return text.split("\n").slice(-5).join(" | ").slice(-600);
 }

@@ -1,6 +1,7 @@
 import { type CallToolResult, ErrorCode, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { StrategyRegistry } from "@xiaozhi-connect/balancer";
 import {
+  type BackoffOptions,
   ConnectError,
   type Connection,
   type ConnectionEventMap,
@@ -14,7 +15,12 @@ import {
 } from "@xiaozhi-connect/core";
 import { healthScorer } from "@xiaozhi-connect/health";
 import { McpService, type McpServiceOptions, noDeadline, type ServiceState } from "./mcp-service.js";
-import type { ReplicaConfig, ReplicatedServiceConfig } from "./service-config.js";
+import {
+  defaultHandshakeTimeout,
+  isReplicated,
+  type ReplicaConfig,
+  type ServiceConfig,
+} from "./service-config.js";
 
 const connectionStates: Readonly<Record<ServiceState, ConnectionState>> = {
   up: "connected",
@@ -37,7 +43,6 @@ export class ReplicaConnection implements Connection {
   ) {
     this.service = new McpService(name, config, {
       ...options,
-      restart: false,
       onClosed: (reason) =>
         this.#events.emit("closed", { code: 1006, reason, retryable: true, at: Date.now() }),
     });
@@ -51,19 +56,9 @@ export class ReplicaConnection implements Connection {
     return this.#events.on(event, listener);
   }
 
-  async connect(signal: AbortSignal): Promise<void> {
-    signal.throwIfAborted();
-    const abandon = () => void this.service.stop();
-    signal.addEventListener("abort", abandon, { once: true });
-    try {
-      await this.service.start();
-    } finally {
-      signal.removeEventListener("abort", abandon);
-    }
-    signal.throwIfAborted();
-    if (this.service.state !== "up") {
-      throw new ConnectError("CONNECT_FAILED", this.service.lastError ?? "replica did not start");
-    }
+  /** Starts the replica's service; the signal (handshake deadline, stop) ends its process. */
+  connect(signal: AbortSignal): Promise<void> {
+    return this.service.start(signal);
   }
 
   close(): Promise<void> {
@@ -81,8 +76,14 @@ export class ReplicaConnection implements Connection {
   }
 }
 
-export interface ReplicatedServiceOptions extends Omit<McpServiceOptions, "restart" | "onClosed"> {
+export interface ReplicatedServiceOptions extends Omit<McpServiceOptions, "onClosed"> {
+  /** Restart backoff; default 1 s ×2 up to 60 s, full jitter. */
+  readonly backoff?: Partial<BackoffOptions>;
+  /** A replica that stays up this long resets its backoff; default 10000 ms. */
+  readonly minUptime?: number;
   readonly strategies?: StrategyRegistry;
+  /** Called whenever a replica's state changes (starting, up, down, restart scheduled). */
+  readonly onStatusChanged?: () => void;
   /** Scores replicas and ejects failing ones; default a fresh `healthScorer()`. */
   readonly healthScorer?: HealthScorer;
 }
@@ -97,10 +98,11 @@ export interface ReplicaStatus {
 }
 
 /**
- * A service with several interchangeable replicas. A core ConnectionManager keeps each replica
- * up (restarts with backoff), a Strategy with health scoring picks one per call, and a call
- * moves to another replica only when it provably never reached the first, or when the tool says
- * it is idempotent (`annotations.idempotentHint`). Nothing else runs twice.
+ * A service under supervision: one replica for a plain service, several interchangeable ones for a
+ * replicated one. A core ConnectionManager keeps each replica up (restarts with backoff, a deadline
+ * on every handshake), a Strategy with health scoring picks one per call, and a call moves to
+ * another replica only when it provably never reached the first, or when the tool says it is
+ * idempotent (`annotations.idempotentHint`). Nothing else runs twice.
  */
 export class ReplicatedService {
   readonly #manager: ConnectionManager<ReplicaConnection>;
@@ -108,34 +110,40 @@ export class ReplicatedService {
   readonly #health: HealthScorer;
   readonly #ownsHealth: boolean;
   readonly #onToolsChanged: (() => void) | undefined;
+  /** True when the config declares `replicas`; a plain service is supervised as one replica. */
+  readonly replicated: boolean;
   #stopped = true;
   #announced = "[]";
+  #restarts = 0;
 
   constructor(
     readonly name: string,
-    readonly config: ReplicatedServiceConfig,
+    readonly config: ServiceConfig,
     options: ReplicatedServiceOptions = {},
   ) {
-    if (config.replicas.length === 0) {
+    const replicas = isReplicated(config) ? config.replicas : [config];
+    if (replicas.length === 0) {
       throw new ConnectError("INVALID_CONFIG", `service ${name} declares an empty replicas list`);
     }
+    this.replicated = isReplicated(config);
     const strategies = options.strategies ?? StrategyRegistry.withBuiltins();
-    const strategy = strategies.create(config.strategy ?? "least-inflight");
+    const strategy = strategies.create((isReplicated(config) && config.strategy) || "least-inflight");
     this.#ownsHealth = options.healthScorer === undefined;
     this.#health = options.healthScorer ?? healthScorer();
-    const logger: Logger = options.logger ?? silentLogger;
+    const logger = serviceLogger(options.logger ?? silentLogger, name);
     const replicaUrl = (index: number) => `replica://${encodeURIComponent(name)}/${index}`;
-    this.#replicas = config.replicas.map((_, index) => replicaUrl(index));
+    this.#replicas = replicas.map((_, index) => replicaUrl(index));
     const indexOf = (endpoint: ResolvedEndpoint) => this.#replicas.indexOf(endpoint.url);
     this.#manager = new ConnectionManager<ReplicaConnection>({
       strategy,
       healthScorer: this.#health,
       logger,
+      connectTimeout: config.handshakeTimeout ?? defaultHandshakeTimeout,
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
       ...(options.minUptime === undefined ? {} : { minUptime: options.minUptime }),
       connectionFactory: (endpoint) => {
         const index = indexOf(endpoint);
-        const replica = config.replicas[index];
+        const replica = replicas[index];
         if (!replica) throw new ConnectError("INVALID_CONFIG", `unknown replica ${endpoint.masked}`);
         return new ReplicaConnection(endpoint.id, index, name, replica, {
           ...options,
@@ -145,7 +153,14 @@ export class ReplicatedService {
       },
     });
     this.#onToolsChanged = options.onToolsChanged;
-    this.#manager.on("stateChanged", () => this.#toolsMayHaveChanged());
+    this.#manager.on("stateChanged", () => {
+      this.#toolsMayHaveChanged();
+      options.onStatusChanged?.();
+    });
+    this.#manager.on("reconnectScheduled", () => {
+      this.#restarts++;
+      options.onStatusChanged?.();
+    });
   }
 
   get state(): ServiceState {
@@ -160,9 +175,18 @@ export class ReplicatedService {
     return this.#upReplica()?.service.tools ?? [];
   }
 
+  /** Why the service is down, as specific as its replicas know (stderr tail, spawn error, address). */
   get lastError(): string | undefined {
     if (this.state === "up") return undefined;
+    for (const connection of this.#manager.getConnections()) {
+      if (connection.service.lastError) return connection.service.lastError;
+    }
     return this.#manager.getConnectionStatus().find((s) => s.lastError)?.lastError;
+  }
+
+  /** Restarts since the service was started, over all its replicas. */
+  get restarts(): number {
+    return this.#restarts;
   }
 
   replicas(): ReplicaStatus[] {
@@ -222,6 +246,25 @@ export class ReplicatedService {
   #upReplica(): ReplicaConnection | undefined {
     return this.#manager.getConnections().find((c) => c.service.state === "up");
   }
+}
+
+/** The manager's log lines, about a service rather than an endpoint. */
+function serviceLogger(logger: Logger, service: string): Logger {
+  const wrap =
+    (level: keyof Logger) =>
+    (object: Record<string, unknown> | string, message?: string): void => {
+      if (typeof object === "string") {
+        logger[level]({ service }, object.replace(/^endpoint\b/, "service"));
+        return;
+      }
+      const { endpoint, id: _id, ...rest } = object;
+      const replica = typeof endpoint === "string" ? Number(endpoint.split("/").pop()) : Number.NaN;
+      logger[level](
+        { service, ...(Number.isInteger(replica) ? { replica } : {}), ...rest },
+        message?.replace(/^endpoint\b/, "service"),
+      );
+    };
+  return { debug: wrap("debug"), info: wrap("info"), warn: wrap("warn"), error: wrap("error") };
 }
 
 /** The SDK's error for a request whose connection closed before the answer came. */

@@ -7,6 +7,10 @@ export interface StdioServiceConfig {
   readonly args?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
   readonly cwd?: string;
+  /** Longest line the service may write to stdout, in bytes; a longer one ends it. Default 8 MiB. */
+  readonly maxLineBytes?: number;
+  /** The MCP handshake (start, initialize, tools/list) must finish within this (ms); default 30000. */
+  readonly handshakeTimeout?: number;
 }
 
 /** A remote MCP service over SSE or streamable HTTP (`http` is an alias of `streamable-http`). */
@@ -14,6 +18,8 @@ export interface RemoteServiceConfig {
   readonly type?: "sse" | "streamable-http" | "http";
   readonly url: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** The MCP handshake (connect, initialize, tools/list) must finish within this (ms); default 30000. */
+  readonly handshakeTimeout?: number;
 }
 
 /** One process or URL of a service; a replicated service has several. */
@@ -27,7 +33,12 @@ export interface ReplicatedServiceConfig {
   readonly replicas: readonly ReplicaConfig[];
   /** Strategy name from the registry; default `least-inflight`. */
   readonly strategy?: string;
+  /** Handshake deadline of every replica (ms); default 30000. */
+  readonly handshakeTimeout?: number;
 }
+
+/** How long a service may take to start and answer `initialize` and `tools/list` by default, in ms. */
+export const defaultHandshakeTimeout = 30_000;
 
 /** One entry of `mcpServers` in `xiaozhi.config.json`. */
 export type ServiceConfig = ReplicaConfig | ReplicatedServiceConfig;
