@@ -28,6 +28,8 @@ export interface WebServerOptions {
   readonly allowedHosts?: readonly string[];
   readonly logger: Logger;
   readonly version: string;
+  /** Aborting it during startup stops whatever started (service processes included) and rejects. */
+  readonly signal?: AbortSignal;
 }
 
 /** A started WebServer. */
@@ -86,13 +88,20 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const server = await listen(app, options.host, options.port);
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const abandon = () => void adapter.cleanup();
+  options.signal?.addEventListener("abort", abandon, { once: true });
   try {
+    options.signal?.throwIfAborted();
     await adapter.start();
+    options.signal?.throwIfAborted();
   } catch (error) {
     routes.close();
+    (server as { closeAllConnections?: () => void }).closeAllConnections?.();
     await new Promise((resolve) => server.close(resolve));
     await adapter.cleanup();
     throw error;
+  } finally {
+    options.signal?.removeEventListener("abort", abandon);
   }
   let closing: Promise<void> | undefined;
   return {

@@ -5,7 +5,17 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { alive, childrenOf, demoTools, main, type RunningServer, runServer } from "./run-server.js";
+import {
+  alive,
+  childrenOf,
+  demoTools,
+  gone,
+  main,
+  type RunningServer,
+  runServer,
+  spawnServer,
+  waitForOutput,
+} from "./run-server.js";
 
 const token = (name: string) => `tok-secret-${name}-eyJhbGciOiJIUzI1NiJ9`;
 let cloud: SimulatedXiaozhiCloud | undefined;
@@ -79,13 +89,42 @@ describe("the xiaozhi-connect CLI", () => {
     const children = childrenOf(server.process.pid as number);
     expect(children.length).toBeGreaterThanOrEqual(1);
     server.process.kill("SIGTERM");
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await waitForOutput(server, /shutting down/);
     expect(server.process.exitCode).toBeNull();
-    const second = Date.now();
     server.process.kill("SIGTERM");
     expect(await server.exited).toEqual({ code: 130, signal: null });
-    expect(Date.now() - second).toBeLessThan(1000);
-    for (const pid of children.filter(alive)) process.kill(pid, "SIGKILL");
+    // Even the stubborn service does not outlive it.
+    await gone(children);
+  });
+
+  it("stops cleanly on SIGTERM during startup, a service still in its handshake, leaving no process", async () => {
+    cloud = await SimulatedXiaozhiCloud.start();
+    const config = writeConfig({
+      mcpEndpoint: [cloud.endpointUrl(token("a"))],
+      mcpServers: {
+        silent: {
+          command: process.execPath,
+          args: ["-e", "setInterval(() => {}, 1000)"],
+          handshakeTimeout: 60_000,
+        },
+      },
+    });
+    const starting = spawnServer(["--config", config, "--port", "0"]);
+    server = { ...starting, url: "" };
+    const pid = starting.process.pid as number;
+    // The service's process exists and has not answered initialize: startup is not over.
+    const children = await new Promise<number[]>((resolve) => {
+      const look = () => {
+        const found = childrenOf(pid);
+        if (found.length > 0) resolve(found);
+        else setTimeout(look, 20);
+      };
+      look();
+    });
+    expect(starting.stdout()).not.toMatch(/ready:/);
+    starting.process.kill("SIGTERM");
+    expect(await starting.exited).toEqual({ code: 0, signal: null });
+    await gone(children);
   });
 
   it("starts in demo mode without any config and says so", async () => {

@@ -16,12 +16,8 @@ export interface RunningServer {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns the built CLI in a scratch home and working directory; waits (bounded) for the ready line. */
-export async function runServer(
-  args: string[],
-  env: Record<string, string> = {},
-  timeoutMs = 20_000,
-): Promise<RunningServer> {
+/** Spawns the built CLI in a scratch home and working directory, without waiting for anything. */
+export function spawnServer(args: string[], env: Record<string, string> = {}): Omit<RunningServer, "url"> {
   if (!existsSync(main)) {
     throw new Error(`${main} is missing: build first (pnpm build, or pnpm test which builds)`);
   }
@@ -42,20 +38,70 @@ export async function runServer(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
-  const deadline = Date.now() + timeoutMs;
-  let ended = false;
-  void exited.then(() => {
-    ended = true;
+  return { process: child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Spawns the built CLI in a scratch home and working directory; waits (bounded) for the ready line. */
+export async function runServer(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 20_000,
+): Promise<RunningServer> {
+  const started = spawnServer(args, env);
+  const ready = /ready: dashboard (\S+)/;
+  await waitForOutput(started, ready, timeoutMs);
+  const url = (ready.exec(started.stdout())?.[1] ?? "").replace(/#.*$/, "");
+  return { ...started, url };
+}
+
+/** Resolves once the server's stdout or stderr matches `pattern`, checked on every chunk. */
+export function waitForOutput(
+  server: Omit<RunningServer, "url">,
+  pattern: RegExp,
+  timeoutMs = 20_000,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (!pattern.test(server.stdout()) && !pattern.test(server.stderr())) return;
+      done();
+      resolve();
+    };
+    const fail = () => {
+      done();
+      server.process.kill("SIGKILL");
+      reject(
+        new Error(
+          `no ${pattern} within ${timeoutMs} ms\nstdout:\n${server.stdout()}\nstderr:\n${server.stderr().slice(-3000)}`,
+        ),
+      );
+    };
+    const timer = setTimeout(fail, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      server.process.stdout?.off("data", check);
+      server.process.stderr?.off("data", check);
+      server.process.off("exit", fail);
+    };
+    server.process.stdout?.on("data", check);
+    server.process.stderr?.on("data", check);
+    server.process.once("exit", fail);
+    check();
   });
-  while (!/ready: dashboard (\S+)/.test(out)) {
-    if (ended || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`no ready line within ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err.slice(-3000)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  const url = (/ready: dashboard (\S+)/.exec(out)?.[1] ?? "").replace(/#.*$/, "");
-  return { process: child, url, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Resolves once none of `pids` is alive, checking every 20 ms; rejects after `ms`. */
+export function gone(pids: readonly number[], ms = 5000): Promise<void> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const left = pids.filter(alive);
+      if (left.length === 0) resolve();
+      else if (Date.now() - started > ms)
+        reject(new Error(`still running after ${ms} ms: ${left.join(", ")}`));
+      else setTimeout(check, 20);
+    };
+    check();
+  });
 }
 
 /** Pids of the live child processes of `pid` (Linux /proc). */
@@ -74,10 +120,11 @@ export function childrenOf(pid: number): number[] {
   return children;
 }
 
+/** True while the process exists and is not a zombie. */
 export function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] !== "Z";
   } catch {
     return false;
   }

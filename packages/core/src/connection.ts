@@ -81,8 +81,18 @@ export interface ConnectionContext {
   readonly logger: Logger;
 }
 
-/** Builds the connection for an endpoint. Called once per endpoint, not per reconnect. */
-export type ConnectionFactory<C extends Connection = Connection> = (
-  endpoint: ResolvedEndpoint,
-  context: ConnectionContext,
-) => C;
+/**
+ * Builds the connection for an endpoint. Called once per endpoint, not per reconnect. A plain function
+ * is a complete factory; the optional members let whoever owns it (the adapter, on every config
+ * change and at shutdown) reach what the factory shares between its connections.
+ */
+export interface ConnectionFactory<C extends Connection = Connection> {
+  (endpoint: ResolvedEndpoint, context: ConnectionContext): C;
+  /**
+   * Applies new transport settings (heartbeat and call timings, in ms, as the config names them) at
+   * once where it can and to links opened from now on. Unknown settings are ignored.
+   */
+  configure?(settings: Readonly<Record<string, unknown>>): void;
+  /** Releases what the factory shares (timers, pools); called once, after every connection closed. */
+  dispose?(): void;
+}

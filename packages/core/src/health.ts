@@ -31,4 +31,8 @@ export interface HealthScorer {
   remove(id: string): void;
   /** Called when an id is ejected or readmitted; returns the unsubscribe function. */
   onEjectionChanged(listener: (id: string, ejected: boolean, reason: string) => void): () => void;
+  /** Optional: applies new scoring settings (the config's `health` block); unknown ones are ignored. */
+  configure?(settings: Readonly<Record<string, unknown>>): void;
+  /** Optional: stops its timers and drops its listeners; called once at shutdown by its owner. */
+  dispose?(): void;
 }

@@ -51,6 +51,8 @@ export interface ToolSource {
   ): Promise<ToolCallResult>;
   /** Called whenever the list may have changed; returns the unsubscribe function. */
   onToolsChanged(listener: () => void): () => void;
+  /** Optional: stops what the source runs (service processes, connections); called once at shutdown. */
+  dispose?(): void | Promise<void>;
 }
 
 /** A source with no tools; calls fail with an MCP-style error result. */

@@ -74,7 +74,7 @@ export class HealthScoreBoard implements HealthScorer {
   readonly specificationVersion = "v1" as const;
   readonly #tracks = new Map<string, Track>();
   readonly #listeners = new Set<EjectionListener>();
-  readonly #options: HealthScoreOptions;
+  #options: HealthScoreOptions;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -166,6 +166,16 @@ export class HealthScoreBoard implements HealthScorer {
   /** Ids ejected right now. */
   ejected(): string[] {
     return [...this.#tracks].filter(([, t]) => t.ejectedUntil !== undefined).map(([id]) => id);
+  }
+
+  /** Applies new settings (numbers named as in `HealthScoreOptions`); others are ignored. */
+  configure(settings: Readonly<Partial<Record<keyof HealthScoreOptions, unknown>>>): void {
+    const next: Record<string, number> = { ...this.#options };
+    for (const key of Object.keys(defaultHealthScoreOptions) as (keyof HealthScoreOptions)[]) {
+      const value = settings[key];
+      if (typeof value === "number" && Number.isFinite(value)) next[key] = value;
+    }
+    this.#options = Object.freeze(next as unknown as HealthScoreOptions);
   }
 
   /** Stops the readmission timer and drops listeners. */

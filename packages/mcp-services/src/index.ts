@@ -8,6 +8,7 @@ export {
   type ExposedTool,
   McpServiceManager,
   type McpServiceManagerOptions,
+  type PreparedServices,
   type ServiceStatus,
   type ServicesDiff,
 } from "./mcp-service-manager.js";

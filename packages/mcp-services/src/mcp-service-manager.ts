@@ -47,6 +47,13 @@ export interface ServicesDiff {
   readonly unchanged: readonly string[];
 }
 
+/** A validated `mcpServers` change, not applied yet (see `McpServiceManager.prepare`). */
+export interface PreparedServices {
+  readonly diff: ServicesDiff;
+  /** Applies the change; `started` settles once the started services' first attempts have. */
+  commit(): Promise<{ readonly started: Promise<void> }>;
+}
+
 /** One exposed tool with where it comes from. */
 export interface ExposedTool extends ToolDescriptor {
   readonly service: string;
@@ -91,11 +98,29 @@ export class McpServiceManager implements ToolSource {
     await Promise.allSettled([...this.#services.values()].map((s) => s.stop()));
   }
 
+  /** The ToolSource contract's shutdown: stops every service. */
+  dispose(): Promise<void> {
+    return this.stop();
+  }
+
   /**
    * Applies a new `mcpServers` map as a diff: removed services stop, changed ones restart with
    * their new config, new ones start (when the manager runs); unchanged services are not touched.
+   * Resolves once the started services' first attempts have settled.
    */
   async reconcile(services: Readonly<Record<string, ServiceConfig>>): Promise<ServicesDiff> {
+    const prepared = this.prepare(services);
+    await (await prepared.commit()).started;
+    return prepared.diff;
+  }
+
+  /**
+   * Validates and builds what a new `mcpServers` map (and, when given, new tool switches) needs
+   * without changing anything: throws (`INVALID_CONFIG`, `UNKNOWN_STRATEGY`) for a map that cannot
+   * run. `commit()` then applies it: it stops removed and changed services, starts the new ones
+   * without waiting for them (`started` settles with their first attempts) and tells listeners.
+   */
+  prepare(services: Readonly<Record<string, ServiceConfig>>, toolSwitches?: ToolSwitches): PreparedServices {
     const diff: { added: string[]; removed: string[]; changed: string[]; unchanged: string[] } = {
       added: [],
       removed: [],
@@ -109,21 +134,28 @@ export class McpServiceManager implements ToolSource {
       else if (JSON.stringify(current.config) === JSON.stringify(config)) diff.unchanged.push(name);
       else diff.changed.push(name);
     }
-    const stopping = [...diff.removed, ...diff.changed].map((name) => {
-      const service = this.#services.get(name);
-      this.#services.delete(name);
-      return service?.stop();
-    });
-    await Promise.allSettled(stopping);
-    const starting = [...diff.changed, ...diff.added].map((name) => {
-      const config = services[name];
-      if (config === undefined) return undefined;
-      const service = this.#add(name, config);
-      return this.#running ? service.start() : undefined;
-    });
-    if (stopping.length > 0 || starting.length > 0) this.#changed();
-    await Promise.allSettled(starting);
-    return diff;
+    // Build first: a bad entry throws here, before anything running is touched.
+    const built = [...diff.changed, ...diff.added].map((name) =>
+      this.#build(name, services[name] as ServiceConfig),
+    );
+    const switchesChanged =
+      toolSwitches !== undefined && JSON.stringify(toolSwitches) !== JSON.stringify(this.#switches ?? {});
+    return {
+      diff,
+      commit: async () => {
+        const stopping = [...diff.removed, ...diff.changed].map((name) => {
+          const service = this.#services.get(name);
+          this.#services.delete(name);
+          return service?.stop();
+        });
+        for (const service of built) this.#services.set(service.name, service);
+        if (switchesChanged) this.#switches = toolSwitches;
+        if (stopping.length > 0 || built.length > 0 || switchesChanged) this.#changed();
+        await Promise.allSettled(stopping);
+        const started = Promise.allSettled(this.#running ? built.map((s) => s.start()) : []).then(() => {});
+        return { started };
+      },
+    };
   }
 
   /** Replaces the per-tool switches; listeners hear about it. */
@@ -176,6 +208,12 @@ export class McpServiceManager implements ToolSource {
   }
 
   #add(name: string, config: ServiceConfig): Service {
+    const service = this.#build(name, config);
+    this.#services.set(name, service);
+    return service;
+  }
+
+  #build(name: string, config: ServiceConfig): Service {
     const options = {
       ...this.#options,
       logger: this.#options.logger ?? silentLogger,
@@ -185,9 +223,7 @@ export class McpServiceManager implements ToolSource {
       },
     };
     // A plain service is supervised as one replica: one lifecycle, one backoff for everything.
-    const service = new ReplicatedService(name, config, options);
-    this.#services.set(name, service);
-    return service;
+    return new ReplicatedService(name, config, options);
   }
 
   #changed(): void {

@@ -30,6 +30,8 @@ export interface XiaozhiConnectionFactory extends ConnectionFactory<XiaozhiEndpo
   readonly heartbeat: HeartbeatWheel;
   /** Applies new settings: heartbeat timings at once, the rest to links opened from now on. */
   configure(options: XiaozhiTransportOptions): void;
+  /** Stops the shared heartbeat; for shutdown, once every connection is closed. */
+  dispose(): void;
 }
 
 /** What a factory uses for every transport setting it is not given (heartbeat: `defaultHeartbeat`). */
@@ -70,6 +72,9 @@ export function xiaozhiConnectionFactory(options: XiaozhiTransportOptions = {}):
       if (next.closeTimeout !== undefined) settings.closeTimeout = next.closeTimeout;
       if (next.readyGrace !== undefined) settings.readyGrace = next.readyGrace;
       if (next.serverInfo !== undefined) settings.serverInfo = next.serverInfo;
+    },
+    dispose() {
+      heartbeat.stop();
     },
   });
 }

@@ -78,6 +78,13 @@ export class HeartbeatWheel {
     };
   }
 
+  /** Forgets every socket and stops the timer. */
+  stop(): void {
+    this.#slots.clear();
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
   #tickMs(): number {
     return Math.max(5, Math.floor(Math.min(this.#options.interval, this.#options.timeout) / 10));
   }

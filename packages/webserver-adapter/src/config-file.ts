@@ -70,16 +70,21 @@ export class ConfigFile {
   }
 
   /**
-   * Watches the file (editors that save by rename included) and calls `onChange` with each valid
-   * new version; invalid versions go to `onError` and leave the running config as it is.
+   * Watches the file (editors that save by rename included) and hands each new valid version to
+   * `apply`. A version that does not parse, or that `apply` rejects, leaves the running config as it
+   * is and is reported in `status().lastError`; any later successful read clears it, the very text
+   * that is running included. `onStatus` hears of every change of `status()`.
    */
-  watch(onChange: (config: XiaozhiConfig) => void, onError: (error: Error) => void = () => {}): void {
+  watch(
+    apply: (config: XiaozhiConfig) => void | Promise<void>,
+    onStatus: (status: ConfigStatus) => void = () => {},
+  ): void {
     if (this.#polling) return;
     const schedule = () => {
       if (this.#timer !== undefined) clearTimeout(this.#timer);
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
-        void this.#reload(onChange, onError);
+        void this.#reload(apply, onStatus);
       }, this.options.debounceMs ?? 100);
     };
     this.#polling = (current, previous) => {
@@ -117,11 +122,16 @@ export class ConfigFile {
 
   /**
    * Changes the file: `change` edits the raw JSON as it is on disk now (an edit not yet reloaded
-   * survives, as do unknown fields), the result is validated, written to a temporary file and
-   * renamed over the original, so a reader never sees half a file. Writes are serialised. Throws
-   * `INVALID_CONFIG` when the file on disk is not valid JSON. Resolves with the new config.
+   * survives, as do unknown fields), and the result is validated. `prepare`, when given, then checks
+   * and builds what the new config needs and returns how to apply it; when it throws, nothing is
+   * written. The text is written to a temporary file and renamed over the original (the target of a
+   * symlink), so a reader never sees half a file, and then the change is applied. Writes are
+   * serialised. Throws `INVALID_CONFIG` when the file on disk is not valid. Resolves with the new config.
    */
-  update(change: (raw: Record<string, unknown>) => void): Promise<XiaozhiConfig> {
+  update(
+    change: (raw: Record<string, unknown>) => void,
+    prepare?: (config: XiaozhiConfig) => Promise<() => Promise<void>>,
+  ): Promise<XiaozhiConfig> {
     const run = this.#writing.then(async () => {
       const target = await realpath(this.path).catch(() => this.path);
       let current: string;
@@ -137,10 +147,13 @@ export class ConfigFile {
       // Edit the raw JSON, not the parsed config: the schema drops fields it does not know.
       const raw = JSON.parse(current) as Record<string, unknown>;
       change(raw);
-      parseConfig(raw);
+      const config = parseConfig(raw);
+      const commit = prepare ? await prepare(config) : undefined;
       const text = `${JSON.stringify(raw, null, 2)}\n`;
       await writeAtomically(target, text);
-      return this.#accept(text);
+      this.#commit(config, text);
+      await commit?.();
+      return config;
     });
     this.#writing = run.catch(() => {});
     return run;
@@ -154,50 +167,73 @@ export class ConfigFile {
     this.#timer = undefined;
   }
 
-  async #reload(onChange: (config: XiaozhiConfig) => void, onError: (error: Error) => void): Promise<void> {
+  async #reload(
+    apply: (config: XiaozhiConfig) => void | Promise<void>,
+    onStatus: (status: ConfigStatus) => void,
+  ): Promise<void> {
     await this.#writing;
     let text: string;
     try {
       text = await readFile(this.path, "utf8");
     } catch (error) {
       // Mid-rename or deleted: the next event (or none) decides; the running config stays.
-      this.#reject(new ConnectError("INVALID_CONFIG", `config unreadable: ${describeError(error)}`), onError);
+      this.#reject(
+        new ConnectError("INVALID_CONFIG", `config unreadable: ${describeError(error)}`),
+        onStatus,
+      );
       return;
     }
-    if (text === this.#text) return;
+    if (text === this.#text) {
+      // The running text again (an edit undone): whatever was rejected in between no longer stands.
+      if (this.#lastError !== null) {
+        this.#lastError = null;
+        onStatus(this.status());
+      }
+      return;
+    }
     let config: XiaozhiConfig;
     try {
-      config = this.#accept(text);
+      config = this.#parse(text);
+      await apply(config);
     } catch (error) {
-      this.#reject(error as Error, onError);
+      this.#reject(error as Error, onStatus);
       return;
     }
+    this.#commit(config, text);
     this.#logger.info({ path: this.path }, "config reloaded");
-    onChange(config);
+    onStatus(this.status());
   }
 
-  #accept(text: string): XiaozhiConfig {
-    let config: XiaozhiConfig;
+  /** Parses and validates; on failure records why and throws. */
+  #parse(text: string): XiaozhiConfig {
     try {
-      config = parseConfigText(text);
+      return parseConfigText(text);
     } catch (error) {
       this.#lastError = redact(describeError(error));
       throw error;
     }
+  }
+
+  #accept(text: string): XiaozhiConfig {
+    const config = this.#parse(text);
+    this.#commit(config, text);
+    return config;
+  }
+
+  #commit(config: XiaozhiConfig, text: string): void {
     this.#config = config;
     this.#text = text;
     this.#loadedAt = this.#now();
     this.#lastError = null;
-    return config;
   }
 
-  #reject(error: Error, onError: (error: Error) => void): void {
+  #reject(error: Error, onStatus: (status: ConfigStatus) => void): void {
     this.#lastError = redact(describeError(error));
     this.#logger.warn(
       { path: this.path, err: this.#lastError },
       "config change rejected; the running config stays",
     );
-    onError(error);
+    onStatus(this.status());
   }
 }
 

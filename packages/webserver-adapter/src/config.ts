@@ -31,12 +31,16 @@ const stdioService = z.object({
   cwd: z.string().optional(),
   /** Longest line the service may write to stdout, in bytes; default 8 MiB. */
   maxLineBytes: z.number().int().positive().optional(),
+  /** Start, initialize and tools/list must finish within this (ms); default 30000. */
+  handshakeTimeout: positiveMs.optional(),
 });
 
 const remoteService = z.object({
   type: z.enum(["sse", "streamable-http", "http"]).optional(),
   url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
   headers: z.record(z.string(), z.string()).optional(),
+  /** Connect, initialize and tools/list must finish within this (ms); default 30000. */
+  handshakeTimeout: positiveMs.optional(),
 });
 
 const replica = z.union([stdioService, remoteService], {
@@ -45,7 +49,11 @@ const replica = z.union([stdioService, remoteService], {
 
 const service = z.union(
   [
-    z.object({ replicas: z.array(replica).min(1), strategy: z.string().optional() }),
+    z.object({
+      replicas: z.array(replica).min(1),
+      strategy: z.string().optional(),
+      handshakeTimeout: positiveMs.optional(),
+    }),
     stdioService,
     remoteService,
   ],
@@ -96,6 +104,16 @@ export const xiaozhiConfigSchema = z.looseObject({
     )
     .optional(),
   connection: connection.optional(),
+  /** Health scoring and ejection (see @xiaozhi-connect/health); every field optional. */
+  health: z
+    .looseObject({
+      consecutiveFailures: z.number().int().positive().optional(),
+      baseEjectionTime: positiveMs.optional(),
+      maxEjectionTime: positiveMs.optional(),
+      maxEjectionShare: z.number().min(0).max(1).optional(),
+      staleAfter: positiveMs.optional(),
+    })
+    .optional(),
   webUI: z
     .looseObject({
       port: z.number().int().min(0).max(65535).optional(),

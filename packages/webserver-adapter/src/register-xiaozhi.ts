@@ -10,13 +10,7 @@ import { healthScorer } from "@xiaozhi-connect/health";
 import { McpServiceManager } from "@xiaozhi-connect/mcp-services";
 import { xiaozhiConnectionFactory } from "@xiaozhi-connect/transport-ws";
 import { type DependencyContainer, type InjectionToken, instanceCachingFactory, Lifecycle } from "tsyringe";
-import {
-  managerSettingsOf,
-  servicesOf,
-  toolSwitchesOf,
-  transportOptionsOf,
-  type XiaozhiConfig,
-} from "./config.js";
+import type { XiaozhiConfig } from "./config.js";
 import type { ConfigFile } from "./config-file.js";
 import {
   ClockToken,
@@ -68,33 +62,29 @@ export function registerXiaozhi(
   value(LoggerToken, options.logger ?? silentLogger);
   value(ClockToken, options.now ?? Date.now);
   factory(StrategyRegistryToken, () => StrategyRegistry.withBuiltins());
-  factory(StrategyToken, (c) =>
-    c
-      .resolve(StrategyRegistryToken)
-      .create(c.resolve(ConfigToken).connection?.loadBalanceStrategy ?? "round-robin"),
-  );
+  // Everything starts from defaults; the adapter applies the config on its one path (validated
+  // first, all or nothing), at start as on every reload.
+  factory(StrategyToken, (c) => c.resolve(StrategyRegistryToken).create("round-robin"));
   factory(HealthScorerToken, (c) => healthScorer({}, c.resolve(ClockToken)));
   factory(
     ConnectionFactoryToken,
-    (c) =>
-      xiaozhiConnectionFactory({
-        ...transportOptionsOf(c.resolve(ConfigToken).connection),
-        ...(options.serverInfo ? { serverInfo: options.serverInfo } : {}),
-      }) as unknown as ConnectionFactory<Connection>,
+    () =>
+      xiaozhiConnectionFactory(
+        options.serverInfo ? { serverInfo: options.serverInfo } : {},
+      ) as unknown as ConnectionFactory<Connection>,
   );
-  factory(ToolSourceToken, (c) => {
-    const current = c.resolve(ConfigToken);
-    return new McpServiceManager(servicesOf(current), {
-      toolSwitches: toolSwitchesOf(current),
-      logger: c.resolve(LoggerToken),
-      strategies: c.resolve(StrategyRegistryToken),
-    });
-  });
+  factory(
+    ToolSourceToken,
+    (c) =>
+      new McpServiceManager(
+        {},
+        { logger: c.resolve(LoggerToken), strategies: c.resolve(StrategyRegistryToken) },
+      ),
+  );
   factory(
     ConnectionManagerToken,
     (c) =>
       new ConnectionManager<Connection>({
-        ...managerSettingsOf(c.resolve(ConfigToken).connection),
         connectionFactory: c.resolve(ConnectionFactoryToken),
         strategy: c.resolve(StrategyToken),
         healthScorer: c.resolve(HealthScorerToken),

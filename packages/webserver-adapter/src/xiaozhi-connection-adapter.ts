@@ -4,6 +4,7 @@ import {
   type Connection,
   type ConnectionFactory,
   type ConnectionManager,
+  describeError,
   Emitter,
   type EndpointStatus,
   endpointId,
@@ -11,12 +12,20 @@ import {
   type Logger,
   type ManagerEventMap,
   normalizeEndpointUrl,
+  redact,
+  resolveEndpoint,
+  type Strategy,
   serviceOf,
   type ToolDescriptor,
   type ToolSource,
 } from "@xiaozhi-connect/core";
-import { McpServiceManager, type ServiceStatus } from "@xiaozhi-connect/mcp-services";
-import type { XiaozhiTransportOptions } from "@xiaozhi-connect/transport-ws";
+import type {
+  ExposedTool,
+  PreparedServices,
+  ServiceConfig,
+  ServiceStatus,
+  ToolSwitches,
+} from "@xiaozhi-connect/mcp-services";
 import { inject, injectable } from "tsyringe";
 import {
   managerSettingsOf,
@@ -38,6 +47,7 @@ import {
   HealthScorerToken,
   LoggerToken,
   StrategyRegistryToken,
+  StrategyToken,
   ToolSourceToken,
 } from "./tokens.js";
 
@@ -64,6 +74,8 @@ export interface AdapterEventMap {
   removed: { readonly id: string };
   tools: { readonly tools: readonly ToolInfo[] };
   config: ConfigStatus;
+  /** A service's state changed (starting, up, down, restart scheduled). */
+  services: { readonly services: readonly ServiceStatus[] };
   /** The adapter is shutting down; streams end. */
   closed: { readonly at: number };
 }
@@ -81,9 +93,27 @@ const endpointEvents: readonly (keyof ManagerEventMap)[] = [
 ];
 
 /**
+ * What the adapter uses of a tool source beyond core's `ToolSource`, when it is there. The built-in
+ * `McpServiceManager` has all of it; a third party's source may have none, and reload and shutdown
+ * still work. Nothing is detected by class.
+ */
+interface ServiceCatalog {
+  prepare?(services: Record<string, ServiceConfig>, toolSwitches?: ToolSwitches): PreparedServices;
+  start?(): Promise<void>;
+  status?(): ServiceStatus[];
+  allTools?(): readonly ExposedTool[];
+  onStatusChanged?(listener: () => void): () => void;
+}
+
+/**
  * What a WebServer talks to: connects the configured Xiaozhi endpoints with the seed's
  * `initializeXiaozhiConnection`, applies config changes as diffs, adds and removes endpoints
  * (persisting them to the config file), and reports status and live events with masked URLs.
+ *
+ * There is one path for config: starting applies the config to an empty state, and a reload, an
+ * API change and `applyConfig` apply theirs the same way. Each first validates and builds what the
+ * config needs (strategy, services, endpoints) and only then changes what runs, so a config that
+ * cannot be applied is rejected whole and the running one stays.
  */
 @injectable()
 export class XiaozhiConnectionAdapter {
@@ -91,11 +121,19 @@ export class XiaozhiConnectionAdapter {
   readonly #unsubscribe: (() => void)[] = [];
   readonly startedAt: number;
   #config: XiaozhiConfig;
+  /** The strategy name in force; `undefined` while the injected strategy is used. */
+  #strategyName: string | undefined;
   #started = false;
   #closed = false;
+  #cleanup: Promise<void> | undefined;
   #applying: Promise<unknown> = Promise.resolve();
-  /** The tool source when it is the built-in service manager, which config changes reach. */
-  readonly #services: McpServiceManager | undefined;
+  /** Set once a caller chose the tools (`initializeXiaozhiConnection(…, tools)`). */
+  #toolSourceChosen = false;
+  #servicesStarted: Promise<void> = Promise.resolve();
+  /** Why the last `applyConfig` without a file was refused; the file keeps its own. */
+  #lastError: string | null = null;
+  #loadedAt: number;
+  readonly #catalog: ServiceCatalog;
 
   constructor(
     @inject(ConnectionManagerToken) readonly manager: ConnectionManager<Connection>,
@@ -107,14 +145,21 @@ export class XiaozhiConnectionAdapter {
     @inject(ConfigFileToken) private readonly file: ConfigFile | null,
     @inject(ClockToken) private readonly now: () => number,
     @inject(HealthScorerToken) private readonly health: HealthScorer,
+    @inject(StrategyToken) private readonly strategy: Strategy,
   ) {
     this.#config = config;
     this.startedAt = now();
-    this.#services = tools instanceof McpServiceManager ? tools : undefined;
+    this.#loadedAt = this.startedAt;
+    this.#catalog = tools as ToolSource & ServiceCatalog;
   }
 
   get config(): XiaozhiConfig {
     return this.#config;
+  }
+
+  /** Settles once every service's first start attempt has (endpoints never wait for it). */
+  get servicesStarted(): Promise<void> {
+    return this.#servicesStarted;
   }
 
   on<K extends keyof AdapterEventMap>(event: K, listener: (payload: AdapterEventMap[K]) => void): () => void {
@@ -122,19 +167,21 @@ export class XiaozhiConnectionAdapter {
   }
 
   /**
-   * Starts the tool services, connects the configured endpoints and, with a config file, follows
-   * its changes. Resolves once every endpoint's first attempt has settled.
+   * Applies the config to the empty state (services start, endpoints connect, both at once) and,
+   * with a config file, follows its changes. Resolves once every endpoint's first attempt has
+   * settled; services come up in the background (see `servicesStarted`) and agents hear of their
+   * tools through `tools/list_changed`. Throws `INVALID_CONFIG`, `UNKNOWN_STRATEGY`… for a config
+   * that cannot run, having started nothing.
    */
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
     this.#subscribe();
-    await this.#services?.start();
+    await this.applyConfig(this.#config);
     this.file?.watch(
-      (config) => void this.applyConfig(config).catch((error) => this.#configRejected(error)),
-      () => this.#events.emit("config", this.configStatus()),
+      (config) => this.applyConfig(config),
+      (status) => this.#events.emit("config", status),
     );
-    await this.initializeXiaozhiConnection(this.#config.mcpEndpoint ?? []);
   }
 
   /**
@@ -148,29 +195,32 @@ export class XiaozhiConnectionAdapter {
     mcpEndpoint: XiaozhiConfig["mcpEndpoint"],
     tools?: ToolSource | readonly ToolDescriptor[],
   ): Promise<void> {
-    this.#config = { ...this.#config, mcpEndpoint: mcpEndpoint ?? [] };
-    const { endpoints, skipped } = selectEndpoints(mcpEndpoint);
-    for (const { endpoint, reason } of skipped) {
-      this.logger.warn({ endpoint, reason }, "skipping endpoint");
+    if (tools !== undefined) {
+      this.#toolSourceChosen = true;
+      this.manager.setToolSource(Array.isArray(tools) ? this.#fixed(tools) : (tools as ToolSource));
     }
-    if (endpoints.length === 0) {
-      this.logger.warn("no valid Xiaozhi endpoint configured; not connecting");
-      return;
-    }
-    const source = tools === undefined ? this.tools : Array.isArray(tools) ? this.#fixed(tools) : tools;
-    this.manager.setServiceManager(source as ToolSource);
-    await this.manager.initialize(endpoints);
-    await this.manager.connect();
-    this.logger.info({ endpoints: endpoints.length }, `managing ${endpoints.length} Xiaozhi endpoint(s)`);
+    await this.applyConfig({ ...this.#config, mcpEndpoint: mcpEndpoint ?? [] });
   }
 
   /**
-   * Applies a new config as a diff: timings and strategy first, then services and tool switches,
-   * then endpoints (unchanged ones keep their sockets). Calls run one after another, so a reload
-   * and an API change never interleave.
+   * Applies a config as a diff: timings and strategy, services and tool switches, then endpoints
+   * (unchanged ones keep their sockets). Everything is validated and built first; a config that
+   * cannot be applied throws and changes nothing. Calls run one after another, so a reload and an
+   * API change never interleave.
    */
   applyConfig(next: XiaozhiConfig): Promise<void> {
-    return this.#serially(() => this.#apply(next));
+    return this.#serially(async () => {
+      let commit: () => Promise<void>;
+      try {
+        commit = await this.#prepare(next);
+      } catch (error) {
+        this.#lastError = redact(describeError(error));
+        throw error;
+      }
+      this.#lastError = null;
+      this.#loadedAt = this.now();
+      await commit();
+    });
   }
 
   /** Runs config changes one at a time, so a check and the change it guards cannot interleave. */
@@ -180,44 +230,66 @@ export class XiaozhiConnectionAdapter {
     return run;
   }
 
-  async #apply(next: XiaozhiConfig): Promise<void> {
-    const previous = this.#config;
-    this.#config = next;
-    // Absent fields take their defaults, so deleting a field from the file undoes it.
+  /**
+   * Checks and builds everything `next` needs, changing nothing; returns the change to make. Throws
+   * for an unknown strategy, a service that cannot be built, or an endpoint that cannot be one.
+   */
+  async #prepare(next: XiaozhiConfig): Promise<() => Promise<void>> {
     const connection = withConnectionDefaults(next.connection);
-    const strategyName = connection.loadBalanceStrategy ?? "round-robin";
-    const previousStrategy = previous.connection?.loadBalanceStrategy ?? "round-robin";
-    this.manager.configure({
-      ...managerSettingsOf(connection),
-      ...(strategyName !== previousStrategy ? { strategy: this.strategies.create(strategyName) } : {}),
-    });
-    const configurable = this.factory as { configure?: (options: XiaozhiTransportOptions) => void };
-    configurable.configure?.(transportOptionsOf(connection));
-    if (this.#services) {
-      if (JSON.stringify(previous.mcpServerConfig) !== JSON.stringify(next.mcpServerConfig)) {
-        this.#services.setToolSwitches(toolSwitchesOf(next));
-      }
-      const services = await this.#services.reconcile(servicesOf(next));
-      if (services.added.length + services.removed.length + services.changed.length > 0) {
-        this.logger.info({ ...services, unchanged: services.unchanged.length }, "services updated");
-      }
-    }
+    // Absent fields take their defaults, so deleting a field from the file undoes it.
+    const strategyName = next.connection?.loadBalanceStrategy;
+    const strategy =
+      strategyName === this.#strategyName
+        ? undefined
+        : strategyName === undefined
+          ? this.defaultStrategy
+          : this.strategies.create(strategyName);
     const { endpoints, skipped } = selectEndpoints(next.mcpEndpoint);
-    for (const { endpoint, reason } of skipped) this.logger.warn({ endpoint, reason }, "skipping endpoint");
-    if (!this.manager.isInitialized) this.manager.setServiceManager(this.tools);
-    const diff = await this.manager.initialize(endpoints);
-    // A running manager connects what reconcile added; one that never ran starts now.
-    if (!this.manager.isRunning) await this.manager.connect();
-    this.logger.info(
-      {
+    for (const endpoint of endpoints) resolveEndpoint(endpoint);
+    const services = this.#catalog.prepare?.(servicesOf(next), toolSwitchesOf(next));
+    const first = !this.manager.isRunning && !this.manager.isInitialized;
+    return async () => {
+      if (this.#closed) return;
+      this.#config = next;
+      this.#strategyName = strategyName;
+      this.manager.configure({ ...managerSettingsOf(connection), ...(strategy ? { strategy } : {}) });
+      this.factory.configure?.({ ...transportOptionsOf(connection) });
+      this.health.configure?.(next.health ?? {});
+      for (const { endpoint, reason } of skipped) this.logger.warn({ endpoint, reason }, "skipping endpoint");
+      if (services) {
+        const { started } = await services.commit();
+        const { added, removed, changed, unchanged } = services.diff;
+        if (!first && added.length + removed.length + changed.length > 0) {
+          this.logger.info({ added, removed, changed, unchanged: unchanged.length }, "services updated");
+        }
+        if (this.#closed) return;
+        // Endpoints never wait for services: their tools reach agents through list_changed.
+        this.#servicesStarted = first && this.#catalog.start ? this.#catalog.start() : started;
+        void this.#servicesStarted.then(() => this.#events.emit("services", { services: this.services() }));
+      }
+      if (!services && first && this.#catalog.start) this.#servicesStarted = this.#catalog.start();
+      if (!this.#toolSourceChosen && !this.manager.isInitialized) this.manager.setToolSource(this.tools);
+      if (endpoints.length === 0) this.logger.warn("no valid Xiaozhi endpoint configured; not connecting");
+      const diff = await this.manager.initialize(endpoints);
+      if (this.#closed) return;
+      // A running manager connects what reconcile added; one that never ran starts now.
+      if (!this.manager.isRunning && endpoints.length > 0) await this.manager.connect();
+      const summary = {
         added: diff.added.length,
         removed: diff.removed.length,
         changed: diff.changed.length,
         unchanged: diff.unchanged.length,
-      },
-      "config applied",
-    );
-    this.#events.emit("config", this.configStatus());
+      };
+      if (first)
+        this.logger.info({ endpoints: endpoints.length }, `managing ${endpoints.length} Xiaozhi endpoint(s)`);
+      else this.logger.info(summary, "config applied");
+      this.#events.emit("config", this.configStatus());
+    };
+  }
+
+  /** The strategy used while the config names none: the injected one (round-robin by default). */
+  get defaultStrategy(): Strategy {
+    return this.strategy;
   }
 
   /**
@@ -235,12 +307,10 @@ export class XiaozhiConnectionAdapter {
     return this.#serially(async () => {
       const duplicate = () => new ConnectError("DUPLICATE_ENDPOINT", `endpoint ${id} already exists`);
       if (this.manager.getEndpointStatus(id)) throw duplicate();
-      // The file is the source of truth: the change goes through it, then applies as any reload does.
-      const next = await this.#changeEndpoints((list) => {
+      await this.#changeEndpoints((list) => {
         if (list.some((entry) => entryId(entry) === id)) throw duplicate();
         return [...list, normalized];
       });
-      await this.#apply(next);
       const status = this.manager.getEndpointStatus(id);
       if (!status) throw new ConnectError("INVALID_ENDPOINT", "the endpoint could not be added");
       return status;
@@ -250,15 +320,20 @@ export class XiaozhiConnectionAdapter {
   /** Closes an endpoint with 1000 and removes it from the config file; false when unknown. */
   removeEndpoint(id: string): Promise<boolean> {
     return this.#serially(async () => {
+      if (
+        !this.manager.getEndpointStatus(id) &&
+        !listOf(this.#config.mcpEndpoint).some((e) => entryId(e) === id)
+      ) {
+        // Not running and not in the running config: only the file can still list it.
+        if (!this.file) return false;
+      }
       let listed = false;
-      const next = await this.#changeEndpoints((list) => {
+      await this.#changeEndpoints((list) => {
         const kept = list.filter((entry) => entryId(entry) !== id);
         listed = kept.length < list.length;
         return kept;
       });
-      if (!listed && !this.manager.getEndpointStatus(id)) return false;
-      await this.#apply(next);
-      return true;
+      return listed || this.manager.getEndpointStatus(id) !== undefined;
     });
   }
 
@@ -271,10 +346,10 @@ export class XiaozhiConnectionAdapter {
     return this.manager.getConnectionStatus();
   }
 
-  /** Every tool with its service; disabled ones too when the service manager knows them. */
+  /** Every tool with its service; disabled ones too when the tool source knows them. */
   async listTools(): Promise<ToolInfo[]> {
-    if (this.#services) {
-      return this.#services.allTools().map((t) => ({
+    if (this.#catalog.allTools) {
+      return this.#catalog.allTools().map((t) => ({
         name: t.name,
         description: t.description ?? "",
         service: t.service,
@@ -289,13 +364,13 @@ export class XiaozhiConnectionAdapter {
     }));
   }
 
-  /** Services behind the tools, when the tool source is the built-in service manager. */
+  /** Services behind the tools, when the tool source reports them. */
   services(): ServiceStatus[] {
-    return this.#services?.status() ?? [];
+    return this.#catalog.status?.() ?? [];
   }
 
   configStatus(): ConfigStatus {
-    return this.file?.status() ?? { path: null, loadedAt: this.startedAt, lastError: null };
+    return this.file?.status() ?? { path: null, loadedAt: this.#loadedAt, lastError: this.#lastError };
   }
 
   status(version: string): AdapterStatus {
@@ -308,15 +383,26 @@ export class XiaozhiConnectionAdapter {
     };
   }
 
-  /** Stops following the file, closes every endpoint with 1000 and stops the services. */
-  async cleanup(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Stops following the file, closes every endpoint with 1000, stops the services, and disposes of
+   * the connection factory, the health scorer and the tool source (whichever have `dispose`).
+   */
+  cleanup(): Promise<void> {
+    this.#cleanup ??= this.#cleanUp();
+    return this.#cleanup;
+  }
+
+  async #cleanUp(): Promise<void> {
     this.#closed = true;
     this.file?.close();
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
-    await this.manager.cleanup();
-    await this.#services?.stop();
-    (this.health as { dispose?: () => void }).dispose?.();
+    // First cut short whatever runs (attempts, handshakes), then let a config change under way
+    // finish, and clean up again whatever it got to start.
+    await Promise.all([this.manager.cleanup(), this.tools.dispose?.()]);
+    await this.#applying;
+    await Promise.all([this.manager.cleanup(), this.tools.dispose?.()]);
+    this.factory.dispose?.();
+    this.health.dispose?.();
     this.#events.emit("closed", { at: this.now() });
     this.#events.removeAllListeners();
   }
@@ -333,21 +419,31 @@ export class XiaozhiConnectionAdapter {
         () => void this.listTools().then((tools) => this.#events.emit("tools", { tools })),
       ),
     );
+    const offServices = this.#catalog.onStatusChanged?.(() =>
+      this.#events.emit("services", { services: this.services() }),
+    );
+    if (offServices) this.#unsubscribe.push(offServices);
   }
 
-  /** Edits `mcpEndpoint` in the file (atomically, from what is on disk now) or in memory. */
-  async #changeEndpoints(edit: (list: EndpointEntry[]) => EndpointEntry[]): Promise<XiaozhiConfig> {
+  /**
+   * Edits `mcpEndpoint` in the file (atomically, from what is on disk now) or in memory, and applies
+   * the result on the one config path. Call it inside `#serially`.
+   */
+  async #changeEndpoints(edit: (list: EndpointEntry[]) => EndpointEntry[]): Promise<void> {
     if (this.file) {
-      return this.file.update((raw) => {
-        raw.mcpEndpoint = edit(listOf(raw.mcpEndpoint));
-      });
+      await this.file.update(
+        (raw) => {
+          raw.mcpEndpoint = edit(listOf(raw.mcpEndpoint));
+        },
+        (config) => this.#prepare(config),
+      );
+      return;
     }
-    return { ...this.#config, mcpEndpoint: edit(listOf(this.#config.mcpEndpoint)) };
-  }
-
-  #configRejected(error: unknown): void {
-    this.logger.warn({ err: String(error) }, "config change could not be applied");
-    this.#events.emit("config", this.configStatus());
+    const commit = await this.#prepare({
+      ...this.#config,
+      mcpEndpoint: edit(listOf(this.#config.mcpEndpoint)),
+    });
+    await commit();
   }
 
   #fixed(tools: readonly ToolDescriptor[]): ToolSource {

@@ -73,12 +73,15 @@ describe("registerXiaozhi", () => {
     expect(adapter.manager.strategy).toBe(strategy);
   });
 
-  it("builds the strategy named in config from the registry, where third parties add theirs", () => {
+  it("builds the strategy named in config from the registry, where third parties add theirs", async () => {
     const child = container.createChildContainer();
     const registry = StrategyRegistry.withBuiltins().register("counting", counting);
     child.register(Symbol.for("xiaozhi-connect.StrategyRegistry"), { useValue: registry });
     registerXiaozhi(child, { config: { connection: { loadBalanceStrategy: "counting" } } });
-    expect(child.resolve(StrategyToken).name).toBe("counting");
+    const adapter = child.resolve(XiaozhiConnectionAdapter);
+    adapters.push(adapter);
+    await adapter.start();
+    expect(adapter.manager.strategy.name).toBe("counting");
   });
 });
 

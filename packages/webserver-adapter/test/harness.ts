@@ -38,7 +38,10 @@ export class Stack {
   base!: string;
   #close: (() => Promise<void>) | undefined;
 
-  static async start(config: Record<string, unknown>, routes: XiaozhiRoutesOptions = {}): Promise<Stack> {
+  static async start(
+    config: Record<string, unknown>,
+    routes: XiaozhiRoutesOptions & { waitForServices?: boolean } = {},
+  ): Promise<Stack> {
     const stack = new Stack();
     stack.cloud = await SimulatedXiaozhiCloud.start();
     const filled = JSON.parse(
@@ -58,6 +61,8 @@ export class Stack {
     // Routes (and their metrics) first, so the counters see the first connects.
     const app = createXiaozhiRoutes(stack.adapter, routes);
     await stack.adapter.start();
+    // Endpoints never wait for services; tests that look at tools do.
+    if (routes.waitForServices !== false) await stack.adapter.servicesStarted;
     const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
     await new Promise<void>((resolve) => server.once("listening", () => resolve()));
     stack.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -66,8 +66,11 @@ describe("hot reload of xiaozhi.config.json", () => {
 
     // A valid version applies and clears the error.
     s.writeConfig({ mcpEndpoint: [s.url("a")], mcpServers: services });
-    await until(() => s.adapter.endpoints().length === 1, 5000, "valid change applied");
-    expect(s.file.status().lastError).toBeNull();
+    await until(
+      () => s.adapter.endpoints().length === 1 && s.file.status().lastError === null,
+      5000,
+      "valid change applied and the error cleared",
+    );
     expect(sessions[0]?.open).toBe(true);
     expect(s.logs.some((line) => line.includes("config change rejected"))).toBe(true);
   });
