@@ -231,6 +231,16 @@ describe("the WebServer's edges against hostile and careless input", () => {
     }
   });
 
+  it("answers a POST for an endpoint that is accepted and then closed 1008 with state failed, not connected", async () => {
+    const s = await start({ mcpEndpoint: [] });
+    cloud?.configure(token("refused"), { closeAfterAccept: 1008 });
+    const added = await call(s.port, "POST", "/api/endpoints", { body: json({ url: s.url("refused") }) });
+    expect(added.status).toBe(201);
+    expect(added.body.endpoint).toMatchObject({ state: "failed", connected: false });
+    expect(added.body.endpoint.lastError).toMatch(/1008/);
+    expect(cloud?.upgrades.get(token("refused"))).toBe(1);
+  });
+
   it("recreates a deleted config file on the next change instead of failing with ENOENT", async () => {
     const s = await start({ mcpEndpoint: [] });
     await call(s.port, "POST", "/api/endpoints", { body: json({ url: s.url("a") }) });

@@ -150,6 +150,7 @@ export function createXiaozhiRoutes(
         adapter.on("removed", (payload) => send("removed", payload)),
         adapter.on("tools", (payload) => send("tools", payload)),
         adapter.on("config", (payload) => send("config", payload)),
+        adapter.on("services", (payload) => send("services", payload)),
         adapter.on("closed", () => ended()),
       ];
       streams.add(ended);
@@ -160,6 +161,7 @@ export function createXiaozhiRoutes(
           status: adapter.status(version),
           endpoints: adapter.endpoints(),
           tools: await adapter.listTools(),
+          services: adapter.services(),
         }),
       });
       await done;
