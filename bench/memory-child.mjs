@@ -15,6 +15,7 @@ const settle = async () => {
   return process.memoryUsage();
 };
 const tools = {
+  specificationVersion: "v1",
   listTools: () => [
     {
       name: "calc__add",

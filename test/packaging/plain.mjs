@@ -10,6 +10,7 @@ const manager = new ConnectionManager({
   strategy: StrategyRegistry.withBuiltins().create("least-inflight"),
 });
 const tools = {
+  specificationVersion: "v1",
   listTools: () => [{ name: "demo__hello", inputSchema: { type: "object" } }],
   callTool: async () => ({ content: [{ type: "text", text: "hello" }] }),
   onToolsChanged: () => () => {},

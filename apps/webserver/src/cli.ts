@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Logger } from "@xiaozhi-connect/core";
-import { killServiceProcesses } from "@xiaozhi-connect/mcp-services";
+import { killServiceProcesses } from "@xiaozhi-connect/mcp-services/internal";
 import { createLogger, parseConfigText } from "@xiaozhi-connect/webserver-adapter";
 import pretty from "pino-pretty";
 import { type Demo, startDemo } from "./demo.js";

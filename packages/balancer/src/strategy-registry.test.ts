@@ -17,17 +17,34 @@ describe("StrategyRegistry", () => {
     const registry = StrategyRegistry.withBuiltins().register("sticky", sticky);
     expect(registry.has("sticky")).toBe(true);
     expect(registry.create("sticky").name).toBe("sticky");
+    const own = StrategyRegistry.withBuiltins().register(sticky);
+    expect(own.create("sticky").name).toBe("sticky");
+  });
+
+  it("keys strategies by their own name and refuses a mismatch", () => {
+    const registry = StrategyRegistry.withBuiltins();
+    expect(() => registry.register("smooth", sticky)).toThrow(
+      expect.objectContaining({
+        code: "INVALID_CONFIG",
+        message: expect.stringContaining('calls itself "sticky"'),
+      }),
+    );
+    expect(registry.has("smooth")).toBe(false);
+    let calls = 0;
+    registry.register("shifty", () => ({ ...sticky(), name: calls++ === 0 ? "shifty" : "other" }));
+    expect(() => registry.create("shifty")).toThrow(expect.objectContaining({ code: "INVALID_CONFIG" }));
   });
 
   it("refuses duplicate, badly named and unknown strategies with the registered names", () => {
     const registry = StrategyRegistry.withBuiltins();
-    expect(() => registry.register("random", sticky)).toThrow(
+    const named = (name: string) => () => ({ ...sticky(), name });
+    expect(() => registry.register("random", named("random"))).toThrow(
       expect.objectContaining({
         code: "DUPLICATE_STRATEGY",
         message: expect.stringContaining("round-robin, random"),
       }),
     );
-    expect(() => registry.register("My Strategy", sticky)).toThrow(
+    expect(() => registry.register("My Strategy", named("My Strategy"))).toThrow(
       expect.objectContaining({ code: "INVALID_CONFIG" }),
     );
     expect(() => registry.create("weighted-magic")).toThrow(

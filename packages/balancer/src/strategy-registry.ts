@@ -1,4 +1,4 @@
-import { ConnectError, type Strategy } from "@xiaozhi-connect/core";
+import { type Strategy, XiaozhiError } from "@xiaozhi-connect/core";
 import { healthBased, leastInflight, random, roundRobin } from "./strategies.js";
 
 /** Makes a fresh strategy; strategies keep state (a round-robin cursor), so each user gets its own. */
@@ -22,16 +22,34 @@ export class StrategyRegistry {
       .register("least-inflight", leastInflight);
   }
 
-  /** Adds a strategy under a kebab-case name. Throws `DUPLICATE_STRATEGY` for a taken name. */
-  register(name: string, factory: StrategyFactory): this {
+  /**
+   * Adds a strategy under its own `name` (`register(sticky)`), or under `name`, which must then be
+   * the name its strategies carry (`register("sticky", sticky)`). Names are kebab-case. Throws
+   * `DUPLICATE_STRATEGY` for a taken name, `INVALID_CONFIG` for a bad or mismatched one.
+   */
+  register(factory: StrategyFactory): this;
+  register(name: string, factory: StrategyFactory): this;
+  register(nameOrFactory: string | StrategyFactory, maybeFactory?: StrategyFactory): this {
+    const factory = typeof nameOrFactory === "function" ? nameOrFactory : maybeFactory;
+    if (typeof factory !== "function") {
+      throw new XiaozhiError("INVALID_CONFIG", "register() needs a function that makes the strategy");
+    }
+    const own = String(factory()?.name);
+    const name = typeof nameOrFactory === "string" ? nameOrFactory : own;
+    if (own !== name) {
+      throw new XiaozhiError(
+        "INVALID_CONFIG",
+        `strategy registered as "${name}" calls itself "${own}"; register it under its own name`,
+      );
+    }
     if (!kebab.test(name)) {
-      throw new ConnectError(
+      throw new XiaozhiError(
         "INVALID_CONFIG",
         `strategy name "${name}" must be kebab-case, like "least-inflight"`,
       );
     }
     if (this.#factories.has(name)) {
-      throw new ConnectError(
+      throw new XiaozhiError(
         "DUPLICATE_STRATEGY",
         `a strategy named "${name}" is already registered (registered: ${this.names().join(", ")})`,
       );
@@ -52,16 +70,22 @@ export class StrategyRegistry {
   create(name: string): Strategy {
     const factory = this.#factories.get(name);
     if (!factory) {
-      throw new ConnectError(
+      throw new XiaozhiError(
         "UNKNOWN_STRATEGY",
         `unknown strategy "${name}" (registered: ${this.names().join(", ")})`,
       );
     }
     const strategy = factory();
     if (strategy?.specificationVersion !== "v1" || typeof strategy.select !== "function") {
-      throw new ConnectError(
+      throw new XiaozhiError(
         "INVALID_CONFIG",
         `strategy "${name}" does not implement specificationVersion "v1"`,
+      );
+    }
+    if (strategy.name !== name) {
+      throw new XiaozhiError(
+        "INVALID_CONFIG",
+        `strategy registered as "${name}" calls itself "${String(strategy.name)}"; register it under its own name`,
       );
     }
     return strategy;

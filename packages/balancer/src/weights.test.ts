@@ -16,7 +16,7 @@ const b = "wss://cloud.test/mcp/?token=b";
 async function split(m: ConnectionManager<MemoryConnection>, n: number): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (let i = 0; i < n; i++) {
-    const url = await m.dispatch(async (connection) => connection.endpoint.url);
+    const url = await m.dispatch(async (connection) => connection.endpoint.url ?? connection.id);
     counts[url] = (counts[url] ?? 0) + 1;
   }
   return counts;

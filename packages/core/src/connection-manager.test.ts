@@ -5,7 +5,7 @@ import {
   type ManagerEventMap,
 } from "./connection-manager.js";
 import { resolveEndpoint } from "./endpoint.js";
-import { ConnectError } from "./errors.js";
+import { XiaozhiError } from "./errors.js";
 import type { HealthObservation, HealthScorer } from "./health.js";
 import type { Logger } from "./logger.js";
 import type { Strategy } from "./strategy.js";
@@ -335,7 +335,7 @@ describe("add, remove, reconcile", () => {
 
   it("reconcile applies a diff and keeps unchanged connection objects and links", async () => {
     const { network, manager } = setup();
-    await manager.initialize([url(1), url(2), { url: url(3), tools: ["calc__add"] }]);
+    await manager.initialize([url(1), url(2), { url: url(3), data: { tools: ["calc__add"] } }]);
     let done = manager.connect();
     await settle();
     await done;
@@ -345,7 +345,7 @@ describe("add, remove, reconcile", () => {
     const result = manager.reconcile([
       url(1),
       { url: url(2), weight: 3 },
-      { url: url(3), tools: ["calc__mul"] },
+      { url: url(3), data: { tools: ["calc__mul"] } },
       url(4),
     ]);
     await settle();
@@ -361,7 +361,7 @@ describe("add, remove, reconcile", () => {
     expect(manager.getEndpointStatus(id(2))?.weight).toBe(3);
     expect(network.connection(url(3))).not.toBe(reshaped);
     expect(reshaped?.closes).toBe(1);
-    expect(network.connection(url(3))?.endpoint.tools).toEqual(["calc__mul"]);
+    expect(network.connection(url(3))?.endpoint.data).toEqual({ tools: ["calc__mul"] });
     expect(manager.getConnectionStatus().every((s) => s.connected)).toBe(true);
 
     done = manager.reconcile([url(4), url(4)]).then(() => {});
@@ -432,7 +432,7 @@ describe("dispatch and broadcast", () => {
       code: "NO_HEALTHY_CONNECTION",
       message: "no healthy connection left after 2 failed",
     });
-    expect((error as ConnectError).cause).toMatchObject({ code: "SEND_FAILED" });
+    expect((error as XiaozhiError).cause).toMatchObject({ code: "SEND_FAILED" });
     network.dropAll();
     await expect(manager.dispatch(async () => 1)).rejects.toMatchObject({ code: "NO_HEALTHY_CONNECTION" });
     await manager.cleanup();
@@ -581,7 +581,7 @@ describe("health scoring", () => {
     expect(panicPicks.size).toBe(3);
     await manager
       .dispatch(async () => {
-        throw new ConnectError("SEND_FAILED", "x");
+        throw new XiaozhiError("SEND_FAILED", "x");
       })
       .catch(() => {});
     expect(scorer.observed.some(([, kind]) => kind === "failure")).toBe(true);
@@ -598,6 +598,7 @@ describe("tool source", () => {
     for (const c of network.all) c.tools.onToolsChanged(() => changes++);
     let fire: () => void = () => {};
     const source: ToolSource = {
+      specificationVersion: "v1",
       listTools: () => [{ name: "calc__add", inputSchema: { type: "object" } }],
       callTool: async () => ({ content: [{ type: "text", text: "5" }] }),
       onToolsChanged: (l) => {

@@ -43,10 +43,13 @@ export interface ConnectionEventMap {
 }
 
 /**
- * One endpoint link. The same object is reused across reconnects: `connect()` may be called again
- * after a close. Implementations never reconnect by themselves; the manager decides.
+ * One endpoint link: the contract a transport implements. The same object is reused across
+ * reconnects: `connect()` may be called again after a close. Implementations never reconnect by
+ * themselves; the manager decides.
  */
 export interface Connection extends Subscribable<ConnectionEventMap> {
+  /** The version of this contract the implementation follows. */
+  readonly specificationVersion: "v1";
   readonly id: string;
   readonly state: ConnectionState;
   /** True once the far side finished `initialize` on the current link. */
@@ -56,13 +59,21 @@ export interface Connection extends Subscribable<ConnectionEventMap> {
   /** Epoch ms of the last frame received on the current link. */
   readonly lastFrameAt?: number;
   /**
-   * Opens the link. Resolves when it is usable; rejects with a `ConnectError` (its `retryable`
-   * says whether to try again). Aborting `signal` abandons the attempt and releases its socket.
+   * Opens the link. Resolves when it is usable; rejects with an `XiaozhiError` whose `retryable`
+   * says whether to try again (any other error counts as retryable). Aborting `signal` abandons the
+   * attempt, releases its socket, and rejects with the signal's reason. Resolves at once when open.
    */
   connect(signal: AbortSignal): Promise<void>;
-  /** Closes the link (default code 1000) and resolves when it is closed. Idempotent. */
+  /**
+   * Closes the link (default code 1000) and resolves when it is closed. Idempotent: on a link that
+   * is not open it resolves at once. A close the manager asked for still emits `closed`.
+   */
   close(code?: number, reason?: string): Promise<void>;
-  /** Measures a round trip to the far side in ms; rejects `NOT_CONNECTED` when closed. */
+  /**
+   * Measures a round trip to the far side; resolves with a finite number of ms. Rejects
+   * `NOT_CONNECTED` when the link is not open or closes before the answer, never resolves `NaN`;
+   * rejects with the signal's reason when `signal` aborts.
+   */
   ping(signal?: AbortSignal): Promise<number>;
   /** Sends a request the provider starts (server → client); optional. */
   request?(

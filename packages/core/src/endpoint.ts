@@ -1,63 +1,76 @@
-import { ConnectError } from "./errors.js";
+import { XiaozhiError } from "./errors.js";
 import { endpointId, fingerprint, maskEndpoint, normalizeEndpointUrl } from "./mask.js";
 
-/** An endpoint as configured: a URL, optionally with a weight and its own subset of tools. */
+/**
+ * An endpoint as configured: a URL (or, for things that have none, an id), optionally with a
+ * weight and opaque data for the connection factory.
+ */
 export interface EndpointDescriptor {
   /** The endpoint URL, e.g. `wss://api.xiaozhi.me/mcp/?token=…`. Secret: never logged. */
-  readonly url: string;
+  readonly url?: string;
+  /** The stable key of the endpoint; default `endpointId(url)`. Required when there is no URL. */
+  readonly id?: string;
+  /** What status and logs show instead of the masked URL; default the masked URL, else the id. */
+  readonly label?: string;
   /** Relative share for weighted strategies; default 1. */
   readonly weight?: number;
-  /** When set, only tools of these services are offered on this endpoint. */
-  readonly services?: readonly string[];
-  /** When set, only these tools (full `<service>__<tool>` names) are offered on this endpoint. */
-  readonly tools?: readonly string[];
+  /**
+   * Opaque data the manager hands to the connection factory with the endpoint (a tool filter, a
+   * replica's config). The manager never reads it; when it changes (compared as JSON) the
+   * endpoint's connection is replaced.
+   */
+  readonly data?: unknown;
 }
 
-/** What callers may pass wherever an endpoint is expected. */
+/** What callers may pass wherever an endpoint is expected: a URL or a descriptor. */
 export type EndpointInput = string | EndpointDescriptor;
 
 /** A validated endpoint with its stable id and masked form. */
-export interface ResolvedEndpoint extends EndpointDescriptor {
-  /** Stable id derived from the URL (see `endpointId`); safe to show. */
+export interface ResolvedEndpoint {
+  /** Stable key; safe to show. */
   readonly id: string;
-  /** The URL with every secret masked; safe to show. */
+  /** The normalised URL; secret. Absent for endpoints known only by id. */
+  readonly url?: string;
+  /** The URL with every secret masked, or the label; safe to show. */
   readonly masked: string;
   readonly weight: number;
+  readonly data?: unknown;
 }
 
 /** Validates an endpoint input and derives its id and masked form. Throws `INVALID_ENDPOINT`. */
 export function resolveEndpoint(input: EndpointInput): ResolvedEndpoint {
-  const descriptor: EndpointDescriptor = typeof input === "string" ? { url: input } : input;
-  const given = typeof descriptor?.url === "string" ? descriptor.url.trim() : "";
-  if (!given) throw new ConnectError("INVALID_ENDPOINT", "endpoint URL is empty");
-  let url: string;
-  try {
-    url = normalizeEndpointUrl(given);
-  } catch {
-    throw new ConnectError(
-      "INVALID_ENDPOINT",
-      `endpoint is not a valid URL (fingerprint ${fingerprint(given)})`,
-    );
+  const descriptor: EndpointDescriptor = typeof input === "string" ? { url: input } : (input ?? {});
+  const given = typeof descriptor.url === "string" ? descriptor.url.trim() : undefined;
+  let url: string | undefined;
+  if (given !== undefined || descriptor.id === undefined) {
+    if (!given) throw new XiaozhiError("INVALID_ENDPOINT", "endpoint URL is empty");
+    try {
+      url = normalizeEndpointUrl(given);
+    } catch {
+      throw new XiaozhiError(
+        "INVALID_ENDPOINT",
+        `endpoint is not a valid URL (fingerprint ${fingerprint(given)})`,
+      );
+    }
+  }
+  if (descriptor.id !== undefined && (typeof descriptor.id !== "string" || descriptor.id.length === 0)) {
+    throw new XiaozhiError("INVALID_ENDPOINT", "endpoint id must be a non-empty string");
   }
   const weight = descriptor.weight ?? 1;
   if (!(Number.isFinite(weight) && weight > 0)) {
-    throw new ConnectError("INVALID_ENDPOINT", `endpoint weight must be a positive number, got ${weight}`);
+    throw new XiaozhiError("INVALID_ENDPOINT", `endpoint weight must be a positive number, got ${weight}`);
   }
+  const id = descriptor.id ?? endpointId(url as string);
   return Object.freeze({
-    ...descriptor,
-    url,
+    id,
+    ...(url === undefined ? {} : { url }),
+    masked: descriptor.label ?? (url === undefined ? id : maskEndpoint(url)),
     weight,
-    id: endpointId(url),
-    masked: maskEndpoint(url),
+    ...(descriptor.data === undefined ? {} : { data: descriptor.data }),
   });
 }
 
-/** True when two endpoints with the same URL differ in what the connection itself depends on. */
-export function connectionShapeChanged(a: EndpointDescriptor, b: EndpointDescriptor): boolean {
-  return !sameList(a.services, b.services) || !sameList(a.tools, b.tools);
-}
-
-function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.length === b.length && a.every((value, i) => value === b[i]);
+/** True when two endpoints with one id differ in what their connection depends on (URL or data). */
+export function connectionShapeChanged(a: ResolvedEndpoint, b: ResolvedEndpoint): boolean {
+  return a.url !== b.url || JSON.stringify(a.data) !== JSON.stringify(b.data);
 }

@@ -1,35 +1,35 @@
 import { describe, expect, it } from "vitest";
-import { ConnectError, describeError, neverReached } from "./errors.js";
+import { describeError, neverReached, XiaozhiError } from "./errors.js";
 
-describe("ConnectError", () => {
+describe("XiaozhiError", () => {
   it("is recognised across package copies through its Symbol.for marker", () => {
     const foreign = { [Symbol.for("xiaozhi-connect.error")]: true, code: "NOT_CONNECTED" };
-    expect(ConnectError.isInstance(foreign)).toBe(true);
-    expect(ConnectError.isInstance(new Error("x"))).toBe(false);
-    expect(ConnectError.isInstance(null)).toBe(false);
+    expect(XiaozhiError.isInstance(foreign)).toBe(true);
+    expect(XiaozhiError.isInstance(new Error("x"))).toBe(false);
+    expect(XiaozhiError.isInstance(null)).toBe(false);
   });
 
   it("derives retryability from the code unless told otherwise", () => {
-    expect(new ConnectError("AUTH_REJECTED", "401").retryable).toBe(false);
-    expect(new ConnectError("CONNECT_FAILED", "refused").retryable).toBe(true);
-    expect(new ConnectError("CONNECT_FAILED", "1008", { retryable: false, status: 1008 })).toMatchObject({
+    expect(new XiaozhiError("AUTH_REJECTED", "401").retryable).toBe(false);
+    expect(new XiaozhiError("CONNECT_FAILED", "refused").retryable).toBe(true);
+    expect(new XiaozhiError("CONNECT_FAILED", "1008", { retryable: false, status: 1008 })).toMatchObject({
       retryable: false,
       status: 1008,
-      name: "ConnectError",
+      name: "XiaozhiError",
     });
   });
 
   it("keeps the cause", () => {
     const cause = new Error("inner");
-    expect(new ConnectError("SEND_FAILED", "outer", { cause }).cause).toBe(cause);
+    expect(new XiaozhiError("SEND_FAILED", "outer", { cause }).cause).toBe(cause);
   });
 });
 
 describe("neverReached", () => {
   it("is true only for errors proving the operation never left", () => {
-    expect(neverReached(new ConnectError("NOT_CONNECTED", ""))).toBe(true);
-    expect(neverReached(new ConnectError("SEND_FAILED", ""))).toBe(true);
-    expect(neverReached(new ConnectError("TIMEOUT", ""))).toBe(false);
+    expect(neverReached(new XiaozhiError("NOT_CONNECTED", ""))).toBe(true);
+    expect(neverReached(new XiaozhiError("SEND_FAILED", ""))).toBe(true);
+    expect(neverReached(new XiaozhiError("TIMEOUT", ""))).toBe(false);
     expect(neverReached(new Error("NOT_CONNECTED"))).toBe(false);
   });
 });

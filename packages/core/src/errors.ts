@@ -29,7 +29,7 @@ const permanentCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "INVALID_CONFIG",
 ]);
 
-export interface ConnectErrorOptions extends ErrorOptions {
+export interface XiaozhiErrorOptions extends ErrorOptions {
   /** Overrides the code's default: whether reconnecting may succeed without a config change. */
   retryable?: boolean;
   /** The WebSocket close code or HTTP status behind the error, when there is one. */
@@ -37,12 +37,13 @@ export interface ConnectErrorOptions extends ErrorOptions {
 }
 
 /**
- * The one error type of xiaozhi-connect. Recognised across duplicate package copies with
- * {@link ConnectError.isInstance}; messages never contain endpoint tokens.
+ * The one error type of xiaozhi-connect: connections, config, tools and strategies alike, told apart
+ * by `code`. Recognised across duplicate package copies with {@link XiaozhiError.isInstance};
+ * messages never contain endpoint tokens.
  */
-export class ConnectError extends Error {
+export class XiaozhiError extends Error {
   readonly [marker] = true;
-  override readonly name = "ConnectError";
+  override readonly name = "XiaozhiError";
   /** Whether a later attempt may succeed without a config change. */
   readonly retryable: boolean;
   readonly status: number | undefined;
@@ -50,14 +51,14 @@ export class ConnectError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options: ConnectErrorOptions = {},
+    options: XiaozhiErrorOptions = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.retryable = options.retryable ?? !permanentCodes.has(code);
     this.status = options.status;
   }
 
-  static isInstance(value: unknown): value is ConnectError {
+  static isInstance(value: unknown): value is XiaozhiError {
     return typeof value === "object" && value !== null && marker in value;
   }
 }
@@ -67,8 +68,15 @@ export class ConnectError extends Error {
  * which is the only case where failing over cannot run it twice.
  */
 export function neverReached(error: unknown): boolean {
-  return ConnectError.isInstance(error) && unreachedCodes.has(error.code);
+  return XiaozhiError.isInstance(error) && unreachedCodes.has(error.code);
 }
+
+/** @deprecated The former name of {@link XiaozhiError}, kept for code written against 0.1. */
+export const ConnectError = XiaozhiError;
+/** @deprecated The former name of {@link XiaozhiError}. */
+export type ConnectError = XiaozhiError;
+/** @deprecated The former name of {@link XiaozhiErrorOptions}. */
+export type ConnectErrorOptions = XiaozhiErrorOptions;
 
 /** A short, token-free description of any thrown value. */
 export function describeError(error: unknown): string {

@@ -1,4 +1,3 @@
-export { raceAbort } from "./abort.js";
 export { type BackoffOptions, backoffCeiling, backoffDelay, defaultBackoff } from "./backoff.js";
 export type {
   CloseInfo,
@@ -9,21 +8,16 @@ export type {
   ConnectionState,
 } from "./connection.js";
 export {
-  type BroadcastResult,
   ConnectionManager,
   type ConnectionManagerOptions,
-  type ConnectionOperation,
-  type DispatchOptions,
-  defaultManagerSettings,
   type EndpointEvent,
   type EndpointStatus,
   type ManagerEventMap,
-  type ManagerSettings,
   type ReconcileResult,
 } from "./connection-manager.js";
+export type { BroadcastResult, ConnectionOperation, DispatchOptions } from "./dispatcher.js";
 export { Emitter, type Listener, type Subscribable } from "./emitter.js";
 export {
-  connectionShapeChanged,
   type EndpointDescriptor,
   type EndpointInput,
   type ResolvedEndpoint,
@@ -35,10 +29,13 @@ export {
   describeError,
   type ErrorCode,
   neverReached,
+  XiaozhiError,
+  type XiaozhiErrorOptions,
 } from "./errors.js";
 export type { HealthObservation, HealthReport, HealthScorer } from "./health.js";
 export { type LogFn, type Logger, silentLogger } from "./logger.js";
 export { endpointId, fingerprint, maskEndpoint, normalizeEndpointUrl, redact } from "./mask.js";
+export { defaultManagerSettings, type ManagerSettings, type SettingsChange } from "./settings.js";
 export {
   ConnectionManagerSingleton,
   createConnectionManagerSingleton,
@@ -47,12 +44,8 @@ export {
 export { type Candidate, roundRobin, type SelectContext, type Strategy } from "./strategy.js";
 export {
   emptyToolSource,
-  serviceOf,
   type ToolCallOptions,
   type ToolCallResult,
   type ToolDescriptor,
   type ToolSource,
-  toolNameSeparator,
 } from "./tool-source.js";
-export { ToolSourceSwitch } from "./tool-source-switch.js";
-export { toolSubset } from "./tool-subset.js";

@@ -17,7 +17,12 @@ describe("connection manager singleton", () => {
     expect(new Set(all).size).toBe(1);
     expect(all[0]).toBeInstanceOf(ConnectionManager);
     expect(singleton.getCurrentInstance()).toBe(all[0]);
+    // An instance exists, but nobody has initialized it yet: one meaning for both questions.
+    expect(singleton.isInitialized()).toBe(false);
+    expect(singleton.getStatus()).toMatchObject({ hasInstance: true, initialized: false });
+    await all[0]?.initialize([]);
     expect(singleton.isInitialized()).toBe(true);
+    expect(singleton.getStatus().initialized).toBe(true);
   });
 
   it("reports status and cleans up the instance", async () => {

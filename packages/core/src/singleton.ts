@@ -4,7 +4,7 @@ import {
   type ConnectionManagerOptions,
   type EndpointStatus,
 } from "./connection-manager.js";
-import { ConnectError } from "./errors.js";
+import { XiaozhiError } from "./errors.js";
 
 /** What `getStatus()` of a singleton reports. */
 export interface SingletonStatus {
@@ -23,7 +23,7 @@ export interface ConnectionManagerSingleton<C extends Connection = Connection> {
   cleanup(): Promise<void>;
   /** Forgets the instance at once; its cleanup runs in the background so nothing leaks. */
   reset(): void;
-  /** True when an instance exists. */
+  /** True when an instance exists and `initialize()` was called on it (as `getStatus().initialized`). */
   isInitialized(): boolean;
   getStatus(): SingletonStatus;
   /** Cleans up the current instance and creates a fresh one. */
@@ -48,7 +48,7 @@ export function createConnectionManagerSingleton<C extends Connection = Connecti
   const create = (options?: ConnectionManagerOptions<C>): ConnectionManager<C> => {
     const resolved = options ?? defaults?.();
     if (!resolved) {
-      throw new ConnectError(
+      throw new XiaozhiError(
         "NOT_CONFIGURED",
         "the first getInstance() call needs options with a connectionFactory",
       );
@@ -83,7 +83,7 @@ export function createConnectionManagerSingleton<C extends Connection = Connecti
       creating = null;
       void current?.cleanup().catch(() => {});
     },
-    isInitialized: () => instance !== null,
+    isInitialized: () => instance?.isInitialized ?? false,
     getStatus() {
       const endpoints = instance?.getConnectionStatus() ?? [];
       return Object.freeze({
@@ -108,7 +108,7 @@ export function createConnectionManagerSingleton<C extends Connection = Connecti
         };
         const timer = setTimeout(() => {
           waiters.delete(wake);
-          reject(new ConnectError("TIMEOUT", `no instance was created within ${timeoutMs} ms`));
+          reject(new XiaozhiError("TIMEOUT", `no instance was created within ${timeoutMs} ms`));
         }, timeoutMs);
         waiters.add(wake);
       });

@@ -5,6 +5,7 @@ import { emptyToolSource, type ToolCallOptions, type ToolSource } from "./tool-s
  * the real source (setServiceManager) reaches every endpoint as one `tools/list_changed`.
  */
 export class ToolSourceSwitch implements ToolSource {
+  readonly specificationVersion = "v1" as const;
   #source: ToolSource = emptyToolSource;
   #unsubscribe: () => void = () => {};
   readonly #listeners = new Set<() => void>();

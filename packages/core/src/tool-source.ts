@@ -1,12 +1,3 @@
-/** The separator between service and tool in exposed names (`calc__add`), as xiaozhi-client writes them. */
-export const toolNameSeparator = "__";
-
-/** The service part of an exposed tool name (`calc__add` → `calc`); empty when there is none. */
-export function serviceOf(toolName: string): string {
-  const at = toolName.indexOf(toolNameSeparator);
-  return at > 0 ? toolName.slice(0, at) : "";
-}
-
 /** A tool as offered to a Xiaozhi agent; structurally an MCP `Tool`. */
 export interface ToolDescriptor {
   readonly name: string;
@@ -37,13 +28,21 @@ export interface ToolCallOptions {
 }
 
 /**
- * Where an endpoint's tools come from (the local MCP services). One source serves every endpoint:
- * implementations must not copy their tool list per caller.
+ * Where an endpoint's tools come from (the local MCP services): the contract a tool provider
+ * implements. One source serves every endpoint: implementations must not copy their tool list per
+ * caller.
  */
 export interface ToolSource {
+  /** The version of this contract the implementation follows. */
+  readonly specificationVersion: "v1";
   /** The tools currently offered. Called on every `tools/list`; keep it cheap. */
   listTools(): readonly ToolDescriptor[] | Promise<readonly ToolDescriptor[]>;
-  /** Runs a tool. Must honour `options.signal` by cancelling the upstream work. */
+  /**
+   * Runs a tool. Must honour `options.signal` by cancelling the upstream work. A tool that ran and
+   * failed resolves with `isError: true`; a rejection means the call could not run (unknown tool,
+   * service down), and an `XiaozhiError` with code `NOT_CONNECTED` or `SEND_FAILED` promises it
+   * never reached the tool.
+   */
   callTool(
     name: string,
     args: Record<string, unknown> | undefined,
@@ -57,6 +56,7 @@ export interface ToolSource {
 
 /** A source with no tools; calls fail with an MCP-style error result. */
 export const emptyToolSource: ToolSource = {
+  specificationVersion: "v1",
   listTools: () => [],
   callTool: async (name) => ({ content: [{ type: "text", text: `Unknown tool: ${name}` }], isError: true }),
   onToolsChanged: () => () => {},

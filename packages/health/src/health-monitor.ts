@@ -1,4 +1,5 @@
-import { type Connection, describeError, Emitter, type HealthScorer, raceAbort } from "@xiaozhi-connect/core";
+import { type Connection, describeError, Emitter, type HealthScorer } from "@xiaozhi-connect/core";
+import { raceAbort } from "@xiaozhi-connect/core/internal";
 
 /** Active-check settings; every field has a default. Times in ms. */
 export interface HealthMonitorOptions {

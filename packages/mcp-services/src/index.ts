@@ -1,5 +1,4 @@
 export {
-  describeServiceError,
   McpService,
   type McpServiceOptions,
   type ServiceState,
@@ -13,7 +12,6 @@ export {
   type ServicesDiff,
 } from "./mcp-service-manager.js";
 export {
-  ReplicaConnection,
   type ReplicaStatus,
   ReplicatedService,
   type ReplicatedServiceOptions,
@@ -27,16 +25,12 @@ export {
   type ReplicatedServiceConfig,
   type ServiceConfig,
   type StdioServiceConfig,
+  serviceOf,
   type ToolSwitches,
   type TransportKind,
   toolEnabled,
   toolNameSeparator,
   transportKind,
 } from "./service-config.js";
-export {
-  defaultMaxLineBytes,
-  killServiceProcesses,
-  LineTooLongError,
-  type ServiceStdioParameters,
-  ServiceStdioTransport,
-} from "./stdio-transport.js";
+export { defaultMaxLineBytes } from "./stdio-transport.js";
+export { filteredConnectionFactory, type ToolFilter, toolSubset } from "./tool-subset.js";

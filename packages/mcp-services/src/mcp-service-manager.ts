@@ -1,13 +1,13 @@
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { StrategyRegistry } from "@xiaozhi-connect/balancer";
 import {
-  ConnectError,
   type Logger,
   silentLogger,
   type ToolCallOptions,
   type ToolCallResult,
   type ToolDescriptor,
   type ToolSource,
+  XiaozhiError,
 } from "@xiaozhi-connect/core";
 import type { ServiceState } from "./mcp-service.js";
 import {
@@ -73,6 +73,7 @@ interface Route {
  * listeners whenever a service's list changes, crashes or comes back.
  */
 export class McpServiceManager implements ToolSource {
+  readonly specificationVersion = "v1" as const;
   readonly #services = new Map<string, Service>();
   readonly #listeners = new Set<() => void>();
   readonly #statusListeners = new Set<() => void>();
@@ -190,7 +191,7 @@ export class McpServiceManager implements ToolSource {
     options: ToolCallOptions,
   ): Promise<ToolCallResult> {
     const route = this.#getCatalog().routes.get(name);
-    if (!route) throw new ConnectError("UNKNOWN_TOOL", `unknown or disabled tool: ${name}`);
+    if (!route) throw new XiaozhiError("UNKNOWN_TOOL", `unknown or disabled tool: ${name}`);
     return route.service.callTool(route.tool, args, options.signal);
   }
 

@@ -8,7 +8,7 @@ import {
   type Tool,
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
-import { ConnectError, describeError, type Logger, redact, silentLogger } from "@xiaozhi-connect/core";
+import { describeError, type Logger, redact, silentLogger, XiaozhiError } from "@xiaozhi-connect/core";
 import { type ReplicaConfig, transportKind } from "./service-config.js";
 import { LineTooLongError, ServiceStdioTransport } from "./stdio-transport.js";
 
@@ -99,7 +99,7 @@ export class McpService {
       await client.connect(transport);
       const { tools } = await client.listTools(undefined, signal ? { signal } : undefined);
       signal?.throwIfAborted();
-      if (this.#starting !== client) throw new ConnectError("ABORTED", `service ${this.name} was stopped`);
+      if (this.#starting !== client) throw new XiaozhiError("ABORTED", `service ${this.name} was stopped`);
       this.#starting = undefined;
       this.#client = client;
       this.#state = "up";
@@ -114,7 +114,7 @@ export class McpService {
       }
       if (signal?.aborted) throw signal.reason;
       this.#lastError = this.#reason(error);
-      throw new ConnectError("CONNECT_FAILED", this.#lastError, { cause: error });
+      throw new XiaozhiError("CONNECT_FAILED", this.#lastError, { cause: error });
     } finally {
       signal?.removeEventListener("abort", abandon);
     }
@@ -127,7 +127,7 @@ export class McpService {
   ): Promise<CallToolResult> {
     const client = this.#client;
     if (!client || this.#state !== "up") {
-      throw new ConnectError("NOT_CONNECTED", `service ${this.name} is ${this.#state}`);
+      throw new XiaozhiError("NOT_CONNECTED", `service ${this.name} is ${this.#state}`);
     }
     // The caller's signal carries the deadline; the SDK's own timeout must not cut it shorter.
     return (await client.callTool(
@@ -144,7 +144,7 @@ export class McpService {
   async ping(signal?: AbortSignal): Promise<number> {
     const client = this.#client;
     if (!client || this.#state !== "up") {
-      throw new ConnectError("NOT_CONNECTED", `service ${this.name} is ${this.#state}`);
+      throw new XiaozhiError("NOT_CONNECTED", `service ${this.name} is ${this.#state}`);
     }
     const started = performance.now();
     await client.ping(signal ? { signal } : undefined);

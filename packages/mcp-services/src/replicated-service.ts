@@ -2,16 +2,16 @@ import { type CallToolResult, ErrorCode, McpError, type Tool } from "@modelconte
 import { StrategyRegistry } from "@xiaozhi-connect/balancer";
 import {
   type BackoffOptions,
-  ConnectError,
   type Connection,
   type ConnectionEventMap,
   ConnectionManager,
   type ConnectionState,
   Emitter,
+  type EndpointDescriptor,
   type HealthScorer,
   type Logger,
-  type ResolvedEndpoint,
   silentLogger,
+  XiaozhiError,
 } from "@xiaozhi-connect/core";
 import { healthScorer } from "@xiaozhi-connect/health";
 import { McpService, type McpServiceOptions, noDeadline, type ServiceState } from "./mcp-service.js";
@@ -31,6 +31,7 @@ const connectionStates: Readonly<Record<ServiceState, ConnectionState>> = {
 
 /** One replica of a service as a core `Connection`, so a ConnectionManager can supervise it. */
 export class ReplicaConnection implements Connection {
+  readonly specificationVersion = "v1" as const;
   readonly #events = new Emitter<ConnectionEventMap>();
   readonly service: McpService;
 
@@ -106,7 +107,7 @@ export interface ReplicaStatus {
  */
 export class ReplicatedService {
   readonly #manager: ConnectionManager<ReplicaConnection>;
-  readonly #replicas: readonly string[];
+  readonly #replicas: readonly EndpointDescriptor[];
   readonly #health: HealthScorer;
   readonly #ownsHealth: boolean;
   readonly #onToolsChanged: (() => void) | undefined;
@@ -123,7 +124,7 @@ export class ReplicatedService {
   ) {
     const replicas = isReplicated(config) ? config.replicas : [config];
     if (replicas.length === 0) {
-      throw new ConnectError("INVALID_CONFIG", `service ${name} declares an empty replicas list`);
+      throw new XiaozhiError("INVALID_CONFIG", `service ${name} declares an empty replicas list`);
     }
     this.replicated = isReplicated(config);
     const strategies = options.strategies ?? StrategyRegistry.withBuiltins();
@@ -131,9 +132,12 @@ export class ReplicatedService {
     this.#ownsHealth = options.healthScorer === undefined;
     this.#health = options.healthScorer ?? healthScorer();
     const logger = serviceLogger(options.logger ?? silentLogger, name);
-    const replicaUrl = (index: number) => `replica://${encodeURIComponent(name)}/${index}`;
-    this.#replicas = replicas.map((_, index) => replicaUrl(index));
-    const indexOf = (endpoint: ResolvedEndpoint) => this.#replicas.indexOf(endpoint.url);
+    // Replicas are endpoints known by id; the factory gets each one's index as opaque data.
+    this.#replicas = replicas.map((_, index) => ({
+      id: `${name}#${index}`,
+      label: replicas.length > 1 ? `${name} replica ${index}` : name,
+      data: index,
+    }));
     this.#manager = new ConnectionManager<ReplicaConnection>({
       strategy,
       healthScorer: this.#health,
@@ -142,9 +146,8 @@ export class ReplicatedService {
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
       ...(options.minUptime === undefined ? {} : { minUptime: options.minUptime }),
       connectionFactory: (endpoint) => {
-        const index = indexOf(endpoint);
-        const replica = replicas[index];
-        if (!replica) throw new ConnectError("INVALID_CONFIG", `unknown replica ${endpoint.masked}`);
+        const index = endpoint.data as number;
+        const replica = replicas[index] as ReplicaConfig;
         return new ReplicaConnection(endpoint.id, index, name, replica, {
           ...options,
           logger,
@@ -258,7 +261,7 @@ function serviceLogger(logger: Logger, service: string): Logger {
         return;
       }
       const { endpoint, id: _id, ...rest } = object;
-      const replica = typeof endpoint === "string" ? Number(endpoint.split("/").pop()) : Number.NaN;
+      const replica = typeof endpoint === "string" ? Number(endpoint.split(" ").pop()) : Number.NaN;
       logger[level](
         { service, ...(Number.isInteger(replica) ? { replica } : {}), ...rest },
         message?.replace(/^endpoint\b/, "service"),

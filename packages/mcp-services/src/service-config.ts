@@ -1,5 +1,3 @@
-import { toolNameSeparator } from "@xiaozhi-connect/core";
-
 /** A local MCP service started as a child process speaking MCP over stdio. */
 export interface StdioServiceConfig {
   readonly type?: "stdio";
@@ -65,7 +63,14 @@ export type ToolSwitches = Readonly<
   Record<string, { readonly tools?: Readonly<Record<string, { readonly enable?: boolean }>> } | undefined>
 >;
 
-export { toolNameSeparator };
+/** The separator between service and tool in exposed names (`calc__add`), as xiaozhi-client writes them. */
+export const toolNameSeparator = "__";
+
+/** The service part of an exposed tool name (`calc__add` → `calc`); empty when there is none. */
+export function serviceOf(toolName: string): string {
+  const at = toolName.indexOf(toolNameSeparator);
+  return at > 0 ? toolName.slice(0, at) : "";
+}
 
 /** `calc` + `add` → `calc__add`. */
 export function exposedToolName(service: string, tool: string): string {

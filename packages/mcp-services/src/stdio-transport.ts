@@ -2,7 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { StdioClientTransport, type StdioServerParameters } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { deserializeMessage, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import { ConnectError, redact } from "@xiaozhi-connect/core";
+import { redact, XiaozhiError } from "@xiaozhi-connect/core";
 
 /** The default bound on one line a stdio service writes: far above any real message. */
 export const defaultMaxLineBytes = 8 * 1024 * 1024;
@@ -131,12 +131,12 @@ export class ServiceStdioTransport extends StdioClientTransport {
     const stdin = this.#child()?.stdin;
     if (!stdin) return super.send(message);
     if (!stdin.writable) {
-      return Promise.reject(new ConnectError("SEND_FAILED", "the service's stdin is closed"));
+      return Promise.reject(new XiaozhiError("SEND_FAILED", "the service's stdin is closed"));
     }
     return new Promise((resolve, reject) => {
       stdin.write(serializeMessage(message), (error) =>
         error
-          ? reject(new ConnectError("SEND_FAILED", `could not write to the service: ${error.message}`))
+          ? reject(new XiaozhiError("SEND_FAILED", `could not write to the service: ${error.message}`))
           : resolve(),
       );
     });

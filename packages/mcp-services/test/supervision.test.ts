@@ -3,7 +3,8 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import type { Logger } from "@xiaozhi-connect/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { killServiceProcesses, McpServiceManager, type ServiceConfig } from "../src/index.js";
+import { McpServiceManager, type ServiceConfig } from "../src/index.js";
+import { killServiceProcesses } from "../src/internal.js";
 import { alive, childrenRunning, eventually } from "./processes.js";
 
 const fixture = join(import.meta.dirname, "fixtures", "calc-server.mjs");

@@ -1,4 +1,4 @@
-import { ConnectError } from "@xiaozhi-connect/core";
+import { XiaozhiError } from "@xiaozhi-connect/core";
 
 /**
  * Close codes after which reconnecting cannot help until the config changes: 1008 is how
@@ -15,9 +15,9 @@ export function classifyClose(
 }
 
 /** Classifies an HTTP status answered to the WebSocket upgrade. */
-export function classifyUpgradeStatus(status: number): ConnectError {
+export function classifyUpgradeStatus(status: number): XiaozhiError {
   if (status === 401 || status === 403) {
-    return new ConnectError("AUTH_REJECTED", `endpoint rejected the token (HTTP ${status})`, { status });
+    return new XiaozhiError("AUTH_REJECTED", `endpoint rejected the token (HTTP ${status})`, { status });
   }
-  return new ConnectError("CONNECT_FAILED", `endpoint answered the upgrade with HTTP ${status}`, { status });
+  return new XiaozhiError("CONNECT_FAILED", `endpoint answered the upgrade with HTTP ${status}`, { status });
 }

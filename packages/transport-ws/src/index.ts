@@ -15,10 +15,5 @@ export {
   type HeartbeatTarget,
   HeartbeatWheel,
 } from "./heartbeat.js";
-export {
-  MalformedFrameError,
-  normalizeFrame,
-  WebSocketTransport,
-  type WebSocketTransportOptions,
-} from "./websocket-transport.js";
+export { WebSocketTransport, type WebSocketTransportOptions } from "./websocket-transport.js";
 export { type XiaozhiConnectionOptions, XiaozhiEndpointConnection } from "./xiaozhi-endpoint-connection.js";

@@ -1,6 +1,6 @@
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
-import { ConnectError } from "@xiaozhi-connect/core";
+import { XiaozhiError } from "@xiaozhi-connect/core";
 import WebSocket from "ws";
 import { answerForInvalidFrame, type JsonRpcErrorAnswer, parseErrorAnswer } from "./jsonrpc-errors.js";
 
@@ -52,7 +52,7 @@ export class WebSocketTransport implements Transport {
 
   async start(): Promise<void> {
     if (this.socket.readyState !== WebSocket.OPEN) {
-      throw new ConnectError("NOT_CONNECTED", "socket is not open");
+      throw new XiaozhiError("NOT_CONNECTED", "socket is not open");
     }
   }
 
@@ -60,13 +60,13 @@ export class WebSocketTransport implements Transport {
     const delay = this.options.sendDelayMs?.() ?? 0;
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     if (this.socket.readyState !== WebSocket.OPEN) {
-      throw new ConnectError("NOT_CONNECTED", "socket is not open");
+      throw new XiaozhiError("NOT_CONNECTED", "socket is not open");
     }
     const data = JSON.stringify(message);
     await new Promise<void>((resolve, reject) => {
       this.socket.send(data, (error) =>
         error
-          ? reject(new ConnectError("SEND_FAILED", `send failed: ${error.message}`, { cause: error }))
+          ? reject(new XiaozhiError("SEND_FAILED", `send failed: ${error.message}`, { cause: error }))
           : resolve(),
       );
     });

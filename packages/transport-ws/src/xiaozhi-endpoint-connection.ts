@@ -1,15 +1,7 @@
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import {
-  CallToolRequestSchema,
-  type CallToolResult,
-  ListToolsRequestSchema,
-  ResultSchema,
-  type Tool,
-} from "@modelcontextprotocol/sdk/types.js";
-import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
+import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { ResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import {
   type CloseInfo,
-  ConnectError,
   type Connection,
   type ConnectionContext,
   type ConnectionEventMap,
@@ -18,15 +10,14 @@ import {
   Emitter,
   type Logger,
   type ResolvedEndpoint,
-  raceAbort,
   redact,
-  type ToolDescriptor,
   type ToolSource,
+  XiaozhiError,
 } from "@xiaozhi-connect/core";
 import WebSocket from "ws";
 import { classifyClose, classifyUpgradeStatus } from "./close-codes.js";
 import type { HeartbeatHandle, HeartbeatWheel } from "./heartbeat.js";
-import { asInvalidParams } from "./jsonrpc-errors.js";
+import { createToolServer } from "./mcp-tool-server.js";
 import { WebSocketTransport } from "./websocket-transport.js";
 
 /** Per-connection settings; the factory fills the defaults and may change them later. Times in ms. */
@@ -49,9 +40,6 @@ export interface XiaozhiConnectionOptions {
   readonly serverInfo: { readonly name: string; readonly version: string };
 }
 
-// One JSON-schema validator for every socket's MCP server: the SDK otherwise builds one per server.
-let sharedValidator: AjvJsonSchemaValidator | undefined;
-
 /**
  * A Xiaozhi MCP endpoint link: a `ws` client to the endpoint URL carrying an MCP server from the SDK
  * (the Xiaozhi side is the MCP client). Serves the tools of its ToolSource, pings on the shared
@@ -59,6 +47,7 @@ let sharedValidator: AjvJsonSchemaValidator | undefined;
  * by itself: the ConnectionManager decides.
  */
 export class XiaozhiEndpointConnection implements Connection {
+  readonly specificationVersion = "v1" as const;
   readonly #events: Emitter<ConnectionEventMap>;
   readonly #logger: Logger;
   readonly #tools: ToolSource;
@@ -109,9 +98,11 @@ export class XiaozhiEndpointConnection implements Connection {
   connect(signal: AbortSignal): Promise<void> {
     if (this.#link) return Promise.resolve();
     signal.throwIfAborted();
+    const url = this.endpoint.url;
+    if (!url) return Promise.reject(new XiaozhiError("INVALID_ENDPOINT", "a Xiaozhi endpoint needs a URL"));
     this.#state = "connecting";
     return new Promise<void>((resolve, reject) => {
-      const socket = new WebSocket(this.endpoint.url, {
+      const socket = new WebSocket(url, {
         maxPayload: this.options.maxPayload,
         perMessageDeflate: false,
       });
@@ -136,11 +127,11 @@ export class XiaozhiEndpointConnection implements Connection {
         fail(classifyUpgradeStatus(status));
       });
       socket.on("error", (error) =>
-        fail(new ConnectError("CONNECT_FAILED", redact(describeError(error)), { cause: error })),
+        fail(new XiaozhiError("CONNECT_FAILED", redact(describeError(error)), { cause: error })),
       );
       socket.once("close", (code, reason) =>
         fail(
-          new ConnectError(
+          new XiaozhiError(
             "CONNECT_FAILED",
             `closed during handshake (${code} ${redact(reason.toString())})`,
           ),
@@ -183,7 +174,7 @@ export class XiaozhiEndpointConnection implements Connection {
       const offInitialized = this.#events.on("initialized", () => settle());
       const offClosed = this.#events.on("closed", (info) =>
         settle(
-          new ConnectError(
+          new XiaozhiError(
             info.retryable ? "CONNECT_FAILED" : "AUTH_REJECTED",
             `closed right after connecting (${info.code}${info.reason ? ` ${info.reason}` : ""})`,
             { retryable: info.retryable, status: info.code },
@@ -218,13 +209,14 @@ export class XiaozhiEndpointConnection implements Connection {
   async ping(signal?: AbortSignal): Promise<number> {
     const link = this.#link;
     if (!link || link.socket.readyState !== WebSocket.OPEN) {
-      throw new ConnectError("NOT_CONNECTED", "not connected");
+      throw new XiaozhiError("NOT_CONNECTED", "not connected");
     }
     return new Promise<number>((resolve, reject) => {
       const started = performance.now();
-      const waiter = (ms: number) => {
+      const waiter: PingWaiter = (ms) => {
         signal?.removeEventListener("abort", onAbort);
-        resolve(ms);
+        if (typeof ms === "number") resolve(ms);
+        else reject(ms);
       };
       const onAbort = () => {
         link.pingWaiters.delete(waiter);
@@ -253,7 +245,7 @@ export class XiaozhiEndpointConnection implements Connection {
 
   #requireLink(): Link {
     if (!this.#link || this.#link.socket.readyState !== WebSocket.OPEN) {
-      throw new ConnectError("NOT_CONNECTED", "not connected");
+      throw new XiaozhiError("NOT_CONNECTED", "not connected");
     }
     return this.#link;
   }
@@ -261,7 +253,11 @@ export class XiaozhiEndpointConnection implements Connection {
   #attach(socket: WebSocket): Link {
     const link: Link = {
       socket,
-      server: this.#createServer(),
+      server: createToolServer(this.#tools, {
+        serverInfo: this.options.serverInfo,
+        callTimeout: () => this.options.callTimeout,
+        handled: (method, ok, ms) => this.#handled(method, ok, ms),
+      }),
       initialized: false,
       lastFrameAt: Date.now(),
       pingWaiters: new Set(),
@@ -344,7 +340,8 @@ export class XiaozhiEndpointConnection implements Connection {
     link.unsubscribeTools();
     link.socket.removeAllListeners();
     link.socket.on("error", () => {});
-    for (const waiter of link.pingWaiters) waiter(Number.NaN);
+    const closed = new XiaozhiError("NOT_CONNECTED", "the link closed before the ping was answered");
+    for (const waiter of link.pingWaiters) waiter(closed);
     link.pingWaiters.clear();
     void link.server.close().catch(() => {});
     this.#state = link.closedBy ? "stopped" : "disconnected";
@@ -354,104 +351,23 @@ export class XiaozhiEndpointConnection implements Connection {
     this.#events.emit("closed", info);
   }
 
-  #createServer(): Server {
-    sharedValidator ??= new AjvJsonSchemaValidator();
-    const server = new Server(
-      { name: this.options.serverInfo.name, version: this.options.serverInfo.version },
-      { capabilities: { tools: { listChanged: true } }, jsonSchemaValidator: sharedValidator },
-    );
-    server.setRequestHandler(ListToolsRequestSchema, async () => {
-      const started = performance.now();
-      const tools = await this.#tools.listTools();
-      this.#handled("tools/list", true, started);
-      return { tools: tools.map(toMcpTool) };
-    });
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-      const started = performance.now();
-      const result = await this.#callTool(request.params.name, request.params.arguments, extra.signal);
-      this.#handled("tools/call", result.isError !== true, started);
-      return result;
-    });
-    answerSchemaErrorsAsInvalidParams(server);
-    return server;
-  }
-
-  async #callTool(
-    name: string,
-    args: Record<string, unknown> | undefined,
-    cancelled: AbortSignal,
-  ): Promise<CallToolResult> {
-    const controller = new AbortController();
-    const timeout = this.options.callTimeout;
-    const timer = setTimeout(
-      () => controller.abort(new ConnectError("TIMEOUT", `tool call timed out after ${timeout} ms`)),
-      timeout,
-    );
-    const onCancel = () => controller.abort(cancelled.reason);
-    cancelled.addEventListener("abort", onCancel, { once: true });
-    try {
-      const result = await raceAbort(
-        this.#tools.callTool(name, args, { signal: controller.signal }),
-        controller.signal,
-      );
-      return result as CallToolResult;
-    } catch (error) {
-      return { content: [{ type: "text", text: redact(describeError(error)) }], isError: true };
-    } finally {
-      // No abort once the call is done: an SDK client would send `notifications/cancelled` upstream
-      // for a request that already finished.
-      clearTimeout(timer);
-      cancelled.removeEventListener("abort", onCancel);
-    }
-  }
-
-  #handled(method: string, ok: boolean, started: number): void {
-    this.#events.emit("handled", { method, ok, ms: performance.now() - started, at: Date.now() });
+  #handled(method: string, ok: boolean, ms: number): void {
+    this.#events.emit("handled", { method, ok, ms, at: Date.now() });
   }
 }
+
+/** Settles one `ping()`: with the round trip in ms, or with why there will be none. */
+type PingWaiter = (outcome: number | XiaozhiError) => void;
 
 interface Link {
   readonly socket: WebSocket;
   readonly server: Server;
   initialized: boolean;
   lastFrameAt: number;
-  readonly pingWaiters: Set<(ms: number) => void>;
+  readonly pingWaiters: Set<PingWaiter>;
   pingStartedAt: number | undefined;
   closedBy: { code: number; reason: string } | undefined;
   deadReason: string | undefined;
   heartbeat: HeartbeatHandle;
   unsubscribeTools: () => void;
-}
-
-/**
- * A request whose params fail the SDK's schema is answered -32602 in one line, not -32603 with the
- * validator's dump. The SDK keeps its handlers in `_requestHandlers` (sdk 1.32); without it, its own
- * answers stand.
- */
-function answerSchemaErrorsAsInvalidParams(server: Server): void {
-  type Handler = (request: unknown, extra: unknown) => Promise<unknown>;
-  const handlers = (server as unknown as { _requestHandlers?: Map<string, Handler> })._requestHandlers;
-  if (!(handlers instanceof Map)) return;
-  for (const [method, handler] of handlers) {
-    handlers.set(method, async (request, extra) => {
-      try {
-        return await handler(request, extra);
-      } catch (error) {
-        throw asInvalidParams(error);
-      }
-    });
-  }
-}
-
-/** Only MCP `Tool` fields go on the wire; a ToolSource may carry more. */
-function toMcpTool(tool: ToolDescriptor): Tool {
-  const { name, title, description, inputSchema, outputSchema, annotations } = tool;
-  return {
-    name,
-    inputSchema: inputSchema as Tool["inputSchema"],
-    ...(title === undefined ? {} : { title }),
-    ...(description === undefined ? {} : { description }),
-    ...(outputSchema === undefined ? {} : { outputSchema: outputSchema as Tool["outputSchema"] }),
-    ...(annotations === undefined ? {} : { annotations }),
-  };
 }

@@ -322,6 +322,18 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     expect(rtt).toBeLessThan(1000);
   });
 
+  it("rejects ping with NOT_CONNECTED when the link closes first or is not open, never NaN", async () => {
+    cloud.configure(token(1), { noPong: true });
+    const { manager, ready } = start([1]);
+    await ready;
+    const connection = manager.getConnection(cloud.endpointUrl(token(1)));
+    const pending = connection?.ping();
+    cloud.drop(token(1));
+    await expect(pending).rejects.toMatchObject({ code: "NOT_CONNECTED" });
+    await manager.disconnect();
+    await expect(connection?.ping()).rejects.toMatchObject({ code: "NOT_CONNECTED" });
+  });
+
   it("cancels the tool upstream on notifications/cancelled and on the call timeout", async () => {
     const { ready } = start([1], { transport: { callTimeout: 300 } });
     await ready;

@@ -2,6 +2,7 @@ import type { Logger, ToolCallResult, ToolDescriptor, ToolSource } from "@xiaozh
 
 /** A ToolSource for tests: calc__add, calc__echo and slow__wait, with counters and a change trigger. */
 export class TestTools implements ToolSource {
+  readonly specificationVersion = "v1" as const;
   readonly calls: string[] = [];
   readonly aborted: string[] = [];
   /** The signal each call received, in order. */

@@ -1,7 +1,7 @@
 import { type FSWatcher, type Stats, unwatchFile, watch, watchFile } from "node:fs";
 import { chmod, chown, readFile, realpath, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { ConnectError, describeError, type Logger, redact, silentLogger } from "@xiaozhi-connect/core";
+import { describeError, type Logger, redact, silentLogger, XiaozhiError } from "@xiaozhi-connect/core";
 import { parseConfig, parseConfigText, type XiaozhiConfig } from "./config.js";
 
 /** Where the running config came from and whether the last change was accepted. */
@@ -55,7 +55,7 @@ export class ConfigFile {
 
   /** The last valid config; throws `NOT_CONFIGURED` before the first successful `load()`. */
   get config(): XiaozhiConfig {
-    if (!this.#config) throw new ConnectError("NOT_CONFIGURED", `config ${this.path} is not loaded`);
+    if (!this.#config) throw new XiaozhiError("NOT_CONFIGURED", `config ${this.path} is not loaded`);
     return this.#config;
   }
 
@@ -178,7 +178,7 @@ export class ConfigFile {
     } catch (error) {
       // Mid-rename or deleted: the next event (or none) decides; the running config stays.
       this.#reject(
-        new ConnectError("INVALID_CONFIG", `config unreadable: ${describeError(error)}`),
+        new XiaozhiError("INVALID_CONFIG", `config unreadable: ${describeError(error)}`),
         onStatus,
       );
       return;

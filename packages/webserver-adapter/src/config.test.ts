@@ -54,7 +54,7 @@ describe("config schema", () => {
     ]);
     expect(endpoints).toEqual([
       { url: "wss://a/?token=1" },
-      { url: "wss://b/?token=2", weight: 2, services: ["calc"] },
+      { url: "wss://b/?token=2", weight: 2, data: { services: ["calc"] } },
     ]);
     expect(skipped.map((s) => s.reason)).toEqual([
       "a placeholder, not a real endpoint",

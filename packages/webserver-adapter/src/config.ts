@@ -1,10 +1,10 @@
 import {
-  ConnectError,
   defaultManagerSettings,
   type EndpointDescriptor,
   endpointId,
   type ManagerSettings,
   maskEndpoint,
+  XiaozhiError,
 } from "@xiaozhi-connect/core";
 import type { ServiceConfig, ToolSwitches } from "@xiaozhi-connect/mcp-services";
 import {
@@ -140,7 +140,7 @@ export function parseConfig(value: unknown): XiaozhiConfig {
     const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
     return `${path.replace(/^\./, "") || "(root)"}: ${issue.message}`;
   });
-  throw new ConnectError("INVALID_CONFIG", `invalid config: ${problems.join("; ")}`);
+  throw new XiaozhiError("INVALID_CONFIG", `invalid config: ${problems.join("; ")}`);
 }
 
 /** Parses the text of a config file; bad JSON and schema errors both throw `INVALID_CONFIG`. */
@@ -157,7 +157,7 @@ export function parseConfigText(text: string): XiaozhiConfig {
         : /end of JSON/i.test((error as Error).message)
           ? " (it ends too early)"
           : "";
-    throw new ConnectError("INVALID_CONFIG", `config is not valid JSON${where}`);
+    throw new XiaozhiError("INVALID_CONFIG", `config is not valid JSON${where}`);
   }
   return parseConfig(value);
 }
@@ -187,7 +187,7 @@ export function selectEndpoints(mcpEndpoint: XiaozhiConfig["mcpEndpoint"]): {
   const skipped: SkippedEndpoint[] = [];
   const seen = new Set<string>();
   for (const entry of list) {
-    const descriptor: EndpointDescriptor = typeof entry === "string" ? { url: entry } : entry;
+    const descriptor = typeof entry === "string" ? { url: entry } : entry;
     const url = descriptor.url.trim();
     const reason = whyInvalid(url) ?? (seen.has(endpointId(url)) ? "listed twice" : undefined);
     if (reason) {
@@ -195,11 +195,18 @@ export function selectEndpoints(mcpEndpoint: XiaozhiConfig["mcpEndpoint"]): {
       continue;
     }
     seen.add(endpointId(url));
+    // The tool filter travels as the endpoint's opaque data, for the filtering connection factory.
+    const filter =
+      descriptor.services === undefined && descriptor.tools === undefined
+        ? undefined
+        : {
+            ...(descriptor.services === undefined ? {} : { services: descriptor.services }),
+            ...(descriptor.tools === undefined ? {} : { tools: descriptor.tools }),
+          };
     endpoints.push({
       url,
       ...(descriptor.weight === undefined ? {} : { weight: descriptor.weight }),
-      ...(descriptor.services === undefined ? {} : { services: descriptor.services }),
-      ...(descriptor.tools === undefined ? {} : { tools: descriptor.tools }),
+      ...(filter === undefined ? {} : { data: filter }),
     });
   }
   return { endpoints, skipped };

@@ -7,7 +7,7 @@ import {
   silentLogger,
 } from "@xiaozhi-connect/core";
 import { healthScorer } from "@xiaozhi-connect/health";
-import { McpServiceManager } from "@xiaozhi-connect/mcp-services";
+import { filteredConnectionFactory, McpServiceManager } from "@xiaozhi-connect/mcp-services";
 import { xiaozhiConnectionFactory } from "@xiaozhi-connect/transport-ws";
 import { type DependencyContainer, type InjectionToken, instanceCachingFactory, Lifecycle } from "tsyringe";
 import type { XiaozhiConfig } from "./config.js";
@@ -85,7 +85,8 @@ export function registerXiaozhi(
     ConnectionManagerToken,
     (c) =>
       new ConnectionManager<Connection>({
-        connectionFactory: c.resolve(ConnectionFactoryToken),
+        // Per-endpoint tool subsets (`{url, services?, tools?}`) apply to any factory, a third party's too.
+        connectionFactory: filteredConnectionFactory(c.resolve(ConnectionFactoryToken)),
         strategy: c.resolve(StrategyToken),
         healthScorer: c.resolve(HealthScorerToken),
         logger: c.resolve(LoggerToken),

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { ConnectError, type ErrorCode, redact } from "@xiaozhi-connect/core";
+import { type ErrorCode, redact, XiaozhiError } from "@xiaozhi-connect/core";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { methodNotAllowed } from "hono/method-not-allowed";
@@ -53,7 +53,7 @@ export function createXiaozhiRoutes(
   const expected = options.authToken ? digest(options.authToken) : undefined;
 
   app.onError((error, c) => {
-    if (ConnectError.isInstance(error)) {
+    if (XiaozhiError.isInstance(error)) {
       return fail(c, statusOf[error.code] ?? 500, error.code, error.message);
     }
     return fail(c, 500, "INTERNAL", redact(error instanceof Error ? error.message : String(error)));

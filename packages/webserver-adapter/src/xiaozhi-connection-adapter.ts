@@ -1,6 +1,5 @@
 import type { StrategyRegistry } from "@xiaozhi-connect/balancer";
 import {
-  ConnectError,
   type Connection,
   type ConnectionFactory,
   type ConnectionManager,
@@ -15,16 +14,17 @@ import {
   redact,
   resolveEndpoint,
   type Strategy,
-  serviceOf,
   type ToolDescriptor,
   type ToolSource,
+  XiaozhiError,
 } from "@xiaozhi-connect/core";
-import type {
-  ExposedTool,
-  PreparedServices,
-  ServiceConfig,
-  ServiceStatus,
-  ToolSwitches,
+import {
+  type ExposedTool,
+  type PreparedServices,
+  type ServiceConfig,
+  type ServiceStatus,
+  serviceOf,
+  type ToolSwitches,
 } from "@xiaozhi-connect/mcp-services";
 import { inject, injectable } from "tsyringe";
 import {
@@ -270,7 +270,10 @@ export class XiaozhiConnectionAdapter {
       if (!services && first && this.#catalog.start) this.#servicesStarted = this.#catalog.start();
       if (!this.#toolSourceChosen && !this.manager.isInitialized) this.manager.setToolSource(this.tools);
       if (endpoints.length === 0) this.logger.warn("no valid Xiaozhi endpoint configured; not connecting");
-      const diff = await this.manager.initialize(endpoints);
+      // A reload is a diff against what runs: unchanged endpoints keep their sockets.
+      const diff = this.manager.isInitialized
+        ? await this.manager.reconcile(endpoints)
+        : await this.manager.initialize(endpoints);
       if (this.#closed) return;
       // A running manager connects what reconcile added; one that never ran starts now.
       if (!this.manager.isRunning && endpoints.length > 0) await this.manager.connect();
@@ -301,18 +304,18 @@ export class XiaozhiConnectionAdapter {
   async addEndpoint(url: string): Promise<EndpointStatus> {
     const trimmed = typeof url === "string" ? url.trim() : "";
     const reason = whyInvalid(trimmed);
-    if (reason) throw new ConnectError("INVALID_ENDPOINT", `endpoint URL is ${reason}`);
+    if (reason) throw new XiaozhiError("INVALID_ENDPOINT", `endpoint URL is ${reason}`);
     const normalized = normalizeEndpointUrl(trimmed);
     const id = endpointId(normalized);
     return this.#serially(async () => {
-      const duplicate = () => new ConnectError("DUPLICATE_ENDPOINT", `endpoint ${id} already exists`);
+      const duplicate = () => new XiaozhiError("DUPLICATE_ENDPOINT", `endpoint ${id} already exists`);
       if (this.manager.getEndpointStatus(id)) throw duplicate();
       await this.#changeEndpoints((list) => {
         if (list.some((entry) => entryId(entry) === id)) throw duplicate();
         return [...list, normalized];
       });
       const status = this.manager.getEndpointStatus(id);
-      if (!status) throw new ConnectError("INVALID_ENDPOINT", "the endpoint could not be added");
+      if (!status) throw new XiaozhiError("INVALID_ENDPOINT", "the endpoint could not be added");
       return status;
     });
   }
@@ -448,6 +451,7 @@ export class XiaozhiConnectionAdapter {
 
   #fixed(tools: readonly ToolDescriptor[]): ToolSource {
     return {
+      specificationVersion: "v1",
       listTools: () => tools,
       callTool: (name, args, options) => this.tools.callTool(name, args, options),
       onToolsChanged: () => () => {},

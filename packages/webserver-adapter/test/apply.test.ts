@@ -94,6 +94,20 @@ describe("one path for applying config: validated first, all or nothing", () => 
   });
 });
 
+describe("per-endpoint tool subsets", () => {
+  it("serves an endpoint only the tools its entry names, through any connection factory", async () => {
+    stack = await Stack.start({
+      mcpEndpoint: ["cloud:all", { url: "cloud:one", tools: ["calc__add"] }],
+      mcpServers: services,
+    });
+    const all = await stack.cloud.waitForSession(token("all"));
+    const one = await stack.cloud.waitForSession(token("one"));
+    expect((await all.listTools()).map((t) => t.name)).toContain("calc__wait");
+    expect((await one.listTools()).map((t) => t.name)).toEqual(["calc__add"]);
+    expect(await one.callTool("calc__wait", {})).toMatchObject({ isError: true });
+  });
+});
+
 describe("seams by interface", () => {
   it("reconfigures a third party's factory and scorer on reload and disposes of them on cleanup", async () => {
     const network = new MemoryNetwork();

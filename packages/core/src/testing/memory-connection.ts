@@ -7,7 +7,7 @@ import type {
 } from "../connection.js";
 import { Emitter } from "../emitter.js";
 import type { ResolvedEndpoint } from "../endpoint.js";
-import { ConnectError } from "../errors.js";
+import { XiaozhiError } from "../errors.js";
 import type { ToolSource } from "../tool-source.js";
 
 /** How the simulated far side answers the next connect attempts of one URL. */
@@ -27,6 +27,7 @@ export interface MemoryBehavior {
  * It follows the Connection contract exactly, so lifecycle tests need no sockets.
  */
 export class MemoryConnection implements Connection {
+  readonly specificationVersion = "v1" as const;
   readonly #events = new Emitter<ConnectionEventMap>();
   #state: ConnectionState = "disconnected";
   /** Notifications and requests that reached the far side, in order. */
@@ -43,6 +44,10 @@ export class MemoryConnection implements Connection {
   get id() {
     return this.endpoint.id;
   }
+  /** What behaviours are keyed by: the URL, or the id of an endpoint without one. */
+  get #key() {
+    return this.endpoint.url ?? this.endpoint.id;
+  }
   get state() {
     return this.#state;
   }
@@ -50,7 +55,7 @@ export class MemoryConnection implements Connection {
     return this.#state === "connected";
   }
   get rttMs() {
-    return this.#state === "connected" ? (this.network.behavior(this.endpoint.url).rttMs ?? 1) : undefined;
+    return this.#state === "connected" ? (this.network.behavior(this.#key).rttMs ?? 1) : undefined;
   }
 
   on<K extends keyof ConnectionEventMap>(event: K, listener: (payload: ConnectionEventMap[K]) => void) {
@@ -65,7 +70,7 @@ export class MemoryConnection implements Connection {
     if (this.#state === "connected") return;
     this.connects++;
     this.#state = "connecting";
-    const behavior = this.network.behavior(this.endpoint.url);
+    const behavior = this.network.behavior(this.#key);
     try {
       await wait(behavior.connect === "hang" ? Number.POSITIVE_INFINITY : (behavior.latencyMs ?? 0), signal);
     } catch (error) {
@@ -74,11 +79,11 @@ export class MemoryConnection implements Connection {
     }
     if (behavior.connect === "refuse") {
       this.#state = "disconnected";
-      throw new ConnectError("CONNECT_FAILED", "connection refused");
+      throw new XiaozhiError("CONNECT_FAILED", "connection refused");
     }
     if (behavior.connect === "reject-auth") {
       this.#state = "disconnected";
-      throw new ConnectError("AUTH_REJECTED", "endpoint rejected the token (401)", { status: 401 });
+      throw new XiaozhiError("AUTH_REJECTED", "endpoint rejected the token (401)", { status: 401 });
     }
     this.#state = "connected";
     this.network.opened(this);
@@ -94,7 +99,7 @@ export class MemoryConnection implements Connection {
   }
 
   async ping(signal?: AbortSignal): Promise<number> {
-    if (this.#state !== "connected") throw new ConnectError("NOT_CONNECTED", "not connected");
+    if (this.#state !== "connected") throw new XiaozhiError("NOT_CONNECTED", "not connected");
     const ms = this.rttMs ?? 1;
     await wait(0, signal);
     this.#events.emit("rtt", { ms, at: Date.now() });
@@ -102,9 +107,8 @@ export class MemoryConnection implements Connection {
   }
 
   async notify(method: string, params?: Record<string, unknown>): Promise<void> {
-    if (this.#state !== "connected") throw new ConnectError("NOT_CONNECTED", "not connected");
-    if (this.network.behavior(this.endpoint.url).sendFails)
-      throw new ConnectError("SEND_FAILED", "send failed");
+    if (this.#state !== "connected") throw new XiaozhiError("NOT_CONNECTED", "not connected");
+    if (this.network.behavior(this.#key).sendFails) throw new XiaozhiError("SEND_FAILED", "send failed");
     this.sent.push(params === undefined ? { method } : { method, params });
   }
 

@@ -1,11 +1,12 @@
+import type { ToolSource } from "@xiaozhi-connect/core";
 import { describe, expect, it } from "vitest";
-import type { ToolSource } from "./tool-source.js";
 import { toolSubset } from "./tool-subset.js";
 
 const tool = (name: string) => ({ name, inputSchema: { type: "object" as const } });
 const calls: string[] = [];
 const listeners = new Set<() => void>();
 const source: ToolSource = {
+  specificationVersion: "v1",
   listTools: () => [tool("home__light"), tool("home__door"), tool("calc__add"), tool("clock__now")],
   callTool: async (name) => {
     calls.push(name);

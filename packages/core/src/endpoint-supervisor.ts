@@ -1,0 +1,292 @@
+import { backoffDelay } from "./backoff.js";
+import type { CloseInfo, Connection, ConnectionState } from "./connection.js";
+import type { ResolvedEndpoint } from "./endpoint.js";
+import { describeError, XiaozhiError } from "./errors.js";
+import type { HealthObservation, HealthScorer } from "./health.js";
+import type { Logger } from "./logger.js";
+import { redact } from "./mask.js";
+import type { ManagerSettings } from "./settings.js";
+
+/** What a supervisor reports to the manager that owns it. */
+export interface SupervisorEvents {
+  stateChanged(from: ConnectionState, to: ConnectionState): void;
+  connecting(attempt: number): void;
+  connected(): void;
+  initialized(): void;
+  connectFailed(reason: string, retryable: boolean): void;
+  disconnected(code: number, reason: string): void;
+  reconnectScheduled(attempt: number, delayMs: number, nextReconnectAt: number): void;
+  failed(reason: string): void;
+}
+
+/** What a supervisor needs from its manager: live settings and shared services. */
+export interface SupervisorContext {
+  readonly settings: () => ManagerSettings;
+  readonly now: () => number;
+  readonly random: () => number;
+  readonly logger: Logger;
+  readonly health: HealthScorer | undefined;
+}
+
+/**
+ * One endpoint's life: connect with a deadline, notice the drop, wait a jittered backoff, try
+ * again, reset the attempt count once a link stayed up `minUptime`, and stop as `failed` when
+ * retrying cannot help. It keeps the link up while it is wanted (`start()` until `stop()`).
+ *
+ * Two rules keep it simple: a close counts as a drop only while the state is `connected` (every
+ * close the supervisor makes itself changes the state first), and at most one attempt runs at a
+ * time (`start()` during an attempt joins it).
+ */
+export class EndpointSupervisor<C extends Connection> {
+  #state: ConnectionState = "disconnected";
+  #wanted = false;
+  #attempts = 0;
+  #connectedAt: number | undefined;
+  #lastConnected: number | undefined;
+  #lastError: string | undefined;
+  #nextReconnectAt: number | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #attempt: Promise<void> | undefined;
+  #abort: AbortController | undefined;
+  readonly #unsubscribe: () => void;
+
+  constructor(
+    public endpoint: ResolvedEndpoint,
+    readonly connection: C,
+    private readonly context: SupervisorContext,
+    private readonly events: SupervisorEvents,
+  ) {
+    const id = endpoint.id;
+    const health = context.health;
+    const subscriptions = [
+      connection.on("closed", (info) => this.#onClosed(info)),
+      connection.on("initialized", () => events.initialized()),
+      connection.on("error", ({ error }) =>
+        context.logger.debug(
+          { endpoint: this.endpoint.masked, err: redact(describeError(error)) },
+          "connection error",
+        ),
+      ),
+      ...(health
+        ? [
+            connection.on("rtt", ({ ms, at }) => health.observe(id, { kind: "rtt", ms, at })),
+            connection.on("frame", ({ at }) => health.observe(id, { kind: "frame", at })),
+          ]
+        : []),
+    ];
+    this.#unsubscribe = () => {
+      for (const unsubscribe of subscriptions) unsubscribe();
+    };
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  get id(): string {
+    return this.endpoint.id;
+  }
+
+  /** Attempts since the link was last stable for `minUptime`. */
+  get attempts(): number {
+    const connectedFor = this.#connectedAt === undefined ? 0 : this.context.now() - this.#connectedAt;
+    return this.#state === "connected" && connectedFor >= this.context.settings().minUptime
+      ? 0
+      : this.#attempts;
+  }
+
+  get lastConnected(): number | undefined {
+    return this.#lastConnected;
+  }
+
+  get lastError(): string | undefined {
+    return this.#lastError;
+  }
+
+  get nextReconnectAt(): number | undefined {
+    return this.#nextReconnectAt;
+  }
+
+  /**
+   * Wants the link up: connects now unless connected or an attempt runs (then joins it). After
+   * `failed`, starts counting attempts afresh. Resolves when this attempt has settled.
+   */
+  start(): Promise<void> {
+    this.#wanted = true;
+    if (this.#state === "connected") return Promise.resolve();
+    if (this.#state === "failed") this.#attempts = 0;
+    return this.#startAttempt();
+  }
+
+  /** Drops the link now (1000) and connects again, with a fresh attempt count. */
+  async reconnect(): Promise<void> {
+    this.#wanted = true;
+    this.#attempts = 0;
+    if (this.#attempt) return this.#attempt;
+    if (this.#state === "connected") await this.#closeLink(1000, "reconnect requested", "disconnected");
+    return this.#startAttempt();
+  }
+
+  /**
+   * No longer wants the link: cancels a scheduled retry and an attempt under way, closes the link
+   * with `code`, and ends in `finalState`.
+   */
+  async stop(code: number, reason: string, finalState: "disconnected" | "stopped"): Promise<void> {
+    this.#wanted = false;
+    this.#clearTimer();
+    this.#abort?.abort(new XiaozhiError("ABORTED", reason));
+    await this.#attempt;
+    await this.#closeLink(code, reason, finalState);
+  }
+
+  /** Stops for good and drops every subscription on the connection. */
+  async dispose(reason: string): Promise<void> {
+    await this.stop(1000, reason, "stopped");
+    this.#unsubscribe();
+  }
+
+  #startAttempt(): Promise<void> {
+    this.#clearTimer();
+    this.#attempt ??= this.#connect().finally(() => {
+      this.#attempt = undefined;
+    });
+    return this.#attempt;
+  }
+
+  async #connect(): Promise<void> {
+    const controller = new AbortController();
+    const timeout = this.context.settings().connectTimeout;
+    const timer = setTimeout(
+      () => controller.abort(new XiaozhiError("CONNECT_TIMEOUT", `not connected within ${timeout} ms`)),
+      timeout,
+    );
+    this.#abort = controller;
+    this.#setState("connecting");
+    this.events.connecting(this.#attempts);
+    let failure: unknown;
+    let connected = false;
+    try {
+      await this.connection.connect(controller.signal);
+      connected = true;
+    } catch (error) {
+      failure = XiaozhiError.isInstance(controller.signal.reason) ? controller.signal.reason : error;
+    } finally {
+      clearTimeout(timer);
+      this.#abort = undefined;
+    }
+    if (!this.#wanted) {
+      // Stopped while connecting: the attempt is abandoned, not failed.
+      if (connected) await this.#closeConnection(1000, "stopped while connecting");
+      return;
+    }
+    if (connected) this.#onConnected();
+    else this.#onConnectFailed(failure);
+  }
+
+  #onConnected(): void {
+    const at = this.context.now();
+    this.#connectedAt = at;
+    this.#lastConnected = at;
+    this.#observe({ kind: "connected", at });
+    this.#setState("connected");
+    this.events.connected();
+    this.context.logger.info({ endpoint: this.endpoint.masked, id: this.endpoint.id }, "endpoint connected");
+  }
+
+  #onConnectFailed(error: unknown): void {
+    const reason = redact(describeError(error));
+    const retryable = XiaozhiError.isInstance(error) ? error.retryable : true;
+    this.#lastError = reason;
+    this.#observe({ kind: "connectFailed", at: this.context.now(), reason });
+    this.events.connectFailed(reason, retryable);
+    this.context.logger.warn(
+      { endpoint: this.endpoint.masked, reason, retryable },
+      "endpoint connect failed",
+    );
+    this.#setState("disconnected");
+    this.#retry(retryable, reason);
+  }
+
+  #onClosed(info: CloseInfo): void {
+    // Closes the supervisor makes change the state first; only a link that was up can drop.
+    if (this.#state !== "connected") return;
+    const uptime = this.context.now() - (this.#connectedAt ?? 0);
+    if (uptime >= this.context.settings().minUptime) this.#attempts = 0;
+    this.#connectedAt = undefined;
+    const reason = redact(`closed ${info.code}${info.reason ? ` ${info.reason}` : ""}`);
+    this.#lastError = reason;
+    this.#observe({ kind: "closed", at: info.at, code: info.code, retryable: info.retryable });
+    this.#setState("disconnected");
+    this.events.disconnected(info.code, redact(info.reason));
+    this.context.logger.warn(
+      { endpoint: this.endpoint.masked, code: info.code, reason: redact(info.reason) },
+      "endpoint dropped",
+    );
+    if (this.#wanted) this.#retry(info.retryable, reason);
+  }
+
+  /** Schedules the next attempt on the backoff, or ends as `failed` when retrying cannot help. */
+  #retry(retryable: boolean, reason: string): void {
+    const { autoReconnect, maxReconnectAttempts, backoff } = this.context.settings();
+    if (!retryable) {
+      this.#fail(reason);
+      return;
+    }
+    if (!autoReconnect) return;
+    if (this.#attempts >= maxReconnectAttempts) {
+      this.#fail(`gave up after ${this.#attempts} reconnect attempts: ${reason}`);
+      return;
+    }
+    const delayMs = backoffDelay(this.#attempts, backoff, this.context.random);
+    this.#attempts++;
+    const nextReconnectAt = this.context.now() + delayMs;
+    this.#nextReconnectAt = nextReconnectAt;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#wanted) void this.#startAttempt();
+    }, delayMs);
+    this.#setState("reconnecting");
+    this.events.reconnectScheduled(this.#attempts, delayMs, nextReconnectAt);
+  }
+
+  #fail(reason: string): void {
+    this.#lastError = reason;
+    this.#setState("failed");
+    this.events.failed(reason);
+    this.context.logger.error({ endpoint: this.endpoint.masked, reason }, "endpoint failed; not retrying");
+  }
+
+  async #closeLink(code: number, reason: string, finalState: ConnectionState): Promise<void> {
+    this.#connectedAt = undefined;
+    this.#setState(finalState);
+    await this.#closeConnection(code, reason);
+  }
+
+  async #closeConnection(code: number, reason: string): Promise<void> {
+    try {
+      await this.connection.close(code, reason);
+    } catch (error) {
+      this.context.logger.debug(
+        { endpoint: this.endpoint.masked, err: redact(describeError(error)) },
+        "close failed",
+      );
+    }
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#nextReconnectAt = undefined;
+  }
+
+  #setState(to: ConnectionState): void {
+    const from = this.#state;
+    if (from === to) return;
+    this.#state = to;
+    this.events.stateChanged(from, to);
+  }
+
+  #observe(observation: HealthObservation): void {
+    this.context.health?.observe(this.endpoint.id, observation);
+  }
+}

@@ -1,0 +1,59 @@
+import type { ConnectionState } from "./connection.js";
+import type { HealthReport } from "./health.js";
+
+/** An immutable snapshot of one endpoint. Safe to serialise: the URL is masked. */
+export interface EndpointStatus {
+  readonly id: string;
+  /** Masked URL (or the endpoint's label). */
+  readonly url: string;
+  readonly state: ConnectionState;
+  readonly connected: boolean;
+  /** The far side completed MCP `initialize` on the current link. */
+  readonly initialized: boolean;
+  /** Epoch ms of the last successful connect. */
+  readonly lastConnected?: number;
+  readonly lastError?: string;
+  /** Attempts since the link was last stable for `minUptime`. */
+  readonly reconnectAttempts: number;
+  /** Epoch ms of the scheduled reconnect, while `reconnecting`. */
+  readonly nextReconnectAt?: number;
+  readonly healthScore: number;
+  readonly health?: HealthReport;
+  readonly rttMs?: number;
+  readonly lastFrameAt?: number;
+  readonly weight: number;
+  readonly inflight: number;
+}
+
+/** Common fields of every manager event. */
+export interface EndpointEvent {
+  readonly id: string;
+  /** Masked URL (or the endpoint's label). */
+  readonly url: string;
+  readonly at: number;
+}
+
+/** Events of a ConnectionManager, past tense as they report what happened. */
+export interface ManagerEventMap {
+  added: EndpointEvent;
+  removed: EndpointEvent;
+  stateChanged: EndpointEvent & { readonly from: ConnectionState; readonly to: ConnectionState };
+  connecting: EndpointEvent & { readonly attempt: number };
+  connected: EndpointEvent;
+  initialized: EndpointEvent;
+  connectFailed: EndpointEvent & { readonly reason: string; readonly retryable: boolean };
+  disconnected: EndpointEvent & { readonly code: number; readonly reason: string };
+  reconnectScheduled: EndpointEvent & {
+    readonly attempt: number;
+    readonly delayMs: number;
+    readonly nextReconnectAt: number;
+  };
+  failed: EndpointEvent & { readonly reason: string };
+}
+
+export interface ReconcileResult {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly changed: readonly string[];
+  readonly unchanged: readonly string[];
+}

@@ -1,0 +1,49 @@
+import { type BackoffOptions, defaultBackoff } from "./backoff.js";
+
+/** Timings and policies of a manager; every field has a default. Times in ms. */
+export interface ManagerSettings {
+  /** Reconnect after a drop or failed attempt; default true. */
+  readonly autoReconnect: boolean;
+  readonly backoff: BackoffOptions;
+  /** Reconnect attempts before giving up as `failed`; default Infinity. */
+  readonly maxReconnectAttempts: number;
+  /** A link must stay up this long before its attempt counter resets; default 10000. */
+  readonly minUptime: number;
+  /** An attempt that has not connected by then is abandoned; default 10000. */
+  readonly connectTimeout: number;
+  /** Default deadline of `dispatch` and `broadcast`; default 30000. */
+  readonly dispatchTimeout: number;
+  /** Below this share of healthy connections, dispatch spreads over all connected ones; default 0.5. */
+  readonly panicThreshold: number;
+}
+
+/** A partial change of settings; `backoff` may be partial too. */
+export type SettingsChange = Partial<Omit<ManagerSettings, "backoff">> & {
+  readonly backoff?: Partial<BackoffOptions>;
+};
+
+/** What a manager uses for every setting it is not given. */
+export const defaultManagerSettings: ManagerSettings = Object.freeze({
+  autoReconnect: true,
+  backoff: defaultBackoff,
+  maxReconnectAttempts: Number.POSITIVE_INFINITY,
+  minUptime: 10_000,
+  connectTimeout: 10_000,
+  dispatchTimeout: 30_000,
+  panicThreshold: 0.5,
+});
+
+/** `base` with the fields `change` sets; frozen. Fields set to `undefined` keep their base value. */
+export function mergeSettings(base: ManagerSettings, change: SettingsChange): ManagerSettings {
+  const pick = <K extends keyof ManagerSettings>(key: K): ManagerSettings[K] =>
+    (change[key as keyof SettingsChange] as ManagerSettings[K] | undefined) ?? base[key];
+  return Object.freeze({
+    autoReconnect: pick("autoReconnect"),
+    maxReconnectAttempts: pick("maxReconnectAttempts"),
+    minUptime: pick("minUptime"),
+    connectTimeout: pick("connectTimeout"),
+    dispatchTimeout: pick("dispatchTimeout"),
+    panicThreshold: pick("panicThreshold"),
+    backoff: Object.freeze({ ...base.backoff, ...change.backoff }),
+  });
+}

@@ -1,0 +1,13 @@
+/**
+ * Helpers the sibling `@xiaozhi-connect/*` packages share. Outside semver: anything here may change
+ * or go in any release.
+ * @packageDocumentation
+ */
+export { describeServiceError } from "./mcp-service.js";
+export { ReplicaConnection } from "./replicated-service.js";
+export {
+  killServiceProcesses,
+  LineTooLongError,
+  type ServiceStdioParameters,
+  ServiceStdioTransport,
+} from "./stdio-transport.js";

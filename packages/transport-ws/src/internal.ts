@@ -1,0 +1,8 @@
+/**
+ * Helpers the sibling `@xiaozhi-connect/*` packages and this package's tests share. Outside semver:
+ * anything here may change or go in any release.
+ * @packageDocumentation
+ */
+export { answerForInvalidFrame, asInvalidParams, type JsonRpcErrorAnswer } from "./jsonrpc-errors.js";
+export { createToolServer, type ToolServerOptions } from "./mcp-tool-server.js";
+export { MalformedFrameError, normalizeFrame } from "./websocket-transport.js";
