@@ -61,7 +61,7 @@ interface Track {
   readmittedAt: number;
 }
 
-type EjectionListener = (id: string, ejected: boolean, reason: string) => void;
+export type EjectionListener = (id: string, ejected: boolean, reason: string) => void;
 
 /**
  * The default HealthScorer: a 0–100 score from real signals (RTT as an EWMA, the recent failure rate,

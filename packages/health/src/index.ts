@@ -7,6 +7,7 @@ export {
 } from "./health-monitor.js";
 export {
   defaultHealthScoreOptions,
+  type EjectionListener,
   HealthScoreBoard,
   type HealthScoreOptions,
   healthScorer,
