@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ConnectionManager } from "./connection-manager.js";
 import { createConnectionManagerSingleton } from "./singleton.js";
 import { MemoryNetwork } from "./testing/memory-connection.js";
+import { until } from "./testing/until.js";
 
 const network = new MemoryNetwork();
 const options = { connectionFactory: network.factory };
@@ -68,7 +69,8 @@ describe("connection manager singleton", () => {
     await second.connect();
     singleton.reset();
     expect(singleton.getCurrentInstance()).toBeNull();
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    // reset() cleans up in the background; its end is when the last link is gone.
+    await until(() => second.getConnectionStatus().length === 0, 2000, "background cleanup");
     expect(second.getConnectionStatus()).toEqual([]);
     expect(network.openCount).toBe(0);
   });

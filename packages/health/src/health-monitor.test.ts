@@ -65,7 +65,7 @@ describe("HealthMonitor", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it("never overlaps rounds, spaces them with jitter, and stops cleanly mid-round", async () => {
+  it("never overlaps rounds, keeps one timer, and stops cleanly mid-round", async () => {
     const { network, manager, monitor, urls, scorer } = await setup();
     let inFlight = 0;
     let maxInFlight = 0;
@@ -73,6 +73,7 @@ describe("HealthMonitor", () => {
     vi.spyOn(target as NonNullable<typeof target>, "ping").mockImplementation(async () => {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
+      // Fake time: the round stays in flight until the test advances the clock.
       await new Promise((resolve) => setTimeout(resolve, 50));
       inFlight--;
       return 1;
@@ -98,14 +99,55 @@ describe("HealthMonitor", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("spaces rounds by the interval with jitter either side", async () => {
+    const draws = [0, 1, 0.5];
+    const network = new MemoryNetwork();
+    const manager = new ConnectionManager({ connectionFactory: network.factory });
+    await manager.initialize(["wss://h.test/mcp/?token=1"]);
+    const done = manager.connect();
+    await vi.advanceTimersByTimeAsync(1);
+    await done;
+    const monitor = new HealthMonitor(() => manager.getConnections(), undefined, {
+      interval: 1000,
+      jitter: 0.2,
+      timeout: 100,
+      random: () => draws.shift() ?? 0.5,
+    });
+    const connection = manager.getConnections()[0];
+    const starts: number[] = [];
+    const ends: number[] = [];
+    const ping = connection?.ping.bind(connection) as (signal?: AbortSignal) => Promise<number>;
+    vi.spyOn(connection as NonNullable<typeof connection>, "ping").mockImplementation((signal) => {
+      starts.push(Date.now());
+      return ping(signal);
+    });
+    monitor.on("checked", () => ends.push(Date.now()));
+    ends.push(Date.now());
+    monitor.start();
+    await vi.advanceTimersByTimeAsync(3500);
+    // Draws 0, 1 and 0.5 give waits of 800, 1200 and 1000 ms from one round's end to the next start.
+    expect(starts.slice(0, 3).map((at, i) => at - (ends[i] as number))).toEqual([800, 1200, 1000]);
+    await monitor.stop();
+    await manager.cleanup();
+  });
+
   it("skips links that are not connected and forgets removed ones", async () => {
     const { network, manager, monitor, urls, scorer } = await setup();
+    const first = monitor.check();
+    await vi.advanceTimersByTimeAsync(10);
+    await first;
+    const removed = network.connection(urls[0] as string)?.id as string;
+    expect(monitor.state(removed)).toBeDefined();
+    await manager.removeEndpoint(removed);
     network.connection(urls[2] as string)?.drop(1006, "", true);
-    await manager.disconnect();
     const checked: string[] = [];
     monitor.on("checked", (e) => checked.push(e.id));
-    await monitor.check();
-    expect(checked).toEqual([]);
+    const second = monitor.check();
+    await vi.advanceTimersByTimeAsync(10);
+    await second;
+    // Only the one link still connected was checked; the removed one's state is gone.
+    expect(checked).toEqual([network.connection(urls[1] as string)?.id]);
+    expect(monitor.state(removed)).toBeUndefined();
     await monitor.stop();
     await manager.cleanup();
     scorer.dispose();

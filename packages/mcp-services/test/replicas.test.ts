@@ -57,14 +57,14 @@ async function runUnderLoad(
   let next = 0;
   let killed: { pid: number; at: number } | undefined;
   let noticedAt: number | undefined;
-  // Sample the replicas' states every millisecond: the first one not connected after the kill
-  // marks when the service had noticed the death (the tool list itself does not change).
-  const watcher = setInterval(() => {
+  // The first replica state change after the kill marks when the service noticed the death (the
+  // tool list itself does not change).
+  const stopWatching = services.onStatusChanged(() => {
     const replicas = services.status()[0]?.replicas ?? [];
     if (killed && noticedAt === undefined && replicas.some((r) => r.state !== "connected")) {
       noticedAt = performance.now();
     }
-  }, 1);
+  });
   const deadline = Date.now() + 30_000;
   const worker = async () => {
     while (next < options.total && Date.now() < deadline) {
@@ -96,7 +96,7 @@ async function runUnderLoad(
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
-  clearInterval(watcher);
+  stopWatching();
   if (!killed) throw new Error("the replica was never killed");
   return { outcomes, killed, noticedAt };
 }
@@ -135,7 +135,8 @@ describe("replicated services under load", () => {
     for (const outcome of failed) {
       expect(outcome.startedAt).toBeLessThan(noticedAt ?? 0);
       expect(outcome.endedAt).toBeGreaterThanOrEqual(killed.at);
-      expect(runs.get(outcome.tag) ?? [killed.pid]).toEqual([killed.pid]);
+      // It ran on the victim or nowhere, never on a survivor: failing it undid nothing done elsewhere.
+      expect((runs.get(outcome.tag) ?? []).filter((pid) => pid !== killed.pid)).toEqual([]);
       expect(outcome.error).toMatch(/Connection closed/i);
     }
     // Every call started after the death was noticed succeeded, on a survivor.
@@ -190,16 +191,25 @@ describe("replicated services under load", () => {
     // The broken replica keeps failing and retrying; agents hear nothing, as the tools stay the same.
     let changes = 0;
     manager.onToolsChanged(() => changes++);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const restartsBefore = manager.status()[0]?.restarts ?? 0;
+    await until(
+      () => (manager?.status()[0]?.restarts ?? 0) >= restartsBefore + 3,
+      10_000,
+      "three more retries",
+    );
     expect(changes).toBe(0);
 
+    // Watch the state changes as they happen: the down window may be shorter than any poll.
+    const seen: string[] = [];
+    const stop = manager.onStatusChanged(() => seen.push(replicas()[1]?.state ?? "gone"));
     const [victim] = executed().map((e) => e.pid);
     if (victim === undefined) throw new Error("no execution logged");
     process.kill(victim, "SIGKILL");
-    await until(() => replicas()[1]?.state !== "connected", 5000, "death noticed");
-    // Now no replica is up: the tools are gone, and that is announced.
-    expect(changes).toBeGreaterThan(0);
+    await until(() => seen.some((state) => state !== "connected"), 5000, "death noticed");
+    // No replica was up for a moment: the tools went away, and that was announced.
+    await until(() => changes > 0, 5000, "tools change announced");
     await until(() => replicas()[1]?.state === "connected", 10_000, "replica restarted");
+    stop();
     const result = await manager.callTool("calc__add", { a: 2, b: 2 }, { signal: AbortSignal.timeout(5000) });
     expect(result.content).toEqual([{ type: "text", text: "4" }]);
     expect(new Set(executed().map((e) => e.pid)).size).toBe(2);

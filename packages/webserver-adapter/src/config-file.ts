@@ -23,6 +23,8 @@ export interface ConfigFileOptions {
    * Default 2000.
    */
   readonly pollMs?: number;
+  /** Called after every check of the file the watch makes, with whether it found a change. */
+  readonly onCheck?: (changed: boolean) => void;
   readonly now?: () => number;
 }
 
@@ -189,8 +191,10 @@ export class ConfigFile {
         this.#lastError = null;
         onStatus(this.status());
       }
+      this.options.onCheck?.(false);
       return;
     }
+    this.options.onCheck?.(true);
     let config: XiaozhiConfig;
     try {
       config = this.#parse(text);

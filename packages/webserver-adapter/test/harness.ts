@@ -30,6 +30,9 @@ export const token = (name: string) => `tok-secret-${name}-eyJhbGciOiJIUzI1NiJ9`
 export class Stack {
   readonly logs: string[] = [];
   readonly responses: string[] = [];
+  /** Every check the config watch made, with whether it found a change. */
+  readonly checks: boolean[] = [];
+  readonly #checkWaiters = new Set<() => void>();
   readonly dir = mkdtempSync(join(tmpdir(), "xz-adapter-"));
   readonly path = join(this.dir, "xiaozhi.config.json");
   cloud!: SimulatedXiaozhiCloud;
@@ -54,7 +57,14 @@ export class Stack {
       level: "debug",
       destination: { write: (line: string) => stack.logs.push(line) },
     });
-    stack.file = new ConfigFile(stack.path, { logger, debounceMs: 30 });
+    stack.file = new ConfigFile(stack.path, {
+      logger,
+      debounceMs: 30,
+      onCheck: (changed) => {
+        stack.checks.push(changed);
+        for (const wake of stack.#checkWaiters) wake();
+      },
+    });
     await stack.file.load();
     const child = registerXiaozhi(container.createChildContainer(), { configFile: stack.file, logger });
     stack.adapter = child.resolve(XiaozhiConnectionAdapter);
@@ -103,6 +113,24 @@ export class Stack {
     const text = await response.text();
     this.responses.push(text);
     return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+  }
+
+  /** Resolves at the next check of the config file after now (its watch event or poll). */
+  nextCheck(timeoutMs = 5000): Promise<boolean> {
+    const seen = this.checks.length;
+    return new Promise((resolve, reject) => {
+      const wake = () => {
+        if (this.checks.length <= seen) return;
+        clearTimeout(timer);
+        this.#checkWaiters.delete(wake);
+        resolve(this.checks[seen] as boolean);
+      };
+      const timer = setTimeout(() => {
+        this.#checkWaiters.delete(wake);
+        reject(new Error(`no config check within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#checkWaiters.add(wake);
+    });
   }
 
   /** The endpoint id of a token name. */

@@ -32,6 +32,8 @@ describe("HTTP routes against a simulated Xiaozhi cloud", () => {
 
   it("adds an endpoint over HTTP: connected, listed, saved; the others' sockets untouched", async () => {
     stack = await Stack.start(baseConfig);
+    // The save's own watch event: the file is checked, found unchanged, and nothing reloads.
+    const check = stack.nextCheck();
     const before = { a: stack.cloud.sessions(token("a"))[0], b: stack.cloud.sessions(token("b"))[0] };
     const upgrades = { a: stack.cloud.upgrades.get(token("a")), b: stack.cloud.upgrades.get(token("b")) };
 
@@ -50,7 +52,8 @@ describe("HTTP routes against a simulated Xiaozhi cloud", () => {
     expect(stack.cloud.upgrades.get(token("a"))).toBe(upgrades.a);
     expect(stack.cloud.upgrades.get(token("b"))).toBe(upgrades.b);
     // The save itself must not cause a reload that touches anything.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await check).toBe(false);
+    expect(stack.logs.some((line) => line.includes("config reloaded"))).toBe(false);
     expect(stack.adapter.endpoints().every((e) => e.reconnectAttempts === 0)).toBe(true);
     expect(stack.cloud.upgrades.get(token("c"))).toBe(1);
   });
