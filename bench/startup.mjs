@@ -10,12 +10,14 @@ import { median, ms, spawnCloud } from "./lib.mjs";
 const main = fileURLToPath(new URL("../apps/webserver/dist/main.js", import.meta.url));
 const sizes = [1, 10, 100];
 const rounds = 5;
+const stateHome = mkdtempSync(join(tmpdir(), "xz-bench-state-"));
 
 async function startOnce(config, n) {
   const started = performance.now();
   const child = spawn(process.execPath, [main, "--config", config, "--port", "0"], {
     stdio: ["ignore", "pipe", "ignore"],
-    env: { ...process.env, XIAOZHI_LOG_LEVEL: "warn" },
+    // Its own state directory: the bench's servers must not meet a user's running one.
+    env: { ...process.env, XIAOZHI_LOG_LEVEL: "warn", XDG_STATE_HOME: stateHome },
   });
   let out = "";
   const ready = await new Promise((resolve, reject) => {

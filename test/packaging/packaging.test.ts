@@ -68,6 +68,27 @@ describe("the packages as npm users get them", () => {
     });
   });
 
+  it("installs globally into a prefix: xiaozhi-connect on PATH, starting in the background and stopping", () => {
+    const prefix = mkdtempSync(join(tmpdir(), "xz-global-"));
+    run(
+      "npm",
+      ["install", "--global", "--prefix", prefix, "--no-audit", "--no-fund", "--loglevel=error", ...tarballs],
+      prefix,
+    );
+    const home = mkdtempSync(join(tmpdir(), "xz-global-home-"));
+    const env = { PATH: `${join(prefix, "bin")}:${process.env.PATH ?? ""}`, HOME: home, NO_COLOR: "1" };
+    const shell = (args: string[]) =>
+      execFileSync("xiaozhi-connect", args, { cwd: home, env, encoding: "utf8", timeout: 60_000 });
+    expect(shell(["--version"]).trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(shell(["config", "init"])).toMatch(/wrote .*xiaozhi\.config\.json/);
+    expect(shell(["start", "-d", "--port", "0"])).toMatch(/ready: dashboard http:\/\/127\.0\.0\.1:\d+\//);
+    try {
+      expect(JSON.parse(shell(["status", "--json"]))).toMatchObject({ running: true });
+    } finally {
+      expect(shell(["stop"])).toMatch(/stopped/);
+    }
+  }, 120_000);
+
   it("installs the xiaozhi-connect command", () => {
     expect(run(join(project, "node_modules/.bin/xiaozhi-connect"), ["--version"], project).trim()).toMatch(
       /^\d+\.\d+\.\d+$/,

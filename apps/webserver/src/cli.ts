@@ -1,168 +1,377 @@
-import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import type { Logger } from "@xiaozhi-connect/core";
-import { killServiceProcesses } from "@xiaozhi-connect/mcp-services/internal";
-import { createLogger, parseConfigText } from "@xiaozhi-connect/webserver-adapter";
-import pretty from "pino-pretty";
-import { type Demo, startDemo } from "./demo.js";
-import { findConfig, isLoopback, parseOptions, usage } from "./options.js";
-import { startWebServer, type WebServer } from "./web-server.js";
-
-const version = (
-  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
-
-/** The signals that end the server: a terminal's Ctrl-C, a supervisor's stop, a closed terminal. */
-const stopSignals: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import {
+  addEndpoint,
+  api,
+  endpointTable,
+  listEndpoints,
+  listServices,
+  listTools,
+  reconnectEndpoint,
+  removeEndpoint,
+  serviceTable,
+  setToolEnabled,
+  target,
+  toolTable,
+} from "./client.js";
+import { checkConfig, explainLookup, initConfig } from "./config-commands.js";
+import { daemonChildFlag, startDaemon, stopServer } from "./daemon.js";
+import { follow, lastLines, logFile } from "./logs.js";
+import { CommandError, colors, state, table } from "./output.js";
+import { serve } from "./serve.js";
+import { runningServer, stateDir } from "./state.js";
+import { version } from "./version.js";
 
 /**
- * Runs the WebServer until SIGINT/SIGTERM/SIGHUP and returns the exit code. The signal handlers
- * are in place before anything starts, so a signal during startup (a service still in its
- * handshake, say) stops what has started and exits 0 too. The first signal shuts down gracefully
- * (every endpoint closed with 1000, services and their processes stopped) within 5 s; a second one,
- * or the 5 s deadline, kills the service processes and exits at once. No child outlives it.
+ * The `xiaozhi-connect` command. Without a command it starts the WebServer in the foreground, as
+ * `start` does. Returns the exit code: 0 done, 1 error, 2 usage.
  */
-export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const say = (line: string) => process.stdout.write(`${line}\n`);
-  let options: ReturnType<typeof parseOptions>;
-  try {
-    options = parseOptions(argv, env);
-  } catch (error) {
-    process.stderr.write(`xiaozhi-connect: ${(error as Error).message}\n\n${usage}`);
-    return 2;
-  }
-  if (options.help || options.version) {
-    say(options.help ? usage : version);
-    return 0;
-  }
-
-  const logger = createLogger({
-    level: env.XIAOZHI_LOG_LEVEL ?? "info",
-    destination: process.stderr.isTTY ? pretty({ destination: 2, sync: true }) : process.stderr,
-  });
-  const shutdown = watchSignals(logger);
-  let server: WebServer | undefined;
-  let demo: Demo | undefined;
-  try {
-    const lookup = findConfig(options.config, env);
-    const fileConfig = lookup.path ? parseConfigText(readFileSync(lookup.path, "utf8")) : undefined;
-    if (!lookup.path) {
-      const flakyEveryMs = Number(env.XIAOZHI_DEMO_FLAKY_MS) || undefined;
-      demo = await startDemo({ logger, ...(flakyEveryMs ? { flakyEveryMs } : {}) });
-      shutdown.signal.throwIfAborted();
-      say("xiaozhi-connect: DEMO MODE. No xiaozhi.config.json was found, so this runs three simulated");
-      say("  Xiaozhi agents on 127.0.0.1 (one of them flaky) and built-in demo tools (calculator, clock).");
-      say(`  Looked in: ${lookup.searched.join(", ")}`);
-      say(
-        '  To connect real agents, create xiaozhi.config.json with {"mcpEndpoint": ["wss://api.xiaozhi.me/mcp/?token=…"]}',
-      );
-      say("  and your mcpServers, or pass --config FILE.");
-    }
-    const host = options.host ?? fileConfig?.webUI?.host ?? "127.0.0.1";
-    const port = options.port ?? fileConfig?.webUI?.port ?? 9999;
-    let authToken = fileConfig?.webUI?.authToken ?? (env.XIAOZHI_TOKEN || undefined);
-    let generated = false;
-    if (!authToken && !isLoopback(host)) {
-      authToken = randomBytes(24).toString("base64url");
-      generated = true;
-    }
-    server = await startWebServer({
-      ...(lookup.path ? { configPath: lookup.path } : { config: demo?.config ?? {} }),
-      host,
-      port,
-      ...(authToken ? { authToken } : {}),
-      ...(fileConfig?.webUI?.allowedHosts ? { allowedHosts: fileConfig.webUI.allowedHosts } : {}),
-      logger,
-      version,
-      signal: shutdown.signal,
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const json = (value: unknown) => out(JSON.stringify(value, null, 2));
+  let code = 0;
+  const program = new Command("xiaozhi-connect")
+    .description("Connects your MCP tools to many Xiaozhi agents at once and keeps every link alive.")
+    .version(version, "-v, --version")
+    .option("-c, --config <file>", "config file (else the lookup: see `xiaozhi-connect config path`)")
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeErr: (text) => process.stderr.write(text),
+      writeOut: (text) => process.stdout.write(text),
     });
-    // The count of tools is worth a short wait for services; the endpoints already serve.
-    await settledWithin(server.adapter.servicesStarted, 2000, shutdown.signal);
-    shutdown.signal.throwIfAborted();
-    const endpoints = server.adapter.endpoints();
-    const tools = (await server.adapter.listTools()).filter((t) => t.enabled).length;
-    const starting = server.adapter.services().filter((s) => s.state === "starting").length;
-    const dashboardUrl = generated ? `${server.url}#token=${authToken}` : server.url;
-    if (generated)
-      say("xiaozhi-connect: bound beyond loopback; changes need this bearer token (shown once):");
-    if (generated) say(`  ${authToken}`);
-    say(
-      `xiaozhi-connect ready: dashboard ${dashboardUrl} · endpoints ${endpoints.filter((e) => e.connected).length}/${endpoints.length} connected · ${tools} tools${starting ? ` (${starting} service${starting > 1 ? "s" : ""} still starting)` : ""} · config ${lookup.path ?? "demo mode"}`,
+  const globals = (command: Command) => command.optsWithGlobals() as { config?: string };
+  const run =
+    (task: (command: Command) => Promise<unknown>) =>
+    async (...args: unknown[]) => {
+      const result = await task(args.at(-1) as Command);
+      code = typeof result === "number" ? result : 0;
+    };
+
+  const serverOptions = (command: Command) =>
+    command
+      .option(
+        "-p, --port <port>",
+        "HTTP port (else $XIAOZHI_PORT, webUI.port, 9999; 0 picks a free one)",
+        port,
+      )
+      .option("-H, --host <address>", "bind address (else $XIAOZHI_HOST, webUI.host, 127.0.0.1)")
+      .option("--log-size <size>", "with -d: rotate the log file at this size (e.g. 10M, 500K)", "10M")
+      .option("--log-files <count>", "with -d: old log files kept", count, 5);
+
+  serverOptions(
+    program
+      .command("start", { isDefault: true })
+      .description("start the WebServer (in the foreground; -d to run it in the background)")
+      .option("-d, --daemon", "run in the background: a pid file, a rotated log file, back once ready"),
+  )
+    .addOption(new Option(daemonChildFlag).hideHelp())
+    .action(
+      run(async (command) => {
+        const o = command.opts() as StartOptions;
+        const config = globals(command).config;
+        const portValue = o.port ?? (env.XIAOZHI_PORT ? port(env.XIAOZHI_PORT) : undefined);
+        const host = o.host ?? (env.XIAOZHI_HOST || undefined);
+        if (o.daemon && !o.daemonChild) {
+          await startDaemon(serverArgs(config, portValue, host, o), env, out);
+          return 0;
+        }
+        const dir = stateDir(env);
+        const running = runningServer(dir);
+        if (running && !o.daemonChild)
+          throw new CommandError(`already running (pid ${running.pid}, ${running.url})`);
+        return serve(
+          {
+            ...(config === undefined ? {} : { config }),
+            ...(portValue === undefined ? {} : { port: portValue }),
+            ...(host === undefined ? {} : { host }),
+            ...(o.daemonChild
+              ? { logFile: { size: o.logSize, files: o.logFiles }, ipc: true }
+              : { watchParent: true }),
+          },
+          env,
+        );
+      }),
     );
-    await shutdown.requested;
-  } catch (error) {
-    if (!shutdown.signal.aborted) {
-      logger.error({ err: (error as Error).message }, "could not start");
-      process.stderr.write(`xiaozhi-connect: ${(error as Error).message}\n`);
-      await server?.close();
-      await demo?.stop();
-      shutdown.dispose();
-      return 1;
-    }
-  }
-  await server?.close().catch((error) => logger.error({ err: String(error) }, "close failed"));
-  await demo?.stop();
-  shutdown.dispose();
-  logger.info("stopped");
-  return 0;
-}
 
-/**
- * Installs the stop-signal handlers. The first signal aborts `signal` and resolves `requested`, and
- * arms a 5 s deadline; a second signal or the deadline kills every service process and exits.
- */
-function watchSignals(logger: Logger) {
-  const controller = new AbortController();
-  let request: () => void = () => {};
-  const requested = new Promise<void>((resolve) => {
-    request = resolve;
-  });
-  let deadline: ReturnType<typeof setTimeout> | undefined;
-  const hardExit = (code: number) => {
-    killServiceProcesses();
-    process.exit(code);
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) {
-      logger.warn({ signal }, "second signal: exiting now");
-      hardExit(130);
-    }
-    logger.info({ signal }, "shutting down");
-    deadline = setTimeout(() => {
-      logger.error("shutdown took longer than 5 s; exiting");
-      hardExit(1);
-    }, 5000);
-    deadline.unref();
-    controller.abort(new Error(`stopped by ${signal}`));
-    request();
-  };
-  // The last resort: whatever way the process ends, its service processes end with it.
-  const onExit = () => killServiceProcesses();
-  for (const signal of stopSignals) process.on(signal, onSignal);
-  process.on("exit", onExit);
-  return {
-    signal: controller.signal,
-    requested,
-    dispose() {
-      if (deadline !== undefined) clearTimeout(deadline);
-      // The exit hook stays: it is the last word on service processes whatever ends the process.
-      for (const signal of stopSignals) process.off(signal, onSignal);
-    },
-  };
-}
+  program
+    .command("stop")
+    .description("stop the running server (gracefully; killed after the timeout)")
+    .option("-t, --timeout <seconds>", "how long to wait before killing it", count, 10)
+    .action(
+      run(async (command) => {
+        await stopServer(env, out, (command.opts() as { timeout: number }).timeout * 1000);
+      }),
+    );
 
-/** Waits for `promise` at most `ms`, or until `signal` aborts; never throws. */
-async function settledWithin(promise: Promise<unknown>, ms: number, signal: AbortSignal): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: () => void = () => {};
-  await Promise.race([
-    promise.catch(() => {}),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-      onAbort = resolve;
-      signal.addEventListener("abort", onAbort, { once: true });
+  serverOptions(
+    program.command("restart").description("stop the running server and start it in the background"),
+  ).action(
+    run(async (command) => {
+      const o = command.opts() as StartOptions;
+      await stopServer(env, out);
+      await startDaemon(serverArgs(globals(command).config, o.port, o.host, o), env, out);
     }),
-  ]);
-  clearTimeout(timer);
-  signal.removeEventListener("abort", onAbort);
+  );
+
+  program
+    .command("status")
+    .description("whether the server runs, and its endpoints and services")
+    .option("--json", "print JSON")
+    .action(
+      run(async (command) => {
+        const record = runningServer(stateDir(env));
+        const asJson = (command.opts() as { json?: boolean }).json;
+        if (!record) {
+          if (asJson) json({ running: false });
+          else out(`xiaozhi-connect is ${state("stopped")}`);
+          return 1;
+        }
+        const where = target(env, globals(command).config);
+        if (where.kind !== "server") return 1;
+        const status = await api<{
+          version: string;
+          config: { path: string | null; lastError: string | null };
+        }>(where, "GET", "/api/status");
+        const endpoints = await listEndpoints(where);
+        const services = await listServices(where);
+        if (asJson) {
+          json({ running: true, pid: record.pid, url: record.url, ...status, endpoints, services });
+          return 0;
+        }
+        out(
+          `xiaozhi-connect ${state("running")} · pid ${record.pid} · ${record.url} · version ${status.version}`,
+        );
+        out(
+          `config ${status.config.path ?? "demo mode"}${status.config.lastError ? colors.red(` · rejected: ${status.config.lastError}`) : ""}`,
+        );
+        out("");
+        out(endpointTable(endpoints));
+        if (services.length) {
+          out("");
+          out(serviceTable(services));
+        }
+      }),
+    );
+
+  program
+    .command("logs")
+    .description("print the log of the server started with -d")
+    .option("-n, --lines <count>", "how many lines from the end", count, 50)
+    .option("-f, --follow", "keep printing new lines until Ctrl-C")
+    .action(
+      run(async (command) => {
+        const o = command.opts() as { lines: number; follow?: boolean };
+        const path = logFile(env);
+        for (const line of lastLines(path, o.lines)) out(line);
+        if (!o.follow) return;
+        const stop = new AbortController();
+        const onSignal = () => stop.abort();
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
+        await follow(path, out, stop.signal);
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }),
+    );
+
+  const endpoint = program
+    .command("endpoint")
+    .description("list, add, remove or reconnect Xiaozhi endpoints");
+  endpoint
+    .command("list")
+    .description("every endpoint, masked (live from the server, else from the config file)")
+    .option("--json", "print JSON")
+    .action(
+      run(async (command) => {
+        const rows = await listEndpoints(target(env, globals(command).config));
+        if ((command.opts() as { json?: boolean }).json) json(rows);
+        else out(rows.length ? endpointTable(rows) : "no endpoints");
+      }),
+    );
+  endpoint
+    .command("add <url>")
+    .description("add an endpoint (connected at once when the server runs) and save it")
+    .option("--json", "print JSON")
+    .action(
+      run(async (command) => {
+        const added = await addEndpoint(target(env, globals(command).config), String(command.args[0]));
+        if ((command.opts() as { json?: boolean }).json) json(added);
+        else out(`added ${added.id} ${added.url} (${state(added.state)})`);
+      }),
+    );
+  endpoint
+    .command("remove <id-or-url>")
+    .description("remove an endpoint (closed at once when the server runs) and save it")
+    .action(
+      run(async (command) => {
+        await removeEndpoint(target(env, globals(command).config), String(command.args[0]));
+        out(`removed ${command.args[0]?.startsWith("ep-") ? command.args[0] : "the endpoint"}`);
+      }),
+    );
+  endpoint
+    .command("reconnect <id>")
+    .description("drop and reopen one endpoint's link now")
+    .action(
+      run(async (command) => {
+        await reconnectEndpoint(target(env, globals(command).config), String(command.args[0]));
+        out(`reconnecting ${command.args[0]}`);
+      }),
+    );
+
+  program
+    .command("service")
+    .description("the MCP services behind the tools")
+    .command("list")
+    .description("every service with its state and why it is down")
+    .option("--json", "print JSON")
+    .action(
+      run(async (command) => {
+        const rows = await listServices(target(env, globals(command).config));
+        if ((command.opts() as { json?: boolean }).json) json(rows);
+        else out(rows.length ? serviceTable(rows) : "no services");
+      }),
+    );
+
+  const tool = program.command("tool").description("list the tools, or switch one on or off");
+  tool
+    .command("list")
+    .description("every tool with its service and whether it is enabled")
+    .option("--json", "print JSON")
+    .action(
+      run(async (command) => {
+        const rows = await listTools(target(env, globals(command).config));
+        if ((command.opts() as { json?: boolean }).json) json(rows);
+        else out(rows.length ? toolTable(rows) : "no tools");
+      }),
+    );
+  for (const [name, enabled] of [
+    ["enable", true],
+    ["disable", false],
+  ] as const) {
+    tool
+      .command(`${name} <tool>`)
+      .description(`${name} a tool (<service>__<tool>); applied live and saved`)
+      .action(
+        run(async (command) => {
+          await setToolEnabled(target(env, globals(command).config), String(command.args[0]), enabled);
+          out(`${enabled ? "enabled" : "disabled"} ${command.args[0]}`);
+        }),
+      );
+  }
+
+  const config = program.command("config").description("where the config is, whether it is valid, a starter");
+  config
+    .command("path")
+    .description("which config file the lookup picks, and why")
+    .option("--json", "print JSON")
+    .action(
+      run(async (command) => {
+        const lookup = explainLookup(globals(command).config, env);
+        if ((command.opts() as { json?: boolean }).json) json(lookup);
+        else {
+          out(lookup.path ?? "none found: the server would start in demo mode");
+          out(
+            table(
+              ["", "SOURCE", "PATH"],
+              lookup.candidates.map((c) => [
+                c.path === lookup.path ? "→" : c.exists ? "·" : " ",
+                c.source,
+                c.path,
+              ]),
+            ),
+          );
+        }
+        return lookup.path ? 0 : 1;
+      }),
+    );
+  config
+    .command("check [file]")
+    .description("validate a config file (default: the one the lookup picks); exit 1 naming each bad field")
+    .option("--json", "print JSON")
+    .action(
+      run(async (command) => {
+        const result = checkConfig(command.args[0] ?? globals(command).config, env);
+        if ((command.opts() as { json?: boolean }).json) json(result);
+        else
+          out(
+            result.ok
+              ? `${result.path}: ok (${result.summary})`
+              : `${result.path}: ${colors.red(result.error)}`,
+          );
+        return result.ok ? 0 : 1;
+      }),
+    );
+  config
+    .command("init")
+    .description("write a starter config where the lookup would find it")
+    .option("--force", "overwrite an existing file")
+    .action(
+      run(async (command) => {
+        const path = initConfig(
+          globals(command).config,
+          env,
+          (command.opts() as { force?: boolean }).force === true,
+        );
+        out(`wrote ${path}; put your endpoint URLs in mcpEndpoint and your services in mcpServers`);
+      }),
+    );
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+      if (error.code === "commander.help" || error.code === "commander.executeSubCommandAsync") return 0;
+      return 2;
+    }
+    if (error instanceof CommandError) {
+      process.stderr.write(`xiaozhi-connect: ${error.message}\n`);
+      return error.code;
+    }
+    process.stderr.write(`xiaozhi-connect: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+interface StartOptions {
+  readonly port?: number;
+  readonly host?: string;
+  readonly daemon?: boolean;
+  readonly daemonChild?: boolean;
+  readonly logSize: string;
+  readonly logFiles: number;
+}
+
+/** The flags a background server is started with, as given to `start -d` or `restart`. */
+function serverArgs(
+  config: string | undefined,
+  portValue: number | undefined,
+  host: string | undefined,
+  o: StartOptions,
+): string[] {
+  return [
+    ...(config === undefined ? [] : ["--config", config]),
+    ...(portValue === undefined ? [] : ["--port", String(portValue)]),
+    ...(host === undefined ? [] : ["--host", host]),
+    "--log-size",
+    o.logSize,
+    "--log-files",
+    String(o.logFiles),
+  ];
+}
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535 || value.trim() === "") {
+    throw new InvalidArgumentError(`port must be an integer from 0 to 65535, got "${value}"`);
+  }
+  return parsed;
+}
+
+function count(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0)
+    throw new InvalidArgumentError(`expected a whole number, got "${value}"`);
+  return parsed;
 }

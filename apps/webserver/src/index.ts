@@ -1,4 +1,12 @@
-export { run } from "./cli.js";
+export { main } from "./cli.js";
 export { type Demo, type DemoOptions, startDemo } from "./demo.js";
-export { type CliOptions, type ConfigLookup, findConfig, isLoopback, parseOptions } from "./options.js";
+export {
+  type ConfigLookup,
+  findConfig,
+  isLoopback,
+  type LookupCandidate,
+  lookupCandidates,
+} from "./options.js";
+export { type ServeOptions, serve } from "./serve.js";
+export { type ServerRecord, stateDir } from "./state.js";
 export { startWebServer, type WebServer, type WebServerOptions } from "./web-server.js";

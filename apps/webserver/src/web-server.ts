@@ -5,6 +5,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import type { Logger } from "@xiaozhi-connect/core";
 import {
   ConfigFile,
+  createXiaozhiContainer,
   createXiaozhiRoutes,
   hostGuard,
   jsonMethodNotAllowed,
@@ -14,7 +15,6 @@ import {
   XiaozhiConnectionAdapter,
 } from "@xiaozhi-connect/webserver-adapter";
 import { Hono } from "hono";
-import { container } from "tsyringe";
 
 export interface WebServerOptions {
   /** The config file to load and follow; without it, `config` is used as given (demo mode). */
@@ -52,7 +52,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const { logger } = options;
   const configFile = options.configPath ? new ConfigFile(options.configPath, { logger }) : undefined;
   await configFile?.load();
-  const scope = registerXiaozhi(container.createChildContainer(), {
+  const scope = registerXiaozhi(createXiaozhiContainer(), {
     ...(configFile ? { configFile } : { config: options.config ?? {} }),
     logger,
     serverInfo: { name: "xiaozhi-connect", version: options.version },

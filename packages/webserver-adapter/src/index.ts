@@ -21,7 +21,12 @@ export {
 export { ConfigFile, type ConfigFileOptions, type ConfigStatus } from "./config-file.js";
 export { type CreateLoggerOptions, createLogger } from "./logger.js";
 export { createMetrics } from "./metrics.js";
-export { type RegisterXiaozhiOptions, registerXiaozhi, xiaozhiTokens } from "./register-xiaozhi.js";
+export {
+  createXiaozhiContainer,
+  type RegisterXiaozhiOptions,
+  registerXiaozhi,
+  xiaozhiTokens,
+} from "./register-xiaozhi.js";
 export {
   createXiaozhiRoutes,
   defaultMaxBodyBytes,

@@ -9,7 +9,13 @@ import {
 import { healthScorer } from "@xiaozhi-connect/health";
 import { filteredConnectionFactory, McpServiceManager } from "@xiaozhi-connect/mcp-services";
 import { xiaozhiConnectionFactory } from "@xiaozhi-connect/transport-ws";
-import { type DependencyContainer, type InjectionToken, instanceCachingFactory, Lifecycle } from "tsyringe";
+import {
+  container,
+  type DependencyContainer,
+  type InjectionToken,
+  instanceCachingFactory,
+  Lifecycle,
+} from "tsyringe";
 import type { XiaozhiConfig } from "./config.js";
 import type { ConfigFile } from "./config-file.js";
 import {
@@ -101,6 +107,15 @@ export function registerXiaozhi(
     );
   }
   return container;
+}
+
+/**
+ * A fresh child of the tsyringe root container this package decorates its classes with. Use it
+ * (rather than a `container` imported from tsyringe yourself) when an install may hold two copies
+ * of tsyringe: a class registered in one copy is unknown to the other.
+ */
+export function createXiaozhiContainer(): DependencyContainer {
+  return container.createChildContainer();
 }
 
 /** Registered seams, for a test that resolves every registration. */

@@ -30,11 +30,13 @@ const statusOf: Partial<Record<ErrorCode | "BAD_REQUEST", ContentfulStatusCode>>
   INVALID_CONFIG: 400,
   UNKNOWN_STRATEGY: 400,
   UNKNOWN_ENDPOINT: 404,
+  UNKNOWN_TOOL: 404,
   DUPLICATE_ENDPOINT: 409,
   NOT_CONFIGURED: 409,
 };
 
 const addBody = z.object({ url: z.string({ error: "`url` must be a string" }) });
+const toolBody = z.object({ enabled: z.boolean({ error: "`enabled` must be true or false" }) });
 
 /**
  * The HTTP contract of the WebServer as Hono routes, mountable in any Hono app
@@ -97,15 +99,8 @@ export function createXiaozhiRoutes(
   app.get("/api/endpoints", (c) => c.json({ endpoints: adapter.endpoints() }));
 
   app.post("/api/endpoints", async (c) => {
-    if (!(c.req.header("content-type") ?? "").includes("application/json")) {
-      return fail(c, 415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json");
-    }
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      return fail(c, 400, "BAD_REQUEST", "the body is not valid JSON");
-    }
+    const body = await jsonBody(c);
+    if (body instanceof Response) return body;
     const parsed = addBody.safeParse(body);
     if (!parsed.success) return fail(c, 400, "BAD_REQUEST", parsed.error.issues[0]?.message ?? "bad body");
     const endpoint = await adapter.addEndpoint(parsed.data.url);
@@ -127,6 +122,14 @@ export function createXiaozhiRoutes(
   });
 
   app.get("/api/tools", async (c) => c.json({ tools: await adapter.listTools() }));
+
+  app.patch("/api/tools/:name", async (c) => {
+    const body = await jsonBody(c);
+    if (body instanceof Response) return body;
+    const parsed = toolBody.safeParse(body);
+    if (!parsed.success) return fail(c, 400, "BAD_REQUEST", parsed.error.issues[0]?.message ?? "bad body");
+    return c.json({ tool: await adapter.setToolEnabled(c.req.param("name"), parsed.data.enabled) });
+  });
 
   app.get("/api/services", (c) => c.json({ services: adapter.services() }));
 
@@ -177,6 +180,18 @@ export function createXiaozhiRoutes(
       metrics.dispose();
     },
   });
+}
+
+/** The request's JSON body, or the error response to send instead (415 not JSON, 400 bad JSON). */
+async function jsonBody(c: Context): Promise<unknown> {
+  if (!(c.req.header("content-type") ?? "").includes("application/json")) {
+    return fail(c, 415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json");
+  }
+  try {
+    return await c.req.json();
+  } catch {
+    return fail(c, 400, "BAD_REQUEST", "the body is not valid JSON");
+  }
 }
 
 /** JSON 404 for any route nobody serves; use it as the `notFound` of an app that mounts the routes. */

@@ -25,6 +25,7 @@ import {
   type ServiceStatus,
   serviceOf,
   type ToolSwitches,
+  toolNameSeparator,
 } from "@xiaozhi-connect/mcp-services";
 import { inject, injectable } from "tsyringe";
 import {
@@ -340,6 +341,25 @@ export class XiaozhiConnectionAdapter {
     });
   }
 
+  /**
+   * Switches one tool (`<service>__<tool>`) on or off: writes `mcpServerConfig.<service>.tools.<tool>
+   * .enable` by the same atomic, field-preserving path as endpoints and applies it live (agents get
+   * `tools/list_changed`). Throws `UNKNOWN_TOOL` for a tool no service offers.
+   */
+  setToolEnabled(name: string, enabled: boolean): Promise<ToolInfo> {
+    return this.#serially(async () => {
+      const known = (await this.listTools()).find((tool) => tool.name === name);
+      if (!known) throw new XiaozhiError("UNKNOWN_TOOL", `no tool ${name.slice(0, 200)}`);
+      const tool = name.slice(known.service.length + toolNameSeparator.length);
+      await this.#change((raw) => {
+        const servers = objectAt(raw, "mcpServerConfig");
+        const service = objectAt(servers, known.service);
+        objectAt(objectAt(service, "tools"), tool).enable = enabled;
+      });
+      return { ...known, enabled };
+    });
+  }
+
   /** Drops and reopens one endpoint's link now; throws `UNKNOWN_ENDPOINT`. */
   reconnect(id: string): Promise<EndpointStatus> {
     return this.manager.reconnect(id);
@@ -432,20 +452,21 @@ export class XiaozhiConnectionAdapter {
    * Edits `mcpEndpoint` in the file (atomically, from what is on disk now) or in memory, and applies
    * the result on the one config path. Call it inside `#serially`.
    */
-  async #changeEndpoints(edit: (list: EndpointEntry[]) => EndpointEntry[]): Promise<void> {
+  #changeEndpoints(edit: (list: EndpointEntry[]) => EndpointEntry[]): Promise<void> {
+    return this.#change((raw) => {
+      raw.mcpEndpoint = edit(listOf(raw.mcpEndpoint));
+    });
+  }
+
+  /** Edits the raw config (the file's, or the running one's) and applies it. Inside `#serially`. */
+  async #change(edit: (raw: Record<string, unknown>) => void): Promise<void> {
     if (this.file) {
-      await this.file.update(
-        (raw) => {
-          raw.mcpEndpoint = edit(listOf(raw.mcpEndpoint));
-        },
-        (config) => this.#prepare(config),
-      );
+      await this.file.update(edit, (config) => this.#prepare(config));
       return;
     }
-    const commit = await this.#prepare({
-      ...this.#config,
-      mcpEndpoint: edit(listOf(this.#config.mcpEndpoint)),
-    });
+    const raw = structuredClone(this.#config) as Record<string, unknown>;
+    edit(raw);
+    const commit = await this.#prepare(raw as XiaozhiConfig);
     await commit();
   }
 
@@ -460,6 +481,16 @@ export class XiaozhiConnectionAdapter {
 }
 
 type EndpointEntry = NonNullable<Extract<XiaozhiConfig["mcpEndpoint"], unknown[]>>[number];
+
+/** The object at `key` of `parent`, made (or replaced, when it is not an object) as needed. */
+function objectAt(parent: Record<string, unknown>, key: string): Record<string, unknown> {
+  const value = parent[key];
+  if (typeof value === "object" && value !== null && !Array.isArray(value))
+    return value as Record<string, unknown>;
+  const made: Record<string, unknown> = {};
+  parent[key] = made;
+  return made;
+}
 
 function listOf(value: unknown): EndpointEntry[] {
   if (value === undefined || value === null || value === "") return [];

@@ -58,6 +58,29 @@ describe("HTTP routes against a simulated Xiaozhi cloud", () => {
     expect(stack.cloud.upgrades.get(token("c"))).toBe(1);
   });
 
+  it("switches a tool off and on: written to mcpServerConfig, applied live, agents told", async () => {
+    stack = await Stack.start(baseConfig);
+    const session = await stack.cloud.waitForSession(token("a"));
+    expect((await session.listTools()).map((t) => t.name)).toContain("calc__add");
+    const before = session.toolsChanged;
+    const off = await stack.api("PATCH", "/api/tools/calc__add", { enabled: false });
+    expect(off).toMatchObject({ status: 200, body: { tool: { name: "calc__add", enabled: false } } });
+    await session.until(() => session.toolsChanged > before);
+    expect((await session.listTools()).map((t) => t.name)).not.toContain("calc__add");
+    expect(stack.readConfig().mcpServerConfig).toEqual({
+      calc: { tools: { secret: { enable: false }, add: { enable: false } } },
+    });
+    expect(await session.callTool("calc__add", { a: 1, b: 2 })).toMatchObject({ isError: true });
+    const on = await stack.api("PATCH", "/api/tools/calc__add", { enabled: true });
+    expect(on.body.tool.enabled).toBe(true);
+    expect((await session.listTools()).map((t) => t.name)).toContain("calc__add");
+    expect(await stack.api("PATCH", "/api/tools/calc__nope", { enabled: false })).toMatchObject({
+      status: 404,
+      body: { error: { code: "UNKNOWN_TOOL" } },
+    });
+    expect((await stack.api("PATCH", "/api/tools/calc__add", { enabled: "no" })).status).toBe(400);
+  });
+
   it("deletes an endpoint: closed with 1000, gone from the file, the others untouched", async () => {
     stack = await Stack.start(baseConfig);
     const victim = await stack.cloud.waitForSession(token("a"));

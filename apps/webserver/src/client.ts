@@ -1,0 +1,267 @@
+import { readFileSync } from "node:fs";
+import { endpointId, maskEndpoint, normalizeEndpointUrl } from "@xiaozhi-connect/core";
+import { serviceOf, toolNameSeparator } from "@xiaozhi-connect/mcp-services";
+import {
+  ConfigFile,
+  parseConfigText,
+  whyInvalid,
+  type XiaozhiConfig,
+} from "@xiaozhi-connect/webserver-adapter";
+import { findConfig } from "./options.js";
+import { CommandError, colors, state, table } from "./output.js";
+import { runningServer, type ServerRecord, stateDir } from "./state.js";
+
+/** Where a command acts: the running server's HTTP API, or the config file when none runs. */
+export type Target =
+  | { readonly kind: "server"; readonly record: ServerRecord; readonly token: string | undefined }
+  | { readonly kind: "file"; readonly path: string };
+
+/** Finds the running server (through the state directory), else the config file the lookup picks. */
+export function target(env: NodeJS.ProcessEnv, config: string | undefined): Target {
+  const record = runningServer(stateDir(env));
+  if (record) {
+    return { kind: "server", record, token: record.token ?? tokenOf(record.config, env) };
+  }
+  const path = findConfig(config, env).path;
+  if (!path)
+    throw new CommandError(
+      "no server is running and no config file was found (try: xiaozhi-connect config init)",
+    );
+  return { kind: "file", path };
+}
+
+function tokenOf(path: string | null, env: NodeJS.ProcessEnv): string | undefined {
+  if (env.XIAOZHI_TOKEN) return env.XIAOZHI_TOKEN;
+  if (!path) return undefined;
+  try {
+    return parseConfigText(readFileSync(path, "utf8")).webUI?.authToken;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One call to the running server's API; its `{error:{message}}` becomes a `CommandError`. */
+export async function api<T>(
+  server: Extract<Target, { kind: "server" }>,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(new URL(path, server.record.url), {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...(server.token ? { authorization: `Bearer ${server.token}` } : {}),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (error) {
+    throw new CommandError(`cannot reach the server at ${server.record.url}: ${(error as Error).message}`);
+  }
+  const text = await response.text();
+  const value = text ? (JSON.parse(text) as T & { error?: { message?: string } }) : (undefined as T);
+  if (!response.ok) {
+    const message = (value as { error?: { message?: string } } | undefined)?.error?.message;
+    throw new CommandError(message ?? `the server answered HTTP ${response.status}`);
+  }
+  return value;
+}
+
+interface EndpointRow {
+  readonly id: string;
+  readonly url: string;
+  readonly state: string;
+  readonly healthScore?: number;
+  readonly rttMs?: number;
+  readonly lastError?: string;
+}
+
+interface ServiceRow {
+  readonly name: string;
+  readonly state: string;
+  readonly tools?: number;
+  readonly restarts?: number;
+  readonly lastError?: string;
+}
+
+interface ToolRow {
+  readonly name: string;
+  readonly service: string;
+  readonly enabled: boolean;
+  readonly description?: string;
+}
+
+/** Endpoints: live from the server, or as the config file lists them (state `not running`). */
+export async function listEndpoints(where: Target): Promise<EndpointRow[]> {
+  if (where.kind === "server")
+    return (await api<{ endpoints: EndpointRow[] }>(where, "GET", "/api/endpoints")).endpoints;
+  return entriesOf(await loadFile(where.path)).map((url) => ({
+    id: endpointId(url),
+    url: maskEndpoint(url),
+    state: "not running",
+  }));
+}
+
+export function endpointTable(rows: readonly EndpointRow[]): string {
+  return table(
+    ["ID", "URL", "STATE", "HEALTH", "RTT", "LAST ERROR"],
+    rows.map((e) => [
+      e.id,
+      e.url,
+      state(e.state),
+      e.healthScore === undefined ? "" : String(Math.round(e.healthScore)),
+      e.rttMs === undefined ? "" : `${e.rttMs.toFixed(1)} ms`,
+      e.lastError ? colors.dim(e.lastError) : "",
+    ]),
+  );
+}
+
+/** Adds an endpoint: through the server (connected, saved) or into the file. Returns its id. */
+export async function addEndpoint(where: Target, url: string): Promise<EndpointRow> {
+  if (where.kind === "server") {
+    return (await api<{ endpoint: EndpointRow }>(where, "POST", "/api/endpoints", { url })).endpoint;
+  }
+  const reason = whyInvalid(url.trim());
+  if (reason) throw new CommandError(`endpoint URL is ${reason}`);
+  const normalized = normalizeEndpointUrl(url);
+  const id = endpointId(normalized);
+  await editFile(where.path, (raw) => {
+    const list = listOf(raw.mcpEndpoint);
+    if (list.some((entry) => idOf(entry) === id)) throw new CommandError(`endpoint ${id} already exists`);
+    raw.mcpEndpoint = [...list, normalized];
+  });
+  return { id, url: maskEndpoint(normalized), state: "not running" };
+}
+
+/** Removes an endpoint by id or URL, from the server (closed, saved) or from the file. */
+export async function removeEndpoint(where: Target, idOrUrl: string): Promise<void> {
+  const id = idOrUrl.startsWith("ep-") ? idOrUrl : endpointId(idOrUrl);
+  if (where.kind === "server") {
+    await api(where, "DELETE", `/api/endpoints/${encodeURIComponent(id)}`);
+    return;
+  }
+  await editFile(where.path, (raw) => {
+    const list = listOf(raw.mcpEndpoint);
+    const kept = list.filter((entry) => idOf(entry) !== id);
+    if (kept.length === list.length) throw new CommandError(`no endpoint ${id}`);
+    raw.mcpEndpoint = kept;
+  });
+}
+
+export async function reconnectEndpoint(where: Target, id: string): Promise<void> {
+  if (where.kind !== "server")
+    throw new CommandError("reconnect needs a running server (xiaozhi-connect start -d)");
+  await api(where, "POST", `/api/endpoints/${encodeURIComponent(id)}/reconnect`);
+}
+
+/** Services: live from the server, or as the config file declares them. */
+export async function listServices(where: Target): Promise<ServiceRow[]> {
+  if (where.kind === "server")
+    return (await api<{ services: ServiceRow[] }>(where, "GET", "/api/services")).services;
+  return Object.keys((await loadFile(where.path)).mcpServers ?? {}).map((name) => ({
+    name,
+    state: "not running",
+  }));
+}
+
+export function serviceTable(rows: readonly ServiceRow[]): string {
+  return table(
+    ["SERVICE", "STATE", "TOOLS", "RESTARTS", "WHY DOWN"],
+    rows.map((s) => [
+      s.name,
+      state(s.state),
+      s.tools === undefined ? "" : String(s.tools),
+      s.restarts === undefined ? "" : String(s.restarts),
+      s.lastError ? colors.dim(s.lastError) : "",
+    ]),
+  );
+}
+
+/** Tools: live from the server (names need running services), or the switches the file sets. */
+export async function listTools(where: Target): Promise<ToolRow[]> {
+  if (where.kind === "server") return (await api<{ tools: ToolRow[] }>(where, "GET", "/api/tools")).tools;
+  const config = await loadFile(where.path);
+  return Object.entries(config.mcpServerConfig ?? {}).flatMap(([service, entry]) =>
+    Object.entries(entry.tools ?? {}).map(([tool, value]) => ({
+      name: `${service}${toolNameSeparator}${tool}`,
+      service,
+      enabled: value.enable !== false,
+    })),
+  );
+}
+
+export function toolTable(rows: readonly ToolRow[]): string {
+  return table(
+    ["TOOL", "SERVICE", "ENABLED", "DESCRIPTION"],
+    rows.map((t) => [
+      t.name,
+      t.service,
+      t.enabled ? colors.green("yes") : colors.red("no"),
+      t.description ?? "",
+    ]),
+  );
+}
+
+/** Switches a tool (`<service>__<tool>`) on or off, live through the server or in the file. */
+export async function setToolEnabled(where: Target, name: string, enabled: boolean): Promise<void> {
+  if (where.kind === "server") {
+    await api(where, "PATCH", `/api/tools/${encodeURIComponent(name)}`, { enabled });
+    return;
+  }
+  const service = serviceOf(name);
+  if (!service) throw new CommandError(`tool names are <service>${toolNameSeparator}<tool>, got "${name}"`);
+  const tool = name.slice(service.length + toolNameSeparator.length);
+  await editFile(where.path, (raw) => {
+    const servers = objectAt(raw, "mcpServerConfig");
+    objectAt(objectAt(objectAt(servers, service), "tools"), tool).enable = enabled;
+  });
+}
+
+async function loadFile(path: string): Promise<XiaozhiConfig> {
+  try {
+    return await new ConfigFile(path).load();
+  } catch (error) {
+    throw new CommandError(`${path}: ${(error as Error).message}`);
+  }
+}
+
+/** Edits the config file as the server would: atomically, keeping unknown fields, validated. */
+async function editFile(path: string, edit: (raw: Record<string, unknown>) => void): Promise<void> {
+  const file = new ConfigFile(path);
+  try {
+    await file.load();
+    await file.update(edit);
+  } catch (error) {
+    if (error instanceof CommandError) throw error;
+    throw new CommandError(`${path}: ${(error as Error).message}`);
+  }
+}
+
+function entriesOf(config: XiaozhiConfig): string[] {
+  return listOf(config.mcpEndpoint).flatMap((entry) => {
+    const url = typeof entry === "string" ? entry : (entry as { url?: unknown }).url;
+    return typeof url === "string" && url.trim() && !whyInvalid(url.trim()) ? [url.trim()] : [];
+  });
+}
+
+function listOf(value: unknown): unknown[] {
+  if (value === undefined || value === null || value === "") return [];
+  return Array.isArray(value) ? [...value] : [value];
+}
+
+function idOf(entry: unknown): string | undefined {
+  const url = typeof entry === "string" ? entry : (entry as { url?: unknown } | null)?.url;
+  return typeof url === "string" ? endpointId(url) : undefined;
+}
+
+function objectAt(parent: Record<string, unknown>, key: string): Record<string, unknown> {
+  const value = parent[key];
+  if (typeof value === "object" && value !== null && !Array.isArray(value))
+    return value as Record<string, unknown>;
+  const made: Record<string, unknown> = {};
+  parent[key] = made;
+  return made;
+}

@@ -1,0 +1,69 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parseConfigText, selectEndpoints } from "@xiaozhi-connect/webserver-adapter";
+import { type LookupCandidate, lookupCandidates } from "./options.js";
+import { CommandError } from "./output.js";
+
+/** `config path`: the file the lookup picks (if any) and every place it looked, in order. */
+export function explainLookup(
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv,
+): { path: string | null; source: string | null; candidates: LookupCandidate[] } {
+  const candidates = lookupCandidates(explicit, env);
+  const found = candidates.find((c) => c.exists);
+  return { path: found?.path ?? null, source: found?.source ?? null, candidates };
+}
+
+export type CheckResult =
+  | { readonly ok: true; readonly path: string; readonly summary: string }
+  | { readonly ok: false; readonly path: string; readonly error: string };
+
+/** `config check`: parses and validates a config file, naming each wrong field. */
+export function checkConfig(file: string | undefined, env: NodeJS.ProcessEnv): CheckResult {
+  const path = file ? resolve(file) : explainLookup(undefined, env).path;
+  if (!path) throw new CommandError("no config file was found (xiaozhi-connect config init writes one)");
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    return { ok: false, path, error: `cannot read it: ${(error as NodeJS.ErrnoException).code ?? "error"}` };
+  }
+  try {
+    const config = parseConfigText(text);
+    const { endpoints, skipped } = selectEndpoints(config.mcpEndpoint);
+    const services = Object.keys(config.mcpServers ?? {}).length;
+    const notes = skipped.map((s) => `skipped ${s.endpoint}: ${s.reason}`);
+    return {
+      ok: true,
+      path,
+      summary: [`${endpoints.length} endpoint(s)`, `${services} service(s)`, ...notes].join("; "),
+    };
+  } catch (error) {
+    return { ok: false, path, error: (error as Error).message };
+  }
+}
+
+/** What `config init` writes: every section a user fills in, with placeholders the server skips. */
+export const starterConfig = {
+  mcpEndpoint: ["<请填写你的接入点地址 / your MCP endpoint URL, wss://api.xiaozhi.me/mcp/?token=…>"],
+  mcpServers: {},
+  mcpServerConfig: {},
+  connection: { heartbeatInterval: 30000, heartbeatTimeout: 10000, reconnectInterval: 1000 },
+  webUI: { port: 9999 },
+};
+
+/**
+ * `config init`: writes the starter where the lookup would look first (`--config`,
+ * `$XIAOZHI_CONFIG`, `$XIAOZHI_CONFIG_DIR`, else the current directory). Refuses to overwrite an
+ * existing file unless `force`.
+ */
+export function initConfig(explicit: string | undefined, env: NodeJS.ProcessEnv, force: boolean): string {
+  const first = lookupCandidates(explicit, env)[0];
+  if (!first) throw new CommandError("nowhere to write a config");
+  if (existsSync(first.path) && !force) {
+    throw new CommandError(`${first.path} exists already (use --force to overwrite it)`);
+  }
+  mkdirSync(dirname(first.path), { recursive: true });
+  writeFileSync(first.path, `${JSON.stringify(starterConfig, null, 2)}\n`, { mode: 0o600 });
+  return first.path;
+}

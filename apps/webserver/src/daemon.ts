@@ -1,0 +1,102 @@
+import { spawn } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CommandError, colors } from "./output.js";
+import { isAlive, logFileName, pidFileName, recordFileName, runningServer, stateDir } from "./state.js";
+
+// Beside this file once built; from the sources (tests read them), the built one.
+const main = fileURLToPath(
+  new URL(import.meta.url.endsWith(".ts") ? "../dist/main.js" : "./main.js", import.meta.url),
+);
+
+/** The hidden flag a `start -d` child runs with: report over IPC, log to the file. */
+export const daemonChildFlag = "--daemon-child";
+
+/**
+ * `start -d`: starts the server detached from the terminal (its own session, logging to the state
+ * directory's rotating file) and returns once it printed its ready line, with that line. Throws a
+ * `CommandError` with the reason when it does not come up within `timeoutMs`, or is running already.
+ */
+export async function startDaemon(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  say: (line: string) => void,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const dir = stateDir(env);
+  const running = runningServer(dir);
+  if (running) throw new CommandError(`already running (pid ${running.pid}, ${running.url})`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const child = spawn(process.execPath, [main, "start", ...args, daemonChildFlag], {
+    detached: true,
+    stdio: ["ignore", "ignore", "ignore", "ipc"],
+    env,
+  });
+  const log = join(dir, logFileName);
+  const outcome = await new Promise<{ ok: boolean; line: string }>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGTERM");
+      resolve({ ok: false, line: `did not come up within ${timeoutMs / 1000} s; see ${log}` });
+    }, timeoutMs);
+    child.on("message", (message: { type?: string; line?: string }) => {
+      if (message.type !== "ready" && message.type !== "failed") return;
+      clearTimeout(timer);
+      resolve({ ok: message.type === "ready", line: String(message.line) });
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ ok: false, line: `exited (${signal ?? `code ${code}`}) before it was ready; see ${log}` });
+    });
+  });
+  if (!outcome.ok) throw new CommandError(`could not start: ${outcome.line}`);
+  // Let it go: no channel, no handle keeps this process waiting for it.
+  child.removeAllListeners();
+  child.disconnect();
+  child.unref();
+  say(outcome.line);
+  say(`running in the background (pid ${child.pid}); logs: ${log}; stop it with: xiaozhi-connect stop`);
+}
+
+/**
+ * `stop`: SIGTERM to the running server, then waits for it to exit; past `timeoutMs` it kills it
+ * and its service processes (SIGKILL to its process group when it runs detached). Resolves false
+ * when nothing was running.
+ */
+export async function stopServer(env: NodeJS.ProcessEnv, say: (line: string) => void, timeoutMs = 10_000) {
+  const dir = stateDir(env);
+  const record = runningServer(dir);
+  if (!record) {
+    say("xiaozhi-connect is not running");
+    return false;
+  }
+  process.kill(record.pid, "SIGTERM");
+  if (!(await exited(record.pid, timeoutMs))) {
+    say(colors.yellow(`still running after ${timeoutMs / 1000} s; killing it`));
+    const detached = record.logFile !== undefined;
+    try {
+      process.kill(detached ? -record.pid : record.pid, "SIGKILL");
+    } catch {
+      process.kill(record.pid, "SIGKILL");
+    }
+    await exited(record.pid, 2000);
+    // A killed server cannot remove its own record.
+    rmSync(join(dir, pidFileName), { force: true });
+    rmSync(join(dir, recordFileName), { force: true });
+  }
+  say(`stopped (pid ${record.pid})`);
+  return true;
+}
+
+/** Resolves true once `pid` is gone, false after `timeoutMs`; checks every 50 ms. */
+function exited(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!isAlive(pid)) resolve(true);
+      else if (Date.now() > deadline) resolve(false);
+      else setTimeout(check, 50);
+    };
+    check();
+  });
+}

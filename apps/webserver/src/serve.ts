@@ -1,0 +1,217 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "@xiaozhi-connect/core";
+import { killServiceProcesses } from "@xiaozhi-connect/mcp-services/internal";
+import { createLogger, parseConfigText } from "@xiaozhi-connect/webserver-adapter";
+import pretty from "pino-pretty";
+import { createStream, type RotatingFileStream } from "rotating-file-stream";
+import { type Demo, startDemo } from "./demo.js";
+import { findConfig, isLoopback } from "./options.js";
+import { logFileName, removeRecord, stateDir, writeRecord } from "./state.js";
+import { version } from "./version.js";
+import { startWebServer, type WebServer } from "./web-server.js";
+
+/** How `serve` runs; every field optional. */
+export interface ServeOptions {
+  readonly config?: string;
+  readonly port?: number;
+  readonly host?: string;
+  /** Log to a size-rotated file in the state directory instead of stderr (`start -d`). */
+  readonly logFile?: { readonly size: string; readonly files: number };
+  /** Started by `start -d`: report the ready line (or why it failed) to the parent over IPC. */
+  readonly ipc?: boolean;
+  /** Shut down when the process that started this one goes away (a wrapper such as npx or pnpm). */
+  readonly watchParent?: boolean;
+}
+
+let exitHooked = false;
+
+/** The signals that end the server: a terminal's Ctrl-C, a supervisor's stop, a closed terminal. */
+const stopSignals: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * Runs the WebServer until SIGINT/SIGTERM/SIGHUP (or, with `watchParent`, until its parent goes
+ * away) and returns the exit code. Signal handlers are in place before anything starts, so a signal
+ * during startup stops what has started and exits 0 too. The first signal shuts down gracefully
+ * within 5 s; a second one, or the deadline, kills the service processes and exits at once.
+ */
+export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Promise<number> {
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const dir = stateDir(env);
+  const logStream = options.logFile ? openLog(dir, options.logFile) : undefined;
+  const logger = createLogger({
+    level: env.XIAOZHI_LOG_LEVEL ?? "info",
+    destination:
+      logStream ?? (process.stderr.isTTY ? pretty({ destination: 2, sync: true }) : process.stderr),
+  });
+  const shutdown = watchSignals(logger, options.watchParent === true);
+  const report = (message: { type: "ready" | "failed"; line: string }) => {
+    if (options.ipc && process.send) process.send(message);
+  };
+  let server: WebServer | undefined;
+  let demo: Demo | undefined;
+  let code = 0;
+  try {
+    const lookup = findConfig(options.config, env);
+    const fileConfig = lookup.path ? parseConfigText(readFileSync(lookup.path, "utf8")) : undefined;
+    if (!lookup.path) {
+      const flakyEveryMs = Number(env.XIAOZHI_DEMO_FLAKY_MS) || undefined;
+      demo = await startDemo({ logger, ...(flakyEveryMs ? { flakyEveryMs } : {}) });
+      shutdown.signal.throwIfAborted();
+      say("xiaozhi-connect: DEMO MODE. No xiaozhi.config.json was found, so this runs three simulated");
+      say("  Xiaozhi agents on 127.0.0.1 (one of them flaky) and built-in demo tools (calculator, clock).");
+      say(`  Looked in: ${lookup.searched.join(", ")}`);
+      say(
+        '  To connect real agents, create xiaozhi.config.json with {"mcpEndpoint": ["wss://api.xiaozhi.me/mcp/?token=…"]}',
+      );
+      say("  and your mcpServers, or pass --config FILE (xiaozhi-connect config init writes a starter).");
+    }
+    const host = options.host ?? fileConfig?.webUI?.host ?? "127.0.0.1";
+    const port = options.port ?? fileConfig?.webUI?.port ?? 9999;
+    let authToken = fileConfig?.webUI?.authToken ?? (env.XIAOZHI_TOKEN || undefined);
+    let generated = false;
+    if (!authToken && !isLoopback(host)) {
+      authToken = randomBytes(24).toString("base64url");
+      generated = true;
+    }
+    server = await startWebServer({
+      ...(lookup.path ? { configPath: lookup.path } : { config: demo?.config ?? {} }),
+      host,
+      port,
+      ...(authToken ? { authToken } : {}),
+      ...(fileConfig?.webUI?.allowedHosts ? { allowedHosts: fileConfig.webUI.allowedHosts } : {}),
+      logger,
+      version,
+      signal: shutdown.signal,
+    });
+    // The count of tools is worth a short wait for services; the endpoints already serve.
+    await settledWithin(server.adapter.servicesStarted, 2000, shutdown.signal);
+    shutdown.signal.throwIfAborted();
+    const endpoints = server.adapter.endpoints();
+    const tools = (await server.adapter.listTools()).filter((t) => t.enabled).length;
+    const starting = server.adapter.services().filter((s) => s.state === "starting").length;
+    const dashboardUrl = generated ? `${server.url}#token=${authToken}` : server.url;
+    writeRecord(dir, {
+      pid: process.pid,
+      url: server.url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:"),
+      config: lookup.path ?? null,
+      startedAt: Date.now(),
+      ...(logStream ? { logFile: join(dir, logFileName) } : {}),
+      ...(generated && authToken ? { token: authToken } : {}),
+    });
+    if (generated) {
+      say("xiaozhi-connect: bound beyond loopback; changes need this bearer token (shown once):");
+      say(`  ${authToken}`);
+    }
+    const ready = `xiaozhi-connect ready: dashboard ${dashboardUrl} · endpoints ${endpoints.filter((e) => e.connected).length}/${endpoints.length} connected · ${tools} tools${starting ? ` (${starting} service${starting > 1 ? "s" : ""} still starting)` : ""} · config ${lookup.path ?? "demo mode"}`;
+    say(ready);
+    logger.info({ url: server.url }, "ready");
+    report({ type: "ready", line: ready });
+    await shutdown.requested;
+  } catch (error) {
+    if (!shutdown.signal.aborted) {
+      const message = (error as Error).message;
+      logger.error({ err: message }, "could not start");
+      process.stderr.write(`xiaozhi-connect: ${message}\n`);
+      report({ type: "failed", line: message });
+      code = 1;
+    }
+  }
+  await server?.close().catch((error) => logger.error({ err: String(error) }, "close failed"));
+  await demo?.stop();
+  removeRecord(dir, process.pid);
+  shutdown.dispose();
+  if (code === 0) logger.info("stopped");
+  await closeLog(logStream);
+  return code;
+}
+
+/** The rotating log file: at most `files` old files of `size` each beside the current one. */
+function openLog(dir: string, { size, files }: { size: string; files: number }): RotatingFileStream {
+  return createStream(logFileName, { path: dir, size, rotate: files, mode: 0o600 });
+}
+
+function closeLog(stream: RotatingFileStream | undefined): Promise<void> {
+  if (!stream) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once("finish", () => resolve());
+    stream.once("error", () => resolve());
+    stream.end();
+  });
+}
+
+/**
+ * Installs the stop-signal handlers. The first signal (or the parent going away) aborts `signal`
+ * and resolves `requested`, and arms a 5 s deadline; a second signal or the deadline kills every
+ * service process and exits.
+ */
+function watchSignals(logger: Logger, watchParent: boolean) {
+  const controller = new AbortController();
+  let request: () => void = () => {};
+  const requested = new Promise<void>((resolve) => {
+    request = resolve;
+  });
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  const hardExit = (code: number) => {
+    killServiceProcesses();
+    process.exit(code);
+  };
+  const stop = (why: string) => {
+    if (controller.signal.aborted) {
+      logger.warn({ why }, "second signal: exiting now");
+      hardExit(130);
+    }
+    logger.info({ why }, "shutting down");
+    deadline = setTimeout(() => {
+      logger.error("shutdown took longer than 5 s; exiting");
+      hardExit(1);
+    }, 5000);
+    deadline.unref();
+    controller.abort(new Error(`stopped: ${why}`));
+    request();
+  };
+  const onSignal = (signal: NodeJS.Signals) => stop(signal);
+  for (const signal of stopSignals) process.on(signal, onSignal);
+  // The last resort: whatever way the process ends, its service processes end with it.
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on("exit", () => killServiceProcesses());
+  }
+  // A wrapper that dies (npx, pnpm killed by a supervisor) does not pass the signal on: notice
+  // that the parent changed and stop, instead of living on as an orphan that holds the port.
+  const parent = process.ppid;
+  const orphanCheck =
+    watchParent && parent > 1
+      ? setInterval(() => {
+          if (process.ppid !== parent && !controller.signal.aborted) stop("the parent process exited");
+        }, 1000)
+      : undefined;
+  orphanCheck?.unref();
+  return {
+    signal: controller.signal,
+    requested,
+    dispose() {
+      if (deadline !== undefined) clearTimeout(deadline);
+      if (orphanCheck !== undefined) clearInterval(orphanCheck);
+      // The exit hook stays: it is the last word on service processes whatever ends the process.
+      for (const signal of stopSignals) process.off(signal, onSignal);
+    },
+  };
+}
+
+/** Waits for `promise` at most `ms`, or until `signal` aborts; never throws. */
+async function settledWithin(promise: Promise<unknown>, ms: number, signal: AbortSignal): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: () => void = () => {};
+  await Promise.race([
+    promise.catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      onAbort = resolve;
+      signal.addEventListener("abort", onAbort, { once: true });
+    }),
+  ]);
+  clearTimeout(timer);
+  signal.removeEventListener("abort", onAbort);
+}

@@ -1,0 +1,225 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
+import { afterEach, describe, expect, it } from "vitest";
+import { alive, childrenOf, demoTools, gone, main, waitForOutput } from "./run-server.js";
+
+const token = (name: string) => `tok-secret-${name}-eyJhbGciOiJIUzI1NiJ9`;
+let cloud: SimulatedXiaozhiCloud | undefined;
+const cleanups: (() => void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+  await cloud?.stop();
+  cloud = undefined;
+});
+
+/** A scratch home with its own state directory, as a fresh user account has. */
+function home() {
+  const dir = mkdtempSync(join(tmpdir(), "xz-cmd-"));
+  const env = { PATH: process.env.PATH ?? "", HOME: dir, XDG_STATE_HOME: join(dir, "state"), NO_COLOR: "1" };
+  const state = join(dir, "state", "xiaozhi-connect");
+  return { dir, env, state };
+}
+
+/**
+ * Runs one command to completion, as a user at a shell would. Asynchronously: the simulated cloud
+ * lives in this process and must keep answering while the command runs.
+ */
+function cli(args: string[], env: Record<string, string>, cwd: string) {
+  return new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const child = spawn(process.execPath, [main, ...args], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      err += chunk;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
+  });
+}
+
+describe("the xiaozhi-connect command", () => {
+  it("checks a bad config file: exit 1 naming the field", async () => {
+    const { dir, env } = home();
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ mcpEndpoint: [], connection: { heartbeatTimeout: "soon" } }));
+    const result = await cli(["config", "check", bad], env, dir);
+    expect(result.code).toBe(1);
+    expect(result.out).toMatch(/connection\.heartbeatTimeout: .*number/);
+    const json = await cli(["config", "check", bad, "--json"], env, dir);
+    expect(JSON.parse(json.out)).toMatchObject({ ok: false, path: bad });
+    expect((await cli(["config", "check", join(dir, "missing.json")], env, dir)).code).toBe(1);
+  });
+
+  it("runs in the background: start -d, status --json, endpoint add, tool disable, logs, stop; nothing left behind", async () => {
+    cloud = await SimulatedXiaozhiCloud.start();
+    const { dir, env, state } = home();
+    writeFileSync(
+      join(dir, "xiaozhi.config.json"),
+      JSON.stringify({
+        mcpEndpoint: [cloud.endpointUrl(token("a"))],
+        mcpServers: { demo: { command: process.execPath, args: [demoTools] } },
+      }),
+    );
+    const debug = { ...env, XIAOZHI_LOG_LEVEL: "debug" };
+    const started = await cli(
+      ["start", "-d", "--port", "0", "--log-size", "1K", "--log-files", "2"],
+      debug,
+      dir,
+    );
+    expect(started.code, started.err).toBe(0);
+    expect(started.out).toMatch(/ready: dashboard http:\/\/127\.0\.0\.1:\d+\/ · endpoints 1\/1 connected/);
+    const pid = Number(readFileSync(join(state, "xiaozhi-connect.pid"), "utf8"));
+    cleanups.push(() => {
+      if (alive(pid)) process.kill(pid, "SIGKILL");
+    });
+    expect(alive(pid)).toBe(true);
+    // Started from a command that already returned, it runs on its own.
+    expect(await cli(["start", "-d", "--port", "0"], env, dir)).toMatchObject({ code: 1 });
+
+    const status = await cli(["status", "--json"], env, dir);
+    expect(status.code).toBe(0);
+    const parsed = JSON.parse(status.out);
+    expect(parsed).toMatchObject({ running: true, pid, config: { path: join(dir, "xiaozhi.config.json") } });
+    expect(parsed.endpoints).toHaveLength(1);
+    expect(parsed.services).toEqual([expect.objectContaining({ name: "demo", state: "up" })]);
+
+    const added = await cli(["endpoint", "add", cloud.endpointUrl(token("b"))], env, dir);
+    expect(added.code, added.err).toBe(0);
+    expect(added.out).toMatch(/added ep-[0-9a-f]{12} .*\(connected\)/);
+    await cloud.waitForSession(token("b"));
+    const session = await cloud.waitForSession(token("a"));
+    const disabled = await cli(["tool", "disable", "demo__clock"], env, dir);
+    expect(disabled.code, disabled.err).toBe(0);
+    expect((await session.listTools()).map((t) => t.name)).toEqual(["demo__calculator"]);
+    const saved = JSON.parse(readFileSync(join(dir, "xiaozhi.config.json"), "utf8"));
+    expect(saved.mcpServerConfig).toEqual({ demo: { tools: { clock: { enable: false } } } });
+    expect(saved.mcpEndpoint).toHaveLength(2);
+
+    // Enough debug lines to pass the 1 KiB limit a few times: the log rotates and stays bounded.
+    for (let i = 0; i < 3; i++) {
+      await cli(["tool", "enable", "demo__clock"], env, dir);
+      await cli(["tool", "disable", "demo__clock"], env, dir);
+    }
+    const logs = await cli(["logs", "-n", "20"], env, dir);
+    expect(logs.code).toBe(0);
+    const lines = logs.out.trim().split("\n");
+    expect(lines.length).toBeGreaterThan(1);
+    expect(lines.length).toBeLessThanOrEqual(20);
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    const files = readdirSync(state).filter((f) => f.startsWith("xiaozhi-connect.log"));
+    expect(files).toContain("xiaozhi-connect.log.1");
+    expect(files.length).toBeLessThanOrEqual(3);
+    expect(logs.out + status.out + added.out).not.toMatch(/tok-secret/);
+
+    const children = childrenOf(pid);
+    expect(children.length).toBeGreaterThanOrEqual(1);
+    const stopped = await cli(["stop"], env, dir);
+    expect(stopped).toMatchObject({ code: 0 });
+    expect(stopped.out).toMatch(`stopped (pid ${pid})`);
+    await gone([pid, ...children]);
+    expect(existsSync(join(state, "xiaozhi-connect.pid"))).toBe(false);
+    expect((await cli(["status"], env, dir)).code).toBe(1);
+    expect((await cli(["stop"], env, dir)).out).toMatch(/not running/);
+  }, 60_000);
+
+  it("edits the config file when no server runs, and says where the config is and why", async () => {
+    const { dir, env } = home();
+    const init = await cli(["config", "init"], env, dir);
+    expect(init.code).toBe(0);
+    expect((await cli(["config", "init"], env, dir)).code).toBe(1);
+    const path = await cli(["config", "path", "--json"], env, dir);
+    expect(JSON.parse(path.out)).toMatchObject({
+      path: join(dir, "xiaozhi.config.json"),
+      source: "current directory",
+    });
+    const url = "wss://api.xiaozhi.me/mcp/?token=tok-secret-offline";
+    expect((await cli(["endpoint", "add", url], env, dir)).code).toBe(0);
+    expect((await cli(["endpoint", "add", url.replace("wss://", "WSS://")], env, dir)).code).toBe(1);
+    const listed = await cli(["endpoint", "list", "--json"], env, dir);
+    expect(JSON.parse(listed.out)).toEqual([expect.objectContaining({ state: "not running" })]);
+    expect(listed.out).not.toContain("tok-secret");
+    expect((await cli(["tool", "disable", "calc__add"], env, dir)).code).toBe(0);
+    expect(JSON.parse((await cli(["tool", "list", "--json"], env, dir)).out)).toEqual([
+      { name: "calc__add", service: "calc", enabled: false },
+    ]);
+    expect((await cli(["endpoint", "reconnect", "ep-000000000000"], env, dir)).code).toBe(1);
+    expect((await cli(["endpoint", "remove", url], env, dir)).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, "xiaozhi.config.json"), "utf8")).mcpEndpoint).toEqual([
+      expect.stringContaining("<"),
+    ]);
+  });
+
+  it("answers --help on every command, --version, and usage errors with exit 2", async () => {
+    const { dir, env } = home();
+    for (const command of [
+      [],
+      ["start"],
+      ["stop"],
+      ["status"],
+      ["logs"],
+      ["endpoint", "add"],
+      ["tool", "disable"],
+      ["config", "init"],
+    ]) {
+      const help = await cli([...command, "--help"], env, dir);
+      expect({ command, code: help.code }).toEqual({ command, code: 0 });
+      expect(help.out).toMatch(/Usage: xiaozhi-connect/);
+    }
+    expect((await cli(["--version"], env, dir)).out.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect((await cli(["--port", "http"], env, dir)).code).toBe(2);
+    expect((await cli(["endpoint", "frobnicate"], env, dir)).code).toBe(2);
+    expect((await cli(["status", "--bogus"], env, dir)).code).toBe(2);
+  });
+
+  it("shuts down and frees the port within 5 s when the wrapper that started it dies", async () => {
+    cloud = await SimulatedXiaozhiCloud.start();
+    const { dir, env } = home();
+    const config = join(dir, "xiaozhi.config.json");
+    writeFileSync(config, JSON.stringify({ mcpEndpoint: [cloud.endpointUrl(token("w"))] }));
+    // What npx or pnpm does: run the server as a child and, when killed, not pass the signal on.
+    const wrapper = spawn(
+      process.execPath,
+      [
+        "-e",
+        `require("node:child_process").spawn(process.execPath, ${JSON.stringify([main, "--config", config, "--port", "0"])}, { stdio: "inherit" }); setInterval(() => {}, 1e9);`,
+      ],
+      { env, cwd: dir, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const server = { process: wrapper, stdout: () => out, stderr: () => "", exited: new Promise(() => {}) };
+    let out = "";
+    wrapper.stdout.on("data", (chunk) => {
+      out += chunk;
+    });
+    cleanups.push(() => wrapper.kill("SIGKILL"));
+    await waitForOutput(server as never, /ready: dashboard (\S+)/);
+    const port = Number(/127\.0\.0\.1:(\d+)\//.exec(out)?.[1]);
+    const [child] = childrenOf(wrapper.pid as number);
+    expect(child).toBeDefined();
+    cleanups.push(() => child !== undefined && alive(child) && process.kill(child, "SIGKILL"));
+    wrapper.kill("SIGTERM");
+    const started = Date.now();
+    await gone([child as number], 5000);
+    expect(Date.now() - started).toBeLessThan(5000);
+    await expect(
+      new Promise((resolve, reject) => {
+        const socket = connect(port, "127.0.0.1");
+        socket.once("connect", () => {
+          socket.destroy();
+          resolve("still listening");
+        });
+        socket.once("error", reject);
+      }),
+    ).rejects.toMatchObject({ code: "ECONNREFUSED" });
+  }, 30_000);
+});

@@ -1,0 +1,276 @@
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { silentLogger } from "@xiaozhi-connect/core";
+import { until } from "@xiaozhi-connect/core/testing";
+import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { main } from "../src/cli.js";
+import { startDemo } from "../src/demo.js";
+import { createDemoTools } from "../src/demo-tool-server.js";
+import { follow, lastLines } from "../src/logs.js";
+import { findConfig, isLoopback, lookupCandidates } from "../src/options.js";
+import { demoTools } from "./run-server.js";
+
+// The same commands as the subprocess tests, run in this process: what they cover counts here.
+let cloud: SimulatedXiaozhiCloud | undefined;
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await cloud?.stop();
+  cloud = undefined;
+});
+
+function scratch() {
+  const dir = mkdtempSync(join(tmpdir(), "xz-inproc-"));
+  const env = { HOME: dir, XDG_STATE_HOME: join(dir, "state"), XIAOZHI_LOG_LEVEL: "silent", NO_COLOR: "1" };
+  return { dir, env };
+}
+
+/** Runs `main` with stdout and stderr captured. */
+async function capture(args: string[], env: NodeJS.ProcessEnv, cwd?: string) {
+  const out: string[] = [];
+  const err: string[] = [];
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    out.push(String(chunk));
+    return true;
+  });
+  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+    err.push(String(chunk));
+    return true;
+  });
+  const restoreCwd = cwd ? process.cwd() : undefined;
+  if (cwd) process.chdir(cwd);
+  try {
+    const code = await main(args, env);
+    return { code, out: out.join(""), err: err.join("") };
+  } finally {
+    if (restoreCwd) process.chdir(restoreCwd);
+    vi.restoreAllMocks();
+  }
+}
+
+describe("the command, in process", () => {
+  it("serves a config until SIGTERM and answers status, endpoint, service and tool commands meanwhile", async () => {
+    cloud = await SimulatedXiaozhiCloud.start();
+    const { dir, env } = scratch();
+    const config = join(dir, "xiaozhi.config.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        mcpEndpoint: [cloud.endpointUrl("tok-inproc-a")],
+        mcpServers: { demo: { command: process.execPath, args: [demoTools] } },
+      }),
+    );
+    const serving = main(["--config", config, "--port", "0"], env);
+    const record = join(dir, "state", "xiaozhi-connect", "server.json");
+    await until(() => existsSync(record), 20_000, "the server's record");
+    const status = await capture(["status", "--json"], env);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.out)).toMatchObject({ running: true, pid: process.pid });
+    expect((await capture(["status"], env)).out).toMatch(/running · pid/);
+    expect((await capture(["endpoint", "list"], env)).out).toMatch(/ep-[0-9a-f]{12} .*connected/);
+    expect((await capture(["service", "list"], env)).out).toMatch(/demo +up/);
+    expect((await capture(["tool", "disable", "demo__clock"], env)).code).toBe(0);
+    expect((await capture(["tool", "list", "--json"], env)).out).toMatch(/"enabled": false/);
+    const added = await capture(["endpoint", "add", cloud.endpointUrl("tok-inproc-b"), "--json"], env);
+    const id = JSON.parse(added.out).id as string;
+    expect((await capture(["endpoint", "reconnect", id], env)).code).toBe(0);
+    expect((await capture(["endpoint", "remove", id], env)).code).toBe(0);
+    expect((await capture(["endpoint", "add", "not a url"], env)).code).toBe(1);
+    process.emit("SIGTERM");
+    expect(await serving).toBe(0);
+    expect(existsSync(record)).toBe(false);
+  }, 60_000);
+
+  it("runs the demo when no config is found, until SIGINT", async () => {
+    const { dir, env } = scratch();
+    const previous = process.cwd();
+    process.chdir(dir);
+    try {
+      const serving = main(["--port", "0"], env);
+      await until(() => existsSync(join(dir, "state", "xiaozhi-connect", "server.json")), 20_000, "demo up");
+      process.emit("SIGINT");
+      expect(await serving).toBe(0);
+    } finally {
+      process.chdir(previous);
+    }
+  }, 60_000);
+
+  it("starts in the background and stops it", async () => {
+    const { dir, env } = scratch();
+    writeFileSync(join(dir, "xiaozhi.config.json"), JSON.stringify({ mcpEndpoint: [] }));
+    const started = await capture(["start", "-d", "--port", "0"], { ...env, PATH: process.env.PATH }, dir);
+    expect(started.code, started.err).toBe(0);
+    expect(started.out).toMatch(/running in the background \(pid \d+\)/);
+    expect((await capture(["start", "--port", "0"], env, dir)).code).toBe(1);
+    expect((await capture(["logs", "-n", "5"], env)).code).toBe(0);
+    const stopped = await capture(["stop", "--timeout", "10"], env);
+    expect(stopped.out).toMatch(/stopped \(pid \d+\)/);
+    expect((await capture(["status", "--json"], env)).out).toMatch(/"running": false/);
+  }, 60_000);
+
+  it("reports config lookups, checks and starters", async () => {
+    const { dir, env } = scratch();
+    expect((await capture(["config", "path"], env, dir)).code).toBe(1);
+    expect((await capture(["config", "init"], env, dir)).code).toBe(0);
+    const path = await capture(["config", "path"], env, dir);
+    expect(path.out).toMatch(/→ +current directory/);
+    expect((await capture(["config", "check"], env, dir)).out).toMatch(
+      /ok \(0 endpoint\(s\); 0 service\(s\); skipped/,
+    );
+    writeFileSync(join(dir, "broken.json"), "{ nope");
+    const broken = await capture(["config", "check", join(dir, "broken.json")], env, dir);
+    expect(broken).toMatchObject({ code: 1 });
+    expect(broken.out).toMatch(/not valid JSON/);
+    expect((await capture(["config", "init", "--force"], env, dir)).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, "xiaozhi.config.json"), "utf8")).webUI).toEqual({ port: 9999 });
+    expect((await capture(["logs"], env, dir)).code).toBe(1);
+    expect((await capture(["stop"], env, dir)).out).toMatch(/not running/);
+    expect((await capture(["--port", "99999"], env, dir)).code).toBe(2);
+    expect((await capture(["--help"], env, dir)).code).toBe(0);
+  });
+
+  it("edits the config file when no server runs: endpoints, tools, services", async () => {
+    const { dir, env } = scratch();
+    expect((await capture(["endpoint", "list"], env, dir)).code).toBe(1);
+    writeFileSync(
+      join(dir, "xiaozhi.config.json"),
+      JSON.stringify({ mcpEndpoint: "<请填写>", mcpServers: { calc: { command: "node" } }, kept: 1 }),
+    );
+    const url = "wss://api.xiaozhi.me/mcp/?token=offline-secret";
+    expect((await capture(["endpoint", "list"], env, dir)).out).toBe("no endpoints\n");
+    expect((await capture(["endpoint", "add", url], env, dir)).out).toMatch(/added ep-.* \(not running\)/);
+    expect((await capture(["endpoint", "add", url], env, dir)).err).toMatch(/already exists/);
+    expect((await capture(["endpoint", "add", "<请填写>"], env, dir)).code).toBe(1);
+    const listed = await capture(["endpoint", "list"], env, dir);
+    expect(listed.out).toMatch(/not running/);
+    expect(listed.out).not.toContain("offline-secret");
+    expect((await capture(["service", "list", "--json"], env, dir)).out).toMatch(/"name": "calc"/);
+    expect((await capture(["service", "list"], env, dir)).out).toMatch(/calc +not running/);
+    expect((await capture(["tool", "list"], env, dir)).out).toBe("no tools\n");
+    expect((await capture(["tool", "disable", "calc__add"], env, dir)).code).toBe(0);
+    expect((await capture(["tool", "disable", "nosuchformat"], env, dir)).code).toBe(1);
+    expect((await capture(["tool", "list"], env, dir)).out).toMatch(/calc__add +calc +no/);
+    expect((await capture(["endpoint", "remove", "ep-000000000000"], env, dir)).code).toBe(1);
+    expect((await capture(["endpoint", "remove", url], env, dir)).code).toBe(0);
+    expect((await capture(["endpoint", "reconnect", "ep-1"], env, dir)).code).toBe(1);
+    const saved = JSON.parse(readFileSync(join(dir, "xiaozhi.config.json"), "utf8"));
+    expect(saved).toMatchObject({
+      kept: 1,
+      mcpServerConfig: { calc: { tools: { add: { enable: false } } } },
+    });
+    writeFileSync(join(dir, "xiaozhi.config.json"), "{ broken");
+    expect((await capture(["endpoint", "list"], env, dir)).err).toMatch(/not valid JSON/);
+  });
+
+  it("refuses to start on an invalid config, and stops cleanly when a signal comes during startup", async () => {
+    const { dir, env } = scratch();
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ connection: { loadBalanceStrategy: "no-such" } }));
+    const refused = await capture(["--config", bad, "--port", "0"], env);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/unknown strategy "no-such"/);
+    const daemon = await capture(["start", "-d", "--config", bad, "--port", "0"], {
+      ...env,
+      PATH: process.env.PATH,
+    });
+    expect(daemon.code).toBe(1);
+    expect(daemon.err).toMatch(/could not start: unknown strategy/);
+
+    const slow = join(dir, "slow.json");
+    writeFileSync(
+      slow,
+      JSON.stringify({
+        mcpServers: { silent: { command: process.execPath, args: ["-e", "setInterval(() => {}, 1e9)"] } },
+      }),
+    );
+    const serving = main(["--config", slow, "--port", "0"], env);
+    process.emit("SIGTERM");
+    expect(await serving).toBe(0);
+  }, 60_000);
+
+  it("beyond loopback, generates a token, records it for the other commands, and prints it once", async () => {
+    const { dir, env } = scratch();
+    writeFileSync(join(dir, "xiaozhi.config.json"), JSON.stringify({ mcpEndpoint: [] }));
+    const out: string[] = [];
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      out.push(String(chunk));
+      return true;
+    });
+    const serving = main(
+      ["--config", join(dir, "xiaozhi.config.json"), "--host", "0.0.0.0", "--port", "0"],
+      env,
+    );
+    const record = join(dir, "state", "xiaozhi-connect", "server.json");
+    await until(() => existsSync(record), 20_000, "the server's record");
+    vi.restoreAllMocks();
+    const saved = JSON.parse(readFileSync(record, "utf8"));
+    expect(saved.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(out.join("")).toContain(saved.token);
+    // The record's token lets the command through the guard the generated token sets up.
+    expect((await capture(["endpoint", "add", "ws://127.0.0.1:1/mcp/?token=x"], env)).code).toBe(0);
+    process.emit("SIGTERM");
+    expect(await serving).toBe(0);
+  }, 60_000);
+
+  it("follows a log across rotation and reads rotated files for the last lines", async () => {
+    const { dir } = scratch();
+    const log = join(dir, "x.log");
+    writeFileSync(`${log}.1`, "old 1\nold 2\n");
+    writeFileSync(log, "new 1\n");
+    expect(lastLines(log, 3)).toEqual(["old 1", "old 2", "new 1"]);
+    const seen: string[] = [];
+    const stop = new AbortController();
+    const following = follow(log, (line) => seen.push(line), stop.signal);
+    appendFileSync(log, "new 2\n");
+    await until(() => seen.length === 1, 5000, "appended line");
+    writeFileSync(log, "rotated 1\n");
+    await until(() => seen.length === 2, 5000, "line after rotation");
+    stop.abort();
+    await following;
+    expect(seen).toEqual(["new 2", "rotated 1"]);
+  });
+
+  it("runs the demo's flaky link and agent traffic on their timers", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    const demo = await startDemo({ logger: silentLogger, flakyEveryMs: 100, callEveryMs: 100 });
+    try {
+      expect(demo.config.mcpEndpoint).toHaveLength(3);
+      await vi.advanceTimersByTimeAsync(250);
+    } finally {
+      await demo.stop();
+      vi.useRealTimers();
+    }
+  });
+
+  it("finds configs in the documented order", () => {
+    const { dir } = scratch();
+    const local = join(dir, "xiaozhi.config.json");
+    const client = join(dir, ".xiaozhi-client", "xiaozhi.config.json");
+    expect(findConfig(undefined, {}, dir, dir)).toEqual({ searched: [local, client] });
+    writeFileSync(local, "{}");
+    expect(findConfig(undefined, {}, dir, dir).path).toBe(local);
+    expect(findConfig(undefined, { XIAOZHI_CONFIG_DIR: dir }, dir, dir).searched).toHaveLength(3);
+    expect(() => findConfig("missing.json", {}, dir, dir)).toThrow(/config file not found/);
+    expect(lookupCandidates(undefined, { XIAOZHI_CONFIG: "x.json" }, dir, dir)).toEqual([
+      { path: join(dir, "x.json"), source: "$XIAOZHI_CONFIG", exists: false },
+    ]);
+    expect([isLoopback("127.0.0.2"), isLoopback("::1"), isLoopback("0.0.0.0")]).toEqual([true, true, false]);
+  });
+
+  it("serves the demo tools: calculator and clock, with their errors", async () => {
+    const [client, server] = InMemoryTransport.createLinkedPair();
+    await createDemoTools().connect(server);
+    const mcp = new Client({ name: "test", version: "1" });
+    await mcp.connect(client);
+    const call = async (name: string, args: Record<string, unknown>) =>
+      (await mcp.callTool({ name, arguments: args })) as { content: { text: string }[]; isError?: boolean };
+    expect((await call("calculator", { a: 6, b: 7, op: "multiply" })).content[0]?.text).toBe("42");
+    expect((await call("calculator", { a: 1, b: 0, op: "divide" })).isError).toBe(true);
+    expect((await call("clock", { timeZone: "Asia/Shanghai" })).content[0]?.text).toMatch(/GMT\+8|CST/);
+    expect((await call("clock", { timeZone: "Mars/Olympus" })).isError).toBe(true);
+    await mcp.close();
+  });
+});
