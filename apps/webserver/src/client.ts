@@ -3,6 +3,7 @@ import { endpointId, maskEndpoint, normalizeEndpointUrl } from "@xiaozhi-connect
 import { serviceOf, toolNameSeparator } from "@xiaozhi-connect/mcp-services";
 import {
   ConfigFile,
+  formatOf,
   parseConfigText,
   whyInvalid,
   type XiaozhiConfig,
@@ -34,7 +35,7 @@ function tokenOf(path: string | null, env: NodeJS.ProcessEnv): string | undefine
   if (env.XIAOZHI_TOKEN) return env.XIAOZHI_TOKEN;
   if (!path) return undefined;
   try {
-    return parseConfigText(readFileSync(path, "utf8")).webUI?.authToken;
+    return parseConfigText(readFileSync(path, "utf8"), formatOf(path)).webUI?.authToken;
   } catch {
     return undefined;
   }

@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { parseConfigText, selectEndpoints } from "@xiaozhi-connect/webserver-adapter";
+import { formatOf, parseConfigText, selectEndpoints } from "@xiaozhi-connect/webserver-adapter";
 import { type LookupCandidate, lookupCandidates } from "./options.js";
 import { CommandError } from "./output.js";
 
@@ -29,7 +29,7 @@ export function checkConfig(file: string | undefined, env: NodeJS.ProcessEnv): C
     return { ok: false, path, error: `cannot read it: ${(error as NodeJS.ErrnoException).code ?? "error"}` };
   }
   try {
-    const config = parseConfigText(text);
+    const config = parseConfigText(text, formatOf(path));
     const { endpoints, skipped } = selectEndpoints(config.mcpEndpoint);
     const services = Object.keys(config.mcpServers ?? {}).length;
     const notes = skipped.map((s) => `skipped ${s.endpoint}: ${s.reason}`);
@@ -58,12 +58,13 @@ export const starterConfig = {
  * existing file unless `force`.
  */
 export function initConfig(explicit: string | undefined, env: NodeJS.ProcessEnv, force: boolean): string {
-  const first = lookupCandidates(explicit, env)[0];
-  if (!first) throw new CommandError("nowhere to write a config");
-  if (existsSync(first.path) && !force) {
-    throw new CommandError(`${first.path} exists already (use --force to overwrite it)`);
-  }
-  mkdirSync(dirname(first.path), { recursive: true });
-  writeFileSync(first.path, `${JSON.stringify(starterConfig, null, 2)}\n`, { mode: 0o600 });
-  return first.path;
+  const candidates = lookupCandidates(explicit, env);
+  // An explicit file as named; else the first directory's xiaozhi.config.json, as xiaozhi-client writes.
+  const target = candidates.length === 1 ? candidates[0] : candidates.find((c) => c.path.endsWith(".json"));
+  if (!target) throw new CommandError("nowhere to write a config");
+  const taken = candidates.find((c) => c.exists && dirname(c.path) === dirname(target.path));
+  if (taken && !force) throw new CommandError(`${taken.path} exists already (use --force to overwrite it)`);
+  mkdirSync(dirname(target.path), { recursive: true });
+  writeFileSync(target.path, `${JSON.stringify(starterConfig, null, 2)}\n`, { mode: 0o600 });
+  return target.path;
 }

@@ -30,14 +30,19 @@ export function lookupCandidates(
   const at = (path: string, source: string) => ({ path, source, exists: existsSync(path) });
   if (explicit !== undefined) return [at(resolve(cwd, explicit), "--config")];
   if (env.XIAOZHI_CONFIG) return [at(resolve(cwd, env.XIAOZHI_CONFIG), "$XIAOZHI_CONFIG")];
+  // In each directory, as xiaozhi-client looks: .json5, then .jsonc, then .json.
+  const inDirectory = (dir: string, source: string) => configNames.map((name) => at(join(dir, name), source));
   return [
     ...(env.XIAOZHI_CONFIG_DIR
-      ? [at(join(resolve(cwd, env.XIAOZHI_CONFIG_DIR), "xiaozhi.config.json"), "$XIAOZHI_CONFIG_DIR")]
+      ? inDirectory(resolve(cwd, env.XIAOZHI_CONFIG_DIR), "$XIAOZHI_CONFIG_DIR")
       : []),
-    at(join(cwd, "xiaozhi.config.json"), "current directory"),
-    at(join(home, ".xiaozhi-client", "xiaozhi.config.json"), "xiaozhi-client's home"),
+    ...inDirectory(cwd, "current directory"),
+    ...inDirectory(join(home, ".xiaozhi-client"), "xiaozhi-client's home"),
   ];
 }
+
+/** The file names a directory may hold its config under, in the order they are preferred. */
+export const configNames = ["xiaozhi.config.json5", "xiaozhi.config.jsonc", "xiaozhi.config.json"] as const;
 
 /**
  * Finds the config in the documented order. An explicitly named file (`--config`,

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "@xiaozhi-connect/core";
 import { killServiceProcesses } from "@xiaozhi-connect/mcp-services/internal";
-import { createLogger, parseConfigText } from "@xiaozhi-connect/webserver-adapter";
+import { createLogger, formatOf, parseConfigText } from "@xiaozhi-connect/webserver-adapter";
 import pretty from "pino-pretty";
 import { createStream, type RotatingFileStream } from "rotating-file-stream";
 import { type Demo, startDemo } from "./demo.js";
@@ -54,7 +54,9 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
   let code = 0;
   try {
     const lookup = findConfig(options.config, env);
-    const fileConfig = lookup.path ? parseConfigText(readFileSync(lookup.path, "utf8")) : undefined;
+    const fileConfig = lookup.path
+      ? parseConfigText(readFileSync(lookup.path, "utf8"), formatOf(lookup.path))
+      : undefined;
     if (!lookup.path) {
       const flakyEveryMs = Number(env.XIAOZHI_DEMO_FLAKY_MS) || undefined;
       demo = await startDemo({ logger, ...(flakyEveryMs ? { flakyEveryMs } : {}) });

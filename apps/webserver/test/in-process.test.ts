@@ -245,19 +245,28 @@ describe("the command, in process", () => {
     }
   });
 
-  it("finds configs in the documented order", () => {
-    const { dir } = scratch();
-    const local = join(dir, "xiaozhi.config.json");
-    const client = join(dir, ".xiaozhi-client", "xiaozhi.config.json");
-    expect(findConfig(undefined, {}, dir, dir)).toEqual({ searched: [local, client] });
-    writeFileSync(local, "{}");
-    expect(findConfig(undefined, {}, dir, dir).path).toBe(local);
-    expect(findConfig(undefined, { XIAOZHI_CONFIG_DIR: dir }, dir, dir).searched).toHaveLength(3);
+  it("finds configs in the documented order: .json5, .jsonc, .json in each folder", async () => {
+    const { dir, env } = scratch();
+    const named = (folder: string) =>
+      ["json5", "jsonc", "json"].map((ext) => join(folder, `xiaozhi.config.${ext}`));
+    const client = join(dir, ".xiaozhi-client");
+    expect(findConfig(undefined, {}, dir, dir)).toEqual({ searched: [...named(dir), ...named(client)] });
+    writeFileSync(join(dir, "xiaozhi.config.json"), "{}");
+    expect(findConfig(undefined, {}, dir, dir).path).toBe(join(dir, "xiaozhi.config.json"));
+    writeFileSync(join(dir, "xiaozhi.config.json5"), "// mine\n{ mcpEndpoint: [] }\n");
+    expect(findConfig(undefined, {}, dir, dir).path).toBe(join(dir, "xiaozhi.config.json5"));
+    expect(findConfig(undefined, { XIAOZHI_CONFIG_DIR: dir }, dir, dir).searched).toHaveLength(9);
     expect(() => findConfig("missing.json", {}, dir, dir)).toThrow(/config file not found/);
     expect(lookupCandidates(undefined, { XIAOZHI_CONFIG: "x.json" }, dir, dir)).toEqual([
       { path: join(dir, "x.json"), source: "$XIAOZHI_CONFIG", exists: false },
     ]);
     expect([isLoopback("127.0.0.2"), isLoopback("::1"), isLoopback("0.0.0.0")]).toEqual([true, true, false]);
+    // A config that exists but cannot be used is an error with its reason, never the demo.
+    writeFileSync(join(dir, "xiaozhi.config.json5"), "{ mcpEndpoint: [ }\n");
+    const refused = await capture(["--port", "0"], env, dir);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/not valid JSON5 at line 1, column \d+/);
+    expect(refused.out).not.toMatch(/DEMO MODE/);
   });
 
   it("serves the demo tools: calculator and clock, with their errors", async () => {

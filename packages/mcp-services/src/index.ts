@@ -1,9 +1,18 @@
 export {
+  type CustomToolConfig,
+  type PlatformsConfig,
+  runCustomTool,
+  supportedHandlers,
+  unavailableReason,
+} from "./custom-tools.js";
+export {
   McpService,
   type McpServiceOptions,
   type ServiceState,
 } from "./mcp-service.js";
 export {
+  type CustomTools,
+  customToolsService,
   type ExposedTool,
   McpServiceManager,
   type McpServiceManagerOptions,

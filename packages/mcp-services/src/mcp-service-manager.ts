@@ -9,6 +9,12 @@ import {
   type ToolSource,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
+import {
+  type CustomToolConfig,
+  type PlatformsConfig,
+  runCustomTool,
+  unavailableReason,
+} from "./custom-tools.js";
 import type { ServiceState } from "./mcp-service.js";
 import {
   type ReplicaStatus,
@@ -58,14 +64,24 @@ export interface PreparedServices {
 export interface ExposedTool extends ToolDescriptor {
   readonly service: string;
   readonly enabled: boolean;
+  /** Why the tool cannot run here (an unsupported customMCP handler, a missing credential). */
+  readonly unavailable?: string;
 }
+
+/** The `customMCP` tools of the config and the `platforms` credentials they use. */
+export interface CustomTools {
+  readonly tools: readonly CustomToolConfig[];
+  readonly platforms?: PlatformsConfig;
+}
+
+/** The service name custom tools are listed under. */
+export const customToolsService = "customMCP";
 
 type Service = ReplicatedService;
 
-interface Route {
-  readonly service: Service;
-  readonly tool: string;
-}
+type Route =
+  | { readonly service: Service; readonly tool: string; readonly custom?: undefined }
+  | { readonly custom: CustomToolConfig; readonly service?: undefined; readonly tool?: undefined };
 
 /**
  * The ToolSource every endpoint serves: the seed's MCPServiceManager. Aggregates the tools of the
@@ -79,6 +95,7 @@ export class McpServiceManager implements ToolSource {
   readonly #statusListeners = new Set<() => void>();
   readonly #options: McpServiceManagerOptions;
   #switches: ToolSwitches | undefined;
+  #custom: CustomTools = { tools: [] };
   #running = false;
   #catalog: { tools: ExposedTool[]; routes: Map<string, Route> } | undefined;
 
@@ -121,7 +138,11 @@ export class McpServiceManager implements ToolSource {
    * run. `commit()` then applies it: it stops removed and changed services, starts the new ones
    * without waiting for them (`started` settles with their first attempts) and tells listeners.
    */
-  prepare(services: Readonly<Record<string, ServiceConfig>>, toolSwitches?: ToolSwitches): PreparedServices {
+  prepare(
+    services: Readonly<Record<string, ServiceConfig>>,
+    toolSwitches?: ToolSwitches,
+    custom?: CustomTools,
+  ): PreparedServices {
     const diff: { added: string[]; removed: string[]; changed: string[]; unchanged: string[] } = {
       added: [],
       removed: [],
@@ -141,6 +162,7 @@ export class McpServiceManager implements ToolSource {
     );
     const switchesChanged =
       toolSwitches !== undefined && JSON.stringify(toolSwitches) !== JSON.stringify(this.#switches ?? {});
+    const customChanged = custom !== undefined && JSON.stringify(custom) !== JSON.stringify(this.#custom);
     return {
       diff,
       commit: async () => {
@@ -151,7 +173,14 @@ export class McpServiceManager implements ToolSource {
         });
         for (const service of built) this.#services.set(service.name, service);
         if (switchesChanged) this.#switches = toolSwitches;
-        if (stopping.length > 0 || built.length > 0 || switchesChanged) this.#changed();
+        if (customChanged && custom) {
+          this.#custom = custom;
+          for (const tool of custom.tools) {
+            const reason = unavailableReason(tool, custom.platforms);
+            if (reason) this.#options.logger?.warn({ tool: tool.name, reason }, "custom tool unavailable");
+          }
+        }
+        if (stopping.length > 0 || built.length > 0 || switchesChanged || customChanged) this.#changed();
         await Promise.allSettled(stopping);
         const started = Promise.allSettled(this.#running ? built.map((s) => s.start()) : []).then(() => {});
         return { started };
@@ -192,6 +221,9 @@ export class McpServiceManager implements ToolSource {
   ): Promise<ToolCallResult> {
     const route = this.#getCatalog().routes.get(name);
     if (!route) throw new XiaozhiError("UNKNOWN_TOOL", `unknown or disabled tool: ${name}`);
+    if (route.custom) {
+      return runCustomTool(route.custom, args, { signal: options.signal, platforms: this.#custom.platforms });
+    }
     return route.service.callTool(route.tool, args, options.signal);
   }
 
@@ -249,6 +281,21 @@ export class McpServiceManager implements ToolSource {
         tools.push(expose(tool, name, service.name, enabled));
         if (enabled) routes.set(name, { service, tool: tool.name });
       }
+    }
+    // customMCP tools, under their own names; unsupported ones are listed as unavailable.
+    for (const tool of this.#custom.tools) {
+      const unavailable = unavailableReason(tool, this.#custom.platforms);
+      const enabled = unavailable === undefined && toolEnabled(this.#switches, customToolsService, tool.name);
+      if (routes.has(tool.name)) continue;
+      tools.push({
+        name: tool.name,
+        service: customToolsService,
+        enabled,
+        inputSchema: (tool.inputSchema ?? { type: "object" }) as ExposedTool["inputSchema"],
+        ...(tool.description === undefined ? {} : { description: tool.description }),
+        ...(unavailable === undefined ? {} : { unavailable }),
+      });
+      if (enabled) routes.set(tool.name, { custom: tool });
     }
     this.#catalog = { tools, routes };
     return this.#catalog;

@@ -3,6 +3,7 @@ import { chmod, chown, readFile, realpath, rename, stat, unlink, writeFile } fro
 import { basename, dirname, join } from "node:path";
 import { describeError, type Logger, redact, silentLogger, XiaozhiError } from "@xiaozhi-connect/core";
 import { parseConfig, parseConfigText, type XiaozhiConfig } from "./config.js";
+import { type ConfigFormat, editText, formatOf, parseText } from "./config-text.js";
 
 /** Where the running config came from and whether the last change was accepted. */
 export interface ConfigStatus {
@@ -47,10 +48,14 @@ export class ConfigFile {
   readonly #logger: Logger;
   readonly #now: () => number;
 
+  /** How the file is written, from its extension (`.json5`, `.jsonc`, else `.json`). */
+  readonly format: ConfigFormat;
+
   constructor(
     readonly path: string,
     private readonly options: ConfigFileOptions = {},
   ) {
+    this.format = formatOf(path);
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
   }
@@ -145,13 +150,22 @@ export class ConfigFile {
         this.#logger.warn({ path: this.path }, "config file was missing; writing the running config back");
         current = this.#text;
       }
-      parseConfigText(current);
-      // Edit the raw JSON, not the parsed config: the schema drops fields it does not know.
-      const raw = JSON.parse(current) as Record<string, unknown>;
+      // Edit the raw value, not the parsed config: the schema drops fields it does not know.
+      const before = parseText(current, this.format);
+      parseConfig(before);
+      const raw = structuredClone(before) as Record<string, unknown>;
       change(raw);
       const config = parseConfig(raw);
       const commit = prepare ? await prepare(config) : undefined;
-      const text = `${JSON.stringify(raw, null, 2)}\n`;
+      // Only what changed is rewritten: comments and formatting elsewhere stay.
+      const edited = editText(current, before, raw, this.format);
+      if (!edited.preserved) {
+        this.#logger.warn(
+          { path: this.path },
+          "config rewritten without its comments (its JSON5 syntax cannot be edited in place)",
+        );
+      }
+      const text = edited.text;
       await writeAtomically(target, text);
       this.#commit(config, text);
       await commit?.();
@@ -211,7 +225,7 @@ export class ConfigFile {
   /** Parses and validates; on failure records why and throws. */
   #parse(text: string): XiaozhiConfig {
     try {
-      return parseConfigText(text);
+      return parseConfigText(text, this.format);
     } catch (error) {
       this.#lastError = redact(describeError(error));
       throw error;

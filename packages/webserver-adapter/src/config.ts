@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import {
   defaultManagerSettings,
   type EndpointDescriptor,
@@ -6,13 +7,21 @@ import {
   maskEndpoint,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
-import type { ServiceConfig, ToolSwitches } from "@xiaozhi-connect/mcp-services";
+import type {
+  CustomToolConfig,
+  CustomTools,
+  PlatformsConfig,
+  ReplicaConfig,
+  ServiceConfig,
+  ToolSwitches,
+} from "@xiaozhi-connect/mcp-services";
 import {
   defaultHeartbeat,
   defaultTransportOptions,
   type XiaozhiTransportOptions,
 } from "@xiaozhi-connect/transport-ws";
 import { z } from "zod";
+import { type ConfigFormat, parseText } from "./config-text.js";
 
 const positiveMs = z.number().int().positive();
 
@@ -104,6 +113,25 @@ export const xiaozhiConfigSchema = z.looseObject({
     )
     .optional(),
   connection: connection.optional(),
+  /** xiaozhi-client's tools served by a handler instead of a service (proxy to Coze, http). */
+  customMCP: z
+    .looseObject({
+      tools: z
+        .array(
+          z.looseObject({
+            name: z.string().min(1),
+            description: z.string().optional(),
+            inputSchema: z.record(z.string(), z.unknown()).optional(),
+            handler: z.looseObject({ type: z.string() }),
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
+  /** Credentials of platforms custom tools call: `platforms.coze.token`. */
+  platforms: z.record(z.string(), z.looseObject({ token: z.string().optional() })).optional(),
+  /** `modelscope.apiKey`: sent as a bearer token to ModelScope-hosted services. */
+  modelscope: z.looseObject({ apiKey: z.string().optional() }).optional(),
   /** Health scoring and ejection (see @xiaozhi-connect/health); every field optional. */
   health: z
     .looseObject({
@@ -143,28 +171,12 @@ export function parseConfig(value: unknown): XiaozhiConfig {
   throw new XiaozhiError("INVALID_CONFIG", `invalid config: ${problems.join("; ")}`);
 }
 
-/** Parses the text of a config file; bad JSON and schema errors both throw `INVALID_CONFIG`. */
-export function parseConfigText(text: string): XiaozhiConfig {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    // V8's message may quote the text around the error, tokens included: report only where it is.
-    const position = /position (\d+)/.exec((error as Error).message)?.[1];
-    const where =
-      position !== undefined
-        ? ` at ${lineAndColumn(text, Number(position))}`
-        : /end of JSON/i.test((error as Error).message)
-          ? " (it ends too early)"
-          : "";
-    throw new XiaozhiError("INVALID_CONFIG", `config is not valid JSON${where}`);
-  }
-  return parseConfig(value);
-}
-
-function lineAndColumn(text: string, offset: number): string {
-  const before = text.slice(0, offset).split("\n");
-  return `line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
+/**
+ * Parses the text of a config file (`format` from its extension: JSON and JSONC may carry comments;
+ * JSON5 too). Bad syntax (with its line and column) and schema errors both throw `INVALID_CONFIG`.
+ */
+export function parseConfigText(text: string, format: ConfigFormat = "json"): XiaozhiConfig {
+  return parseConfig(parseText(text, format));
 }
 
 /** An endpoint left out of the config, with why; `endpoint` is masked. */
@@ -236,9 +248,70 @@ function describe(url: string): string {
   return url ? maskEndpoint(url) : "(empty)";
 }
 
-/** `mcpServers` for the service manager. */
-export function servicesOf(config: XiaozhiConfig): Record<string, ServiceConfig> {
-  return (config.mcpServers ?? {}) as Record<string, ServiceConfig>;
+/**
+ * `mcpServers` for the service manager. With `baseDir` (the config file's folder), stdio services
+ * resolve as xiaozhi-client resolves them: a relative `command` or argument (starting with `./` or
+ * `../`, or a bare file name ending in .js, .mjs, .cjs, .ts or .py) is taken from that folder, and
+ * the child runs there unless the entry names its own `cwd`. So xiaozhi-client's default layout
+ * (`node ./mcpServers/calculator.js` beside the config) works from any start directory.
+ */
+export function servicesOf(config: XiaozhiConfig, baseDir?: string): Record<string, ServiceConfig> {
+  const services = (config.mcpServers ?? {}) as Record<string, ServiceConfig>;
+  const apiKey = config.modelscope?.apiKey;
+  const resolveEntry = (entry: ReplicaConfig): ReplicaConfig => {
+    if (!("command" in entry)) return apiKey ? withModelScopeKey(entry, apiKey) : entry;
+    if (baseDir === undefined) return entry;
+    return {
+      ...entry,
+      command: relativeToConfig(entry.command, baseDir),
+      ...(entry.args ? { args: entry.args.map((arg) => relativeToConfig(arg, baseDir)) } : {}),
+      cwd: entry.cwd === undefined ? baseDir : resolve(baseDir, entry.cwd),
+    };
+  };
+  return Object.fromEntries(
+    Object.entries(services).map(([name, service]) => [
+      name,
+      "replicas" in service
+        ? { ...service, replicas: service.replicas.map(resolveEntry) }
+        : resolveEntry(service),
+    ]),
+  );
+}
+
+/** Hosts of ModelScope's MCP services: modelscope.cn, modelscope.net and their subdomains. */
+export function isModelScopeHost(host: string): boolean {
+  return /(^|\.)modelscope\.(cn|net)$/i.test(host);
+}
+
+/** A ModelScope-hosted service gets `Authorization: Bearer <apiKey>` unless it sets its own. */
+function withModelScopeKey(entry: Extract<ReplicaConfig, { url: string }>, apiKey: string): ReplicaConfig {
+  let host: string;
+  try {
+    host = new URL(entry.url).hostname;
+  } catch {
+    return entry;
+  }
+  const headers = entry.headers ?? {};
+  if (!isModelScopeHost(host) || Object.keys(headers).some((h) => h.toLowerCase() === "authorization"))
+    return entry;
+  return { ...entry, headers: { ...headers, Authorization: `Bearer ${apiKey}` } };
+}
+
+const scriptFile = /^[^/\\\s-][^/\\\s]*\.(?:js|mjs|cjs|ts|py)$/i;
+
+/** A path-like command or argument made absolute against `baseDir`; anything else as it is. */
+export function relativeToConfig(value: string, baseDir: string): string {
+  if (value.startsWith("./") || value.startsWith("../") || scriptFile.test(value))
+    return resolve(baseDir, value);
+  return value;
+}
+
+/** `customMCP.tools` and `platforms`, for the tools served by handlers. */
+export function customToolsOf(config: XiaozhiConfig): CustomTools {
+  return {
+    tools: (config.customMCP?.tools ?? []) as unknown as CustomToolConfig[],
+    ...(config.platforms ? { platforms: config.platforms as PlatformsConfig } : {}),
+  };
 }
 
 export function toolSwitchesOf(config: XiaozhiConfig): ToolSwitches {

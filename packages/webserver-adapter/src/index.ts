@@ -4,10 +4,13 @@ import "reflect-metadata";
 export {
   type ConnectionConfig,
   connectionDefaults,
+  customToolsOf,
+  isModelScopeHost,
   managerSettingsOf,
   maxEndpointUrlLength,
   parseConfig,
   parseConfigText,
+  relativeToConfig,
   type SkippedEndpoint,
   selectEndpoints,
   servicesOf,
@@ -19,6 +22,7 @@ export {
   xiaozhiConfigSchema,
 } from "./config.js";
 export { ConfigFile, type ConfigFileOptions, type ConfigStatus } from "./config-file.js";
+export { type ConfigFormat, editText, formatOf, parseText } from "./config-text.js";
 export { type CreateLoggerOptions, createLogger } from "./logger.js";
 export { createMetrics } from "./metrics.js";
 export {

@@ -1,3 +1,4 @@
+import { dirname } from "node:path";
 import type { StrategyRegistry } from "@xiaozhi-connect/balancer";
 import {
   type Connection,
@@ -19,6 +20,7 @@ import {
   XiaozhiError,
 } from "@xiaozhi-connect/core";
 import {
+  type CustomTools,
   type ExposedTool,
   type PreparedServices,
   type ServiceConfig,
@@ -29,6 +31,7 @@ import {
 } from "@xiaozhi-connect/mcp-services";
 import { inject, injectable } from "tsyringe";
 import {
+  customToolsOf,
   managerSettingsOf,
   selectEndpoints,
   servicesOf,
@@ -58,6 +61,8 @@ export interface ToolInfo {
   readonly description: string;
   readonly service: string;
   readonly enabled: boolean;
+  /** Why it cannot run here (an unsupported customMCP handler, a missing credential). */
+  readonly unavailable?: string;
 }
 
 /** `GET /api/status`. */
@@ -99,7 +104,11 @@ const endpointEvents: readonly (keyof ManagerEventMap)[] = [
  * still work. Nothing is detected by class.
  */
 interface ServiceCatalog {
-  prepare?(services: Record<string, ServiceConfig>, toolSwitches?: ToolSwitches): PreparedServices;
+  prepare?(
+    services: Record<string, ServiceConfig>,
+    toolSwitches?: ToolSwitches,
+    custom?: CustomTools,
+  ): PreparedServices;
   start?(): Promise<void>;
   status?(): ServiceStatus[];
   allTools?(): readonly ExposedTool[];
@@ -247,7 +256,12 @@ export class XiaozhiConnectionAdapter {
           : this.strategies.create(strategyName);
     const { endpoints, skipped } = selectEndpoints(next.mcpEndpoint);
     for (const endpoint of endpoints) resolveEndpoint(endpoint);
-    const services = this.#catalog.prepare?.(servicesOf(next), toolSwitchesOf(next));
+    const baseDir = this.file ? dirname(this.file.path) : undefined;
+    const services = this.#catalog.prepare?.(
+      servicesOf(next, baseDir),
+      toolSwitchesOf(next),
+      customToolsOf(next),
+    );
     const first = !this.manager.isRunning && !this.manager.isInitialized;
     return async () => {
       if (this.#closed) return;
@@ -377,6 +391,7 @@ export class XiaozhiConnectionAdapter {
         description: t.description ?? "",
         service: t.service,
         enabled: t.enabled,
+        ...(t.unavailable === undefined ? {} : { unavailable: t.unavailable }),
       }));
     }
     return (await this.tools.listTools()).map((t) => ({

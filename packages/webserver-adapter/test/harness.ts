@@ -34,25 +34,34 @@ export class Stack {
   readonly checks: boolean[] = [];
   readonly #checkWaiters = new Set<() => void>();
   readonly dir = mkdtempSync(join(tmpdir(), "xz-adapter-"));
-  readonly path = join(this.dir, "xiaozhi.config.json");
+  readonly path: string;
   cloud!: SimulatedXiaozhiCloud;
   adapter!: XiaozhiConnectionAdapter;
   file!: ConfigFile;
   base!: string;
   #close: (() => Promise<void>) | undefined;
 
+  constructor(fileName = "xiaozhi.config.json") {
+    this.path = join(this.dir, fileName);
+  }
+
   static async start(
-    config: Record<string, unknown>,
-    routes: XiaozhiRoutesOptions & { waitForServices?: boolean } = {},
+    config: Record<string, unknown> | string,
+    routes: XiaozhiRoutesOptions & {
+      waitForServices?: boolean;
+      fileName?: string;
+      /** Runs before anything starts, with the stack's folder (to put files beside the config). */
+      beforeStart?: (dir: string) => void;
+    } = {},
   ): Promise<Stack> {
-    const stack = new Stack();
+    const stack = new Stack(routes.fileName);
+    routes.beforeStart?.(stack.dir);
     stack.cloud = await SimulatedXiaozhiCloud.start();
-    const filled = JSON.parse(
-      JSON.stringify(config).replace(/cloud:([\w-]+)/g, (_, name: string) =>
-        stack.cloud.endpointUrl(token(name)),
-      ),
-    );
-    stack.writeConfig(filled);
+    // A string is the file's text as is (comments and all); `cloud:<name>` becomes that token's URL.
+    const fill = (text: string) =>
+      text.replace(/cloud:([\w-]+)/g, (_, name: string) => stack.cloud.endpointUrl(token(name)));
+    if (typeof config === "string") writeFileSync(stack.path, fill(config));
+    else stack.writeConfig(JSON.parse(fill(JSON.stringify(config))));
     const logger = createLogger({
       level: "debug",
       destination: { write: (line: string) => stack.logs.push(line) },
@@ -83,6 +92,11 @@ export class Stack {
       await stack.cloud.stop();
     };
     return stack;
+  }
+
+  /** Replaces `cloud:<name>` with that token's URL, for text written by hand. */
+  fill(text: string): string {
+    return text.replace(/cloud:([\w-]+)/g, (_, name: string) => this.cloud.endpointUrl(token(name)));
   }
 
   url(name: string): string {
