@@ -33,7 +33,13 @@ afterAll(async () => {
 describe("the dashboard in headless Chromium", () => {
   it("shows the demo, adds and removes an endpoint, and follows a flaky link live", async () => {
     if (!browser || !server) throw new Error("setup failed");
-    const page = await browser.newPage({ viewport: { width: 1360, height: 820 } });
+    const page = await browser.newPage({ viewport: { width: 1360, height: 820 }, locale: "en-US" });
+    // Removing asks first; the test answers yes.
+    const dialogs: string[] = [];
+    page.on("dialog", (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.accept();
+    });
     const problems: string[] = [];
     page.on("pageerror", (error) => problems.push(error.message));
     page.on("console", (message) => {
@@ -69,6 +75,9 @@ describe("the dashboard in headless Chromium", () => {
 
     await added.locator('button[data-action="remove"]').click();
     await expect.poll(() => added.count(), { timeout: 10_000 }).toBe(0);
+    expect(dialogs).toEqual([
+      expect.stringMatching(/^Remove ws:\/\/127\.0\.0\.1:\d+\/mcp\/\?token=<masked:[0-9a-f]{6}>\?/),
+    ]);
     expect(await rows.count()).toBe(3);
 
     // The flaky endpoint's drop arrives live: some row leaves "connected" and comes back.
@@ -84,7 +93,39 @@ describe("the dashboard in headless Chromium", () => {
 
     const html = await page.content();
     expect(html).not.toMatch(/token=(demo-|dashboard-fourth)/);
+    expect(await page.locator("h2 [data-i18n=endpoints]").textContent()).toBe("Endpoints");
     expect(problems).toEqual([]);
     await page.close();
+  }, 60_000);
+
+  it("speaks Simplified Chinese to a Chinese browser, switches language and remembers it", async () => {
+    if (!browser || !server) throw new Error("setup failed");
+    const context = await browser.newContext({ locale: "zh-CN", viewport: { width: 1360, height: 820 } });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (error) => problems.push(error.message));
+    await page.goto(server.url);
+    await expect.poll(() => page.locator("#endpoints tr").count(), { timeout: 10_000 }).toBe(3);
+    expect(await page.getAttribute("html", "lang")).toBe("zh-CN");
+    expect(await page.locator("h2 [data-i18n=endpoints]").textContent()).toBe("接入点");
+    expect(await page.locator("#add-button").textContent()).toBe("添加接入点");
+    await expect.poll(() => page.locator("#live").textContent()).toBe("实时");
+    await expect.poll(() => page.locator("#endpoints .state.connected").first().textContent()).toBe("已连接");
+    // A product error code, shown in Chinese.
+    await page.fill("#add-url", "<请填写接入点>");
+    await page.click("#add-button");
+    await expect.poll(() => page.locator("#form-error").textContent()).toMatch(/^接入点地址无效/);
+    mkdirSync(output, { recursive: true });
+    await page.screenshot({ path: join(output, "dashboard.zh-CN.png"), fullPage: true });
+
+    // Switched to English, it stays English after a reload, whatever the browser says.
+    await page.selectOption("#lang", "en");
+    expect(await page.locator("#add-button").textContent()).toBe("Add endpoint");
+    await page.reload();
+    await expect.poll(() => page.locator("#endpoints tr").count(), { timeout: 10_000 }).toBe(3);
+    expect(await page.locator("#add-button").textContent()).toBe("Add endpoint");
+    expect(await page.getAttribute("html", "lang")).toBe("en");
+    expect(problems).toEqual([]);
+    await context.close();
   }, 60_000);
 });
