@@ -5,6 +5,7 @@ import {
   ConfigFile,
   formatOf,
   parseConfigText,
+  setToolSwitch,
   whyInvalid,
   type XiaozhiConfig,
 } from "@xiaozhi-connect/webserver-adapter";
@@ -215,10 +216,7 @@ export async function setToolEnabled(where: Target, name: string, enabled: boole
   const service = serviceOf(name);
   if (!service) throw new CommandError(`tool names are <service>${toolNameSeparator}<tool>, got "${name}"`);
   const tool = name.slice(service.length + toolNameSeparator.length);
-  await editFile(where.path, (raw) => {
-    const servers = objectAt(raw, "mcpServerConfig");
-    objectAt(objectAt(objectAt(servers, service), "tools"), tool).enable = enabled;
-  });
+  await editFile(where.path, (raw) => setToolSwitch(raw, service, tool, enabled));
 }
 
 async function loadFile(path: string): Promise<XiaozhiConfig> {
@@ -256,13 +254,4 @@ function listOf(value: unknown): unknown[] {
 function idOf(entry: unknown): string | undefined {
   const url = typeof entry === "string" ? entry : (entry as { url?: unknown } | null)?.url;
   return typeof url === "string" ? endpointId(url) : undefined;
-}
-
-function objectAt(parent: Record<string, unknown>, key: string): Record<string, unknown> {
-  const value = parent[key];
-  if (typeof value === "object" && value !== null && !Array.isArray(value))
-    return value as Record<string, unknown>;
-  const made: Record<string, unknown> = {};
-  parent[key] = made;
-  return made;
 }

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { alive, childrenOf, demoTools, gone, main, waitForOutput } from "./run-server.js";
+import { alive, childrenOf, demoTools, gone, main, spawnServer, waitForOutput } from "./run-server.js";
 
 const token = (name: string) => `tok-secret-${name}-eyJhbGciOiJIUzI1NiJ9`;
 let cloud: SimulatedXiaozhiCloud | undefined;
@@ -29,23 +29,13 @@ function home() {
  * Runs one command to completion, as a user at a shell would. Asynchronously: the simulated cloud
  * lives in this process and must keep answering while the command runs.
  */
-function cli(args: string[], env: Record<string, string>, cwd: string) {
-  return new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const child = spawn(process.execPath, [main, ...args], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      err += chunk;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
+async function cli(args: string[], env: Record<string, string>, cwd: string) {
+  const run = spawnServer(args, env, cwd);
+  const timer = setTimeout(() => run.process.kill("SIGKILL"), 60_000);
+  // `close`, not `exit`: by then every byte it printed has been read.
+  const code = await new Promise<number | null>((resolve) => run.process.once("close", resolve));
+  clearTimeout(timer);
+  return { code, out: run.stdout(), err: run.stderr() };
 }
 
 describe("the xiaozhi-connect command", () => {

@@ -16,15 +16,22 @@ export interface RunningServer {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns the built CLI in a scratch home and working directory, without waiting for anything. */
-export function spawnServer(args: string[], env: Record<string, string> = {}): Omit<RunningServer, "url"> {
+/**
+ * Spawns the built CLI without waiting for anything: in `cwd` with exactly `env` when given, else in
+ * a scratch home that is also its working directory.
+ */
+export function spawnServer(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Omit<RunningServer, "url"> {
   if (!existsSync(main)) {
     throw new Error(`${main} is missing: build first (pnpm build, or pnpm test which builds)`);
   }
-  const home = mkdtempSync(join(tmpdir(), "xz-home-"));
+  const home = cwd ?? mkdtempSync(join(tmpdir(), "xz-home-"));
   const child = spawn(process.execPath, [main, ...args], {
     cwd: home,
-    env: { PATH: process.env.PATH ?? "", HOME: home, ...env },
+    env: cwd ? env : { PATH: process.env.PATH ?? "", HOME: home, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

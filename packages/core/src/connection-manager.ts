@@ -13,7 +13,7 @@ import {
   type ResolvedEndpoint,
   resolveEndpoint,
 } from "./endpoint.js";
-import { EndpointSupervisor, type SupervisorEvents } from "./endpoint-supervisor.js";
+import { EndpointSupervisor, type SupervisorContext, type SupervisorReports } from "./endpoint-supervisor.js";
 import { describeError, XiaozhiError } from "./errors.js";
 import type { HealthScorer } from "./health.js";
 import { type Logger, silentLogger } from "./logger.js";
@@ -64,6 +64,8 @@ export class ConnectionManager<C extends Connection = Connection> {
   readonly #members = new Map<string, Member<C>>();
   readonly #tools = new ToolSourceSwitch();
   readonly #dispatcher: Dispatcher<C>;
+  /** Shared by every supervisor: settings, clock, logger, scorer and where they report. */
+  readonly #supervision: SupervisorContext;
   #strategy: Strategy;
   #settings: ManagerSettings;
   #running = false;
@@ -81,6 +83,24 @@ export class ConnectionManager<C extends Connection = Connection> {
     this.#events = new Emitter((error) =>
       this.#logger.error({ err: redact(describeError(error)) }, "manager event listener threw"),
     );
+    this.#supervision = {
+      settings: () => this.#settings,
+      now: this.#now,
+      random: this.#random,
+      logger: this.#logger,
+      health: this.#health,
+      report: (supervisor, event, payload) => {
+        if (event === "stateChanged") {
+          const { from, to } = payload as SupervisorReports["stateChanged"];
+          if (from === "connected" || to === "connected") this.#dispatcher.invalidate();
+        }
+        this.#emit(
+          event,
+          supervisor.endpoint,
+          payload as unknown as Omit<ManagerEventMap[typeof event], keyof EndpointEvent>,
+        );
+      },
+    };
     this.#dispatcher = new Dispatcher<C>({
       candidates: () => [...this.#members.values()].map((m) => m.candidate),
       strategy: () => this.#strategy,
@@ -318,37 +338,7 @@ export class ConnectionManager<C extends Connection = Connection> {
 
   #add(endpoint: ResolvedEndpoint): Member<C> {
     const connection = this.#factory(endpoint, { tools: this.#tools, logger: this.#logger });
-    let supervisor: EndpointSupervisor<C> | undefined;
-    const emit = <K extends keyof ManagerEventMap>(
-      event: K,
-      extra: Omit<ManagerEventMap[K], keyof EndpointEvent>,
-    ) => this.#emit(event, (supervisor as EndpointSupervisor<C>).endpoint, extra);
-    const events: SupervisorEvents = {
-      stateChanged: (from, to) => {
-        if (from === "connected" || to === "connected") this.#dispatcher.invalidate();
-        emit("stateChanged", { from, to });
-      },
-      connecting: (attempt) => emit("connecting", { attempt }),
-      connected: () => emit("connected", {}),
-      initialized: () => emit("initialized", {}),
-      connectFailed: (reason, retryable) => emit("connectFailed", { reason, retryable }),
-      disconnected: (code, reason) => emit("disconnected", { code, reason }),
-      reconnectScheduled: (attempt, delayMs, nextReconnectAt) =>
-        emit("reconnectScheduled", { attempt, delayMs, nextReconnectAt }),
-      failed: (reason) => emit("failed", { reason }),
-    };
-    supervisor = new EndpointSupervisor(
-      endpoint,
-      connection,
-      {
-        settings: () => this.#settings,
-        now: this.#now,
-        random: this.#random,
-        logger: this.#logger,
-        health: this.#health,
-      },
-      events,
-    );
+    const supervisor = new EndpointSupervisor(endpoint, connection, this.#supervision);
     const member = { supervisor, candidate: new SupervisedCandidate(supervisor, this.#health) };
     if (this.#health) {
       this.#unsubscribeHealth ??= this.#health.onEjectionChanged(() => this.#dispatcher.invalidate());

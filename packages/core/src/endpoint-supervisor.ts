@@ -7,26 +7,41 @@ import type { Logger } from "./logger.js";
 import { redact } from "./mask.js";
 import type { ManagerSettings } from "./settings.js";
 
-/** What a supervisor reports to the manager that owns it. */
-export interface SupervisorEvents {
-  stateChanged(from: ConnectionState, to: ConnectionState): void;
-  connecting(attempt: number): void;
-  connected(): void;
-  initialized(): void;
-  connectFailed(reason: string, retryable: boolean): void;
-  disconnected(code: number, reason: string): void;
-  reconnectScheduled(attempt: number, delayMs: number, nextReconnectAt: number): void;
-  failed(reason: string): void;
-}
-
-/** What a supervisor needs from its manager: live settings and shared services. */
+/**
+ * What a supervisor needs from the manager that owns it: live settings, shared services, and where
+ * to report. One object serves every supervisor of a manager (each report names its supervisor),
+ * so an endpoint costs no closures of its own.
+ */
 export interface SupervisorContext {
   readonly settings: () => ManagerSettings;
   readonly now: () => number;
   readonly random: () => number;
   readonly logger: Logger;
   readonly health: HealthScorer | undefined;
+  report<K extends keyof SupervisorReports>(
+    supervisor: EndpointSupervisor<Connection>,
+    event: K,
+    payload: SupervisorReports[K],
+  ): void;
 }
+
+/** What a supervisor reports, by event. */
+export interface SupervisorReports {
+  stateChanged: { readonly from: ConnectionState; readonly to: ConnectionState };
+  connecting: { readonly attempt: number };
+  connected: Record<string, never>;
+  initialized: Record<string, never>;
+  connectFailed: { readonly reason: string; readonly retryable: boolean };
+  disconnected: { readonly code: number; readonly reason: string };
+  reconnectScheduled: {
+    readonly attempt: number;
+    readonly delayMs: number;
+    readonly nextReconnectAt: number;
+  };
+  failed: { readonly reason: string };
+}
+
+const none: Record<string, never> = Object.freeze({});
 
 /**
  * One endpoint's life: connect with a deadline, notice the drop, wait a jittered backoff, try
@@ -54,13 +69,12 @@ export class EndpointSupervisor<C extends Connection> {
     public endpoint: ResolvedEndpoint,
     readonly connection: C,
     private readonly context: SupervisorContext,
-    private readonly events: SupervisorEvents,
   ) {
     const id = endpoint.id;
     const health = context.health;
     const subscriptions = [
       connection.on("closed", (info) => this.#onClosed(info)),
-      connection.on("initialized", () => events.initialized()),
+      connection.on("initialized", () => this.#report("initialized", none)),
       connection.on("error", ({ error }) =>
         context.logger.debug(
           { endpoint: this.endpoint.masked, err: redact(describeError(error)) },
@@ -162,7 +176,7 @@ export class EndpointSupervisor<C extends Connection> {
     );
     this.#abort = controller;
     this.#setState("connecting");
-    this.events.connecting(this.#attempts);
+    this.#report("connecting", { attempt: this.#attempts });
     let failure: unknown;
     let connected = false;
     try {
@@ -189,7 +203,7 @@ export class EndpointSupervisor<C extends Connection> {
     this.#lastConnected = at;
     this.#observe({ kind: "connected", at });
     this.#setState("connected");
-    this.events.connected();
+    this.#report("connected", none);
     this.context.logger.info({ endpoint: this.endpoint.masked, id: this.endpoint.id }, "endpoint connected");
   }
 
@@ -198,7 +212,7 @@ export class EndpointSupervisor<C extends Connection> {
     const retryable = XiaozhiError.isInstance(error) ? error.retryable : true;
     this.#lastError = reason;
     this.#observe({ kind: "connectFailed", at: this.context.now(), reason });
-    this.events.connectFailed(reason, retryable);
+    this.#report("connectFailed", { reason, retryable });
     this.context.logger.warn(
       { endpoint: this.endpoint.masked, reason, retryable },
       "endpoint connect failed",
@@ -217,7 +231,7 @@ export class EndpointSupervisor<C extends Connection> {
     this.#lastError = reason;
     this.#observe({ kind: "closed", at: info.at, code: info.code, retryable: info.retryable });
     this.#setState("disconnected");
-    this.events.disconnected(info.code, redact(info.reason));
+    this.#report("disconnected", { code: info.code, reason: redact(info.reason) });
     this.context.logger.warn(
       { endpoint: this.endpoint.masked, code: info.code, reason: redact(info.reason) },
       "endpoint dropped",
@@ -246,13 +260,13 @@ export class EndpointSupervisor<C extends Connection> {
       if (this.#wanted) void this.#startAttempt();
     }, delayMs);
     this.#setState("reconnecting");
-    this.events.reconnectScheduled(this.#attempts, delayMs, nextReconnectAt);
+    this.#report("reconnectScheduled", { attempt: this.#attempts, delayMs, nextReconnectAt });
   }
 
   #fail(reason: string): void {
     this.#lastError = reason;
     this.#setState("failed");
-    this.events.failed(reason);
+    this.#report("failed", { reason });
     this.context.logger.error({ endpoint: this.endpoint.masked, reason }, "endpoint failed; not retrying");
   }
 
@@ -283,7 +297,11 @@ export class EndpointSupervisor<C extends Connection> {
     const from = this.#state;
     if (from === to) return;
     this.#state = to;
-    this.events.stateChanged(from, to);
+    this.#report("stateChanged", { from, to });
+  }
+
+  #report<K extends keyof SupervisorReports>(event: K, payload: SupervisorReports[K]): void {
+    this.context.report(this as unknown as EndpointSupervisor<Connection>, event, payload);
   }
 
   #observe(observation: HealthObservation): void {

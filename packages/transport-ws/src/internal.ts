@@ -3,6 +3,11 @@
  * anything here may change or go in any release.
  * @packageDocumentation
  */
-export { answerForInvalidFrame, asInvalidParams, type JsonRpcErrorAnswer } from "./jsonrpc-errors.js";
+export {
+  answerForInvalidFrame,
+  asInvalidParams,
+  type JsonRpcErrorAnswer,
+  oneLineSchemaError,
+} from "./jsonrpc-errors.js";
 export { createToolServer, type ToolServerOptions } from "./mcp-tool-server.js";
 export { MalformedFrameError, normalizeFrame } from "./websocket-transport.js";

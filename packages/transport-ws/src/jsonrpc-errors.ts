@@ -65,6 +65,8 @@ interface SchemaIssue {
 export function asInvalidParams(error: unknown): unknown {
   const issues = (error as { issues?: unknown } | null)?.issues;
   if (!Array.isArray(issues) || error instanceof McpError) return error;
+  if (!issues.every((issue) => typeof issue === "object" && issue !== null && Array.isArray(issue.path)))
+    return error;
   // The SDK answers with `code` and `message` of whatever the handler threw.
   const parts = (issues as SchemaIssue[]).slice(0, 3).map((issue) => {
     const path = issue.path
@@ -74,4 +76,24 @@ export function asInvalidParams(error: unknown): unknown {
     return `${path || "params"}: ${String(issue.message).replace(/\s+/g, " ")}`;
   });
   return Object.assign(new Error(`Invalid params: ${parts.join("; ")}`), { code: ErrorCode.InvalidParams });
+}
+
+/**
+ * An answer the SDK made from a schema error (a request whose params failed its validation: -32603
+ * with the validator's issues as a JSON dump), rewritten as -32602 with a one-line message. Any
+ * other message is returned as it is. Checked only on error answers, so calls pay nothing for it.
+ */
+export function oneLineSchemaError<T>(message: T): T {
+  const error = (message as { error?: { code?: unknown; message?: unknown } }).error;
+  if (!error || error.code !== ErrorCode.InternalError || typeof error.message !== "string") return message;
+  if (!error.message.startsWith("[")) return message;
+  let issues: unknown;
+  try {
+    issues = JSON.parse(error.message);
+  } catch {
+    return message;
+  }
+  const rewritten = asInvalidParams({ issues }) as { code: number; message: string };
+  if (rewritten.code !== ErrorCode.InvalidParams) return message;
+  return { ...message, error: { code: rewritten.code, message: rewritten.message } };
 }

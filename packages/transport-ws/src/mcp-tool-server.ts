@@ -7,21 +7,20 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import {
+  type ConnectionEventMap,
   describeError,
+  type Emitter,
   redact,
   type ToolDescriptor,
   type ToolSource,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
 import { raceAbort } from "@xiaozhi-connect/core/internal";
-import { asInvalidParams } from "./jsonrpc-errors.js";
 
 export interface ToolServerOptions {
   readonly serverInfo: { readonly name: string; readonly version: string };
   /** The tool-call deadline in ms, read at each call so a reload reaches calls made after it. */
-  readonly callTimeout: () => number;
-  /** Told of every answered `tools/list` and `tools/call`, with how long it took in ms. */
-  readonly handled: (method: string, ok: boolean, ms: number) => void;
+  readonly callTimeout: number;
 }
 
 // One JSON-schema validator for every socket's MCP server: the SDK otherwise builds one per server.
@@ -33,7 +32,13 @@ let sharedValidator: AjvJsonSchemaValidator | undefined;
  * upstream cancellation on `notifications/cancelled`. Initialize, ping, -32601 and request
  * validation are the SDK's own.
  */
-export function createToolServer(tools: ToolSource, options: ToolServerOptions): Server {
+export function createToolServer(
+  tools: ToolSource,
+  options: ToolServerOptions,
+  events: Emitter<ConnectionEventMap>,
+): Server {
+  const handled = (method: string, ok: boolean, started: number) =>
+    events.emit("handled", { method, ok, ms: performance.now() - started, at: Date.now() });
   sharedValidator ??= new AjvJsonSchemaValidator();
   const server = new Server(
     { name: options.serverInfo.name, version: options.serverInfo.version },
@@ -42,19 +47,18 @@ export function createToolServer(tools: ToolSource, options: ToolServerOptions):
   server.setRequestHandler(ListToolsRequestSchema, async () => {
     const started = performance.now();
     const list = await tools.listTools();
-    options.handled("tools/list", true, performance.now() - started);
+    handled("tools/list", true, started);
     return { tools: list.map(toMcpTool) };
   });
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const started = performance.now();
     const result = await callTool(tools, request.params.name, request.params.arguments, {
       cancelled: extra.signal,
-      timeout: options.callTimeout(),
+      timeout: options.callTimeout,
     });
-    options.handled("tools/call", result.isError !== true, performance.now() - started);
+    handled("tools/call", result.isError !== true, started);
     return result;
   });
-  answerSchemaErrorsAsInvalidParams(server);
   return server;
 }
 
@@ -88,26 +92,6 @@ async function callTool(
     // for a request that already finished.
     clearTimeout(timer);
     cancelled.removeEventListener("abort", onCancel);
-  }
-}
-
-/**
- * A request whose params fail the SDK's schema is answered -32602 in one line, not -32603 with the
- * validator's dump. The SDK keeps its handlers in `_requestHandlers` (sdk 1.32); without it, its own
- * answers stand.
- */
-function answerSchemaErrorsAsInvalidParams(server: Server): void {
-  type Handler = (request: unknown, extra: unknown) => Promise<unknown>;
-  const handlers = (server as unknown as { _requestHandlers?: Map<string, Handler> })._requestHandlers;
-  if (!(handlers instanceof Map)) return;
-  for (const [method, handler] of handlers) {
-    handlers.set(method, async (request, extra) => {
-      try {
-        return await handler(request, extra);
-      } catch (error) {
-        throw asInvalidParams(error);
-      }
-    });
   }
 }
 

@@ -2,7 +2,12 @@ import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/
 import { type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 import { XiaozhiError } from "@xiaozhi-connect/core";
 import WebSocket from "ws";
-import { answerForInvalidFrame, type JsonRpcErrorAnswer, parseErrorAnswer } from "./jsonrpc-errors.js";
+import {
+  answerForInvalidFrame,
+  type JsonRpcErrorAnswer,
+  oneLineSchemaError,
+  parseErrorAnswer,
+} from "./jsonrpc-errors.js";
 
 /** Why a frame was dropped instead of delivered. */
 export class MalformedFrameError extends Error {
@@ -62,7 +67,8 @@ export class WebSocketTransport implements Transport {
     if (this.socket.readyState !== WebSocket.OPEN) {
       throw new XiaozhiError("NOT_CONNECTED", "socket is not open");
     }
-    const data = JSON.stringify(message);
+    // The SDK answers a request whose params fail its schema with -32603 and a dump: -32602, one line.
+    const data = JSON.stringify("error" in message ? oneLineSchemaError(message) : message);
     await new Promise<void>((resolve, reject) => {
       this.socket.send(data, (error) =>
         error

@@ -253,11 +253,8 @@ export class XiaozhiEndpointConnection implements Connection {
   #attach(socket: WebSocket): Link {
     const link: Link = {
       socket,
-      server: createToolServer(this.#tools, {
-        serverInfo: this.options.serverInfo,
-        callTimeout: () => this.options.callTimeout,
-        handled: (method, ok, ms) => this.#handled(method, ok, ms),
-      }),
+      // The factory's shared settings and this connection's emitter: nothing allocated per link.
+      server: createToolServer(this.#tools, this.options, this.#events),
       initialized: false,
       lastFrameAt: Date.now(),
       pingWaiters: new Set(),
@@ -349,10 +346,6 @@ export class XiaozhiEndpointConnection implements Connection {
       ? { code: 1006, reason: link.deadReason, retryable: true, at: Date.now() }
       : { ...classifyClose(code, redact(reason)), at: Date.now() };
     this.#events.emit("closed", info);
-  }
-
-  #handled(method: string, ok: boolean, ms: number): void {
-    this.#events.emit("handled", { method, ok, ms, at: Date.now() });
   }
 }
 

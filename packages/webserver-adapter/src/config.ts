@@ -363,3 +363,26 @@ export function transportOptionsOf(connection: ConnectionConfig | undefined): Xi
     ...(c.callTimeout === undefined ? {} : { callTimeout: c.callTimeout }),
   };
 }
+
+/**
+ * Sets `mcpServerConfig.<service>.tools.<tool>.enable` in a raw (unvalidated) config object, making
+ * the objects on the way as needed; everything else in it stays as it is.
+ */
+export function setToolSwitch(
+  raw: Record<string, unknown>,
+  service: string,
+  tool: string,
+  enabled: boolean,
+): void {
+  objectAt(objectAt(objectAt(objectAt(raw, "mcpServerConfig"), service), "tools"), tool).enable = enabled;
+}
+
+/** The object at `key` of `parent`, made (or replaced, when it is not an object) as needed. */
+function objectAt(parent: Record<string, unknown>, key: string): Record<string, unknown> {
+  const value = parent[key];
+  if (typeof value === "object" && value !== null && !Array.isArray(value))
+    return value as Record<string, unknown>;
+  const made: Record<string, unknown> = {};
+  parent[key] = made;
+  return made;
+}

@@ -14,6 +14,7 @@ export {
   type SkippedEndpoint,
   selectEndpoints,
   servicesOf,
+  setToolSwitch,
   toolSwitchesOf,
   transportOptionsOf,
   whyInvalid,

@@ -35,6 +35,7 @@ import {
   managerSettingsOf,
   selectEndpoints,
   servicesOf,
+  setToolSwitch,
   toolSwitchesOf,
   transportOptionsOf,
   whyInvalid,
@@ -365,11 +366,7 @@ export class XiaozhiConnectionAdapter {
       const known = (await this.listTools()).find((tool) => tool.name === name);
       if (!known) throw new XiaozhiError("UNKNOWN_TOOL", `no tool ${name.slice(0, 200)}`);
       const tool = name.slice(known.service.length + toolNameSeparator.length);
-      await this.#change((raw) => {
-        const servers = objectAt(raw, "mcpServerConfig");
-        const service = objectAt(servers, known.service);
-        objectAt(objectAt(service, "tools"), tool).enable = enabled;
-      });
+      await this.#change((raw) => setToolSwitch(raw, known.service, tool, enabled));
       return { ...known, enabled };
     });
   }
@@ -496,16 +493,6 @@ export class XiaozhiConnectionAdapter {
 }
 
 type EndpointEntry = NonNullable<Extract<XiaozhiConfig["mcpEndpoint"], unknown[]>>[number];
-
-/** The object at `key` of `parent`, made (or replaced, when it is not an object) as needed. */
-function objectAt(parent: Record<string, unknown>, key: string): Record<string, unknown> {
-  const value = parent[key];
-  if (typeof value === "object" && value !== null && !Array.isArray(value))
-    return value as Record<string, unknown>;
-  const made: Record<string, unknown> = {};
-  parent[key] = made;
-  return made;
-}
 
 function listOf(value: unknown): EndpointEntry[] {
   if (value === undefined || value === null || value === "") return [];
