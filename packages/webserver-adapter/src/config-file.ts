@@ -1,4 +1,4 @@
-import { type FSWatcher, type Stats, unwatchFile, watch, watchFile } from "node:fs";
+import { type FSWatcher, statSync, watch } from "node:fs";
 import { chmod, chown, readFile, realpath, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { describeError, type Logger, redact, silentLogger, XiaozhiError } from "@xiaozhi-connect/core";
@@ -42,7 +42,9 @@ export class ConfigFile {
   #loadedAt: number | null = null;
   #lastError: string | null = null;
   readonly #watchers: FSWatcher[] = [];
-  #polling: ((current: Stats, previous: Stats) => void) | undefined;
+  #polling: ReturnType<typeof setInterval> | undefined;
+  /** The file's identity when its text was last read: what the poll compares with. */
+  #seen = "";
   #timer: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<unknown> = Promise.resolve();
   readonly #logger: Logger;
@@ -72,6 +74,7 @@ export class ConfigFile {
 
   /** Reads and validates the file. Throws `INVALID_CONFIG` (and keeps the old config) when it is bad. */
   async load(): Promise<XiaozhiConfig> {
+    this.#seen = this.#identity();
     const text = await readFile(this.path, "utf8");
     return this.#accept(text);
   }
@@ -94,16 +97,13 @@ export class ConfigFile {
         void this.#reload(apply, onStatus);
       }, this.options.debounceMs ?? 100);
     };
-    this.#polling = (current, previous) => {
-      if (
-        current.mtimeMs !== previous.mtimeMs ||
-        current.ino !== previous.ino ||
-        current.size !== previous.size
-      ) {
-        schedule();
-      }
+    // Compared with what was last read, not with the previous poll: a change made before the first
+    // poll (a directory swapped right after start) is seen too.
+    const poll = () => {
+      if (this.#identity() !== this.#seen) schedule();
     };
-    watchFile(this.path, { persistent: false, interval: this.options.pollMs ?? 2000 }, this.#polling);
+    this.#polling = setInterval(poll, this.options.pollMs ?? 2000);
+    this.#polling.unref();
     // Directory watches are the fast path: the link's own directory, and the target's when it differs.
     this.#watchDirectory(this.path, schedule);
     void realpath(this.path).then(
@@ -112,6 +112,16 @@ export class ConfigFile {
       },
       () => {},
     );
+  }
+
+  /** Inode, size and modification time of the file (through a symlink), or "" while it is missing. */
+  #identity(): string {
+    try {
+      const stats = statSync(this.path);
+      return `${stats.ino}:${stats.size}:${stats.mtimeMs}`;
+    } catch {
+      return "";
+    }
   }
 
   #watchDirectory(file: string, schedule: () => void): void {
@@ -167,6 +177,7 @@ export class ConfigFile {
       }
       const text = edited.text;
       await writeAtomically(target, text);
+      this.#seen = this.#identity();
       this.#commit(config, text);
       await commit?.();
       return config;
@@ -177,7 +188,7 @@ export class ConfigFile {
 
   close(): void {
     for (const watcher of this.#watchers.splice(0)) watcher.close();
-    if (this.#polling) unwatchFile(this.path, this.#polling);
+    if (this.#polling) clearInterval(this.#polling);
     this.#polling = undefined;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -189,6 +200,7 @@ export class ConfigFile {
   ): Promise<void> {
     await this.#writing;
     let text: string;
+    this.#seen = this.#identity();
     try {
       text = await readFile(this.path, "utf8");
     } catch (error) {
