@@ -82,6 +82,8 @@ export interface ReplicatedServiceOptions extends Omit<McpServiceOptions, "onClo
   readonly backoff?: Partial<BackoffOptions>;
   /** A replica that stays up this long resets its backoff; default 10000 ms. */
   readonly minUptime?: number;
+  /** Uniform random in [0, 1) for the backoff's jitter; default Math.random. */
+  readonly random?: () => number;
   readonly strategies?: StrategyRegistry;
   /** Called whenever a replica's state changes (starting, up, down, restart scheduled). */
   readonly onStatusChanged?: () => void;
@@ -145,6 +147,7 @@ export class ReplicatedService {
       connectTimeout: config.handshakeTimeout ?? defaultHandshakeTimeout,
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
       ...(options.minUptime === undefined ? {} : { minUptime: options.minUptime }),
+      ...(options.random === undefined ? {} : { random: options.random }),
       connectionFactory: (endpoint) => {
         const index = endpoint.data as number;
         const replica = replicas[index] as ReplicaConfig;

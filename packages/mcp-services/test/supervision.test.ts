@@ -125,7 +125,8 @@ describe("every service under one supervisor", () => {
         silent: { ...node("setInterval(() => {}, 1e9) // never-initializes"), handshakeTimeout: 300 },
         calc: { command: process.execPath, args: [fixture] },
       },
-      { logger: log.logger, backoff: { initialDelay: 60_000, maxDelay: 60_000 } },
+      // The top of the jitter range: the next attempt is a minute away, well after the assertions.
+      { logger: log.logger, backoff: { initialDelay: 60_000, maxDelay: 60_000 }, random: () => 0.999 },
     );
     await manager.start();
     const silent = manager.status().find((s) => s.name === "silent");
@@ -150,7 +151,8 @@ describe("every service under one supervisor", () => {
           maxLineBytes: 1 << 20,
         },
       },
-      { logger: log.logger, backoff: { initialDelay: 60_000, maxDelay: 60_000 } },
+      // The top of the jitter range: the next attempt is a minute away, well after the assertions.
+      { logger: log.logger, backoff: { initialDelay: 60_000, maxDelay: 60_000 }, random: () => 0.999 },
     );
     await manager.start();
     const flood = manager.status()[0];
@@ -162,7 +164,8 @@ describe("every service under one supervisor", () => {
     const log = recorder();
     manager = new McpServiceManager(
       { broken: node("console.error('weather: bad key token=abcdef123456 rejected'); process.exit(3)") },
-      { logger: log.logger, backoff: { initialDelay: 60_000, maxDelay: 60_000 } },
+      // The top of the jitter range: the next attempt is a minute away, well after the assertions.
+      { logger: log.logger, backoff: { initialDelay: 60_000, maxDelay: 60_000 }, random: () => 0.999 },
     );
     await manager.start();
     const broken = manager.status()[0];

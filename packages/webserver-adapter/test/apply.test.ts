@@ -68,7 +68,7 @@ describe("one path for applying config: validated first, all or nothing", () => 
           silent: {
             command: process.execPath,
             args: ["-e", "setInterval(() => {}, 1e9)"],
-            handshakeTimeout: 400,
+            handshakeTimeout: 3000,
           },
         },
       },
@@ -79,17 +79,18 @@ describe("one path for applying config: validated first, all or nothing", () => 
     expect(s.adapter.endpoints().every((e) => e.state === "connected")).toBe(true);
     expect(s.adapter.services().find((x) => x.name === "silent")?.state).toBe("starting");
     await s.adapter.servicesStarted;
+    // Down at its deadline; with full jitter its next attempt may already have begun.
     const silent = s.adapter.services().find((x) => x.name === "silent");
-    expect(silent?.state).toBe("down");
-    expect(silent?.lastError).toMatch(/within 400 ms/);
+    expect(silent?.state).not.toBe("up");
+    expect(silent?.restarts).toBeGreaterThanOrEqual(1);
+    expect(silent?.lastError).toMatch(/within 3000 ms/);
     // The calc service's tools reach the agents when they appear.
     const session = await s.cloud.waitForSession(token("a"));
     await until(() => s.adapter.services().find((x) => x.name === "calc")?.state === "up", 5000, "calc up");
     expect((await session.listTools()).map((t) => t.name)).toContain("calc__add");
     const listed = (await s.api("GET", "/api/services")).body.services;
     expect(listed.find((x: { name: string }) => x.name === "silent")).toMatchObject({
-      state: "down",
-      lastError: expect.stringMatching(/within 400 ms/),
+      lastError: expect.stringMatching(/within 3000 ms/),
     });
   });
 });
