@@ -67,12 +67,14 @@ describe("the xiaozhi-connect command", () => {
       debug,
       dir,
     );
+    // Whatever fails below, the background server and its services (its process group) go.
+    const pidFile = join(state, "xiaozhi-connect.pid");
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0;
+    cleanups.push(() => {
+      if (pid && alive(pid)) process.kill(-pid, "SIGKILL");
+    });
     expect(started.code, started.err).toBe(0);
     expect(started.out).toMatch(/ready: dashboard http:\/\/127\.0\.0\.1:\d+\/ · endpoints 1\/1 connected/);
-    const pid = Number(readFileSync(join(state, "xiaozhi-connect.pid"), "utf8"));
-    cleanups.push(() => {
-      if (alive(pid)) process.kill(pid, "SIGKILL");
-    });
     expect(alive(pid)).toBe(true);
     // Started from a command that already returned, it runs on its own.
     expect(await cli(["start", "-d", "--port", "0"], env, dir)).toMatchObject({ code: 1 });

@@ -102,11 +102,16 @@ describe("the command, in process", () => {
     const { dir, env } = scratch();
     writeFileSync(join(dir, "xiaozhi.config.json"), JSON.stringify({ mcpEndpoint: [] }));
     const started = await capture(["start", "-d", "--port", "0"], { ...env, PATH: process.env.PATH }, dir);
-    expect(started.code, started.err).toBe(0);
-    expect(started.out).toMatch(/running in the background \(pid \d+\)/);
-    expect((await capture(["start", "--port", "0"], env, dir)).code).toBe(1);
-    expect((await capture(["logs", "-n", "5"], env)).code).toBe(0);
-    const stopped = await capture(["stop", "--timeout", "10"], env);
+    let stopped: Awaited<ReturnType<typeof capture>> | undefined;
+    try {
+      expect(started.code, started.err).toBe(0);
+      expect(started.out).toMatch(/running in the background \(pid \d+\)/);
+      expect((await capture(["start", "--port", "0"], env, dir)).code).toBe(1);
+      expect((await capture(["logs", "-n", "5"], env)).code).toBe(0);
+    } finally {
+      // Whatever failed above, the background server does not outlive the test.
+      stopped = await capture(["stop", "--timeout", "10"], env);
+    }
     expect(stopped.out).toMatch(/stopped \(pid \d+\)/);
     expect((await capture(["status", "--json"], env)).out).toMatch(/"running": false/);
   }, 60_000);
