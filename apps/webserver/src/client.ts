@@ -1,12 +1,15 @@
 import { readFileSync } from "node:fs";
-import { endpointId, maskEndpoint, normalizeEndpointUrl } from "@xiaozhi-connect/core";
+import { endpointId, maskEndpoint } from "@xiaozhi-connect/core";
 import { serviceOf, toolNameSeparator } from "@xiaozhi-connect/mcp-services";
 import {
+  addEndpointEntry,
   ConfigFile,
+  endpointToAdd,
   formatOf,
   parseConfigText,
+  removeEndpointEntry,
+  selectEndpoints,
   setToolSwitch,
-  whyInvalid,
   type XiaozhiConfig,
 } from "@xiaozhi-connect/webserver-adapter";
 import { findConfig } from "./options.js";
@@ -100,9 +103,10 @@ interface ToolRow {
 export async function listEndpoints(where: Target): Promise<EndpointRow[]> {
   if (where.kind === "server")
     return (await api<{ endpoints: EndpointRow[] }>(where, "GET", "/api/endpoints")).endpoints;
-  return entriesOf(await loadFile(where.path)).map((url) => ({
-    id: endpointId(url),
-    url: maskEndpoint(url),
+  // The endpoints the server would connect: placeholders and invalid entries are left out.
+  return selectEndpoints((await loadFile(where.path)).mcpEndpoint).endpoints.map(({ url }) => ({
+    id: endpointId(url as string),
+    url: maskEndpoint(url as string),
     state: "not running",
   }));
 }
@@ -126,16 +130,14 @@ export async function addEndpoint(where: Target, url: string): Promise<EndpointR
   if (where.kind === "server") {
     return (await api<{ endpoint: EndpointRow }>(where, "POST", "/api/endpoints", { url })).endpoint;
   }
-  const reason = whyInvalid(url.trim());
-  if (reason) throw new CommandError(`endpoint URL is ${reason}`);
-  const normalized = normalizeEndpointUrl(url);
-  const id = endpointId(normalized);
-  await editFile(where.path, (raw) => {
-    const list = listOf(raw.mcpEndpoint);
-    if (list.some((entry) => idOf(entry) === id)) throw new CommandError(`endpoint ${id} already exists`);
-    raw.mcpEndpoint = [...list, normalized];
-  });
-  return { id, url: maskEndpoint(normalized), state: "not running" };
+  let endpoint: { url: string; id: string };
+  try {
+    endpoint = endpointToAdd(url);
+  } catch (error) {
+    throw new CommandError((error as Error).message);
+  }
+  await editFile(where.path, (raw) => addEndpointEntry(raw, endpoint));
+  return { id: endpoint.id, url: maskEndpoint(endpoint.url), state: "not running" };
 }
 
 /** Removes an endpoint by id or URL, from the server (closed, saved) or from the file. */
@@ -146,10 +148,7 @@ export async function removeEndpoint(where: Target, idOrUrl: string): Promise<vo
     return;
   }
   await editFile(where.path, (raw) => {
-    const list = listOf(raw.mcpEndpoint);
-    const kept = list.filter((entry) => idOf(entry) !== id);
-    if (kept.length === list.length) throw new CommandError(`no endpoint ${id}`);
-    raw.mcpEndpoint = kept;
+    if (!removeEndpointEntry(raw, id)) throw new CommandError(`no endpoint ${id}`);
   });
 }
 
@@ -237,21 +236,4 @@ async function editFile(path: string, edit: (raw: Record<string, unknown>) => vo
     if (error instanceof CommandError) throw error;
     throw new CommandError(`${path}: ${(error as Error).message}`);
   }
-}
-
-function entriesOf(config: XiaozhiConfig): string[] {
-  return listOf(config.mcpEndpoint).flatMap((entry) => {
-    const url = typeof entry === "string" ? entry : (entry as { url?: unknown }).url;
-    return typeof url === "string" && url.trim() && !whyInvalid(url.trim()) ? [url.trim()] : [];
-  });
-}
-
-function listOf(value: unknown): unknown[] {
-  if (value === undefined || value === null || value === "") return [];
-  return Array.isArray(value) ? [...value] : [value];
-}
-
-function idOf(entry: unknown): string | undefined {
-  const url = typeof entry === "string" ? entry : (entry as { url?: unknown } | null)?.url;
-  return typeof url === "string" ? endpointId(url) : undefined;
 }

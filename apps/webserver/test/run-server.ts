@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isAlive } from "../src/state.js";
 
 export const main = join(import.meta.dirname, "../dist/main.js");
 export const demoTools = join(import.meta.dirname, "../dist/demo-tools.js");
@@ -127,12 +128,5 @@ export function childrenOf(pid: number): number[] {
   return children;
 }
 
-/** True while the process exists and is not a zombie. */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
+/** True while the process exists and is not a zombie: the command's own check. */
+export const alive = isAlive;

@@ -5,6 +5,7 @@ import {
   endpointId,
   type ManagerSettings,
   maskEndpoint,
+  normalizeEndpointUrl,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
 import type {
@@ -385,4 +386,48 @@ function objectAt(parent: Record<string, unknown>, key: string): Record<string, 
   const made: Record<string, unknown> = {};
   parent[key] = made;
   return made;
+}
+
+/**
+ * Checks an endpoint URL for adding: throws `INVALID_ENDPOINT` with why it cannot be one, else
+ * returns its normalised form and id.
+ */
+export function endpointToAdd(url: string): { readonly url: string; readonly id: string } {
+  const trimmed = typeof url === "string" ? url.trim() : "";
+  const reason = whyInvalid(trimmed);
+  if (reason) throw new XiaozhiError("INVALID_ENDPOINT", `endpoint URL is ${reason}`);
+  const normalized = normalizeEndpointUrl(trimmed);
+  return { url: normalized, id: endpointId(normalized) };
+}
+
+/**
+ * Appends an endpoint (as `endpointToAdd` gave it) to `mcpEndpoint` in a raw config. Throws
+ * `DUPLICATE_ENDPOINT` when an entry already has its id, however that entry is spelled.
+ */
+export function addEndpointEntry(raw: Record<string, unknown>, endpoint: { url: string; id: string }): void {
+  const list = endpointEntries(raw.mcpEndpoint);
+  if (list.some((entry) => entryIdOf(entry) === endpoint.id)) {
+    throw new XiaozhiError("DUPLICATE_ENDPOINT", `endpoint ${endpoint.id} already exists`);
+  }
+  raw.mcpEndpoint = [...list, endpoint.url];
+}
+
+/** Removes the entries with this id from `mcpEndpoint` in a raw config; false when none had it. */
+export function removeEndpointEntry(raw: Record<string, unknown>, id: string): boolean {
+  const list = endpointEntries(raw.mcpEndpoint);
+  const kept = list.filter((entry) => entryIdOf(entry) !== id);
+  raw.mcpEndpoint = kept;
+  return kept.length < list.length;
+}
+
+/** `mcpEndpoint` as a list, whatever form it has (absent, one string, a list). */
+export function endpointEntries(value: unknown): unknown[] {
+  if (value === undefined || value === null || value === "") return [];
+  return Array.isArray(value) ? [...value] : [value];
+}
+
+/** The id of an `mcpEndpoint` entry (a URL or `{url,…}`), undefined for one without a URL. */
+export function entryIdOf(entry: unknown): string | undefined {
+  const url = typeof entry === "string" ? entry : (entry as { url?: unknown } | null)?.url;
+  return typeof url === "string" ? endpointId(url) : undefined;
 }

@@ -2,15 +2,20 @@
 import "reflect-metadata";
 
 export {
+  addEndpointEntry,
   type ConnectionConfig,
   connectionDefaults,
   customToolsOf,
+  endpointEntries,
+  endpointToAdd,
+  entryIdOf,
   isModelScopeHost,
   managerSettingsOf,
   maxEndpointUrlLength,
   parseConfig,
   parseConfigText,
   relativeToConfig,
+  removeEndpointEntry,
   type SkippedEndpoint,
   selectEndpoints,
   servicesOf,

@@ -7,11 +7,9 @@ import {
   describeError,
   Emitter,
   type EndpointStatus,
-  endpointId,
   type HealthScorer,
   type Logger,
   type ManagerEventMap,
-  normalizeEndpointUrl,
   redact,
   resolveEndpoint,
   type Strategy,
@@ -31,14 +29,18 @@ import {
 } from "@xiaozhi-connect/mcp-services";
 import { inject, injectable } from "tsyringe";
 import {
+  addEndpointEntry,
   customToolsOf,
+  endpointEntries,
+  endpointToAdd,
+  entryIdOf,
   managerSettingsOf,
+  removeEndpointEntry,
   selectEndpoints,
   servicesOf,
   setToolSwitch,
   toolSwitchesOf,
   transportOptionsOf,
-  whyInvalid,
   withConnectionDefaults,
   type XiaozhiConfig,
 } from "./config.js";
@@ -318,19 +320,13 @@ export class XiaozhiConnectionAdapter {
    * adds of one URL exactly one succeeds.
    */
   async addEndpoint(url: string): Promise<EndpointStatus> {
-    const trimmed = typeof url === "string" ? url.trim() : "";
-    const reason = whyInvalid(trimmed);
-    if (reason) throw new XiaozhiError("INVALID_ENDPOINT", `endpoint URL is ${reason}`);
-    const normalized = normalizeEndpointUrl(trimmed);
-    const id = endpointId(normalized);
+    const endpoint = endpointToAdd(url);
     return this.#serially(async () => {
-      const duplicate = () => new XiaozhiError("DUPLICATE_ENDPOINT", `endpoint ${id} already exists`);
-      if (this.manager.getEndpointStatus(id)) throw duplicate();
-      await this.#changeEndpoints((list) => {
-        if (list.some((entry) => entryId(entry) === id)) throw duplicate();
-        return [...list, normalized];
-      });
-      const status = this.manager.getEndpointStatus(id);
+      if (this.manager.getEndpointStatus(endpoint.id)) {
+        throw new XiaozhiError("DUPLICATE_ENDPOINT", `endpoint ${endpoint.id} already exists`);
+      }
+      await this.#change((raw) => addEndpointEntry(raw, endpoint));
+      const status = this.manager.getEndpointStatus(endpoint.id);
       if (!status) throw new XiaozhiError("INVALID_ENDPOINT", "the endpoint could not be added");
       return status;
     });
@@ -339,20 +335,15 @@ export class XiaozhiConnectionAdapter {
   /** Closes an endpoint with 1000 and removes it from the config file; false when unknown. */
   removeEndpoint(id: string): Promise<boolean> {
     return this.#serially(async () => {
-      if (
-        !this.manager.getEndpointStatus(id) &&
-        !listOf(this.#config.mcpEndpoint).some((e) => entryId(e) === id)
-      ) {
-        // Not running and not in the running config: only the file can still list it.
-        if (!this.file) return false;
-      }
+      const running = this.manager.getEndpointStatus(id) !== undefined;
+      const configured = endpointEntries(this.#config.mcpEndpoint).some((e) => entryIdOf(e) === id);
+      // Not running and not in the running config: only the file can still list it.
+      if (!running && !configured && !this.file) return false;
       let listed = false;
-      await this.#changeEndpoints((list) => {
-        const kept = list.filter((entry) => entryId(entry) !== id);
-        listed = kept.length < list.length;
-        return kept;
+      await this.#change((raw) => {
+        listed = removeEndpointEntry(raw, id);
       });
-      return listed || this.manager.getEndpointStatus(id) !== undefined;
+      return listed || running;
     });
   }
 
@@ -460,16 +451,6 @@ export class XiaozhiConnectionAdapter {
     if (offServices) this.#unsubscribe.push(offServices);
   }
 
-  /**
-   * Edits `mcpEndpoint` in the file (atomically, from what is on disk now) or in memory, and applies
-   * the result on the one config path. Call it inside `#serially`.
-   */
-  #changeEndpoints(edit: (list: EndpointEntry[]) => EndpointEntry[]): Promise<void> {
-    return this.#change((raw) => {
-      raw.mcpEndpoint = edit(listOf(raw.mcpEndpoint));
-    });
-  }
-
   /** Edits the raw config (the file's, or the running one's) and applies it. Inside `#serially`. */
   async #change(edit: (raw: Record<string, unknown>) => void): Promise<void> {
     if (this.file) {
@@ -490,16 +471,4 @@ export class XiaozhiConnectionAdapter {
       onToolsChanged: () => () => {},
     };
   }
-}
-
-type EndpointEntry = NonNullable<Extract<XiaozhiConfig["mcpEndpoint"], unknown[]>>[number];
-
-function listOf(value: unknown): EndpointEntry[] {
-  if (value === undefined || value === null || value === "") return [];
-  return (Array.isArray(value) ? [...value] : [value]) as EndpointEntry[];
-}
-
-function entryId(entry: unknown): string | undefined {
-  const url = typeof entry === "string" ? entry : (entry as { url?: unknown } | null)?.url;
-  return typeof url === "string" ? endpointId(url) : undefined;
 }
