@@ -712,3 +712,69 @@ describe("cleanup", () => {
     expect(manager.getConnectionStatus()).toEqual([]);
   });
 });
+
+describe("names, round trips and answered requests", () => {
+  it("carries an endpoint's name in status, events and logs; renaming never reconnects", async () => {
+    vi.useRealTimers();
+    const lines: Record<string, unknown>[] = [];
+    const log = (object: Record<string, unknown> | string) => {
+      if (typeof object !== "string") lines.push(object);
+    };
+    const logger: Logger = { debug: log, info: log, warn: log, error: log };
+    const { network, manager } = setup({ logger });
+    const seen: ManagerEventMap["handled"][] = [];
+    const rtts: ManagerEventMap["rtt"][] = [];
+    manager.on("handled", (event) => seen.push(event));
+    manager.on("rtt", (event) => rtts.push(event));
+    await manager.initialize([{ url: url(1), name: " kitchen " }, url(2)]);
+    await manager.connect();
+    expect(manager.getEndpointStatus(id(1))?.name).toBe("kitchen");
+    expect(manager.getEndpointStatus(id(2))?.name).toBeUndefined();
+    expect(lines).toContainEqual(expect.objectContaining({ name: "kitchen", id: id(1) }));
+
+    const connection = network.connection(url(1)) as MemoryConnection;
+    await connection.ping();
+    connection.answered("tools/call", false, 12, "calc__add");
+    connection.answered("tools/list");
+    expect(rtts).toEqual([expect.objectContaining({ id: id(1), name: "kitchen", ms: expect.any(Number) })]);
+    expect(seen).toEqual([
+      expect.objectContaining({
+        id: id(1),
+        name: "kitchen",
+        method: "tools/call",
+        tool: "calc__add",
+        ok: false,
+        ms: 12,
+      }),
+      expect.objectContaining({ method: "tools/list", ok: true }),
+    ]);
+    expect(seen[1]).not.toHaveProperty("tool");
+
+    const attempts: string[] = [];
+    manager.on("connecting", (event) => attempts.push(event.id));
+    const result = await manager.reconcile([{ url: url(1), name: "hall" }, url(2)]);
+    expect(result.unchanged).toContain(id(1));
+    expect(manager.getEndpointStatus(id(1))?.name).toBe("hall");
+    expect(network.connection(url(1))).toBe(connection);
+    expect(connection.state).toBe("connected");
+    expect(attempts).toEqual([]);
+    expect(() => resolveEndpoint({ url: url(3), name: 3 as unknown as string })).toThrow(
+      /name must be a string/,
+    );
+    await manager.cleanup();
+  });
+
+  it("dates the last error, so a page can show how old it is", async () => {
+    vi.useRealTimers();
+    const { network, manager } = setup();
+    await manager.initialize([url(1)]);
+    await manager.connect();
+    expect(manager.getEndpointStatus(id(1))?.lastErrorAt).toBeUndefined();
+    const before = Date.now();
+    (network.connection(url(1)) as MemoryConnection).drop(4004, "Internal server error");
+    const status = manager.getEndpointStatus(id(1));
+    expect(status?.lastError).toBe("closed 4004 Internal server error");
+    expect(status?.lastErrorAt).toBeGreaterThanOrEqual(before);
+    await manager.cleanup();
+  });
+});

@@ -241,7 +241,8 @@ export class ConnectionManager<C extends Connection = Connection> {
         result.unchanged.push(id);
         if (
           wanted.weight !== member.supervisor.endpoint.weight ||
-          wanted.masked !== member.supervisor.endpoint.masked
+          wanted.masked !== member.supervisor.endpoint.masked ||
+          wanted.name !== member.supervisor.endpoint.name
         ) {
           member.supervisor.endpoint = wanted;
           // A new candidates array, so strategies' per-array caches see the new weight at once.
@@ -354,7 +355,14 @@ export class ConnectionManager<C extends Connection = Connection> {
     endpoint: ResolvedEndpoint,
     extra: Omit<ManagerEventMap[K], keyof EndpointEvent>,
   ): void {
-    const payload = { id: endpoint.id, url: endpoint.masked, at: this.#now(), ...extra };
+    if (this.#events.listenerCount(event) === 0) return;
+    const payload = {
+      id: endpoint.id,
+      url: endpoint.masked,
+      ...(endpoint.name === undefined ? {} : { name: endpoint.name }),
+      at: this.#now(),
+      ...extra,
+    };
     this.#events.emit(event, payload as unknown as ManagerEventMap[K]);
   }
 
@@ -368,11 +376,13 @@ export class ConnectionManager<C extends Connection = Connection> {
     const status: EndpointStatus = {
       id: endpoint.id,
       url: endpoint.masked,
+      name: endpoint.name,
       state: supervisor.state,
       connected,
       initialized: connected && connection.initialized === true,
       lastConnected: supervisor.lastConnected,
       lastError: supervisor.lastError,
+      lastErrorAt: supervisor.lastErrorAt,
       reconnectAttempts: supervisor.attempts,
       nextReconnectAt: supervisor.nextReconnectAt,
       healthScore: this.#health ? this.#health.score(endpoint.id) : connected ? 100 : 0,

@@ -36,8 +36,14 @@ export interface ConnectionEventMap {
   rtt: { readonly ms: number; readonly at: number };
   /** The far side completed MCP initialization on this link. */
   initialized: { readonly at: number };
-  /** A request from the far side was answered. */
-  handled: { readonly method: string; readonly ok: boolean; readonly ms: number; readonly at: number };
+  /** A request from the far side was answered; `tool` names the tool of a `tools/call`. */
+  handled: {
+    readonly method: string;
+    readonly tool?: string;
+    readonly ok: boolean;
+    readonly ms: number;
+    readonly at: number;
+  };
   /** A non-fatal problem (malformed frame, failed notification); the link stays up. */
   error: { readonly error: Error; readonly at: number };
 }

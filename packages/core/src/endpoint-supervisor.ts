@@ -39,6 +39,8 @@ export interface SupervisorReports {
     readonly nextReconnectAt: number;
   };
   failed: { readonly reason: string };
+  rtt: { readonly ms: number };
+  handled: { readonly method: string; readonly tool?: string; readonly ok: boolean; readonly ms: number };
 }
 
 const none: Record<string, never> = Object.freeze({});
@@ -59,6 +61,7 @@ export class EndpointSupervisor<C extends Connection> {
   #connectedAt: number | undefined;
   #lastConnected: number | undefined;
   #lastError: string | undefined;
+  #lastErrorAt: number | undefined;
   #nextReconnectAt: number | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #attempt: Promise<void> | undefined;
@@ -75,18 +78,17 @@ export class EndpointSupervisor<C extends Connection> {
     const subscriptions = [
       connection.on("closed", (info) => this.#onClosed(info)),
       connection.on("initialized", () => this.#report("initialized", none)),
-      connection.on("error", ({ error }) =>
-        context.logger.debug(
-          { endpoint: this.endpoint.masked, err: redact(describeError(error)) },
-          "connection error",
-        ),
+      connection.on("rtt", ({ ms, at }) => {
+        health?.observe(id, { kind: "rtt", ms, at });
+        this.#report("rtt", { ms });
+      }),
+      connection.on("handled", ({ method, tool, ok, ms }) =>
+        this.#report("handled", tool === undefined ? { method, ok, ms } : { method, tool, ok, ms }),
       ),
-      ...(health
-        ? [
-            connection.on("rtt", ({ ms, at }) => health.observe(id, { kind: "rtt", ms, at })),
-            connection.on("frame", ({ at }) => health.observe(id, { kind: "frame", at })),
-          ]
-        : []),
+      connection.on("error", ({ error }) =>
+        context.logger.debug({ ...this.#who, err: redact(describeError(error)) }, "connection error"),
+      ),
+      ...(health ? [connection.on("frame", ({ at }) => health.observe(id, { kind: "frame", at }))] : []),
     ];
     this.#unsubscribe = () => {
       for (const unsubscribe of subscriptions) unsubscribe();
@@ -115,6 +117,11 @@ export class EndpointSupervisor<C extends Connection> {
 
   get lastError(): string | undefined {
     return this.#lastError;
+  }
+
+  /** Epoch ms when `lastError` happened. */
+  get lastErrorAt(): number | undefined {
+    return this.#lastErrorAt;
   }
 
   get nextReconnectAt(): number | undefined {
@@ -204,19 +211,16 @@ export class EndpointSupervisor<C extends Connection> {
     this.#observe({ kind: "connected", at });
     this.#setState("connected");
     this.#report("connected", none);
-    this.context.logger.info({ endpoint: this.endpoint.masked, id: this.endpoint.id }, "endpoint connected");
+    this.context.logger.info({ ...this.#who, id: this.endpoint.id }, "endpoint connected");
   }
 
   #onConnectFailed(error: unknown): void {
     const reason = redact(describeError(error));
     const retryable = XiaozhiError.isInstance(error) ? error.retryable : true;
-    this.#lastError = reason;
+    this.#setError(reason);
     this.#observe({ kind: "connectFailed", at: this.context.now(), reason });
     this.#report("connectFailed", { reason, retryable });
-    this.context.logger.warn(
-      { endpoint: this.endpoint.masked, reason, retryable },
-      "endpoint connect failed",
-    );
+    this.context.logger.warn({ ...this.#who, reason, retryable }, "endpoint connect failed");
     this.#setState("disconnected");
     this.#retry(retryable, reason);
   }
@@ -228,12 +232,12 @@ export class EndpointSupervisor<C extends Connection> {
     if (uptime >= this.context.settings().minUptime) this.#attempts = 0;
     this.#connectedAt = undefined;
     const reason = redact(`closed ${info.code}${info.reason ? ` ${info.reason}` : ""}`);
-    this.#lastError = reason;
+    this.#setError(reason);
     this.#observe({ kind: "closed", at: info.at, code: info.code, retryable: info.retryable });
     this.#setState("disconnected");
     this.#report("disconnected", { code: info.code, reason: redact(info.reason) });
     this.context.logger.warn(
-      { endpoint: this.endpoint.masked, code: info.code, reason: redact(info.reason) },
+      { ...this.#who, code: info.code, reason: redact(info.reason) },
       "endpoint dropped",
     );
     if (this.#wanted) this.#retry(info.retryable, reason);
@@ -264,10 +268,10 @@ export class EndpointSupervisor<C extends Connection> {
   }
 
   #fail(reason: string): void {
-    this.#lastError = reason;
+    this.#setError(reason);
     this.#setState("failed");
     this.#report("failed", { reason });
-    this.context.logger.error({ endpoint: this.endpoint.masked, reason }, "endpoint failed; not retrying");
+    this.context.logger.error({ ...this.#who, reason }, "endpoint failed; not retrying");
   }
 
   async #closeLink(code: number, reason: string, finalState: ConnectionState): Promise<void> {
@@ -280,11 +284,19 @@ export class EndpointSupervisor<C extends Connection> {
     try {
       await this.connection.close(code, reason);
     } catch (error) {
-      this.context.logger.debug(
-        { endpoint: this.endpoint.masked, err: redact(describeError(error)) },
-        "close failed",
-      );
+      this.context.logger.debug({ ...this.#who, err: redact(describeError(error)) }, "close failed");
     }
+  }
+
+  #setError(reason: string): void {
+    this.#lastError = reason;
+    this.#lastErrorAt = this.context.now();
+  }
+
+  /** How log lines name this endpoint: the masked URL, and the name when it has one. */
+  get #who(): { endpoint: string; name?: string } {
+    const { masked, name } = this.endpoint;
+    return name === undefined ? { endpoint: masked } : { endpoint: masked, name };
   }
 
   #clearTimer(): void {

@@ -12,6 +12,11 @@ export interface EndpointDescriptor {
   readonly id?: string;
   /** What status and logs show instead of the masked URL; default the masked URL, else the id. */
   readonly label?: string;
+  /**
+   * A human name for what the endpoint leads to (an agent's name), shown beside the masked URL in
+   * status, events and logs. Changing it never reconnects.
+   */
+  readonly name?: string;
   /** Relative share for weighted strategies; default 1. */
   readonly weight?: number;
   /**
@@ -33,6 +38,8 @@ export interface ResolvedEndpoint {
   readonly url?: string;
   /** The URL with every secret masked, or the label; safe to show. */
   readonly masked: string;
+  /** The endpoint's human name, when it has one; safe to show. */
+  readonly name?: string;
   readonly weight: number;
   readonly data?: unknown;
 }
@@ -60,11 +67,16 @@ export function resolveEndpoint(input: EndpointInput): ResolvedEndpoint {
   if (!(Number.isFinite(weight) && weight > 0)) {
     throw new XiaozhiError("INVALID_ENDPOINT", `endpoint weight must be a positive number, got ${weight}`);
   }
+  if (descriptor.name !== undefined && typeof descriptor.name !== "string") {
+    throw new XiaozhiError("INVALID_ENDPOINT", "endpoint name must be a string");
+  }
   const id = descriptor.id ?? endpointId(url as string);
+  const name = descriptor.name?.trim().slice(0, 120) || undefined;
   return Object.freeze({
     id,
     ...(url === undefined ? {} : { url }),
     masked: descriptor.label ?? (url === undefined ? id : maskEndpoint(url)),
+    ...(name === undefined ? {} : { name }),
     weight,
     ...(descriptor.data === undefined ? {} : { data: descriptor.data }),
   });

@@ -6,6 +6,8 @@ export interface EndpointStatus {
   readonly id: string;
   /** Masked URL (or the endpoint's label). */
   readonly url: string;
+  /** The endpoint's human name (an agent's name), when it has one. */
+  readonly name?: string;
   readonly state: ConnectionState;
   readonly connected: boolean;
   /** The far side completed MCP `initialize` on the current link. */
@@ -13,6 +15,8 @@ export interface EndpointStatus {
   /** Epoch ms of the last successful connect. */
   readonly lastConnected?: number;
   readonly lastError?: string;
+  /** Epoch ms when `lastError` happened. */
+  readonly lastErrorAt?: number;
   /** Attempts since the link was last stable for `minUptime`. */
   readonly reconnectAttempts: number;
   /** Epoch ms of the scheduled reconnect, while `reconnecting`. */
@@ -30,6 +34,8 @@ export interface EndpointEvent {
   readonly id: string;
   /** Masked URL (or the endpoint's label). */
   readonly url: string;
+  /** The endpoint's human name, when it has one. */
+  readonly name?: string;
   readonly at: number;
 }
 
@@ -49,6 +55,18 @@ export interface ManagerEventMap {
     readonly nextReconnectAt: number;
   };
   failed: EndpointEvent & { readonly reason: string };
+  /** A round trip was measured on the endpoint's link (heartbeat, ping). */
+  rtt: EndpointEvent & { readonly ms: number };
+  /**
+   * The far side's request was answered on the endpoint's link: `tool` names the tool of a
+   * `tools/call`. Arguments and results are never part of it.
+   */
+  handled: EndpointEvent & {
+    readonly method: string;
+    readonly tool?: string;
+    readonly ok: boolean;
+    readonly ms: number;
+  };
 }
 
 export interface ReconcileResult {

@@ -37,8 +37,14 @@ export function createToolServer(
   options: ToolServerOptions,
   events: Emitter<ConnectionEventMap>,
 ): Server {
-  const handled = (method: string, ok: boolean, started: number) =>
-    events.emit("handled", { method, ok, ms: performance.now() - started, at: Date.now() });
+  const handled = (method: string, ok: boolean, started: number, tool?: string) =>
+    events.emit("handled", {
+      method,
+      ...(tool === undefined ? {} : { tool }),
+      ok,
+      ms: performance.now() - started,
+      at: Date.now(),
+    });
   sharedValidator ??= new AjvJsonSchemaValidator();
   const server = new Server(
     { name: options.serverInfo.name, version: options.serverInfo.version },
@@ -56,7 +62,7 @@ export function createToolServer(
       cancelled: extra.signal,
       timeout: options.callTimeout,
     });
-    handled("tools/call", result.isError !== true, started);
+    handled("tools/call", result.isError !== true, started, request.params.name);
     return result;
   });
   return server;

@@ -123,6 +123,11 @@ export class MemoryConnection implements Connection {
     this.#end({ code, reason, retryable, at: Date.now() }, "disconnected");
   }
 
+  /** The far side's request was answered here (`tool` for a `tools/call`). */
+  answered(method: string, ok = true, ms = 1, tool?: string): void {
+    this.#events.emit("handled", { method, ok, ms, at: Date.now(), ...(tool === undefined ? {} : { tool }) });
+  }
+
   /** The far side sends a frame. */
   receiveFrame(): void {
     this.#events.emit("frame", { at: Date.now() });
