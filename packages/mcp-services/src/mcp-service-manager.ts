@@ -41,6 +41,8 @@ export interface ServiceStatus {
   readonly lastError?: string;
   /** Restarts scheduled since it was started, over all its replicas. */
   readonly restarts: number;
+  /** Epoch ms since which it has been up without a break; absent while it is not up. */
+  readonly upSince?: number;
   /** Present for replicated services. */
   readonly replicas?: readonly ReplicaStatus[];
 }
@@ -200,9 +202,21 @@ export class McpServiceManager implements ToolSource {
       state: s.state,
       tools: s.tools.length,
       restarts: s.restarts,
+      ...(s.upSince === undefined ? {} : { upSince: s.upSince }),
       ...(s.lastError === undefined ? {} : { lastError: s.lastError }),
       ...(s.replicated ? { replicas: s.replicas() } : {}),
     }));
+  }
+
+  /**
+   * Restarts one service now (its process, or its link for a remote one), also after it gave up.
+   * Resolves false for a service not configured, else once the restart attempt has settled.
+   */
+  async restart(name: string): Promise<boolean> {
+    const service = this.#services.get(name);
+    if (!service) return false;
+    await service.restart();
+    return true;
   }
 
   /** Every tool of every service that is up, enabled or not, for status pages. */

@@ -195,6 +195,26 @@ export class ReplicatedService {
     return this.#restarts;
   }
 
+  /** Epoch ms since which a replica has been up without a break; undefined while none is. */
+  get upSince(): number | undefined {
+    let since: number | undefined;
+    for (const status of this.#manager.getConnectionStatus()) {
+      if (status.connected && status.lastConnected !== undefined)
+        since = since === undefined ? status.lastConnected : Math.min(since, status.lastConnected);
+    }
+    return since;
+  }
+
+  /**
+   * Stops every replica's process (or link) and starts it again now, also after it gave up; the
+   * restart counter counts it (state changes report it to the status listener). Resolves once every replica's attempt has settled.
+   */
+  async restart(): Promise<void> {
+    if (this.#stopped) return;
+    this.#restarts++;
+    await Promise.allSettled(this.#replicas.map((replica) => this.#manager.reconnect(replica.id as string)));
+  }
+
   replicas(): ReplicaStatus[] {
     return this.#manager.getConnectionStatus().map((status) => {
       const connection = this.#manager.getConnection(status.id);
