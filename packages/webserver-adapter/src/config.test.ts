@@ -46,15 +46,15 @@ describe("config schema", () => {
   it("selects endpoints: strings and objects; placeholders, non-ws, empty and repeated ones skipped", () => {
     const { endpoints, skipped } = selectEndpoints([
       "wss://a/?token=1",
-      { url: "wss://b/?token=2", weight: 2, services: ["calc"] },
+      { url: "wss://b/?token=2", name: "kitchen", weight: 2, services: ["calc"] },
       "<请填写你的接入点地址>",
       "http://c/?token=3",
       " ",
       "wss://a/?token=1",
     ]);
     expect(endpoints).toEqual([
-      { url: "wss://a/?token=1" },
-      { url: "wss://b/?token=2", weight: 2, data: { services: ["calc"] } },
+      { url: "wss://a/?token=1", name: "a" },
+      { url: "wss://b/?token=2", name: "kitchen", weight: 2, data: { services: ["calc"] } },
     ]);
     expect(skipped.map((s) => s.reason)).toEqual([
       "a placeholder, not a real endpoint",

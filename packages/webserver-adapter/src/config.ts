@@ -6,15 +6,17 @@ import {
   type ManagerSettings,
   maskEndpoint,
   normalizeEndpointUrl,
+  redact,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
-import type {
-  CustomToolConfig,
-  CustomTools,
-  PlatformsConfig,
-  ReplicaConfig,
-  ServiceConfig,
-  ToolSwitches,
+import {
+  type CustomToolConfig,
+  type CustomTools,
+  type PlatformsConfig,
+  type ReplicaConfig,
+  type ServiceConfig,
+  type ToolSwitches,
+  toolNameSeparator,
 } from "@xiaozhi-connect/mcp-services";
 import {
   defaultHeartbeat,
@@ -28,6 +30,8 @@ const positiveMs = z.number().int().positive();
 
 const endpointObject = z.object({
   url: z.string(),
+  /** The agent's name as the page, the API, the logs and the metrics show it. */
+  name: z.string().max(120).optional(),
   weight: z.number().positive().optional(),
   services: z.array(z.string()).optional(),
   tools: z.array(z.string()).optional(),
@@ -94,6 +98,9 @@ const connection = z.object({
   loadBalanceStrategy: z.string().optional(),
 });
 
+/** One `mcpServers` entry: a stdio command, a remote URL, or replicas of either. */
+export const serviceConfigSchema = service;
+
 /**
  * `xiaozhi.config.json`, as xiaozhi-client writes it, with the optional fields xiaozhi-connect
  * adds. Unknown top-level fields (other tools' settings) are kept as they are.
@@ -101,7 +108,7 @@ const connection = z.object({
 export const xiaozhiConfigSchema = z.looseObject({
   mcpEndpoint: z
     .union([z.string(), z.array(z.union([z.string(), endpointObject]))], {
-      error: "must be a URL, or a list of URLs and {url, weight?, services?, tools?} objects",
+      error: "must be a URL, or a list of URLs and {url, name?, weight?, services?, tools?} objects",
     })
     .optional(),
   mcpServers: z.record(z.string(), service).optional(),
@@ -218,6 +225,7 @@ export function selectEndpoints(mcpEndpoint: XiaozhiConfig["mcpEndpoint"]): {
           };
     endpoints.push({
       url,
+      name: (typeof entry === "string" ? undefined : entry.name?.trim()) || agentNameOf(url),
       ...(descriptor.weight === undefined ? {} : { weight: descriptor.weight }),
       ...(filter === undefined ? {} : { data: filter }),
     });
@@ -243,6 +251,35 @@ export function whyInvalid(url: string): string | undefined {
   }
   if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") return "not a ws:// or wss:// URL";
   return undefined;
+}
+
+/**
+ * What to call the agent behind an endpoint URL that has no `name`: `agent <agentId>` when the
+ * token is a JWT whose payload carries `agentId` (Xiaozhi endpoint tokens do; the token is read,
+ * never verified, and never shown), else the host.
+ */
+export function agentNameOf(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "";
+  }
+  const token = parsed.searchParams.get("token") ?? "";
+  const payload = token.split(".")[1];
+  if (token.split(".").length === 3 && payload) {
+    try {
+      const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as unknown;
+      const agentId = (claims as { agentId?: unknown } | null)?.agentId;
+      if ((typeof agentId === "number" && Number.isFinite(agentId)) || typeof agentId === "string") {
+        const id = String(agentId).slice(0, 64);
+        if (/^[\w.-]+$/.test(id)) return `agent ${id}`;
+      }
+    } catch {
+      // Not a JWT after all: fall back to the host.
+    }
+  }
+  return parsed.hostname;
 }
 
 function describe(url: string): string {
@@ -392,24 +429,33 @@ function objectAt(parent: Record<string, unknown>, key: string): Record<string, 
  * Checks an endpoint URL for adding: throws `INVALID_ENDPOINT` with why it cannot be one, else
  * returns its normalised form and id.
  */
-export function endpointToAdd(url: string): { readonly url: string; readonly id: string } {
+export function endpointToAdd(
+  url: string,
+  name?: string,
+): { readonly url: string; readonly id: string; readonly name?: string } {
   const trimmed = typeof url === "string" ? url.trim() : "";
   const reason = whyInvalid(trimmed);
   if (reason) throw new XiaozhiError("INVALID_ENDPOINT", `endpoint URL is ${reason}`);
   const normalized = normalizeEndpointUrl(trimmed);
-  return { url: normalized, id: endpointId(normalized) };
+  const label = typeof name === "string" ? name.trim() : "";
+  if (label.length > 120)
+    throw new XiaozhiError("INVALID_ENDPOINT", "endpoint name is longer than 120 characters");
+  return { url: normalized, id: endpointId(normalized), ...(label ? { name: label } : {}) };
 }
 
 /**
  * Appends an endpoint (as `endpointToAdd` gave it) to `mcpEndpoint` in a raw config. Throws
  * `DUPLICATE_ENDPOINT` when an entry already has its id, however that entry is spelled.
  */
-export function addEndpointEntry(raw: Record<string, unknown>, endpoint: { url: string; id: string }): void {
+export function addEndpointEntry(
+  raw: Record<string, unknown>,
+  endpoint: { url: string; id: string; name?: string },
+): void {
   const list = endpointEntries(raw.mcpEndpoint);
   if (list.some((entry) => entryIdOf(entry) === endpoint.id)) {
     throw new XiaozhiError("DUPLICATE_ENDPOINT", `endpoint ${endpoint.id} already exists`);
   }
-  raw.mcpEndpoint = [...list, endpoint.url];
+  raw.mcpEndpoint = [...list, endpoint.name ? { url: endpoint.url, name: endpoint.name } : endpoint.url];
 }
 
 /** Removes the entries with this id from `mcpEndpoint` in a raw config; false when none had it. */
@@ -430,4 +476,89 @@ export function endpointEntries(value: unknown): unknown[] {
 export function entryIdOf(entry: unknown): string | undefined {
   const url = typeof entry === "string" ? entry : (entry as { url?: unknown } | null)?.url;
   return typeof url === "string" ? endpointId(url) : undefined;
+}
+
+/** Longest service name accepted. */
+export const maxServiceNameLength = 64;
+
+/**
+ * Checks a service entry for writing: the name (letters, digits, `-`, `_`, no `__`, which separates
+ * service and tool in tool names) and the entry (by the config schema). Throws `INVALID_CONFIG`.
+ */
+export function serviceToWrite(name: string, entry: unknown): Record<string, unknown> {
+  if (typeof name !== "string" || !/^[A-Za-z0-9_-]+$/.test(name) || name.length > maxServiceNameLength) {
+    throw new XiaozhiError(
+      "INVALID_CONFIG",
+      `a service name is 1-${maxServiceNameLength} letters, digits, "-" or "_"`,
+    );
+  }
+  if (name.includes(toolNameSeparator)) {
+    throw new XiaozhiError("INVALID_CONFIG", `a service name may not contain "${toolNameSeparator}"`);
+  }
+  const parsed = serviceConfigSchema.safeParse(entry);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.map(String).join(".");
+    throw new XiaozhiError(
+      "INVALID_CONFIG",
+      `mcpServers.${name}${path ? `.${path}` : ""}: ${issue?.message ?? "invalid"}`,
+    );
+  }
+  return parsed.data as Record<string, unknown>;
+}
+
+/** The raw `mcpServers` entries of a raw config. */
+export function serviceEntries(raw: Record<string, unknown>): Record<string, unknown> {
+  const value = raw.mcpServers;
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+/**
+ * Writes `mcpServers.<name>` in a raw config. `create` refuses a name in use (`DUPLICATE_SERVICE`),
+ * otherwise the name must be there (`UNKNOWN_SERVICE`). When editing, secrets the API never shows
+ * (`env`, `headers`) are kept unless the new entry names its own, and a changed transport drops
+ * the old one's fields. A `url` or argument sent back as the API showed it (masked) keeps the
+ * stored value.
+ */
+export function setServiceEntry(
+  raw: Record<string, unknown>,
+  name: string,
+  entry: Record<string, unknown>,
+  create: boolean,
+): void {
+  const services = serviceEntries(raw);
+  const current = Object.hasOwn(services, name) ? services[name] : undefined;
+  if (create && current !== undefined) {
+    throw new XiaozhiError("DUPLICATE_SERVICE", `service ${name} already exists`);
+  }
+  if (!create && current === undefined) throw new XiaozhiError("UNKNOWN_SERVICE", `no service ${name}`);
+  const next: Record<string, unknown> = { ...entry };
+  if (current && typeof current === "object") {
+    const old = current as Record<string, unknown>;
+    // The API shows arguments and URLs masked; a masked value sent back means "keep the stored one".
+    if (typeof old.url === "string" && next.url === maskEndpoint(old.url)) next.url = old.url;
+    const oldArgs = old.args;
+    if (Array.isArray(oldArgs) && Array.isArray(next.args)) {
+      next.args = next.args.map((arg: unknown, i: number) => {
+        const stored: unknown = oldArgs[i];
+        return typeof stored === "string" && arg === redact(stored) ? stored : arg;
+      });
+    }
+    const sameKind = "command" in old === "command" in next && "replicas" in old === "replicas" in next;
+    for (const secret of ["env", "headers"]) {
+      if (sameKind && next[secret] === undefined && old[secret] !== undefined) next[secret] = old[secret];
+    }
+  }
+  raw.mcpServers = { ...services, [name]: next };
+}
+
+/** Removes `mcpServers.<name>` from a raw config; false when it was not there. */
+export function removeServiceEntry(raw: Record<string, unknown>, name: string): boolean {
+  const services = serviceEntries(raw);
+  if (!Object.hasOwn(services, name)) return false;
+  const { [name]: _removed, ...kept } = services;
+  raw.mcpServers = kept;
+  return true;
 }

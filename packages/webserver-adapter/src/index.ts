@@ -3,6 +3,7 @@ import "reflect-metadata";
 
 export {
   addEndpointEntry,
+  agentNameOf,
   type ConnectionConfig,
   connectionDefaults,
   customToolsOf,
@@ -16,9 +17,14 @@ export {
   parseConfigText,
   relativeToConfig,
   removeEndpointEntry,
+  removeServiceEntry,
   type SkippedEndpoint,
   selectEndpoints,
+  serviceConfigSchema,
+  serviceEntries,
   servicesOf,
+  serviceToWrite,
+  setServiceEntry,
   setToolSwitch,
   toolSwitchesOf,
   transportOptionsOf,
@@ -29,6 +35,17 @@ export {
 } from "./config.js";
 export { ConfigFile, type ConfigFileOptions, type ConfigStatus } from "./config-file.js";
 export { type ConfigFormat, editText, formatOf, parseText } from "./config-text.js";
+export {
+  ActivityHistory,
+  type CallRecord,
+  type EndpointHistory,
+  type HistoryBounds,
+  type HistoryOptions,
+  type HistoryPeriod,
+  type HistoryPoint,
+  type HistorySnapshot,
+  type ToolStats,
+} from "./history.js";
 export { type CreateLoggerOptions, createLogger } from "./logger.js";
 export { createMetrics } from "./metrics.js";
 export {
@@ -61,6 +78,8 @@ export {
 export {
   type AdapterEventMap,
   type AdapterStatus,
+  type ServiceConfigView,
+  type ServiceInfo,
   type ToolInfo,
   XiaozhiConnectionAdapter,
 } from "./xiaozhi-connection-adapter.js";

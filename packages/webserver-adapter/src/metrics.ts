@@ -1,10 +1,10 @@
-import { Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { XiaozhiConnectionAdapter } from "./xiaozhi-connection-adapter.js";
 
 /**
  * Prometheus metrics of one adapter in their own registry (nothing global, no timers): gauges are
  * read from live status at scrape time, counters follow the manager's events. Labels carry the
- * endpoint id, never its URL.
+ * endpoint id and its agent's name, never its URL.
  */
 export function createMetrics(adapter: XiaozhiConnectionAdapter): { registry: Registry; dispose(): void } {
   const registry = new Registry();
@@ -22,31 +22,32 @@ export function createMetrics(adapter: XiaozhiConnectionAdapter): { registry: Re
   new Gauge({
     name: "xiaozhi_endpoint_up",
     help: "1 while the endpoint's link is connected",
-    labelNames: ["endpoint"],
+    labelNames: ["endpoint", "name"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const e of endpoints()) this.set({ endpoint: e.id }, e.connected ? 1 : 0);
+      for (const e of endpoints()) this.set({ endpoint: e.id, name: e.name ?? "" }, e.connected ? 1 : 0);
     },
   });
   new Gauge({
     name: "xiaozhi_endpoint_health_score",
     help: "Health score 0-100 of each endpoint",
-    labelNames: ["endpoint"],
+    labelNames: ["endpoint", "name"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const e of endpoints()) this.set({ endpoint: e.id }, e.healthScore);
+      for (const e of endpoints()) this.set({ endpoint: e.id, name: e.name ?? "" }, e.healthScore);
     },
   });
   new Gauge({
     name: "xiaozhi_endpoint_rtt_seconds",
     help: "Last measured round trip of each connected endpoint",
-    labelNames: ["endpoint"],
+    labelNames: ["endpoint", "name"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const e of endpoints()) if (e.rttMs !== undefined) this.set({ endpoint: e.id }, e.rttMs / 1000);
+      for (const e of endpoints())
+        if (e.rttMs !== undefined) this.set({ endpoint: e.id, name: e.name ?? "" }, e.rttMs / 1000);
     },
   });
   new Gauge({
@@ -68,19 +69,19 @@ export function createMetrics(adapter: XiaozhiConnectionAdapter): { registry: Re
   const connects = new Counter({
     name: "xiaozhi_endpoint_connects_total",
     help: "Successful connects per endpoint",
-    labelNames: ["endpoint"],
+    labelNames: ["endpoint", "name"],
     registers: [registry],
   });
   const disconnects = new Counter({
     name: "xiaozhi_endpoint_disconnects_total",
     help: "Links that ended per endpoint, by close code",
-    labelNames: ["endpoint", "code"],
+    labelNames: ["endpoint", "name", "code"],
     registers: [registry],
   });
   const failures = new Counter({
     name: "xiaozhi_endpoint_connect_failures_total",
     help: "Failed connect attempts per endpoint",
-    labelNames: ["endpoint"],
+    labelNames: ["endpoint", "name"],
     registers: [registry],
   });
   const reloads = new Counter({
@@ -89,11 +90,30 @@ export function createMetrics(adapter: XiaozhiConnectionAdapter): { registry: Re
     labelNames: ["result"],
     registers: [registry],
   });
+  const calls = new Counter({
+    name: "xiaozhi_tool_calls_total",
+    help: "Tool calls agents made, by tool and outcome",
+    labelNames: ["tool", "outcome"],
+    registers: [registry],
+  });
+  const durations = new Histogram({
+    name: "xiaozhi_tool_call_duration_seconds",
+    help: "How long tool calls took, by tool",
+    labelNames: ["tool"],
+    buckets: [0.005, 0.025, 0.1, 0.5, 2.5, 10, 60],
+    registers: [registry],
+  });
   const manager = adapter.manager;
   const subscriptions = [
-    manager.on("connected", ({ id }) => connects.inc({ endpoint: id })),
-    manager.on("disconnected", ({ id, code }) => disconnects.inc({ endpoint: id, code: String(code) })),
-    manager.on("connectFailed", ({ id }) => failures.inc({ endpoint: id })),
+    manager.on("connected", ({ id, name }) => connects.inc({ endpoint: id, name: name ?? "" })),
+    manager.on("disconnected", ({ id, name, code }) =>
+      disconnects.inc({ endpoint: id, name: name ?? "", code: String(code) }),
+    ),
+    manager.on("connectFailed", ({ id, name }) => failures.inc({ endpoint: id, name: name ?? "" })),
+    adapter.on("call", ({ call }) => {
+      calls.inc({ tool: call.tool, outcome: call.ok ? "ok" : "error" });
+      durations.observe({ tool: call.tool }, call.ms / 1000);
+    }),
     adapter.on("config", (status) => reloads.inc({ result: status.lastError ? "rejected" : "applied" })),
   ];
   return {

@@ -31,11 +31,20 @@ const statusOf: Partial<Record<ErrorCode | "BAD_REQUEST", ContentfulStatusCode>>
   UNKNOWN_STRATEGY: 400,
   UNKNOWN_ENDPOINT: 404,
   UNKNOWN_TOOL: 404,
+  UNKNOWN_SERVICE: 404,
   DUPLICATE_ENDPOINT: 409,
+  DUPLICATE_SERVICE: 409,
   NOT_CONFIGURED: 409,
 };
 
-const addBody = z.object({ url: z.string({ error: "`url` must be a string" }) });
+const addBody = z.object({
+  url: z.string({ error: "`url` must be a string" }),
+  name: z.string({ error: "`name` must be a string" }).optional(),
+});
+const serviceBody = z.object({
+  name: z.string({ error: "`name` must be a string" }),
+  config: z.record(z.string(), z.unknown(), { error: "`config` must be an object" }),
+});
 const toolBody = z.object({ enabled: z.boolean({ error: "`enabled` must be true or false" }) });
 
 /**
@@ -103,7 +112,7 @@ export function createXiaozhiRoutes(
     if (body instanceof Response) return body;
     const parsed = addBody.safeParse(body);
     if (!parsed.success) return fail(c, 400, "BAD_REQUEST", parsed.error.issues[0]?.message ?? "bad body");
-    const endpoint = await adapter.addEndpoint(parsed.data.url);
+    const endpoint = await adapter.addEndpoint(parsed.data.url, parsed.data.name);
     return c.json({ endpoint }, 201);
   });
 
@@ -133,6 +142,44 @@ export function createXiaozhiRoutes(
 
   app.get("/api/services", (c) => c.json({ services: adapter.services() }));
 
+  app.post("/api/services", async (c) => {
+    const body = await jsonBody(c);
+    if (body instanceof Response) return body;
+    const parsed = serviceBody.safeParse(body);
+    if (!parsed.success) return fail(c, 400, "BAD_REQUEST", parsed.error.issues[0]?.message ?? "bad body");
+    return c.json({ service: await adapter.addService(parsed.data.name, parsed.data.config) }, 201);
+  });
+
+  app.put("/api/services/:name", async (c) => {
+    const body = await jsonBody(c);
+    if (body instanceof Response) return body;
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      return fail(c, 400, "BAD_REQUEST", "send the service's entry as a JSON object");
+    }
+    return c.json({ service: await adapter.updateService(c.req.param("name"), body) });
+  });
+
+  app.delete("/api/services/:name", async (c) => {
+    const name = c.req.param("name");
+    if (!(await adapter.removeService(name))) return fail(c, 404, "UNKNOWN_SERVICE", `no service ${name}`);
+    return c.body(null, 204);
+  });
+
+  app.post("/api/services/:name/restart", (c) => {
+    const name = c.req.param("name");
+    if (!adapter.services().some((s) => s.name === name)) {
+      return fail(c, 404, "UNKNOWN_SERVICE", `no service ${name}`);
+    }
+    // Accepted now; the outcome arrives on the event stream.
+    void adapter.restartService(name).catch(() => {});
+    return c.json({ accepted: true }, 202);
+  });
+
+  app.get("/api/history", (c) => {
+    const endpoint = c.req.query("endpoint");
+    return c.json(adapter.history.snapshot(endpoint));
+  });
+
   app.get("/api/status", (c) => c.json(adapter.status(version)));
 
   app.get("/metrics", async (c) => {
@@ -154,6 +201,8 @@ export function createXiaozhiRoutes(
         adapter.on("tools", (payload) => send("tools", payload)),
         adapter.on("config", (payload) => send("config", payload)),
         adapter.on("services", (payload) => send("services", payload)),
+        adapter.on("sample", (payload) => send("sample", payload)),
+        adapter.on("call", (payload) => send("call", payload)),
         adapter.on("closed", () => ended()),
       ];
       streams.add(ended);
@@ -165,6 +214,8 @@ export function createXiaozhiRoutes(
           endpoints: adapter.endpoints(),
           tools: await adapter.listTools(),
           services: adapter.services(),
+          calls: adapter.history.calls(),
+          toolStats: adapter.history.toolStats(),
         }),
       });
       await done;

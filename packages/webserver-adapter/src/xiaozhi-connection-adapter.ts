@@ -10,6 +10,7 @@ import {
   type HealthScorer,
   type Logger,
   type ManagerEventMap,
+  maskEndpoint,
   redact,
   resolveEndpoint,
   type Strategy,
@@ -26,6 +27,7 @@ import {
   serviceOf,
   type ToolSwitches,
   toolNameSeparator,
+  transportKind,
 } from "@xiaozhi-connect/mcp-services";
 import { inject, injectable } from "tsyringe";
 import {
@@ -36,8 +38,11 @@ import {
   entryIdOf,
   managerSettingsOf,
   removeEndpointEntry,
+  removeServiceEntry,
   selectEndpoints,
   servicesOf,
+  serviceToWrite,
+  setServiceEntry,
   setToolSwitch,
   toolSwitchesOf,
   transportOptionsOf,
@@ -45,6 +50,7 @@ import {
   type XiaozhiConfig,
 } from "./config.js";
 import type { ConfigFile, ConfigStatus } from "./config-file.js";
+import { ActivityHistory, type CallRecord, type HistoryPoint, type ToolStats } from "./history.js";
 import {
   ClockToken,
   ConfigFileToken,
@@ -84,10 +90,17 @@ export interface AdapterEventMap {
   tools: { readonly tools: readonly ToolInfo[] };
   config: ConfigStatus;
   /** A service's state changed (starting, up, down, restart scheduled). */
-  services: { readonly services: readonly ServiceStatus[] };
+  services: { readonly services: readonly ServiceInfo[] };
+  /** An endpoint's round trip was measured: the new point of its chart. */
+  sample: { readonly id: string; readonly point: HistoryPoint };
+  /** An agent called a tool: the call (never its arguments or result) and the tool's statistics. */
+  call: { readonly call: CallRecord; readonly stats?: ToolStats };
   /** The adapter is shutting down; streams end. */
   closed: { readonly at: number };
 }
+
+/** What the history and the metrics call a tool no service offers. */
+const unknownTool = "(unknown tool)";
 
 const endpointEvents: readonly (keyof ManagerEventMap)[] = [
   "added",
@@ -116,6 +129,28 @@ interface ServiceCatalog {
   status?(): ServiceStatus[];
   allTools?(): readonly ExposedTool[];
   onStatusChanged?(listener: () => void): () => void;
+  restart?(name: string): Promise<boolean>;
+}
+
+/** How a service is configured, as the API shows it: never `env` or header values. */
+export interface ServiceConfigView {
+  readonly type: "stdio" | "sse" | "streamable-http" | "replicated";
+  readonly command?: string;
+  readonly args?: readonly string[];
+  readonly cwd?: string;
+  /** Masked. */
+  readonly url?: string;
+  readonly replicas?: number;
+  /** Names of the environment variables set, not their values. */
+  readonly env?: readonly string[];
+  /** Names of the headers sent, not their values. */
+  readonly headers?: readonly string[];
+}
+
+/** A service as the API lists it: its status and how the config file describes it. */
+export interface ServiceInfo extends ServiceStatus {
+  /** Absent for services the tool source runs that the config does not list (customMCP). */
+  readonly config?: ServiceConfigView;
 }
 
 /**
@@ -147,6 +182,10 @@ export class XiaozhiConnectionAdapter {
   #lastError: string | null = null;
   #loadedAt: number;
   readonly #catalog: ServiceCatalog;
+  /** RTT, health, up/down periods and tool calls over time, in bounded memory. */
+  readonly history: ActivityHistory;
+  /** Names of the tools offered now; calls of other names are recorded as an unknown tool. */
+  #toolNames = new Set<string>();
 
   constructor(
     @inject(ConnectionManagerToken) readonly manager: ConnectionManager<Connection>,
@@ -164,6 +203,7 @@ export class XiaozhiConnectionAdapter {
     this.startedAt = now();
     this.#loadedAt = this.startedAt;
     this.#catalog = tools as ToolSource & ServiceCatalog;
+    this.history = new ActivityHistory({ now });
   }
 
   get config(): XiaozhiConfig {
@@ -191,6 +231,7 @@ export class XiaozhiConnectionAdapter {
     this.#started = true;
     this.#subscribe();
     await this.applyConfig(this.#config);
+    await this.#refreshToolNames();
     this.file?.watch(
       (config) => this.applyConfig(config),
       (status) => this.#events.emit("config", status),
@@ -213,6 +254,13 @@ export class XiaozhiConnectionAdapter {
       this.manager.setToolSource(Array.isArray(tools) ? this.#fixed(tools) : (tools as ToolSource));
     }
     await this.applyConfig({ ...this.#config, mcpEndpoint: mcpEndpoint ?? [] });
+    await this.#refreshToolNames();
+  }
+
+  async #refreshToolNames(): Promise<ToolInfo[]> {
+    const tools = await this.listTools();
+    this.#toolNames = new Set(tools.map((t) => t.name));
+    return tools;
   }
 
   /**
@@ -314,13 +362,14 @@ export class XiaozhiConnectionAdapter {
   }
 
   /**
-   * Adds an endpoint, connects it and saves it (normalised) in the config file. Throws
+   * Adds an endpoint, connects it and saves it (normalised, as `{url, name}` when named) in the
+   * config file. Throws
    * `INVALID_ENDPOINT` for a URL that cannot be one, `DUPLICATE_ENDPOINT` for one already there
    * however it is spelled. The check runs in the same serial step as the change, so of N concurrent
    * adds of one URL exactly one succeeds.
    */
-  async addEndpoint(url: string): Promise<EndpointStatus> {
-    const endpoint = endpointToAdd(url);
+  async addEndpoint(url: string, name?: string): Promise<EndpointStatus> {
+    const endpoint = endpointToAdd(url, name);
     return this.#serially(async () => {
       if (this.manager.getEndpointStatus(endpoint.id)) {
         throw new XiaozhiError("DUPLICATE_ENDPOINT", `endpoint ${endpoint.id} already exists`);
@@ -390,9 +439,63 @@ export class XiaozhiConnectionAdapter {
     }));
   }
 
-  /** Services behind the tools, when the tool source reports them. */
-  services(): ServiceStatus[] {
-    return this.#catalog.status?.() ?? [];
+  /** Services behind the tools, when the tool source reports them, with their config. */
+  services(): ServiceInfo[] {
+    const configured = (this.#config.mcpServers ?? {}) as Record<string, ServiceConfig>;
+    return (this.#catalog.status?.() ?? []).map((status) => {
+      const entry = Object.hasOwn(configured, status.name) ? configured[status.name] : undefined;
+      return entry ? { ...status, config: configView(entry) } : status;
+    });
+  }
+
+  /**
+   * Adds a service to `mcpServers` (atomically, keeping every other field and comment) and starts
+   * it; its tools reach agents through `tools/list_changed`. Throws `INVALID_CONFIG` for a bad name
+   * or entry, `DUPLICATE_SERVICE` for a name in use.
+   */
+  addService(name: string, entry: unknown): Promise<ServiceInfo> {
+    const checked = serviceToWrite(name, entry);
+    return this.#serially(async () => {
+      await this.#change((raw) => setServiceEntry(raw, name, checked, true));
+      return this.#service(name);
+    });
+  }
+
+  /**
+   * Replaces a service's entry and restarts it with it. `env` and `headers`, which the API never
+   * shows, are kept unless given. Throws `UNKNOWN_SERVICE`, `INVALID_CONFIG`.
+   */
+  updateService(name: string, entry: unknown): Promise<ServiceInfo> {
+    const checked = serviceToWrite(name, entry);
+    return this.#serially(async () => {
+      await this.#change((raw) => setServiceEntry(raw, name, checked, false));
+      return this.#service(name);
+    });
+  }
+
+  /** Stops a service and removes it from `mcpServers`; false when the config has no such service. */
+  removeService(name: string): Promise<boolean> {
+    return this.#serially(async () => {
+      let removed = false;
+      await this.#change((raw) => {
+        removed = removeServiceEntry(raw, name);
+      });
+      return removed;
+    });
+  }
+
+  /** Restarts one service now, also after it gave up; throws `UNKNOWN_SERVICE`. */
+  async restartService(name: string): Promise<ServiceInfo> {
+    if (!(await this.#catalog.restart?.(name))) {
+      throw new XiaozhiError("UNKNOWN_SERVICE", `no service ${name.slice(0, 100)}`);
+    }
+    return this.#service(name);
+  }
+
+  #service(name: string): ServiceInfo {
+    const found = this.services().find((s) => s.name === name);
+    if (!found) throw new XiaozhiError("UNKNOWN_SERVICE", `no service ${name.slice(0, 100)}`);
+    return found;
   }
 
   configStatus(): ConfigStatus {
@@ -439,10 +542,39 @@ export class XiaozhiConnectionAdapter {
       if (status) this.#events.emit("endpoint", status);
     };
     for (const event of endpointEvents) this.#unsubscribe.push(this.manager.on(event, publish));
+    const history = this.history;
+    const score = (id: string) => this.manager.getEndpointStatus(id)?.healthScore ?? 0;
     this.#unsubscribe.push(
-      this.manager.on("removed", ({ id }) => this.#events.emit("removed", { id })),
+      this.manager.on("rtt", ({ id, name, ms, at }) => {
+        history.sample(id, name, score(id), ms, at);
+        const point = history.endpoint(id)?.points.at(-1);
+        if (point) this.#events.emit("sample", { id, point });
+      }),
+      this.manager.on("stateChanged", ({ id, name, from, to, at }) => {
+        if (to === "connected") history.transition(id, name, true, undefined, at);
+        else if (from === "connected" || to === "failed" || to === "reconnecting")
+          history.transition(id, name, false, this.manager.getEndpointStatus(id)?.lastError, at);
+        history.sample(id, name, score(id), undefined, at);
+      }),
+      this.manager.on("handled", ({ id, name, method, tool, ok, ms, at }) => {
+        if (method !== "tools/call" || tool === undefined) return;
+        const record: CallRecord = {
+          at,
+          endpoint: id,
+          ...(name === undefined ? {} : { agent: name }),
+          // An agent may call any name; only offered tools get their own statistics and labels.
+          tool: this.#toolNames.has(tool) ? tool : unknownTool,
+          ms: Math.round(ms * 10) / 10,
+          ok,
+        };
+        this.#events.emit("call", history.call(record));
+      }),
+      this.manager.on("removed", ({ id }) => {
+        history.forget(id);
+        this.#events.emit("removed", { id });
+      }),
       this.tools.onToolsChanged(
-        () => void this.listTools().then((tools) => this.#events.emit("tools", { tools })),
+        () => void this.#refreshToolNames().then((tools) => this.#events.emit("tools", { tools })),
       ),
     );
     const offServices = this.#catalog.onStatusChanged?.(() =>
@@ -471,4 +603,28 @@ export class XiaozhiConnectionAdapter {
       onToolsChanged: () => () => {},
     };
   }
+}
+
+function configView(entry: ServiceConfig): ServiceConfigView {
+  if ("replicas" in entry) return { type: "replicated", replicas: entry.replicas.length };
+  if ("command" in entry) {
+    return {
+      type: "stdio",
+      command: redact(entry.command),
+      ...(entry.args === undefined ? {} : { args: entry.args.map((a) => redact(a)) }),
+      ...(entry.cwd === undefined ? {} : { cwd: entry.cwd }),
+      ...(entry.env === undefined ? {} : { env: Object.keys(entry.env) }),
+    };
+  }
+  let type: ServiceConfigView["type"];
+  try {
+    type = transportKind(entry);
+  } catch {
+    type = "streamable-http";
+  }
+  return {
+    type,
+    url: maskEndpoint(entry.url),
+    ...(entry.headers === undefined ? {} : { headers: Object.keys(entry.headers) }),
+  };
 }

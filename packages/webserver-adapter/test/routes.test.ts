@@ -158,9 +158,13 @@ describe("HTTP routes against a simulated Xiaozhi cloud", () => {
     expect(metrics.headers.get("content-type")).toMatch(/text\/plain/);
     const text = await metrics.text();
     stack.responses.push(text);
-    expect(text).toMatch(new RegExp(`xiaozhi_endpoint_up\\{endpoint="${stack.idOf("a")}"\\} 1`));
+    expect(text).toMatch(
+      new RegExp(`xiaozhi_endpoint_up\\{endpoint="${stack.idOf("a")}",name="127.0.0.1"\\} 1`),
+    );
     expect(text).toMatch(/xiaozhi_tools \d+/);
-    expect(text).toMatch(new RegExp(`xiaozhi_endpoint_connects_total\\{endpoint="${stack.idOf("b")}"\\} 2`));
+    expect(text).toMatch(
+      new RegExp(`xiaozhi_endpoint_connects_total\\{endpoint="${stack.idOf("b")}",name="127.0.0.1"\\} 2`),
+    );
     expect((await stack.api("GET", "/healthz")).status).toBe(200);
   });
 
