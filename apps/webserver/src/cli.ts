@@ -191,12 +191,21 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   endpoint
     .command("add <url>")
     .description("add an endpoint (connected at once when the server runs) and save it")
+    .option("--name <name>", "the agent's name, shown in the dashboard, the logs and the metrics")
     .option("--json", "print JSON")
     .action(
       run(async (command) => {
-        const added = await addEndpoint(target(env, globals(command).config), String(command.args[0]));
-        if ((command.opts() as { json?: boolean }).json) json(added);
-        else out(`added ${added.id} ${added.url} (${state(added.state)})`);
+        const options = command.opts() as { json?: boolean; name?: string };
+        const added = await addEndpoint(
+          target(env, globals(command).config),
+          String(command.args[0]),
+          options.name,
+        );
+        if (options.json) json(added);
+        else
+          out(
+            `added ${added.id}${added.name ? ` (${added.name})` : ""} ${added.url} (${state(added.state)})`,
+          );
       }),
     );
   endpoint

@@ -78,6 +78,7 @@ export async function api<T>(
 interface EndpointRow {
   readonly id: string;
   readonly url: string;
+  readonly name?: string;
   readonly state: string;
   readonly healthScore?: number;
   readonly rttMs?: number;
@@ -104,18 +105,20 @@ export async function listEndpoints(where: Target): Promise<EndpointRow[]> {
   if (where.kind === "server")
     return (await api<{ endpoints: EndpointRow[] }>(where, "GET", "/api/endpoints")).endpoints;
   // The endpoints the server would connect: placeholders and invalid entries are left out.
-  return selectEndpoints((await loadFile(where.path)).mcpEndpoint).endpoints.map(({ url }) => ({
+  return selectEndpoints((await loadFile(where.path)).mcpEndpoint).endpoints.map(({ url, name }) => ({
     id: endpointId(url as string),
     url: maskEndpoint(url as string),
+    ...(name === undefined ? {} : { name }),
     state: "not running",
   }));
 }
 
 export function endpointTable(rows: readonly EndpointRow[]): string {
   return table(
-    ["ID", "URL", "STATE", "HEALTH", "RTT", "LAST ERROR"],
+    ["ID", "AGENT", "URL", "STATE", "HEALTH", "RTT", "LAST ERROR"],
     rows.map((e) => [
       e.id,
+      e.name ?? "",
       e.url,
       state(e.state),
       e.healthScore === undefined ? "" : String(Math.round(e.healthScore)),
@@ -126,18 +129,24 @@ export function endpointTable(rows: readonly EndpointRow[]): string {
 }
 
 /** Adds an endpoint: through the server (connected, saved) or into the file. Returns its id. */
-export async function addEndpoint(where: Target, url: string): Promise<EndpointRow> {
+export async function addEndpoint(where: Target, url: string, name?: string): Promise<EndpointRow> {
   if (where.kind === "server") {
-    return (await api<{ endpoint: EndpointRow }>(where, "POST", "/api/endpoints", { url })).endpoint;
+    const body = name === undefined ? { url } : { url, name };
+    return (await api<{ endpoint: EndpointRow }>(where, "POST", "/api/endpoints", body)).endpoint;
   }
-  let endpoint: { url: string; id: string };
+  let endpoint: { url: string; id: string; name?: string };
   try {
-    endpoint = endpointToAdd(url);
+    endpoint = endpointToAdd(url, name);
   } catch (error) {
     throw new CommandError((error as Error).message);
   }
   await editFile(where.path, (raw) => addEndpointEntry(raw, endpoint));
-  return { id: endpoint.id, url: maskEndpoint(endpoint.url), state: "not running" };
+  return {
+    id: endpoint.id,
+    url: maskEndpoint(endpoint.url),
+    ...(endpoint.name === undefined ? {} : { name: endpoint.name }),
+    state: "not running",
+  };
 }
 
 /** Removes an endpoint by id or URL, from the server (closed, saved) or from the file. */

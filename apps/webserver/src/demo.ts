@@ -51,7 +51,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const tools = fileURLToPath(new URL("./demo-tools.js", import.meta.url));
   return {
     config: {
-      mcpEndpoint: agents.map((a) => cloud.endpointUrl(tokens[a])),
+      mcpEndpoint: agents.map((a) => ({ url: cloud.endpointUrl(tokens[a]), name: a })),
       mcpServers: { demo: { command: process.execPath, args: [tools] } },
       connection: { heartbeatInterval: 5000, heartbeatTimeout: 3000, reconnectInterval: 1000 },
     },

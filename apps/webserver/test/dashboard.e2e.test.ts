@@ -76,7 +76,9 @@ describe("the dashboard in headless Chromium", () => {
     await added.locator('button[data-action="remove"]').click();
     await expect.poll(() => added.count(), { timeout: 10_000 }).toBe(0);
     expect(dialogs).toEqual([
-      expect.stringMatching(/^Remove ws:\/\/127\.0\.0\.1:\d+\/mcp\/\?token=<masked:[0-9a-f]{6}>\?/),
+      expect.stringMatching(
+        /^Remove 127\.0\.0\.1 \(ws:\/\/127\.0\.0\.1:\d+\/mcp\/\?token=<masked:[0-9a-f]{6}>\)\?/,
+      ),
     ]);
     expect(await rows.count()).toBe(3);
 

@@ -1,0 +1,196 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { endpointId } from "@xiaozhi-connect/core";
+import { type CloudSession, SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { demoTools, type RunningServer, runServer } from "./run-server.js";
+
+// The dashboard as a user drives it, against a server with a config file (so every change is
+// written), a simulated Xiaozhi cloud in this process (so the test plays the agents), and the demo
+// tools as a real stdio service.
+const executablePath = "/usr/bin/chromium";
+let browser: Browser | undefined;
+let server: RunningServer | undefined;
+let cloud: SimulatedXiaozhiCloud | undefined;
+let configPath = "";
+const jwt = `eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify({ agentId: 9001 })).toString("base64url")}.c2ln`;
+
+beforeAll(async () => {
+  if (!existsSync(executablePath)) {
+    throw new Error(`Chromium is needed at ${executablePath}: apt-get update && apt-get install -y chromium`);
+  }
+  cloud = await SimulatedXiaozhiCloud.start();
+  const dir = mkdtempSync(join(tmpdir(), "xz-dash-"));
+  configPath = join(dir, "xiaozhi.config.json");
+  writeFileSync(
+    configPath,
+    `${JSON.stringify(
+      {
+        mcpEndpoint: [{ url: cloud.endpointUrl("kitchen-token"), name: "kitchen" }, cloud.endpointUrl(jwt)],
+        mcpServers: { demo: { command: process.execPath, args: [demoTools] } },
+        connection: { heartbeatInterval: 200, heartbeatTimeout: 3000 },
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  server = await runServer(["--config", configPath, "--port", "0"]);
+  browser = await chromium.launch({
+    executablePath,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (server) {
+    server.process.kill("SIGTERM");
+    expect((await server.exited).code).toBe(0);
+  }
+  await cloud?.stop();
+});
+
+async function open(): Promise<{ page: Page; problems: string[]; dialogs: string[]; answers: boolean[] }> {
+  if (!browser || !server) throw new Error("setup failed");
+  const page = await browser.newPage({ viewport: { width: 1360, height: 900 }, locale: "en-US" });
+  const problems: string[] = [];
+  const dialogs: string[] = [];
+  // Each confirm takes the next answer (default yes).
+  const answers: boolean[] = [];
+  page.on("pageerror", (error) => problems.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(message.text());
+  });
+  page.on("dialog", (dialog) => {
+    dialogs.push(dialog.message());
+    void (answers.shift() === false ? dialog.dismiss() : dialog.accept());
+  });
+  await page.goto(server.url);
+  await expect.poll(() => page.locator("#endpoints tr[data-id]").count(), { timeout: 10_000 }).toBe(2);
+  await expect.poll(() => page.locator("#live").textContent()).toBe("live");
+  return { page, problems, dialogs, answers };
+}
+
+async function kitchen(): Promise<CloudSession> {
+  if (!cloud) throw new Error("setup failed");
+  const session = await cloud.waitForSession("kitchen-token");
+  await session.ready;
+  return session;
+}
+
+describe("managing from the dashboard in headless Chromium", () => {
+  it("names agents, shows a tool call within 1 s, and switches a tool off for the agents", async () => {
+    const { page, problems } = await open();
+    const names = await page.locator("#endpoints tr[data-id] .name").allTextContents();
+    expect(names).toEqual(["kitchen", "agent 9001"]);
+    expect(await page.content()).not.toContain(jwt.split(".")[1]);
+
+    const agent = await kitchen();
+    await expect.poll(() => page.locator('#tools tr[data-tool="demo__calculator"]').count()).toBe(1);
+    await agent.callTool("demo__calculator", { a: 6, b: 7, op: "multiply" });
+    const called = Date.now();
+    const first = page.locator("#calls tr").first();
+    await expect
+      .poll(() => first.textContent(), { timeout: 1000, interval: 50 })
+      .toMatch(/kitchendemo__calculator.*ok/);
+    expect(Date.now() - called).toBeLessThan(1000);
+    await expect
+      .poll(() => page.locator('#tools tr[data-tool="demo__calculator"] .calls').textContent())
+      .toBe("1");
+    expect(await page.locator('#tools tr[data-tool="demo__calculator"] .p50').textContent()).toMatch(/ms$/);
+
+    const heard = agent.toolsChanged;
+    await page.locator('input[data-tool="demo__clock"]').uncheck();
+    await agent.until(() => agent.toolsChanged > heard, 10_000);
+    await expect.poll(async () => (await agent.listTools()).map((t) => t.name)).toEqual(["demo__calculator"]);
+    expect(JSON.parse(readFileSync(configPath, "utf8")).mcpServerConfig).toEqual({
+      demo: { tools: { clock: { enable: false } } },
+    });
+    await expect
+      .poll(() => page.locator('#tools tr[data-tool="demo__clock"]').getAttribute("class"))
+      .toBe("off-tool");
+    // And on again.
+    const again = agent.toolsChanged;
+    await page.locator('input[data-tool="demo__clock"]').check();
+    await agent.until(() => agent.toolsChanged > again, 10_000);
+    await expect.poll(async () => (await agent.listTools()).length).toBe(2);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it("adds a stdio service from the form, restarts it, and removes it only once confirmed", async () => {
+    const { page, problems, dialogs, answers } = await open();
+    const agent = await kitchen();
+    await page.fill("#service-name", "extra");
+    await page.selectOption("#service-type", "stdio");
+    await page.fill("#service-command", process.execPath);
+    await page.fill("#service-args", demoTools);
+    await page.click("#service-save");
+    const row = page.locator('#services tr[data-service="extra"]');
+    await expect.poll(() => row.getAttribute("data-state"), { timeout: 15_000 }).toBe("up");
+    await expect.poll(() => page.locator('#tools tr[data-tool="extra__calculator"]').count()).toBe(1);
+    await expect
+      .poll(async () => (await agent.listTools()).map((t) => t.name), { timeout: 10_000 })
+      .toContain("extra__calculator");
+    expect(JSON.parse(readFileSync(configPath, "utf8")).mcpServers.extra).toEqual({
+      command: process.execPath,
+      args: [demoTools],
+    });
+
+    await row.locator('button[data-action="restart"]').click();
+    await expect.poll(() => row.locator("td.num").nth(1).textContent(), { timeout: 15_000 }).toBe("1");
+    await expect.poll(() => row.getAttribute("data-state"), { timeout: 15_000 }).toBe("up");
+
+    // Declined: nothing happens. Confirmed: stopped, gone from the file, its tools gone.
+    answers.push(false);
+    await row.locator('button[data-action="remove"]').click();
+    await expect.poll(() => dialogs.length).toBe(1);
+    expect(await row.count()).toBe(1);
+    expect(JSON.parse(readFileSync(configPath, "utf8")).mcpServers.extra).toBeDefined();
+    answers.push(true);
+    await row.locator('button[data-action="remove"]').click();
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(0);
+    expect(dialogs).toEqual([
+      "Remove the service extra? It stops and is deleted from the config file.",
+      "Remove the service extra? It stops and is deleted from the config file.",
+    ]);
+    expect(JSON.parse(readFileSync(configPath, "utf8")).mcpServers.extra).toBeUndefined();
+    await expect.poll(() => page.locator('#tools tr[data-tool="extra__calculator"]').count()).toBe(0);
+
+    // Removing an endpoint asks too, naming the agent.
+    answers.push(false);
+    const id = endpointId(cloud?.endpointUrl(jwt) ?? "");
+    await page.locator(`#endpoints tr[data-id="${id}"] button[data-action="remove"]`).click();
+    await expect.poll(() => dialogs.length).toBe(3);
+    expect(dialogs[2]).toMatch(
+      /^Remove agent 9001 \(ws:\/\/127\.0\.0\.1:\d+\/mcp\/\?token=<masked:[0-9a-f]{6}>\)\?/,
+    );
+    expect(await page.locator("#endpoints tr[data-id]").count()).toBe(2);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 90_000);
+
+  it("draws an endpoint's RTT and health charts and its up period after a few heartbeats", async () => {
+    const { page, problems } = await open();
+    const id = endpointId(cloud?.endpointUrl("kitchen-token") ?? "");
+    await page.locator(`#endpoints tr[data-id="${id}"] button[data-action="history"]`).click();
+    const details = page.locator(`#endpoints tr.details[data-history="${id}"]`);
+    await expect.poll(() => details.locator(".charts").count(), { timeout: 5000 }).toBe(1);
+    // Two line charts, each with a line through the measured points and a mark on the last one.
+    await expect.poll(() => details.locator("svg polyline").count(), { timeout: 5000 }).toBe(2);
+    expect(await details.locator("svg circle").count()).toBe(2);
+    const rtt = await details.locator("svg polyline").first().getAttribute("points");
+    expect(rtt?.split(" ").length).toBeGreaterThanOrEqual(1);
+    expect(await details.locator("svg rect").count()).toBeGreaterThanOrEqual(1);
+    expect(await details.locator(".periods li").first().textContent()).toMatch(/^up from /);
+    // Drops show as a down period with the reason, live.
+    cloud?.close("kitchen-token", 4004, "Internal server error");
+    await expect
+      .poll(() => details.locator(".periods").textContent(), { timeout: 10_000 })
+      .toMatch(/down from .*closed 4004/);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+});
