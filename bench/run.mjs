@@ -4,6 +4,7 @@
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { dashboard } from "./dashboard.mjs";
 import { deadLink } from "./dead-link.mjs";
 import { failover } from "./failover.mjs";
 import { memory } from "./memory.mjs";
@@ -13,7 +14,7 @@ import { strategyPick } from "./strategy-pick.mjs";
 import { toolCall } from "./tool-call.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const all = [startup, memory, toolCall, failover, deadLink, strategyPick, reconnectSpread];
+const all = [startup, memory, toolCall, failover, deadLink, strategyPick, reconnectSpread, dashboard];
 // `node bench/run.mjs failover dead-link` runs only the sections whose titles match.
 const only = process.argv.slice(2).map((a) => a.toLowerCase());
 const sections = only.length ? all.filter((s) => only.some((o) => s.title.toLowerCase().includes(o))) : all;
