@@ -9,12 +9,23 @@ import { deadLink } from "./dead-link.mjs";
 import { failover } from "./failover.mjs";
 import { memory } from "./memory.mjs";
 import { reconnectSpread } from "./reconnect-spread.mjs";
+import { recovery } from "./recovery.mjs";
 import { startup } from "./startup.mjs";
 import { strategyPick } from "./strategy-pick.mjs";
 import { toolCall } from "./tool-call.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const all = [startup, memory, toolCall, failover, deadLink, strategyPick, reconnectSpread, dashboard];
+const all = [
+  startup,
+  memory,
+  toolCall,
+  failover,
+  deadLink,
+  strategyPick,
+  reconnectSpread,
+  recovery,
+  dashboard,
+];
 // `node bench/run.mjs failover dead-link` runs only the sections whose titles match.
 const only = process.argv.slice(2).map((a) => a.toLowerCase());
 const sections = only.length ? all.filter((s) => only.some((o) => s.title.toLowerCase().includes(o))) : all;

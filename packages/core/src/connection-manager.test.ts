@@ -778,3 +778,64 @@ describe("names, round trips and answered requests", () => {
     await manager.cleanup();
   });
 });
+
+describe("recovery after an outage", () => {
+  const on = (host: string, n: number) => `wss://${host}/mcp/?token=secret-token-${n}`;
+
+  it("brings the waiting endpoints of a host that is back forward, spread over the window", async () => {
+    // The largest jitter draw every time: each endpoint waits its full, grown ceiling.
+    const { network, manager } = setup({ random: () => 0.999, recoveryWindow: 2000 });
+    const a = [1, 2, 3, 4, 5].map((n) => on("a.test", n));
+    const b = on("b.test", 9);
+    const auth = on("a.test", 7);
+    for (const url of [...a, b]) network.behave(url, { connect: "refuse" });
+    network.behave(auth, { connect: "reject-auth" });
+    await manager.initialize([...a, b, auth]);
+    const connecting = manager.connect();
+    // Five failed attempts each: the next waits are near the 32 s ceiling.
+    for (let i = 0; i < 5; i++) await vi.advanceTimersByTimeAsync(40_000);
+    await connecting;
+    const status = (url: string) => manager.getEndpointStatus(resolveEndpoint(url).id);
+    expect(status(a[1] as string)?.state).toBe("reconnecting");
+    expect((status(a[1] as string)?.nextReconnectAt ?? 0) - Date.now()).toBeGreaterThan(20_000);
+    expect(status(auth)?.state).toBe("failed");
+
+    // The host comes back; the first endpoint to try connects and its siblings follow within 2 s.
+    for (const url of [...a, b]) network.behave(url, { connect: "open" });
+    const first = a[0] as string;
+    const back = manager.reconnect(first);
+    await settle();
+    await back;
+    const now = Date.now();
+    for (const url of a.slice(1)) {
+      expect(status(url)?.state).toBe("reconnecting");
+      const due = (status(url)?.nextReconnectAt ?? 0) - now;
+      expect(due).toBeGreaterThanOrEqual(0);
+      expect(due).toBeLessThan(2000);
+    }
+    // Another host, and an endpoint that retrying cannot help, are left alone.
+    expect((status(b)?.nextReconnectAt ?? 0) - now).toBeGreaterThan(20_000);
+    expect(status(auth)?.state).toBe("failed");
+    await vi.advanceTimersByTimeAsync(2000);
+    for (const url of a) expect(status(url)?.state).toBe("connected");
+    expect(status(a[1] as string)?.reconnectAttempts).toBeGreaterThan(0);
+    await manager.cleanup();
+  });
+
+  it("does nothing with recoveryWindow 0", async () => {
+    const { network, manager } = setup({ random: () => 0.999, recoveryWindow: 0 });
+    const a = [1, 2].map((n) => on("a.test", n));
+    for (const url of a) network.behave(url, { connect: "refuse" });
+    await manager.initialize(a);
+    const connecting = manager.connect();
+    for (let i = 0; i < 5; i++) await vi.advanceTimersByTimeAsync(40_000);
+    await connecting;
+    for (const url of a) network.behave(url, { connect: "open" });
+    const back = manager.reconnect(a[0] as string);
+    await settle();
+    await back;
+    const waiting = manager.getEndpointStatus(resolveEndpoint(a[1] as string).id);
+    expect((waiting?.nextReconnectAt ?? 0) - Date.now()).toBeGreaterThan(2000);
+    await manager.cleanup();
+  });
+});

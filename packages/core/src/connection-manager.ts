@@ -62,6 +62,8 @@ export class ConnectionManager<C extends Connection = Connection> {
   readonly #random: () => number;
   readonly #events: Emitter<ManagerEventMap>;
   readonly #members = new Map<string, Member<C>>();
+  /** When each host last had its waiting endpoints brought forward (see `recoveryWindow`). */
+  readonly #recoveredAt = new Map<string, number>();
   readonly #tools = new ToolSourceSwitch();
   readonly #dispatcher: Dispatcher<C>;
   /** Shared by every supervisor: settings, clock, logger, scorer and where they report. */
@@ -94,6 +96,7 @@ export class ConnectionManager<C extends Connection = Connection> {
           const { from, to } = payload as SupervisorReports["stateChanged"];
           if (from === "connected" || to === "connected") this.#dispatcher.invalidate();
         }
+        if (event === "connected") this.#recover(supervisor.endpoint);
         this.#emit(
           event,
           supervisor.endpoint,
@@ -350,6 +353,26 @@ export class ConnectionManager<C extends Connection = Connection> {
     return member;
   }
 
+  /**
+   * A link to `endpoint`'s host is up again: the other endpoints of that host waiting to retry try
+   * within `recoveryWindow`, spread at random over it. Once per window per host, so a thousand
+   * links coming back cost one pass.
+   */
+  #recover(endpoint: ResolvedEndpoint): void {
+    const window = this.#settings.recoveryWindow;
+    const host = hostOf(endpoint);
+    if (window <= 0 || host === undefined) return;
+    const now = this.#now();
+    const last = this.#recoveredAt.get(host);
+    if (last !== undefined && now - last < window) return;
+    this.#recoveredAt.set(host, now);
+    for (const { supervisor } of this.#members.values()) {
+      if (supervisor.state === "reconnecting" && hostOf(supervisor.endpoint) === host) {
+        supervisor.hasten(now + Math.floor(this.#random() * window));
+      }
+    }
+  }
+
   #emit<K extends keyof ManagerEventMap>(
     event: K,
     endpoint: ResolvedEndpoint,
@@ -393,6 +416,16 @@ export class ConnectionManager<C extends Connection = Connection> {
       inflight: candidate.inflight,
     };
     return Object.freeze(status);
+  }
+}
+
+/** `host:port` of an endpoint's URL; undefined for endpoints known only by id. */
+function hostOf(endpoint: ResolvedEndpoint): string | undefined {
+  if (endpoint.url === undefined) return undefined;
+  try {
+    return new URL(endpoint.url).host;
+  } catch {
+    return undefined;
   }
 }
 

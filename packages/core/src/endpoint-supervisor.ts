@@ -149,6 +149,29 @@ export class EndpointSupervisor<C extends Connection> {
   }
 
   /**
+   * Brings a scheduled retry forward to `at` (epoch ms) when it is due later; does nothing unless a
+   * retry is waiting. The attempt count stays, so a failure there backs off as before.
+   */
+  hasten(at: number): void {
+    if (this.#state !== "reconnecting" || this.#timer === undefined || !this.#wanted) return;
+    if (this.#nextReconnectAt === undefined || this.#nextReconnectAt <= at) return;
+    clearTimeout(this.#timer);
+    this.#nextReconnectAt = at;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        if (this.#wanted) void this.#startAttempt();
+      },
+      Math.max(0, at - this.context.now()),
+    );
+    this.#report("reconnectScheduled", {
+      attempt: this.#attempts,
+      delayMs: Math.max(0, at - this.context.now()),
+      nextReconnectAt: at,
+    });
+  }
+
+  /**
    * No longer wants the link: cancels a scheduled retry and an attempt under way, closes the link
    * with `code`, and ends in `finalState`.
    */

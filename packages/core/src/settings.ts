@@ -15,6 +15,13 @@ export interface ManagerSettings {
   readonly dispatchTimeout: number;
   /** Below this share of healthy connections, dispatch spreads over all connected ones; default 0.5. */
   readonly panicThreshold: number;
+  /**
+   * When a link to a host connects, the other endpoints on that host still waiting to retry try
+   * again within this window, each at a random point of it (so a host back from an outage gets
+   * every endpoint back in seconds, not after their grown backoff, and still spread). 0 turns it
+   * off; default 2000.
+   */
+  readonly recoveryWindow: number;
 }
 
 /** A partial change of settings; `backoff` may be partial too. */
@@ -31,6 +38,7 @@ export const defaultManagerSettings: ManagerSettings = Object.freeze({
   connectTimeout: 10_000,
   dispatchTimeout: 30_000,
   panicThreshold: 0.5,
+  recoveryWindow: 2000,
 });
 
 /** `base` with the fields `change` sets; frozen. Fields set to `undefined` keep their base value. */
@@ -44,6 +52,7 @@ export function mergeSettings(base: ManagerSettings, change: SettingsChange): Ma
     connectTimeout: pick("connectTimeout"),
     dispatchTimeout: pick("dispatchTimeout"),
     panicThreshold: pick("panicThreshold"),
+    recoveryWindow: pick("recoveryWindow"),
     backoff: Object.freeze({ ...base.backoff, ...change.backoff }),
   });
 }

@@ -94,6 +94,11 @@ const connection = z.object({
   minUptime: positiveMs.optional(),
   /** Tool-call deadline (ms); default 300000. */
   callTimeout: positiveMs.optional(),
+  /**
+   * When one endpoint on a host reconnects, the others on that host waiting to retry do so within
+   * this window (ms), spread; 0 turns it off. Default 2000.
+   */
+  recoveryWindow: z.number().int().nonnegative().optional(),
   /** Strategy for operations sent to "any healthy endpoint"; default `round-robin`. */
   loadBalanceStrategy: z.string().optional(),
 });
@@ -370,6 +375,7 @@ export function managerSettingsOf(
     ...(c.maxReconnectAttempts === undefined ? {} : { maxReconnectAttempts: c.maxReconnectAttempts }),
     ...(c.connectionTimeout === undefined ? {} : { connectTimeout: c.connectionTimeout }),
     ...(c.minUptime === undefined ? {} : { minUptime: c.minUptime }),
+    ...(c.recoveryWindow === undefined ? {} : { recoveryWindow: c.recoveryWindow }),
     ...(Object.keys(backoff).length === 0 ? {} : { backoff }),
   };
 }
@@ -384,6 +390,7 @@ export const connectionDefaults = Object.freeze({
   connectionTimeout: defaultManagerSettings.connectTimeout,
   autoReconnect: defaultManagerSettings.autoReconnect,
   minUptime: defaultManagerSettings.minUptime,
+  recoveryWindow: defaultManagerSettings.recoveryWindow,
   callTimeout: defaultTransportOptions.callTimeout,
 });
 
