@@ -1,10 +1,11 @@
 // Measures memory per idle connection in a clean process: `node --expose-gc memory-child.mjs
-// <product|ws> <url-with-TOKEN> <n>`. Prints one JSON line: rss and heap per connection.
+// <product|ws> <url-with-TOKEN> <n> [idleMs]`. Prints one JSON line: rss and heap per connection,
+// and with `idleMs` the share of a core the process used while idle for that long, from 15 s after.
 import { ConnectionManager } from "@xiaozhi-connect/core";
 import { xiaozhiConnectionFactory } from "@xiaozhi-connect/transport-ws";
 import WebSocket from "ws";
 
-const [mode, template, count] = process.argv.slice(2);
+const [mode, template, count, idle] = process.argv.slice(2);
 const n = Number(count);
 const url = (i) => template.replace("TOKEN", `m-${i}`);
 const settle = async () => {
@@ -64,8 +65,18 @@ if (mode === "product") {
 }
 await new Promise((resolve) => setTimeout(resolve, 1000));
 const after = await settle();
+let idleCore;
+if (idle) {
+  // Steady state: past the connect burst and the collections that shrink the heap after it.
+  await new Promise((resolve) => setTimeout(resolve, 15_000));
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, Number(idle)));
+  const used = process.cpuUsage(cpu);
+  idleCore = (used.user + used.system) / 1000 / (performance.now() - started);
+}
 process.stdout.write(
-  `${JSON.stringify({ rss: (after.rss - before.rss) / n, heap: (after.heapUsed - before.heapUsed) / n })}\n`,
+  `${JSON.stringify({ rss: (after.rss - before.rss) / n, heap: (after.heapUsed - before.heapUsed) / n, idleCore })}\n`,
 );
 await close();
 process.exit(0);

@@ -9,10 +9,15 @@ const child = fileURLToPath(new URL("./memory-child.mjs", import.meta.url));
 const n = 1000;
 const rounds = 3;
 
-function measure(mode, template) {
-  const out = execFileSync(process.execPath, ["--expose-gc", child, mode, template, String(n)], {
+// The V8 flags the `xiaozhi-connect` launcher runs the server with.
+const launcherFlags = ["--max-semi-space-size=1"];
+const idleMs = 60_000;
+
+function measure(mode, template, flags = [], idle) {
+  const args = [...flags, "--expose-gc", child, mode, template, String(n), ...(idle ? [String(idle)] : [])];
+  const out = execFileSync(process.execPath, args, {
     encoding: "utf8",
-    timeout: 120_000,
+    timeout: 240_000,
   });
   return JSON.parse(out.trim().split("\n").at(-1));
 }
@@ -21,11 +26,18 @@ export const memory = {
   title: "Memory per idle endpoint connection (1,000 endpoints)",
   async run() {
     const cloud = await spawnCloud();
-    const samples = { product: [], ws: [] };
+    const samples = { product: [], ws: [], launcher: [] };
+    let idle;
     try {
       for (let round = 0; round < rounds; round++) {
         for (const mode of ["ws", "product"]) samples[mode].push(measure(mode, cloud.url("TOKEN")));
+        samples.launcher.push(measure("product", cloud.url("TOKEN"), launcherFlags));
       }
+      // Idle CPU with the default heartbeat (every link pinged every 30 s), beside raw ws clients.
+      idle = {
+        product: measure("product", cloud.url("TOKEN"), launcherFlags, idleMs).idleCore,
+        ws: measure("ws", cloud.url("TOKEN"), [], idleMs).idleCore,
+      };
     } finally {
       await cloud.stop();
     }
@@ -40,9 +52,25 @@ export const memory = {
         pass: rss("product") <= 64 * 1024,
       },
       {
+        measure: "RSS per idle endpoint as users run it (the launcher's V8 flags)",
+        value: kib(rss("launcher")),
+        yardstick: `raw ws client ${kib(rss("ws"))}`,
+        bar: "≤ 24 KiB",
+        pass: rss("launcher") <= 24 * 1024,
+      },
+      {
         measure: "JS heap per idle endpoint",
         value: kib(heap("product")),
         yardstick: `raw ws client ${kib(heap("ws"))}`,
+        bar: "≤ 7 KiB",
+        pass: heap("product") <= 7 * 1024,
+      },
+      {
+        measure: `idle CPU at ${n} endpoints, default heartbeat (${idleMs / 1000} s, from 15 s after connecting)`,
+        value: `${(idle.product * 100).toFixed(2)}% of a core`,
+        yardstick: `raw ws clients ${(idle.ws * 100).toFixed(2)}%`,
+        bar: "≤ 0.4%",
+        pass: idle.product <= 0.004,
       },
     ];
   },

@@ -1,7 +1,7 @@
 // pnpm bench: measures xiaozhi-connect against the bars of its design, each figure beside a
 // yardstick measured in the same run on the same machine. Prints a table and writes
 // bench/results.json and bench/results.md. Exits non-zero only on errors, never on a missed bar.
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { dashboard } from "./dashboard.mjs";
@@ -10,6 +10,7 @@ import { failover } from "./failover.mjs";
 import { memory } from "./memory.mjs";
 import { reconnectSpread } from "./reconnect-spread.mjs";
 import { recovery } from "./recovery.mjs";
+import { soak } from "./soak.mjs";
 import { startup } from "./startup.mjs";
 import { strategyPick } from "./strategy-pick.mjs";
 import { toolCall } from "./tool-call.mjs";
@@ -25,10 +26,15 @@ const all = [
   reconnectSpread,
   recovery,
   dashboard,
+  soak,
 ];
-// `node bench/run.mjs failover dead-link` runs only the sections whose titles match.
+// `node bench/run.mjs failover dead-link` runs only the sections whose titles match; sections that
+// take minutes (soak) run only when named. The results of sections not run are kept from the last
+// run that had them, with their own date, so the files always hold the whole table.
 const only = process.argv.slice(2).map((a) => a.toLowerCase());
-const sections = only.length ? all.filter((s) => only.some((o) => s.title.toLowerCase().includes(o))) : all;
+const sections = only.length
+  ? all.filter((s) => only.some((o) => s.title.toLowerCase().includes(o)))
+  : all.filter((s) => !s.onlyWhenNamed);
 const results = [];
 let errors = 0;
 for (const section of sections) {
@@ -51,7 +57,20 @@ const machine = {
   cpus: (await import("node:os")).cpus().length,
 };
 const stamp = new Date().toISOString();
-writeFileSync(join(here, "results.json"), `${JSON.stringify({ stamp, machine, results }, null, 2)}\n`);
+for (const result of results) result.stamp = stamp;
+const previous = existsSync(join(here, "results.json"))
+  ? JSON.parse(readFileSync(join(here, "results.json"), "utf8"))
+  : { results: [] };
+const merged = all.flatMap(({ title }) => {
+  const fresh = results.find((r) => r.title === title);
+  if (fresh) return [fresh];
+  const kept = previous.results.find((r) => r.title === title);
+  return kept ? [{ ...kept, stamp: kept.stamp ?? previous.stamp }] : [];
+});
+writeFileSync(
+  join(here, "results.json"),
+  `${JSON.stringify({ stamp, machine, results: merged }, null, 2)}\n`,
+);
 
 const lines = [
   `# Benchmark results`,
@@ -59,10 +78,11 @@ const lines = [
   `${stamp} · Node ${machine.node} · ${machine.platform} · ${machine.cpus} cores`,
   "",
 ];
-for (const { title, rows } of results) {
+for (const { title, rows, stamp: measured } of merged) {
   lines.push(
     `## ${title}`,
     "",
+    ...(measured === stamp ? [] : [`(kept from the run of ${measured})`, ""]),
     "| measure | value | yardstick (same run) | bar | verdict |",
     "| --- | --- | --- | --- | --- |",
   );
