@@ -1,6 +1,6 @@
 // A simulated Xiaozhi cloud in its own process for the benchmarks. Flags: --raw (no SDK client per
 // session, for cheap idle sockets), --relay. Commands on stdin (restart MS, sessions, dropall, calls N
-// TOOL), one JSON answer per line on stdout.
+// TOOL [IN_FLIGHT]), one JSON answer per line on stdout.
 import { createInterface } from "node:readline";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 
@@ -24,16 +24,19 @@ for await (const line of createInterface({ input: process.stdin })) {
     for (const session of sessions) session.terminate();
     send({ dropped: sessions.length });
   } else if (command === "calls") {
-    // `calls N TOOL`: N tools/call over the open sessions, 16 in flight.
+    // `calls N TOOL [IN_FLIGHT]`: N tools/call over the open sessions (default 16 in flight);
+    // answers the counts and the median round trip in ms.
     const sessions = cloud.sessions().filter((s) => s.open);
+    const [, , tool, inFlight] = line.trim().split(" ");
     const total = Number(arg);
-    const tool = line.trim().split(" ")[2];
     let next = 0;
     let ok = 0;
     let failed = 0;
+    const times = [];
     const worker = async () => {
       while (next < total) {
         const session = sessions[next++ % sessions.length];
+        const started = performance.now();
         try {
           const result = await session.callTool(tool, { text: "soak" });
           if (result.isError) failed++;
@@ -41,10 +44,12 @@ for await (const line of createInterface({ input: process.stdin })) {
         } catch {
           failed++;
         }
+        times.push(performance.now() - started);
       }
     };
-    await Promise.all(Array.from({ length: 16 }, worker));
-    send({ ok, failed });
+    await Promise.all(Array.from({ length: Number(inFlight ?? 16) }, worker));
+    times.sort((a, b) => a - b);
+    send({ ok, failed, p50: times[Math.floor(times.length / 2)] ?? 0 });
   } else if (command === "stop") {
     break;
   }

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { callCpu } from "./call-cpu.mjs";
 import { dashboard } from "./dashboard.mjs";
 import { deadLink } from "./dead-link.mjs";
 import { failover } from "./failover.mjs";
@@ -20,6 +21,7 @@ const all = [
   startup,
   memory,
   toolCall,
+  callCpu,
   failover,
   deadLink,
   strategyPick,

@@ -1,0 +1,73 @@
+// CPU per tools/call with an in-process tool, each provider in a process of its own and the
+// simulated cloud in another: xiaozhi-connect (SDK Server, validation, deadlines) beside a raw ws
+// responder that answers with constant JSON-RPC replies, the floor. Calls one at a time, so the
+// round trips are comparable too. Alternating rounds; medians.
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { median, ms, spawnCloud } from "./lib.mjs";
+
+const child = fileURLToPath(new URL("./call-cpu-child.mjs", import.meta.url));
+const rounds = 4;
+const warmup = 2000;
+const calls = 4000;
+
+async function measure(cloud, mode, round) {
+  const token = `cpu-${mode}-${round}`;
+  const proc = spawn(process.execPath, [child, mode, cloud.url(token)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: proc.stdout });
+  const waiting = [];
+  lines.on("line", (line) => waiting.shift()?.(line));
+  const next = () => new Promise((resolve) => waiting.push(resolve));
+  const say = (line) => {
+    const answer = next();
+    proc.stdin.write(`${line}\n`);
+    return answer;
+  };
+  if ((await next()) !== "ready") throw new Error(`${mode} provider did not come up`);
+  await cloud.command(`calls ${warmup} echo 1`);
+  await say("mark");
+  const run = await cloud.command(`calls ${calls} echo 1`);
+  const { cpuUs } = JSON.parse(await say("report"));
+  proc.stdin.end("stop\n");
+  await new Promise((resolve) => proc.once("exit", resolve));
+  if (run.failed > 0) throw new Error(`${mode}: ${run.failed} calls failed`);
+  return { cpuUs: cpuUs / calls, p50: run.p50 };
+}
+
+export const callCpu = {
+  title: "CPU per tools/call, in-process tool, cloud in another process",
+  async run() {
+    const cloud = await spawnCloud();
+    const results = { product: [], raw: [] };
+    try {
+      for (let round = 0; round < rounds; round++) {
+        for (const mode of round % 2 === 0 ? ["raw", "product"] : ["product", "raw"]) {
+          results[mode].push(await measure(cloud, mode, round));
+        }
+      }
+    } finally {
+      await cloud.stop();
+    }
+    const cpu = (mode) => median(results[mode].map((r) => r.cpuUs));
+    const p50 = (mode) => median(results[mode].map((r) => r.p50));
+    return [
+      {
+        measure: "CPU per tools/call in the provider's process",
+        value: `${cpu("product").toFixed(0)} µs (${(cpu("product") / cpu("raw")).toFixed(2)}×)`,
+        yardstick: `raw ws, constant replies ${cpu("raw").toFixed(0)} µs`,
+        bar: "≤ 1.8× yardstick",
+        pass: cpu("product") <= 1.8 * cpu("raw"),
+      },
+      {
+        measure: "p50 round trip as the cloud sees it",
+        value: `${ms(p50("product"))} (${(p50("product") / p50("raw")).toFixed(2)}×)`,
+        yardstick: `raw ws, constant replies ${ms(p50("raw"))}`,
+        bar: "≤ 1.8× yardstick",
+        pass: p50("product") <= 1.8 * p50("raw"),
+      },
+    ];
+  },
+};
