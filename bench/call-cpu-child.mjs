@@ -4,29 +4,18 @@
 import { createInterface } from "node:readline";
 import { XiaozhiConnectionManager } from "@xiaozhi-connect/transport-ws";
 import WebSocket from "ws";
+import { echoTool, echoTools } from "./lib.mjs";
 
 const [mode, url] = process.argv.slice(2);
-const echo = {
-  name: "echo",
-  description: "Echoes its text",
-  inputSchema: { type: "object", properties: { text: { type: "string" } } },
-};
-
 let close;
 if (mode === "product") {
-  const tools = {
-    specificationVersion: "v1",
-    listTools: () => [echo],
-    callTool: async (_name, args) => ({ content: [{ type: "text", text: String(args?.text ?? "") }] }),
-    onToolsChanged: () => () => {},
-  };
   const manager = new XiaozhiConnectionManager();
   let initialized;
   const ready = new Promise((resolve) => {
     initialized = resolve;
   });
   manager.on("initialized", () => initialized());
-  await manager.initialize([url], tools);
+  await manager.initialize([url], echoTools);
   await manager.connect();
   await ready;
   close = () => manager.cleanup();
@@ -37,7 +26,7 @@ if (mode === "product") {
   const replies = {
     initialize:
       '{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}}',
-    "tools/list": `{"tools":[${JSON.stringify(echo)}]}`,
+    "tools/list": `{"tools":[${JSON.stringify(echoTool)}]}`,
     "tools/call": '{"content":[{"type":"text","text":"soak"}]}',
     ping: "{}",
   };

@@ -2,10 +2,8 @@
 // simulated cloud in another: xiaozhi-connect (SDK Server, validation, deadlines) beside a raw ws
 // responder that answers with constant JSON-RPC replies, the floor. Calls one at a time, so the
 // round trips are comparable too. Alternating rounds; medians.
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { median, ms, spawnCloud } from "./lib.mjs";
+import { lineChannel, median, ms, spawnCloud } from "./lib.mjs";
 
 const child = fileURLToPath(new URL("./call-cpu-child.mjs", import.meta.url));
 const rounds = 4;
@@ -14,18 +12,7 @@ const calls = 4000;
 
 async function measure(cloud, mode, round) {
   const token = `cpu-${mode}-${round}`;
-  const proc = spawn(process.execPath, [child, mode, cloud.url(token)], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const lines = createInterface({ input: proc.stdout });
-  const waiting = [];
-  lines.on("line", (line) => waiting.shift()?.(line));
-  const next = () => new Promise((resolve) => waiting.push(resolve));
-  const say = (line) => {
-    const answer = next();
-    proc.stdin.write(`${line}\n`);
-    return answer;
-  };
+  const { child: proc, next, say } = lineChannel([child, mode, cloud.url(token)]);
   if ((await next()) !== "ready") throw new Error(`${mode} provider did not come up`);
   await cloud.command(`calls ${warmup} echo 1`);
   await say("mark");

@@ -19,30 +19,49 @@ export const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
  * `command("restart 0")` and friends resolve with the process's answer.
  */
 export async function spawnCloud(flags = []) {
-  const child = spawn(
-    process.execPath,
+  const { child, next, say } = lineChannel(
     [fileURLToPath(new URL("./cloud-process.mjs", import.meta.url)), ...flags],
-    {
-      stdio: ["pipe", "pipe", "inherit"],
-    },
+    JSON.parse,
   );
-  const lines = createInterface({ input: child.stdout });
-  const waiting = [];
-  lines.on("line", (line) => waiting.shift()?.(JSON.parse(line)));
-  const next = () => new Promise((resolve) => waiting.push(resolve));
   const hello = await next();
   return {
     url: (token) => hello.url.replace("TOKEN", encodeURIComponent(token)),
-    command(line) {
-      const answer = next();
-      child.stdin.write(`${line}\n`);
-      return answer;
-    },
+    command: say,
     async stop() {
       child.stdin.end("stop\n");
       await new Promise((resolve) => child.once("exit", resolve));
     },
   };
 }
+
+/**
+ * A node process spoken to one line at a time: `next()` is its next stdout line (read with
+ * `parse`), `say(line)` writes a line and resolves with the answer line.
+ */
+export function lineChannel(args, parse = (line) => line) {
+  const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "inherit"] });
+  const waiting = [];
+  createInterface({ input: child.stdout }).on("line", (line) => waiting.shift()?.(parse(line)));
+  const next = () => new Promise((resolve) => waiting.push(resolve));
+  const say = (line) => {
+    const answer = next();
+    child.stdin.write(`${line}\n`);
+    return answer;
+  };
+  return { child, next, say };
+}
+
+/** An in-process tool source with one `echo` tool, for providers under measurement. */
+export const echoTool = {
+  name: "echo",
+  description: "Echoes its text",
+  inputSchema: { type: "object", properties: { text: { type: "string" } } },
+};
+export const echoTools = {
+  specificationVersion: "v1",
+  listTools: () => [echoTool],
+  callTool: async (_name, args) => ({ content: [{ type: "text", text: String(args?.text ?? "") }] }),
+  onToolsChanged: () => () => {},
+};
 
 export { until } from "@xiaozhi-connect/core/testing";

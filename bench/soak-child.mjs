@@ -3,24 +3,11 @@
 // `calls` tool calls spread over the rounds. Prints, as JSON, the heap and RSS after GC and the
 // active handles and listeners at the start (after a warm-up round) and at the end.
 import { XiaozhiConnectionManager } from "@xiaozhi-connect/transport-ws";
-import { spawnCloud, until } from "./lib.mjs";
+import { echoTools, spawnCloud, until } from "./lib.mjs";
 
 const endpoints = Number(process.argv[2] ?? 100);
 const rounds = Number(process.argv[3] ?? 100);
 const calls = Number(process.argv[4] ?? 100_000);
-
-const tools = {
-  specificationVersion: "v1",
-  listTools: () => [
-    {
-      name: "echo",
-      description: "Echoes its text",
-      inputSchema: { type: "object", properties: { text: { type: "string" } } },
-    },
-  ],
-  callTool: async (_name, args) => ({ content: [{ type: "text", text: String(args?.text ?? "") }] }),
-  onToolsChanged: () => () => {},
-};
 
 const settle = async () => {
   for (let i = 0; i < 4; i++) {
@@ -44,7 +31,7 @@ const manager = new XiaozhiConnectionManager({
   backoff: { initialDelay: 50, maxDelay: 400 },
   connectTimeout: 10_000,
 });
-manager.setToolSource(tools);
+manager.setToolSource(echoTools);
 await manager.initialize(Array.from({ length: endpoints }, (_, i) => cloud.url(`soak-${i}`)));
 await manager.connect();
 const allConnected = () => manager.getConnectionStatus().every((s) => s.connected && s.initialized);

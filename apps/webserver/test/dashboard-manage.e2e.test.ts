@@ -1,16 +1,15 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { endpointId } from "@xiaozhi-connect/core";
 import { type CloudSession, SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { demoTools, type RunningServer, runServer } from "./run-server.js";
+import { demoTools, launchChromium, type RunningServer, runServer } from "./run-server.js";
 
 // The dashboard as a user drives it, against a server with a config file (so every change is
 // written), a simulated Xiaozhi cloud in this process (so the test plays the agents), and the demo
 // tools as a real stdio service.
-const executablePath = "/usr/bin/chromium";
 let browser: Browser | undefined;
 let server: RunningServer | undefined;
 let cloud: SimulatedXiaozhiCloud | undefined;
@@ -18,9 +17,6 @@ let configPath = "";
 const jwt = `eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify({ agentId: 9001 })).toString("base64url")}.c2ln`;
 
 beforeAll(async () => {
-  if (!existsSync(executablePath)) {
-    throw new Error(`Chromium is needed at ${executablePath}: apt-get update && apt-get install -y chromium`);
-  }
   cloud = await SimulatedXiaozhiCloud.start();
   const dir = mkdtempSync(join(tmpdir(), "xz-dash-"));
   configPath = join(dir, "xiaozhi.config.json");
@@ -37,10 +33,7 @@ beforeAll(async () => {
     )}\n`,
   );
   server = await runServer(["--config", configPath, "--port", "0"]);
-  browser = await chromium.launch({
-    executablePath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -1,25 +1,18 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { endpointId } from "@xiaozhi-connect/core";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningServer, runServer } from "./run-server.js";
+import { launchChromium, type RunningServer, runServer } from "./run-server.js";
 
-const executablePath = "/usr/bin/chromium";
 const output = join(import.meta.dirname, "../test-output");
 let browser: Browser | undefined;
 let server: RunningServer | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(executablePath)) {
-    throw new Error(`Chromium is needed at ${executablePath}: apt-get update && apt-get install -y chromium`);
-  }
   // Demo mode, as a newcomer starts it; the flaky endpoint drops every 1.5 s so the test sees it.
   server = await runServer(["--port", "0"], { XIAOZHI_DEMO_FLAKY_MS: "1500" });
-  browser = await chromium.launch({
-    executablePath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -2,9 +2,23 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type Browser, chromium } from "playwright-core";
 import { isAlive } from "../src/state.js";
 
 export const main = join(import.meta.dirname, "../dist/main.js");
+
+const chromiumPath = "/usr/bin/chromium";
+
+/** Debian's Chromium, headless, as the browser tests drive it; fails with how to get it when absent. */
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`Chromium is needed at ${chromiumPath}: apt-get update && apt-get install -y chromium`);
+  }
+  return chromium.launch({
+    executablePath: chromiumPath,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+}
 export const demoTools = join(import.meta.dirname, "../dist/demo-tools.js");
 
 /** A WebServer started as the user starts it: `node dist/main.js …` in its own process. */

@@ -155,20 +155,9 @@ export class EndpointSupervisor<C extends Connection> {
   hasten(at: number): void {
     if (this.#state !== "reconnecting" || this.#timer === undefined || !this.#wanted) return;
     if (this.#nextReconnectAt === undefined || this.#nextReconnectAt <= at) return;
-    clearTimeout(this.#timer);
-    this.#nextReconnectAt = at;
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = undefined;
-        if (this.#wanted) void this.#startAttempt();
-      },
-      Math.max(0, at - this.context.now()),
-    );
-    this.#report("reconnectScheduled", {
-      attempt: this.#attempts,
-      delayMs: Math.max(0, at - this.context.now()),
-      nextReconnectAt: at,
-    });
+    const delayMs = Math.max(0, at - this.context.now());
+    const nextReconnectAt = this.#schedule(delayMs);
+    this.#report("reconnectScheduled", { attempt: this.#attempts, delayMs, nextReconnectAt });
   }
 
   /**
@@ -280,14 +269,21 @@ export class EndpointSupervisor<C extends Connection> {
     }
     const delayMs = backoffDelay(this.#attempts, backoff, this.context.random);
     this.#attempts++;
+    const nextReconnectAt = this.#schedule(delayMs);
+    this.#setState("reconnecting");
+    this.#report("reconnectScheduled", { attempt: this.#attempts, delayMs, nextReconnectAt });
+  }
+
+  /** (Re)sets the one retry timer to fire in `delayMs`; returns when it is due. */
+  #schedule(delayMs: number): number {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     const nextReconnectAt = this.context.now() + delayMs;
     this.#nextReconnectAt = nextReconnectAt;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (this.#wanted) void this.#startAttempt();
     }, delayMs);
-    this.#setState("reconnecting");
-    this.#report("reconnectScheduled", { attempt: this.#attempts, delayMs, nextReconnectAt });
+    return nextReconnectAt;
   }
 
   #fail(reason: string): void {

@@ -103,9 +103,6 @@ const connection = z.object({
   loadBalanceStrategy: z.string().optional(),
 });
 
-/** One `mcpServers` entry: a stdio command, a remote URL, or replicas of either. */
-export const serviceConfigSchema = service;
-
 /**
  * `xiaozhi.config.json`, as xiaozhi-client writes it, with the optional fields xiaozhi-connect
  * adds. Unknown top-level fields (other tools' settings) are kept as they are.
@@ -502,16 +499,8 @@ export function serviceToWrite(name: string, entry: unknown): Record<string, unk
   if (name.includes(toolNameSeparator)) {
     throw new XiaozhiError("INVALID_CONFIG", `a service name may not contain "${toolNameSeparator}"`);
   }
-  const parsed = serviceConfigSchema.safeParse(entry);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue?.path.map(String).join(".");
-    throw new XiaozhiError(
-      "INVALID_CONFIG",
-      `mcpServers.${name}${path ? `.${path}` : ""}: ${issue?.message ?? "invalid"}`,
-    );
-  }
-  return parsed.data as Record<string, unknown>;
+  // Checked as the file would be, so the error names the field the same way.
+  return parseConfig({ mcpServers: { [name]: entry } }).mcpServers?.[name] as Record<string, unknown>;
 }
 
 /** The raw `mcpServers` entries of a raw config. */

@@ -130,7 +130,7 @@ class Series {
   }
 
   /** Adds to the point of `slot`, or starts a new one (overwriting the oldest when full). */
-  record(slot: number, health: number, rttMs: number | undefined): void {
+  record(slot: number, health: number, rttMs: number | undefined): number {
     let i = this.#head;
     if (i < 0 || this.#slot[i] !== slot) {
       i = (this.#head + 1) % this.capacity;
@@ -147,22 +147,26 @@ class Series {
       this.#rtt[i] = ((this.#rtt[i] as number) * n + rttMs) / (n + 1);
       this.#count[i] = Math.min(n + 1, 0xffff);
     }
+    return i;
   }
 
   points(width: number, since: number): HistoryPoint[] {
     const out: HistoryPoint[] = [];
     for (let k = this.size - 1; k >= 0; k--) {
       const i = (this.#head - k + this.capacity) % this.capacity;
-      const at = (this.#slot[i] as number) * width;
-      if (at + width <= since) continue;
-      const health = this.#health[i] as number;
-      out.push(
-        (this.#count[i] as number) > 0
-          ? { at, rttMs: Math.round((this.#rtt[i] as number) * 10) / 10, health }
-          : { at, health },
-      );
+      if (((this.#slot[i] as number) + 1) * width <= since) continue;
+      out.push(this.point(i, width));
     }
     return out;
+  }
+
+  /** The point at ring index `i`. */
+  point(i: number, width: number): HistoryPoint {
+    const at = (this.#slot[i] as number) * width;
+    const health = this.#health[i] as number;
+    return (this.#count[i] as number) > 0
+      ? { at, rttMs: Math.round((this.#rtt[i] as number) * 10) / 10, health }
+      : { at, health };
   }
 
   /** The newest period, if any. */
@@ -265,9 +269,19 @@ export class ActivityHistory {
     this.#now = options.now ?? Date.now;
   }
 
-  /** A measurement of an endpoint: its health now, and the round trip when one was measured. */
-  sample(id: string, name: string | undefined, health: number, rttMs?: number, at = this.#now()): void {
-    this.#get(id, name).record(Math.floor(at / this.#width), health, rttMs);
+  /**
+   * A measurement of an endpoint: its health now, and the round trip when one was measured.
+   * Returns the chart point it went into.
+   */
+  sample(
+    id: string,
+    name: string | undefined,
+    health: number,
+    rttMs?: number,
+    at = this.#now(),
+  ): HistoryPoint {
+    const series = this.#get(id, name);
+    return series.point(series.record(Math.floor(at / this.#width), health, rttMs), this.#width);
   }
 
   /** The endpoint went up or down; a change of reason while down starts no new period. */

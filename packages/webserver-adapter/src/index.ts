@@ -20,7 +20,6 @@ export {
   removeServiceEntry,
   type SkippedEndpoint,
   selectEndpoints,
-  serviceConfigSchema,
   serviceEntries,
   servicesOf,
   serviceToWrite,

@@ -454,11 +454,7 @@ export class XiaozhiConnectionAdapter {
    * or entry, `DUPLICATE_SERVICE` for a name in use.
    */
   addService(name: string, entry: unknown): Promise<ServiceInfo> {
-    const checked = serviceToWrite(name, entry);
-    return this.#serially(async () => {
-      await this.#change((raw) => setServiceEntry(raw, name, checked, true));
-      return this.#service(name);
-    });
+    return this.#writeService(name, entry, true);
   }
 
   /**
@@ -466,9 +462,13 @@ export class XiaozhiConnectionAdapter {
    * shows, are kept unless given. Throws `UNKNOWN_SERVICE`, `INVALID_CONFIG`.
    */
   updateService(name: string, entry: unknown): Promise<ServiceInfo> {
+    return this.#writeService(name, entry, false);
+  }
+
+  #writeService(name: string, entry: unknown, create: boolean): Promise<ServiceInfo> {
     const checked = serviceToWrite(name, entry);
     return this.#serially(async () => {
-      await this.#change((raw) => setServiceEntry(raw, name, checked, false));
+      await this.#change((raw) => setServiceEntry(raw, name, checked, create));
       return this.#service(name);
     });
   }
@@ -546,9 +546,7 @@ export class XiaozhiConnectionAdapter {
     const score = (id: string) => this.manager.getEndpointStatus(id)?.healthScore ?? 0;
     this.#unsubscribe.push(
       this.manager.on("rtt", ({ id, name, ms, at }) => {
-        history.sample(id, name, score(id), ms, at);
-        const point = history.endpoint(id)?.points.at(-1);
-        if (point) this.#events.emit("sample", { id, point });
+        this.#events.emit("sample", { id, point: history.sample(id, name, score(id), ms, at) });
       }),
       this.manager.on("stateChanged", ({ id, name, from, to, at }) => {
         if (to === "connected") history.transition(id, name, true, undefined, at);
@@ -616,14 +614,9 @@ function configView(entry: ServiceConfig): ServiceConfigView {
       ...(entry.env === undefined ? {} : { env: Object.keys(entry.env) }),
     };
   }
-  let type: ServiceConfigView["type"];
-  try {
-    type = transportKind(entry);
-  } catch {
-    type = "streamable-http";
-  }
   return {
-    type,
+    // The schema has checked the URL, so its kind can be read.
+    type: transportKind(entry),
     url: maskEndpoint(entry.url),
     ...(entry.headers === undefined ? {} : { headers: Object.keys(entry.headers) }),
   };
