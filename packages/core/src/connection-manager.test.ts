@@ -779,6 +779,45 @@ describe("names, round trips and answered requests", () => {
   });
 });
 
+describe("connections without observe()", () => {
+  it("are watched through on(): drops, answers and cleanup work the same", async () => {
+    vi.useRealTimers();
+    const network = new MemoryNetwork();
+    const connections: MemoryConnection[] = [];
+    // A third-party connection that implements only the required `on`.
+    const factory = ((endpoint, context) => {
+      const connection = network.factory(endpoint, context);
+      connections.push(connection);
+      return new Proxy(connection, {
+        get(target, key) {
+          if (key === "observe") return undefined;
+          const value = Reflect.get(target, key, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    }) as ConnectionManagerOptions<MemoryConnection>["connectionFactory"];
+    const manager = new ConnectionManager<MemoryConnection>({
+      connectionFactory: factory,
+      random: () => 0.5,
+      backoff: { initialDelay: 1, maxDelay: 1 },
+    });
+    const seen: ManagerEventMap["handled"][] = [];
+    manager.on("handled", (event) => seen.push(event));
+    await manager.initialize([url(1)]);
+    await manager.connect();
+    const connection = connections[0] as MemoryConnection;
+    expect(connection.listenerCount()).toBe(6);
+    connection.answered("tools/list");
+    expect(seen).toEqual([expect.objectContaining({ id: id(1), method: "tools/list", ok: true })]);
+    const reconnected = new Promise((resolve) => manager.on("connected", resolve));
+    connection.drop(4004, "Internal server error");
+    await reconnected;
+    expect(manager.getEndpointStatus(id(1))?.connected).toBe(true);
+    await manager.cleanup();
+    expect(connection.listenerCount()).toBe(0);
+  });
+});
+
 describe("recovery after an outage", () => {
   const on = (host: string, n: number) => `wss://${host}/mcp/?token=secret-token-${n}`;
 

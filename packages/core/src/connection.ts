@@ -1,4 +1,4 @@
-import type { Subscribable } from "./emitter.js";
+import type { Observer, Subscribable } from "./emitter.js";
 import type { ResolvedEndpoint } from "./endpoint.js";
 import type { Logger } from "./logger.js";
 import type { ToolSource } from "./tool-source.js";
@@ -81,6 +81,13 @@ export interface Connection extends Subscribable<ConnectionEventMap> {
    * rejects with the signal's reason when `signal` aborts.
    */
   ping(signal?: AbortSignal): Promise<number>;
+  /**
+   * Subscribes one object to every event it has a method for (`closed(info)`, `rtt(payload)`, …)
+   * and returns the function that unsubscribes; optional. A manager watching thousands of
+   * connections uses it when present (one object per connection instead of a listener per event)
+   * and `on` otherwise.
+   */
+  observe?(observer: Observer<ConnectionEventMap>): () => void;
   /** Sends a request the provider starts (server → client); optional. */
   request?(
     method: string,

@@ -34,4 +34,50 @@ describe("Emitter", () => {
     emitter.emit("a", 1);
     expect(calls).toBe(1);
   });
+
+  it("delivers to observers by method name, counts them, and unsubscribes each once", () => {
+    const errors: unknown[] = [];
+    const emitter = new Emitter<{ a: number; b: string; c: boolean }>((e) => errors.push(e));
+    const seen: string[] = [];
+    const first = {
+      a(n: number) {
+        seen.push(`first a ${n} ${this === first}`);
+      },
+      b() {
+        throw new Error("boom");
+      },
+    };
+    const second = { b: (text: string) => seen.push(`second b ${text}`) };
+    const offFirst = emitter.observe(first);
+    const offSecond = emitter.observe(second);
+    emitter.on("a", (n) => seen.push(`listener a ${n}`));
+    expect(emitter.listenerCount()).toBe(3);
+    expect(emitter.listenerCount("b")).toBe(2);
+    expect(emitter.listenerCount("c")).toBe(0);
+    emitter.emit("a", 1);
+    emitter.emit("b", "x");
+    emitter.emit("c", true);
+    expect(seen).toEqual(["listener a 1", "first a 1 true", "second b x"]);
+    expect(errors).toHaveLength(1);
+    offFirst();
+    offFirst();
+    emitter.emit("b", "y");
+    expect(seen.at(-1)).toBe("second b y");
+    expect(emitter.listenerCount()).toBe(2);
+    offSecond();
+    expect(emitter.listenerCount()).toBe(1);
+  });
+
+  it("lets a listener unsubscribe while an event is delivered without skipping the others", () => {
+    const emitter = new Emitter<{ a: number }>();
+    const seen: string[] = [];
+    const offFirst = emitter.on("a", () => {
+      seen.push("first");
+      offFirst();
+    });
+    emitter.on("a", () => seen.push("second"));
+    emitter.emit("a", 1);
+    emitter.emit("a", 2);
+    expect(seen).toEqual(["first", "second", "second"]);
+  });
 });

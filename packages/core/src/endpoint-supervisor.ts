@@ -1,5 +1,5 @@
 import { backoffDelay } from "./backoff.js";
-import type { CloseInfo, Connection, ConnectionState } from "./connection.js";
+import type { CloseInfo, Connection, ConnectionEventMap, ConnectionState } from "./connection.js";
 import type { ResolvedEndpoint } from "./endpoint.js";
 import { describeError, XiaozhiError } from "./errors.js";
 import type { HealthObservation, HealthScorer } from "./health.js";
@@ -55,6 +55,39 @@ const none: Record<string, never> = Object.freeze({});
  * time (`start()` during an attempt joins it).
  */
 export class EndpointSupervisor<C extends Connection> {
+  /**
+   * Takes a connection's events for its supervisor: one object per endpoint instead of a listener
+   * and an unsubscribe function per event.
+   */
+  static readonly #Observer = class {
+    constructor(readonly supervisor: EndpointSupervisor<Connection>) {}
+    closed(info: CloseInfo): void {
+      this.supervisor.#onClosed(info);
+    }
+    initialized(): void {
+      this.supervisor.#report("initialized", none);
+    }
+    rtt({ ms, at }: ConnectionEventMap["rtt"]): void {
+      const supervisor = this.supervisor;
+      supervisor.context.health?.observe(supervisor.id, { kind: "rtt", ms, at });
+      supervisor.#report("rtt", { ms });
+    }
+    handled({ method, tool, ok, ms }: ConnectionEventMap["handled"]): void {
+      this.supervisor.#report("handled", tool === undefined ? { method, ok, ms } : { method, tool, ok, ms });
+    }
+    error({ error }: ConnectionEventMap["error"]): void {
+      const supervisor = this.supervisor;
+      supervisor.context.logger.debug(
+        { ...supervisor.#who, err: redact(describeError(error)) },
+        "connection error",
+      );
+    }
+    frame({ at }: ConnectionEventMap["frame"]): void {
+      const supervisor = this.supervisor;
+      supervisor.context.health?.observe(supervisor.id, { kind: "frame", at });
+    }
+  };
+
   #state: ConnectionState = "disconnected";
   #wanted = false;
   #attempts = 0;
@@ -73,26 +106,22 @@ export class EndpointSupervisor<C extends Connection> {
     readonly connection: C,
     private readonly context: SupervisorContext,
   ) {
-    const id = endpoint.id;
-    const health = context.health;
-    const subscriptions = [
-      connection.on("closed", (info) => this.#onClosed(info)),
-      connection.on("initialized", () => this.#report("initialized", none)),
-      connection.on("rtt", ({ ms, at }) => {
-        health?.observe(id, { kind: "rtt", ms, at });
-        this.#report("rtt", { ms });
-      }),
-      connection.on("handled", ({ method, tool, ok, ms }) =>
-        this.#report("handled", tool === undefined ? { method, ok, ms } : { method, tool, ok, ms }),
-      ),
-      connection.on("error", ({ error }) =>
-        context.logger.debug({ ...this.#who, err: redact(describeError(error)) }, "connection error"),
-      ),
-      ...(health ? [connection.on("frame", ({ at }) => health.observe(id, { kind: "frame", at }))] : []),
-    ];
-    this.#unsubscribe = () => {
-      for (const unsubscribe of subscriptions) unsubscribe();
-    };
+    const observer = new EndpointSupervisor.#Observer(this);
+    if (connection.observe) {
+      this.#unsubscribe = connection.observe(observer);
+    } else {
+      const subscriptions = [
+        connection.on("closed", (info) => observer.closed(info)),
+        connection.on("initialized", () => observer.initialized()),
+        connection.on("rtt", (payload) => observer.rtt(payload)),
+        connection.on("handled", (payload) => observer.handled(payload)),
+        connection.on("error", (payload) => observer.error(payload)),
+        connection.on("frame", (payload) => observer.frame(payload)),
+      ];
+      this.#unsubscribe = () => {
+        for (const unsubscribe of subscriptions) unsubscribe();
+      };
+    }
   }
 
   get state(): ConnectionState {

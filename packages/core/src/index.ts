@@ -16,7 +16,7 @@ export {
   type ReconcileResult,
 } from "./connection-manager.js";
 export type { BroadcastResult, ConnectionOperation, DispatchOptions } from "./dispatcher.js";
-export { Emitter, type Listener, type Subscribable } from "./emitter.js";
+export { Emitter, type Listener, type Observer, type Subscribable } from "./emitter.js";
 export {
   type EndpointDescriptor,
   type EndpointInput,

@@ -21,10 +21,23 @@ export interface HeartbeatHandle {
   unregister(): void;
 }
 
-interface Slot {
-  readonly target: HeartbeatTarget;
-  lastPingAt: number;
+/** A registered socket; it is also the handle its connection holds, so a socket costs one object. */
+class Slot implements HeartbeatHandle {
   awaitingSince: number | undefined;
+
+  constructor(
+    readonly wheel: HeartbeatWheel,
+    readonly target: HeartbeatTarget,
+    public lastPingAt: number,
+  ) {}
+
+  alive(): void {
+    this.awaitingSince = undefined;
+  }
+
+  unregister(): void {
+    this.wheel.unregister(this);
+  }
 }
 
 export const defaultHeartbeat: HeartbeatOptions = Object.freeze({ interval: 30_000, timeout: 10_000 });
@@ -67,15 +80,15 @@ export class HeartbeatWheel {
   }
 
   register(target: HeartbeatTarget): HeartbeatHandle {
-    const slot: Slot = { target, lastPingAt: this.now(), awaitingSince: undefined };
+    const slot = new Slot(this, target, this.now());
     this.#slots.add(slot);
     this.#ensureTimer();
-    return {
-      alive: () => {
-        slot.awaitingSince = undefined;
-      },
-      unregister: () => this.#remove(slot),
-    };
+    return slot;
+  }
+
+  /** Forgets one socket; `handle.unregister()` does the same. */
+  unregister(handle: HeartbeatHandle): void {
+    if (handle instanceof Slot) this.#remove(handle);
   }
 
   /** Forgets every socket and stops the timer. */

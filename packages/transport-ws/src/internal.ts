@@ -9,5 +9,5 @@ export {
   type JsonRpcErrorAnswer,
   oneLineSchemaError,
 } from "./jsonrpc-errors.js";
-export { createToolServer, type ToolServerOptions } from "./mcp-tool-server.js";
+export { type ServedLink, SharedToolServer, type ToolServerOptions } from "./mcp-tool-server.js";
 export { MalformedFrameError, normalizeFrame } from "./websocket-transport.js";

@@ -1,5 +1,3 @@
-import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { ResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import {
   type CloseInfo,
   type Connection,
@@ -9,6 +7,7 @@ import {
   describeError,
   Emitter,
   type Logger,
+  type Observer,
   type ResolvedEndpoint,
   redact,
   type ToolSource,
@@ -16,9 +15,8 @@ import {
 } from "@xiaozhi-connect/core";
 import WebSocket from "ws";
 import { classifyClose, classifyUpgradeStatus } from "./close-codes.js";
-import type { HeartbeatHandle, HeartbeatWheel } from "./heartbeat.js";
-import { createToolServer } from "./mcp-tool-server.js";
-import { WebSocketTransport } from "./websocket-transport.js";
+import type { HeartbeatHandle, HeartbeatTarget, HeartbeatWheel } from "./heartbeat.js";
+import { type ServedLink, SharedToolServer } from "./mcp-tool-server.js";
 
 /** Per-connection settings; the factory fills the defaults and may change them later. Times in ms. */
 export interface XiaozhiConnectionOptions {
@@ -88,6 +86,10 @@ export class XiaozhiEndpointConnection implements Connection {
     listener: (payload: ConnectionEventMap[K]) => void,
   ): () => void {
     return this.#events.on(event, listener);
+  }
+
+  observe(observer: Observer<ConnectionEventMap>): () => void {
+    return this.#events.observe(observer);
   }
 
   /** Listeners held on this connection; for leak checks. */
@@ -219,10 +221,11 @@ export class XiaozhiEndpointConnection implements Connection {
         else reject(ms);
       };
       const onAbort = () => {
-        link.pingWaiters.delete(waiter);
+        link.pingWaiters?.delete(waiter);
         reject(signal?.reason);
       };
       signal?.addEventListener("abort", onAbort, { once: true });
+      link.pingWaiters ??= new Set();
       link.pingWaiters.add(waiter);
       link.pingStartedAt ??= started;
       link.socket.ping();
@@ -231,16 +234,12 @@ export class XiaozhiEndpointConnection implements Connection {
 
   async notify(method: string, params?: Record<string, unknown>): Promise<void> {
     const link = this.#requireLink();
-    await link.server.notification(params === undefined ? { method } : { method, params });
+    await link.server.notify(link, params === undefined ? { method } : { method, params });
   }
 
   async request(method: string, params?: Record<string, unknown>, options?: { signal?: AbortSignal }) {
     const link = this.#requireLink();
-    return link.server.request(
-      params === undefined ? { method } : { method, params },
-      ResultSchema,
-      options?.signal ? { signal: options.signal } : undefined,
-    );
+    return link.server.request(link, params === undefined ? { method } : { method, params }, options?.signal);
   }
 
   #requireLink(): Link {
@@ -251,96 +250,67 @@ export class XiaozhiEndpointConnection implements Connection {
   }
 
   #attach(socket: WebSocket): Link {
-    const link: Link = {
-      socket,
-      // The factory's shared settings and this connection's emitter: nothing allocated per link.
-      server: createToolServer(this.#tools, this.options, this.#events),
-      initialized: false,
-      lastFrameAt: Date.now(),
-      pingWaiters: new Set(),
-      pingStartedAt: undefined,
-      closedBy: undefined,
-      deadReason: undefined,
-      heartbeat: undefined as unknown as HeartbeatHandle,
-      unsubscribeTools: () => {},
-    };
+    const link = new Link(socket, this, this.#tools, this.#events, toolServerFor(this.options));
     this.#link = link;
-    link.server.oninitialized = () => {
-      link.initialized = true;
-      this.#events.emit("initialized", { at: Date.now() });
-    };
-    link.server.onerror = (error) => {
-      this.#logger.debug(
-        { endpoint: this.endpoint.masked, err: redact(describeError(error)) },
-        "dropped a frame",
-      );
-      this.#events.emit("error", { error: new Error(redact(describeError(error))), at: Date.now() });
-    };
-    const transport = new WebSocketTransport(socket, {
-      onFrame: () => {
-        const at = Date.now();
-        link.lastFrameAt = at;
-        link.heartbeat.alive();
-        this.#events.emit("frame", { at });
-      },
-    });
-    void link.server.connect(transport).catch((error: unknown) => {
-      this.#logger.warn(
-        { endpoint: this.endpoint.masked, err: redact(describeError(error)) },
-        "MCP server failed to start",
-      );
-    });
-    let heartbeatPingAt = 0;
-    link.heartbeat = this.options.heartbeat.register({
-      ping: () => {
-        heartbeatPingAt = performance.now();
-        link.pingStartedAt ??= heartbeatPingAt;
-        socket.ping();
-      },
-      expired: () => {
-        link.deadReason = "heartbeat timeout: no pong";
-        socket.terminate();
-      },
-    });
-    socket.on("pong", () => {
-      const ms = performance.now() - (link.pingStartedAt ?? heartbeatPingAt);
-      link.pingStartedAt = undefined;
-      this.#rttMs = ms;
-      link.heartbeat.alive();
-      for (const waiter of link.pingWaiters) waiter(ms);
-      link.pingWaiters.clear();
-      this.#events.emit("rtt", { ms, at: Date.now() });
-    });
-    socket.on("error", (error) =>
-      this.#logger.debug(
-        { endpoint: this.endpoint.masked, err: redact(describeError(error)) },
-        "socket error",
-      ),
-    );
-    socket.once("close", (code, reason) => this.#detach(link, code, reason.toString()));
-    link.unsubscribeTools = this.#tools.onToolsChanged(() => {
-      if (!link.initialized) return;
-      link.server.sendToolListChanged().catch((error: unknown) => {
-        this.#logger.debug(
-          { endpoint: this.endpoint.masked, err: redact(describeError(error)) },
-          "list_changed not sent",
-        );
-      });
-    });
+    (socket as LinkedSocket)[linkKey] = link;
+    link.heartbeat = this.options.heartbeat.register(link);
+    // Listeners shared by every socket (they find their link on the socket): an idle link costs no
+    // closures of its own.
+    socket.on("message", XiaozhiEndpointConnection.#onMessage);
+    socket.on("pong", XiaozhiEndpointConnection.#onPong);
+    socket.on("error", XiaozhiEndpointConnection.#onError);
+    socket.once("close", XiaozhiEndpointConnection.#onClose);
+    link.server.add(link);
     return link;
   }
+
+  static readonly #onMessage = function (this: WebSocket, data: WebSocket.RawData, isBinary: boolean) {
+    const link = linkOf(this);
+    const at = Date.now();
+    link.lastFrameAt = at;
+    link.heartbeat.alive();
+    link.events.emit("frame", { at });
+    link.server.receive(link, data, isBinary);
+  };
+
+  static readonly #onPong = function (this: WebSocket) {
+    const link = linkOf(this);
+    const ms = performance.now() - (link.pingStartedAt ?? link.heartbeatPingAt);
+    link.pingStartedAt = undefined;
+    link.connection.#rttMs = ms;
+    link.heartbeat.alive();
+    if (link.pingWaiters) {
+      for (const waiter of link.pingWaiters) waiter(ms);
+      link.pingWaiters = undefined;
+    }
+    link.events.emit("rtt", { ms, at: Date.now() });
+  };
+
+  static readonly #onError = function (this: WebSocket, error: Error) {
+    const connection = linkOf(this).connection;
+    connection.#logger.debug(
+      { endpoint: connection.endpoint.masked, err: redact(describeError(error)) },
+      "socket error",
+    );
+  };
+
+  static readonly #onClose = function (this: WebSocket, code: number, reason: Buffer) {
+    const link = linkOf(this);
+    link.connection.#detach(link, code, reason.toString());
+  };
 
   #detach(link: Link, code: number, reason: string): void {
     if (this.#link !== link) return;
     this.#link = undefined;
     link.heartbeat.unregister();
-    link.unsubscribeTools();
+    link.server.remove(link);
     link.socket.removeAllListeners();
     link.socket.on("error", () => {});
-    const closed = new XiaozhiError("NOT_CONNECTED", "the link closed before the ping was answered");
-    for (const waiter of link.pingWaiters) waiter(closed);
-    link.pingWaiters.clear();
-    void link.server.close().catch(() => {});
+    if (link.pingWaiters) {
+      const closed = new XiaozhiError("NOT_CONNECTED", "the link closed before the ping was answered");
+      for (const waiter of link.pingWaiters) waiter(closed);
+      link.pingWaiters = undefined;
+    }
     this.#state = link.closedBy ? "stopped" : "disconnected";
     const info: CloseInfo = link.deadReason
       ? { code: 1006, reason: link.deadReason, retryable: true, at: Date.now() }
@@ -352,15 +322,53 @@ export class XiaozhiEndpointConnection implements Connection {
 /** Settles one `ping()`: with the round trip in ms, or with why there will be none. */
 type PingWaiter = (outcome: number | XiaozhiError) => void;
 
-interface Link {
-  readonly socket: WebSocket;
-  readonly server: Server;
-  initialized: boolean;
-  lastFrameAt: number;
-  readonly pingWaiters: Set<PingWaiter>;
+const linkKey = Symbol("xiaozhi-connect.link");
+
+type LinkedSocket = WebSocket & { [linkKey]: Link };
+
+const linkOf = (socket: WebSocket): Link => (socket as LinkedSocket)[linkKey];
+
+/** One open socket of a connection: what it needs and nothing more. */
+class Link implements ServedLink, HeartbeatTarget {
+  initialized = false;
+  lastFrameAt = Date.now();
+  incoming = 0;
+  outgoing = 0;
+  pingWaiters: Set<PingWaiter> | undefined;
   pingStartedAt: number | undefined;
+  heartbeatPingAt = 0;
   closedBy: { code: number; reason: string } | undefined;
   deadReason: string | undefined;
-  heartbeat: HeartbeatHandle;
-  unsubscribeTools: () => void;
+  heartbeat!: HeartbeatHandle;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly connection: XiaozhiEndpointConnection,
+    readonly tools: ToolSource,
+    readonly events: Emitter<ConnectionEventMap>,
+    readonly server: SharedToolServer,
+  ) {}
+
+  ping(): void {
+    this.heartbeatPingAt = performance.now();
+    this.pingStartedAt ??= this.heartbeatPingAt;
+    this.socket.ping();
+  }
+
+  expired(): void {
+    this.deadReason = "heartbeat timeout: no pong";
+    this.socket.terminate();
+  }
+}
+
+// One tool server per settings object, that is per factory; a new one when `serverInfo` changes.
+const toolServers = new WeakMap<XiaozhiConnectionOptions, SharedToolServer>();
+
+function toolServerFor(options: XiaozhiConnectionOptions): SharedToolServer {
+  let server = toolServers.get(options);
+  if (!server || server.options.serverInfo !== options.serverInfo) {
+    server = new SharedToolServer(options);
+    toolServers.set(options, server);
+  }
+  return server;
 }

@@ -5,7 +5,7 @@ import type {
   ConnectionFactory,
   ConnectionState,
 } from "../connection.js";
-import { Emitter } from "../emitter.js";
+import { Emitter, type Observer } from "../emitter.js";
 import type { ResolvedEndpoint } from "../endpoint.js";
 import { XiaozhiError } from "../errors.js";
 import type { ToolSource } from "../tool-source.js";
@@ -60,6 +60,10 @@ export class MemoryConnection implements Connection {
 
   on<K extends keyof ConnectionEventMap>(event: K, listener: (payload: ConnectionEventMap[K]) => void) {
     return this.#events.on(event, listener);
+  }
+
+  observe(observer: Observer<ConnectionEventMap>): () => void {
+    return this.#events.observe(observer);
   }
 
   listenerCount(): number {
