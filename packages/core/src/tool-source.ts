@@ -41,7 +41,8 @@ export interface ToolSource {
    * Runs a tool. Must honour `options.signal` by cancelling the upstream work. A tool that ran and
    * failed resolves with `isError: true`; a rejection means the call could not run (unknown tool,
    * service down), and an `XiaozhiError` with code `NOT_CONNECTED` or `SEND_FAILED` promises it
-   * never reached the tool.
+   * never reached the tool. The result goes to the agent as it is, so it must be a valid MCP
+   * `CallToolResult` (an SDK client's results are: the SDK checked them when they arrived).
    */
   callTool(
     name: string,
