@@ -1,13 +1,14 @@
 // A simulated Xiaozhi cloud in its own process for the benchmarks. Flags: --raw (no SDK client per
 // session, for cheap idle sockets), --relay. Commands on stdin (restart MS, sessions, dropall, calls N
-// TOOL [IN_FLIGHT]), one JSON answer per line on stdout.
+// TOOL [IN_FLIGHT], cpu), one JSON answer per line on stdout.
 import { createInterface } from "node:readline";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 
 const raw = process.argv.includes("--raw");
+const handshake = process.argv.includes("--handshake");
 const cloud = await SimulatedXiaozhiCloud.start({
   relay: process.argv.includes("--relay"),
-  ...(raw ? { behavior: { driver: "raw" } } : {}),
+  ...(raw ? { behavior: { driver: "raw" } } : handshake ? { behavior: { driver: "handshake" } } : {}),
 });
 const send = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
 send({ url: cloud.endpointUrl("TOKEN") });
@@ -50,6 +51,10 @@ for await (const line of createInterface({ input: process.stdin })) {
     await Promise.all(Array.from({ length: Number(inFlight ?? 16) }, worker));
     times.sort((a, b) => a - b);
     send({ ok, failed, p50: times[Math.floor(times.length / 2)] ?? 0 });
+  } else if (command === "cpu") {
+    // CPU the cloud process used so far, in ms: what the simulated agents cost beside the provider.
+    const { user, system } = process.cpuUsage();
+    send({ cpuMs: (user + system) / 1000 });
   } else if (command === "stop") {
     break;
   }

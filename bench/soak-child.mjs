@@ -14,8 +14,8 @@ const settle = async () => {
     globalThis.gc();
     await new Promise((resolve) => setImmediate(resolve));
   }
-  const { heapUsed, rss } = process.memoryUsage();
-  return { heapUsed, rss };
+  const { heapUsed, heapTotal, rss, external } = process.memoryUsage();
+  return { heapUsed, heapTotal, rss, external };
 };
 
 /** Active resources by kind (sockets, timers…) and every listener of every link. */
@@ -79,6 +79,8 @@ console.log(
     seconds,
     heapGrowth: endMemory.heapUsed - startMemory.heapUsed,
     rssGrowth: endMemory.rss - startMemory.rss,
+    heapReservedGrowth: endMemory.heapTotal - startMemory.heapTotal,
+    externalGrowth: endMemory.external - startMemory.external,
     start,
     end,
   }),

@@ -37,6 +37,7 @@ export const soak = {
       {
         measure: "RSS growth after GC",
         value: mib(r.rssGrowth),
+        yardstick: `of which V8's reserved heap ${mib(r.heapReservedGrowth)}, Buffers ${mib(r.externalGrowth)}`,
         bar: "≤ 2 MiB",
         pass: r.rssGrowth <= 2 * 1024 * 1024,
       },

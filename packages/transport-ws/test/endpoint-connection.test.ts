@@ -127,6 +127,16 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     expect(manager.getConnectionStatus()[0]?.connected).toBe(true);
   });
 
+  it("is initialized by a cloud that sends the handshake as fixed frames", async () => {
+    cloud.configure(token(1), { driver: "handshake" });
+    const { manager, ready } = start([1]);
+    await ready;
+    const session = await cloud.waitForSession(token(1));
+    await session.ready;
+    expect(session.received[0]).toMatchObject({ id: 0, result: { protocolVersion: "2024-11-05" } });
+    await until(() => manager.getConnectionStatus()[0]?.initialized === true, 2000, "initialized");
+  });
+
   it("answers every frame that deserves an answer as JSON-RPC 2.0 asks, and keeps the socket up", async () => {
     cloud.configure(token(1), { driver: "raw" });
     const { manager, ready } = start([1]);

@@ -26,8 +26,13 @@ export interface TokenBehavior {
    * as self-hosted servers treat a bad token (1008).
    */
   readonly closeAfterAccept?: number;
-  /** `sdk` (default): a real MCP SDK Client drives the session and initializes at once. `raw`: the test sends frames itself. */
-  readonly driver?: "sdk" | "raw";
+  /**
+   * `sdk` (default): a real MCP SDK Client drives the session and initializes at once. `raw`: the
+   * test sends frames itself. `handshake`: raw, but the cloud sends `initialize` at once and
+   * `notifications/initialized` when it is answered, as fixed frames, like a broker that is not an
+   * SDK client; its CPU per session stays small (for benchmarks of the provider's side).
+   */
+  readonly driver?: "sdk" | "raw" | "handshake";
 }
 
 export interface SimulatedCloudOptions {
@@ -38,6 +43,10 @@ export interface SimulatedCloudOptions {
   /** How every token is treated unless `configure` says otherwise (e.g. `{ driver: "raw" }`). */
   readonly behavior?: TokenBehavior;
 }
+
+const initializeFrame = (clientName: string) =>
+  `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":${JSON.stringify(clientName)},"version":"0.0.1"}}}`;
+const initializedFrame = '{"jsonrpc":"2.0","method":"notifications/initialized"}';
 
 /** One provider socket as the cloud sees it. */
 export class CloudSession {
@@ -69,17 +78,26 @@ export class CloudSession {
     socket.on("ping", (data) => {
       if (!behavior.noPong && socket.readyState === WebSocket.OPEN) socket.pong(data);
     });
-    if (behavior.driver === "raw") {
+    if (behavior.driver === "raw" || behavior.driver === "handshake") {
       this.client = undefined;
-      this.ready = Promise.resolve();
+      const handshake = behavior.driver === "handshake";
+      let answered!: () => void;
+      this.ready = handshake ? new Promise((resolve) => (answered = resolve)) : Promise.resolve();
       socket.on("message", (data) => {
+        let frame: unknown;
         try {
-          this.received.push(JSON.parse(data.toString()));
+          frame = JSON.parse(data.toString());
         } catch {
-          this.received.push(data.toString());
+          frame = data.toString();
+        }
+        this.received.push(frame);
+        if (handshake && (frame as { id?: unknown }).id === 0 && this.received.length === 1) {
+          this.sendRaw(initializedFrame);
+          answered();
         }
         for (const wake of this.#waiters) wake();
       });
+      if (handshake) this.sendRaw(initializeFrame(clientName));
       return;
     }
     const client = new Client(
