@@ -1,5 +1,5 @@
 // Memory per idle endpoint connection at 1,000 endpoints, each mode in a fresh process (the cloud
-// runs in another): the product (XiaozhiEndpointConnection: ws + an MCP SDK server per socket, shared
+// runs in another): the product (XiaozhiEndpointConnection: ws, one MCP SDK server for all sockets, shared
 // heartbeat wheel) and the raw `ws` client baseline. Interleaved rounds; medians.
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
