@@ -64,7 +64,12 @@ const startMemory = await settle();
 const start = counts(manager);
 const started = performance.now();
 const perRound = Math.ceil(calls / rounds);
-for (let r = 0; r < rounds; r++) await round(perRound);
+let midMemory;
+for (let r = 0; r < rounds; r++) {
+  await round(perRound);
+  // Halfway, to tell a leak (it grows in both halves) from the allocator reaching its high-water mark.
+  if (r === Math.floor(rounds / 2) - 1) midMemory = await settle();
+}
 const seconds = (performance.now() - started) / 1000;
 const endMemory = await settle();
 const end = counts(manager);
@@ -79,6 +84,8 @@ console.log(
     seconds,
     heapGrowth: endMemory.heapUsed - startMemory.heapUsed,
     rssGrowth: endMemory.rss - startMemory.rss,
+    rssGrowthSecondHalf: endMemory.rss - midMemory.rss,
+    heapGrowthSecondHalf: endMemory.heapUsed - midMemory.heapUsed,
     heapReservedGrowth: endMemory.heapTotal - startMemory.heapTotal,
     externalGrowth: endMemory.external - startMemory.external,
     start,

@@ -42,6 +42,10 @@ export const soak = {
         pass: r.rssGrowth <= 2 * 1024 * 1024,
       },
       {
+        measure: "heap / RSS growth over the second half only (a leak grows in both halves)",
+        value: `${mib(r.heapGrowthSecondHalf)} / ${mib(r.rssGrowthSecondHalf)}`,
+      },
+      {
         measure: "active handles, timers and listeners: start → end",
         value: `${JSON.stringify(r.end)}`,
         yardstick: `start ${JSON.stringify(r.start)}`,

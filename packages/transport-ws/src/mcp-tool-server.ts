@@ -79,9 +79,10 @@ const connectionClosed = (): McpError => new McpError(ErrorCode.ConnectionClosed
  * share it by request id: a request's id is swapped for one unique in the process on the way in and
  * back on the way out, so an endpoint costs its socket and not a server of its own.
  *
- * Each frame is validated once, by the SDK: the envelope by the server's own message guards, the
- * params by the request schema. Results from a ToolSource are not validated again (an MCP service's
- * results were validated by the SDK client that received them). A frame the SDK refuses is answered
+ * Each frame is validated once, by the SDK: a request's envelope by its request guard, its params by
+ * the request schema; other messages by the server's own message guards. Results from a ToolSource
+ * are not validated again (an MCP service's results were validated by the SDK client that received
+ * them). A frame the SDK refuses is answered
  * as JSON-RPC 2.0 asks when it deserves an answer, reported as an `error` event, and dropped; the
  * socket stays up.
  */
