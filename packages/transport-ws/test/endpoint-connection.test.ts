@@ -137,6 +137,25 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     await until(() => manager.getConnectionStatus()[0]?.initialized === true, 2000, "initialized");
   });
 
+  it("sends a provider's notifications and requests to its own agent only", async () => {
+    cloud.configure(token(1), { driver: "raw" });
+    cloud.configure(token(2), { driver: "raw" });
+    const { manager, ready } = start([1, 2]);
+    await ready;
+    const [one, two] = await Promise.all([cloud.waitForSession(token(1)), cloud.waitForSession(token(2))]);
+    const connection = manager.getConnection(cloud.endpointUrl(token(1)));
+    await connection?.notify("notifications/tools/list_changed");
+    await one.until(() => one.received.length === 1, 2000);
+    expect(one.received[0]).toEqual({ jsonrpc: "2.0", method: "notifications/tools/list_changed" });
+    const answered = connection?.request("roots/list");
+    await one.until(() => one.received.length === 2, 2000);
+    const request = one.received[1] as { id: number; method: string };
+    expect(request.method).toBe("roots/list");
+    one.sendRaw({ jsonrpc: "2.0", id: request.id, result: { roots: [] } });
+    expect(await answered).toEqual({ roots: [] });
+    expect(two.received).toEqual([]);
+  });
+
   it("answers every frame that deserves an answer as JSON-RPC 2.0 asks, and keeps the socket up", async () => {
     cloud.configure(token(1), { driver: "raw" });
     const { manager, ready } = start([1]);
