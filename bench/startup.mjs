@@ -1,6 +1,6 @@
 // Startup to all-ready: the built CLI started with a config of 1, 10 or 100 endpoints (on a cloud in
 // another process), timed from spawn to its ready line with every endpoint connected. Interleaved rounds.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { median, ms, spawnCloud } from "./lib.mjs";
 
 const main = fileURLToPath(new URL("../apps/webserver/dist/main.js", import.meta.url));
+const burstChild = fileURLToPath(new URL("./connect-burst-child.mjs", import.meta.url));
 const sizes = [1, 10, 100];
 const rounds = 5;
 const stateHome = mkdtempSync(join(tmpdir(), "xz-bench-state-"));
@@ -68,10 +69,31 @@ async function handshakeRatio() {
   return { ratio: median(samples[100]) / median(samples[1]), cloudCpu: median(cloudCpu) };
 }
 
+/** The 100-endpoint connect burst in a warm process, ours beside a bare ws client; both on the handshake cloud. */
+async function connectBurst() {
+  const cloud = await spawnCloud(["--handshake"]);
+  try {
+    const run = (mode) =>
+      JSON.parse(
+        execFileSync(process.execPath, [burstChild, mode, cloud.url("TOKEN"), "100", "5"], {
+          encoding: "utf8",
+          timeout: 120_000,
+        })
+          .trim()
+          .split("\n")
+          .at(-1),
+      );
+    return { raw: run("raw"), product: run("product") };
+  } finally {
+    await cloud.stop();
+  }
+}
+
 export const startup = {
   title: "Startup to all-ready",
   async run() {
     const handshake = await handshakeRatio();
+    const burst = await connectBurst();
     const cloud = await spawnCloud();
     const dir = mkdtempSync(join(tmpdir(), "xz-bench-startup-"));
     const configs = new Map(
@@ -119,6 +141,12 @@ export const startup = {
         measure: "same ratio when the agents send the handshake as fixed frames (cloud CPU out of the way)",
         value: `${handshake.ratio.toFixed(2)}×`,
         yardstick: `the cloud's CPU for 100 sessions ${ms(handshake.cloudCpu)}`,
+      },
+      {
+        measure:
+          "connect burst of 100 endpoints in a warm process, handshake included: wall / CPU (median of 5)",
+        value: `${ms(burst.product.wallMs)} / ${ms(burst.product.cpuMs)}`,
+        yardstick: `bare ws client, constant initialize reply ${ms(burst.raw.wallMs)} / ${ms(burst.raw.cpuMs)}`,
       },
     ];
   },

@@ -176,6 +176,8 @@ export class SharedToolServer {
         });
       }
       link.incoming = 0;
+      // The last calls went with their socket: no deadline timer stays behind (shutdown included).
+      if (this.#incoming.size === 0) this.#stopDeadlines();
     }
     if (link.outgoing > 0) {
       const { code, message } = connectionClosed();
@@ -448,10 +450,12 @@ export class SharedToolServer {
       this.#expire(unique, result);
       entry.timeout?.(result);
     }
-    if (running === 0) {
-      clearInterval(this.#deadlineTimer);
-      this.#deadlineTimer = undefined;
-    }
+    if (running === 0) this.#stopDeadlines();
+  }
+
+  #stopDeadlines(): void {
+    clearInterval(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
   }
 
   /** Answers a call that ran past its deadline and cancels it in the SDK, which aborts its signal. */
