@@ -73,14 +73,15 @@ export class Emitter<Events> implements Subscribable<Events> {
 
   /** Listeners for one event, or for all events when none is named. */
   listenerCount(event?: keyof Events): number {
-    const size = (value: Listener<never> | readonly Listener<never>[] | undefined) =>
-      value === undefined ? 0 : typeof value === "function" ? 1 : value.length;
+    // Called before every emit that would build a payload, so it allocates nothing when no one
+    // listens.
     if (event !== undefined) {
-      const observing = this.#observerList().filter((observer) => observer[event] !== undefined).length;
-      return size(this.#listeners?.get(event)) + observing;
+      const count = listenersIn(this.#listeners?.get(event));
+      if (this.#observers === undefined) return count;
+      return count + this.#observerList().filter((observer) => observer[event] !== undefined).length;
     }
-    let total = this.#observerList().length;
-    for (const value of this.#listeners?.values() ?? []) total += size(value);
+    let total = this.#observers === undefined ? 0 : this.#observerList().length;
+    if (this.#listeners) for (const value of this.#listeners.values()) total += listenersIn(value);
     return total;
   }
 
@@ -131,4 +132,8 @@ export class Emitter<Events> implements Subscribable<Events> {
     const rest = current.filter((_, i) => i !== index);
     listeners.set(event, rest.length === 1 ? (rest[0] as Listener<never>) : rest);
   }
+}
+
+function listenersIn(value: Listener<never> | readonly Listener<never>[] | undefined): number {
+  return value === undefined ? 0 : typeof value === "function" ? 1 : value.length;
 }
