@@ -41,8 +41,8 @@ export interface XiaozhiConnectionOptions {
 /**
  * A Xiaozhi MCP endpoint link: a `ws` client to the endpoint URL served by the factory's one MCP
  * server from the SDK (the Xiaozhi side is the MCP client). Serves the tools of its ToolSource, pings
- * on the shared heartbeat, and reports every close with its code and whether retrying can help. Never reconnects
- * by itself: the ConnectionManager decides.
+ * on the shared heartbeat, and reports every close with its code and whether retrying can help.
+ * Never reconnects by itself: the ConnectionManager decides.
  */
 export class XiaozhiEndpointConnection implements Connection {
   readonly specificationVersion = "v1" as const;
