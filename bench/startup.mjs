@@ -41,32 +41,41 @@ async function startOnce(config, n) {
 }
 
 /**
- * The 100 ÷ 1 ratio against a cloud whose agents send the MCP handshake as fixed frames instead of
- * running an SDK client each, so the cloud's own CPU mostly leaves the measure; 3 rounds. Also the
- * cloud's CPU for the 100 sessions, both ways.
+ * Starts the CLI `rounds` times for each size on a cloud of its own (`cloudFlags`), sizes
+ * interleaved. Resolves with the median spawn → ready time per size and the cloud's median CPU for
+ * the largest size's sessions.
  */
-async function handshakeRatio() {
-  const cloud = await spawnCloud(["--handshake"]);
-  const dir = mkdtempSync(join(tmpdir(), "xz-bench-startup-handshake-"));
-  const samples = { 1: [], 100: [] };
+async function startups(cloudFlags, counts, roundCount) {
+  const cloud = await spawnCloud(cloudFlags);
+  const dir = mkdtempSync(join(tmpdir(), "xz-bench-startup-"));
+  const largest = Math.max(...counts);
+  const configs = new Map(
+    counts.map((n) => {
+      const path = join(dir, `${n}.json`);
+      writeFileSync(
+        path,
+        JSON.stringify({ mcpEndpoint: Array.from({ length: n }, (_, i) => cloud.url(`s${n}-${i}`)) }),
+      );
+      return [n, path];
+    }),
+  );
+  const samples = new Map(counts.map((n) => [n, []]));
   const cloudCpu = [];
   try {
-    for (let round = 0; round < 3; round++) {
-      for (const n of [1, 100]) {
-        const path = join(dir, `${round}-${n}.json`);
-        writeFileSync(
-          path,
-          JSON.stringify({ mcpEndpoint: Array.from({ length: n }, (_, i) => cloud.url(`h${n}-${i}`)) }),
-        );
+    for (let round = 0; round < roundCount; round++) {
+      for (const n of counts) {
         const before = (await cloud.command("cpu")).cpuMs;
-        samples[n].push(await startOnce(path, n));
-        if (n === 100) cloudCpu.push((await cloud.command("cpu")).cpuMs - before);
+        samples.get(n).push(await startOnce(configs.get(n), n));
+        if (n === largest) cloudCpu.push((await cloud.command("cpu")).cpuMs - before);
       }
     }
   } finally {
     await cloud.stop();
   }
-  return { ratio: median(samples[100]) / median(samples[1]), cloudCpu: median(cloudCpu) };
+  return {
+    at: Object.fromEntries(counts.map((n) => [n, median(samples.get(n))])),
+    cloudCpu: median(cloudCpu),
+  };
 }
 
 /** The 100-endpoint connect burst in a warm process, ours beside a bare ws client; both on the handshake cloud. */
@@ -92,34 +101,11 @@ async function connectBurst() {
 export const startup = {
   title: "Startup to all-ready",
   async run() {
-    const handshake = await handshakeRatio();
+    // Agents that send the MCP handshake as fixed frames instead of running an SDK client each, so
+    // the cloud's own CPU mostly leaves the measure.
+    const handshake = await startups(["--handshake"], [1, 100], 3);
     const burst = await connectBurst();
-    const cloud = await spawnCloud();
-    const dir = mkdtempSync(join(tmpdir(), "xz-bench-startup-"));
-    const configs = new Map(
-      sizes.map((n) => {
-        const path = join(dir, `${n}.json`);
-        writeFileSync(
-          path,
-          JSON.stringify({ mcpEndpoint: Array.from({ length: n }, (_, i) => cloud.url(`s${n}-${i}`)) }),
-        );
-        return [n, path];
-      }),
-    );
-    const samples = new Map(sizes.map((n) => [n, []]));
-    const cloudCpu = [];
-    try {
-      for (let round = 0; round < rounds; round++) {
-        for (const n of sizes) {
-          const before = (await cloud.command("cpu")).cpuMs;
-          samples.get(n).push(await startOnce(configs.get(n), n));
-          if (n === 100) cloudCpu.push((await cloud.command("cpu")).cpuMs - before);
-        }
-      }
-    } finally {
-      await cloud.stop();
-    }
-    const at = Object.fromEntries(sizes.map((n) => [n, median(samples.get(n))]));
+    const { at, cloudCpu } = await startups([], sizes, rounds);
     const ratio = at[100] / at[1];
     return [
       ...sizes.map((n) => ({
@@ -135,11 +121,11 @@ export const startup = {
       },
       {
         measure: "the simulated cloud's CPU for those 100 sessions (an SDK client per agent)",
-        value: ms(median(cloudCpu)),
+        value: ms(cloudCpu),
       },
       {
         measure: "same ratio when the agents send the handshake as fixed frames (cloud CPU out of the way)",
-        value: `${handshake.ratio.toFixed(2)}×`,
+        value: `${(handshake.at[100] / handshake.at[1]).toFixed(2)}×`,
         yardstick: `the cloud's CPU for 100 sessions ${ms(handshake.cloudCpu)}`,
       },
       {

@@ -14,6 +14,7 @@ import {
   type RunningServer,
   runServer,
   spawnServer,
+  stopServer,
   waitForOutput,
 } from "./run-server.js";
 
@@ -175,7 +176,6 @@ describe("the xiaozhi-connect CLI", () => {
     expect(events.status).toBe(200);
     await events.body?.cancel();
     expect(server.stderr()).not.toContain(generated as string);
-    server.process.kill("SIGTERM");
-    expect((await server.exited).code).toBe(0);
+    expect(await stopServer(server)).toBe(0);
   });
 });

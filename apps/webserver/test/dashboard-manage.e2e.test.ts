@@ -5,7 +5,7 @@ import { endpointId } from "@xiaozhi-connect/core";
 import { type CloudSession, SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { demoTools, launchChromium, type RunningServer, runServer } from "./run-server.js";
+import { demoTools, launchChromium, type RunningServer, runServer, stopServer } from "./run-server.js";
 
 // The dashboard as a user drives it, against a server with a config file (so every change is
 // written), a simulated Xiaozhi cloud in this process (so the test plays the agents), and the demo
@@ -38,10 +38,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (server) {
-    server.process.kill("SIGTERM");
-    expect((await server.exited).code).toBe(0);
-  }
+  if (server) expect(await stopServer(server)).toBe(0);
   await cloud?.stop();
 });
 

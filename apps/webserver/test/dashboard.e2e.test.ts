@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { endpointId } from "@xiaozhi-connect/core";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, type RunningServer, runServer } from "./run-server.js";
+import { launchChromium, type RunningServer, runServer, stopServer } from "./run-server.js";
 
 const output = join(import.meta.dirname, "../test-output");
 let browser: Browser | undefined;
@@ -17,10 +17,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (server) {
-    server.process.kill("SIGTERM");
-    expect((await server.exited).code).toBe(0);
-  }
+  if (server) expect(await stopServer(server)).toBe(0);
 });
 
 describe("the dashboard in headless Chromium", () => {

@@ -31,6 +31,12 @@ export interface RunningServer {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Asks a running server to stop (SIGTERM) and resolves with its exit code. */
+export async function stopServer(server: RunningServer): Promise<number | null> {
+  server.process.kill("SIGTERM");
+  return (await server.exited).code;
+}
+
 /**
  * Spawns the built CLI without waiting for anything: in `cwd` with exactly `env` when given, else in
  * a scratch home that is also its working directory.

@@ -32,7 +32,7 @@ import {
   oneLineSchemaError,
   parseErrorAnswer,
 } from "./jsonrpc-errors.js";
-import { MalformedFrameError, normalizeFrame } from "./websocket-transport.js";
+import { readFrame, refuseFrame } from "./websocket-transport.js";
 
 /** One socket as the shared tool server sees it. */
 export interface ServedLink {
@@ -224,15 +224,12 @@ export class SharedToolServer {
 
   /** Reads one frame a link received. */
   receive(link: ServedLink, data: WebSocket.RawData, isBinary: boolean): void {
-    let value: unknown;
-    try {
-      if (isBinary) throw new MalformedFrameError("binary frame");
-      value = JSON.parse(Array.isArray(data) ? Buffer.concat(data).toString("utf8") : data.toString());
-    } catch {
+    const read = readFrame(data, isBinary);
+    if (!read.ok) {
       this.#refuse(link, parseErrorAnswer, "not JSON");
       return;
     }
-    value = normalizeFrame(value);
+    const value = read.value;
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       this.#refuse(link, answerForInvalidFrame(value), "not JSON-RPC");
       return;
@@ -499,13 +496,7 @@ export class SharedToolServer {
 
   /** Answers a frame the SDK cannot take (when it deserves an answer) and drops it; the socket stays. */
   #refuse(link: ServedLink, answer: JsonRpcErrorAnswer | undefined, reason: string): void {
-    if (answer && link.socket.readyState === WebSocket.OPEN) {
-      link.socket.send(JSON.stringify(answer), () => {});
-    }
-    this.#report(
-      link,
-      new MalformedFrameError(`malformed frame ${answer ? "answered" : "dropped"} (${reason})`),
-    );
+    this.#report(link, refuseFrame(link.socket, answer, reason));
   }
 
   #report(link: ServedLink, error: unknown): void {

@@ -27,6 +27,35 @@ export function normalizeFrame(value: unknown): unknown {
   return value;
 }
 
+/** What a received frame holds: its JSON value (null-params normalised), or that it is not JSON. */
+export type ReadFrame = { readonly ok: true; readonly value: unknown } | { readonly ok: false };
+
+const notJson: ReadFrame = Object.freeze({ ok: false });
+
+/** Reads one WebSocket frame as JSON; binary frames and text that is not JSON are not. */
+export function readFrame(data: WebSocket.RawData, isBinary: boolean): ReadFrame {
+  if (isBinary) return notJson;
+  try {
+    const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : data.toString();
+    return { ok: true, value: normalizeFrame(JSON.parse(text)) };
+  } catch {
+    return notJson;
+  }
+}
+
+/**
+ * Refuses a frame: sends its answer when it deserves one and the socket is open, and returns the
+ * error that says so. The socket stays up.
+ */
+export function refuseFrame(
+  socket: WebSocket,
+  answer: JsonRpcErrorAnswer | undefined,
+  reason: string,
+): MalformedFrameError {
+  if (answer && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(answer), () => {});
+  return new MalformedFrameError(`malformed frame ${answer ? "answered" : "dropped"} (${reason})`);
+}
+
 export interface WebSocketTransportOptions {
   /** Called for every frame received, before parsing (liveness, counters). */
   readonly onFrame?: () => void;
@@ -93,29 +122,18 @@ export class WebSocketTransport implements Transport {
 
   readonly #onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
     this.options.onFrame?.();
-    let value: unknown;
-    try {
-      if (isBinary) throw new MalformedFrameError("binary frame");
-      value = JSON.parse(Array.isArray(data) ? Buffer.concat(data).toString("utf8") : data.toString());
-    } catch {
-      this.#refuse(parseErrorAnswer, "not JSON");
+    const frame = readFrame(data, isBinary);
+    if (!frame.ok) {
+      this.onerror?.(refuseFrame(this.socket, parseErrorAnswer, "not JSON"));
       return;
     }
-    const parsed = JSONRPCMessageSchema.safeParse(normalizeFrame(value));
+    const parsed = JSONRPCMessageSchema.safeParse(frame.value);
     if (parsed.success) {
       this.onmessage?.(parsed.data);
       return;
     }
-    this.#refuse(answerForInvalidFrame(value), "not JSON-RPC");
+    this.onerror?.(refuseFrame(this.socket, answerForInvalidFrame(frame.value), "not JSON-RPC"));
   };
-
-  /** Answers a frame the SDK cannot take (when it deserves an answer) and drops it; the socket stays. */
-  #refuse(answer: JsonRpcErrorAnswer | undefined, reason: string): void {
-    if (answer && this.socket.readyState === WebSocket.OPEN) {
-      this.socket.send(JSON.stringify(answer), () => {});
-    }
-    this.onerror?.(new MalformedFrameError(`malformed frame ${answer ? "answered" : "dropped"} (${reason})`));
-  }
 
   readonly #onClose = (): void => {
     if (this.#closed) return;
