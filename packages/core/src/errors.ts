@@ -20,7 +20,9 @@ export type ErrorCode =
   | "NOT_CONFIGURED"
   | "INVALID_CONFIG"
   | "UNKNOWN_STRATEGY"
-  | "DUPLICATE_STRATEGY";
+  | "DUPLICATE_STRATEGY"
+  /** Cluster mode could not reach Redis (or its endpoint list) for a change. */
+  | "CLUSTER_UNAVAILABLE";
 
 /** Codes whose operation provably never reached the far side, so running it elsewhere is safe. */
 const unreachedCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["NOT_CONNECTED", "SEND_FAILED"]);

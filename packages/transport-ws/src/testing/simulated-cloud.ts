@@ -185,6 +185,7 @@ export class SimulatedXiaozhiCloud {
   readonly #behaviors = new Map<string, TokenBehavior>();
   readonly #sessions = new Set<CloudSession>();
   readonly #sessionWaiters = new Set<() => void>();
+  readonly #countListeners = new Set<(token: string, open: number) => void>();
   readonly #hanging = new Set<Duplex>();
   readonly #wss = new WebSocketServer({ noServer: true, autoPong: false, perMessageDeflate: false });
   readonly #clientName: string;
@@ -249,6 +250,21 @@ export class SimulatedXiaozhiCloud {
         this.#sessionWaiters.add(done);
       }).finally(() => this.#sessionWaiters.clear());
     }
+  }
+
+  /**
+   * Calls `listener` with a token's number of open sessions each time it changes: how a test sees
+   * two providers hold one endpoint at once. Returns the unsubscribe function.
+   */
+  onSessionCount(listener: (token: string, open: number) => void): () => void {
+    this.#countListeners.add(listener);
+    return () => this.#countListeners.delete(listener);
+  }
+
+  #countChanged(token: string): void {
+    if (this.#countListeners.size === 0) return;
+    const open = this.sessions(token).length;
+    for (const listener of this.#countListeners) listener(token, open);
   }
 
   /** Closes every session of `token` with a code. */
@@ -352,7 +368,11 @@ export class SimulatedXiaozhiCloud {
       }
       const session = new CloudSession(token, ws, behavior, this.#clientName);
       this.#sessions.add(session);
-      void session.closed.then(() => this.#sessions.delete(session));
+      this.#countChanged(token);
+      void session.closed.then(() => {
+        this.#sessions.delete(session);
+        this.#countChanged(token);
+      });
       for (const wake of this.#sessionWaiters) wake();
     });
   }
