@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import { type ServerType, serve } from "@hono/node-server";
 import type { Logger } from "@xiaozhi-connect/core";
 import {
@@ -88,6 +89,13 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const server = await listen(app, options.host, options.port);
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}/`;
+  // In cluster mode the other instances show where this one's dashboard is; bound to every
+  // interface, it is reached by the machine's name.
+  if (adapter.cluster) {
+    const unspecified = address.address === "0.0.0.0" || address.address === "::";
+    adapter.cluster.address = unspecified ? `http://${hostname()}:${address.port}/` : url;
+  }
   const abandon = () => void adapter.cleanup();
   options.signal?.addEventListener("abort", abandon, { once: true });
   try {
@@ -105,7 +113,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   }
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${address.port}/`,
+    url,
     adapter,
     close() {
       closing ??= (async () => {

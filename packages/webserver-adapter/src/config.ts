@@ -152,6 +152,34 @@ export const xiaozhiConfigSchema = z.looseObject({
       staleAfter: positiveMs.optional(),
     })
     .optional(),
+  /**
+   * Cluster mode: several instances share the endpoints through Redis (leases, one endpoint list).
+   * Without it nothing uses Redis.
+   */
+  cluster: z
+    .strictObject({
+      /** `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS. */
+      redis: z.url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" }),
+      /** Unique per instance; default `<host>-<pid>`. */
+      instanceId: z
+        .string()
+        .regex(
+          /^[A-Za-z0-9._:-]{1,100}$/,
+          "must be 1-100 letters, digits, dots, dashes, colons or underscores",
+        )
+        .optional(),
+      /** How long a lease outlives its holder, in ms (default 15000). */
+      leaseTtl: z.number().int().min(1000).max(600_000).optional(),
+      /** The Redis key prefix: instances sharing it form one cluster (default `xiaozhi-connect`). */
+      namespace: z
+        .string()
+        .regex(
+          /^[A-Za-z0-9._:-]{1,100}$/,
+          "must be 1-100 letters, digits, dots, dashes, colons or underscores",
+        )
+        .optional(),
+    })
+    .optional(),
   webUI: z
     .looseObject({
       port: z.number().int().min(0).max(65535).optional(),

@@ -2,6 +2,17 @@
 import "reflect-metadata";
 
 export {
+  type ClusterConfig,
+  ClusterCoordinator,
+  type ClusterEndpointStatus,
+  type ClusterEventMap,
+  type ClusterHost,
+  type ClusterInstance,
+  type ClusterView,
+  defaultLeaseTtl,
+  maskRedisUrl,
+} from "./cluster.js";
+export {
   addEndpointEntry,
   agentNameOf,
   type ConnectionConfig,
@@ -64,6 +75,7 @@ export {
 } from "./routes.js";
 export {
   ClockToken,
+  ClusterToken,
   ConfigFileToken,
   ConfigToken,
   ConnectionFactoryToken,

@@ -4,11 +4,14 @@ import type { XiaozhiConnectionAdapter } from "./xiaozhi-connection-adapter.js";
 /**
  * Prometheus metrics of one adapter in their own registry (nothing global, no timers): gauges are
  * read from live status at scrape time, counters follow the manager's events. Labels carry the
- * endpoint id and its agent's name, never its URL.
+ * endpoint id and its agent's name, never its URL, and in cluster mode the `instance`.
  */
 export function createMetrics(adapter: XiaozhiConnectionAdapter): { registry: Registry; dispose(): void } {
   const registry = new Registry();
-  const endpoints = () => adapter.endpoints();
+  // In cluster mode each instance reports what it runs, labelled with its id; a scrape of every
+  // instance sums to the cluster.
+  if (adapter.cluster) registry.setDefaultLabels({ instance: adapter.cluster.instanceId });
+  const endpoints = () => adapter.localEndpoints();
   new Gauge({
     name: "xiaozhi_endpoints",
     help: "Configured Xiaozhi endpoints by state",

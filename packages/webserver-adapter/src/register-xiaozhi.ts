@@ -16,10 +16,12 @@ import {
   instanceCachingFactory,
   Lifecycle,
 } from "tsyringe";
+import { ClusterCoordinator } from "./cluster.js";
 import type { XiaozhiConfig } from "./config.js";
 import type { ConfigFile } from "./config-file.js";
 import {
   ClockToken,
+  ClusterToken,
   ConfigFileToken,
   ConfigToken,
   ConnectionFactoryToken,
@@ -67,6 +69,12 @@ export function registerXiaozhi(
   factory(ConfigFileToken, () => options.configFile ?? null);
   value(LoggerToken, options.logger ?? silentLogger);
   value(ClockToken, options.now ?? Date.now);
+  // Cluster mode only with a `cluster` block; the Redis client is loaded only then.
+  factory(ClusterToken, (c) =>
+    config.cluster
+      ? new ClusterCoordinator(config.cluster, { logger: c.resolve(LoggerToken), seed: config.mcpEndpoint })
+      : null,
+  );
   factory(StrategyRegistryToken, () => StrategyRegistry.withBuiltins());
   // Everything starts from defaults; the adapter applies the config on its one path (validated
   // first, all or nothing), at start as on every reload.
@@ -130,4 +138,5 @@ export const xiaozhiTokens = [
   ConnectionFactoryToken,
   ToolSourceToken,
   ConnectionManagerToken,
+  ClusterToken,
 ] as const;

@@ -35,6 +35,7 @@ const statusOf: Partial<Record<ErrorCode | "BAD_REQUEST", ContentfulStatusCode>>
   DUPLICATE_ENDPOINT: 409,
   DUPLICATE_SERVICE: 409,
   NOT_CONFIGURED: 409,
+  CLUSTER_UNAVAILABLE: 503,
 };
 
 const addBody = z.object({
@@ -124,7 +125,7 @@ export function createXiaozhiRoutes(
 
   app.post("/api/endpoints/:id/reconnect", async (c) => {
     const id = c.req.param("id");
-    if (!adapter.manager.getEndpointStatus(id)) return fail(c, 404, "UNKNOWN_ENDPOINT", `no endpoint ${id}`);
+    if (!adapter.hasEndpoint(id)) return fail(c, 404, "UNKNOWN_ENDPOINT", `no endpoint ${id}`);
     // Accepted now; the outcome arrives on the event stream.
     void adapter.reconnect(id).catch(() => {});
     return c.json({ accepted: true }, 202);
@@ -181,6 +182,7 @@ export function createXiaozhiRoutes(
   });
 
   app.get("/api/status", (c) => c.json(adapter.status(version)));
+  app.get("/api/cluster", (c) => c.json({ cluster: adapter.cluster?.view() ?? null }));
 
   app.get("/metrics", async (c) => {
     c.header("Content-Type", metrics.registry.contentType);
@@ -203,6 +205,7 @@ export function createXiaozhiRoutes(
         adapter.on("services", (payload) => send("services", payload)),
         adapter.on("sample", (payload) => send("sample", payload)),
         adapter.on("call", (payload) => send("call", payload)),
+        adapter.on("cluster", (payload) => send("cluster", payload)),
         adapter.on("closed", () => ended()),
       ];
       streams.add(ended);

@@ -9,6 +9,7 @@ import type {
   ToolSource,
 } from "@xiaozhi-connect/core";
 import type { InjectionToken } from "tsyringe";
+import type { ClusterCoordinator } from "./cluster.js";
 import type { XiaozhiConfig } from "./config.js";
 import type { ConfigFile } from "./config-file.js";
 
@@ -37,3 +38,5 @@ export const ClockToken: InjectionToken<() => number> = Symbol.for("xiaozhi-conn
 export const ConnectionManagerToken: InjectionToken<ConnectionManager<Connection>> = Symbol.for(
   "xiaozhi-connect.ConnectionManager",
 );
+/** Cluster mode's coordinator when the config has a `cluster` block; `null` otherwise. */
+export const ClusterToken: InjectionToken<ClusterCoordinator | null> = Symbol.for("xiaozhi-connect.Cluster");

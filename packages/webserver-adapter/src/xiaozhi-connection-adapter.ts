@@ -30,6 +30,7 @@ import {
   transportKind,
 } from "@xiaozhi-connect/mcp-services";
 import { inject, injectable } from "tsyringe";
+import type { ClusterCoordinator, ClusterView } from "./cluster.js";
 import {
   addEndpointEntry,
   customToolsOf,
@@ -53,6 +54,7 @@ import type { ConfigFile, ConfigStatus } from "./config-file.js";
 import { ActivityHistory, type CallRecord, type HistoryPoint, type ToolStats } from "./history.js";
 import {
   ClockToken,
+  ClusterToken,
   ConfigFileToken,
   ConfigToken,
   ConnectionFactoryToken,
@@ -80,6 +82,8 @@ export interface AdapterStatus {
   readonly startedAt: number;
   readonly config: ConfigStatus;
   readonly endpoints: { readonly total: number; readonly connected: number };
+  /** In cluster mode: this instance, Redis, and every instance of the cluster. */
+  readonly cluster?: ClusterView;
 }
 
 /** What the event stream and the dashboard hear about. */
@@ -95,6 +99,8 @@ export interface AdapterEventMap {
   sample: { readonly id: string; readonly point: HistoryPoint };
   /** An agent called a tool: the call (never its arguments or result) and the tool's statistics. */
   call: { readonly call: CallRecord; readonly stats?: ToolStats };
+  /** Cluster mode: the instances, or who holds what, changed. */
+  cluster: ClusterView;
   /** The adapter is shutting down; streams end. */
   closed: { readonly at: number };
 }
@@ -184,6 +190,8 @@ export class XiaozhiConnectionAdapter {
   readonly #catalog: ServiceCatalog;
   /** RTT, health, up/down periods and tool calls over time, in bounded memory. */
   readonly history: ActivityHistory;
+  /** The `cluster` block the process started with: a change applies at the next start. */
+  readonly #clusterAtStart: string | undefined;
   /** Names of the tools offered now; calls of other names are recorded as an unknown tool. */
   #toolNames = new Set<string>();
 
@@ -198,8 +206,10 @@ export class XiaozhiConnectionAdapter {
     @inject(ClockToken) private readonly now: () => number,
     @inject(HealthScorerToken) private readonly health: HealthScorer,
     @inject(StrategyToken) private readonly strategy: Strategy,
+    @inject(ClusterToken) readonly cluster: ClusterCoordinator | null,
   ) {
     this.#config = config;
+    this.#clusterAtStart = JSON.stringify(config.cluster);
     this.startedAt = now();
     this.#loadedAt = this.startedAt;
     this.#catalog = tools as ToolSource & ServiceCatalog;
@@ -230,6 +240,7 @@ export class XiaozhiConnectionAdapter {
     if (this.#started) return;
     this.#started = true;
     this.#subscribe();
+    if (this.cluster) await this.#joinCluster(this.cluster);
     await this.applyConfig(this.#config);
     await this.#refreshToolNames();
     this.file?.watch(
@@ -295,7 +306,7 @@ export class XiaozhiConnectionAdapter {
    * Checks and builds everything `next` needs, changing nothing; returns the change to make. Throws
    * for an unknown strategy, a service that cannot be built, or an endpoint that cannot be one.
    */
-  async #prepare(next: XiaozhiConfig): Promise<() => Promise<void>> {
+  async #prepare(next: XiaozhiConfig, quiet = false): Promise<() => Promise<void>> {
     const connection = withConnectionDefaults(next.connection);
     // Absent fields take their defaults, so deleting a field from the file undoes it.
     const strategyName = next.connection?.loadBalanceStrategy;
@@ -305,8 +316,15 @@ export class XiaozhiConnectionAdapter {
         : strategyName === undefined
           ? this.defaultStrategy
           : this.strategies.create(strategyName);
-    const { endpoints, skipped } = selectEndpoints(next.mcpEndpoint);
-    for (const endpoint of endpoints) resolveEndpoint(endpoint);
+    const cluster = this.cluster;
+    if (!quiet && JSON.stringify(next.cluster) !== this.#clusterAtStart) {
+      this.logger.warn("the cluster block changed: it applies when the server restarts");
+    }
+    // In cluster mode the endpoint list is the cluster's, and this instance runs what it holds.
+    const { endpoints: listed, skipped } = selectEndpoints(
+      cluster ? (cluster.entries as XiaozhiConfig["mcpEndpoint"]) : next.mcpEndpoint,
+    );
+    const ids = listed.map((endpoint) => resolveEndpoint(endpoint).id);
     const baseDir = this.file ? dirname(this.file.path) : undefined;
     const services = this.#catalog.prepare?.(
       servicesOf(next, baseDir),
@@ -321,7 +339,9 @@ export class XiaozhiConnectionAdapter {
       this.manager.configure({ ...managerSettingsOf(connection), ...(strategy ? { strategy } : {}) });
       this.factory.configure?.({ ...transportOptionsOf(connection) });
       this.health.configure?.(next.health ?? {});
-      for (const { endpoint, reason } of skipped) this.logger.warn({ endpoint, reason }, "skipping endpoint");
+      if (!quiet)
+        for (const { endpoint, reason } of skipped)
+          this.logger.warn({ endpoint, reason }, "skipping endpoint");
       if (services) {
         const { started } = await services.commit();
         const { added, removed, changed, unchanged } = services.diff;
@@ -335,7 +355,10 @@ export class XiaozhiConnectionAdapter {
       }
       if (!services && first && this.#catalog.start) this.#servicesStarted = this.#catalog.start();
       if (!this.#toolSourceChosen && !this.manager.isInitialized) this.manager.setToolSource(this.tools);
-      if (endpoints.length === 0) this.logger.warn("no valid Xiaozhi endpoint configured; not connecting");
+      if (listed.length === 0 && !quiet)
+        this.logger.warn("no valid Xiaozhi endpoint configured; not connecting");
+      // Read the leases at the last moment: one lost while services started is not connected.
+      const endpoints = cluster ? listed.filter((_, i) => cluster.holds(ids[i] as string)) : listed;
       // A reload is a diff against what runs: unchanged endpoints keep their sockets.
       const diff = this.manager.isInitialized
         ? await this.manager.reconcile(endpoints)
@@ -351,6 +374,7 @@ export class XiaozhiConnectionAdapter {
       };
       if (first)
         this.logger.info({ endpoints: endpoints.length }, `managing ${endpoints.length} Xiaozhi endpoint(s)`);
+      else if (quiet) this.logger.debug(summary, "cluster: endpoints applied");
       else this.logger.info(summary, "config applied");
       this.#events.emit("config", this.configStatus());
     };
@@ -370,6 +394,21 @@ export class XiaozhiConnectionAdapter {
    */
   async addEndpoint(url: string, name?: string): Promise<EndpointStatus> {
     const endpoint = endpointToAdd(url, name);
+    const cluster = this.cluster;
+    if (cluster) {
+      // The cluster's list: a compare-and-set in Redis, so of N concurrent adds on any instances one wins.
+      return this.#serially(async () => {
+        await cluster.update((entries) => {
+          const raw: Record<string, unknown> = { mcpEndpoint: entries };
+          addEndpointEntry(raw, endpoint);
+          return raw.mcpEndpoint as unknown[];
+        });
+        await this.#applyCluster();
+        const status = cluster.endpoint(endpoint.id, this.manager.getEndpointStatus(endpoint.id));
+        if (!status) throw new XiaozhiError("INVALID_ENDPOINT", "the endpoint could not be added");
+        return status;
+      });
+    }
     return this.#serially(async () => {
       if (this.manager.getEndpointStatus(endpoint.id)) {
         throw new XiaozhiError("DUPLICATE_ENDPOINT", `endpoint ${endpoint.id} already exists`);
@@ -383,6 +422,19 @@ export class XiaozhiConnectionAdapter {
 
   /** Closes an endpoint with 1000 and removes it from the config file; false when unknown. */
   removeEndpoint(id: string): Promise<boolean> {
+    const cluster = this.cluster;
+    if (cluster) {
+      return this.#serially(async () => {
+        let listed = false;
+        await cluster.update((entries) => {
+          const raw: Record<string, unknown> = { mcpEndpoint: entries };
+          listed = removeEndpointEntry(raw, id);
+          return listed ? (raw.mcpEndpoint as unknown[]) : undefined;
+        });
+        await this.#applyCluster();
+        return listed;
+      });
+    }
     return this.#serially(async () => {
       const running = this.manager.getEndpointStatus(id) !== undefined;
       const configured = endpointEntries(this.#config.mcpEndpoint).some((e) => entryIdOf(e) === id);
@@ -411,12 +463,37 @@ export class XiaozhiConnectionAdapter {
     });
   }
 
-  /** Drops and reopens one endpoint's link now; throws `UNKNOWN_ENDPOINT`. */
-  reconnect(id: string): Promise<EndpointStatus> {
+  /**
+   * Drops and reopens one endpoint's link now; throws `UNKNOWN_ENDPOINT`. In cluster mode an
+   * endpoint held by another instance is reconnected there.
+   */
+  async reconnect(id: string): Promise<EndpointStatus> {
+    const cluster = this.cluster;
+    if (cluster && !this.manager.getEndpointStatus(id)) {
+      const status = cluster.endpoint(id, undefined);
+      if (status && (await cluster.reconnect(id))) return status;
+    }
     return this.manager.reconnect(id);
   }
 
+  /** Whether `id` names an endpoint (in cluster mode: of the cluster, wherever it runs). */
+  hasEndpoint(id: string): boolean {
+    return (
+      this.manager.getEndpointStatus(id) !== undefined || this.cluster?.endpoint(id, undefined) !== undefined
+    );
+  }
+
+  /**
+   * Every endpoint. In cluster mode: every endpoint of the cluster, each with `instance`, the
+   * instance holding it (`null` while none does).
+   */
   endpoints(): EndpointStatus[] {
+    const local = this.manager.getConnectionStatus();
+    return this.cluster ? this.cluster.endpoints(local) : local;
+  }
+
+  /** The endpoints this process runs (in cluster mode: those it holds). */
+  localEndpoints(): EndpointStatus[] {
     return this.manager.getConnectionStatus();
   }
 
@@ -509,6 +586,7 @@ export class XiaozhiConnectionAdapter {
       startedAt: this.startedAt,
       config: this.configStatus(),
       endpoints: { total: endpoints.length, connected: endpoints.filter((e) => e.connected).length },
+      ...(this.cluster ? { cluster: this.cluster.view() } : {}),
     };
   }
 
@@ -530,6 +608,8 @@ export class XiaozhiConnectionAdapter {
     await Promise.all([this.manager.cleanup(), this.tools.dispose?.()]);
     await this.#applying;
     await Promise.all([this.manager.cleanup(), this.tools.dispose?.()]);
+    // The links are closed: now the leases go, and the other instances take the endpoints at once.
+    await this.cluster?.stop();
     this.factory.dispose?.();
     this.health.dispose?.();
     this.#events.emit("closed", { at: this.now() });
@@ -537,9 +617,12 @@ export class XiaozhiConnectionAdapter {
   }
 
   #subscribe(): void {
+    const cluster = this.cluster;
     const publish = ({ id }: { id: string }) => {
       const status = this.manager.getEndpointStatus(id);
-      if (status) this.#events.emit("endpoint", status);
+      if (!status) return;
+      cluster?.touch();
+      this.#events.emit("endpoint", cluster?.endpoint(id, status) ?? status);
     };
     for (const event of endpointEvents) this.#unsubscribe.push(this.manager.on(event, publish));
     const history = this.history;
@@ -569,7 +652,11 @@ export class XiaozhiConnectionAdapter {
       }),
       this.manager.on("removed", ({ id }) => {
         history.forget(id);
-        this.#events.emit("removed", { id });
+        cluster?.touch();
+        // Handed to another instance, it stays in the cluster's list.
+        const elsewhere = cluster?.endpoint(id, undefined);
+        if (elsewhere) this.#events.emit("endpoint", elsewhere);
+        else this.#events.emit("removed", { id });
       }),
       this.tools.onToolsChanged(
         () => void this.#refreshToolNames().then((tools) => this.#events.emit("tools", { tools })),
@@ -579,6 +666,71 @@ export class XiaozhiConnectionAdapter {
       this.#events.emit("services", { services: this.services() }),
     );
     if (offServices) this.#unsubscribe.push(offServices);
+  }
+
+  /**
+   * Joins the cluster before the first apply, so the endpoint list is the cluster's and this
+   * instance connects only what it holds. Lease changes are applied as they come; a lost lease
+   * closes its link at once, without waiting for a config change under way.
+   */
+  async #joinCluster(cluster: ClusterCoordinator): Promise<void> {
+    let pending = false;
+    const apply = () => {
+      if (pending || this.#closed) return;
+      pending = true;
+      void this.#serially(async () => {
+        pending = false;
+        await this.#applyCluster();
+      }).catch((error) =>
+        this.logger.error({ err: redact(describeError(error)) }, "cluster: could not apply"),
+      );
+    };
+    // What the dashboard shows of other instances: only the entries that changed are sent.
+    const shown = new Map<string, string>();
+    const view = () => {
+      if (this.#closed) return;
+      const now = new Set<string>();
+      for (const status of this.endpoints()) {
+        now.add(status.id);
+        const text = JSON.stringify(status);
+        if (shown.get(status.id) === text) continue;
+        shown.set(status.id, text);
+        if (!this.manager.getEndpointStatus(status.id)) this.#events.emit("endpoint", status);
+      }
+      for (const id of shown.keys()) {
+        if (now.has(id)) continue;
+        shown.delete(id);
+        if (!this.manager.getEndpointStatus(id)) this.#events.emit("removed", { id });
+      }
+      this.#events.emit("cluster", cluster.view());
+    };
+    this.#unsubscribe.push(
+      cluster.on("changed", () => {
+        apply();
+        view();
+      }),
+      cluster.on("view", view),
+    );
+    await cluster.start({
+      statuses: () => this.manager.getConnectionStatus(),
+      drop: async (ids) => {
+        await Promise.allSettled(ids.map((id) => this.manager.removeEndpoint(id)));
+      },
+      reconnect: (id) => void this.manager.reconnect(id).catch(() => {}),
+    });
+    const seeded = selectEndpoints(this.#config.mcpEndpoint).endpoints.length;
+    if (seeded > 0 && cluster.entries !== undefined) {
+      this.logger.info(
+        { instance: cluster.instanceId, endpoints: cluster.endpoints([]).length },
+        "cluster mode: the endpoint list lives in Redis; the file's mcpEndpoint only seeds an empty cluster",
+      );
+    }
+  }
+
+  /** Applies the cluster's list and this instance's leases. Inside `#serially`. */
+  async #applyCluster(): Promise<void> {
+    const commit = await this.#prepare(this.#config, true);
+    await commit();
   }
 
   /** Edits the raw config (the file's, or the running one's) and applies it. Inside `#serially`. */
