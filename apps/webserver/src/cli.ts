@@ -3,6 +3,8 @@ import {
   addEndpoint,
   api,
   endpointTable,
+  type InstanceRow,
+  instanceTable,
   listEndpoints,
   listServices,
   listTools,
@@ -131,6 +133,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         const status = await api<{
           version: string;
           config: { path: string | null; lastError: string | null };
+          cluster?: { instanceId: string; redis: string; reachable: boolean; instances: InstanceRow[] };
         }>(where, "GET", "/api/status");
         const endpoints = await listEndpoints(where);
         const services = await listServices(where);
@@ -144,8 +147,18 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         out(
           `config ${status.config.path ?? "demo mode"}${status.config.lastError ? colors.red(` · rejected: ${status.config.lastError}`) : ""}`,
         );
+        if (status.cluster) {
+          const { cluster } = status;
+          out(
+            `cluster: instance ${cluster.instanceId} · Redis ${cluster.redis}${cluster.reachable ? "" : colors.red(" · out of reach: keeping what this instance holds")}`,
+          );
+        }
         out("");
         out(endpointTable(endpoints));
+        if (status.cluster) {
+          out("");
+          out(instanceTable(status.cluster.instances));
+        }
         if (services.length) {
           out("");
           out(serviceTable(services));

@@ -83,6 +83,17 @@ interface EndpointRow {
   readonly healthScore?: number;
   readonly rttMs?: number;
   readonly lastError?: string;
+  /** Cluster mode: the instance holding it (`null`: none now). */
+  readonly instance?: string | null;
+}
+
+/** An instance of the cluster, as `/api/cluster` lists it. */
+export interface InstanceRow {
+  readonly id: string;
+  readonly address: string | null;
+  readonly endpoints: number;
+  readonly heartbeatAt: number;
+  readonly self: boolean;
 }
 
 interface ServiceRow {
@@ -114,16 +125,32 @@ export async function listEndpoints(where: Target): Promise<EndpointRow[]> {
 }
 
 export function endpointTable(rows: readonly EndpointRow[]): string {
+  // In cluster mode every row says which instance holds the endpoint.
+  const clustered = rows.some((e) => e.instance !== undefined);
   return table(
-    ["ID", "AGENT", "URL", "STATE", "HEALTH", "RTT", "LAST ERROR"],
+    ["ID", "AGENT", "URL", "STATE", ...(clustered ? ["INSTANCE"] : []), "HEALTH", "RTT", "LAST ERROR"],
     rows.map((e) => [
       e.id,
       e.name ?? "",
       e.url,
       state(e.state),
+      ...(clustered ? [e.instance ?? colors.dim("(none)")] : []),
       e.healthScore === undefined ? "" : String(Math.round(e.healthScore)),
       e.rttMs === undefined ? "" : `${e.rttMs.toFixed(1)} ms`,
       e.lastError ? colors.dim(e.lastError) : "",
+    ]),
+  );
+}
+
+/** The instances of a cluster: id, address, endpoints held, last heartbeat. */
+export function instanceTable(rows: readonly InstanceRow[], now = Date.now()): string {
+  return table(
+    ["INSTANCE", "ADDRESS", "ENDPOINTS", "LAST HEARTBEAT"],
+    rows.map((i) => [
+      i.self ? `${i.id} ${colors.dim("(this one)")}` : i.id,
+      i.address ?? "",
+      String(i.endpoints),
+      `${((now - i.heartbeatAt) / 1000).toFixed(1)} s ago`,
     ]),
   );
 }
