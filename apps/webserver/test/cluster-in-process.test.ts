@@ -1,0 +1,187 @@
+import { silentLogger } from "@xiaozhi-connect/core";
+import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
+import type { ClusterView, XiaozhiConfig } from "@xiaozhi-connect/webserver-adapter";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWebServer, type WebServer } from "../src/web-server.js";
+import { redisAvailable, startRedis, type TestRedis } from "./redis-server.js";
+import { launchChromium } from "./run-server.js";
+
+// Cluster mode with its instances in this process: the API, the config centre, the dashboard and
+// a clean shutdown, seen from inside. The faults that need signals are in cluster.test.ts.
+const leaseTtl = 2000;
+const tokens = Array.from({ length: 6 }, (_, i) => `inproc-token-${i}`);
+
+interface Row {
+  id: string;
+  url: string;
+  state: string;
+  connected: boolean;
+  instance: string | null;
+}
+
+const available = redisAvailable();
+
+describe.skipIf(!available)("cluster mode, in process", () => {
+  let redis: TestRedis;
+  let cloud: SimulatedXiaozhiCloud;
+  const servers = new Map<string, WebServer>();
+  let resourcesBefore: string[] = [];
+
+  const config = (id: string, endpoints: readonly string[]): XiaozhiConfig => ({
+    mcpEndpoint: endpoints.map((t) => cloud.endpointUrl(t)),
+    cluster: { redis: redis.url, instanceId: id, leaseTtl, namespace: "inproc" },
+  });
+  const start = async (id: string, endpoints: readonly string[] = tokens) => {
+    const server = await startWebServer({
+      config: config(id, endpoints),
+      host: "127.0.0.1",
+      port: 0,
+      logger: silentLogger,
+      version: "0.0.0-test",
+    });
+    servers.set(id, server);
+    return server;
+  };
+  const get = async <T>(id: string, path: string): Promise<T> =>
+    (await (await fetch(new URL(path, servers.get(id)?.url))).json()) as T;
+  const rows = async (id: string) => (await get<{ endpoints: Row[] }>(id, "/api/endpoints")).endpoints;
+  /** Polls a state that settles (not a passing one) every 50 ms, for at most 10 s. */
+  const settle = async (what: string, done: () => Promise<boolean>) => {
+    const deadline = Date.now() + 10_000;
+    while (!(await done())) {
+      if (Date.now() > deadline) throw new Error(`${what}: not within 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const allHeld = async (ids: readonly string[], count = tokens.length) => {
+    for (const id of ids) {
+      const list = await rows(id);
+      if (list.length !== count || list.some((e) => !e.connected || !e.instance)) return false;
+    }
+    return tokens.every((t) => cloud.sessions(t).length <= 1);
+  };
+
+  beforeAll(async () => {
+    resourcesBefore = process.getActiveResourcesInfo();
+    redis = await startRedis();
+    cloud = await SimulatedXiaozhiCloud.start({ relay: false, behavior: { driver: "handshake" } });
+    await start("one");
+    // The second instance's file lists one other endpoint: the cluster's list wins, the file only seeds.
+    await start("two", ["inproc-token-elsewhere"]);
+  }, 30_000);
+
+  afterAll(async () => {
+    await Promise.all([...servers.values()].map((s) => s.close()));
+    await cloud?.stop();
+    await redis?.stop();
+  });
+
+  it("seeds the list from the first file only, and shows every endpoint on every instance", async () => {
+    await settle("every endpoint held", () => allHeld(["one", "two"]));
+    expect(cloud.sessions("inproc-token-elsewhere")).toHaveLength(0);
+    const list = await rows("two");
+    expect(new Set(list.map((e) => e.instance))).toEqual(new Set(["one", "two"]));
+    const status = await get<{ endpoints: { total: number; connected: number }; cluster: ClusterView }>(
+      "one",
+      "/api/status",
+    );
+    expect(status.endpoints).toEqual({ total: tokens.length, connected: tokens.length });
+    expect(status.cluster.instanceId).toBe("one");
+    expect(status.cluster.redis).toBe(redis.url.replace(/\/?$/, ""));
+    const { cluster } = await get<{ cluster: ClusterView }>("two", "/api/cluster");
+    expect(cluster.instances.map((i) => [i.id, i.endpoints, i.self]).sort()).toEqual([
+      ["one", 3, false],
+      ["two", 3, true],
+    ]);
+  });
+
+  it("concurrent adds of different URLs through two instances both land (compare-and-set retried)", async () => {
+    const add = (id: string, token: string) =>
+      fetch(new URL("/api/endpoints", servers.get(id)?.url), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ url: cloud.endpointUrl(token), name: token }),
+      });
+    const responses = await Promise.all([add("one", "inproc-extra-1"), add("two", "inproc-extra-2")]);
+    expect(responses.map((r) => r.status)).toEqual([201, 201]);
+    const bodies = (await Promise.all(responses.map((r) => r.json()))) as { endpoint: Row }[];
+    await settle("both added endpoints held", async () => {
+      const list = await rows("one");
+      return (
+        list.length === tokens.length + 2 &&
+        bodies.every((b) => list.some((e) => e.id === b.endpoint.id && e.connected))
+      );
+    });
+    for (const { endpoint } of bodies) {
+      const removed = await fetch(new URL(`/api/endpoints/${endpoint.id}`, servers.get("one")?.url), {
+        method: "DELETE",
+      });
+      expect(removed.status).toBe(204);
+    }
+    const again = await fetch(new URL(`/api/endpoints/${bodies[0]?.endpoint.id}`, servers.get("two")?.url), {
+      method: "DELETE",
+    });
+    expect(again.status).toBe(404);
+    await settle("the list back to the start", () => allHeld(["one", "two"]));
+  });
+
+  it("a reconnect asked of any instance reaches the one holding the endpoint", async () => {
+    const list = await rows("one");
+    const remote = list.find((e) => e.instance === "two") as Row;
+    const upgrades = () => tokens.reduce((sum, t) => sum + (cloud.upgrades.get(t) ?? 0), 0);
+    const before = upgrades();
+    const response = await fetch(new URL(`/api/endpoints/${remote.id}/reconnect`, servers.get("one")?.url), {
+      method: "POST",
+    });
+    expect(response.status).toBe(202);
+    await settle("the holder reconnected", async () => upgrades() === before + 1);
+    const unknown = await fetch(
+      new URL("/api/endpoints/ep-000000000000/reconnect", servers.get("one")?.url),
+      {
+        method: "POST",
+      },
+    );
+    expect(unknown.status).toBe(404);
+  });
+
+  it("the dashboard shows where each endpoint runs and an instances panel", async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(servers.get("one")?.url ?? "");
+      const rows = page.locator("#endpoints tr[data-instance]");
+      await expect.poll(() => rows.count()).toBe(tokens.length);
+      const attributes = async (selector: string, name: string) => {
+        const found = page.locator(selector);
+        const values: (string | null)[] = [];
+        for (let i = 0; i < (await found.count()); i++) values.push(await found.nth(i).getAttribute(name));
+        return values;
+      };
+      expect((await attributes("#instances tr", "data-id")).sort()).toEqual(["one", "two"]);
+      expect(new Set(await attributes("#endpoints tr[data-instance]", "data-instance"))).toEqual(
+        new Set(["one", "two"]),
+      );
+      expect(await rows.first().textContent()).toMatch(/on (one|two)/);
+      expect(await page.isVisible("#cluster-section")).toBe(true);
+    } finally {
+      await browser.close();
+    }
+  }, 30_000);
+
+  it("a graceful stop hands the endpoints over and leaves no timers or sockets behind", async () => {
+    await servers.get("two")?.close();
+    servers.delete("two");
+    await settle("one holds all", async () => {
+      const list = await rows("one");
+      return list.every((e) => e.instance === "one" && e.connected);
+    });
+    await servers.get("one")?.close();
+    servers.delete("one");
+    await cloud.stop();
+    await redis.stop();
+    const left = process.getActiveResourcesInfo();
+    const count = (list: string[], kind: string) => list.filter((r) => r === kind).length;
+    expect(count(left, "Timeout")).toBeLessThanOrEqual(count(resourcesBefore, "Timeout"));
+    expect(count(left, "TCPSocketWrap")).toBeLessThanOrEqual(count(resourcesBefore, "TCPSocketWrap"));
+  }, 20_000);
+});

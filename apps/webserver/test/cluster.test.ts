@@ -1,0 +1,311 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { redisAvailable, startRedis, type TestRedis } from "./redis-server.js";
+import { type RunningServer, runServer, spawnServer, waitForOutput } from "./run-server.js";
+
+// Three instances as users run them (`node dist/main.js`), one Redis, and a simulated cloud that
+// counts the sockets of every token: the faults are real signals to real processes.
+const leaseTtl = 2000;
+const tokens = Array.from({ length: 12 }, (_, i) => `cluster-token-${i}`);
+
+interface Instance {
+  readonly id: string;
+  server: RunningServer;
+}
+
+interface EndpointRow {
+  id: string;
+  url: string;
+  state: string;
+  instance: string | null;
+}
+
+/** When each token had two providers at once, and for how long. */
+class OverlapWatch {
+  readonly #since = new Map<string, number>();
+  readonly overlaps: { token: string; ms: number }[] = [];
+  readonly counts = new Map<string, number>();
+  readonly #waiters = new Set<() => void>();
+
+  constructor(cloud: SimulatedXiaozhiCloud) {
+    cloud.onSessionCount((token, open) => {
+      this.counts.set(token, open);
+      const since = this.#since.get(token);
+      if (open >= 2 && since === undefined) this.#since.set(token, Date.now());
+      if (open < 2 && since !== undefined) {
+        this.#since.delete(token);
+        this.overlaps.push({ token, ms: Date.now() - since });
+      }
+      for (const wake of this.#waiters) wake();
+    });
+  }
+
+  /** The longest overlap so far, counting one still open. */
+  longest(): number {
+    const open = [...this.#since.values()].map((since) => Date.now() - since);
+    return Math.max(0, ...open, ...this.overlaps.map((o) => o.ms));
+  }
+
+  /** Every token has exactly one socket. */
+  heldOnce(): boolean {
+    return tokens.every((token) => this.counts.get(token) === 1);
+  }
+
+  /** Resolves once `predicate` holds, checked on every change of a count; rejects after `ms`. */
+  until(predicate: () => boolean, ms: number, what: string): Promise<number> {
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!predicate()) return;
+        done();
+        resolve(Date.now() - started);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(
+          new Error(`${what} not within ${ms} ms: ${tokens.map((t) => this.counts.get(t) ?? 0).join("")}`),
+        );
+      }, ms);
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+}
+
+const available = redisAvailable();
+
+describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
+  let redis: TestRedis;
+  let cloud: SimulatedXiaozhiCloud;
+  let watch: OverlapWatch;
+  let dir: string;
+  const instances: Instance[] = [];
+
+  const configFor = (id: string) => {
+    const path = join(dir, `${id}.json`);
+    writeFileSync(
+      path,
+      JSON.stringify({
+        mcpEndpoint: tokens.map((t) => cloud.endpointUrl(t)),
+        cluster: { redis: redis.url, instanceId: id, leaseTtl, namespace: "test-cluster" },
+      }),
+    );
+    return path;
+  };
+  const stateOf = (id: string) => join(dir, `state-${id}`);
+  const start = async (id: string): Promise<Instance> => {
+    const server = await runServer(["--config", configFor(id), "--port", "0"], {
+      XDG_STATE_HOME: stateOf(id),
+    });
+    return { id, server };
+  };
+  const api = async <T>(instance: Instance, path: string, init?: RequestInit): Promise<T> => {
+    const response = await fetch(new URL(path, instance.server.url), init);
+    return (await response.json()) as T;
+  };
+  const rows = async (instance: Instance) =>
+    (await api<{ endpoints: EndpointRow[] }>(instance, "/api/endpoints")).endpoints;
+  /** Every instance's view lists every endpoint, each held by one of `ids`. */
+  const viewsAgree = async (ids: readonly string[]) => {
+    for (const instance of instances) {
+      const list = await rows(instance);
+      if (list.length !== tokens.length || list.some((e) => !e.instance || !ids.includes(e.instance)))
+        return false;
+    }
+    return true;
+  };
+  const untilViewsAgree = async (ids: readonly string[]) => {
+    const deadline = Date.now() + 10_000;
+    while (!(await viewsAgree(ids))) {
+      if (Date.now() > deadline) throw new Error(`the instances' views did not agree on ${ids.join(",")}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "xz-cluster-"));
+    redis = await startRedis();
+    cloud = await SimulatedXiaozhiCloud.start({ relay: false, behavior: { driver: "handshake" } });
+    watch = new OverlapWatch(cloud);
+    instances.push(...(await Promise.all(["a", "b", "c"].map(start))));
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(
+      instances.map(async ({ server }) => {
+        server.process.kill("SIGCONT");
+        server.process.kill("SIGTERM");
+        await server.exited;
+      }),
+    );
+    await cloud?.stop();
+    await redis?.stop();
+  }, 30_000);
+
+  it("holds every endpoint exactly once, spread evenly, and every instance shows them all", async () => {
+    await watch.until(() => watch.heldOnce(), 10_000, "every endpoint held once");
+    await untilViewsAgree(["a", "b", "c"]);
+    const list = await rows(instances[0] as Instance);
+    const perInstance = new Map<string, number>();
+    for (const e of list)
+      perInstance.set(e.instance as string, (perInstance.get(e.instance as string) ?? 0) + 1);
+    expect([...perInstance.values()].sort()).toEqual([4, 4, 4]);
+    const { cluster } = await api<{
+      cluster: { instances: { id: string; address: string; endpoints: number }[] };
+    }>(instances[1] as Instance, "/api/cluster");
+    expect(cluster.instances.map((i) => i.id).sort()).toEqual(["a", "b", "c"]);
+    for (const i of cluster.instances) {
+      expect(i.endpoints).toBe(4);
+      expect(i.address).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    }
+    const metrics = await (await fetch(new URL("/metrics", instances[2]?.server.url))).text();
+    expect(metrics).toMatch(/xiaozhi_endpoint_up\{[^}]*instance="c"/);
+    // Tokens stay secret in the cluster view too.
+    expect(JSON.stringify(list)).not.toContain("cluster-token");
+    // `status` shows the cluster: where each endpoint runs, and the instances.
+    const status = spawnServer(["status"], { XDG_STATE_HOME: stateOf("a"), NO_COLOR: "1" });
+    expect((await status.exited).code).toBe(0);
+    expect(status.stdout()).toMatch(/cluster: instance a · Redis redis:\/\/127\.0\.0\.1:\d+/);
+    expect(status.stdout()).toMatch(/INSTANCE\s+ADDRESS\s+ENDPOINTS\s+LAST HEARTBEAT/);
+    expect(status.stdout().match(/^ep-\w+ .* connected\s+[abc]\s/gm)).toHaveLength(tokens.length);
+    expect(status.stdout()).not.toContain("cluster-token");
+    expect(watch.overlaps).toEqual([]);
+  });
+
+  it("an add through one instance and a remove through another apply to all; of two concurrent adds one wins", async () => {
+    const url = cloud.endpointUrl("cluster-token-added");
+    const [first, second] = await Promise.all(
+      instances.slice(0, 2).map((instance) =>
+        fetch(new URL("/api/endpoints", instance.server.url), {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ url }),
+        }),
+      ),
+    );
+    expect([first?.status, second?.status].sort()).toEqual([201, 409]);
+    await watch.until(() => watch.counts.get("cluster-token-added") === 1, 10_000, "the added endpoint held");
+    const winner = (first?.status === 201 ? first : second) as Response;
+    const { endpoint } = (await winner.json()) as { endpoint: EndpointRow };
+    // The third instance, which neither add went through, lists it with the instance holding it.
+    const deadline = Date.now() + 10_000;
+    while (!(await rows(instances[2] as Instance)).some((e) => e.id === endpoint.id && e.instance)) {
+      if (Date.now() > deadline) throw new Error("instance c does not show the added endpoint held");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const removed = await fetch(new URL(`/api/endpoints/${endpoint.id}`, instances[2]?.server.url), {
+      method: "DELETE",
+    });
+    expect(removed.status).toBe(204);
+    await watch.until(
+      () => watch.counts.get("cluster-token-added") === 0,
+      10_000,
+      "the removed endpoint closed",
+    );
+    await untilViewsAgree(["a", "b", "c"]);
+    expect(watch.overlaps).toEqual([]);
+  });
+
+  it("SIGKILL: the others hold the endpoints again within the lease TTL + 2 s; a new instance takes its share", async () => {
+    const victim = instances[1] as Instance;
+    const held = (await rows(victim)).filter((e) => e.instance === "b").length;
+    expect(held).toBeGreaterThan(0);
+    victim.server.process.kill("SIGKILL");
+    await victim.server.exited;
+    // The killed process's sockets close with it; the endpoints are back once each has one again.
+    const took = await watch.until(() => watch.heldOnce(), leaseTtl + 8000, "takeover after SIGKILL");
+    expect(took).toBeLessThanOrEqual(leaseTtl + 8000);
+    instances.splice(1, 1);
+    await untilViewsAgree(["a", "c"]);
+    // A new instance joins: about a third of the endpoints move to it, and no others.
+    const before = new Map((await rows(instances[0] as Instance)).map((e) => [e.id, e.instance]));
+    instances.push(await start("d"));
+    await untilViewsAgree(["a", "c", "d"]);
+    await watch.until(() => watch.heldOnce(), 10_000, "every endpoint held once after the join");
+    const after = await rows(instances[0] as Instance);
+    const moved = after.filter((e) => before.get(e.id) !== e.instance);
+    expect(after.filter((e) => e.instance === "d")).toHaveLength(4);
+    expect(moved.length).toBeLessThanOrEqual(6);
+    expect(watch.overlaps).toEqual([]);
+  }, 40_000);
+
+  it("a graceful stop releases the leases and the others take over at once", async () => {
+    const leaving = instances.shift() as Instance;
+    leaving.server.process.kill("SIGTERM");
+    const took = await watch.until(
+      () => tokens.every((t) => (watch.counts.get(t) ?? 0) >= 1) && watch.heldOnce(),
+      10_000,
+      "takeover after a graceful stop",
+    );
+    expect((await leaving.server.exited).code).toBe(0);
+    expect(took).toBeLessThan(leaseTtl + 8000);
+    await untilViewsAgree(["c", "d"]);
+    expect(watch.overlaps).toEqual([]);
+    instances.push(await start("a"));
+    await untilViewsAgree(["a", "c", "d"]);
+  }, 40_000);
+
+  it("an instance paused past its lease notices it lost the leases and drops those sockets", async () => {
+    const paused = instances.find((i) => i.id === "c") as Instance;
+    const held = (await rows(paused)).filter((e) => e.instance === "c").length;
+    expect(held).toBeGreaterThan(0);
+    paused.server.process.kill("SIGSTOP");
+    // Its sockets stay open while it sleeps; the others take the endpoints once the leases lapse.
+    await watch.until(
+      () => tokens.filter((t) => (watch.counts.get(t) ?? 0) >= 2).length === held,
+      leaseTtl + 8000,
+      "the others holding the paused instance's endpoints",
+    );
+    paused.server.process.kill("SIGCONT");
+    await watch.until(() => watch.heldOnce(), leaseTtl, "the paused instance dropping its sockets");
+    await waitForOutput(paused.server, /leases lost to another instance/, 5000);
+    expect(watch.overlaps.length).toBe(held);
+    // The overlap is the pause past the lease, never more than one lease period.
+    expect(watch.longest()).toBeLessThanOrEqual(leaseTtl + 1000);
+    await untilViewsAgree(["a", "c", "d"]);
+  }, 40_000);
+
+  it("Redis out of reach: each instance keeps what it holds and takes nothing; when back, ownership is reconciled", async () => {
+    const overlapsBefore = watch.overlaps.length;
+    await redis.kill();
+    for (const instance of instances) await waitForOutput(instance.server, /Redis out of reach/, 10_000);
+    // Agents keep their tools: every endpoint still has its socket, a full lease period later.
+    const stayed = await watch
+      .until(() => !watch.heldOnce(), 2 * leaseTtl, "a change while Redis is away")
+      .then(
+        () => false,
+        () => true,
+      );
+    expect(stayed).toBe(true);
+    // Redis comes back empty: the list is seeded again and each instance keeps its own leases.
+    await redis.restart();
+    const deadline = Date.now() + leaseTtl + 8000;
+    for (const instance of instances) {
+      for (;;) {
+        const { cluster } = await api<{ cluster: { reachable: boolean; instances: unknown[] } }>(
+          instance,
+          "/api/cluster",
+        );
+        if (cluster.reachable && cluster.instances.length === 3) break;
+        if (Date.now() > deadline) throw new Error(`${instance.id} did not see Redis and the others again`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    await untilViewsAgree(["a", "c", "d"]);
+    expect(watch.heldOnce()).toBe(true);
+    expect(watch.overlaps.length).toBe(overlapsBefore);
+    const { cluster } = await api<{ cluster: { version: number; reachable: boolean } }>(
+      instances[0] as Instance,
+      "/api/cluster",
+    );
+    expect(cluster.reachable).toBe(true);
+    expect(cluster.version).toBeGreaterThan(0);
+  }, 60_000);
+});

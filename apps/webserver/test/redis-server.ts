@@ -1,0 +1,93 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createServer } from "node:net";
+
+/** A `redis-server` of the test's own on a free loopback port, with nothing saved to disk. */
+export interface TestRedis {
+  readonly port: number;
+  readonly url: string;
+  /** Kills it (SIGKILL): every client sees the connection drop. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Whether Debian's `redis-server` is here. Under `CI=true` a missing one fails the run (`.ci/run`
+ * installs it); elsewhere the cluster tests skip with a notice saying how to get it.
+ */
+export function redisAvailable(): boolean {
+  const found = spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
+  if (found) return true;
+  const how = "redis-server is missing: apt-get update && apt-get install -y redis-server";
+  if (process.env.CI === "true") throw new Error(`${how} (.ci/run installs it)`);
+  console.warn(`\n*** SKIPPING the cluster tests: ${how} ***\n`);
+  return false;
+}
+
+export async function startRedis(): Promise<TestRedis> {
+  const port = await freePort();
+  let child = await launch(port);
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async kill() {
+      await end(child, "SIGKILL");
+    },
+    async restart() {
+      child = await launch(port);
+    },
+    async stop() {
+      await end(child, "SIGTERM");
+    },
+  };
+}
+
+async function launch(port: number): Promise<ChildProcess> {
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      if (output.includes("Ready to accept connections")) {
+        clearTimeout(timer);
+        child.stdout?.off("data", onData);
+        resolve();
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited with ${code}:\n${output}`));
+    });
+  });
+  child.removeAllListeners("exit");
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return child;
+}
+
+function end(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill(signal);
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
