@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { callCpu } from "./call-cpu.mjs";
+import { cluster } from "./cluster.mjs";
 import { dashboard } from "./dashboard.mjs";
 import { deadLink } from "./dead-link.mjs";
 import { failover } from "./failover.mjs";
@@ -28,6 +29,7 @@ const all = [
   reconnectSpread,
   recovery,
   dashboard,
+  cluster,
   soak,
 ];
 // `node bench/run.mjs failover dead-link` runs only the sections whose titles match; sections that
