@@ -2,7 +2,7 @@
 // it), one redis-server of the bench's own, and a simulated cloud that counts sockets per token.
 // Takeover is timed from the signal until every endpoint has its one socket again: 20 runs after
 // SIGKILL and 20 after SIGTERM (a graceful stop) with a 5 s lease, 3 SIGKILL runs with the default
-// 15 s lease. Steady state: Redis commands per second and CPU per instance over 10 s, beside the
+// 15 s lease. Steady state: Redis commands per second and CPU per instance over 20 s (after 30 s), beside the
 // same three instances without cluster mode, each serving its third of the endpoints.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,7 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
+import { SimulatedXiaozhiCloud, TokenSocketWatch } from "@xiaozhi-connect/transport-ws/testing";
 import { median, ms } from "./lib.mjs";
 
 const main = fileURLToPath(new URL("../apps/webserver/dist/main.js", import.meta.url));
@@ -67,39 +67,6 @@ function cpuSeconds(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / clockTick;
-}
-
-/** How many sockets each token has, and a wait for a condition on them checked at every change. */
-function watchCloud(cloud) {
-  const counts = new Map();
-  const waiters = new Set();
-  let overlaps = 0;
-  cloud.onSessionCount((token, open) => {
-    if (open >= 2 && (counts.get(token) ?? 0) < 2) overlaps++;
-    counts.set(token, open);
-    for (const wake of waiters) wake();
-  });
-  const heldOnce = () => tokens.every((t) => counts.get(t) === 1);
-  const until = (predicate, timeoutMs, what) =>
-    new Promise((resolve, reject) => {
-      const started = performance.now();
-      const check = () => {
-        if (!predicate()) return;
-        done();
-        resolve(performance.now() - started);
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`${what}: not within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(check);
-      };
-      waiters.add(check);
-      check();
-    });
-  return { counts, heldOnce, until, overlaps: () => overlaps };
 }
 
 function spawnInstance(configPath) {
@@ -162,7 +129,7 @@ async function takeovers({ redis, cloud, watch, dir, leaseTtl, signal, count, na
   const urls = await Promise.all(instances.map((i) => i.ready));
   const times = [];
   try {
-    await watch.until(watch.heldOnce, 30_000, "every endpoint held once");
+    await watch.until(() => watch.eachOnce(tokens), 30_000, "every endpoint held once");
     await settled(urls[0]);
     for (let run = 0; run < count; run++) {
       const victim = instances.shift();
@@ -170,19 +137,15 @@ async function takeovers({ redis, cloud, watch, dir, leaseTtl, signal, count, na
       const started = performance.now();
       victim.child.kill(signal);
       // The victim's sockets close as it ends; the endpoints are back when each has one again.
-      await watch.until(
-        () => tokens.some((t) => (watch.counts.get(t) ?? 0) === 0),
-        10_000,
-        "victim's sockets closed",
-      );
-      await watch.until(watch.heldOnce, leaseTtl + 30_000, "takeover");
+      await watch.until(() => tokens.some((t) => watch.count(t) === 0), 10_000, "victim's sockets closed");
+      await watch.until(() => watch.eachOnce(tokens), leaseTtl + 30_000, "takeover");
       times.push(performance.now() - started);
       await victim.exited;
       const fresh = spawnInstance(configPath);
       instances.push(fresh);
       urls.push(await fresh.ready);
       await settled(urls[0]);
-      await watch.until(watch.heldOnce, 30_000, "every endpoint held once after the join");
+      await watch.until(() => watch.eachOnce(tokens), 30_000, "every endpoint held once after the join");
     }
   } finally {
     for (const instance of instances) instance.child.kill("SIGTERM");
@@ -202,14 +165,16 @@ async function steadyState({ redis, cloud, watch, dir }) {
   );
   const clustered = [spawnInstance(configPath), spawnInstance(configPath), spawnInstance(configPath)];
   const urls = await Promise.all(clustered.map((i) => i.ready));
-  await watch.until(watch.heldOnce, 30_000, "every endpoint held once");
+  await watch.until(() => watch.eachOnce(tokens), 30_000, "every endpoint held once");
   await settled(urls[0]);
   const measure = async (pids, withRedis) => {
+    // The first half minute after a start (compilation, first heartbeats) is not the steady state.
+    await new Promise((resolve) => setTimeout(resolve, 30_000));
     const before = pids.map(cpuSeconds);
     const redisBefore = withRedis ? cpuSeconds(redis.pid) : 0;
     const commandsBefore = withRedis ? commandCounts(redis) : undefined;
     const started = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    await new Promise((resolve) => setTimeout(resolve, 20_000));
     const seconds = (performance.now() - started) / 1000;
     const cpu = pids.map((pid, i) => (100 * (cpuSeconds(pid) - before[i])) / seconds);
     if (!withRedis) return { cpu };
@@ -235,7 +200,11 @@ async function steadyState({ redis, cloud, watch, dir }) {
     return spawnInstance(path);
   });
   await Promise.all(plain.map((i) => i.ready));
-  await watch.until(watch.heldOnce, 30_000, "every endpoint connected once without cluster mode");
+  await watch.until(
+    () => watch.eachOnce(tokens),
+    30_000,
+    "every endpoint connected once without cluster mode",
+  );
   const alone = await measure(
     plain.map((i) => i.child.pid),
     false,
@@ -272,7 +241,7 @@ export const cluster = {
     const dir = mkdtempSync(join(tmpdir(), "xz-cluster-bench-"));
     const redis = await startRedis();
     const cloud = await SimulatedXiaozhiCloud.start({ relay: false, behavior: { driver: "handshake" } });
-    const watch = watchCloud(cloud);
+    const watch = new TokenSocketWatch(cloud);
     const rows = [];
     try {
       const context = { redis, cloud, watch, dir };
@@ -333,9 +302,9 @@ export const cluster = {
       );
       rows.push({
         measure: "moments two instances held one endpoint, all runs",
-        value: String(watch.overlaps()),
+        value: String(watch.overlapCount()),
         bar: "0",
-        pass: watch.overlaps() === 0,
+        pass: watch.overlapCount() === 0,
       });
       const { cluster: steady, alone } = await steadyState(context);
       rows.push(

@@ -161,6 +161,7 @@ export async function addEndpoint(where: Target, url: string, name?: string): Pr
     const body = name === undefined ? { url } : { url, name };
     return (await api<{ endpoint: EndpointRow }>(where, "POST", "/api/endpoints", body)).endpoint;
   }
+  await notClustered(where.path);
   let endpoint: { url: string; id: string; name?: string };
   try {
     endpoint = endpointToAdd(url, name);
@@ -183,9 +184,22 @@ export async function removeEndpoint(where: Target, idOrUrl: string): Promise<vo
     await api(where, "DELETE", `/api/endpoints/${encodeURIComponent(id)}`);
     return;
   }
+  await notClustered(where.path);
   await editFile(where.path, (raw) => {
     if (!removeEndpointEntry(raw, id)) throw new CommandError(`no endpoint ${id}`);
   });
+}
+
+/**
+ * In cluster mode the endpoint list lives in Redis and the file only seeds an empty cluster: an
+ * edit of the file would change nothing that runs, so it is refused with what to do instead.
+ */
+async function notClustered(path: string): Promise<void> {
+  if ((await loadFile(path)).cluster) {
+    throw new CommandError(
+      "this config runs in cluster mode: the endpoint list lives in Redis, and the file's mcpEndpoint only seeds an empty cluster. Start an instance (xiaozhi-connect start -d) and run this again: the change then applies to every instance",
+    );
+  }
 }
 
 export async function reconnectEndpoint(where: Target, id: string): Promise<void> {

@@ -1,6 +1,12 @@
 import { silentLogger } from "@xiaozhi-connect/core";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
-import type { ClusterView, XiaozhiConfig } from "@xiaozhi-connect/webserver-adapter";
+import {
+  type ClusterView,
+  createXiaozhiContainer,
+  registerXiaozhi,
+  type XiaozhiConfig,
+  XiaozhiConnectionAdapter,
+} from "@xiaozhi-connect/webserver-adapter";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWebServer, type WebServer } from "../src/web-server.js";
 import { redisAvailable, startRedis, type TestRedis } from "./redis-server.js";
@@ -167,6 +173,28 @@ describe.skipIf(!available)("cluster mode, in process", () => {
       await browser.close();
     }
   }, 30_000);
+
+  it("initializeXiaozhiConnection in cluster mode makes its list the cluster's", async () => {
+    const scope = registerXiaozhi(createXiaozhiContainer(), {
+      config: { cluster: { redis: redis.url, instanceId: "embedded", leaseTtl, namespace: "embedded" } },
+    });
+    const adapter = scope.resolve(XiaozhiConnectionAdapter);
+    try {
+      await adapter.initializeXiaozhiConnection([
+        cloud.endpointUrl("embedded-1"),
+        cloud.endpointUrl("embedded-2"),
+      ]);
+      await cloud.waitForSession("embedded-1");
+      await cloud.waitForSession("embedded-2");
+      expect(adapter.endpoints().map((e) => (e as { instance?: string | null }).instance)).toEqual([
+        "embedded",
+        "embedded",
+      ]);
+      expect(adapter.cluster?.view().version).toBe(2);
+    } finally {
+      await adapter.cleanup();
+    }
+  });
 
   it("a graceful stop hands the endpoints over and leaves no timers or sockets behind", async () => {
     await servers.get("two")?.close();

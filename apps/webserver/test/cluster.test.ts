@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
+import { SimulatedXiaozhiCloud, TokenSocketWatch } from "@xiaozhi-connect/transport-ws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisAvailable, startRedis, type TestRedis } from "./redis-server.js";
 import { type RunningServer, runServer, spawnServer, waitForOutput } from "./run-server.js";
@@ -23,68 +23,13 @@ interface EndpointRow {
   instance: string | null;
 }
 
-/** When each token had two providers at once, and for how long. */
-class OverlapWatch {
-  readonly #since = new Map<string, number>();
-  readonly overlaps: { token: string; ms: number }[] = [];
-  readonly counts = new Map<string, number>();
-  readonly #waiters = new Set<() => void>();
-
-  constructor(cloud: SimulatedXiaozhiCloud) {
-    cloud.onSessionCount((token, open) => {
-      this.counts.set(token, open);
-      const since = this.#since.get(token);
-      if (open >= 2 && since === undefined) this.#since.set(token, Date.now());
-      if (open < 2 && since !== undefined) {
-        this.#since.delete(token);
-        this.overlaps.push({ token, ms: Date.now() - since });
-      }
-      for (const wake of this.#waiters) wake();
-    });
-  }
-
-  /** The longest overlap so far, counting one still open. */
-  longest(): number {
-    const open = [...this.#since.values()].map((since) => Date.now() - since);
-    return Math.max(0, ...open, ...this.overlaps.map((o) => o.ms));
-  }
-
-  /** Every token has exactly one socket. */
-  heldOnce(): boolean {
-    return tokens.every((token) => this.counts.get(token) === 1);
-  }
-
-  /** Resolves once `predicate` holds, checked on every change of a count; rejects after `ms`. */
-  until(predicate: () => boolean, ms: number, what: string): Promise<number> {
-    const started = Date.now();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!predicate()) return;
-        done();
-        resolve(Date.now() - started);
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(
-          new Error(`${what} not within ${ms} ms: ${tokens.map((t) => this.counts.get(t) ?? 0).join("")}`),
-        );
-      }, ms);
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
-  }
-}
-
 const available = redisAvailable();
 
 describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
   let redis: TestRedis;
   let cloud: SimulatedXiaozhiCloud;
-  let watch: OverlapWatch;
+  let watch: TokenSocketWatch;
+  const heldOnce = () => watch.eachOnce(tokens);
   let dir: string;
   const instances: Instance[] = [];
 
@@ -133,7 +78,7 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
     dir = mkdtempSync(join(tmpdir(), "xz-cluster-"));
     redis = await startRedis();
     cloud = await SimulatedXiaozhiCloud.start({ relay: false, behavior: { driver: "handshake" } });
-    watch = new OverlapWatch(cloud);
+    watch = new TokenSocketWatch(cloud);
     instances.push(...(await Promise.all(["a", "b", "c"].map(start))));
   }, 60_000);
 
@@ -150,7 +95,7 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
   }, 30_000);
 
   it("holds every endpoint exactly once, spread evenly, and every instance shows them all", async () => {
-    await watch.until(() => watch.heldOnce(), 10_000, "every endpoint held once");
+    await watch.until(heldOnce, 10_000, "every endpoint held once");
     await untilViewsAgree(["a", "b", "c"]);
     const list = await rows(instances[0] as Instance);
     const perInstance = new Map<string, number>();
@@ -176,7 +121,7 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
     expect(status.stdout()).toMatch(/INSTANCE\s+ADDRESS\s+ENDPOINTS\s+LAST HEARTBEAT/);
     expect(status.stdout().match(/^ep-\w+ .* connected\s+[abc]\s/gm)).toHaveLength(tokens.length);
     expect(status.stdout()).not.toContain("cluster-token");
-    expect(watch.overlaps).toEqual([]);
+    expect(watch.overlapCount()).toBe(0);
   });
 
   it("an add through one instance and a remove through another apply to all; of two concurrent adds one wins", async () => {
@@ -191,7 +136,7 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
       ),
     );
     expect([first?.status, second?.status].sort()).toEqual([201, 409]);
-    await watch.until(() => watch.counts.get("cluster-token-added") === 1, 10_000, "the added endpoint held");
+    await watch.until(() => watch.count("cluster-token-added") === 1, 10_000, "the added endpoint held");
     const winner = (first?.status === 201 ? first : second) as Response;
     const { endpoint } = (await winner.json()) as { endpoint: EndpointRow };
     // The third instance, which neither add went through, lists it with the instance holding it.
@@ -204,13 +149,15 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
       method: "DELETE",
     });
     expect(removed.status).toBe(204);
-    await watch.until(
-      () => watch.counts.get("cluster-token-added") === 0,
-      10_000,
-      "the removed endpoint closed",
-    );
+    await watch.until(() => watch.count("cluster-token-added") === 0, 10_000, "the removed endpoint closed");
+    // Without a running instance, the CLI does not edit a file that only seeds the cluster.
+    const offline = spawnServer(["endpoint", "add", url, "--config", join(dir, "a.json")], {
+      XDG_STATE_HOME: join(dir, "state-none"),
+    });
+    expect((await offline.exited).code).toBe(1);
+    expect(offline.stderr()).toContain("cluster mode: the endpoint list lives in Redis");
     await untilViewsAgree(["a", "b", "c"]);
-    expect(watch.overlaps).toEqual([]);
+    expect(watch.overlapCount()).toBe(0);
   });
 
   it("SIGKILL: the others hold the endpoints again within the lease TTL + 2 s; a new instance takes its share", async () => {
@@ -220,7 +167,7 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
     victim.server.process.kill("SIGKILL");
     await victim.server.exited;
     // The killed process's sockets close with it; the endpoints are back once each has one again.
-    const took = await watch.until(() => watch.heldOnce(), leaseTtl + 8000, "takeover after SIGKILL");
+    const took = await watch.until(heldOnce, leaseTtl + 8000, "takeover after SIGKILL");
     expect(took).toBeLessThanOrEqual(leaseTtl + 8000);
     instances.splice(1, 1);
     await untilViewsAgree(["a", "c"]);
@@ -228,26 +175,22 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
     const before = new Map((await rows(instances[0] as Instance)).map((e) => [e.id, e.instance]));
     instances.push(await start("d"));
     await untilViewsAgree(["a", "c", "d"]);
-    await watch.until(() => watch.heldOnce(), 10_000, "every endpoint held once after the join");
+    await watch.until(heldOnce, 10_000, "every endpoint held once after the join");
     const after = await rows(instances[0] as Instance);
     const moved = after.filter((e) => before.get(e.id) !== e.instance);
     expect(after.filter((e) => e.instance === "d")).toHaveLength(4);
     expect(moved.length).toBeLessThanOrEqual(6);
-    expect(watch.overlaps).toEqual([]);
+    expect(watch.overlapCount()).toBe(0);
   }, 40_000);
 
   it("a graceful stop releases the leases and the others take over at once", async () => {
     const leaving = instances.shift() as Instance;
     leaving.server.process.kill("SIGTERM");
-    const took = await watch.until(
-      () => tokens.every((t) => (watch.counts.get(t) ?? 0) >= 1) && watch.heldOnce(),
-      10_000,
-      "takeover after a graceful stop",
-    );
+    const took = await watch.until(() => heldOnce(), 10_000, "takeover after a graceful stop");
     expect((await leaving.server.exited).code).toBe(0);
     expect(took).toBeLessThan(leaseTtl + 8000);
     await untilViewsAgree(["c", "d"]);
-    expect(watch.overlaps).toEqual([]);
+    expect(watch.overlapCount()).toBe(0);
     instances.push(await start("a"));
     await untilViewsAgree(["a", "c", "d"]);
   }, 40_000);
@@ -259,26 +202,26 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
     paused.server.process.kill("SIGSTOP");
     // Its sockets stay open while it sleeps; the others take the endpoints once the leases lapse.
     await watch.until(
-      () => tokens.filter((t) => (watch.counts.get(t) ?? 0) >= 2).length === held,
+      () => tokens.filter((t) => watch.count(t) >= 2).length === held,
       leaseTtl + 8000,
       "the others holding the paused instance's endpoints",
     );
     paused.server.process.kill("SIGCONT");
-    await watch.until(() => watch.heldOnce(), leaseTtl, "the paused instance dropping its sockets");
+    await watch.until(heldOnce, leaseTtl, "the paused instance dropping its sockets");
     await waitForOutput(paused.server, /leases lost to another instance/, 5000);
-    expect(watch.overlaps.length).toBe(held);
+    expect(watch.overlapCount()).toBe(held);
     // The overlap is the pause past the lease, never more than one lease period.
-    expect(watch.longest()).toBeLessThanOrEqual(leaseTtl + 1000);
+    expect(watch.longestOverlap()).toBeLessThanOrEqual(leaseTtl);
     await untilViewsAgree(["a", "c", "d"]);
   }, 40_000);
 
   it("Redis out of reach: each instance keeps what it holds and takes nothing; when back, ownership is reconciled", async () => {
-    const overlapsBefore = watch.overlaps.length;
+    const overlapsBefore = watch.overlapCount();
     await redis.kill();
     for (const instance of instances) await waitForOutput(instance.server, /Redis out of reach/, 10_000);
     // Agents keep their tools: every endpoint still has its socket, a full lease period later.
     const stayed = await watch
-      .until(() => !watch.heldOnce(), 2 * leaseTtl, "a change while Redis is away")
+      .until(() => !heldOnce(), 2 * leaseTtl, "a change while Redis is away")
       .then(
         () => false,
         () => true,
@@ -299,8 +242,8 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
       }
     }
     await untilViewsAgree(["a", "c", "d"]);
-    expect(watch.heldOnce()).toBe(true);
-    expect(watch.overlaps.length).toBe(overlapsBefore);
+    expect(heldOnce()).toBe(true);
+    expect(watch.overlapCount()).toBe(overlapsBefore);
     const { cluster } = await api<{ cluster: { version: number; reachable: boolean } }>(
       instances[0] as Instance,
       "/api/cluster",

@@ -96,9 +96,9 @@ interface ScriptCommands {
  *   and announced with pub/sub. The local file seeds it when Redis has none.
  * - **One view.** Each instance publishes the status of what it runs; any instance can show all.
  *
- * Every `tick` (a tenth of the lease TTL, 100 ms to 1 s) renews the leases held, beats, reads who
- * holds what, hands over what should move and takes what is free. While Redis is out of reach the
- * instance keeps what it holds and takes nothing new.
+ * Every tick (a tenth of the lease TTL, 100 ms to 1 s) the instance beats, reads who holds what,
+ * hands over what should move and takes what is free; every third of the TTL it renews its leases.
+ * While Redis is out of reach it keeps what it holds and takes nothing new.
  */
 export class ClusterCoordinator {
   readonly instanceId: string;
@@ -192,7 +192,9 @@ export class ClusterCoordinator {
     const options: RedisOptions = {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: Math.max(500, Math.min(2000, Math.round(this.leaseTtl / 3))),
+      // Redis answers in well under a millisecond; one that does not within a second is out of
+      // reach, and a stop waiting on it stays well inside the 5 s shutdown.
+      commandTimeout: Math.max(300, Math.min(1000, Math.round(this.leaseTtl / 5))),
       connectTimeout: 2000,
       retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 1000),
     };
@@ -561,11 +563,13 @@ export class ClusterCoordinator {
     if (letGo.length > 0) {
       // Break before make: the links close before the leases go, so no agent sees two providers.
       const fences = letGo.map((id) => this.#held.get(id) ?? 0);
-      for (const id of letGo) this.#held.delete(id);
+      for (const id of letGo) {
+        this.#held.delete(id);
+        this.#holders.delete(id);
+      }
       this.#events.emit("changed", { at: Date.now() });
       await this.#host?.drop(letGo);
       await this.#release(letGo, fences);
-      for (const id of letGo) this.#holders.delete(id);
       if (handover.length > 0)
         this.#logger.info({ endpoints: handover.length }, "cluster: handed endpoints over");
       await this.#publish({ t: "released", by: this.instanceId, ids: letGo });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { maskRedisUrl } from "./cluster.js";
 import { managerSettingsOf, parseConfig, parseConfigText, selectEndpoints } from "./config.js";
 
 describe("config schema", () => {
@@ -79,5 +80,32 @@ describe("config schema", () => {
       backoff: { initialDelay: 5000, maxDelay: 20000 },
     });
     expect(managerSettingsOf(undefined)).toEqual({});
+  });
+});
+
+describe("the cluster block", () => {
+  it("takes a redis URL, an instance id, a lease TTL and a namespace, and refuses what cannot work", () => {
+    const cluster = {
+      redis: "rediss://user:pw@redis.example:6380/2",
+      instanceId: "box-1",
+      leaseTtl: 5000,
+      namespace: "home",
+    };
+    expect(parseConfig({ cluster }).cluster).toEqual(cluster);
+    expect(() => parseConfig({ cluster: { redis: "http://redis:6379" } })).toThrow(
+      /cluster\.redis: must be a redis:\/\/ or rediss:\/\/ URL/,
+    );
+    expect(() => parseConfig({ cluster: { redis: "redis://r", instanceId: "a|b" } })).toThrow(
+      /cluster\.instanceId/,
+    );
+    expect(() => parseConfig({ cluster: { redis: "redis://r", leaseTtl: 10 } })).toThrow(/cluster\.leaseTtl/);
+    expect(() => parseConfig({ cluster: { redis: "redis://r", leaseTTL: 5000 } })).toThrow(/cluster/);
+  });
+
+  it("never shows the Redis password", () => {
+    expect(maskRedisUrl("redis://:s3cr3t@127.0.0.1:6379/0")).toBe("redis://:***@127.0.0.1:6379/0");
+    expect(maskRedisUrl("rediss://me:s3cr3t@r.example")).toBe("rediss://me:***@r.example");
+    expect(maskRedisUrl("redis://127.0.0.1:6379")).toBe("redis://127.0.0.1:6379");
+    expect(maskRedisUrl("not a url s3cr3t")).not.toContain("s3cr3t");
   });
 });

@@ -178,6 +178,9 @@ export class XiaozhiConnectionAdapter {
   /** The strategy name in force; `undefined` while the injected strategy is used. */
   #strategyName: string | undefined;
   #started = false;
+  #subscribed = false;
+  /** Joining the cluster, once. */
+  #joined: Promise<void> | undefined;
   #closed = false;
   #cleanup: Promise<void> | undefined;
   #applying: Promise<unknown> = Promise.resolve();
@@ -239,7 +242,7 @@ export class XiaozhiConnectionAdapter {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    this.#subscribe();
+    if (!this.#subscribed) this.#subscribe();
     if (this.cluster) await this.#joinCluster(this.cluster);
     await this.applyConfig(this.#config);
     await this.#refreshToolNames();
@@ -254,7 +257,8 @@ export class XiaozhiConnectionAdapter {
    * objects). Placeholders (`<请填写...>`), empty and non-ws(s) entries are skipped with a warning
    * that names them masked; with no valid endpoint it warns and returns without throwing. `tools`
    * defaults to the adapter's live tool source; a fixed list is served as given and its calls go
-   * to the tool source.
+   * to the tool source. In cluster mode the list becomes the cluster's (every instance applies it)
+   * and this instance runs its share.
    */
   async initializeXiaozhiConnection(
     mcpEndpoint: XiaozhiConfig["mcpEndpoint"],
@@ -264,7 +268,15 @@ export class XiaozhiConnectionAdapter {
       this.#toolSourceChosen = true;
       this.manager.setToolSource(Array.isArray(tools) ? this.#fixed(tools) : (tools as ToolSource));
     }
-    await this.applyConfig({ ...this.#config, mcpEndpoint: mcpEndpoint ?? [] });
+    const cluster = this.cluster;
+    if (cluster) {
+      if (!this.#subscribed) this.#subscribe();
+      await this.#joinCluster(cluster);
+      await this.#serially(async () => {
+        await cluster.update(() => endpointEntries(mcpEndpoint));
+        await this.#applyCluster();
+      });
+    } else await this.applyConfig({ ...this.#config, mcpEndpoint: mcpEndpoint ?? [] });
     await this.#refreshToolNames();
   }
 
@@ -319,6 +331,11 @@ export class XiaozhiConnectionAdapter {
     const cluster = this.cluster;
     if (!quiet && JSON.stringify(next.cluster) !== this.#clusterAtStart) {
       this.logger.warn("the cluster block changed: it applies when the server restarts");
+    }
+    if (cluster && !quiet && JSON.stringify(next.mcpEndpoint) !== JSON.stringify(this.#config.mcpEndpoint)) {
+      this.logger.warn(
+        "cluster mode: mcpEndpoint in the file only seeds an empty cluster; change endpoints through the dashboard, the API or xiaozhi-connect endpoint",
+      );
     }
     // In cluster mode the endpoint list is the cluster's, and this instance runs what it holds.
     const { endpoints: listed, skipped } = selectEndpoints(
@@ -617,6 +634,7 @@ export class XiaozhiConnectionAdapter {
   }
 
   #subscribe(): void {
+    this.#subscribed = true;
     const cluster = this.cluster;
     const publish = ({ id }: { id: string }) => {
       const status = this.manager.getEndpointStatus(id);
@@ -673,7 +691,12 @@ export class XiaozhiConnectionAdapter {
    * instance connects only what it holds. Lease changes are applied as they come; a lost lease
    * closes its link at once, without waiting for a config change under way.
    */
-  async #joinCluster(cluster: ClusterCoordinator): Promise<void> {
+  #joinCluster(cluster: ClusterCoordinator): Promise<void> {
+    this.#joined ??= this.#join(cluster);
+    return this.#joined;
+  }
+
+  async #join(cluster: ClusterCoordinator): Promise<void> {
     let pending = false;
     const apply = () => {
       if (pending || this.#closed) return;
@@ -687,7 +710,7 @@ export class XiaozhiConnectionAdapter {
     };
     // What the dashboard shows of other instances: only the entries that changed are sent.
     const shown = new Map<string, string>();
-    const view = () => {
+    const refresh = () => {
       if (this.#closed) return;
       const now = new Set<string>();
       for (const status of this.endpoints()) {
@@ -707,9 +730,9 @@ export class XiaozhiConnectionAdapter {
     this.#unsubscribe.push(
       cluster.on("changed", () => {
         apply();
-        view();
+        refresh();
       }),
-      cluster.on("view", view),
+      cluster.on("view", refresh),
     );
     await cluster.start({
       statuses: () => this.manager.getConnectionStatus(),
@@ -718,13 +741,17 @@ export class XiaozhiConnectionAdapter {
       },
       reconnect: (id) => void this.manager.reconnect(id).catch(() => {}),
     });
-    const seeded = selectEndpoints(this.#config.mcpEndpoint).endpoints.length;
-    if (seeded > 0 && cluster.entries !== undefined) {
-      this.logger.info(
-        { instance: cluster.instanceId, endpoints: cluster.endpoints([]).length },
-        "cluster mode: the endpoint list lives in Redis; the file's mcpEndpoint only seeds an empty cluster",
-      );
-    }
+    const view = cluster.view();
+    this.logger.info(
+      {
+        instance: cluster.instanceId,
+        instances: view.instances.length,
+        endpoints: view.version ? cluster.entries.length : 0,
+      },
+      view.reachable
+        ? "cluster mode: joined; the endpoint list is the cluster's, and the file's mcpEndpoint only seeds an empty cluster"
+        : "cluster mode: Redis is out of reach; nothing runs here until it answers",
+    );
   }
 
   /** Applies the cluster's list and this instance's leases. Inside `#serially`. */

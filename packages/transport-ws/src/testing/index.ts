@@ -4,4 +4,5 @@ export {
   SimulatedXiaozhiCloud,
   type TokenBehavior,
 } from "./simulated-cloud.js";
+export { TokenSocketWatch } from "./socket-watch.js";
 export { TcpRelay } from "./tcp-relay.js";
