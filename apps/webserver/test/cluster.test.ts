@@ -57,12 +57,13 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
   };
   const rows = async (instance: Instance) =>
     (await api<{ endpoints: EndpointRow[] }>(instance, "/api/endpoints")).endpoints;
-  /** Every instance's view lists every endpoint, each held by one of `ids`. */
+  /** Every instance's view lists every endpoint, each connected and held by one of `ids`. */
   const viewsAgree = async (ids: readonly string[]) => {
+    const held = (e: EndpointRow) =>
+      e.instance !== null && ids.includes(e.instance) && e.state === "connected";
     for (const instance of instances) {
       const list = await rows(instance);
-      if (list.length !== tokens.length || list.some((e) => !e.instance || !ids.includes(e.instance)))
-        return false;
+      if (list.length !== tokens.length || !list.every(held)) return false;
     }
     return true;
   };

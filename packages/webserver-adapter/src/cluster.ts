@@ -414,6 +414,8 @@ export class ClusterCoordinator {
         // Leases may have lapsed while Redis was away. For one lease period, an endpoint another
         // instance held is left to that instance to take again (see #balance).
         if (this.#version > 0) this.#graceUntil = Date.now() + this.leaseTtl;
+        // What runs here is published again: Redis may have come back without it.
+        this.#statusSentAt = 0;
         this.#logger.info(
           { redis: maskRedisUrl(this.#url), held: this.#held.size },
           "cluster: Redis reachable",
@@ -626,16 +628,21 @@ export class ClusterCoordinator {
     );
   }
 
-  /** Publishes what runs here when it changed (RTT and health alone: at most every ten seconds). */
+  /**
+   * Publishes what runs here when its state changed, and once a lease period in any case (fresh RTT
+   * and health, and the stored copy an instance that joins later reads kept alive).
+   */
   async #sendStatus(): Promise<void> {
-    if (!this.#statusDirty || !this.#host) return;
+    if (!this.#host) return;
+    const now = Date.now();
+    const due = now - this.#statusSentAt >= this.leaseTtl;
+    if (!this.#statusDirty && !due) return;
+    this.#statusDirty = false;
     const endpoints = this.#host.statuses();
     const shape = JSON.stringify(
       endpoints.map(({ rttMs, healthScore, health, lastFrameAt, ...rest }) => rest),
     );
-    const now = Date.now();
-    if (shape === this.#statusSent && now - this.#statusSentAt < 10_000) return;
-    this.#statusDirty = false;
+    if (shape === this.#statusSent && !due) return;
     this.#statusSent = shape;
     this.#statusSentAt = now;
     const text = JSON.stringify({ t: "status", by: this.instanceId, endpoints } satisfies Message);
