@@ -220,6 +220,14 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
     const overlapsBefore = watch.overlapCount();
     await redis.kill();
     for (const instance of instances) await waitForOutput(instance.server, /Redis out of reach/, 10_000);
+    // A change to the list cannot be made now, and says so.
+    const refused = await fetch(new URL("/api/endpoints", instances[0]?.server.url), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ url: cloud.endpointUrl("cluster-token-while-away") }),
+    });
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("CLUSTER_UNAVAILABLE");
     // Agents keep their tools: every endpoint still has its socket, a full lease period later.
     const stayed = await watch
       .until(() => !heldOnce(), 2 * leaseTtl, "a change while Redis is away")
