@@ -1,5 +1,5 @@
 import { silentLogger } from "@xiaozhi-connect/core";
-import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
+import { SimulatedXiaozhiCloud, TokenSocketWatch } from "@xiaozhi-connect/transport-ws/testing";
 import {
   type ClusterView,
   createXiaozhiContainer,
@@ -9,6 +9,7 @@ import {
 } from "@xiaozhi-connect/webserver-adapter";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWebServer, type WebServer } from "../src/web-server.js";
+import { type EndpointRow, untilView } from "./live-view.js";
 import { redisAvailable, startRedis, type TestRedis } from "./redis-server.js";
 import { launchChromium } from "./run-server.js";
 
@@ -17,19 +18,12 @@ import { launchChromium } from "./run-server.js";
 const leaseTtl = 2000;
 const tokens = Array.from({ length: 6 }, (_, i) => `inproc-token-${i}`);
 
-interface Row {
-  id: string;
-  url: string;
-  state: string;
-  connected: boolean;
-  instance: string | null;
-}
-
 const available = redisAvailable();
 
 describe.skipIf(!available)("cluster mode, in process", () => {
   let redis: TestRedis;
   let cloud: SimulatedXiaozhiCloud;
+  let watch: TokenSocketWatch;
   const servers = new Map<string, WebServer>();
   let resourcesBefore: string[] = [];
 
@@ -50,27 +44,28 @@ describe.skipIf(!available)("cluster mode, in process", () => {
   };
   const get = async <T>(id: string, path: string): Promise<T> =>
     (await (await fetch(new URL(path, servers.get(id)?.url))).json()) as T;
-  const rows = async (id: string) => (await get<{ endpoints: Row[] }>(id, "/api/endpoints")).endpoints;
-  /** Polls a state that settles (not a passing one) every 50 ms, for at most 10 s. */
-  const settle = async (what: string, done: () => Promise<boolean>) => {
-    const deadline = Date.now() + 10_000;
-    while (!(await done())) {
-      if (Date.now() > deadline) throw new Error(`${what}: not within 10 s`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
+  const rows = async (id: string) =>
+    (await get<{ endpoints: EndpointRow[] }>(id, "/api/endpoints")).endpoints;
+  const url = (id: string) => servers.get(id)?.url ?? "";
+  /** Each of `ids` shows `count` endpoints, all connected and held, and the cloud sees each once. */
   const allHeld = async (ids: readonly string[], count = tokens.length) => {
     for (const id of ids) {
-      const list = await rows(id);
-      if (list.length !== count || list.some((e) => !e.connected || !e.instance)) return false;
+      await untilView(
+        url(id),
+        ({ endpoints }) =>
+          endpoints.size === count && [...endpoints.values()].every((e) => e.connected && e.instance),
+        10_000,
+        `${id} showing every endpoint held`,
+      );
     }
-    return tokens.every((t) => cloud.sessions(t).length <= 1);
+    await watch.until(() => tokens.every((t) => watch.count(t) <= 1), 10_000, "one socket per endpoint");
   };
 
   beforeAll(async () => {
     resourcesBefore = process.getActiveResourcesInfo();
     redis = await startRedis();
     cloud = await SimulatedXiaozhiCloud.start({ relay: false, behavior: { driver: "handshake" } });
+    watch = new TokenSocketWatch(cloud);
     await start("one");
     // The second instance's file lists one other endpoint: the cluster's list wins, the file only seeds.
     await start("two", ["inproc-token-elsewhere"]);
@@ -83,7 +78,7 @@ describe.skipIf(!available)("cluster mode, in process", () => {
   });
 
   it("seeds the list from the first file only, and shows every endpoint on every instance", async () => {
-    await settle("every endpoint held", () => allHeld(["one", "two"]));
+    await allHeld(["one", "two"]);
     expect(cloud.sessions("inproc-token-elsewhere")).toHaveLength(0);
     const list = await rows("two");
     expect(new Set(list.map((e) => e.instance))).toEqual(new Set(["one", "two"]));
@@ -110,14 +105,14 @@ describe.skipIf(!available)("cluster mode, in process", () => {
       });
     const responses = await Promise.all([add("one", "inproc-extra-1"), add("two", "inproc-extra-2")]);
     expect(responses.map((r) => r.status)).toEqual([201, 201]);
-    const bodies = (await Promise.all(responses.map((r) => r.json()))) as { endpoint: Row }[];
-    await settle("both added endpoints held", async () => {
-      const list = await rows("one");
-      return (
-        list.length === tokens.length + 2 &&
-        bodies.every((b) => list.some((e) => e.id === b.endpoint.id && e.connected))
-      );
-    });
+    const bodies = (await Promise.all(responses.map((r) => r.json()))) as { endpoint: EndpointRow }[];
+    await untilView(
+      url("one"),
+      ({ endpoints }) =>
+        endpoints.size === tokens.length + 2 && bodies.every((b) => endpoints.get(b.endpoint.id)?.connected),
+      10_000,
+      "both added endpoints held",
+    );
     for (const { endpoint } of bodies) {
       const removed = await fetch(new URL(`/api/endpoints/${endpoint.id}`, servers.get("one")?.url), {
         method: "DELETE",
@@ -128,19 +123,20 @@ describe.skipIf(!available)("cluster mode, in process", () => {
       method: "DELETE",
     });
     expect(again.status).toBe(404);
-    await settle("the list back to the start", () => allHeld(["one", "two"]));
+    await allHeld(["one", "two"]);
   });
 
   it("a reconnect asked of any instance reaches the one holding the endpoint", async () => {
     const list = await rows("one");
-    const remote = list.find((e) => e.instance === "two") as Row;
+    const remote = list.find((e) => e.instance === "two") as EndpointRow;
     const upgrades = () => tokens.reduce((sum, t) => sum + (cloud.upgrades.get(t) ?? 0), 0);
     const before = upgrades();
     const response = await fetch(new URL(`/api/endpoints/${remote.id}/reconnect`, servers.get("one")?.url), {
       method: "POST",
     });
     expect(response.status).toBe(202);
-    await settle("the holder reconnected", async () => upgrades() === before + 1);
+    // The holder's new socket is a change of that token's count: checked then, not by polling.
+    await watch.until(() => upgrades() === before + 1, 10_000, "the holder reconnected");
     const unknown = await fetch(
       new URL("/api/endpoints/ep-000000000000/reconnect", servers.get("one")?.url),
       {
@@ -156,7 +152,9 @@ describe.skipIf(!available)("cluster mode, in process", () => {
       const page = await browser.newPage();
       await page.goto(servers.get("one")?.url ?? "");
       const rows = page.locator("#endpoints tr[data-instance]");
-      await expect.poll(() => rows.count()).toBe(tokens.length);
+      await page.waitForFunction(
+        `document.querySelectorAll("#endpoints tr[data-instance]").length === ${tokens.length}`,
+      );
       const attributes = async (selector: string, name: string) => {
         const found = page.locator(selector);
         const values: (string | null)[] = [];
@@ -199,10 +197,12 @@ describe.skipIf(!available)("cluster mode, in process", () => {
   it("a graceful stop hands the endpoints over and leaves no timers or sockets behind", async () => {
     await servers.get("two")?.close();
     servers.delete("two");
-    await settle("one holds all", async () => {
-      const list = await rows("one");
-      return list.every((e) => e.instance === "one" && e.connected);
-    });
+    await untilView(
+      url("one"),
+      ({ endpoints }) => [...endpoints.values()].every((e) => e.instance === "one" && e.connected),
+      10_000,
+      "one holding all",
+    );
     await servers.get("one")?.close();
     servers.delete("one");
     await cloud.stop();

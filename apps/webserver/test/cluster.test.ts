@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SimulatedXiaozhiCloud, TokenSocketWatch } from "@xiaozhi-connect/transport-ws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EndpointRow, untilView } from "./live-view.js";
 import { redisAvailable, startRedis, type TestRedis } from "./redis-server.js";
 import { type RunningServer, runServer, spawnServer, waitForOutput } from "./run-server.js";
 
@@ -14,13 +15,6 @@ const tokens = Array.from({ length: 12 }, (_, i) => `cluster-token-${i}`);
 interface Instance {
   readonly id: string;
   server: RunningServer;
-}
-
-interface EndpointRow {
-  id: string;
-  url: string;
-  state: string;
-  instance: string | null;
 }
 
 const available = redisAvailable();
@@ -58,20 +52,16 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
   const rows = async (instance: Instance) =>
     (await api<{ endpoints: EndpointRow[] }>(instance, "/api/endpoints")).endpoints;
   /** Every instance's view lists every endpoint, each connected and held by one of `ids`. */
-  const viewsAgree = async (ids: readonly string[]) => {
+  const untilViewsAgree = async (ids: readonly string[]) => {
     const held = (e: EndpointRow) =>
       e.instance !== null && ids.includes(e.instance) && e.state === "connected";
     for (const instance of instances) {
-      const list = await rows(instance);
-      if (list.length !== tokens.length || !list.every(held)) return false;
-    }
-    return true;
-  };
-  const untilViewsAgree = async (ids: readonly string[]) => {
-    const deadline = Date.now() + 10_000;
-    while (!(await viewsAgree(ids))) {
-      if (Date.now() > deadline) throw new Error(`the instances' views did not agree on ${ids.join(",")}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await untilView(
+        instance.server.url,
+        ({ endpoints }) => endpoints.size === tokens.length && [...endpoints.values()].every(held),
+        10_000,
+        `${instance.id}'s view of ${ids.join(",")} holding every endpoint`,
+      );
     }
   };
 
@@ -141,11 +131,12 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
     const winner = (first?.status === 201 ? first : second) as Response;
     const { endpoint } = (await winner.json()) as { endpoint: EndpointRow };
     // The third instance, which neither add went through, lists it with the instance holding it.
-    const deadline = Date.now() + 10_000;
-    while (!(await rows(instances[2] as Instance)).some((e) => e.id === endpoint.id && e.instance)) {
-      if (Date.now() > deadline) throw new Error("instance c does not show the added endpoint held");
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await untilView(
+      instances[2]?.server.url ?? "",
+      ({ endpoints }) => Boolean(endpoints.get(endpoint.id)?.instance),
+      10_000,
+      "instance c showing the added endpoint held",
+    );
     const removed = await fetch(new URL(`/api/endpoints/${endpoint.id}`, instances[2]?.server.url), {
       method: "DELETE",
     });
@@ -238,17 +229,13 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
     expect(stayed).toBe(true);
     // Redis comes back empty: the list is seeded again and each instance keeps its own leases.
     await redis.restart();
-    const deadline = Date.now() + leaseTtl + 8000;
     for (const instance of instances) {
-      for (;;) {
-        const { cluster } = await api<{ cluster: { reachable: boolean; instances: unknown[] } }>(
-          instance,
-          "/api/cluster",
-        );
-        if (cluster.reachable && cluster.instances.length === 3) break;
-        if (Date.now() > deadline) throw new Error(`${instance.id} did not see Redis and the others again`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await untilView(
+        instance.server.url,
+        ({ cluster }) => cluster?.reachable === true && cluster.instances.length === 3,
+        leaseTtl + 8000,
+        `${instance.id} seeing Redis and the others again`,
+      );
     }
     await untilViewsAgree(["a", "c", "d"]);
     expect(heldOnce()).toBe(true);
