@@ -10,11 +10,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { SimulatedXiaozhiCloud, TokenSocketWatch } from "@xiaozhi-connect/transport-ws/testing";
-import { median, ms } from "./lib.mjs";
+import { median, ms, spawnServer } from "./lib.mjs";
 
-const main = fileURLToPath(new URL("../apps/webserver/dist/main.js", import.meta.url));
 const n = 100;
 const runs = 20;
 const tokens = Array.from({ length: n }, (_, i) => `cluster-bench-${i}`);
@@ -70,32 +68,6 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / clockTick;
 }
 
-function spawnInstance(configPath) {
-  const child = spawn(process.execPath, [main, "--config", configPath, "--port", "0"], {
-    stdio: ["ignore", "pipe", "pipe"],
-    // One server per state directory: each instance on this machine gets its own.
-    env: {
-      ...process.env,
-      XIAOZHI_LOG_LEVEL: "warn",
-      XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "xz-state-")),
-    },
-  });
-  let out = "";
-  child.stderr.resume();
-  const ready = new Promise((resolve, reject) => {
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const match = /ready: dashboard (\S+)/.exec(out);
-      if (match) resolve(match[1]);
-    });
-    child.once("exit", (code, signal) =>
-      reject(new Error(`instance exited (${code ?? signal}) before ready`)),
-    );
-  });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  return { child, ready, exited };
-}
-
 /** Polls an instance's /api/cluster until the three instances hold their shares (at most 30 s). */
 async function settled(url, instances = 3) {
   const deadline = Date.now() + 30_000;
@@ -126,8 +98,8 @@ async function takeovers({ redis, cloud, watch, dir, leaseTtl, signal, count, na
       cluster: { redis: redis.url, leaseTtl, namespace },
     }),
   );
-  const instances = [spawnInstance(configPath), spawnInstance(configPath), spawnInstance(configPath)];
-  const urls = await Promise.all(instances.map((i) => i.ready));
+  const instances = [spawnServer(configPath), spawnServer(configPath), spawnServer(configPath)];
+  const urls = await Promise.all(instances.map(async (i) => (await i.ready).url));
   const times = [];
   try {
     await watch.until(() => watch.eachOnce(tokens), 30_000, "every endpoint held once");
@@ -142,9 +114,9 @@ async function takeovers({ redis, cloud, watch, dir, leaseTtl, signal, count, na
       await watch.until(() => watch.eachOnce(tokens), leaseTtl + 30_000, "takeover");
       times.push(performance.now() - started);
       await victim.exited;
-      const fresh = spawnInstance(configPath);
+      const fresh = spawnServer(configPath);
       instances.push(fresh);
-      urls.push(await fresh.ready);
+      urls.push((await fresh.ready).url);
       await settled(urls[0]);
       await watch.until(() => watch.eachOnce(tokens), 30_000, "every endpoint held once after the join");
     }
@@ -164,8 +136,8 @@ async function steadyState({ redis, cloud, watch, dir }) {
       cluster: { redis: redis.url, namespace: "steady" },
     }),
   );
-  const clustered = [spawnInstance(configPath), spawnInstance(configPath), spawnInstance(configPath)];
-  const urls = await Promise.all(clustered.map((i) => i.ready));
+  const clustered = [spawnServer(configPath), spawnServer(configPath), spawnServer(configPath)];
+  const urls = await Promise.all(clustered.map(async (i) => (await i.ready).url));
   await watch.until(() => watch.eachOnce(tokens), 30_000, "every endpoint held once");
   await settled(urls[0]);
   const measure = async (pids, withRedis) => {
@@ -198,7 +170,7 @@ async function steadyState({ redis, cloud, watch, dir }) {
     const path = join(dir, `plain-${k}.json`);
     const mine = tokens.filter((_, i) => i % 3 === k);
     writeFileSync(path, JSON.stringify({ mcpEndpoint: mine.map((t) => cloud.endpointUrl(t)) }));
-    return spawnInstance(path);
+    return spawnServer(path);
   });
   await Promise.all(plain.map((i) => i.ready));
   await watch.until(

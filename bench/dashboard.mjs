@@ -8,45 +8,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { kib, median, ms, spawnCloud } from "./lib.mjs";
+import { kib, median, ms, spawnCloud, spawnServer } from "./lib.mjs";
 
-const main = fileURLToPath(new URL("../apps/webserver/dist/main.js", import.meta.url));
 const executablePath = "/usr/bin/chromium";
 const n = 1000;
 const rounds = 3;
 
 async function startServer(config) {
-  const child = spawn(process.execPath, [main, "--config", config, "--port", "0"], {
-    stdio: ["ignore", "pipe", "ignore"],
-    env: {
-      ...process.env,
-      XIAOZHI_LOG_LEVEL: "warn",
-      XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "xz-bench-state-")),
-    },
-  });
-  let out = "";
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line: ${out}`)), 60_000);
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const ready = /ready: dashboard (\S+)/.exec(out);
-      if (ready) {
-        clearTimeout(timer);
-        resolve(ready[1].replace(/#.*$/, ""));
-      }
-    });
-    child.once("exit", () => reject(new Error(`exited before ready: ${out}`)));
-  });
-  const connected = Number(/endpoints (\d+)\/(\d+) connected/.exec(out)?.[1]);
+  const server = spawnServer(config);
+  const { url, line } = await server.ready;
+  const connected = Number(/endpoints (\d+)\/(\d+) connected/.exec(line)?.[1]);
   if (connected !== n) throw new Error(`${connected}/${n} connected at the ready line`);
-  return {
-    url,
-    async stop() {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
+  return { url, stop: server.stop };
 }
 
 /** In the page: the time (ms since navigation) of the first frame after `count` rows exist. */

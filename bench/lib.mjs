@@ -1,5 +1,8 @@
 // Shared helpers of the benchmarks: statistics, a cloud in its own process, bounded waits.
 import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
@@ -63,5 +66,48 @@ export const echoTools = {
   callTool: async (_name, args) => ({ content: [{ type: "text", text: String(args?.text ?? "") }] }),
   onToolsChanged: () => () => {},
 };
+
+/**
+ * The WebServer as users run it (`node apps/webserver/dist/main.js --config FILE --port 0`), quiet
+ * but for warnings, with a state directory of its own (one server per state directory, so several
+ * can run on this machine). `ready` resolves with its dashboard URL and ready line (at most 60 s).
+ */
+export function spawnServer(configPath) {
+  const main = fileURLToPath(new URL("../apps/webserver/dist/main.js", import.meta.url));
+  const child = spawn(process.execPath, [main, "--config", configPath, "--port", "0"], {
+    stdio: ["ignore", "pipe", "ignore"],
+    env: {
+      ...process.env,
+      XIAOZHI_LOG_LEVEL: "warn",
+      XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "xz-bench-state-")),
+    },
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  let out = "";
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line: ${out}`)), 60_000);
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      const line = /^.*ready: dashboard (\S+).*$/m.exec(out);
+      if (line) {
+        clearTimeout(timer);
+        resolve({ url: line[1].replace(/#.*$/, ""), line: line[0] });
+      }
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`exited (${code ?? signal}) before ready: ${out}`));
+    });
+  });
+  return {
+    child,
+    ready,
+    exited,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
 
 export { until } from "@xiaozhi-connect/core/testing";

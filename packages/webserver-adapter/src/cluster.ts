@@ -128,7 +128,11 @@ export class ClusterCoordinator {
   #reachable = false;
   #renewedAt = 0;
   /** The last assignment and what it was computed from. */
-  #owners: { key: string; owners: Map<string, string> } = { key: "", owners: new Map() };
+  #owners: { desired: unknown; instances: string; owners: Map<string, string> } = {
+    desired: undefined,
+    instances: "",
+    owners: new Map(),
+  };
   #joining = false;
   /** Until when, after Redis was out of reach, endpoints held elsewhere before are left alone. */
   #graceUntil = 0;
@@ -556,7 +560,7 @@ export class ClusterCoordinator {
     const instances = [...this.#live.keys()];
     if (!instances.includes(this.instanceId)) instances.push(this.instanceId);
     instances.sort();
-    const owners = this.#assign(ids, instances);
+    const owners = this.#assign(instances);
     const handover = [...this.#held.keys()].filter((id) => {
       const owner = owners.get(id);
       return owner !== undefined && owner !== this.instanceId && this.#live.has(owner);
@@ -578,13 +582,15 @@ export class ClusterCoordinator {
     }
 
     // Free endpoints: ours by preference, or anyone's when the preferred ones have left them free.
+    // What was just let go is left to the instance it was handed to (`holders` no longer has it).
+    const letting = new Set(letGo);
     const take: string[] = [];
     for (const id of ids) {
-      if (holders.has(id) && !letGo.includes(id)) {
+      if (holders.has(id)) {
         this.#freeFor.delete(id);
         continue;
       }
-      if (letGo.includes(id)) continue;
+      if (letting.has(id)) continue;
       const before = this.#heldBefore.get(id);
       if (before !== undefined && before !== this.instanceId && Date.now() < this.#graceUntil) continue;
       const waited = (this.#freeFor.get(id) ?? 0) + 1;
@@ -615,9 +621,12 @@ export class ClusterCoordinator {
   }
 
   /** The preferred holder of each endpoint; computed again only when instances or endpoints change. */
-  #assign(ids: readonly string[], instances: readonly string[]): Map<string, string> {
-    const key = `${instances.join(",")}\n${ids.join(",")}`;
-    if (this.#owners.key !== key) this.#owners = { key, owners: assignEndpoints(ids, instances) };
+  #assign(instances: readonly string[]): Map<string, string> {
+    const desired = this.#desired;
+    const key = instances.join(",");
+    if (this.#owners.desired !== desired || this.#owners.instances !== key) {
+      this.#owners = { desired, instances: key, owners: assignEndpoints([...desired.keys()], instances) };
+    }
     return this.#owners.owners;
   }
 
