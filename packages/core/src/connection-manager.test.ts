@@ -131,6 +131,67 @@ describe("drop detection and reconnect", () => {
     await manager.cleanup();
   });
 
+  it("reopens a link closed to republish tools at once: no backoff, no error, no attempt, no health cost", async () => {
+    const scorer = new ManualScorer();
+    const { network, manager } = setup({ autoReconnect: false, healthScorer: scorer });
+    await manager.initialize([url(1)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    const events: string[] = [];
+    for (const name of [
+      "disconnected",
+      "reconnectScheduled",
+      "republishing",
+      "connecting",
+      "connected",
+    ] as const) {
+      manager.on(name, (e) =>
+        events.push(name === "republishing" ? `${name}:${(e as { cause: string }).cause}` : name),
+      );
+    }
+    const seen: boolean[] = [];
+    manager.on("stateChanged", ({ id: changed }) =>
+      seen.push(manager.getEndpointStatus(changed)?.republishing ?? false),
+    );
+    network.connection(url(1))?.republish("remembered");
+    // Before any timer runs: already reopening, flagged as a republish, not as trouble.
+    expect(manager.getEndpointStatus(id(1))).toMatchObject({
+      state: "connecting",
+      republishing: true,
+      reconnectAttempts: 0,
+      lastError: undefined,
+    });
+    await settle();
+    expect(manager.getEndpointStatus(id(1))).toMatchObject({ state: "connected", republishing: false });
+    expect(events).toEqual(["republishing:remembered", "connecting", "connected"]);
+    expect(seen).toEqual([true, false]);
+    expect(network.connection(url(1))?.connects).toBe(2);
+    expect(scorer.observed.filter(([, kind]) => kind === "closed")).toEqual([]);
+    // A real drop afterwards is still a drop (and, without autoReconnect, stays down).
+    network.connection(url(1))?.drop(4004, "Internal server error");
+    expect(manager.getEndpointStatus(id(1))).toMatchObject({ state: "disconnected", republishing: false });
+    await manager.cleanup();
+  });
+
+  it("counts a failed reopen after a republish like any failed attempt", async () => {
+    const { network, manager } = setup();
+    await manager.initialize([url(1)]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    network.behave(url(1), { connect: "refuse" });
+    network.connection(url(1))?.republish();
+    await settle();
+    expect(manager.getEndpointStatus(id(1))).toMatchObject({
+      state: "reconnecting",
+      republishing: false,
+      reconnectAttempts: 1,
+      lastError: "connection refused",
+    });
+    await manager.cleanup();
+  });
+
   it("grows the delay per failed attempt up to the cap", async () => {
     const { network, manager } = setup();
     network.behave(url(1), { connect: "refuse" });

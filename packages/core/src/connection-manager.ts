@@ -408,6 +408,7 @@ export class ConnectionManager<C extends Connection = Connection> {
       lastErrorAt: supervisor.lastErrorAt,
       reconnectAttempts: supervisor.attempts,
       nextReconnectAt: supervisor.nextReconnectAt,
+      republishing: supervisor.republishing,
       healthScore: this.#health ? this.#health.score(endpoint.id) : connected ? 100 : 0,
       health: this.#health?.report(endpoint.id),
       rttMs: connected ? connection.rttMs : undefined,

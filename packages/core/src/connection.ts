@@ -16,6 +16,13 @@ export type ConnectionState =
   | "failed"
   | "stopped";
 
+/**
+ * Why a connection closed its own link to republish its tools: `no-relist` (the agent did not
+ * re-list after `tools/list_changed`), `remembered` (this agent is known to list only at connect),
+ * `forced` (configured to republish by reconnecting).
+ */
+export type RepublishCause = "no-relist" | "remembered" | "forced";
+
 /** Why an open link ended. */
 export interface CloseInfo {
   /** WebSocket close code (1006 when the link died without one). */
@@ -24,6 +31,12 @@ export interface CloseInfo {
   /** False for closes no retry can fix (1008 policy violation, auth). */
   readonly retryable: boolean;
   readonly at: number;
+  /**
+   * Set when the connection closed the link itself so that its agent, which reads the tool list
+   * only at connect, lists the changed tools: the manager reconnects at once, without backoff,
+   * and counts it neither as a failure nor against the endpoint's health.
+   */
+  readonly republish?: RepublishCause;
 }
 
 /** Events every Connection emits. */

@@ -1,5 +1,11 @@
 import { backoffDelay } from "./backoff.js";
-import type { CloseInfo, Connection, ConnectionEventMap, ConnectionState } from "./connection.js";
+import type {
+  CloseInfo,
+  Connection,
+  ConnectionEventMap,
+  ConnectionState,
+  RepublishCause,
+} from "./connection.js";
 import type { ResolvedEndpoint } from "./endpoint.js";
 import { describeError, XiaozhiError } from "./errors.js";
 import type { HealthObservation, HealthScorer } from "./health.js";
@@ -39,6 +45,7 @@ export interface SupervisorReports {
     readonly nextReconnectAt: number;
   };
   failed: { readonly reason: string };
+  republishing: { readonly cause: RepublishCause };
   rtt: { readonly ms: number };
   handled: { readonly method: string; readonly tool?: string; readonly ok: boolean; readonly ms: number };
 }
@@ -96,6 +103,8 @@ export class EndpointSupervisor<C extends Connection> {
   #lastError: string | undefined;
   #lastErrorAt: number | undefined;
   #nextReconnectAt: number | undefined;
+  /** From a republish close until the next link is up (or the attempt fails). */
+  #republishing = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #attempt: Promise<void> | undefined;
   #abort: AbortController | undefined;
@@ -155,6 +164,11 @@ export class EndpointSupervisor<C extends Connection> {
 
   get nextReconnectAt(): number | undefined {
     return this.#nextReconnectAt;
+  }
+
+  /** True while the link is being reopened so its agent lists the changed tools. */
+  get republishing(): boolean {
+    return this.#republishing;
   }
 
   /**
@@ -246,6 +260,7 @@ export class EndpointSupervisor<C extends Connection> {
   }
 
   #onConnected(): void {
+    this.#republishing = false;
     const at = this.context.now();
     this.#connectedAt = at;
     this.#lastConnected = at;
@@ -256,6 +271,7 @@ export class EndpointSupervisor<C extends Connection> {
   }
 
   #onConnectFailed(error: unknown): void {
+    this.#republishing = false;
     const reason = redact(describeError(error));
     const retryable = XiaozhiError.isInstance(error) ? error.retryable : true;
     this.#setError(reason);
@@ -272,6 +288,10 @@ export class EndpointSupervisor<C extends Connection> {
     const uptime = this.context.now() - (this.#connectedAt ?? 0);
     if (uptime >= this.context.settings().minUptime) this.#attempts = 0;
     this.#connectedAt = undefined;
+    if (info.republish !== undefined && this.#wanted) {
+      this.#republish(info.republish);
+      return;
+    }
     const reason = redact(`closed ${info.code}${info.reason ? ` ${info.reason}` : ""}`);
     this.#setError(reason);
     this.#observe({ kind: "closed", at: info.at, code: info.code, retryable: info.retryable });
@@ -282,6 +302,17 @@ export class EndpointSupervisor<C extends Connection> {
       "endpoint dropped",
     );
     if (this.#wanted) this.#retry(info.retryable, reason);
+  }
+
+  /**
+   * The connection closed its link so the agent lists the changed tools: reopened at once, whatever
+   * `autoReconnect` says, with no backoff, no error and nothing the health score counts.
+   */
+  #republish(cause: RepublishCause): void {
+    this.#republishing = true;
+    this.#report("republishing", { cause });
+    this.context.logger.info({ ...this.#who, cause }, "republishing tools: reconnecting");
+    void this.#startAttempt();
   }
 
   /** Schedules the next attempt on the backoff, or ends as `failed` when retrying cannot help. */

@@ -6,6 +6,7 @@ export type {
   ConnectionEventMap,
   ConnectionFactory,
   ConnectionState,
+  RepublishCause,
 } from "./connection.js";
 export {
   ConnectionManager,

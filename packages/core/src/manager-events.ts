@@ -1,4 +1,4 @@
-import type { ConnectionState } from "./connection.js";
+import type { ConnectionState, RepublishCause } from "./connection.js";
 import type { HealthReport } from "./health.js";
 
 /** An immutable snapshot of one endpoint. Safe to serialise: the URL is masked. */
@@ -21,6 +21,11 @@ export interface EndpointStatus {
   readonly reconnectAttempts: number;
   /** Epoch ms of the scheduled reconnect, while `reconnecting`. */
   readonly nextReconnectAt?: number;
+  /**
+   * True while the link is reopened so its agent, which reads the tool list only at connect,
+   * lists the changed tools: a planned reconnect, not a failure.
+   */
+  readonly republishing: boolean;
   readonly healthScore: number;
   readonly health?: HealthReport;
   readonly rttMs?: number;
@@ -55,6 +60,8 @@ export interface ManagerEventMap {
     readonly nextReconnectAt: number;
   };
   failed: EndpointEvent & { readonly reason: string };
+  /** The endpoint's link was closed to republish its tools and is being reopened at once. */
+  republishing: EndpointEvent & { readonly cause: RepublishCause };
   /** A round trip was measured on the endpoint's link (heartbeat, ping). */
   rtt: EndpointEvent & { readonly ms: number };
   /**

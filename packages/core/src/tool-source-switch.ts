@@ -26,6 +26,10 @@ export class ToolSourceSwitch implements ToolSource {
     return this.#source.listTools();
   }
 
+  ready(): Promise<void> | undefined {
+    return this.#source.ready?.();
+  }
+
   callTool(name: string, args: Record<string, unknown> | undefined, options: ToolCallOptions) {
     return this.#source.callTool(name, args, options);
   }

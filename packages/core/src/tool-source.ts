@@ -51,6 +51,13 @@ export interface ToolSource {
   ): Promise<ToolCallResult>;
   /** Called whenever the list may have changed; returns the unsubscribe function. */
   onToolsChanged(listener: () => void): () => void;
+  /**
+   * Optional: while tools are still on their way (a service starting for the first time), a
+   * promise that settles once they have arrived or will not; `undefined` when nothing is pending.
+   * A transport answering an agent that reads the list only once waits for it, within a bound of
+   * its own, so the agent's one list is the whole list. Never rejects.
+   */
+  ready?(): Promise<void> | undefined;
   /** Optional: stops what the source runs (service processes, connections); called once at shutdown. */
   dispose?(): void | Promise<void>;
 }

@@ -99,11 +99,13 @@ export class McpServiceManager implements ToolSource {
   #switches: ToolSwitches | undefined;
   #custom: CustomTools = { tools: [] };
   #running = false;
-  #catalog: { tools: ExposedTool[]; routes: Map<string, Route> } | undefined;
+  #toolsHold: number | undefined;
+  #catalog: { tools: ExposedTool[]; listed: ExposedTool[]; routes: Map<string, Route> } | undefined;
 
   constructor(services: Readonly<Record<string, ServiceConfig>>, options: McpServiceManagerOptions = {}) {
     this.#options = options;
     this.#switches = options.toolSwitches;
+    this.#toolsHold = options.toolsHold;
     for (const [name, config] of Object.entries(services)) this.#add(name, config);
   }
 
@@ -190,6 +192,30 @@ export class McpServiceManager implements ToolSource {
     };
   }
 
+  /**
+   * Applies new settings to every service, running or to come: `toolsHold` (ms a restarting
+   * service keeps its tools listed).
+   */
+  configure(settings: { readonly toolsHold?: number }): void {
+    if (settings.toolsHold === undefined) return;
+    this.#toolsHold = settings.toolsHold;
+    for (const service of this.#services.values()) service.configure(settings);
+  }
+
+  /**
+   * While a service is in its first start, a promise that settles when every such start has (up
+   * or failed); undefined when none is. A `tools/list` waits for it (bounded by the transport), so
+   * an agent that lists only at connect is not given a list a starting service is missing from.
+   */
+  ready(): Promise<void> | undefined {
+    const pending: Promise<void>[] = [];
+    for (const service of this.#services.values()) {
+      const first = service.firstStart;
+      if (first) pending.push(first);
+    }
+    return pending.length === 0 ? undefined : Promise.allSettled(pending).then(() => {});
+  }
+
   /** Replaces the per-tool switches; listeners hear about it. */
   setToolSwitches(switches: ToolSwitches | undefined): void {
     this.#switches = switches;
@@ -224,8 +250,9 @@ export class McpServiceManager implements ToolSource {
     return this.#getCatalog().tools;
   }
 
+  /** The enabled tools: one array until the list changes, so callers may compare by identity. */
   listTools(): readonly ToolDescriptor[] {
-    return this.#getCatalog().tools.filter((t) => t.enabled);
+    return this.#getCatalog().listed;
   }
 
   async callTool(
@@ -264,6 +291,7 @@ export class McpServiceManager implements ToolSource {
     const options = {
       ...this.#options,
       logger: this.#options.logger ?? silentLogger,
+      ...(this.#toolsHold === undefined ? {} : { toolsHold: this.#toolsHold }),
       onToolsChanged: () => this.#changed(),
       onStatusChanged: () => {
         for (const listener of this.#statusListeners) listener();
@@ -311,7 +339,7 @@ export class McpServiceManager implements ToolSource {
       });
       if (enabled) routes.set(tool.name, { custom: tool });
     }
-    this.#catalog = { tools, routes };
+    this.#catalog = { tools, listed: tools.filter((t) => t.enabled), routes };
     return this.#catalog;
   }
 }

@@ -89,7 +89,17 @@ export interface ReplicatedServiceOptions extends Omit<McpServiceOptions, "onClo
   readonly onStatusChanged?: () => void;
   /** Scores replicas and ejects failing ones; default a fresh `healthScorer()`. */
   readonly healthScorer?: HealthScorer;
+  /**
+   * How long a service that was up keeps its tools listed while it is down and restarting, in ms;
+   * default 30000, 0 drops them at once. A crash followed by a restart then changes no agent's
+   * list (agents that read the list only at connect would be reconnected for nothing); calls
+   * meanwhile fail with "restarting".
+   */
+  readonly toolsHold?: number;
 }
+
+/** How long a restarting service keeps its tools listed unless told otherwise, ms. */
+export const defaultToolsHold = 30_000;
 
 /** The state of one replica for status pages. */
 export interface ReplicaStatus {
@@ -118,6 +128,16 @@ export class ReplicatedService {
   #stopped = true;
   #announced = "[]";
   #restarts = 0;
+  /** The first start while it runs: what a `tools/list` may wait for (see `ToolSource.ready`). */
+  #firstStart: Promise<void> | undefined;
+  #toolsHold: number;
+  /** The tools of the last replica up, kept while the service restarts (see `toolsHold`). */
+  #held: readonly Tool[] | undefined;
+  #holdTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The hold ran out during this outage: no new one until a replica is up again. */
+  #holdExpired = false;
+  /** The list last announced, as `#announced` says it in JSON. */
+  #announcedTools: readonly Tool[] = [];
 
   constructor(
     readonly name: string,
@@ -129,6 +149,7 @@ export class ReplicatedService {
       throw new XiaozhiError("INVALID_CONFIG", `service ${name} declares an empty replicas list`);
     }
     this.replicated = isReplicated(config);
+    this.#toolsHold = options.toolsHold ?? defaultToolsHold;
     const strategies = options.strategies ?? StrategyRegistry.withBuiltins();
     const strategy = strategies.create((isReplicated(config) && config.strategy) || "least-inflight");
     this.#ownsHealth = options.healthScorer === undefined;
@@ -176,9 +197,22 @@ export class ReplicatedService {
     return states.includes("starting") ? "starting" : "down";
   }
 
-  /** The tools of a replica that is up (replicas serve the same tools); empty while none is. */
+  /**
+   * The tools of a replica that is up (replicas serve the same tools); while none is, those of the
+   * last one up during `toolsHold`, else none.
+   */
   get tools(): readonly Tool[] {
-    return this.#upReplica()?.service.tools ?? [];
+    return this.#upReplica()?.service.tools ?? this.#held ?? [];
+  }
+
+  /** The first start while it is under way; undefined once it settled (or before `start()`). */
+  get firstStart(): Promise<void> | undefined {
+    return this.#firstStart;
+  }
+
+  /** Changes how long a restarting service keeps its tools listed (ms), from the next drop on. */
+  configure(settings: { readonly toolsHold?: number }): void {
+    if (settings.toolsHold !== undefined) this.#toolsHold = settings.toolsHold;
   }
 
   /** Why the service is down, as specific as its replicas know (stderr tail, spawn error, address). */
@@ -228,14 +262,23 @@ export class ReplicatedService {
     });
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
     this.#stopped = false;
-    await this.#manager.initialize(this.#replicas);
-    await this.#manager.connect();
+    const first = (async () => {
+      await this.#manager.initialize(this.#replicas);
+      await this.#manager.connect();
+    })();
+    this.#firstStart = first;
+    void first.finally(() => {
+      if (this.#firstStart === first) this.#firstStart = undefined;
+    });
+    return first;
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#firstStart = undefined;
+    this.#release();
     await this.#manager.cleanup();
     if (this.#ownsHealth) (this.#health as { dispose?: () => void }).dispose?.();
   }
@@ -245,6 +288,11 @@ export class ReplicatedService {
     args: Record<string, unknown> | undefined,
     signal: AbortSignal,
   ): Promise<CallToolResult> {
+    if (this.#held && !this.#upReplica()) {
+      // Listed from before the drop: say so rather than "no healthy connection".
+      const why = this.lastError ? `: ${this.lastError}` : "";
+      throw new XiaozhiError("NOT_CONNECTED", `service ${this.name} is restarting${why}`);
+    }
     const idempotent = this.tools.find((t) => t.name === name)?.annotations?.idempotentHint === true;
     // Without the hint only the manager's own failover runs: it retries only never-reached calls.
     const tries = idempotent ? this.#replicas.length : 1;
@@ -263,10 +311,41 @@ export class ReplicatedService {
 
   /** Tells the listener only when the offered list really changed, not on every replica flap. */
   #toolsMayHaveChanged(): void {
-    const now = JSON.stringify(this.tools);
+    this.#hold();
+    const tools = this.tools;
+    const now = JSON.stringify(tools);
     if (now === this.#announced) return;
     this.#announced = now;
+    this.#announcedTools = tools;
     this.#onToolsChanged?.();
+  }
+
+  /**
+   * Keeps the tools of the last replica up while none is and the service restarts: from the drop
+   * until a replica is up again, the service stops, or `toolsHold` has passed (then they go).
+   */
+  #hold(): void {
+    if (this.#stopped || this.#upReplica()) {
+      this.#release();
+      this.#holdExpired = false;
+      return;
+    }
+    if (this.#held !== undefined || this.#holdExpired || this.#toolsHold <= 0) return;
+    if (this.#announcedTools.length === 0) return;
+    this.#held = this.#announcedTools;
+    this.#holdTimer = setTimeout(() => {
+      this.#holdTimer = undefined;
+      this.#held = undefined;
+      this.#holdExpired = true;
+      this.#toolsMayHaveChanged();
+    }, this.#toolsHold);
+    this.#holdTimer.unref?.();
+  }
+
+  #release(): void {
+    if (this.#holdTimer !== undefined) clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+    this.#held = undefined;
   }
 
   #upReplica(): ReplicaConnection | undefined {

@@ -25,13 +25,24 @@ export function toolSubset(source: ToolSource, filter: ToolFilter | undefined): 
   const tools = filter?.tools ? new Set(filter.tools) : undefined;
   if (!services && !tools) return source;
   const allowed = (name: string) => tools?.has(name) === true || services?.has(serviceOf(name)) === true;
-  const only = (list: readonly ToolDescriptor[]) => list.filter((tool) => allowed(tool.name));
+  // The source's list last filtered and its view: a thousand links asking for an unchanged list
+  // get one array.
+  let from: readonly ToolDescriptor[] | undefined;
+  let last: readonly ToolDescriptor[] = [];
+  const only = (list: readonly ToolDescriptor[]) => {
+    if (list !== from) {
+      last = list.filter((tool) => allowed(tool.name));
+      from = list;
+    }
+    return last;
+  };
   return {
     specificationVersion: "v1",
     listTools: () => {
       const list = source.listTools();
       return Array.isArray(list) ? only(list) : (list as Promise<readonly ToolDescriptor[]>).then(only);
     },
+    ready: () => source.ready?.(),
     callTool: async (name: string, args: Record<string, unknown> | undefined, options: ToolCallOptions) =>
       allowed(name)
         ? source.callTool(name, args, options)

@@ -106,38 +106,100 @@ describe("McpServiceManager with real stdio services", () => {
     });
   });
 
-  it("notices a crashed service, hides its tools, and restarts it with backoff", async () => {
+  /** Crashes `calc` and returns what was offered, and what a call got, the moment it was down. */
+  async function crashCalc(target: McpServiceManager) {
+    // The down window can be shorter than any poll on a busy machine: look at each change as it happens.
+    const whileDown: { tools: string[]; call: Promise<unknown> }[] = [];
+    const stop = target.onStatusChanged(() => {
+      if (target.status()[0]?.state !== "down" || whileDown.length > 0) return;
+      whileDown.push({
+        tools: target.listTools().map((t) => t.name),
+        call: target.callTool("calc__add", { a: 1, b: 1 }, { signal: signal() }).catch((error) => error),
+      });
+    });
+    await target.callTool("calc__crash", {}, { signal: signal() });
+    await until(() => whileDown.length > 0, 5000, "crash noticed");
+    stop();
+    return whileDown[0] as { tools: string[]; call: Promise<unknown> };
+  }
+
+  it("keeps a crashed service's tools listed while it restarts, says why calls fail, and restarts it", async () => {
     manager = new McpServiceManager(
       { calc: calc(), other: calc() },
       { backoff: { initialDelay: 200, maxDelay: 400 } },
+    );
+    await manager.start();
+    let changes = 0;
+    manager.onToolsChanged(() => changes++);
+    const down = await crashCalc(manager);
+    // Agents that list only at connect keep their list: a crash and restart is no change to publish.
+    expect(down.tools.some((name) => name.startsWith("calc__"))).toBe(true);
+    expect(await down.call).toMatchObject({ code: "NOT_CONNECTED" });
+    expect(String(await down.call)).toMatch(/service calc is restarting/);
+    await until(() => manager?.status()[0]?.state === "up", 10_000, "restarted");
+    expect(await manager.callTool("calc__add", { a: 1, b: 1 }, { signal: signal() })).toMatchObject({
+      content: [{ text: "2" }],
+    });
+    expect(changes).toBe(0);
+    expect(pids().size).toBeGreaterThanOrEqual(2);
+  });
+
+  it("drops a crashed service's tools at once with toolsHold 0, and after toolsHold otherwise", async () => {
+    manager = new McpServiceManager(
+      { calc: calc(), other: calc() },
+      { backoff: { initialDelay: 200, maxDelay: 400 }, toolsHold: 0 },
     );
     await manager.start();
     const seen: number[] = [];
     manager.onToolsChanged(() =>
       seen.push(manager?.listTools().filter((t) => t.name.startsWith("calc__")).length ?? -1),
     );
-    // The down window can be shorter than any poll on a busy machine: look at each change as it happens.
-    const whileDown: { tools: string[]; call: Promise<unknown> }[] = [];
-    manager.onStatusChanged(() => {
-      if (manager?.status()[0]?.state !== "down" || whileDown.length > 0) return;
-      whileDown.push({
-        tools: manager.listTools().map((t) => t.name),
-        call: manager.callTool("calc__add", { a: 1, b: 1 }, { signal: signal() }).catch((error) => error),
-      });
-    });
-    await manager.callTool("calc__crash", {}, { signal: signal() });
-    await until(() => whileDown.length > 0, 5000, "crash noticed");
-    const [down] = whileDown;
-    expect(down?.tools.some((name) => name.startsWith("calc__"))).toBe(false);
-    expect(down?.tools.some((name) => name.startsWith("other__"))).toBe(true);
-    expect(await down?.call).toMatchObject({ code: "UNKNOWN_TOOL" });
+    const down = await crashCalc(manager);
+    expect(down.tools.some((name) => name.startsWith("calc__"))).toBe(false);
+    expect(down.tools.some((name) => name.startsWith("other__"))).toBe(true);
+    expect(await down.call).toMatchObject({ code: "UNKNOWN_TOOL" });
     await until(() => manager?.status()[0]?.state === "up", 10_000, "restarted");
-    expect(await manager.callTool("calc__add", { a: 1, b: 1 }, { signal: signal() })).toMatchObject({
-      content: [{ text: "2" }],
-    });
     expect(seen[0]).toBe(0);
     expect(seen.at(-1)).toBeGreaterThan(0);
-    expect(pids().size).toBeGreaterThanOrEqual(2);
+
+    await manager.stop();
+
+    // Held, but a service down for longer than the hold loses its tools when the hold ends.
+    manager = new McpServiceManager(
+      { calc: calc(), other: calc() },
+      { backoff: { initialDelay: 10_000, maxDelay: 10_000 }, random: () => 0.99, toolsHold: 200 },
+    );
+    await manager.start();
+    const target = manager;
+    const dropped = new Promise<string[]>((resolve) => {
+      const stop = target.onToolsChanged(() => {
+        stop();
+        resolve(target.listTools().map((t) => t.name));
+      });
+    });
+    const held = await crashCalc(manager);
+    expect(held.tools.some((name) => name.startsWith("calc__"))).toBe(true);
+    const after = await dropped;
+    expect(after.some((name) => name.startsWith("calc__"))).toBe(false);
+    expect(after.some((name) => name.startsWith("other__"))).toBe(true);
+    expect(manager.status()[0]?.state).toBe("down");
+  });
+
+  it("says while a service is in its first start, so a first tools/list can wait for it", async () => {
+    manager = new McpServiceManager({
+      calc: calc(),
+      slow: { ...calc(), env: { CALC_EXECUTIONS: executions, CALC_START_DELAY: "400" } },
+    });
+    expect(manager.ready()).toBeUndefined();
+    const started = manager.start();
+    const pending = manager.ready();
+    expect(pending).toBeInstanceOf(Promise);
+    await pending;
+    expect(manager.listTools().some((t) => t.name === "slow__add")).toBe(true);
+    expect(manager.ready()).toBeUndefined();
+    await started;
+    // The same array until something changes, so a thousand links cost one comparison.
+    expect(manager.listTools()).toBe(manager.listTools());
   });
 
   it("passes cancellation through to the service", async () => {

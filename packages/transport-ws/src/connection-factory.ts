@@ -5,6 +5,7 @@ import {
   createConnectionManagerSingleton,
 } from "@xiaozhi-connect/core";
 import { defaultHeartbeat, HeartbeatWheel } from "./heartbeat.js";
+import type { ToolsChangedMode } from "./tools-publisher.js";
 import { type XiaozhiConnectionOptions, XiaozhiEndpointConnection } from "./xiaozhi-endpoint-connection.js";
 
 /** Transport settings; every field has a default. Times in ms. */
@@ -22,6 +23,16 @@ export interface XiaozhiTransportOptions {
   /** A new link counts as connected once initialized or open this long without a close; default 1000. */
   readonly readyGrace?: number;
   readonly serverInfo?: { readonly name: string; readonly version: string };
+  /** How agents learn of changed tools: `auto` (default), `notify` or `reconnect` (see `ToolsChangedMode`). */
+  readonly toolsChanged?: ToolsChangedMode;
+  /** `auto`: wait this long for the agent to re-list before republishing by reconnecting; default 2000. */
+  readonly relistGrace?: number;
+  /** Republishes of one endpoint: 3 at once, then one per this many ms; default 20000. */
+  readonly republishInterval?: number;
+  /** A republish waits at most this long for the link's running calls; default 30000. */
+  readonly drainTimeout?: number;
+  /** A `tools/list` waits at most this long for services still starting for the first time; default 5000. */
+  readonly toolsWait?: number;
 }
 
 /** A ConnectionFactory for Xiaozhi endpoints, with its shared heartbeat and live settings. */
@@ -41,6 +52,11 @@ export const defaultTransportOptions = Object.freeze({
   closeTimeout: 2000,
   readyGrace: 1000,
   serverInfo: Object.freeze({ name: "xiaozhi-connect", version: "0.0.0" }),
+  toolsChanged: "auto" as ToolsChangedMode,
+  relistGrace: 2000,
+  republishInterval: 20_000,
+  drainTimeout: 30_000,
+  toolsWait: 5000,
 });
 
 /** Builds the factory that makes one `XiaozhiEndpointConnection` per endpoint. */
@@ -57,6 +73,11 @@ export function xiaozhiConnectionFactory(options: XiaozhiTransportOptions = {}):
     closeTimeout: options.closeTimeout ?? defaultTransportOptions.closeTimeout,
     readyGrace: options.readyGrace ?? defaultTransportOptions.readyGrace,
     serverInfo: options.serverInfo ?? defaultTransportOptions.serverInfo,
+    toolsChanged: options.toolsChanged ?? defaultTransportOptions.toolsChanged,
+    relistGrace: options.relistGrace ?? defaultTransportOptions.relistGrace,
+    republishInterval: options.republishInterval ?? defaultTransportOptions.republishInterval,
+    drainTimeout: options.drainTimeout ?? defaultTransportOptions.drainTimeout,
+    toolsWait: options.toolsWait ?? defaultTransportOptions.toolsWait,
   };
   const factory = ((endpoint, context) =>
     new XiaozhiEndpointConnection(endpoint, context, settings)) as XiaozhiConnectionFactory;
@@ -72,6 +93,11 @@ export function xiaozhiConnectionFactory(options: XiaozhiTransportOptions = {}):
       if (next.closeTimeout !== undefined) settings.closeTimeout = next.closeTimeout;
       if (next.readyGrace !== undefined) settings.readyGrace = next.readyGrace;
       if (next.serverInfo !== undefined) settings.serverInfo = next.serverInfo;
+      if (next.toolsChanged !== undefined) settings.toolsChanged = next.toolsChanged;
+      if (next.relistGrace !== undefined) settings.relistGrace = next.relistGrace;
+      if (next.republishInterval !== undefined) settings.republishInterval = next.republishInterval;
+      if (next.drainTimeout !== undefined) settings.drainTimeout = next.drainTimeout;
+      if (next.toolsWait !== undefined) settings.toolsWait = next.toolsWait;
     },
     dispose() {
       heartbeat.stop();

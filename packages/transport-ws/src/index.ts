@@ -15,5 +15,13 @@ export {
   type HeartbeatTarget,
   HeartbeatWheel,
 } from "./heartbeat.js";
+export {
+  type PublishedLink,
+  type PublishSettings,
+  republishBurst,
+  type ToolsChangedMode,
+  ToolsPublisher,
+  toolListFingerprint,
+} from "./tools-publisher.js";
 export { WebSocketTransport, type WebSocketTransportOptions } from "./websocket-transport.js";
 export { type XiaozhiConnectionOptions, XiaozhiEndpointConnection } from "./xiaozhi-endpoint-connection.js";

@@ -9,5 +9,6 @@ export {
   type JsonRpcErrorAnswer,
   oneLineSchemaError,
 } from "./jsonrpc-errors.js";
-export { type ServedLink, SharedToolServer, type ToolServerOptions } from "./mcp-tool-server.js";
+export { SharedToolServer } from "./mcp-tool-server.js";
+export type { ServedLink, ToolServerOptions } from "./served-link.js";
 export { MalformedFrameError, normalizeFrame } from "./websocket-transport.js";

@@ -16,42 +16,19 @@ import {
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
-import {
-  type ConnectionEventMap,
-  describeError,
-  type Emitter,
-  redact,
-  type ToolDescriptor,
-  type ToolSource,
-  XiaozhiError,
-} from "@xiaozhi-connect/core";
+import { describeError, redact, XiaozhiError } from "@xiaozhi-connect/core";
 import WebSocket from "ws";
+import { DeadlineSweep } from "./deadline-sweep.js";
 import {
   answerForInvalidFrame,
   type JsonRpcErrorAnswer,
   oneLineSchemaError,
   parseErrorAnswer,
 } from "./jsonrpc-errors.js";
+import { answered, failure, handled, type ServedLink, type ToolServerOptions } from "./served-link.js";
+import { ToolChangeFeed } from "./tool-change-feed.js";
+import { settledTools, toolListFingerprint, wireTool } from "./tools-publisher.js";
 import { readFrame, refuseFrame } from "./websocket-transport.js";
-
-/** One socket as the shared tool server sees it. */
-export interface ServedLink {
-  readonly socket: WebSocket;
-  /** Where this link's tools come from; links of one server may differ. */
-  readonly tools: ToolSource;
-  /** The link's connection events: `initialized`, `handled` and `error` go there. */
-  readonly events: Emitter<ConnectionEventMap>;
-  initialized: boolean;
-  /** Requests of the far side not answered yet, and requests to it not answered yet. */
-  incoming: number;
-  outgoing: number;
-}
-
-export interface ToolServerOptions {
-  readonly serverInfo: { readonly name: string; readonly version: string };
-  /** The tool-call deadline in ms, read at each call so a reload reaches calls made after it. */
-  readonly callTimeout: number;
-}
 
 /** A request of the far side being answered: its link and the id it came with. */
 interface Incoming {
@@ -60,11 +37,6 @@ interface Incoming {
   /** For a running tool call: when it times out (epoch ms), and how to end it then. */
   deadline?: number;
   timeout?: (result: CallToolResult) => void;
-}
-
-interface ToolsWatch {
-  readonly links: Set<ServedLink>;
-  readonly unsubscribe: () => void;
 }
 
 // One JSON-schema validator for every MCP server of the process: the SDK otherwise builds one per server.
@@ -92,15 +64,14 @@ export class SharedToolServer {
   readonly #incoming = new Map<number, Incoming>();
   /** Requests this server sent, by id, with the link they went to. */
   readonly #outgoing = new Map<number, ServedLink>();
-  readonly #watches = new Map<ToolSource, ToolsWatch>();
+  readonly #feed = new ToolChangeFeed<ServedLink>();
   #nextId = 1;
   /** The link a request or notification started here goes to (the SDK sends it synchronously). */
   #target: ServedLink | undefined;
   /** Set while the SDK reads a frame: its refusal of the frame comes back through `onerror`. */
   #refused = false;
   #reading = false;
-  #deadlineTimer: ReturnType<typeof setInterval> | undefined;
-  #deadlineTick = 0;
+  readonly #deadlines = new DeadlineSweep((now) => this.#expireDue(now));
 
   constructor(readonly options: ToolServerOptions) {
     sharedValidator ??= new AjvJsonSchemaValidator();
@@ -114,9 +85,12 @@ export class SharedToolServer {
     this.#server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
       const started = performance.now();
       const link = this.#linkOf(extra.requestId);
-      const list = await link.tools.listTools();
+      // An agent that reads the list once must not get it while a service is still starting.
+      const list = await settledTools(link.tools, this.options.toolsWait);
+      link.listed = toolListFingerprint(list);
       handled(link, "tools/list", true, started);
-      return { tools: list.map(toMcpTool) };
+      link.onListed();
+      return { tools: list.map(wireTool) as Tool[] };
     });
     // The SDK's Server checks a tools/call twice and its result once more; the Protocol's own
     // registration checks the request once, and a ToolSource's results come checked.
@@ -143,16 +117,7 @@ export class SharedToolServer {
 
   /** Starts serving a socket that just opened. */
   add(link: ServedLink): void {
-    let watch = this.#watches.get(link.tools);
-    if (!watch) {
-      const links = new Set<ServedLink>();
-      const unsubscribe = link.tools.onToolsChanged(() => {
-        for (const each of links) if (each.initialized) this.#listChanged(each);
-      });
-      watch = { links, unsubscribe };
-      this.#watches.set(link.tools, watch);
-    }
-    watch.links.add(link);
+    this.#feed.add(link);
   }
 
   /**
@@ -160,11 +125,7 @@ export class SharedToolServer {
    * nothing is answered), and requests sent to it fail with "Connection closed".
    */
   remove(link: ServedLink): void {
-    const watch = this.#watches.get(link.tools);
-    if (watch?.links.delete(link) && watch.links.size === 0) {
-      watch.unsubscribe();
-      this.#watches.delete(link.tools);
-    }
+    this.#feed.remove(link);
     if (link.incoming > 0) {
       for (const [id, entry] of this.#incoming) {
         if (entry.link !== link) continue;
@@ -177,7 +138,7 @@ export class SharedToolServer {
       }
       link.incoming = 0;
       // The last calls went with their socket: no deadline timer stays behind (shutdown included).
-      if (this.#incoming.size === 0) this.#stopDeadlines();
+      if (this.#incoming.size === 0) this.#deadlines.stop();
     }
     if (link.outgoing > 0) {
       const { code, message } = connectionClosed();
@@ -192,9 +153,7 @@ export class SharedToolServer {
 
   /** Links being served; for leak checks. */
   get size(): number {
-    let total = 0;
-    for (const watch of this.#watches.values()) total += watch.links.size;
-    return total;
+    return this.#feed.size;
   }
 
   /** Requests in flight either way; for leak checks. */
@@ -273,7 +232,7 @@ export class SharedToolServer {
       if (this.#deliver(frame as JSONRPCMessage)) {
         // The SDK answers nothing for a cancelled request.
         this.#incoming.delete(unique);
-        link.incoming--;
+        answered(link);
         return;
       }
     } else if (this.#deliver(frame as JSONRPCMessage)) {
@@ -353,8 +312,8 @@ export class SharedToolServer {
       // A request cancelled or whose link closed: nobody is waiting for the answer.
       if (!entry) return;
       this.#incoming.delete(message.id as number);
-      entry.link.incoming--;
       link = entry.link;
+      answered(link);
       // The SDK builds each answer for this send only; it goes out with the id it came with.
       (message as { id: string | number }).id = entry.id;
       // The SDK answers a request whose params fail its schema with -32603 and a dump: -32602, one line.
@@ -397,7 +356,7 @@ export class SharedToolServer {
       if (entry) {
         entry.deadline = Date.now() + this.options.callTimeout;
         entry.timeout = resolve;
-        this.#armDeadlines();
+        this.#deadlines.arm(this.options.callTimeout);
       }
       const settle = (result: CallToolResult) => {
         if (entry) entry.deadline = undefined;
@@ -416,23 +375,8 @@ export class SharedToolServer {
     });
   }
 
-  /**
-   * Deadlines are checked by one timer for every call, a tenth of the call timeout apart (5 ms to
-   * 1 s), instead of a timer per call; it runs only while calls are running.
-   */
-  #armDeadlines(): void {
-    const tick = Math.max(5, Math.min(1000, Math.floor(this.options.callTimeout / 10)));
-    if (this.#deadlineTimer !== undefined) {
-      if (tick >= this.#deadlineTick) return;
-      clearInterval(this.#deadlineTimer);
-    }
-    this.#deadlineTick = tick;
-    this.#deadlineTimer = setInterval(() => this.#expireDue(), tick);
-    this.#deadlineTimer.unref();
-  }
-
-  #expireDue(): void {
-    const now = Date.now();
+  /** Ends the calls past their deadline; returns how many still run. */
+  #expireDue(now: number): number {
     let running = 0;
     for (const [unique, entry] of this.#incoming) {
       if (entry.deadline === undefined) continue;
@@ -447,12 +391,7 @@ export class SharedToolServer {
       this.#expire(unique, result);
       entry.timeout?.(result);
     }
-    if (running === 0) this.#stopDeadlines();
-  }
-
-  #stopDeadlines(): void {
-    clearInterval(this.#deadlineTimer);
-    this.#deadlineTimer = undefined;
+    return running;
   }
 
   /** Answers a call that ran past its deadline and cancels it in the SDK, which aborts its signal. */
@@ -461,7 +400,7 @@ export class SharedToolServer {
     if (!entry) return;
     // Whatever the SDK sends for this request from now on finds no entry and is dropped.
     this.#incoming.delete(unique);
-    entry.link.incoming--;
+    answered(entry.link);
     this.#write(entry.link, { jsonrpc: "2.0", id: entry.id, result }).catch(() => {});
     const reason = (result.content[0] as { text: string }).text;
     this.#deliver({
@@ -471,7 +410,8 @@ export class SharedToolServer {
     });
   }
 
-  #listChanged(link: ServedLink): void {
+  /** Sends `notifications/tools/list_changed` to one link. */
+  listChanged(link: ServedLink): void {
     this.#target = link;
     try {
       this.#server.sendToolListChanged().catch((error: unknown) => this.#report(link, error));
@@ -502,28 +442,4 @@ export class SharedToolServer {
   #report(link: ServedLink, error: unknown): void {
     link.events.emit("error", { error: new Error(redact(describeError(error))), at: Date.now() });
   }
-}
-
-function handled(link: ServedLink, method: string, ok: boolean, started: number, tool?: string): void {
-  const ms = performance.now() - started;
-  const at = Date.now();
-  link.events.emit("handled", tool === undefined ? { method, ok, ms, at } : { method, tool, ok, ms, at });
-}
-
-/** A failed call as its caller sees it: an `isError` result with a token-free message. */
-function failure(error: unknown): CallToolResult {
-  return { content: [{ type: "text", text: redact(describeError(error)) }], isError: true };
-}
-
-/** Only MCP `Tool` fields go on the wire; a ToolSource may carry more. */
-function toMcpTool(tool: ToolDescriptor): Tool {
-  const { name, title, description, inputSchema, outputSchema, annotations } = tool;
-  return {
-    name,
-    inputSchema: inputSchema as Tool["inputSchema"],
-    ...(title === undefined ? {} : { title }),
-    ...(description === undefined ? {} : { description }),
-    ...(outputSchema === undefined ? {} : { outputSchema: outputSchema as Tool["outputSchema"] }),
-    ...(annotations === undefined ? {} : { annotations }),
-  };
 }

@@ -8,6 +8,7 @@ import {
   Emitter,
   type Logger,
   type Observer,
+  type RepublishCause,
   type ResolvedEndpoint,
   redact,
   type ToolSource,
@@ -16,10 +17,12 @@ import {
 import WebSocket from "ws";
 import { classifyClose, classifyUpgradeStatus } from "./close-codes.js";
 import type { HeartbeatHandle, HeartbeatTarget, HeartbeatWheel } from "./heartbeat.js";
-import { type ServedLink, SharedToolServer } from "./mcp-tool-server.js";
+import { SharedToolServer } from "./mcp-tool-server.js";
+import type { ServedLink } from "./served-link.js";
+import { type PublishedLink, type PublishSettings, ToolsPublisher } from "./tools-publisher.js";
 
 /** Per-connection settings; the factory fills the defaults and may change them later. Times in ms. */
-export interface XiaozhiConnectionOptions {
+export interface XiaozhiConnectionOptions extends PublishSettings {
   /** Shared heartbeat for every socket of a factory. */
   readonly heartbeat: HeartbeatWheel;
   /** A tool call still running after this is cancelled upstream and answered with an error; default 300000. */
@@ -49,6 +52,8 @@ export class XiaozhiEndpointConnection implements Connection {
   readonly #events: Emitter<ConnectionEventMap>;
   readonly #logger: Logger;
   readonly #tools: ToolSource;
+  /** Keeps the agent's tool list current across this endpoint's links. */
+  readonly #publisher: ToolsPublisher;
   #state: ConnectionState = "disconnected";
   #link: Link | undefined;
   #rttMs: number | undefined;
@@ -60,6 +65,7 @@ export class XiaozhiEndpointConnection implements Connection {
   ) {
     this.#logger = context.logger;
     this.#tools = context.tools;
+    this.#publisher = new ToolsPublisher(options);
     this.#events = new Emitter((error) =>
       this.#logger.error({ endpoint: endpoint.masked, err: redact(describeError(error)) }, "listener threw"),
     );
@@ -79,6 +85,11 @@ export class XiaozhiEndpointConnection implements Connection {
   }
   get lastFrameAt(): number | undefined {
     return this.#link?.lastFrameAt;
+  }
+
+  /** Whether this endpoint's agent re-lists after `list_changed`; undefined until it was seen. */
+  get relists(): boolean | undefined {
+    return this.#publisher.relists;
   }
 
   on<K extends keyof ConnectionEventMap>(
@@ -198,14 +209,19 @@ export class XiaozhiEndpointConnection implements Connection {
       return;
     }
     link.closedBy = { code, reason };
-    await new Promise<void>((resolve) => {
+    await this.#closeSocket(link, code, reason);
+    this.#state = "stopped";
+  }
+
+  /** Closes a link's socket with a close frame; resolves once it is closed (cut after `closeTimeout`). */
+  #closeSocket(link: Link, code: number, reason: string): Promise<void> {
+    return new Promise<void>((resolve) => {
       link.socket.once("close", () => resolve());
       if (link.socket.readyState === WebSocket.OPEN) link.socket.close(code, reason);
       // A far side that never answers the close frame must not hold us up.
       const timer = setTimeout(() => link.socket.terminate(), this.options.closeTimeout);
       link.socket.once("close", () => clearTimeout(timer));
     });
-    this.#state = "stopped";
   }
 
   async ping(signal?: AbortSignal): Promise<number> {
@@ -252,6 +268,7 @@ export class XiaozhiEndpointConnection implements Connection {
   #attach(socket: WebSocket): Link {
     const link = new Link(socket, this, this.#tools, this.#events, toolServerFor(this.options));
     this.#link = link;
+    this.#publisher.attach(link);
     (socket as LinkedSocket)[linkKey] = link;
     link.heartbeat = this.options.heartbeat.register(link);
     // Listeners shared by every socket (they find their link on the socket): an idle link costs no
@@ -302,6 +319,7 @@ export class XiaozhiEndpointConnection implements Connection {
   #detach(link: Link, code: number, reason: string): void {
     if (this.#link !== link) return;
     this.#link = undefined;
+    this.#publisher.detach(link);
     link.heartbeat.unregister();
     link.server.remove(link);
     link.socket.removeAllListeners();
@@ -315,9 +333,32 @@ export class XiaozhiEndpointConnection implements Connection {
     const info: CloseInfo = link.deadReason
       ? { code: 1006, reason: link.deadReason, retryable: true, at: Date.now() }
       : { ...classifyClose(code, redact(reason)), at: Date.now() };
-    this.#events.emit("closed", info);
+    // Closed by us to republish: the manager reopens it at once (a drop in between stays a drop).
+    const republished = link.republishing !== undefined && !link.deadReason && !link.closedBy;
+    this.#events.emit("closed", republished ? { ...info, republish: link.republishing } : info);
+  }
+
+  /** Called by the publisher: the link is closed so that its agent lists the tools again. */
+  static republish(link: Link, cause: RepublishCause): void {
+    const connection = link.connection;
+    if (connection.#link !== link || link.republishing !== undefined) return;
+    link.republishing = cause;
+    connection.#logger.info(
+      { endpoint: connection.endpoint.masked, cause },
+      "tools changed and the agent lists them only at connect: republishing",
+    );
+    void connection.#closeSocket(link, republishCode, republishReason);
+  }
+
+  /** The agent listed tools, the source changed, or the last request was answered on `link`. */
+  static publisherOf(link: Link): ToolsPublisher {
+    return link.connection.#publisher;
   }
 }
+
+/** The close a republish sends: a normal close whose reason the far side's logs show. */
+const republishCode = 1000;
+const republishReason = "republishing tools";
 
 /** Settles one `ping()`: with the round trip in ms, or with why there will be none. */
 type PingWaiter = (outcome: number | XiaozhiError) => void;
@@ -329,11 +370,14 @@ type LinkedSocket = WebSocket & { [linkKey]: Link };
 const linkOf = (socket: WebSocket): Link => (socket as LinkedSocket)[linkKey];
 
 /** One open socket of a connection: what it needs and nothing more. */
-class Link implements ServedLink, HeartbeatTarget {
+class Link implements ServedLink, HeartbeatTarget, PublishedLink {
   initialized = false;
   lastFrameAt = Date.now();
   incoming = 0;
   outgoing = 0;
+  listed: string | undefined;
+  /** Set once the publisher closed this link to republish, with why. */
+  republishing: RepublishCause | undefined;
   pingWaiters: Set<PingWaiter> | undefined;
   pingStartedAt: number | undefined;
   heartbeatPingAt = 0;
@@ -348,6 +392,30 @@ class Link implements ServedLink, HeartbeatTarget {
     readonly events: Emitter<ConnectionEventMap>,
     readonly server: SharedToolServer,
   ) {}
+
+  get open(): boolean {
+    return this.socket.readyState === WebSocket.OPEN;
+  }
+
+  onListed(): void {
+    XiaozhiEndpointConnection.publisherOf(this).listed(this);
+  }
+
+  onToolsChanged(): void {
+    XiaozhiEndpointConnection.publisherOf(this).changed(this);
+  }
+
+  onIdle(): void {
+    XiaozhiEndpointConnection.publisherOf(this).idle(this);
+  }
+
+  sendListChanged(): void {
+    this.server.listChanged(this);
+  }
+
+  republish(cause: RepublishCause): void {
+    XiaozhiEndpointConnection.republish(this, cause);
+  }
 
   ping(): void {
     this.heartbeatPingAt = performance.now();

@@ -22,6 +22,9 @@ export class TestTools implements ToolSource {
     { name: "slow__wait", description: "waits until cancelled", inputSchema: { type: "object" } },
   ];
 
+  /** Set by a test whose tools are still on their way (see `ToolSource.ready`). */
+  ready?: () => Promise<void> | undefined;
+
   listTools(): ToolDescriptor[] {
     return this.tools;
   }

@@ -37,7 +37,18 @@ async function pair(server: SharedToolServer, tools: TestTools): Promise<Pair> {
   const events = new Emitter<ConnectionEventMap>();
   const errors: string[] = [];
   events.on("error", ({ error }) => errors.push(error.message));
-  const link: ServedLink = { socket, tools, events, initialized: false, incoming: 0, outgoing: 0 };
+  const link: ServedLink = {
+    socket,
+    tools,
+    events,
+    initialized: false,
+    incoming: 0,
+    outgoing: 0,
+    listed: undefined,
+    onListed: () => {},
+    onToolsChanged: () => {},
+    onIdle: () => {},
+  };
   socket.on("message", (data, isBinary) => server.receive(link, data, isBinary));
   socket.once("close", () => server.remove(link));
   server.add(link);
@@ -68,7 +79,11 @@ const call = (id: unknown, name: string, args: Record<string, unknown> = {}) => 
 
 describe("SharedToolServer", () => {
   it("serves many sockets with one SDK server and keeps each socket's request ids apart", async () => {
-    const server = new SharedToolServer({ serverInfo: { name: "t", version: "1" }, callTimeout: 5000 });
+    const server = new SharedToolServer({
+      serverInfo: { name: "t", version: "1" },
+      callTimeout: 5000,
+      toolsWait: 0,
+    });
     const tools = new TestTools();
     const [a, b] = [await pair(server, tools), await pair(server, tools)] as [Pair, Pair];
     expect(server.size).toBe(2);
@@ -111,7 +126,11 @@ describe("SharedToolServer", () => {
   });
 
   it("lets the SDK validate each frame and answers what it refuses, keeping the socket", async () => {
-    const server = new SharedToolServer({ serverInfo: { name: "t", version: "1" }, callTimeout: 5000 });
+    const server = new SharedToolServer({
+      serverInfo: { name: "t", version: "1" },
+      callTimeout: 5000,
+      toolsWait: 0,
+    });
     const tools = new TestTools();
     const a = await pair(server, tools);
     const cases: [unknown, number][] = [
@@ -144,7 +163,11 @@ describe("SharedToolServer", () => {
   });
 
   it("sends a provider's request to its socket only, and fails it when that socket closes", async () => {
-    const server = new SharedToolServer({ serverInfo: { name: "t", version: "1" }, callTimeout: 5000 });
+    const server = new SharedToolServer({
+      serverInfo: { name: "t", version: "1" },
+      callTimeout: 5000,
+      toolsWait: 0,
+    });
     const tools = new TestTools();
     const [a, b] = [await pair(server, tools), await pair(server, tools)] as [Pair, Pair];
     const answered = server.request(a.link, { method: "roots/list" });
@@ -170,7 +193,11 @@ describe("SharedToolServer", () => {
   });
 
   it("announces tool changes to initialized sockets and leaves no subscription once they are gone", async () => {
-    const server = new SharedToolServer({ serverInfo: { name: "t", version: "1" }, callTimeout: 5000 });
+    const server = new SharedToolServer({
+      serverInfo: { name: "t", version: "1" },
+      callTimeout: 5000,
+      toolsWait: 0,
+    });
     const tools = new TestTools();
     const [a, b] = [await pair(server, tools), await pair(server, tools)] as [Pair, Pair];
     const initialized: number[] = [];

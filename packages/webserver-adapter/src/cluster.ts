@@ -316,6 +316,7 @@ export class ClusterCoordinator {
       connected: false,
       initialized: false,
       reconnectAttempts: 0,
+      republishing: false,
       healthScore: 0,
       weight: shown.weight,
       inflight: 0,

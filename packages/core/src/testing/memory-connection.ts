@@ -4,6 +4,7 @@ import type {
   ConnectionEventMap,
   ConnectionFactory,
   ConnectionState,
+  RepublishCause,
 } from "../connection.js";
 import { Emitter, type Observer } from "../emitter.js";
 import type { ResolvedEndpoint } from "../endpoint.js";
@@ -125,6 +126,16 @@ export class MemoryConnection implements Connection {
   drop(code = 1006, reason = "", retryable = true): void {
     if (this.#state !== "connected") return;
     this.#end({ code, reason, retryable, at: Date.now() }, "disconnected");
+  }
+
+  /** The connection closes its own link so the agent lists changed tools (1000, `republishing tools`). */
+  republish(cause: RepublishCause = "no-relist"): void {
+    if (this.#state !== "connected") return;
+    this.closes++;
+    this.#end(
+      { code: 1000, reason: "republishing tools", retryable: true, at: Date.now(), republish: cause },
+      "disconnected",
+    );
   }
 
   /** The far side's request was answered here (`tool` for a `tools/call`). */

@@ -33,6 +33,12 @@ export interface TokenBehavior {
    * SDK client; its CPU per session stays small (for benchmarks of the provider's side).
    */
   readonly driver?: "sdk" | "raw" | "handshake";
+  /**
+   * `false` (default): the agent lists tools once, right after `initialize`, and ignores
+   * `notifications/tools/list_changed` (records it), as xiaozhi.me and self-hosted servers do.
+   * `true`: it lists again on every `list_changed`, as editors and desktop MCP clients do.
+   */
+  readonly relists?: boolean;
 }
 
 export interface SimulatedCloudOptions {
@@ -52,8 +58,14 @@ const initializedFrame = '{"jsonrpc":"2.0","method":"notifications/initialized"}
 export class CloudSession {
   /** Frames received in raw mode, parsed. */
   readonly received: unknown[] = [];
-  /** How many `notifications/tools/list_changed` arrived. */
+  /** How many `notifications/tools/list_changed` arrived (acted on only by a cloud that re-lists). */
   toolsChanged = 0;
+  /** The tools the agent holds from this socket: what it listed last; undefined until it listed. */
+  tools: Tool[] | undefined;
+  /** How many times the agent listed tools on this socket. */
+  lists = 0;
+  /** Resolves with the agent's first list (sdk driver; it lists right after `initialize`). */
+  readonly listed: Promise<Tool[]>;
   /** The close code and reason the provider sent, once closed. */
   closedWith: { code: number; reason: string } | undefined;
   readonly closed: Promise<{ code: number; reason: string }>;
@@ -67,6 +79,7 @@ export class CloudSession {
     readonly socket: WebSocket,
     behavior: TokenBehavior,
     clientName: string,
+    private readonly onListed: () => void = () => {},
   ) {
     this.closed = new Promise((resolve) => {
       socket.once("close", (code, reason) => {
@@ -98,6 +111,7 @@ export class CloudSession {
         for (const wake of this.#waiters) wake();
       });
       if (handshake) this.sendRaw(initializeFrame(clientName));
+      this.listed = new Promise(() => {});
       return;
     }
     const client = new Client(
@@ -107,21 +121,34 @@ export class CloudSession {
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       this.toolsChanged++;
       for (const wake of this.#waiters) wake();
+      if (behavior.relists) void this.listTools().catch(() => {});
     });
     client.onerror = () => {};
     this.client = client;
     const transport = new WebSocketTransport(socket, { sendDelayMs: () => behavior.latencyMs ?? 0 });
     this.ready = client.connect(transport);
     this.ready.catch(() => {});
+    // The real side's one list, right after initialize (it waits as long as the provider takes).
+    this.listed = this.ready.then(() => this.listTools());
+    this.listed.catch(() => {});
   }
 
   get open(): boolean {
     return this.socket.readyState === WebSocket.OPEN;
   }
 
+  /**
+   * Lists the tools now and holds the answer, as the self-hosted console's refresh does. A real
+   * agent lists only at connect: to see what it holds, read `tools` (or the cloud's `toolsOf`).
+   */
   async listTools(): Promise<Tool[]> {
     await this.ready;
-    return (await this.#client().listTools()).tools;
+    const { tools } = await this.#client().listTools(undefined, { timeout: 300_000 });
+    this.tools = tools;
+    this.lists++;
+    for (const wake of this.#waiters) wake();
+    this.onListed();
+    return tools;
   }
 
   /** Calls a tool as a Xiaozhi agent would; `timeout` is the cloud's own deadline (default 300 s). */
@@ -185,6 +212,8 @@ export class SimulatedXiaozhiCloud {
   readonly #behaviors = new Map<string, TokenBehavior>();
   readonly #sessions = new Set<CloudSession>();
   readonly #sessionWaiters = new Set<() => void>();
+  /** Woken whenever an agent's tools may have changed: a list, a socket opened or closed. */
+  readonly #toolWaiters = new Set<() => void>();
   readonly #countListeners = new Set<(token: string, open: number) => void>();
   readonly #hanging = new Set<Duplex>();
   readonly #wss = new WebSocketServer({ noServer: true, autoPong: false, perMessageDeflate: false });
@@ -265,6 +294,52 @@ export class SimulatedXiaozhiCloud {
     if (this.#countListeners.size === 0) return;
     const open = this.sessions(token).length;
     for (const listener of this.#countListeners) listener(token, open);
+  }
+
+  /**
+   * The names of the tools the agent of `token` holds: those its open sockets listed (an agent
+   * with several sockets on one token holds them all). Undefined while no open socket has listed.
+   */
+  toolsOf(token: string): string[] | undefined {
+    let names: Set<string> | undefined;
+    for (const session of this.sessions(token)) {
+      if (!session.tools) continue;
+      names ??= new Set();
+      for (const tool of session.tools) names.add(tool.name);
+    }
+    return names && [...names].sort();
+  }
+
+  /**
+   * Resolves once the tools the agent of `token` holds satisfy `predicate` (given the sorted names,
+   * or undefined while it holds none), re-checked at every list and every socket opened or closed;
+   * rejects after `timeoutMs` with what it held then.
+   */
+  async untilTools(
+    token: string,
+    predicate: (names: string[] | undefined) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<string[] | undefined> {
+    const check = () => predicate(this.toolsOf(token));
+    if (check()) return this.toolsOf(token);
+    await new Promise<void>((resolve, reject) => {
+      const wake = () => {
+        if (!check()) return;
+        clearTimeout(timer);
+        this.#toolWaiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#toolWaiters.delete(wake);
+        reject(new Error(`the agent held ${JSON.stringify(this.toolsOf(token))} after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#toolWaiters.add(wake);
+    });
+    return this.toolsOf(token);
+  }
+
+  #toolsMayHaveChanged(): void {
+    for (const wake of this.#toolWaiters) wake();
   }
 
   /** Closes every session of `token` with a code. */
@@ -366,12 +441,16 @@ export class SimulatedXiaozhiCloud {
         setTimeout(() => ws.close(code, "token rejected"), 5);
         return;
       }
-      const session = new CloudSession(token, ws, behavior, this.#clientName);
+      const session = new CloudSession(token, ws, behavior, this.#clientName, () =>
+        this.#toolsMayHaveChanged(),
+      );
       this.#sessions.add(session);
       this.#countChanged(token);
+      this.#toolsMayHaveChanged();
       void session.closed.then(() => {
         this.#sessions.delete(session);
         this.#countChanged(token);
+        this.#toolsMayHaveChanged();
       });
       for (const wake of this.#sessionWaiters) wake();
     });

@@ -1,0 +1,54 @@
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import {
+  type ConnectionEventMap,
+  describeError,
+  type Emitter,
+  redact,
+  type ToolSource,
+} from "@xiaozhi-connect/core";
+import type WebSocket from "ws";
+
+/** One socket as the shared tool server sees it. */
+export interface ServedLink {
+  readonly socket: WebSocket;
+  /** Where this link's tools come from; links of one server may differ. */
+  readonly tools: ToolSource;
+  /** The link's connection events: `initialized`, `handled` and `error` go there. */
+  readonly events: Emitter<ConnectionEventMap>;
+  initialized: boolean;
+  /** Requests of the far side not answered yet, and requests to it not answered yet. */
+  incoming: number;
+  outgoing: number;
+  /** Fingerprint of the tool list the far side last received here (see `toolListFingerprint`). */
+  listed: string | undefined;
+  /** The far side received a tool list. */
+  onListed(): void;
+  /** The tools this link's source offers may have changed (coalesced per source). */
+  onToolsChanged(): void;
+  /** The link's last request of the far side was answered. */
+  onIdle(): void;
+}
+
+export interface ToolServerOptions {
+  readonly serverInfo: { readonly name: string; readonly version: string };
+  /** The tool-call deadline in ms, read at each call so a reload reaches calls made after it. */
+  readonly callTimeout: number;
+  /** How long a `tools/list` waits for tools still on their way (`ToolSource.ready`), ms. */
+  readonly toolsWait: number;
+}
+
+/** One request of the far side on `link` was answered (or will never be). */
+export function answered(link: ServedLink): void {
+  if (--link.incoming === 0) link.onIdle();
+}
+
+export function handled(link: ServedLink, method: string, ok: boolean, started: number, tool?: string): void {
+  const ms = performance.now() - started;
+  const at = Date.now();
+  link.events.emit("handled", tool === undefined ? { method, ok, ms, at } : { method, tool, ok, ms, at });
+}
+
+/** A failed call as its caller sees it: an `isError` result with a token-free message. */
+export function failure(error: unknown): CallToolResult {
+  return { content: [{ type: "text", text: redact(describeError(error)) }], isError: true };
+}
