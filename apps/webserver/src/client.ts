@@ -80,6 +80,8 @@ interface EndpointRow {
   readonly url: string;
   readonly name?: string;
   readonly state: string;
+  /** The link is being reopened so its agent lists changed tools. */
+  readonly republishing?: boolean;
   readonly healthScore?: number;
   readonly rttMs?: number;
   readonly lastError?: string;
@@ -133,7 +135,8 @@ export function endpointTable(rows: readonly EndpointRow[]): string {
       e.id,
       e.name ?? "",
       e.url,
-      state(e.state),
+      // A link reopened so its agent lists changed tools is no trouble: say what it is.
+      e.republishing ? state("republishing tools") : state(e.state),
       ...(clustered ? [e.instance ?? colors.dim("(none)")] : []),
       e.healthScore === undefined ? "" : String(Math.round(e.healthScore)),
       e.rttMs === undefined ? "" : `${e.rttMs.toFixed(1)} ms`,

@@ -21,6 +21,7 @@ export {
   type ServicesDiff,
 } from "./mcp-service-manager.js";
 export {
+  defaultToolsHold,
   type ReplicaStatus,
   ReplicatedService,
   type ReplicatedServiceOptions,

@@ -11,6 +11,8 @@ interface Pair {
   /** Frames the peer received, parsed. */
   readonly received: Record<string, unknown>[];
   readonly errors: string[];
+  /** How many times the server told this link its tools may have changed. */
+  readonly changes: { count: number };
   send(frame: unknown): void;
   /** Resolves with the next frame the peer receives whose id is `id`. */
   answer(id: unknown): Promise<Record<string, unknown>>;
@@ -37,6 +39,7 @@ async function pair(server: SharedToolServer, tools: TestTools): Promise<Pair> {
   const events = new Emitter<ConnectionEventMap>();
   const errors: string[] = [];
   events.on("error", ({ error }) => errors.push(error.message));
+  const changes = { count: 0 };
   const link: ServedLink = {
     socket,
     tools,
@@ -46,7 +49,9 @@ async function pair(server: SharedToolServer, tools: TestTools): Promise<Pair> {
     outgoing: 0,
     listed: undefined,
     onListed: () => {},
-    onToolsChanged: () => {},
+    onToolsChanged: () => {
+      changes.count++;
+    },
     onIdle: () => {},
   };
   socket.on("message", (data, isBinary) => server.receive(link, data, isBinary));
@@ -65,6 +70,7 @@ async function pair(server: SharedToolServer, tools: TestTools): Promise<Pair> {
     peer,
     received,
     errors,
+    changes,
     send: (frame) => peer.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
     answer: (id) => new Promise((resolve) => waiters.push({ id, resolve })),
   };
@@ -192,7 +198,7 @@ describe("SharedToolServer", () => {
     void running;
   });
 
-  it("announces tool changes to initialized sockets and leaves no subscription once they are gone", async () => {
+  it("tells each link of a source once per burst of changes, sends list_changed where asked, and leaves no subscription", async () => {
     const server = new SharedToolServer({
       serverInfo: { name: "t", version: "1" },
       callTimeout: 5000,
@@ -206,7 +212,13 @@ describe("SharedToolServer", () => {
     await until(() => a.link.initialized, 2000, "initialized");
     expect(initialized).toHaveLength(1);
     expect(tools.listenerCount).toBe(1);
+    // One subscription for both links; three changes in a row reach each link once.
     tools.change([]);
+    tools.change(tools.tools);
+    tools.change([]);
+    await until(() => a.changes.count > 0 && b.changes.count > 0, 2000, "links told");
+    expect([a.changes.count, b.changes.count]).toEqual([1, 1]);
+    server.listChanged(a.link);
     await until(
       () => a.received.some((frame) => frame.method === "notifications/tools/list_changed"),
       2000,

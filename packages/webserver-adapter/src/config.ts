@@ -12,6 +12,7 @@ import {
 import {
   type CustomToolConfig,
   type CustomTools,
+  defaultToolsHold,
   type PlatformsConfig,
   type ReplicaConfig,
   type ServiceConfig,
@@ -101,6 +102,19 @@ const connection = z.object({
   recoveryWindow: z.number().int().nonnegative().optional(),
   /** Strategy for operations sent to "any healthy endpoint"; default `round-robin`. */
   loadBalanceStrategy: z.string().optional(),
+  /**
+   * How agents learn that their tools changed: `auto` (list_changed, then a reconnect when the
+   * agent does not re-list), `notify` (list_changed only) or `reconnect` (always both).
+   */
+  toolsChanged: z.enum(["auto", "notify", "reconnect"]).optional(),
+  /** An agent's tools/list waits up to this long for services still starting (ms); default 5000. */
+  toolsWait: z.number().int().nonnegative().optional(),
+  /** A crashed service keeps its tools listed while it restarts, up to this long (ms); default 30000. */
+  toolsHold: z.number().int().nonnegative().optional(),
+  /** `auto`: how long an agent has to re-list after list_changed (ms); default 2000. */
+  relistGrace: positiveMs.optional(),
+  /** Republishes per endpoint: three at once, then one per this many ms; default 20000. */
+  republishInterval: positiveMs.optional(),
 });
 
 /**
@@ -417,6 +431,11 @@ export const connectionDefaults = Object.freeze({
   minUptime: defaultManagerSettings.minUptime,
   recoveryWindow: defaultManagerSettings.recoveryWindow,
   callTimeout: defaultTransportOptions.callTimeout,
+  toolsChanged: defaultTransportOptions.toolsChanged,
+  toolsWait: defaultTransportOptions.toolsWait,
+  toolsHold: defaultToolsHold,
+  relistGrace: defaultTransportOptions.relistGrace,
+  republishInterval: defaultTransportOptions.republishInterval,
 });
 
 /** The `connection` block with every absent field at its default, so a removed field reverts. */
@@ -431,6 +450,10 @@ export function transportOptionsOf(connection: ConnectionConfig | undefined): Xi
     ...(c.heartbeatInterval === undefined ? {} : { heartbeatInterval: c.heartbeatInterval }),
     ...(c.heartbeatTimeout === undefined ? {} : { heartbeatTimeout: c.heartbeatTimeout }),
     ...(c.callTimeout === undefined ? {} : { callTimeout: c.callTimeout }),
+    ...(c.toolsChanged === undefined ? {} : { toolsChanged: c.toolsChanged }),
+    ...(c.toolsWait === undefined ? {} : { toolsWait: c.toolsWait }),
+    ...(c.relistGrace === undefined ? {} : { relistGrace: c.relistGrace }),
+    ...(c.republishInterval === undefined ? {} : { republishInterval: c.republishInterval }),
   };
 }
 

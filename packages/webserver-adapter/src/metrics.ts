@@ -87,6 +87,12 @@ export function createMetrics(adapter: XiaozhiConnectionAdapter): { registry: Re
     labelNames: ["endpoint", "name"],
     registers: [registry],
   });
+  const republishes = new Counter({
+    name: "xiaozhi_tools_republished_total",
+    help: "Links reopened so an agent that lists tools only at connect gets the changed list, by cause",
+    labelNames: ["endpoint", "name", "cause"],
+    registers: [registry],
+  });
   const reloads = new Counter({
     name: "xiaozhi_config_reloads_total",
     help: "Config changes seen on disk, by outcome",
@@ -113,6 +119,9 @@ export function createMetrics(adapter: XiaozhiConnectionAdapter): { registry: Re
       disconnects.inc({ endpoint: id, name: name ?? "", code: String(code) }),
     ),
     manager.on("connectFailed", ({ id, name }) => failures.inc({ endpoint: id, name: name ?? "" })),
+    manager.on("republishing", ({ id, name, cause }) =>
+      republishes.inc({ endpoint: id, name: name ?? "", cause }),
+    ),
     adapter.on("call", ({ call }) => {
       calls.inc({ tool: call.tool, outcome: call.ok ? "ok" : "error" });
       durations.observe({ tool: call.tool }, call.ms / 1000);

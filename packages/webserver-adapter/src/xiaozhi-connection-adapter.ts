@@ -118,6 +118,7 @@ const endpointEvents: readonly (keyof ManagerEventMap)[] = [
   "disconnected",
   "reconnectScheduled",
   "failed",
+  "republishing",
 ];
 
 /**
@@ -136,6 +137,7 @@ interface ServiceCatalog {
   allTools?(): readonly ExposedTool[];
   onStatusChanged?(listener: () => void): () => void;
   restart?(name: string): Promise<boolean>;
+  configure?(settings: { readonly toolsHold?: number }): void;
 }
 
 /** How a service is configured, as the API shows it: never `env` or header values. */
@@ -356,6 +358,7 @@ export class XiaozhiConnectionAdapter {
       this.manager.configure({ ...managerSettingsOf(connection), ...(strategy ? { strategy } : {}) });
       this.factory.configure?.({ ...transportOptionsOf(connection) });
       this.health.configure?.(next.health ?? {});
+      this.#catalog.configure?.({ toolsHold: connection.toolsHold });
       if (!quiet)
         for (const { endpoint, reason } of skipped)
           this.logger.warn({ endpoint, reason }, "skipping endpoint");
@@ -650,9 +653,12 @@ export class XiaozhiConnectionAdapter {
         this.#events.emit("sample", { id, point: history.sample(id, name, score(id), ms, at) });
       }),
       this.manager.on("stateChanged", ({ id, name, from, to, at }) => {
+        const status = this.manager.getEndpointStatus(id);
         if (to === "connected") history.transition(id, name, true, undefined, at);
+        // A republish reopens the link at once: the agent's tools changed, the link never failed.
+        else if (status?.republishing) return;
         else if (from === "connected" || to === "failed" || to === "reconnecting")
-          history.transition(id, name, false, this.manager.getEndpointStatus(id)?.lastError, at);
+          history.transition(id, name, false, status?.lastError, at);
         history.sample(id, name, score(id), undefined, at);
       }),
       this.manager.on("handled", ({ id, name, method, tool, ok, ms, at }) => {

@@ -85,9 +85,8 @@ describe("one path for applying config: validated first, all or nothing", () => 
     expect(silent?.restarts).toBeGreaterThanOrEqual(1);
     expect(silent?.lastError).toMatch(/within 3000 ms/);
     // The calc service's tools reach the agents when they appear.
-    const session = await s.cloud.waitForSession(token("a"));
     await until(() => s.adapter.services().find((x) => x.name === "calc")?.state === "up", 5000, "calc up");
-    expect((await session.listTools()).map((t) => t.name)).toContain("calc__add");
+    await s.untilHeld("a", (held) => held?.includes("calc__add") === true, 10_000);
     const listed = (await s.api("GET", "/api/services")).body.services;
     expect(listed.find((x: { name: string }) => x.name === "silent")).toMatchObject({
       lastError: expect.stringMatching(/within 3000 ms/),
@@ -101,10 +100,9 @@ describe("per-endpoint tool subsets", () => {
       mcpEndpoint: ["cloud:all", { url: "cloud:one", tools: ["calc__add"] }],
       mcpServers: services,
     });
-    const all = await stack.cloud.waitForSession(token("all"));
     const one = await stack.cloud.waitForSession(token("one"));
-    expect((await all.listTools()).map((t) => t.name)).toContain("calc__wait");
-    expect((await one.listTools()).map((t) => t.name)).toEqual(["calc__add"]);
+    await stack.untilHeld("all", (held) => held?.includes("calc__wait") === true);
+    expect(await stack.untilHeld("one", (held) => held !== undefined)).toEqual(["calc__add"]);
     expect(await one.callTool("calc__wait", {})).toMatchObject({ isError: true });
   });
 });

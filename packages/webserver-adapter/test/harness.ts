@@ -52,11 +52,13 @@ export class Stack {
       fileName?: string;
       /** Runs before anything starts, with the stack's folder (to put files beside the config). */
       beforeStart?: (dir: string) => void;
+      /** The cloud's agents re-list on list_changed (editors do); by default they list only at connect. */
+      relists?: boolean;
     } = {},
   ): Promise<Stack> {
     const stack = new Stack(routes.fileName);
     routes.beforeStart?.(stack.dir);
-    stack.cloud = await SimulatedXiaozhiCloud.start();
+    stack.cloud = await SimulatedXiaozhiCloud.start({ behavior: { relists: routes.relists ?? false } });
     // A string is the file's text as is (comments and all); `cloud:<name>` becomes that token's URL.
     const fill = (text: string) =>
       text.replace(/cloud:([\w-]+)/g, (_, name: string) => stack.cloud.endpointUrl(token(name)));
@@ -145,6 +147,25 @@ export class Stack {
       }, timeoutMs);
       this.#checkWaiters.add(wake);
     });
+  }
+
+  /** The names of the tools the agent of token `name` holds (see `SimulatedXiaozhiCloud.toolsOf`). */
+  held(name: string): string[] | undefined {
+    return this.cloud.toolsOf(token(name));
+  }
+
+  /** Resolves once the agent of token `name` holds tools that satisfy `predicate`. */
+  untilHeld(
+    name: string,
+    predicate: (names: string[] | undefined) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<string[] | undefined> {
+    return this.cloud.untilTools(token(name), predicate, timeoutMs);
+  }
+
+  /** Sockets the cloud has accepted for token `name` so far. */
+  sockets(name: string): number {
+    return this.cloud.upgrades.get(token(name)) ?? 0;
   }
 
   /** The endpoint id of a token name. */

@@ -216,7 +216,7 @@ describe("customMCP tools", () => {
     });
     const s = stack;
     const session = await s.cloud.waitForSession(token("a"));
-    const names = (await session.listTools()).map((t) => t.name);
+    const names = (await s.untilHeld("a", (held) => held !== undefined)) ?? [];
     expect(names).toEqual(expect.arrayContaining(["weather", "slow", "workflow"]));
     expect(names).not.toContain("script");
 
@@ -251,11 +251,7 @@ describe("customMCP tools", () => {
 
     // Hot reload reaches them like any service: the coze token goes, so does the tool.
     s.writeConfig({ ...s.readConfig(), platforms: {} });
-    await until(
-      async () => !(await session.listTools()).some((t) => t.name === "workflow"),
-      5000,
-      "reloaded",
-    );
+    await s.untilHeld("a", (held) => held !== undefined && !held.includes("workflow"), 8000);
   });
 });
 
