@@ -58,8 +58,11 @@ export interface ServicesDiff {
 /** A validated `mcpServers` change, not applied yet (see `McpServiceManager.prepare`). */
 export interface PreparedServices {
   readonly diff: ServicesDiff;
-  /** Applies the change; `started` settles once the started services' first attempts have. */
-  commit(): Promise<{ readonly started: Promise<void> }>;
+  /**
+   * Applies the change at once; `started` settles once the removed services have stopped and the
+   * started ones' first attempts have settled.
+   */
+  commit(): { readonly started: Promise<void> };
 }
 
 /** One exposed tool with where it comes from. */
@@ -132,15 +135,15 @@ export class McpServiceManager implements ToolSource {
    */
   async reconcile(services: Readonly<Record<string, ServiceConfig>>): Promise<ServicesDiff> {
     const prepared = this.prepare(services);
-    await (await prepared.commit()).started;
+    await prepared.commit().started;
     return prepared.diff;
   }
 
   /**
    * Validates and builds what a new `mcpServers` map (and, when given, new tool switches) needs
    * without changing anything: throws (`INVALID_CONFIG`, `UNKNOWN_STRATEGY`) for a map that cannot
-   * run. `commit()` then applies it: it stops removed and changed services, starts the new ones
-   * without waiting for them (`started` settles with their first attempts) and tells listeners.
+   * run. `commit()` then applies it without waiting for any process: it stops removed and changed
+   * services, starts the new ones (`started` settles when all of that has) and tells listeners.
    */
   prepare(
     services: Readonly<Record<string, ServiceConfig>>,
@@ -169,7 +172,7 @@ export class McpServiceManager implements ToolSource {
     const customChanged = custom !== undefined && JSON.stringify(custom) !== JSON.stringify(this.#custom);
     return {
       diff,
-      commit: async () => {
+      commit: () => {
         const stopping = [...diff.removed, ...diff.changed].map((name) => {
           const service = this.#services.get(name);
           this.#services.delete(name);
@@ -184,9 +187,10 @@ export class McpServiceManager implements ToolSource {
             if (reason) this.#options.logger?.warn({ tool: tool.name, reason }, "custom tool unavailable");
           }
         }
+        // Started before listeners hear of the change, so a list asked for now waits for them.
+        const starting = this.#running ? built.map((s) => s.start()) : [];
         if (stopping.length > 0 || built.length > 0 || switchesChanged || customChanged) this.#changed();
-        await Promise.allSettled(stopping);
-        const started = Promise.allSettled(this.#running ? built.map((s) => s.start()) : []).then(() => {});
+        const started = Promise.allSettled([...stopping, ...starting]).then(() => {});
         return { started };
       },
     };

@@ -1,17 +1,23 @@
 import { type FSWatcher, statSync, watch } from "node:fs";
 import { chmod, chown, readFile, realpath, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { describeError, type Logger, redact, silentLogger, XiaozhiError } from "@xiaozhi-connect/core";
+import { describeError, type Logger, silentLogger, XiaozhiError } from "@xiaozhi-connect/core";
 import { parseConfig, parseConfigText, type XiaozhiConfig } from "./config.js";
 import { type ConfigFormat, editText, formatOf, parseText } from "./config-text.js";
 
-/** Where the running config came from and whether the last change was accepted. */
+/** Where the running config came from, and how the last attempt to change it ended. */
 export interface ConfigStatus {
   readonly path: string | null;
-  /** Epoch ms of the last accepted load. */
+  /** Epoch ms of the last accepted change. */
   readonly loadedAt: number | null;
-  /** Why the last change on disk was rejected; null once a valid version loads. */
+  /** Why the last change was rejected; null once one applies. */
   readonly lastError: string | null;
+  /** The last attempt to apply a config: where it came from, and whether it applied. */
+  readonly last?: {
+    readonly source: "start" | "file" | "api" | "cluster" | "code";
+    readonly outcome: "applied" | "rejected";
+    readonly at: number;
+  };
 }
 
 export interface ConfigFileOptions {
@@ -26,29 +32,44 @@ export interface ConfigFileOptions {
   readonly pollMs?: number;
   /** Called after every check of the file the watch makes, with whether it found a change. */
   readonly onCheck?: (changed: boolean) => void;
-  readonly now?: () => number;
 }
 
 /**
- * `xiaozhi.config.json` on disk: loads and validates it, watches it, and writes it atomically.
- * A rejected change (bad JSON, schema error) keeps the last valid config and is reported in
- * `status()`. Its own writes are recognised, so saving never triggers a reload. A symlinked file is
- * followed: edits to its target apply, and writes go to the target, keeping the link, the mode and
- * the owner.
+ * A new version of the file, read: its config, or why it cannot be one. `version` counts the
+ * file's versions (read or written); a read whose version is no longer `ConfigFile.version` was
+ * overtaken by a later one.
+ */
+export type ConfigRead = { readonly version: number } & (
+  | { readonly config: XiaozhiConfig }
+  | { readonly error: Error }
+);
+
+/** A change to the file, validated but not written yet (see `ConfigFile.draft`). */
+export interface ConfigDraft {
+  /** The config the file will hold. */
+  readonly config: XiaozhiConfig;
+  /** Writes it: atomically, and only what changed, so comments and formatting elsewhere stay. */
+  write(): Promise<void>;
+}
+
+/**
+ * `xiaozhi.config.json` on disk, as a source of text and a target of writes: it reads and
+ * validates the file, tells its follower of each new version, and writes changes atomically. It
+ * keeps no running state of its own beyond the text it last read or wrote (to recognise its own
+ * writes and versions already seen). A symlinked file is followed: edits to its target are seen,
+ * and writes go to the target, keeping the link, the mode and the owner.
  */
 export class ConfigFile {
   #config: XiaozhiConfig | undefined;
   #text: string | undefined;
-  #loadedAt: number | null = null;
-  #lastError: string | null = null;
   readonly #watchers: FSWatcher[] = [];
   #polling: ReturnType<typeof setInterval> | undefined;
   /** The file's identity when its text was last read: what the poll compares with. */
   #seen = "";
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #writing: Promise<unknown> = Promise.resolve();
+  #reading: Promise<unknown> = Promise.resolve();
+  #version = 0;
   readonly #logger: Logger;
-  readonly #now: () => number;
 
   /** How the file is written, from its extension (`.json5`, `.jsonc`, else `.json`). */
   readonly format: ConfigFormat;
@@ -59,42 +80,40 @@ export class ConfigFile {
   ) {
     this.format = formatOf(path);
     this.#logger = options.logger ?? silentLogger;
-    this.#now = options.now ?? Date.now;
   }
 
-  /** The last valid config; throws `NOT_CONFIGURED` before the first successful `load()`. */
+  /** Counts the versions of the file seen here, read or written. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** The config of the text last read or written; throws `NOT_CONFIGURED` before `load()`. */
   get config(): XiaozhiConfig {
     if (!this.#config) throw new XiaozhiError("NOT_CONFIGURED", `config ${this.path} is not loaded`);
     return this.#config;
   }
 
-  status(): ConfigStatus {
-    return { path: this.path, loadedAt: this.#loadedAt, lastError: this.#lastError };
-  }
-
-  /** Reads and validates the file. Throws `INVALID_CONFIG` (and keeps the old config) when it is bad. */
+  /** Reads and validates the file. Throws `INVALID_CONFIG` when it is bad. */
   async load(): Promise<XiaozhiConfig> {
     this.#seen = this.#identity();
     const text = await readFile(this.path, "utf8");
-    return this.#accept(text);
+    const config = parseConfigText(text, this.format);
+    this.#keep(config, text);
+    return config;
   }
 
   /**
-   * Watches the file (editors that save by rename included) and hands each new valid version to
-   * `apply`. A version that does not parse, or that `apply` rejects, leaves the running config as it
-   * is and is reported in `status().lastError`; any later successful read clears it, the very text
-   * that is running included. `onStatus` hears of every change of `status()`.
+   * Watches the file (editors that save by rename included) and hands each new version to
+   * `follower`, read and validated, or with why it could not be (unreadable, not valid JSON, a bad
+   * field). Versions it wrote itself, and the text it last read, are not handed on.
    */
-  watch(
-    apply: (config: XiaozhiConfig) => void | Promise<void>,
-    onStatus: (status: ConfigStatus) => void = () => {},
-  ): void {
+  watch(follower: (read: ConfigRead) => void | Promise<void>): void {
     if (this.#polling) return;
     const schedule = () => {
       if (this.#timer !== undefined) clearTimeout(this.#timer);
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
-        void this.#reload(apply, onStatus);
+        this.#reading = this.#reading.then(() => this.#reload(follower));
       }, this.options.debounceMs ?? 100);
     };
     // Compared with what was last read, not with the previous poll: a change made before the first
@@ -138,52 +157,51 @@ export class ConfigFile {
   }
 
   /**
-   * Changes the file: `change` edits the raw JSON as it is on disk now (an edit not yet reloaded
-   * survives, as do unknown fields), and the result is validated. `prepare`, when given, then checks
-   * and builds what the new config needs and returns how to apply it; when it throws, nothing is
-   * written. The text is written to a temporary file and renamed over the original (the target of a
-   * symlink), so a reader never sees half a file, and then the change is applied. Writes are
-   * serialised. Throws `INVALID_CONFIG` when the file on disk is not valid. Resolves with the new config.
+   * Reads the file as it is now and applies `change` to its raw value (an edit not yet followed
+   * survives, as do fields the schema does not know), validating the result; nothing is written
+   * until the draft's `write()`. Throws `INVALID_CONFIG` when the file on disk, or the change, is
+   * not valid. Drafts are meant one at a time (their writer serialises them).
    */
-  update(
-    change: (raw: Record<string, unknown>) => void,
-    prepare?: (config: XiaozhiConfig) => Promise<() => Promise<void>>,
-  ): Promise<XiaozhiConfig> {
-    const run = this.#writing.then(async () => {
-      const target = await realpath(this.path).catch(() => this.path);
-      let current: string;
-      try {
-        current = await readFile(target, "utf8");
-      } catch (error) {
-        // Deleted under us: write the running config back rather than fail the change.
-        if ((error as NodeJS.ErrnoException).code !== "ENOENT" || this.#text === undefined) throw error;
-        this.#logger.warn({ path: this.path }, "config file was missing; writing the running config back");
-        current = this.#text;
-      }
-      // Edit the raw value, not the parsed config: the schema drops fields it does not know.
-      const before = parseText(current, this.format);
-      parseConfig(before);
-      const raw = structuredClone(before) as Record<string, unknown>;
-      change(raw);
-      const config = parseConfig(raw);
-      const commit = prepare ? await prepare(config) : undefined;
-      // Only what changed is rewritten: comments and formatting elsewhere stay.
-      const edited = editText(current, before, raw, this.format);
-      if (!edited.preserved) {
-        this.#logger.warn(
-          { path: this.path },
-          "config rewritten without its comments (its JSON5 syntax cannot be edited in place)",
-        );
-      }
-      const text = edited.text;
-      await writeAtomically(target, text);
-      this.#seen = this.#identity();
-      this.#commit(config, text);
-      await commit?.();
-      return config;
-    });
-    this.#writing = run.catch(() => {});
-    return run;
+  async draft(change: (raw: Record<string, unknown>) => void): Promise<ConfigDraft> {
+    const target = await realpath(this.path).catch(() => this.path);
+    let current: string;
+    try {
+      current = await readFile(target, "utf8");
+    } catch (error) {
+      // Deleted under us: write the last config back rather than fail the change.
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" || this.#text === undefined) throw error;
+      this.#logger.warn({ path: this.path }, "config file was missing; writing the running config back");
+      current = this.#text;
+    }
+    // Edit the raw value, not the parsed config: the schema drops fields it does not know.
+    const before = parseText(current, this.format);
+    parseConfig(before);
+    const raw = structuredClone(before) as Record<string, unknown>;
+    change(raw);
+    const config = parseConfig(raw);
+    return {
+      config,
+      write: async () => {
+        // Only what changed is rewritten: comments and formatting elsewhere stay.
+        const edited = editText(current, before, raw, this.format);
+        if (!edited.preserved) {
+          this.#logger.warn(
+            { path: this.path },
+            "config rewritten without its comments (its JSON5 syntax cannot be edited in place)",
+          );
+        }
+        await writeAtomically(target, edited.text);
+        this.#seen = this.#identity();
+        this.#keep(config, edited.text);
+      },
+    };
+  }
+
+  /** Drafts `change` and writes it at once; resolves with the new config. */
+  async update(change: (raw: Record<string, unknown>) => void): Promise<XiaozhiConfig> {
+    const draft = await this.draft(change);
+    await draft.write();
+    return draft.config;
   }
 
   close(): void {
@@ -194,76 +212,44 @@ export class ConfigFile {
     this.#timer = undefined;
   }
 
-  async #reload(
-    apply: (config: XiaozhiConfig) => void | Promise<void>,
-    onStatus: (status: ConfigStatus) => void,
-  ): Promise<void> {
-    await this.#writing;
+  async #reload(follower: (read: ConfigRead) => void | Promise<void>): Promise<void> {
     let text: string;
     this.#seen = this.#identity();
     try {
       text = await readFile(this.path, "utf8");
     } catch (error) {
       // Mid-rename or deleted: the next event (or none) decides; the running config stays.
-      this.#reject(
-        new XiaozhiError("INVALID_CONFIG", `config unreadable: ${describeError(error)}`),
-        onStatus,
-      );
+      this.options.onCheck?.(true);
+      await follower({
+        version: ++this.#version,
+        error: new XiaozhiError("INVALID_CONFIG", `config unreadable: ${describeError(error)}`),
+      });
       return;
     }
     if (text === this.#text) {
-      // The running text again (an edit undone): whatever was rejected in between no longer stands.
-      if (this.#lastError !== null) {
-        this.#lastError = null;
-        onStatus(this.status());
-      }
       this.options.onCheck?.(false);
       return;
     }
     this.options.onCheck?.(true);
+    // Seen once, good or bad: the same text again is no new version.
+    this.#text = text;
+    const version = ++this.#version;
     let config: XiaozhiConfig;
     try {
-      config = this.#parse(text);
-      await apply(config);
+      config = parseConfigText(text, this.format);
     } catch (error) {
-      this.#reject(error as Error, onStatus);
+      await follower({ version, error: error as Error });
       return;
     }
-    this.#commit(config, text);
-    this.#logger.info({ path: this.path }, "config reloaded");
-    onStatus(this.status());
+    this.#config = config;
+    this.#logger.info({ path: this.path }, "config changed on disk");
+    await follower({ version, config });
   }
 
-  /** Parses and validates; on failure records why and throws. */
-  #parse(text: string): XiaozhiConfig {
-    try {
-      return parseConfigText(text, this.format);
-    } catch (error) {
-      this.#lastError = redact(describeError(error));
-      throw error;
-    }
-  }
-
-  #accept(text: string): XiaozhiConfig {
-    const config = this.#parse(text);
-    this.#commit(config, text);
-    return config;
-  }
-
-  #commit(config: XiaozhiConfig, text: string): void {
+  #keep(config: XiaozhiConfig, text: string): void {
     this.#config = config;
     this.#text = text;
-    this.#loadedAt = this.#now();
-    this.#lastError = null;
-  }
-
-  #reject(error: Error, onStatus: (status: ConfigStatus) => void): void {
-    this.#lastError = redact(describeError(error));
-    this.#logger.warn(
-      { path: this.path, err: this.#lastError },
-      "config change rejected; the running config stays",
-    );
-    onStatus(this.status());
+    this.#version++;
   }
 }
 

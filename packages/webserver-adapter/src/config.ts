@@ -113,7 +113,7 @@ const connection = z.object({
   toolsHold: z.number().int().nonnegative().optional(),
   /** `auto`: how long an agent has to re-list after list_changed (ms); default 2000. */
   relistGrace: positiveMs.optional(),
-  /** Republishes per endpoint: three at once, then one per this many ms; default 20000. */
+  /** Republishes per endpoint: five at once, then one per this many ms; default 10000. */
   republishInterval: positiveMs.optional(),
 });
 
@@ -484,10 +484,14 @@ function objectAt(parent: Record<string, unknown>, key: string): Record<string, 
  * Checks an endpoint URL for adding: throws `INVALID_ENDPOINT` with why it cannot be one, else
  * returns its normalised form and id.
  */
-export function endpointToAdd(
-  url: string,
-  name?: string,
-): { readonly url: string; readonly id: string; readonly name?: string } {
+/** An endpoint to add, checked and normalised, with its id. */
+export interface EndpointToAdd {
+  readonly url: string;
+  readonly id: string;
+  readonly name?: string;
+}
+
+export function endpointToAdd(url: string, name?: string): EndpointToAdd {
   const trimmed = typeof url === "string" ? url.trim() : "";
   const reason = whyInvalid(trimmed);
   if (reason) throw new XiaozhiError("INVALID_ENDPOINT", `endpoint URL is ${reason}`);

@@ -1,6 +1,9 @@
 // tsyringe needs the Reflect metadata polyfill before it loads; importing it here spares every user.
 import "reflect-metadata";
 
+export type { AdapterEventMap } from "./adapter/event-feed.js";
+export type { AdapterStatus, ServiceConfigView, ServiceInfo, ToolInfo } from "./adapter/views.js";
+export { XiaozhiConnectionAdapter } from "./adapter/xiaozhi-connection-adapter.js";
 export {
   type ClusterConfig,
   ClusterCoordinator,
@@ -43,7 +46,13 @@ export {
   type XiaozhiConfig,
   xiaozhiConfigSchema,
 } from "./config.js";
-export { ConfigFile, type ConfigFileOptions, type ConfigStatus } from "./config-file.js";
+export {
+  type ConfigDraft,
+  ConfigFile,
+  type ConfigFileOptions,
+  type ConfigRead,
+  type ConfigStatus,
+} from "./config-file.js";
 export { type ConfigFormat, editText, formatOf, parseText } from "./config-text.js";
 export {
   ActivityHistory,
@@ -86,11 +95,3 @@ export {
   StrategyToken,
   ToolSourceToken,
 } from "./tokens.js";
-export {
-  type AdapterEventMap,
-  type AdapterStatus,
-  type ServiceConfigView,
-  type ServiceInfo,
-  type ToolInfo,
-  XiaozhiConnectionAdapter,
-} from "./xiaozhi-connection-adapter.js";

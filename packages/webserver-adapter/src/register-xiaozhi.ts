@@ -16,6 +16,7 @@ import {
   instanceCachingFactory,
   Lifecycle,
 } from "tsyringe";
+import { XiaozhiConnectionAdapter } from "./adapter/xiaozhi-connection-adapter.js";
 import { ClusterCoordinator } from "./cluster.js";
 import type { XiaozhiConfig } from "./config.js";
 import type { ConfigFile } from "./config-file.js";
@@ -32,7 +33,6 @@ import {
   StrategyToken,
   ToolSourceToken,
 } from "./tokens.js";
-import { XiaozhiConnectionAdapter } from "./xiaozhi-connection-adapter.js";
 
 export interface RegisterXiaozhiOptions {
   /** The config to start with; with `configFile`, defaults to the file's loaded config. */

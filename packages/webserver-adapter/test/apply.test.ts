@@ -38,7 +38,11 @@ describe("one path for applying config: validated first, all or nothing", () => 
       mcpServers: services,
       connection: { loadBalanceStrategy: "no-such-strategy", maxReconnectAttempts: 3 },
     });
-    await until(() => /no-such-strategy/.test(s.file.status().lastError ?? ""), 5000, "rejection noticed");
+    await until(
+      () => /no-such-strategy/.test(s.adapter.configStatus().lastError ?? ""),
+      5000,
+      "rejection noticed",
+    );
     expect((await s.api("GET", "/api/status")).body.config.lastError).toMatch(/no-such-strategy/);
     expect(s.adapter.endpoints().map((e) => e.id)).toEqual([s.idOf("a")]);
     expect(s.cloud.upgrades.get(token("new"))).toBeUndefined();
@@ -54,7 +58,7 @@ describe("one path for applying config: validated first, all or nothing", () => 
 
     // Writing back the very text that runs is a successful read: the error goes.
     writeFileSync(s.path, text);
-    await until(() => s.file.status().lastError === null, 5000, "error cleared");
+    await until(() => s.adapter.configStatus().lastError === null, 5000, "error cleared");
     expect((await s.api("GET", "/api/status")).body.config.lastError).toBeNull();
     expect(s.adapter.endpoints().map((e) => e.id)).toEqual([s.idOf("a")]);
   });

@@ -27,8 +27,9 @@ const write = (path: string, endpoints: string[]) =>
 function follow(file: ConfigFile) {
   const changes: XiaozhiConfig[] = [];
   const wakers = new Set<() => void>();
-  file.watch((config) => {
-    changes.push(config);
+  file.watch((read) => {
+    if ("error" in read) throw read.error;
+    changes.push(read.config);
     for (const wake of wakers) wake();
   });
   return {

@@ -48,14 +48,14 @@ describe("hot reload of xiaozhi.config.json", () => {
     const sessions = [await s.cloud.waitForSession(token("a")), await s.cloud.waitForSession(token("b"))];
 
     writeFileSync(s.path, `{ "mcpEndpoint": ["${s.url("a")}", `);
-    await until(() => s.file.status().lastError !== null, 5000, "rejection noticed");
+    await until(() => s.adapter.configStatus().lastError !== null, 5000, "rejection noticed");
     let status = (await s.api("GET", "/api/status")).body;
     expect(status.config.lastError).toMatch(/not valid JSON \(it ends too early\)/);
     expect(status.endpoints).toEqual({ total: 2, connected: 2 });
 
     s.writeConfig({ mcpEndpoint: [s.url("a")], connection: { heartbeatInterval: "often" } });
     await until(
-      () => /heartbeatInterval/.test(s.file.status().lastError ?? ""),
+      () => /heartbeatInterval/.test(s.adapter.configStatus().lastError ?? ""),
       5000,
       "schema error noticed",
     );
@@ -67,7 +67,7 @@ describe("hot reload of xiaozhi.config.json", () => {
     // A valid version applies and clears the error.
     s.writeConfig({ mcpEndpoint: [s.url("a")], mcpServers: services });
     await until(
-      () => s.adapter.endpoints().length === 1 && s.file.status().lastError === null,
+      () => s.adapter.endpoints().length === 1 && s.adapter.configStatus().lastError === null,
       5000,
       "valid change applied and the error cleared",
     );
@@ -84,7 +84,7 @@ describe("hot reload of xiaozhi.config.json", () => {
       customMCP: { tools: [] },
     });
     const added = await s.api("POST", "/api/endpoints", { url: s.url("api") });
-    expect(added.status).toBe(201);
+    expect(added.status, JSON.stringify(added.body)).toBe(201);
     const saved = s.readConfig();
     expect(saved.mcpEndpoint).toEqual([s.url("a"), s.url("edited"), s.url("api")]);
     expect(saved.mcpServers).toEqual({ calc: { ...services.calc, note: "kept" } });
