@@ -654,11 +654,14 @@ describe("health scoring", () => {
     await settle();
     expect(await ping).toBe(1);
     network.connection(url(1))?.receiveFrame();
+    // An answered request (a tool call the link carried) counts as a success of the link.
+    network.connection(url(1))?.answered("tools/call", false, 3, "calc__add");
     expect(scorer.observed).toEqual(
       expect.arrayContaining([
         [id(1), "connected"],
         [id(1), "rtt"],
         [id(1), "frame"],
+        [id(1), "success"],
       ]),
     );
     scorer.eject(id(1));

@@ -25,6 +25,7 @@ export {
   type ReplicaStatus,
   ReplicatedService,
   type ReplicatedServiceOptions,
+  type ServiceSettings,
 } from "./replicated-service.js";
 export {
   defaultHandshakeTimeout,

@@ -1,5 +1,5 @@
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
-import type { StrategyRegistry } from "@xiaozhi-connect/balancer";
+import { StrategyRegistry } from "@xiaozhi-connect/balancer";
 import {
   type Logger,
   silentLogger,
@@ -20,6 +20,7 @@ import {
   type ReplicaStatus,
   ReplicatedService,
   type ReplicatedServiceOptions,
+  type ServiceSettings,
 } from "./replicated-service.js";
 import { exposedToolName, type ServiceConfig, type ToolSwitches, toolEnabled } from "./service-config.js";
 
@@ -45,6 +46,8 @@ export interface ServiceStatus {
   readonly upSince?: number;
   /** Present for replicated services. */
   readonly replicas?: readonly ReplicaStatus[];
+  /** Replicated services: the strategy that picks a replica per call. */
+  readonly strategy?: string;
 }
 
 /** What `reconcile` did, by service name. */
@@ -102,13 +105,18 @@ export class McpServiceManager implements ToolSource {
   #switches: ToolSwitches | undefined;
   #custom: CustomTools = { tools: [] };
   #running = false;
-  #toolsHold: number | undefined;
+  /** Settings every service gets, those built later included. */
+  #settings: ServiceSettings;
   #catalog: { tools: ExposedTool[]; listed: ExposedTool[]; routes: Map<string, Route> } | undefined;
 
   constructor(services: Readonly<Record<string, ServiceConfig>>, options: McpServiceManagerOptions = {}) {
     this.#options = options;
     this.#switches = options.toolSwitches;
-    this.#toolsHold = options.toolsHold;
+    this.#settings = {
+      ...(options.toolsHold === undefined ? {} : { toolsHold: options.toolsHold }),
+      ...(options.strategy === undefined ? {} : { strategy: options.strategy }),
+      ...(options.health === undefined ? {} : { health: options.health }),
+    };
     for (const [name, config] of Object.entries(services)) this.#add(name, config);
   }
 
@@ -198,11 +206,15 @@ export class McpServiceManager implements ToolSource {
 
   /**
    * Applies new settings to every service, running or to come: `toolsHold` (ms a restarting
-   * service keeps its tools listed).
+   * service keeps its tools listed), `strategy` (the default for replicated services that name
+   * none; throws `UNKNOWN_STRATEGY` before changing anything) and `health` (the replicas' scoring
+   * and ejection settings).
    */
-  configure(settings: { readonly toolsHold?: number }): void {
-    if (settings.toolsHold === undefined) return;
-    this.#toolsHold = settings.toolsHold;
+  configure(settings: ServiceSettings): void {
+    if (settings.strategy !== undefined) {
+      (this.#options.strategies ?? StrategyRegistry.withBuiltins()).create(settings.strategy);
+    }
+    this.#settings = { ...this.#settings, ...settings };
     for (const service of this.#services.values()) service.configure(settings);
   }
 
@@ -234,7 +246,7 @@ export class McpServiceManager implements ToolSource {
       restarts: s.restarts,
       ...(s.upSince === undefined ? {} : { upSince: s.upSince }),
       ...(s.lastError === undefined ? {} : { lastError: s.lastError }),
-      ...(s.replicated ? { replicas: s.replicas() } : {}),
+      ...(s.replicated ? { replicas: s.replicas(), strategy: s.strategy } : {}),
     }));
   }
 
@@ -295,7 +307,7 @@ export class McpServiceManager implements ToolSource {
     const options = {
       ...this.#options,
       logger: this.#options.logger ?? silentLogger,
-      ...(this.#toolsHold === undefined ? {} : { toolsHold: this.#toolsHold }),
+      ...this.#settings,
       onToolsChanged: () => this.#changed(),
       onStatusChanged: () => {
         for (const listener of this.#statusListeners) listener();

@@ -50,6 +50,9 @@ export interface ApplierParts {
 
 const settledNow: Settling = Object.freeze({ settled: Promise.resolve() });
 
+/** What picks a replicated service's replica while neither it nor `connection` names a strategy. */
+const defaultReplicaStrategy = "least-inflight";
+
 /**
  * The one owner of the running config. Every change takes one path: validate and build everything
  * the new config needs (strategy, services, endpoints) changing nothing, then commit it in one step;
@@ -240,7 +243,12 @@ export class ConfigApplier {
       manager.configure({ ...managerSettingsOf(connection), ...(strategy ? { strategy } : {}) });
       factory.configure?.({ ...transportOptionsOf(connection) });
       health.configure?.(next.health ?? {});
-      catalog.configure?.({ toolsHold: connection.toolsHold });
+      // Traffic is chosen among a service's replicas: that is where strategy and health apply.
+      catalog.configure?.({
+        toolsHold: connection.toolsHold,
+        strategy: strategyName ?? defaultReplicaStrategy,
+        health: next.health ?? {},
+      });
       if (!quiet)
         for (const { endpoint, reason } of skipped) logger.warn({ endpoint, reason }, "skipping endpoint");
       if (services) {

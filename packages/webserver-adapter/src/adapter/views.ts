@@ -4,6 +4,7 @@ import {
   type ExposedTool,
   type PreparedServices,
   type ServiceConfig,
+  type ServiceSettings,
   type ServiceStatus,
   type ToolSwitches,
   transportKind,
@@ -68,7 +69,7 @@ export interface ServiceCatalog {
   allTools?(): readonly ExposedTool[];
   onStatusChanged?(listener: () => void): () => void;
   restart?(name: string): Promise<boolean>;
-  configure?(settings: { readonly toolsHold?: number }): void;
+  configure?(settings: ServiceSettings): void;
 }
 
 /** How the API shows a service's entry: its shape, never its secrets. */
