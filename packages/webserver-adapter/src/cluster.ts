@@ -9,7 +9,8 @@ import {
 } from "@xiaozhi-connect/core";
 import type { Redis, RedisOptions } from "ioredis";
 import { acquireScript, beatScript, releaseScript, renewScript, writeListScript } from "./cluster-scripts.js";
-import { endpointEntries, selectEndpoints, type XiaozhiConfig } from "./config.js";
+import { endpointEntries, selectEndpoints } from "./config/endpoints.js";
+import type { XiaozhiConfig } from "./config/schema.js";
 import { assignEndpoints, preference } from "./rendezvous.js";
 
 /** The `cluster` block of the config. */

@@ -18,34 +18,40 @@ export {
 export {
   addEndpointEntry,
   agentNameOf,
-  type ConnectionConfig,
-  connectionDefaults,
-  customToolsOf,
   endpointEntries,
   endpointToAdd,
   entryIdOf,
-  isModelScopeHost,
-  managerSettingsOf,
   maxEndpointUrlLength,
-  parseConfig,
-  parseConfigText,
-  relativeToConfig,
   removeEndpointEntry,
-  removeServiceEntry,
   type SkippedEndpoint,
   selectEndpoints,
+  whyInvalid,
+} from "./config/endpoints.js";
+export {
+  type ConnectionConfig,
+  parseConfig,
+  parseConfigText,
+  type XiaozhiConfig,
+  xiaozhiConfigSchema,
+} from "./config/schema.js";
+export {
+  customToolsOf,
+  isModelScopeHost,
+  relativeToConfig,
+  removeServiceEntry,
   serviceEntries,
   servicesOf,
   serviceToWrite,
   setServiceEntry,
   setToolSwitch,
   toolSwitchesOf,
+} from "./config/services.js";
+export {
+  connectionDefaults,
+  managerSettingsOf,
   transportOptionsOf,
-  whyInvalid,
   withConnectionDefaults,
-  type XiaozhiConfig,
-  xiaozhiConfigSchema,
-} from "./config.js";
+} from "./config/settings.js";
 export {
   type ConfigDraft,
   ConfigFile,
@@ -55,33 +61,11 @@ export {
 } from "./config-file.js";
 export { type ConfigFormat, editText, formatOf, parseText } from "./config-text.js";
 export {
-  ActivityHistory,
-  type CallRecord,
-  type EndpointHistory,
-  type HistoryBounds,
-  type HistoryOptions,
-  type HistoryPeriod,
-  type HistoryPoint,
-  type HistorySnapshot,
-  type ToolStats,
-} from "./history.js";
-export { type CreateLoggerOptions, createLogger } from "./logger.js";
-export { createMetrics } from "./metrics.js";
-export {
   createXiaozhiContainer,
   type RegisterXiaozhiOptions,
   registerXiaozhi,
   xiaozhiTokens,
-} from "./register-xiaozhi.js";
-export {
-  createXiaozhiRoutes,
-  defaultMaxBodyBytes,
-  type HostGuardOptions,
-  hostGuard,
-  jsonMethodNotAllowed,
-  notFound,
-  type XiaozhiRoutesOptions,
-} from "./routes.js";
+} from "./di/register-xiaozhi.js";
 export {
   ClockToken,
   ClusterToken,
@@ -94,4 +78,26 @@ export {
   StrategyRegistryToken,
   StrategyToken,
   ToolSourceToken,
-} from "./tokens.js";
+} from "./di/tokens.js";
+export {
+  ActivityHistory,
+  type CallRecord,
+  type EndpointHistory,
+  type HistoryBounds,
+  type HistoryOptions,
+  type HistoryPeriod,
+  type HistoryPoint,
+  type HistorySnapshot,
+  type ToolStats,
+} from "./history/activity-history.js";
+export { createMetrics } from "./http/metrics.js";
+export {
+  createXiaozhiRoutes,
+  defaultMaxBodyBytes,
+  type HostGuardOptions,
+  hostGuard,
+  jsonMethodNotAllowed,
+  notFound,
+  type XiaozhiRoutesOptions,
+} from "./http/routes.js";
+export { type CreateLoggerOptions, createLogger } from "./logger.js";

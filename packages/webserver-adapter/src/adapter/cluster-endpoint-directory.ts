@@ -5,8 +5,8 @@ import {
   type EndpointToAdd,
   endpointEntries,
   removeEndpointEntry,
-  type XiaozhiConfig,
-} from "../config.js";
+} from "../config/endpoints.js";
+import type { XiaozhiConfig } from "../config/schema.js";
 import type { DirectoryHost, EndpointDirectory } from "./endpoint-directory.js";
 
 /**

@@ -12,8 +12,8 @@ import {
   endpointEntries,
   entryIdOf,
   removeEndpointEntry,
-  type XiaozhiConfig,
-} from "../config.js";
+} from "../config/endpoints.js";
+import type { XiaozhiConfig } from "../config/schema.js";
 import type { EventFeed } from "./event-feed.js";
 
 /** A change applied under the config's lock; its links connect and close after it (`settled`). */

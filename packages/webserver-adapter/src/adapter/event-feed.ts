@@ -7,7 +7,7 @@ import {
 } from "@xiaozhi-connect/core";
 import type { ClusterView } from "../cluster.js";
 import type { ConfigStatus } from "../config-file.js";
-import type { ActivityHistory, CallRecord, HistoryPoint, ToolStats } from "../history.js";
+import type { ActivityHistory, CallRecord, HistoryPoint, ToolStats } from "../history/activity-history.js";
 import type { EndpointDirectory } from "./endpoint-directory.js";
 import type { ServiceInfo, ToolInfo } from "./views.js";
 

@@ -1,6 +1,6 @@
 import { type ToolSource, XiaozhiError } from "@xiaozhi-connect/core";
 import { type ServiceConfig, serviceOf, toolNameSeparator } from "@xiaozhi-connect/mcp-services";
-import { removeServiceEntry, serviceToWrite, setServiceEntry, setToolSwitch } from "../config.js";
+import { removeServiceEntry, serviceToWrite, setServiceEntry, setToolSwitch } from "../config/services.js";
 import type { ConfigApplier } from "./config-applier.js";
 import { configView, type ServiceCatalog, type ServiceInfo, type ToolInfo } from "./views.js";
 

@@ -14,9 +14,9 @@ import {
 } from "@xiaozhi-connect/core";
 import { inject, injectable } from "tsyringe";
 import type { ClusterCoordinator } from "../cluster.js";
-import { endpointToAdd, type XiaozhiConfig } from "../config.js";
+import { endpointToAdd } from "../config/endpoints.js";
+import type { XiaozhiConfig } from "../config/schema.js";
 import type { ConfigFile, ConfigStatus } from "../config-file.js";
-import { ActivityHistory } from "../history.js";
 import {
   ClockToken,
   ClusterToken,
@@ -29,7 +29,8 @@ import {
   StrategyRegistryToken,
   StrategyToken,
   ToolSourceToken,
-} from "../tokens.js";
+} from "../di/tokens.js";
+import { ActivityHistory } from "../history/activity-history.js";
 import { ClusterEndpointDirectory } from "./cluster-endpoint-directory.js";
 import { ConfigApplier } from "./config-applier.js";
 import { type DirectoryHost, type EndpointDirectory, FileEndpointDirectory } from "./endpoint-directory.js";

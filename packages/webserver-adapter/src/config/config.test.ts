@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { maskRedisUrl } from "./cluster.js";
-import { managerSettingsOf, parseConfig, parseConfigText, selectEndpoints } from "./config.js";
+import { maskRedisUrl } from "../cluster.js";
+import { selectEndpoints } from "./endpoints.js";
+import { parseConfig, parseConfigText } from "./schema.js";
+import { managerSettingsOf } from "./settings.js";
 
 describe("config schema", () => {
   it("accepts xiaozhi-client's file as it is, unknown fields kept", () => {

@@ -6,8 +6,8 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { streamSSE } from "hono/streaming";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
-import type { AdapterEventMap } from "./adapter/event-feed.js";
-import type { XiaozhiConnectionAdapter } from "./adapter/xiaozhi-connection-adapter.js";
+import type { AdapterEventMap } from "../adapter/event-feed.js";
+import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
 import { createMetrics } from "./metrics.js";
 
 export interface XiaozhiRoutesOptions {

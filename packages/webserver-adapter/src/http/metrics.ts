@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { XiaozhiConnectionAdapter } from "./adapter/xiaozhi-connection-adapter.js";
+import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
 
 /**
  * Prometheus metrics of one adapter in their own registry (nothing global, no timers): gauges are

@@ -16,10 +16,10 @@ import {
   instanceCachingFactory,
   Lifecycle,
 } from "tsyringe";
-import { XiaozhiConnectionAdapter } from "./adapter/xiaozhi-connection-adapter.js";
-import { ClusterCoordinator } from "./cluster.js";
-import type { XiaozhiConfig } from "./config.js";
-import type { ConfigFile } from "./config-file.js";
+import { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
+import { ClusterCoordinator } from "../cluster.js";
+import type { XiaozhiConfig } from "../config/schema.js";
+import type { ConfigFile } from "../config-file.js";
 import {
   ClockToken,
   ClusterToken,
