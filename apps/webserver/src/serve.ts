@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "@xiaozhi-connect/core";
-import { killServiceProcesses } from "@xiaozhi-connect/mcp-services/internal";
+import { killServiceProcesses } from "@xiaozhi-connect/mcp-services";
 import { createLogger, formatOf, parseConfigText } from "@xiaozhi-connect/webserver-adapter";
 import pretty from "pino-pretty";
 import { createStream, type RotatingFileStream } from "rotating-file-stream";
