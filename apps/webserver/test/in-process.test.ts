@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import { silentLogger } from "@xiaozhi-connect/core";
+import { silentLogger, type ToolSource } from "@xiaozhi-connect/core";
 import { until } from "@xiaozhi-connect/core/testing";
+import { XiaozhiConnectionManager } from "@xiaozhi-connect/transport-ws";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { main } from "../src/cli.js";
@@ -239,14 +240,45 @@ describe("the command, in process", () => {
   });
 
   it("runs the demo's flaky link and agent traffic on their timers", async () => {
-    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
-    const demo = await startDemo({ logger: silentLogger, flakyEveryMs: 100, callEveryMs: 100 });
+    const demo = await startDemo({ logger: silentLogger, flakyEveryMs: 150, callEveryMs: 50 });
+    const tools: ToolSource = {
+      specificationVersion: "v1",
+      listTools: () => [
+        { name: "demo__calculator", inputSchema: { type: "object" } },
+        { name: "demo__clock", inputSchema: { type: "object" } },
+      ],
+      callTool: async (name) => ({ content: [{ type: "text", text: name }] }),
+      onToolsChanged: () => () => {},
+    };
+    const manager = new XiaozhiConnectionManager({ backoff: { initialDelay: 20, maxDelay: 50 } });
     try {
-      expect(demo.config.mcpEndpoint).toHaveLength(3);
-      await vi.advanceTimersByTimeAsync(250);
+      const entries = demo.config.mcpEndpoint as { url: string; name: string }[];
+      expect(entries.map((e) => e.name)).toEqual(["home", "office", "flaky"]);
+      await manager.initialize(entries, tools);
+      // Every agent calls both tools, and only the flaky one drops: waited for as events.
+      const called = new Map<string, Set<string>>();
+      const dropped = new Set<string>();
+      const seen = new Promise<void>((resolve) => {
+        const check = () => {
+          const all = entries.every((e) => (called.get(e.name)?.size ?? 0) === 2);
+          if (all && dropped.has("flaky")) resolve();
+        };
+        manager.on("handled", ({ name, tool }) => {
+          if (!name || !tool) return;
+          called.set(name, (called.get(name) ?? new Set()).add(tool));
+          check();
+        });
+        manager.on("disconnected", ({ name }) => {
+          if (name) dropped.add(name);
+          check();
+        });
+      });
+      await manager.connect();
+      await seen;
+      expect([...dropped]).toEqual(["flaky"]);
     } finally {
+      await manager.cleanup();
       await demo.stop();
-      vi.useRealTimers();
     }
   });
 
