@@ -118,7 +118,7 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
    * Changes the cluster's list (`edit` gets `{mcpEndpoint}` and returns false for "no change"),
    * then applies what this instance now holds; resolves once its links settled.
    */
-  async #edit(edit: (raw: Record<string, unknown>) => boolean | undefined | void): Promise<void> {
+  async #edit(edit: (raw: Record<string, unknown>) => boolean | undefined): Promise<void> {
     const host = this.#requireHost();
     const { settled } = await host.serially(async () => {
       await this.coordinator.update((entries) => {
