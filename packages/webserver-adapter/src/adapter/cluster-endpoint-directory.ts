@@ -72,7 +72,10 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
 
   async add(endpoint: EndpointToAdd): Promise<EndpointStatus> {
     // A compare-and-set in Redis: of N concurrent adds on any instances, one wins.
-    await this.#edit((raw) => addEndpointEntry(raw, endpoint));
+    await this.#edit((raw) => {
+      addEndpointEntry(raw, endpoint);
+      return true;
+    });
     const host = this.#requireHost();
     const status = this.coordinator.endpoint(endpoint.id, host.manager.getEndpointStatus(endpoint.id));
     if (!status) throw new XiaozhiError("INVALID_ENDPOINT", "the endpoint could not be added");
@@ -91,6 +94,7 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
   async replace(entries: XiaozhiConfig["mcpEndpoint"]): Promise<void> {
     await this.#edit((raw) => {
       raw.mcpEndpoint = endpointEntries(entries);
+      return true;
     });
   }
 
@@ -115,10 +119,10 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
   }
 
   /**
-   * Changes the cluster's list (`edit` gets `{mcpEndpoint}` and returns false for "no change"),
+   * Changes the cluster's list (`edit` gets `{mcpEndpoint}` and returns whether it changed it),
    * then applies what this instance now holds; resolves once its links settled.
    */
-  async #edit(edit: (raw: Record<string, unknown>) => boolean | undefined): Promise<void> {
+  async #edit(edit: (raw: Record<string, unknown>) => boolean): Promise<void> {
     const host = this.#requireHost();
     const { settled } = await host.serially(async () => {
       await this.coordinator.update((entries) => {

@@ -137,17 +137,8 @@ export class ConfigApplier {
   }
 
   /** Within `serially`: validates, builds and commits `next`. */
-  async applyNow(next: XiaozhiConfig, source: ApplySource): Promise<Settling> {
-    let commit: () => Settling;
-    try {
-      commit = await this.#prepare(next, source);
-    } catch (error) {
-      this.#finish(source, error);
-      throw error;
-    }
-    const settling = commit();
-    this.#finish(source);
-    return settling;
+  applyNow(next: XiaozhiConfig, source: ApplySource): Promise<Settling> {
+    return this.#attempt(source, () => this.#prepare(next, source));
   }
 
   /**
@@ -155,19 +146,27 @@ export class ConfigApplier {
    * keeping every other field and comment, only once the new config is built), else the running
    * one, and applies it.
    */
-  async change(edit: (raw: Record<string, unknown>) => void, source: ApplySource = "api"): Promise<Settling> {
+  change(edit: (raw: Record<string, unknown>) => void, source: ApplySource = "api"): Promise<Settling> {
     const file = this.parts.file;
-    if (!file) {
-      const raw = structuredClone(this.#config) as Record<string, unknown>;
-      edit(raw);
-      return this.applyNow(parseConfig(raw), source);
-    }
-    let commit: () => Settling;
-    try {
+    return this.#attempt(source, async () => {
+      if (!file) {
+        const raw = structuredClone(this.#config) as Record<string, unknown>;
+        edit(raw);
+        return this.#prepare(parseConfig(raw), source);
+      }
       const draft = await file.draft(edit);
       // Built before anything is written: a change that cannot run leaves the file as it was.
-      commit = await this.#prepare(draft.config, source);
+      const commit = await this.#prepare(draft.config, source);
       await draft.write();
+      return commit;
+    });
+  }
+
+  /** One attempt: build (which may throw, changing nothing), commit, and report how it ended. */
+  async #attempt(source: ApplySource, build: () => Promise<() => Settling>): Promise<Settling> {
+    let commit: () => Settling;
+    try {
+      commit = await build();
     } catch (error) {
       this.#finish(source, error);
       throw error;
