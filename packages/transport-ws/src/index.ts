@@ -16,8 +16,8 @@ export {
   HeartbeatWheel,
 } from "./heartbeat.js";
 // A Xiaozhi cloud on loopback that behaves like the real side: for demos, interop checks and tests.
+export { CloudSession } from "./testing/cloud-session.js";
 export {
-  CloudSession,
   type SimulatedCloudOptions,
   SimulatedXiaozhiCloud,
   type TokenBehavior,
