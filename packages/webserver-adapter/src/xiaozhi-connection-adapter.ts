@@ -25,6 +25,7 @@ import {
   type ServiceConfig,
   type ServiceStatus,
   serviceOf,
+  type ToolFilter,
   type ToolSwitches,
   toolNameSeparator,
   transportKind,
@@ -82,6 +83,11 @@ export interface AdapterStatus {
   readonly startedAt: number;
   readonly config: ConfigStatus;
   readonly endpoints: { readonly total: number; readonly connected: number };
+  /**
+   * The tool limits (`{url, services?, tools?}` entries of `mcpEndpoint`) by endpoint id, for the
+   * endpoints that have one; absent when none has. With the tool list, what each agent is given.
+   */
+  readonly toolFilters?: Readonly<Record<string, ToolFilter>>;
   /** In cluster mode: this instance, Redis, and every instance of the cluster. */
   readonly cluster?: ClusterView;
 }
@@ -598,13 +604,29 @@ export class XiaozhiConnectionAdapter {
 
   status(version: string): AdapterStatus {
     const endpoints = this.endpoints();
+    const toolFilters = this.#toolFilters();
     return {
       version,
       startedAt: this.startedAt,
       config: this.configStatus(),
       endpoints: { total: endpoints.length, connected: endpoints.filter((e) => e.connected).length },
+      ...(toolFilters ? { toolFilters } : {}),
       ...(this.cluster ? { cluster: this.cluster.view() } : {}),
     };
+  }
+
+  /** The `{services?, tools?}` limits of the endpoints that have one, by id; undefined when none does. */
+  #toolFilters(): Record<string, ToolFilter> | undefined {
+    const list = this.cluster
+      ? (this.cluster.entries as XiaozhiConfig["mcpEndpoint"])
+      : this.#config.mcpEndpoint;
+    let filters: Record<string, ToolFilter> | undefined;
+    for (const endpoint of selectEndpoints(list).endpoints) {
+      if (endpoint.data === undefined) continue;
+      filters ??= {};
+      filters[resolveEndpoint(endpoint).id] = endpoint.data as ToolFilter;
+    }
+    return filters;
   }
 
   /**
