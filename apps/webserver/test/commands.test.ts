@@ -154,6 +154,7 @@ describe("the xiaozhi-connect command", () => {
     ]);
   });
 
+  // Twelve starts of the command, each loading the whole app: seconds apiece on a busy machine.
   it("answers --help on every command, --version, and usage errors with exit 2", async () => {
     const { dir, env } = home();
     for (const command of [
@@ -174,7 +175,7 @@ describe("the xiaozhi-connect command", () => {
     expect((await cli(["--port", "http"], env, dir)).code).toBe(2);
     expect((await cli(["endpoint", "frobnicate"], env, dir)).code).toBe(2);
     expect((await cli(["status", "--bogus"], env, dir)).code).toBe(2);
-  });
+  }, 60_000);
 
   it("shuts down and frees the port within 5 s when the wrapper that started it dies", async () => {
     cloud = await SimulatedXiaozhiCloud.start();
