@@ -51,6 +51,8 @@ describe("the xiaozhi-connect command", () => {
     expect((await cli(["config", "check", join(dir, "missing.json")], env, dir)).code).toBe(1);
   });
 
+  // This test and the next two start the command again and again, each start loading the whole app:
+  // seconds apiece on a busy machine, so they get minutes, not the default 20 s.
   it("runs in the background: start -d, status --json, endpoint add, tool disable, logs, stop; nothing left behind", async () => {
     cloud = await SimulatedXiaozhiCloud.start();
     const { dir, env, state } = home();
@@ -125,7 +127,7 @@ describe("the xiaozhi-connect command", () => {
     expect(existsSync(join(state, "xiaozhi-connect.pid"))).toBe(false);
     expect((await cli(["status"], env, dir)).code).toBe(1);
     expect((await cli(["stop"], env, dir)).out).toMatch(/not running/);
-  }, 60_000);
+  }, 120_000);
 
   it("edits the config file when no server runs, and says where the config is and why", async () => {
     const { dir, env } = home();
@@ -152,7 +154,7 @@ describe("the xiaozhi-connect command", () => {
     expect(JSON.parse(readFileSync(join(dir, "xiaozhi.config.json"), "utf8")).mcpEndpoint).toEqual([
       expect.stringContaining("<"),
     ]);
-  });
+  }, 60_000);
 
   it("answers --help on every command, --version, and usage errors with exit 2", async () => {
     const { dir, env } = home();
@@ -174,7 +176,7 @@ describe("the xiaozhi-connect command", () => {
     expect((await cli(["--port", "http"], env, dir)).code).toBe(2);
     expect((await cli(["endpoint", "frobnicate"], env, dir)).code).toBe(2);
     expect((await cli(["status", "--bogus"], env, dir)).code).toBe(2);
-  });
+  }, 60_000);
 
   it("shuts down and frees the port within 5 s when the wrapper that started it dies", async () => {
     cloud = await SimulatedXiaozhiCloud.start();

@@ -20,6 +20,7 @@ describe("hot reload of xiaozhi.config.json", () => {
     const kept = await s.cloud.waitForSession(token("keep"));
     const dropped = await s.cloud.waitForSession(token("drop"));
     const altered = await s.cloud.waitForSession(token("alter"));
+    expect((await s.api("GET", "/api/status")).body.toolFilters).toBeUndefined();
 
     s.writeConfig({
       mcpEndpoint: [s.url("keep"), { url: s.url("alter"), services: ["calc"] }, s.url("new")],
@@ -39,7 +40,10 @@ describe("hot reload of xiaozhi.config.json", () => {
         .map((e) => e.id)
         .sort(),
     ).toEqual([s.idOf("keep"), s.idOf("alter"), s.idOf("new")].sort());
-    expect((await s.api("GET", "/api/status")).body.config.lastError).toBeNull();
+    const status = (await s.api("GET", "/api/status")).body;
+    expect(status.config.lastError).toBeNull();
+    // What limits each agent's tools, for the dashboard's count of what it is given.
+    expect(status.toolFilters).toEqual({ [s.idOf("alter")]: { services: ["calc"] } });
   });
 
   it("keeps the running config on invalid JSON or a schema error and shows why in /api/status", async () => {

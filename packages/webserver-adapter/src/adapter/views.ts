@@ -6,6 +6,7 @@ import {
   type ServiceConfig,
   type ServiceSettings,
   type ServiceStatus,
+  type ToolFilter,
   type ToolSwitches,
   transportKind,
 } from "@xiaozhi-connect/mcp-services";
@@ -28,6 +29,11 @@ export interface AdapterStatus {
   readonly startedAt: number;
   readonly config: ConfigStatus;
   readonly endpoints: { readonly total: number; readonly connected: number };
+  /**
+   * The tool limits (`{url, services?, tools?}` entries of `mcpEndpoint`) by endpoint id, for the
+   * endpoints that have one; absent when none has. With the tool list, what each agent is given.
+   */
+  readonly toolFilters?: Readonly<Record<string, ToolFilter>>;
   /** In cluster mode: this instance, Redis, and every instance of the cluster. */
   readonly cluster?: ClusterView;
 }

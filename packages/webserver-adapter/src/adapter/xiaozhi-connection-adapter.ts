@@ -8,13 +8,15 @@ import {
   type HealthScorer,
   type Logger,
   redact,
+  resolveEndpoint,
   type Strategy,
   type ToolDescriptor,
   type ToolSource,
 } from "@xiaozhi-connect/core";
+import type { ToolFilter } from "@xiaozhi-connect/mcp-services";
 import { inject, injectable } from "tsyringe";
 import type { ClusterCoordinator } from "../cluster.js";
-import { endpointToAdd } from "../config/endpoints.js";
+import { endpointToAdd, selectEndpoints } from "../config/endpoints.js";
 import type { XiaozhiConfig } from "../config/schema.js";
 import type { ConfigFile, ConfigStatus } from "../config-file.js";
 import {
@@ -263,13 +265,26 @@ export class XiaozhiConnectionAdapter {
   status(version: string): AdapterStatus {
     const endpoints = this.endpoints();
     const view = this.#directory.view();
+    const toolFilters = this.#toolFilters();
     return {
       version,
       startedAt: this.startedAt,
       config: this.configStatus(),
       endpoints: { total: endpoints.length, connected: endpoints.filter((e) => e.connected).length },
+      ...(toolFilters ? { toolFilters } : {}),
       ...(view ? { cluster: view } : {}),
     };
+  }
+
+  /** The `{services?, tools?}` limits of the endpoints that have one, by id; undefined when none does. */
+  #toolFilters(): Record<string, ToolFilter> | undefined {
+    let filters: Record<string, ToolFilter> | undefined;
+    for (const endpoint of selectEndpoints(this.#directory.listed(this.config)).endpoints) {
+      if (endpoint.data === undefined) continue;
+      filters ??= {};
+      filters[resolveEndpoint(endpoint).id] = endpoint.data as ToolFilter;
+    }
+    return filters;
   }
 
   /**
