@@ -3,7 +3,8 @@ import { chmod, chown, readFile, realpath, rename, stat, unlink, writeFile } fro
 import { basename, dirname, join } from "node:path";
 import { describeError, type Logger, redact, silentLogger, XiaozhiError } from "@xiaozhi-connect/core";
 import { parseConfig, parseConfigText, type XiaozhiConfig } from "./config.js";
-import { type ConfigFormat, editText, formatOf, parseText } from "./config-text.js";
+import { editText } from "./config-edit.js";
+import { type ConfigFormat, formatOf, parseText } from "./config-text.js";
 
 /** Where the running config came from and whether the last change was accepted. */
 export interface ConfigStatus {

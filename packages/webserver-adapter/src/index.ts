@@ -43,8 +43,9 @@ export {
   type XiaozhiConfig,
   xiaozhiConfigSchema,
 } from "./config.js";
+export { editText } from "./config-edit.js";
 export { ConfigFile, type ConfigFileOptions, type ConfigStatus } from "./config-file.js";
-export { type ConfigFormat, editText, formatOf, parseText } from "./config-text.js";
+export { type ConfigFormat, formatOf, parseText } from "./config-text.js";
 export {
   ActivityHistory,
   type CallRecord,
