@@ -169,6 +169,10 @@ function helpIn(m: Messages): Partial<Help> {
   return {
     showGlobalOptions: true,
     styleTitle: (title: string) => titles[title] ?? title,
+    // A title ending in a full-width colon needs no space after it.
+    formatHelp(command, helper) {
+      return Help.prototype.formatHelp.call(this, command, helper).replace(/^(.*：) /, "$1");
+    },
     // "[options] [command]" in the chosen language too.
     commandUsage(command) {
       return Help.prototype.commandUsage.call(this, command).replace(/\[options\]|\[command\]/g, usage);

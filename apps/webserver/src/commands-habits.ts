@@ -106,6 +106,7 @@ export function habitCommands(program: Command, cli: Cli): void {
     .command("create [name]")
     .description(m.habits.create)
     .allowUnknownOption()
+    .allowExcessArguments()
     .action(
       run(async () => {
         answer(m.habits.createAnswer);
