@@ -32,10 +32,14 @@ function parentOf(pid: number): number | undefined {
  * Calls `onGone` once, when any process this one was started through has exited (or become a
  * zombie), checking every `ancestorCheckMs`. A wrapper such as npx or pnpm that is killed does not
  * pass the signal on, and the shell it ran may live on as this process's parent: watching the whole
- * chain, not only the parent, notices it either way. Returns the function that stops watching.
+ * chain, not only the parent, notices it either way (`chain` is for tests: the pids to watch).
+ * Returns the function that stops watching.
  */
-export function watchAncestors(onGone: (pid: number) => void, everyMs = ancestorCheckMs): () => void {
-  const chain = ancestors();
+export function watchAncestors(
+  onGone: (pid: number) => void,
+  everyMs = ancestorCheckMs,
+  chain: readonly number[] = ancestors(),
+): () => void {
   const parent = process.ppid;
   if (chain.length === 0) return () => {};
   const timer = setInterval(() => {

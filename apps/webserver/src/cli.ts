@@ -23,6 +23,7 @@ export interface Cli {
 
 /** How the command is run: a terminal or not (bare `xiaozhi-connect` prints help on one). */
 export interface CliIo {
+  /** True when stdin and stdout are a terminal: a person typing, not a supervisor or a script. */
   readonly terminal: boolean;
 }
 
@@ -184,7 +185,7 @@ function helpIn(m: Messages): Partial<Help> {
     optionDescription(option) {
       return Help.prototype.optionDescription
         .call(this, option)
-        .replace(/\(default: (.*)\)$/, (_, value: string) => m.help.byDefault(value));
+        .replace(/ \(default: (.*)\)$/, (_, value: string) => m.help.byDefault(value));
     },
     // Chinese takes two columns a character: wrap by what the terminal shows.
     displayWidth: (text: string) => stringWidth(text),

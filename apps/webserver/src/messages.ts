@@ -23,7 +23,7 @@ export const en = {
       arguments: "Arguments:",
       globalOptions: "Global Options:",
     },
-    byDefault: (value: string) => `(default: ${value})`,
+    byDefault: (value: string) => ` (default: ${value})`,
     port: "HTTP port (else $XIAOZHI_PORT, webUI.port, 9999; 0 picks a free one)",
     host: "bind address (else $XIAOZHI_HOST, webUI.host, 127.0.0.1)",
     logSize: "with -d: rotate the log file at this size (e.g. 10M, 500K)",

@@ -14,6 +14,7 @@ import { follow, lastLines } from "../src/logs.js";
 import { en } from "../src/messages.js";
 import { findConfig, isLoopback, lookupCandidates } from "../src/options.js";
 import { stateDir } from "../src/state.js";
+import { capture } from "./capture.js";
 import { demoTools } from "./run-server.js";
 
 // The same commands as the subprocess tests, run in this process: what they cover counts here.
@@ -28,29 +29,6 @@ function scratch() {
   const dir = mkdtempSync(join(tmpdir(), "xz-inproc-"));
   const env = { HOME: dir, XDG_STATE_HOME: join(dir, "state"), XIAOZHI_LOG_LEVEL: "silent", NO_COLOR: "1" };
   return { dir, env };
-}
-
-/** Runs `main` with stdout and stderr captured. */
-async function capture(args: string[], env: NodeJS.ProcessEnv, cwd?: string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    out.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    err.push(String(chunk));
-    return true;
-  });
-  const restoreCwd = cwd ? process.cwd() : undefined;
-  if (cwd) process.chdir(cwd);
-  try {
-    const code = await main(args, env);
-    return { code, out: out.join(""), err: err.join("") };
-  } finally {
-    if (restoreCwd) process.chdir(restoreCwd);
-    vi.restoreAllMocks();
-  }
 }
 
 describe("the command, in process", () => {
