@@ -23,12 +23,9 @@ const root = resolve(import.meta.dirname, "..");
 const scope = "@xiaozhi-connect";
 const app = `${scope}/webserver`;
 
-/** pnpm as the repository pins it: the one running this script, else through npx. */
+/** pnpm at the version the repository pins, as the README's commands run it. */
 function pnpm(args, cwd) {
-  const own = process.env.npm_execpath;
-  const [command, prefix] =
-    own && /pnpm/.test(own) ? [process.execPath, [own]] : ["npx", ["--yes", "pnpm@12.21.0"]];
-  execFileSync(command, [...prefix, ...args], { cwd, stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync("npx", ["--yes", "pnpm@12.21.0", ...args], { cwd, stdio: ["ignore", "ignore", "inherit"] });
 }
 
 /** Packs every published package into `dir` (pnpm rewrites `workspace:^` to `^<version>`). */
@@ -157,7 +154,7 @@ async function cli(argv) {
   }
   const bin = prefix
     ? join(prefix, "bin")
-    : execFileSync("npm", ["prefix", "--global"], { encoding: "utf8" }).trim() + "/bin";
+    : join(execFileSync("npm", ["prefix", "--global"], { encoding: "utf8" }).trim(), "bin");
   console.log(`installed ${app}@${version}: ${join(bin, "xiaozhi-connect")}`);
   console.log(
     "try: xiaozhi-connect --help   (remove it with: npm uninstall --global @xiaozhi-connect/webserver)",
