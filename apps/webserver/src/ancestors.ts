@@ -42,12 +42,27 @@ export function watchAncestors(
 ): () => void {
   const parent = process.ppid;
   if (chain.length === 0) return () => {};
+  let tick = 0;
   const timer = setInterval(() => {
-    const gone = chain.find((pid) => !isAlive(pid)) ?? (process.ppid !== parent ? parent : undefined);
+    // A signal 0 is cheap; reading /proc to tell a zombie (killed, not yet reaped) costs more, so
+    // that is done once a second. Supervisors and shells reap at once, so it is rarely needed.
+    const thorough = tick++ % Math.max(1, Math.round(1000 / everyMs)) === 0;
+    const gone =
+      chain.find((pid) => !(thorough ? isAlive(pid) : exists(pid))) ??
+      (process.ppid !== parent ? parent : undefined);
     if (gone === undefined) return;
     clearInterval(timer);
     onGone(gone);
   }, everyMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+function exists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

@@ -23,7 +23,7 @@ export interface Cli {
 
 /** How the command is run: a terminal or not (bare `xiaozhi-connect` prints help on one). */
 export interface CliIo {
-  /** True when stdin and stdout are a terminal: a person typing, not a supervisor or a script. */
+  /** True when stdin or stdout is a terminal: a person typing, not a supervisor. */
   readonly terminal: boolean;
 }
 
@@ -35,7 +35,7 @@ export interface CliIo {
 export async function main(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
-  io: CliIo = { terminal: process.stdout.isTTY === true && process.stdin.isTTY === true },
+  io: CliIo = { terminal: process.stdout.isTTY === true || process.stdin.isTTY === true },
 ): Promise<number> {
   const locale = localeOf(argv, env);
   const m = messagesFor(locale);
