@@ -100,7 +100,7 @@ describe("the user's JSON5 file through every write", () => {
     );
     expect((await runCli(["tool", "enable", "demo__clock"], env, dir)).code).toBe(0);
     expect(readFileSync(path, "utf8")).toBe(disabled.replace("enable: false", "enable: true"));
-  }, 60_000);
+  }, 120_000);
 
   it("online: the same writes through the running server's API", async () => {
     cloud = await SimulatedXiaozhiCloud.start();
@@ -140,5 +140,5 @@ describe("the user's JSON5 file through every write", () => {
     expect((await runCli(["tool", "enable", "demo__clock"], env, dir)).code).toBe(0);
     expect(readFileSync(path, "utf8")).toBe(disabled.replace("enable: false", "enable: true"));
     expect((await runCli(["stop"], env, dir)).code).toBe(0);
-  }, 90_000);
+  }, 120_000);
 });

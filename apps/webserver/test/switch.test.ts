@@ -81,7 +81,7 @@ describe("switching from xiaozhi-client", () => {
     expect(afterB.out).toMatch(`--config ${join(a, "xiaozhi.config.json")}`);
     expect((await runCli(["status"], env, a)).code).toBe(0);
     expect((await runCli(["stop"], env, a)).out).toMatch(`stopped (pid ${statusA.pid}`);
-  }, 90_000);
+  }, 120_000);
 
   it("notices within a second that the wrapper it was started through died, a shell between them", async () => {
     cloud = await SimulatedXiaozhiCloud.start();
@@ -126,7 +126,7 @@ describe("switching from xiaozhi-client", () => {
     expect(noticed[0]?.why).toMatch(/a process it was started through \(pid \d+\) exited/);
     // The server's clock and this one are the machine's: the notice came within the second.
     expect((noticed[0]?.time ?? Number.POSITIVE_INFINITY) - diedAt).toBeLessThan(1000);
-  }, 60_000);
+  }, 120_000);
 
   it("speaks Chinese when the locale is Chinese, English otherwise, and lines tables up by display width", async () => {
     const { dir, env } = home();
@@ -166,7 +166,7 @@ describe("switching from xiaozhi-client", () => {
       expect(line).toMatch(/未运行$/);
     }
     expect(listed.out).not.toContain("tok-secret");
-  }, 60_000);
+  }, 120_000);
 
   it("prints help for a bare command on a terminal, and starts the server without one", async () => {
     const script = "/usr/bin/script";
@@ -188,7 +188,7 @@ describe("switching from xiaozhi-client", () => {
     await waitForOutput(supervised, /ready: dashboard http:\/\/127\.0\.0\.1:\d+\/ .*config demo mode/);
     supervised.process.kill("SIGTERM");
     expect((await supervised.exited).code).toBe(0);
-  }, 60_000);
+  }, 120_000);
 
   it("answers xiaozhi-client's commands: aliases where they mean the same, the equivalent and exit 2 where not", async () => {
     const { dir, env } = home();
@@ -228,7 +228,7 @@ describe("switching from xiaozhi-client", () => {
     expect(JSON.parse(readFileSync(join(folder, "xiaozhi.config.json"), "utf8")).mcpServerConfig).toEqual({
       calc: { tools: { add: { enable: false } } },
     });
-  }, 90_000);
+  }, 120_000);
 
   it("exits 1 when the agent refuses an added endpoint, and says why nothing connects", async () => {
     cloud = await SimulatedXiaozhiCloud.start();
@@ -248,7 +248,7 @@ describe("switching from xiaozhi-client", () => {
     const good = await runCli(["endpoint", "add", cloud.endpointUrl(token("good"))], env, folder);
     expect(good.code, good.err).toBe(0);
     expect((await runCli(["stop"], env, folder)).code).toBe(0);
-  }, 60_000);
+  }, 120_000);
 
   it("hints at --port when the port is taken, and warns in config check when nothing would work", async () => {
     const { dir, env } = home();
@@ -282,5 +282,5 @@ describe("switching from xiaozhi-client", () => {
       expect.stringMatching(/no usable endpoint/),
       expect.stringMatching(/custom tool flow is unavailable: handler type "function" is not supported/),
     ]);
-  }, 60_000);
+  }, 120_000);
 });
