@@ -185,7 +185,7 @@ describe("the xiaozhi-connect command", () => {
     expect((await cli(["endpoint", "frobnicate"], env, dir)).code).toBe(2);
     expect((await cli(["status", "--bogus"], env, dir)).code).toBe(2);
     // A dozen commands, each a Node process: on a busy machine that takes a while.
-  }, 90_000);
+  }, 120_000);
 
   it("shuts down and frees the port within 5 s when the wrapper that started it dies", async () => {
     cloud = await SimulatedXiaozhiCloud.start();
