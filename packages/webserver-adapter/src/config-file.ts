@@ -48,6 +48,8 @@ export class ConfigFile {
   #seen = "";
   #timer: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<unknown> = Promise.resolve();
+  /** Counts this file's own writes, so a reload overtaken by one knows it applied old text. */
+  #generation = 0;
   readonly #logger: Logger;
   readonly #now: () => number;
 
@@ -179,6 +181,7 @@ export class ConfigFile {
       const text = edited.text;
       await writeAtomically(target, text);
       this.#seen = this.#identity();
+      this.#generation++;
       this.#commit(config, text);
       await commit?.();
       return config;
@@ -223,11 +226,24 @@ export class ConfigFile {
     }
     this.options.onCheck?.(true);
     let config: XiaozhiConfig;
+    const generation = this.#generation;
     try {
       config = this.#parse(text);
       await apply(config);
+      // Writes of ours that landed while this applied read the file first, so they hold this
+      // change and more: apply what they wrote again, last, so what runs matches the file.
+      for (let seen = generation, tries = 0; this.#generation !== seen && tries < 10; tries++) {
+        seen = this.#generation;
+        await apply(this.config);
+      }
     } catch (error) {
       this.#reject(error as Error, onStatus);
+      return;
+    }
+    if (this.#generation !== generation) {
+      this.#lastError = null;
+      this.#logger.info({ path: this.path }, "config reloaded");
+      onStatus(this.status());
       return;
     }
     this.#commit(config, text);

@@ -11,6 +11,7 @@ import {
 import { chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { until } from "@xiaozhi-connect/core/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigFile, type XiaozhiConfig } from "../src/index.js";
 
@@ -50,6 +51,59 @@ function follow(file: ConfigFile) {
 }
 
 describe("ConfigFile on a real file system", () => {
+  it("ends with what the file says when its own writes land while a reload is being applied", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "xz-race-"));
+    const path = join(dir, "xiaozhi.config.json");
+    write(path, [endpoint(0)]);
+    let checks = 0;
+    const file = new ConfigFile(path, {
+      debounceMs: 5,
+      pollMs: 60_000,
+      onCheck: (changed) => {
+        if (!changed) checks++;
+      },
+    });
+    files.push(file);
+    await file.load();
+    const applied: unknown[] = [];
+    let release: () => void = () => {};
+    let entered: () => void = () => {};
+    const inApply = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    file.watch(async (config) => {
+      // The reload's apply waits, as it waits behind an adapter's serial queue, while the API
+      // writes the file and applies what it wrote.
+      if (applied.length === 0) {
+        entered();
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      }
+      applied.push(config.mcpEndpoint);
+    });
+    write(path, [endpoint(0), endpoint(1)]);
+    await inApply;
+    await file.update(
+      (raw) => {
+        raw.mcpEndpoint = [...(raw.mcpEndpoint as string[]), endpoint(2)];
+      },
+      async (config) => async () => {
+        applied.push(config.mcpEndpoint);
+      },
+    );
+    // The watch saw the write as its own and left it alone; then the held reload goes on.
+    await until(() => checks > 0, 5000, "the write recognised as the file's own");
+    release();
+    await until(() => applied.length >= 3, 5000, "the reload settled");
+    const onDisk = JSON.parse(readFileSync(path, "utf8")).mcpEndpoint;
+    expect(onDisk).toEqual([endpoint(0), endpoint(1), endpoint(2)]);
+    // The last config applied is the file's, not the older text the overtaken reload read.
+    expect(applied.at(-1)).toEqual(onDisk);
+    expect(file.config.mcpEndpoint).toEqual(onDisk);
+    expect(file.status().lastError).toBeNull();
+  });
+
   it("follows a symlinked config: edits to the target apply, writes go to the target and keep the link", async () => {
     const root = mkdtempSync(join(tmpdir(), "xz-link-"));
     mkdirSync(join(root, "real"));
