@@ -15,6 +15,15 @@ export {
   defaultLeaseTtl,
   maskRedisUrl,
 } from "./cluster.js";
+export { editText } from "./config/config-edit.js";
+export {
+  type ConfigDraft,
+  ConfigFile,
+  type ConfigFileOptions,
+  type ConfigRead,
+  type ConfigStatus,
+} from "./config/config-file.js";
+export { type ConfigFormat, formatOf, parseText } from "./config/config-text.js";
 export {
   addEndpointEntry,
   agentNameOf,
@@ -52,14 +61,6 @@ export {
   transportOptionsOf,
   withConnectionDefaults,
 } from "./config/settings.js";
-export {
-  type ConfigDraft,
-  ConfigFile,
-  type ConfigFileOptions,
-  type ConfigRead,
-  type ConfigStatus,
-} from "./config-file.js";
-export { type ConfigFormat, editText, formatOf, parseText } from "./config-text.js";
 export {
   createXiaozhiContainer,
   type RegisterXiaozhiOptions,

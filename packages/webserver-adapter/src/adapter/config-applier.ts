@@ -12,11 +12,11 @@ import {
   type Strategy,
   type ToolSource,
 } from "@xiaozhi-connect/core";
+import type { ConfigFile, ConfigRead, ConfigStatus } from "../config/config-file.js";
 import { selectEndpoints } from "../config/endpoints.js";
 import { parseConfig, type XiaozhiConfig } from "../config/schema.js";
 import { customToolsOf, servicesOf, toolSwitchesOf } from "../config/services.js";
 import { managerSettingsOf, transportOptionsOf, withConnectionDefaults } from "../config/settings.js";
-import type { ConfigFile, ConfigRead, ConfigStatus } from "../config-file.js";
 import type { EndpointDirectory, Settling } from "./endpoint-directory.js";
 import type { ServiceCatalog } from "./views.js";
 

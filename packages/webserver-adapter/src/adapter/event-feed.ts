@@ -6,7 +6,7 @@ import {
   type ManagerEventMap,
 } from "@xiaozhi-connect/core";
 import type { ClusterView } from "../cluster.js";
-import type { ConfigStatus } from "../config-file.js";
+import type { ConfigStatus } from "../config/config-file.js";
 import type { ActivityHistory, CallRecord, HistoryPoint, ToolStats } from "../history/activity-history.js";
 import type { EndpointDirectory } from "./endpoint-directory.js";
 import type { ServiceInfo, ToolInfo } from "./views.js";

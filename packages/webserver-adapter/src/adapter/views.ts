@@ -11,7 +11,7 @@ import {
   transportKind,
 } from "@xiaozhi-connect/mcp-services";
 import type { ClusterView } from "../cluster.js";
-import type { ConfigStatus } from "../config-file.js";
+import type { ConfigStatus } from "../config/config-file.js";
 
 /** A tool as the API lists it. */
 export interface ToolInfo {

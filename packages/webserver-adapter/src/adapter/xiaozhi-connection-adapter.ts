@@ -16,9 +16,9 @@ import {
 import type { ToolFilter } from "@xiaozhi-connect/mcp-services";
 import { inject, injectable } from "tsyringe";
 import type { ClusterCoordinator } from "../cluster.js";
+import type { ConfigFile, ConfigStatus } from "../config/config-file.js";
 import { endpointToAdd, selectEndpoints } from "../config/endpoints.js";
 import type { XiaozhiConfig } from "../config/schema.js";
-import type { ConfigFile, ConfigStatus } from "../config-file.js";
 import {
   ClockToken,
   ClusterToken,

@@ -1,6 +1,6 @@
 import { XiaozhiError } from "@xiaozhi-connect/core";
 import { z } from "zod";
-import { type ConfigFormat, parseText } from "../config-text.js";
+import { type ConfigFormat, parseText } from "./config-text.js";
 
 const positiveMs = z.number().int().positive();
 

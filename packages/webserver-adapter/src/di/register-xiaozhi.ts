@@ -18,8 +18,8 @@ import {
 } from "tsyringe";
 import { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
 import { ClusterCoordinator } from "../cluster.js";
+import type { ConfigFile } from "../config/config-file.js";
 import type { XiaozhiConfig } from "../config/schema.js";
-import type { ConfigFile } from "../config-file.js";
 import {
   ClockToken,
   ClusterToken,

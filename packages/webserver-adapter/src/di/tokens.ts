@@ -10,8 +10,8 @@ import type {
 } from "@xiaozhi-connect/core";
 import type { InjectionToken } from "tsyringe";
 import type { ClusterCoordinator } from "../cluster.js";
+import type { ConfigFile } from "../config/config-file.js";
 import type { XiaozhiConfig } from "../config/schema.js";
-import type { ConfigFile } from "../config-file.js";
 
 /** Builds the connection of each endpoint; default: Xiaozhi over WebSocket. */
 export const ConnectionFactoryToken: InjectionToken<ConnectionFactory<Connection>> = Symbol.for(

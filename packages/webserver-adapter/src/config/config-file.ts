@@ -2,8 +2,9 @@ import { type FSWatcher, statSync, watch } from "node:fs";
 import { chmod, chown, readFile, realpath, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { describeError, type Logger, silentLogger, XiaozhiError } from "@xiaozhi-connect/core";
-import { parseConfig, parseConfigText, type XiaozhiConfig } from "./config/schema.js";
-import { type ConfigFormat, editText, formatOf, parseText } from "./config-text.js";
+import { editText } from "./config-edit.js";
+import { type ConfigFormat, formatOf, parseText } from "./config-text.js";
+import { parseConfig, parseConfigText, type XiaozhiConfig } from "./schema.js";
 
 /** Where the running config came from, and how the last attempt to change it ended. */
 export interface ConfigStatus {
