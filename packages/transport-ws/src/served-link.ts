@@ -37,11 +37,6 @@ export interface ToolServerOptions {
   readonly toolsWait: number;
 }
 
-/** One request of the far side on `link` was answered (or will never be). */
-export function answered(link: ServedLink): void {
-  if (--link.incoming === 0) link.onIdle();
-}
-
 export function handled(link: ServedLink, method: string, ok: boolean, started: number, tool?: string): void {
   const ms = performance.now() - started;
   const at = Date.now();
