@@ -2,8 +2,8 @@
 export type ChangeSubscription = (wake: () => void) => () => void;
 
 /**
- * Resolves once `predicate` holds, checking it now and again each time one of `changes` announces
- * a change; rejects after `timeoutMs`, naming `what`. The event-driven twin of `until`, for state
+ * Resolves once `predicate` holds, checking it once subscribed and again each time one of `changes`
+ * announces a change; rejects after `timeoutMs`, naming `what`. The event-driven twin of `until`, for state
  * that says when it changes: a wait ends on the event itself, not on the next poll after it.
  */
 export function untilEvent(
@@ -12,7 +12,6 @@ export function untilEvent(
   timeoutMs = 5000,
   what = "condition",
 ): Promise<void> {
-  if (predicate()) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     const unsubscribes: (() => void)[] = [];
@@ -33,5 +32,7 @@ export function untilEvent(
       if (settled) unsubscribe();
       else unsubscribes.push(unsubscribe);
     }
+    // Checked once subscribed, so a change another process makes in between is not missed.
+    wake();
   });
 }
