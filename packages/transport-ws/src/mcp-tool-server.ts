@@ -15,7 +15,7 @@ import {
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
-import { describeError, redact, XiaozhiError } from "@xiaozhi-connect/core";
+import { XiaozhiError } from "@xiaozhi-connect/core";
 import { requestDispatch, setBaseRequestHandler } from "@xiaozhi-connect/sdk-bridge";
 import WebSocket from "ws";
 import { DeadlineSweep } from "./deadline-sweep.js";
@@ -26,7 +26,15 @@ import {
   oneLineSchemaError,
   parseErrorAnswer,
 } from "./jsonrpc-errors.js";
-import { failure, handled, type ServedLink, type ToolServerOptions } from "./served-link.js";
+import {
+  failure,
+  handled,
+  report,
+  runTool,
+  type ServedLink,
+  type ToolServerOptions,
+  write,
+} from "./served-link.js";
 import { ToolChangeFeed } from "./tool-change-feed.js";
 import { settledTools, toolListFingerprint, wireTool } from "./tools-publisher.js";
 import { readFrame, refuseFrame } from "./websocket-transport.js";
@@ -158,7 +166,7 @@ export class SharedToolServer {
   /** Sends `notifications/tools/list_changed` to one link. */
   listChanged(link: ServedLink): void {
     this.notify(link, { method: "notifications/tools/list_changed" }).catch((error: unknown) =>
-      this.#report(link, error),
+      report(link, error),
     );
   }
 
@@ -286,22 +294,7 @@ export class SharedToolServer {
       if ("error" in message) out = oneLineSchemaError(message);
     }
     if (!link) throw new XiaozhiError("NOT_CONNECTED", "socket is not open");
-    await this.#write(link, out);
-  }
-
-  #write(link: ServedLink, message: JSONRPCMessage): Promise<void> {
-    const socket = link.socket;
-    if (socket.readyState !== WebSocket.OPEN) {
-      return Promise.reject(new XiaozhiError("NOT_CONNECTED", "socket is not open"));
-    }
-    const data = JSON.stringify(message);
-    return new Promise<void>((resolve, reject) => {
-      socket.send(data, (error) =>
-        error
-          ? reject(new XiaozhiError("SEND_FAILED", `send failed: ${error.message}`, { cause: error }))
-          : resolve(),
-      );
-    });
+    await write(link, out);
   }
 
   /**
@@ -323,16 +316,7 @@ export class SharedToolServer {
         this.#deadlines.clear(unique);
         resolve(result);
       };
-      let call: Promise<unknown>;
-      try {
-        call = Promise.resolve(link.tools.callTool(name, args, { signal }));
-      } catch (error) {
-        call = Promise.reject(error);
-      }
-      call.then(
-        (result) => settle(result as CallToolResult),
-        (error: unknown) => settle(failure(error)),
-      );
+      runTool(link, name, args, signal, settle);
     });
   }
 
@@ -347,7 +331,7 @@ export class SharedToolServer {
     const result = failure(
       new XiaozhiError("TIMEOUT", `tool call timed out after ${this.options.callTimeout} ms`),
     );
-    this.#write(entry.link, { jsonrpc: "2.0", id: entry.id, result }).catch(() => {});
+    write(entry.link, { jsonrpc: "2.0", id: entry.id, result }).catch(() => {});
     const reason = (result.content[0] as { text: string }).text;
     this.#deliver({
       jsonrpc: "2.0",
@@ -365,10 +349,6 @@ export class SharedToolServer {
 
   /** Answers a frame the SDK cannot take (when it deserves an answer) and drops it; the socket stays. */
   #refuse(link: ServedLink, answer: JsonRpcErrorAnswer | undefined, reason: string): void {
-    this.#report(link, refuseFrame(link.socket, answer, reason));
-  }
-
-  #report(link: ServedLink, error: unknown): void {
-    link.events.emit("error", { error: new Error(redact(describeError(error))), at: Date.now() });
+    report(link, refuseFrame(link.socket, answer, reason));
   }
 }
