@@ -6,6 +6,7 @@ export const root = join(import.meta.dirname, "../..");
 /** Every package published to npm, by directory. */
 export const published = [
   "packages/core",
+  "packages/sdk-bridge",
   "packages/transport-ws",
   "packages/balancer",
   "packages/health",

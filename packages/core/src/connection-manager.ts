@@ -49,8 +49,8 @@ interface Member<C extends Connection> {
 
 /**
  * Keeps many endpoint connections alive at once: connects them concurrently, applies endpoint lists
- * as diffs, and dispatches operations to a healthy connection with failover. The seed's
- * XiaozhiConnectionManager, generic over the Connection type. Each endpoint's life (connect, drop,
+ * as diffs, and dispatches operations to a healthy connection with failover. What xiaozhi-client
+ * calls XiaozhiConnectionManager, generic over the Connection type. Each endpoint's life (connect, drop,
  * backoff, failed) is an `EndpointSupervisor`; outbound operations go through a `Dispatcher`; this
  * class is the registry that ties them together, keyed by endpoint id.
  */
@@ -332,7 +332,7 @@ export class ConnectionManager<C extends Connection = Connection> {
     this.#tools.set(source);
   }
 
-  /** The seed's name for {@link setToolSource}. */
+  /** {@link setToolSource} under the name xiaozhi-client's connection manager gives it. */
   setServiceManager(source: ToolSource): void {
     this.setToolSource(source);
   }

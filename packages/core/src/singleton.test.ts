@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ConnectionManager } from "./connection-manager.js";
 import { createConnectionManagerSingleton } from "./singleton.js";
 import { MemoryNetwork } from "./testing/memory-connection.js";
-import { until } from "./testing/until.js";
+import { untilEvent } from "./testing/until-event.js";
 
 const network = new MemoryNetwork();
 const options = { connectionFactory: network.factory };
@@ -67,10 +67,11 @@ describe("connection manager singleton", () => {
     expect(first.getConnectionStatus()).toEqual([]);
     await second.initialize(["ws://127.0.0.1:1/mcp?token=c"]);
     await second.connect();
+    const removed = (wake: () => void) => second.on("removed", wake);
     singleton.reset();
     expect(singleton.getCurrentInstance()).toBeNull();
-    // reset() cleans up in the background; its end is when the last link is gone.
-    await until(() => second.getConnectionStatus().length === 0, 2000, "background cleanup");
+    // reset() cleans up in the background; its end is when the last link is removed.
+    await untilEvent(removed, () => second.getConnectionStatus().length === 0, 2000, "background cleanup");
     expect(second.getConnectionStatus()).toEqual([]);
     expect(network.openCount).toBe(0);
   });

@@ -15,7 +15,10 @@ export interface SingletonStatus {
   readonly connected: number;
 }
 
-/** The seed's eight singleton functions around one ConnectionManager. */
+/**
+ * One ConnectionManager for a whole process, behind the singleton functions of xiaozhi-client's
+ * XiaozhiConnectionManagerSingleton, so code written against it carries over.
+ */
 export interface ConnectionManagerSingleton<C extends Connection = Connection> {
   /** The one instance, created on first call; concurrent first calls share it. */
   getInstance(options?: ConnectionManagerOptions<C>): Promise<ConnectionManager<C>>;

@@ -92,9 +92,9 @@ type Route =
   | { readonly custom: CustomToolConfig; readonly service?: undefined; readonly tool?: undefined };
 
 /**
- * The ToolSource every endpoint serves: the seed's MCPServiceManager. Aggregates the tools of the
- * configured MCP services as `<service>__<tool>`, hides and refuses disabled tools, and tells its
- * listeners whenever a service's list changes, crashes or comes back.
+ * The ToolSource every endpoint serves (xiaozhi-client's MCPServiceManager). Aggregates the tools
+ * of the configured MCP services as `<service>__<tool>`, hides and refuses disabled tools, and
+ * tells its listeners whenever a service's list changes, crashes or comes back.
  */
 export class McpServiceManager implements ToolSource {
   readonly specificationVersion = "v1" as const;

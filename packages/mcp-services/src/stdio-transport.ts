@@ -1,8 +1,8 @@
-import type { ChildProcess } from "node:child_process";
 import { StdioClientTransport, type StdioServerParameters } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { deserializeMessage, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { redact, XiaozhiError } from "@xiaozhi-connect/core";
+import { childProcessOf, replaceReadBuffer } from "@xiaozhi-connect/sdk-bridge";
 
 /** The default bound on one line a stdio service writes: far above any real message. */
 export const defaultMaxLineBytes = 8 * 1024 * 1024;
@@ -10,8 +10,8 @@ export const defaultMaxLineBytes = 8 * 1024 * 1024;
 /** How much of a service's stderr is kept to explain why it went down. */
 const stderrTailBytes = 2048;
 
-/** Every live child process of every stdio service in this process, so none can outlive it. */
-const liveChildren = new Set<ChildProcess>();
+/** Every stdio service of this process whose child may still run, so none can outlive it. */
+const liveServices = new Set<ServiceStdioTransport>();
 
 /**
  * Kills (SIGKILL) every stdio service process still running, synchronously. For exits that cannot
@@ -20,10 +20,8 @@ const liveChildren = new Set<ChildProcess>();
  */
 export function killServiceProcesses(): number {
   let killed = 0;
-  for (const child of liveChildren) {
-    if (child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")) killed++;
-  }
-  liveChildren.clear();
+  for (const service of liveServices) if (service.kill()) killed++;
+  liveServices.clear();
   return killed;
 }
 
@@ -88,6 +86,8 @@ export interface ServiceStdioParameters extends Omit<StdioServerParameters, "std
  * the pipe and fails with `SEND_FAILED` when they could not be (the process is gone: EPIPE), so a
  * replicated service can run such a request on another replica; stdout lines are bounded and split
  * in linear time; and the tail of stderr is kept (tokens redacted) to say why the service died.
+ * The first two reach into the SDK through `@xiaozhi-connect/sdk-bridge`; should a release of the
+ * SDK move what they use, sends settle as the SDK's do and lines are bounded by the SDK's buffer.
  */
 export class ServiceStdioTransport extends StdioClientTransport {
   #stderrTail = "";
@@ -95,11 +95,9 @@ export class ServiceStdioTransport extends StdioClientTransport {
 
   constructor(parameters: ServiceStdioParameters) {
     const { maxLineBytes, ...rest } = parameters;
-    super({ ...rest, stderr: "pipe" });
-    // The SDK reads stdout through `_readBuffer` (sdk 1.32): replace it with the bounded one.
-    (this as unknown as { _readBuffer: LineBuffer })._readBuffer = new LineBuffer(
-      maxLineBytes ?? defaultMaxLineBytes,
-    );
+    const bound = maxLineBytes ?? defaultMaxLineBytes;
+    super({ ...rest, stderr: "pipe", maxBufferSize: bound });
+    replaceReadBuffer(this, new LineBuffer(bound));
     // Read stderr always: a pipe nobody drains blocks a chatty service.
     this.stderr?.on("data", (chunk: Buffer) => {
       this.#stderrTail = (this.#stderrTail + chunk.toString("utf8")).slice(-stderrTailBytes);
@@ -118,17 +116,35 @@ export class ServiceStdioTransport extends StdioClientTransport {
 
   override async start(): Promise<void> {
     await super.start();
-    const child = this.#child();
-    if (!child) return;
-    liveChildren.add(child);
-    child.once("exit", (code, signal) => {
-      liveChildren.delete(child);
-      this.#exit = signal ? `killed by ${signal}` : `exited with code ${code}`;
-    });
+    liveServices.add(this);
+    const child = childProcessOf(this);
+    if (child) {
+      child.once("exit", (code, signal) => {
+        liveServices.delete(this);
+        this.#exit = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      });
+    } else {
+      // The child's stderr ends with it: the one sign of its end a transport shows in public.
+      this.stderr?.once("end", () => liveServices.delete(this));
+    }
+  }
+
+  /** Kills (SIGKILL) the service's process if it still runs; true when a signal was sent. */
+  kill(): boolean {
+    const child = childProcessOf(this);
+    if (child) return child.exitCode === null && child.signalCode === null && child.kill("SIGKILL");
+    const pid = this.pid;
+    if (pid === null) return false;
+    try {
+      process.kill(pid, "SIGKILL");
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   override send(message: JSONRPCMessage): Promise<void> {
-    const stdin = this.#child()?.stdin;
+    const stdin = childProcessOf(this)?.stdin;
     if (!stdin) return super.send(message);
     if (!stdin.writable) {
       return Promise.reject(new XiaozhiError("SEND_FAILED", "the service's stdin is closed"));
@@ -140,10 +156,5 @@ export class ServiceStdioTransport extends StdioClientTransport {
           : resolve(),
       );
     });
-  }
-
-  /** The SDK keeps its child process in `_process` (sdk 1.32). */
-  #child(): ChildProcess | undefined {
-    return (this as unknown as { _process?: ChildProcess })._process;
   }
 }

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, watch } from "node:fs";
+import { untilEvent } from "@xiaozhi-connect/core/testing";
 
 /** True while a process with this pid exists (and is not a zombie). */
 export function alive(pid: number): boolean {
@@ -8,6 +9,24 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The inode of the socket process `pid` holds as file descriptor `fd` (Linux /proc). */
+export function socketInode(pid: number, fd: number): string {
+  const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+  const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+  if (!inode) throw new Error(`fd ${fd} of ${pid} is no socket: ${target}`);
+  return inode;
+}
+
+/**
+ * True while the Unix socket with this inode exists (Linux /proc/net/unix). The kernel may release
+ * the sockets of a killed process a moment after the process itself is gone.
+ */
+export function socketExists(inode: string): boolean {
+  return readFileSync("/proc/net/unix", "utf8")
+    .split("\n")
+    .some((line) => line.trim().split(/\s+/)[6] === inode);
 }
 
 /** Pids of this process's live children whose command line contains `text` (Linux /proc). */
@@ -39,4 +58,20 @@ export function eventually<T>(probe: () => T | undefined, ms: number, what: stri
     };
     check();
   });
+}
+
+/**
+ * Resolves once `predicate` holds for the text of the file at `path`, re-read each time the OS
+ * reports a change to it (a service process appending a line); rejects after `ms`.
+ */
+export function untilFile(path: string, predicate: (text: string) => boolean, ms: number, what: string) {
+  return untilEvent(
+    (wake) => {
+      const watcher = watch(path, wake);
+      return () => watcher.close();
+    },
+    () => predicate(readFileSync(path, "utf8")),
+    ms,
+    what,
+  );
 }

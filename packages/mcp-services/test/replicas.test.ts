@@ -1,9 +1,12 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { until } from "@xiaozhi-connect/core/testing";
+import type { HealthObservation } from "@xiaozhi-connect/core";
+import { untilEvent } from "@xiaozhi-connect/core/testing";
+import { healthScorer } from "@xiaozhi-connect/health";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { McpServiceManager, type ReplicaConfig } from "../src/index.js";
+import { socketExists, socketInode } from "./processes.js";
 
 const fixture = join(import.meta.dirname, "fixtures", "calc-server.mjs");
 let executions: string;
@@ -192,8 +195,11 @@ describe("replicated services under load", () => {
     let changes = 0;
     manager.onToolsChanged(() => changes++);
     const restartsBefore = manager.status()[0]?.restarts ?? 0;
-    await until(
-      () => (manager?.status()[0]?.restarts ?? 0) >= restartsBefore + 3,
+    const target = manager;
+    const statusChanges = (wake: () => void) => target.onStatusChanged(wake);
+    await untilEvent(
+      statusChanges,
+      () => (target.status()[0]?.restarts ?? 0) >= restartsBefore + 3,
       10_000,
       "three more retries",
     );
@@ -205,8 +211,8 @@ describe("replicated services under load", () => {
     const [victim] = executed().map((e) => e.pid);
     if (victim === undefined) throw new Error("no execution logged");
     process.kill(victim, "SIGKILL");
-    await until(() => seen.some((state) => state !== "connected"), 5000, "death noticed");
-    await until(() => replicas()[1]?.state === "connected", 10_000, "replica restarted");
+    await untilEvent(statusChanges, () => seen.some((state) => state !== "connected"), 5000, "death noticed");
+    await untilEvent(statusChanges, () => replicas()[1]?.state === "connected", 10_000, "replica restarted");
     stop();
     // No replica was up for a moment, yet the tools stayed listed through the restart: no change.
     expect(changes).toBe(0);
@@ -216,15 +222,32 @@ describe("replicated services under load", () => {
   }, 30_000);
 
   it("moves a call written to a replica that already died (EPIPE) to another one", async () => {
-    manager = new McpServiceManager({ calc: { replicas: [replica(), replica()], strategy: "round-robin" } });
+    // The health scorer hears every call's outcome: how the test sees a write fail on the dead one.
+    const health = healthScorer();
+    const failures: string[] = [];
+    const observe = health.observe.bind(health);
+    health.observe = (id: string, observation: HealthObservation) => {
+      if (observation.kind === "failure") failures.push(observation.reason);
+      observe(id, observation);
+    };
+    manager = new McpServiceManager(
+      { calc: { replicas: [replica(), replica()], strategy: "round-robin" } },
+      { healthScorer: health },
+    );
     await manager.start();
     for (let i = 0; i < 4; i++)
       await manager.callTool("calc__add", { a: i, b: 0 }, { signal: AbortSignal.timeout(5000) });
     const [victim] = executed().map((e) => e.pid);
     if (victim === undefined) throw new Error("no execution logged");
+    const byVictim = executed().filter((e) => e.pid === victim).length;
+    const victimStdin = socketInode(victim, 0);
     process.kill(victim, "SIGKILL");
-    // Block the event loop so the exit is not processed yet: the replica still counts as up.
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    // Block the event loop until the kernel has released the victim's end of its stdin, so a write
+    // to it fails while its exit is not processed yet: the replica still counts as up. That comes
+    // a moment after the process is gone, later on a loaded machine; a fixed pause was a bet on it.
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let waited = 0; waited < 10_000 && socketExists(victimStdin); waited++) Atomics.wait(pause, 0, 0, 1);
+    expect(socketExists(victimStdin)).toBe(false);
     expect(manager.status()[0]?.replicas?.map((r) => r.state)).toEqual(["connected", "connected"]);
     const results = await Promise.all(
       [1, 2, 3, 4].map((i) =>
@@ -234,9 +257,14 @@ describe("replicated services under load", () => {
     expect(results.map((r) => r?.content)).toEqual(
       [11, 12, 13, 14].map((n) => [{ type: "text", text: String(n) }]),
     );
-    expect(executed().filter((e) => e.pid === victim)).toHaveLength(
-      executed().filter((e) => e.pid === victim).length,
+    // The victim ran nothing more; the calls written to it failed on the write and moved on.
+    expect(executed().filter((e) => e.pid === victim)).toHaveLength(byVictim);
+    expect(executed().filter((e) => e.pid !== victim)).toHaveLength(8 - byVictim);
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures.every((reason) => /could not write to the service|stdin is closed/.test(reason))).toBe(
+      true,
     );
+    health.dispose();
   });
 
   it("rejects an empty replica list and an unknown strategy with clear errors", () => {

@@ -1,5 +1,5 @@
 import { createServer } from "node:net";
-import { until } from "@xiaozhi-connect/core/testing";
+import { untilEvent } from "@xiaozhi-connect/core/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { McpServiceManager } from "../src/index.js";
 // @ts-expect-error a plain-JS test fixture without types
@@ -51,7 +51,13 @@ describe("a real streamable-HTTP service on loopback", () => {
     let changes = 0;
     manager.onToolsChanged(() => changes++);
     await manager.callTool("web__grow", {}, { signal: signal() });
-    await until(() => manager?.listTools().some((t) => t.name === "web__mul") ?? false, 5000, "mul listed");
+    const target = manager;
+    await untilEvent(
+      (wake) => target.onToolsChanged(wake),
+      () => target.listTools().some((t) => t.name === "web__mul"),
+      5000,
+      "mul listed",
+    );
     expect(changes).toBeGreaterThan(0);
     expect((await manager.callTool("web__mul", { a: 6, b: 7 }, { signal: signal() })).content).toEqual([
       { type: "text", text: "42" },

@@ -112,7 +112,7 @@ export interface XiaozhiConnectionManagerOptions
   readonly transport?: XiaozhiTransportOptions;
 }
 
-/** The ConnectionManager wired to Xiaozhi WebSocket endpoints: the seed's XiaozhiConnectionManager. */
+/** The ConnectionManager wired to Xiaozhi WebSocket endpoints, under xiaozhi-client's name for it. */
 export class XiaozhiConnectionManager extends ConnectionManager<XiaozhiEndpointConnection> {
   constructor(options: XiaozhiConnectionManagerOptions = {}) {
     const { transport, connectionFactory, ...rest } = options;
@@ -120,7 +120,10 @@ export class XiaozhiConnectionManager extends ConnectionManager<XiaozhiEndpointC
   }
 }
 
-/** The seed's XiaozhiConnectionManagerSingleton, over WebSocket endpoints by default. */
+/**
+ * One XiaozhiConnectionManager per process, as xiaozhi-client's singleton of that name; over
+ * WebSocket endpoints by default.
+ */
 export const XiaozhiConnectionManagerSingleton = createConnectionManagerSingleton<XiaozhiEndpointConnection>(
   () => ({
     connectionFactory: xiaozhiConnectionFactory(),

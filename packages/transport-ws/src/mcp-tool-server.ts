@@ -1,5 +1,4 @@
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { Protocol } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   CallToolRequestSchema,
@@ -16,28 +15,29 @@ import {
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
-import { describeError, redact, XiaozhiError } from "@xiaozhi-connect/core";
+import { XiaozhiError } from "@xiaozhi-connect/core";
+import { requestDispatch, setBaseRequestHandler } from "@xiaozhi-connect/sdk-bridge";
 import WebSocket from "ws";
 import { DeadlineSweep } from "./deadline-sweep.js";
+import { IdMultiplexer } from "./id-multiplexer.js";
 import {
   answerForInvalidFrame,
   type JsonRpcErrorAnswer,
   oneLineSchemaError,
   parseErrorAnswer,
 } from "./jsonrpc-errors.js";
-import { answered, failure, handled, type ServedLink, type ToolServerOptions } from "./served-link.js";
+import {
+  failure,
+  handled,
+  report,
+  runTool,
+  type ServedLink,
+  type ToolServerOptions,
+  write,
+} from "./served-link.js";
 import { ToolChangeFeed } from "./tool-change-feed.js";
 import { settledTools, toolListFingerprint, wireTool } from "./tools-publisher.js";
 import { readFrame, refuseFrame } from "./websocket-transport.js";
-
-/** A request of the far side being answered: its link and the id it came with. */
-interface Incoming {
-  readonly link: ServedLink;
-  readonly id: string | number;
-  /** For a running tool call: when it times out (epoch ms), and how to end it then. */
-  deadline?: number;
-  timeout?: (result: CallToolResult) => void;
-}
 
 // One JSON-schema validator for every MCP server of the process: the SDK otherwise builds one per server.
 let sharedValidator: AjvJsonSchemaValidator | undefined;
@@ -48,30 +48,29 @@ const connectionClosed = (): McpError => new McpError(ErrorCode.ConnectionClosed
  * One MCP server from the SDK for every socket of a factory (the Xiaozhi side is the MCP client):
  * `tools/list` from each link's ToolSource, `tools/call` through it with a deadline and upstream
  * cancellation, and initialize, ping, -32601 and request validation as the SDK does them. Sockets
- * share it by request id: a request's id is swapped for one unique in the process on the way in and
- * back on the way out, so an endpoint costs its socket and not a server of its own.
+ * share it by request id (see `IdMultiplexer`), so an endpoint costs its socket and not a server of
+ * its own; a message the server starts names its link through the send's `relatedRequestId`.
  *
  * Each frame is validated once, by the SDK: a request's envelope by its request guard, its params by
  * the request schema; other messages by the server's own message guards. Results from a ToolSource
  * are not validated again (an MCP service's results were validated by the SDK client that received
- * them). A frame the SDK refuses is answered
- * as JSON-RPC 2.0 asks when it deserves an answer, reported as an `error` event, and dropped; the
- * socket stays up.
+ * them). A frame the SDK refuses is answered as JSON-RPC 2.0 asks when it deserves an answer,
+ * reported as an `error` event, and dropped; the socket stays up.
  */
 export class SharedToolServer {
   readonly #server: Server;
   readonly #transport: Transport;
-  readonly #incoming = new Map<number, Incoming>();
-  /** Requests this server sent, by id, with the link they went to. */
-  readonly #outgoing = new Map<number, ServedLink>();
+  readonly #ids = new IdMultiplexer<ServedLink>();
   readonly #feed = new ToolChangeFeed<ServedLink>();
-  #nextId = 1;
-  /** The link a request or notification started here goes to (the SDK sends it synchronously). */
-  #target: ServedLink | undefined;
+  /** The SDK's dispatch of a request checked already; undefined when this SDK has none. */
+  readonly #dispatch: ((request: JSONRPCRequest) => void) | undefined;
   /** Set while the SDK reads a frame: its refusal of the frame comes back through `onerror`. */
   #refused = false;
   #reading = false;
-  readonly #deadlines = new DeadlineSweep((now) => this.#expireDue(now));
+  /** Running calls' deadlines, each with how its call ends when it expires. */
+  readonly #deadlines = new DeadlineSweep<number, (result: CallToolResult) => void>((unique, end) =>
+    this.#expire(unique, end),
+  );
 
   constructor(readonly options: ToolServerOptions) {
     sharedValidator ??= new AjvJsonSchemaValidator();
@@ -94,25 +93,22 @@ export class SharedToolServer {
     });
     // The SDK's Server checks a tools/call twice and its result once more; the Protocol's own
     // registration checks the request once, and a ToolSource's results come checked.
-    Protocol.prototype.setRequestHandler.call(
-      this.#server,
-      CallToolRequestSchema,
-      async (request: { params: { name: string; arguments?: Record<string, unknown> } }, extra) => {
-        const started = performance.now();
-        const unique = extra.requestId as number;
-        const link = this.#linkOf(unique);
-        const { name } = request.params;
-        const result = await this.#call(link, unique, name, request.params.arguments, extra.signal);
-        handled(link, "tools/call", result.isError !== true, started, name);
-        return result;
-      },
-    );
+    setBaseRequestHandler(this.#server, CallToolRequestSchema, async (request, extra) => {
+      const started = performance.now();
+      const unique = extra.requestId as number;
+      const link = this.#linkOf(unique);
+      const { name } = request.params;
+      const result = await this.#call(link, unique, name, request.params.arguments, extra.signal);
+      handled(link, "tools/call", result.isError !== true, started, name);
+      return result;
+    });
     this.#transport = {
       start: async () => {},
       close: async () => {},
       send: (message, options) => this.#send(message, options),
     };
     void this.#server.connect(this.#transport);
+    this.#dispatch = requestDispatch(this.#server);
   }
 
   /** Starts serving a socket that just opened. */
@@ -126,28 +122,20 @@ export class SharedToolServer {
    */
   remove(link: ServedLink): void {
     this.#feed.remove(link);
-    if (link.incoming > 0) {
-      for (const [id, entry] of this.#incoming) {
-        if (entry.link !== link) continue;
-        this.#incoming.delete(id);
-        this.#deliver({
-          jsonrpc: "2.0",
-          method: "notifications/cancelled",
-          params: { requestId: id, reason: "connection closed" },
-        });
-      }
-      link.incoming = 0;
-      // The last calls went with their socket: no deadline timer stays behind (shutdown included).
-      if (this.#incoming.size === 0) this.#deadlines.stop();
+    for (const unique of this.#ids.dropIncoming(link)) {
+      this.#deadlines.clear(unique);
+      this.#deliver({
+        jsonrpc: "2.0",
+        method: "notifications/cancelled",
+        params: { requestId: unique, reason: "connection closed" },
+      });
     }
-    if (link.outgoing > 0) {
+    // The last calls went with their socket: no deadline timer stays behind (shutdown included).
+    if (this.#deadlines.size === 0) this.#deadlines.stop();
+    const dropped = this.#ids.dropOutgoing(link);
+    if (dropped.length > 0) {
       const { code, message } = connectionClosed();
-      for (const [id, target] of this.#outgoing) {
-        if (target !== link) continue;
-        this.#outgoing.delete(id);
-        this.#deliver({ jsonrpc: "2.0", id, error: { code, message } });
-      }
-      link.outgoing = 0;
+      for (const id of dropped) this.#deliver({ jsonrpc: "2.0", id, error: { code, message } });
     }
   }
 
@@ -158,27 +146,28 @@ export class SharedToolServer {
 
   /** Requests in flight either way; for leak checks. */
   get pending(): number {
-    return this.#incoming.size + this.#outgoing.size;
+    return this.#ids.pending;
   }
 
   /** Sends a notification the provider starts to one link. */
   notify(link: ServedLink, notification: Notification): Promise<void> {
-    this.#target = link;
-    try {
-      return this.#server.notification(notification);
-    } finally {
-      this.#target = undefined;
-    }
+    return this.#ids.route(link, (route) =>
+      this.#server.notification(notification, { relatedRequestId: route }),
+    );
   }
 
   /** Sends a request the provider starts to one link; it fails when the link closes first. */
   request(link: ServedLink, request: Request, signal?: AbortSignal): Promise<Record<string, unknown>> {
-    this.#target = link;
-    try {
-      return this.#server.request(request, ResultSchema, signal ? { signal } : undefined);
-    } finally {
-      this.#target = undefined;
-    }
+    return this.#ids.route(link, (route) =>
+      this.#server.request(request, ResultSchema, { relatedRequestId: route, ...(signal ? { signal } : {}) }),
+    );
+  }
+
+  /** Sends `notifications/tools/list_changed` to one link. */
+  listChanged(link: ServedLink): void {
+    this.notify(link, { method: "notifications/tools/list_changed" }).catch((error: unknown) =>
+      report(link, error),
+    );
   }
 
   /** Reads one frame a link received. */
@@ -211,13 +200,10 @@ export class SharedToolServer {
       this.#refuse(link, answerForInvalidFrame(frame), "not JSON-RPC");
       return;
     }
-    const unique = this.#nextId++;
-    this.#incoming.set(unique, { link, id: id as string | number });
-    link.incoming++;
+    const unique = this.#ids.admit(link, id as string | number);
     frame.id = unique;
     if (this.#deliverRequest(frame)) return;
-    this.#incoming.delete(unique);
-    link.incoming--;
+    this.#ids.withdraw(unique);
     frame.id = id;
     this.#refuse(link, answerForInvalidFrame(frame), "not JSON-RPC");
   }
@@ -226,13 +212,13 @@ export class SharedToolServer {
     const params = frame.params as Record<string, unknown> | undefined;
     if (frame.method === "notifications/cancelled" && typeof params === "object" && params !== null) {
       // Only this link's own requests can be cancelled by it.
-      const unique = this.#uniqueIdOf(link, params.requestId);
+      const unique = this.#ids.uniqueOf(link, params.requestId);
       if (unique === undefined) return;
       params.requestId = unique;
       if (this.#deliver(frame as JSONRPCMessage)) {
         // The SDK answers nothing for a cancelled request.
-        this.#incoming.delete(unique);
-        answered(link);
+        this.#deadlines.clear(unique);
+        this.#ids.settle(unique);
         return;
       }
     } else if (this.#deliver(frame as JSONRPCMessage)) {
@@ -247,12 +233,10 @@ export class SharedToolServer {
 
   #response(link: ServedLink, frame: Record<string, unknown>): void {
     // A response is taken only from the link the request went to.
-    if (typeof frame.id !== "number" || this.#outgoing.get(frame.id) !== link) {
+    if (!this.#ids.answered(link, frame.id)) {
       this.#refuse(link, undefined, "a response to no request");
       return;
     }
-    this.#outgoing.delete(frame.id);
-    link.outgoing--;
     if (!this.#deliver(frame as JSONRPCMessage)) this.#refuse(link, undefined, "not JSON-RPC");
   }
 
@@ -263,12 +247,9 @@ export class SharedToolServer {
    */
   #deliverRequest(frame: Record<string, unknown>): boolean {
     if (!isJSONRPCRequest(frame)) return false;
-    const dispatch = (this.#server as unknown as { _onrequest?: (request: JSONRPCRequest) => void })
-      ._onrequest;
-    // The same path the SDK's own message handler takes for a request; should a release of the
-    // SDK rename it, requests take that handler like every other message.
-    if (typeof dispatch !== "function") return this.#deliver(frame);
-    dispatch.call(this.#server, frame);
+    // Without the SDK's dispatch, requests take its message handler like every other message.
+    if (!this.#dispatch) return this.#deliver(frame);
+    this.#dispatch(frame);
     return true;
   }
 
@@ -289,53 +270,31 @@ export class SharedToolServer {
     let out: JSONRPCMessage = message;
     if ("method" in message) {
       if ("id" in message) {
-        link = this.#target;
+        link = this.#ids.linkFor(options?.relatedRequestId);
         if (link?.socket.readyState !== WebSocket.OPEN) {
           throw new XiaozhiError("NOT_CONNECTED", "socket is not open");
         }
-        this.#outgoing.set(message.id as number, link);
-        link.outgoing++;
+        this.#ids.sent(message.id as number, link);
       } else if (message.method === "notifications/cancelled") {
         // The SDK gave up on a request it sent (its timeout or the caller's signal).
-        const id = (message.params as { requestId?: unknown } | undefined)?.requestId as number;
-        link = this.#outgoing.get(id);
-        if (link) {
-          this.#outgoing.delete(id);
-          link.outgoing--;
-        }
+        link = this.#ids.abandon(
+          (message.params as { requestId?: unknown } | undefined)?.requestId as number,
+        );
       } else {
-        const related = options?.relatedRequestId;
-        link = related === undefined ? this.#target : this.#incoming.get(related as number)?.link;
+        link = this.#ids.linkFor(options?.relatedRequestId);
       }
     } else {
-      const entry = this.#incoming.get(message.id as number);
+      const entry = this.#ids.settle(message.id as number);
       // A request cancelled or whose link closed: nobody is waiting for the answer.
       if (!entry) return;
-      this.#incoming.delete(message.id as number);
       link = entry.link;
-      answered(link);
       // The SDK builds each answer for this send only; it goes out with the id it came with.
       (message as { id: string | number }).id = entry.id;
       // The SDK answers a request whose params fail its schema with -32603 and a dump: -32602, one line.
       if ("error" in message) out = oneLineSchemaError(message);
     }
     if (!link) throw new XiaozhiError("NOT_CONNECTED", "socket is not open");
-    await this.#write(link, out);
-  }
-
-  #write(link: ServedLink, message: JSONRPCMessage): Promise<void> {
-    const socket = link.socket;
-    if (socket.readyState !== WebSocket.OPEN) {
-      return Promise.reject(new XiaozhiError("NOT_CONNECTED", "socket is not open"));
-    }
-    const data = JSON.stringify(message);
-    return new Promise<void>((resolve, reject) => {
-      socket.send(data, (error) =>
-        error
-          ? reject(new XiaozhiError("SEND_FAILED", `send failed: ${error.message}`, { cause: error }))
-          : resolve(),
-      );
-    });
+    await write(link, out);
   }
 
   /**
@@ -351,95 +310,45 @@ export class SharedToolServer {
     args: Record<string, unknown> | undefined,
     signal: AbortSignal,
   ): Promise<CallToolResult> {
-    const entry = this.#incoming.get(unique);
     return new Promise((resolve) => {
-      if (entry) {
-        entry.deadline = Date.now() + this.options.callTimeout;
-        entry.timeout = resolve;
-        this.#deadlines.arm(this.options.callTimeout);
-      }
+      if (this.#ids.incoming(unique)) this.#deadlines.track(unique, this.options.callTimeout, resolve);
       const settle = (result: CallToolResult) => {
-        if (entry) entry.deadline = undefined;
+        this.#deadlines.clear(unique);
         resolve(result);
       };
-      let call: Promise<unknown>;
-      try {
-        call = Promise.resolve(link.tools.callTool(name, args, { signal }));
-      } catch (error) {
-        call = Promise.reject(error);
-      }
-      call.then(
-        (result) => settle(result as CallToolResult),
-        (error: unknown) => settle(failure(error)),
-      );
+      runTool(link, name, args, signal, settle);
     });
   }
 
-  /** Ends the calls past their deadline; returns how many still run. */
-  #expireDue(now: number): number {
-    let running = 0;
-    for (const [unique, entry] of this.#incoming) {
-      if (entry.deadline === undefined) continue;
-      if (entry.deadline > now) {
-        running++;
-        continue;
-      }
-      entry.deadline = undefined;
-      const result = failure(
-        new XiaozhiError("TIMEOUT", `tool call timed out after ${this.options.callTimeout} ms`),
-      );
-      this.#expire(unique, result);
-      entry.timeout?.(result);
-    }
-    return running;
-  }
-
-  /** Answers a call that ran past its deadline and cancels it in the SDK, which aborts its signal. */
-  #expire(unique: number, result: CallToolResult): void {
-    const entry = this.#incoming.get(unique);
-    if (!entry) return;
+  /**
+   * Answers a call that ran past its deadline, cancels it in the SDK (which aborts its signal) and
+   * ends its handler with the same answer.
+   */
+  #expire(unique: number, end: (result: CallToolResult) => void): void {
     // Whatever the SDK sends for this request from now on finds no entry and is dropped.
-    this.#incoming.delete(unique);
-    answered(entry.link);
-    this.#write(entry.link, { jsonrpc: "2.0", id: entry.id, result }).catch(() => {});
+    const entry = this.#ids.settle(unique);
+    if (!entry) return;
+    const result = failure(
+      new XiaozhiError("TIMEOUT", `tool call timed out after ${this.options.callTimeout} ms`),
+    );
+    write(entry.link, { jsonrpc: "2.0", id: entry.id, result }).catch(() => {});
     const reason = (result.content[0] as { text: string }).text;
     this.#deliver({
       jsonrpc: "2.0",
       method: "notifications/cancelled",
       params: { requestId: unique, reason },
     });
-  }
-
-  /** Sends `notifications/tools/list_changed` to one link. */
-  listChanged(link: ServedLink): void {
-    this.#target = link;
-    try {
-      this.#server.sendToolListChanged().catch((error: unknown) => this.#report(link, error));
-    } finally {
-      this.#target = undefined;
-    }
+    end(result);
   }
 
   #linkOf(uniqueId: string | number): ServedLink {
-    const entry = this.#incoming.get(uniqueId as number);
+    const entry = this.#ids.incoming(uniqueId as number);
     if (!entry) throw connectionClosed();
     return entry.link;
   }
 
-  #uniqueIdOf(link: ServedLink, id: unknown): number | undefined {
-    if (link.incoming === 0) return undefined;
-    for (const [unique, entry] of this.#incoming) {
-      if (entry.link === link && entry.id === id) return unique;
-    }
-    return undefined;
-  }
-
   /** Answers a frame the SDK cannot take (when it deserves an answer) and drops it; the socket stays. */
   #refuse(link: ServedLink, answer: JsonRpcErrorAnswer | undefined, reason: string): void {
-    this.#report(link, refuseFrame(link.socket, answer, reason));
-  }
-
-  #report(link: ServedLink, error: unknown): void {
-    link.events.emit("error", { error: new Error(redact(describeError(error))), at: Date.now() });
+    report(link, refuseFrame(link.socket, answer, reason));
   }
 }

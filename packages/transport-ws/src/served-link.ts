@@ -1,12 +1,13 @@
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import {
   type ConnectionEventMap,
   describeError,
   type Emitter,
   redact,
   type ToolSource,
+  XiaozhiError,
 } from "@xiaozhi-connect/core";
-import type WebSocket from "ws";
+import WebSocket from "ws";
 
 /** One socket as the shared tool server sees it. */
 export interface ServedLink {
@@ -37,11 +38,6 @@ export interface ToolServerOptions {
   readonly toolsWait: number;
 }
 
-/** One request of the far side on `link` was answered (or will never be). */
-export function answered(link: ServedLink): void {
-  if (--link.incoming === 0) link.onIdle();
-}
-
 export function handled(link: ServedLink, method: string, ok: boolean, started: number, tool?: string): void {
   const ms = performance.now() - started;
   const at = Date.now();
@@ -51,4 +47,48 @@ export function handled(link: ServedLink, method: string, ok: boolean, started: 
 /** A failed call as its caller sees it: an `isError` result with a token-free message. */
 export function failure(error: unknown): CallToolResult {
   return { content: [{ type: "text", text: redact(describeError(error)) }], isError: true };
+}
+
+/**
+ * Runs a call on the link's ToolSource and hands its result to `settle`; a throw or a rejection
+ * becomes an `isError` result.
+ */
+export function runTool(
+  link: ServedLink,
+  name: string,
+  args: Record<string, unknown> | undefined,
+  signal: AbortSignal,
+  settle: (result: CallToolResult) => void,
+): void {
+  let call: Promise<unknown>;
+  try {
+    call = Promise.resolve(link.tools.callTool(name, args, { signal }));
+  } catch (error) {
+    call = Promise.reject(error);
+  }
+  call.then(
+    (result) => settle(result as CallToolResult),
+    (error: unknown) => settle(failure(error)),
+  );
+}
+
+/** Writes one message to the link's socket; rejects `NOT_CONNECTED` or `SEND_FAILED`. */
+export function write(link: ServedLink, message: JSONRPCMessage): Promise<void> {
+  const socket = link.socket;
+  if (socket.readyState !== WebSocket.OPEN) {
+    return Promise.reject(new XiaozhiError("NOT_CONNECTED", "socket is not open"));
+  }
+  const data = JSON.stringify(message);
+  return new Promise<void>((resolve, reject) => {
+    socket.send(data, (error) =>
+      error
+        ? reject(new XiaozhiError("SEND_FAILED", `send failed: ${error.message}`, { cause: error }))
+        : resolve(),
+    );
+  });
+}
+
+/** Reports a problem on the link as an `error` event, tokens redacted; the link stays up. */
+export function report(link: ServedLink, error: unknown): void {
+  link.events.emit("error", { error: new Error(redact(describeError(error))), at: Date.now() });
 }

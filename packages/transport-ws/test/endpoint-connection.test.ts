@@ -8,7 +8,7 @@ import {
   xiaozhiConnectionFactory,
 } from "../src/index.js";
 import { type CloudSession, SimulatedXiaozhiCloud } from "../src/testing/index.js";
-import { captureLogger, TestTools, until } from "./helpers.js";
+import { captureLogger, eventsOf, TestTools, untilEvent } from "./helpers.js";
 
 const token = (n: number) => `tok-secret-${n}-eyJhbGciOiJIUzI1NiJ9`;
 
@@ -40,7 +40,9 @@ function start(tokens: number[], options: XiaozhiConnectionManagerOptions = {}) 
     connectionFactory: factory,
     logger,
     backoff: { initialDelay: 50, maxDelay: 200 },
-    connectTimeout: 2000,
+    // The product's 10 s: a connect (upgrade and initialize against the cloud in this process) that
+    // a loaded machine slows past 2 s must not count as failed where a test asserts it connected.
+    connectTimeout: 10_000,
     ...options,
   });
   managers.push(manager);
@@ -68,7 +70,12 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
       "13",
       "14",
     ]);
-    await until(() => manager.getConnectionStatus().every((s) => s.initialized), 2000, "initialized");
+    await untilEvent(
+      eventsOf(manager, "initialized"),
+      () => manager.getConnectionStatus().every((s) => s.initialized),
+      2000,
+      "initialized",
+    );
   });
 
   it("answers every fixture frame as the Xiaozhi side sends it, and keeps the socket up", async () => {
@@ -134,7 +141,12 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     const session = await cloud.waitForSession(token(1));
     await session.ready;
     expect(session.received[0]).toMatchObject({ id: 0, result: { protocolVersion: "2024-11-05" } });
-    await until(() => manager.getConnectionStatus()[0]?.initialized === true, 2000, "initialized");
+    await untilEvent(
+      eventsOf(manager, "initialized"),
+      () => manager.getConnectionStatus()[0]?.initialized === true,
+      2000,
+      "initialized",
+    );
   });
 
   it("sends a provider's notifications and requests to its own agent only", async () => {
@@ -231,7 +243,12 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     const { manager, ready } = start([1, 2, 3]);
     await ready;
     const sessions = await Promise.all([1, 2, 3].map((n) => cloud.waitForSession(token(n))));
-    await until(() => manager.getConnectionStatus().every((s) => s.initialized), 2000, "initialized");
+    await untilEvent(
+      eventsOf(manager, "initialized"),
+      () => manager.getConnectionStatus().every((s) => s.initialized),
+      2000,
+      "initialized",
+    );
     tools.change([{ name: "clock__now", inputSchema: { type: "object" } }]);
     await Promise.all(sessions.map((s: CloudSession) => s.until(() => s.toolsChanged === 1)));
     // This cloud lists only at connect, so each agent got the new list by a republish.
@@ -251,14 +268,24 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     manager.on("disconnected", (e) => dropped.push(e));
     const holedAt = Date.now();
     cloud.blackhole(token(1));
-    await until(() => dropped.length > 0, 5000, "black hole detected");
+    await untilEvent(
+      eventsOf(manager, "disconnected"),
+      () => dropped.length > 0,
+      5000,
+      "black hole detected",
+    );
     const detectedIn = (dropped[0]?.at ?? 0) - holedAt;
     // Slack covers timer lateness on a loaded machine; the precise figure is in `pnpm bench`.
     expect(detectedIn).toBeLessThanOrEqual(interval + timeout + 500);
     expect(dropped[0]).toMatchObject({ code: 1006, reason: "heartbeat timeout: no pong" });
     expect(manager.getEndpointStatus(cloud.endpointUrl(token(2)))?.connected).toBe(true);
     cloud.heal(token(1));
-    await until(() => manager.getConnectionStatus().every((s) => s.connected), 5000, "reconnected");
+    await untilEvent(
+      eventsOf(manager, "stateChanged"),
+      () => manager.getConnectionStatus().every((s) => s.connected),
+      5000,
+      "reconnected",
+    );
     const session = await cloud.waitForSession(token(1));
     expect((await session.callTool("calc__add", { a: 1, b: 2 })).content).toEqual([
       { type: "text", text: "3" },
@@ -287,7 +314,8 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     expect(status).toMatchObject({ state: "reconnecting", lastError: "not connected within 200 ms" });
     expect(manager.getEndpointStatus(cloud.endpointUrl(token(2)))?.connected).toBe(true);
     cloud.configure(token(1), { hangUpgrade: false });
-    await until(
+    await untilEvent(
+      eventsOf(manager, "stateChanged"),
       () => manager.getConnectionStatus().every((s) => s.connected),
       5000,
       "connected after the hang",
@@ -312,7 +340,7 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     await ready;
     expect(manager.getConnectionStatus()[0]?.state).toBe("reconnecting");
     cloud.configure(token(1), { rejectStatus: 0 });
-    await until(() => manager.isAnyConnected(), 5000, "recovered");
+    await untilEvent(eventsOf(manager, "stateChanged"), () => manager.isAnyConnected(), 5000, "recovered");
     expect(cloud.upgrades.get(token(1))).toBeGreaterThanOrEqual(2);
   });
 
@@ -326,10 +354,20 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     cloud.drop(token(2));
     cloud.close(token(3), 1008, "invalid token");
     const status = (n: number) => manager.getEndpointStatus(cloud.endpointUrl(token(n)));
-    await until(() => status(3)?.state === "failed", 3000, "1008 failed");
+    await untilEvent(
+      eventsOf(manager, "stateChanged"),
+      () => status(3)?.state === "failed",
+      3000,
+      "1008 failed",
+    );
     expect(status(3)?.lastError).toBe("closed 1008 invalid token");
-    await until(() => drops.size === 3, 3000, "three drops seen");
-    await until(() => Boolean(status(1)?.connected && status(2)?.connected), 5000, "reconnected");
+    await untilEvent(eventsOf(manager, "disconnected"), () => drops.size === 3, 3000, "three drops seen");
+    await untilEvent(
+      eventsOf(manager, "stateChanged"),
+      () => Boolean(status(1)?.connected && status(2)?.connected),
+      5000,
+      "reconnected",
+    );
     expect(status(1)?.lastError).toBe("closed 4004 Internal server error");
     expect(status(2)?.lastError).toMatch(/^closed 1006/);
     expect(cloud.upgrades.get(token(3))).toBe(1);
@@ -342,14 +380,24 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
       autoReconnect: false,
     });
     await ready;
-    await until(() => manager.getConnectionStatus()[0]?.state === "disconnected", 3000, "dead link noticed");
+    await untilEvent(
+      eventsOf(manager, "stateChanged"),
+      () => manager.getConnectionStatus()[0]?.state === "disconnected",
+      3000,
+      "dead link noticed",
+    );
     expect(manager.getConnectionStatus()[0]?.lastError).toBe("closed 1006 heartbeat timeout: no pong");
   });
 
   it("measures round trips from the heartbeat and on demand", async () => {
     const { manager, ready } = start([1], { transport: { heartbeatInterval: 50, heartbeatTimeout: 1000 } });
     await ready;
-    await until(() => manager.getConnectionStatus()[0]?.rttMs !== undefined, 2000, "heartbeat rtt");
+    await untilEvent(
+      eventsOf(manager, "rtt"),
+      () => manager.getConnectionStatus()[0]?.rttMs !== undefined,
+      2000,
+      "heartbeat rtt",
+    );
     const rtt = await manager.getConnection(cloud.endpointUrl(token(1)))?.ping();
     expect(rtt).toBeGreaterThan(0);
     expect(rtt).toBeLessThan(1000);
@@ -373,10 +421,10 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     const session = await cloud.waitForSession(token(1));
     const controller = new AbortController();
     const cancelled = session.callTool("slow__wait", {}, { signal: controller.signal });
-    await until(() => tools.calls.length === 1, 2000, "call started");
+    await tools.started(1);
     controller.abort("agent went away");
     await expect(cancelled).rejects.toThrow();
-    await until(() => tools.aborted.length === 1, 2000, "cancellation reached the tool");
+    await tools.cancelled(1);
     const timedOut = await session.callTool("slow__wait", {});
     expect(timedOut).toMatchObject({
       isError: true,
@@ -406,8 +454,10 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
   });
 
   it("leaves no socket, heartbeat or tool subscription behind after cleanup", async () => {
+    // Pings run every 50 ms, so the heartbeat is busy at cleanup; a pong late on a loaded machine
+    // must not end a link here (this test is not about dead links).
     const { manager, factory, ready } = start([1, 2, 3], {
-      transport: { heartbeatInterval: 50, heartbeatTimeout: 50 },
+      transport: { heartbeatInterval: 50, heartbeatTimeout: 60_000 },
     });
     await ready;
     const sessions = await Promise.all([1, 2, 3].map((n) => cloud.waitForSession(token(n))));
@@ -424,7 +474,12 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     const { manager, ready } = start([1, 2, 3, 4]);
     await ready;
     await cloud.restart({ downtimeMs: 100 });
-    await until(() => manager.getConnectionStatus().every((s) => s.connected), 5000, "all back");
+    await untilEvent(
+      eventsOf(manager, "stateChanged"),
+      () => manager.getConnectionStatus().every((s) => s.connected),
+      5000,
+      "all back",
+    );
     const session = await cloud.waitForSession(token(4));
     expect((await session.callTool("calc__echo", { text: "back" })).content).toEqual([
       { type: "text", text: "back" },

@@ -1,4 +1,5 @@
-import type { Logger, ToolCallResult, ToolDescriptor, ToolSource } from "@xiaozhi-connect/core";
+import type { Logger, Subscribable, ToolCallResult, ToolDescriptor, ToolSource } from "@xiaozhi-connect/core";
+import { type ChangeSubscription, untilEvent } from "@xiaozhi-connect/core/testing";
 
 /** A ToolSource for tests: calc__add, calc__echo and slow__wait, with counters and a change trigger. */
 export class TestTools implements ToolSource {
@@ -8,6 +9,8 @@ export class TestTools implements ToolSource {
   /** The signal each call received, in order. */
   readonly signals: AbortSignal[] = [];
   readonly #listeners = new Set<() => void>();
+  /** Woken at every call and every abort. */
+  readonly #activity = new Set<() => void>();
   tools: ToolDescriptor[] = [
     {
       name: "calc__add",
@@ -36,12 +39,14 @@ export class TestTools implements ToolSource {
   ): Promise<ToolCallResult> {
     this.calls.push(name);
     this.signals.push(signal);
+    this.#active();
     if (name === "calc__add") return text(String(Number(args?.a) + Number(args?.b)));
     if (name === "calc__echo") return text(String(args?.text));
     if (name === "slow__wait") {
       return new Promise((_resolve, reject) => {
         signal.addEventListener("abort", () => {
           this.aborted.push(name);
+          this.#active();
           reject(signal.reason);
         });
       });
@@ -52,6 +57,31 @@ export class TestTools implements ToolSource {
   onToolsChanged(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** Resolves once `count` calls have started, waking at each call; rejects after `timeoutMs`. */
+  started(count: number, timeoutMs = 5000): Promise<void> {
+    return untilEvent(this.#watch, () => this.calls.length >= count, timeoutMs, `${count} calls started`);
+  }
+
+  /** Resolves once `count` calls saw their signal abort, waking at each abort; rejects after `timeoutMs`. */
+  cancelled(count: number, timeoutMs = 5000): Promise<void> {
+    return untilEvent(this.#watch, () => this.aborted.length >= count, timeoutMs, `${count} calls cancelled`);
+  }
+
+  /** For a test that replaces `callTool`: tells the waiters a call started. */
+  noteCall(name: string): void {
+    this.calls.push(name);
+    this.#active();
+  }
+
+  readonly #watch = (wake: () => void) => {
+    this.#activity.add(wake);
+    return () => this.#activity.delete(wake);
+  };
+
+  #active(): void {
+    for (const wake of this.#activity) wake();
   }
 
   get listenerCount(): number {
@@ -77,4 +107,9 @@ export function captureLogger(): Logger & { lines: string[] } {
   return { lines, debug: log, info: log, warn: log, error: log };
 }
 
-export { until } from "@xiaozhi-connect/core/testing";
+export { untilEvent } from "@xiaozhi-connect/core/testing";
+
+/** Subscriptions to some events of a manager (or any emitter), for `untilEvent`. */
+export function eventsOf<E>(source: Subscribable<E>, ...events: (keyof E)[]): ChangeSubscription[] {
+  return events.map((event) => (wake: () => void) => source.on(event, () => wake()));
+}

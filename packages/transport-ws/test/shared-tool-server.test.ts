@@ -1,80 +1,10 @@
-import { type ConnectionEventMap, Emitter } from "@xiaozhi-connect/core";
 import { afterEach, describe, expect, it } from "vitest";
-import WebSocket, { WebSocketServer } from "ws";
-import { type ServedLink, SharedToolServer } from "../src/internal.js";
-import { TestTools, until } from "./helpers.js";
+import WebSocket from "ws";
+import { SharedToolServer } from "../src/internal.js";
+import { TestTools } from "./helpers.js";
+import { closePairs, type Pair, pair } from "./socket-pair.js";
 
-/** One real socket pair on loopback: `link` is the provider's end, `peer` plays the Xiaozhi side. */
-interface Pair {
-  readonly link: ServedLink;
-  readonly peer: WebSocket;
-  /** Frames the peer received, parsed. */
-  readonly received: Record<string, unknown>[];
-  readonly errors: string[];
-  /** How many times the server told this link its tools may have changed. */
-  readonly changes: { count: number };
-  send(frame: unknown): void;
-  /** Resolves with the next frame the peer receives whose id is `id`. */
-  answer(id: unknown): Promise<Record<string, unknown>>;
-}
-
-const servers: WebSocketServer[] = [];
-const sockets: WebSocket[] = [];
-
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.terminate();
-  await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
-});
-
-async function pair(server: SharedToolServer, tools: TestTools): Promise<Pair> {
-  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-  servers.push(wss);
-  await new Promise((resolve) => wss.once("listening", resolve));
-  const accepted = new Promise<WebSocket>((resolve) => wss.once("connection", resolve));
-  const peer = new WebSocket(`ws://127.0.0.1:${(wss.address() as { port: number }).port}`);
-  sockets.push(peer);
-  await new Promise((resolve) => peer.once("open", resolve));
-  const socket = await accepted;
-  sockets.push(socket);
-  const events = new Emitter<ConnectionEventMap>();
-  const errors: string[] = [];
-  events.on("error", ({ error }) => errors.push(error.message));
-  const changes = { count: 0 };
-  const link: ServedLink = {
-    socket,
-    tools,
-    events,
-    initialized: false,
-    incoming: 0,
-    outgoing: 0,
-    listed: undefined,
-    onListed: () => {},
-    onToolsChanged: () => {
-      changes.count++;
-    },
-    onIdle: () => {},
-  };
-  socket.on("message", (data, isBinary) => server.receive(link, data, isBinary));
-  socket.once("close", () => server.remove(link));
-  server.add(link);
-  const received: Record<string, unknown>[] = [];
-  const waiters: { id: unknown; resolve: (frame: Record<string, unknown>) => void }[] = [];
-  peer.on("message", (data) => {
-    const frame = JSON.parse(String(data)) as Record<string, unknown>;
-    received.push(frame);
-    const index = waiters.findIndex((waiter) => waiter.id === frame.id);
-    if (index >= 0) waiters.splice(index, 1)[0]?.resolve(frame);
-  });
-  return {
-    link,
-    peer,
-    received,
-    errors,
-    changes,
-    send: (frame) => peer.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
-    answer: (id) => new Promise((resolve) => waiters.push({ id, resolve })),
-  };
-}
+afterEach(closePairs);
 
 const call = (id: unknown, name: string, args: Record<string, unknown> = {}) => ({
   jsonrpc: "2.0",
@@ -97,7 +27,7 @@ describe("SharedToolServer", () => {
     // The same id on both sockets at once: a call that waits on one, an answer on the other.
     const slow = a.answer(7);
     a.send(call(7, "slow__wait"));
-    await until(() => tools.calls.length === 1, 2000, "slow call started");
+    await tools.started(1);
     const quick = b.answer(7);
     b.send(call(7, "calc__add", { a: 1, b: 2 }));
     expect(await quick).toEqual({
@@ -113,9 +43,13 @@ describe("SharedToolServer", () => {
     await probe;
     expect(tools.aborted).toEqual([]);
     a.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 7, reason: "gone" } });
-    await until(() => tools.aborted.length === 1, 2000, "a's call cancelled");
-    // The SDK answers nothing for a cancelled request; nothing stays pending either.
-    await until(() => server.pending === 0, 2000, "nothing pending");
+    await tools.cancelled(1);
+    // The SDK answers nothing for a cancelled request; nothing stays pending either (frames are
+    // read in order: once a later ping is answered, the cancel was taken).
+    const afterCancel = a.answer("after-cancel");
+    a.send({ jsonrpc: "2.0", id: "after-cancel", method: "ping" });
+    await afterCancel;
+    expect(server.pending).toBe(0);
     void slow;
     expect(a.received.filter((frame) => frame.id === 7)).toEqual([]);
 
@@ -150,10 +84,9 @@ describe("SharedToolServer", () => {
       [{ jsonrpc: "2.0", id: 3, method: "resources/list" }, -32601],
     ];
     for (const [frame, code] of cases) {
-      const before = a.received.length;
+      const answer = a.next();
       a.send(frame);
-      await until(() => a.received.length > before, 2000, `answer to ${JSON.stringify(frame)}`);
-      expect(a.received[before]).toMatchObject({ jsonrpc: "2.0", error: { code } });
+      expect(await answer, JSON.stringify(frame)).toMatchObject({ jsonrpc: "2.0", error: { code } });
     }
     // Answers to requests nobody sent, and cancels of requests never made, are dropped unanswered.
     const before = a.received.length;
@@ -176,9 +109,9 @@ describe("SharedToolServer", () => {
     });
     const tools = new TestTools();
     const [a, b] = [await pair(server, tools), await pair(server, tools)] as [Pair, Pair];
+    const sent = a.next((frame) => frame.method === "roots/list");
     const answered = server.request(a.link, { method: "roots/list" });
-    await until(() => a.received.some((frame) => frame.method === "roots/list"), 2000, "request sent");
-    const request = a.received.find((frame) => frame.method === "roots/list") as { id: number };
+    const request = (await sent) as { id: number };
     // The other socket cannot answer it.
     b.send({ jsonrpc: "2.0", id: request.id, result: { roots: ["wrong"] } });
     a.send({ jsonrpc: "2.0", id: request.id, result: { roots: [] } });
@@ -188,11 +121,11 @@ describe("SharedToolServer", () => {
     const lost = server.request(a.link, { method: "roots/list" });
     const running = a.answer("call");
     a.send(call("call", "slow__wait"));
-    await until(() => tools.calls.length === 1, 2000, "call started");
+    await tools.started(1);
     a.peer.close();
     await expect(lost).rejects.toMatchObject({ code: -32000 });
     // The call its socket started is cancelled: the tool's signal aborts.
-    await until(() => tools.aborted.length === 1, 2000, "call cancelled");
+    await tools.cancelled(1);
     expect(server.pending).toBe(0);
     expect(server.size).toBe(1);
     void running;
@@ -207,30 +140,38 @@ describe("SharedToolServer", () => {
     const tools = new TestTools();
     const [a, b] = [await pair(server, tools), await pair(server, tools)] as [Pair, Pair];
     const initialized: number[] = [];
+    const firstInitialized = new Promise((resolve) => a.link.events.on("initialized", resolve));
     a.link.events.on("initialized", ({ at }) => initialized.push(at));
     a.send({ jsonrpc: "2.0", method: "notifications/initialized" });
-    await until(() => a.link.initialized, 2000, "initialized");
+    a.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    await firstInitialized;
+    // A second one is read (a ping after it is answered) and announces nothing.
+    const probeInit = a.answer("probe-init");
+    a.send({ jsonrpc: "2.0", id: "probe-init", method: "ping" });
+    await probeInit;
+    expect(a.link.initialized).toBe(true);
     expect(initialized).toHaveLength(1);
     expect(tools.listenerCount).toBe(1);
     // One subscription for both links; three changes in a row reach each link once.
+    const told = Promise.all([a.changed(), b.changed()]);
     tools.change([]);
     tools.change(tools.tools);
     tools.change([]);
-    await until(() => a.changes.count > 0 && b.changes.count > 0, 2000, "links told");
+    await told;
     expect([a.changes.count, b.changes.count]).toEqual([1, 1]);
+    const listChanged = a.next((frame) => frame.method === "notifications/tools/list_changed");
     server.listChanged(a.link);
-    await until(
-      () => a.received.some((frame) => frame.method === "notifications/tools/list_changed"),
-      2000,
-      "list_changed",
-    );
+    expect(await listChanged).toEqual({ jsonrpc: "2.0", method: "notifications/tools/list_changed" });
     const probe = b.answer("probe");
     b.send({ jsonrpc: "2.0", id: "probe", method: "ping" });
     await probe;
     expect(b.received.some((frame) => frame.method === "notifications/tools/list_changed")).toBe(false);
+    // The server lets go of a link when its socket closes (the pair's close listener).
+    const removed = [a, b].map((p) => new Promise((resolve) => p.link.socket.once("close", resolve)));
     a.peer.close();
     b.peer.close();
-    await until(() => server.size === 0, 2000, "both removed");
+    await Promise.all(removed);
+    expect(server.size).toBe(0);
     expect(tools.listenerCount).toBe(0);
   });
 });

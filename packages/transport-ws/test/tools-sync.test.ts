@@ -8,7 +8,7 @@ import {
   xiaozhiConnectionFactory,
 } from "../src/index.js";
 import { SimulatedXiaozhiCloud } from "../src/testing/index.js";
-import { captureLogger, TestTools, until } from "./helpers.js";
+import { captureLogger, TestTools, untilEvent } from "./helpers.js";
 
 const token = (n: number) => `sync-secret-${n}`;
 const tool = (name: string): ToolDescriptor => ({ name, inputSchema: { type: "object" } });
@@ -112,17 +112,17 @@ for (const relists of [false, true]) {
       const tools = new TestTools();
       let release: (() => void) | undefined;
       tools.callTool = async (name, _args, { signal }) => {
-        tools.calls.push(name);
         await new Promise<void>((resolve, reject) => {
           release = resolve;
           signal.addEventListener("abort", () => reject(signal.reason));
+          tools.noteCall(name);
         });
         return { content: [{ type: "text", text: "finished" }] };
       };
       await setup(relists, 1, {}, tools);
       const session = cloud?.sessions(token(1))[0];
       const call = session?.callTool("slow__wait");
-      await until(() => release !== undefined, 5000, "call started");
+      await tools.started(1);
       tools.change([tool("clock__now")]);
       // Told at once; a republish, where one is needed, waits for the call.
       await session?.until(() => session.toolsChanged === 1, 5000);
@@ -184,7 +184,12 @@ describe("republishing policy", () => {
 
     const forced = await setup(true, 1, { toolsChanged: "reconnect" });
     forced.tools.change([tool("clock__now")]);
-    await until(() => sockets(1) === 2, 5000, "reopened");
+    await untilEvent(
+      (wake) => cloud?.onSessionCount(wake) ?? (() => {}),
+      () => sockets(1) === 2,
+      5000,
+      "reopened",
+    );
     await cloud?.untilTools(token(1), (h) => h?.join() === "clock__now");
     expect(forced.republished.map((e) => e.cause)).toEqual(["forced"]);
   });
