@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { StdioClientTransport, type StdioServerParameters } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { deserializeMessage, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
@@ -92,6 +93,8 @@ export interface ServiceStdioParameters extends Omit<StdioServerParameters, "std
 export class ServiceStdioTransport extends StdioClientTransport {
   #stderrTail = "";
   #exit = "";
+  #child: ChildProcess | undefined;
+  #pid: number | undefined;
 
   constructor(parameters: ServiceStdioParameters) {
     const { maxLineBytes, ...rest } = parameters;
@@ -117,8 +120,12 @@ export class ServiceStdioTransport extends StdioClientTransport {
   override async start(): Promise<void> {
     await super.start();
     liveServices.add(this);
+    // Kept here: the SDK forgets its child as soon as `close()` begins, while a stubborn service
+    // may still run for seconds, and a second signal must still be able to end it.
     const child = childProcessOf(this);
+    this.#pid = child?.pid ?? this.pid ?? undefined;
     if (child) {
+      this.#child = child;
       child.once("exit", (code, signal) => {
         liveServices.delete(this);
         this.#exit = signal ? `killed by ${signal}` : `exited with code ${code}`;
@@ -131,12 +138,11 @@ export class ServiceStdioTransport extends StdioClientTransport {
 
   /** Kills (SIGKILL) the service's process if it still runs; true when a signal was sent. */
   kill(): boolean {
-    const child = childProcessOf(this);
+    const child = this.#child;
     if (child) return child.exitCode === null && child.signalCode === null && child.kill("SIGKILL");
-    const pid = this.pid;
-    if (pid === null) return false;
+    if (this.#pid === undefined) return false;
     try {
-      process.kill(pid, "SIGKILL");
+      process.kill(this.#pid, "SIGKILL");
       return true;
     } catch {
       return false;
