@@ -16,10 +16,10 @@ import {
 } from "@xiaozhi-connect/core";
 import WebSocket from "ws";
 import { classifyClose, classifyUpgradeStatus } from "./close-codes.js";
-import type { HeartbeatHandle, HeartbeatTarget, HeartbeatWheel } from "./heartbeat.js";
+import { Link, type LinkOwner } from "./endpoint-link.js";
+import type { HeartbeatWheel } from "./heartbeat.js";
 import { SharedToolServer } from "./mcp-tool-server.js";
-import type { ServedLink } from "./served-link.js";
-import { type PublishedLink, type PublishSettings, ToolsPublisher } from "./tools-publisher.js";
+import { type PublishSettings, ToolsPublisher } from "./tools-publisher.js";
 
 /** Per-connection settings; the factory fills the defaults and may change them later. Times in ms. */
 export interface XiaozhiConnectionOptions extends PublishSettings {
@@ -57,6 +57,8 @@ export class XiaozhiEndpointConnection implements Connection {
   #state: ConnectionState = "disconnected";
   #link: Link | undefined;
   #rttMs: number | undefined;
+  /** What this connection's links call back into. */
+  readonly #owner: LinkOwner;
 
   constructor(
     readonly endpoint: ResolvedEndpoint,
@@ -69,6 +71,16 @@ export class XiaozhiEndpointConnection implements Connection {
     this.#events = new Emitter((error) =>
       this.#logger.error({ endpoint: endpoint.masked, err: redact(describeError(error)) }, "listener threw"),
     );
+    this.#owner = {
+      publisher: this.#publisher,
+      rtt: (ms) => {
+        this.#rttMs = ms;
+      },
+      socketError: (error) =>
+        this.#logger.debug({ endpoint: endpoint.masked, err: redact(describeError(error)) }, "socket error"),
+      closed: (link, code, reason) => this.#detach(link, code, reason),
+      republish: (link, cause) => this.#republish(link, cause),
+    };
   }
 
   get id(): string {
@@ -229,23 +241,7 @@ export class XiaozhiEndpointConnection implements Connection {
     if (!link || link.socket.readyState !== WebSocket.OPEN) {
       throw new XiaozhiError("NOT_CONNECTED", "not connected");
     }
-    return new Promise<number>((resolve, reject) => {
-      const started = performance.now();
-      const waiter: PingWaiter = (ms) => {
-        signal?.removeEventListener("abort", onAbort);
-        if (typeof ms === "number") resolve(ms);
-        else reject(ms);
-      };
-      const onAbort = () => {
-        link.pingWaiters?.delete(waiter);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      link.pingWaiters ??= new Set();
-      link.pingWaiters.add(waiter);
-      link.pingStartedAt ??= started;
-      link.socket.ping();
-    });
+    return link.measure(signal);
   }
 
   async notify(method: string, params?: Record<string, unknown>): Promise<void> {
@@ -266,55 +262,14 @@ export class XiaozhiEndpointConnection implements Connection {
   }
 
   #attach(socket: WebSocket): Link {
-    const link = new Link(socket, this, this.#tools, this.#events, toolServerFor(this.options));
+    const link = new Link(socket, this.#owner, this.#tools, this.#events, toolServerFor(this.options));
     this.#link = link;
     this.#publisher.attach(link);
-    (socket as LinkedSocket)[linkKey] = link;
     link.heartbeat = this.options.heartbeat.register(link);
-    // Listeners shared by every socket (they find their link on the socket): an idle link costs no
-    // closures of its own.
-    socket.on("message", XiaozhiEndpointConnection.#onMessage);
-    socket.on("pong", XiaozhiEndpointConnection.#onPong);
-    socket.on("error", XiaozhiEndpointConnection.#onError);
-    socket.once("close", XiaozhiEndpointConnection.#onClose);
+    link.listen();
     link.server.add(link);
     return link;
   }
-
-  static readonly #onMessage = function (this: WebSocket, data: WebSocket.RawData, isBinary: boolean) {
-    const link = linkOf(this);
-    const at = Date.now();
-    link.lastFrameAt = at;
-    link.heartbeat.alive();
-    link.events.emit("frame", { at });
-    link.server.receive(link, data, isBinary);
-  };
-
-  static readonly #onPong = function (this: WebSocket) {
-    const link = linkOf(this);
-    const ms = performance.now() - (link.pingStartedAt ?? link.heartbeatPingAt);
-    link.pingStartedAt = undefined;
-    link.connection.#rttMs = ms;
-    link.heartbeat.alive();
-    if (link.pingWaiters) {
-      for (const waiter of link.pingWaiters) waiter(ms);
-      link.pingWaiters = undefined;
-    }
-    link.events.emit("rtt", { ms, at: Date.now() });
-  };
-
-  static readonly #onError = function (this: WebSocket, error: Error) {
-    const connection = linkOf(this).connection;
-    connection.#logger.debug(
-      { endpoint: connection.endpoint.masked, err: redact(describeError(error)) },
-      "socket error",
-    );
-  };
-
-  static readonly #onClose = function (this: WebSocket, code: number, reason: Buffer) {
-    const link = linkOf(this);
-    link.connection.#detach(link, code, reason.toString());
-  };
 
   #detach(link: Link, code: number, reason: string): void {
     if (this.#link !== link) return;
@@ -322,13 +277,7 @@ export class XiaozhiEndpointConnection implements Connection {
     this.#publisher.detach(link);
     link.heartbeat.unregister();
     link.server.remove(link);
-    link.socket.removeAllListeners();
-    link.socket.on("error", () => {});
-    if (link.pingWaiters) {
-      const closed = new XiaozhiError("NOT_CONNECTED", "the link closed before the ping was answered");
-      for (const waiter of link.pingWaiters) waiter(closed);
-      link.pingWaiters = undefined;
-    }
+    link.unlisten();
     this.#state = link.closedBy ? "stopped" : "disconnected";
     const info: CloseInfo = link.deadReason
       ? { code: 1006, reason: link.deadReason, retryable: true, at: Date.now() }
@@ -339,95 +288,20 @@ export class XiaozhiEndpointConnection implements Connection {
   }
 
   /** Called by the publisher: the link is closed so that its agent lists the tools again. */
-  static republish(link: Link, cause: RepublishCause): void {
-    const connection = link.connection;
-    if (connection.#link !== link || link.republishing !== undefined) return;
+  #republish(link: Link, cause: RepublishCause): void {
+    if (this.#link !== link || link.republishing !== undefined) return;
     link.republishing = cause;
-    connection.#logger.info(
-      { endpoint: connection.endpoint.masked, cause },
+    this.#logger.info(
+      { endpoint: this.endpoint.masked, cause },
       "tools changed and the agent lists them only at connect: republishing",
     );
-    void connection.#closeSocket(link, republishCode, republishReason);
-  }
-
-  /** The agent listed tools, the source changed, or the last request was answered on `link`. */
-  static publisherOf(link: Link): ToolsPublisher {
-    return link.connection.#publisher;
+    void this.#closeSocket(link, republishCode, republishReason);
   }
 }
 
 /** The close a republish sends: a normal close whose reason the far side's logs show. */
 const republishCode = 1000;
 const republishReason = "republishing tools";
-
-/** Settles one `ping()`: with the round trip in ms, or with why there will be none. */
-type PingWaiter = (outcome: number | XiaozhiError) => void;
-
-const linkKey = Symbol("xiaozhi-connect.link");
-
-type LinkedSocket = WebSocket & { [linkKey]: Link };
-
-const linkOf = (socket: WebSocket): Link => (socket as LinkedSocket)[linkKey];
-
-/** One open socket of a connection: what it needs and nothing more. */
-class Link implements ServedLink, HeartbeatTarget, PublishedLink {
-  initialized = false;
-  lastFrameAt = Date.now();
-  incoming = 0;
-  outgoing = 0;
-  listed: string | undefined;
-  /** Set once the publisher closed this link to republish, with why. */
-  republishing: RepublishCause | undefined;
-  pingWaiters: Set<PingWaiter> | undefined;
-  pingStartedAt: number | undefined;
-  heartbeatPingAt = 0;
-  closedBy: { code: number; reason: string } | undefined;
-  deadReason: string | undefined;
-  heartbeat!: HeartbeatHandle;
-
-  constructor(
-    readonly socket: WebSocket,
-    readonly connection: XiaozhiEndpointConnection,
-    readonly tools: ToolSource,
-    readonly events: Emitter<ConnectionEventMap>,
-    readonly server: SharedToolServer,
-  ) {}
-
-  get open(): boolean {
-    return this.socket.readyState === WebSocket.OPEN;
-  }
-
-  onListed(): void {
-    XiaozhiEndpointConnection.publisherOf(this).listed(this);
-  }
-
-  onToolsChanged(): void {
-    XiaozhiEndpointConnection.publisherOf(this).changed(this);
-  }
-
-  onIdle(): void {
-    XiaozhiEndpointConnection.publisherOf(this).idle(this);
-  }
-
-  sendListChanged(): void {
-    this.server.listChanged(this);
-  }
-
-  republish(cause: RepublishCause): void {
-    XiaozhiEndpointConnection.republish(this, cause);
-  }
-
-  ping(): void {
-    this.heartbeatPingAt = performance.now();
-    this.pingStartedAt ??= this.heartbeatPingAt;
-    this.socket.ping();
-  }
-
-  expired(): void {
-    this.deadReason = "heartbeat timeout: no pong";
-    this.socket.terminate();
-  }
-}
 
 // One tool server per settings object, that is per factory; a new one when `serverInfo` changes.
 const toolServers = new WeakMap<XiaozhiConnectionOptions, SharedToolServer>();
