@@ -7,12 +7,8 @@ import {
   SupervisedCandidate,
 } from "./dispatcher.js";
 import { Emitter } from "./emitter.js";
-import {
-  connectionShapeChanged,
-  type EndpointInput,
-  type ResolvedEndpoint,
-  resolveEndpoint,
-} from "./endpoint.js";
+import { type EndpointInput, type ResolvedEndpoint, resolveEndpoint } from "./endpoint.js";
+import { diffEndpoints, hostOf, statusOf } from "./endpoint-list.js";
 import { EndpointSupervisor, type SupervisorContext, type SupervisorReports } from "./endpoint-supervisor.js";
 import { describeError, XiaozhiError } from "./errors.js";
 import type { HealthScorer } from "./health.js";
@@ -234,39 +230,13 @@ export class ConnectionManager<C extends Connection = Connection> {
    * link opens only after its old one closed. Throws `INVALID_ENDPOINT` before changing anything.
    */
   apply(desired: readonly EndpointInput[]): { result: ReconcileResult; settled: Promise<void> } {
-    const next = new Map<string, ResolvedEndpoint>();
-    for (const input of desired) {
-      const endpoint = resolveEndpoint(input);
-      if (next.has(endpoint.id)) {
-        this.#logger.warn({ endpoint: endpoint.masked }, "duplicate endpoint ignored");
-        continue;
-      }
-      next.set(endpoint.id, endpoint);
+    const current = new Map([...this.#members].map(([id, m]) => [id, m.supervisor.endpoint] as const));
+    const { next, result, retitled } = diffEndpoints(current, desired, this.#logger);
+    for (const endpoint of retitled) {
+      (this.#members.get(endpoint.id) as Member<C>).supervisor.endpoint = endpoint;
     }
-    const result = {
-      added: [] as string[],
-      removed: [] as string[],
-      changed: [] as string[],
-      unchanged: [] as string[],
-    };
-    for (const [id, member] of this.#members) {
-      const wanted = next.get(id);
-      if (!wanted) result.removed.push(id);
-      else if (connectionShapeChanged(member.supervisor.endpoint, wanted)) result.changed.push(id);
-      else {
-        result.unchanged.push(id);
-        if (
-          wanted.weight !== member.supervisor.endpoint.weight ||
-          wanted.masked !== member.supervisor.endpoint.masked ||
-          wanted.name !== member.supervisor.endpoint.name
-        ) {
-          member.supervisor.endpoint = wanted;
-          // A new candidates array, so strategies' per-array caches see the new weight at once.
-          this.#dispatcher.invalidate();
-        }
-      }
-    }
-    for (const id of next.keys()) if (!this.#members.has(id)) result.added.push(id);
+    // A new candidates array, so strategies' per-array caches see a new weight at once.
+    if (retitled.length > 0) this.#dispatcher.invalidate();
     const closing = new Map<string, Promise<boolean>>();
     for (const id of [...result.removed, ...result.changed]) closing.set(id, this.removeEndpoint(id));
     const running = this.#running;
@@ -417,40 +387,8 @@ export class ConnectionManager<C extends Connection = Connection> {
     return this.#members.get(idOrUrl) ?? this.#members.get(endpointId(idOrUrl));
   }
 
-  #snapshot({ supervisor, candidate }: Member<C>): EndpointStatus {
-    const { endpoint, connection } = supervisor;
-    const connected = supervisor.state === "connected";
-    const status: EndpointStatus = {
-      id: endpoint.id,
-      url: endpoint.masked,
-      name: endpoint.name,
-      state: supervisor.state,
-      connected,
-      initialized: connected && connection.initialized === true,
-      lastConnected: supervisor.lastConnected,
-      lastError: supervisor.lastError,
-      lastErrorAt: supervisor.lastErrorAt,
-      reconnectAttempts: supervisor.attempts,
-      nextReconnectAt: supervisor.nextReconnectAt,
-      republishing: supervisor.republishing,
-      healthScore: this.#health ? this.#health.score(endpoint.id) : connected ? 100 : 0,
-      health: this.#health?.report(endpoint.id),
-      rttMs: connected ? connection.rttMs : undefined,
-      lastFrameAt: connected ? connection.lastFrameAt : undefined,
-      weight: endpoint.weight,
-      inflight: candidate.inflight,
-    };
-    return Object.freeze(status);
-  }
-}
-
-/** `host:port` of an endpoint's URL; undefined for endpoints known only by id. */
-function hostOf(endpoint: ResolvedEndpoint): string | undefined {
-  if (endpoint.url === undefined) return undefined;
-  try {
-    return new URL(endpoint.url).host;
-  } catch {
-    return undefined;
+  #snapshot(member: Member<C>): EndpointStatus {
+    return statusOf(member.supervisor, member.candidate, this.#health);
   }
 }
 
