@@ -10,6 +10,7 @@ export const published = [
   "packages/balancer",
   "packages/health",
   "packages/mcp-services",
+  "packages/cluster-redis",
   "packages/webserver-adapter",
   "apps/webserver",
 ];

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { type ServerType, serve } from "@hono/node-server";
+import { redisCluster } from "@xiaozhi-connect/cluster-redis";
 import type { Logger } from "@xiaozhi-connect/core";
 import {
   ConfigFile,
@@ -57,6 +58,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     ...(configFile ? { configFile } : { config: options.config ?? {} }),
     logger,
     serverInfo: { name: "xiaozhi-connect", version: options.version },
+    cluster: redisCluster,
   });
   const adapter = scope.resolve(XiaozhiConnectionAdapter);
   const routes = createXiaozhiRoutes(adapter, {

@@ -3,14 +3,17 @@ import "reflect-metadata";
 
 export {
   type ClusterConfig,
-  ClusterCoordinator,
+  type ClusterCoordinator,
   type ClusterEndpointStatus,
   type ClusterEventMap,
+  type ClusterFactory,
+  type ClusterFactoryOptions,
   type ClusterHost,
   type ClusterInstance,
+  type ClusterUpdateOptions,
   type ClusterView,
-  defaultLeaseTtl,
-  maskRedisUrl,
+  describeEntries,
+  type ListedEndpoint,
 } from "./cluster.js";
 export {
   addEndpointEntry,

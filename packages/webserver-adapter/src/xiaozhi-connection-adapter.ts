@@ -418,11 +418,14 @@ export class XiaozhiConnectionAdapter {
     if (cluster) {
       // The cluster's list: a compare-and-set in Redis, so of N concurrent adds on any instances one wins.
       return this.#serially(async () => {
-        await cluster.update((entries) => {
-          const raw: Record<string, unknown> = { mcpEndpoint: entries };
-          addEndpointEntry(raw, endpoint);
-          return raw.mcpEndpoint as unknown[];
-        });
+        await cluster.update(
+          (entries) => {
+            const raw: Record<string, unknown> = { mcpEndpoint: entries };
+            addEndpointEntry(raw, endpoint);
+            return raw.mcpEndpoint as unknown[];
+          },
+          { key: `add:${endpoint.id}` },
+        );
         await this.#applyCluster();
         const status = cluster.endpoint(endpoint.id, this.manager.getEndpointStatus(endpoint.id));
         if (!status) throw new XiaozhiError("INVALID_ENDPOINT", "the endpoint could not be added");
@@ -445,14 +448,16 @@ export class XiaozhiConnectionAdapter {
     const cluster = this.cluster;
     if (cluster) {
       return this.#serially(async () => {
-        let listed = false;
-        await cluster.update((entries) => {
-          const raw: Record<string, unknown> = { mcpEndpoint: entries };
-          listed = removeEndpointEntry(raw, id);
-          return listed ? (raw.mcpEndpoint as unknown[]) : undefined;
-        });
+        // True too when a retry finds that an earlier attempt whose outcome was unknown removed it.
+        const removed = await cluster.update(
+          (entries) => {
+            const raw: Record<string, unknown> = { mcpEndpoint: entries };
+            return removeEndpointEntry(raw, id) ? (raw.mcpEndpoint as unknown[]) : undefined;
+          },
+          { key: `remove:${id}` },
+        );
         await this.#applyCluster();
-        return listed;
+        return removed;
       });
     }
     return this.#serially(async () => {
