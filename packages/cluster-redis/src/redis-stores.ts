@@ -89,7 +89,9 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
     members: {
       async beat(id: string, info: MemberInfo, proposedBoot: string): Promise<BeatResult> {
         const keys = [key("live"), key("instances"), key("endpoints"), key("boot")];
-        const reply = await call((r) => r.xzBeat(...keys, id, JSON.stringify(info), info.ttl, proposedBoot));
+        const reply = await call((r) =>
+          r.xzBeat(...keys, id, info.incarnation, JSON.stringify(info), info.ttl, proposedBoot),
+        );
         const now = Number(reply[1]);
         if (reply[0] === "taken") {
           return { taken: true, now, holder: member(String(reply[2]), Number(reply[3])) };
