@@ -381,12 +381,14 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   }
 
   #info(): MemberInfo {
+    const avoided = this.#watch.avoiding(this.#clock.now());
     return {
       incarnation: this.#incarnation,
       address: this.address,
       startedAt: this.#startedAt,
       ttl: this.leaseTtl,
-      avoid: [...this.#watch.avoiding(this.#clock.now())],
+      avoid: [...avoided.endpoints],
+      avoidHosts: [...avoided.hosts],
     };
   }
 
@@ -524,16 +526,27 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     }
   }
 
-  /** The live instances that still tick, with what each avoids; this one with its own. */
+  /** The live instances that still tick, with the listed endpoints each avoids; this one with its own. */
   #active(now: number): Map<string, ReadonlySet<string>> {
+    const hosts = new Map<string, string[]>();
+    for (const { id, url } of this.#list.desired.values()) {
+      const host = hostOf(url);
+      if (host !== undefined) hosts.set(host, [...(hosts.get(host) ?? []), id]);
+    }
+    const avoids = (endpoints: Iterable<string>, avoided: Iterable<string>) => {
+      const set = new Set(endpoints);
+      for (const host of avoided) for (const id of hosts.get(host) ?? []) set.add(id);
+      return set;
+    };
     const active = new Map<string, ReadonlySet<string>>();
     for (const [id, member] of this.#live) {
       if (id === this.instanceId) continue;
       if (this.#redisNow - (member.deadline - member.ttl) <= staleAfter(member.ttl)) {
-        active.set(id, new Set(member.avoid));
+        active.set(id, avoids(member.avoid, member.avoidHosts));
       }
     }
-    active.set(this.instanceId, this.#watch.avoiding(now));
+    const own = this.#watch.avoiding(now);
+    active.set(this.instanceId, avoids(own.endpoints, own.hosts));
     return active;
   }
 

@@ -33,18 +33,30 @@ describe("LinkWatch", () => {
 
   it("stays off what it gave up, four leases at first and twice as long each time again", () => {
     const watch = new LinkWatch(1000);
+    // Another link to the host is up here: only the endpoint is avoided.
+    watch.observe(0, ["e1", "e2"], [status("e1", false), status("e2", true)], () => true);
     watch.gaveUp(["e1"], 0);
-    expect(watch.avoiding(3999)).toEqual(new Set(["e1"]));
-    expect(watch.avoiding(4000)).toEqual(new Set());
+    expect(watch.avoiding(3999)).toEqual({ endpoints: new Set(["e1"]), hosts: new Set() });
+    expect(watch.avoiding(4000).endpoints).toEqual(new Set());
     watch.gaveUp(["e1"], 5000);
-    expect(watch.avoiding(12_999)).toEqual(new Set(["e1"]));
-    expect(watch.avoiding(13_000)).toEqual(new Set());
+    expect(watch.avoiding(12_999).endpoints).toEqual(new Set(["e1"]));
+    expect(watch.avoiding(13_000).endpoints).toEqual(new Set());
     // A link that stayed up for a lease clears the record.
     watch.observe(20_000, ["e1"], [status("e1", true)], () => true);
     watch.observe(21_000, ["e1"], [status("e1", true)], () => true);
     watch.gaveUp(["e1"], 22_000);
-    expect(watch.avoiding(25_999)).toEqual(new Set(["e1"]));
-    expect(watch.avoiding(26_000)).toEqual(new Set());
+    expect(watch.avoiding(25_999).endpoints).toEqual(new Set(["e1"]));
+    expect(watch.avoiding(26_000).endpoints).toEqual(new Set());
+  });
+
+  it("stays off a whole host when no link to it is up here", () => {
+    const watch = new LinkWatch(1000);
+    watch.observe(0, ["e1", "e2"], [status("e1", false), status("e2", false)], () => true);
+    watch.gaveUp(["e1", "e2"], 600);
+    expect(watch.avoiding(700)).toEqual({ endpoints: new Set(), hosts: new Set(["api.example"]) });
+    // One give-up of two endpoints is one strike: four leases.
+    expect(watch.avoiding(4599).hosts).toEqual(new Set(["api.example"]));
+    expect(watch.avoiding(4600).hosts).toEqual(new Set());
   });
 
   it("reads the host of a masked URL", () => {

@@ -249,9 +249,14 @@ function member(text: string, deadline: number): LiveMember {
     address: typeof info.address === "string" ? info.address : null,
     startedAt: Number(info.startedAt) || 0,
     ttl: Number(info.ttl) || 0,
-    avoid: Array.isArray(info.avoid) ? info.avoid.filter((id): id is string => typeof id === "string") : [],
+    avoid: strings(info.avoid),
+    avoidHosts: strings(info.avoidHosts),
     deadline,
   };
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 }
 
 function parseEntries(text: string): unknown[] {

@@ -17,6 +17,7 @@ export interface AssignOptions {
  *   one endpoint moves from the fullest instance to the emptiest; when they differ by more (an
  *   instance joined) they are rebalanced to differ by one at most, moving the fewest endpoints:
  *   those above an instance's share that score lowest for it go to instances below theirs.
+ *   Instances that avoid every endpoint (cut off from the agents) are left out of the count.
  * - **Rendezvous.** Ties go by highest random weight hashing: the instance that scores highest
  *   for the endpoint.
  */
@@ -28,40 +29,71 @@ export function assignEndpoints(
   const members = [...new Set(instances)].sort();
   if (members.length === 0) return new Map();
   const list = [...new Set(endpoints)];
-  const eligible = (endpoint: string) => {
-    const able = members.filter((m) => !options.avoid?.get(m)?.has(endpoint));
-    return able.length > 0 ? able : members;
-  };
-  const kept = new Map<string, string[]>(members.map((m) => [m, []]));
+  const able = new Map<string, string[]>();
+  for (const endpoint of list) {
+    const some = members.filter((m) => !options.avoid?.get(m)?.has(endpoint));
+    able.set(endpoint, some.length > 0 ? some : members);
+  }
+  const eligible = (endpoint: string) => able.get(endpoint) ?? members;
+  const counted = new Set([...able.values()].flat());
+  const balanced = members.filter((m) => counted.has(m));
+  const load = new Map(members.map((m) => [m, 0]));
+  const owners = new Map<string, string>();
   const pending: string[] = [];
   for (const endpoint of list) {
     const holder = options.holders?.get(endpoint);
-    if (holder !== undefined && eligible(endpoint).includes(holder)) kept.get(holder)?.push(endpoint);
-    else pending.push(endpoint);
+    if (holder === undefined || !eligible(endpoint).includes(holder)) pending.push(endpoint);
+    else place(owners, load, endpoint, holder);
   }
-  const owners = new Map<string, string>();
-  for (const [member, mine] of kept) for (const endpoint of mine) owners.set(endpoint, member);
-  const load = new Map(members.map((m) => [m, kept.get(m)?.length ?? 0]));
   // A fixed order (by the endpoint's own hash) decides who gets the last place of an instance.
   pending.sort(byHash);
-  for (const endpoint of pending) {
-    const target = leastLoaded(preference(endpoint, eligible(endpoint)), load);
-    owners.set(endpoint, target);
-    load.set(target, (load.get(target) ?? 0) + 1);
-  }
-  const loads = [...load.values()];
-  const spread = Math.max(...loads) - Math.min(...loads);
+  for (const endpoint of pending)
+    place(owners, load, endpoint, leastLoaded(preference(endpoint, eligible(endpoint)), load));
+  const spread = spreadOf(balanced, load);
   if (spread <= 2) return owners;
   // One removal too many on one instance: a single endpoint moves, from the fullest to the emptiest.
-  if (spread === 3 && moveOne(owners, members, load, eligible)) return owners;
-  return rebalanced(list, members, kept, eligible);
+  if (spread === 3 && moveOne(owners, balanced, load, eligible)) return owners;
+  rebalance(list, balanced, owners, load, eligible);
+  return owners;
+}
+
+/** Moves endpoints until loads differ by one at most, each from above its holder's share to below another's. */
+function rebalance(
+  list: readonly string[],
+  members: readonly string[],
+  owners: Map<string, string>,
+  load: Map<string, number>,
+  eligible: (endpoint: string) => string[],
+): void {
+  const floor = Math.floor(list.length / members.length);
+  const extra = list.length % members.length;
+  // The shares one above the floor go to the instances holding most, so the fewest move.
+  const byLoad = [...members].sort((a, b) => (load.get(b) ?? 0) - (load.get(a) ?? 0) || compare(a, b));
+  const share = new Map(byLoad.map((m, i) => [m, floor + (i < extra ? 1 : 0)]));
+  const room = (m: string) => (share.get(m) ?? 0) - (load.get(m) ?? 0);
+  for (const member of byLoad) {
+    if (room(member) >= 0) continue;
+    // Above its share, an instance keeps the endpoints that score highest for it.
+    const mine = [...owners]
+      .filter(([, owner]) => owner === member)
+      .map(([endpoint]) => endpoint)
+      .sort((a, b) => score(member, a) - score(member, b) || compare(a, b));
+    for (const endpoint of mine) {
+      if (room(member) >= 0) break;
+      // Only to an instance below its share that can serve it; otherwise it stays.
+      const target = preference(endpoint, eligible(endpoint)).find((m) => room(m) > 0);
+      if (target === undefined) continue;
+      load.set(member, (load.get(member) ?? 0) - 1);
+      place(owners, load, endpoint, target);
+    }
+  }
 }
 
 /** Moves one endpoint from the instance holding most to the one holding fewest; false if none can. */
 function moveOne(
   owners: Map<string, string>,
   members: readonly string[],
-  load: ReadonlyMap<string, number>,
+  load: Map<string, number>,
   eligible: (endpoint: string) => string[],
 ): boolean {
   const ordered = [...members].sort((a, b) => (load.get(a) ?? 0) - (load.get(b) ?? 0) || compare(a, b));
@@ -73,46 +105,24 @@ function moveOne(
     .sort((a, b) => score(fullest, a) - score(fullest, b) || compare(a, b));
   const endpoint = movable[0];
   if (endpoint === undefined) return false;
-  owners.set(endpoint, emptiest);
+  load.set(fullest, (load.get(fullest) ?? 0) - 1);
+  place(owners, load, endpoint, emptiest);
   return true;
 }
 
-/** Loads within one of even, keeping each holder's endpoints up to its share. */
-function rebalanced(
-  list: readonly string[],
-  members: readonly string[],
-  kept: ReadonlyMap<string, string[]>,
-  eligible: (endpoint: string) => string[],
-): Map<string, string> {
-  const owners = new Map<string, string>();
-  const floor = Math.floor(list.length / members.length);
-  const extra = list.length % members.length;
-  // The shares one above the floor go to the instances holding most, so the fewest move.
-  const byKept = [...members].sort(
-    (a, b) => (kept.get(b)?.length ?? 0) - (kept.get(a)?.length ?? 0) || compare(a, b),
-  );
-  const room = new Map(byKept.map((m, i) => [m, floor + (i < extra ? 1 : 0)]));
-  const pending: string[] = [];
-  for (const member of byKept) {
-    // Above its share, an instance keeps the endpoints that score highest for it.
-    const mine = [...(kept.get(member) ?? [])].sort(
-      (a, b) => score(member, b) - score(member, a) || compare(a, b),
-    );
-    const share = room.get(member) ?? 0;
-    for (const endpoint of mine.slice(0, share)) owners.set(endpoint, member);
-    pending.push(...mine.slice(share));
-    room.set(member, Math.max(0, share - mine.length));
-  }
-  const shed = new Set(pending);
-  for (const endpoint of list) if (!owners.has(endpoint) && !shed.has(endpoint)) pending.push(endpoint);
-  pending.sort(byHash);
-  for (const endpoint of pending) {
-    const ranked = preference(endpoint, eligible(endpoint));
-    const target = ranked.find((m) => (room.get(m) ?? 0) > 0) ?? (ranked[0] as string);
-    owners.set(endpoint, target);
-    room.set(target, (room.get(target) ?? 0) - 1);
-  }
-  return owners;
+function place(
+  owners: Map<string, string>,
+  load: Map<string, number>,
+  endpoint: string,
+  member: string,
+): void {
+  owners.set(endpoint, member);
+  load.set(member, (load.get(member) ?? 0) + 1);
+}
+
+function spreadOf(members: readonly string[], load: ReadonlyMap<string, number>): number {
+  const loads = members.map((m) => load.get(m) ?? 0);
+  return loads.length === 0 ? 0 : Math.max(...loads) - Math.min(...loads);
 }
 
 /** The first of `ranked` among those holding fewest. */
@@ -122,10 +132,6 @@ function leastLoaded(ranked: readonly string[], load: ReadonlyMap<string, number
   return best;
 }
 
-function byHash(a: string, b: string): number {
-  return hash(a) - hash(b) || compare(a, b);
-}
-
 /** The instances in the order `endpoint` prefers them (highest score first; ties by id). */
 export function preference(endpoint: string, instances: readonly string[]): string[] {
   return [...instances].sort((a, b) => score(b, endpoint) - score(a, endpoint) || compare(a, b));
@@ -133,6 +139,10 @@ export function preference(endpoint: string, instances: readonly string[]): stri
 
 function score(instance: string, endpoint: string): number {
   return hash(`${instance}\n${endpoint}`);
+}
+
+function byHash(a: string, b: string): number {
+  return hash(a) - hash(b) || compare(a, b);
 }
 
 function compare(a: string, b: string): number {

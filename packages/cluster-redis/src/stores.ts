@@ -15,6 +15,8 @@ export interface MemberInfo {
   readonly ttl: number;
   /** Endpoints it cannot serve now; the others take them. */
   readonly avoid: readonly string[];
+  /** Hosts (`host:port`) it has no working path to now: the others take every endpoint on them. */
+  readonly avoidHosts: readonly string[];
 }
 
 /** A live instance: its announcement and when its heartbeat lapses. */

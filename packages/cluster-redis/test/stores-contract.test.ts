@@ -24,6 +24,7 @@ const info = (incarnation: string, ttl = 10_000): MemberInfo => ({
   startedAt: 1,
   ttl,
   avoid: [],
+  avoidHosts: [],
 });
 
 function memory(): Backend {
