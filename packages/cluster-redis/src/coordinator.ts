@@ -120,6 +120,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   #statusDirty = true;
   #statusSent = "";
   #statusSentAt = Number.NEGATIVE_INFINITY;
+  #statusesReadAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: CoordinatorOptions) {
     this.#options = options;
@@ -398,7 +399,15 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     for (const id of this.#remote.keys()) if (!live.has(id)) this.#remote.delete(id);
     this.#live = new Map(live);
     this.#redisNow = now;
-    if (joined.length > 0) await this.#readStatuses(joined);
+    // What the others run arrives as messages; once a lease it is read in full too, so a message
+    // missed while a subscription reconnected is made good.
+    const at = this.#clock.now();
+    const others = [...live.keys()].filter((id) => id !== this.instanceId);
+    if (at - this.#statusesReadAt >= this.leaseTtl) {
+      this.#statusesReadAt = at;
+      await this.#readStatuses(others);
+      this.#emit("view");
+    } else if (joined.length > 0) await this.#readStatuses(joined);
     if (changed) this.#emit("view");
   }
 

@@ -1,7 +1,7 @@
 import { XiaozhiError } from "@xiaozhi-connect/core";
 import { type ClusterClock, sleep } from "./clock.js";
 import type { ListKnowledge } from "./list-knowledge.js";
-import { type ListStore, StoreError } from "./stores.js";
+import { type ListStore, type StoredList, StoreError } from "./stores.js";
 import type { TickLoop } from "./tick-loop.js";
 
 /** How many change ids the list keeps: a change sent again within that many changes applies once. */
@@ -97,14 +97,25 @@ export class ListChanges {
     );
   }
 
+  /** Takes the stored list as the one known here, unless this instance knows more; false then. */
+  #take(stored: StoredList): boolean {
+    const { list } = this.options;
+    if (!list.same(stored) && list.knowsMore(stored)) return false;
+    if (list.adopt(stored)) this.options.adopted();
+    return true;
+  }
+
   /** One read and one write, between ticks; no waiting. */
   async #attempt(edit: (entries: unknown[]) => unknown[] | undefined, change: Change): Promise<Step> {
     const store = this.options.store();
     if (!store) throw new StoreError("cluster mode has not started", false);
     const stored = await store.read();
-    // Redis lost its list: the next tick seeds it again.
-    if (!stored) return { wait: this.options.retryMs };
-    if (this.options.list.adopt(stored)) this.options.adopted();
+    // Redis lost its list, or has one this instance knows better (seeded from a file while
+    // Redis was empty): the next tick restores it, and the change is made on that.
+    if (!stored || !this.#take(stored)) {
+      void this.options.loop.kick();
+      return { wait: this.options.retryMs };
+    }
     if (stored.changes.includes(change.id)) return { done: true };
     const next = edit(structuredClone(this.options.list.entries));
     if (next === undefined) return { done: false };
@@ -118,7 +129,7 @@ export class ListChanges {
         return { done: true };
       case "applied": {
         const now = await store.read();
-        if (now && this.options.list.adopt(now)) this.options.adopted();
+        if (now) this.#take(now);
         return { done: true };
       }
       case "settling":

@@ -62,7 +62,13 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
   redis.defineCommand("xzSeed", { numberOfKeys: 1, lua: seedScript });
   redis.defineCommand("xzWrite", { numberOfKeys: 1, lua: writeScript });
   redis.on("error", (error: Error) => options.onError?.(error.message));
-  const subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
+  // The subscription waits out an outage (its commands are queued, never given up), and is made
+  // again on every reconnect: a connection that came back unsubscribed would hear nothing.
+  const subscriber = redis.duplicate({
+    enableOfflineQueue: true,
+    commandTimeout: undefined,
+    maxRetriesPerRequest: null,
+  });
   subscriber.on("error", (error: Error) => options.onError?.(error.message));
   const key = (name: string) => options.prefix + name;
   const channel = key("events");
@@ -71,8 +77,7 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
   subscriber.on("message", (_channel: string, text: string) => {
     for (const listener of listeners) listener(text);
   });
-  // Subscribed again by the client after every reconnect.
-  void subscriber.subscribe(channel).catch(() => {});
+  subscriber.on("ready", () => void subscriber.subscribe(channel).catch(() => {}));
 
   const call = async <T>(command: (client: Client) => Promise<T>): Promise<T> => {
     try {

@@ -1,6 +1,7 @@
 import { XiaozhiError } from "@xiaozhi-connect/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { keptChanges } from "../src/list-changes.js";
+import { settle } from "./fake-clock.js";
 import { ids, TestCluster } from "./harness.js";
 
 // Each fault found by attacking the cluster from outside, played out on the fake clock.
@@ -95,6 +96,45 @@ describe("faults", () => {
     expect(cluster.agents.overlapCount()).toBe(0);
   });
 
+  it("what another instance runs shows within a lease even while this one's subscription is down", async () => {
+    await started(["a", "b"]);
+    const a = cluster.instance("a");
+    const b = cluster.instance("b");
+    const theirs = [...b.host.running];
+    const up = () => theirs.every((id) => a.coordinator.endpoint(id, undefined)?.connected === true);
+    b.coordinator.touch();
+    await cluster.waitFor(up, cluster.leaseTtl, "a showing b's links up");
+    a.connection.deaf = true;
+    b.host.failed = true;
+    b.coordinator.touch();
+    await cluster.clock.advance(2 * cluster.tickMs);
+    const shown = () => theirs.every((id) => a.coordinator.endpoint(id, undefined)?.connected === false);
+    expect(shown()).toBe(false);
+    await cluster.waitFor(shown, cluster.leaseTtl + 2 * cluster.tickMs, "a showing b's links down");
+  });
+
+  it("a change made just after Redis restarted empty waits for the list to be restored, not a file's", async () => {
+    await started(["a", "b"]);
+    const a = cluster.instance("a");
+    expect(await cluster.until(a.coordinator.update(add("x1")))).toBe(true);
+    expect(await cluster.until(a.coordinator.update(remove("e02")))).toBe(true);
+    // b goes, so a is the one instance that knows the list when Redis restarts empty; a's
+    // subscription is not back yet.
+    await cluster.stop("b");
+    a.connection.deaf = true;
+    cluster.redis.flush();
+    // A process that knows only its config file reaches the empty Redis first and seeds it.
+    await cluster.start("d", { noWait: true });
+    await settle();
+    expect(cluster.redis.list?.origin).toBe("file");
+    a.connection.deaf = false;
+    // Before a's next tick, a change reaches a: it must not be made on the file's list.
+    const change = a.coordinator.update(add("x2"));
+    expect(await cluster.until(change)).toBe(true);
+    expect(cluster.redis.list?.entries).toEqual(expect.arrayContaining(["x1", "x2"]));
+    expect(cluster.redis.list?.entries).not.toContain("e02");
+  });
+
   it("an instance that knew a list re-reads a different list under the same version", async () => {
     await started(["a", "b"]);
     const a = cluster.instance("a");
@@ -125,6 +165,29 @@ describe("faults", () => {
     expect(cluster.owners()).toEqual(before);
     expect(cluster.agents.overlapCount()).toBe(0);
     expect(cluster.instance("a").logs.some((l) => l.includes("Redis lost its data"))).toBe(true);
+  });
+
+  it("Redis restarting empty while one instance is slow to return: the others leave its endpoints to it", async () => {
+    await started(["a", "b", "c"], 10_000);
+    const before = cluster.owners();
+    // c's path to Redis stalls for 5 s, longer than the list takes to settle and shorter than a lease.
+    cluster.instance("c").connection.stall(5000);
+    cluster.redis.flush();
+    await cluster.clock.advance(3 * cluster.leaseTtl);
+    expect(cluster.owners()).toEqual(before);
+    expect(cluster.agents.overlapCount()).toBe(0);
+  });
+
+  it("Redis away longer than a lease with its data kept: when back, each takes its own again and no other's", async () => {
+    await started();
+    const before = cluster.owners();
+    cluster.redis.down = true;
+    await cluster.clock.advance(2 * cluster.leaseTtl);
+    expect(endpoints.every((id) => cluster.redis.lease(id) === undefined)).toBe(true);
+    cluster.redis.down = false;
+    await cluster.clock.advance(2 * cluster.leaseTtl);
+    expect(cluster.owners()).toEqual(before);
+    expect(cluster.agents.overlapCount()).toBe(0);
   });
 
   it("after an outage, an instance that does not come back has its endpoints taken once the grace ends", async () => {
@@ -172,18 +235,21 @@ describe("faults", () => {
     await cluster.startAll(["a"]);
     await cluster.waitFor(() => cluster.settled(), 5000, "a holds all");
     const a = cluster.instance("a");
+    const releases = cluster.redis.calls.get("release") ?? 0;
     a.connection.loseReply("acquire");
     expect(await cluster.until(a.coordinator.update(add("x1")))).toBe(true);
-    // The lease is a's in Redis; a runs it one tick later, well inside a lease.
+    // The lease is a's in Redis; a runs it one tick later, well inside a lease, as it is.
     await cluster.waitFor(() => a.host.running.has("x1"), 3 * cluster.tickMs, "x1 run");
     expect(cluster.redis.lease("x1")?.startsWith("a|")).toBe(true);
+    expect(cluster.redis.calls.get("release") ?? 0).toBe(releases);
   });
 
   it("a release whose reply was lost is done again on the next tick", async () => {
     await started(["a", "b"]);
     const a = cluster.instance("a");
     const victim = [...a.host.running][0] as string;
-    a.connection.loseReply("release");
+    // The release never reaches Redis: a sees a timeout and the lease stays until a sends it again.
+    a.connection.drop("release");
     expect(await cluster.until(a.coordinator.update(remove(victim)))).toBe(true);
     await cluster.waitFor(() => cluster.redis.lease(victim) === undefined, 3 * cluster.tickMs, "released");
     expect(cluster.agents.holders(victim)).toEqual([]);
@@ -199,7 +265,18 @@ describe("faults", () => {
       "three shares",
     );
     const before = cluster.owners();
-    await cluster.clock.advance(30_000);
+    // c beats once a second, sometimes a second and a half late (well inside its 10 s TTL); a, with a tenth of
+    // c's TTL, never counts it gone.
+    const a = cluster.instance("a").coordinator;
+    let missing = 0;
+    for (let i = 0; i < 10; i++) {
+      cluster.instance("c").connection.stall(1500);
+      for (let step = 0; step < 30; step++) {
+        await cluster.clock.advance(100);
+        if (!a.view().instances.some((instance) => instance.id === "c")) missing++;
+      }
+    }
+    expect(missing).toBe(0);
     expect(cluster.owners()).toEqual(before);
     expect(
       cluster
@@ -240,6 +317,8 @@ describe("faults", () => {
     cluster = new TestCluster(endpoints);
     for (const name of ["a", "b"]) await cluster.start(name, { wallClock: () => cluster.clock.now() - jump });
     await cluster.waitFor(() => cluster.settled(), 5000, "settled");
+    await cluster.clock.advance(2 * cluster.leaseTtl);
+    expect(cluster.redis.calls.get("renew")).toBeGreaterThan(0);
     const before = cluster.owners();
     jump = 3_600_000;
     await cluster.clock.advance(5 * cluster.leaseTtl);

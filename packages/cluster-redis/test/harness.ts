@@ -94,13 +94,17 @@ export class FakeHost implements ClusterHost {
     private readonly agents: Agents,
   ) {}
 
+  /** The agents' side rejects these links for good (a token refused): they show as failed. */
+  failed = false;
+
   statuses(): EndpointStatus[] {
+    const down = this.cutOff || this.failed;
     return [...this.running].map((id) => ({
       id,
       url: `ws://${hostOf(id)}/mcp/?token=<masked:${id}>`,
-      state: this.cutOff ? "reconnecting" : "connected",
-      connected: !this.cutOff,
-      initialized: !this.cutOff,
+      state: this.failed ? "failed" : this.cutOff ? "reconnecting" : "connected",
+      connected: !down,
+      initialized: !down,
       reconnectAttempts: 0,
       republishing: false,
       healthScore: 100,

@@ -169,9 +169,11 @@ export class MemoryConnection {
   /** Messages that arrived while paused, delivered on resume. */
   readonly #held: string[] = [];
   readonly #listeners = new Set<(message: string) => void>();
-  readonly #faults = new Map<Kind, { lose?: boolean; delayMs?: number }>();
+  readonly #faults = new Map<Kind, { lose?: boolean; drop?: boolean; delayMs?: number }>();
   /** This connection alone cannot reach Redis (a partition). */
   cut = false;
+  /** Its subscription is down (it reconnects apart from the commands): messages are missed. */
+  deaf = false;
   #stalledUntil = Number.NEGATIVE_INFINITY;
   /** A stall that starts with the first command of a kind. */
   #stallFrom: { readonly kind: Kind; readonly ms: number } | undefined;
@@ -199,6 +201,11 @@ export class MemoryConnection {
     this.#faults.set(kind, { lose: true });
   }
 
+  /** The next command of this kind never reaches Redis, and the caller sees a timeout. */
+  drop(kind: Kind): void {
+    this.#faults.set(kind, { drop: true });
+  }
+
   /** The next command of this kind times out for the caller and runs `ms` later (Redis paused). */
   delay(kind: Kind, ms: number): void {
     this.#faults.set(kind, { delayMs: ms });
@@ -215,6 +222,7 @@ export class MemoryConnection {
   }
 
   deliver(message: string): void {
+    if (this.deaf) return;
     if (this.#paused) this.#held.push(message);
     else for (const listener of this.#listeners) listener(message);
   }
@@ -245,6 +253,7 @@ export class MemoryConnection {
       }, fault.delayMs);
       throw new StoreError("Redis: Command timed out", true);
     }
+    if (fault?.drop) throw new StoreError("Redis: Command timed out", true);
     this.redis.count(kind);
     const result = command();
     if (fault?.lose) throw new StoreError("Redis: Command timed out", true);
