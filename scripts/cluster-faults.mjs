@@ -54,7 +54,7 @@ for (const r of results) {
       `  faults: ${Object.entries(kinds)
         .map(([k, n]) => `${k} ${n}`)
         .join(", ")}`,
-      `  list changes: ${r.changes.done} done, ${r.changes.refused} refused (503), ${r.changes.unknown} unknown (504 or no answer)`,
+      `  list changes: ${r.changes.done} done (${r.changes.atRisk} of them known only to Redis and to instances that did not outlive its restart), ${r.changes.refused} refused (503), ${r.changes.unknown} unknown (504 or no answer)`,
       `  tool calls: ${c.sent} sent, ${c.answered} answered (${c.failed} with an error), ${c.cut} cut by a closing socket, ${c.lost} lost, ${c.doubled} answered twice`,
       `  views agreed ${r.agreedAfterMs} ms after the last fault was healed`,
       ...r.violations.map((v) => `  ✗ ${v}`),

@@ -11,6 +11,8 @@ export interface Window {
 export interface ChangeRecord {
   readonly token: string;
   readonly op: "add" | "remove";
+  /** The instance the change went through. */
+  readonly via: string;
   readonly sent: number;
   answered?: number;
   /** `done`: the change is in the list (201, 204, or 409/404: it already was); `refused`: it is not; `unknown`. */
@@ -55,6 +57,58 @@ const reconnect = 1000;
 /** How long a list seeded into an empty Redis settles before anything is taken, ms. */
 const listSettle = 3000;
 
+/** How long after a change the other instances surely know it (pub/sub, or the next tick), ms. */
+const learn = 1000;
+
+/**
+ * Whether a change acknowledged before Redis restarted empty may be lost: at some restart after it,
+ * no instance that knew it reached Redis again, as the same process, soon enough to restore the
+ * list (within the 3 s a list seeded from a file may be replaced). An instance knows a change it
+ * made, and one that was in Redis while it ran and reached Redis for a second. Only Redis's own
+ * persistence could keep a change nobody knew.
+ */
+export function atRisk(log: RunLog, change: ChangeRecord): boolean {
+  if (change.outcome !== "done" || change.answered === undefined) return false;
+  const instances = new Set(log.windows.flatMap((w) => (w.target ? [w.target] : [])));
+  instances.add(change.via);
+  const gone = (id: string, from: number, to: number) =>
+    log.windows.some(
+      (w) => w.target === id && (w.kind === "killed" || w.kind === "stopped") && w.from < to && w.to > from,
+    );
+  /** The start of the first `length` ms within [from, to] that `id` ran and reached Redis throughout. */
+  const upFor = (id: string, from: number, to: number, length: number): number | undefined => {
+    let start = from;
+    const away = log.windows
+      .filter((w) => w.target === id && ["killed", "stopped", "pause", "partition"].includes(w.kind))
+      .sort((a, b) => a.from - b.from);
+    for (const w of away) {
+      if (w.to <= start) continue;
+      if (w.from - start >= length) break;
+      start = Math.max(start, w.to);
+    }
+    return start + length <= to ? start : undefined;
+  };
+  let inRedisSince = change.answered;
+  const restarts = log.windows
+    .filter((r) => r.kind === "redis-down" && r.from >= change.sent)
+    .sort((a, b) => a.from - b.from);
+  for (const restart of restarts) {
+    const knowers = [...instances].filter((id) => {
+      const back = upFor(id, restart.to, restart.to + listSettle, reconnect);
+      if (back === undefined) return false;
+      // The process that made the change knows it; any process that ran while Redis had it learned it.
+      const known = [
+        id === change.via ? change.sent : undefined,
+        upFor(id, inRedisSince, restart.from, learn),
+      ];
+      return known.some((at) => at !== undefined && !gone(id, at, back + reconnect));
+    });
+    if (knowers.length === 0) return true;
+    inRedisSince = restart.to + reconnect;
+  }
+  return false;
+}
+
 /** What each token's list state should be at the end: present, absent, or unknown. */
 export function expectedAtEnd(log: RunLog): Map<string, "present" | "absent" | "unknown"> {
   const state = new Map<string, "present" | "absent" | "unknown">(log.initial.map((t) => [t, "present"]));
@@ -88,7 +142,12 @@ function spans(log: RunLog, token: string, predicate: (open: number) => boolean)
 }
 
 /** Every promise the run must keep that it broke, in words; empty when it kept them all. */
-export function violations(log: RunLog): string[] {
+export function violations(given: RunLog): string[] {
+  // A change Redis alone held when it restarted empty is as unsure as an unanswered one.
+  const log: RunLog = {
+    ...given,
+    changes: given.changes.map((c) => (atRisk(given, c) ? { ...c, outcome: "unknown" as const } : c)),
+  };
   const found: string[] = [];
   const tokens = new Set([...log.initial, ...log.changes.map((c) => c.token)]);
   const expected = expectedAtEnd(log);
@@ -109,7 +168,12 @@ export function violations(log: RunLog): string[] {
     // Double holding: only while some instance is paused or cut off from Redis, and a little after.
     for (const [from, to] of spans(log, token, (open) => open >= 2)) {
       if (from < log.settledAt) continue;
-      const excused = excuses.some((w) => from >= w.from && to <= w.to + excuseGrace);
+      // Started while an instance was paused or cut off (or just after), and over once it ran
+      // and reached Redis again.
+      const excused = excuses.some((w) => {
+        const back = stillAway(log, w) + excuseGrace;
+        return from >= w.from && from <= back && to <= back;
+      });
       if (!excused) found.push(`${token} held twice for ${to - from} ms from ${from} ms`);
     }
     // Resurrection: a link opened after a removal was acknowledged (before any later change), or
@@ -130,8 +194,14 @@ export function violations(log: RunLog): string[] {
       for (const [from, to] of spans(log, token, (n) => n > 0)) {
         if (from > answered || to <= after || from >= until) continue;
         const end = Math.min(to, until);
-        // A holder that was paused or cut off, or could not hear of the removal while Redis was away.
-        const excused = [...excuses, ...outages].some((w) => w.from <= after && end <= w.to + excuseGrace);
+        // A holder that was paused or cut off, or could not hear of the removal while Redis was
+        // away or paused (its commands time out, the next tick hears).
+        const slowed = log.windows
+          .filter((w) => w.kind === "client-pause")
+          .map((w) => ({ ...w, to: w.to + reconnect }));
+        const excused = [...excuses, ...outages, ...slowed].some(
+          (w) => w.from <= after && end <= w.to + excuseGrace,
+        );
         if (!excused)
           found.push(`${token} still open ${end - answered} ms after its removal at ${answered} ms`);
       }
@@ -158,6 +228,33 @@ export function violations(log: RunLog): string[] {
   if (lost.length > 0) found.push(`${lost.length} call(s) never answered on an open socket`);
   if (doubled.length > 0) found.push(`${doubled.length} call(s) answered twice`);
   return found;
+}
+
+/**
+ * Until when the instance a pause or partition held could still not run and reach Redis: that
+ * window, and any that follows it within a second (another pause or partition of it, Redis away
+ * and the instances reconnecting, a `CLIENT PAUSE`).
+ */
+function stillAway(log: RunLog, first: Window): number {
+  let end = first.to;
+  // Bounded: each round moves `end` later along a finite list of windows.
+  for (let round = 0; round < log.windows.length; round++) {
+    const next = log.windows.find(
+      (w) =>
+        w.from <= end + 1000 &&
+        until(w) > end &&
+        (w.kind === "redis-down" ||
+          w.kind === "client-pause" ||
+          (w.target === first.target && (w.kind === "pause" || w.kind === "partition"))),
+    );
+    if (!next) break;
+    end = until(next);
+  }
+  return end;
+}
+
+function until(w: Window): number {
+  return w.kind === "redis-down" ? w.to + reconnect : w.to;
 }
 
 /** When `token` is surely listed: from its add's answer (or the start) to the next change sent. */

@@ -7,8 +7,15 @@ import {
   SimulatedXiaozhiCloud,
   TokenSocketWatch,
 } from "@xiaozhi-connect/transport-ws/testing";
-import { type CallRecord, type ChangeRecord, type RunLog, violations, type Window } from "./fault-checks.js";
-import { type EndpointRow, untilView } from "./live-view.js";
+import {
+  atRisk,
+  type CallRecord,
+  type ChangeRecord,
+  type RunLog,
+  violations,
+  type Window,
+} from "./fault-checks.js";
+import { converged, listedTokens, type Node, randomSource } from "./fault-cluster.js";
 import { startRedis, type TestRedis } from "./redis-server.js";
 import { demoTools, type RunningServer, runServer } from "./run-server.js";
 import { TcpProxy } from "./tcp-proxy.js";
@@ -29,7 +36,13 @@ export interface FaultRunResult {
   /** Every promise broken, in words; empty when the run kept them all. */
   readonly violations: string[];
   readonly faults: readonly Window[];
-  readonly changes: { readonly done: number; readonly refused: number; readonly unknown: number };
+  readonly changes: {
+    readonly done: number;
+    readonly refused: number;
+    readonly unknown: number;
+    /** Done, but known only to Redis and to instances that did not outlive its restart. */
+    readonly atRisk: number;
+  };
   readonly calls: {
     readonly sent: number;
     readonly answered: number;
@@ -42,32 +55,6 @@ export interface FaultRunResult {
   readonly agreedAfterMs: number;
   /** Where every instance's output is kept (`<id>-<n>.log`), for a run that broke a promise. */
   readonly dir: string;
-}
-
-interface Node {
-  readonly id: string;
-  readonly config: string;
-  readonly proxy: TcpProxy;
-  server: RunningServer | undefined;
-  /** A fault holds it (killed, stopped, paused, cut off, slowed). */
-  faulted: boolean;
-  /** Ended on purpose: its exit is not a crash. */
-  ending: boolean;
-}
-
-/** A seeded random source (mulberry32): the same seed makes the same faults in the same order. */
-function randomSource(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    between: (low: number, high: number) => low + (high - low) * next(),
-  };
 }
 
 /** The schedule's own pacing: a fault run makes time pass on purpose. */
@@ -259,7 +246,7 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
     const busy = new Set<string>();
     const believed = new Set(initial);
     const change = async (node: Node, token: string, op: "add" | "remove") => {
-      const record: ChangeRecord = { token, op, sent: now() };
+      const record: ChangeRecord = { token, op, via: node.id, sent: now() };
       changes.push(record);
       busy.add(token);
       const base = node.server?.url ?? "http://127.0.0.1:1/";
@@ -381,11 +368,13 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
       calls,
       listed: await listedTokens(nodes[0] as Node, tokens, url),
     };
+    writeFileSync(join(dir, "log.json"), JSON.stringify({ ...log, listed: [...log.listed] }));
     return {
       seed: options.seed,
       violations: [...problems, ...violations(log)],
       faults: windows,
       changes: {
+        atRisk: changes.filter((c) => atRisk(log, c)).length,
         done: changes.filter((c) => c.outcome === "done").length,
         refused: changes.filter((c) => c.outcome === "refused").length,
         unknown: changes.filter((c) => c.outcome === "unknown").length,
@@ -410,77 +399,11 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
     await Promise.all(nodes.map((n) => n.server?.exited));
     for (const { name, server } of outputs)
       writeFileSync(join(dir, `${name}.log`), server.stdout() + server.stderr());
-    writeFileSync(join(dir, "run.json"), JSON.stringify({ windows, changes, counts }));
+    writeFileSync(join(dir, "run.json"), JSON.stringify({ windows, changes, counts, calls }));
     offCounts();
     watch.dispose();
     await Promise.all(nodes.map((n) => n.proxy.stop()));
     await cloud.stop();
     await redis.stop();
   }
-}
-
-/** The tokens an instance's view lists. */
-async function listedTokens(
-  node: Node,
-  tokens: readonly string[],
-  url: (token: string) => string,
-): Promise<Set<string>> {
-  const byId = new Map(tokens.map((t) => [endpointId(url(t)), t]));
-  const response = await fetch(new URL("/api/endpoints", node.server?.url));
-  const { endpoints } = (await response.json()) as { endpoints: EndpointRow[] };
-  return new Set(endpoints.map((e) => byId.get(e.id) ?? e.id));
-}
-
-/**
- * Resolves with the tokens listed once every node's view shows every endpoint connected and held
- * by a running node, the views are the same, and the cloud sees each listed token once and no
- * other; rejects after `timeoutMs`. Waits on the event streams and the socket counts.
- */
-async function converged(
-  nodes: readonly Node[],
-  tokens: readonly string[],
-  url: (token: string) => string,
-  watch: TokenSocketWatch,
-  timeoutMs: number,
-): Promise<Set<string>> {
-  const ids = nodes.map((n) => n.id);
-  const deadline = Date.now() + timeoutMs;
-  const left = () => Math.max(1000, deadline - Date.now());
-  let why = "";
-  // Bounded by the deadline: each round waits on events, not on time.
-  for (let round = 0; round < 100 && Date.now() < deadline; round++) {
-    for (const node of nodes) {
-      await untilView(
-        node.server?.url ?? "",
-        ({ endpoints }) =>
-          [...endpoints.values()].every(
-            (e) => e.connected && e.instance !== null && ids.includes(e.instance),
-          ),
-        left(),
-        `${node.id}'s view of every endpoint held`,
-      ).catch(async (error: Error) => {
-        const response = await fetch(new URL("/api/endpoints", node.server?.url));
-        const { endpoints } = (await response.json()) as { endpoints: EndpointRow[] };
-        const off = endpoints.filter((e) => !e.connected || e.instance === null || !ids.includes(e.instance));
-        throw new Error(`${error.message}: ${JSON.stringify(off.map((e) => [e.id, e.state, e.instance]))}`);
-      });
-    }
-    const views = await Promise.all(
-      nodes.map(async (node) => {
-        const response = await fetch(new URL("/api/endpoints", node.server?.url));
-        const { endpoints } = (await response.json()) as { endpoints: EndpointRow[] };
-        return JSON.stringify(endpoints.map((e) => [e.id, e.instance]).sort());
-      }),
-    );
-    const listed = await listedTokens(nodes[0] as Node, tokens, url);
-    const sockets = () => tokens.every((t) => watch.count(t) === (listed.has(t) ? 1 : 0));
-    const held = await watch.until(sockets, Math.min(5000, left()), "sockets").then(
-      () => true,
-      () => false,
-    );
-    if (new Set(views).size === 1 && held) return listed;
-    why =
-      new Set(views).size === 1 ? "sockets do not match the list" : `the views differ: ${views.join(" / ")}`;
-  }
-  throw new Error(`after the faults: ${why} within ${timeoutMs} ms`);
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { Emitter, type EndpointStatus, type Logger, XiaozhiError } from "@xiaozhi-connect/core";
+import { Emitter, type EndpointStatus, type Logger } from "@xiaozhi-connect/core";
 import type {
   ClusterCoordinator,
   ClusterEndpointStatus,
@@ -11,50 +11,18 @@ import type {
 } from "@xiaozhi-connect/webserver-adapter";
 import { type ClusterClock, sleep, systemClock } from "./clock.js";
 import { endpointView, instancesView } from "./cluster-view.js";
-import { hostOf, LinkWatch } from "./link-watch.js";
+import { type CoordinatorOptions, defaultLeaseTtl, listSettle } from "./coordinator-options.js";
+import { Holdings } from "./holdings.js";
+import { LinkWatch } from "./link-watch.js";
 import { ListChanges } from "./list-changes.js";
 import { ListKnowledge } from "./list-knowledge.js";
+import { syncList } from "./list-sync.js";
+import { Membership } from "./membership.js";
 import { type ClusterMessage, parseMessage } from "./messages.js";
-import { type LeaseHolder, type Plan, plan, type Snapshot } from "./planner.js";
-import type { ClusterStores, LiveMember, MemberInfo } from "./stores.js";
+import { Peers, StatusFeed, tickOf } from "./peers.js";
+import { plan, type Snapshot } from "./planner.js";
+import type { BeatResult, ClusterStores, MemberInfo } from "./stores.js";
 import { TickLoop } from "./tick-loop.js";
-
-/** The default lease TTL: how long the endpoints of a vanished instance wait for another, in ms. */
-export const defaultLeaseTtl = 15_000;
-/** How long a list seeded into an empty Redis may still be replaced by one an instance knows better, ms. */
-export const listSettle = 3000;
-
-/** What a {@link RedisClusterCoordinator} is built from; `redisCluster` fills it from a `cluster` block. */
-export interface CoordinatorOptions {
-  /** Opens the stores (at `start`). */
-  readonly stores: () => Promise<ClusterStores>;
-  readonly logger: Logger;
-  /** The config file's `mcpEndpoint` entries: they seed a cluster that has no list yet. */
-  readonly seed: unknown[];
-  readonly describe: (entries: readonly unknown[]) => ListedEndpoint[];
-  /** How the view shows Redis: its URL with the password masked. */
-  readonly redis: string;
-  /** Default `<host>-<pid>-<4 random hex digits>`. */
-  readonly instanceId: string;
-  /** Default {@link defaultLeaseTtl}. */
-  readonly leaseTtl?: number;
-  /** Default the process's monotonic clock. */
-  readonly clock?: ClusterClock;
-  /** Random ids: this process's incarnation, change ids, list epochs. */
-  readonly randomId?: () => string;
-  /** Epoch ms, for what the view shows (default `Date.now`). */
-  readonly wallClock?: () => number;
-}
-
-/** How long after its last heartbeat an instance counts as stopped (paused, cut off), ms. */
-function staleAfter(ttl: number): number {
-  return 3 * tickOf(ttl) + 1000;
-}
-
-/** A tick every tenth of the lease, 100 ms to 1 s. */
-function tickOf(ttl: number): number {
-  return Math.min(1000, Math.max(100, Math.round(ttl / 10)));
-}
 
 /**
  * Cluster mode over Redis: several instances share the endpoints.
@@ -64,7 +32,7 @@ function tickOf(ttl: number): number {
  *   released by scripts that check the holder. Every tick the leases are read back, so a grant or
  *   release whose reply was lost is settled on the next one.
  * - **The plan** (`plan()`) is pure: from what this instance sees and the time, which leases to
- *   release, take or adopt. This class only gathers the snapshot and carries the plan out.
+ *   release, take or take up. This class gathers the snapshot and carries the plan out.
  * - **The endpoint list** lives in Redis with an identity (epoch, version); changes are
  *   compare-and-set and applied once per change id. When Redis lost it, the instances seed it
  *   back from what they know; the config file seeds a cluster nobody knows.
@@ -85,42 +53,24 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   readonly #wall: () => number;
   readonly #tickMs: number;
   readonly #incarnation: string;
-  /** What this process's leases hold. */
-  readonly #lease: string;
   readonly #startedAt: number;
   readonly #events = new Emitter<ClusterEventMap>();
   readonly #loop: TickLoop;
   readonly #watch: LinkWatch;
   readonly #list: ListKnowledge;
   readonly #changes: ListChanges;
+  readonly #peers: Peers;
+  readonly #feed = new StatusFeed();
+  readonly #holdings: Holdings;
   #stores: ClusterStores | undefined;
   #host: ClusterHost | undefined;
   #unsubscribe: (() => void) | undefined;
-  /** Endpoints this instance runs. */
-  readonly #held = new Set<string>();
-  /** Leases whose acquire or release went unanswered: read again on the next tick. */
-  readonly #unsure = new Set<string>();
-  /** Who holds each listed endpoint, as last read. */
-  #holders = new Map<string, string>();
-  #live = new Map<string, LiveMember>();
-  #redisNow = 0;
-  readonly #remote = new Map<string, ReadonlyMap<string, EndpointStatus>>();
-  #freeSince = new Map<string, number>();
-  #grace: Snapshot["grace"];
-  /** Redis's boot marker as last seen: another one means Redis lost its data. */
-  #boot: string | undefined;
   #settling = false;
   #reachable = false;
   #warned = false;
   #joining = false;
-  /** Another live process has this instance id: this one runs nothing. */
-  #taken: LiveMember | undefined;
-  #renewedAt = Number.NEGATIVE_INFINITY;
+  readonly #membership: Membership;
   #stopped = false;
-  #statusDirty = true;
-  #statusSent = "";
-  #statusSentAt = Number.NEGATIVE_INFINITY;
-  #statusesReadAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: CoordinatorOptions) {
     this.#options = options;
@@ -132,11 +82,11 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     this.#wall = options.wallClock ?? Date.now;
     this.#tickMs = tickOf(this.leaseTtl);
     this.#incarnation = this.#randomId();
-    this.#lease = `${this.instanceId}|${this.#incarnation}`;
     this.#startedAt = this.#wall();
     this.#loop = new TickLoop(this.#clock, this.#tickMs, () => this.#tick());
     this.#watch = new LinkWatch(this.leaseTtl);
     this.#list = new ListKnowledge(options.seed, options.describe);
+    const emit = (event: keyof ClusterEventMap) => this.#emit(event);
     this.#changes = new ListChanges({
       clock: this.#clock,
       loop: this.#loop,
@@ -145,7 +95,34 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       randomId: this.#randomId,
       retryMs: this.#tickMs,
       deadlineMs: listSettle + 2000,
-      adopted: () => this.#emit("changed"),
+      adopted: () => emit("changed"),
+    });
+    this.#peers = new Peers({
+      self: this.instanceId,
+      leaseTtl: this.leaseTtl,
+      clock: this.#clock,
+      changed: () => emit("view"),
+    });
+    this.#holdings = new Holdings({
+      self: this.instanceId,
+      lease: `${this.instanceId}|${this.#incarnation}`,
+      leaseTtl: this.leaseTtl,
+      logger: this.#logger,
+      watch: this.#watch,
+      leases: () => this.#stores?.leases,
+      host: () => this.#host,
+      emit,
+      publish: (message) => this.#publish(message),
+    });
+    this.#membership = new Membership({
+      self: this.instanceId,
+      leaseTtl: this.leaseTtl,
+      tickMs: this.#tickMs,
+      clock: this.#clock,
+      logger: this.#logger,
+      holdings: this.#holdings,
+      feed: this.#feed,
+      tick: () => this.#loop.kick(),
     });
   }
 
@@ -158,11 +135,11 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   }
 
   holds(id: string): boolean {
-    return this.#held.has(id);
+    return this.#holdings.held.has(id);
   }
 
   touch(): void {
-    this.#statusDirty = true;
+    this.#feed.touch();
   }
 
   /**
@@ -182,11 +159,11 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     this.#joining = true;
     try {
       await this.#loop.kick();
-      await this.#waitForId();
+      await this.#membership.waitForId(() => this.#stopped);
     } finally {
       this.#joining = false;
     }
-    if (!this.#reachable || this.#taken || this.#stopped) return;
+    if (!this.#reachable || this.#membership.taken || this.#stopped) return;
     await this.#publish({ t: "joined", by: this.instanceId }).catch(() => {});
     await sleep(this.#clock, this.#tickMs);
     await this.#loop.kick();
@@ -200,7 +177,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   }
 
   async reconnect(id: string): Promise<boolean> {
-    if (!this.#holders.get(id)) return false;
+    if (!this.#holdings.holders.get(id)) return false;
     await this.#publish({ t: "reconnect", by: this.instanceId, id });
     return true;
   }
@@ -216,8 +193,8 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   }
 
   #show(shown: ListedEndpoint, local: EndpointStatus | undefined): ClusterEndpointStatus {
-    const holder = this.#holders.get(shown.id);
-    const remote = holder ? this.#remote.get(holder)?.get(shown.id) : undefined;
+    const holder = this.#holdings.holders.get(shown.id);
+    const remote = holder ? this.#peers.status(holder, shown.id) : undefined;
     return endpointView(shown, local, this.instanceId, holder, remote);
   }
 
@@ -228,10 +205,10 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       reachable: this.#reachable,
       leaseTtl: this.leaseTtl,
       version: this.#list.epoch === undefined ? 0 : this.#list.version,
-      instances: instancesView(this.#live, this.#holders, {
+      instances: instancesView(this.#peers.live, this.#holdings.holders, {
         id: this.instanceId,
         address: this.address,
-        held: this.#held.size,
+        held: this.#holdings.held.size,
       }),
     };
   }
@@ -246,12 +223,12 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     this.#stopped = true;
     await this.#loop.stop();
     const stores = this.#stores;
-    const ids = [...this.#held];
-    this.#held.clear();
+    const ids = [...this.#holdings.held];
+    this.#holdings.held.clear();
     if (stores) {
       try {
-        await stores.leases.release(ids, this.#lease);
-        if (!this.#taken) await stores.members.leave(this.instanceId, this.#incarnation);
+        await stores.leases.release(ids, `${this.instanceId}|${this.#incarnation}`);
+        if (!this.#membership.taken) await stores.members.leave(this.instanceId, this.#incarnation);
         await this.#publish({ t: "left", by: this.instanceId });
       } catch (error) {
         this.#logger.warn(
@@ -272,39 +249,34 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     if (this.#stopped || !stores) return;
     const wasReachable = this.#reachable;
     try {
-      await this.#renew(false);
+      // Renewed first, and every tick while Redis was away: a pause shows as a lost lease at once.
+      await this.#holdings.renew(this.#clock.now(), !wasReachable);
       const beat = await stores.members.beat(this.instanceId, this.#info(), this.#randomId());
       if (beat.taken) {
-        await this.#refuse(beat.holder);
+        this.#reachable = true;
+        await this.#membership.refused(beat.holder);
         return;
       }
-      if (this.#taken)
-        this.#logger.info({ instance: this.instanceId }, "cluster: the instance id is free; joining");
-      this.#taken = undefined;
-      const lostData = this.#boot !== undefined && beat.boot !== this.#boot;
-      this.#boot = beat.boot;
-      // Leases may have lapsed while Redis was away or lost: for one lease, an endpoint another
-      // instance held is left to that instance to take again.
-      if (!wasReachable || lostData) {
-        this.#grace = { until: this.#clock.now() + this.leaseTtl, before: new Map(this.#holders) };
-      }
-      if (lostData) {
-        this.#logger.warn(
-          { held: this.#held.size },
-          "cluster: Redis lost its data; keeping the endpoints held here and restoring the list",
-        );
-        await this.#renew(true);
-      }
-      await this.#members(beat.live, beat.now);
+      await this.#membership.joined(beat, wasReachable);
+      await this.#peers.update(beat.live, beat.now, (ids) => stores.members.readStatuses(ids));
       await this.#syncList(beat.list, beat.now);
       await this.#balance();
-      await this.#sendStatus();
+      const host = this.#host;
+      if (host) {
+        await this.#feed.send(
+          this.#clock.now(),
+          this.leaseTtl,
+          () => ({ t: "status", by: this.instanceId, endpoints: host.statuses() }),
+          (text) => stores.members.saveStatus(this.instanceId, text, this.leaseTtl * 3),
+        );
+      }
       if (!wasReachable) {
         this.#reachable = true;
         this.#warned = false;
-        // What runs here is published again: Redis may have come back without it.
-        this.#statusSentAt = Number.NEGATIVE_INFINITY;
-        this.#logger.info({ redis: this.#options.redis, held: this.#held.size }, "cluster: Redis reachable");
+        this.#logger.info(
+          { redis: this.#options.redis, held: this.#holdings.held.size },
+          "cluster: Redis reachable",
+        );
         this.#emit("view");
       }
     } catch (error) {
@@ -312,7 +284,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       if (this.#reachable || !this.#warned) {
         this.#warned = true;
         this.#logger.warn(
-          { err: (error as Error).message, redis: this.#options.redis, held: this.#held.size },
+          { err: (error as Error).message, redis: this.#options.redis, held: this.#holdings.held.size },
           "cluster: Redis out of reach; keeping the endpoints held here and taking no new ones",
         );
       }
@@ -320,64 +292,6 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
         this.#reachable = false;
         this.#emit("view");
       }
-    }
-  }
-
-  /** Renews the leases held, a third of the TTL after the last renewal (every tick while Redis is away). */
-  async #renew(force: boolean): Promise<void> {
-    const stores = this.#stores;
-    const now = this.#clock.now();
-    if (!stores || this.#held.size === 0) return;
-    if (!force && this.#reachable && now - this.#renewedAt < this.leaseTtl / 3) return;
-    const ids = [...this.#held];
-    const kept = await stores.leases.renew(ids, this.#lease, this.leaseTtl);
-    this.#renewedAt = now;
-    const lost = ids.filter((_, i) => !kept[i]);
-    if (lost.length > 0) await this.#lose(lost);
-  }
-
-  async #lose(ids: readonly string[]): Promise<void> {
-    this.#logger.warn(
-      { endpoints: ids },
-      "cluster: leases lost to another instance; closing those links now",
-    );
-    for (const id of ids) this.#held.delete(id);
-    this.#emit("changed");
-    await this.#host?.drop(ids);
-  }
-
-  /** A live process has this instance id: let go of everything and run nothing while it is there. */
-  async #refuse(holder: LiveMember): Promise<void> {
-    if (!this.#taken) {
-      this.#logger.error(
-        { instance: this.instanceId, address: holder.address },
-        "cluster: another running instance has this cluster.instanceId; this one runs nothing while it is there (give each instance its own id)",
-      );
-    }
-    this.#taken = holder;
-    this.#reachable = true;
-    const ids = [...this.#held];
-    if (ids.length === 0) return;
-    this.#held.clear();
-    this.#emit("changed");
-    await this.#host?.drop(ids);
-    await this.#stores?.leases.release(ids, this.#lease);
-  }
-
-  async #waitForId(): Promise<void> {
-    const first = this.#taken;
-    if (!first) return;
-    // A predecessor that crashed stops beating and lapses within its TTL; a duplicate beats on.
-    const until = this.#clock.now() + Math.max(first.ttl, this.leaseTtl) + 2 * this.#tickMs;
-    while (this.#taken && !this.#stopped) {
-      if (this.#taken.deadline > first.deadline || this.#clock.now() > until) {
-        throw new XiaozhiError(
-          "DUPLICATE_INSTANCE",
-          `cluster.instanceId "${this.instanceId}" is in use by another running instance (${this.#taken.address ?? "address unknown"}); give each instance its own cluster.instanceId`,
-        );
-      }
-      await sleep(this.#clock, this.#tickMs);
-      await this.#loop.kick();
     }
   }
 
@@ -393,212 +307,42 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     };
   }
 
-  async #members(live: ReadonlyMap<string, LiveMember>, now: number): Promise<void> {
-    const joined = [...live.keys()].filter((id) => id !== this.instanceId && !this.#live.has(id));
-    const changed = joined.length > 0 || [...this.#live.keys()].some((id) => !live.has(id));
-    for (const id of this.#remote.keys()) if (!live.has(id)) this.#remote.delete(id);
-    this.#live = new Map(live);
-    this.#redisNow = now;
-    // What the others run arrives as messages; once a lease it is read in full too, so a message
-    // missed while a subscription reconnected is made good.
-    const at = this.#clock.now();
-    const others = [...live.keys()].filter((id) => id !== this.instanceId);
-    if (at - this.#statusesReadAt >= this.leaseTtl) {
-      this.#statusesReadAt = at;
-      await this.#readStatuses(others);
-      this.#emit("view");
-    } else if (joined.length > 0) await this.#readStatuses(joined);
-    if (changed) this.#emit("view");
-  }
-
   /** Reads the list when it changed; seeds it when Redis has none, or restores one known better. */
-  async #syncList(
-    identity: { epoch: string; version: number; settleUntil: number } | undefined,
-    now: number,
-  ) {
-    const stores = this.#stores as ClusterStores;
-    this.#settling = identity !== undefined && now < identity.settleUntil;
-    if (identity && this.#list.same(identity)) return;
-    let stored = identity ? await stores.list.read() : undefined;
-    if (!stored || (now < stored.settleUntil && this.#list.knowsMore(stored))) {
-      const seed = this.#list.seed(this.#randomId);
-      if (await stores.list.seed(seed, listSettle)) {
-        this.#logger.info(
-          {
-            endpoints: seed.entries.length,
-            from: this.#list.epoch ? "the list known here" : "the config file",
-          },
-          "cluster: seeded the endpoint list",
-        );
-      }
-      stored = await stores.list.read();
-      this.#settling = true;
-    }
-    if (stored && this.#list.adopt(stored)) this.#emit("changed");
+  async #syncList(identity: Extract<BeatResult, { taken: false }>["list"], now: number): Promise<void> {
+    const synced = await syncList(this.#list, (this.#stores as ClusterStores).list, identity, now, {
+      newEpoch: this.#randomId,
+      settleMs: listSettle,
+      logger: this.#logger,
+    });
+    this.#settling = synced.settling;
+    if (synced.changed) this.#emit("changed");
   }
 
   /** Reads the leases, plans, and carries the plan out. */
   async #balance(): Promise<void> {
-    const stores = this.#stores as ClusterStores;
     const now = this.#clock.now();
     const listed = [...this.#list.desired.keys()];
-    const ids = [...new Set([...listed, ...this.#held, ...this.#unsure])];
-    const values = await stores.leases.read(ids);
-    this.#unsure.clear();
-    const leases = new Map<string, LeaseHolder>();
-    ids.forEach((id, i) => {
-      const value = values[i];
-      if (value)
-        leases.set(id, { instance: value.slice(0, value.indexOf("|")), mine: value === this.#lease });
-    });
-    const holders = new Map<string, string>();
-    for (const id of listed) {
-      const lease = leases.get(id);
-      if (lease) holders.set(id, lease.instance);
-    }
-    if (!sameMap(holders, this.#holders)) this.#emit("view");
-    this.#holders = holders;
-    const reached = this.#reachedHosts();
+    const leases = await this.#holdings.read(listed);
+    const reached = this.#peers.reachedHosts();
     const local = this.#host?.statuses() ?? [];
-    const unservable = this.#watch.observe(now, this.#held, local, (host) => reached.has(host));
-    const next = plan(
-      {
-        self: this.instanceId,
-        tickMs: this.#tickMs,
-        listed,
-        settling: this.#settling,
-        joining: this.#joining,
-        live: this.#active(now),
-        leases,
-        held: this.#held,
-        unservable,
-        ...(this.#grace ? { grace: this.#grace } : {}),
-        freeSince: this.#freeSince,
-      },
-      now,
-    );
-    this.#freeSince = next.freeSince;
-    if (this.#grace && now >= this.#grace.until) this.#grace = undefined;
-    await this.#carryOut(next, unservable, now);
-  }
-
-  async #carryOut(next: Plan, unservable: ReadonlySet<string>, now: number): Promise<void> {
-    const stores = this.#stores as ClusterStores;
-    if (next.lost.length > 0) await this.#lose(next.lost);
-    if (next.release.length > 0) {
-      const running = next.release.filter((id) => this.#held.has(id));
-      for (const id of next.release) {
-        this.#held.delete(id);
-        this.#holders.delete(id);
-        this.#unsure.add(id);
-      }
-      const gaveUp = next.release.filter((id) => unservable.has(id));
-      if (gaveUp.length > 0) {
-        this.#watch.gaveUp(gaveUp, now);
-        this.#logger.warn(
-          { endpoints: gaveUp },
-          "cluster: these links stay down here while other instances reach their hosts; handing them over",
-        );
-      }
-      // Break before make: the links close before the leases go, so no agent sees two providers.
-      if (running.length > 0) {
-        this.#emit("changed");
-        await this.#host?.drop(running);
-      }
-      await stores.leases.release(next.release, this.#lease);
-      for (const id of next.release) this.#unsure.delete(id);
-      if (next.why.handover > 0)
-        this.#logger.info({ endpoints: next.why.handover }, "cluster: handed endpoints over");
-      await this.#publish({ t: "released", by: this.instanceId, ids: next.release });
-    }
-    let taken = next.adopt.length;
-    for (const id of next.adopt) {
-      this.#held.add(id);
-      this.#holders.set(id, this.instanceId);
-    }
-    if (next.acquire.length > 0) {
-      for (const id of next.acquire) this.#unsure.add(id);
-      const got = await stores.leases.acquire(next.acquire, this.#lease, this.leaseTtl);
-      next.acquire.forEach((id, i) => {
-        this.#unsure.delete(id);
-        if (!got[i]) return;
-        this.#held.add(id);
-        this.#holders.set(id, this.instanceId);
-        this.#freeSince.delete(id);
-        taken++;
-      });
-    }
-    if (taken > 0) {
-      this.#logger.debug({ endpoints: taken }, "cluster: took endpoints");
-      this.#emit("changed");
-      this.#emit("view");
-    }
-  }
-
-  /** The live instances that still tick, with the listed endpoints each avoids; this one with its own. */
-  #active(now: number): Map<string, ReadonlySet<string>> {
-    const hosts = new Map<string, string[]>();
-    for (const { id, url } of this.#list.desired.values()) {
-      const host = hostOf(url);
-      if (host !== undefined) hosts.set(host, [...(hosts.get(host) ?? []), id]);
-    }
-    const avoids = (endpoints: Iterable<string>, avoided: Iterable<string>) => {
-      const set = new Set(endpoints);
-      for (const host of avoided) for (const id of hosts.get(host) ?? []) set.add(id);
-      return set;
+    const held = this.#holdings.held;
+    const unservable = this.#watch.observe(now, held, local, (host) => reached.has(host));
+    const grace = this.#membership.graceAt(now);
+    const snapshot: Snapshot = {
+      self: this.instanceId,
+      tickMs: this.#tickMs,
+      listed,
+      settling: this.#settling,
+      joining: this.#joining,
+      live: this.#peers.active(this.#watch.avoiding(now), this.#list.desired.values()),
+      leases,
+      held,
+      unservable,
+      ...(grace ? { grace } : {}),
+      freeSince: this.#holdings.freeSince,
     };
-    const active = new Map<string, ReadonlySet<string>>();
-    for (const [id, member] of this.#live) {
-      if (id === this.instanceId) continue;
-      if (this.#redisNow - (member.deadline - member.ttl) <= staleAfter(member.ttl)) {
-        active.set(id, avoids(member.avoid, member.avoidHosts));
-      }
-    }
-    const own = this.#watch.avoiding(now);
-    active.set(this.instanceId, avoids(own.endpoints, own.hosts));
-    return active;
-  }
-
-  /** Hosts another live instance has a link up to, as they last published. */
-  #reachedHosts(): Set<string> {
-    const hosts = new Set<string>();
-    for (const [id, statuses] of this.#remote) {
-      if (!this.#live.has(id)) continue;
-      for (const status of statuses.values()) {
-        const host = status.connected ? hostOf(status.url) : undefined;
-        if (host) hosts.add(host);
-      }
-    }
-    return hosts;
-  }
-
-  /**
-   * Publishes what runs here when its state changed, and once a lease period in any case (fresh RTT
-   * and health, and the stored copy an instance that joins later reads kept alive).
-   */
-  async #sendStatus(): Promise<void> {
-    if (!this.#host || !this.#stores) return;
-    const now = this.#clock.now();
-    const due = now - this.#statusSentAt >= this.leaseTtl;
-    if (!this.#statusDirty && !due) return;
-    this.#statusDirty = false;
-    const endpoints = this.#host.statuses();
-    const shape = JSON.stringify(
-      endpoints.map(({ rttMs, healthScore, health, lastFrameAt, ...rest }) => rest),
-    );
-    if (shape === this.#statusSent && !due) return;
-    this.#statusSent = shape;
-    this.#statusSentAt = now;
-    const message: ClusterMessage = { t: "status", by: this.instanceId, endpoints };
-    await this.#stores.members.saveStatus(this.instanceId, JSON.stringify(message), this.leaseTtl * 3);
-  }
-
-  async #readStatuses(ids: readonly string[]): Promise<void> {
-    const texts = (await this.#stores?.members.readStatuses(ids)) ?? [];
-    ids.forEach((id, i) => {
-      const message = parseMessage(texts[i] ?? "");
-      if (message?.t === "status") this.#remote.set(id, new Map(message.endpoints.map((e) => [e.id, e])));
-    });
+    const next = plan(snapshot, now);
+    await this.#holdings.carryOut(next, unservable, now);
   }
 
   #onMessage(text: string): void {
@@ -610,12 +354,13 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
         if (message.epoch !== this.#list.epoch || message.v !== this.#list.version) void this.#loop.kick();
         break;
       case "released":
-        for (const id of message.ids) if (this.#holders.get(id) === message.by) this.#holders.delete(id);
+        for (const id of message.ids) {
+          if (this.#holdings.holders.get(id) === message.by) this.#holdings.holders.delete(id);
+        }
         void this.#loop.kick();
         break;
       case "left":
-        this.#live.delete(message.by);
-        this.#remote.delete(message.by);
+        this.#peers.left(message.by);
         this.#emit("view");
         void this.#loop.kick();
         break;
@@ -623,10 +368,10 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
         void this.#loop.kick();
         break;
       case "reconnect":
-        if (this.#held.has(message.id)) this.#host?.reconnect(message.id);
+        if (this.#holdings.held.has(message.id)) this.#host?.reconnect(message.id);
         break;
       case "status":
-        this.#remote.set(message.by, new Map(message.endpoints.map((e) => [e.id, e])));
+        this.#peers.heard(message);
         this.#emit("view");
         break;
     }
@@ -639,10 +384,4 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   #emit(event: keyof ClusterEventMap): void {
     this.#events.emit(event, { at: this.#wall() });
   }
-}
-
-function sameMap(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [key, value] of a) if (b.get(key) !== value) return false;
-  return true;
 }

@@ -1,11 +1,7 @@
 export { type ClusterClock, systemClock } from "./clock.js";
 export { maskRedisUrl } from "./cluster-view.js";
-export {
-  type CoordinatorOptions,
-  defaultLeaseTtl,
-  listSettle,
-  RedisClusterCoordinator,
-} from "./coordinator.js";
+export { RedisClusterCoordinator } from "./coordinator.js";
+export { type CoordinatorOptions, defaultLeaseTtl, listSettle } from "./coordinator-options.js";
 export { keptChanges } from "./list-changes.js";
 export { type LeaseHolder, type Plan, plan, type Snapshot } from "./planner.js";
 export { defaultInstanceId, redisCluster } from "./redis-cluster.js";

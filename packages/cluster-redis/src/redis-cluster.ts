@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { ClusterFactory } from "@xiaozhi-connect/webserver-adapter";
 import { maskRedisUrl } from "./cluster-view.js";
-import { defaultLeaseTtl, RedisClusterCoordinator } from "./coordinator.js";
+import { RedisClusterCoordinator } from "./coordinator.js";
+import { defaultLeaseTtl } from "./coordinator-options.js";
 import { redisStores } from "./redis-stores.js";
 
 /**
