@@ -199,9 +199,13 @@ export function violations(given: RunLog): string[] {
         const slowed = log.windows
           .filter((w) => w.kind === "client-pause")
           .map((w) => ({ ...w, to: w.to + reconnect }));
-        const excused = [...excuses, ...outages, ...slowed].some(
-          (w) => w.from <= after && end <= w.to + excuseGrace,
-        );
+        // Back from a pause or partition into a Redis that lost its data, it holds still until the
+        // restored list settles.
+        const excused =
+          [...outages, ...slowed].some((w) => w.from <= after && end <= w.to + excuseGrace) ||
+          excuses.some(
+            (w) => w.from <= after && end <= stillAway(log, w, reconnect + listSettle) + excuseGrace,
+          );
         if (!excused)
           found.push(`${token} still open ${end - answered} ms after its removal at ${answered} ms`);
       }
@@ -235,26 +239,26 @@ export function violations(given: RunLog): string[] {
  * window, and any that follows it within a second (another pause or partition of it, Redis away
  * and the instances reconnecting, a `CLIENT PAUSE`).
  */
-function stillAway(log: RunLog, first: Window): number {
+function stillAway(log: RunLog, first: Window, redisTail = reconnect): number {
   let end = first.to;
   // Bounded: each round moves `end` later along a finite list of windows.
   for (let round = 0; round < log.windows.length; round++) {
     const next = log.windows.find(
       (w) =>
         w.from <= end + 1000 &&
-        until(w) > end &&
+        until(w, redisTail) > end &&
         (w.kind === "redis-down" ||
           w.kind === "client-pause" ||
           (w.target === first.target && (w.kind === "pause" || w.kind === "partition"))),
     );
     if (!next) break;
-    end = until(next);
+    end = until(next, redisTail);
   }
   return end;
 }
 
-function until(w: Window): number {
-  return w.kind === "redis-down" ? w.to + reconnect : w.to;
+function until(w: Window, redisTail = reconnect): number {
+  return w.kind === "redis-down" ? w.to + redisTail : w.to;
 }
 
 /** When `token` is surely listed: from its add's answer (or the start) to the next change sent. */

@@ -274,10 +274,9 @@ export class XiaozhiConnectionAdapter {
     if (cluster) {
       if (!this.#subscribed) this.#subscribe();
       await this.#joinCluster(cluster);
-      await this.#serially(async () => {
-        await cluster.update(() => endpointEntries(mcpEndpoint));
-        await this.#applyCluster();
-      });
+      // The list change is Redis's compare-and-set; only applying it takes the lock (see addEndpoint).
+      await cluster.update(() => endpointEntries(mcpEndpoint));
+      await this.#serially(() => this.#applyCluster());
     } else await this.applyConfig({ ...this.#config, mcpEndpoint: mcpEndpoint ?? [] });
     await this.#refreshToolNames();
   }
@@ -416,16 +415,17 @@ export class XiaozhiConnectionAdapter {
     const endpoint = endpointToAdd(url, name);
     const cluster = this.cluster;
     if (cluster) {
-      // The cluster's list: a compare-and-set in Redis, so of N concurrent adds on any instances one wins.
+      // The cluster's list: a compare-and-set in Redis, so of N concurrent adds on any instances one
+      // wins. It runs outside the lock: a change waiting on Redis never holds up applying leases.
+      await cluster.update(
+        (entries) => {
+          const raw: Record<string, unknown> = { mcpEndpoint: entries };
+          addEndpointEntry(raw, endpoint);
+          return raw.mcpEndpoint as unknown[];
+        },
+        { key: `add:${endpoint.id}` },
+      );
       return this.#serially(async () => {
-        await cluster.update(
-          (entries) => {
-            const raw: Record<string, unknown> = { mcpEndpoint: entries };
-            addEndpointEntry(raw, endpoint);
-            return raw.mcpEndpoint as unknown[];
-          },
-          { key: `add:${endpoint.id}` },
-        );
         await this.#applyCluster();
         const status = cluster.endpoint(endpoint.id, this.manager.getEndpointStatus(endpoint.id));
         if (!status) throw new XiaozhiError("INVALID_ENDPOINT", "the endpoint could not be added");
@@ -444,21 +444,19 @@ export class XiaozhiConnectionAdapter {
   }
 
   /** Closes an endpoint with 1000 and removes it from the config file; false when unknown. */
-  removeEndpoint(id: string): Promise<boolean> {
+  async removeEndpoint(id: string): Promise<boolean> {
     const cluster = this.cluster;
     if (cluster) {
-      return this.#serially(async () => {
-        // True too when a retry finds that an earlier attempt whose outcome was unknown removed it.
-        const removed = await cluster.update(
-          (entries) => {
-            const raw: Record<string, unknown> = { mcpEndpoint: entries };
-            return removeEndpointEntry(raw, id) ? (raw.mcpEndpoint as unknown[]) : undefined;
-          },
-          { key: `remove:${id}` },
-        );
-        await this.#applyCluster();
-        return removed;
-      });
+      // True too when a retry finds that an earlier attempt whose outcome was unknown removed it.
+      const removed = await cluster.update(
+        (entries) => {
+          const raw: Record<string, unknown> = { mcpEndpoint: entries };
+          return removeEndpointEntry(raw, id) ? (raw.mcpEndpoint as unknown[]) : undefined;
+        },
+        { key: `remove:${id}` },
+      );
+      await this.#serially(() => this.#applyCluster());
+      return removed;
     }
     return this.#serially(async () => {
       const running = this.manager.getEndpointStatus(id) !== undefined;
