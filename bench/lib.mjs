@@ -74,7 +74,8 @@ export const echoTools = {
  */
 export function spawnServer(configPath) {
   const main = fileURLToPath(new URL("../apps/webserver/dist/main.js", import.meta.url));
-  const child = spawn(process.execPath, [main, "--config", configPath, "--port", "0"], {
+  // In English whatever the locale: the ready line is read below.
+  const child = spawn(process.execPath, [main, "--config", configPath, "--port", "0", "--lang", "en"], {
     stdio: ["ignore", "pipe", "ignore"],
     env: {
       ...process.env,

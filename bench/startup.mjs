@@ -15,7 +15,8 @@ const stateHome = mkdtempSync(join(tmpdir(), "xz-bench-state-"));
 
 async function startOnce(config, n) {
   const started = performance.now();
-  const child = spawn(process.execPath, [main, "--config", config, "--port", "0"], {
+  // In English whatever the locale: the ready line is read below.
+  const child = spawn(process.execPath, [main, "--config", config, "--port", "0", "--lang", "en"], {
     stdio: ["ignore", "pipe", "ignore"],
     // Its own state directory: the bench's servers must not meet a user's running one.
     env: { ...process.env, XIAOZHI_LOG_LEVEL: "warn", XDG_STATE_HOME: stateHome },

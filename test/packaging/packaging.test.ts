@@ -1,7 +1,15 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { published, root } from "./published.js";
 
@@ -11,14 +19,12 @@ const run = (command: string, args: string[], cwd: string) =>
 
 let tarballs: string[] = [];
 let project: string;
+const packs = mkdtempSync(join(tmpdir(), "xz-packs-"));
+const installer = join(root, "scripts/install-global.mjs");
 
 beforeAll(() => {
-  const out = mkdtempSync(join(tmpdir(), "xz-packs-"));
-  for (const dir of published)
-    run("npx", ["--yes", "pnpm@12.21.0", "pack", "--pack-destination", out], join(root, dir));
-  tarballs = readdirSync(out)
-    .filter((f) => f.endsWith(".tgz"))
-    .map((f) => join(out, f));
+  // Packed as the install script packs them (pnpm rewrites the workspace ranges).
+  tarballs = run(process.execPath, [installer, "--pack-only", packs], root).trim().split("\n");
   // A scratch project outside the workspace, installed with npm from the tarballs alone.
   project = mkdtempSync(join(tmpdir(), "xz-consumer-"));
   writeFileSync(
@@ -68,26 +74,46 @@ describe("the packages as npm users get them", () => {
     });
   });
 
-  it("installs globally into a prefix: xiaozhi-connect on PATH, starting in the background and stopping", () => {
+  it("installs the command without a clone's tree: one package globally, one hono and one MCP SDK, JSON 404/405", async () => {
     const prefix = mkdtempSync(join(tmpdir(), "xz-global-"));
-    run(
-      "npm",
-      ["install", "--global", "--prefix", prefix, "--no-audit", "--no-fund", "--loglevel=error", ...tarballs],
-      prefix,
-    );
+    const installed = run(process.execPath, [installer, "--tarballs", packs, "--prefix", prefix], root);
+    expect(installed).toMatch(`installed @xiaozhi-connect/webserver@`);
+    // One global package: the app; the libraries are in its tree, not beside it.
+    const global = join(prefix, "lib/node_modules");
+    expect(readdirSync(join(global, "@xiaozhi-connect"))).toEqual(["webserver"]);
+    const tree = join(global, "@xiaozhi-connect/webserver");
+    for (const name of ["hono", "@modelcontextprotocol/sdk"]) {
+      expect(copiesOf(prefix, name), name).toHaveLength(1);
+      // Every package of ours that loads it, the app included, reaches that one copy.
+      const reached = new Set(ours(tree).map((dir) => reach(dir, name)));
+      expect([...reached], name).toEqual([copiesOf(prefix, name)[0]]);
+    }
+
     const home = mkdtempSync(join(tmpdir(), "xz-global-home-"));
     const env = { PATH: `${join(prefix, "bin")}:${process.env.PATH ?? ""}`, HOME: home, NO_COLOR: "1" };
     const shell = (args: string[]) =>
       execFileSync("xiaozhi-connect", args, { cwd: home, env, encoding: "utf8", timeout: 60_000 });
     expect(shell(["--version"]).trim()).toMatch(/^\d+\.\d+\.\d+$/);
     expect(shell(["config", "init"])).toMatch(/wrote .*xiaozhi\.config\.json/);
-    expect(shell(["start", "-d", "--port", "0"])).toMatch(/ready: dashboard http:\/\/127\.0\.0\.1:\d+\//);
+    const started = shell(["start", "-d", "--port", "0"]);
+    const url = /ready: dashboard (http:\/\/127\.0\.0\.1:\d+\/)/.exec(started)?.[1] as string;
     try {
+      expect(url).toBeDefined();
+      const missing = await fetch(new URL("nope", url));
+      expect(missing.status).toBe(404);
+      expect(await missing.json()).toEqual({ error: { code: "NOT_FOUND", message: expect.any(String) } });
+      const wrong = await fetch(new URL("api/status", url), { method: "DELETE" });
+      expect(wrong.status).toBe(405);
+      expect(wrong.headers.get("allow")).toMatch(/GET/);
+      expect(await wrong.json()).toMatchObject({ error: { code: "METHOD_NOT_ALLOWED" } });
+      const status = await fetch(new URL("api/status", url));
+      expect(status.status).toBe(200);
+      expect(await status.json()).toMatchObject({ config: { path: join(home, "xiaozhi.config.json") } });
       expect(JSON.parse(shell(["status", "--json"]))).toMatchObject({ running: true });
     } finally {
       expect(shell(["stop"])).toMatch(/stopped/);
     }
-  }, 120_000);
+  }, 300_000);
 
   it("installs the xiaozhi-connect command", () => {
     expect(run(join(project, "node_modules/.bin/xiaozhi-connect"), ["--version"], project).trim()).toMatch(
@@ -95,3 +121,41 @@ describe("the packages as npm users get them", () => {
     );
   });
 });
+
+/** Every installed copy of package `name` under `dir`, by its folder. */
+function copiesOf(dir: string, name: string): string[] {
+  const found: string[] = [];
+  const visit = (folder: string, depth: number) => {
+    if (depth > 40) return;
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const path = join(folder, entry.name);
+      if (path.endsWith(`node_modules/${name}`) && existsSync(join(path, "package.json"))) found.push(path);
+      visit(path, depth + 1);
+    }
+  };
+  visit(dir, 0);
+  return found;
+}
+
+/** The folders of our packages in an installed tree. */
+function ours(tree: string): string[] {
+  const scope = join(tree, "node_modules/@xiaozhi-connect");
+  return [tree, ...(existsSync(scope) ? readdirSync(scope).map((name) => join(scope, name)) : [])].filter(
+    (dir) => {
+      const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+      return Object.keys(manifest.dependencies ?? {}).some(
+        (d) => d === "hono" || d.startsWith("@modelcontextprotocol/"),
+      );
+    },
+  );
+}
+
+/** Where Node's lookup from `from` finds package `name`: the first node_modules/<name> upwards. */
+function reach(from: string, name: string): string | undefined {
+  for (let dir = realpathSync(from); ; dir = dirname(dir)) {
+    const candidate = join(dir, "node_modules", name);
+    if (existsSync(join(candidate, "package.json"))) return candidate;
+    if (dirname(dir) === dir) return undefined;
+  }
+}

@@ -12,27 +12,29 @@ import {
   setToolSwitch,
   type XiaozhiConfig,
 } from "@xiaozhi-connect/webserver-adapter";
+import { describe, type Messages } from "./messages.js";
 import { findConfig } from "./options.js";
 import { CommandError, colors, state, table } from "./output.js";
 import { runningServer, type ServerRecord, stateDir } from "./state.js";
 
 /** Where a command acts: the running server's HTTP API, or the config file when none runs. */
-export type Target =
+export type Target = (
   | { readonly kind: "server"; readonly record: ServerRecord; readonly token: string | undefined }
-  | { readonly kind: "file"; readonly path: string };
+  | { readonly kind: "file"; readonly path: string }
+) & { readonly m: Messages };
 
-/** Finds the running server (through the state directory), else the config file the lookup picks. */
-export function target(env: NodeJS.ProcessEnv, config: string | undefined): Target {
-  const record = runningServer(stateDir(env));
+/**
+ * The server of the config the lookup picks (through its state directory), else that config file.
+ * With no config found, the demo server when it runs.
+ */
+export function target(env: NodeJS.ProcessEnv, config: string | undefined, m: Messages): Target {
+  const path = findConfig(config, env).path ?? null;
+  const record = runningServer(stateDir(env, path));
   if (record) {
-    return { kind: "server", record, token: record.token ?? tokenOf(record.config, env) };
+    return { kind: "server", record, token: record.token ?? tokenOf(record.config, env), m };
   }
-  const path = findConfig(config, env).path;
-  if (!path)
-    throw new CommandError(
-      "no server is running and no config file was found (try: xiaozhi-connect config init)",
-    );
-  return { kind: "file", path };
+  if (!path) throw new CommandError(m.manage.noServerNoConfig);
+  return { kind: "file", path, m };
 }
 
 function tokenOf(path: string | null, env: NodeJS.ProcessEnv): string | undefined {
@@ -64,13 +66,18 @@ export async function api<T>(
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
-    throw new CommandError(`cannot reach the server at ${server.record.url}: ${(error as Error).message}`);
+    throw new CommandError(server.m.manage.unreachable(server.record.url, (error as Error).message));
   }
   const text = await response.text();
-  const value = text ? (JSON.parse(text) as T & { error?: { message?: string } }) : (undefined as T);
+  const value = text ? (JSON.parse(text) as T) : (undefined as T);
   if (!response.ok) {
-    const message = (value as { error?: { message?: string } } | undefined)?.error?.message;
-    throw new CommandError(message ?? `the server answered HTTP ${response.status}`);
+    const error = (value as { error?: { code?: string; message?: string } } | undefined)?.error;
+    const words =
+      error?.code && server.m.prefixCodes
+        ? server.m.errorCodes[error.code as keyof Messages["errorCodes"]]
+        : undefined;
+    const message = error?.message ?? server.m.manage.httpStatus(response.status);
+    throw new CommandError(words ? `${words}: ${message}` : message);
   }
   return value;
 }
@@ -118,26 +125,32 @@ export async function listEndpoints(where: Target): Promise<EndpointRow[]> {
   if (where.kind === "server")
     return (await api<{ endpoints: EndpointRow[] }>(where, "GET", "/api/endpoints")).endpoints;
   // The endpoints the server would connect: placeholders and invalid entries are left out.
-  return selectEndpoints((await loadFile(where.path)).mcpEndpoint).endpoints.map(({ url, name }) => ({
-    id: endpointId(url as string),
-    url: maskEndpoint(url as string),
-    ...(name === undefined ? {} : { name }),
-    state: "not running",
-  }));
+  return selectEndpoints((await loadFile(where.path, where.m)).mcpEndpoint).endpoints.map(
+    ({ url, name }) => ({
+      id: endpointId(url as string),
+      url: maskEndpoint(url as string),
+      ...(name === undefined ? {} : { name }),
+      state: "not running",
+    }),
+  );
 }
 
-export function endpointTable(rows: readonly EndpointRow[]): string {
+/** Endpoints as a table, headed and worded in the command's language. */
+export function endpointTable(rows: readonly EndpointRow[], m: Messages): string {
   // In cluster mode every row says which instance holds the endpoint.
   const clustered = rows.some((e) => e.instance !== undefined);
+  const h = m.tables;
   return table(
-    ["ID", "AGENT", "URL", "STATE", ...(clustered ? ["INSTANCE"] : []), "HEALTH", "RTT", "LAST ERROR"],
+    [h.id, h.agent, h.url, h.state, ...(clustered ? [h.instance] : []), h.health, h.rtt, h.lastError],
     rows.map((e) => [
       e.id,
       e.name ?? "",
       e.url,
       // A link reopened so its agent lists changed tools is no trouble: say what it is.
-      e.republishing ? state("republishing tools") : state(e.state),
-      ...(clustered ? [e.instance ?? colors.dim("(none)")] : []),
+      e.republishing
+        ? state("republishing tools", m.states.republishing)
+        : state(e.state, m.states[e.state as keyof Messages["states"]] ?? e.state),
+      ...(clustered ? [e.instance ?? colors.dim(m.tables.none)] : []),
       e.healthScore === undefined ? "" : String(Math.round(e.healthScore)),
       e.rttMs === undefined ? "" : `${e.rttMs.toFixed(1)} ms`,
       e.lastError ? colors.dim(e.lastError) : "",
@@ -146,14 +159,15 @@ export function endpointTable(rows: readonly EndpointRow[]): string {
 }
 
 /** The instances of a cluster: id, address, endpoints held, last heartbeat. */
-export function instanceTable(rows: readonly InstanceRow[], now = Date.now()): string {
+export function instanceTable(rows: readonly InstanceRow[], m: Messages, now = Date.now()): string {
+  const h = m.tables;
   return table(
-    ["INSTANCE", "ADDRESS", "ENDPOINTS", "LAST HEARTBEAT"],
+    [h.instance, h.address, h.endpoints, h.heartbeat],
     rows.map((i) => [
-      i.self ? `${i.id} ${colors.dim("(this one)")}` : i.id,
+      i.self ? `${i.id} ${colors.dim(h.thisOne)}` : i.id,
       i.address ?? "",
       String(i.endpoints),
-      `${((now - i.heartbeatAt) / 1000).toFixed(1)} s ago`,
+      h.secondsAgo(((now - i.heartbeatAt) / 1000).toFixed(1)),
     ]),
   );
 }
@@ -164,14 +178,14 @@ export async function addEndpoint(where: Target, url: string, name?: string): Pr
     const body = name === undefined ? { url } : { url, name };
     return (await api<{ endpoint: EndpointRow }>(where, "POST", "/api/endpoints", body)).endpoint;
   }
-  await notClustered(where.path);
+  await notClustered(where);
   let endpoint: { url: string; id: string; name?: string };
   try {
     endpoint = endpointToAdd(url, name);
   } catch (error) {
-    throw new CommandError((error as Error).message);
+    throw new CommandError(describe(error, where.m));
   }
-  await editFile(where.path, (raw) => addEndpointEntry(raw, endpoint));
+  await editFile(where, (raw) => addEndpointEntry(raw, endpoint));
   return {
     id: endpoint.id,
     url: maskEndpoint(endpoint.url),
@@ -187,9 +201,9 @@ export async function removeEndpoint(where: Target, idOrUrl: string): Promise<vo
     await api(where, "DELETE", `/api/endpoints/${encodeURIComponent(id)}`);
     return;
   }
-  await notClustered(where.path);
-  await editFile(where.path, (raw) => {
-    if (!removeEndpointEntry(raw, id)) throw new CommandError(`no endpoint ${id}`);
+  await notClustered(where);
+  await editFile(where, (raw) => {
+    if (!removeEndpointEntry(raw, id)) throw new CommandError(where.m.manage.noEndpoint(id));
   });
 }
 
@@ -197,17 +211,12 @@ export async function removeEndpoint(where: Target, idOrUrl: string): Promise<vo
  * In cluster mode the endpoint list lives in Redis and the file only seeds an empty cluster: an
  * edit of the file would change nothing that runs, so it is refused with what to do instead.
  */
-async function notClustered(path: string): Promise<void> {
-  if ((await loadFile(path)).cluster) {
-    throw new CommandError(
-      "this config runs in cluster mode: the endpoint list lives in Redis, and the file's mcpEndpoint only seeds an empty cluster. Start an instance (xiaozhi-connect start -d) and run this again: the change then applies to every instance",
-    );
-  }
+async function notClustered(where: Extract<Target, { kind: "file" }>): Promise<void> {
+  if ((await loadFile(where.path, where.m)).cluster) throw new CommandError(where.m.manage.clustered);
 }
 
 export async function reconnectEndpoint(where: Target, id: string): Promise<void> {
-  if (where.kind !== "server")
-    throw new CommandError("reconnect needs a running server (xiaozhi-connect start -d)");
+  if (where.kind !== "server") throw new CommandError(where.m.manage.reconnectNeedsServer);
   await api(where, "POST", `/api/endpoints/${encodeURIComponent(id)}/reconnect`);
 }
 
@@ -215,18 +224,19 @@ export async function reconnectEndpoint(where: Target, id: string): Promise<void
 export async function listServices(where: Target): Promise<ServiceRow[]> {
   if (where.kind === "server")
     return (await api<{ services: ServiceRow[] }>(where, "GET", "/api/services")).services;
-  return Object.keys((await loadFile(where.path)).mcpServers ?? {}).map((name) => ({
+  return Object.keys((await loadFile(where.path, where.m)).mcpServers ?? {}).map((name) => ({
     name,
     state: "not running",
   }));
 }
 
-export function serviceTable(rows: readonly ServiceRow[]): string {
+export function serviceTable(rows: readonly ServiceRow[], m: Messages): string {
+  const h = m.tables;
   return table(
-    ["SERVICE", "STATE", "TOOLS", "RESTARTS", "WHY DOWN"],
+    [h.service, h.state, h.tools, h.restarts, h.whyDown],
     rows.map((s) => [
       s.name,
-      state(s.state),
+      state(s.state, m.states[s.state as keyof Messages["states"]] ?? s.state),
       s.tools === undefined ? "" : String(s.tools),
       s.restarts === undefined ? "" : String(s.restarts),
       s.lastError ? colors.dim(s.lastError) : "",
@@ -237,7 +247,7 @@ export function serviceTable(rows: readonly ServiceRow[]): string {
 /** Tools: live from the server (names need running services), or the switches the file sets. */
 export async function listTools(where: Target): Promise<ToolRow[]> {
   if (where.kind === "server") return (await api<{ tools: ToolRow[] }>(where, "GET", "/api/tools")).tools;
-  const config = await loadFile(where.path);
+  const config = await loadFile(where.path, where.m);
   return Object.entries(config.mcpServerConfig ?? {}).flatMap(([service, entry]) =>
     Object.entries(entry.tools ?? {}).map(([tool, value]) => ({
       name: `${service}${toolNameSeparator}${tool}`,
@@ -247,13 +257,14 @@ export async function listTools(where: Target): Promise<ToolRow[]> {
   );
 }
 
-export function toolTable(rows: readonly ToolRow[]): string {
+export function toolTable(rows: readonly ToolRow[], m: Messages): string {
+  const h = m.tables;
   return table(
-    ["TOOL", "SERVICE", "ENABLED", "DESCRIPTION"],
+    [h.tool, h.service, h.enabled, h.description],
     rows.map((t) => [
       t.name,
       t.service,
-      t.enabled ? colors.green("yes") : colors.red("no"),
+      t.enabled ? colors.green(h.yes) : colors.red(h.no),
       t.description ?? "",
     ]),
   );
@@ -266,27 +277,30 @@ export async function setToolEnabled(where: Target, name: string, enabled: boole
     return;
   }
   const service = serviceOf(name);
-  if (!service) throw new CommandError(`tool names are <service>${toolNameSeparator}<tool>, got "${name}"`);
+  if (!service) throw new CommandError(where.m.manage.toolName(toolNameSeparator, name));
   const tool = name.slice(service.length + toolNameSeparator.length);
-  await editFile(where.path, (raw) => setToolSwitch(raw, service, tool, enabled));
+  await editFile(where, (raw) => setToolSwitch(raw, service, tool, enabled));
 }
 
-async function loadFile(path: string): Promise<XiaozhiConfig> {
+async function loadFile(path: string, m: Messages): Promise<XiaozhiConfig> {
   try {
     return await new ConfigFile(path).load();
   } catch (error) {
-    throw new CommandError(`${path}: ${(error as Error).message}`);
+    throw new CommandError(`${path}: ${describe(error, m)}`);
   }
 }
 
 /** Edits the config file as the server would: atomically, keeping unknown fields, validated. */
-async function editFile(path: string, edit: (raw: Record<string, unknown>) => void): Promise<void> {
-  const file = new ConfigFile(path);
+async function editFile(
+  where: Extract<Target, { kind: "file" }>,
+  edit: (raw: Record<string, unknown>) => void,
+): Promise<void> {
+  const file = new ConfigFile(where.path);
   try {
     await file.load();
     await file.update(edit);
   } catch (error) {
     if (error instanceof CommandError) throw error;
-    throw new CommandError(`${path}: ${(error as Error).message}`);
+    throw new CommandError(`${where.path}: ${describe(error, where.m)}`);
   }
 }

@@ -1,6 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { type CustomToolConfig, unavailableReason } from "@xiaozhi-connect/mcp-services";
 import { formatOf, parseConfigText, selectEndpoints } from "@xiaozhi-connect/webserver-adapter";
+import { describe, type Messages } from "./messages.js";
 import { type LookupCandidate, lookupCandidates } from "./options.js";
 import { CommandError } from "./output.js";
 
@@ -15,31 +17,45 @@ export function explainLookup(
 }
 
 export type CheckResult =
-  | { readonly ok: true; readonly path: string; readonly summary: string }
+  | {
+      readonly ok: true;
+      readonly path: string;
+      readonly summary: string;
+      /** What is valid but will not work as the user may expect: nothing to connect, unavailable tools. */
+      readonly warnings: readonly string[];
+    }
   | { readonly ok: false; readonly path: string; readonly error: string };
 
 /** `config check`: parses and validates a config file, naming each wrong field. */
-export function checkConfig(file: string | undefined, env: NodeJS.ProcessEnv): CheckResult {
+export function checkConfig(file: string | undefined, env: NodeJS.ProcessEnv, m: Messages): CheckResult {
   const path = file ? resolve(file) : explainLookup(undefined, env).path;
-  if (!path) throw new CommandError("no config file was found (xiaozhi-connect config init writes one)");
+  if (!path) throw new CommandError(m.manage.noConfigFound);
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    return { ok: false, path, error: `cannot read it: ${(error as NodeJS.ErrnoException).code ?? "error"}` };
+    return { ok: false, path, error: m.manage.unreadable((error as NodeJS.ErrnoException).code ?? "error") };
   }
   try {
     const config = parseConfigText(text, formatOf(path));
     const { endpoints, skipped } = selectEndpoints(config.mcpEndpoint);
     const services = Object.keys(config.mcpServers ?? {}).length;
-    const notes = skipped.map((s) => `skipped ${s.endpoint}: ${s.reason}`);
+    const notes = skipped.map((s) => m.manage.skipped(s.endpoint, s.reason));
+    const warnings: string[] = [];
+    // In cluster mode the list lives in Redis: an empty file list only means the cluster seeds none.
+    if (endpoints.length === 0 && !config.cluster) warnings.push(m.manage.noUsableEndpoint);
+    for (const tool of (config.customMCP?.tools ?? []) as unknown as CustomToolConfig[]) {
+      const reason = unavailableReason(tool, config.platforms as never);
+      if (reason) warnings.push(m.manage.toolUnavailable(tool.name, reason));
+    }
     return {
       ok: true,
       path,
-      summary: [`${endpoints.length} endpoint(s)`, `${services} service(s)`, ...notes].join("; "),
+      summary: [m.manage.counts(endpoints.length, services), ...notes].join(m.manage.separator),
+      warnings,
     };
   } catch (error) {
-    return { ok: false, path, error: (error as Error).message };
+    return { ok: false, path, error: describe(error, m) };
   }
 }
 
@@ -57,13 +73,18 @@ export const starterConfig = {
  * `$XIAOZHI_CONFIG`, `$XIAOZHI_CONFIG_DIR`, else the current directory). Refuses to overwrite an
  * existing file unless `force`.
  */
-export function initConfig(explicit: string | undefined, env: NodeJS.ProcessEnv, force: boolean): string {
+export function initConfig(
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv,
+  force: boolean,
+  m: Messages,
+): string {
   const candidates = lookupCandidates(explicit, env);
   // An explicit file as named; else the first directory's xiaozhi.config.json, as xiaozhi-client writes.
   const target = candidates.length === 1 ? candidates[0] : candidates.find((c) => c.path.endsWith(".json"));
-  if (!target) throw new CommandError("nowhere to write a config");
+  if (!target) throw new CommandError(m.manage.nowhereToWrite);
   const taken = candidates.find((c) => c.exists && dirname(c.path) === dirname(target.path));
-  if (taken && !force) throw new CommandError(`${taken.path} exists already (use --force to overwrite it)`);
+  if (taken && !force) throw new CommandError(m.manage.exists(taken.path));
   mkdirSync(dirname(target.path), { recursive: true });
   writeFileSync(target.path, `${JSON.stringify(starterConfig, null, 2)}\n`, { mode: 0o600 });
   return target.path;

@@ -2,8 +2,9 @@ import { spawn } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Messages } from "./messages.js";
 import { CommandError, colors } from "./output.js";
-import { isAlive, logFileName, pidFileName, recordFileName, runningServer, stateDir } from "./state.js";
+import { isAlive, logFileName, pidFileName, recordFileName, runningServer } from "./state.js";
 
 // Beside this file once built; from the sources (tests read them), the built one.
 const main = fileURLToPath(
@@ -14,11 +15,6 @@ const main = fileURLToPath(
 export const daemonChildFlag = "--daemon-child";
 
 /**
- * `start -d`: starts the server detached from the terminal (its own session, logging to the state
- * directory's rotating file) and returns once it printed its ready line, with that line. Throws a
- * `CommandError` with the reason when it does not come up within `timeoutMs`, or is running already.
- */
-/**
  * The V8 flags the server runs with, as the `xiaozhi-connect` launcher line and `pnpm start` pass
  * them: a 1 MiB young generation. A provider's garbage is short-lived and small; the default lets
  * the young generation grow to tens of MiB during a connect burst and keep them, about half of the
@@ -26,15 +22,29 @@ export const daemonChildFlag = "--daemon-child";
  */
 export const v8Flags: readonly string[] = ["--max-semi-space-size=1"];
 
+/** Where a background server keeps its state, and how the command speaks about it. */
+export interface DaemonContext {
+  /** The state directory of the server's config (see `stateDir`). */
+  readonly dir: string;
+  readonly m: Messages;
+  /** The command that stops it, as the user would type it. */
+  readonly stopCommand: string;
+}
+
+/**
+ * `start -d`: starts the server detached from the terminal (its own session, logging to the state
+ * directory's rotating file) and returns once it printed its ready line, with that line. Throws a
+ * `CommandError` with the reason when it does not come up within `timeoutMs`, or is running already.
+ */
 export async function startDaemon(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   say: (line: string) => void,
+  { dir, m, stopCommand }: DaemonContext,
   timeoutMs = 60_000,
 ): Promise<void> {
-  const dir = stateDir(env);
   const running = runningServer(dir);
-  if (running) throw new CommandError(`already running (pid ${running.pid}, ${running.url})`);
+  if (running) throw new CommandError(m.server.alreadyRunning(running.pid, running.url));
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const child = spawn(process.execPath, [...v8Flags, main, "start", ...args, daemonChildFlag], {
     detached: true,
@@ -45,7 +55,7 @@ export async function startDaemon(
   const outcome = await new Promise<{ ok: boolean; line: string }>((resolve) => {
     const timer = setTimeout(() => {
       child.kill("SIGTERM");
-      resolve({ ok: false, line: `did not come up within ${timeoutMs / 1000} s; see ${log}` });
+      resolve({ ok: false, line: m.server.notUpWithin(timeoutMs / 1000, log) });
     }, timeoutMs);
     child.on("message", (message: { type?: string; line?: string }) => {
       if (message.type !== "ready" && message.type !== "failed") return;
@@ -54,33 +64,34 @@ export async function startDaemon(
     });
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
-      resolve({ ok: false, line: `exited (${signal ?? `code ${code}`}) before it was ready; see ${log}` });
+      resolve({ ok: false, line: m.server.exitedEarly(String(signal ?? code), log) });
     });
   });
-  if (!outcome.ok) throw new CommandError(`could not start: ${outcome.line}`);
+  if (!outcome.ok) throw new CommandError(m.server.couldNotStart(outcome.line));
   // Let it go: no channel, no handle keeps this process waiting for it.
   child.removeAllListeners();
   child.disconnect();
   child.unref();
   say(outcome.line);
-  say(`running in the background (pid ${child.pid}); logs: ${log}; stop it with: xiaozhi-connect stop`);
+  say(m.server.inBackground(child.pid ?? 0, log, stopCommand));
 }
 
 /**
- * `stop`: SIGTERM to the running server, then waits for it to exit; past `timeoutMs` it kills it
- * and its service processes (SIGKILL to its process group when it runs detached). Resolves false
- * when nothing was running.
+ * `stop`: SIGTERM to the server recorded in `dir`, then waits for it to exit; past `timeoutMs` it
+ * kills it and its service processes (SIGKILL to its process group when it runs detached).
+ * Resolves false when nothing was running.
  */
-export async function stopServer(env: NodeJS.ProcessEnv, say: (line: string) => void, timeoutMs = 10_000) {
-  const dir = stateDir(env);
+export async function stopServer(
+  dir: string,
+  say: (line: string) => void,
+  m: Messages,
+  timeoutMs = 10_000,
+): Promise<boolean> {
   const record = runningServer(dir);
-  if (!record) {
-    say("xiaozhi-connect is not running");
-    return false;
-  }
+  if (!record) return false;
   process.kill(record.pid, "SIGTERM");
   if (!(await exited(record.pid, timeoutMs))) {
-    say(colors.yellow(`still running after ${timeoutMs / 1000} s; killing it`));
+    say(colors.yellow(m.server.killing(timeoutMs / 1000)));
     const detached = record.logFile !== undefined;
     try {
       process.kill(detached ? -record.pid : record.pid, "SIGKILL");
@@ -92,7 +103,7 @@ export async function stopServer(env: NodeJS.ProcessEnv, say: (line: string) => 
     rmSync(join(dir, pidFileName), { force: true });
     rmSync(join(dir, recordFileName), { force: true });
   }
-  say(`stopped (pid ${record.pid})`);
+  say(m.server.stopped(record.pid, record.config));
   return true;
 }
 

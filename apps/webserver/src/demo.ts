@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import type { Logger } from "@xiaozhi-connect/core";
-import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
+import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws";
 import type { XiaozhiConfig } from "@xiaozhi-connect/webserver-adapter";
 
 export interface DemoOptions {

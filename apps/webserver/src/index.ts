@@ -1,5 +1,6 @@
-export { main } from "./cli.js";
+export { type CliIo, main } from "./cli.js";
 export { type Demo, type DemoOptions, startDemo } from "./demo.js";
+export type { Locale } from "./locale.js";
 export {
   type ConfigLookup,
   findConfig,

@@ -1,22 +1,43 @@
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { prettyFactory } from "pino-pretty";
+import type { Messages } from "./messages.js";
 import { CommandError } from "./output.js";
-import { logFileName, runningServer, stateDir } from "./state.js";
+import { logFileName, runningServer } from "./state.js";
 
-/** The log file `start -d` writes: the running server's, else the state directory's. */
-export function logFile(env: NodeJS.ProcessEnv): string {
-  const dir = stateDir(env);
+/** The log file `start -d` writes in a state directory: the running server's, else the usual name. */
+export function logFile(dir: string): string {
   return runningServer(dir)?.logFile ?? join(dir, logFileName);
+}
+
+/**
+ * Turns pino's JSON lines into lines people read: time, level, message, then the fields
+ * (`2026-01-02 10:00:00.123 WARN: endpoint dropped {"endpoint":"ep-…"}` in effect, as pino-pretty
+ * lays it out). Colours only when `colorize`. A line that is not pino's is passed on as it is.
+ */
+export function readableLog(colorize: boolean): (line: string) => string {
+  const format = prettyFactory({
+    colorize,
+    translateTime: "SYS:yyyy-mm-dd HH:MM:ss.l",
+    ignore: "pid,hostname",
+    singleLine: true,
+  });
+  return (line) => {
+    if (!line.startsWith("{")) return line;
+    try {
+      return format(line).trimEnd();
+    } catch {
+      return line;
+    }
+  };
 }
 
 /**
  * The last `count` lines of the log at `path`, reaching into the rotated files (`.1`, `.2`…) when
  * the current one holds fewer. Reads only the tails it needs, however large the files.
  */
-export function lastLines(path: string, count: number): string[] {
-  if (!exists(path)) {
-    throw new CommandError(`no log file at ${path} (logs are written by: xiaozhi-connect start -d)`);
-  }
+export function lastLines(path: string, count: number, m: Messages): string[] {
+  if (!exists(path)) throw new CommandError(m.server.noLog(path));
   const lines: string[] = [];
   for (let index = 0; lines.length < count && exists(index ? `${path}.${index}` : path); index++) {
     lines.unshift(...tail(index ? `${path}.${index}` : path, count - lines.length));

@@ -1,13 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Logger } from "@xiaozhi-connect/core";
-import { killServiceProcesses } from "@xiaozhi-connect/mcp-services/internal";
-import { createLogger, formatOf, parseConfigText } from "@xiaozhi-connect/webserver-adapter";
+import { killServiceProcesses } from "@xiaozhi-connect/mcp-services";
+import { createLogger, formatOf, parseConfigText, selectEndpoints } from "@xiaozhi-connect/webserver-adapter";
 import pretty from "pino-pretty";
 import { createStream, type RotatingFileStream } from "rotating-file-stream";
+import { watchAncestors } from "./ancestors.js";
 import { type Demo, startDemo } from "./demo.js";
-import { findConfig, isLoopback } from "./options.js";
+import type { Locale } from "./locale.js";
+import { messagesFor } from "./messages.js";
+import { type ConfigLookup, findConfig, isLoopback } from "./options.js";
 import { logFileName, removeRecord, stateDir, writeRecord } from "./state.js";
 import { version } from "./version.js";
 import { startWebServer, type WebServer } from "./web-server.js";
@@ -21,8 +24,13 @@ export interface ServeOptions {
   readonly logFile?: { readonly size: string; readonly files: number };
   /** Started by `start -d`: report the ready line (or why it failed) to the parent over IPC. */
   readonly ipc?: boolean;
-  /** Shut down when the process that started this one goes away (a wrapper such as npx or pnpm). */
+  /**
+   * Shut down when a process that started this one goes away (a wrapper such as npx or pnpm, or
+   * the shell between it and this process).
+   */
   readonly watchParent?: boolean;
+  /** The language of what it prints (the ready line, the demo banner, errors); default English. */
+  readonly locale?: Locale;
 }
 
 let exitHooked = false;
@@ -38,7 +46,15 @@ const stopSignals: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
  */
 export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Promise<number> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
-  const dir = stateDir(env);
+  const m = messagesFor(options.locale ?? "en");
+  let lookup: ConfigLookup | undefined;
+  let lookupError: unknown;
+  try {
+    lookup = findConfig(options.config, env);
+  } catch (error) {
+    lookupError = error;
+  }
+  const dir = stateDir(env, lookup ? (lookup.path ?? null) : resolve(options.config ?? "."));
   const logStream = options.logFile ? openLog(dir, options.logFile) : undefined;
   const logger = createLogger({
     level: env.XIAOZHI_LOG_LEVEL ?? "info",
@@ -52,8 +68,9 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
   let server: WebServer | undefined;
   let demo: Demo | undefined;
   let code = 0;
+  let listening: { host: string; port: number } | undefined;
   try {
-    const lookup = findConfig(options.config, env);
+    if (!lookup) throw lookupError;
     const fileConfig = lookup.path
       ? parseConfigText(readFileSync(lookup.path, "utf8"), formatOf(lookup.path))
       : undefined;
@@ -61,16 +78,11 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
       const flakyEveryMs = Number(env.XIAOZHI_DEMO_FLAKY_MS) || undefined;
       demo = await startDemo({ logger, ...(flakyEveryMs ? { flakyEveryMs } : {}) });
       shutdown.signal.throwIfAborted();
-      say("xiaozhi-connect: DEMO MODE. No xiaozhi.config.json was found, so this runs three simulated");
-      say("  Xiaozhi agents on 127.0.0.1 (one of them flaky) and built-in demo tools (calculator, clock).");
-      say(`  Looked in: ${lookup.searched.join(", ")}`);
-      say(
-        '  To connect real agents, create xiaozhi.config.json with {"mcpEndpoint": ["wss://api.xiaozhi.me/mcp/?token=…"]}',
-      );
-      say("  and your mcpServers, or pass --config FILE (xiaozhi-connect config init writes a starter).");
+      for (const line of m.server.demoBanner(lookup.searched)) say(line);
     }
     const host = options.host ?? fileConfig?.webUI?.host ?? "127.0.0.1";
     const port = options.port ?? fileConfig?.webUI?.port ?? 9999;
+    listening = { host, port };
     let authToken = fileConfig?.webUI?.authToken ?? (env.XIAOZHI_TOKEN || undefined);
     let generated = false;
     if (!authToken && !isLoopback(host)) {
@@ -102,18 +114,32 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
       ...(logStream ? { logFile: join(dir, logFileName) } : {}),
       ...(generated && authToken ? { token: authToken } : {}),
     });
-    if (generated) {
-      say("xiaozhi-connect: bound beyond loopback; changes need this bearer token (shown once):");
-      say(`  ${authToken}`);
-    }
-    const ready = `xiaozhi-connect ready: dashboard ${dashboardUrl} · endpoints ${endpoints.filter((e) => e.connected).length}/${endpoints.length} connected · ${tools} tools${starting ? ` (${starting} service${starting > 1 ? "s" : ""} still starting)` : ""} · config ${lookup.path ?? "demo mode"}`;
+    if (generated) for (const line of m.server.generatedToken(authToken as string)) say(line);
+    const connected = endpoints.filter((e) => e.connected).length;
+    // Nothing to connect: say why, so an empty list is not mistaken for a fault.
+    const why =
+      endpoints.length === 0 && !fileConfig?.cluster
+        ? m.server.noEndpoints(selectEndpoints(fileConfig?.mcpEndpoint).skipped.length)
+        : "";
+    const ready = m.server.ready({
+      url: dashboardUrl,
+      connected,
+      total: endpoints.length,
+      why,
+      tools,
+      starting,
+      config: lookup.path ?? null,
+    });
     say(ready);
     logger.info({ url: server.url }, "ready");
     report({ type: "ready", line: ready });
     await shutdown.requested;
   } catch (error) {
     if (!shutdown.signal.aborted) {
-      const message = (error as Error).message;
+      const message =
+        (error as NodeJS.ErrnoException).code === "EADDRINUSE" && listening
+          ? m.server.portInUse(listening.host, listening.port)
+          : (error as Error).message;
       logger.error({ err: message }, "could not start");
       process.stderr.write(`xiaozhi-connect: ${message}\n`);
       report({ type: "failed", line: message });
@@ -180,22 +206,19 @@ function watchSignals(logger: Logger, watchParent: boolean) {
     exitHooked = true;
     process.on("exit", () => killServiceProcesses());
   }
-  // A wrapper that dies (npx, pnpm killed by a supervisor) does not pass the signal on: notice
-  // that the parent changed and stop, instead of living on as an orphan that holds the port.
-  const parent = process.ppid;
-  const orphanCheck =
-    watchParent && parent > 1
-      ? setInterval(() => {
-          if (process.ppid !== parent && !controller.signal.aborted) stop("the parent process exited");
-        }, 1000)
-      : undefined;
-  orphanCheck?.unref();
+  // A wrapper that dies (npx, pnpm killed by a supervisor) does not pass the signal on: notice that
+  // a process this one was started through exited, instead of living on holding the port.
+  const unwatch = watchParent
+    ? watchAncestors((pid) => {
+        if (!controller.signal.aborted) stop(`a process it was started through (pid ${pid}) exited`);
+      })
+    : () => {};
   return {
     signal: controller.signal,
     requested,
     dispose() {
       if (deadline !== undefined) clearTimeout(deadline);
-      if (orphanCheck !== undefined) clearInterval(orphanCheck);
+      unwatch();
       // The exit hook stays: it is the last word on service processes whatever ends the process.
       for (const signal of stopSignals) process.off(signal, onSignal);
     },

@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { basename, join, resolve } from "node:path";
 
 /** Where a running server is recorded: enough for the other commands to find and reach it. */
 export interface ServerRecord {
@@ -16,12 +17,43 @@ export interface ServerRecord {
 }
 
 /**
- * The state directory: `$XDG_STATE_HOME/xiaozhi-connect`, else `~/.local/state/xiaozhi-connect`.
- * It holds the pid file, the server record and the log files.
+ * Where every server's state lives: `$XDG_STATE_HOME/xiaozhi-connect`, else
+ * `~/.local/state/xiaozhi-connect`.
  */
-export function stateDir(env: NodeJS.ProcessEnv): string {
+export function stateBase(env: NodeJS.ProcessEnv): string {
   const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state");
   return join(base, "xiaozhi-connect");
+}
+
+/**
+ * The state directory of the server that runs `config` (null: demo mode): a folder of the state
+ * base named after the config file and a hash of its real path, so servers of different configs
+ * run side by side and a second server of the same config is refused. It holds the pid file, the
+ * server record and the log files.
+ */
+export function stateDir(env: NodeJS.ProcessEnv, config: string | null): string {
+  if (config === null) return join(stateBase(env), "demo");
+  let path = resolve(config);
+  try {
+    path = realpathSync(path);
+  } catch {
+    // Not there (yet): the path as given names it.
+  }
+  const name = basename(path)
+    .replace(/[^\w.-]+/g, "_")
+    .slice(0, 40);
+  return join(stateBase(env), `${name}-${createHash("sha256").update(path).digest("hex").slice(0, 10)}`);
+}
+
+/** Every server of this user that runs now, whatever its config. */
+export function runningServers(env: NodeJS.ProcessEnv): ServerRecord[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(stateBase(env));
+  } catch {
+    return [];
+  }
+  return entries.flatMap((entry) => runningServer(join(stateBase(env), entry)) ?? []);
 }
 
 export const pidFileName = "xiaozhi-connect.pid";

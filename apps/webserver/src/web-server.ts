@@ -1,5 +1,4 @@
 import "reflect-metadata";
-import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { type ServerType, serve } from "@hono/node-server";
@@ -17,6 +16,7 @@ import {
   XiaozhiConnectionAdapter,
 } from "@xiaozhi-connect/webserver-adapter";
 import { Hono } from "hono";
+import { loadDashboard, mountDashboard } from "./dashboard.js";
 
 export interface WebServerOptions {
   /** The config file to load and follow; without it, `config` is used as given (demo mode). */
@@ -43,7 +43,9 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-const dashboard = () => readFileSync(new URL("../public/index.html", import.meta.url), "utf8");
+// The built page sits beside the built server (dist/); run from src/, the server serves the sources.
+const builtDashboard = new URL("./dashboard.html", import.meta.url);
+const dashboardSources = new URL("../public/", import.meta.url);
 
 /**
  * The WebServer: loads the config, wires everything through `registerXiaozhi`, serves the dashboard
@@ -65,7 +67,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     version: options.version,
     ...(options.authToken ? { authToken: options.authToken } : {}),
   });
-  const page = dashboard();
+  const dashboard = loadDashboard(builtDashboard, dashboardSources);
   const app = new Hono();
   app.notFound(notFound);
   // Before any route: a request for a host this server does not answer to gets nothing else.
@@ -77,15 +79,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     }),
   );
   app.use("*", jsonMethodNotAllowed(app));
-  app.get("/", (c) => {
-    c.header(
-      "Content-Security-Policy",
-      "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
-    );
-    c.header("X-Content-Type-Options", "nosniff");
-    c.header("Referrer-Policy", "no-referrer");
-    return c.html(page);
-  });
+  mountDashboard(app, dashboard);
   app.route("/", routes);
 
   const server = await listen(app, options.host, options.port);

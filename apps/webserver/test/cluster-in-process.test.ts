@@ -11,6 +11,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWebServer, type WebServer } from "../src/web-server.js";
 import { type EndpointRow, untilView } from "./live-view.js";
+import { inPage } from "./page-checks.js";
 import { redisAvailable, startRedis, type TestRedis } from "./redis-server.js";
 import { launchChromium } from "./run-server.js";
 
@@ -154,7 +155,7 @@ describe.skipIf(!available)("cluster mode, in process", () => {
       await page.goto(servers.get("one")?.url ?? "");
       const rows = page.locator("#endpoints tr[data-instance]");
       await page.waitForFunction(
-        `document.querySelectorAll("#endpoints tr[data-instance]").length === ${tokens.length}`,
+        inPage(`document.querySelectorAll("#endpoints tr[data-instance]").length === ${tokens.length}`),
       );
       const attributes = async (selector: string, name: string) => {
         const found = page.locator(selector);

@@ -106,7 +106,10 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
     // Tokens stay secret in the cluster view too.
     expect(JSON.stringify(list)).not.toContain("cluster-token");
     // `status` shows the cluster: where each endpoint runs, and the instances.
-    const status = spawnServer(["status"], { XDG_STATE_HOME: stateOf("a"), NO_COLOR: "1" });
+    const status = spawnServer(["status", "--config", join(dir, "a.json")], {
+      XDG_STATE_HOME: stateOf("a"),
+      NO_COLOR: "1",
+    });
     expect((await status.exited).code).toBe(0);
     expect(status.stdout()).toMatch(/cluster: instance a · Redis redis:\/\/127\.0\.0\.1:\d+/);
     expect(status.stdout()).toMatch(/INSTANCE\s+ADDRESS\s+ENDPOINTS\s+LAST HEARTBEAT/);

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 import { afterEach, describe, expect, it } from "vitest";
+import { stateDir } from "../src/state.js";
 import { alive, childrenOf, demoTools, gone, main, spawnServer, waitForOutput } from "./run-server.js";
 
 const token = (name: string) => `tok-secret-${name}-eyJhbGciOiJIUzI1NiJ9`;
@@ -21,7 +22,8 @@ afterEach(async () => {
 function home() {
   const dir = mkdtempSync(join(tmpdir(), "xz-cmd-"));
   const env = { PATH: process.env.PATH ?? "", HOME: dir, XDG_STATE_HOME: join(dir, "state"), NO_COLOR: "1" };
-  const state = join(dir, "state", "xiaozhi-connect");
+  // The state of the server of the config in that folder.
+  const state = stateDir(env, join(dir, "xiaozhi.config.json"));
   return { dir, env, state };
 }
 
@@ -49,8 +51,10 @@ describe("the xiaozhi-connect command", () => {
     const json = await cli(["config", "check", bad, "--json"], env, dir);
     expect(JSON.parse(json.out)).toMatchObject({ ok: false, path: bad });
     expect((await cli(["config", "check", join(dir, "missing.json")], env, dir)).code).toBe(1);
-  });
+  }, 60_000);
 
+  // This test and the next two start the command again and again, each start loading the whole app:
+  // seconds apiece on a busy machine, so they get minutes, not the default 20 s.
   it("runs in the background: start -d, status --json, endpoint add, tool disable, logs, stop; nothing left behind", async () => {
     cloud = await SimulatedXiaozhiCloud.start();
     const { dir, env, state } = home();
@@ -105,12 +109,19 @@ describe("the xiaozhi-connect command", () => {
       await cli(["tool", "enable", "demo__clock"], env, dir);
       await cli(["tool", "disable", "demo__clock"], env, dir);
     }
-    const logs = await cli(["logs", "-n", "20"], env, dir);
+    const logs = await cli(["logs", "-n", "20", "--json"], env, dir);
     expect(logs.code).toBe(0);
     const lines = logs.out.trim().split("\n");
     expect(lines.length).toBeGreaterThan(1);
     expect(lines.length).toBeLessThanOrEqual(20);
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    // Without --json, as people read them: time, level, message, fields; no raw pino JSON.
+    const readable = await cli(["logs", "-n", "5"], env, dir);
+    const shown = readable.out.trim().split("\n");
+    expect(shown).toHaveLength(5);
+    for (const line of shown)
+      expect(line).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] (DEBUG|INFO|WARN|ERROR)\b.*: \S/);
+    expect(readable.out).not.toMatch(/"level":/);
     const files = readdirSync(state).filter((f) => f.startsWith("xiaozhi-connect.log"));
     expect(files).toContain("xiaozhi-connect.log.1");
     expect(files.length).toBeLessThanOrEqual(3);
@@ -120,12 +131,13 @@ describe("the xiaozhi-connect command", () => {
     expect(children.length).toBeGreaterThanOrEqual(1);
     const stopped = await cli(["stop"], env, dir);
     expect(stopped).toMatchObject({ code: 0 });
-    expect(stopped.out).toMatch(`stopped (pid ${pid})`);
+    expect(stopped.out).toMatch(`stopped (pid ${pid}, config ${join(dir, "xiaozhi.config.json")})`);
     await gone([pid, ...children]);
     expect(existsSync(join(state, "xiaozhi-connect.pid"))).toBe(false);
     expect((await cli(["status"], env, dir)).code).toBe(1);
     expect((await cli(["stop"], env, dir)).out).toMatch(/not running/);
-  }, 60_000);
+    // Some twenty commands, each a Node process: on a busy machine that takes a while.
+  }, 120_000);
 
   it("edits the config file when no server runs, and says where the config is and why", async () => {
     const { dir, env } = home();
@@ -152,7 +164,7 @@ describe("the xiaozhi-connect command", () => {
     expect(JSON.parse(readFileSync(join(dir, "xiaozhi.config.json"), "utf8")).mcpEndpoint).toEqual([
       expect.stringContaining("<"),
     ]);
-  });
+  }, 120_000);
 
   it("answers --help on every command, --version, and usage errors with exit 2", async () => {
     const { dir, env } = home();
@@ -174,7 +186,8 @@ describe("the xiaozhi-connect command", () => {
     expect((await cli(["--port", "http"], env, dir)).code).toBe(2);
     expect((await cli(["endpoint", "frobnicate"], env, dir)).code).toBe(2);
     expect((await cli(["status", "--bogus"], env, dir)).code).toBe(2);
-  });
+    // A dozen commands, each a Node process: on a busy machine that takes a while.
+  }, 120_000);
 
   it("shuts down and frees the port within 5 s when the wrapper that started it dies", async () => {
     cloud = await SimulatedXiaozhiCloud.start();

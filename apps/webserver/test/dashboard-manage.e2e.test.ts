@@ -174,7 +174,7 @@ describe("managing from the dashboard in headless Chromium", () => {
     cloud?.close("kitchen-token", 4004, "Internal server error");
     await expect
       .poll(() => details.locator(".periods").textContent(), { timeout: 10_000 })
-      .toMatch(/down from .*closed 4004/);
+      .toMatch(/down from .*: the server had an error \(code 4004: Internal server error\)/);
     expect(problems).toEqual([]);
     await page.close();
   }, 60_000);

@@ -47,7 +47,7 @@ describe("the dashboard in headless Chromium", () => {
     const rows = page.locator("#endpoints tr");
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
     await expect.poll(() => page.locator("#live").textContent()).toBe("live");
-    await expect.poll(() => page.locator("#tools tr").count()).toBe(2);
+    await expect.poll(() => page.locator("#tools tr[data-tool]").count()).toBe(2);
 
     // A fourth endpoint on the same simulated cloud, added through the form.
     const shown = (await rows.first().locator(".url").textContent()) ?? "";

@@ -3,15 +3,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import { silentLogger } from "@xiaozhi-connect/core";
+import { silentLogger, type ToolSource } from "@xiaozhi-connect/core";
 import { until } from "@xiaozhi-connect/core/testing";
+import { XiaozhiConnectionManager } from "@xiaozhi-connect/transport-ws";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { main } from "../src/cli.js";
 import { startDemo } from "../src/demo.js";
 import { createDemoTools } from "../src/demo-tool-server.js";
 import { follow, lastLines } from "../src/logs.js";
+import { en } from "../src/messages.js";
 import { findConfig, isLoopback, lookupCandidates } from "../src/options.js";
+import { stateDir } from "../src/state.js";
+import { capture } from "./capture.js";
 import { demoTools } from "./run-server.js";
 
 // The same commands as the subprocess tests, run in this process: what they cover counts here.
@@ -28,29 +32,6 @@ function scratch() {
   return { dir, env };
 }
 
-/** Runs `main` with stdout and stderr captured. */
-async function capture(args: string[], env: NodeJS.ProcessEnv, cwd?: string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    out.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    err.push(String(chunk));
-    return true;
-  });
-  const restoreCwd = cwd ? process.cwd() : undefined;
-  if (cwd) process.chdir(cwd);
-  try {
-    const code = await main(args, env);
-    return { code, out: out.join(""), err: err.join("") };
-  } finally {
-    if (restoreCwd) process.chdir(restoreCwd);
-    vi.restoreAllMocks();
-  }
-}
-
 describe("the command, in process", () => {
   it("serves a config until SIGTERM and answers status, endpoint, service and tool commands meanwhile", async () => {
     cloud = await SimulatedXiaozhiCloud.start();
@@ -64,21 +45,31 @@ describe("the command, in process", () => {
       }),
     );
     const serving = main(["--config", config, "--port", "0"], env);
-    const record = join(dir, "state", "xiaozhi-connect", "server.json");
+    const record = join(stateDir(env, config), "server.json");
     await until(() => existsSync(record), 20_000, "the server's record");
-    const status = await capture(["status", "--json"], env);
+    // The commands find the server through the config they resolve, here from its folder.
+    const run = (args: string[]) => capture(args, env, dir);
+    const status = await run(["status", "--json"]);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.out)).toMatchObject({ running: true, pid: process.pid });
-    expect((await capture(["status"], env)).out).toMatch(/running · pid/);
-    expect((await capture(["endpoint", "list"], env)).out).toMatch(/ep-[0-9a-f]{12} .*connected/);
-    expect((await capture(["service", "list"], env)).out).toMatch(/demo +up/);
-    expect((await capture(["tool", "disable", "demo__clock"], env)).code).toBe(0);
-    expect((await capture(["tool", "list", "--json"], env)).out).toMatch(/"enabled": false/);
-    const added = await capture(["endpoint", "add", cloud.endpointUrl("tok-inproc-b"), "--json"], env);
+    expect((await run(["status"])).out).toMatch(/running · pid/);
+    expect((await run(["endpoint", "list"])).out).toMatch(/ep-[0-9a-f]{12} .*connected/);
+    expect((await run(["service", "list"])).out).toMatch(/demo +up/);
+    expect((await run(["tool", "disable", "demo__clock"])).code).toBe(0);
+    expect((await run(["tool", "list", "--json"])).out).toMatch(/"enabled": false/);
+    expect((await run(["mcp", "list", "--tools", "--json"])).out).toMatch(/"enabled": false/);
+    expect((await run(["mcp", "server", "demo"])).out).toMatch(/demo__clock +demo +no/);
+    expect((await run(["mcp", "tool", "demo", "clock", "enable"])).code).toBe(0);
+    expect((await run(["ui"])).err).toMatch(/dashboard is always on, at http:\/\/127\.0\.0\.1:\d+\//);
+    const added = await run(["endpoint", "add", cloud.endpointUrl("tok-inproc-b"), "--json"]);
     const id = JSON.parse(added.out).id as string;
-    expect((await capture(["endpoint", "reconnect", id], env)).code).toBe(0);
-    expect((await capture(["endpoint", "remove", id], env)).code).toBe(0);
-    expect((await capture(["endpoint", "add", "not a url"], env)).code).toBe(1);
+    expect((await run(["endpoint", "reconnect", id])).code).toBe(0);
+    expect((await run(["endpoint", "remove", id])).code).toBe(0);
+    expect((await run(["endpoint", "add", "not a url"])).code).toBe(1);
+    // Chinese, as a user with a Chinese locale sees it: the table lines up under its header.
+    const chinese = await capture(["status", "--lang", "zh-CN"], env, dir);
+    expect(chinese.out).toMatch(/运行中 · pid/);
+    expect(chinese.out).toMatch(/智能体 +地址 +状态/);
     process.emit("SIGTERM");
     expect(await serving).toBe(0);
     expect(existsSync(record)).toBe(false);
@@ -90,7 +81,7 @@ describe("the command, in process", () => {
     process.chdir(dir);
     try {
       const serving = main(["--port", "0"], env);
-      await until(() => existsSync(join(dir, "state", "xiaozhi-connect", "server.json")), 20_000, "demo up");
+      await until(() => existsSync(join(stateDir(env, null), "server.json")), 20_000, "demo up");
       process.emit("SIGINT");
       expect(await serving).toBe(0);
     } finally {
@@ -107,13 +98,13 @@ describe("the command, in process", () => {
       expect(started.code, started.err).toBe(0);
       expect(started.out).toMatch(/running in the background \(pid \d+\)/);
       expect((await capture(["start", "--port", "0"], env, dir)).code).toBe(1);
-      expect((await capture(["logs", "-n", "5"], env)).code).toBe(0);
+      expect((await capture(["logs", "-n", "5"], env, dir)).code).toBe(0);
     } finally {
       // Whatever failed above, the background server does not outlive the test.
-      stopped = await capture(["stop", "--timeout", "10"], env);
+      stopped = await capture(["stop", "--timeout", "10"], env, dir);
     }
-    expect(stopped.out).toMatch(/stopped \(pid \d+\)/);
-    expect((await capture(["status", "--json"], env)).out).toMatch(/"running": false/);
+    expect(stopped.out).toMatch(/stopped \(pid \d+, config .*xiaozhi\.config\.json\)/);
+    expect((await capture(["status", "--json"], env, dir)).out).toMatch(/"running": false/);
   }, 60_000);
 
   it("reports config lookups, checks and starters", async () => {
@@ -123,7 +114,7 @@ describe("the command, in process", () => {
     const path = await capture(["config", "path"], env, dir);
     expect(path.out).toMatch(/→ +current directory/);
     expect((await capture(["config", "check"], env, dir)).out).toMatch(
-      /ok \(0 endpoint\(s\); 0 service\(s\); skipped/,
+      /ok \(0 endpoint\(s\), 0 service\(s\); skipped/,
     );
     writeFileSync(join(dir, "broken.json"), "{ nope");
     const broken = await capture(["config", "check", join(dir, "broken.json")], env, dir);
@@ -208,14 +199,14 @@ describe("the command, in process", () => {
       ["--config", join(dir, "xiaozhi.config.json"), "--host", "0.0.0.0", "--port", "0"],
       env,
     );
-    const record = join(dir, "state", "xiaozhi-connect", "server.json");
+    const record = join(stateDir(env, join(dir, "xiaozhi.config.json")), "server.json");
     await until(() => existsSync(record), 20_000, "the server's record");
     vi.restoreAllMocks();
     const saved = JSON.parse(readFileSync(record, "utf8"));
     expect(saved.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect(out.join("")).toContain(saved.token);
     // The record's token lets the command through the guard the generated token sets up.
-    expect((await capture(["endpoint", "add", "ws://127.0.0.1:1/mcp/?token=x"], env)).code).toBe(0);
+    expect((await capture(["endpoint", "add", "ws://127.0.0.1:1/mcp/?token=x"], env, dir)).code).toBe(0);
     process.emit("SIGTERM");
     expect(await serving).toBe(0);
   }, 60_000);
@@ -225,7 +216,7 @@ describe("the command, in process", () => {
     const log = join(dir, "x.log");
     writeFileSync(`${log}.1`, "old 1\nold 2\n");
     writeFileSync(log, "new 1\n");
-    expect(lastLines(log, 3)).toEqual(["old 1", "old 2", "new 1"]);
+    expect(lastLines(log, 3, en)).toEqual(["old 1", "old 2", "new 1"]);
     const seen: string[] = [];
     const stop = new AbortController();
     const following = follow(log, (line) => seen.push(line), stop.signal);
@@ -239,14 +230,45 @@ describe("the command, in process", () => {
   });
 
   it("runs the demo's flaky link and agent traffic on their timers", async () => {
-    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
-    const demo = await startDemo({ logger: silentLogger, flakyEveryMs: 100, callEveryMs: 100 });
+    const demo = await startDemo({ logger: silentLogger, flakyEveryMs: 150, callEveryMs: 50 });
+    const tools: ToolSource = {
+      specificationVersion: "v1",
+      listTools: () => [
+        { name: "demo__calculator", inputSchema: { type: "object" } },
+        { name: "demo__clock", inputSchema: { type: "object" } },
+      ],
+      callTool: async (name) => ({ content: [{ type: "text", text: name }] }),
+      onToolsChanged: () => () => {},
+    };
+    const manager = new XiaozhiConnectionManager({ backoff: { initialDelay: 20, maxDelay: 50 } });
     try {
-      expect(demo.config.mcpEndpoint).toHaveLength(3);
-      await vi.advanceTimersByTimeAsync(250);
+      const entries = demo.config.mcpEndpoint as { url: string; name: string }[];
+      expect(entries.map((e) => e.name)).toEqual(["home", "office", "flaky"]);
+      await manager.initialize(entries, tools);
+      // Every agent calls both tools, and only the flaky one drops: waited for as events.
+      const called = new Map<string, Set<string>>();
+      const dropped = new Set<string>();
+      const seen = new Promise<void>((resolve) => {
+        const check = () => {
+          const all = entries.every((e) => (called.get(e.name)?.size ?? 0) === 2);
+          if (all && dropped.has("flaky")) resolve();
+        };
+        manager.on("handled", ({ name, tool }) => {
+          if (!name || !tool) return;
+          called.set(name, (called.get(name) ?? new Set()).add(tool));
+          check();
+        });
+        manager.on("disconnected", ({ name }) => {
+          if (name) dropped.add(name);
+          check();
+        });
+      });
+      await manager.connect();
+      await seen;
+      expect([...dropped]).toEqual(["flaky"]);
     } finally {
+      await manager.cleanup();
       await demo.stop();
-      vi.useRealTimers();
     }
   });
 

@@ -150,3 +150,16 @@ export function childrenOf(pid: number): number[] {
 
 /** True while the process exists and is not a zombie: the command's own check. */
 export const alive = isAlive;
+
+/**
+ * Runs one command to completion, as a user at a shell would, in `cwd` with exactly `env`.
+ * Asynchronously: a simulated cloud in this process must keep answering while the command runs.
+ */
+export async function runCli(args: string[], env: Record<string, string>, cwd: string) {
+  const run = spawnServer(args, env, cwd);
+  const timer = setTimeout(() => run.process.kill("SIGKILL"), 60_000);
+  // `close`, not `exit`: by then every byte it printed has been read.
+  const code = await new Promise<number | null>((resolve) => run.process.once("close", resolve));
+  clearTimeout(timer);
+  return { code, out: run.stdout(), err: run.stderr() };
+}

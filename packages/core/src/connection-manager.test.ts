@@ -433,6 +433,39 @@ describe("add, remove, reconcile", () => {
     expect(network.openCount).toBe(1);
     await manager.cleanup();
   });
+
+  it("apply makes the list the manager's at once and lets links settle after; a replaced link opens after the old closed", async () => {
+    const { network, manager } = setup({ connectTimeout: 5000 });
+    await manager.initialize([url(1), { url: url(2), data: "a" }]);
+    const done = manager.connect();
+    await settle();
+    await done;
+    network.behave(url(3), { connect: "hang" });
+    const events: string[] = [];
+    for (const name of ["added", "removed"] as const) {
+      manager.on(name, (e) => events.push(`${name} ${e.id === id(2) ? "2" : e.id === id(3) ? "3" : "1"}`));
+    }
+    const old = network.connection(url(2));
+    const { result, settled } = manager.apply([{ url: url(2), data: "b" }, url(3)]);
+    // Synchronously: the list is the new one, though nothing has closed or connected yet.
+    expect(result).toEqual({ added: [id(3)], removed: [id(1)], changed: [id(2)], unchanged: [] });
+    expect(manager.getConnectionStatus().map((s) => s.id)).toEqual([id(2), id(3)]);
+    let finished = false;
+    void settled.then(() => {
+      finished = true;
+    });
+    await settle();
+    // The hanging endpoint holds up `settled`, and nothing else.
+    expect(finished).toBe(false);
+    expect(old?.closes).toBe(1);
+    expect(network.connection(url(2))?.endpoint.data).toBe("b");
+    expect(manager.getEndpointStatus(id(2))?.state).toBe("connected");
+    // A new endpoint is announced at once; a replaced one after its old link's removal.
+    expect(events).toEqual(["added 3", "removed 1", "removed 2", "added 2"]);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(finished).toBe(true);
+    await manager.cleanup();
+  });
 });
 
 describe("dispatch and broadcast", () => {
@@ -621,11 +654,14 @@ describe("health scoring", () => {
     await settle();
     expect(await ping).toBe(1);
     network.connection(url(1))?.receiveFrame();
+    // An answered request (a tool call the link carried) counts as a success of the link.
+    network.connection(url(1))?.answered("tools/call", false, 3, "calc__add");
     expect(scorer.observed).toEqual(
       expect.arrayContaining([
         [id(1), "connected"],
         [id(1), "rtt"],
         [id(1), "frame"],
+        [id(1), "success"],
       ]),
     );
     scorer.eject(id(1));

@@ -221,6 +221,19 @@ export class ConnectionManager<C extends Connection = Connection> {
    * everything before changing anything; a duplicate in the list is ignored with a warning.
    */
   async reconcile(desired: readonly EndpointInput[]): Promise<ReconcileResult> {
+    const { result, settled } = this.apply(desired);
+    await settled;
+    return result;
+  }
+
+  /**
+   * Applies a new endpoint list as {@link reconcile} does, but returns as soon as the list is the
+   * manager's: endpoints are added, replaced and removed in this call, and `settled` resolves once
+   * the removed links have closed and the new ones' first attempts have settled. So a caller that
+   * serialises list changes need not hold its lock while links connect; a replaced endpoint's new
+   * link opens only after its old one closed. Throws `INVALID_ENDPOINT` before changing anything.
+   */
+  apply(desired: readonly EndpointInput[]): { result: ReconcileResult; settled: Promise<void> } {
     const next = new Map<string, ResolvedEndpoint>();
     for (const input of desired) {
       const endpoint = resolveEndpoint(input);
@@ -254,11 +267,22 @@ export class ConnectionManager<C extends Connection = Connection> {
       }
     }
     for (const id of next.keys()) if (!this.#members.has(id)) result.added.push(id);
-    await Promise.allSettled([...result.removed, ...result.changed].map((id) => this.removeEndpoint(id)));
-    await Promise.allSettled(
-      [...result.changed, ...result.added].map((id) => this.addEndpoint(next.get(id) as ResolvedEndpoint)),
-    );
-    return result;
+    const closing = new Map<string, Promise<boolean>>();
+    for (const id of [...result.removed, ...result.changed]) closing.set(id, this.removeEndpoint(id));
+    const running = this.#running;
+    const opening = [...result.changed, ...result.added].map(async (id) => {
+      const replaced = closing.get(id);
+      const endpoint = next.get(id) as ResolvedEndpoint;
+      const member = this.#add(endpoint, replaced === undefined);
+      // A replaced endpoint's new link waits for the old one, so one token never has both; and
+      // it is announced after the old one's removal, as if removed and added again.
+      await replaced;
+      if (this.#members.get(id) !== member) return;
+      if (replaced) this.#emit("added", endpoint, {});
+      if (running) await member.supervisor.start();
+    });
+    const settled = Promise.allSettled([...closing.values(), ...opening]).then(() => {});
+    return { result, settled };
   }
 
   /**
@@ -340,7 +364,7 @@ export class ConnectionManager<C extends Connection = Connection> {
     this.#initialized = false;
   }
 
-  #add(endpoint: ResolvedEndpoint): Member<C> {
+  #add(endpoint: ResolvedEndpoint, announce = true): Member<C> {
     const connection = this.#factory(endpoint, { tools: this.#tools, logger: this.#logger });
     const supervisor = new EndpointSupervisor(endpoint, connection, this.#supervision);
     const member = { supervisor, candidate: new SupervisedCandidate(supervisor, this.#health) };
@@ -349,7 +373,7 @@ export class ConnectionManager<C extends Connection = Connection> {
     }
     this.#members.set(endpoint.id, member);
     this.#dispatcher.invalidate();
-    this.#emit("added", endpoint, {});
+    if (announce) this.#emit("added", endpoint, {});
     return member;
   }
 

@@ -25,6 +25,7 @@ export {
   type ReplicaStatus,
   ReplicatedService,
   type ReplicatedServiceOptions,
+  type ServiceSettings,
 } from "./replicated-service.js";
 export {
   defaultHandshakeTimeout,
@@ -42,5 +43,5 @@ export {
   toolNameSeparator,
   transportKind,
 } from "./service-config.js";
-export { defaultMaxLineBytes } from "./stdio-transport.js";
+export { defaultMaxLineBytes, killServiceProcesses } from "./stdio-transport.js";
 export { filteredConnectionFactory, type ToolFilter, toolSubset } from "./tool-subset.js";

@@ -1,5 +1,5 @@
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
-import type { StrategyRegistry } from "@xiaozhi-connect/balancer";
+import { StrategyRegistry } from "@xiaozhi-connect/balancer";
 import {
   type Logger,
   silentLogger,
@@ -20,6 +20,7 @@ import {
   type ReplicaStatus,
   ReplicatedService,
   type ReplicatedServiceOptions,
+  type ServiceSettings,
 } from "./replicated-service.js";
 import { exposedToolName, type ServiceConfig, type ToolSwitches, toolEnabled } from "./service-config.js";
 
@@ -45,6 +46,8 @@ export interface ServiceStatus {
   readonly upSince?: number;
   /** Present for replicated services. */
   readonly replicas?: readonly ReplicaStatus[];
+  /** Replicated services: the strategy that picks a replica per call. */
+  readonly strategy?: string;
 }
 
 /** What `reconcile` did, by service name. */
@@ -58,8 +61,11 @@ export interface ServicesDiff {
 /** A validated `mcpServers` change, not applied yet (see `McpServiceManager.prepare`). */
 export interface PreparedServices {
   readonly diff: ServicesDiff;
-  /** Applies the change; `started` settles once the started services' first attempts have. */
-  commit(): Promise<{ readonly started: Promise<void> }>;
+  /**
+   * Applies the change at once; `started` settles once the removed services have stopped and the
+   * started ones' first attempts have settled.
+   */
+  commit(): { readonly started: Promise<void> };
 }
 
 /** One exposed tool with where it comes from. */
@@ -99,13 +105,18 @@ export class McpServiceManager implements ToolSource {
   #switches: ToolSwitches | undefined;
   #custom: CustomTools = { tools: [] };
   #running = false;
-  #toolsHold: number | undefined;
+  /** Settings every service gets, those built later included. */
+  #settings: ServiceSettings;
   #catalog: { tools: ExposedTool[]; listed: ExposedTool[]; routes: Map<string, Route> } | undefined;
 
   constructor(services: Readonly<Record<string, ServiceConfig>>, options: McpServiceManagerOptions = {}) {
     this.#options = options;
     this.#switches = options.toolSwitches;
-    this.#toolsHold = options.toolsHold;
+    this.#settings = {
+      ...(options.toolsHold === undefined ? {} : { toolsHold: options.toolsHold }),
+      ...(options.strategy === undefined ? {} : { strategy: options.strategy }),
+      ...(options.health === undefined ? {} : { health: options.health }),
+    };
     for (const [name, config] of Object.entries(services)) this.#add(name, config);
   }
 
@@ -132,15 +143,15 @@ export class McpServiceManager implements ToolSource {
    */
   async reconcile(services: Readonly<Record<string, ServiceConfig>>): Promise<ServicesDiff> {
     const prepared = this.prepare(services);
-    await (await prepared.commit()).started;
+    await prepared.commit().started;
     return prepared.diff;
   }
 
   /**
    * Validates and builds what a new `mcpServers` map (and, when given, new tool switches) needs
    * without changing anything: throws (`INVALID_CONFIG`, `UNKNOWN_STRATEGY`) for a map that cannot
-   * run. `commit()` then applies it: it stops removed and changed services, starts the new ones
-   * without waiting for them (`started` settles with their first attempts) and tells listeners.
+   * run. `commit()` then applies it without waiting for any process: it stops removed and changed
+   * services, starts the new ones (`started` settles when all of that has) and tells listeners.
    */
   prepare(
     services: Readonly<Record<string, ServiceConfig>>,
@@ -169,7 +180,7 @@ export class McpServiceManager implements ToolSource {
     const customChanged = custom !== undefined && JSON.stringify(custom) !== JSON.stringify(this.#custom);
     return {
       diff,
-      commit: async () => {
+      commit: () => {
         const stopping = [...diff.removed, ...diff.changed].map((name) => {
           const service = this.#services.get(name);
           this.#services.delete(name);
@@ -184,9 +195,10 @@ export class McpServiceManager implements ToolSource {
             if (reason) this.#options.logger?.warn({ tool: tool.name, reason }, "custom tool unavailable");
           }
         }
+        // Started before listeners hear of the change, so a list asked for now waits for them.
+        const starting = this.#running ? built.map((s) => s.start()) : [];
         if (stopping.length > 0 || built.length > 0 || switchesChanged || customChanged) this.#changed();
-        await Promise.allSettled(stopping);
-        const started = Promise.allSettled(this.#running ? built.map((s) => s.start()) : []).then(() => {});
+        const started = Promise.allSettled([...stopping, ...starting]).then(() => {});
         return { started };
       },
     };
@@ -194,11 +206,15 @@ export class McpServiceManager implements ToolSource {
 
   /**
    * Applies new settings to every service, running or to come: `toolsHold` (ms a restarting
-   * service keeps its tools listed).
+   * service keeps its tools listed), `strategy` (the default for replicated services that name
+   * none; throws `UNKNOWN_STRATEGY` before changing anything) and `health` (the replicas' scoring
+   * and ejection settings).
    */
-  configure(settings: { readonly toolsHold?: number }): void {
-    if (settings.toolsHold === undefined) return;
-    this.#toolsHold = settings.toolsHold;
+  configure(settings: ServiceSettings): void {
+    if (settings.strategy !== undefined) {
+      (this.#options.strategies ?? StrategyRegistry.withBuiltins()).create(settings.strategy);
+    }
+    this.#settings = { ...this.#settings, ...settings };
     for (const service of this.#services.values()) service.configure(settings);
   }
 
@@ -230,7 +246,7 @@ export class McpServiceManager implements ToolSource {
       restarts: s.restarts,
       ...(s.upSince === undefined ? {} : { upSince: s.upSince }),
       ...(s.lastError === undefined ? {} : { lastError: s.lastError }),
-      ...(s.replicated ? { replicas: s.replicas() } : {}),
+      ...(s.replicated ? { replicas: s.replicas(), strategy: s.strategy } : {}),
     }));
   }
 
@@ -291,7 +307,7 @@ export class McpServiceManager implements ToolSource {
     const options = {
       ...this.#options,
       logger: this.#options.logger ?? silentLogger,
-      ...(this.#toolsHold === undefined ? {} : { toolsHold: this.#toolsHold }),
+      ...this.#settings,
       onToolsChanged: () => this.#changed(),
       onStatusChanged: () => {
         for (const listener of this.#statusListeners) listener();

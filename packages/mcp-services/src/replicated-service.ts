@@ -96,6 +96,20 @@ export interface ReplicatedServiceOptions extends Omit<McpServiceOptions, "onClo
    * meanwhile fail with "restarting".
    */
   readonly toolsHold?: number;
+  /**
+   * The strategy of a replicated service that names none (`strategy` in its config wins); default
+   * `least-inflight`. Looked up in `strategies`.
+   */
+  readonly strategy?: string;
+  /** Scoring and ejection settings for the replicas' own scorer (the config's `health` block). */
+  readonly health?: Readonly<Record<string, unknown>>;
+}
+
+/** What `configure` may change on a running service. */
+export interface ServiceSettings {
+  readonly toolsHold?: number;
+  readonly strategy?: string;
+  readonly health?: Readonly<Record<string, unknown>>;
 }
 
 /** How long a restarting service keeps its tools listed unless told otherwise, ms. */
@@ -125,6 +139,9 @@ export class ReplicatedService {
   readonly #onToolsChanged: (() => void) | undefined;
   /** True when the config declares `replicas`; a plain service is supervised as one replica. */
   readonly replicated: boolean;
+  readonly #strategies: StrategyRegistry;
+  /** The strategy the service's own config names, which no global default overrides. */
+  readonly #ownStrategy: string | undefined;
   #stopped = true;
   #announced = "[]";
   #restarts = 0;
@@ -150,10 +167,12 @@ export class ReplicatedService {
     }
     this.replicated = isReplicated(config);
     this.#toolsHold = options.toolsHold ?? defaultToolsHold;
-    const strategies = options.strategies ?? StrategyRegistry.withBuiltins();
-    const strategy = strategies.create((isReplicated(config) && config.strategy) || "least-inflight");
+    this.#strategies = options.strategies ?? StrategyRegistry.withBuiltins();
+    this.#ownStrategy = (isReplicated(config) && config.strategy) || undefined;
+    const strategy = this.#strategies.create(this.#ownStrategy ?? options.strategy ?? "least-inflight");
     this.#ownsHealth = options.healthScorer === undefined;
     this.#health = options.healthScorer ?? healthScorer();
+    if (options.health) this.#health.configure?.(options.health);
     const logger = serviceLogger(options.logger ?? silentLogger, name);
     // Replicas are endpoints known by id; the factory gets each one's index as opaque data.
     this.#replicas = replicas.map((_, index) => ({
@@ -210,9 +229,22 @@ export class ReplicatedService {
     return this.#firstStart;
   }
 
-  /** Changes how long a restarting service keeps its tools listed (ms), from the next drop on. */
-  configure(settings: { readonly toolsHold?: number }): void {
+  /**
+   * Applies new settings: how long a restarting service keeps its tools listed (from the next drop
+   * on), the default strategy (unless the service names its own; from the next call on), and the
+   * replicas' scoring and ejection settings. Throws `UNKNOWN_STRATEGY` for a name not registered.
+   */
+  configure(settings: ServiceSettings): void {
     if (settings.toolsHold !== undefined) this.#toolsHold = settings.toolsHold;
+    if (settings.strategy !== undefined && this.#ownStrategy === undefined) {
+      this.#manager.configure({ strategy: this.#strategies.create(settings.strategy) });
+    }
+    if (settings.health) this.#health.configure?.(settings.health);
+  }
+
+  /** The name of the strategy that picks this service's replicas. */
+  get strategy(): string {
+    return this.#manager.strategy.name;
   }
 
   /** Why the service is down, as specific as its replicas know (stderr tail, spawn error, address). */

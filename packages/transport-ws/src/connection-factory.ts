@@ -27,7 +27,7 @@ export interface XiaozhiTransportOptions {
   readonly toolsChanged?: ToolsChangedMode;
   /** `auto`: wait this long for the agent to re-list before republishing by reconnecting; default 2000. */
   readonly relistGrace?: number;
-  /** Republishes of one endpoint: 3 at once, then one per this many ms; default 20000. */
+  /** Republishes of one endpoint: 5 at once, then one per this many ms; default 10000. */
   readonly republishInterval?: number;
   /** A republish waits at most this long for the link's running calls; default 30000. */
   readonly drainTimeout?: number;
@@ -54,7 +54,7 @@ export const defaultTransportOptions = Object.freeze({
   serverInfo: Object.freeze({ name: "xiaozhi-connect", version: "0.0.0" }),
   toolsChanged: "auto" as ToolsChangedMode,
   relistGrace: 2000,
-  republishInterval: 20_000,
+  republishInterval: 10_000,
   drainTimeout: 30_000,
   toolsWait: 5000,
 });

@@ -15,6 +15,13 @@ export {
   type HeartbeatTarget,
   HeartbeatWheel,
 } from "./heartbeat.js";
+// A Xiaozhi cloud on loopback that behaves like the real side: for demos, interop checks and tests.
+export { CloudSession } from "./testing/cloud-session.js";
+export {
+  type SimulatedCloudOptions,
+  SimulatedXiaozhiCloud,
+  type TokenBehavior,
+} from "./testing/simulated-cloud.js";
 export {
   type PublishedLink,
   type PublishSettings,

@@ -38,7 +38,7 @@ export interface PublishedLink {
 }
 
 /** Republishes one endpoint may make at once before the interval applies. */
-export const republishBurst = 3;
+export const republishBurst = 5;
 
 type Phase = "idle" | "relist" | "slot" | "drain";
 

@@ -5,7 +5,8 @@ import {
   resolveEndpoint,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
-import { selectEndpoints, type XiaozhiConfig } from "./config.js";
+import { selectEndpoints } from "./config/endpoints.js";
+import type { XiaozhiConfig } from "./config/schema.js";
 
 /** The `cluster` block of the config. */
 export type ClusterConfig = NonNullable<XiaozhiConfig["cluster"]>;

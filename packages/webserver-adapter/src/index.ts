@@ -1,6 +1,9 @@
 // tsyringe needs the Reflect metadata polyfill before it loads; importing it here spares every user.
 import "reflect-metadata";
 
+export type { AdapterEventMap } from "./adapter/event-feed.js";
+export type { AdapterStatus, ServiceConfigView, ServiceInfo, ToolInfo } from "./adapter/views.js";
+export { XiaozhiConnectionAdapter } from "./adapter/xiaozhi-connection-adapter.js";
 export {
   type ClusterConfig,
   type ClusterCoordinator,
@@ -15,67 +18,58 @@ export {
   describeEntries,
   type ListedEndpoint,
 } from "./cluster.js";
+export { editText } from "./config/config-edit.js";
+export {
+  type ConfigDraft,
+  ConfigFile,
+  type ConfigFileOptions,
+  type ConfigRead,
+  type ConfigStatus,
+} from "./config/config-file.js";
+export { type ConfigFormat, formatOf, parseText } from "./config/config-text.js";
 export {
   addEndpointEntry,
   agentNameOf,
-  type ConnectionConfig,
-  connectionDefaults,
-  customToolsOf,
   endpointEntries,
   endpointToAdd,
   entryIdOf,
-  isModelScopeHost,
-  managerSettingsOf,
   maxEndpointUrlLength,
-  parseConfig,
-  parseConfigText,
-  relativeToConfig,
   removeEndpointEntry,
-  removeServiceEntry,
   type SkippedEndpoint,
   selectEndpoints,
+  whyInvalid,
+} from "./config/endpoints.js";
+export {
+  type ConnectionConfig,
+  parseConfig,
+  parseConfigText,
+  type XiaozhiConfig,
+  xiaozhiConfigSchema,
+} from "./config/schema.js";
+export {
+  customToolsOf,
+  isModelScopeHost,
+  relativeToConfig,
+  removeServiceEntry,
   serviceEntries,
   servicesOf,
   serviceToWrite,
   setServiceEntry,
   setToolSwitch,
   toolSwitchesOf,
-  transportOptionsOf,
-  whyInvalid,
-  withConnectionDefaults,
-  type XiaozhiConfig,
-  xiaozhiConfigSchema,
-} from "./config.js";
-export { ConfigFile, type ConfigFileOptions, type ConfigStatus } from "./config-file.js";
-export { type ConfigFormat, editText, formatOf, parseText } from "./config-text.js";
+} from "./config/services.js";
 export {
-  ActivityHistory,
-  type CallRecord,
-  type EndpointHistory,
-  type HistoryBounds,
-  type HistoryOptions,
-  type HistoryPeriod,
-  type HistoryPoint,
-  type HistorySnapshot,
-  type ToolStats,
-} from "./history.js";
-export { type CreateLoggerOptions, createLogger } from "./logger.js";
-export { createMetrics } from "./metrics.js";
+  connectionDefaults,
+  managerSettingsOf,
+  transportOptionsOf,
+  withConnectionDefaults,
+} from "./config/settings.js";
 export {
   createXiaozhiContainer,
   type RegisterXiaozhiOptions,
   registerXiaozhi,
   xiaozhiTokens,
-} from "./register-xiaozhi.js";
-export {
-  createXiaozhiRoutes,
-  defaultMaxBodyBytes,
-  type HostGuardOptions,
-  hostGuard,
-  jsonMethodNotAllowed,
-  notFound,
-  type XiaozhiRoutesOptions,
-} from "./routes.js";
+} from "./di/register-xiaozhi.js";
 export {
   ClockToken,
   ClusterToken,
@@ -88,12 +82,26 @@ export {
   StrategyRegistryToken,
   StrategyToken,
   ToolSourceToken,
-} from "./tokens.js";
+} from "./di/tokens.js";
 export {
-  type AdapterEventMap,
-  type AdapterStatus,
-  type ServiceConfigView,
-  type ServiceInfo,
-  type ToolInfo,
-  XiaozhiConnectionAdapter,
-} from "./xiaozhi-connection-adapter.js";
+  ActivityHistory,
+  type CallRecord,
+  type EndpointHistory,
+  type HistoryBounds,
+  type HistoryOptions,
+  type HistoryPeriod,
+  type HistoryPoint,
+  type HistorySnapshot,
+  type ToolStats,
+} from "./history/activity-history.js";
+export { createMetrics } from "./http/metrics.js";
+export {
+  createXiaozhiRoutes,
+  defaultMaxBodyBytes,
+  type HostGuardOptions,
+  hostGuard,
+  jsonMethodNotAllowed,
+  notFound,
+  type XiaozhiRoutesOptions,
+} from "./http/routes.js";
+export { type CreateLoggerOptions, createLogger } from "./logger.js";

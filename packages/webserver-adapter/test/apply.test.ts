@@ -16,7 +16,7 @@ import {
   registerXiaozhi,
   XiaozhiConnectionAdapter,
 } from "../src/index.js";
-import { calcFixture, finish, Stack, token, until } from "./harness.js";
+import { calcFixture, finish, Stack, token } from "./harness.js";
 
 let stack: Stack | undefined;
 const adapters: XiaozhiConnectionAdapter[] = [];
@@ -38,7 +38,11 @@ describe("one path for applying config: validated first, all or nothing", () => 
       mcpServers: services,
       connection: { loadBalanceStrategy: "no-such-strategy", maxReconnectAttempts: 3 },
     });
-    await until(() => /no-such-strategy/.test(s.file.status().lastError ?? ""), 5000, "rejection noticed");
+    await s.until(
+      () => /no-such-strategy/.test(s.adapter.configStatus().lastError ?? ""),
+      5000,
+      "rejection noticed",
+    );
     expect((await s.api("GET", "/api/status")).body.config.lastError).toMatch(/no-such-strategy/);
     expect(s.adapter.endpoints().map((e) => e.id)).toEqual([s.idOf("a")]);
     expect(s.cloud.upgrades.get(token("new"))).toBeUndefined();
@@ -54,7 +58,7 @@ describe("one path for applying config: validated first, all or nothing", () => 
 
     // Writing back the very text that runs is a successful read: the error goes.
     writeFileSync(s.path, text);
-    await until(() => s.file.status().lastError === null, 5000, "error cleared");
+    await s.until(() => s.adapter.configStatus().lastError === null, 5000, "error cleared");
     expect((await s.api("GET", "/api/status")).body.config.lastError).toBeNull();
     expect(s.adapter.endpoints().map((e) => e.id)).toEqual([s.idOf("a")]);
   });
@@ -85,7 +89,7 @@ describe("one path for applying config: validated first, all or nothing", () => 
     expect(silent?.restarts).toBeGreaterThanOrEqual(1);
     expect(silent?.lastError).toMatch(/within 3000 ms/);
     // The calc service's tools reach the agents when they appear.
-    await until(() => s.adapter.services().find((x) => x.name === "calc")?.state === "up", 5000, "calc up");
+    await s.until(() => s.adapter.services().find((x) => x.name === "calc")?.state === "up", 5000, "calc up");
     await s.untilHeld("a", (held) => held?.includes("calc__add") === true, 10_000);
     const listed = (await s.api("GET", "/api/services")).body.services;
     expect(listed.find((x: { name: string }) => x.name === "silent")).toMatchObject({

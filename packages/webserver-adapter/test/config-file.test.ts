@@ -12,7 +12,7 @@ import { chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigFile, type XiaozhiConfig } from "../src/index.js";
+import { ConfigFile, type ConfigRead, type XiaozhiConfig } from "../src/index.js";
 
 const files: ConfigFile[] = [];
 afterEach(() => {
@@ -27,8 +27,9 @@ const write = (path: string, endpoints: string[]) =>
 function follow(file: ConfigFile) {
   const changes: XiaozhiConfig[] = [];
   const wakers = new Set<() => void>();
-  file.watch((config) => {
-    changes.push(config);
+  file.watch((read) => {
+    if ("error" in read) throw read.error;
+    changes.push(read.config);
     for (const wake of wakers) wake();
   });
   return {
@@ -50,6 +51,40 @@ function follow(file: ConfigFile) {
 }
 
 describe("ConfigFile on a real file system", () => {
+  it("numbers its versions, so a reload overtaken by one of its own writes can be told apart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "xz-race-"));
+    const path = join(dir, "xiaozhi.config.json");
+    write(path, [endpoint(0)]);
+    const file = new ConfigFile(path, { debounceMs: 5, pollMs: 60_000 });
+    files.push(file);
+    await file.load();
+    const reads: ConfigRead[] = [];
+    let entered: () => void = () => {};
+    const seen = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    file.watch((read) => {
+      reads.push(read);
+      entered();
+    });
+    write(path, [endpoint(0), endpoint(1)]);
+    await seen;
+    const read = reads[0] as ConfigRead & { config: XiaozhiConfig };
+    expect(read.config.mcpEndpoint).toEqual([endpoint(0), endpoint(1)]);
+    expect(read.version).toBe(file.version);
+    // A write drafted from the file as it is now holds that edit and more, and is a newer version.
+    await file.update((raw) => {
+      raw.mcpEndpoint = [...(raw.mcpEndpoint as string[]), endpoint(2)];
+    });
+    expect(file.version).toBeGreaterThan(read.version);
+    expect(JSON.parse(readFileSync(path, "utf8")).mcpEndpoint).toEqual([
+      endpoint(0),
+      endpoint(1),
+      endpoint(2),
+    ]);
+    expect(file.config.mcpEndpoint).toEqual([endpoint(0), endpoint(1), endpoint(2)]);
+  });
+
   it("follows a symlinked config: edits to the target apply, writes go to the target and keep the link", async () => {
     const root = mkdtempSync(join(tmpdir(), "xz-link-"));
     mkdirSync(join(root, "real"));

@@ -168,6 +168,32 @@ export class Stack {
     return this.cloud.upgrades.get(token(name)) ?? 0;
   }
 
+  /**
+   * Resolves once `predicate` holds, checked now and again at every event of the adapter (endpoint,
+   * services, config, tools, calls, round trips) and every socket the cloud opens or closes; rejects after
+   * `timeoutMs` naming `what`. For state that has an event, instead of polling it.
+   */
+  until(predicate: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const stops: (() => void)[] = [];
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        for (const stop of stops) stop();
+        if (error) reject(error);
+        else resolve();
+      };
+      const check = () => {
+        if (predicate()) done();
+      };
+      const timer = setTimeout(() => done(new Error(`${what} not met within ${timeoutMs} ms`)), timeoutMs);
+      for (const event of ["endpoint", "removed", "services", "config", "tools", "call", "sample"] as const) {
+        stops.push(this.adapter.on(event, check));
+      }
+      stops.push(this.cloud.onSessionCount(check));
+    });
+  }
+
   /** The endpoint id of a token name. */
   idOf(name: string): string {
     return endpointId(this.url(name));

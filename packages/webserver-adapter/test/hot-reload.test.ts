@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { calcFixture, finish, Stack, token, until } from "./harness.js";
+import { calcFixture, finish, Stack, token } from "./harness.js";
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -20,16 +20,17 @@ describe("hot reload of xiaozhi.config.json", () => {
     const kept = await s.cloud.waitForSession(token("keep"));
     const dropped = await s.cloud.waitForSession(token("drop"));
     const altered = await s.cloud.waitForSession(token("alter"));
+    expect((await s.api("GET", "/api/status")).body.toolFilters).toBeUndefined();
 
     s.writeConfig({
       mcpEndpoint: [s.url("keep"), { url: s.url("alter"), services: ["calc"] }, s.url("new")],
       mcpServers: services,
     });
-    await until(() => s.cloud.sessions(token("new")).length === 1, 5000, "new endpoint connected");
+    await s.until(() => s.cloud.sessions(token("new")).length === 1, 5000, "new endpoint connected");
     expect(await dropped.closed).toMatchObject({ code: 1000 });
     // A changed tool subset needs a new link; the untouched endpoint keeps its socket.
     expect(await altered.closed).toMatchObject({ code: 1000 });
-    await until(() => s.cloud.sessions(token("alter")).length === 1, 5000, "altered endpoint back");
+    await s.until(() => s.cloud.sessions(token("alter")).length === 1, 5000, "altered endpoint back");
     expect(kept.open).toBe(true);
     expect(s.cloud.sessions(token("keep"))).toEqual([kept]);
     expect(s.cloud.upgrades.get(token("keep"))).toBe(1);
@@ -39,7 +40,10 @@ describe("hot reload of xiaozhi.config.json", () => {
         .map((e) => e.id)
         .sort(),
     ).toEqual([s.idOf("keep"), s.idOf("alter"), s.idOf("new")].sort());
-    expect((await s.api("GET", "/api/status")).body.config.lastError).toBeNull();
+    const status = (await s.api("GET", "/api/status")).body;
+    expect(status.config.lastError).toBeNull();
+    // What limits each agent's tools, for the dashboard's count of what it is given.
+    expect(status.toolFilters).toEqual({ [s.idOf("alter")]: { services: ["calc"] } });
   });
 
   it("keeps the running config on invalid JSON or a schema error and shows why in /api/status", async () => {
@@ -48,14 +52,14 @@ describe("hot reload of xiaozhi.config.json", () => {
     const sessions = [await s.cloud.waitForSession(token("a")), await s.cloud.waitForSession(token("b"))];
 
     writeFileSync(s.path, `{ "mcpEndpoint": ["${s.url("a")}", `);
-    await until(() => s.file.status().lastError !== null, 5000, "rejection noticed");
+    await s.until(() => s.adapter.configStatus().lastError !== null, 5000, "rejection noticed");
     let status = (await s.api("GET", "/api/status")).body;
     expect(status.config.lastError).toMatch(/not valid JSON \(it ends too early\)/);
     expect(status.endpoints).toEqual({ total: 2, connected: 2 });
 
     s.writeConfig({ mcpEndpoint: [s.url("a")], connection: { heartbeatInterval: "often" } });
-    await until(
-      () => /heartbeatInterval/.test(s.file.status().lastError ?? ""),
+    await s.until(
+      () => /heartbeatInterval/.test(s.adapter.configStatus().lastError ?? ""),
       5000,
       "schema error noticed",
     );
@@ -66,8 +70,8 @@ describe("hot reload of xiaozhi.config.json", () => {
 
     // A valid version applies and clears the error.
     s.writeConfig({ mcpEndpoint: [s.url("a")], mcpServers: services });
-    await until(
-      () => s.adapter.endpoints().length === 1 && s.file.status().lastError === null,
+    await s.until(
+      () => s.adapter.endpoints().length === 1 && s.adapter.configStatus().lastError === null,
       5000,
       "valid change applied and the error cleared",
     );
@@ -84,12 +88,12 @@ describe("hot reload of xiaozhi.config.json", () => {
       customMCP: { tools: [] },
     });
     const added = await s.api("POST", "/api/endpoints", { url: s.url("api") });
-    expect(added.status).toBe(201);
+    expect(added.status, JSON.stringify(added.body)).toBe(201);
     const saved = s.readConfig();
     expect(saved.mcpEndpoint).toEqual([s.url("a"), s.url("edited"), s.url("api")]);
     expect(saved.mcpServers).toEqual({ calc: { ...services.calc, note: "kept" } });
     expect(saved.customMCP).toEqual({ tools: [] });
-    await until(
+    await s.until(
       () => s.adapter.endpoints().filter((e) => e.connected).length === 3,
       5000,
       "all three connected",
@@ -109,7 +113,7 @@ describe("hot reload of xiaozhi.config.json", () => {
       mcpServerConfig: { calc: { tools: { add: { enable: false } } } },
       connection: { reconnectInterval: 250, maxReconnectAttempts: 7, loadBalanceStrategy: "least-inflight" },
     });
-    await until(
+    await s.until(
       () => s.adapter.services().every((x) => x.state === "up") && s.adapter.services().length === 2,
       5000,
       "service up",
@@ -131,7 +135,7 @@ describe("hot reload of xiaozhi.config.json", () => {
 
     // Deleting the block puts every setting back to its default.
     s.writeConfig({ mcpEndpoint: [s.url("a")], mcpServers: { ...services, math: services.calc } });
-    await until(
+    await s.until(
       () => s.adapter.manager.settings.maxReconnectAttempts === Number.POSITIVE_INFINITY,
       5000,
       "reverted",

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { agentNameOf } from "../src/index.js";
-import { calcFixture, finish, Stack, token, until } from "./harness.js";
+import { calcFixture, finish, Stack, token } from "./harness.js";
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -60,10 +60,14 @@ describe("services managed over HTTP", () => {
       env: { CALC_KEY: "tok-secret-env-value" },
     });
 
-    await until(() => stack?.adapter.services().find((s) => s.name === "calc")?.state === "up", 10_000, "up");
+    await stack?.until(
+      () => stack?.adapter.services().find((s) => s.name === "calc")?.state === "up",
+      10_000,
+      "up",
+    );
     const restarted = await stack.api("POST", "/api/services/calc/restart");
     expect(restarted.status).toBe(202);
-    await until(
+    await stack?.until(
       () => {
         const calcStatus = stack?.adapter.services().find((s) => s.name === "calc");
         return calcStatus?.restarts === 1 && calcStatus.state === "up";
@@ -139,7 +143,7 @@ describe("agents by name, history and tool calls", () => {
     const result = await agent.callTool("calc__add", { a: 2, b: 3 });
     expect(result.isError).not.toBe(true);
     await agent.callTool("nope__missing", {}).catch(() => {});
-    await until(() => (stack?.adapter.history.calls().length ?? 0) >= 2, 5000, "calls recorded");
+    await stack?.until(() => (stack?.adapter.history.calls().length ?? 0) >= 2, 5000, "calls recorded");
     const history = await stack.api("GET", `/api/history?endpoint=${stack.idOf("a")}`);
     expect(history.body.calls.slice(0, 2)).toEqual([
       expect.objectContaining({ agent: "kitchen", tool: "(unknown tool)", ok: false }),
@@ -152,7 +156,7 @@ describe("agents by name, history and tool calls", () => {
     expect(history.body.bounds).toMatchObject({ windowMs: 3_600_000, pointsPerEndpoint: 120 });
 
     // Heartbeats every 100 ms give RTT points; the link's up period is open.
-    await until(
+    await stack?.until(
       () =>
         stack?.adapter.history.endpoint(stack.idOf("a"))?.points.some((p) => p.rttMs !== undefined) ?? false,
       5000,
@@ -165,7 +169,7 @@ describe("agents by name, history and tool calls", () => {
 
     // A drop closes the up period and opens a down one with its reason.
     stack.cloud.close(token("a"), 4004, "Internal server error");
-    await until(
+    await stack?.until(
       () => (stack?.adapter.history.endpoint(stack.idOf("a"))?.periods.length ?? 0) >= 2,
       5000,
       "a down period",
@@ -186,7 +190,7 @@ describe("agents by name, history and tool calls", () => {
         ...(raw.mcpEndpoint ?? []).slice(2),
       ],
     });
-    await until(
+    await stack?.until(
       () => stack?.adapter.manager.getEndpointStatus(stack.idOf("b"))?.name === "hall",
       5000,
       "renamed",

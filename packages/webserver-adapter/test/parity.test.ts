@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { McpServiceManager } from "@xiaozhi-connect/mcp-services";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig, servicesOf } from "../src/index.js";
-import { finish, Stack, token, until } from "./harness.js";
+import { finish, Stack, token } from "./harness.js";
 
 let stack: Stack | undefined;
 const servers: Server[] = [];
@@ -132,8 +132,8 @@ describe("a xiaozhi-client user's config, as it is", () => {
     stack = await Stack.start(`{ mcpEndpoint: ['cloud:a'] }`, { fileName: "xiaozhi.config.json5" });
     const s = stack;
     writeFileSync(s.path, "{\n  mcpEndpoint: [\n    'x' 'y'\n  ]\n}\n");
-    await until(() => s.file.status().lastError !== null, 5000, "rejection");
-    expect(s.file.status().lastError).toMatch(/not valid JSON5 at line 3, column \d+/);
+    await s.until(() => s.adapter.configStatus().lastError !== null, 5000, "rejection");
+    expect(s.adapter.configStatus().lastError).toMatch(/not valid JSON5 at line 3, column \d+/);
     expect(s.adapter.endpoints()).toHaveLength(1);
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { calcFixture, finish, Stack, token, until } from "./harness.js";
+import { calcFixture, finish, Stack, token } from "./harness.js";
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -17,7 +17,11 @@ const baseConfig = {
 describe("HTTP routes against a simulated Xiaozhi cloud", () => {
   it("lists endpoints masked, with the contract's fields", async () => {
     stack = await Stack.start(baseConfig);
-    await until(() => stack?.adapter.endpoints().every((e) => e.initialized) ?? false, 5000, "initialized");
+    await stack?.until(
+      () => stack?.adapter.endpoints().every((e) => e.initialized) ?? false,
+      5000,
+      "initialized",
+    );
     const { status, body } = await stack.api("GET", "/api/endpoints");
     expect(status).toBe(200);
     expect(body.endpoints).toHaveLength(2);
@@ -133,7 +137,7 @@ describe("HTTP routes against a simulated Xiaozhi cloud", () => {
     const accepted = await stack.api("POST", `/api/endpoints/${stack.idOf("b")}/reconnect`);
     expect(accepted.status).toBe(202);
     await first.closed;
-    await until(() => stack?.cloud.upgrades.get(token("b")) === 2, 5000, "reconnected");
+    await stack?.until(() => stack?.cloud.upgrades.get(token("b")) === 2, 5000, "reconnected");
 
     const tools = await stack.api("GET", "/api/tools");
     expect(tools.body.tools).toContainEqual({

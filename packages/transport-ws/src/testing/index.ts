@@ -1,5 +1,5 @@
+export { CloudSession } from "./cloud-session.js";
 export {
-  CloudSession,
   type SimulatedCloudOptions,
   SimulatedXiaozhiCloud,
   type TokenBehavior,

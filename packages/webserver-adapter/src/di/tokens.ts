@@ -9,9 +9,9 @@ import type {
   ToolSource,
 } from "@xiaozhi-connect/core";
 import type { InjectionToken } from "tsyringe";
-import type { ClusterCoordinator } from "./cluster.js";
-import type { XiaozhiConfig } from "./config.js";
-import type { ConfigFile } from "./config-file.js";
+import type { ClusterCoordinator } from "../cluster.js";
+import type { ConfigFile } from "../config/config-file.js";
+import type { XiaozhiConfig } from "../config/schema.js";
 
 /** Builds the connection of each endpoint; default: Xiaozhi over WebSocket. */
 export const ConnectionFactoryToken: InjectionToken<ConnectionFactory<Connection>> = Symbol.for(

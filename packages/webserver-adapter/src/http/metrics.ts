@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { XiaozhiConnectionAdapter } from "./xiaozhi-connection-adapter.js";
+import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
 
 /**
  * Prometheus metrics of one adapter in their own registry (nothing global, no timers): gauges are
@@ -126,7 +126,10 @@ export function createMetrics(adapter: XiaozhiConnectionAdapter): { registry: Re
       calls.inc({ tool: call.tool, outcome: call.ok ? "ok" : "error" });
       durations.observe({ tool: call.tool }, call.ms / 1000);
     }),
-    adapter.on("config", (status) => reloads.inc({ result: status.lastError ? "rejected" : "applied" })),
+    // One event per attempt: only the changes read from disk are reloads.
+    adapter.on("config", ({ last }) => {
+      if (last?.source === "file") reloads.inc({ result: last.outcome });
+    }),
   ];
   return {
     registry,

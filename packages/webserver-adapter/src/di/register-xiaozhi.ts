@@ -16,9 +16,11 @@ import {
   instanceCachingFactory,
   Lifecycle,
 } from "tsyringe";
-import { type ClusterFactory, clusterMissing, describeEntries } from "./cluster.js";
-import { endpointEntries, type XiaozhiConfig } from "./config.js";
-import type { ConfigFile } from "./config-file.js";
+import { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
+import { type ClusterFactory, clusterMissing, describeEntries } from "../cluster.js";
+import type { ConfigFile } from "../config/config-file.js";
+import { endpointEntries } from "../config/endpoints.js";
+import type { XiaozhiConfig } from "../config/schema.js";
 import {
   ClockToken,
   ClusterToken,
@@ -32,7 +34,6 @@ import {
   StrategyToken,
   ToolSourceToken,
 } from "./tokens.js";
-import { XiaozhiConnectionAdapter } from "./xiaozhi-connection-adapter.js";
 
 export interface RegisterXiaozhiOptions {
   /** The config to start with; with `configFile`, defaults to the file's loaded config. */

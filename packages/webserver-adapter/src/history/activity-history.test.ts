@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ActivityHistory } from "./history.js";
+import { ActivityHistory } from "./activity-history.js";
 
 const hour = 3_600_000;
 

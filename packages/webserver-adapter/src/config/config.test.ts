@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { managerSettingsOf, parseConfig, parseConfigText, selectEndpoints } from "./config.js";
+import { selectEndpoints } from "./endpoints.js";
+import { parseConfig, parseConfigText } from "./schema.js";
+import { managerSettingsOf } from "./settings.js";
 
 describe("config schema", () => {
   it("accepts xiaozhi-client's file as it is, unknown fields kept", () => {

@@ -6,8 +6,9 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { streamSSE } from "hono/streaming";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
+import type { AdapterEventMap } from "../adapter/event-feed.js";
+import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
 import { createMetrics } from "./metrics.js";
-import type { AdapterEventMap, XiaozhiConnectionAdapter } from "./xiaozhi-connection-adapter.js";
 
 export interface XiaozhiRoutesOptions {
   /**

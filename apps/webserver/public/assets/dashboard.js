@@ -1,0 +1,207 @@
+// The dashboard. State comes from one event stream (GET /api/events): a snapshot, then one event per
+// change. Changes are applied to the DOM once per animation frame, and only to the rows that changed.
+import {
+  markEndpoint,
+  rebuildEndpoints,
+  recountGiven,
+  renderCluster,
+  renderSummary,
+  tickEndpoints,
+} from "./endpoints.js";
+import { loadHistory, markCharts } from "./history.js";
+import { lang, pickLanguage, setLanguage, t } from "./i18n.js";
+import { $, call, state, whenUnauthorized } from "./page.js";
+import { refreshServiceForm, renderServices, tickServices } from "./services.js";
+import { events } from "./stream.js";
+import { addCall, renderCalls, renderTools, setCalls } from "./tools.js";
+
+const query = new URLSearchParams(location.search).get("lang");
+if (query) localStorage.setItem("xz-lang", query);
+setLanguage(
+  pickLanguage({
+    query,
+    saved: localStorage.getItem("xz-lang"),
+    languages: navigator.languages?.length ? navigator.languages : [navigator.language],
+    timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+  }),
+);
+
+// Headings of the cards' details on narrow screens, one custom property per column, so no row
+// carries a label of its own.
+const cardLabels = {
+  "endpoint-table": { health: "health", rtt: "rtt", countdown: "reconnect", error: "lastError" },
+  "service-table": { runs: "runs", count: "tools", restarts: "restarts", uptime: "uptime", why: "why" },
+  tools: { desc: "description", calls: "calls", errors: "errorCount" },
+  "instance-table": { held: "held" },
+};
+
+function translatePage() {
+  document.documentElement.lang = lang();
+  $("lang").value = lang();
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of document.querySelectorAll("[data-i18n-placeholder]"))
+    node.placeholder = t(node.dataset.i18nPlaceholder);
+  for (const node of document.querySelectorAll("[data-i18n-aria-label]"))
+    node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel));
+  for (const node of document.querySelectorAll("[data-i18n-title]")) node.title = t(node.dataset.i18nTitle);
+  for (const [table, labels] of Object.entries(cardLabels))
+    for (const [name, key] of Object.entries(labels))
+      $(table).style.setProperty(`--label-${name}`, JSON.stringify(t(key)));
+}
+
+$("lang").addEventListener("change", () => {
+  setLanguage($("lang").value);
+  localStorage.setItem("xz-lang", lang());
+  translatePage();
+  recountGiven();
+  rebuildEndpoints();
+  renderServices();
+  renderTools();
+  renderCalls();
+  renderCluster();
+  refreshServiceForm();
+  $("live").textContent = t($("live").className === "on" ? "live" : "reconnectingServer");
+});
+
+// The per-endpoint tool limits come with the status; a reload may change them.
+function setStatus(status) {
+  state.status = status;
+  state.filters = new Map(Object.entries(status?.toolFilters ?? {}));
+  recountGiven();
+}
+
+async function refreshStatus() {
+  try {
+    setStatus(await call("GET", "/api/status"));
+  } catch {
+    // The stream's next snapshot brings it.
+  }
+}
+
+const handlers = {
+  snapshot(data) {
+    state.endpoints = new Map(data.endpoints.map((e) => [e.id, e]));
+    state.tools = data.tools;
+    state.services = data.services ?? [];
+    setCalls(data.calls ?? []);
+    state.toolStats = new Map((data.toolStats ?? []).map((s) => [s.name, s]));
+    state.cluster = data.status?.cluster ?? null;
+    setStatus(data.status);
+    rebuildEndpoints();
+    renderCluster();
+    renderServices();
+    renderTools();
+    renderCalls();
+  },
+  endpoint(e) {
+    const before = state.endpoints.get(e.id);
+    state.endpoints.set(e.id, e);
+    // An open history gains a period when the link goes up or down.
+    if (state.open.has(e.id) && before && before.connected !== e.connected) void loadHistory(e.id);
+    markEndpoint(e.id);
+  },
+  removed({ id }) {
+    state.endpoints.delete(id);
+    state.history.delete(id);
+    markEndpoint(id);
+  },
+  tools({ tools }) {
+    state.tools = tools;
+    recountGiven();
+    renderTools();
+    markEndpoint();
+  },
+  cluster(view) {
+    state.cluster = view;
+    renderCluster();
+  },
+  services({ services }) {
+    state.services = services;
+    renderServices();
+    renderTools();
+  },
+  config(config) {
+    if (state.status) state.status = { ...state.status, config };
+    markEndpoint();
+    renderSummary();
+    void refreshStatus();
+  },
+  sample({ id, point }) {
+    const history = state.history.get(id);
+    if (!history || !state.open.has(id)) return;
+    const last = history.points[history.points.length - 1];
+    if (last && last.at === point.at) history.points[history.points.length - 1] = point;
+    else history.points.push(point);
+    if (history.points.length > 120) history.points.shift();
+    markCharts(id);
+  },
+  call({ call: record, stats }) {
+    addCall(record, stats);
+  },
+};
+
+async function follow() {
+  for (let delay = 500; ; delay = Math.min(delay * 2, 10000)) {
+    try {
+      const response = await events();
+      if (response.status === 401) {
+        askForToken();
+        return;
+      }
+      if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+      $("live").className = "on";
+      $("live").textContent = t("live");
+      delay = 500;
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        // One pass over the chunk: a burst of events costs linear time, not a copy per event.
+        let start = 0;
+        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n", start)) {
+          const block = buffer.slice(start, end);
+          start = end + 2;
+          let event = "message";
+          let data = "";
+          for (const line of block.split("\n")) {
+            if (line.startsWith("event:")) event = line.slice(6).trim();
+            else if (line.startsWith("data:")) data += line.slice(5).trim();
+          }
+          if (handlers[event] && data) handlers[event](JSON.parse(data));
+        }
+        buffer = buffer.slice(start);
+      }
+    } catch {
+      // The server went away; try again with backoff.
+    }
+    $("live").className = "off";
+    $("live").textContent = t("reconnectingServer");
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+function askForToken() {
+  $("auth").hidden = false;
+  $("live").className = "off";
+  $("live").textContent = t("tokenNeeded");
+}
+whenUnauthorized(askForToken);
+
+$("auth-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem("xz-token", $("auth-token").value.trim());
+  $("auth-token").value = "";
+  $("auth").hidden = true;
+  void follow();
+});
+
+// Countdowns, uptimes and ages tick locally; no polling of the server.
+setInterval(() => {
+  tickEndpoints();
+  tickServices();
+}, 1000);
+
+translatePage();
+void follow();

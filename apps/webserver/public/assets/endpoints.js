@@ -1,0 +1,342 @@
+// Endpoints: one row per endpoint, made once and then updated cell by cell; the header's summary,
+// the rejected-config banner and the cluster's instances.
+import { openHistory } from "./history.js";
+import { data, format, lang, t, word } from "./i18n.js";
+import {
+  $,
+  button,
+  call,
+  copyButton,
+  duration,
+  el,
+  foldButton,
+  onFlush,
+  render,
+  schedule,
+  setText,
+  show,
+  showError,
+  state,
+  unfoldIfOpen,
+} from "./page.js";
+import { explain } from "./reasons.js";
+
+/** Rows by endpoint id: `{ tr, cells, raw, details }`. */
+export const rows = new Map();
+const dirty = new Set();
+let summaryDirty = false;
+
+/** Marks an endpoint's row (or only the summary) to be redrawn at the next frame. */
+export function markEndpoint(id) {
+  if (id !== undefined) dirty.add(id);
+  summaryDirty = true;
+  schedule();
+}
+
+function healthText(e) {
+  const parts = e.health?.parts ? Object.entries(e.health.parts).filter(([, v]) => v !== 0) : [];
+  return (
+    parts.map(([k, v]) => `${word("parts", k)} ${Math.round(v)}`).join(" · ") +
+    (e.health?.ejected ? ` · ${t("ejected")}` : "")
+  );
+}
+
+function reconnectText(e) {
+  if (e.state === "reconnecting" && e.nextReconnectAt) {
+    return t("inTime", { time: duration(e.nextReconnectAt - Date.now()), attempt: e.reconnectAttempts + 1 });
+  }
+  if (e.connected && e.lastConnected) return t("upFor", { time: duration(Date.now() - e.lastConnected) });
+  return e.reconnectAttempts ? t("attempts", { count: e.reconnectAttempts }) : "";
+}
+
+/** A connected link's last error is history: shown greyed, with its age. */
+const agoText = (e) =>
+  e.lastError && e.connected && e.lastErrorAt ? t("ago", { time: duration(Date.now() - e.lastErrorAt) }) : "";
+
+// What each agent is given: the enabled tools, within its own limits when it has some.
+let givenAll = "";
+const givenSome = new Map();
+
+/** Counts again after the tools, the limits or the language changed; rows are redrawn. */
+export function recountGiven() {
+  const enabled = state.tools.filter((x) => x.enabled);
+  givenAll = t("given", { count: enabled.length });
+  givenSome.clear();
+  for (const [id, filter] of state.filters) {
+    const services = new Set(filter.services ?? []);
+    const tools = new Set(filter.tools ?? []);
+    const count = enabled.filter((x) => tools.has(x.name) || services.has(x.service)).length;
+    givenSome.set(id, t("givenSome", { count, total: enabled.length }));
+  }
+  for (const id of rows.keys()) dirty.add(id);
+  schedule();
+}
+
+// Every row is a clone of one made per language: cloning is far cheaper than building 1,000 rows
+// element by element, and the labels are translated once.
+let template = null;
+
+function rowTemplate() {
+  if (template?.lang === lang()) return template.tr;
+  const tr = el(
+    "tr",
+    {},
+    el(
+      "td",
+      { className: "agent" },
+      el(
+        "div",
+        { className: "who", translate: false },
+        el("div", { className: "name" }),
+        el("div", { className: "url clip" }),
+        el("div", { className: "id" }),
+      ),
+      el("div", { className: "id" }),
+      el("div", { className: "given", title: t("givenTitle") }),
+    ),
+    el("td", { className: "st" }, el("span")),
+    el("td", { className: "health" }, el("div"), el("div", { className: "parts" })),
+    el("td", { className: "rtt" }),
+    el("td", { className: "countdown" }),
+    el(
+      "td",
+      { className: "error none" },
+      el("div", { className: "reason clip" }),
+      el("div", { className: "ago" }),
+    ),
+    el(
+      "td",
+      { className: "actions" },
+      button("reconnect", t("reconnect"), t("reconnectTitle")),
+      button("history", t("history"), t("historyTitle")),
+      button("remove", t("remove"), t("removeTitle"), true),
+      foldButton(false),
+    ),
+  );
+  template = { lang: lang(), tr };
+  return tr;
+}
+
+function makeRow(e) {
+  const tr = rowTemplate().cloneNode(true);
+  const [agent, st, health, rtt, countdown, error, actions] = tr.children;
+  const [who, instance, given] = agent.children;
+  const [name, url, id] = who.children;
+  const cells = {
+    name,
+    url,
+    id,
+    instance,
+    given,
+    state: st.firstChild,
+    score: health.firstChild,
+    parts: health.lastChild,
+    rtt,
+    countdown,
+    error,
+    reason: error.firstChild,
+    ago: error.lastChild,
+    copy: null,
+  };
+  tr.dataset.id = e.id;
+  unfoldIfOpen(tr, `endpoint:${e.id}`, actions.lastChild);
+  const row = { tr, cells, raw: undefined, details: null };
+  rows.set(e.id, row);
+  fillRow(row, e);
+  return row;
+}
+
+function fillRow(row, e) {
+  const { tr, cells } = row;
+  tr.dataset.state = e.state;
+  setText(cells.name, e.name || "");
+  setText(cells.url, e.url);
+  if (cells.url.title !== e.url) cells.url.title = e.url;
+  setText(cells.id, e.id);
+  // In cluster mode: the instance that holds the endpoint (null while none does).
+  if (e.instance !== undefined && tr.dataset.instance !== (e.instance ?? "")) {
+    tr.dataset.instance = e.instance ?? "";
+    cells.instance.replaceChildren(
+      ...render(e.instance ? format("onInstance", { id: data(e.instance) }) : [t("unheld")]),
+    );
+  }
+  setText(cells.given, givenSome.get(e.id) ?? givenAll);
+  // A link reopened so its agent lists changed tools: a planned step, not a reconnect after trouble.
+  const shown = e.republishing ? "republishing" : e.state;
+  cells.state.className = `state ${shown}`;
+  setText(cells.state, word("states", shown));
+  setText(cells.score, String(Math.round(e.healthScore)));
+  setText(cells.parts, healthText(e));
+  setText(cells.rtt, e.rttMs == null ? "–" : `${e.rttMs.toFixed(1)} ms`);
+  setText(cells.countdown, reconnectText(e));
+  const raw = e.lastError ?? "";
+  if (row.raw !== raw) {
+    row.raw = raw;
+    if (raw) show(cells.reason, explain(raw));
+    else cells.reason.replaceChildren();
+    // The copy button is made with the first error: most rows never need one.
+    if (raw && !cells.copy) cells.copy = cells.error.insertBefore(copyButton(), cells.reason);
+    if (cells.copy) cells.copy.dataset.text = raw;
+  }
+  const errorClass = raw ? (e.connected ? "error stale" : "error") : "error none";
+  if (cells.error.className !== errorClass) cells.error.className = errorClass;
+  setText(cells.ago, agoText(e));
+}
+
+onFlush(() => {
+  const body = $("endpoints");
+  const added = document.createDocumentFragment();
+  for (const id of dirty) {
+    const e = state.endpoints.get(id);
+    const row = rows.get(id);
+    if (!e) {
+      if (row) {
+        row.tr.remove();
+        row.details?.remove();
+        rows.delete(id);
+      }
+      state.open.delete(id);
+      continue;
+    }
+    if (row) fillRow(row, e);
+    else added.append(makeRow(e).tr);
+  }
+  dirty.clear();
+  if (added.childElementCount > 0) body.append(added);
+  if (summaryDirty) renderSummary();
+});
+
+/** Every row made anew (a snapshot, a new language). */
+export function rebuildEndpoints() {
+  for (const row of rows.values()) {
+    row.tr.remove();
+    row.details?.remove();
+  }
+  rows.clear();
+  dirty.clear();
+  const fragment = document.createDocumentFragment();
+  for (const e of state.endpoints.values()) fragment.append(makeRow(e).tr);
+  $("endpoints").replaceChildren(fragment);
+  for (const id of state.open) void openHistory(id, false);
+  renderSummary();
+}
+
+/** Countdowns, uptimes and error ages tick locally; no polling of the server. */
+export function tickEndpoints() {
+  for (const [id, row] of rows) {
+    const e = state.endpoints.get(id);
+    if (!e) continue;
+    setText(row.cells.countdown, reconnectText(e));
+    setText(row.cells.ago, agoText(e));
+  }
+}
+
+let bannerShown = "";
+
+export function renderSummary() {
+  summaryDirty = false;
+  let connected = 0;
+  for (const e of state.endpoints.values()) if (e.connected) connected++;
+  const total = state.endpoints.size;
+  $("no-endpoints").hidden = total > 0;
+  setText($("endpoint-count"), t("connectedOf", { connected, total }));
+  const s = state.status;
+  const tools = state.tools.filter((x) => x.enabled).length;
+  setText(
+    $("summary"),
+    (s ? `${t("version", { version: s.version })} · ` : "") + t("summary", { connected, total, tools }),
+  );
+  if (!s) return;
+  const c = s.config;
+  const where = c.path ? format("configPath", { path: data(c.path) }) : [t("demoMode")];
+  const key = `${lang()}\u0000${c.path}\u0000${c.lastError}`;
+  if (bannerShown === key) return;
+  bannerShown = key;
+  show($("config"), where);
+  // A rejected config stays in sight until the file is read successfully again.
+  $("config-banner").hidden = !c.lastError;
+  if (!c.lastError) return;
+  show($("config-reason"), explain(c.lastError));
+  $("config-copy").dataset.text = c.lastError;
+  $("config-file").replaceChildren(...(c.path ? render(format("configFile", { path: data(c.path) })) : []));
+}
+
+// ---- Cluster mode: every instance, with what it holds and when it last beat. ----
+export function renderCluster() {
+  const view = state.cluster;
+  $("cluster-section").hidden = !view;
+  if (!view) return;
+  const meta = view.reachable
+    ? format("clusterMeta", { count: view.instances.length, redis: data(view.redis) })
+    : [t("redisDown")];
+  $("cluster-meta").replaceChildren(...render(meta));
+  $("cluster-meta").className = view.reachable ? "" : "error";
+  $("instances").replaceChildren(
+    ...view.instances.map((i) => {
+      const tr = el(
+        "tr",
+        {},
+        el(
+          "td",
+          { className: "who" },
+          el("span", { className: "name", translate: false }, i.id),
+          i.self ? el("span", { className: "id" }, ` · ${t("thisOne")}`) : "",
+        ),
+        el("td", { className: "url clip", translate: false, title: i.address ?? "" }, i.address ?? "–"),
+        el("td", { className: "num held" }, String(i.endpoints)),
+        el(
+          "td",
+          { className: "beat" },
+          t("ago", { time: duration(Math.max(0, Date.now() - i.heartbeatAt)) }),
+        ),
+      );
+      tr.dataset.id = i.id;
+      return tr;
+    }),
+  );
+}
+
+// ---- Adding, removing and reconnecting ----
+$("add-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = $("add-url");
+  $("form-error").textContent = "";
+  $("add-button").disabled = true;
+  try {
+    const name = $("add-name").value.trim();
+    const { endpoint } = await call("POST", "/api/endpoints", {
+      url: input.value.trim(),
+      ...(name ? { name } : {}),
+    });
+    input.value = "";
+    $("add-name").value = "";
+    state.endpoints.set(endpoint.id, endpoint);
+    markEndpoint(endpoint.id);
+  } catch (error) {
+    showError($("form-error"), error);
+  } finally {
+    $("add-button").disabled = false;
+  }
+});
+
+$("endpoints").addEventListener("click", async (event) => {
+  const target = event.target.closest("button[data-action]");
+  if (!target || target.dataset.action === "fold" || target.dataset.action === "copy") return;
+  const id = target.closest("tr").dataset.id;
+  try {
+    if (target.dataset.action === "remove") {
+      const e = state.endpoints.get(id);
+      const url = e ? (e.name ? `${e.name} (${e.url})` : e.url) : id;
+      if (!confirm(t("confirmRemove", { url }))) return;
+      await call("DELETE", `/api/endpoints/${encodeURIComponent(id)}`);
+      state.endpoints.delete(id);
+      markEndpoint(id);
+    } else if (target.dataset.action === "history") {
+      await openHistory(id);
+    } else {
+      await call("POST", `/api/endpoints/${encodeURIComponent(id)}/reconnect`);
+    }
+  } catch (error) {
+    showError($("form-error"), error);
+  }
+});

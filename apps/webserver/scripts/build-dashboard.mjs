@@ -1,0 +1,39 @@
+// Builds the dashboard users get (dist/dashboard.html): its modules bundled into one script and its
+// style sheets joined into one, both inline in the page, so it loads in a single request. Measured
+// on the dashboard bench at 1,000 endpoints: a dozen separate module and style requests delayed the
+// first full render by a quarter of a second, the server being busy with the snapshot meanwhile. The
+// server allows the two inline blocks by their hashes, and nothing else inline. The sources in
+// public/ stay plain modules: the server serves them as they are when it runs from src/ (tests).
+import { readFile, writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { rolldown } from "rolldown";
+
+const publicDir = new URL("../public/", import.meta.url);
+const html = await readFile(new URL("index.html", publicDir), "utf8");
+
+const sheets = [...html.matchAll(/<link rel="stylesheet" href="([^"]+)">\n/g)];
+const css = (await Promise.all(sheets.map((m) => readFile(new URL(m[1], publicDir), "utf8")))).join("\n");
+
+const entry = /<script type="module" src="([^"]+)"><\/script>\n/.exec(html);
+if (!entry || sheets.length === 0)
+  throw new Error("public/index.html: no module script or no style sheet to build");
+const bundle = await rolldown({ input: fileURLToPath(new URL(entry[1], publicDir)) });
+const { output } = await bundle.generate({ format: "iife" });
+await bundle.close();
+const js = output[0].code;
+
+// Inline, a closing tag inside the code would end the block early.
+if (/<\/script/i.test(js) || /<\/style/i.test(css))
+  throw new Error("a closing tag inside the dashboard's code");
+const page = html
+  .replace(/<link rel="stylesheet" href="[^"]+">\n/g, "")
+  .replace(/<script type="module"[^>]*><\/script>\n/g, "")
+  .replace(/<!--[^>]*-->\n/g, "")
+  .replace(/<link rel="modulepreload" href="[^"]+">\n/g, "")
+  .replace("</head>", () => `<style>${css}</style>\n</head>`)
+  // At the end of the body, as a classic script: it runs as soon as the page is parsed.
+  .replace("</body>", () => `<script>${js}</script>\n</body>`);
+if (/<script [^>]*src=|<link rel="(stylesheet|modulepreload)"/.test(page)) {
+  throw new Error("public/index.html refers to a file the build did not inline");
+}
+await writeFile(new URL("../dist/dashboard.html", import.meta.url), page);

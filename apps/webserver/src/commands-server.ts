@@ -1,0 +1,255 @@
+import type { Command } from "commander";
+import { InvalidArgumentError, Option } from "commander";
+import type { Cli } from "./cli.js";
+import {
+  api,
+  endpointTable,
+  type InstanceRow,
+  instanceTable,
+  listEndpoints,
+  listServices,
+  serviceTable,
+  target,
+} from "./client.js";
+import { daemonChildFlag, startDaemon, stopServer } from "./daemon.js";
+import type { Locale } from "./locale.js";
+import { follow, lastLines, logFile, readableLog } from "./logs.js";
+import type { Messages } from "./messages.js";
+import { findConfig } from "./options.js";
+import { CommandError, colors, state } from "./output.js";
+import { serve } from "./serve.js";
+import { runningServer, runningServers, stateDir } from "./state.js";
+
+/** `start`, `stop`, `restart`, `status` and `logs`: the server of the config the lookup picks. */
+export function serverCommands(program: Command, cli: Cli): void {
+  const { env, m, out, json, globals, run } = cli;
+  /** The config the lookup picks for a command, and the state directory of its server. */
+  const resolved = (command: Command) => {
+    const path = findConfig(globals(command).config, env).path ?? null;
+    return { path, dir: stateDir(env, path) };
+  };
+  /** The servers of other configs, with how to reach each. */
+  const others = (path: string | null) => {
+    for (const other of runningServers(env)) {
+      if (other.config !== path) out(m.server.otherServer(other.pid, other.url, other.config));
+    }
+  };
+  const notRunning = (path: string | null) => {
+    out(m.server.notRunningFor(path));
+    others(path);
+  };
+
+  const serverOptions = (command: Command) =>
+    command
+      .option("-p, --port <port>", m.help.port, port(m))
+      .option("-H, --host <address>", m.help.host)
+      .option("--log-size <size>", m.help.logSize, "10M")
+      .option("--log-files <count>", m.help.logFiles, count(m), 5)
+      .option("--debug", m.help.debug);
+
+  serverOptions(
+    program
+      .command("start", { isDefault: true })
+      .description(m.help.start)
+      .option("-d, --daemon", m.help.daemon),
+  )
+    .addOption(new Option(daemonChildFlag).hideHelp())
+    .action(
+      run(async (command) => {
+        const o = command.opts() as StartOptions;
+        const { config, lang } = globals(command);
+        const portValue = o.port ?? (env.XIAOZHI_PORT ? port(m)(env.XIAOZHI_PORT) : undefined);
+        const host = o.host ?? (env.XIAOZHI_HOST || undefined);
+        const serverEnv = o.debug ? { ...env, XIAOZHI_LOG_LEVEL: "debug" } : env;
+        if (o.daemon && !o.daemonChild) {
+          const path = findConfig(config, env).path ?? null;
+          await startDaemon(serverArgs(path, portValue, host, lang, o), serverEnv, out, {
+            dir: stateDir(env, path),
+            m,
+            stopCommand: stopCommand(config),
+          });
+          return 0;
+        }
+        if (!o.daemonChild) {
+          const running = runningServer(stateDir(env, findConfig(config, env).path ?? null));
+          if (running) throw new CommandError(m.server.alreadyRunning(running.pid, running.url));
+        }
+        return serve(
+          {
+            ...(config === undefined ? {} : { config }),
+            ...(portValue === undefined ? {} : { port: portValue }),
+            ...(host === undefined ? {} : { host }),
+            ...(o.daemonChild
+              ? { logFile: { size: o.logSize, files: o.logFiles }, ipc: true }
+              : { watchParent: true }),
+            locale: cli.locale,
+          },
+          serverEnv,
+        );
+      }),
+    );
+
+  program
+    .command("stop")
+    .description(m.help.stop)
+    .option("-t, --timeout <seconds>", m.help.timeout, count(m), 10)
+    .action(
+      run(async (command) => {
+        const { dir, path } = resolved(command);
+        const timeout = (command.opts() as { timeout: number }).timeout * 1000;
+        if (!(await stopServer(dir, out, m, timeout))) notRunning(path);
+      }),
+    );
+
+  serverOptions(
+    program
+      .command("restart")
+      .description(m.help.restart)
+      // xiaozhi-client's `restart -d`: a restarted server always runs in the background here.
+      .addOption(new Option("-d, --daemon").hideHelp()),
+  ).action(
+    run(async (command) => {
+      const o = command.opts() as StartOptions;
+      const { config, lang } = globals(command);
+      const { dir, path } = resolved(command);
+      if (!(await stopServer(dir, out, m))) notRunning(path);
+      await startDaemon(
+        serverArgs(path, o.port, o.host, lang, o),
+        o.debug ? { ...env, XIAOZHI_LOG_LEVEL: "debug" } : env,
+        out,
+        { dir, m, stopCommand: stopCommand(config) },
+      );
+    }),
+  );
+
+  program
+    .command("status")
+    .description(m.help.status)
+    .option("--json", m.help.json)
+    .action(
+      run(async (command) => {
+        const { dir, path } = resolved(command);
+        const record = runningServer(dir);
+        const asJson = (command.opts() as { json?: boolean }).json;
+        if (!record) {
+          if (asJson) json({ running: false, config: path });
+          else {
+            out(m.server.stoppedFor(state("stopped", m.states.stopped), path));
+            others(path);
+          }
+          return 1;
+        }
+        const where = target(env, globals(command).config, m);
+        if (where.kind !== "server") return 1;
+        const status = await api<{
+          version: string;
+          config: { path: string | null; lastError: string | null };
+          cluster?: { instanceId: string; redis: string; reachable: boolean; instances: InstanceRow[] };
+        }>(where, "GET", "/api/status");
+        const endpoints = await listEndpoints(where);
+        const services = await listServices(where);
+        if (asJson) {
+          json({ running: true, pid: record.pid, url: record.url, ...status, endpoints, services });
+          return 0;
+        }
+        out(m.server.runningLine(state("running", m.states.running), record.pid, record.url, status.version));
+        out(
+          `${m.server.configLine(status.config.path)}${status.config.lastError ? colors.red(m.server.rejected(status.config.lastError)) : ""}`,
+        );
+        if (status.cluster) {
+          const { cluster } = status;
+          out(
+            `${m.server.clusterLine(cluster.instanceId, cluster.redis)}${cluster.reachable ? "" : colors.red(m.server.redisAway)}`,
+          );
+        }
+        out("");
+        out(endpoints.length ? endpointTable(endpoints, m) : m.manage.noEndpoints);
+        if (status.cluster) {
+          out("");
+          out(instanceTable(status.cluster.instances, m));
+        }
+        if (services.length) {
+          out("");
+          out(serviceTable(services, m));
+        }
+      }),
+    );
+
+  program
+    .command("logs")
+    .description(m.help.logs)
+    .option("-n, --lines <count>", m.help.lines, count(m), 50)
+    .option("-f, --follow", m.help.follow)
+    .option("--json", m.help.rawJson)
+    .action(run((command) => logs(command, cli)));
+}
+
+/** `logs` (and xiaozhi-client's `attach`, which is `logs -f`): readable lines, or pino's JSON. */
+export async function logs(command: Command, cli: Cli, followAnyway = false): Promise<void> {
+  const o = command.opts() as { lines?: number; follow?: boolean; json?: boolean };
+  const path = logFile(stateDir(cli.env, findConfig(cli.globals(command).config, cli.env).path ?? null));
+  const readable = o.json ? (line: string) => line : readableLog(colors.isColorSupported);
+  const print = (line: string) => cli.out(readable(line));
+  for (const line of lastLines(path, o.lines ?? 50, cli.m)) print(line);
+  if (!o.follow && !followAnyway) return;
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  await follow(path, print, stop.signal);
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+}
+
+interface StartOptions {
+  readonly port?: number;
+  readonly host?: string;
+  readonly daemon?: boolean;
+  readonly daemonChild?: boolean;
+  readonly debug?: boolean;
+  readonly logSize: string;
+  readonly logFiles: number;
+}
+
+/** The flags a background server is started with: the config the lookup picked, by its path. */
+function serverArgs(
+  config: string | null,
+  portValue: number | undefined,
+  host: string | undefined,
+  lang: Locale | undefined,
+  o: StartOptions,
+): string[] {
+  return [
+    ...(config === null ? [] : ["--config", config]),
+    ...(portValue === undefined ? [] : ["--port", String(portValue)]),
+    ...(host === undefined ? [] : ["--host", host]),
+    ...(lang === undefined ? [] : ["--lang", lang]),
+    "--log-size",
+    o.logSize,
+    "--log-files",
+    String(o.logFiles),
+  ];
+}
+
+function stopCommand(config: string | undefined): string {
+  return `xiaozhi-connect stop${config === undefined ? "" : ` --config ${config}`}`;
+}
+
+/** Commander argument parsers that say what is wrong in the command's language. */
+export function port(m: Messages) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535 || value.trim() === "") {
+      throw new InvalidArgumentError(m.errors.badPort(value));
+    }
+    return parsed;
+  };
+}
+
+export function count(m: Messages) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError(m.errors.badCount(value));
+    return parsed;
+  };
+}

@@ -1,0 +1,298 @@
+import { XiaozhiError } from "@xiaozhi-connect/core";
+import type { Locale } from "./locale.js";
+import { zhCN } from "./messages-zh-cn.js";
+
+const configOf = (path: string | null) => path ?? "demo mode";
+
+/** Everything the command line says, in English; `messages-zh-cn.ts` has the same in 简体中文. */
+export const en = {
+  help: {
+    description: "Connects your MCP tools to many Xiaozhi agents at once and keeps every link alive.",
+    version: "print the version",
+    help: "show help for a command",
+    helpCommand: "show help for a command",
+    config: "config file (else the lookup: see `xiaozhi-connect config path`)",
+    lang: "language of the command line: en or zh-CN (else LC_ALL, LC_MESSAGES, LANG)",
+    addHelp: "(add --help for usage)",
+    usageOptions: "[options]",
+    usageCommand: "[command]",
+    titles: {
+      usage: "Usage:",
+      options: "Options:",
+      commands: "Commands:",
+      arguments: "Arguments:",
+      globalOptions: "Global Options:",
+    },
+    byDefault: (value: string) => ` (default: ${value})`,
+    port: "HTTP port (else $XIAOZHI_PORT, webUI.port, 9999; 0 picks a free one)",
+    host: "bind address (else $XIAOZHI_HOST, webUI.host, 127.0.0.1)",
+    logSize: "with -d: rotate the log file at this size (e.g. 10M, 500K)",
+    logFiles: "with -d: old log files kept",
+    debug: "log at debug level (as XIAOZHI_LOG_LEVEL=debug)",
+    start: "start the WebServer (in the foreground; -d to run it in the background)",
+    daemon: "run in the background: a pid file, a rotated log file, back once ready",
+    stop: "stop the server of this config (gracefully; killed after the timeout)",
+    timeout: "how long to wait before killing it, in seconds",
+    restart: "stop the server of this config and start it in the background",
+    status: "whether the server of this config runs, and its endpoints and services",
+    json: "print JSON",
+    logs: "print the log of the server started with -d, as readable lines",
+    lines: "how many lines from the end",
+    follow: "keep printing new lines until Ctrl-C",
+    rawJson: "print the log's JSON lines as they are",
+    endpoint: "list, add, remove or reconnect Xiaozhi endpoints",
+    endpointList: "every endpoint, masked (live from the server, else from the config file)",
+    endpointAdd: "add an endpoint (connected at once when the server runs) and save it",
+    name: "the agent's name, shown in the dashboard, the logs and the metrics",
+    endpointRemove: "remove an endpoint (closed at once when the server runs) and save it",
+    endpointReconnect: "drop and reopen one endpoint's link now",
+    service: "the MCP services behind the tools",
+    serviceList: "every service with its state and why it is down",
+    tool: "list the tools, or switch one on or off",
+    toolList: "every tool with its service and whether it is enabled",
+    toolService: "only the tools of this service",
+    toolEnable: "enable a tool (<service>__<tool>); applied live and saved",
+    toolDisable: "disable a tool (<service>__<tool>); applied live and saved",
+    config_: "where the config is, whether it is valid, a starter",
+    configPath: "which config file the lookup picks, and why",
+    configCheck: "validate a config file (default: the one the lookup picks); exit 1 naming each bad field",
+    configInit: "write a starter config where the lookup would find it",
+    force: "overwrite an existing file",
+  },
+  errors: {
+    badLanguage: (value: string) => `the command line speaks en and zh-CN, got "${value}"`,
+    badPort: (value: string) => `port must be an integer from 0 to 65535, got "${value}"`,
+    badCount: (value: string) => `expected a whole number, got "${value}"`,
+  },
+  /** commander's own error lines, matched and said again; English needs none. */
+  commanderErrors: [] as readonly (readonly [RegExp, (...parts: string[]) => string])[],
+  /** Plain errors from the lower layers, matched and said again. */
+  plainErrors: [] as readonly (readonly [RegExp, (...parts: string[]) => string])[],
+  /**
+   * Whether an error is said with its code's words first. The detail is English: a translation
+   * says what went wrong before it, English needs nothing more.
+   */
+  prefixCodes: false,
+  /** The words for the product's error codes; the message that follows gives the detail. */
+  errorCodes: {
+    INVALID_ENDPOINT: "invalid endpoint",
+    DUPLICATE_ENDPOINT: "duplicate endpoint",
+    UNKNOWN_ENDPOINT: "unknown endpoint",
+    UNKNOWN_TOOL: "unknown tool",
+    UNKNOWN_SERVICE: "unknown service",
+    DUPLICATE_SERVICE: "duplicate service",
+    BAD_REQUEST: "bad request",
+    PAYLOAD_TOO_LARGE: "request too large",
+    UNAUTHORIZED: "a valid token is needed",
+    FORBIDDEN_ORIGIN: "cross-site request refused",
+    FORBIDDEN_HOST: "host name refused",
+    INVALID_CONFIG: "invalid config",
+    UNKNOWN_STRATEGY: "unknown strategy",
+    UNSUPPORTED_MEDIA_TYPE: "send JSON",
+    CLUSTER_UNAVAILABLE: "the cluster's Redis is out of reach",
+    CLUSTER_OUTCOME_UNKNOWN:
+      "Redis did not confirm the change in time: it may still apply, and trying again is safe",
+    NOT_FOUND: "not found",
+    METHOD_NOT_ALLOWED: "method not allowed",
+    INTERNAL: "internal error",
+  },
+  states: {
+    connected: "connected",
+    connecting: "connecting",
+    reconnecting: "reconnecting",
+    republishing: "republishing tools",
+    disconnected: "disconnected",
+    failed: "failed",
+    stopped: "stopped",
+    running: "running",
+    up: "up",
+    down: "down",
+    starting: "starting",
+    "not running": "not running",
+  },
+  sources: {
+    "--config": "--config",
+    $XIAOZHI_CONFIG: "$XIAOZHI_CONFIG",
+    $XIAOZHI_CONFIG_DIR: "$XIAOZHI_CONFIG_DIR",
+    "current directory": "current directory",
+    "xiaozhi-client's home": "xiaozhi-client's home",
+  },
+  tables: {
+    id: "ID",
+    agent: "AGENT",
+    url: "URL",
+    state: "STATE",
+    instance: "INSTANCE",
+    health: "HEALTH",
+    rtt: "RTT",
+    lastError: "LAST ERROR",
+    none: "(none)",
+    address: "ADDRESS",
+    endpoints: "ENDPOINTS",
+    heartbeat: "LAST HEARTBEAT",
+    thisOne: "(this one)",
+    secondsAgo: (seconds: string) => `${seconds} s ago`,
+    service: "SERVICE",
+    tools: "TOOLS",
+    restarts: "RESTARTS",
+    whyDown: "WHY DOWN",
+    tool: "TOOL",
+    enabled: "ENABLED",
+    description: "DESCRIPTION",
+    yes: "yes",
+    no: "no",
+    source: "SOURCE",
+    path: "PATH",
+  },
+  server: {
+    alreadyRunning: (pid: number, url: string) =>
+      `already running for this config (pid ${pid}, ${url}); a server of another config can run beside it`,
+    notUpWithin: (seconds: number, log: string) => `did not come up within ${seconds} s; see ${log}`,
+    exitedEarly: (how: string, log: string) => `exited (${how}) before it was ready; see ${log}`,
+    couldNotStart: (why: string) => `could not start: ${why}`,
+    inBackground: (pid: number, log: string, stop: string) =>
+      `running in the background (pid ${pid}); logs: ${log}; stop it with: ${stop}`,
+    killing: (seconds: number) => `still running after ${seconds} s; killing it`,
+    stopped: (pid: number, config: string | null) => `stopped (pid ${pid}, config ${configOf(config)})`,
+    demoBanner: (searched: readonly string[]) => [
+      "xiaozhi-connect: DEMO MODE. No xiaozhi.config.json was found, so this runs three simulated",
+      "  Xiaozhi agents on 127.0.0.1 (one of them flaky) and built-in demo tools (calculator, clock).",
+      `  Looked in: ${searched.join(", ")}`,
+      '  To connect real agents, create xiaozhi.config.json with {"mcpEndpoint": ["wss://api.xiaozhi.me/mcp/?token=…"]}',
+      "  and your mcpServers, or pass --config FILE (xiaozhi-connect config init writes a starter).",
+    ],
+    generatedToken: (token: string) => [
+      "xiaozhi-connect: bound beyond loopback; changes need this bearer token (shown once):",
+      `  ${token}`,
+    ],
+    noEndpoints: (skipped: number) =>
+      skipped
+        ? ` (mcpEndpoint has no usable URL: ${skipped} placeholder or invalid entr${skipped > 1 ? "ies" : "y"} skipped)`
+        : " (mcpEndpoint is empty: add your agents' endpoint URLs)",
+    ready: (r: {
+      url: string;
+      connected: number;
+      total: number;
+      why: string;
+      tools: number;
+      starting: number;
+      config: string | null;
+    }) =>
+      `xiaozhi-connect ready: dashboard ${r.url} · endpoints ${r.connected}/${r.total} connected${r.why} · ${r.tools} tools${r.starting ? ` (${r.starting} service${r.starting > 1 ? "s" : ""} still starting)` : ""} · config ${configOf(r.config)}`,
+    portInUse: (host: string, port: number) =>
+      `port ${port} on ${host} is in use (another xiaozhi-connect? see: xiaozhi-connect status); pick another with --port, or 0 for any free one`,
+    noLog: (path: string) => `no log file at ${path} (logs are written by: xiaozhi-connect start -d)`,
+    stoppedFor: (word: string, config: string | null) =>
+      `xiaozhi-connect is ${word} · config ${configOf(config)}`,
+    notRunningFor: (config: string | null) => `xiaozhi-connect is not running for config ${configOf(config)}`,
+    otherServer: (pid: number, url: string, config: string | null) =>
+      `  running for another config: pid ${pid}, ${url}, config ${configOf(config)}${config ? ` (add --config ${config})` : ""}`,
+    runningLine: (word: string, pid: number, url: string, version: string) =>
+      `xiaozhi-connect ${word} · pid ${pid} · ${url} · version ${version}`,
+    configLine: (config: string | null) => `config ${configOf(config)}`,
+    rejected: (error: string) => ` · rejected: ${error}`,
+    clusterLine: (instance: string, redis: string) => `cluster: instance ${instance} · Redis ${redis}`,
+    redisAway: " · out of reach: keeping what this instance holds",
+  },
+  manage: {
+    noServerNoConfig: "no server is running and no config file was found (try: xiaozhi-connect config init)",
+    unreachable: (url: string, why: string) => `cannot reach the server at ${url}: ${why}`,
+    httpStatus: (status: number) => `the server answered HTTP ${status}`,
+    noEndpoint: (id: string) => `no endpoint ${id}`,
+    clustered:
+      "this config runs in cluster mode: the endpoint list lives in Redis, and the file's mcpEndpoint only seeds an empty cluster. Start an instance (xiaozhi-connect start -d) and run this again: the change then applies to every instance",
+    reconnectNeedsServer: "reconnect needs a running server (xiaozhi-connect start -d)",
+    toolName: (separator: string, name: string) =>
+      `tool names are <service>${separator}<tool>, got "${name}"`,
+    noConfigFound: "no config file was found (xiaozhi-connect config init writes one)",
+    unreadable: (code: string) => `cannot read it: ${code}`,
+    skipped: (endpoint: string, reason: string) => `skipped ${endpoint}: ${reason}`,
+    noUsableEndpoint:
+      "no usable endpoint in mcpEndpoint: nothing would connect. Put your agents' endpoint URLs there (xiaozhi.me console → your agent → MCP endpoint)",
+    toolUnavailable: (name: string, reason: string) => `custom tool ${name} is unavailable: ${reason}`,
+    counts: (endpoints: number, services: number) => `${endpoints} endpoint(s), ${services} service(s)`,
+    nowhereToWrite: "nowhere to write a config",
+    exists: (path: string) => `${path} exists already (use --force to overwrite it)`,
+    noEndpoints: "no endpoints",
+    added: (id: string, name: string | undefined, url: string, state: string) =>
+      `added ${id}${name ? ` (${name})` : ""} ${url} (${state})`,
+    refused: (why: string) =>
+      `the agent refused this endpoint${why ? `: ${why}` : ""}. It is saved; check its token (xiaozhi-connect endpoint remove ID takes it out)`,
+    removed: (id: string | undefined) => `removed ${id ?? "the endpoint"}`,
+    reconnecting: (id: string) => `reconnecting ${id}`,
+    noneFound: "none found: the server would start in demo mode",
+    checked: (path: string, summary: string, warnings: number) =>
+      `${path}: ok (${summary})${warnings ? `, with ${warnings} warning${warnings > 1 ? "s" : ""}` : ""}`,
+    warning: "warning: ",
+    separator: "; ",
+    wrote: (path: string) =>
+      `wrote ${path}; put your endpoint URLs in mcpEndpoint and your services in mcpServers`,
+    noServices: "no services",
+    noTools: "no tools",
+    enabled: (name: string) => `enabled ${name}`,
+    disabled: (name: string) => `disabled ${name}`,
+  },
+  habits: {
+    ours: (command: string) => `(xiaozhi-client's command; here it is: ${command})`,
+    mcp: "xiaozhi-client's mcp commands: list, server, tool",
+    mcpList: "the services (with --tools, the tools): as service list / tool list",
+    mcpListTools: "list the tools instead",
+    mcpServer: "one service's tools: as tool list --service NAME",
+    mcpTool: "switch a tool on or off: as tool enable|disable SERVICE__TOOL",
+    enableOrDisable: (action: string) => `the action is enable or disable, got "${action}"`,
+    attach: "follow the background server's log: as logs -f",
+    configGet: "xiaozhi-client's config get: answered with where to look",
+    configGetAnswer: (key: string | undefined, file: string | null) =>
+      key === "mcpEndpoint"
+        ? "xiaozhi-connect has no config get. The endpoints (masked): xiaozhi-connect endpoint list"
+        : key === "mcpServers"
+          ? "xiaozhi-connect has no config get. The services: xiaozhi-connect service list"
+          : `xiaozhi-connect has no config get: read ${fieldOf(key)}${file ? ` in ${file}` : " in the config (xiaozhi-connect config path)"}, or check it with xiaozhi-connect config check`,
+    configSet: "xiaozhi-client's config set: answered with what to do instead",
+    configSetAnswer: (key: string, file: string | null) =>
+      key === "mcpEndpoint"
+        ? "xiaozhi-connect has no config set. Add or remove endpoints with: xiaozhi-connect endpoint add URL / endpoint remove ID (saved and applied live)"
+        : `xiaozhi-connect has no config set: edit ${fieldOf(key)}${file ? ` in ${file}` : " in the config (xiaozhi-connect config path)"}; a saved change applies live, and xiaozhi-connect config check validates it`,
+    ui: "xiaozhi-client's ui: the dashboard is always on",
+    uiAnswer: (url: string | undefined) =>
+      url
+        ? `xiaozhi-connect has no ui command: the dashboard is always on, at ${url}`
+        : "xiaozhi-connect has no ui command: the dashboard is always on while the server runs (xiaozhi-connect start -d, then http://127.0.0.1:9999/)",
+    create: "xiaozhi-client's create: answered with what to do instead",
+    createAnswer:
+      "xiaozhi-connect has no project templates: xiaozhi-connect config init writes a starter config, and services are any MCP server (mcpServers in the config)",
+  },
+};
+
+/** Everything the command line says, in one language. */
+export type Messages = typeof en;
+
+/** xiaozhi-client's short keys are fields of `connection` here. */
+function fieldOf(key: string | undefined): string {
+  if (!key) return "the config";
+  return ["heartbeatInterval", "heartbeatTimeout", "reconnectInterval"].includes(key)
+    ? `connection.${key}`
+    : key;
+}
+
+/** A field of the config as `config set`/`get` users name it, written as its path in the file. */
+export const fieldPath = fieldOf;
+
+/** The messages of `locale`. */
+export function messagesFor(locale: Locale): Messages {
+  return locale === "zh-CN" ? zhCN : en;
+}
+
+/** An error in the command line's language: the words for its code, then its detail. */
+export function describe(error: unknown, m: Messages): string {
+  const message = (error as Error).message;
+  for (const [pattern, say] of m.plainErrors) {
+    const match = pattern.exec(message);
+    if (match) return say(...match.slice(1));
+  }
+  if (m.prefixCodes && XiaozhiError.isInstance(error)) {
+    const words = m.errorCodes[error.code as keyof Messages["errorCodes"]];
+    if (words && words !== message) return `${words}: ${message}`;
+  }
+  return message;
+}

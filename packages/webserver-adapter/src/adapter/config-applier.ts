@@ -1,0 +1,277 @@
+import { dirname } from "node:path";
+import type { StrategyRegistry } from "@xiaozhi-connect/balancer";
+import {
+  type Connection,
+  type ConnectionFactory,
+  type ConnectionManager,
+  describeError,
+  type HealthScorer,
+  type Logger,
+  redact,
+  resolveEndpoint,
+  type Strategy,
+  type ToolSource,
+} from "@xiaozhi-connect/core";
+import type { ConfigFile, ConfigRead, ConfigStatus } from "../config/config-file.js";
+import { selectEndpoints } from "../config/endpoints.js";
+import { parseConfig, type XiaozhiConfig } from "../config/schema.js";
+import { customToolsOf, servicesOf, toolSwitchesOf } from "../config/services.js";
+import { managerSettingsOf, transportOptionsOf, withConnectionDefaults } from "../config/settings.js";
+import type { EndpointDirectory, Settling } from "./endpoint-directory.js";
+import type { ServiceCatalog } from "./views.js";
+
+/** Where a config to apply came from. */
+export type ApplySource = "start" | "file" | "api" | "cluster" | "code";
+
+/** What the applier changes when a config applies. */
+export interface ApplierParts {
+  readonly manager: ConnectionManager<Connection>;
+  readonly factory: ConnectionFactory<Connection>;
+  readonly health: HealthScorer;
+  readonly tools: ToolSource;
+  readonly catalog: ServiceCatalog;
+  readonly strategies: StrategyRegistry;
+  /** The strategy while the config names none. */
+  readonly strategy: Strategy;
+  readonly directory: EndpointDirectory;
+  readonly file: ConfigFile | null;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Hears the status after every attempt, applied or rejected: once per attempt. */
+  readonly onStatus: (status: ConfigStatus) => void;
+}
+
+const settledNow: Settling = Object.freeze({ settled: Promise.resolve() });
+
+/** What picks a replicated service's replica while neither it nor `connection` names a strategy. */
+const defaultReplicaStrategy = "least-inflight";
+
+/**
+ * The one owner of the running config. Every change takes one path: validate and build everything
+ * the new config needs (strategy, services, endpoints) changing nothing, then commit it in one step;
+ * a config that cannot be applied is rejected whole and the running one stays. Changes run one at a
+ * time, but the lock covers only validating and committing: links connect and close after it, so a
+ * change never waits behind another's connect.
+ */
+export class ConfigApplier {
+  #config: XiaozhiConfig;
+  /** The strategy name in force; `undefined` while the injected strategy is used. */
+  #strategyName: string | undefined;
+  #loadedAt: number;
+  #lastError: string | null = null;
+  #last: ConfigStatus["last"];
+  #line: Promise<unknown> = Promise.resolve();
+  #applied = false;
+  #closed = false;
+  #servicesStarted: Promise<void> = Promise.resolve();
+  /** Set once a caller chose the tools (`initializeXiaozhiConnection(…, tools)`). */
+  #toolSourceChosen = false;
+  /** The `cluster` block the process started with: a change applies at the next start. */
+  readonly #clusterAtStart: string;
+
+  constructor(
+    config: XiaozhiConfig,
+    private readonly parts: ApplierParts,
+  ) {
+    this.#config = config;
+    this.#clusterAtStart = JSON.stringify(config.cluster);
+    this.#loadedAt = parts.now();
+  }
+
+  get config(): XiaozhiConfig {
+    return this.#config;
+  }
+
+  /** Settles once every service's first start attempt has (endpoints never wait for it). */
+  get servicesStarted(): Promise<void> {
+    return this.#servicesStarted;
+  }
+
+  /** Where the running config came from, and how the last attempt to change it ended. */
+  status(): ConfigStatus {
+    return {
+      path: this.parts.file?.path ?? null,
+      loadedAt: this.#loadedAt,
+      lastError: this.#lastError,
+      ...(this.#last === undefined ? {} : { last: this.#last }),
+    };
+  }
+
+  /** The tools are the caller's from now on; a config change no longer sets them. */
+  chooseTools(source: ToolSource): void {
+    this.#toolSourceChosen = true;
+    this.parts.manager.setToolSource(source);
+  }
+
+  /**
+   * Applies `next` (from `source`) and resolves once its links have settled; throws
+   * `INVALID_CONFIG`, `UNKNOWN_STRATEGY`… when it cannot be applied, having changed nothing.
+   */
+  async apply(next: XiaozhiConfig, source: ApplySource): Promise<void> {
+    const { settled } = await this.serially(() => this.applyNow(next, source));
+    await settled;
+  }
+
+  /**
+   * Applies a version read from the config file, or reports why it could not be read or parsed;
+   * one overtaken by a later version (a write of ours that already holds it) is let go.
+   */
+  async applyRead(read: ConfigRead): Promise<void> {
+    const current = () => read.version === this.parts.file?.version;
+    const { settled } = await this.serially(async () => {
+      if (!current()) return settledNow;
+      if ("error" in read) {
+        this.#finish("file", read.error);
+        return settledNow;
+      }
+      return this.applyNow(read.config, "file").catch(() => settledNow);
+    });
+    await settled;
+  }
+
+  /** Runs `task` as one step of the serial line: no apply or change interleaves with it. */
+  serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#line.then(task);
+    this.#line = run.catch(() => {});
+    return run;
+  }
+
+  /** Within `serially`: validates, builds and commits `next`. */
+  applyNow(next: XiaozhiConfig, source: ApplySource): Promise<Settling> {
+    return this.#attempt(source, () => this.#prepare(next, source));
+  }
+
+  /**
+   * Within `serially`: edits the raw config, the file's when there is one (written atomically,
+   * keeping every other field and comment, only once the new config is built), else the running
+   * one, and applies it.
+   */
+  change(edit: (raw: Record<string, unknown>) => void, source: ApplySource = "api"): Promise<Settling> {
+    const file = this.parts.file;
+    return this.#attempt(source, async () => {
+      if (!file) {
+        const raw = structuredClone(this.#config) as Record<string, unknown>;
+        edit(raw);
+        return this.#prepare(parseConfig(raw), source);
+      }
+      const draft = await file.draft(edit);
+      // Built before anything is written: a change that cannot run leaves the file as it was.
+      const commit = await this.#prepare(draft.config, source);
+      await draft.write();
+      return commit;
+    });
+  }
+
+  /** One attempt: build (which may throw, changing nothing), commit, and report how it ended. */
+  async #attempt(source: ApplySource, build: () => Promise<() => Settling>): Promise<Settling> {
+    let commit: () => Settling;
+    try {
+      commit = await build();
+    } catch (error) {
+      this.#finish(source, error);
+      throw error;
+    }
+    const settling = commit();
+    this.#finish(source);
+    return settling;
+  }
+
+  /** Stops applying: whatever is under way finishes, nothing later commits. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#line;
+  }
+
+  /** Records how an attempt ended and reports it, once. */
+  #finish(source: ApplySource, error?: unknown): void {
+    const at = this.parts.now();
+    if (error === undefined) {
+      this.#lastError = null;
+      this.#loadedAt = at;
+    } else {
+      this.#lastError = redact(describeError(error));
+      if (source === "file") {
+        this.parts.logger.warn(
+          { path: this.parts.file?.path, err: this.#lastError },
+          "config change rejected; the running config stays",
+        );
+      }
+    }
+    this.#last = { source, outcome: error === undefined ? "applied" : "rejected", at };
+    this.parts.onStatus(this.status());
+  }
+
+  /**
+   * Checks and builds everything `next` needs, changing nothing; returns the change to make, which
+   * commits at once and leaves the links settling. Throws for an unknown strategy, a service that
+   * cannot be built, or an endpoint that cannot be one.
+   */
+  async #prepare(next: XiaozhiConfig, source: ApplySource): Promise<() => Settling> {
+    const { manager, factory, health, catalog, directory, logger, file } = this.parts;
+    const quiet = source === "cluster";
+    const connection = withConnectionDefaults(next.connection);
+    // Absent fields take their defaults, so deleting a field from the file undoes it.
+    const strategyName = next.connection?.loadBalanceStrategy;
+    const strategy =
+      strategyName === this.#strategyName
+        ? undefined
+        : strategyName === undefined
+          ? this.parts.strategy
+          : this.parts.strategies.create(strategyName);
+    if (!quiet && JSON.stringify(next.cluster) !== this.#clusterAtStart) {
+      logger.warn("the cluster block changed: it applies when the server restarts");
+    }
+    if (!quiet && this.#applied) directory.review(next, this.#config);
+    const { endpoints: listed, skipped } = selectEndpoints(directory.listed(next));
+    const ids = listed.map((endpoint) => resolveEndpoint(endpoint).id);
+    const baseDir = file ? dirname(file.path) : undefined;
+    const services = catalog.prepare?.(servicesOf(next, baseDir), toolSwitchesOf(next), customToolsOf(next));
+    const first = !this.#applied;
+    return () => {
+      if (this.#closed) return settledNow;
+      this.#applied = true;
+      this.#config = next;
+      this.#strategyName = strategyName;
+      manager.configure({ ...managerSettingsOf(connection), ...(strategy ? { strategy } : {}) });
+      factory.configure?.({ ...transportOptionsOf(connection) });
+      health.configure?.(next.health ?? {});
+      // Traffic is chosen among a service's replicas: that is where strategy and health apply.
+      catalog.configure?.({
+        toolsHold: connection.toolsHold,
+        strategy: strategyName ?? defaultReplicaStrategy,
+        health: next.health ?? {},
+      });
+      if (!quiet)
+        for (const { endpoint, reason } of skipped) logger.warn({ endpoint, reason }, "skipping endpoint");
+      if (services) {
+        const { started } = services.commit();
+        const { added, removed, changed, unchanged } = services.diff;
+        if (!first && added.length + removed.length + changed.length > 0) {
+          logger.info({ added, removed, changed, unchanged: unchanged.length }, "services updated");
+        }
+        this.#servicesStarted = started;
+      }
+      // Services start beside the endpoints; an agent's first tools/list waits for them a while.
+      if (first && catalog.start) this.#servicesStarted = catalog.start();
+      if (!this.#toolSourceChosen && first) manager.setToolSource(this.parts.tools);
+      if (listed.length === 0 && !quiet) logger.warn("no valid Xiaozhi endpoint configured; not connecting");
+      // Read the leases at the last moment: one lost while this was built is not connected.
+      const endpoints = listed.filter((_, i) => directory.runsHere(ids[i] as string));
+      // A diff against what runs: unchanged endpoints keep their sockets.
+      const { result, settled } = manager.apply(endpoints);
+      const summary = {
+        added: result.added.length,
+        removed: result.removed.length,
+        changed: result.changed.length,
+        unchanged: result.unchanged.length,
+      };
+      if (first)
+        logger.info({ endpoints: endpoints.length }, `managing ${endpoints.length} Xiaozhi endpoint(s)`);
+      else if (quiet) logger.debug(summary, "cluster: endpoints applied");
+      else logger.info(summary, "config applied");
+      // The first apply starts the manager: it connects every endpoint, then what each apply adds.
+      const connecting = first ? manager.connect() : Promise.resolve();
+      return { settled: Promise.all([settled, connecting]).then(() => {}) };
+    };
+  }
+}

@@ -1,0 +1,135 @@
+import {
+  type Connection,
+  type ConnectionManager,
+  Emitter,
+  type EndpointStatus,
+  type ManagerEventMap,
+} from "@xiaozhi-connect/core";
+import type { ClusterView } from "../cluster.js";
+import type { ConfigStatus } from "../config/config-file.js";
+import type { ActivityHistory, CallRecord, HistoryPoint, ToolStats } from "../history/activity-history.js";
+import type { EndpointDirectory } from "./endpoint-directory.js";
+import type { ServiceInfo, ToolInfo } from "./views.js";
+
+/** What the event stream, the dashboard, the metrics and the history hear about. */
+export interface AdapterEventMap {
+  /** An endpoint's status changed (state, health, attempt…). */
+  endpoint: EndpointStatus;
+  removed: { readonly id: string };
+  tools: { readonly tools: readonly ToolInfo[] };
+  /** One per attempt to apply a config, whatever its source, after it applied or was rejected. */
+  config: ConfigStatus;
+  /** A service's state changed (starting, up, down, restart scheduled). */
+  services: { readonly services: readonly ServiceInfo[] };
+  /** An endpoint's round trip was measured: the new point of its chart. */
+  sample: { readonly id: string; readonly point: HistoryPoint };
+  /** An agent called a tool: the call (never its arguments or result) and the tool's statistics. */
+  call: { readonly call: CallRecord; readonly stats?: ToolStats };
+  /** Cluster mode: the instances, or who holds what, changed. */
+  cluster: ClusterView;
+  /** The adapter is shutting down; streams end. */
+  closed: { readonly at: number };
+}
+
+/** The manager events that change what an endpoint's status shows. */
+const endpointEvents: readonly (keyof ManagerEventMap)[] = [
+  "added",
+  "stateChanged",
+  "connecting",
+  "connected",
+  "initialized",
+  "connectFailed",
+  "disconnected",
+  "reconnectScheduled",
+  "failed",
+  "republishing",
+];
+
+/** What the history and the metrics call a tool no service offers. */
+const unknownTool = "(unknown tool)";
+
+/** Where the feed reads what it reports. */
+export interface FeedSources {
+  readonly manager: ConnectionManager<Connection>;
+  readonly history: ActivityHistory;
+  readonly directory: EndpointDirectory;
+  /** Whether `name` is a tool offered now (calls of other names count as an unknown tool). */
+  readonly offers: (name: string) => boolean;
+}
+
+/**
+ * One feed of events for the API's stream, the dashboard, the metrics and the history: the
+ * manager's events become endpoint statuses (as the directory shows them: in cluster mode with the
+ * instance holding each), chart points and call records, and the other parts emit theirs here.
+ */
+export class EventFeed {
+  readonly #events = new Emitter<AdapterEventMap>();
+  readonly #unsubscribe: (() => void)[] = [];
+
+  on<K extends keyof AdapterEventMap>(event: K, listener: (payload: AdapterEventMap[K]) => void): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  emit<K extends keyof AdapterEventMap>(event: K, payload: AdapterEventMap[K]): void {
+    this.#events.emit(event, payload);
+  }
+
+  /** Follows the manager's events; `close()` stops it. */
+  follow({ manager, history, directory, offers }: FeedSources): void {
+    const publish = ({ id }: { id: string }) => {
+      const status = manager.getEndpointStatus(id);
+      if (!status) return;
+      directory.touch();
+      this.emit("endpoint", directory.endpoint(id, status) ?? status);
+    };
+    for (const event of endpointEvents) this.#unsubscribe.push(manager.on(event, publish));
+    const score = (id: string) => manager.getEndpointStatus(id)?.healthScore ?? 0;
+    this.#unsubscribe.push(
+      manager.on("rtt", ({ id, name, ms, at }) => {
+        this.emit("sample", { id, point: history.sample(id, name, score(id), ms, at) });
+      }),
+      manager.on("stateChanged", ({ id, name, from, to, at }) => {
+        const status = manager.getEndpointStatus(id);
+        if (to === "connected") history.transition(id, name, true, undefined, at);
+        // A republish reopens the link at once: the agent's tools changed, the link never failed.
+        else if (status?.republishing) return;
+        else if (from === "connected" || to === "failed" || to === "reconnecting")
+          history.transition(id, name, false, status?.lastError, at);
+        history.sample(id, name, score(id), undefined, at);
+      }),
+      manager.on("handled", ({ id, name, method, tool, ok, ms, at }) => {
+        if (method !== "tools/call" || tool === undefined) return;
+        const record: CallRecord = {
+          at,
+          endpoint: id,
+          ...(name === undefined ? {} : { agent: name }),
+          // An agent may call any name; only offered tools get their own statistics and labels.
+          tool: offers(tool) ? tool : unknownTool,
+          ms: Math.round(ms * 10) / 10,
+          ok,
+        };
+        this.emit("call", history.call(record));
+      }),
+      manager.on("removed", ({ id }) => {
+        history.forget(id);
+        directory.touch();
+        // Handed to another instance, it stays in the cluster's list.
+        const elsewhere = directory.endpoint(id, undefined);
+        if (elsewhere) this.emit("endpoint", elsewhere);
+        else this.emit("removed", { id });
+      }),
+    );
+  }
+
+  /** Adds a subscription the feed drops when it closes. */
+  hold(unsubscribe: () => void): void {
+    this.#unsubscribe.push(unsubscribe);
+  }
+
+  /** Stops following; `closed` goes out last, then every listener is dropped. */
+  close(at: number): void {
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.emit("closed", { at });
+    this.#events.removeAllListeners();
+  }
+}

@@ -1,0 +1,363 @@
+import type { StrategyRegistry } from "@xiaozhi-connect/balancer";
+import {
+  type Connection,
+  type ConnectionFactory,
+  type ConnectionManager,
+  describeError,
+  type EndpointStatus,
+  type HealthScorer,
+  type Logger,
+  redact,
+  resolveEndpoint,
+  type Strategy,
+  type ToolDescriptor,
+  type ToolSource,
+} from "@xiaozhi-connect/core";
+import type { ToolFilter } from "@xiaozhi-connect/mcp-services";
+import { inject, injectable } from "tsyringe";
+import type { ClusterCoordinator } from "../cluster.js";
+import type { ConfigFile, ConfigStatus } from "../config/config-file.js";
+import { endpointToAdd, selectEndpoints } from "../config/endpoints.js";
+import type { XiaozhiConfig } from "../config/schema.js";
+import {
+  ClockToken,
+  ClusterToken,
+  ConfigFileToken,
+  ConfigToken,
+  ConnectionFactoryToken,
+  ConnectionManagerToken,
+  HealthScorerToken,
+  LoggerToken,
+  StrategyRegistryToken,
+  StrategyToken,
+  ToolSourceToken,
+} from "../di/tokens.js";
+import { ActivityHistory } from "../history/activity-history.js";
+import { ClusterEndpointDirectory } from "./cluster-endpoint-directory.js";
+import { ConfigApplier } from "./config-applier.js";
+import { type DirectoryHost, type EndpointDirectory, FileEndpointDirectory } from "./endpoint-directory.js";
+import { type AdapterEventMap, EventFeed } from "./event-feed.js";
+import { ServiceAdmin } from "./service-admin.js";
+import type { AdapterStatus, ServiceCatalog, ServiceInfo, ToolInfo } from "./views.js";
+
+/**
+ * What a WebServer talks to: connects the configured Xiaozhi endpoints
+ * (`initializeXiaozhiConnection`), applies config changes as diffs, adds and removes endpoints and
+ * services (writing them to the config file), and reports status and live events with masked URLs.
+ *
+ * A facade over parts with one job each: the `ConfigApplier` owns the running config and is its one
+ * path of change; an `EndpointDirectory` says where the endpoint list lives (the file, or a cluster in
+ * Redis) and which endpoints run here; `ServiceAdmin` manages services and tools; the `EventFeed`
+ * carries every event to the API, the dashboard, the metrics and the history.
+ */
+@injectable()
+export class XiaozhiConnectionAdapter {
+  readonly startedAt: number;
+  /** RTT, health, up/down periods and tool calls over time, in bounded memory. */
+  readonly history: ActivityHistory;
+  readonly #feed = new EventFeed();
+  readonly #applier: ConfigApplier;
+  readonly #directory: EndpointDirectory;
+  readonly #admin: ServiceAdmin;
+  readonly #catalog: ServiceCatalog;
+  #started = false;
+  #joined: Promise<void> | undefined;
+  #closed = false;
+  #cleanup: Promise<void> | undefined;
+  /** Names of the tools offered now; calls of other names are recorded as an unknown tool. */
+  #toolNames = new Set<string>();
+  #reapplying = false;
+
+  constructor(
+    @inject(ConnectionManagerToken) readonly manager: ConnectionManager<Connection>,
+    @inject(ToolSourceToken) readonly tools: ToolSource,
+    @inject(StrategyRegistryToken) strategies: StrategyRegistry,
+    @inject(ConnectionFactoryToken) private readonly factory: ConnectionFactory<Connection>,
+    @inject(LoggerToken) private readonly logger: Logger,
+    @inject(ConfigToken) config: XiaozhiConfig,
+    @inject(ConfigFileToken) private readonly file: ConfigFile | null,
+    @inject(ClockToken) private readonly now: () => number,
+    @inject(HealthScorerToken) private readonly health: HealthScorer,
+    @inject(StrategyToken) private readonly strategy: Strategy,
+    @inject(ClusterToken) readonly cluster: ClusterCoordinator | null,
+  ) {
+    this.startedAt = now();
+    this.history = new ActivityHistory({ now });
+    this.#catalog = tools as ToolSource & ServiceCatalog;
+    this.#directory = cluster ? new ClusterEndpointDirectory(cluster) : new FileEndpointDirectory();
+    this.#applier = new ConfigApplier(config, {
+      manager,
+      factory,
+      health,
+      tools,
+      catalog: this.#catalog,
+      strategies,
+      strategy,
+      directory: this.#directory,
+      file,
+      logger,
+      now,
+      onStatus: (status) => this.#feed.emit("config", status),
+    });
+    this.#admin = new ServiceAdmin(tools, this.#catalog, this.#applier);
+    this.#feed.follow({
+      manager,
+      history: this.history,
+      directory: this.#directory,
+      offers: (name) => this.#toolNames.has(name),
+    });
+    this.#feed.hold(
+      tools.onToolsChanged(
+        () => void this.#refreshToolNames().then((list) => this.#feed.emit("tools", { tools: list })),
+      ),
+    );
+    const offServices = this.#catalog.onStatusChanged?.(() =>
+      this.#feed.emit("services", { services: this.services() }),
+    );
+    if (offServices) this.#feed.hold(offServices);
+  }
+
+  get config(): XiaozhiConfig {
+    return this.#applier.config;
+  }
+
+  /** Settles once every service's first start attempt has (endpoints never wait for it). */
+  get servicesStarted(): Promise<void> {
+    return this.#applier.servicesStarted;
+  }
+
+  /** The strategy used while the config names none: the injected one (round-robin by default). */
+  get defaultStrategy(): Strategy {
+    return this.strategy;
+  }
+
+  on<K extends keyof AdapterEventMap>(event: K, listener: (payload: AdapterEventMap[K]) => void): () => void {
+    return this.#feed.on(event, listener);
+  }
+
+  /**
+   * Applies the config to the empty state (services start, endpoints connect, both at once) and,
+   * with a config file, follows its changes. Resolves once every endpoint's first attempt has
+   * settled. Throws `INVALID_CONFIG`, `UNKNOWN_STRATEGY`… for a config that cannot run, having
+   * started nothing.
+   */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.#join();
+    await this.#applier.apply(this.#applier.config, "start");
+    await this.#refreshToolNames();
+    this.file?.watch((read) => this.#applier.applyRead(read));
+    void this.servicesStarted.then(() => this.#feed.emit("services", { services: this.services() }));
+  }
+
+  /**
+   * The entry point users of the original design know. `mcpEndpoint` may be one URL or a list
+   * (strings or `{url,…}` objects). Placeholders (`<请填写...>`), empty and non-ws(s) entries are
+   * skipped with a warning that names them masked; with no valid endpoint it warns and returns
+   * without throwing. `tools` defaults to the adapter's live tool source; a fixed list is served as
+   * given and its calls go to the tool source. In cluster mode the list becomes the cluster's (every
+   * instance applies it) and this instance runs its share.
+   */
+  async initializeXiaozhiConnection(
+    mcpEndpoint: XiaozhiConfig["mcpEndpoint"],
+    tools?: ToolSource | readonly ToolDescriptor[],
+  ): Promise<void> {
+    if (tools !== undefined) {
+      this.#applier.chooseTools(Array.isArray(tools) ? this.#fixed(tools) : (tools as ToolSource));
+    }
+    await this.#join();
+    await this.#directory.replace(mcpEndpoint);
+    await this.#refreshToolNames();
+  }
+
+  /**
+   * Applies a config as a diff: timings and strategy, services and tool switches, then endpoints
+   * (unchanged ones keep their sockets). A config that cannot be applied throws and changes nothing.
+   */
+  applyConfig(next: XiaozhiConfig): Promise<void> {
+    return this.#applier.apply(next, "code");
+  }
+
+  /**
+   * Adds an endpoint, connects it and saves it (normalised, as `{url, name}` when named). Throws
+   * `INVALID_ENDPOINT` for a URL that cannot be one, `DUPLICATE_ENDPOINT` for one already there
+   * however it is spelled; of N concurrent adds of one URL exactly one succeeds.
+   */
+  addEndpoint(url: string, name?: string): Promise<EndpointStatus> {
+    return this.#directory.add(endpointToAdd(url, name));
+  }
+
+  /** Closes an endpoint with 1000 and removes it from the list; false when unknown. */
+  removeEndpoint(id: string): Promise<boolean> {
+    return this.#directory.remove(id);
+  }
+
+  /**
+   * Drops and reopens one endpoint's link now; throws `UNKNOWN_ENDPOINT`. In cluster mode an
+   * endpoint held by another instance is reconnected there.
+   */
+  async reconnect(id: string): Promise<EndpointStatus> {
+    if (!this.manager.getEndpointStatus(id)) {
+      const status = this.#directory.endpoint(id, undefined);
+      if (status && (await this.#directory.reconnectElsewhere(id))) return status;
+    }
+    return this.manager.reconnect(id);
+  }
+
+  /** Whether `id` names an endpoint (in cluster mode: of the cluster, wherever it runs). */
+  hasEndpoint(id: string): boolean {
+    return this.#directory.endpoint(id, this.manager.getEndpointStatus(id)) !== undefined;
+  }
+
+  /**
+   * Every endpoint. In cluster mode: every endpoint of the cluster, each with `instance`, the
+   * instance holding it (`null` while none does).
+   */
+  endpoints(): EndpointStatus[] {
+    return this.#directory.endpoints(this.manager.getConnectionStatus());
+  }
+
+  /** The endpoints this process runs (in cluster mode: those it holds). */
+  localEndpoints(): EndpointStatus[] {
+    return this.manager.getConnectionStatus();
+  }
+
+  /** {@inheritDoc ServiceAdmin.listTools} */
+  listTools(): Promise<ToolInfo[]> {
+    return this.#admin.listTools();
+  }
+
+  /** {@inheritDoc ServiceAdmin.setToolEnabled} */
+  setToolEnabled(name: string, enabled: boolean): Promise<ToolInfo> {
+    return this.#admin.setToolEnabled(name, enabled);
+  }
+
+  /** {@inheritDoc ServiceAdmin.services} */
+  services(): ServiceInfo[] {
+    return this.#admin.services();
+  }
+
+  /** {@inheritDoc ServiceAdmin.addService} */
+  addService(name: string, entry: unknown): Promise<ServiceInfo> {
+    return this.#admin.addService(name, entry);
+  }
+
+  /** {@inheritDoc ServiceAdmin.updateService} */
+  updateService(name: string, entry: unknown): Promise<ServiceInfo> {
+    return this.#admin.updateService(name, entry);
+  }
+
+  /** {@inheritDoc ServiceAdmin.removeService} */
+  removeService(name: string): Promise<boolean> {
+    return this.#admin.removeService(name);
+  }
+
+  /** {@inheritDoc ServiceAdmin.restartService} */
+  restartService(name: string): Promise<ServiceInfo> {
+    return this.#admin.restartService(name);
+  }
+
+  configStatus(): ConfigStatus {
+    return this.#applier.status();
+  }
+
+  status(version: string): AdapterStatus {
+    const endpoints = this.endpoints();
+    const view = this.#directory.view();
+    const toolFilters = this.#toolFilters();
+    return {
+      version,
+      startedAt: this.startedAt,
+      config: this.configStatus(),
+      endpoints: { total: endpoints.length, connected: endpoints.filter((e) => e.connected).length },
+      ...(toolFilters ? { toolFilters } : {}),
+      ...(view ? { cluster: view } : {}),
+    };
+  }
+
+  /** The `{services?, tools?}` limits of the endpoints that have one, by id; undefined when none does. */
+  #toolFilters(): Record<string, ToolFilter> | undefined {
+    let filters: Record<string, ToolFilter> | undefined;
+    for (const endpoint of selectEndpoints(this.#directory.listed(this.config)).endpoints) {
+      if (endpoint.data === undefined) continue;
+      filters ??= {};
+      filters[resolveEndpoint(endpoint).id] = endpoint.data as ToolFilter;
+    }
+    return filters;
+  }
+
+  /**
+   * Stops following the file, closes every endpoint with 1000, stops the services, and disposes of
+   * the connection factory, the health scorer and the tool source (whichever have `dispose`).
+   */
+  cleanup(): Promise<void> {
+    this.#cleanup ??= this.#cleanUp();
+    return this.#cleanup;
+  }
+
+  async #cleanUp(): Promise<void> {
+    this.#closed = true;
+    this.file?.close();
+    // Cut short whatever runs (attempts, handshakes) and let a change under way finish without
+    // committing; then nothing is left to close but what cleanup closes.
+    const closing = Promise.all([this.manager.cleanup(), this.tools.dispose?.()]);
+    await this.#applier.close();
+    await closing;
+    await Promise.all([this.manager.cleanup(), this.tools.dispose?.()]);
+    // The links are closed: now the leases go, and the other instances take the endpoints at once.
+    await this.#directory.stop();
+    this.factory.dispose?.();
+    this.health.dispose?.();
+    this.#feed.close(this.now());
+  }
+
+  /** Starts the directory once (joins the cluster), before the first apply. */
+  #join(): Promise<void> {
+    this.#joined ??= this.#directory.start(this.#host());
+    return this.#joined;
+  }
+
+  #host(): DirectoryHost {
+    const applier = this.#applier;
+    return {
+      manager: this.manager,
+      feed: this.#feed,
+      logger: this.logger,
+      config: () => applier.config,
+      hasFile: this.file !== null,
+      serially: (task) => applier.serially(task),
+      change: (edit) => applier.change(edit),
+      apply: (config) => applier.applyNow(config, "code"),
+      reapply: () => applier.applyNow(applier.config, "cluster"),
+      reapplySoon: () => {
+        if (this.#reapplying || this.#closed) return;
+        this.#reapplying = true;
+        void applier
+          .serially(async () => {
+            this.#reapplying = false;
+            return applier.applyNow(applier.config, "cluster");
+          })
+          .catch((error) =>
+            this.logger.error({ err: redact(describeError(error)) }, "cluster: could not apply"),
+          );
+      },
+      closed: () => this.#closed,
+    };
+  }
+
+  async #refreshToolNames(): Promise<ToolInfo[]> {
+    const list = await this.listTools();
+    this.#toolNames = new Set(list.map((t) => t.name));
+    return list;
+  }
+
+  #fixed(tools: readonly ToolDescriptor[]): ToolSource {
+    return {
+      specificationVersion: "v1",
+      listTools: () => tools,
+      callTool: (name, args, options) => this.tools.callTool(name, args, options),
+      onToolsChanged: () => () => {},
+    };
+  }
+}

@@ -1,0 +1,52 @@
+import { XiaozhiError } from "@xiaozhi-connect/core";
+import JSON5 from "json5";
+import { type ParseError, parse, printParseErrorCode } from "jsonc-parser";
+
+/** How a config file is written: by its extension, as xiaozhi-client reads them. */
+export type ConfigFormat = "json" | "jsonc" | "json5";
+
+/** `.json5` → json5, `.jsonc` → jsonc, anything else → json (comments and trailing commas allowed). */
+export function formatOf(path: string): ConfigFormat {
+  if (/\.json5$/i.test(path)) return "json5";
+  if (/\.jsonc$/i.test(path)) return "jsonc";
+  return "json";
+}
+
+/**
+ * Parses config text. JSON and JSONC may carry comments and trailing commas (jsonc-parser); JSON5
+ * is read by json5. Errors say where (`line 3, column 7`) and why, never quoting the text, which
+ * may hold tokens. Throws `INVALID_CONFIG`.
+ */
+export function parseText(text: string, format: ConfigFormat = "json"): unknown {
+  if (format === "json5") {
+    try {
+      return JSON5.parse(text);
+    } catch (error) {
+      const { lineNumber, columnNumber } = error as { lineNumber?: number; columnNumber?: number };
+      const where = lineNumber ? ` at line ${lineNumber}, column ${columnNumber}` : "";
+      throw new XiaozhiError("INVALID_CONFIG", `config is not valid JSON5${where}`);
+    }
+  }
+  const errors: ParseError[] = [];
+  const value = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
+  const first = errors[0];
+  if (first) {
+    const atEnd = first.offset >= text.trimEnd().length;
+    const where = atEnd ? " (it ends too early)" : ` at ${lineAndColumn(text, first.offset)}`;
+    throw new XiaozhiError(
+      "INVALID_CONFIG",
+      `config is not valid JSON${where}: ${describeParseError(printParseErrorCode(first.error))}`,
+    );
+  }
+  if (text.trim() === "") throw new XiaozhiError("INVALID_CONFIG", "config is empty");
+  return value;
+}
+
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset).split("\n");
+  return `line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
+}
+
+function describeParseError(code: string): string {
+  return code.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+}

@@ -1,0 +1,207 @@
+import { XiaozhiError } from "@xiaozhi-connect/core";
+import { z } from "zod";
+import { type ConfigFormat, parseText } from "./config-text.js";
+
+const positiveMs = z.number().int().positive();
+
+const endpointObject = z.object({
+  url: z.string(),
+  /** The agent's name as the page, the API, the logs and the metrics show it. */
+  name: z.string().max(120).optional(),
+  weight: z.number().positive().optional(),
+  services: z.array(z.string()).optional(),
+  tools: z.array(z.string()).optional(),
+});
+
+const stdioService = z.object({
+  type: z.literal("stdio").optional(),
+  command: z.string().min(1),
+  args: z.array(z.string()).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  cwd: z.string().optional(),
+  /** Longest line the service may write to stdout, in bytes; default 8 MiB. */
+  maxLineBytes: z.number().int().positive().optional(),
+  /** Start, initialize and tools/list must finish within this (ms); default 30000. */
+  handshakeTimeout: positiveMs.optional(),
+});
+
+const remoteService = z.object({
+  type: z.enum(["sse", "streamable-http", "http"]).optional(),
+  url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+  headers: z.record(z.string(), z.string()).optional(),
+  /** Connect, initialize and tools/list must finish within this (ms); default 30000. */
+  handshakeTimeout: positiveMs.optional(),
+});
+
+const replica = z.union([stdioService, remoteService], {
+  error: "needs either `command` (stdio) or `url` (SSE / streamable HTTP)",
+});
+
+const service = z.union(
+  [
+    z.object({
+      replicas: z.array(replica).min(1),
+      strategy: z.string().optional(),
+      handshakeTimeout: positiveMs.optional(),
+    }),
+    stdioService,
+    remoteService,
+  ],
+  { error: "needs `command` (stdio), `url` (SSE / streamable HTTP) or `replicas`" },
+);
+
+/** The `connection` block: xiaozhi-client's fields plus the optional new ones. */
+const connection = z.object({
+  /** WebSocket ping period (ms); default 30000. */
+  heartbeatInterval: positiveMs.optional(),
+  /** No pong within this ends the link (ms); default 10000. */
+  heartbeatTimeout: positiveMs.optional(),
+  /** First reconnect delay ceiling (ms); default 1000. Doubles per attempt with full jitter. */
+  reconnectInterval: positiveMs.optional(),
+  /** Give up after this many attempts in a row; default unlimited. */
+  maxReconnectAttempts: z.number().int().nonnegative().optional(),
+  /** An attempt not connected by then is abandoned (ms); default 10000. */
+  connectionTimeout: positiveMs.optional(),
+  /** Reconnect after drops; default true. */
+  autoReconnect: z.boolean().optional(),
+  /** Cap of the reconnect delay (ms); default 60000. */
+  maxReconnectInterval: positiveMs.optional(),
+  /** A link up this long resets its attempt counter (ms); default 10000. */
+  minUptime: positiveMs.optional(),
+  /** Tool-call deadline (ms); default 300000. */
+  callTimeout: positiveMs.optional(),
+  /**
+   * When one endpoint on a host reconnects, the others on that host waiting to retry do so within
+   * this window (ms), spread; 0 turns it off. Default 2000.
+   */
+  recoveryWindow: z.number().int().nonnegative().optional(),
+  /** Strategy for operations sent to "any healthy endpoint"; default `round-robin`. */
+  loadBalanceStrategy: z.string().optional(),
+  /**
+   * How agents learn that their tools changed: `auto` (list_changed, then a reconnect when the
+   * agent does not re-list), `notify` (list_changed only) or `reconnect` (always both).
+   */
+  toolsChanged: z.enum(["auto", "notify", "reconnect"]).optional(),
+  /** An agent's tools/list waits up to this long for services still starting (ms); default 5000. */
+  toolsWait: z.number().int().nonnegative().optional(),
+  /** A crashed service keeps its tools listed while it restarts, up to this long (ms); default 30000. */
+  toolsHold: z.number().int().nonnegative().optional(),
+  /** `auto`: how long an agent has to re-list after list_changed (ms); default 2000. */
+  relistGrace: positiveMs.optional(),
+  /** Republishes per endpoint: five at once, then one per this many ms; default 10000. */
+  republishInterval: positiveMs.optional(),
+});
+
+/**
+ * `xiaozhi.config.json`, as xiaozhi-client writes it, with the optional fields xiaozhi-connect
+ * adds. Unknown top-level fields (other tools' settings) are kept as they are.
+ */
+export const xiaozhiConfigSchema = z.looseObject({
+  mcpEndpoint: z
+    .union([z.string(), z.array(z.union([z.string(), endpointObject]))], {
+      error: "must be a URL, or a list of URLs and {url, name?, weight?, services?, tools?} objects",
+    })
+    .optional(),
+  mcpServers: z.record(z.string(), service).optional(),
+  mcpServerConfig: z
+    .record(
+      z.string(),
+      z.looseObject({
+        tools: z.record(z.string(), z.looseObject({ enable: z.boolean().optional() })).optional(),
+      }),
+    )
+    .optional(),
+  connection: connection.optional(),
+  /** xiaozhi-client's tools served by a handler instead of a service (proxy to Coze, http). */
+  customMCP: z
+    .looseObject({
+      tools: z
+        .array(
+          z.looseObject({
+            name: z.string().min(1),
+            description: z.string().optional(),
+            inputSchema: z.record(z.string(), z.unknown()).optional(),
+            handler: z.looseObject({ type: z.string() }),
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
+  /** Credentials of platforms custom tools call: `platforms.coze.token`. */
+  platforms: z.record(z.string(), z.looseObject({ token: z.string().optional() })).optional(),
+  /** `modelscope.apiKey`: sent as a bearer token to ModelScope-hosted services. */
+  modelscope: z.looseObject({ apiKey: z.string().optional() }).optional(),
+  /** Health scoring and ejection (see @xiaozhi-connect/health); every field optional. */
+  health: z
+    .looseObject({
+      consecutiveFailures: z.number().int().positive().optional(),
+      baseEjectionTime: positiveMs.optional(),
+      maxEjectionTime: positiveMs.optional(),
+      maxEjectionShare: z.number().min(0).max(1).optional(),
+      staleAfter: positiveMs.optional(),
+    })
+    .optional(),
+  /**
+   * Cluster mode: several instances share the endpoints through Redis (leases, one endpoint list).
+   * Without it nothing uses Redis.
+   */
+  cluster: z
+    .strictObject({
+      /** `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS. */
+      redis: z.url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL" }),
+      /** Unique per instance; default `<host>-<pid>`. */
+      instanceId: z
+        .string()
+        .regex(
+          /^[A-Za-z0-9._:-]{1,100}$/,
+          "must be 1-100 letters, digits, dots, dashes, colons or underscores",
+        )
+        .optional(),
+      /** How long a lease outlives its holder, in ms (default 15000). */
+      leaseTtl: z.number().int().min(1000).max(600_000).optional(),
+      /** The Redis key prefix: instances sharing it form one cluster (default `xiaozhi-connect`). */
+      namespace: z
+        .string()
+        .regex(
+          /^[A-Za-z0-9._:-]{1,100}$/,
+          "must be 1-100 letters, digits, dots, dashes, colons or underscores",
+        )
+        .optional(),
+    })
+    .optional(),
+  webUI: z
+    .looseObject({
+      port: z.number().int().min(0).max(65535).optional(),
+      host: z.string().optional(),
+      /** Host names, besides loopback names and the bound address, that requests may be addressed to. */
+      allowedHosts: z.array(z.string().min(1)).optional(),
+      /** Bearer token for mutating routes and the event stream. */
+      authToken: z.string().min(16, "must be at least 16 characters").optional(),
+    })
+    .optional(),
+});
+
+export type XiaozhiConfig = z.infer<typeof xiaozhiConfigSchema>;
+export type ConnectionConfig = NonNullable<XiaozhiConfig["connection"]>;
+
+/**
+ * Validates a parsed config. Throws `INVALID_CONFIG` naming every wrong field and why, e.g.
+ * `connection.heartbeatInterval: expected number, received string`. Secrets never appear.
+ */
+export function parseConfig(value: unknown): XiaozhiConfig {
+  const result = xiaozhiConfigSchema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
+    return `${path.replace(/^\./, "") || "(root)"}: ${issue.message}`;
+  });
+  throw new XiaozhiError("INVALID_CONFIG", `invalid config: ${problems.join("; ")}`);
+}
+
+/**
+ * Parses the text of a config file (`format` from its extension: JSON and JSONC may carry comments;
+ * JSON5 too). Bad syntax (with its line and column) and schema errors both throw `INVALID_CONFIG`.
+ */
+export function parseConfigText(text: string, format: ConfigFormat = "json"): XiaozhiConfig {
+  return parseConfig(parseText(text, format));
+}
