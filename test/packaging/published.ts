@@ -11,6 +11,7 @@ export const published = [
   "packages/balancer",
   "packages/health",
   "packages/mcp-services",
+  "packages/cluster-redis",
   "packages/webserver-adapter",
   "apps/webserver",
 ];

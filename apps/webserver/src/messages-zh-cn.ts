@@ -105,6 +105,7 @@ export const zhCN: Messages = {
     UNKNOWN_STRATEGY: "未知的负载均衡策略",
     UNSUPPORTED_MEDIA_TYPE: "请以 JSON 发送",
     CLUSTER_UNAVAILABLE: "无法连接集群的 Redis",
+    CLUSTER_OUTCOME_UNKNOWN: "Redis 未及时确认这次修改：它可能仍会生效，再试一次是安全的",
     NOT_FOUND: "没有这个地址",
     METHOD_NOT_ALLOWED: "不允许此方法",
     INTERNAL: "服务器内部错误",

@@ -90,6 +90,8 @@ export const en = {
     UNKNOWN_STRATEGY: "unknown strategy",
     UNSUPPORTED_MEDIA_TYPE: "send JSON",
     CLUSTER_UNAVAILABLE: "the cluster's Redis is out of reach",
+    CLUSTER_OUTCOME_UNKNOWN:
+      "Redis did not confirm the change in time: it may still apply, and trying again is safe",
     NOT_FOUND: "not found",
     METHOD_NOT_ALLOWED: "method not allowed",
     INTERNAL: "internal error",

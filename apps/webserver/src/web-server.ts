@@ -2,6 +2,7 @@ import "reflect-metadata";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { type ServerType, serve } from "@hono/node-server";
+import { redisCluster } from "@xiaozhi-connect/cluster-redis";
 import type { Logger } from "@xiaozhi-connect/core";
 import {
   ConfigFile,
@@ -59,6 +60,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     ...(configFile ? { configFile } : { config: options.config ?? {} }),
     logger,
     serverInfo: { name: "xiaozhi-connect", version: options.version },
+    cluster: redisCluster,
   });
   const adapter = scope.resolve(XiaozhiConnectionAdapter);
   const routes = createXiaozhiRoutes(adapter, {

@@ -1,3 +1,4 @@
+import { redisCluster } from "@xiaozhi-connect/cluster-redis";
 import { silentLogger } from "@xiaozhi-connect/core";
 import { SimulatedXiaozhiCloud, TokenSocketWatch } from "@xiaozhi-connect/transport-ws/testing";
 import {
@@ -176,6 +177,7 @@ describe.skipIf(!available)("cluster mode, in process", () => {
   it("initializeXiaozhiConnection in cluster mode makes its list the cluster's", async () => {
     const scope = registerXiaozhi(createXiaozhiContainer(), {
       config: { cluster: { redis: redis.url, instanceId: "embedded", leaseTtl, namespace: "embedded" } },
+      cluster: redisCluster,
     });
     const adapter = scope.resolve(XiaozhiConnectionAdapter);
     try {

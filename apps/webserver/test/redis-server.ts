@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createServer } from "node:net";
+import { createConnection, createServer } from "node:net";
 
 /** A `redis-server` of the test's own on a free loopback port, with nothing saved to disk. */
 export interface TestRedis {
@@ -9,6 +9,8 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port, empty. */
   restart(): Promise<void>;
+  /** `CLIENT PAUSE ms`: Redis takes every client's commands and runs none for `ms`. */
+  pause(ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -36,6 +38,9 @@ export async function startRedis(): Promise<TestRedis> {
     },
     async restart() {
       child = await launch(port);
+    },
+    pause(ms) {
+      return command(port, ["CLIENT", "PAUSE", String(Math.round(ms))]);
     },
     async stop() {
       await end(child, "SIGTERM");
@@ -77,6 +82,21 @@ function end(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   return new Promise((resolve) => {
     child.once("exit", () => resolve());
     child.kill(signal);
+  });
+}
+
+/** Sends one command in Redis's protocol and resolves on its `+OK`. */
+function command(port: number, args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    socket.setTimeout(2000, () => socket.destroy(new Error("Redis did not answer")));
+    socket.once("error", reject);
+    socket.once("data", (reply) => {
+      socket.end();
+      if (reply.toString().startsWith("+OK")) resolve();
+      else reject(new Error(`Redis: ${reply.toString().trim()}`));
+    });
+    socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`);
   });
 }
 

@@ -21,14 +21,19 @@ export type ErrorCode =
   | "INVALID_CONFIG"
   | "UNKNOWN_STRATEGY"
   | "DUPLICATE_STRATEGY"
-  /** Cluster mode could not reach Redis (or its endpoint list) for a change. */
-  | "CLUSTER_UNAVAILABLE";
+  /** Cluster mode could not reach Redis (or its endpoint list) for a change; nothing was applied. */
+  | "CLUSTER_UNAVAILABLE"
+  /** Cluster mode sent a change to Redis that was not confirmed in time: it may still apply. */
+  | "CLUSTER_OUTCOME_UNKNOWN"
+  /** Another live instance of the cluster has this instance's id. */
+  | "DUPLICATE_INSTANCE";
 
 /** Codes whose operation provably never reached the far side, so running it elsewhere is safe. */
 const unreachedCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["NOT_CONNECTED", "SEND_FAILED"]);
 /** Codes that retrying cannot fix until the configuration changes. */
 const permanentCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "AUTH_REJECTED",
+  "DUPLICATE_INSTANCE",
   "INVALID_ENDPOINT",
   "INVALID_CONFIG",
 ]);

@@ -187,7 +187,7 @@ describe("republishing policy", () => {
     await untilEvent(
       (wake) => cloud?.onSessionCount(wake) ?? (() => {}),
       () => sockets(1) === 2,
-      5000,
+      10_000,
       "reopened",
     );
     await cloud?.untilTools(token(1), (h) => h?.join() === "clock__now");

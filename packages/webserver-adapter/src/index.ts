@@ -6,14 +6,17 @@ export type { AdapterStatus, ServiceConfigView, ServiceInfo, ToolInfo } from "./
 export { XiaozhiConnectionAdapter } from "./adapter/xiaozhi-connection-adapter.js";
 export {
   type ClusterConfig,
-  ClusterCoordinator,
+  type ClusterCoordinator,
   type ClusterEndpointStatus,
   type ClusterEventMap,
+  type ClusterFactory,
+  type ClusterFactoryOptions,
   type ClusterHost,
   type ClusterInstance,
+  type ClusterUpdateOptions,
   type ClusterView,
-  defaultLeaseTtl,
-  maskRedisUrl,
+  describeEntries,
+  type ListedEndpoint,
 } from "./cluster.js";
 export { editText } from "./config/config-edit.js";
 export {

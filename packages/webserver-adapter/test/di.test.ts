@@ -5,6 +5,8 @@ import { MemoryNetwork } from "@xiaozhi-connect/core/testing";
 import { container, type InjectionToken } from "tsyringe";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  type ClusterCoordinator,
+  ClusterToken,
   ConnectionFactoryToken,
   ConnectionManagerToken,
   registerXiaozhi,
@@ -49,6 +51,35 @@ describe("registerXiaozhi", () => {
     adapters.push(adapter);
     expect(child.resolve(XiaozhiConnectionAdapter)).toBe(adapter);
     expect(adapter.manager).toBe(child.resolve(ConnectionManagerToken));
+  });
+
+  it("builds cluster mode with the implementation given, and says what is missing without one", () => {
+    const config = {
+      mcpEndpoint: ["wss://api.xiaozhi.me/mcp/?token=abc", "<请填写你的接入点>"],
+      cluster: { redis: "redis://127.0.0.1:6379" },
+    };
+    expect(() => registerXiaozhi(container.createChildContainer(), { config }).resolve(ClusterToken)).toThrow(
+      /cluster mode needs @xiaozhi-connect\/cluster-redis/,
+    );
+    const seen: unknown[] = [];
+    const coordinator = {} as ClusterCoordinator;
+    const scope = registerXiaozhi(container.createChildContainer(), {
+      config,
+      cluster: (block, options) => {
+        seen.push(block, options.seed, options.describe(options.seed));
+        return coordinator;
+      },
+    });
+    expect(scope.resolve(ClusterToken)).toBe(coordinator);
+    expect(seen[0]).toEqual(config.cluster);
+    expect(seen[1]).toEqual(config.mcpEndpoint);
+    // The list as it shows while nobody runs it: valid entries only, masked.
+    expect(seen[2]).toEqual([
+      expect.objectContaining({
+        id: expect.stringMatching(/^ep-/),
+        url: expect.stringMatching(/token=<masked:/),
+      }),
+    ]);
   });
 
   it("lets a third party replace the strategy and the connection factory, before or after", async () => {

@@ -161,6 +161,8 @@ export default {
     UNKNOWN_STRATEGY: "Unknown load-balancing strategy",
     UNSUPPORTED_MEDIA_TYPE: "Send JSON",
     CLUSTER_UNAVAILABLE: "The cluster's Redis is out of reach",
+    CLUSTER_OUTCOME_UNKNOWN:
+      "Redis did not confirm the change in time: it may still apply, and trying again is safe",
     NOT_FOUND: "No such address",
     METHOD_NOT_ALLOWED: "Method not allowed",
     INTERNAL: "Internal server error",

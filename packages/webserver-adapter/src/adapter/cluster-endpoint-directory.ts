@@ -72,7 +72,7 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
 
   async add(endpoint: EndpointToAdd): Promise<EndpointStatus> {
     // A compare-and-set in Redis: of N concurrent adds on any instances, one wins.
-    await this.#edit((raw) => {
+    await this.#edit(`add:${endpoint.id}`, (raw) => {
       addEndpointEntry(raw, endpoint);
       return true;
     });
@@ -82,17 +82,13 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
     return status;
   }
 
-  async remove(id: string): Promise<boolean> {
-    let listed = false;
-    await this.#edit((raw) => {
-      listed = removeEndpointEntry(raw, id);
-      return listed;
-    });
-    return listed;
+  /** True too when a retry finds that an earlier attempt whose outcome was unknown removed it. */
+  remove(id: string): Promise<boolean> {
+    return this.#edit(`remove:${id}`, (raw) => removeEndpointEntry(raw, id));
   }
 
   async replace(entries: XiaozhiConfig["mcpEndpoint"]): Promise<void> {
-    await this.#edit((raw) => {
+    await this.#edit(undefined, (raw) => {
       raw.mcpEndpoint = endpointEntries(entries);
       return true;
     });
@@ -120,18 +116,23 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
 
   /**
    * Changes the cluster's list (`edit` gets `{mcpEndpoint}` and returns whether it changed it),
-   * then applies what this instance now holds; resolves once its links settled.
+   * then applies what this instance now holds; resolves once its links settled, with whether the
+   * list changed. `key` names the change, so a retry after an unconfirmed attempt applies it once.
    */
-  async #edit(edit: (raw: Record<string, unknown>) => boolean): Promise<void> {
+  async #edit(key: string | undefined, edit: (raw: Record<string, unknown>) => boolean): Promise<boolean> {
     const host = this.#requireHost();
-    const { settled } = await host.serially(async () => {
-      await this.coordinator.update((entries) => {
+    // The compare-and-set waits on Redis outside the lock: a change in flight never holds up
+    // applying the leases this instance just took. Only applying the result takes the lock.
+    const changed = await this.coordinator.update(
+      (entries) => {
         const raw: Record<string, unknown> = { mcpEndpoint: entries };
-        return edit(raw) === false ? undefined : (raw.mcpEndpoint as unknown[]);
-      });
-      return host.reapply();
-    });
+        return edit(raw) ? (raw.mcpEndpoint as unknown[]) : undefined;
+      },
+      key === undefined ? undefined : { key },
+    );
+    const { settled } = await host.serially(() => host.reapply());
     await settled;
+    return changed;
   }
 
   /** Sends the dashboard the endpoints other instances run whose status changed, and the view. */

@@ -17,8 +17,9 @@ import {
   Lifecycle,
 } from "tsyringe";
 import { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
-import { ClusterCoordinator } from "../cluster.js";
+import { type ClusterFactory, clusterMissing, describeEntries } from "../cluster.js";
 import type { ConfigFile } from "../config/config-file.js";
+import { endpointEntries } from "../config/endpoints.js";
 import type { XiaozhiConfig } from "../config/schema.js";
 import {
   ClockToken,
@@ -43,6 +44,11 @@ export interface RegisterXiaozhiOptions {
   readonly now?: () => number;
   /** Server name announced to the Xiaozhi side. */
   readonly serverInfo?: { readonly name: string; readonly version: string };
+  /**
+   * Cluster mode's implementation, used when the config has a `cluster` block: `redisCluster` from
+   * `@xiaozhi-connect/cluster-redis`. Without it such a config fails with `INVALID_CONFIG`.
+   */
+  readonly cluster?: ClusterFactory;
 }
 
 /**
@@ -69,12 +75,16 @@ export function registerXiaozhi(
   factory(ConfigFileToken, () => options.configFile ?? null);
   value(LoggerToken, options.logger ?? silentLogger);
   value(ClockToken, options.now ?? Date.now);
-  // Cluster mode only with a `cluster` block; the Redis client is loaded only then.
-  factory(ClusterToken, (c) =>
-    config.cluster
-      ? new ClusterCoordinator(config.cluster, { logger: c.resolve(LoggerToken), seed: config.mcpEndpoint })
-      : null,
-  );
+  // Cluster mode only with a `cluster` block; its package (and Redis client) only for those who use it.
+  factory(ClusterToken, (c) => {
+    if (!config.cluster) return null;
+    if (!options.cluster) throw clusterMissing();
+    return options.cluster(config.cluster, {
+      logger: c.resolve(LoggerToken),
+      seed: endpointEntries(config.mcpEndpoint),
+      describe: describeEntries,
+    });
+  });
   factory(StrategyRegistryToken, () => StrategyRegistry.withBuiltins());
   // Everything starts from defaults; the adapter applies the config on its one path (validated
   // first, all or nothing), at start as on every reload.

@@ -37,6 +37,8 @@ const statusOf: Partial<Record<ErrorCode | "BAD_REQUEST", ContentfulStatusCode>>
   DUPLICATE_SERVICE: 409,
   NOT_CONFIGURED: 409,
   CLUSTER_UNAVAILABLE: 503,
+  // Sent to Redis but not confirmed: it may still apply, so not "unavailable".
+  CLUSTER_OUTCOME_UNKNOWN: 504,
 };
 
 const addBody = z.object({

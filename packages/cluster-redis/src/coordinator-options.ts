@@ -1,0 +1,30 @@
+import type { Logger } from "@xiaozhi-connect/core";
+import type { ListedEndpoint } from "@xiaozhi-connect/webserver-adapter";
+import type { ClusterClock } from "./clock.js";
+import type { ClusterStores } from "./stores.js";
+
+/** The default lease TTL: how long the endpoints of a vanished instance wait for another, in ms. */
+export const defaultLeaseTtl = 15_000;
+/** How long a list seeded into an empty Redis may still be replaced by one an instance knows better, ms. */
+export const listSettle = 3000;
+
+/** What a {@link RedisClusterCoordinator} is built from; `redisCluster` fills it from a `cluster` block. */
+export interface CoordinatorOptions {
+  /** Opens the stores (at `start`). */
+  readonly stores: () => Promise<ClusterStores>;
+  readonly logger: Logger;
+  /** The config file's `mcpEndpoint` entries: they seed a cluster that has no list yet. */
+  readonly seed: unknown[];
+  readonly describe: (entries: readonly unknown[]) => ListedEndpoint[];
+  /** How the view shows Redis: its URL with the password masked. */
+  readonly redis: string;
+  readonly instanceId: string;
+  /** Default {@link defaultLeaseTtl}. */
+  readonly leaseTtl?: number;
+  /** Default the process's monotonic clock. */
+  readonly clock?: ClusterClock;
+  /** Random ids: this process's incarnation, change ids, list epochs. */
+  readonly randomId?: () => string;
+  /** Epoch ms, for what the view shows (default `Date.now`). */
+  readonly wallClock?: () => number;
+}

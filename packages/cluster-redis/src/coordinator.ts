@@ -1,0 +1,387 @@
+import { randomBytes } from "node:crypto";
+import { Emitter, type EndpointStatus, type Logger } from "@xiaozhi-connect/core";
+import type {
+  ClusterCoordinator,
+  ClusterEndpointStatus,
+  ClusterEventMap,
+  ClusterHost,
+  ClusterUpdateOptions,
+  ClusterView,
+  ListedEndpoint,
+} from "@xiaozhi-connect/webserver-adapter";
+import { type ClusterClock, sleep, systemClock } from "./clock.js";
+import { endpointView, instancesView } from "./cluster-view.js";
+import { type CoordinatorOptions, defaultLeaseTtl, listSettle } from "./coordinator-options.js";
+import { Holdings } from "./holdings.js";
+import { LinkWatch } from "./link-watch.js";
+import { ListChanges } from "./list-changes.js";
+import { ListKnowledge } from "./list-knowledge.js";
+import { syncList } from "./list-sync.js";
+import { Membership } from "./membership.js";
+import { type ClusterMessage, parseMessage } from "./messages.js";
+import { Peers, StatusFeed, tickOf } from "./peers.js";
+import { plan, type Snapshot } from "./planner.js";
+import type { BeatResult, ClusterStores, MemberInfo } from "./stores.js";
+import { TickLoop } from "./tick-loop.js";
+
+/**
+ * Cluster mode over Redis: several instances share the endpoints.
+ *
+ * - **Leases.** An instance runs an endpoint only while it holds the endpoint's lease, a key with
+ *   a TTL holding `<instance>|<incarnation>`, taken with `SET NX`, renewed every third of the TTL,
+ *   released by scripts that check the holder. Every tick the leases are read back, so a grant or
+ *   release whose reply was lost is settled on the next one.
+ * - **The plan** (`plan()`) is pure: from what this instance sees and the time, which leases to
+ *   release, take or take up. This class gathers the snapshot and carries the plan out.
+ * - **The endpoint list** lives in Redis with an identity (epoch, version); changes are
+ *   compare-and-set and applied once per change id. When Redis lost it, the instances seed it
+ *   back from what they know; the config file seeds a cluster nobody knows.
+ * - **One view.** Each instance publishes what it runs; any instance can show all.
+ *
+ * Every tick (a tenth of the TTL, 100 ms to 1 s) the instance renews when due, beats, reads the
+ * list and the leases, and applies the plan. While Redis is out of reach it keeps what it holds
+ * and takes nothing new.
+ */
+export class RedisClusterCoordinator implements ClusterCoordinator {
+  readonly instanceId: string;
+  readonly leaseTtl: number;
+  address: string | null = null;
+  readonly #options: CoordinatorOptions;
+  readonly #logger: Logger;
+  readonly #clock: ClusterClock;
+  readonly #randomId: () => string;
+  readonly #wall: () => number;
+  readonly #tickMs: number;
+  readonly #incarnation: string;
+  readonly #startedAt: number;
+  readonly #events = new Emitter<ClusterEventMap>();
+  readonly #loop: TickLoop;
+  readonly #watch: LinkWatch;
+  readonly #list: ListKnowledge;
+  readonly #changes: ListChanges;
+  readonly #peers: Peers;
+  readonly #feed = new StatusFeed();
+  readonly #holdings: Holdings;
+  #stores: ClusterStores | undefined;
+  #host: ClusterHost | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #settling = false;
+  #reachable = false;
+  #warned = false;
+  #joining = false;
+  readonly #membership: Membership;
+  #stopped = false;
+
+  constructor(options: CoordinatorOptions) {
+    this.#options = options;
+    this.instanceId = options.instanceId;
+    this.leaseTtl = options.leaseTtl ?? defaultLeaseTtl;
+    this.#logger = options.logger;
+    this.#clock = options.clock ?? systemClock;
+    this.#randomId = options.randomId ?? (() => randomBytes(8).toString("hex"));
+    this.#wall = options.wallClock ?? Date.now;
+    this.#tickMs = tickOf(this.leaseTtl);
+    this.#incarnation = this.#randomId();
+    this.#startedAt = this.#wall();
+    this.#loop = new TickLoop(this.#clock, this.#tickMs, () => this.#tick());
+    this.#watch = new LinkWatch(this.leaseTtl);
+    this.#list = new ListKnowledge(options.seed, options.describe);
+    const emit = (event: keyof ClusterEventMap) => this.#emit(event);
+    this.#changes = new ListChanges({
+      clock: this.#clock,
+      loop: this.#loop,
+      list: this.#list,
+      store: () => this.#stores?.list,
+      randomId: this.#randomId,
+      retryMs: this.#tickMs,
+      deadlineMs: listSettle + 2000,
+      adopted: () => emit("changed"),
+    });
+    this.#peers = new Peers({
+      self: this.instanceId,
+      leaseTtl: this.leaseTtl,
+      clock: this.#clock,
+      changed: () => emit("view"),
+    });
+    this.#holdings = new Holdings({
+      self: this.instanceId,
+      lease: `${this.instanceId}|${this.#incarnation}`,
+      leaseTtl: this.leaseTtl,
+      logger: this.#logger,
+      watch: this.#watch,
+      leases: () => this.#stores?.leases,
+      host: () => this.#host,
+      emit,
+      publish: (message) => this.#publish(message),
+    });
+    this.#membership = new Membership({
+      self: this.instanceId,
+      leaseTtl: this.leaseTtl,
+      tickMs: this.#tickMs,
+      clock: this.#clock,
+      logger: this.#logger,
+      holdings: this.#holdings,
+      feed: this.#feed,
+      tick: () => this.#loop.kick(),
+    });
+  }
+
+  on<K extends keyof ClusterEventMap>(event: K, listener: (payload: ClusterEventMap[K]) => void): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  get entries(): unknown[] {
+    return this.#list.entries;
+  }
+
+  holds(id: string): boolean {
+    return this.#holdings.held.has(id);
+  }
+
+  touch(): void {
+    this.#feed.touch();
+  }
+
+  /**
+   * Connects to Redis, reads the endpoint list (or seeds it), and takes this instance's share.
+   * With Redis out of reach it returns after one attempt and keeps trying every tick. When a live
+   * process has this id it waits for that one's heartbeat to lapse (a predecessor that crashed),
+   * and rejects with `DUPLICATE_INSTANCE` if it keeps beating.
+   */
+  async start(host: ClusterHost): Promise<void> {
+    if (this.#host || this.#stopped) return;
+    this.#host = host;
+    const stores = await this.#options.stores();
+    this.#stores = stores;
+    this.#unsubscribe = stores.bus.subscribe((text) => this.#onMessage(text));
+    await stores.connect();
+    // The first ticks only beat: instances started together see each other before anyone takes.
+    this.#joining = true;
+    try {
+      await this.#loop.kick();
+      await this.#membership.waitForId(() => this.#stopped);
+    } finally {
+      this.#joining = false;
+    }
+    if (!this.#reachable || this.#membership.taken || this.#stopped) return;
+    await this.#publish({ t: "joined", by: this.instanceId }).catch(() => {});
+    await sleep(this.#clock, this.#tickMs);
+    await this.#loop.kick();
+  }
+
+  update(
+    edit: (entries: unknown[]) => unknown[] | undefined,
+    options: ClusterUpdateOptions = {},
+  ): Promise<boolean> {
+    return this.#changes.apply(edit, options.key);
+  }
+
+  async reconnect(id: string): Promise<boolean> {
+    if (!this.#holdings.holders.get(id)) return false;
+    await this.#publish({ t: "reconnect", by: this.instanceId, id });
+    return true;
+  }
+
+  endpoints(local: readonly EndpointStatus[]): ClusterEndpointStatus[] {
+    const here = new Map(local.map((s) => [s.id, s]));
+    return [...this.#list.desired.values()].map((shown) => this.#show(shown, here.get(shown.id)));
+  }
+
+  endpoint(id: string, local: EndpointStatus | undefined): ClusterEndpointStatus | undefined {
+    const shown = this.#list.desired.get(id);
+    return shown ? this.#show(shown, local) : undefined;
+  }
+
+  #show(shown: ListedEndpoint, local: EndpointStatus | undefined): ClusterEndpointStatus {
+    const holder = this.#holdings.holders.get(shown.id);
+    const remote = holder ? this.#peers.status(holder, shown.id) : undefined;
+    return endpointView(shown, local, this.instanceId, holder, remote);
+  }
+
+  view(): ClusterView {
+    return {
+      instanceId: this.instanceId,
+      redis: this.#options.redis,
+      reachable: this.#reachable,
+      leaseTtl: this.leaseTtl,
+      version: this.#list.epoch === undefined ? 0 : this.#list.version,
+      instances: instancesView(this.#peers.live, this.#holdings.holders, {
+        id: this.instanceId,
+        address: this.address,
+        held: this.#holdings.held.size,
+      }),
+    };
+  }
+
+  /**
+   * Leaves the cluster: releases every lease (the caller has closed their links first), so the
+   * others take the endpoints over at once, and closes the Redis connections. Bounded by the
+   * command timeout when Redis is out of reach.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.#loop.stop();
+    const stores = this.#stores;
+    const ids = [...this.#holdings.held];
+    this.#holdings.held.clear();
+    if (stores) {
+      try {
+        await stores.leases.release(ids, `${this.instanceId}|${this.#incarnation}`);
+        if (!this.#membership.taken) await stores.members.leave(this.instanceId, this.#incarnation);
+        await this.#publish({ t: "left", by: this.instanceId });
+      } catch (error) {
+        this.#logger.warn(
+          { err: (error as Error).message, endpoints: ids.length },
+          "could not release the leases; they lapse after the lease TTL",
+        );
+      }
+    }
+    this.#unsubscribe?.();
+    stores?.close();
+    this.#events.removeAllListeners();
+  }
+
+  // ---- the tick ----
+
+  async #tick(): Promise<void> {
+    const stores = this.#stores;
+    if (this.#stopped || !stores) return;
+    const wasReachable = this.#reachable;
+    try {
+      // Renewed first, and every tick while Redis was away: a pause shows as a lost lease at once.
+      await this.#holdings.renew(this.#clock.now(), !wasReachable);
+      const beat = await stores.members.beat(this.instanceId, this.#info(), this.#randomId());
+      if (beat.taken) {
+        this.#reachable = true;
+        await this.#membership.refused(beat.holder);
+        return;
+      }
+      await this.#membership.joined(beat, wasReachable);
+      await this.#peers.update(beat.live, beat.now, (ids) => stores.members.readStatuses(ids));
+      await this.#syncList(beat.list, beat.now);
+      await this.#balance();
+      const host = this.#host;
+      if (host) {
+        await this.#feed.send(
+          this.#clock.now(),
+          this.leaseTtl,
+          () => ({ t: "status", by: this.instanceId, endpoints: host.statuses() }),
+          (text) => stores.members.saveStatus(this.instanceId, text, this.leaseTtl * 3),
+        );
+      }
+      if (!wasReachable) {
+        this.#reachable = true;
+        this.#warned = false;
+        this.#logger.info(
+          { redis: this.#options.redis, held: this.#holdings.held.size },
+          "cluster: Redis reachable",
+        );
+        this.#emit("view");
+      }
+    } catch (error) {
+      if (this.#stopped) return;
+      if (this.#reachable || !this.#warned) {
+        this.#warned = true;
+        this.#logger.warn(
+          { err: (error as Error).message, redis: this.#options.redis, held: this.#holdings.held.size },
+          "cluster: Redis out of reach; keeping the endpoints held here and taking no new ones",
+        );
+      }
+      if (this.#reachable) {
+        this.#reachable = false;
+        this.#emit("view");
+      }
+    }
+  }
+
+  #info(): MemberInfo {
+    const avoided = this.#watch.avoiding(this.#clock.now());
+    return {
+      incarnation: this.#incarnation,
+      address: this.address,
+      startedAt: this.#startedAt,
+      ttl: this.leaseTtl,
+      avoid: [...avoided.endpoints],
+      avoidHosts: [...avoided.hosts],
+    };
+  }
+
+  /** Reads the list when it changed; seeds it when Redis has none, or restores one known better. */
+  async #syncList(identity: Extract<BeatResult, { taken: false }>["list"], now: number): Promise<void> {
+    const synced = await syncList(this.#list, (this.#stores as ClusterStores).list, identity, now, {
+      newEpoch: this.#randomId,
+      settleMs: listSettle,
+      logger: this.#logger,
+    });
+    this.#settling = synced.settling;
+    if (synced.changed) this.#emit("changed");
+  }
+
+  /** Reads the leases, plans, and carries the plan out. */
+  async #balance(): Promise<void> {
+    const now = this.#clock.now();
+    const listed = [...this.#list.desired.keys()];
+    const leases = await this.#holdings.read(listed);
+    const reached = this.#peers.reachedHosts();
+    const local = this.#host?.statuses() ?? [];
+    const held = this.#holdings.held;
+    const unservable = this.#watch.observe(now, held, local, (host) => reached.has(host));
+    const grace = this.#membership.graceAt(now);
+    const snapshot: Snapshot = {
+      self: this.instanceId,
+      tickMs: this.#tickMs,
+      listed,
+      settling: this.#settling,
+      joining: this.#joining,
+      live: this.#peers.active(this.#watch.avoiding(now), this.#list.desired.values()),
+      leases,
+      held,
+      unservable,
+      ...(grace ? { grace } : {}),
+      freeSince: this.#holdings.freeSince,
+    };
+    const next = plan(snapshot, now);
+    await this.#holdings.carryOut(next, unservable, now);
+  }
+
+  #onMessage(text: string): void {
+    if (this.#stopped) return;
+    const message = parseMessage(text);
+    if (!message || ("by" in message && message.by === this.instanceId)) return;
+    switch (message.t) {
+      case "list":
+        if (message.epoch !== this.#list.epoch || message.v !== this.#list.version) void this.#loop.kick();
+        break;
+      case "released":
+        for (const id of message.ids) {
+          if (this.#holdings.holders.get(id) === message.by) this.#holdings.holders.delete(id);
+        }
+        void this.#loop.kick();
+        break;
+      case "left":
+        this.#peers.left(message.by);
+        this.#emit("view");
+        void this.#loop.kick();
+        break;
+      case "joined":
+        void this.#loop.kick();
+        break;
+      case "reconnect":
+        if (this.#holdings.held.has(message.id)) this.#host?.reconnect(message.id);
+        break;
+      case "status":
+        this.#peers.heard(message);
+        this.#emit("view");
+        break;
+    }
+  }
+
+  async #publish(message: ClusterMessage): Promise<void> {
+    await this.#stores?.bus.publish(JSON.stringify(message));
+  }
+
+  #emit(event: keyof ClusterEventMap): void {
+    this.#events.emit(event, { at: this.#wall() });
+  }
+}

@@ -1,0 +1,66 @@
+import type { EndpointStatus } from "@xiaozhi-connect/core";
+import { describe, expect, it } from "vitest";
+import { hostOf, LinkWatch } from "./link-watch.js";
+
+const status = (id: string, connected: boolean, state = connected ? "connected" : "reconnecting") =>
+  ({
+    id,
+    url: `wss://api.example/mcp/?token=<masked:${id}>`,
+    state,
+    connected,
+    initialized: connected,
+    reconnectAttempts: 0,
+    republishing: false,
+    healthScore: 0,
+    weight: 1,
+    inflight: 0,
+  }) as EndpointStatus;
+
+describe("LinkWatch", () => {
+  it("gives up a link down for half a lease while others reach its host, never one that failed for good", () => {
+    const watch = new LinkWatch(2000);
+    const held = ["e1", "e2"];
+    const links = [status("e1", false), status("e2", false, "failed")];
+    const reached = (host: string) => host === "api.example";
+    expect(watch.observe(0, held, links, reached)).toEqual(new Set());
+    expect(watch.observe(999, held, links, reached)).toEqual(new Set());
+    expect(watch.observe(1000, held, links, reached)).toEqual(new Set(["e1"]));
+    expect(watch.observe(1000, held, links, () => false)).toEqual(new Set());
+    expect(watch.observe(1100, held, [status("e1", true), links[1] as EndpointStatus], reached)).toEqual(
+      new Set(),
+    );
+  });
+
+  it("stays off what it gave up, four leases at first and twice as long each time again", () => {
+    const watch = new LinkWatch(1000);
+    // Another link to the host is up here: only the endpoint is avoided.
+    watch.observe(0, ["e1", "e2"], [status("e1", false), status("e2", true)], () => true);
+    watch.gaveUp(["e1"], 0);
+    expect(watch.avoiding(3999)).toEqual({ endpoints: new Set(["e1"]), hosts: new Set() });
+    expect(watch.avoiding(4000).endpoints).toEqual(new Set());
+    watch.gaveUp(["e1"], 5000);
+    expect(watch.avoiding(12_999).endpoints).toEqual(new Set(["e1"]));
+    expect(watch.avoiding(13_000).endpoints).toEqual(new Set());
+    // A link that stayed up for a lease clears the record.
+    watch.observe(20_000, ["e1"], [status("e1", true)], () => true);
+    watch.observe(21_000, ["e1"], [status("e1", true)], () => true);
+    watch.gaveUp(["e1"], 22_000);
+    expect(watch.avoiding(25_999).endpoints).toEqual(new Set(["e1"]));
+    expect(watch.avoiding(26_000).endpoints).toEqual(new Set());
+  });
+
+  it("stays off a whole host when no link to it is up here", () => {
+    const watch = new LinkWatch(1000);
+    watch.observe(0, ["e1", "e2"], [status("e1", false), status("e2", false)], () => true);
+    watch.gaveUp(["e1", "e2"], 600);
+    expect(watch.avoiding(700)).toEqual({ endpoints: new Set(), hosts: new Set(["api.example"]) });
+    // One give-up of two endpoints is one strike: four leases.
+    expect(watch.avoiding(4599).hosts).toEqual(new Set(["api.example"]));
+    expect(watch.avoiding(4600).hosts).toEqual(new Set());
+  });
+
+  it("reads the host of a masked URL", () => {
+    expect(hostOf("wss://api.xiaozhi.me/mcp/?token=<masked:ab12>")).toBe("api.xiaozhi.me");
+    expect(hostOf("not a url")).toBeUndefined();
+  });
+});

@@ -1,0 +1,119 @@
+import type { EndpointStatus } from "@xiaozhi-connect/core";
+
+/** The longest an instance stays out of the running for what it could not serve, ms. */
+const maxAvoid = 10 * 60_000;
+
+/** What an instance stays out of the running for. */
+export interface Avoided {
+  readonly endpoints: ReadonlySet<string>;
+  /** Hosts (`host:port`) it has no working path to: every endpoint on them. */
+  readonly hosts: ReadonlySet<string>;
+}
+
+/**
+ * Which endpoints held here this instance cannot serve: their links have been down for half a
+ * lease while another instance keeps a link up to the same host, so the fault is on this
+ * instance's path, not the agent's side. Those are let go, and this instance stays out of the
+ * running for them for a while (four leases, doubling each time it happens again, at most ten
+ * minutes): for their whole host when none of its links to that host is up, else for those
+ * endpoints. When no other instance reaches the host, the agent's side is down for everyone: the
+ * holder keeps the endpoint and keeps reconnecting.
+ */
+export class LinkWatch {
+  readonly #downSince = new Map<string, number>();
+  readonly #upSince = new Map<string, number>();
+  readonly #hostOf = new Map<string, string>();
+  /** Hosts with a link up here, as last observed. */
+  #hostsUp = new Set<string>();
+  readonly #avoid = new Map<string, { until: number; strikes: number }>();
+
+  constructor(private readonly leaseTtl: number) {}
+
+  /**
+   * Looks at the links of the endpoints held here; returns those to let go. `reached(host)` says
+   * whether another instance has a link up to that host now.
+   */
+  observe(
+    now: number,
+    held: Iterable<string>,
+    local: readonly EndpointStatus[],
+    reached: (host: string) => boolean,
+  ): Set<string> {
+    const statuses = new Map(local.map((s) => [s.id, s]));
+    const unservable = new Set<string>();
+    const seen = new Set<string>();
+    const hostsUp = new Set<string>();
+    for (const id of held) {
+      seen.add(id);
+      const status = statuses.get(id);
+      const host = status ? hostOf(status.url) : undefined;
+      if (host !== undefined) this.#hostOf.set(id, host);
+      if (status?.connected) {
+        if (host !== undefined) hostsUp.add(host);
+        this.#downSince.delete(id);
+        const up = this.#upSince.get(id) ?? now;
+        this.#upSince.set(id, up);
+        // A link that stays up for a lease clears the record of earlier give-ups.
+        if (now - up >= this.leaseTtl) {
+          this.#avoid.delete(`endpoint:${id}`);
+          if (host !== undefined) this.#avoid.delete(`host:${host}`);
+        }
+        continue;
+      }
+      this.#upSince.delete(id);
+      // A link that failed for good (a rejected token) fails the same anywhere: moving it helps nobody.
+      if (status?.state === "failed") {
+        this.#downSince.delete(id);
+        continue;
+      }
+      const down = this.#downSince.get(id) ?? now;
+      this.#downSince.set(id, down);
+      if (now - down >= this.leaseTtl / 2 && host !== undefined && reached(host)) unservable.add(id);
+    }
+    this.#hostsUp = hostsUp;
+    for (const map of [this.#downSince, this.#upSince, this.#hostOf]) {
+      for (const id of map.keys()) if (!seen.has(id)) map.delete(id);
+    }
+    return unservable;
+  }
+
+  /** These endpoints were let go because they could not be served here. */
+  gaveUp(ids: Iterable<string>, now: number): void {
+    const keys = new Set<string>();
+    for (const id of ids) {
+      const host = this.#hostOf.get(id);
+      keys.add(host !== undefined && !this.#hostsUp.has(host) ? `host:${host}` : `endpoint:${id}`);
+      this.#downSince.delete(id);
+    }
+    // One give-up of many endpoints of a host is one strike against it.
+    for (const key of keys) {
+      const strikes = (this.#avoid.get(key)?.strikes ?? 0) + 1;
+      this.#avoid.set(key, {
+        until: now + Math.min(maxAvoid, 4 * this.leaseTtl * 2 ** (strikes - 1)),
+        strikes,
+      });
+    }
+  }
+
+  /** What this instance stays out of the running for now. */
+  avoiding(now: number): Avoided {
+    const endpoints = new Set<string>();
+    const hosts = new Set<string>();
+    for (const [key, { until }] of this.#avoid) {
+      // The record stays (strikes count on) until a link is up again; only the wait ends.
+      if (until <= now) continue;
+      if (key.startsWith("host:")) hosts.add(key.slice(5));
+      else endpoints.add(key.slice(9));
+    }
+    return { endpoints, hosts };
+  }
+}
+
+/** The host (and port) of a URL, masked or not; undefined when it is not one. */
+export function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest";
+import { type LeaseHolder, plan, type Snapshot } from "./planner.js";
+
+const listed = ["e1", "e2", "e3", "e4", "e5", "e6"];
+const none = new Set<string>();
+
+function snapshot(over: Partial<Snapshot> = {}): Snapshot {
+  return {
+    self: "a",
+    tickMs: 100,
+    listed,
+    settling: false,
+    joining: false,
+    live: new Map([
+      ["a", none],
+      ["b", none],
+    ]),
+    leases: new Map(),
+    held: new Set(),
+    unservable: none,
+    freeSince: new Map(),
+    ...over,
+  };
+}
+
+function leases(entries: Record<string, string>, self = "a"): Map<string, LeaseHolder> {
+  return new Map(
+    Object.entries(entries).map(([id, instance]) => [id, { instance, mine: instance === self }]),
+  );
+}
+
+describe("plan", () => {
+  it("takes this instance's share of the free endpoints and leaves the rest to the other", () => {
+    const p = plan(snapshot(), 0);
+    expect(p.acquire).toHaveLength(3);
+    const other = plan(snapshot({ self: "b" }), 0);
+    expect([...p.acquire, ...other.acquire].sort()).toEqual(listed);
+  });
+
+  it("takes what the preferred instance leaves free after a wait that grows with rank", () => {
+    const first = plan(snapshot(), 0);
+    const theirs = listed.filter((id) => !first.acquire.includes(id));
+    const later = plan(snapshot({ freeSince: first.freeSince }), 199);
+    expect(later.acquire.filter((id) => theirs.includes(id))).toEqual([]);
+    const after = plan(snapshot({ freeSince: first.freeSince }), 200);
+    expect(after.acquire.sort()).toEqual(listed);
+  });
+
+  it("takes nothing while joining or while the list is settling, and holds still", () => {
+    const held = new Set(["e1", "e2", "e3", "e4"]);
+    const mine = leases({ e1: "a", e2: "a", e3: "a", e4: "a" });
+    for (const state of [{ joining: true }, { settling: true }]) {
+      const p = plan(snapshot({ ...state, held, leases: mine, listed: ["e1", "e5", "e6"] }), 0);
+      expect(p.acquire).toEqual([]);
+      expect(p.release).toEqual([]);
+    }
+  });
+
+  it("hands over what another live instance should hold, and lets go of what is no longer listed", () => {
+    const held = new Set(["e1", "e2", "e3", "e4", "e5", "e6", "gone"]);
+    const all = leases({ e1: "a", e2: "a", e3: "a", e4: "a", e5: "a", e6: "a", gone: "a" });
+    const p = plan(snapshot({ held, leases: all }), 0);
+    expect(p.why).toMatchObject({ handover: 3, unlisted: 1 });
+    expect(p.release).toContain("gone");
+    expect(p.owners.get(p.release.find((id) => id !== "gone") as string)).toBe("b");
+  });
+
+  it("closes the links of leases another instance holds now, with nothing to release", () => {
+    const p = plan(snapshot({ held: new Set(["e1"]), leases: leases({ e1: "b" }) }), 0);
+    expect(p.lost).toEqual(["e1"]);
+    expect(p.release).toEqual([]);
+  });
+
+  it("runs a lease of its own it does not run yet, and releases one it should not have", () => {
+    const own = leases({ e1: "a", e2: "a" });
+    const p = plan(snapshot({ live: new Map([["a", none]]), leases: own, listed: ["e1"] }), 0);
+    expect(p.adopt).toEqual(["e1"]);
+    expect(p.release).toEqual(["e2"]);
+    expect(p.why.stray).toBe(1);
+  });
+
+  it("during the grace after Redis came back, leaves another's endpoints to it", () => {
+    const before = new Map(listed.map((id) => [id, "b"]));
+    const p = plan(snapshot({ live: new Map([["a", none]]), grace: { until: 1000, before } }), 500);
+    expect(p.acquire).toEqual([]);
+    expect(
+      plan(snapshot({ live: new Map([["a", none]]), grace: { until: 1000, before } }), 1000).acquire,
+    ).toEqual(listed);
+  });
+
+  it("lets go of what it cannot serve, and stays off what it avoids unless everyone does", () => {
+    const held = new Set(["e1"]);
+    const p = plan(snapshot({ held, leases: leases({ e1: "a" }), unservable: new Set(["e1"]) }), 0);
+    expect(p.release).toEqual(["e1"]);
+    expect(p.why.unservable).toBe(1);
+    const avoiding = new Map([
+      ["a", new Set(listed)],
+      ["b", none],
+    ]);
+    expect(plan(snapshot({ live: avoiding }), 0).acquire).toEqual([]);
+    const everyone = new Map([["a", new Set(listed)]]);
+    expect(plan(snapshot({ live: everyone }), 0).acquire.sort()).toEqual(listed);
+  });
+});

@@ -1,0 +1,131 @@
+import { assignEndpoints, preference } from "./rendezvous.js";
+
+/** Who holds a lease in Redis. */
+export interface LeaseHolder {
+  readonly instance: string;
+  /** The lease is this process's own (not just this instance id's, which a predecessor may have had). */
+  readonly mine: boolean;
+}
+
+/** What one instance knows at a tick: everything the plan depends on. */
+export interface Snapshot {
+  readonly self: string;
+  /** The tick period, ms: a free endpoint its preferred instance leaves alone goes to the next after a few. */
+  readonly tickMs: number;
+  /** The endpoint ids of the list, in its order. */
+  readonly listed: readonly string[];
+  /** The list may still be replaced by one an instance knows better: take nothing, let nothing unlisted go. */
+  readonly settling: boolean;
+  /** This instance is joining: it holds what it has and takes nothing yet. */
+  readonly joining: boolean;
+  /**
+   * The live instances that tick (this one included), each with the endpoints it cannot serve now.
+   * One that stopped beating is left out before its heartbeat lapses: nothing is handed to it.
+   */
+  readonly live: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The leases in Redis, by endpoint id. */
+  readonly leases: ReadonlyMap<string, LeaseHolder>;
+  /** Endpoints this instance runs now. */
+  readonly held: ReadonlySet<string>;
+  /** Endpoints held here whose links stay down while other instances reach the same host. */
+  readonly unservable: ReadonlySet<string>;
+  /**
+   * After Redis came back: until `until`, an endpoint `before` shows held by another instance is
+   * left to that instance to take again.
+   */
+  readonly grace?: { readonly until: number; readonly before: ReadonlyMap<string, string> };
+  /** Since when each free endpoint has been seen free, ms. */
+  readonly freeSince: ReadonlyMap<string, number>;
+}
+
+/** What to do at a tick. */
+export interface Plan {
+  /** Held here, but the lease is another's now: close the links; there is nothing to release. */
+  readonly lost: string[];
+  /** This process's leases in Redis it does not run (a grant whose reply was lost): run them. */
+  readonly adopt: string[];
+  /** Close these links (where they run), then release the leases: break before make. */
+  readonly release: string[];
+  /** Free endpoints to take. */
+  readonly acquire: string[];
+  /** Which instance should hold each listed endpoint. */
+  readonly owners: ReadonlyMap<string, string>;
+  /** `freeSince` for the next tick. */
+  readonly freeSince: Map<string, number>;
+  /** How many of `release` are handovers, unlisted, unservable, and leases this process should not have. */
+  readonly why: { handover: number; unlisted: number; unservable: number; stray: number };
+}
+
+/**
+ * The cluster's policy: from one instance's snapshot and the time (monotonic ms), what that
+ * instance does now. Pure: no I/O, no clock, the same answer for the same input.
+ */
+export function plan(snapshot: Snapshot, now: number): Plan {
+  const { self, live, leases, held } = snapshot;
+  const listed = new Set(snapshot.listed);
+  const instances = live.has(self) ? [...live.keys()] : [...live.keys(), self];
+  const holders = new Map<string, string>();
+  for (const [id, lease] of leases) if (live.has(lease.instance)) holders.set(id, lease.instance);
+  // What runs here stays this instance's while its lease is only missing (renewal sets it again).
+  for (const id of held) if (!leases.has(id)) holders.set(id, self);
+  const owners = assignEndpoints(snapshot.listed, instances, { holders, avoid: live });
+  const avoided = (id: string) => {
+    if (!live.get(self)?.has(id)) return false;
+    return instances.some((instance) => !live.get(instance)?.has(id));
+  };
+  const why = { handover: 0, unlisted: 0, unservable: 0, stray: 0 };
+
+  const lost = [...held].filter((id) => leases.has(id) && !leases.get(id)?.mine);
+  const release: string[] = [];
+  for (const id of held) {
+    if (lost.includes(id)) continue;
+    if (snapshot.unservable.has(id)) {
+      release.push(id);
+      why.unservable++;
+    } else if (snapshot.settling || snapshot.joining) {
+      // The list may still change back: hold still.
+    } else if (!listed.has(id)) {
+      release.push(id);
+      why.unlisted++;
+    } else if (owners.get(id) !== self) {
+      release.push(id);
+      why.handover++;
+    }
+  }
+
+  const adopt: string[] = [];
+  for (const [id, lease] of leases) {
+    if (!lease.mine || held.has(id)) continue;
+    if (listed.has(id) && owners.get(id) === self && !avoided(id)) adopt.push(id);
+    else {
+      release.push(id);
+      why.stray++;
+    }
+  }
+
+  const acquire: string[] = [];
+  const freeSince = new Map<string, number>();
+  for (const id of snapshot.listed) {
+    if (leases.has(id) || held.has(id)) continue;
+    if (snapshot.settling || snapshot.joining || avoided(id)) continue;
+    const before = snapshot.grace && now < snapshot.grace.until ? snapshot.grace.before.get(id) : undefined;
+    if (before !== undefined && before !== self) continue;
+    // Counted from when it could be taken, so a wait for the preferred instance is a real one.
+    const since = snapshot.freeSince.get(id) ?? now;
+    freeSince.set(id, since);
+    const owner = owners.get(id);
+    if (owner === self) {
+      acquire.push(id);
+      continue;
+    }
+    // The instance that should take it has not: after a wait that grows with this one's rank, it does.
+    const rank =
+      1 +
+      preference(
+        id,
+        instances.filter((i) => i !== owner),
+      ).indexOf(self);
+    if (now - since >= rank * 2 * snapshot.tickMs) acquire.push(id);
+  }
+  return { lost, adopt, release, acquire, owners, freeSince, why };
+}

@@ -1,0 +1,138 @@
+/**
+ * The Lua scripts of cluster mode. Redis runs each atomically, so a check and the change it
+ * guards never interleave with another instance's. Times come from Redis's `TIME`: one clock for
+ * every instance. A lease is `<instance>|<incarnation>` under `…:lease:<endpoint>` with a TTL.
+ */
+
+const now = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * A heartbeat. KEYS: the live set (score: when the member lapses), the info hash, the list hash,
+ * the boot marker. ARGV: id, incarnation, info (JSON), ttl, a boot marker to set if there is none.
+ * Forgets lapsed members. Refuses an id another live incarnation has: `taken, now, info, deadline`.
+ * Otherwise `ok, now, boot, epoch, version, settleUntil`, then `id, deadline, info` per member.
+ */
+export const beatScript = `${now}
+local boot = redis.call('GET', KEYS[4])
+if not boot then
+  boot = ARGV[5]
+  redis.call('SET', KEYS[4], boot)
+end
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+for _, id in ipairs(dead) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+end
+local current = redis.call('HGET', KEYS[2], ARGV[1])
+if current then
+  local ok, info = pcall(cjson.decode, current)
+  if ok and type(info) == 'table' and info.incarnation ~= ARGV[2] then
+    return { 'taken', now, current, redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0' }
+  end
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+local list = redis.call('HMGET', KEYS[3], 'epoch', 'version', 'settleUntil')
+local out = { 'ok', now, boot, list[1] or '', list[2] or '0', list[3] or '0' }
+local live = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local ids = {}
+for i = 1, #live, 2 do ids[#ids + 1] = live[i] end
+local infos = redis.call('HMGET', KEYS[2], unpack(ids))
+for i = 1, #ids do
+  out[#out + 1] = ids[i]
+  out[#out + 1] = live[2 * i]
+  out[#out + 1] = infos[i] or '{}'
+end
+return out`;
+
+/** Leaves: KEYS the live set and info hash; ARGV id, incarnation. Only the entry of that incarnation. */
+export const leaveScript = `
+local current = redis.call('HGET', KEYS[2], ARGV[1])
+if not current then return 0 end
+local ok, info = pcall(cjson.decode, current)
+if ok and type(info) == 'table' and info.incarnation ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1`;
+
+/** Takes the free leases among KEYS; ARGV: value, ttl. Returns 1 or 0 per key. */
+export const acquireScript = `
+local out = {}
+for i = 1, #KEYS do
+  out[i] = redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
+end
+return out`;
+
+/**
+ * Renews the leases among KEYS that are still ARGV[1]'s for ARGV[2] ms, and takes again those
+ * that lapsed and nobody took (Redis restarted, or the holder was slow). 1 kept, 0 lost, per key.
+ */
+export const renewScript = `
+local out = {}
+for i = 1, #KEYS do
+  local holder = redis.call('GET', KEYS[i])
+  if holder == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+    out[i] = 1
+  elseif not holder then
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out`;
+
+/** Deletes the leases among KEYS that are still ARGV[1]'s. */
+export const releaseScript = `
+local released = 0
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then
+    redis.call('DEL', KEYS[i])
+    released = released + 1
+  end
+end
+return released`;
+
+/**
+ * Seeds the list (KEYS[1], a hash) when there is none, or replaces one still settling with one
+ * that knows more: a history over a file's list, a later version of the same epoch. ARGV: epoch,
+ * version, entries, origin, changes, settle ms, channel. Returns 1 when written.
+ */
+export const seedScript = `${now}
+local cur = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'origin', 'settleUntil')
+local write = not cur[1]
+if not write and now < tonumber(cur[4] or '0') then
+  write = (cur[3] == 'file' and ARGV[4] == 'history')
+    or (cur[1] == ARGV[1] and tonumber(ARGV[2]) > tonumber(cur[2] or '0'))
+end
+if not write then return 0 end
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'version', ARGV[2], 'entries', ARGV[3], 'origin', ARGV[4],
+  'changes', ARGV[5], 'settleUntil', now + tonumber(ARGV[6]))
+redis.call('PUBLISH', ARGV[7], '{"t":"list","epoch":"' .. ARGV[1] .. '","v":' .. ARGV[2] .. '}')
+return 1`;
+
+/**
+ * Changes the list (KEYS[1]) if it is still at epoch ARGV[1], version ARGV[2] and not settling.
+ * ARGV: epoch, version, entries, change id, changes kept, channel. A change id already among the
+ * last changes is not applied again. Returns `written, version`, `applied`, `conflict`,
+ * `settling, ms` or `absent`.
+ */
+export const writeScript = `${now}
+local cur = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'settleUntil', 'changes')
+if not cur[1] then return { 'absent' } end
+local changes = cur[4] or ''
+if string.find(' ' .. changes .. ' ', ' ' .. ARGV[4] .. ' ', 1, true) then return { 'applied' } end
+if cur[1] ~= ARGV[1] or tonumber(cur[2]) ~= tonumber(ARGV[2]) then return { 'conflict' } end
+local settle = tonumber(cur[3] or '0')
+if now < settle then return { 'settling', settle - now } end
+local version = tonumber(cur[2]) + 1
+local ids = {}
+for id in string.gmatch(changes, '%S+') do ids[#ids + 1] = id end
+ids[#ids + 1] = ARGV[4]
+local first = math.max(1, #ids - tonumber(ARGV[5]) + 1)
+redis.call('HSET', KEYS[1], 'version', version, 'entries', ARGV[3], 'origin', 'history',
+  'changes', table.concat(ids, ' ', first, #ids))
+redis.call('PUBLISH', ARGV[6], '{"t":"list","epoch":"' .. cur[1] .. '","v":' .. version .. '}')
+return { 'written', version }`;

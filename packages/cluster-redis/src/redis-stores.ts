@@ -1,0 +1,274 @@
+import type { Redis, RedisOptions } from "ioredis";
+import {
+  acquireScript,
+  beatScript,
+  leaveScript,
+  releaseScript,
+  renewScript,
+  seedScript,
+  writeScript,
+} from "./redis-scripts.js";
+import {
+  type BeatResult,
+  type ClusterStores,
+  type LiveMember,
+  type MemberInfo,
+  type StoredList,
+  StoreError,
+  type WriteResult,
+} from "./stores.js";
+
+type Args = (string | number)[];
+interface Scripts {
+  xzBeat(...args: Args): Promise<(string | number)[]>;
+  xzLeave(...args: Args): Promise<number>;
+  xzAcquire(...args: Args): Promise<number[]>;
+  xzRenew(...args: Args): Promise<number[]>;
+  xzRelease(...args: Args): Promise<number>;
+  xzSeed(...args: Args): Promise<number>;
+  xzWrite(...args: Args): Promise<(string | number)[]>;
+}
+type Client = Redis & Scripts;
+
+export interface RedisStoresOptions {
+  readonly url: string;
+  /** Key prefix, `<namespace>:`. */
+  readonly prefix: string;
+  /** A command not answered within this many ms fails (it may still run). */
+  readonly commandTimeout: number;
+  /** Reports connection errors (they repeat while Redis is away). */
+  readonly onError?: (message: string) => void;
+}
+
+/**
+ * The stores over ioredis: one connection for commands and one for the events channel. Commands
+ * are never queued while Redis is away, so a failed call says whether it was sent.
+ */
+export async function redisStores(options: RedisStoresOptions): Promise<ClusterStores> {
+  const { Redis } = await import("ioredis");
+  const settings: RedisOptions = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: options.commandTimeout,
+    connectTimeout: 2000,
+    retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 1000),
+  };
+  const redis = new Redis(options.url, settings) as Client;
+  redis.defineCommand("xzBeat", { numberOfKeys: 4, lua: beatScript });
+  redis.defineCommand("xzLeave", { numberOfKeys: 2, lua: leaveScript });
+  redis.defineCommand("xzAcquire", { lua: acquireScript });
+  redis.defineCommand("xzRenew", { lua: renewScript });
+  redis.defineCommand("xzRelease", { lua: releaseScript });
+  redis.defineCommand("xzSeed", { numberOfKeys: 1, lua: seedScript });
+  redis.defineCommand("xzWrite", { numberOfKeys: 1, lua: writeScript });
+  redis.on("error", (error: Error) => options.onError?.(error.message));
+  // The subscription waits out an outage (its commands are queued, never given up), and is made
+  // again on every reconnect: a connection that came back unsubscribed would hear nothing.
+  const subscriber = redis.duplicate({
+    enableOfflineQueue: true,
+    commandTimeout: undefined,
+    maxRetriesPerRequest: null,
+  });
+  subscriber.on("error", (error: Error) => options.onError?.(error.message));
+  const key = (name: string) => options.prefix + name;
+  const channel = key("events");
+  const leaseKeys = (ids: readonly string[]) => ids.map((id) => key(`lease:${id}`));
+  const listeners = new Set<(message: string) => void>();
+  subscriber.on("message", (_channel: string, text: string) => {
+    for (const listener of listeners) listener(text);
+  });
+  subscriber.on("ready", () => void subscriber.subscribe(channel).catch(() => {}));
+
+  const call = async <T>(command: (client: Client) => Promise<T>): Promise<T> => {
+    try {
+      return await command(redis);
+    } catch (error) {
+      const message = (error as Error).message;
+      // Only a command refused before it was written provably did nothing.
+      const sent = !/enableOfflineQueue|isn't writeable/.test(message);
+      throw new StoreError(`Redis: ${message}`, sent, { cause: error });
+    }
+  };
+
+  return {
+    members: {
+      async beat(id: string, info: MemberInfo, proposedBoot: string): Promise<BeatResult> {
+        const keys = [key("live"), key("instances"), key("endpoints"), key("boot")];
+        const reply = await call((r) =>
+          r.xzBeat(...keys, id, info.incarnation, JSON.stringify(info), info.ttl, proposedBoot),
+        );
+        const now = Number(reply[1]);
+        if (reply[0] === "taken") {
+          return { taken: true, now, holder: member(String(reply[2]), Number(reply[3])) };
+        }
+        const live = new Map<string, LiveMember>();
+        for (let i = 6; i + 2 < reply.length; i += 3) {
+          live.set(String(reply[i]), member(String(reply[i + 2]), Number(reply[i + 1])));
+        }
+        const epoch = String(reply[3]);
+        return {
+          taken: false,
+          now,
+          boot: String(reply[2]),
+          list: epoch ? { epoch, version: Number(reply[4]), settleUntil: Number(reply[5]) } : undefined,
+          live,
+        };
+      },
+      async leave(id, incarnation) {
+        await call((r) => r.xzLeave(key("live"), key("instances"), id, incarnation));
+      },
+      async saveStatus(id, message, ttl) {
+        await call((r) =>
+          r
+            .multi()
+            .set(key(`status:${id}`), message, "PX", ttl)
+            .publish(channel, message)
+            .exec(),
+        );
+      },
+      readStatuses(ids) {
+        if (ids.length === 0) return Promise.resolve([]);
+        return call(async (r) =>
+          (await r.mget(...ids.map((id) => key(`status:${id}`)))).map((t) => t ?? undefined),
+        );
+      },
+    },
+    leases: {
+      read(ids) {
+        if (ids.length === 0) return Promise.resolve([]);
+        return call(async (r) => (await r.mget(...leaseKeys(ids))).map((v) => v ?? undefined));
+      },
+      async acquire(ids, value, ttl) {
+        if (ids.length === 0) return [];
+        const keys = leaseKeys(ids);
+        return (await call((r) => r.xzAcquire(keys.length, ...keys, value, ttl))).map((n) => n === 1);
+      },
+      async renew(ids, value, ttl) {
+        if (ids.length === 0) return [];
+        const keys = leaseKeys(ids);
+        return (await call((r) => r.xzRenew(keys.length, ...keys, value, ttl))).map((n) => n === 1);
+      },
+      async release(ids, value) {
+        if (ids.length === 0) return;
+        const keys = leaseKeys(ids);
+        await call((r) => r.xzRelease(keys.length, ...keys, value));
+      },
+    },
+    list: {
+      async read(): Promise<StoredList | undefined> {
+        const fields = ["epoch", "version", "entries", "origin", "settleUntil", "changes"] as const;
+        const [epoch, version, entries, origin, settleUntil, changes] = await call((r) =>
+          r.hmget(key("endpoints"), ...fields),
+        );
+        if (!epoch || !entries) return undefined;
+        return {
+          epoch,
+          version: Number(version),
+          entries: parseEntries(entries),
+          origin: origin === "history" ? "history" : "file",
+          settleUntil: Number(settleUntil) || 0,
+          changes: (changes ?? "").split(" ").filter(Boolean),
+        };
+      },
+      async seed(list, settleMs) {
+        const written = await call((r) =>
+          r.xzSeed(
+            key("endpoints"),
+            list.epoch,
+            list.version,
+            JSON.stringify(list.entries),
+            list.origin,
+            list.changes.join(" "),
+            settleMs,
+            channel,
+          ),
+        );
+        return written === 1;
+      },
+      async write(base, entries, changeId, keep): Promise<WriteResult> {
+        const reply = await call((r) =>
+          r.xzWrite(
+            key("endpoints"),
+            base.epoch,
+            base.version,
+            JSON.stringify(entries),
+            changeId,
+            keep,
+            channel,
+          ),
+        );
+        switch (reply[0]) {
+          case "written":
+            return { kind: "written", version: Number(reply[1]) };
+          case "applied":
+            return { kind: "applied" };
+          case "settling":
+            return { kind: "settling", waitMs: Number(reply[1]) };
+          case "absent":
+            return { kind: "absent" };
+          default:
+            return { kind: "conflict" };
+        }
+      },
+    },
+    bus: {
+      async publish(message) {
+        await call((r) => r.publish(channel, message));
+      },
+      subscribe(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    },
+    async connect() {
+      if (redis.status === "ready") return;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          redis.off("ready", done);
+          resolve();
+        };
+        const timer = setTimeout(done, 3000);
+        redis.once("ready", done);
+      });
+    },
+    close() {
+      listeners.clear();
+      subscriber.disconnect();
+      redis.disconnect();
+    },
+  };
+}
+
+/** A member's announcement as stored; fields another version may lack get safe defaults. */
+function member(text: string, deadline: number): LiveMember {
+  let info: Partial<MemberInfo> = {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === "object" && parsed !== null) info = parsed as Partial<MemberInfo>;
+  } catch {
+    // An unreadable announcement still counts as a live member.
+  }
+  return {
+    incarnation: typeof info.incarnation === "string" ? info.incarnation : "",
+    address: typeof info.address === "string" ? info.address : null,
+    startedAt: Number(info.startedAt) || 0,
+    ttl: Number(info.ttl) || 0,
+    avoid: strings(info.avoid),
+    avoidHosts: strings(info.avoidHosts),
+    deadline,
+  };
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+}
+
+function parseEntries(text: string): unknown[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value : [];
+  } catch {
+    return [];
+  }
+}

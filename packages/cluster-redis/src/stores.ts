@@ -1,0 +1,131 @@
+/**
+ * What cluster mode keeps in Redis, as three stores and a bus. The coordinator sees only these
+ * interfaces: `redis-stores.ts` implements them over ioredis and Lua scripts, and tests over memory
+ * on a fake clock. Times are Redis's milliseconds (one clock for every instance).
+ */
+
+/** An instance as it announces itself in each heartbeat. */
+export interface MemberInfo {
+  /** Random per process: tells a restarted or duplicate process from the one that was there. */
+  readonly incarnation: string;
+  readonly address: string | null;
+  /** Epoch ms. */
+  readonly startedAt: number;
+  /** Its lease TTL: how long its heartbeat keeps it live. */
+  readonly ttl: number;
+  /** Endpoints it cannot serve now; the others take them. */
+  readonly avoid: readonly string[];
+  /** Hosts (`host:port`) it has no working path to now: the others take every endpoint on them. */
+  readonly avoidHosts: readonly string[];
+}
+
+/** A live instance: its announcement and when its heartbeat lapses. */
+export interface LiveMember extends MemberInfo {
+  readonly deadline: number;
+}
+
+/** Which endpoint list: `epoch` is drawn when a list is created, and `version` counts its changes. */
+export interface ListIdentity {
+  readonly epoch: string;
+  readonly version: number;
+}
+
+/** The endpoint list as Redis keeps it. */
+export interface StoredList extends ListIdentity {
+  /** Raw `mcpEndpoint` entries. */
+  readonly entries: unknown[];
+  /** `file`: seeded from a config file and never changed since; `history`: changed in the cluster. */
+  readonly origin: "file" | "history";
+  /** Until then (Redis ms) the list may be replaced by one an instance knows better. */
+  readonly settleUntil: number;
+  /** Ids of the last changes applied, oldest first: a change sent twice applies once. */
+  readonly changes: readonly string[];
+}
+
+export type BeatResult =
+  | {
+      readonly taken: false;
+      /** Redis's time. */
+      readonly now: number;
+      /** Drawn when Redis has none: another value means Redis lost its data since the last beat. */
+      readonly boot: string;
+      readonly list: (ListIdentity & { readonly settleUntil: number }) | undefined;
+      readonly live: ReadonlyMap<string, LiveMember>;
+    }
+  | {
+      /** Another live process has this instance id; nothing was written. */
+      readonly taken: true;
+      readonly now: number;
+      readonly holder: LiveMember;
+    };
+
+export interface MembershipStore {
+  /** Announces `info` for `ttl` ms unless another live process has the id; reads the cluster. */
+  beat(id: string, info: MemberInfo, proposedBoot: string): Promise<BeatResult>;
+  /** Leaves at once, if the entry is still this process's. */
+  leave(id: string, incarnation: string): Promise<void>;
+  /** Keeps and publishes what an instance runs (a `status` message) for `ttl` ms. */
+  saveStatus(id: string, message: string, ttl: number): Promise<void>;
+  readStatuses(ids: readonly string[]): Promise<(string | undefined)[]>;
+}
+
+export interface LeaseStore {
+  /** The holder value of each lease, undefined where free. */
+  read(ids: readonly string[]): Promise<(string | undefined)[]>;
+  /** Takes the free ones for `ttl` ms: true where taken. */
+  acquire(ids: readonly string[], value: string, ttl: number): Promise<boolean[]>;
+  /** Extends those still `value`'s, and takes again those that lapsed and are free: false where lost. */
+  renew(ids: readonly string[], value: string, ttl: number): Promise<boolean[]>;
+  /** Frees those still `value`'s. */
+  release(ids: readonly string[], value: string): Promise<void>;
+}
+
+export type WriteResult =
+  | { readonly kind: "written"; readonly version: number }
+  /** This change was applied before (its id is among the last changes). */
+  | { readonly kind: "applied" }
+  /** The list is not at the version the change was made on. */
+  | { readonly kind: "conflict" }
+  /** The list was just seeded and may still be replaced: try again after `waitMs`. */
+  | { readonly kind: "settling"; readonly waitMs: number }
+  | { readonly kind: "absent" };
+
+export interface ListStore {
+  read(): Promise<StoredList | undefined>;
+  /**
+   * Writes `list` when Redis has none, or over one that is still settling when `list` knows more
+   * (a history over a file's list, or a later version of the same epoch). True when written.
+   */
+  seed(list: Omit<StoredList, "settleUntil">, settleMs: number): Promise<boolean>;
+  /** Compare-and-set on `base`; applies a change id once; keeps the last `keep` change ids. */
+  write(base: ListIdentity, entries: unknown[], changeId: string, keep: number): Promise<WriteResult>;
+}
+
+/** The events channel. */
+export interface ClusterBus {
+  publish(message: string): Promise<void>;
+  /** Delivers every message, own ones included, until the returned function is called. */
+  subscribe(listener: (message: string) => void): () => void;
+}
+
+export interface ClusterStores {
+  readonly members: MembershipStore;
+  readonly leases: LeaseStore;
+  readonly list: ListStore;
+  readonly bus: ClusterBus;
+  /** Connects, waiting a few seconds at most: a Redis out of reach is tried again on each call. */
+  connect(): Promise<void>;
+  close(): void;
+}
+
+/** A store call failed. `sent` is false when it provably never reached Redis, so it did nothing. */
+export class StoreError extends Error {
+  override readonly name = "StoreError";
+  constructor(
+    message: string,
+    readonly sent: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

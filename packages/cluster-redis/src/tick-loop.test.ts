@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { FakeClock, settle } from "../test/fake-clock.js";
+import { TickLoop } from "./tick-loop.js";
+
+describe("TickLoop", () => {
+  it("keeps ticking after a job fails, and a tick asked for during a job is not lost", async () => {
+    const clock = new FakeClock();
+    let ticks = 0;
+    const loop = new TickLoop(clock.for("x"), 100, async () => {
+      ticks++;
+    });
+    await loop.kick();
+    let release: () => void = () => {};
+    const job = loop.exclusive(
+      () =>
+        new Promise<void>((_, reject) => {
+          release = () => reject(new Error("Redis: Command timed out"));
+        }),
+    );
+    await clock.advance(150);
+    const during = ticks;
+    release();
+    await expect(job).rejects.toThrow(/timed out/);
+    await settle();
+    expect(ticks).toBe(during + 1);
+    await clock.advance(1000);
+    expect(ticks).toBeGreaterThanOrEqual(during + 10);
+    await loop.stop();
+    expect(clock.pending("x")).toBe(0);
+  });
+
+  it("is not starved by a stream of jobs", async () => {
+    const clock = new FakeClock();
+    let ticks = 0;
+    const loop = new TickLoop(clock.for("x"), 100, async () => {
+      ticks++;
+    });
+    await loop.kick();
+    for (let i = 0; i < 50; i++) {
+      await loop.exclusive(async () => {});
+      await clock.advance(20);
+    }
+    expect(ticks).toBeGreaterThanOrEqual(9);
+    await loop.stop();
+  });
+
+  it("joins a kick to the one already queued, and runs nothing after stop", async () => {
+    const clock = new FakeClock();
+    let ticks = 0;
+    const loop = new TickLoop(clock.for("x"), 100, async () => {
+      ticks++;
+    });
+    await Promise.all([loop.kick(), loop.kick(), loop.kick()]);
+    expect(ticks).toBeLessThanOrEqual(2);
+    await loop.stop();
+    const stopped = ticks;
+    await loop.kick();
+    await clock.advance(500);
+    expect(ticks).toBe(stopped);
+  });
+});

@@ -1,0 +1,80 @@
+import type { ClusterClock } from "./clock.js";
+
+/**
+ * Runs a tick every `every` ms, and other jobs (list changes) between ticks, one at a time.
+ *
+ * The timer is armed again after every tick whatever it did, and a job never disarms it: a tick
+ * asked for while a job runs is queued behind it, never dropped. So neither a failed job nor a
+ * stream of jobs can stop the ticks, which renew the leases.
+ */
+export class TickLoop {
+  #tail: Promise<unknown> = Promise.resolve();
+  /** A tick queued and not started yet: asking again joins it. */
+  #queued: Promise<void> | undefined;
+  #timer: unknown;
+  #armed = false;
+  #stopped = false;
+
+  constructor(
+    private readonly clock: ClusterClock,
+    private readonly every: number,
+    private readonly tick: () => Promise<void>,
+  ) {}
+
+  /** Runs a tick now, or right after the job under way; resolves when that tick ends (never rejects). */
+  kick(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    if (this.#queued) return this.#queued;
+    this.#disarm();
+    const queued = this.#enqueue(async () => {
+      this.#queued = undefined;
+      try {
+        await this.tick();
+      } finally {
+        this.#arm();
+      }
+    }).catch(() => {});
+    this.#queued = queued;
+    return queued;
+  }
+
+  /** Runs `job` when no tick or other job runs; its result or error is the caller's. */
+  exclusive<T>(job: () => Promise<T>): Promise<T> {
+    return this.#enqueue(async () => {
+      try {
+        return await job();
+      } finally {
+        // A tick that found no timer armed (the first, or one asked for during the job) keeps its place.
+        if (!this.#armed && !this.#queued) this.#arm();
+      }
+    });
+  }
+
+  /** No tick starts from now on; resolves once the one under way (and queued jobs) ended. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#disarm();
+    await this.#tail.catch(() => {});
+  }
+
+  #enqueue<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(job, job);
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  #arm(): void {
+    this.#disarm();
+    if (this.#stopped) return;
+    this.#armed = true;
+    this.#timer = this.clock.setTimeout(() => {
+      this.#armed = false;
+      void this.kick();
+    }, this.every);
+  }
+
+  #disarm(): void {
+    if (this.#armed) this.clock.clearTimeout(this.#timer);
+    this.#armed = false;
+  }
+}

@@ -1,0 +1,101 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { ids, TestCluster } from "./harness.js";
+
+// Several coordinators over a memory Redis on a fake clock: takeover, handover, an outage and a
+// pause play out in fake seconds. The memory Redis follows the Lua scripts (stores-contract.test.ts).
+const endpoints = ids(12);
+let cluster: TestCluster;
+
+afterEach(async () => {
+  await cluster?.stopAll();
+});
+
+async function three(leaseTtl = 2000): Promise<TestCluster> {
+  cluster = new TestCluster(endpoints, leaseTtl);
+  await cluster.startAll(["a", "b", "c"]);
+  await cluster.waitFor(() => cluster.settled() && cluster.viewsAgree(), 5000, "every endpoint held once");
+  return cluster;
+}
+
+describe("the coordinator on a fake clock", () => {
+  it("holds every endpoint once, spread evenly, with no overlap", async () => {
+    await three();
+    expect(cluster.loads()).toEqual([4, 4, 4]);
+    expect(cluster.agents.overlapCount()).toBe(0);
+    const view = cluster.instance("a").coordinator.view();
+    expect(view.instances.map((i) => [i.id, i.endpoints]).sort()).toEqual([
+      ["a", 4],
+      ["b", 4],
+      ["c", 4],
+    ]);
+    expect(view.version).toBe(1);
+    expect(
+      cluster
+        .instance("b")
+        .coordinator.endpoints([])
+        .filter((e) => e.instance === null),
+    ).toEqual([]);
+  });
+
+  it("takeover: a killed instance's endpoints are held again within leaseTtl + 2 s", async () => {
+    await three();
+    const had = [...cluster.owners()].filter(([, owner]) => owner === "b").map(([id]) => id);
+    cluster.kill("b");
+    const took = await cluster.waitFor(() => cluster.settled(), 2000 + 2000, "takeover");
+    expect(took).toBeGreaterThanOrEqual(2000 - cluster.tickMs * 3);
+    expect(had.every((id) => ["a", "c"].includes(cluster.owners().get(id) ?? ""))).toBe(true);
+    expect(cluster.agents.overlapCount()).toBe(0);
+  });
+
+  it("handover: a joining instance gets its share and nothing else moves, links closed before leases go", async () => {
+    cluster = new TestCluster(endpoints);
+    await cluster.startAll(["a", "b"]);
+    await cluster.waitFor(() => cluster.settled(), 5000, "two instances");
+    const before = cluster.owners();
+    await cluster.start("c");
+    await cluster.waitFor(() => cluster.settled() && cluster.loads().join() === "4,4,4", 5000, "c's share");
+    const moved = [...cluster.owners()].filter(([id, owner]) => before.get(id) !== owner);
+    expect(moved).toHaveLength(4);
+    expect(moved.every(([, owner]) => owner === "c")).toBe(true);
+    expect(cluster.agents.overlapCount()).toBe(0);
+  });
+
+  it("a graceful stop hands the endpoints over within a tick or two", async () => {
+    await three();
+    await cluster.stop("c");
+    const took = await cluster.waitFor(() => cluster.settled(), 1000, "takeover after stop");
+    expect(took).toBeLessThanOrEqual(3 * cluster.tickMs);
+    expect(cluster.loads()).toEqual([6, 6]);
+  });
+
+  it("Redis out of reach: each keeps what it holds; back empty, nothing moves and no endpoint is held twice", async () => {
+    await three();
+    const before = cluster.owners();
+    cluster.redis.down = true;
+    await cluster.clock.advance(3 * cluster.leaseTtl);
+    expect([...cluster.instances.values()].every((i) => i.host.running.size === 4)).toBe(true);
+    expect(cluster.instance("a").coordinator.view().reachable).toBe(false);
+    cluster.redis.flush();
+    cluster.redis.down = false;
+    await cluster.waitFor(() => cluster.settled(), 2 * cluster.leaseTtl, "back");
+    await cluster.clock.advance(2 * cluster.leaseTtl);
+    expect(cluster.owners()).toEqual(before);
+    expect(cluster.agents.overlapCount()).toBe(0);
+    expect(cluster.redis.list?.version).toBe(1);
+  });
+
+  it("a paused instance: the others take over after its lease; it drops its links as soon as it runs", async () => {
+    await three();
+    const held = cluster.instance("c").host.running.size;
+    cluster.pause("c");
+    await cluster.waitFor(
+      () => endpoints.filter((id) => cluster.agents.holders(id).length === 2).length === held,
+      cluster.leaseTtl + 2000,
+      "the others holding c's endpoints",
+    );
+    cluster.resume("c");
+    await cluster.waitFor(() => cluster.agents.eachOnce(endpoints), 2 * cluster.tickMs, "c dropping them");
+    expect(cluster.instance("c").logs.some((l) => l.includes("leases lost"))).toBe(true);
+    await cluster.waitFor(() => cluster.settled() && cluster.loads().join() === "4,4,4", 5000, "c back in");
+  });
+});

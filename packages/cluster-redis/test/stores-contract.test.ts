@@ -1,0 +1,200 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseMessage } from "../src/messages.js";
+import { redisStores } from "../src/redis-stores.js";
+import type { ClusterStores, MemberInfo } from "../src/stores.js";
+import { FakeClock } from "./fake-clock.js";
+import { MemoryRedis } from "./memory-redis.js";
+import { redisAvailable, startRedis, type TestRedis } from "./redis-server.js";
+
+// The same cases against the Lua scripts on a real redis-server and against the memory Redis the
+// fake-clock tests use: the two agree, so what those tests show holds over Redis.
+interface Backend {
+  stores(name: string): Promise<ClusterStores>;
+  /** A lease lapses. */
+  lapse(id: string): Promise<void>;
+  /** Redis restarts empty. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const info = (incarnation: string, ttl = 10_000): MemberInfo => ({
+  incarnation,
+  address: null,
+  startedAt: 1,
+  ttl,
+  avoid: [],
+  avoidHosts: [],
+});
+
+function memory(): Backend {
+  const redis = new MemoryRedis(new FakeClock());
+  return {
+    stores: async (name) => redis.connect(name).stores(),
+    lapse: async (id) => redis.delete(`lease:${id}`),
+    flush: async () => redis.flush(),
+    close: async () => {},
+  };
+}
+
+let server: TestRedis | undefined;
+async function real(): Promise<Backend> {
+  server ??= await startRedis();
+  const url = server.url;
+  const prefix = `contract-${Math.random().toString(16).slice(2)}:`;
+  const admin = new Redis(url);
+  const opened: ClusterStores[] = [];
+  return {
+    stores: async (name) => {
+      const stores = await redisStores({ url, prefix, commandTimeout: 1000, onError: () => name });
+      await stores.connect();
+      opened.push(stores);
+      return stores;
+    },
+    lapse: async (id) => {
+      await admin.del(`${prefix}lease:${id}`);
+    },
+    flush: async () => {
+      await admin.flushall();
+    },
+    close: async () => {
+      for (const stores of opened) stores.close();
+      admin.disconnect();
+    },
+  };
+}
+
+const backends: [string, () => Promise<Backend>][] = [["memory", async () => memory()]];
+if (redisAvailable()) backends.push(["redis-server", real]);
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe.each(backends)("the stores over %s", (_, make) => {
+  let backend: Backend;
+  let a: ClusterStores;
+  let b: ClusterStores;
+
+  beforeAll(async () => {
+    backend = await make();
+    await backend.flush();
+    a = await backend.stores("a");
+    b = await backend.stores("b");
+  });
+
+  afterAll(async () => {
+    await backend.close();
+  });
+
+  it("beats: both live, a second process with a live id refused, a lapsed one forgotten, leave only its own", async () => {
+    const first = await a.members.beat("a", info("ia"), "boot-1");
+    expect(first.taken).toBe(false);
+    const second = await b.members.beat("b", info("ib"), "boot-2");
+    if (second.taken) throw new Error("b was refused");
+    expect(second.boot).toBe(first.taken ? "" : first.boot);
+    expect([...second.live.keys()].sort()).toEqual(["a", "b"]);
+    expect(second.live.get("a")).toMatchObject({ incarnation: "ia", ttl: 10_000 });
+    expect((second.live.get("a")?.deadline ?? 0) - second.now).toBeGreaterThan(9000);
+    expect(second.list).toBeUndefined();
+    const twin = await b.members.beat("a", info("other"), "boot-3");
+    expect(twin).toMatchObject({ taken: true, holder: { incarnation: "ia" } });
+    // A member whose heartbeat lapsed is forgotten at the next beat.
+    await b.members.beat("gone", info("ig", -1), "boot-3");
+    const after = await a.members.beat("a", info("ia"), "boot-3");
+    expect(after.taken ? [] : [...after.live.keys()].sort()).toEqual(["a", "b"]);
+    await b.members.leave("a", "other");
+    await b.members.leave("b", "ib");
+    const left = await a.members.beat("a", info("ia"), "boot-3");
+    expect(left.taken ? [] : [...left.live.keys()]).toEqual(["a"]);
+  });
+
+  it("leases: one holder, renewed by it, taken again when lapsed, released only by it", async () => {
+    expect(await a.leases.acquire(["e1", "e2"], "a|1", 10_000)).toEqual([true, true]);
+    expect(await b.leases.acquire(["e1", "e3"], "b|1", 10_000)).toEqual([false, true]);
+    expect(await b.leases.read(["e1", "e3", "e4"])).toEqual(["a|1", "b|1", undefined]);
+    expect(await b.leases.renew(["e1", "e3"], "b|1", 10_000)).toEqual([false, true]);
+    await backend.lapse("e2");
+    expect(await a.leases.renew(["e1", "e2"], "a|1", 10_000)).toEqual([true, true]);
+    expect(await a.leases.read(["e2"])).toEqual(["a|1"]);
+    await b.leases.release(["e1", "e3"], "b|1");
+    expect(await a.leases.read(["e1", "e3"])).toEqual(["a|1", undefined]);
+    await a.leases.release(["e1", "e2"], "a|1");
+    expect(await a.leases.read(["e1", "e2"])).toEqual([undefined, undefined]);
+    expect(await a.leases.acquire([], "a|1", 10_000)).toEqual([]);
+  });
+
+  it("the list: seeded once, replaced while settling only by one that knows more, changed once per id", async () => {
+    const heard: string[] = [];
+    const off = b.bus.subscribe((m) => heard.push(m));
+    expect(await a.list.read()).toBeUndefined();
+    expect(await a.list.write({ epoch: "x", version: 1 }, [], "c0", 8)).toEqual({ kind: "absent" });
+    const file = { epoch: "f1", version: 1, entries: ["e1"], origin: "file" as const, changes: [] };
+    expect(await a.list.seed(file, 60_000)).toBe(true);
+    expect(await b.list.seed({ ...file, epoch: "f2", entries: ["e9"] }, 60_000)).toBe(false);
+    const history = {
+      epoch: "h1",
+      version: 4,
+      entries: ["e1", "e2"],
+      origin: "history" as const,
+      changes: ["c1"],
+    };
+    expect(await b.list.seed(history, 60_000)).toBe(true);
+    expect(await a.list.seed({ ...history, version: 3 }, 60_000)).toBe(false);
+    expect(await a.list.seed({ ...history, version: 5, entries: ["e2"] }, 60_000)).toBe(true);
+    const stored = await b.list.read();
+    expect(stored).toMatchObject({
+      epoch: "h1",
+      version: 5,
+      entries: ["e2"],
+      origin: "history",
+      changes: ["c1"],
+    });
+    const settling = await a.list.write({ epoch: "h1", version: 5 }, ["e3"], "c2", 8);
+    expect(settling.kind).toBe("settling");
+    expect(settling.kind === "settling" && settling.waitMs).toBeGreaterThan(50_000);
+    // Settled: a seed cannot replace it, and a change applies once.
+    await backend.flush();
+    expect(await a.list.seed({ ...history, version: 5, entries: ["e2"] }, 0)).toBe(true);
+    expect(await b.list.seed({ ...history, version: 9 }, 0)).toBe(false);
+    expect(await a.list.write({ epoch: "h1", version: 4 }, ["e3"], "c2", 8)).toEqual({ kind: "conflict" });
+    expect(await a.list.write({ epoch: "h1", version: 5 }, ["e2", "e3"], "c2", 2)).toEqual({
+      kind: "written",
+      version: 6,
+    });
+    expect(await b.list.write({ epoch: "h1", version: 5 }, ["e2", "e3"], "c2", 2)).toEqual({
+      kind: "applied",
+    });
+    expect(await b.list.write({ epoch: "h1", version: 6 }, ["e3"], "c3", 2)).toEqual({
+      kind: "written",
+      version: 7,
+    });
+    expect(await b.list.read()).toMatchObject({ version: 7, entries: ["e3"], changes: ["c2", "c3"] });
+    const beat = await a.members.beat("a", info("ia"), "boot");
+    expect(beat.taken ? undefined : beat.list).toMatchObject({ epoch: "h1", version: 7 });
+    off();
+    const lists = heard.map(parseMessage).filter((m) => m?.t === "list");
+    expect(lists.at(-1)).toEqual({ t: "list", epoch: "h1", v: 7 });
+  });
+
+  it("status and messages reach the others", async () => {
+    const heard: string[] = [];
+    let off = () => {};
+    const joined = new Promise<void>((resolve) => {
+      off = a.bus.subscribe((m) => {
+        heard.push(m);
+        if (m.includes('"joined"')) resolve();
+      });
+    });
+    await b.members.saveStatus("b", '{"t":"status","by":"b","endpoints":[]}', 10_000);
+    await b.bus.publish('{"t":"joined","by":"b"}');
+    expect(await a.members.readStatuses(["b", "c"])).toEqual([
+      '{"t":"status","by":"b","endpoints":[]}',
+      undefined,
+    ]);
+    await joined;
+    off();
+    expect(heard[0]).toBe('{"t":"status","by":"b","endpoints":[]}');
+    expect(await a.members.readStatuses([])).toEqual([]);
+  });
+});
