@@ -116,7 +116,7 @@ describe("registerXiaozhi", () => {
   });
 });
 
-describe("initializeXiaozhiConnection keeps the seed's semantics", () => {
+describe("initializeXiaozhiConnection keeps the semantics xiaozhi-client users know", () => {
   function setup() {
     const network = new MemoryNetwork();
     const { lines, logger } = capture();
