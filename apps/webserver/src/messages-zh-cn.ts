@@ -155,6 +155,7 @@ export const zhCN: Messages = {
     description: "说明",
     yes: "是",
     no: "否",
+    unavailable: "不可用",
     source: "来源",
     path: "路径",
   },
@@ -215,6 +216,9 @@ export const zhCN: Messages = {
     noUsableEndpoint:
       "mcpEndpoint 中没有可用的接入点：不会建立任何连接。请填入智能体的接入点地址（xiaozhi.me 控制台 → 你的智能体 → MCP 接入点）",
     toolUnavailable: (name: string, reason: string) => `自定义工具 ${name} 不可用：${reason}`,
+    straySwitch: (path: string, why: string) => `${path} 不对应任何工具：${why}`,
+    noSuchService: "mcpServers 中没有这个名称的服务",
+    noSuchCustomTool: "customMCP 中没有这个名称的工具",
     counts: (endpoints: number, services: number) => `${endpoints} 个接入点、${services} 个服务`,
     nowhereToWrite: "没有可以写入配置的位置",
     exists: (path: string) => `${path} 已存在（加 --force 覆盖）`,

@@ -141,6 +141,7 @@ export const en = {
     description: "DESCRIPTION",
     yes: "yes",
     no: "no",
+    unavailable: "unavailable",
     source: "SOURCE",
     path: "PATH",
   },
@@ -210,6 +211,9 @@ export const en = {
     noUsableEndpoint:
       "no usable endpoint in mcpEndpoint: nothing would connect. Put your agents' endpoint URLs there (xiaozhi.me console → your agent → MCP endpoint)",
     toolUnavailable: (name: string, reason: string) => `custom tool ${name} is unavailable: ${reason}`,
+    straySwitch: (path: string, why: string) => `${path} switches nothing: ${why}`,
+    noSuchService: "no service of that name in mcpServers",
+    noSuchCustomTool: "no customMCP tool of that name",
     counts: (endpoints: number, services: number) => `${endpoints} endpoint(s), ${services} service(s)`,
     nowhereToWrite: "nowhere to write a config",
     exists: (path: string) => `${path} exists already (use --force to overwrite it)`,

@@ -225,7 +225,7 @@ describe("the dashboard's layout in headless Chromium", () => {
       "hiddenswitched off: no agent sees it",
     );
     expect(await stateOf("weather_report")).toBe(
-      "unavailablehandler type script is not supported (supported: proxy with platform coze, http)",
+      "unavailablehandler type script is not supported (supported: mcp, proxy with platform coze, http)",
     );
     expect(await page.locator('#tools tr[data-tool="demo__calculator"] td.desc').textContent()).toBe(
       "Does arithmetic on two numbers",

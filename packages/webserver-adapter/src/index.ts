@@ -54,6 +54,7 @@ export {
   serviceEntries,
   servicesOf,
   serviceToWrite,
+  setCustomToolSwitch,
   setServiceEntry,
   setToolSwitch,
   toolSwitchesOf,

@@ -59,7 +59,7 @@ const givenSome = new Map();
 
 /** Counts again after the tools, the limits or the language changed; rows are redrawn. */
 export function recountGiven() {
-  const enabled = state.tools.filter((x) => x.enabled);
+  const enabled = state.tools.filter((x) => x.enabled && !x.unavailable);
   givenAll = t("given", { count: enabled.length });
   givenSome.clear();
   for (const [id, filter] of state.filters) {
@@ -241,7 +241,7 @@ export function renderSummary() {
   $("no-endpoints").hidden = total > 0;
   setText($("endpoint-count"), t("connectedOf", { connected, total }));
   const s = state.status;
-  const tools = state.tools.filter((x) => x.enabled).length;
+  const tools = state.tools.filter((x) => x.enabled && !x.unavailable).length;
   setText(
     $("summary"),
     (s ? `${t("version", { version: s.version })} · ` : "") + t("summary", { connected, total, tools }),

@@ -21,6 +21,8 @@ export interface ToolInfo {
   readonly enabled: boolean;
   /** Why it cannot run here (an unsupported customMCP handler, a missing credential). */
   readonly unavailable?: string;
+  /** A customMCP `mcp` tool: the service tool (`<service>__<tool>`) its calls go to. */
+  readonly target?: string;
 }
 
 /** `GET /api/status`. */
