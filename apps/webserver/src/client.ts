@@ -148,12 +148,42 @@ export async function listEndpoints(where: Target): Promise<EndpointRow[]> {
 }
 
 /** Endpoints as a table, headed and worded in the command's language. */
-export function endpointTable(rows: readonly EndpointRow[], m: Messages): string {
+/** What one endpoint's agent is given (`toolBudget` of `GET /api/status`). */
+export interface BudgetRow {
+  readonly tools: number;
+  readonly bytes: number;
+  readonly maxTools: number;
+  readonly over: boolean;
+}
+
+/** `14 · 5.2 KiB`, and the limit when it is exceeded. */
+function budgetCell(budget: BudgetRow | undefined, m: Messages): string {
+  if (!budget) return "";
+  const size = budget.bytes < 1024 ? `${budget.bytes} B` : `${(budget.bytes / 1024).toFixed(1)} KiB`;
+  const cell = `${budget.tools} · ${size}`;
+  return budget.over ? colors.yellow(`${cell} ${m.tables.overMax(budget.maxTools)}`) : cell;
+}
+
+export function endpointTable(
+  rows: readonly EndpointRow[],
+  m: Messages,
+  budgets?: Readonly<Record<string, BudgetRow>>,
+): string {
   // In cluster mode every row says which instance holds the endpoint.
   const clustered = rows.some((e) => e.instance !== undefined);
   const h = m.tables;
   return table(
-    [h.id, h.agent, h.url, h.state, ...(clustered ? [h.instance] : []), h.health, h.rtt, h.lastError],
+    [
+      h.id,
+      h.agent,
+      h.url,
+      h.state,
+      ...(clustered ? [h.instance] : []),
+      ...(budgets ? [h.given] : []),
+      h.health,
+      h.rtt,
+      h.lastError,
+    ],
     rows.map((e) => [
       e.id,
       e.name ?? "",
@@ -163,6 +193,7 @@ export function endpointTable(rows: readonly EndpointRow[], m: Messages): string
         ? state("republishing tools", m.states.republishing)
         : state(e.state, m.states[e.state as keyof Messages["states"]] ?? e.state),
       ...(clustered ? [e.instance ?? colors.dim(m.tables.none)] : []),
+      ...(budgets ? [budgetCell(budgets[e.id], m)] : []),
       e.healthScore === undefined ? "" : String(Math.round(e.healthScore)),
       e.rttMs === undefined ? "" : `${e.rttMs.toFixed(1)} ms`,
       e.lastError ? colors.dim(e.lastError) : "",

@@ -132,6 +132,8 @@ export const zhCN: Messages = {
     "xiaozhi-client's home": "xiaozhi-client 的目录",
   },
   tables: {
+    given: "提供的工具",
+    overMax: (max: number) => `（超过 maxTools ${max}）`,
     id: "ID",
     agent: "智能体",
     url: "地址",
@@ -160,6 +162,8 @@ export const zhCN: Messages = {
     path: "路径",
   },
   server: {
+    overBudget: (agent: string, tools: number, max: number) =>
+      `警告：${agent} 获得了 ${tools} 个工具，超过 maxTools ${max}；工具太多会让智能体选错工具，也可能让自部署服务器卡住。请关闭一些工具（xiaozhi-connect tool disable 名称），或给该接入点设置 services/tools 过滤`,
     alreadyRunning: (pid: number, url: string) =>
       `此配置的服务器已在运行（pid ${pid}，${url}）；其他配置的服务器可以同时运行`,
     notUpWithin: (seconds: number, log: string) => `${seconds} 秒内没有就绪；请查看 ${log}`,

@@ -118,6 +118,8 @@ export const en = {
     "xiaozhi-client's home": "xiaozhi-client's home",
   },
   tables: {
+    given: "TOOLS GIVEN",
+    overMax: (max: number) => `(over maxTools ${max})`,
     id: "ID",
     agent: "AGENT",
     url: "URL",
@@ -146,6 +148,8 @@ export const en = {
     path: "PATH",
   },
   server: {
+    overBudget: (agent: string, tools: number, max: number) =>
+      `warning: ${agent} is given ${tools} tools, more than maxTools ${max}; many tools make agents pick worse and can hang a self-hosted server. Switch some off (xiaozhi-connect tool disable NAME) or give the endpoint a services/tools filter`,
     alreadyRunning: (pid: number, url: string) =>
       `already running for this config (pid ${pid}, ${url}); a server of another config can run beside it`,
     notUpWithin: (seconds: number, log: string) => `did not come up within ${seconds} s; see ${log}`,

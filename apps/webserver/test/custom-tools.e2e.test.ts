@@ -67,7 +67,7 @@ beforeAll(async () => {
   env = { PATH: process.env.PATH ?? "", HOME: dir, XDG_STATE_HOME: join(dir, "state"), NO_COLOR: "1" };
   configPath = join(dir, "xiaozhi.config.json");
   const config = {
-    mcpEndpoint: [cloud.endpointUrl(agent)],
+    mcpEndpoint: [{ url: cloud.endpointUrl(agent), name: "living room", maxTools: 4 }],
     mcpServers: { demo: { command: process.execPath, args: [demoTools] } },
     // What xiaozhi-client leaves: the service tool switched on when it was added to the agent, and
     // a switch written under a name no tool has.
@@ -174,6 +174,12 @@ describe("a migrated config's custom tools", () => {
     expect(list.code, list.err).toBe(0);
     expect(list.out).toMatch(/multiply → demo__calculator +customMCP +yes/);
     expect(list.out).toMatch(/broken +customMCP +yes \(unavailable\) +the entry has no handler/);
+
+    // Five tools reach the agent, more than its maxTools: status says so, and the list is whole.
+    const status = await runCli(["status"], env, dir);
+    expect(status.out).toMatch(/living room .* 5 · \d+\.\d KiB \(over maxTools 4\)/);
+    expect(status.out).toMatch(/warning: living room is given 5 tools, more than maxTools 4/);
+    expect(held).toHaveLength(5);
 
     // From the CLI, through the running server.
     const disabled = await runCli(["tool", "disable", "weather_http"], env, dir);

@@ -11,6 +11,8 @@ const endpointObject = z.object({
   weight: z.number().positive().optional(),
   services: z.array(z.string()).optional(),
   tools: z.array(z.string()).optional(),
+  /** More tools than this given to the agent is warned about (log, status, dashboard); default 25. */
+  maxTools: z.number().int().nonnegative().optional(),
 });
 
 const stdioService = z.object({
@@ -90,6 +92,8 @@ const connection = z.object({
   relistGrace: positiveMs.optional(),
   /** Republishes per endpoint: five at once, then one per this many ms; default 10000. */
   republishInterval: positiveMs.optional(),
+  /** `maxTools` of endpoints that set none: more tools given to an agent is warned about; default 25. */
+  maxTools: z.number().int().nonnegative().optional(),
 });
 
 /**
@@ -99,7 +103,8 @@ const connection = z.object({
 export const xiaozhiConfigSchema = z.looseObject({
   mcpEndpoint: z
     .union([z.string(), z.array(z.union([z.string(), endpointObject]))], {
-      error: "must be a URL, or a list of URLs and {url, name?, weight?, services?, tools?} objects",
+      error:
+        "must be a URL, or a list of URLs and {url, name?, weight?, services?, tools?, maxTools?} objects",
     })
     .optional(),
   mcpServers: z.record(z.string(), service).optional(),
