@@ -1,14 +1,23 @@
 import { readFileSync } from "node:fs";
 import { endpointId, maskEndpoint } from "@xiaozhi-connect/core";
-import { serviceOf, toolNameSeparator } from "@xiaozhi-connect/mcp-services";
+import {
+  customToolsService,
+  exposedToolName,
+  mcpTarget,
+  serviceOf,
+  toolNameSeparator,
+  unavailableReason,
+} from "@xiaozhi-connect/mcp-services";
 import {
   addEndpointEntry,
   ConfigFile,
+  customToolsOf,
   endpointToAdd,
   formatOf,
   parseConfigText,
   removeEndpointEntry,
   selectEndpoints,
+  setCustomToolSwitch,
   setToolSwitch,
   type XiaozhiConfig,
 } from "@xiaozhi-connect/webserver-adapter";
@@ -118,6 +127,9 @@ interface ToolRow {
   readonly service: string;
   readonly enabled: boolean;
   readonly description?: string;
+  readonly unavailable?: string;
+  /** A customMCP `mcp` tool's service tool, `<service>__<tool>`. */
+  readonly target?: string;
 }
 
 /** Endpoints: live from the server, or as the config file lists them (state `not running`). */
@@ -136,12 +148,42 @@ export async function listEndpoints(where: Target): Promise<EndpointRow[]> {
 }
 
 /** Endpoints as a table, headed and worded in the command's language. */
-export function endpointTable(rows: readonly EndpointRow[], m: Messages): string {
+/** What one endpoint's agent is given (`toolBudget` of `GET /api/status`). */
+export interface BudgetRow {
+  readonly tools: number;
+  readonly bytes: number;
+  readonly maxTools: number;
+  readonly over: boolean;
+}
+
+/** `14 · 5.2 KiB`, and the limit when it is exceeded. */
+function budgetCell(budget: BudgetRow | undefined, m: Messages): string {
+  if (!budget) return "";
+  const size = budget.bytes < 1024 ? `${budget.bytes} B` : `${(budget.bytes / 1024).toFixed(1)} KiB`;
+  const cell = `${budget.tools} · ${size}`;
+  return budget.over ? colors.yellow(`${cell} ${m.tables.overMax(budget.maxTools)}`) : cell;
+}
+
+export function endpointTable(
+  rows: readonly EndpointRow[],
+  m: Messages,
+  budgets?: Readonly<Record<string, BudgetRow>>,
+): string {
   // In cluster mode every row says which instance holds the endpoint.
   const clustered = rows.some((e) => e.instance !== undefined);
   const h = m.tables;
   return table(
-    [h.id, h.agent, h.url, h.state, ...(clustered ? [h.instance] : []), h.health, h.rtt, h.lastError],
+    [
+      h.id,
+      h.agent,
+      h.url,
+      h.state,
+      ...(clustered ? [h.instance] : []),
+      ...(budgets ? [h.given] : []),
+      h.health,
+      h.rtt,
+      h.lastError,
+    ],
     rows.map((e) => [
       e.id,
       e.name ?? "",
@@ -151,6 +193,7 @@ export function endpointTable(rows: readonly EndpointRow[], m: Messages): string
         ? state("republishing tools", m.states.republishing)
         : state(e.state, m.states[e.state as keyof Messages["states"]] ?? e.state),
       ...(clustered ? [e.instance ?? colors.dim(m.tables.none)] : []),
+      ...(budgets ? [budgetCell(budgets[e.id], m)] : []),
       e.healthScore === undefined ? "" : String(Math.round(e.healthScore)),
       e.rttMs === undefined ? "" : `${e.rttMs.toFixed(1)} ms`,
       e.lastError ? colors.dim(e.lastError) : "",
@@ -248,13 +291,32 @@ export function serviceTable(rows: readonly ServiceRow[], m: Messages): string {
 export async function listTools(where: Target): Promise<ToolRow[]> {
   if (where.kind === "server") return (await api<{ tools: ToolRow[] }>(where, "GET", "/api/tools")).tools;
   const config = await loadFile(where.path, where.m);
-  return Object.entries(config.mcpServerConfig ?? {}).flatMap(([service, entry]) =>
-    Object.entries(entry.tools ?? {}).map(([tool, value]) => ({
-      name: `${service}${toolNameSeparator}${tool}`,
-      service,
-      enabled: value.enable !== false,
-    })),
-  );
+  const custom = customToolsOf(config);
+  const switches = Object.entries(config.mcpServerConfig ?? {})
+    .filter(([service]) => service !== customToolsService)
+    .flatMap(([service, entry]) =>
+      Object.entries(entry.tools ?? {}).map(([tool, value]) => ({
+        name: `${service}${toolNameSeparator}${tool}`,
+        service,
+        enabled: value.enable !== false,
+      })),
+    );
+  const legacy = config.mcpServerConfig?.[customToolsService]?.tools ?? {};
+  const customRows = custom.tools.map((tool, index): ToolRow => {
+    const reason = unavailableReason(tool, custom.platforms);
+    const target = mcpTarget(tool);
+    const name = typeof tool.name === "string" && tool.name ? tool.name : `customMCP.tools[${index}]`;
+    return {
+      name,
+      service: customToolsService,
+      enabled: tool.enable !== false && legacy[name]?.enable !== false,
+      ...(typeof tool.description === "string" ? { description: tool.description } : {}),
+      ...(reason === undefined ? {} : { unavailable: reason }),
+      ...(target ? { target: exposedToolName(target.service, target.tool) } : {}),
+    };
+  });
+  const customNames = new Set(customRows.map((row) => row.name));
+  return [...switches.filter((row) => !customNames.has(row.name)), ...customRows];
 }
 
 export function toolTable(rows: readonly ToolRow[], m: Messages): string {
@@ -262,24 +324,29 @@ export function toolTable(rows: readonly ToolRow[], m: Messages): string {
   return table(
     [h.tool, h.service, h.enabled, h.description],
     rows.map((t) => [
-      t.name,
+      t.target ? `${t.name} → ${t.target}` : t.name,
       t.service,
-      t.enabled ? colors.green(h.yes) : colors.red(h.no),
-      t.description ?? "",
+      `${t.enabled ? colors.green(h.yes) : colors.red(h.no)}${t.unavailable ? ` (${colors.yellow(h.unavailable)})` : ""}`,
+      t.unavailable ? colors.dim(t.unavailable) : (t.description ?? ""),
     ]),
   );
 }
 
-/** Switches a tool (`<service>__<tool>`) on or off, live through the server or in the file. */
+/**
+ * Switches a tool on or off, live through the server or in the file: a customMCP tool by its own
+ * name (`enable` on its entry), else a service's `<service>__<tool>` in `mcpServerConfig`.
+ */
 export async function setToolEnabled(where: Target, name: string, enabled: boolean): Promise<void> {
   if (where.kind === "server") {
     await api(where, "PATCH", `/api/tools/${encodeURIComponent(name)}`, { enabled });
     return;
   }
-  const service = serviceOf(name);
-  if (!service) throw new CommandError(where.m.manage.toolName(toolNameSeparator, name));
-  const tool = name.slice(service.length + toolNameSeparator.length);
-  await editFile(where, (raw) => setToolSwitch(raw, service, tool, enabled));
+  await editFile(where, (raw) => {
+    if (setCustomToolSwitch(raw, name, enabled)) return;
+    const service = serviceOf(name);
+    if (!service) throw new CommandError(where.m.manage.toolName(toolNameSeparator, name));
+    setToolSwitch(raw, service, name.slice(service.length + toolNameSeparator.length), enabled);
+  });
 }
 
 async function loadFile(path: string, m: Messages): Promise<XiaozhiConfig> {

@@ -3,6 +3,7 @@ import { InvalidArgumentError, Option } from "commander";
 import type { Cli } from "./cli.js";
 import {
   api,
+  type BudgetRow,
   endpointTable,
   type InstanceRow,
   instanceTable,
@@ -145,6 +146,7 @@ export function serverCommands(program: Command, cli: Cli): void {
           version: string;
           config: { path: string | null; lastError: string | null };
           cluster?: { instanceId: string; redis: string; reachable: boolean; instances: InstanceRow[] };
+          toolBudget?: Record<string, BudgetRow>;
         }>(where, "GET", "/api/status");
         const endpoints = await listEndpoints(where);
         const services = await listServices(where);
@@ -163,7 +165,12 @@ export function serverCommands(program: Command, cli: Cli): void {
           );
         }
         out("");
-        out(endpoints.length ? endpointTable(endpoints, m) : m.manage.noEndpoints);
+        out(endpoints.length ? endpointTable(endpoints, m, status.toolBudget) : m.manage.noEndpoints);
+        for (const e of endpoints) {
+          const budget = status.toolBudget?.[e.id];
+          if (budget?.over)
+            out(colors.yellow(m.server.overBudget(e.name ?? e.id, budget.tools, budget.maxTools)));
+        }
         if (status.cluster) {
           out("");
           out(instanceTable(status.cluster.instances, m));

@@ -1,7 +1,13 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { type CustomToolConfig, unavailableReason } from "@xiaozhi-connect/mcp-services";
-import { formatOf, parseConfigText, selectEndpoints } from "@xiaozhi-connect/webserver-adapter";
+import { customToolsService, mcpTarget, unavailableReason } from "@xiaozhi-connect/mcp-services";
+import {
+  customToolsOf,
+  formatOf,
+  parseConfigText,
+  selectEndpoints,
+  type XiaozhiConfig,
+} from "@xiaozhi-connect/webserver-adapter";
 import { describe, type Messages } from "./messages.js";
 import { type LookupCandidate, lookupCandidates } from "./options.js";
 import { CommandError } from "./output.js";
@@ -44,10 +50,7 @@ export function checkConfig(file: string | undefined, env: NodeJS.ProcessEnv, m:
     const warnings: string[] = [];
     // In cluster mode the list lives in Redis: an empty file list only means the cluster seeds none.
     if (endpoints.length === 0 && !config.cluster) warnings.push(m.manage.noUsableEndpoint);
-    for (const tool of (config.customMCP?.tools ?? []) as unknown as CustomToolConfig[]) {
-      const reason = unavailableReason(tool, config.platforms as never);
-      if (reason) warnings.push(m.manage.toolUnavailable(tool.name, reason));
-    }
+    warnings.push(...toolWarnings(config, m));
     return {
       ok: true,
       path,
@@ -57,6 +60,44 @@ export function checkConfig(file: string | undefined, env: NodeJS.ProcessEnv, m:
   } catch (error) {
     return { ok: false, path, error: describe(error, m) };
   }
+}
+
+/**
+ * Every customMCP tool that would be listed as unavailable and why (what the file alone tells:
+ * whether a service tool is up is known only to a running server), then every switch in
+ * `mcpServerConfig` that names no configured service or customMCP tool.
+ */
+function toolWarnings(config: XiaozhiConfig, m: Messages): string[] {
+  const warnings: string[] = [];
+  const custom = customToolsOf(config);
+  const services = config.mcpServers ?? {};
+  const names = new Set<string>();
+  custom.tools.forEach((tool, index) => {
+    const name = typeof tool.name === "string" && tool.name ? tool.name : `customMCP.tools[${index}]`;
+    const target = mcpTarget(tool);
+    const reason =
+      unavailableReason(tool, custom.platforms) ??
+      (names.has(name) ? "another customMCP tool has this name" : undefined) ??
+      (target && !Object.hasOwn(services, target.service)
+        ? `no service "${target.service}" in mcpServers`
+        : undefined);
+    names.add(name);
+    if (reason) warnings.push(m.manage.toolUnavailable(name, reason));
+  });
+  for (const [service, entry] of Object.entries(config.mcpServerConfig ?? {})) {
+    const isCustom = service === customToolsService;
+    if (!isCustom && Object.hasOwn(services, service)) continue;
+    for (const tool of Object.keys(entry.tools ?? {})) {
+      if (isCustom && names.has(tool)) continue;
+      warnings.push(
+        m.manage.straySwitch(
+          `mcpServerConfig.${service}.tools.${tool}`,
+          isCustom ? m.manage.noSuchCustomTool : m.manage.noSuchService,
+        ),
+      );
+    }
+  }
+  return warnings;
 }
 
 /** What `config init` writes: every section a user fills in, with placeholders the server skips. */

@@ -132,6 +132,8 @@ export const zhCN: Messages = {
     "xiaozhi-client's home": "xiaozhi-client 的目录",
   },
   tables: {
+    given: "提供的工具",
+    overMax: (max: number) => `（超过 maxTools ${max}）`,
     id: "ID",
     agent: "智能体",
     url: "地址",
@@ -155,10 +157,13 @@ export const zhCN: Messages = {
     description: "说明",
     yes: "是",
     no: "否",
+    unavailable: "不可用",
     source: "来源",
     path: "路径",
   },
   server: {
+    overBudget: (agent: string, tools: number, max: number) =>
+      `警告：${agent} 获得了 ${tools} 个工具，超过 maxTools ${max}；工具太多会让智能体选错工具，也可能让自部署服务器卡住。请关闭一些工具（xiaozhi-connect tool disable 名称），或给该接入点设置 services/tools 过滤`,
     alreadyRunning: (pid: number, url: string) =>
       `此配置的服务器已在运行（pid ${pid}，${url}）；其他配置的服务器可以同时运行`,
     notUpWithin: (seconds: number, log: string) => `${seconds} 秒内没有就绪；请查看 ${log}`,
@@ -215,6 +220,9 @@ export const zhCN: Messages = {
     noUsableEndpoint:
       "mcpEndpoint 中没有可用的接入点：不会建立任何连接。请填入智能体的接入点地址（xiaozhi.me 控制台 → 你的智能体 → MCP 接入点）",
     toolUnavailable: (name: string, reason: string) => `自定义工具 ${name} 不可用：${reason}`,
+    straySwitch: (path: string, why: string) => `${path} 不对应任何工具：${why}`,
+    noSuchService: "mcpServers 中没有这个名称的服务",
+    noSuchCustomTool: "customMCP 中没有这个名称的工具",
     counts: (endpoints: number, services: number) => `${endpoints} 个接入点、${services} 个服务`,
     nowhereToWrite: "没有可以写入配置的位置",
     exists: (path: string) => `${path} 已存在（加 --force 覆盖）`,

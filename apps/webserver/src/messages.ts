@@ -118,6 +118,8 @@ export const en = {
     "xiaozhi-client's home": "xiaozhi-client's home",
   },
   tables: {
+    given: "TOOLS GIVEN",
+    overMax: (max: number) => `(over maxTools ${max})`,
     id: "ID",
     agent: "AGENT",
     url: "URL",
@@ -141,10 +143,13 @@ export const en = {
     description: "DESCRIPTION",
     yes: "yes",
     no: "no",
+    unavailable: "unavailable",
     source: "SOURCE",
     path: "PATH",
   },
   server: {
+    overBudget: (agent: string, tools: number, max: number) =>
+      `warning: ${agent} is given ${tools} tools, more than maxTools ${max}; many tools make agents pick worse and can hang a self-hosted server. Switch some off (xiaozhi-connect tool disable NAME) or give the endpoint a services/tools filter`,
     alreadyRunning: (pid: number, url: string) =>
       `already running for this config (pid ${pid}, ${url}); a server of another config can run beside it`,
     notUpWithin: (seconds: number, log: string) => `did not come up within ${seconds} s; see ${log}`,
@@ -210,6 +215,9 @@ export const en = {
     noUsableEndpoint:
       "no usable endpoint in mcpEndpoint: nothing would connect. Put your agents' endpoint URLs there (xiaozhi.me console → your agent → MCP endpoint)",
     toolUnavailable: (name: string, reason: string) => `custom tool ${name} is unavailable: ${reason}`,
+    straySwitch: (path: string, why: string) => `${path} switches nothing: ${why}`,
+    noSuchService: "no service of that name in mcpServers",
+    noSuchCustomTool: "no customMCP tool of that name",
     counts: (endpoints: number, services: number) => `${endpoints} endpoint(s), ${services} service(s)`,
     nowhereToWrite: "nowhere to write a config",
     exists: (path: string) => `${path} exists already (use --force to overwrite it)`,

@@ -6,12 +6,13 @@ import { pathToFileURL } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { StrategyRegistry } from "@xiaozhi-connect/balancer";
-import { McpService, unavailableReason } from "@xiaozhi-connect/mcp-services";
+import { McpService, McpServiceManager, unavailableReason } from "@xiaozhi-connect/mcp-services";
 import { classifyUpgradeStatus } from "@xiaozhi-connect/transport-ws";
 import { endpointToAdd, parseConfigText, serviceToWrite } from "@xiaozhi-connect/webserver-adapter";
 import { describe, expect, it } from "vitest";
 import { createDemoTools } from "../src/demo-tool-server.js";
 import { allowedWords } from "./page-checks.js";
+import { demoTools } from "./run-server.js";
 
 // The dashboard's dictionaries and the words it makes of the product's own error texts, checked in
 // Node: the page's modules have no DOM in them.
@@ -144,6 +145,25 @@ async function whyServiceFails(config: ConstructorParameters<typeof McpService>[
   return service.lastError ?? "";
 }
 
+/** What a running manager says of customMCP tools it cannot serve, before and after its service is up. */
+async function customToolReasons(): Promise<string[]> {
+  const services = { demo: { command: process.execPath, args: [demoTools] } };
+  const manager = new McpServiceManager(services);
+  const mcp = (name: string, serviceName: string, toolName: string) => ({
+    name,
+    handler: { type: "mcp", config: { serviceName, toolName } },
+  });
+  const tools = [mcp("a", "nowhere", "t"), mcp("b", "demo", "none"), mcp("c", "demo", "clock")];
+  manager.prepare(services, undefined, { tools: [...tools, mcp("c", "demo", "clock")] }).commit();
+  const reasons = () => manager.allTools().flatMap((t) => (t.unavailable ? [t.unavailable] : []));
+  const before = reasons();
+  await manager.start();
+  const after = reasons();
+  await manager.stop();
+  expect(after).toHaveLength(3);
+  return [...before, ...after];
+}
+
 function messageOf(run: () => unknown): string {
   try {
     run();
@@ -196,6 +216,11 @@ describe("the product's error texts, in words", () => {
         undefined,
       ) ?? "",
       unavailableReason({ name: "a", handler: { type: "http" } } as never, undefined) ?? "",
+      unavailableReason({ handler: { type: "http" } } as never, undefined) ?? "",
+      unavailableReason({ name: "a" } as never, undefined) ?? "",
+      unavailableReason({ name: "a", handler: {} } as never, undefined) ?? "",
+      unavailableReason({ name: "a", handler: { type: "mcp", config: {} } } as never, undefined) ?? "",
+      ...(await customToolReasons()),
       // The config file.
       ...["{", '{"a": }', '{"a" 1}', '{"a":1}}', "{/* x", "[1,,2]"].map((text) =>
         messageOf(() => parseConfigText(text)),

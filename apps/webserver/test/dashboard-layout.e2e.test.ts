@@ -55,7 +55,7 @@ beforeAll(async () => {
   configText = `${JSON.stringify(
     {
       mcpEndpoint: [
-        { url: cloud.endpointUrl("kitchen-token"), name: "kitchen" },
+        { url: cloud.endpointUrl("kitchen-token"), name: "kitchen", maxTools: 10 },
         { url: cloud.endpointUrl("living-token"), name: longName, services: ["demo"] },
         { url: cloud.endpointUrl("locked-token"), name: "locked" },
         { url: cloud.endpointUrl("flaky-token"), name: "flaky" },
@@ -225,16 +225,20 @@ describe("the dashboard's layout in headless Chromium", () => {
       "hiddenswitched off: no agent sees it",
     );
     expect(await stateOf("weather_report")).toBe(
-      "unavailablehandler type script is not supported (supported: proxy with platform coze, http)",
+      "unavailablehandler type script is not supported (supported: mcp, proxy with platform coze, http)",
     );
     expect(await page.locator('#tools tr[data-tool="demo__calculator"] td.desc').textContent()).toBe(
       "Does arithmetic on two numbers",
     );
-    // 13 tools are enabled; the agent limited to the demo service is given its 2.
-    const given = (name: string) =>
-      page.locator(`#endpoints tr[data-id]:has(.name:text-is("${name}")) .given`).textContent();
-    expect(await given("kitchen")).toBe("13 tools");
-    expect(await given(longName)).toBe("2 of 13 tools");
+    // 13 tools are enabled; the agent limited to the demo service is given its 2. Each with the size
+    // of its list, and kitchen over its maxTools.
+    const givenCell = (name: string) =>
+      page.locator(`#endpoints tr[data-id]:has(.name:text-is("${name}")) .given`);
+    const given = (name: string) => givenCell(name).textContent();
+    await expect.poll(() => given("kitchen")).toMatch(/^13 tools · \d+\.\d KiB · more than maxTools 10$/);
+    expect(await givenCell("kitchen").getAttribute("class")).toBe("given over");
+    expect(await given(longName)).toMatch(/^2 of 13 tools · \d+ B$/);
+    expect(await given("locked")).toMatch(/^13 tools · \d+\.\d KiB$/);
 
     const shown = () =>
       page.evaluate<string[]>(

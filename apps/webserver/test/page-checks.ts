@@ -5,7 +5,7 @@ import type { Page } from "playwright-core";
 
 /**
  * Product names and codes the Chinese page may show as they are: transport and command names a
- * user types, config values (coze, proxy, http), units and names (ms, Redis, Unicode).
+ * user types, config values (coze, proxy, http, mcp), units and names (ms, Redis, Unicode).
  */
 export const allowedWords: readonly string[] = [
   "stdio",
@@ -16,6 +16,7 @@ export const allowedWords: readonly string[] = [
   "coze",
   "proxy",
   "http",
+  "mcp",
   "ms",
   "Redis",
   "Unicode",

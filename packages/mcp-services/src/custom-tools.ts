@@ -1,11 +1,37 @@
 import { type ToolCallResult, XiaozhiError } from "@xiaozhi-connect/core";
 
-/** A `customMCP.tools` entry as xiaozhi-client writes it: a tool served by a handler, not a service. */
+/**
+ * A `customMCP.tools` entry as xiaozhi-client writes it: a tool served by a handler, not a service.
+ * Read as the file has it: a malformed entry (no handler, no name) is listed as unavailable with
+ * the reason, never refused, so fields a valid entry has are optional here.
+ */
 export interface CustomToolConfig {
   readonly name: string;
   readonly description?: string;
   readonly inputSchema?: Record<string, unknown>;
-  readonly handler: { readonly type: string; readonly [key: string]: unknown };
+  readonly handler?: { readonly type?: string; readonly [key: string]: unknown };
+  /** `false` hides the tool and refuses calls to it (what `tool disable <name>` writes). */
+  readonly enable?: boolean;
+}
+
+/** The service tool an `mcp` handler exposes under the entry's own name. */
+export interface CustomToolTarget {
+  readonly service: string;
+  readonly tool: string;
+}
+
+/**
+ * The target of a `{type: "mcp", config: {serviceName, toolName}}` handler (how xiaozhi-client's
+ * web UI adds a service's tool to an agent under a name of the user's), or undefined for any other
+ * entry or an incomplete one.
+ */
+export function mcpTarget(tool: CustomToolConfig): CustomToolTarget | undefined {
+  const handler = tool.handler;
+  if (handler?.type !== "mcp") return undefined;
+  const config = handler.config as { serviceName?: unknown; toolName?: unknown } | undefined;
+  if (typeof config?.serviceName !== "string" || typeof config.toolName !== "string") return undefined;
+  if (!config.serviceName || !config.toolName) return undefined;
+  return { service: config.serviceName, tool: config.toolName };
 }
 
 /** `platforms` in the config: credentials for proxy handlers (`platforms.coze.token`). */
@@ -14,14 +40,23 @@ export type PlatformsConfig = Readonly<
 >;
 
 /** Handler types this provider runs; any other is listed as unavailable, never dropped silently. */
-export const supportedHandlers = ["proxy:coze", "http"] as const;
+export const supportedHandlers = ["mcp", "proxy:coze", "http"] as const;
 
-/** Why a custom tool cannot run here, or undefined when it can. */
+/**
+ * Why a custom tool cannot run here, or undefined when its entry can (an `mcp` handler's service
+ * tool must also be up, which only the running manager knows).
+ */
 export function unavailableReason(
   tool: CustomToolConfig,
   platforms: PlatformsConfig | undefined,
 ): string | undefined {
+  if (typeof tool.name !== "string" || tool.name === "") return "the entry has no name";
   const { handler } = tool;
+  if (typeof handler !== "object" || handler === null) return "the entry has no handler";
+  if (typeof handler.type !== "string") return "the handler has no type";
+  if (handler.type === "mcp") {
+    return mcpTarget(tool) ? undefined : "mcp handler without config.serviceName and config.toolName";
+  }
   if (handler.type === "http")
     return typeof handler.url === "string" ? undefined : "http handler without a url";
   if (handler.type === "proxy") {
@@ -32,7 +67,7 @@ export function unavailableReason(
     if (!platforms?.coze?.token) return "platforms.coze.token is not set";
     return undefined;
   }
-  return `handler type "${handler.type}" is not supported (supported: proxy with platform coze, http)`;
+  return `handler type "${handler.type}" is not supported (supported: mcp, proxy with platform coze, http)`;
 }
 
 /** Runs one custom tool; failures of the far side come back as an `isError` result. */
@@ -41,9 +76,11 @@ export async function runCustomTool(
   args: Record<string, unknown> | undefined,
   { signal, platforms }: { signal: AbortSignal; platforms: PlatformsConfig | undefined },
 ): Promise<ToolCallResult> {
-  const reason = unavailableReason(tool, platforms);
+  const reason =
+    unavailableReason(tool, platforms) ??
+    (tool.handler?.type === "mcp" ? "an mcp handler is served by the service manager" : undefined);
   if (reason) throw new XiaozhiError("UNKNOWN_TOOL", `${tool.name} is unavailable: ${reason}`);
-  const handler = tool.handler;
+  const handler = tool.handler as NonNullable<CustomToolConfig["handler"]>;
   return handler.type === "http"
     ? callHttp(handler as unknown as HttpHandler, args ?? {}, signal)
     : callCoze(handler.config as CozeHandlerConfig, platforms?.coze?.token as string, args ?? {}, signal);

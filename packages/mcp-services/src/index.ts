@@ -1,5 +1,7 @@
 export {
   type CustomToolConfig,
+  type CustomToolTarget,
+  mcpTarget,
   type PlatformsConfig,
   runCustomTool,
   supportedHandlers,

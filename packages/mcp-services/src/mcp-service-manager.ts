@@ -11,6 +11,7 @@ import {
 } from "@xiaozhi-connect/core";
 import {
   type CustomToolConfig,
+  mcpTarget,
   type PlatformsConfig,
   runCustomTool,
   unavailableReason,
@@ -71,9 +72,12 @@ export interface PreparedServices {
 /** One exposed tool with where it comes from. */
 export interface ExposedTool extends ToolDescriptor {
   readonly service: string;
+  /** The tool's switch: false only when the config switches it off. Agents see it when also available. */
   readonly enabled: boolean;
   /** Why the tool cannot run here (an unsupported customMCP handler, a missing credential). */
   readonly unavailable?: string;
+  /** A customMCP `mcp` tool: the service tool its calls go to, as `<service>__<tool>`. */
+  readonly target?: string;
 }
 
 /** The `customMCP` tools of the config and the `platforms` credentials they use. */
@@ -332,32 +336,72 @@ export class McpServiceManager implements ToolSource {
     if (this.#catalog) return this.#catalog;
     const tools: ExposedTool[] = [];
     const routes = new Map<string, Route>();
+    // customMCP entries keep their names even when a service tool has the same one: xiaozhi-client
+    // names a service tool added to an agent `<service>__<tool>` unless the user renames it.
+    const customNames = new Set(
+      this.#custom.tools.filter((t) => typeof t.name === "string").map((t) => t.name),
+    );
     for (const service of this.#services.values()) {
       for (const tool of service.tools) {
         const name = exposedToolName(service.name, tool.name);
+        if (customNames.has(name)) continue;
         const enabled = toolEnabled(this.#switches, service.name, tool.name);
         tools.push(expose(tool, name, service.name, enabled));
         if (enabled) routes.set(name, { service, tool: tool.name });
       }
     }
-    // customMCP tools, under their own names; unsupported ones are listed as unavailable.
-    for (const tool of this.#custom.tools) {
-      const unavailable = unavailableReason(tool, this.#custom.platforms);
-      const enabled = unavailable === undefined && toolEnabled(this.#switches, customToolsService, tool.name);
-      if (routes.has(tool.name)) continue;
+    const seen = new Set<string>();
+    this.#custom.tools.forEach((tool, index) => {
+      const named = typeof tool.name === "string" && tool.name !== "";
+      const name = named ? tool.name : `customMCP.tools[${index}]`;
+      const target = mcpTarget(tool);
+      const unavailable =
+        unavailableReason(tool, this.#custom.platforms) ??
+        (seen.has(name) ? "another customMCP tool has this name" : undefined) ??
+        (target ? this.#targetMissing(target) : undefined);
+      seen.add(name);
+      const enabled = customToolEnabled(tool, this.#switches);
       tools.push({
-        name: tool.name,
+        name,
         service: customToolsService,
         enabled,
-        inputSchema: (tool.inputSchema ?? { type: "object" }) as ExposedTool["inputSchema"],
-        ...(tool.description === undefined ? {} : { description: tool.description }),
+        inputSchema: (isObject(tool.inputSchema)
+          ? tool.inputSchema
+          : { type: "object" }) as ExposedTool["inputSchema"],
+        ...(typeof tool.description === "string" ? { description: tool.description } : {}),
         ...(unavailable === undefined ? {} : { unavailable }),
+        ...(target ? { target: exposedToolName(target.service, target.tool) } : {}),
       });
-      if (enabled) routes.set(tool.name, { custom: tool });
-    }
-    this.#catalog = { tools, listed: tools.filter((t) => t.enabled), routes };
+      if (!enabled || unavailable !== undefined) return;
+      const service = target && this.#services.get(target.service);
+      routes.set(name, service && target ? { service, tool: target.tool } : { custom: tool });
+    });
+    this.#catalog = { tools, listed: tools.filter((t) => t.enabled && t.unavailable === undefined), routes };
     return this.#catalog;
   }
+
+  /** Why an `mcp` handler's service tool cannot be called now, or undefined when it can. */
+  #targetMissing(target: { service: string; tool: string }): string | undefined {
+    const service = this.#services.get(target.service);
+    if (!service) return `no service "${target.service}" in mcpServers`;
+    if (service.tools.some((t) => t.name === target.tool)) return undefined;
+    return service.state === "up"
+      ? `service "${target.service}" has no tool "${target.tool}"`
+      : `service "${target.service}" is ${service.state}`;
+  }
+}
+
+/**
+ * A customMCP tool's switch: `enable` on its entry, or (as earlier versions read it)
+ * `mcpServerConfig.customMCP.tools.<name>.enable`.
+ */
+function customToolEnabled(tool: CustomToolConfig, switches: ToolSwitches | undefined): boolean {
+  if (tool.enable === false) return false;
+  return typeof tool.name !== "string" || toolEnabled(switches, customToolsService, tool.name);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function expose(tool: Tool, name: string, service: string, enabled: boolean): ExposedTool {

@@ -101,6 +101,51 @@ describe("McpServiceManager with real stdio services", () => {
     expect(manager.listTools().map((t) => t.name)).toContain("calc__secret");
   });
 
+  it("serves a service's tool under a customMCP entry's own name, description and schema", async () => {
+    const services = { calc: calc() };
+    manager = new McpServiceManager(services, {
+      toolSwitches: { calc: { tools: { add: { enable: false } } } },
+    });
+    const mcp = (name: string, toolName: string, extra: object = {}) => ({
+      name,
+      description: `${name} numbers`,
+      inputSchema: { type: "object", properties: { a: { type: "number" } } },
+      handler: { type: "mcp", config: { serviceName: "calc", toolName } },
+      ...extra,
+    });
+    manager
+      .prepare(services, undefined, {
+        tools: [mcp("sum", "add"), mcp("calc__secret", "secret"), mcp("off", "add", { enable: false })],
+      })
+      .commit();
+    // Before the service is up the entries wait for it, saying so.
+    expect(manager.allTools().find((t) => t.name === "sum")?.unavailable).toMatch(/^service "calc" is /);
+    await manager.start();
+    const listed = manager.listTools();
+    // The original is switched off; the renamed tool is not, and an entry named as a service's
+    // tool takes that name's place.
+    expect(listed.map((t) => t.name)).not.toContain("calc__add");
+    expect(listed.filter((t) => t.name === "calc__secret")).toHaveLength(1);
+    expect(listed.find((t) => t.name === "sum")).toMatchObject({
+      description: "sum numbers",
+      inputSchema: { properties: { a: { type: "number" } } },
+    });
+    expect(manager.allTools().find((t) => t.name === "sum")).toMatchObject({
+      service: "customMCP",
+      enabled: true,
+      target: "calc__add",
+    });
+    expect(manager.allTools().find((t) => t.name === "off")).toMatchObject({ enabled: false });
+    expect(listed.map((t) => t.name)).not.toContain("off");
+    expect(await manager.callTool("sum", { a: 2, b: 3 }, { signal: signal() })).toMatchObject({
+      content: [{ type: "text", text: "5" }],
+    });
+    await untilRan("add");
+    await expect(manager.callTool("off", { a: 1, b: 1 }, { signal: signal() })).rejects.toMatchObject({
+      code: "UNKNOWN_TOOL",
+    });
+  });
+
   it("follows a service's tools/list_changed without any reconnect", async () => {
     manager = new McpServiceManager({ calc: calc() });
     await manager.start();

@@ -29,6 +29,7 @@ export {
   type ToolsChangedMode,
   ToolsPublisher,
   toolListFingerprint,
+  wireTool,
 } from "./tools-publisher.js";
 export { WebSocketTransport, type WebSocketTransportOptions } from "./websocket-transport.js";
 export { type XiaozhiConnectionOptions, XiaozhiEndpointConnection } from "./xiaozhi-endpoint-connection.js";

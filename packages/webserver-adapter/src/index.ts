@@ -2,6 +2,7 @@
 import "reflect-metadata";
 
 export type { AdapterEventMap } from "./adapter/event-feed.js";
+export { defaultMaxTools, type ToolBudget } from "./adapter/tool-budget.js";
 export type { AdapterStatus, ServiceConfigView, ServiceInfo, ToolInfo } from "./adapter/views.js";
 export { XiaozhiConnectionAdapter } from "./adapter/xiaozhi-connection-adapter.js";
 export {
@@ -54,6 +55,7 @@ export {
   serviceEntries,
   servicesOf,
   serviceToWrite,
+  setCustomToolSwitch,
   setServiceEntry,
   setToolSwitch,
   toolSwitchesOf,

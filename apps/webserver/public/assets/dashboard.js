@@ -110,6 +110,8 @@ const handlers = {
     recountGiven();
     renderTools();
     markEndpoint();
+    // Each agent's measured list (its size, its maxTools) comes with the status.
+    void refreshStatus();
   },
   cluster(view) {
     state.cluster = view;

@@ -56,10 +56,12 @@ const agoText = (e) =>
 // What each agent is given: the enabled tools, within its own limits when it has some.
 let givenAll = "";
 const givenSome = new Map();
+/** By endpoint id, the warning of an agent given more tools than its maxTools. */
+const overBudget = new Map();
 
 /** Counts again after the tools, the limits or the language changed; rows are redrawn. */
 export function recountGiven() {
-  const enabled = state.tools.filter((x) => x.enabled);
+  const enabled = state.tools.filter((x) => x.enabled && !x.unavailable);
   givenAll = t("given", { count: enabled.length });
   givenSome.clear();
   for (const [id, filter] of state.filters) {
@@ -67,6 +69,14 @@ export function recountGiven() {
     const tools = new Set(filter.tools ?? []);
     const count = enabled.filter((x) => tools.has(x.name) || services.has(x.service)).length;
     givenSome.set(id, t("givenSome", { count, total: enabled.length }));
+  }
+  // The server measures each agent's list as it receives it: its size, and whether it has more
+  // tools than its maxTools.
+  overBudget.clear();
+  for (const [id, budget] of Object.entries(state.status?.toolBudget ?? {})) {
+    const size = budget.bytes < 1024 ? `${budget.bytes} B` : `${(budget.bytes / 1024).toFixed(1)} KiB`;
+    givenSome.set(id, t("givenSize", { given: givenSome.get(id) ?? givenAll, size }));
+    if (budget.over) overBudget.set(id, t("overBudget", { max: budget.maxTools }));
   }
   for (const id of rows.keys()) dirty.add(id);
   schedule();
@@ -160,7 +170,12 @@ function fillRow(row, e) {
       ...render(e.instance ? format("onInstance", { id: data(e.instance) }) : [t("unheld")]),
     );
   }
-  setText(cells.given, givenSome.get(e.id) ?? givenAll);
+  const over = overBudget.get(e.id);
+  setText(
+    cells.given,
+    over ? `${givenSome.get(e.id) ?? givenAll} · ${over}` : (givenSome.get(e.id) ?? givenAll),
+  );
+  cells.given.classList.toggle("over", Boolean(over));
   // A link reopened so its agent lists changed tools: a planned step, not a reconnect after trouble.
   const shown = e.republishing ? "republishing" : e.state;
   cells.state.className = `state ${shown}`;
@@ -241,7 +256,7 @@ export function renderSummary() {
   $("no-endpoints").hidden = total > 0;
   setText($("endpoint-count"), t("connectedOf", { connected, total }));
   const s = state.status;
-  const tools = state.tools.filter((x) => x.enabled).length;
+  const tools = state.tools.filter((x) => x.enabled && !x.unavailable).length;
   setText(
     $("summary"),
     (s ? `${t("version", { version: s.version })} · ` : "") + t("summary", { connected, total, tools }),

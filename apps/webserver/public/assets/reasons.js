@@ -178,8 +178,22 @@ const rules = [
   [/^coze handler without config\.workflow_id$/, () => r("cozeNoWorkflow")],
   [/^platforms\.coze\.token is not set$/, () => r("cozeNoToken")],
   [
-    /^handler type "(.*)" is not supported \(supported: proxy with platform coze, http\)$/,
+    /^handler type "(.*)" is not supported \(supported: mcp, proxy with platform coze, http\)$/,
     (m) => r("handlerType", { type: data(m[1]) }),
+  ],
+  [/^the entry has no name$/, () => r("entryNoName")],
+  [/^the entry has no handler$/, () => r("entryNoHandler")],
+  [/^the handler has no type$/, () => r("handlerNoType")],
+  [/^mcp handler without config\.serviceName and config\.toolName$/, () => r("mcpNoTarget")],
+  [/^another customMCP tool has this name$/, () => r("duplicateName")],
+  [/^no service "(.*)" in mcpServers$/, (m) => r("targetNoService", { service: data(m[1]) })],
+  [
+    /^service "(.*)" has no tool "(.*)"$/,
+    (m) => r("targetNoTool", { service: data(m[1]), tool: data(m[2]) }),
+  ],
+  [
+    /^service "(.*)" is (starting|down|stopped)$/,
+    (m) => r("targetNotUp", { service: data(m[1]), state: t(`states.${m[2]}`) }),
   ],
   // The config file.
   [

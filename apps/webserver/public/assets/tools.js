@@ -60,11 +60,20 @@ function toolRow(tool) {
     : el("td", { className: "desc", translate: false, textContent: tool.description });
   const tr = el(
     "tr",
-    { className: tool.enabled ? "" : "off-tool" },
+    { className: tool.enabled && !tool.unavailable ? "" : "off-tool" },
     el(
       "td",
       { className: "tname" },
       el("code", { className: "clip", translate: false, title: tool.name, textContent: tool.name }),
+      // A customMCP tool under the user's name: the service tool its calls go to.
+      tool.target
+        ? el("div", {
+            className: "target",
+            translate: false,
+            title: `${tool.name} → ${tool.target}`,
+            textContent: `→ ${tool.target}`,
+          })
+        : null,
     ),
     status,
     description,
@@ -76,12 +85,12 @@ function toolRow(tool) {
   tr.append(el("td", { className: "switcher" }, toggle, foldable(tr, `tool:${tool.name}`)));
   tr.dataset.tool = tool.name;
   tr.dataset.search =
-    `${tool.name}\n${tool.service}\n${tool.description}\n${description.textContent}`.toLowerCase();
+    `${tool.name}\n${tool.service}\n${tool.target ?? ""}\n${tool.description}\n${description.textContent}`.toLowerCase();
   return tr;
 }
 
 function groupHeader(name, service, tools) {
-  const enabled = tools.filter((x) => x.enabled).length;
+  const enabled = tools.filter((x) => x.enabled && !x.unavailable).length;
   const meta =
     tools.length === 0 && service
       ? t("groupEmpty", { state: word("states", service.state) })

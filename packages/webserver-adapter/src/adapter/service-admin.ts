@@ -1,6 +1,17 @@
 import { type ToolSource, XiaozhiError } from "@xiaozhi-connect/core";
-import { type ServiceConfig, serviceOf, toolNameSeparator } from "@xiaozhi-connect/mcp-services";
-import { removeServiceEntry, serviceToWrite, setServiceEntry, setToolSwitch } from "../config/services.js";
+import {
+  customToolsService,
+  type ServiceConfig,
+  serviceOf,
+  toolNameSeparator,
+} from "@xiaozhi-connect/mcp-services";
+import {
+  removeServiceEntry,
+  serviceToWrite,
+  setCustomToolSwitch,
+  setServiceEntry,
+  setToolSwitch,
+} from "../config/services.js";
 import type { ConfigApplier } from "./config-applier.js";
 import { configView, type ServiceCatalog, type ServiceInfo, type ToolInfo } from "./views.js";
 
@@ -25,6 +36,7 @@ export class ServiceAdmin {
         service: t.service,
         enabled: t.enabled,
         ...(t.unavailable === undefined ? {} : { unavailable: t.unavailable }),
+        ...(t.target === undefined ? {} : { target: t.target }),
       }));
     }
     return (await this.tools.listTools()).map((t) => ({
@@ -36,15 +48,28 @@ export class ServiceAdmin {
   }
 
   /**
-   * Switches one tool (`<service>__<tool>`) on or off in `mcpServerConfig` and applies it live.
-   * Throws `UNKNOWN_TOOL` for a tool no service offers.
+   * Switches one tool on or off and applies it live: a service's (`<service>__<tool>`) in
+   * `mcpServerConfig`, a customMCP tool by `enable` on its own entry. Throws `UNKNOWN_TOOL` for a
+   * tool no service or entry offers.
    */
   async setToolEnabled(name: string, enabled: boolean): Promise<ToolInfo> {
     const { settled, tool } = await this.applier.serially(async () => {
       const known = (await this.listTools()).find((tool) => tool.name === name);
       if (!known) throw new XiaozhiError("UNKNOWN_TOOL", `no tool ${name.slice(0, 200)}`);
-      const tool = name.slice(known.service.length + toolNameSeparator.length);
-      const change = await this.applier.change((raw) => setToolSwitch(raw, known.service, tool, enabled));
+      const change = await this.applier.change((raw) => {
+        if (known.service === customToolsService) {
+          // An entry without a name is listed by its place and has nothing to switch.
+          if (!setCustomToolSwitch(raw, name, enabled))
+            throw new XiaozhiError("UNKNOWN_TOOL", `no customMCP tool named ${name.slice(0, 200)}`);
+          return;
+        }
+        setToolSwitch(
+          raw,
+          known.service,
+          name.slice(known.service.length + toolNameSeparator.length),
+          enabled,
+        );
+      });
       return { ...change, tool: { ...known, enabled } };
     });
     await settled;

@@ -12,6 +12,7 @@ import {
 } from "@xiaozhi-connect/mcp-services";
 import type { ClusterView } from "../cluster.js";
 import type { ConfigStatus } from "../config/config-file.js";
+import type { ToolBudget } from "./tool-budget.js";
 
 /** A tool as the API lists it. */
 export interface ToolInfo {
@@ -21,6 +22,8 @@ export interface ToolInfo {
   readonly enabled: boolean;
   /** Why it cannot run here (an unsupported customMCP handler, a missing credential). */
   readonly unavailable?: string;
+  /** A customMCP `mcp` tool: the service tool (`<service>__<tool>`) its calls go to. */
+  readonly target?: string;
 }
 
 /** `GET /api/status`. */
@@ -34,6 +37,11 @@ export interface AdapterStatus {
    * endpoints that have one; absent when none has. With the tool list, what each agent is given.
    */
   readonly toolFilters?: Readonly<Record<string, ToolFilter>>;
+  /**
+   * By endpoint id: how many tools its agent is given, the size of that list in bytes, its
+   * `maxTools` and whether it is over. Absent when the tool source lists only asynchronously.
+   */
+  readonly toolBudget?: Readonly<Record<string, ToolBudget>>;
   /** In cluster mode: this instance, Redis, and every instance of the cluster. */
   readonly cluster?: ClusterView;
 }

@@ -38,6 +38,7 @@ import { ConfigApplier } from "./config-applier.js";
 import { type DirectoryHost, type EndpointDirectory, FileEndpointDirectory } from "./endpoint-directory.js";
 import { type AdapterEventMap, EventFeed } from "./event-feed.js";
 import { ServiceAdmin } from "./service-admin.js";
+import { ToolBudgetWarnings, toolBudgets } from "./tool-budget.js";
 import type { AdapterStatus, ServiceCatalog, ServiceInfo, ToolInfo } from "./views.js";
 
 /**
@@ -67,6 +68,7 @@ export class XiaozhiConnectionAdapter {
   /** Names of the tools offered now; calls of other names are recorded as an unknown tool. */
   #toolNames = new Set<string>();
   #reapplying = false;
+  readonly #budgetWarnings: ToolBudgetWarnings;
 
   constructor(
     @inject(ConnectionManagerToken) readonly manager: ConnectionManager<Connection>,
@@ -84,6 +86,7 @@ export class XiaozhiConnectionAdapter {
     this.startedAt = now();
     this.history = new ActivityHistory({ now });
     this.#catalog = tools as ToolSource & ServiceCatalog;
+    this.#budgetWarnings = new ToolBudgetWarnings(logger);
     this.#directory = cluster ? new ClusterEndpointDirectory(cluster) : new FileEndpointDirectory();
     this.#applier = new ConfigApplier(config, {
       manager,
@@ -97,7 +100,10 @@ export class XiaozhiConnectionAdapter {
       file,
       logger,
       now,
-      onStatus: (status) => this.#feed.emit("config", status),
+      onStatus: (status) => {
+        this.#checkBudgets();
+        this.#feed.emit("config", status);
+      },
     });
     this.#admin = new ServiceAdmin(tools, this.#catalog, this.#applier);
     this.#feed.follow({
@@ -108,7 +114,11 @@ export class XiaozhiConnectionAdapter {
     });
     this.#feed.hold(
       tools.onToolsChanged(
-        () => void this.#refreshToolNames().then((list) => this.#feed.emit("tools", { tools: list })),
+        () =>
+          void this.#refreshToolNames().then((list) => {
+            this.#checkBudgets();
+            this.#feed.emit("tools", { tools: list });
+          }),
       ),
     );
     const offServices = this.#catalog.onStatusChanged?.(() =>
@@ -266,14 +276,27 @@ export class XiaozhiConnectionAdapter {
     const endpoints = this.endpoints();
     const view = this.#directory.view();
     const toolFilters = this.#toolFilters();
+    const toolBudget = this.#budgets();
     return {
       version,
       startedAt: this.startedAt,
       config: this.configStatus(),
       endpoints: { total: endpoints.length, connected: endpoints.filter((e) => e.connected).length },
       ...(toolFilters ? { toolFilters } : {}),
+      ...(toolBudget ? { toolBudget } : {}),
       ...(view ? { cluster: view } : {}),
     };
+  }
+
+  #budgets() {
+    return toolBudgets(this.tools, this.#directory.listed(this.config), this.config.connection?.maxTools);
+  }
+
+  /** Logs each endpoint newly given more tools than its `maxTools`. */
+  #checkBudgets(): void {
+    if (this.#closed) return;
+    const names = new Map(this.endpoints().map((e) => [e.id, e.name]));
+    this.#budgetWarnings.check(this.#budgets(), (id) => names.get(id));
   }
 
   /** The `{services?, tools?}` limits of the endpoints that have one, by id; undefined when none does. */

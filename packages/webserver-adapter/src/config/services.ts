@@ -72,7 +72,10 @@ export function relativeToConfig(value: string, baseDir: string): string {
 /** `customMCP.tools` and `platforms`, for the tools served by handlers. */
 export function customToolsOf(config: XiaozhiConfig): CustomTools {
   return {
-    tools: (config.customMCP?.tools ?? []) as unknown as CustomToolConfig[],
+    // A non-object entry is read as an empty one: listed as unavailable, "the entry has no name".
+    tools: (config.customMCP?.tools ?? []).map((entry) =>
+      typeof entry === "object" && entry !== null && !Array.isArray(entry) ? entry : {},
+    ) as CustomToolConfig[],
     ...(config.platforms ? { platforms: config.platforms as PlatformsConfig } : {}),
   };
 }
@@ -92,6 +95,25 @@ export function setToolSwitch(
   enabled: boolean,
 ): void {
   objectAt(objectAt(objectAt(objectAt(raw, "mcpServerConfig"), service), "tools"), tool).enable = enabled;
+}
+
+/**
+ * Switches the `customMCP.tools` entry named `name` in a raw config: writes `enable` on that entry
+ * (and on `mcpServerConfig.customMCP.tools.<name>`, where earlier versions wrote it, only when that
+ * is there). False, writing nothing, when no entry has that name.
+ */
+export function setCustomToolSwitch(raw: Record<string, unknown>, name: string, enabled: boolean): boolean {
+  const custom = raw.customMCP as { tools?: unknown } | undefined;
+  const tools = Array.isArray(custom?.tools) ? (custom.tools as unknown[]) : [];
+  const entry = tools.find(
+    (tool): tool is Record<string, unknown> =>
+      typeof tool === "object" && tool !== null && (tool as { name?: unknown }).name === name,
+  );
+  if (!entry) return false;
+  entry.enable = enabled;
+  const legacy = (raw.mcpServerConfig as ToolSwitches | undefined)?.customMCP?.tools?.[name];
+  if (typeof legacy === "object" && legacy !== null) (legacy as { enable?: boolean }).enable = enabled;
+  return true;
 }
 
 /** The object at `key` of `parent`, made (or replaced, when it is not an object) as needed. */

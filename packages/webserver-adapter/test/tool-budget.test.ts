@@ -1,0 +1,59 @@
+import { endpointId } from "@xiaozhi-connect/core";
+import { afterEach, describe, expect, it } from "vitest";
+import { defaultMaxTools } from "../src/index.js";
+import { finish, Stack, token } from "./harness.js";
+
+let stack: Stack | undefined;
+afterEach(async () => {
+  await finish(stack);
+  stack = undefined;
+});
+
+const httpTool = (name: string) => ({
+  name,
+  description: `Looks up ${name}`,
+  inputSchema: { type: "object", properties: { q: { type: "string" } } },
+  handler: { type: "http", url: "http://127.0.0.1:1/" },
+});
+
+describe("the tools each agent is given", () => {
+  it("counts and measures each agent's list as it receives it, and warns over maxTools without cutting it", async () => {
+    stack = await Stack.start({
+      mcpEndpoint: [{ url: "cloud:a", maxTools: 2 }, { url: "cloud:b", tools: ["one"] }, "cloud:c"],
+      connection: { maxTools: 3 },
+      customMCP: { tools: [httpTool("one"), httpTool("two"), httpTool("three")] },
+    });
+    const s = stack;
+    const session = await s.cloud.waitForSession(token("a"));
+    const listed = await session.listTools();
+    // Over its maxTools, the agent still gets every tool.
+    expect(listed.map((t) => t.name)).toEqual(["one", "two", "three"]);
+    const budget = (await s.api("GET", "/api/status")).body.toolBudget;
+    expect(budget[endpointId(s.url("a"))]).toEqual({
+      tools: 3,
+      bytes: Buffer.byteLength(JSON.stringify({ tools: listed })),
+      maxTools: 2,
+      over: true,
+    });
+    expect(budget[endpointId(s.url("b"))]).toMatchObject({ tools: 1, maxTools: 3, over: false });
+    expect(budget[endpointId(s.url("c"))]).toMatchObject({ tools: 3, maxTools: 3, over: false });
+    await s.until(() => s.logs.some((line) => line.includes("more tools than maxTools")));
+    const warnings = s.logs.filter((line) => line.includes("more tools than maxTools"));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0] ?? "{}")).toMatchObject({ tools: 3, maxTools: 2 });
+
+    // A fourth tool: c is over the default of the connection block now, and a warns again.
+    s.writeConfig({
+      ...s.readConfig(),
+      customMCP: { tools: ["one", "two", "three", "four"].map(httpTool) },
+    });
+    await s.until(
+      () => s.logs.filter((line) => line.includes("more tools than maxTools")).length === 3,
+      8000,
+      "a warning for a and c",
+    );
+    const after = (await s.api("GET", "/api/status")).body.toolBudget;
+    expect(after[endpointId(s.url("c"))]).toMatchObject({ tools: 4, maxTools: 3, over: true });
+    expect(defaultMaxTools).toBe(25);
+  });
+});
