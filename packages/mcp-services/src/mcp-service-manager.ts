@@ -22,7 +22,14 @@ import {
   type ReplicatedServiceOptions,
   type ServiceSettings,
 } from "./replicated-service.js";
-import { exposedToolName, type ServiceConfig, type ToolSwitches, toolEnabled } from "./service-config.js";
+import {
+  exposedToolName,
+  type ServiceConfig,
+  type ToolSwitches,
+  toolEnabled,
+  toolTimeout,
+  uncallableReason,
+} from "./service-config.js";
 
 export interface McpServiceManagerOptions
   extends Omit<ReplicatedServiceOptions, "onToolsChanged" | "onStatusChanged"> {
@@ -281,7 +288,28 @@ export class McpServiceManager implements ToolSource {
     if (route.custom) {
       return runCustomTool(route.custom, args, { signal: options.signal, platforms: this.#custom.platforms });
     }
-    return route.service.callTool(route.tool, args, options.signal);
+    const extras = {
+      ...(options.caller === undefined ? {} : { caller: options.caller }),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    };
+    const timeout = toolTimeout(this.#switches, route.service.name, route.tool);
+    if (timeout === undefined) return route.service.callTool(route.tool, args, options.signal, extras);
+    // The tool's own deadline: the call is cancelled upstream like any other abort.
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new XiaozhiError("TIMEOUT", `tool call timed out after ${timeout} ms`)),
+      timeout,
+    );
+    try {
+      return await route.service.callTool(
+        route.tool,
+        args,
+        AbortSignal.any([options.signal, deadline.signal]),
+        extras,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Calls `listener` whenever a service's state changes (starting, up, down, restart scheduled). */
@@ -336,8 +364,9 @@ export class McpServiceManager implements ToolSource {
       for (const tool of service.tools) {
         const name = exposedToolName(service.name, tool.name);
         const enabled = toolEnabled(this.#switches, service.name, tool.name);
-        tools.push(expose(tool, name, service.name, enabled));
-        if (enabled) routes.set(name, { service, tool: tool.name });
+        const unavailable = uncallableReason(tool);
+        tools.push(expose(tool, name, service.name, enabled, unavailable));
+        if (enabled && unavailable === undefined) routes.set(name, { service, tool: tool.name });
       }
     }
     // customMCP tools, under their own names; unsupported ones are listed as unavailable.
@@ -355,16 +384,24 @@ export class McpServiceManager implements ToolSource {
       });
       if (enabled) routes.set(tool.name, { custom: tool });
     }
-    this.#catalog = { tools, listed: tools.filter((t) => t.enabled), routes };
+    // A tool that cannot run here is never offered, whatever its switch says.
+    this.#catalog = { tools, listed: tools.filter((t) => t.enabled && t.unavailable === undefined), routes };
     return this.#catalog;
   }
 }
 
-function expose(tool: Tool, name: string, service: string, enabled: boolean): ExposedTool {
+function expose(
+  tool: Tool,
+  name: string,
+  service: string,
+  enabled: boolean,
+  unavailable: string | undefined,
+): ExposedTool {
   return {
     name,
     service,
     enabled,
+    ...(unavailable === undefined ? {} : { unavailable }),
     inputSchema: tool.inputSchema,
     ...(tool.title === undefined ? {} : { title: tool.title }),
     ...(tool.description === undefined ? {} : { description: tool.description }),

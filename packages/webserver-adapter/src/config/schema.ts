@@ -4,6 +4,12 @@ import { type ConfigFormat, parseText } from "./config-text.js";
 
 const positiveMs = z.number().int().positive();
 
+/** Largest tool-result message in bytes: 0 (no limit) or at least 512, room for a cut result's note. */
+const resultBytes = z
+  .number()
+  .int()
+  .refine((value) => value === 0 || value >= 512, "must be 0 (no limit) or at least 512 bytes");
+
 const endpointObject = z.object({
   url: z.string(),
   /** The agent's name as the page, the API, the logs and the metrics show it. */
@@ -11,6 +17,8 @@ const endpointObject = z.object({
   weight: z.number().positive().optional(),
   services: z.array(z.string()).optional(),
   tools: z.array(z.string()).optional(),
+  /** This agent's largest tool-result message in bytes; default `connection.maxResultBytes`. */
+  maxResultBytes: resultBytes.optional(),
 });
 
 const stdioService = z.object({
@@ -70,6 +78,8 @@ const connection = z.object({
   minUptime: positiveMs.optional(),
   /** Tool-call deadline (ms); default 300000. */
   callTimeout: positiveMs.optional(),
+  /** Largest tool-result message sent to an agent, in bytes; larger results are cut. Default 8192; 0: no limit. */
+  maxResultBytes: resultBytes.optional(),
   /**
    * When one endpoint on a host reconnects, the others on that host waiting to retry do so within
    * this window (ms), spread; 0 turns it off. Default 2000.
@@ -99,7 +109,8 @@ const connection = z.object({
 export const xiaozhiConfigSchema = z.looseObject({
   mcpEndpoint: z
     .union([z.string(), z.array(z.union([z.string(), endpointObject]))], {
-      error: "must be a URL, or a list of URLs and {url, name?, weight?, services?, tools?} objects",
+      error:
+        "must be a URL, or a list of URLs and {url, name?, weight?, services?, tools?, maxResultBytes?} objects",
     })
     .optional(),
   mcpServers: z.record(z.string(), service).optional(),
@@ -107,7 +118,16 @@ export const xiaozhiConfigSchema = z.looseObject({
     .record(
       z.string(),
       z.looseObject({
-        tools: z.record(z.string(), z.looseObject({ enable: z.boolean().optional() })).optional(),
+        tools: z
+          .record(
+            z.string(),
+            z.looseObject({
+              enable: z.boolean().optional(),
+              /** The tool's own call deadline (ms); `connection.callTimeout` still bounds it. */
+              timeout: positiveMs.optional(),
+            }),
+          )
+          .optional(),
       }),
     )
     .optional(),
