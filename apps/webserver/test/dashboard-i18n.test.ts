@@ -6,7 +6,7 @@ import { pathToFileURL } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { StrategyRegistry } from "@xiaozhi-connect/balancer";
-import { McpService, unavailableReason } from "@xiaozhi-connect/mcp-services";
+import { McpService, uncallableReason, unavailableReason } from "@xiaozhi-connect/mcp-services";
 import { classifyUpgradeStatus } from "@xiaozhi-connect/transport-ws";
 import { endpointToAdd, parseConfigText, serviceToWrite } from "@xiaozhi-connect/webserver-adapter";
 import { describe, expect, it } from "vitest";
@@ -196,6 +196,7 @@ describe("the product's error texts, in words", () => {
         undefined,
       ) ?? "",
       unavailableReason({ name: "a", handler: { type: "http" } } as never, undefined) ?? "",
+      uncallableReason({ execution: { taskSupport: "required" } }) ?? "",
       // The config file.
       ...["{", '{"a": }', '{"a" 1}', '{"a":1}}', "{/* x", "[1,,2]"].map((text) =>
         messageOf(() => parseConfigText(text)),
@@ -214,6 +215,7 @@ describe("the product's error texts, in words", () => {
         parseConfigText(JSON.stringify({ cluster: { redis: "http://x", instanceId: "a b", extra: 1 } })),
       ),
       messageOf(() => parseConfigText("[]")),
+      messageOf(() => parseConfigText(JSON.stringify({ connection: { maxResultBytes: 100 } }))),
       `config unreadable: ${await readFile("/nonexistent/xiaozhi.config.json").catch((e: Error) => e.message)}`,
       messageOf(() => new StrategyRegistry().create("fastest")),
       messageOf(() => serviceToWrite("bad name", {})),

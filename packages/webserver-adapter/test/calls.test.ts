@@ -8,7 +8,8 @@ import type { CloudSession } from "@xiaozhi-connect/transport-ws/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { finish, Stack, token } from "./harness.js";
 
-const resultsFixture = join(import.meta.dirname, "../../mcp-services/test/fixtures/results-server.mjs");
+const fixtures = join(import.meta.dirname, "../../mcp-services/test/fixtures");
+const resultsFixture = join(fixtures, "results-server.mjs");
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -151,6 +152,10 @@ describe("calls that fit what Xiaozhi accepts", () => {
       b,
     } = await start({
       mcpEndpoint: [{ url: "cloud:a", name: "kitchen" }, "cloud:b"],
+      mcpServers: {
+        res: service,
+        rooms: { command: process.execPath, args: [join(fixtures, "caller-aware-server.mjs")] },
+      },
     });
     const fromA = await a.client?.callTool({
       name: "res__who",
@@ -165,6 +170,15 @@ describe("calls that fit what Xiaozhi accepts", () => {
     const seenB = JSON.parse(textOf(await b.callTool("res__who")));
     expect(seenB.meta.endpointId).toBe(s.idOf("b"));
     expect(seenB.meta.agentId).toBeUndefined();
+    // The documented example service answers per agent.
+    await s.untilHeld("a", (held) => held?.includes("rooms__where") === true, 15_000);
+    const where = await a.client?.callTool({
+      name: "rooms__where",
+      arguments: {},
+      _meta: { agentId: "9001" },
+    });
+    expect(textOf(where as CallToolResult)).toBe("You are in the kitchen (agent 9001).");
+    expect(textOf(await b.callTool("rooms__where"))).toBe("You are in somewhere.");
   }, 30_000);
 
   it("hides tools that require task-based execution from agents, and says why in /api/tools", async () => {
