@@ -6,7 +6,7 @@ import { pathToFileURL } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { StrategyRegistry } from "@xiaozhi-connect/balancer";
-import { McpService, uncallableReason, unavailableReason } from "@xiaozhi-connect/mcp-services";
+import { McpService, unavailableReason, uncallableReason } from "@xiaozhi-connect/mcp-services";
 import { classifyUpgradeStatus } from "@xiaozhi-connect/transport-ws";
 import { endpointToAdd, parseConfigText, serviceToWrite } from "@xiaozhi-connect/webserver-adapter";
 import { describe, expect, it } from "vitest";
