@@ -91,7 +91,8 @@ describe("calls that fit what Xiaozhi accepts", () => {
   it("ends a 20 MB result with an error naming its size, keeps the service, and the next call succeeds", async () => {
     const { stack: s, a } = await start({ connection: { maxResultBytes: 0 } });
     const before = restarts(s);
-    const result = await a.callTool("res__big", { bytes: 20_000_000 });
+    // The agent's own deadline of 10 s: the answer comes well within it.
+    const result = await a.callTool("res__big", { bytes: 20_000_000 }, { timeout: 10_000 });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/result too large: \d{8} bytes, past the 8388608-byte bound/);
     expect(textOf(result)).not.toMatch(/Connection closed/);
