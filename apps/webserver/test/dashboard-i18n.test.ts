@@ -6,7 +6,12 @@ import { pathToFileURL } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { StrategyRegistry } from "@xiaozhi-connect/balancer";
-import { McpService, McpServiceManager, unavailableReason } from "@xiaozhi-connect/mcp-services";
+import {
+  McpService,
+  McpServiceManager,
+  unavailableReason,
+  uncallableReason,
+} from "@xiaozhi-connect/mcp-services";
 import { classifyUpgradeStatus } from "@xiaozhi-connect/transport-ws";
 import { endpointToAdd, parseConfigText, serviceToWrite } from "@xiaozhi-connect/webserver-adapter";
 import { describe, expect, it } from "vitest";
@@ -221,6 +226,7 @@ describe("the product's error texts, in words", () => {
       unavailableReason({ name: "a", handler: {} } as never, undefined) ?? "",
       unavailableReason({ name: "a", handler: { type: "mcp", config: {} } } as never, undefined) ?? "",
       ...(await customToolReasons()),
+      uncallableReason({ execution: { taskSupport: "required" } }) ?? "",
       // The config file.
       ...["{", '{"a": }', '{"a" 1}', '{"a":1}}', "{/* x", "[1,,2]"].map((text) =>
         messageOf(() => parseConfigText(text)),
@@ -239,6 +245,7 @@ describe("the product's error texts, in words", () => {
         parseConfigText(JSON.stringify({ cluster: { redis: "http://x", instanceId: "a b", extra: 1 } })),
       ),
       messageOf(() => parseConfigText("[]")),
+      messageOf(() => parseConfigText(JSON.stringify({ connection: { maxResultBytes: 100 } }))),
       `config unreadable: ${await readFile("/nonexistent/xiaozhi.config.json").catch((e: Error) => e.message)}`,
       messageOf(() => new StrategyRegistry().create("fastest")),
       messageOf(() => serviceToWrite("bad name", {})),

@@ -56,6 +56,8 @@ export interface ConnectionEventMap {
     readonly ok: boolean;
     readonly ms: number;
     readonly at: number;
+    /** Set when the result was cut to fit the endpoint's `maxResultBytes`: its size before and after, in bytes. */
+    readonly truncated?: { readonly from: number; readonly to: number };
   };
   /** A non-fatal problem (malformed frame, failed notification); the link stays up. */
   error: { readonly error: Error; readonly at: number };

@@ -79,11 +79,17 @@ export class EndpointSupervisor<C extends Connection> {
       supervisor.context.health?.observe(supervisor.id, { kind: "rtt", ms, at });
       supervisor.#report("rtt", { ms });
     }
-    handled({ method, tool, ok, ms, at }: ConnectionEventMap["handled"]): void {
+    handled({ method, tool, ok, ms, at, truncated }: ConnectionEventMap["handled"]): void {
       const supervisor = this.supervisor;
       // The link carried a request and its answer: a sign of life. A tool's own error is the tool's.
       supervisor.context.health?.observe(supervisor.id, { kind: "success", at, ms });
-      supervisor.#report("handled", tool === undefined ? { method, ok, ms } : { method, tool, ok, ms });
+      supervisor.#report("handled", {
+        method,
+        ...(tool === undefined ? {} : { tool }),
+        ok,
+        ms,
+        ...(truncated === undefined ? {} : { truncated }),
+      });
     }
     error({ error }: ConnectionEventMap["error"]): void {
       const supervisor = this.supervisor;

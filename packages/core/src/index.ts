@@ -44,9 +44,12 @@ export {
 } from "./singleton.js";
 export { type Candidate, roundRobin, type SelectContext, type Strategy } from "./strategy.js";
 export {
+  callerMetaKey,
   emptyToolSource,
+  type ToolCaller,
   type ToolCallOptions,
   type ToolCallResult,
   type ToolDescriptor,
+  type ToolProgress,
   type ToolSource,
 } from "./tool-source.js";

@@ -73,6 +73,8 @@ export interface ManagerEventMap {
     readonly tool?: string;
     readonly ok: boolean;
     readonly ms: number;
+    /** Set when the result was cut to fit the endpoint's `maxResultBytes`: bytes before and after. */
+    readonly truncated?: { readonly from: number; readonly to: number };
   };
 }
 

@@ -25,7 +25,39 @@ export interface ToolCallResult {
 export interface ToolCallOptions {
   /** Aborted when the caller gives up (timeout, `notifications/cancelled`, shutdown). */
   readonly signal: AbortSignal;
+  /**
+   * Set when the caller asked for progress (`_meta.progressToken`): a source that can report
+   * progress (an MCP service's `notifications/progress`) passes each report here, in order, before
+   * the call settles.
+   */
+  readonly onProgress?: (progress: ToolProgress) => void;
+  /** Who is calling: passed to MCP services in `_meta` under `callerMetaKey`. */
+  readonly caller?: ToolCaller;
 }
+
+/** One progress report of a running call, as MCP's `notifications/progress` carries it. */
+export interface ToolProgress {
+  readonly progress: number;
+  readonly total?: number;
+  readonly message?: string;
+}
+
+/**
+ * The agent a call comes from. `endpointId` is the endpoint's stable id (a hash, never the URL),
+ * `name` the endpoint's name, `agentId` what the Xiaozhi side put in the request's `_meta` (the
+ * cloud sends it; absent otherwise).
+ */
+export interface ToolCaller {
+  readonly endpointId: string;
+  readonly name?: string;
+  readonly agentId?: string | number;
+}
+
+/**
+ * The `_meta` key under which every `tools/call` sent to an MCP service carries its `ToolCaller`:
+ * `params._meta["xiaozhi-connect/caller"] = {endpointId, name?, agentId?}`. Arguments are never touched.
+ */
+export const callerMetaKey = "xiaozhi-connect/caller";
 
 /**
  * Where an endpoint's tools come from (the local MCP services): the contract a tool provider

@@ -8,6 +8,7 @@ export {
   unavailableReason,
 } from "./custom-tools.js";
 export {
+  type CallExtras,
   McpService,
   type McpServiceOptions,
   type ServiceState,
@@ -43,7 +44,9 @@ export {
   type TransportKind,
   toolEnabled,
   toolNameSeparator,
+  toolTimeout,
   transportKind,
+  uncallableReason,
 } from "./service-config.js";
-export { defaultMaxLineBytes, killServiceProcesses } from "./stdio-transport.js";
+export { defaultMaxLineBytes, killServiceProcesses, resultTooLargeCode } from "./stdio-transport.js";
 export { filteredConnectionFactory, type ToolFilter, toolSubset } from "./tool-subset.js";

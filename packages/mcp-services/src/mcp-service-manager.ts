@@ -23,7 +23,14 @@ import {
   type ReplicatedServiceOptions,
   type ServiceSettings,
 } from "./replicated-service.js";
-import { exposedToolName, type ServiceConfig, type ToolSwitches, toolEnabled } from "./service-config.js";
+import {
+  exposedToolName,
+  type ServiceConfig,
+  type ToolSwitches,
+  toolEnabled,
+  toolTimeout,
+  uncallableReason,
+} from "./service-config.js";
 
 export interface McpServiceManagerOptions
   extends Omit<ReplicatedServiceOptions, "onToolsChanged" | "onStatusChanged"> {
@@ -285,7 +292,28 @@ export class McpServiceManager implements ToolSource {
     if (route.custom) {
       return runCustomTool(route.custom, args, { signal: options.signal, platforms: this.#custom.platforms });
     }
-    return route.service.callTool(route.tool, args, options.signal);
+    const extras = {
+      ...(options.caller === undefined ? {} : { caller: options.caller }),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    };
+    const timeout = toolTimeout(this.#switches, route.service.name, route.tool);
+    if (timeout === undefined) return route.service.callTool(route.tool, args, options.signal, extras);
+    // The tool's own deadline: the call is cancelled upstream like any other abort.
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new XiaozhiError("TIMEOUT", `tool call timed out after ${timeout} ms`)),
+      timeout,
+    );
+    try {
+      return await route.service.callTool(
+        route.tool,
+        args,
+        AbortSignal.any([options.signal, deadline.signal]),
+        extras,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Calls `listener` whenever a service's state changes (starting, up, down, restart scheduled). */
@@ -346,8 +374,9 @@ export class McpServiceManager implements ToolSource {
         const name = exposedToolName(service.name, tool.name);
         if (customNames.has(name)) continue;
         const enabled = toolEnabled(this.#switches, service.name, tool.name);
-        tools.push(expose(tool, name, service.name, enabled));
-        if (enabled) routes.set(name, { service, tool: tool.name });
+        const unavailable = uncallableReason(tool);
+        tools.push(expose(tool, name, service.name, enabled, unavailable));
+        if (enabled && unavailable === undefined) routes.set(name, { service, tool: tool.name });
       }
     }
     const seen = new Set<string>();
@@ -376,6 +405,7 @@ export class McpServiceManager implements ToolSource {
       const service = target && this.#services.get(target.service);
       routes.set(name, service && target ? { service, tool: target.tool } : { custom: tool });
     });
+    // A tool that cannot run here is never offered, whatever its switch says.
     this.#catalog = { tools, listed: tools.filter((t) => t.enabled && t.unavailable === undefined), routes };
     return this.#catalog;
   }
@@ -404,11 +434,18 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function expose(tool: Tool, name: string, service: string, enabled: boolean): ExposedTool {
+function expose(
+  tool: Tool,
+  name: string,
+  service: string,
+  enabled: boolean,
+  unavailable: string | undefined,
+): ExposedTool {
   return {
     name,
     service,
     enabled,
+    ...(unavailable === undefined ? {} : { unavailable }),
     inputSchema: tool.inputSchema,
     ...(tool.title === undefined ? {} : { title: tool.title }),
     ...(tool.description === undefined ? {} : { description: tool.description }),

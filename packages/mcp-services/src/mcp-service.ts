@@ -5,15 +5,27 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   type CallToolResult,
   CallToolResultSchema,
+  ProgressNotificationSchema,
   type Tool,
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
-import { describeError, type Logger, redact, silentLogger, XiaozhiError } from "@xiaozhi-connect/core";
+import {
+  callerMetaKey,
+  describeError,
+  type Logger,
+  redact,
+  silentLogger,
+  type ToolCallOptions,
+  XiaozhiError,
+} from "@xiaozhi-connect/core";
 import { type ReplicaConfig, transportKind } from "./service-config.js";
 import { LineTooLongError, ServiceStdioTransport } from "./stdio-transport.js";
 
 /** The longest timer Node accepts: "no deadline of our own", the caller's signal decides. */
 export const noDeadline = 2 ** 31 - 1;
+
+/** What a call carries besides its arguments: who calls, and where its progress goes. */
+export type CallExtras = Pick<ToolCallOptions, "caller" | "onProgress">;
 
 /** `starting` (handshake under way), `up`, `down` (failed or ended; its supervisor decides), `stopped`. */
 export type ServiceState = "starting" | "up" | "down" | "stopped";
@@ -45,6 +57,9 @@ export class McpService {
   /** A fatal transport error (a refused line, a failed spawn) that explains the close after it. */
   #fatal: string | undefined;
   readonly #options: McpServiceOptions;
+  /** Where the progress of calls still running goes, by the token this service was given. */
+  readonly #progress = new Map<string, NonNullable<CallExtras["onProgress"]>>();
+  #nextToken = 0;
 
   constructor(
     readonly name: string,
@@ -91,6 +106,16 @@ export class McpService {
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       void this.#relist(client);
     });
+    // Replaces the SDK's own progress routing, which forgets a call's token as soon as its answer
+    // is read: reports that arrived in the same read as the answer would be lost.
+    client.setNotificationHandler(ProgressNotificationSchema, ({ params }) => {
+      const { progressToken, progress, total, message } = params;
+      this.#progress.get(String(progressToken))?.({
+        progress,
+        ...(total === undefined ? {} : { total }),
+        ...(message === undefined ? {} : { message }),
+      });
+    });
     // Set before connect: the SDK chains its own close handling (failing pending requests) after it.
     transport.onclose = () => this.#ended(client);
     const abandon = () => void client.close().catch(() => {});
@@ -120,24 +145,43 @@ export class McpService {
     }
   }
 
+  /**
+   * Calls one of the service's tools. The caller (`extras.caller`) goes in `_meta` under
+   * `callerMetaKey`; with `extras.onProgress` the request carries a progress token of its own
+   * (unique per request, so two agents' equal tokens never meet at the service) and every
+   * `notifications/progress` for it that arrives before the answer is passed on.
+   */
   async callTool(
     name: string,
     args: Record<string, unknown> | undefined,
     signal: AbortSignal,
+    extras: CallExtras = {},
   ): Promise<CallToolResult> {
     const client = this.#client;
     if (!client || this.#state !== "up") {
       throw new XiaozhiError("NOT_CONNECTED", `service ${this.name} is ${this.#state}`);
     }
-    // The caller's signal carries the deadline; the SDK's own timeout must not cut it shorter.
-    return (await client.callTool(
-      { name, ...(args === undefined ? {} : { arguments: args }) },
-      CallToolResultSchema,
-      {
-        signal,
-        timeout: noDeadline,
-      },
-    )) as CallToolResult;
+    const { caller, onProgress } = extras;
+    const token = onProgress === undefined ? undefined : `p${++this.#nextToken}`;
+    const meta = {
+      ...(caller === undefined ? {} : { [callerMetaKey]: { ...caller } }),
+      ...(token === undefined ? {} : { progressToken: token }),
+    };
+    if (token !== undefined && onProgress !== undefined) this.#progress.set(token, onProgress);
+    try {
+      // The caller's signal carries the deadline; the SDK's own timeout must not cut it shorter.
+      return (await client.callTool(
+        {
+          name,
+          ...(args === undefined ? {} : { arguments: args }),
+          ...(Object.keys(meta).length === 0 ? {} : { _meta: meta }),
+        },
+        CallToolResultSchema,
+        { signal, timeout: noDeadline },
+      )) as CallToolResult;
+    } finally {
+      if (token !== undefined) this.#progress.delete(token);
+    }
   }
 
   /** Measures a round trip to the service with MCP `ping`, in ms. */

@@ -14,7 +14,13 @@ import {
   XiaozhiError,
 } from "@xiaozhi-connect/core";
 import { healthScorer } from "@xiaozhi-connect/health";
-import { McpService, type McpServiceOptions, noDeadline, type ServiceState } from "./mcp-service.js";
+import {
+  type CallExtras,
+  McpService,
+  type McpServiceOptions,
+  noDeadline,
+  type ServiceState,
+} from "./mcp-service.js";
 import {
   defaultHandshakeTimeout,
   isReplicated,
@@ -72,8 +78,13 @@ export class ReplicaConnection implements Connection {
     return ms;
   }
 
-  callTool(name: string, args: Record<string, unknown> | undefined, signal: AbortSignal) {
-    return this.service.callTool(name, args, signal);
+  callTool(
+    name: string,
+    args: Record<string, unknown> | undefined,
+    signal: AbortSignal,
+    extras?: CallExtras,
+  ) {
+    return this.service.callTool(name, args, signal, extras);
   }
 }
 
@@ -319,6 +330,7 @@ export class ReplicatedService {
     name: string,
     args: Record<string, unknown> | undefined,
     signal: AbortSignal,
+    extras?: CallExtras,
   ): Promise<CallToolResult> {
     if (this.#held && !this.#upReplica()) {
       // Listed from before the drop: say so rather than "no healthy connection".
@@ -330,10 +342,13 @@ export class ReplicatedService {
     const tries = idempotent ? this.#replicas.length : 1;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#manager.dispatch((replica, deadline) => replica.callTool(name, args, deadline), {
-          signal,
-          timeout: noDeadline,
-        });
+        return await this.#manager.dispatch(
+          (replica, deadline) => replica.callTool(name, args, deadline, extras),
+          {
+            signal,
+            timeout: noDeadline,
+          },
+        );
       } catch (error) {
         if (attempt >= tries || signal.aborted || !diedUnderCall(error)) throw error;
         // The replica died under the call, which may have run; the tool says running it again is safe.

@@ -58,9 +58,18 @@ export function transportKind(config: ReplicaConfig): TransportKind {
   return new URL(config.url).pathname.replace(/\/+$/, "").endsWith("/sse") ? "sse" : "streamable-http";
 }
 
-/** `mcpServerConfig` in `xiaozhi.config.json`: per-service, per-tool switches. */
+/**
+ * `mcpServerConfig` in `xiaozhi.config.json`: per-service, per-tool switches. `timeout` (ms) is the
+ * tool's own call deadline; the transport's `callTimeout` still bounds it, so the shorter wins.
+ */
 export type ToolSwitches = Readonly<
-  Record<string, { readonly tools?: Readonly<Record<string, { readonly enable?: boolean }>> } | undefined>
+  Record<
+    string,
+    | {
+        readonly tools?: Readonly<Record<string, { readonly enable?: boolean; readonly timeout?: number }>>;
+      }
+    | undefined
+  >
 >;
 
 /** The separator between service and tool in exposed names (`calc__add`), as xiaozhi-client writes them. */
@@ -75,6 +84,28 @@ export function serviceOf(toolName: string): string {
 /** `calc` + `add` → `calc__add`. */
 export function exposedToolName(service: string, tool: string): string {
   return `${service}${toolNameSeparator}${tool}`;
+}
+
+/** The tool's own call deadline in ms (`mcpServerConfig.<service>.tools.<tool>.timeout`), if it has one. */
+export function toolTimeout(
+  switches: ToolSwitches | undefined,
+  service: string,
+  tool: string,
+): number | undefined {
+  const timeout = switches?.[service]?.tools?.[tool]?.timeout;
+  return typeof timeout === "number" && timeout > 0 ? timeout : undefined;
+}
+
+/**
+ * Why a tool cannot be called through xiaozhi-connect, or undefined when it can: a tool whose
+ * `execution.taskSupport` is `required` answers only task-augmented calls, which agents do not make.
+ */
+export function uncallableReason(tool: {
+  readonly execution?: { readonly taskSupport?: string };
+}): string | undefined {
+  return tool.execution?.taskSupport === "required"
+    ? "requires task-based execution (execution.taskSupport: required), which calls through xiaozhi-connect do not use"
+    : undefined;
 }
 
 /** False only when the config switches the tool off explicitly. */

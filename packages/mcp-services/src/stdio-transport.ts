@@ -31,54 +31,146 @@ export class LineTooLongError extends Error {
   override readonly name = "LineTooLongError";
 }
 
+/** How many bytes of a skipped line's start and end are kept to find its id. */
+const edgeBytes = 256;
+
+/** How many times `maxLineBytes` a result line may run before it is taken for one that never ends. */
+const skipFactor = 16;
+
+/** The error code of the answer that stands in for a result too large to read. */
+export const resultTooLargeCode = -32603;
+
+const idValue = String.raw`(-?\d+|"(?:[^"\\]|\\.)*")`;
+// A response's leading members before `result` (`{"jsonrpc":"2.0","id":7,"result":` or `{"result":`).
+const resultHead = /^\s*\{((?:\s*"(?:jsonrpc|id)"\s*:\s*(?:-?\d+|"(?:[^"\\]|\\.)*")\s*,)*)\s*"result"\s*:/;
+const headId = new RegExp(String.raw`"id"\s*:\s*${idValue}`);
+// The SDK's servers write `…},"jsonrpc":"2.0","id":7}`: the id closes the line.
+const tailId = new RegExp(String.raw`"id"\s*:\s*${idValue}\s*(?:,\s*"jsonrpc"\s*:\s*"2\.0"\s*)?\}\s*$`);
+
 /**
- * Splits stdout into JSON-RPC lines in linear time, refusing any line longer than `maxLineBytes`
- * (the SDK's buffer copies the whole pending text on every chunk: quadratic on one huge line).
+ * The id of a response whose line was too long to read, from its first and last bytes; undefined
+ * when the line is not recognisably a result (a request or notification from the service).
+ */
+export function oversizedResultId(head: string, tail: string): string | number | undefined {
+  const leading = resultHead.exec(head);
+  if (!leading) return undefined;
+  const found = headId.exec(leading[1] ?? "") ?? tailId.exec(tail);
+  const raw = found?.[1];
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw) as string | number;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Splits stdout into JSON-RPC lines in linear time (the SDK's buffer copies the whole pending text
+ * on every chunk: quadratic on one huge line). A line longer than `maxLineBytes` is skipped as it
+ * streams, never held: when it is a result, its request is answered with an error that names its
+ * size and the service keeps running; anything else past the bound ends the service.
  */
 class LineBuffer {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
-  #lines: Buffer[] = [];
+  #lines: (Buffer | JSONRPCMessage)[] = [];
+  /** The line being skipped: its first and last bytes, and its size so far. */
+  #skipping: { head: Buffer; tail: Buffer; bytes: number } | undefined;
 
   constructor(private readonly maxLineBytes: number) {}
 
   append(chunk: Buffer): void {
     let start = 0;
     for (let end = chunk.indexOf(10); end !== -1; end = chunk.indexOf(10, start)) {
-      this.#check(end - start);
       const piece = chunk.subarray(start, end);
+      start = end + 1;
+      if (this.#skipping || this.#pendingBytes + piece.length > this.maxLineBytes) {
+        this.#skip(piece);
+        this.#skipped();
+        continue;
+      }
       this.#lines.push(this.#pending.length ? Buffer.concat([...this.#pending, piece]) : piece);
       this.#pending = [];
       this.#pendingBytes = 0;
-      start = end + 1;
     }
     if (start < chunk.length) {
-      this.#check(chunk.length - start);
-      this.#pending.push(chunk.subarray(start));
-      this.#pendingBytes += chunk.length - start;
+      const rest = chunk.subarray(start);
+      if (this.#skipping || this.#pendingBytes + rest.length > this.maxLineBytes) this.#skip(rest);
+      else {
+        this.#pending.push(rest);
+        this.#pendingBytes += rest.length;
+      }
     }
   }
 
   readMessage(): JSONRPCMessage | null {
     const line = this.#lines.shift();
-    return line === undefined ? null : deserializeMessage(line.toString("utf8").replace(/\r$/, ""));
+    if (line === undefined) return null;
+    if (!Buffer.isBuffer(line)) return line;
+    return deserializeMessage(line.toString("utf8").replace(/\r$/, ""));
   }
 
   clear(): void {
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#lines = [];
+    this.#skipping = undefined;
   }
 
-  #check(more: number): void {
-    if (this.#pendingBytes + more <= this.maxLineBytes) return;
+  #skip(piece: Buffer): void {
+    if (!this.#skipping) {
+      const held = Buffer.concat(this.#pending);
+      const head = Buffer.concat([held.subarray(0, edgeBytes), piece.subarray(0, edgeBytes)]).subarray(
+        0,
+        edgeBytes,
+      );
+      // Only a result can be answered in its place; anything else that long ends the service.
+      if (!resultHead.test(head.toString("utf8"))) this.#refuse(`longer than ${this.maxLineBytes} bytes`);
+      this.#skipping = {
+        head: Buffer.from(head),
+        tail: Buffer.from(held.subarray(-edgeBytes)),
+        bytes: held.length,
+      };
+      this.#pending = [];
+      this.#pendingBytes = 0;
+    }
+    const skipping = this.#skipping;
+    skipping.tail = Buffer.concat([skipping.tail, piece.subarray(-edgeBytes)]).subarray(-edgeBytes);
+    skipping.bytes += piece.length;
+    // A result that never ends is no result: past this the service is ended after all.
+    if (skipping.bytes > this.maxLineBytes * skipFactor) {
+      this.#refuse(`of more than ${this.maxLineBytes * skipFactor} bytes that did not end`);
+    }
+  }
+
+  #refuse(what: string): never {
     this.clear();
-    throw new LineTooLongError(`the service wrote a line longer than ${this.maxLineBytes} bytes to stdout`);
+    throw new LineTooLongError(`the service wrote a line ${what} to stdout`);
+  }
+
+  /** The skipped line ended: its request is answered with an error, or the service is ended. */
+  #skipped(): void {
+    const { head, tail, bytes } = this.#skipping as { head: Buffer; tail: Buffer; bytes: number };
+    this.#skipping = undefined;
+    const id = oversizedResultId(head.toString("utf8"), tail.toString("utf8"));
+    const what = `${bytes} bytes, past the ${this.maxLineBytes}-byte bound on one line from the service (maxLineBytes)`;
+    if (id === undefined) this.#refuse(`of ${what}`);
+    this.#lines.push({
+      jsonrpc: "2.0",
+      id,
+      error: {
+        code: resultTooLargeCode,
+        message: `result too large: ${what}; it was not read, and the service keeps running`,
+      },
+    });
   }
 }
 
 export interface ServiceStdioParameters extends Omit<StdioServerParameters, "stderr"> {
-  /** Longest stdout line accepted; a longer one ends the service. Default 8 MiB. */
+  /**
+   * Longest stdout line accepted, default 8 MiB. A longer result answers its call with an error that
+   * names its size; any other longer line ends the service.
+   */
   readonly maxLineBytes?: number;
 }
 

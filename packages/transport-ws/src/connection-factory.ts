@@ -5,6 +5,7 @@ import {
   createConnectionManagerSingleton,
 } from "@xiaozhi-connect/core";
 import { defaultHeartbeat, HeartbeatWheel } from "./heartbeat.js";
+import { defaultMaxResultBytes } from "./result-budget.js";
 import type { ToolsChangedMode } from "./tools-publisher.js";
 import { type XiaozhiConnectionOptions, XiaozhiEndpointConnection } from "./xiaozhi-endpoint-connection.js";
 
@@ -33,6 +34,8 @@ export interface XiaozhiTransportOptions {
   readonly drainTimeout?: number;
   /** A `tools/list` waits at most this long for services still starting for the first time; default 5000. */
   readonly toolsWait?: number;
+  /** Largest `tools/call` answer in bytes; larger results are cut to fit. Default 8192; 0: no limit. */
+  readonly maxResultBytes?: number;
 }
 
 /** A ConnectionFactory for Xiaozhi endpoints, with its shared heartbeat and live settings. */
@@ -57,6 +60,7 @@ export const defaultTransportOptions = Object.freeze({
   republishInterval: 10_000,
   drainTimeout: 30_000,
   toolsWait: 5000,
+  maxResultBytes: defaultMaxResultBytes,
 });
 
 /** Builds the factory that makes one `XiaozhiEndpointConnection` per endpoint. */
@@ -78,6 +82,7 @@ export function xiaozhiConnectionFactory(options: XiaozhiTransportOptions = {}):
     republishInterval: options.republishInterval ?? defaultTransportOptions.republishInterval,
     drainTimeout: options.drainTimeout ?? defaultTransportOptions.drainTimeout,
     toolsWait: options.toolsWait ?? defaultTransportOptions.toolsWait,
+    maxResultBytes: options.maxResultBytes ?? defaultTransportOptions.maxResultBytes,
   };
   const factory = ((endpoint, context) =>
     new XiaozhiEndpointConnection(endpoint, context, settings)) as XiaozhiConnectionFactory;
@@ -98,6 +103,7 @@ export function xiaozhiConnectionFactory(options: XiaozhiTransportOptions = {}):
       if (next.republishInterval !== undefined) settings.republishInterval = next.republishInterval;
       if (next.drainTimeout !== undefined) settings.drainTimeout = next.drainTimeout;
       if (next.toolsWait !== undefined) settings.toolsWait = next.toolsWait;
+      if (next.maxResultBytes !== undefined) settings.maxResultBytes = next.maxResultBytes;
     },
     dispose() {
       heartbeat.stop();

@@ -1,4 +1,10 @@
-import type { ConnectionEventMap, Emitter, RepublishCause, ToolSource } from "@xiaozhi-connect/core";
+import type {
+  ConnectionEventMap,
+  Emitter,
+  RepublishCause,
+  ToolCaller,
+  ToolSource,
+} from "@xiaozhi-connect/core";
 import { XiaozhiError } from "@xiaozhi-connect/core";
 import WebSocket from "ws";
 import type { HeartbeatHandle, HeartbeatTarget } from "./heartbeat.js";
@@ -80,7 +86,14 @@ export class Link implements ServedLink, HeartbeatTarget, PublishedLink {
     readonly tools: ToolSource,
     readonly events: Emitter<ConnectionEventMap>,
     readonly server: SharedToolServer,
+    readonly caller?: ToolCaller,
+    readonly resultLimit: () => number = () => 0,
   ) {}
+
+  /** Read at each answer, so a reload of the setting reaches the next call. */
+  get maxResultBytes(): number {
+    return this.resultLimit();
+  }
 
   get open(): boolean {
     return this.socket.readyState === WebSocket.OPEN;

@@ -15,6 +15,12 @@ export {
   type HeartbeatTarget,
   HeartbeatWheel,
 } from "./heartbeat.js";
+export {
+  defaultMaxResultBytes,
+  type FittedResult,
+  fitResult,
+  minMaxResultBytes,
+} from "./result-budget.js";
 // A Xiaozhi cloud on loopback that behaves like the real side: for demos, interop checks and tests.
 export { CloudSession } from "./testing/cloud-session.js";
 export {
@@ -32,4 +38,8 @@ export {
   wireTool,
 } from "./tools-publisher.js";
 export { WebSocketTransport, type WebSocketTransportOptions } from "./websocket-transport.js";
-export { type XiaozhiConnectionOptions, XiaozhiEndpointConnection } from "./xiaozhi-endpoint-connection.js";
+export {
+  type EndpointTransportData,
+  type XiaozhiConnectionOptions,
+  XiaozhiEndpointConnection,
+} from "./xiaozhi-endpoint-connection.js";

@@ -15,7 +15,12 @@ import {
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
-import { XiaozhiError } from "@xiaozhi-connect/core";
+import {
+  type ToolCallOptions,
+  type ToolDescriptor,
+  type ToolProgress,
+  XiaozhiError,
+} from "@xiaozhi-connect/core";
 import { requestDispatch, setBaseRequestHandler } from "@xiaozhi-connect/sdk-bridge";
 import WebSocket from "ws";
 import { DeadlineSweep } from "./deadline-sweep.js";
@@ -26,6 +31,7 @@ import {
   oneLineSchemaError,
   parseErrorAnswer,
 } from "./jsonrpc-errors.js";
+import { fitResult } from "./result-budget.js";
 import {
   failure,
   handled,
@@ -41,6 +47,11 @@ import { readFrame, refuseFrame } from "./websocket-transport.js";
 
 // One JSON-schema validator for every MCP server of the process: the SDK otherwise builds one per server.
 let sharedValidator: AjvJsonSchemaValidator | undefined;
+
+const withoutOutputSchema = (tool: ToolDescriptor): ToolDescriptor => {
+  const { outputSchema: _, ...rest } = wireTool(tool);
+  return rest;
+};
 
 const connectionClosed = (): McpError => new McpError(ErrorCode.ConnectionClosed, "Connection closed");
 
@@ -89,7 +100,10 @@ export class SharedToolServer {
       link.listed = toolListFingerprint(list);
       handled(link, "tools/list", true, started);
       link.onListed();
-      return { tools: list.map(wireTool) as Tool[] };
+      // A result cut to fit cannot promise to match an output schema, and clients that check one
+      // would refuse it: links with a result bound are offered tools without one.
+      const bounded = (link.maxResultBytes ?? 0) > 0;
+      return { tools: list.map(bounded ? withoutOutputSchema : wireTool) as Tool[] };
     });
     // The SDK's Server checks a tools/call twice and its result once more; the Protocol's own
     // registration checks the request once, and a ToolSource's results come checked.
@@ -97,10 +111,32 @@ export class SharedToolServer {
       const started = performance.now();
       const unique = extra.requestId as number;
       const link = this.#linkOf(unique);
-      const { name } = request.params;
-      const result = await this.#call(link, unique, name, request.params.arguments, extra.signal);
-      handled(link, "tools/call", result.isError !== true, started, name);
-      return result;
+      const { name, _meta: meta } = request.params;
+      const extras: Omit<ToolCallOptions, "signal"> = {};
+      const agentId = meta?.agentId;
+      if (link.caller) {
+        const known =
+          typeof agentId === "string" || (typeof agentId === "number" && Number.isFinite(agentId));
+        Object.assign(extras, { caller: known ? { ...link.caller, agentId } : link.caller });
+      }
+      const token = meta?.progressToken;
+      if (token !== undefined) {
+        // Relayed under the agent's own token, on the request's link only, before the answer.
+        Object.assign(extras, {
+          onProgress: (progress: ToolProgress) =>
+            extra
+              .sendNotification({
+                method: "notifications/progress",
+                params: { ...progress, progressToken: token },
+              })
+              .catch((error: unknown) => report(link, error)),
+        });
+      }
+      const result = await this.#call(link, unique, name, request.params.arguments, extra.signal, extras);
+      const id = this.#ids.incoming(unique)?.id ?? unique;
+      const fitted = fitResult(result, id, link.maxResultBytes ?? 0);
+      handled(link, "tools/call", result.isError !== true, started, name, fitted.truncated);
+      return fitted.result;
     });
     this.#transport = {
       start: async () => {},
@@ -309,6 +345,7 @@ export class SharedToolServer {
     name: string,
     args: Record<string, unknown> | undefined,
     signal: AbortSignal,
+    extras: Omit<ToolCallOptions, "signal">,
   ): Promise<CallToolResult> {
     return new Promise((resolve) => {
       if (this.#ids.incoming(unique)) this.#deadlines.track(unique, this.options.callTimeout, resolve);
@@ -316,7 +353,7 @@ export class SharedToolServer {
         this.#deadlines.clear(unique);
         resolve(result);
       };
-      runTool(link, name, args, signal, settle);
+      runTool(link, name, args, signal, settle, extras);
     });
   }
 

@@ -4,6 +4,8 @@ import {
   describeError,
   type Emitter,
   redact,
+  type ToolCaller,
+  type ToolCallOptions,
   type ToolSource,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
@@ -16,6 +18,10 @@ export interface ServedLink {
   readonly tools: ToolSource;
   /** The link's connection events: `initialized`, `handled` and `error` go there. */
   readonly events: Emitter<ConnectionEventMap>;
+  /** The agent behind the link, as tools see it in `_meta` (see `callerMetaKey`); none when absent. */
+  readonly caller?: ToolCaller;
+  /** Largest `tools/call` answer in bytes, read at each answer; 0 or absent: no limit. */
+  readonly maxResultBytes?: number;
   initialized: boolean;
   /** Requests of the far side not answered yet, and requests to it not answered yet. */
   incoming: number;
@@ -38,10 +44,24 @@ export interface ToolServerOptions {
   readonly toolsWait: number;
 }
 
-export function handled(link: ServedLink, method: string, ok: boolean, started: number, tool?: string): void {
+export function handled(
+  link: ServedLink,
+  method: string,
+  ok: boolean,
+  started: number,
+  tool?: string,
+  truncated?: { readonly from: number; readonly to: number },
+): void {
   const ms = performance.now() - started;
   const at = Date.now();
-  link.events.emit("handled", tool === undefined ? { method, ok, ms, at } : { method, tool, ok, ms, at });
+  link.events.emit("handled", {
+    method,
+    ...(tool === undefined ? {} : { tool }),
+    ok,
+    ms,
+    at,
+    ...(truncated === undefined ? {} : { truncated }),
+  });
 }
 
 /** A failed call as its caller sees it: an `isError` result with a token-free message. */
@@ -59,10 +79,11 @@ export function runTool(
   args: Record<string, unknown> | undefined,
   signal: AbortSignal,
   settle: (result: CallToolResult) => void,
+  extras: Omit<ToolCallOptions, "signal"> = {},
 ): void {
   let call: Promise<unknown>;
   try {
-    call = Promise.resolve(link.tools.callTool(name, args, { signal }));
+    call = Promise.resolve(link.tools.callTool(name, args, { ...extras, signal }));
   } catch (error) {
     call = Promise.reject(error);
   }

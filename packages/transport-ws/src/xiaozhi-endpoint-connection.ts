@@ -39,6 +39,19 @@ export interface XiaozhiConnectionOptions extends PublishSettings {
   readonly readyGrace: number;
   /** Name and version announced in `initialize`. */
   readonly serverInfo: { readonly name: string; readonly version: string };
+  /**
+   * Largest `tools/call` answer sent to the agent, in bytes; a larger result is cut to fit (see
+   * `fitResult`). Default 8192, Xiaozhi's limit; 0 turns it off. An endpoint's data may override it.
+   */
+  readonly maxResultBytes: number;
+}
+
+/**
+ * What an endpoint's opaque `data` may carry for its transport, beside what other factories read
+ * there (a tool filter): `maxResultBytes` overrides the factory's setting for that endpoint.
+ */
+export interface EndpointTransportData {
+  readonly maxResultBytes?: number;
 }
 
 /**
@@ -262,7 +275,16 @@ export class XiaozhiEndpointConnection implements Connection {
   }
 
   #attach(socket: WebSocket): Link {
-    const link = new Link(socket, this.#owner, this.#tools, this.#events, toolServerFor(this.options));
+    const endpoint = this.endpoint;
+    const caller = {
+      endpointId: endpoint.id,
+      ...(endpoint.name === undefined ? {} : { name: endpoint.name }),
+    };
+    // The endpoint's own `maxResultBytes` (carried in its data) wins over the factory's setting.
+    const own = (endpoint.data as EndpointTransportData | undefined)?.maxResultBytes;
+    const limit = typeof own === "number" ? () => own : () => this.options.maxResultBytes;
+    const server = toolServerFor(this.options);
+    const link = new Link(socket, this.#owner, this.#tools, this.#events, server, caller, limit);
     this.#link = link;
     this.#publisher.attach(link);
     link.heartbeat = this.options.heartbeat.register(link);

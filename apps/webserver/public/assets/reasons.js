@@ -76,6 +76,7 @@ const fieldRules = [
   [/^Invalid option: expected one of (.+)$/, (m) => r("oneOf", { options: data(m[1]) })],
   [/^Unrecognized keys?: (.+)$/, (m) => r("unknownKeys", { keys: data(m[1]) })],
   [/^must be at least (\d+) characters$/, (m) => r("minChars", { limit: m[1] })],
+  [/^must be 0 \(no limit\) or at least (\d+) bytes$/, (m) => r("resultBytes", { limit: m[1] })],
   [/^must be an http\(s\) URL$/, () => r("httpUrl")],
   [/^must be a redis:\/\/ or rediss:\/\/ URL$/, () => r("redisUrl")],
   [/^must be 1-100 letters, digits, dots, dashes, colons or underscores$/, () => r("idChars")],
@@ -124,6 +125,10 @@ const urlWhy = [
 
 // Order matters: texts that wrap other texts (`gave up …: <reason>`) come before what they wrap.
 const rules = [
+  [
+    /^requires task-based execution \((execution\.taskSupport: required)\), which calls through xiaozhi-connect do not use$/,
+    (m) => r("needsTasks", { setting: code(m[1]) }),
+  ],
   [
     /^gave up after (\d+) reconnect attempts: ([\s\S]*)$/,
     (m) => r("gaveUp", { count: m[1], reason: explain(m[2]) }),

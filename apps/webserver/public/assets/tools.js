@@ -180,7 +180,19 @@ export function renderCalls() {
           { className: "who", translate: false },
           el("span", { className: "name", textContent: c.agent || c.endpoint }),
         ),
-        el("td", { className: "tname" }, el("code", { translate: false, textContent: c.tool })),
+        el(
+          "td",
+          { className: "tname" },
+          el("code", { translate: false, textContent: c.tool }),
+          // A result cut to fit the agent's bound: which tool overflows, and by how much.
+          c.truncated
+            ? el("span", {
+                className: "badge cut",
+                textContent: t("cutBadge"),
+                title: t("cutTitle", { from: c.truncated.from, to: c.truncated.to }),
+              })
+            : null,
+        ),
         el("td", { className: "num duration", textContent: ms(c.ms) }),
         el("td", {
           className: c.ok ? "outcome ok" : "outcome error",

@@ -97,7 +97,7 @@ export class EventFeed {
           history.transition(id, name, false, status?.lastError, at);
         history.sample(id, name, score(id), undefined, at);
       }),
-      manager.on("handled", ({ id, name, method, tool, ok, ms, at }) => {
+      manager.on("handled", ({ id, name, method, tool, ok, ms, at, truncated }) => {
         if (method !== "tools/call" || tool === undefined) return;
         const record: CallRecord = {
           at,
@@ -107,6 +107,7 @@ export class EventFeed {
           tool: offers(tool) ? tool : unknownTool,
           ms: Math.round(ms * 10) / 10,
           ok,
+          ...(truncated === undefined ? {} : { truncated }),
         };
         this.emit("call", history.call(record));
       }),

@@ -303,9 +303,14 @@ export class XiaozhiConnectionAdapter {
   #toolFilters(): Record<string, ToolFilter> | undefined {
     let filters: Record<string, ToolFilter> | undefined;
     for (const endpoint of selectEndpoints(this.#directory.listed(this.config)).endpoints) {
-      if (endpoint.data === undefined) continue;
+      // The data also carries the endpoint's result bound, which limits no tool.
+      const { services, tools } = (endpoint.data ?? {}) as ToolFilter;
+      if (services === undefined && tools === undefined) continue;
       filters ??= {};
-      filters[resolveEndpoint(endpoint).id] = endpoint.data as ToolFilter;
+      filters[resolveEndpoint(endpoint).id] = {
+        ...(services === undefined ? {} : { services }),
+        ...(tools === undefined ? {} : { tools }),
+      };
     }
     return filters;
   }

@@ -35,13 +35,16 @@ export function selectEndpoints(mcpEndpoint: XiaozhiConfig["mcpEndpoint"]): {
       continue;
     }
     seen.add(endpointId(url));
-    // The tool filter travels as the endpoint's opaque data, for the filtering connection factory.
+    // The tool filter and the result bound travel as the endpoint's opaque data, for the
+    // filtering connection factory and the transport.
+    const own = typeof entry === "string" ? undefined : entry.maxResultBytes;
     const filter =
-      descriptor.services === undefined && descriptor.tools === undefined
+      descriptor.services === undefined && descriptor.tools === undefined && own === undefined
         ? undefined
         : {
             ...(descriptor.services === undefined ? {} : { services: descriptor.services }),
             ...(descriptor.tools === undefined ? {} : { tools: descriptor.tools }),
+            ...(own === undefined ? {} : { maxResultBytes: own }),
           };
     endpoints.push({
       url,

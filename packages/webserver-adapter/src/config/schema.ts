@@ -4,6 +4,12 @@ import { type ConfigFormat, parseText } from "./config-text.js";
 
 const positiveMs = z.number().int().positive();
 
+/** Largest tool-result message in bytes: 0 (no limit) or at least 512, room for a cut result's note. */
+const resultBytes = z
+  .number()
+  .int()
+  .refine((value) => value === 0 || value >= 512, "must be 0 (no limit) or at least 512 bytes");
+
 const endpointObject = z.object({
   url: z.string(),
   /** The agent's name as the page, the API, the logs and the metrics show it. */
@@ -13,6 +19,8 @@ const endpointObject = z.object({
   tools: z.array(z.string()).optional(),
   /** More tools than this given to the agent is warned about (log, status, dashboard); default 25. */
   maxTools: z.number().int().nonnegative().optional(),
+  /** This agent's largest tool-result message in bytes; default `connection.maxResultBytes`. */
+  maxResultBytes: resultBytes.optional(),
 });
 
 const stdioService = z.object({
@@ -72,6 +80,8 @@ const connection = z.object({
   minUptime: positiveMs.optional(),
   /** Tool-call deadline (ms); default 300000. */
   callTimeout: positiveMs.optional(),
+  /** Largest tool-result message sent to an agent, in bytes; larger results are cut. Default 8192; 0: no limit. */
+  maxResultBytes: resultBytes.optional(),
   /**
    * When one endpoint on a host reconnects, the others on that host waiting to retry do so within
    * this window (ms), spread; 0 turns it off. Default 2000.
@@ -104,7 +114,7 @@ export const xiaozhiConfigSchema = z.looseObject({
   mcpEndpoint: z
     .union([z.string(), z.array(z.union([z.string(), endpointObject]))], {
       error:
-        "must be a URL, or a list of URLs and {url, name?, weight?, services?, tools?, maxTools?} objects",
+        "must be a URL, or a list of URLs and {url, name?, weight?, services?, tools?, maxTools?, maxResultBytes?} objects",
     })
     .optional(),
   mcpServers: z.record(z.string(), service).optional(),
@@ -112,7 +122,16 @@ export const xiaozhiConfigSchema = z.looseObject({
     .record(
       z.string(),
       z.looseObject({
-        tools: z.record(z.string(), z.looseObject({ enable: z.boolean().optional() })).optional(),
+        tools: z
+          .record(
+            z.string(),
+            z.looseObject({
+              enable: z.boolean().optional(),
+              /** The tool's own call deadline (ms); `connection.callTimeout` still bounds it. */
+              timeout: positiveMs.optional(),
+            }),
+          )
+          .optional(),
       }),
     )
     .optional(),

@@ -66,6 +66,8 @@ export interface CallRecord {
   readonly tool: string;
   readonly ms: number;
   readonly ok: boolean;
+  /** Set when the result was cut to fit the endpoint's `maxResultBytes`: message bytes before and after. */
+  readonly truncated?: { readonly from: number; readonly to: number };
 }
 
 export interface ToolStats {

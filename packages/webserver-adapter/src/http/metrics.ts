@@ -105,6 +105,12 @@ export function createMetrics(adapter: XiaozhiConnectionAdapter): { registry: Re
     labelNames: ["tool", "outcome"],
     registers: [registry],
   });
+  const truncated = new Counter({
+    name: "xiaozhi_tool_results_truncated_total",
+    help: "Tool results cut to fit an endpoint's maxResultBytes, by tool",
+    labelNames: ["tool"],
+    registers: [registry],
+  });
   const durations = new Histogram({
     name: "xiaozhi_tool_call_duration_seconds",
     help: "How long tool calls took, by tool",
@@ -125,6 +131,7 @@ export function createMetrics(adapter: XiaozhiConnectionAdapter): { registry: Re
     adapter.on("call", ({ call }) => {
       calls.inc({ tool: call.tool, outcome: call.ok ? "ok" : "error" });
       durations.observe({ tool: call.tool }, call.ms / 1000);
+      if (call.truncated) truncated.inc({ tool: call.tool });
     }),
     // One event per attempt: only the changes read from disk are reloads.
     adapter.on("config", ({ last }) => {
