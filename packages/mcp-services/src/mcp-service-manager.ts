@@ -1,4 +1,3 @@
-import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import { StrategyRegistry } from "@xiaozhi-connect/balancer";
 import {
   type Logger,
@@ -9,13 +8,7 @@ import {
   type ToolSource,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
-import {
-  type CustomToolConfig,
-  mcpTarget,
-  type PlatformsConfig,
-  runCustomTool,
-  unavailableReason,
-} from "./custom-tools.js";
+import { runCustomTool, unavailableReason } from "./custom-tools.js";
 import type { ServiceState } from "./mcp-service.js";
 import {
   type ReplicaStatus,
@@ -23,14 +16,8 @@ import {
   type ReplicatedServiceOptions,
   type ServiceSettings,
 } from "./replicated-service.js";
-import {
-  exposedToolName,
-  type ServiceConfig,
-  type ToolSwitches,
-  toolEnabled,
-  toolTimeout,
-  uncallableReason,
-} from "./service-config.js";
+import { type ServiceConfig, type ToolSwitches, toolTimeout } from "./service-config.js";
+import { buildCatalog, type CustomTools, type ExposedTool, type ToolCatalog } from "./tool-catalog.js";
 
 export interface McpServiceManagerOptions
   extends Omit<ReplicatedServiceOptions, "onToolsChanged" | "onStatusChanged"> {
@@ -76,31 +63,9 @@ export interface PreparedServices {
   commit(): { readonly started: Promise<void> };
 }
 
-/** One exposed tool with where it comes from. */
-export interface ExposedTool extends ToolDescriptor {
-  readonly service: string;
-  /** The tool's switch: false only when the config switches it off. Agents see it when also available. */
-  readonly enabled: boolean;
-  /** Why the tool cannot run here (an unsupported customMCP handler, a missing credential). */
-  readonly unavailable?: string;
-  /** A customMCP `mcp` tool: the service tool its calls go to, as `<service>__<tool>`. */
-  readonly target?: string;
-}
-
-/** The `customMCP` tools of the config and the `platforms` credentials they use. */
-export interface CustomTools {
-  readonly tools: readonly CustomToolConfig[];
-  readonly platforms?: PlatformsConfig;
-}
-
-/** The service name custom tools are listed under. */
-export const customToolsService = "customMCP";
+export { type CustomTools, customToolsService, type ExposedTool } from "./tool-catalog.js";
 
 type Service = ReplicatedService;
-
-type Route =
-  | { readonly service: Service; readonly tool: string; readonly custom?: undefined }
-  | { readonly custom: CustomToolConfig; readonly service?: undefined; readonly tool?: undefined };
 
 /**
  * The ToolSource every endpoint serves (xiaozhi-client's MCPServiceManager). Aggregates the tools
@@ -118,7 +83,7 @@ export class McpServiceManager implements ToolSource {
   #running = false;
   /** Settings every service gets, those built later included. */
   #settings: ServiceSettings;
-  #catalog: { tools: ExposedTool[]; listed: ExposedTool[]; routes: Map<string, Route> } | undefined;
+  #catalog: ToolCatalog | undefined;
 
   constructor(services: Readonly<Record<string, ServiceConfig>>, options: McpServiceManagerOptions = {}) {
     this.#options = options;
@@ -360,96 +325,8 @@ export class McpServiceManager implements ToolSource {
     }
   }
 
-  #getCatalog() {
-    if (this.#catalog) return this.#catalog;
-    const tools: ExposedTool[] = [];
-    const routes = new Map<string, Route>();
-    // customMCP entries keep their names even when a service tool has the same one: xiaozhi-client
-    // names a service tool added to an agent `<service>__<tool>` unless the user renames it.
-    const customNames = new Set(
-      this.#custom.tools.filter((t) => typeof t.name === "string").map((t) => t.name),
-    );
-    for (const service of this.#services.values()) {
-      for (const tool of service.tools) {
-        const name = exposedToolName(service.name, tool.name);
-        if (customNames.has(name)) continue;
-        const enabled = toolEnabled(this.#switches, service.name, tool.name);
-        const unavailable = uncallableReason(tool);
-        tools.push(expose(tool, name, service.name, enabled, unavailable));
-        if (enabled && unavailable === undefined) routes.set(name, { service, tool: tool.name });
-      }
-    }
-    const seen = new Set<string>();
-    this.#custom.tools.forEach((tool, index) => {
-      const named = typeof tool.name === "string" && tool.name !== "";
-      const name = named ? tool.name : `customMCP.tools[${index}]`;
-      const target = mcpTarget(tool);
-      const unavailable =
-        unavailableReason(tool, this.#custom.platforms) ??
-        (seen.has(name) ? "another customMCP tool has this name" : undefined) ??
-        (target ? this.#targetMissing(target) : undefined);
-      seen.add(name);
-      const enabled = customToolEnabled(tool, this.#switches);
-      tools.push({
-        name,
-        service: customToolsService,
-        enabled,
-        inputSchema: (isObject(tool.inputSchema)
-          ? tool.inputSchema
-          : { type: "object" }) as ExposedTool["inputSchema"],
-        ...(typeof tool.description === "string" ? { description: tool.description } : {}),
-        ...(unavailable === undefined ? {} : { unavailable }),
-        ...(target ? { target: exposedToolName(target.service, target.tool) } : {}),
-      });
-      if (!enabled || unavailable !== undefined) return;
-      const service = target && this.#services.get(target.service);
-      routes.set(name, service && target ? { service, tool: target.tool } : { custom: tool });
-    });
-    // A tool that cannot run here is never offered, whatever its switch says.
-    this.#catalog = { tools, listed: tools.filter((t) => t.enabled && t.unavailable === undefined), routes };
+  #getCatalog(): ToolCatalog {
+    this.#catalog ??= buildCatalog(this.#services, this.#custom, this.#switches);
     return this.#catalog;
   }
-
-  /** Why an `mcp` handler's service tool cannot be called now, or undefined when it can. */
-  #targetMissing(target: { service: string; tool: string }): string | undefined {
-    const service = this.#services.get(target.service);
-    if (!service) return `no service "${target.service}" in mcpServers`;
-    if (service.tools.some((t) => t.name === target.tool)) return undefined;
-    return service.state === "up"
-      ? `service "${target.service}" has no tool "${target.tool}"`
-      : `service "${target.service}" is ${service.state}`;
-  }
-}
-
-/**
- * A customMCP tool's switch: `enable` on its entry, or (as earlier versions read it)
- * `mcpServerConfig.customMCP.tools.<name>.enable`.
- */
-function customToolEnabled(tool: CustomToolConfig, switches: ToolSwitches | undefined): boolean {
-  if (tool.enable === false) return false;
-  return typeof tool.name !== "string" || toolEnabled(switches, customToolsService, tool.name);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function expose(
-  tool: Tool,
-  name: string,
-  service: string,
-  enabled: boolean,
-  unavailable: string | undefined,
-): ExposedTool {
-  return {
-    name,
-    service,
-    enabled,
-    ...(unavailable === undefined ? {} : { unavailable }),
-    inputSchema: tool.inputSchema,
-    ...(tool.title === undefined ? {} : { title: tool.title }),
-    ...(tool.description === undefined ? {} : { description: tool.description }),
-    ...(tool.outputSchema === undefined ? {} : { outputSchema: tool.outputSchema }),
-    ...(tool.annotations === undefined ? {} : { annotations: tool.annotations }),
-  };
 }
