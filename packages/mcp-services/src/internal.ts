@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 export { describeServiceError } from "./mcp-service.js";
-export { ReplicaConnection } from "./replicated-service.js";
+export { ReplicaConnection } from "./replica-connection.js";
 export {
   killServiceProcesses,
   LineTooLongError,
