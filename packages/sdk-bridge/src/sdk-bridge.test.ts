@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -68,7 +68,7 @@ describe(`the MCP SDK ${sdk}: the members it does not document, as the packages 
     const { server, transport, next } = await serverOnTransport();
     // Not a valid CallToolResult: the Server's own registration would answer -32602 instead.
     const unchecked = { content: "passed through as it is" };
-    setBaseRequestHandler(server, CallToolRequestSchema, () => unchecked as never);
+    expect(setBaseRequestHandler(server, CallToolRequestSchema, () => unchecked as never)).toBe(true);
     const answer = next();
     transport.onmessage?.(call(1));
     expect(
@@ -169,6 +169,17 @@ describe(`the MCP SDK ${sdk}: the members it does not document, as the packages 
     });
     // One version everywhere, so the members checked above are those every package runs with.
     expect(pinned).toEqual(pinned.map(([dir]) => [dir, sdk]));
+    // And one installed copy: two would load the SDK twice (memory, start-up time).
+    const copies = new Set(
+      pinned.map(([dir]) =>
+        realpathSync(
+          dirname(
+            createRequire(join(root, dir, "package.json")).resolve("@modelcontextprotocol/sdk/types.js"),
+          ),
+        ),
+      ),
+    );
+    expect([...copies]).toHaveLength(1);
   });
 });
 
@@ -176,8 +187,30 @@ describe("the fallbacks, for an SDK whose members moved", () => {
   it("registers through the Server itself when it is no Protocol", () => {
     const registered: unknown[] = [];
     const notAProtocol = { setRequestHandler: (schema: unknown) => registered.push(schema) };
-    setBaseRequestHandler(notAProtocol as unknown as Server, CallToolRequestSchema, () => ({ content: [] }));
+    const used = setBaseRequestHandler(notAProtocol as unknown as Server, CallToolRequestSchema, () => ({
+      content: [],
+    }));
+    expect(used).toBe(false);
     expect(registered).toEqual([CallToolRequestSchema]);
+  });
+
+  it("finds the base registration of a Server from another copy of the SDK by its shape", () => {
+    // Another copy's classes are other objects: what counts is the chain, not this copy's Protocol.
+    const registered: string[] = [];
+    class OtherProtocol {
+      setRequestHandler(): void {
+        registered.push("base");
+      }
+      _onrequest(): void {}
+    }
+    class OtherServer extends OtherProtocol {
+      override setRequestHandler(): void {
+        registered.push("server");
+      }
+    }
+    const server = new OtherServer() as unknown as Server;
+    expect(setBaseRequestHandler(server, CallToolRequestSchema, () => ({ content: [] }))).toBe(true);
+    expect(registered).toEqual(["base"]);
   });
 
   it("offers no dispatch, no buffer slot and no child where the members are missing", () => {

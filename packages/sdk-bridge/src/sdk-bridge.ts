@@ -2,7 +2,6 @@ import type { ChildProcess } from "node:child_process";
 import type { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { AnyObjectSchema } from "@modelcontextprotocol/sdk/server/zod-compat.js";
-import { Protocol } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { JSONRPCMessage, JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
 
 // Every use of a member the MCP SDK does not document sits in this file, checked against the
@@ -22,25 +21,37 @@ export type RequestHandler<S extends AnyObjectSchema> = Parameters<
  * were already checked (an MCP service's results are checked by the SDK client that received
  * them) saves both.
  *
- * Fallback: should `Server` stop being a `Protocol`, the Server's own registration (the extra
- * parses cost time; a valid call gets the same answer).
+ * The base registration is found on the server's own prototype chain, not by `instanceof` against
+ * this package's import of `Protocol`: an application that ends up with two copies of the SDK
+ * (one for this package, one for the caller) still gets it.
+ *
+ * Fallback: should `Server` stop having a base class with its own `setRequestHandler`, the
+ * Server's own registration (the extra parses cost time; a valid call gets the same answer).
+ * Returns whether the base registration was used.
  */
 export function setBaseRequestHandler<S extends AnyObjectSchema>(
   server: Server,
   schema: S,
   handler: RequestHandler<S>,
-): void {
-  // Typed as unknown first: for TypeScript a Server always is a Protocol, and the test is whether it still is.
-  const base: unknown = server;
-  if (base instanceof Protocol) {
-    (Protocol.prototype.setRequestHandler as (schema: S, handler: RequestHandler<S>) => void).call(
-      server,
-      schema,
-      handler,
-    );
-  } else {
-    server.setRequestHandler(schema, handler);
+): boolean {
+  const base = baseProtocolOf(server);
+  if (base) {
+    (base.setRequestHandler as (schema: S, handler: RequestHandler<S>) => void).call(server, schema, handler);
+    return true;
   }
+  server.setRequestHandler(schema, handler);
+  return false;
+}
+
+/** The prototype of the class `Server` extends (the SDK's `Protocol`), when it still has that shape. */
+function baseProtocolOf(server: Server): { setRequestHandler: unknown } | undefined {
+  const own = Object.getPrototypeOf(server) as object | null;
+  for (let proto = own && Object.getPrototypeOf(own); proto; proto = Object.getPrototypeOf(proto)) {
+    if (Object.hasOwn(proto, "setRequestHandler") && Object.hasOwn(proto, "_onrequest")) {
+      return proto as { setRequestHandler: unknown };
+    }
+  }
+  return undefined;
 }
 
 /**
