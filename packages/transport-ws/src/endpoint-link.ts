@@ -16,6 +16,10 @@ import type { PublishedLink, ToolsPublisher } from "./tools-publisher.js";
 export interface LinkOwner {
   /** Keeps the agent's tool list current across the connection's links. */
   readonly publisher: ToolsPublisher;
+  /** The agent behind the links, as tools see it in `_meta`. */
+  readonly caller?: ToolCaller;
+  /** Largest `tools/call` answer in bytes, read at each answer so a reload reaches the next call. */
+  readonly maxResultBytes: number;
   /** A pong arrived: the round trip in ms. */
   rtt(ms: number): void;
   socketError(error: Error): void;
@@ -86,13 +90,15 @@ export class Link implements ServedLink, HeartbeatTarget, PublishedLink {
     readonly tools: ToolSource,
     readonly events: Emitter<ConnectionEventMap>,
     readonly server: SharedToolServer,
-    readonly caller?: ToolCaller,
-    readonly resultLimit: () => number = () => 0,
   ) {}
 
-  /** Read at each answer, so a reload of the setting reaches the next call. */
+  // Read from the owner: an idle link keeps no copy or closure of its own.
+  get caller(): ToolCaller | undefined {
+    return this.owner.caller;
+  }
+
   get maxResultBytes(): number {
-    return this.resultLimit();
+    return this.owner.maxResultBytes;
   }
 
   get open(): boolean {

@@ -42,6 +42,14 @@ export const republishBurst = 5;
 
 type Phase = "idle" | "relist" | "slot" | "drain";
 
+interface Work {
+  phase: Phase;
+  cause: RepublishCause;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  checking: boolean;
+  again: boolean;
+}
+
 /**
  * Keeps one endpoint's agent holding the tools it may see (one publisher per endpoint, across
  * its links). A change is compared with what the agent last received, so an endpoint whose own
@@ -53,15 +61,12 @@ type Phase = "idle" | "relist" | "slot" | "drain";
  */
 export class ToolsPublisher {
   #link: PublishedLink | undefined;
-  #phase: Phase = "idle";
-  #cause: RepublishCause = "no-relist";
-  #timer: ReturnType<typeof setTimeout> | undefined;
   /** Whether this endpoint's agent re-lists after `list_changed`; undefined until seen. */
   #relists: boolean | undefined;
-  #tokens = republishBurst;
-  #tokensAt = 0;
-  #checking = false;
-  #again = false;
+  /** A check or a republish under way; none while idle, so an idle endpoint keeps no state. */
+  #work: Work | undefined;
+  /** The republish budget once one was spent; a full burst until then. */
+  #budget: { tokens: number; at: number } | undefined;
 
   constructor(
     private readonly settings: PublishSettings,
@@ -107,23 +112,39 @@ export class ToolsPublisher {
     if (link === this.#link && this.#phase === "drain") void this.#finish();
   }
 
+  get #phase(): Phase {
+    return this.#work?.phase ?? "idle";
+  }
+
+  #busy(): Work {
+    this.#work ??= { phase: "idle", cause: "no-relist", timer: undefined, checking: false, again: false };
+    return this.#work;
+  }
+
+  /** Drops the work record once nothing is under way. */
+  #release(): void {
+    const work = this.#work;
+    if (work && work.phase === "idle" && !work.checking && work.timer === undefined) this.#work = undefined;
+  }
+
   /** Compares the agent's list with the current one, one check at a time. */
   #check(): void {
-    if (this.#checking) {
-      this.#again = true;
+    const work = this.#busy();
+    if (work.checking) {
+      work.again = true;
       return;
     }
-    this.#checking = true;
+    work.checking = true;
     void this.#compare()
       .then((stale) => {
         if (stale !== undefined) this.#react(stale);
       })
       .finally(() => {
-        this.#checking = false;
-        if (this.#again) {
-          this.#again = false;
+        work.checking = false;
+        if (work.again) {
+          work.again = false;
           this.#check();
-        }
+        } else this.#release();
       });
   }
 
@@ -152,7 +173,7 @@ export class ToolsPublisher {
     if (toolsChanged === "reconnect") this.#plan("forced");
     else if (this.#relists === false) this.#plan("remembered");
     else if (this.#phase !== "relist") {
-      this.#phase = "relist";
+      this.#busy().phase = "relist";
       this.#arm(this.settings.relistGrace, () => {
         this.#relists = false;
         this.#plan("no-relist");
@@ -162,12 +183,13 @@ export class ToolsPublisher {
 
   /** Waits for a republish slot, then for the running calls, then republishes if still stale. */
   #plan(cause: RepublishCause): void {
-    this.#cause = cause;
-    this.#phase = "slot";
+    const work = this.#busy();
+    work.cause = cause;
+    work.phase = "slot";
     this.#arm(this.#untilToken(), () => {
       const link = this.#link;
       if (!link) return;
-      this.#phase = "drain";
+      work.phase = "drain";
       if (link.incoming === 0) void this.#finish();
       else this.#arm(this.settings.drainTimeout, () => void this.#finish());
     });
@@ -175,14 +197,16 @@ export class ToolsPublisher {
 
   async #finish(): Promise<void> {
     const link = this.#link;
-    if (!link || this.#phase !== "drain") return;
+    const work = this.#work;
+    if (!link || work?.phase !== "drain") return;
     this.#clearTimer();
     const stale = await this.#compare();
-    if (link !== this.#link || this.#phase !== "drain") return;
-    this.#phase = "idle";
+    if (link !== this.#link || work !== this.#work || work.phase !== "drain") return;
+    work.phase = "idle";
+    this.#release();
     if (!stale) return;
     this.#take();
-    link.republish(this.#cause);
+    link.republish(work.cause);
   }
 
   #untilToken(): number {
@@ -191,31 +215,37 @@ export class ToolsPublisher {
   }
 
   #available(): number {
-    const refilled = (this.now() - this.#tokensAt) / this.settings.republishInterval;
-    return Math.min(republishBurst, this.#tokens + refilled);
+    const budget = this.#budget;
+    if (!budget) return republishBurst;
+    const refilled = (this.now() - budget.at) / this.settings.republishInterval;
+    return Math.min(republishBurst, budget.tokens + refilled);
   }
 
   #take(): void {
-    this.#tokens = this.#available() - 1;
-    this.#tokensAt = this.now();
+    this.#budget = { tokens: this.#available() - 1, at: this.now() };
   }
 
   #arm(ms: number, run: () => void): void {
     this.#clearTimer();
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
+    const work = this.#busy();
+    work.timer = setTimeout(() => {
+      work.timer = undefined;
       run();
+      this.#release();
     }, ms);
   }
 
   #stop(): void {
     this.#clearTimer();
-    this.#phase = "idle";
+    if (this.#work) this.#work.phase = "idle";
+    this.#release();
   }
 
   #clearTimer(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    const work = this.#work;
+    if (work?.timer === undefined) return;
+    clearTimeout(work.timer);
+    work.timer = undefined;
   }
 }
 
@@ -228,11 +258,25 @@ const fingerprints = new WeakMap<readonly ToolDescriptor[], string>();
 export function toolListFingerprint(list: readonly ToolDescriptor[]): string {
   let digest = fingerprints.get(list);
   if (digest === undefined) {
-    digest = createHash("sha1")
-      .update(JSON.stringify(list.map(wireTool)))
-      .digest("base64url");
+    digest = intern(
+      createHash("sha1")
+        .update(JSON.stringify(list.map(wireTool)))
+        .digest("base64url"),
+    );
     fingerprints.set(list, digest);
   }
+  return digest;
+}
+
+// Links keep the digest of what their agent holds; sources that build a new array per listing
+// would otherwise give each idle link a copy of the same string.
+const digests = new Map<string, string>();
+
+function intern(digest: string): string {
+  const known = digests.get(digest);
+  if (known !== undefined) return known;
+  if (digests.size >= 256) digests.delete(digests.keys().next().value as string);
+  digests.set(digest, digest);
   return digest;
 }
 

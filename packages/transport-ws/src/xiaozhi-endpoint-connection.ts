@@ -11,6 +11,7 @@ import {
   type RepublishCause,
   type ResolvedEndpoint,
   redact,
+  type ToolCaller,
   type ToolSource,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
@@ -73,6 +74,48 @@ export class XiaozhiEndpointConnection implements Connection {
   /** What this connection's links call back into. */
   readonly #owner: LinkOwner;
 
+  // What links call back into, as methods of one object per connection: an idle endpoint costs
+  // no closures for them.
+  // The connection's publisher too: one object, not two.
+  static readonly #Owner = class extends ToolsPublisher implements LinkOwner {
+    #caller: ToolCaller | undefined;
+    constructor(readonly connection: XiaozhiEndpointConnection) {
+      super(connection.options);
+    }
+    get publisher(): ToolsPublisher {
+      return this;
+    }
+    get caller(): ToolCaller {
+      const endpoint = this.connection.endpoint;
+      this.#caller ??= {
+        endpointId: endpoint.id,
+        ...(endpoint.name === undefined ? {} : { name: endpoint.name }),
+      };
+      return this.#caller;
+    }
+    get maxResultBytes(): number {
+      // The endpoint's own `maxResultBytes` (carried in its data) wins over the factory's setting.
+      const own = (this.connection.endpoint.data as EndpointTransportData | undefined)?.maxResultBytes;
+      return typeof own === "number" ? own : this.connection.options.maxResultBytes;
+    }
+    rtt(ms: number): void {
+      this.connection.#rttMs = ms;
+    }
+    socketError(error: Error): void {
+      const connection = this.connection;
+      connection.#logger.debug(
+        { endpoint: connection.endpoint.masked, err: redact(describeError(error)) },
+        "socket error",
+      );
+    }
+    closed(link: Link, code: number, reason: string): void {
+      this.connection.#detach(link, code, reason);
+    }
+    republish(link: Link, cause: RepublishCause): void {
+      this.connection.#republish(link, cause);
+    }
+  };
+
   constructor(
     readonly endpoint: ResolvedEndpoint,
     context: ConnectionContext,
@@ -80,20 +123,12 @@ export class XiaozhiEndpointConnection implements Connection {
   ) {
     this.#logger = context.logger;
     this.#tools = context.tools;
-    this.#publisher = new ToolsPublisher(options);
     this.#events = new Emitter((error) =>
       this.#logger.error({ endpoint: endpoint.masked, err: redact(describeError(error)) }, "listener threw"),
     );
-    this.#owner = {
-      publisher: this.#publisher,
-      rtt: (ms) => {
-        this.#rttMs = ms;
-      },
-      socketError: (error) =>
-        this.#logger.debug({ endpoint: endpoint.masked, err: redact(describeError(error)) }, "socket error"),
-      closed: (link, code, reason) => this.#detach(link, code, reason),
-      republish: (link, cause) => this.#republish(link, cause),
-    };
+    const owner = new XiaozhiEndpointConnection.#Owner(this);
+    this.#owner = owner;
+    this.#publisher = owner;
   }
 
   get id(): string {
@@ -275,16 +310,8 @@ export class XiaozhiEndpointConnection implements Connection {
   }
 
   #attach(socket: WebSocket): Link {
-    const endpoint = this.endpoint;
-    const caller = {
-      endpointId: endpoint.id,
-      ...(endpoint.name === undefined ? {} : { name: endpoint.name }),
-    };
-    // The endpoint's own `maxResultBytes` (carried in its data) wins over the factory's setting.
-    const own = (endpoint.data as EndpointTransportData | undefined)?.maxResultBytes;
-    const limit = typeof own === "number" ? () => own : () => this.options.maxResultBytes;
     const server = toolServerFor(this.options);
-    const link = new Link(socket, this.#owner, this.#tools, this.#events, server, caller, limit);
+    const link = new Link(socket, this.#owner, this.#tools, this.#events, server);
     this.#link = link;
     this.#publisher.attach(link);
     link.heartbeat = this.options.heartbeat.register(link);
