@@ -15,6 +15,29 @@ describe("fitResult", () => {
     expect(fitResult(small, 1, 8192)).toEqual({ result: small });
   });
 
+  it("never leaves a message over the limit untouched, near the limit, for any text or item count", () => {
+    const pieces = ["a", "\u0001", '"', "天", "😀", "\n"];
+    for (const piece of pieces) {
+      for (const items of [1, 3]) {
+        for (let length = 1; length <= 1400; length += 97) {
+          const result: CallToolResult = {
+            content: Array.from({ length: items }, () => ({
+              type: "text" as const,
+              text: piece.repeat(length),
+            })),
+            isError: false,
+          };
+          for (const id of [0, "x".repeat(40)]) {
+            const fitted = fitResult(result, id, 8192);
+            expect(messageBytes(fitted.result, id)).toBeLessThanOrEqual(8192);
+            if (fitted.result === result) expect(fitted.truncated).toBeUndefined();
+            else expect(messageBytes(result, id)).toBeGreaterThan(8192);
+          }
+        }
+      }
+    }
+  });
+
   it("fits the whole message, ids and escapes included, whatever the text is made of", () => {
     const samples = [
       "x".repeat(50_000),
