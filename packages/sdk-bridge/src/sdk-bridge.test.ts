@@ -156,12 +156,8 @@ describe(`the MCP SDK ${sdk}: the members it does not document, as the packages 
 
   it("is the copy every package of this repository depends on", () => {
     const root = join(import.meta.dirname, "..", "..", "..");
-    const pinned = [
-      "packages/transport-ws",
-      "packages/mcp-services",
-      "packages/sdk-bridge",
-      "apps/webserver",
-    ].map((dir) => {
+    const dirs = ["packages/transport-ws", "packages/mcp-services", "packages/sdk-bridge", "apps/webserver"];
+    const pinned = dirs.map((dir) => {
       const pkg = JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")) as {
         dependencies?: Record<string, string>;
       };
@@ -171,7 +167,7 @@ describe(`the MCP SDK ${sdk}: the members it does not document, as the packages 
     expect(pinned).toEqual(pinned.map(([dir]) => [dir, sdk]));
     // And one installed copy: two would load the SDK twice (memory, start-up time).
     const copies = new Set(
-      pinned.map(([dir]) =>
+      dirs.map((dir) =>
         realpathSync(
           dirname(
             createRequire(join(root, dir, "package.json")).resolve("@modelcontextprotocol/sdk/types.js"),
