@@ -65,6 +65,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const adapter = scope.resolve(XiaozhiConnectionAdapter);
   const routes = createXiaozhiRoutes(adapter, {
     version: options.version,
+    logger,
     ...(options.authToken ? { authToken: options.authToken } : {}),
   });
   const dashboard = loadDashboard(builtDashboard, dashboardSources);

@@ -1,6 +1,11 @@
 // tsyringe needs the Reflect metadata polyfill before it loads; importing it here spares every user.
 import "reflect-metadata";
 
+export {
+  type McpClientInfo,
+  type McpClientLimits,
+  newClientToken,
+} from "./adapter/client-admin.js";
 export type { AdapterEventMap } from "./adapter/event-feed.js";
 export { defaultMaxTools, type ToolBudget } from "./adapter/tool-budget.js";
 export type { AdapterStatus, ServiceConfigView, ServiceInfo, ToolInfo } from "./adapter/views.js";
@@ -19,6 +24,7 @@ export {
   describeEntries,
   type ListedEndpoint,
 } from "./cluster.js";
+export { type McpClientConfig, mcpClientSchema } from "./config/clients.js";
 export { editText } from "./config/config-edit.js";
 export {
   type ConfigDraft,
@@ -96,6 +102,7 @@ export {
   type HistorySnapshot,
   type ToolStats,
 } from "./history/activity-history.js";
+export { McpClientRoute, mcpMaxBodyBytes } from "./http/mcp-clients.js";
 export { createMetrics } from "./http/metrics.js";
 export {
   createXiaozhiRoutes,

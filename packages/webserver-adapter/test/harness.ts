@@ -39,6 +39,7 @@ export class Stack {
   adapter!: XiaozhiConnectionAdapter;
   file!: ConfigFile;
   base!: string;
+  routes: ReturnType<typeof createXiaozhiRoutes> | undefined;
   #close: (() => Promise<void>) | undefined;
 
   constructor(fileName = "xiaozhi.config.json") {
@@ -80,7 +81,8 @@ export class Stack {
     const child = registerXiaozhi(container.createChildContainer(), { configFile: stack.file, logger });
     stack.adapter = child.resolve(XiaozhiConnectionAdapter);
     // Routes (and their metrics) first, so the counters see the first connects.
-    const app = createXiaozhiRoutes(stack.adapter, routes);
+    const app = createXiaozhiRoutes(stack.adapter, { ...routes, logger });
+    stack.routes = app;
     await stack.adapter.start();
     // Endpoints never wait for services; tests that look at tools do.
     if (routes.waitForServices !== false) await stack.adapter.servicesStarted;

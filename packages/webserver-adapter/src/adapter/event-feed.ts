@@ -46,7 +46,7 @@ const endpointEvents: readonly (keyof ManagerEventMap)[] = [
 ];
 
 /** What the history and the metrics call a tool no service offers. */
-const unknownTool = "(unknown tool)";
+export const unknownTool = "(unknown tool)";
 
 /** Where the feed reads what it reports. */
 export interface FeedSources {

@@ -33,10 +33,11 @@ import {
   ToolSourceToken,
 } from "../di/tokens.js";
 import { ActivityHistory } from "../history/activity-history.js";
+import { ClientAdmin, type McpClientInfo, type McpClientLimits } from "./client-admin.js";
 import { ClusterEndpointDirectory } from "./cluster-endpoint-directory.js";
 import { ConfigApplier } from "./config-applier.js";
 import { type DirectoryHost, type EndpointDirectory, FileEndpointDirectory } from "./endpoint-directory.js";
-import { type AdapterEventMap, EventFeed } from "./event-feed.js";
+import { type AdapterEventMap, EventFeed, unknownTool } from "./event-feed.js";
 import { ServiceAdmin } from "./service-admin.js";
 import { ToolBudgetWarnings, toolBudgets } from "./tool-budget.js";
 import type { AdapterStatus, ServiceCatalog, ServiceInfo, ToolInfo } from "./views.js";
@@ -60,6 +61,7 @@ export class XiaozhiConnectionAdapter {
   readonly #applier: ConfigApplier;
   readonly #directory: EndpointDirectory;
   readonly #admin: ServiceAdmin;
+  readonly #clients: ClientAdmin;
   readonly #catalog: ServiceCatalog;
   #started = false;
   #joined: Promise<void> | undefined;
@@ -106,6 +108,7 @@ export class XiaozhiConnectionAdapter {
       },
     });
     this.#admin = new ServiceAdmin(tools, this.#catalog, this.#applier);
+    this.#clients = new ClientAdmin(this.#applier);
     this.#feed.follow({
       manager,
       history: this.history,
@@ -236,6 +239,39 @@ export class XiaozhiConnectionAdapter {
   /** {@inheritDoc ServiceAdmin.listTools} */
   listTools(): Promise<ToolInfo[]> {
     return this.#admin.listTools();
+  }
+
+  /** The MCP clients allowed on `/mcp`, without their tokens. */
+  clients(): McpClientInfo[] {
+    return this.#clients.list();
+  }
+
+  /** {@inheritDoc ClientAdmin.add} */
+  addClient(name: string, limits?: McpClientLimits): Promise<{ client: McpClientInfo; token: string }> {
+    return this.#clients.add(name, limits);
+  }
+
+  /** {@inheritDoc ClientAdmin.remove} */
+  removeClient(name: string): Promise<boolean> {
+    return this.#clients.remove(name);
+  }
+
+  /**
+   * Records a tool call an MCP client made on `/mcp`, beside the agents' calls: in recent calls
+   * and history as `client:<name>`, and in the call metrics.
+   */
+  recordClientCall(client: string, tool: string, ms: number, ok: boolean): void {
+    this.#feed.emit(
+      "call",
+      this.history.call({
+        at: this.now(),
+        endpoint: `client:${client}`,
+        agent: client,
+        tool: this.#toolNames.has(tool) ? tool : unknownTool,
+        ms: Math.round(ms * 10) / 10,
+        ok,
+      }),
+    );
   }
 
   /** {@inheritDoc ServiceAdmin.setToolEnabled} */

@@ -1,5 +1,6 @@
 import { XiaozhiError } from "@xiaozhi-connect/core";
 import { z } from "zod";
+import { mcpClientsSchema } from "./clients.js";
 import { type ConfigFormat, parseText } from "./config-text.js";
 
 const positiveMs = z.number().int().positive();
@@ -184,6 +185,8 @@ export const xiaozhiConfigSchema = z.looseObject({
         .optional(),
     })
     .optional(),
+  /** MCP clients (editors, desktop assistants) served on `/mcp`; without any, the route is off. */
+  clients: mcpClientsSchema,
   webUI: z
     .looseObject({
       port: z.number().int().min(0).max(65535).optional(),

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { type ErrorCode, redact, XiaozhiError } from "@xiaozhi-connect/core";
+import { type ErrorCode, type Logger, redact, silentLogger, XiaozhiError } from "@xiaozhi-connect/core";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { methodNotAllowed } from "hono/method-not-allowed";
@@ -8,6 +8,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import type { AdapterEventMap } from "../adapter/event-feed.js";
 import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
+import { McpClientRoute } from "./mcp-clients.js";
 import { createMetrics } from "./metrics.js";
 
 export interface XiaozhiRoutesOptions {
@@ -20,6 +21,8 @@ export interface XiaozhiRoutesOptions {
   readonly version?: string;
   /** Largest request body accepted, in bytes; larger ones get 413. Default 64 KiB. */
   readonly maxBodyBytes?: number;
+  /** Where refused `/mcp` requests are logged (never with their token). */
+  readonly logger?: Logger;
 }
 
 /** The default request body limit: far above any real request, far below a memory problem. */
@@ -49,6 +52,11 @@ const serviceBody = z.object({
   name: z.string({ error: "`name` must be a string" }),
   config: z.record(z.string(), z.unknown(), { error: "`config` must be an object" }),
 });
+const clientBody = z.object({
+  name: z.string({ error: "`name` must be a string" }),
+  services: z.array(z.string(), { error: "`services` must be a list of service names" }).optional(),
+  tools: z.array(z.string(), { error: "`tools` must be a list of tool names" }).optional(),
+});
 const toolBody = z.object({ enabled: z.boolean({ error: "`enabled` must be true or false" }) });
 
 /**
@@ -60,7 +68,7 @@ const toolBody = z.object({ enabled: z.boolean({ error: "`enabled` must be true 
 export function createXiaozhiRoutes(
   adapter: XiaozhiConnectionAdapter,
   options: XiaozhiRoutesOptions = {},
-): Hono & { close(): void } {
+): Hono & { close(): void; readonly mcp: McpClientRoute } {
   const app = new Hono();
   const version = options.version ?? "0.0.0";
   const metrics = createMetrics(adapter);
@@ -108,6 +116,34 @@ export function createXiaozhiRoutes(
   });
 
   app.get("/healthz", (c) => c.json({ ok: true }));
+
+  // MCP clients (editors, desktop assistants): their own tokens, checked by the route itself.
+  const mcp = new McpClientRoute(adapter, { version, logger: options.logger ?? silentLogger });
+  app.on(["GET", "POST", "DELETE"], "/mcp", (c) => mcp.handle(c));
+  const offClients = adapter.on("config", () => void mcp.prune());
+
+  app.get("/api/clients", (c) => c.json({ clients: adapter.clients() }));
+
+  // The token is in this answer and nowhere else, ever: the caller hands it to the client.
+  app.post("/api/clients", async (c) => {
+    const body = await jsonBody(c);
+    if (body instanceof Response) return body;
+    const parsed = clientBody.safeParse(body);
+    if (!parsed.success) return fail(c, 400, "BAD_REQUEST", parsed.error.issues[0]?.message ?? "bad body");
+    const { name, ...limits } = parsed.data;
+    if (adapter.clients().some((client) => client.name === name)) {
+      return fail(c, 409, "DUPLICATE_CLIENT", `there is already an MCP client ${truncate(name)}`);
+    }
+    return c.json(await adapter.addClient(name, limits), 201);
+  });
+
+  app.delete("/api/clients/:name", async (c) => {
+    const name = c.req.param("name");
+    if (!(await adapter.removeClient(name))) {
+      return fail(c, 404, "UNKNOWN_CLIENT", `no MCP client ${truncate(name)}`);
+    }
+    return c.body(null, 204);
+  });
 
   app.get("/api/endpoints", (c) => c.json({ endpoints: adapter.endpoints() }));
 
@@ -235,7 +271,10 @@ export function createXiaozhiRoutes(
       for (const end of streams) end();
       streams.clear();
       metrics.dispose();
+      offClients();
+      void mcp.close();
     },
+    mcp,
   });
 }
 
