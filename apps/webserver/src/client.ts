@@ -349,7 +349,7 @@ export async function setToolEnabled(where: Target, name: string, enabled: boole
   });
 }
 
-async function loadFile(path: string, m: Messages): Promise<XiaozhiConfig> {
+export async function loadFile(path: string, m: Messages): Promise<XiaozhiConfig> {
   try {
     return await new ConfigFile(path).load();
   } catch (error) {
@@ -358,7 +358,7 @@ async function loadFile(path: string, m: Messages): Promise<XiaozhiConfig> {
 }
 
 /** Edits the config file as the server would: atomically, keeping unknown fields, validated. */
-async function editFile(
+export async function editFile(
   where: Extract<Target, { kind: "file" }>,
   edit: (raw: Record<string, unknown>) => void,
 ): Promise<void> {

@@ -19,7 +19,7 @@ function said(value: unknown, key: string): string {
   if (typeof value !== "function") return JSON.stringify(value);
   const sample = key.endsWith("ready")
     ? [{ url: "http://x/", connected: 1, total: 2, why: "", tools: 3, starting: 1, config: null }]
-    : key.endsWith("demoBanner")
+    : key.endsWith("demoBanner") || key.endsWith("clients.which")
       ? [["/a", "/b"]]
       : ["sample", 2, "sample"];
   return JSON.stringify((value as (...args: unknown[]) => unknown)(...sample));

@@ -1,0 +1,173 @@
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { type McpClientConfig, newClientToken } from "@xiaozhi-connect/webserver-adapter";
+import type { Command } from "commander";
+import type { Cli } from "./cli.js";
+import { editFile, loadFile } from "./client.js";
+import type { Messages } from "./messages.js";
+import { findConfig } from "./options.js";
+import { CommandError, table } from "./output.js";
+import { runningServer, stateDir } from "./state.js";
+
+const list = (value: string | undefined) =>
+  value === undefined
+    ? undefined
+    : value
+        .split(",")
+        .map((item) => item.trim())
+        .filter(Boolean);
+
+/**
+ * `client add|list|remove`: the MCP clients allowed on `/mcp`, kept in the config file (a running
+ * server reads the change from the file at once). `stdio`: the running server's `/mcp` on
+ * stdin/stdout, for clients that only start a command.
+ */
+export function clientCommands(program: Command, cli: Cli): void {
+  const { env, m, out, json, globals, run } = cli;
+  const pathOf = (command: Command) => {
+    const path = findConfig(globals(command).config, env).path;
+    if (!path) throw new CommandError(m.manage.noServerNoConfig);
+    return path;
+  };
+
+  const client = program.command("client").description(m.help.client);
+  client
+    .command("add <name>")
+    .description(m.help.clientAdd)
+    .option("--services <names>", m.help.clientServices)
+    .option("--tools <names>", m.help.clientTools)
+    .action(
+      run(async (command) => {
+        const path = pathOf(command);
+        const name = String(command.args[0]);
+        const options = command.opts() as { services?: string; tools?: string };
+        const services = list(options.services);
+        const tools = list(options.tools);
+        const token = newClientToken();
+        const entry: McpClientConfig = {
+          name,
+          token,
+          ...(services ? { services } : {}),
+          ...(tools ? { tools } : {}),
+        };
+        await editFile({ kind: "file", path, m }, (raw) => {
+          const clients = Array.isArray(raw.clients) ? (raw.clients as { name?: unknown }[]) : [];
+          if (clients.some((c) => c.name === name)) throw new CommandError(m.clients.duplicate(name));
+          raw.clients = [...clients, entry];
+        });
+        const server = runningServer(stateDir(env, path));
+        out(m.clients.added(name, token, server?.url ?? "http://127.0.0.1:9999/").join("\n"));
+      }),
+    );
+  client
+    .command("list")
+    .description(m.help.clientList)
+    .option("--json", m.help.json)
+    .action(
+      run(async (command) => {
+        const clients = (await loadFile(pathOf(command), m)).clients ?? [];
+        const rows = clients.map(({ name, services, tools }) => ({
+          name,
+          ...(services ? { services } : {}),
+          ...(tools ? { tools } : {}),
+        }));
+        if ((command.opts() as { json?: boolean }).json) json(rows);
+        else if (rows.length === 0) out(m.clients.none);
+        else
+          out(
+            table(
+              [m.clients.name, m.clients.limits],
+              rows.map((row) => [row.name, limitsOf(row, m)]),
+            ),
+          );
+      }),
+    );
+  client
+    .command("remove <name>")
+    .description(m.help.clientRemove)
+    .action(
+      run(async (command) => {
+        const name = String(command.args[0]);
+        await editFile({ kind: "file", path: pathOf(command), m }, (raw) => {
+          const clients = Array.isArray(raw.clients) ? (raw.clients as { name?: unknown }[]) : [];
+          if (!clients.some((c) => c.name === name)) throw new CommandError(m.clients.unknown(name));
+          raw.clients = clients.filter((c) => c.name !== name);
+        });
+        out(m.clients.removed(name));
+      }),
+    );
+
+  program
+    .command("stdio")
+    .description(m.help.stdio)
+    .option("--client <name>", m.help.stdioClient)
+    .action(
+      run(async (command) => {
+        const path = pathOf(command);
+        const server = runningServer(stateDir(env, path));
+        // Services run once, in the server: without one there is nothing to bridge to.
+        if (!server) throw new CommandError(m.clients.noServer);
+        const clients = (await loadFile(path, m)).clients ?? [];
+        const chosen = pick(clients, (command.opts() as { client?: string }).client, m);
+        await bridge(new URL("mcp", server.url), chosen.token);
+      }),
+    );
+}
+
+function limitsOf(row: { services?: readonly string[]; tools?: readonly string[] }, m: Messages): string {
+  const parts = [...(row.services ?? []).map((s) => `${s}__*`), ...(row.tools ?? [])];
+  return parts.length ? parts.join(", ") : m.clients.all;
+}
+
+function pick(clients: readonly McpClientConfig[], name: string | undefined, m: Messages): McpClientConfig {
+  if (clients.length === 0) throw new CommandError(m.clients.none);
+  if (name !== undefined) {
+    const found = clients.find((c) => c.name === name);
+    if (!found) throw new CommandError(m.clients.unknown(name));
+    return found;
+  }
+  if (clients.length > 1) throw new CommandError(m.clients.which(clients.map((c) => c.name)));
+  return clients[0] as McpClientConfig;
+}
+
+/**
+ * Relays MCP messages between stdin/stdout and the server's `/mcp`, each side through the SDK's
+ * own transport; ends when either side closes. Nothing but MCP messages goes to stdout.
+ */
+async function bridge(url: URL, token: string): Promise<void> {
+  const local = new StdioServerTransport();
+  const remote = new StreamableHTTPClientTransport(url, {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+  });
+  let closing = false;
+  const ended = new Promise<void>((resolve) => {
+    local.onclose = () => resolve();
+    remote.onclose = () => resolve();
+    process.stdin.once("end", () => resolve());
+  }).then(() => {
+    closing = true;
+  });
+  const fail = (error: unknown) => {
+    // Streams aborted while the bridge closes are how it closes, not errors worth a line.
+    if (closing) return;
+    process.stderr.write(
+      `xiaozhi-connect stdio: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+  };
+  local.onmessage = (message) =>
+    void remote.send(message).catch((error: unknown) => {
+      fail(error);
+      // A request the server refused still gets its answer, or the client would wait for ever.
+      if ("method" in message && "id" in message) {
+        const reason = error instanceof Error ? error.message : String(error);
+        void local.send({ jsonrpc: "2.0", id: message.id, error: { code: -32000, message: reason } });
+      }
+    });
+  remote.onmessage = (message) => void local.send(message).catch(fail);
+  local.onerror = fail;
+  remote.onerror = fail;
+  await remote.start();
+  await local.start();
+  await ended;
+  await Promise.allSettled([remote.terminateSession(), remote.close(), local.close()]);
+}
