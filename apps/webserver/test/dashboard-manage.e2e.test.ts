@@ -157,6 +157,68 @@ describe("managing from the dashboard in headless Chromium", () => {
     await page.close();
   }, 90_000);
 
+  it("adds an MCP client with its token shown once, which then works on /mcp, and removes it", async () => {
+    const { page, problems, dialogs, answers } = await open();
+    expect(await page.locator("#no-clients").isVisible()).toBe(true);
+    await page.fill("#client-name", "cursor");
+    await page.fill("#client-tools", "demo__clock");
+    await page.click("#client-add");
+    const row = page.locator('#clients tr[data-client="cursor"]');
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
+    expect(await row.locator("td.limits").textContent()).toBe("demo__clock");
+    expect(await page.locator("#no-clients").isVisible()).toBe(false);
+
+    const token = (await page.locator("#client-token").textContent()) ?? "";
+    expect(token).toMatch(/^[\w-]{32}$/);
+    expect(await page.locator("#client-how").textContent()).toContain(`${server?.url}mcp`);
+    const stored = JSON.parse(readFileSync(configPath, "utf8")).clients;
+    expect(stored).toEqual([{ name: "cursor", token, tools: ["demo__clock"] }]);
+
+    // The token opens /mcp, limited to the client's tools.
+    const mcp = (body: unknown, extra: Record<string, string> = {}) =>
+      fetch(`${server?.url}mcp`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...extra,
+        },
+        body: JSON.stringify(body),
+      });
+    const init = await mcp({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+    });
+    expect(init.status).toBe(200);
+    const session = init.headers.get("mcp-session-id") ?? "";
+    await init.text();
+    const listed = await mcp(
+      { jsonrpc: "2.0", id: 2, method: "tools/list" },
+      { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
+    );
+    expect(await listed.text()).toMatch(/"name":"demo__clock"/);
+
+    // A reload shows the client, never its token.
+    await page.reload();
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
+    expect(await page.locator("#client-new").isVisible()).toBe(false);
+    expect(await page.content()).not.toContain(token);
+
+    answers.push(true);
+    await row.locator('button[data-action="remove"]').click();
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(0);
+    expect(dialogs.at(-1)).toBe("Remove the MCP client cursor? Its token stops working at once.");
+    expect(JSON.parse(readFileSync(configPath, "utf8")).clients).toEqual([]);
+    expect(
+      (await mcp({ jsonrpc: "2.0", id: 3, method: "tools/list" }, { "mcp-session-id": session })).status,
+    ).toBe(404);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   it("draws an endpoint's RTT and health charts and its up period after a few heartbeats", async () => {
     const { page, problems } = await open();
     const id = endpointId(cloud?.endpointUrl("kitchen-token") ?? "");

@@ -20,6 +20,12 @@ export const allowedWords: readonly string[] = [
   "ms",
   "Redis",
   "Unicode",
+  // The MCP clients the dashboard names, as their makers write them.
+  "Cursor",
+  "Claude",
+  "Desktop",
+  "Cherry",
+  "Studio",
 ];
 
 /**

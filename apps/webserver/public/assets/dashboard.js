@@ -1,5 +1,6 @@
 // The dashboard. State comes from one event stream (GET /api/events): a snapshot, then one event per
 // change. Changes are applied to the DOM once per animation frame, and only to the rows that changed.
+import { loadClients, renderClients } from "./clients.js";
 import {
   markEndpoint,
   rebuildEndpoints,
@@ -33,6 +34,7 @@ const cardLabels = {
   "service-table": { runs: "runs", count: "tools", restarts: "restarts", uptime: "uptime", why: "why" },
   tools: { desc: "description", calls: "calls", errors: "errorCount" },
   "instance-table": { held: "held" },
+  "client-table": { limits: "clientLimits" },
 };
 
 function translatePage() {
@@ -59,6 +61,7 @@ $("lang").addEventListener("change", () => {
   renderTools();
   renderCalls();
   renderCluster();
+  renderClients();
   refreshServiceForm();
   $("live").textContent = t($("live").className === "on" ? "live" : "reconnectingServer");
 });
@@ -92,6 +95,7 @@ const handlers = {
     renderServices();
     renderTools();
     renderCalls();
+    void loadClients();
   },
   endpoint(e) {
     const before = state.endpoints.get(e.id);
@@ -127,6 +131,7 @@ const handlers = {
     markEndpoint();
     renderSummary();
     void refreshStatus();
+    void loadClients();
   },
   sample({ id, point }) {
     const history = state.history.get(id);

@@ -12,6 +12,8 @@ export const state = {
   status: null,
   cluster: null,
   calls: [],
+  /** MCP clients allowed on /mcp, without tokens (read from /api/clients, not the stream). */
+  clients: [],
   toolStats: new Map(),
   history: new Map(),
   open: new Set(),
