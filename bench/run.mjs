@@ -9,6 +9,7 @@ import { cluster } from "./cluster.mjs";
 import { dashboard } from "./dashboard.mjs";
 import { deadLink } from "./dead-link.mjs";
 import { failover } from "./failover.mjs";
+import { mcpRoute } from "./mcp-route.mjs";
 import { memory } from "./memory.mjs";
 import { reconnectSpread } from "./reconnect-spread.mjs";
 import { recovery } from "./recovery.mjs";
@@ -23,6 +24,7 @@ const all = [
   memory,
   toolCall,
   callCpu,
+  mcpRoute,
   failover,
   deadLink,
   strategyPick,
