@@ -79,6 +79,32 @@ describe("/mcp for MCP clients", () => {
     expect(metrics).toMatch(/xiaozhi_tool_calls_total\{tool="calc__add",outcome="ok"\} 1/);
   }, 30_000);
 
+  it("gives clients what agents get: custom tools under their own names, switched-off tools hidden", async () => {
+    const s = await start({
+      mcpServerConfig: { calc: { tools: { secret: { enable: false } } } },
+      customMCP: {
+        tools: [
+          {
+            name: "sum",
+            description: "Adds two numbers",
+            inputSchema: { type: "object", properties: { a: { type: "number" }, b: { type: "number" } } },
+            handler: { type: "mcp", config: { serviceName: "calc", toolName: "add" } },
+          },
+        ],
+      },
+    });
+    const all = await connect(s, allToken);
+    const listed = await names(all);
+    expect(listed).toContain("sum");
+    expect(listed).toContain("calc__add");
+    expect(listed).not.toContain("calc__secret");
+    const held = await s.untilHeld("a", (tools) => tools?.includes("sum") ?? false);
+    expect(listed).toEqual((held ?? []).slice().sort());
+    expect(textOf(await all.callTool({ name: "sum", arguments: { a: 2, b: 3 } }))).toBe("5");
+    const off = await all.callTool({ name: "calc__secret", arguments: {} });
+    expect(off.isError).toBe(true);
+  }, 30_000);
+
   it("answers a wrong or missing token with 401 and WWW-Authenticate, and logs the attempt without it", async () => {
     const s = await start();
     const wrong = "wrong-token-0123456789abcdefghijkl";
