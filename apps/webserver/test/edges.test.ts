@@ -109,6 +109,8 @@ describe("the WebServer's edges against hostile and careless input", () => {
       ["GET", "/"],
       ["DELETE", "/api/endpoints/ep-000000000000"],
       ["GET", "/nowhere"],
+      ["POST", "/mcp", json({ jsonrpc: "2.0", id: 1, method: "tools/list" })],
+      ["GET", "/mcp"],
     ];
     for (const [method, path, body] of attempts) {
       const answer = await call(s.port, method, path, { headers: evil, ...(body ? { body } : {}) });
