@@ -1,5 +1,9 @@
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { type McpClientConfig, newClientToken } from "@xiaozhi-connect/webserver-adapter";
 import type { Command } from "commander";
 import type { Cli } from "./cli.js";
@@ -104,12 +108,17 @@ export function clientCommands(program: Command, cli: Cli): void {
     .action(
       run(async (command) => {
         const path = pathOf(command);
-        const server = runningServer(stateDir(env, path));
+        const dir = stateDir(env, path);
         // Services run once, in the server: without one there is nothing to bridge to.
-        if (!server) throw new CommandError(m.clients.noServer);
+        if (!runningServer(dir)) throw new CommandError(m.clients.noServer);
         const clients = (await loadFile(path, m)).clients ?? [];
         const chosen = pick(clients, (command.opts() as { client?: string }).client, m);
-        await bridge(new URL("mcp", server.url), chosen.token);
+        // Read at each (re)connection: a restarted server may listen elsewhere.
+        const address = () => {
+          const server = runningServer(dir);
+          return server ? new URL("mcp", server.url) : undefined;
+        };
+        await bridge(address, chosen.token);
       }),
     );
 }
@@ -130,44 +139,104 @@ function pick(clients: readonly McpClientConfig[], name: string | undefined, m: 
   return clients[0] as McpClientConfig;
 }
 
+/** The id of the `initialize` the bridge replays to a restarted server; its answer is its own. */
+const replayId = "xiaozhi-connect-stdio-reopen";
+
 /**
  * Relays MCP messages between stdin/stdout and the server's `/mcp`, each side through the SDK's
- * own transport; ends when either side closes. Nothing but MCP messages goes to stdout.
+ * own transport; ends when stdin closes. Nothing but MCP messages goes to stdout.
+ *
+ * A server that restarts (an upgrade, a crash under a supervisor) loses its sessions. The bridge
+ * then opens a new one at the server's current address, replaying the client's `initialize`, and
+ * sends the request again, so the client carries on without being restarted itself.
  */
-async function bridge(url: URL, token: string): Promise<void> {
+async function bridge(address: () => URL | undefined, token: string): Promise<void> {
   const local = new StdioServerTransport();
-  const remote = new StreamableHTTPClientTransport(url, {
-    requestInit: { headers: { Authorization: `Bearer ${token}` } },
-  });
   let closing = false;
-  const ended = new Promise<void>((resolve) => {
-    local.onclose = () => resolve();
-    remote.onclose = () => resolve();
-    process.stdin.once("end", () => resolve());
-  }).then(() => {
-    closing = true;
-  });
+  let handshake: { initialize?: JSONRPCMessage; initialized?: JSONRPCMessage } = {};
   const fail = (error: unknown) => {
     // Streams aborted while the bridge closes are how it closes, not errors worth a line.
     if (closing) return;
-    process.stderr.write(
-      `xiaozhi-connect stdio: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
+    process.stderr.write(`xiaozhi-connect stdio: ${reasonOf(error)}\n`);
   };
+
+  const open = async (): Promise<StreamableHTTPClientTransport> => {
+    const url = address();
+    if (!url) throw new Error("the xiaozhi-connect server is not running");
+    const transport = new StreamableHTTPClientTransport(url, {
+      requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    });
+    transport.onmessage = (message) => {
+      if ("id" in message && message.id === replayId) return;
+      void local.send(message).catch(fail);
+    };
+    transport.onerror = fail;
+    await transport.start();
+    return transport;
+  };
+  let remote = await open();
+  let reopening: Promise<void> | undefined;
+  const reopen = (stale: StreamableHTTPClientTransport) => {
+    reopening ??= (async () => {
+      if (remote !== stale) return;
+      void stale.close().catch(() => {});
+      const fresh = await open();
+      const { initialize, initialized } = handshake;
+      if (initialize && "params" in initialize) {
+        await fresh.send({ ...initialize, id: replayId } as JSONRPCMessage);
+        if (initialized) await fresh.send(initialized);
+      }
+      remote = fresh;
+    })().finally(() => {
+      reopening = undefined;
+    });
+    return reopening;
+  };
+
+  const forward = async (message: JSONRPCMessage) => {
+    if ("method" in message && message.method === "initialize") handshake = { initialize: message };
+    if ("method" in message && message.method === "notifications/initialized") {
+      handshake.initialized = message;
+    }
+    await reopening;
+    const sent = remote;
+    try {
+      await sent.send(message);
+    } catch (error) {
+      // The session is gone (404) or the server is away: open a new session and try once more.
+      if (!isSessionLost(error) || message === handshake.initialize) throw error;
+      await reopen(sent);
+      await remote.send(message);
+    }
+  };
+
   local.onmessage = (message) =>
-    void remote.send(message).catch((error: unknown) => {
+    void forward(message).catch((error: unknown) => {
       fail(error);
-      // A request the server refused still gets its answer, or the client would wait for ever.
+      // A request that could not be delivered still gets its answer, or the client would wait for ever.
       if ("method" in message && "id" in message) {
-        const reason = error instanceof Error ? error.message : String(error);
-        void local.send({ jsonrpc: "2.0", id: message.id, error: { code: -32000, message: reason } });
+        void local.send({
+          jsonrpc: "2.0",
+          id: message.id,
+          error: { code: -32000, message: reasonOf(error) },
+        });
       }
     });
-  remote.onmessage = (message) => void local.send(message).catch(fail);
   local.onerror = fail;
-  remote.onerror = fail;
-  await remote.start();
+  const ended = new Promise<void>((resolve) => {
+    local.onclose = () => resolve();
+    process.stdin.once("end", () => resolve());
+  });
   await local.start();
   await ended;
+  closing = true;
   await Promise.allSettled([remote.terminateSession(), remote.close(), local.close()]);
+}
+
+const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** A failure a new session may cure: the session unknown to the server, or the server unreachable. */
+function isSessionLost(error: unknown): boolean {
+  if (error instanceof StreamableHTTPError) return error.code === 404;
+  return error instanceof TypeError && /fetch failed/i.test(error.message);
 }

@@ -2,9 +2,20 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { capture } from "./capture.js";
-import { demoTools, main, type RunningServer, runServer, spawnServer, stopServer } from "./run-server.js";
+import {
+  demoTools,
+  gone,
+  main,
+  type RunningServer,
+  runServer,
+  spawnServer,
+  stopServer,
+} from "./run-server.js";
 
 /** The official MCP Inspector's command line, as installed from npm. */
 const inspectorBin = (() => {
@@ -185,5 +196,43 @@ describe("MCP clients from the command line", () => {
     expect(JSON.parse(called.stdout)).toEqual({ content: [{ type: "text", text: "13" }] });
     // The bridge says nothing of its own on a clean end.
     expect(called.stderr).not.toMatch(/xiaozhi-connect stdio:/);
+  });
+
+  it("keeps a stdio client going across a restart of the server, on its new address", async () => {
+    const client = new Client({ name: "desktop", version: "1.0.0" });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [main, "stdio", "--config", config],
+      env,
+      cwd: dir,
+      stderr: "pipe",
+    });
+    let stderr = "";
+    transport.stderr?.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    await client.connect(transport);
+    const add = async (a: number, b: number) =>
+      (
+        (await client.callTool({
+          name: "demo__calculator",
+          arguments: { a, b, op: "add" },
+        })) as CallToolResult
+      ).content;
+    expect(await add(1, 2)).toEqual([{ type: "text", text: "3" }]);
+
+    const before = server?.url;
+    if (server) expect(await stopServer(server)).toBe(0);
+    server = await runServer(["--config", config, "--port", "0"], env);
+    expect(server.url).not.toBe(before);
+    expect(await add(2, 3)).toEqual([{ type: "text", text: "5" }]);
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual([
+      "demo__calculator",
+      "demo__clock",
+    ]);
+    const pid = transport.pid as number;
+    await client.close();
+    await gone([pid]);
+    expect(stderr).not.toContain(cursor);
   });
 });
