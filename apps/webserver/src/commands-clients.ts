@@ -1,9 +1,3 @@
-import {
-  StreamableHTTPClientTransport,
-  StreamableHTTPError,
-} from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { type McpClientConfig, newClientToken } from "@xiaozhi-connect/webserver-adapter";
 import type { Command } from "commander";
 import type { Cli } from "./cli.js";
@@ -12,6 +6,7 @@ import type { Messages } from "./messages.js";
 import { findConfig } from "./options.js";
 import { CommandError, table } from "./output.js";
 import { runningServer, stateDir } from "./state.js";
+import { bridgeStdio } from "./stdio-bridge.js";
 
 const list = (value: string | undefined) =>
   value === undefined
@@ -118,7 +113,7 @@ export function clientCommands(program: Command, cli: Cli): void {
           const server = runningServer(dir);
           return server ? new URL("mcp", server.url) : undefined;
         };
-        await bridge(address, chosen.token);
+        await bridgeStdio({ address, token: chosen.token });
       }),
     );
 }
@@ -137,106 +132,4 @@ function pick(clients: readonly McpClientConfig[], name: string | undefined, m: 
   }
   if (clients.length > 1) throw new CommandError(m.clients.which(clients.map((c) => c.name)));
   return clients[0] as McpClientConfig;
-}
-
-/** The id of the `initialize` the bridge replays to a restarted server; its answer is its own. */
-const replayId = "xiaozhi-connect-stdio-reopen";
-
-/**
- * Relays MCP messages between stdin/stdout and the server's `/mcp`, each side through the SDK's
- * own transport; ends when stdin closes. Nothing but MCP messages goes to stdout.
- *
- * A server that restarts (an upgrade, a crash under a supervisor) loses its sessions. The bridge
- * then opens a new one at the server's current address, replaying the client's `initialize`, and
- * sends the request again, so the client carries on without being restarted itself.
- */
-async function bridge(address: () => URL | undefined, token: string): Promise<void> {
-  const local = new StdioServerTransport();
-  let closing = false;
-  let handshake: { initialize?: JSONRPCMessage; initialized?: JSONRPCMessage } = {};
-  const fail = (error: unknown) => {
-    // Streams aborted while the bridge closes are how it closes, not errors worth a line.
-    if (closing) return;
-    process.stderr.write(`xiaozhi-connect stdio: ${reasonOf(error)}\n`);
-  };
-
-  const open = async (): Promise<StreamableHTTPClientTransport> => {
-    const url = address();
-    if (!url) throw new Error("the xiaozhi-connect server is not running");
-    const transport = new StreamableHTTPClientTransport(url, {
-      requestInit: { headers: { Authorization: `Bearer ${token}` } },
-    });
-    transport.onmessage = (message) => {
-      if ("id" in message && message.id === replayId) return;
-      void local.send(message).catch(fail);
-    };
-    transport.onerror = fail;
-    await transport.start();
-    return transport;
-  };
-  let remote = await open();
-  let reopening: Promise<void> | undefined;
-  const reopen = (stale: StreamableHTTPClientTransport) => {
-    reopening ??= (async () => {
-      if (remote !== stale) return;
-      void stale.close().catch(() => {});
-      const fresh = await open();
-      const { initialize, initialized } = handshake;
-      if (initialize && "params" in initialize) {
-        await fresh.send({ ...initialize, id: replayId } as JSONRPCMessage);
-        if (initialized) await fresh.send(initialized);
-      }
-      remote = fresh;
-    })().finally(() => {
-      reopening = undefined;
-    });
-    return reopening;
-  };
-
-  const forward = async (message: JSONRPCMessage) => {
-    if ("method" in message && message.method === "initialize") handshake = { initialize: message };
-    if ("method" in message && message.method === "notifications/initialized") {
-      handshake.initialized = message;
-    }
-    await reopening;
-    const sent = remote;
-    try {
-      await sent.send(message);
-    } catch (error) {
-      // The session is gone (404) or the server is away: open a new session and try once more.
-      if (!isSessionLost(error) || message === handshake.initialize) throw error;
-      await reopen(sent);
-      await remote.send(message);
-    }
-  };
-
-  local.onmessage = (message) =>
-    void forward(message).catch((error: unknown) => {
-      fail(error);
-      // A request that could not be delivered still gets its answer, or the client would wait for ever.
-      if ("method" in message && "id" in message) {
-        void local.send({
-          jsonrpc: "2.0",
-          id: message.id,
-          error: { code: -32000, message: reasonOf(error) },
-        });
-      }
-    });
-  local.onerror = fail;
-  const ended = new Promise<void>((resolve) => {
-    local.onclose = () => resolve();
-    process.stdin.once("end", () => resolve());
-  });
-  await local.start();
-  await ended;
-  closing = true;
-  await Promise.allSettled([remote.terminateSession(), remote.close(), local.close()]);
-}
-
-const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
-/** A failure a new session may cure: the session unknown to the server, or the server unreachable. */
-function isSessionLost(error: unknown): boolean {
-  if (error instanceof StreamableHTTPError) return error.code === 404;
-  return error instanceof TypeError && /fetch failed/i.test(error.message);
 }

@@ -169,6 +169,17 @@ describe("MCP clients from the command line", () => {
     );
     expect(server.stdout() + server.stderr()).not.toContain(cursor);
     expect(server.stdout() + server.stderr()).not.toContain(wrong);
+
+    // `stdio` names the client it cannot find, and asks which when several could be meant.
+    const unknown = await capture(["stdio", "--client", "nobody", "--config", config], env, dir);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/no MCP client "nobody"/);
+    expect(unknown.out).toBe("");
+    await capture(["client", "add", "second", "--config", config], env, dir);
+    const which = await capture(["stdio", "--config", config], env, dir);
+    expect(which.code).toBe(1);
+    expect(which.err).toMatch(/Several MCP clients are configured \(cursor, second\)/);
+    await capture(["client", "remove", "second", "--config", config], env, dir);
   });
 
   it("lets the MCP Inspector list and call tools through `xiaozhi-connect stdio`", async () => {
