@@ -1,5 +1,6 @@
 import { Command, CommanderError, Help, InvalidArgumentError, Option } from "commander";
 import stringWidth from "string-width";
+import { authCommands } from "./commands-auth.js";
 import { clientCommands } from "./commands-clients.js";
 import { habitCommands } from "./commands-habits.js";
 import { manageCommands } from "./commands-manage.js";
@@ -74,6 +75,7 @@ export async function main(
   serverCommands(program, cli);
   manageCommands(program, cli);
   clientCommands(program, cli);
+  authCommands(program, cli);
   habitCommands(program, cli);
   // Every subcommand speaks the same language, and has the same help layout and error handling.
   for (const command of allCommands(program)) {

@@ -95,6 +95,8 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
       port,
       ...(authToken ? { authToken } : {}),
       ...(fileConfig?.webUI?.allowedHosts ? { allowedHosts: fileConfig.webUI.allowedHosts } : {}),
+      ...(fileConfig?.webUI?.password ? { passwordHash: fileConfig.webUI.password } : {}),
+      ...(fileConfig?.webUI?.metricsToken ? { metricsToken: fileConfig.webUI.metricsToken } : {}),
       logger,
       version,
       signal: shutdown.signal,

@@ -8,6 +8,7 @@ import {
   ConfigFile,
   createXiaozhiContainer,
   createXiaozhiRoutes,
+  HttpAuth,
   hostGuard,
   jsonMethodNotAllowed,
   notFound,
@@ -16,7 +17,8 @@ import {
   XiaozhiConnectionAdapter,
 } from "@xiaozhi-connect/webserver-adapter";
 import { Hono } from "hono";
-import { loadDashboard, mountDashboard } from "./dashboard.js";
+import { loadDashboard, loadLoginPage, mountDashboard, mountLoginPage } from "./dashboard.js";
+import { isLoopback } from "./options.js";
 
 export interface WebServerOptions {
   /** The config file to load and follow; without it, `config` is used as given (demo mode). */
@@ -24,8 +26,12 @@ export interface WebServerOptions {
   readonly config?: XiaozhiConfig;
   readonly host: string;
   readonly port: number;
-  /** Required on mutating routes and the event stream when set. */
+  /** Required on mutating routes and the event stream when set; on every route beyond loopback. */
   readonly authToken?: string;
+  /** The login page's password hash (`webUI.password`). */
+  readonly passwordHash?: string;
+  /** A token that opens `/metrics` only (`webUI.metricsToken`). */
+  readonly metricsToken?: string;
   /** Host names besides loopback ones and `host` that requests may be addressed to. */
   readonly allowedHosts?: readonly string[];
   readonly logger: Logger;
@@ -63,11 +69,15 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     cluster: redisCluster,
   });
   const adapter = scope.resolve(XiaozhiConnectionAdapter);
-  const routes = createXiaozhiRoutes(adapter, {
-    version: options.version,
+  // Beyond loopback every page and read needs a login too: a LAN is not a trusted place.
+  const auth = new HttpAuth({
+    ...(options.authToken ? { token: options.authToken } : {}),
+    ...(options.passwordHash ? { passwordHash: options.passwordHash } : {}),
+    ...(options.metricsToken ? { metricsToken: options.metricsToken } : {}),
+    everything: !isLoopback(options.host),
     logger,
-    ...(options.authToken ? { authToken: options.authToken } : {}),
   });
+  const routes = createXiaozhiRoutes(adapter, { version: options.version, logger, auth });
   const dashboard = loadDashboard(builtDashboard, dashboardSources);
   const app = new Hono();
   app.notFound(notFound);
@@ -80,6 +90,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     }),
   );
   app.use("*", jsonMethodNotAllowed(app));
+  app.use("*", auth.guard());
+  mountLoginPage(app, loadLoginPage(dashboardSources));
   mountDashboard(app, dashboard);
   app.route("/", routes);
 
