@@ -203,6 +203,25 @@ describe("a server reachable beyond loopback", () => {
     if (server) await waitForOutput(server, /login attempts limited/);
   });
 
+  it("prints the token again with `xiaozhi-connect token`, and says so when no server runs", () => {
+    const cli = (args: string[], home = env) =>
+      spawnSync(process.execPath, [main, ...args], {
+        env: home,
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+    const plain = cli(["token", "--config", config]);
+    expect(plain.status, plain.stderr).toBe(0);
+    expect(plain.stdout).toBe(`${token}\n`);
+    expect(JSON.parse(cli(["token", "--json", "--config", config]).stdout)).toMatchObject({ token });
+    const elsewhere = { ...env, XDG_STATE_HOME: join(dir, "no-state") };
+    const none = cli(["token", "--config", config], elsewhere);
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/No xiaozhi-connect server is running for this config/);
+    expect(none.stdout).toBe("");
+  });
+
   it("shows no token, password or hash in any answer, page or log", () => {
     const hash = JSON.parse(readFileSync(config, "utf8")).webUI.password as string;
     const everything = [...seen, server?.stderr() ?? ""].join("\n");
