@@ -94,13 +94,17 @@ export function createXiaozhiRoutes(
     "/api/*",
     bodyLimit({
       maxSize: options.maxBodyBytes ?? defaultMaxBodyBytes,
-      onError: (c) =>
-        fail(
+      onError: (c) => {
+        // The rest of the body is not read: the connection cannot carry another request, so say so
+        // rather than let a pooled client send its next one into a closed socket.
+        c.header("Connection", "close");
+        return fail(
           c,
           413,
           "PAYLOAD_TOO_LARGE",
           `the body is larger than ${options.maxBodyBytes ?? defaultMaxBodyBytes} bytes`,
-        ),
+        );
+      },
     }),
   );
 
