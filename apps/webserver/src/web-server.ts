@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { type ServerType, serve } from "@hono/node-server";
@@ -32,6 +33,8 @@ export interface WebServerOptions {
   readonly passwordHash?: string;
   /** A token that opens `/metrics` only (`webUI.metricsToken`). */
   readonly metricsToken?: string;
+  /** Serve HTTPS with this PEM certificate and key (`webUI.tls`). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** Host names besides loopback ones and `host` that requests may be addressed to. */
   readonly allowedHosts?: readonly string[];
   readonly logger: Logger;
@@ -95,15 +98,16 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   mountDashboard(app, dashboard);
   app.route("/", routes);
 
-  const server = await listen(app, options.host, options.port);
+  const server = await listen(app, options.host, options.port, options.tls);
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}/`;
+  const url = `${options.tls ? "https" : "http"}://${host}:${address.port}/`;
   // In cluster mode the other instances show where this one's dashboard is; bound to every
   // interface, it is reached by the machine's name.
   if (adapter.cluster) {
     const unspecified = address.address === "0.0.0.0" || address.address === "::";
-    adapter.cluster.address = unspecified ? `http://${hostname()}:${address.port}/` : url;
+    const scheme = options.tls ? "https" : "http";
+    adapter.cluster.address = unspecified ? `${scheme}://${hostname()}:${address.port}/` : url;
   }
   const abandon = () => void adapter.cleanup();
   options.signal?.addEventListener("abort", abandon, { once: true });
@@ -138,9 +142,19 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   };
 }
 
-function listen(app: Hono, hostname: string, port: number): Promise<ServerType> {
+function listen(
+  app: Hono,
+  hostname: string,
+  port: number,
+  tls?: WebServerOptions["tls"],
+): Promise<ServerType> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname, port });
+    const server = serve({
+      fetch: app.fetch,
+      hostname,
+      port,
+      ...(tls ? { createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key } } : {}),
+    });
     server.once("listening", () => resolve(server));
     server.once("error", reject);
   });

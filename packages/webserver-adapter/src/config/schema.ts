@@ -203,6 +203,8 @@ export const xiaozhiConfigSchema = z.looseObject({
           "must be a password hash: set it with `xiaozhi-connect password`",
         )
         .optional(),
+      /** HTTPS: PEM certificate and key files, relative to the config file. Read at start. */
+      tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
       /** A token that opens `/metrics` only, for a scraper. */
       metricsToken: z.string().min(16, "must be at least 16 characters").optional(),
     })
