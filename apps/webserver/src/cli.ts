@@ -13,6 +13,8 @@ import { version } from "./version.js";
 /** What each group of commands is given to build its commands with. */
 export interface Cli {
   readonly env: NodeJS.ProcessEnv;
+  /** Where a command reads what the user types or pipes in. */
+  readonly input: NodeJS.ReadableStream;
   readonly locale: Locale;
   readonly m: Messages;
   readonly out: (line: string) => void;
@@ -27,6 +29,8 @@ export interface Cli {
 export interface CliIo {
   /** True when stdin or stdout is a terminal: a person typing, not a supervisor. */
   readonly terminal: boolean;
+  /** Where commands that read input (`password`) read it; default stdin. */
+  readonly input?: NodeJS.ReadableStream;
 }
 
 /**
@@ -60,6 +64,7 @@ export async function main(
     });
   const cli: Cli = {
     env,
+    input: io.input ?? process.stdin,
     locale,
     m,
     out,

@@ -14,7 +14,7 @@ const minLength = 8;
  * logged). `password`: sets the login page's password, kept in the config as a scrypt hash.
  */
 export function authCommands(program: Command, cli: Cli): void {
-  const { env, m, out, json, globals, run } = cli;
+  const { env, m, out, json, globals, run, input } = cli;
 
   program
     .command("token")
@@ -49,7 +49,7 @@ export function authCommands(program: Command, cli: Cli): void {
           out(m.auth.removed);
           return;
         }
-        const password = await readPassword(m.auth.prompt);
+        const password = await readPassword(input, m.auth.prompt);
         if (password.length < minLength) throw new CommandError(m.auth.tooShort(minLength));
         const hash = await hashPassword(password);
         await editFile({ kind: "file", path, m }, (raw) => {
@@ -67,9 +67,8 @@ export function authCommands(program: Command, cli: Cli): void {
  * The password from a terminal, typed without echo, or the first line of stdin (a script:
  * `echo "$PW" | xiaozhi-connect password`).
  */
-async function readPassword(prompt: string): Promise<string> {
-  const input = process.stdin;
-  if (!input.isTTY) {
+async function readPassword(input: NodeJS.ReadableStream, prompt: string): Promise<string> {
+  if (!(input as NodeJS.ReadStream).isTTY) {
     let text = "";
     for await (const chunk of input) {
       text += String(chunk);
@@ -77,21 +76,22 @@ async function readPassword(prompt: string): Promise<string> {
     }
     return (text.split(/\r?\n/)[0] ?? "").trim();
   }
+  const tty = input as NodeJS.ReadStream;
   process.stderr.write(prompt);
-  input.setRawMode(true);
-  input.resume();
+  tty.setRawMode(true);
+  tty.resume();
   try {
     return await new Promise<string>((resolve, reject) => {
       let typed = "";
       const onData = (chunk: Buffer) => {
         for (const char of String(chunk)) {
           if (char === "\r" || char === "\n") {
-            input.off("data", onData);
+            tty.off("data", onData);
             resolve(typed);
             return;
           }
           if (char === "\u0003") {
-            input.off("data", onData);
+            tty.off("data", onData);
             reject(new CommandError(""));
             return;
           }
@@ -99,11 +99,11 @@ async function readPassword(prompt: string): Promise<string> {
           else typed += char;
         }
       };
-      input.on("data", onData);
+      tty.on("data", onData);
     });
   } finally {
-    input.setRawMode(false);
-    input.pause();
+    tty.setRawMode(false);
+    tty.pause();
     process.stderr.write("\n");
   }
 }
