@@ -1,5 +1,6 @@
 import { Command, CommanderError, Help, InvalidArgumentError, Option } from "commander";
 import stringWidth from "string-width";
+import { authCommands } from "./commands-auth.js";
 import { clientCommands } from "./commands-clients.js";
 import { habitCommands } from "./commands-habits.js";
 import { manageCommands } from "./commands-manage.js";
@@ -12,6 +13,8 @@ import { version } from "./version.js";
 /** What each group of commands is given to build its commands with. */
 export interface Cli {
   readonly env: NodeJS.ProcessEnv;
+  /** Where a command reads what the user types or pipes in. */
+  readonly input: NodeJS.ReadableStream;
   readonly locale: Locale;
   readonly m: Messages;
   readonly out: (line: string) => void;
@@ -26,6 +29,8 @@ export interface Cli {
 export interface CliIo {
   /** True when stdin or stdout is a terminal: a person typing, not a supervisor. */
   readonly terminal: boolean;
+  /** Where commands that read input (`password`) read it; default stdin. */
+  readonly input?: NodeJS.ReadableStream;
 }
 
 /**
@@ -59,6 +64,7 @@ export async function main(
     });
   const cli: Cli = {
     env,
+    input: io.input ?? process.stdin,
     locale,
     m,
     out,
@@ -74,6 +80,7 @@ export async function main(
   serverCommands(program, cli);
   manageCommands(program, cli);
   clientCommands(program, cli);
+  authCommands(program, cli);
   habitCommands(program, cli);
   // Every subcommand speaks the same language, and has the same help layout and error handling.
   for (const command of allCommands(program)) {

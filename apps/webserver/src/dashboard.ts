@@ -48,11 +48,29 @@ export function loadDashboard(built: URL, sources: URL): Dashboard {
     };
   }
   const html = readFileSync(built, "utf8");
-  const inline = (tag: string) =>
-    [...html.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, "g"))]
-      .map((m) => hashOf(m[1] ?? ""))
-      .join(" ");
-  return { html, csp: policy(inline("style"), inline("script")), assets };
+  return { html, csp: policy(inlineHashes(html, "style"), inlineHashes(html, "script")), assets };
+}
+
+/** The login page (`login.html`, its style and script inline), with the policy allowing just them. */
+export function loadLoginPage(sources: URL): { readonly html: string; readonly csp: string } {
+  const html = readFileSync(new URL("login.html", sources), "utf8");
+  return { html, csp: policy(inlineHashes(html, "style"), inlineHashes(html, "script")) };
+}
+
+const inlineHashes = (html: string, tag: string) =>
+  [...html.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, "g"))]
+    .map((m) => hashOf(m[1] ?? ""))
+    .join(" ");
+
+/** Serves the login page at `/login`: the one page anyone may load on a server that needs a login. */
+export function mountLoginPage(app: Hono, page: { readonly html: string; readonly csp: string }): void {
+  app.get("/login", (c) => {
+    c.header("Content-Security-Policy", page.csp);
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Referrer-Policy", "no-referrer");
+    c.header("Cache-Control", "no-store");
+    return c.html(page.html);
+  });
 }
 
 /** Serves the dashboard at `/` and its files at `/assets/<name>`. */

@@ -62,6 +62,9 @@ export const zhCN: Messages = {
     clientTools: "只开放这些工具，写作 <服务>__<工具>（逗号分隔）",
     stdio: "在标准输入/输出上提供正在运行的服务器的工具，供以命令方式启动的 MCP 客户端使用",
     stdioClient: "使用哪个客户端的令牌（配置了多个客户端时必填）",
+    token: "显示运行中服务器的 Bearer 令牌（启动时只显示一次，从不写入日志）",
+    password: "设置登录页的密码（不回显输入，或从 stdin 读取），以哈希形式保存",
+    passwordRemove: "删除密码：只能用令牌登录",
     toolService: "只列出这个服务的工具",
     toolEnable: "启用工具（<服务>__<工具>）；立即生效并保存",
     toolDisable: "停用工具（<服务>__<工具>）；立即生效并保存",
@@ -189,7 +192,7 @@ export const zhCN: Messages = {
       "  和你的 mcpServers，或用 --config 指定文件（xiaozhi-connect config init 会写一份初始配置）。",
     ],
     generatedToken: (token: string) => [
-      "xiaozhi-connect：监听在本机以外的地址；修改需要这个 Bearer 令牌（只显示这一次）：",
+      "xiaozhi-connect：监听在本机以外的地址；所有页面和接口都需要用这个令牌（只显示这一次）或你的密码登录：",
       `  ${token}`,
     ],
     noEndpoints: (skipped: number) =>
@@ -211,6 +214,15 @@ export const zhCN: Messages = {
     rejected: (error: string) => ` · 最近一次修改被拒绝：${error}`,
     clusterLine: (instance: string, redis: string) => `集群：实例 ${instance} · Redis ${redis}`,
     redisAway: " · 无法连接：保持本实例已持有的接入点",
+  },
+  auth: {
+    noServer: "这个配置没有正在运行的 xiaozhi-connect 服务器。",
+    noToken: "这台服务器不需要令牌：它只监听本机回环地址，也没有设置 webUI.authToken。",
+    prompt: "新密码：",
+    tooShort: (min: number) => `密码至少需要 ${min} 个字符。`,
+    set: "密码已设置。服务器启动后会在登录页要求输入它。",
+    setRestart: "密码已设置。请重启服务器后生效（xiaozhi-connect restart）。",
+    removed: "密码已删除。正在运行的服务器需重启后生效。",
   },
   clients: {
     added: (name: string, token: string, url: string) => [

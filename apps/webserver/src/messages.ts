@@ -58,6 +58,9 @@ export const en = {
     clientTools: "only these tools, as <service>__<tool> (comma-separated)",
     stdio: "serve the running server's tools on stdin/stdout, for MCP clients that start a command",
     stdioClient: "the client whose token to use (needed when several are configured)",
+    token: "print the running server's bearer token (printed once at start, never logged)",
+    password: "set the login page's password (read without echo, or from stdin), kept as a hash",
+    passwordRemove: "remove the password: only the token signs in",
     toolService: "only the tools of this service",
     toolEnable: "enable a tool (<service>__<tool>); applied live and saved",
     toolDisable: "disable a tool (<service>__<tool>); applied live and saved",
@@ -175,7 +178,7 @@ export const en = {
       "  and your mcpServers, or pass --config FILE (xiaozhi-connect config init writes a starter).",
     ],
     generatedToken: (token: string) => [
-      "xiaozhi-connect: bound beyond loopback; changes need this bearer token (shown once):",
+      "xiaozhi-connect: bound beyond loopback; every page and route needs a sign-in with this token (shown once) or your password:",
       `  ${token}`,
     ],
     noEndpoints: (skipped: number) =>
@@ -206,6 +209,15 @@ export const en = {
     rejected: (error: string) => ` · rejected: ${error}`,
     clusterLine: (instance: string, redis: string) => `cluster: instance ${instance} · Redis ${redis}`,
     redisAway: " · out of reach: keeping what this instance holds",
+  },
+  auth: {
+    noServer: "No xiaozhi-connect server is running for this config.",
+    noToken: "This server needs no token: it listens on loopback only and no webUI.authToken is set.",
+    prompt: "New password: ",
+    tooShort: (min: number) => `The password must be at least ${min} characters.`,
+    set: "Password set. The server asks for it on the login page once it starts.",
+    setRestart: "Password set. Restart the server to use it (xiaozhi-connect restart).",
+    removed: "Password removed. Restart a running server for it to apply.",
   },
   clients: {
     added: (name: string, token: string, url: string) => [

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import type { Logger } from "@xiaozhi-connect/core";
+import { dirname, join, resolve } from "node:path";
+import { type Logger, XiaozhiError } from "@xiaozhi-connect/core";
 import { killServiceProcesses } from "@xiaozhi-connect/mcp-services";
 import { createLogger, formatOf, parseConfigText, selectEndpoints } from "@xiaozhi-connect/webserver-adapter";
 import pretty from "pino-pretty";
@@ -95,6 +95,9 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
       port,
       ...(authToken ? { authToken } : {}),
       ...(fileConfig?.webUI?.allowedHosts ? { allowedHosts: fileConfig.webUI.allowedHosts } : {}),
+      ...(fileConfig?.webUI?.password ? { passwordHash: fileConfig.webUI.password } : {}),
+      ...(fileConfig?.webUI?.metricsToken ? { metricsToken: fileConfig.webUI.metricsToken } : {}),
+      ...(fileConfig?.webUI?.tls && lookup.path ? { tls: readTls(fileConfig.webUI.tls, lookup.path) } : {}),
       logger,
       version,
       signal: shutdown.signal,
@@ -239,4 +242,23 @@ async function settledWithin(promise: Promise<unknown>, ms: number, signal: Abor
   ]);
   clearTimeout(timer);
   signal.removeEventListener("abort", onAbort);
+}
+
+/**
+ * The certificate and key `webUI.tls` names, read at start (relative to the config file); a file
+ * that cannot be read is a config error naming the field and the path.
+ */
+function readTls(tls: { cert: string; key: string }, configPath: string): { cert: Buffer; key: Buffer } {
+  const read = (field: "cert" | "key") => {
+    const path = resolve(dirname(configPath), tls[field]);
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new XiaozhiError(
+        "INVALID_CONFIG",
+        `webUI.tls.${field}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      );
+    }
+  };
+  return { cert: read("cert"), key: read("key") };
 }

@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { type ServerType, serve } from "@hono/node-server";
@@ -8,6 +9,7 @@ import {
   ConfigFile,
   createXiaozhiContainer,
   createXiaozhiRoutes,
+  HttpAuth,
   hostGuard,
   jsonMethodNotAllowed,
   notFound,
@@ -16,7 +18,8 @@ import {
   XiaozhiConnectionAdapter,
 } from "@xiaozhi-connect/webserver-adapter";
 import { Hono } from "hono";
-import { loadDashboard, mountDashboard } from "./dashboard.js";
+import { loadDashboard, loadLoginPage, mountDashboard, mountLoginPage } from "./dashboard.js";
+import { isLoopback } from "./options.js";
 
 export interface WebServerOptions {
   /** The config file to load and follow; without it, `config` is used as given (demo mode). */
@@ -24,8 +27,14 @@ export interface WebServerOptions {
   readonly config?: XiaozhiConfig;
   readonly host: string;
   readonly port: number;
-  /** Required on mutating routes and the event stream when set. */
+  /** Required on mutating routes and the event stream when set; on every route beyond loopback. */
   readonly authToken?: string;
+  /** The login page's password hash (`webUI.password`). */
+  readonly passwordHash?: string;
+  /** A token that opens `/metrics` only (`webUI.metricsToken`). */
+  readonly metricsToken?: string;
+  /** Serve HTTPS with this PEM certificate and key (`webUI.tls`). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** Host names besides loopback ones and `host` that requests may be addressed to. */
   readonly allowedHosts?: readonly string[];
   readonly logger: Logger;
@@ -63,11 +72,15 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     cluster: redisCluster,
   });
   const adapter = scope.resolve(XiaozhiConnectionAdapter);
-  const routes = createXiaozhiRoutes(adapter, {
-    version: options.version,
+  // Beyond loopback every page and read needs a login too: a LAN is not a trusted place.
+  const auth = new HttpAuth({
+    ...(options.authToken ? { token: options.authToken } : {}),
+    ...(options.passwordHash ? { passwordHash: options.passwordHash } : {}),
+    ...(options.metricsToken ? { metricsToken: options.metricsToken } : {}),
+    everything: !isLoopback(options.host),
     logger,
-    ...(options.authToken ? { authToken: options.authToken } : {}),
   });
+  const routes = createXiaozhiRoutes(adapter, { version: options.version, logger, auth });
   const dashboard = loadDashboard(builtDashboard, dashboardSources);
   const app = new Hono();
   app.notFound(notFound);
@@ -80,18 +93,21 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     }),
   );
   app.use("*", jsonMethodNotAllowed(app));
+  app.use("*", auth.guard());
+  mountLoginPage(app, loadLoginPage(dashboardSources));
   mountDashboard(app, dashboard);
   app.route("/", routes);
 
-  const server = await listen(app, options.host, options.port);
+  const server = await listen(app, options.host, options.port, options.tls);
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}/`;
+  const url = `${options.tls ? "https" : "http"}://${host}:${address.port}/`;
   // In cluster mode the other instances show where this one's dashboard is; bound to every
   // interface, it is reached by the machine's name.
   if (adapter.cluster) {
     const unspecified = address.address === "0.0.0.0" || address.address === "::";
-    adapter.cluster.address = unspecified ? `http://${hostname()}:${address.port}/` : url;
+    const scheme = options.tls ? "https" : "http";
+    adapter.cluster.address = unspecified ? `${scheme}://${hostname()}:${address.port}/` : url;
   }
   const abandon = () => void adapter.cleanup();
   options.signal?.addEventListener("abort", abandon, { once: true });
@@ -126,9 +142,19 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   };
 }
 
-function listen(app: Hono, hostname: string, port: number): Promise<ServerType> {
+function listen(
+  app: Hono,
+  hostname: string,
+  port: number,
+  tls?: WebServerOptions["tls"],
+): Promise<ServerType> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname, port });
+    const server = serve({
+      fetch: app.fetch,
+      hostname,
+      port,
+      ...(tls ? { createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key } } : {}),
+    });
     server.once("listening", () => resolve(server));
     server.once("error", reject);
   });

@@ -163,7 +163,9 @@ describe("the xiaozhi-connect CLI", () => {
 
   it("beyond loopback, generates a bearer token, prints it once, and guards changes with it", async () => {
     server = await runServer(["--host", "0.0.0.0", "--port", "0"]);
-    const generated = /changes need this bearer token \(shown once\):\n {2}(\S+)/.exec(server.stdout())?.[1];
+    const generated = /needs a sign-in with this token \(shown once\) or your password:\n {2}(\S+)/.exec(
+      server.stdout(),
+    )?.[1];
     expect(generated).toMatch(/^[\w-]{32}$/);
     const base = server.url.replace("0.0.0.0", "127.0.0.1");
     const denied = await fetch(`${base}api/endpoints`, {

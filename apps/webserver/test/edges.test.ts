@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { request } from "node:http";
+import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { endpointId } from "@xiaozhi-connect/core";
@@ -211,6 +211,56 @@ describe("the WebServer's edges against hostile and careless input", () => {
     expect(long.status).toBe(400);
     expect(long.body.error.message).toMatch(/longer than 2048 characters/);
     expect(readFileSync(s.path, "utf8")).toBe(before);
+  });
+
+  it("keeps a pooled connection usable after a refused body: the next request on it succeeds", async () => {
+    const s = await start({
+      mcpEndpoint: [],
+      clients: [{ name: "ed", token: "editor-token-0123456789abcdef" }],
+    });
+    // One connection, reused: what browsers and undici do with keep-alive.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const send = (method: string, path: string, body?: string, headers: Record<string, string> = {}) =>
+        new Promise<{ status: number; connection?: string }>((resolve, reject) => {
+          const req = request(
+            {
+              host: "127.0.0.1",
+              port: s.port,
+              method,
+              path,
+              agent,
+              headers: { "content-type": "application/json", ...headers },
+            },
+            (res) => {
+              res.resume();
+              res.on("end", () =>
+                resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }),
+              );
+            },
+          );
+          req.on("error", reject);
+          req.end(body);
+        });
+      for (const [path, headers] of [
+        ["/api/endpoints", {}],
+        [
+          "/mcp",
+          {
+            authorization: "Bearer editor-token-0123456789abcdef",
+            accept: "application/json, text/event-stream",
+          },
+        ],
+      ] as const) {
+        const refused = await send("POST", path, json({ url: "x".repeat(2 * 1024 * 1024) }), headers);
+        expect({ path, status: refused.status }).toEqual({ path, status: 413 });
+        expect({ path, connection: refused.connection }).toEqual({ path, connection: "close" });
+        const next = await send("GET", "/api/status");
+        expect(next.status).toBe(200);
+      }
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("answers unknown routes with JSON 404 and wrong methods with JSON 405 and Allow", async () => {

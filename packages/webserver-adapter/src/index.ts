@@ -102,6 +102,14 @@ export {
   type HistorySnapshot,
   type ToolStats,
 } from "./history/activity-history.js";
+export {
+  type Caller,
+  HttpAuth,
+  type HttpAuthOptions,
+  hashPassword,
+  sessionCookie,
+  verifyPassword,
+} from "./http/auth.js";
 export { McpClientRoute, mcpMaxBodyBytes } from "./http/mcp-clients.js";
 export { createMetrics } from "./http/metrics.js";
 export {

@@ -152,7 +152,7 @@ async function follow() {
     try {
       const response = await events();
       if (response.status === 401) {
-        askForToken();
+        void askForToken();
         return;
       }
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
@@ -189,12 +189,34 @@ async function follow() {
   }
 }
 
-function askForToken() {
+async function askForToken() {
+  // Beyond loopback the page itself needs a login: a lapsed session goes back to it.
+  const session = await fetch("/api/session")
+    .then((r) => r.json())
+    .catch(() => null);
+  if (session?.loginRequired) {
+    location.assign("/login");
+    return;
+  }
   $("auth").hidden = false;
   $("live").className = "off";
   $("live").textContent = t("tokenNeeded");
 }
-whenUnauthorized(askForToken);
+whenUnauthorized(() => void askForToken());
+
+// Signed in from the login page: the way out, here and on every device.
+void fetch("/api/session")
+  .then((r) => r.json())
+  .then((session) => {
+    $("account").hidden = session?.via !== "session";
+  })
+  .catch(() => {});
+const signOut = (path) => async () => {
+  await fetch(path, { method: "POST" }).catch(() => {});
+  location.assign("/login");
+};
+$("sign-out").addEventListener("click", signOut("/api/logout"));
+$("sign-out-all").addEventListener("click", signOut("/api/logout/all"));
 
 $("auth-form").addEventListener("submit", (event) => {
   event.preventDefault();

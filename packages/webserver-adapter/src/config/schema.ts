@@ -193,8 +193,20 @@ export const xiaozhiConfigSchema = z.looseObject({
       host: z.string().optional(),
       /** Host names, besides loopback names and the bound address, that requests may be addressed to. */
       allowedHosts: z.array(z.string().min(1)).optional(),
-      /** Bearer token for mutating routes and the event stream. */
+      /** Bearer token for mutating routes and the event stream (every route beyond loopback). */
       authToken: z.string().min(16, "must be at least 16 characters").optional(),
+      /** The login page's password, as `xiaozhi-connect password` writes it: a scrypt hash. */
+      password: z
+        .string()
+        .regex(
+          /^scrypt:\d+:\d+:\d+:[\w-]+:[\w-]+$/,
+          "must be a password hash: set it with `xiaozhi-connect password`",
+        )
+        .optional(),
+      /** HTTPS: PEM certificate and key files, relative to the config file. Read at start. */
+      tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+      /** A token that opens `/metrics` only, for a scraper. */
+      metricsToken: z.string().min(16, "must be at least 16 characters").optional(),
     })
     .optional(),
 });

@@ -77,13 +77,13 @@ export class McpClientRoute {
           404,
         );
       }
-      return session.transport.handleRequest(c.req.raw);
+      return closingIfRefused(await session.transport.handleRequest(c.req.raw));
     }
     const session = this.#open(client);
     const response = await session.transport.handleRequest(c.req.raw);
     // Not an initialize the SDK accepted: no session was made, nothing stays behind.
     if (session.transport.sessionId === undefined) await session.close();
-    return response;
+    return closingIfRefused(response);
   }
 
   /** Closes every session (their streams end). */
@@ -168,6 +168,17 @@ export class McpClientRoute {
     void server.connect(transport);
     return session;
   }
+}
+
+/**
+ * A body refused as too large is left unread, so its connection cannot carry another request:
+ * the answer says `Connection: close`, and a pooled client opens a new one.
+ */
+function closingIfRefused(response: Response): Response {
+  if (response.status !== 413) return response;
+  const headers = new Headers(response.headers);
+  headers.set("Connection", "close");
+  return new Response(response.body, { status: response.status, headers });
 }
 
 const digest = (value: string): Buffer => createHash("sha256").update(value).digest();

@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import { type ErrorCode, type Logger, redact, silentLogger, XiaozhiError } from "@xiaozhi-connect/core";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -8,6 +7,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import type { AdapterEventMap } from "../adapter/event-feed.js";
 import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
+import { HttpAuth } from "./auth.js";
 import { McpClientRoute } from "./mcp-clients.js";
 import { createMetrics } from "./metrics.js";
 
@@ -21,8 +21,13 @@ export interface XiaozhiRoutesOptions {
   readonly version?: string;
   /** Largest request body accepted, in bytes; larger ones get 413. Default 64 KiB. */
   readonly maxBodyBytes?: number;
-  /** Where refused `/mcp` requests are logged (never with their token). */
+  /** Where refused `/mcp` requests and logins are logged (never with a secret). */
   readonly logger?: Logger;
+  /**
+   * Logins, sessions and which routes need auth; overrides `authToken`. Share it with the app
+   * that mounts these routes, so its own pages are behind the same guard.
+   */
+  readonly auth?: HttpAuth;
 }
 
 /** The default request body limit: far above any real request, far below a memory problem. */
@@ -73,7 +78,9 @@ export function createXiaozhiRoutes(
   const version = options.version ?? "0.0.0";
   const metrics = createMetrics(adapter);
   const streams = new Set<() => void>();
-  const expected = options.authToken ? digest(options.authToken) : undefined;
+  const auth =
+    options.auth ??
+    new HttpAuth({ ...(options.authToken ? { token: options.authToken } : {}), logger: options.logger });
 
   app.onError((error, c) => {
     if (XiaozhiError.isInstance(error)) {
@@ -87,33 +94,23 @@ export function createXiaozhiRoutes(
     "/api/*",
     bodyLimit({
       maxSize: options.maxBodyBytes ?? defaultMaxBodyBytes,
-      onError: (c) =>
-        fail(
+      onError: (c) => {
+        // The rest of the body is not read: the connection cannot carry another request, so say so
+        // rather than let a pooled client send its next one into a closed socket.
+        c.header("Connection", "close");
+        return fail(
           c,
           413,
           "PAYLOAD_TOO_LARGE",
           `the body is larger than ${options.maxBodyBytes ?? defaultMaxBodyBytes} bytes`,
-        ),
+        );
+      },
     }),
   );
 
-  // Mutating routes and the event stream: same-origin only, and the bearer token when one is set.
-  app.use("/api/*", async (c, next) => {
-    const guarded = c.req.method !== "GET" || c.req.path === "/api/events";
-    if (!guarded) return next();
-    const origin = c.req.header("origin");
-    if (c.req.method !== "GET" && origin && !sameOrigin(origin, c.req.header("host"))) {
-      return fail(c, 403, "FORBIDDEN_ORIGIN", "cross-origin requests are not allowed");
-    }
-    if (expected) {
-      const given = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1]?.trim();
-      if (!given || !timingSafeEqual(digest(given), expected)) {
-        c.header("WWW-Authenticate", 'Bearer realm="xiaozhi-connect"');
-        return fail(c, 401, "UNAUTHORIZED", "a valid bearer token is required");
-      }
-    }
-    return next();
-  });
+  // Who may do what: changes from this origin only; the token, or a session, where auth is needed.
+  app.use("*", auth.guard());
+  auth.mount(app);
 
   app.get("/healthz", (c) => c.json({ ok: true }));
 
@@ -368,16 +365,4 @@ function truncate(text: string): string {
 
 function fail(c: Context, status: ContentfulStatusCode, code: string, message: string) {
   return c.json({ error: { code, message: redact(message) } }, status);
-}
-
-function digest(value: string): Buffer {
-  return createHash("sha256").update(value).digest();
-}
-
-function sameOrigin(origin: string, host: string | undefined): boolean {
-  try {
-    return host !== undefined && new URL(origin).host === host;
-  } catch {
-    return false;
-  }
 }

@@ -1,0 +1,302 @@
+import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { type Logger, silentLogger } from "@xiaozhi-connect/core";
+import type { Context, Hono, MiddlewareHandler } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+
+/** How the WebServer's HTTP side is protected. */
+export interface HttpAuthOptions {
+  /** The bearer token: it opens every route, and signs in on the login page. */
+  readonly token?: string;
+  /** A password for the login page, as `hashPassword` wrote it (`scrypt:…`). */
+  readonly passwordHash?: string;
+  /** A token that opens `/metrics` only, for a scraper. */
+  readonly metricsToken?: string;
+  /**
+   * Every route needs auth (the dashboard, reads, the event stream, `/metrics`), except the login
+   * page, `/healthz` and `/mcp` (which checks its own clients). Meant for a server reachable beyond
+   * loopback. Otherwise only changes and the event stream need it, and only when a token is set.
+   */
+  readonly everything?: boolean;
+  /** How long a login lasts, ms. Default 7 days. */
+  readonly sessionTtlMs?: number;
+  readonly logger?: Logger;
+  readonly now?: () => number;
+}
+
+/** Who a request is: through the token, a session from the login page, or the metrics token. */
+export type Caller =
+  | { readonly via: "token" }
+  | { readonly via: "session"; readonly id: string }
+  | { readonly via: "metrics" };
+
+interface Session {
+  readonly expiresAt: number;
+}
+
+interface Failures {
+  count: number;
+  blockedUntil: number;
+}
+
+export const sessionCookie = "xz_session";
+const defaultTtlMs = 7 * 24 * 3600_000;
+/** Sessions and limited addresses kept at most: a flood of logins cannot grow memory without end. */
+const maxSessions = 1000;
+const maxAddresses = 10_000;
+/** Wrong secrets an address may send before each further one locks it out for longer. */
+const freeFailures = 5;
+const maxLockMs = 15 * 60_000;
+
+const digest = (value: string): Buffer => createHash("sha256").update(value).digest();
+const same = (given: string, expected: Buffer | undefined) =>
+  expected !== undefined && timingSafeEqual(digest(given), expected);
+
+/**
+ * Logins, sessions and who may do what on the WebServer's HTTP side. A session is an opaque id in
+ * an HttpOnly, SameSite=Strict cookie (Secure over TLS or behind a proxy that says so), kept in
+ * memory with an expiry: a restart signs everyone out. Failed logins are counted per address: after
+ * a few, each further one locks the address out for twice as long, up to 15 minutes, and the lock
+ * is logged. No timer runs: expired entries go when they are next looked at, or to make room.
+ */
+export class HttpAuth {
+  readonly #token: Buffer | undefined;
+  readonly #metricsToken: Buffer | undefined;
+  readonly #sessions = new Map<string, Session>();
+  readonly #failures = new Map<string, Failures>();
+  readonly #ttl: number;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+
+  constructor(private readonly options: HttpAuthOptions = {}) {
+    this.#token = options.token ? digest(options.token) : undefined;
+    this.#metricsToken = options.metricsToken ? digest(options.metricsToken) : undefined;
+    this.#ttl = options.sessionTtlMs ?? defaultTtlMs;
+    this.#logger = options.logger ?? silentLogger;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Whether anything can sign in: a token or a password is set. */
+  get enabled(): boolean {
+    return this.#token !== undefined || this.options.passwordHash !== undefined;
+  }
+
+  /** Sessions open now. */
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  /** Who the request is, from its bearer token or its session cookie; undefined when nobody. */
+  caller(c: Context): Caller | undefined {
+    const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1]?.trim();
+    if (bearer) {
+      if (same(bearer, this.#token)) return { via: "token" };
+      if (same(bearer, this.#metricsToken)) return { via: "metrics" };
+      return undefined;
+    }
+    const id = getCookie(c, sessionCookie);
+    if (!id) return undefined;
+    const key = digest(id).toString("base64url");
+    const session = this.#sessions.get(key);
+    if (!session) return undefined;
+    if (session.expiresAt <= this.#now()) {
+      this.#sessions.delete(key);
+      return undefined;
+    }
+    return { via: "session", id: key };
+  }
+
+  /**
+   * The guard in front of every route. With `everything`, a request without auth gets 401
+   * (`LOGIN_REQUIRED`), and a page request is sent to the login page; otherwise changes and the
+   * event stream need auth when a token is set. A change made with a session cookie must come from
+   * this server's own pages (`Origin`, or `Sec-Fetch-Site: same-origin`): the cookie alone is not
+   * enough, whatever a browser does with SameSite.
+   */
+  guard(): MiddlewareHandler {
+    return async (c, next) => {
+      const path = c.req.path;
+      if (open.has(path) || path === "/mcp") return next();
+      const method = c.req.method;
+      const change = method !== "GET" && method !== "HEAD";
+      const origin = c.req.header("origin");
+      if (change && origin && !sameOrigin(origin, c.req.header("host"))) {
+        return fail(c, 403, "FORBIDDEN_ORIGIN", "cross-origin requests are not allowed");
+      }
+      const needed = this.options.everything ? true : this.enabled && (change || path === "/api/events");
+      if (!needed) return next();
+      const caller = this.caller(c);
+      if (caller?.via === "metrics" && path !== "/metrics") return this.#refuse(c);
+      if (!caller) return this.#refuse(c);
+      if (caller.via === "session" && change && !origin && c.req.header("sec-fetch-site") !== "same-origin") {
+        return fail(c, 403, "FORBIDDEN_ORIGIN", "a change must come from this server's own page");
+      }
+      return next();
+    };
+  }
+
+  /** `POST /api/login`, `POST /api/logout`, `POST /api/logout/all` and `GET /api/session`. */
+  mount(app: Hono): void {
+    app.post("/api/login", async (c) => {
+      const address = addressOf(c);
+      const now = this.#now();
+      const record = this.#failures.get(address);
+      if (record && record.blockedUntil > now) return this.#limited(c, record, now);
+      const body = (await c.req.json().catch(() => null)) as { secret?: unknown } | null;
+      const secret = typeof body?.secret === "string" ? body.secret : "";
+      if (!secret || !(await this.#matches(secret))) {
+        const failures = this.#fail(address, now);
+        if (failures.blockedUntil > now) {
+          this.#logger.warn(
+            {
+              address,
+              failures: failures.count,
+              retryAfterS: Math.ceil((failures.blockedUntil - now) / 1000),
+            },
+            "login attempts limited: too many wrong secrets from this address",
+          );
+          return this.#limited(c, failures, now);
+        }
+        return fail(c, 401, "LOGIN_FAILED", "wrong password or token");
+      }
+      this.#failures.delete(address);
+      const id = randomBytes(32).toString("base64url");
+      this.#remember(digest(id).toString("base64url"), { expiresAt: now + this.#ttl });
+      setCookie(c, sessionCookie, id, {
+        httpOnly: true,
+        sameSite: "Strict",
+        secure: isSecure(c),
+        path: "/",
+        maxAge: Math.floor(this.#ttl / 1000),
+      });
+      this.#logger.info({ address }, "signed in");
+      return c.body(null, 204);
+    });
+    app.post("/api/logout", (c) => {
+      const caller = this.caller(c);
+      if (caller?.via === "session") this.#sessions.delete(caller.id);
+      deleteCookie(c, sessionCookie, { path: "/", secure: isSecure(c) });
+      return c.body(null, 204);
+    });
+    app.post("/api/logout/all", (c) => {
+      const count = this.#sessions.size;
+      this.#sessions.clear();
+      deleteCookie(c, sessionCookie, { path: "/", secure: isSecure(c) });
+      this.#logger.info({ address: addressOf(c), sessions: count }, "signed out everywhere");
+      return c.body(null, 204);
+    });
+    app.get("/api/session", (c) => {
+      const caller = this.caller(c);
+      return c.json({
+        signedIn: caller !== undefined,
+        via: caller?.via ?? null,
+        loginRequired: this.options.everything === true,
+        password: this.options.passwordHash !== undefined,
+      });
+    });
+  }
+
+  async #matches(secret: string): Promise<boolean> {
+    const byToken = same(secret, this.#token);
+    const hash = this.options.passwordHash;
+    // The password is checked whatever the token said, so both take the same time.
+    const byPassword = hash ? await verifyPassword(secret, hash) : false;
+    return byToken || byPassword;
+  }
+
+  #fail(address: string, now: number): Failures {
+    const record = this.#failures.get(address) ?? { count: 0, blockedUntil: 0 };
+    record.count++;
+    if (record.count > freeFailures) {
+      record.blockedUntil = now + Math.min(1000 * 2 ** (record.count - freeFailures - 1), maxLockMs);
+    }
+    this.#failures.delete(address);
+    this.#failures.set(address, record);
+    if (this.#failures.size > maxAddresses) {
+      this.#failures.delete(this.#failures.keys().next().value as string);
+    }
+    return record;
+  }
+
+  #limited(c: Context, record: Failures, now: number): Response {
+    c.header("Retry-After", String(Math.ceil((record.blockedUntil - now) / 1000)));
+    return fail(c, 429, "TOO_MANY_ATTEMPTS", "too many wrong attempts; wait and try again");
+  }
+
+  #remember(key: string, session: Session): void {
+    const now = this.#now();
+    for (const [k, s] of this.#sessions) if (s.expiresAt <= now) this.#sessions.delete(k);
+    if (this.#sessions.size >= maxSessions) {
+      this.#sessions.delete(this.#sessions.keys().next().value as string);
+    }
+    this.#sessions.set(key, session);
+  }
+
+  #refuse(c: Context): Response {
+    c.header("WWW-Authenticate", 'Bearer realm="xiaozhi-connect"');
+    if (this.options.everything) {
+      const page = c.req.method === "GET" && (c.req.header("accept") ?? "").includes("text/html");
+      if (page) return c.redirect("/login", 302);
+      return fail(c, 401, "LOGIN_REQUIRED", "sign in first, or send the bearer token");
+    }
+    return fail(c, 401, "UNAUTHORIZED", "a valid bearer token is required");
+  }
+}
+
+/** Routes anyone may reach: the login page, its call, and the liveness probe. */
+const open = new Set(["/login", "/api/login", "/api/session", "/healthz"]);
+
+const scryptParams = { N: 16384, r: 8, p: 1 } as const;
+
+/** A password as the config keeps it: `scrypt:N:r:p:<salt>:<hash>`, salt and hash in base64url. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await derive(password, salt, scryptParams);
+  const { N, r, p } = scryptParams;
+  return `scrypt:${N}:${r}:${p}:${salt.toString("base64url")}:${hash.toString("base64url")}`;
+}
+
+/** Whether `password` is the one `hash` was made from; false for a malformed hash. */
+export async function verifyPassword(password: string, hash: string): Promise<boolean> {
+  const parts = /^scrypt:(\d+):(\d+):(\d+):([\w-]+):([\w-]+)$/.exec(hash);
+  if (!parts) return false;
+  const expected = Buffer.from(parts[5] as string, "base64url");
+  const derived = await derive(password, Buffer.from(parts[4] as string, "base64url"), {
+    N: Number(parts[1]),
+    r: Number(parts[2]),
+    p: Number(parts[3]),
+  }).catch(() => undefined);
+  return derived !== undefined && derived.length === expected.length && timingSafeEqual(derived, expected);
+}
+
+function derive(
+  password: string,
+  salt: Buffer,
+  params: { N: number; r: number; p: number },
+): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    scrypt(password, salt, 32, { ...params, maxmem: 64 * 1024 * 1024 }, (error, key) =>
+      error ? reject(error) : resolve(key),
+    ),
+  );
+}
+
+function isSecure(c: Context): boolean {
+  return new URL(c.req.url).protocol === "https:" || c.req.header("x-forwarded-proto") === "https";
+}
+
+function addressOf(c: Context): string {
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  return incoming?.socket?.remoteAddress ?? "unknown";
+}
+
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+function fail(c: Context, status: 401 | 403 | 429, code: string, message: string): Response {
+  return c.json({ error: { code, message } }, status);
+}
