@@ -47,6 +47,12 @@ export {
   whyInvalid,
 } from "./config/endpoints.js";
 export {
+  type EnvReference,
+  envReferences,
+  resolveEnvRefs,
+  resolveEnvString,
+} from "./config/env-refs.js";
+export {
   type ConnectionConfig,
   parseConfig,
   parseConfigText,

@@ -55,6 +55,8 @@ export class Stack {
       beforeStart?: (dir: string) => void;
       /** The cloud's agents re-list on list_changed (editors do); by default they list only at connect. */
       relists?: boolean;
+      /** Agent name → variable: the file says `${VARIABLE}` where that agent's token would be. */
+      envRefs?: Record<string, string>;
     } = {},
   ): Promise<Stack> {
     const stack = new Stack(routes.fileName);
@@ -62,7 +64,11 @@ export class Stack {
     stack.cloud = await SimulatedXiaozhiCloud.start({ behavior: { relists: routes.relists ?? false } });
     // A string is the file's text as is (comments and all); `cloud:<name>` becomes that token's URL.
     const fill = (text: string) =>
-      text.replace(/cloud:([\w-]+)/g, (_, name: string) => stack.cloud.endpointUrl(token(name)));
+      text.replace(/cloud:([\w-]+)/g, (_, name: string) => {
+        const url = stack.cloud.endpointUrl(token(name));
+        const variable = routes.envRefs?.[name];
+        return variable ? url.replace(token(name), `\${${variable}}`) : url;
+      });
     if (typeof config === "string") writeFileSync(stack.path, fill(config));
     else stack.writeConfig(JSON.parse(fill(JSON.stringify(config))));
     const logger = createLogger({

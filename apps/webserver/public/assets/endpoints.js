@@ -263,11 +263,17 @@ export function renderSummary() {
   );
   if (!s) return;
   const c = s.config;
+  const fromEnv = c.fromEnv ?? [];
   const where = c.path ? format("configPath", { path: data(c.path) }) : [t("demoMode")];
-  const key = `${lang()}\u0000${c.path}\u0000${c.lastError}`;
+  // Which values the environment gives (names only, never a value), as secrets kept out of the file.
+  if (fromEnv.length) where.push(...format("fromEnv", { count: fromEnv.length }));
+  const key = `${lang()}\u0000${c.path}\u0000${c.lastError}\u0000${JSON.stringify(fromEnv)}`;
   if (bannerShown === key) return;
   bannerShown = key;
   show($("config"), where);
+  $("config").title = fromEnv
+    .map((r) => `${r.path} ← ${r.variables.map((v) => `\${${v}}`).join(" ")}`)
+    .join("\n");
   // A rejected config stays in sight until the file is read successfully again.
   $("config-banner").hidden = !c.lastError;
   if (!c.lastError) return;

@@ -17,6 +17,7 @@ export default {
   summary: "{connected}/{total} endpoints connected · {tools} tools",
   version: "v{version}",
   configPath: "config {path}",
+  fromEnv: " · values from the environment: {count}",
   demoMode: "demo mode (no config file)",
   configRejected: "The config file was not applied",
   configStillRunning: "The previous config is still running. Fix the file and it is read again at once.",

@@ -16,6 +16,7 @@ export default {
   summary: "{connected}/{total} 个接入点已连接 · {tools} 个工具",
   version: "版本 {version}",
   configPath: "配置 {path}",
+  fromEnv: " · 来自环境变量的值：{count} 个",
   demoMode: "演示模式（没有配置文件）",
   configRejected: "配置文件的修改没有生效",
   configStillRunning: "仍在运行之前的配置。改好文件后会立即重新读取。",

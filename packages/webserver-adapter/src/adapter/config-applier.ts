@@ -93,6 +93,7 @@ export class ConfigApplier {
       path: this.parts.file?.path ?? null,
       loadedAt: this.#loadedAt,
       lastError: this.#lastError,
+      ...(this.parts.file?.references.length ? { fromEnv: this.parts.file.references } : {}),
       ...(this.#last === undefined ? {} : { last: this.#last }),
     };
   }

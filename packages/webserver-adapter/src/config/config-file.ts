@@ -4,6 +4,7 @@ import { basename, dirname, join } from "node:path";
 import { describeError, type Logger, silentLogger, XiaozhiError } from "@xiaozhi-connect/core";
 import { editText } from "./config-edit.js";
 import { type ConfigFormat, formatOf, parseText } from "./config-text.js";
+import { type EnvReference, envReferences } from "./env-refs.js";
 import { parseConfig, parseConfigText, type XiaozhiConfig } from "./schema.js";
 
 /** Where the running config came from, and how the last attempt to change it ended. */
@@ -13,6 +14,8 @@ export interface ConfigStatus {
   readonly loadedAt: number | null;
   /** Why the last change was rejected; null once one applies. */
   readonly lastError: string | null;
+  /** The strings of the file that read the environment (`${NAME}`): where, and which variables. */
+  readonly fromEnv?: readonly EnvReference[];
   /** The last attempt to apply a config: where it came from, and whether it applied. */
   readonly last?: {
     readonly source: "start" | "file" | "api" | "cluster" | "code";
@@ -70,6 +73,7 @@ export class ConfigFile {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #reading: Promise<unknown> = Promise.resolve();
   #version = 0;
+  #references: readonly EnvReference[] = [];
   readonly #logger: Logger;
 
   /** How the file is written, from its extension (`.json5`, `.jsonc`, else `.json`). */
@@ -86,6 +90,11 @@ export class ConfigFile {
   /** Counts the versions of the file seen here, read or written. */
   get version(): number {
     return this.#version;
+  }
+
+  /** The strings of the config last read or written that take their value from the environment. */
+  get references(): readonly EnvReference[] {
+    return this.#references;
   }
 
   /** The config of the text last read or written; throws `NOT_CONFIGURED` before `load()`. */
@@ -243,12 +252,14 @@ export class ConfigFile {
       return;
     }
     this.#config = config;
+    this.#references = referencesOf(text, this.format);
     this.#logger.info({ path: this.path }, "config changed on disk");
     await follower({ version, config });
   }
 
   #keep(config: XiaozhiConfig, text: string): void {
     this.#config = config;
+    this.#references = referencesOf(text, this.format);
     this.#text = text;
     this.#version++;
   }
@@ -271,4 +282,9 @@ async function writeAtomically(target: string, text: string): Promise<void> {
     await unlink(temp).catch(() => {});
     throw error;
   }
+}
+
+/** The references of a text already known to parse. */
+function referencesOf(text: string, format: ConfigFormat): readonly EnvReference[] {
+  return text.includes("${") ? envReferences(parseText(text, format)) : [];
 }

@@ -5,6 +5,7 @@ import {
   normalizeEndpointUrl,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
+import { resolveEnvString } from "./env-refs.js";
 import type { XiaozhiConfig } from "./schema.js";
 
 /** An endpoint left out of the config, with why; `endpoint` is masked. */
@@ -163,5 +164,7 @@ export function endpointEntries(value: unknown): unknown[] {
 /** The id of an `mcpEndpoint` entry (a URL or `{url,…}`), undefined for one without a URL. */
 export function entryIdOf(entry: unknown): string | undefined {
   const url = typeof entry === "string" ? entry : (entry as { url?: unknown } | null)?.url;
-  return typeof url === "string" ? endpointId(url) : undefined;
+  // An entry kept as `${NAME}` in the file is the endpoint its variable names.
+  const resolved = typeof url === "string" ? resolveEnvString(url) : undefined;
+  return resolved === undefined ? undefined : endpointId(resolved);
 }

@@ -2,6 +2,7 @@ import { XiaozhiError } from "@xiaozhi-connect/core";
 import { z } from "zod";
 import { mcpClientsSchema } from "./clients.js";
 import { type ConfigFormat, parseText } from "./config-text.js";
+import { resolveEnvRefs } from "./env-refs.js";
 
 const positiveMs = z.number().int().positive();
 
@@ -215,11 +216,15 @@ export type XiaozhiConfig = z.infer<typeof xiaozhiConfigSchema>;
 export type ConnectionConfig = NonNullable<XiaozhiConfig["connection"]>;
 
 /**
- * Validates a parsed config. Throws `INVALID_CONFIG` naming every wrong field and why, e.g.
- * `connection.heartbeatInterval: expected number, received string`. Secrets never appear.
+ * Validates a parsed config, `${NAME}` references resolved from `env` first (see `env-refs.ts`).
+ * Throws `INVALID_CONFIG` naming every wrong field and why, e.g. `connection.heartbeatInterval:
+ * expected number, received string`, or a variable that is not set. Secrets never appear.
  */
-export function parseConfig(value: unknown): XiaozhiConfig {
-  const result = xiaozhiConfigSchema.safeParse(value);
+export function parseConfig(
+  value: unknown,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): XiaozhiConfig {
+  const result = xiaozhiConfigSchema.safeParse(resolveEnvRefs(value, env));
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
