@@ -68,6 +68,8 @@ export async function api<T>(
     response = await fetch(new URL(path, server.record.url), {
       method,
       headers: {
+        // Named in the audit trail as the command line's doing.
+        "x-xiaozhi-source": "cli",
         ...(body === undefined ? {} : { "content-type": "application/json" }),
         ...(server.token ? { authorization: `Bearer ${server.token}` } : {}),
       },

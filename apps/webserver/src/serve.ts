@@ -100,6 +100,7 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
       ...(fileConfig?.webUI?.tls && lookup.path ? { tls: readTls(fileConfig.webUI.tls, lookup.path) } : {}),
       logger,
       version,
+      stateDir: dir,
       signal: shutdown.signal,
     });
     // The count of tools is worth a short wait for services; the endpoints already serve.

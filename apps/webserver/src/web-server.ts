@@ -18,6 +18,7 @@ import {
   XiaozhiConnectionAdapter,
 } from "@xiaozhi-connect/webserver-adapter";
 import { Hono } from "hono";
+import { openAuditTrail } from "./audit-file.js";
 import { loadDashboard, loadLoginPage, mountDashboard, mountLoginPage } from "./dashboard.js";
 import { isLoopback } from "./options.js";
 
@@ -33,6 +34,8 @@ export interface WebServerOptions {
   readonly passwordHash?: string;
   /** A token that opens `/metrics` only (`webUI.metricsToken`). */
   readonly metricsToken?: string;
+  /** Where the audit trail is kept (the server's state directory); in memory only without it. */
+  readonly stateDir?: string;
   /** Serve HTTPS with this PEM certificate and key (`webUI.tls`). */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** Host names besides loopback ones and `host` that requests may be addressed to. */
@@ -80,7 +83,13 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     everything: !isLoopback(options.host),
     logger,
   });
-  const routes = createXiaozhiRoutes(adapter, { version: options.version, logger, auth });
+  const audit = options.stateDir ? openAuditTrail(options.stateDir) : undefined;
+  const routes = createXiaozhiRoutes(adapter, {
+    version: options.version,
+    logger,
+    auth,
+    ...(audit ? { audit: audit.trail } : {}),
+  });
   const dashboard = loadDashboard(builtDashboard, dashboardSources);
   const app = new Hono();
   app.notFound(notFound);
@@ -120,6 +129,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     (server as { closeAllConnections?: () => void }).closeAllConnections?.();
     await new Promise((resolve) => server.close(resolve));
     await adapter.cleanup();
+    await audit?.close();
     throw error;
   } finally {
     options.signal?.removeEventListener("abort", abandon);
@@ -136,6 +146,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
         await adapter.cleanup();
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
         await stopped;
+        await audit?.close();
       })();
       return closing;
     },

@@ -109,6 +109,14 @@ export {
   type ToolStats,
 } from "./history/activity-history.js";
 export {
+  type AuditActor,
+  type AuditChange,
+  type AuditEntry,
+  AuditTrail,
+  type AuditTrailOptions,
+  describeConfigChange,
+} from "./history/audit-trail.js";
+export {
   type Caller,
   HttpAuth,
   type HttpAuthOptions,

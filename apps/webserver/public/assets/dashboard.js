@@ -212,7 +212,7 @@ void fetch("/api/session")
   })
   .catch(() => {});
 const signOut = (path) => async () => {
-  await fetch(path, { method: "POST" }).catch(() => {});
+  await fetch(path, { method: "POST", headers: { "x-xiaozhi-source": "dashboard" } }).catch(() => {});
   location.assign("/login");
 };
 $("sign-out").addEventListener("click", signOut("/api/logout"));

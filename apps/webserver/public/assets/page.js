@@ -116,7 +116,12 @@ export const whenUnauthorized = (fn) => {
 export async function call(method, path, body) {
   const response = await fetch(path, {
     method,
-    headers: { ...authHeaders(), ...(body ? { "content-type": "application/json" } : {}) },
+    headers: {
+      ...authHeaders(),
+      // Named in the audit trail as the dashboard's doing.
+      "x-xiaozhi-source": "dashboard",
+      ...(body ? { "content-type": "application/json" } : {}),
+    },
     body: body ? JSON.stringify(body) : undefined,
   });
   if (response.status === 401) onUnauthorized();

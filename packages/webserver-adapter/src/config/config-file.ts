@@ -225,8 +225,12 @@ export class ConfigFile {
   async #reload(follower: (read: ConfigRead) => void | Promise<void>): Promise<void> {
     let text: string;
     this.#seen = this.#identity();
+    const before = this.#version;
     try {
       text = await readFile(this.path, "utf8");
+      // A write of ours landed while this read was under way, so the text may be older than it
+      // (applied, it would undo that write): read again. The write kept whatever was on disk.
+      if (this.#version !== before) return this.#reload(follower);
     } catch (error) {
       // Mid-rename or deleted: the next event (or none) decides; the running config stays.
       this.options.onCheck?.(true);

@@ -7,6 +7,8 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import type { AdapterEventMap } from "../adapter/event-feed.js";
 import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
+import { AuditTrail } from "../history/audit-trail.js";
+import { mountAudit } from "./audit-routes.js";
 import { HttpAuth } from "./auth.js";
 import { McpClientRoute } from "./mcp-clients.js";
 import { createMetrics } from "./metrics.js";
@@ -28,6 +30,8 @@ export interface XiaozhiRoutesOptions {
    * that mounts these routes, so its own pages are behind the same guard.
    */
   readonly auth?: HttpAuth;
+  /** Who changed what (`GET /api/audit`); give one with a sink to keep the trail in a file. */
+  readonly audit?: AuditTrail;
 }
 
 /** The default request body limit: far above any real request, far below a memory problem. */
@@ -110,6 +114,8 @@ export function createXiaozhiRoutes(
 
   // Who may do what: changes from this origin only; the token, or a session, where auth is needed.
   app.use("*", auth.guard());
+  const audit = options.audit ?? new AuditTrail();
+  const offAudit = mountAudit(app, adapter, audit, auth);
   auth.mount(app);
 
   app.get("/healthz", (c) => c.json({ ok: true }));
@@ -269,6 +275,7 @@ export function createXiaozhiRoutes(
       streams.clear();
       metrics.dispose();
       offClients();
+      offAudit();
       void mcp.close();
     },
     mcp,

@@ -1,0 +1,121 @@
+import type { Context, Hono } from "hono";
+import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
+import type { XiaozhiConfig } from "../config/schema.js";
+import { type AuditActor, type AuditTrail, describeConfigChange } from "../history/audit-trail.js";
+import type { HttpAuth } from "./auth.js";
+
+/** Sources a request may name itself as (`X-Xiaozhi-Source`); anything else is `api`. */
+const namedSources = new Set(["dashboard", "cli"]);
+
+/** Actions that are not config changes, by route, and what each records. */
+const actions: readonly [RegExp, string][] = [
+  [/^\/api\/login$/, "login"],
+  [/^\/api\/logout$/, "logout"],
+  [/^\/api\/logout\/all$/, "logout-all"],
+  [/^\/api\/endpoints\/([^/]+)\/reconnect$/, "reconnect"],
+  [/^\/api\/services\/([^/]+)\/restart$/, "restart"],
+];
+
+/**
+ * The audit trail on the HTTP side: each request runs as its actor (so the config's apply path
+ * records who), config changes are recorded as they apply or are rejected, actions and logins as
+ * they are answered, and `GET /api/audit` returns the latest. Returns what stops the recording.
+ */
+export function mountAudit(
+  app: Hono,
+  adapter: XiaozhiConnectionAdapter,
+  audit: AuditTrail,
+  auth: HttpAuth,
+): () => void {
+  app.use("*", async (c, next) => {
+    if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+    const actor = actorOf(c, auth);
+    await audit.as(actor, next);
+    const path = c.req.path;
+    for (const [pattern, action] of actions) {
+      const match = pattern.exec(path);
+      if (!match) continue;
+      const ok = c.res.status < 300;
+      audit.record({
+        ...actor,
+        action,
+        ...(match[1]
+          ? {
+              changes: [
+                { what: action === "reconnect" ? "endpoint" : "service", name: decode(match[1]) } as const,
+              ],
+            }
+          : {}),
+        outcome: ok ? "ok" : "refused",
+        ...(ok ? {} : { error: `HTTP ${c.res.status}` }),
+      });
+    }
+  });
+
+  app.get("/api/audit", (c) => {
+    const limit = Math.min(Math.max(Number(c.req.query("limit")) || 100, 1), 1000);
+    return c.json({ entries: audit.recent(limit) });
+  });
+
+  let previous: XiaozhiConfig = adapter.config;
+  return adapter.on("config", (status) => {
+    const last = status.last;
+    if (!last) return;
+    const source = audit.actor?.source ?? last.source;
+    if (last.outcome === "rejected") {
+      audit.record({
+        source,
+        action: "config",
+        outcome: "rejected",
+        ...(status.lastError ? { error: status.lastError } : {}),
+      });
+      return;
+    }
+    const now = adapter.config;
+    if (last.source === "start") {
+      audit.record({ source, action: "start", counts: counts(now), outcome: "applied" });
+    } else {
+      const changes = describeConfigChange(previous, now);
+      // A cluster re-apply that changed nothing here is no news.
+      if (changes.length > 0 || last.source === "api" || last.source === "file") {
+        audit.record({ source, action: "config", changes, outcome: "applied" });
+      }
+    }
+    previous = now;
+  });
+}
+
+function actorOf(c: Context, auth: HttpAuth): AuditActor {
+  const named = c.req.header("x-xiaozhi-source") ?? "";
+  const caller = auth.caller(c);
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  const address = incoming?.socket?.remoteAddress;
+  return {
+    source: namedSources.has(named) ? named : "api",
+    ...(address ? { address } : {}),
+    as:
+      caller === undefined
+        ? "none"
+        : caller.via === "session"
+          ? `session ${caller.id.slice(0, 6)}`
+          : caller.via,
+  };
+}
+
+function counts(config: XiaozhiConfig) {
+  const list = config.mcpEndpoint;
+  const endpoints = list === undefined ? 0 : Array.isArray(list) ? list.length : 1;
+  return {
+    endpoints,
+    services: Object.keys(config.mcpServers ?? {}).length,
+    clients: (config.clients ?? []).length,
+  };
+}
+
+function decode(part: string): string {
+  try {
+    return decodeURIComponent(part).slice(0, 100);
+  } catch {
+    return part.slice(0, 100);
+  }
+}
