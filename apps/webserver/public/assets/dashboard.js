@@ -1,5 +1,6 @@
 // The dashboard. State comes from one event stream (GET /api/events): a snapshot, then one event per
 // change. Changes are applied to the DOM once per animation frame, and only to the rows that changed.
+import { loadAudit, renderAudit } from "./audit.js";
 import { loadClients, renderClients } from "./clients.js";
 import {
   markEndpoint,
@@ -62,6 +63,7 @@ $("lang").addEventListener("change", () => {
   renderCalls();
   renderCluster();
   renderClients();
+  renderAudit();
   refreshServiceForm();
   $("live").textContent = t($("live").className === "on" ? "live" : "reconnectingServer");
 });
@@ -96,6 +98,7 @@ const handlers = {
     renderTools();
     renderCalls();
     void loadClients();
+    void loadAudit();
   },
   endpoint(e) {
     const before = state.endpoints.get(e.id);
@@ -132,6 +135,7 @@ const handlers = {
     renderSummary();
     void refreshStatus();
     void loadClients();
+    void loadAudit();
   },
   sample({ id, point }) {
     const history = state.history.get(id);

@@ -271,9 +271,11 @@ export function renderSummary() {
   if (bannerShown === key) return;
   bannerShown = key;
   show($("config"), where);
-  $("config").title = fromEnv
-    .map((r) => `${r.path} ← ${r.variables.map((v) => `\${${v}}`).join(" ")}`)
-    .join("\n");
+  if (fromEnv.length) {
+    $("config").title = fromEnv
+      .map((r) => `${r.path} ← ${r.variables.map((v) => `\${${v}}`).join(" ")}`)
+      .join("\n");
+  }
   // A rejected config stays in sight until the file is read successfully again.
   $("config-banner").hidden = !c.lastError;
   if (!c.lastError) return;
