@@ -219,6 +219,35 @@ describe("managing from the dashboard in headless Chromium", () => {
     await page.close();
   }, 60_000);
 
+  it("turns the call log on for an hour, marks the page while on, shows masked arguments, and forgets when off", async () => {
+    const { page, problems } = await open();
+    expect(await page.locator("#call-log-banner").isVisible()).toBe(false);
+    await page.click("#call-log-on");
+    await expect.poll(() => page.locator("#call-log-banner").isVisible()).toBe(true);
+    expect(await page.locator("#call-log-until").textContent()).toMatch(
+      /^The call log is on until \d\d:\d\d:\d\d$/,
+    );
+
+    const agent = await kitchen();
+    await agent.callTool("demo__calculator", { a: 6, b: 7, op: "multiply", token: "agent-secret-xyz" });
+    const row = page.locator("#call-log li").first();
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
+    const text = (await row.textContent()) ?? "";
+    expect(text).toContain("demo__calculator");
+    expect(text).toContain('"op":"multiply"');
+    expect(text).toContain('"token":"<masked>"');
+    expect(text).toContain("42");
+    expect(await page.content()).not.toContain("agent-secret-xyz");
+
+    await page.click("#call-log-off");
+    await expect.poll(() => page.locator("#call-log-banner").isVisible()).toBe(false);
+    expect(await page.locator("#call-log li").count()).toBe(0);
+    const log = (await (await fetch(`${server?.url}api/call-log`)).json()) as { entries: unknown[] };
+    expect(log.entries).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   it("draws an endpoint's RTT and health charts and its up period after a few heartbeats", async () => {
     const { page, problems } = await open();
     const id = endpointId(cloud?.endpointUrl("kitchen-token") ?? "");

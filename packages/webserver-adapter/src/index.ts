@@ -117,6 +117,13 @@ export {
   describeConfigChange,
 } from "./history/audit-trail.js";
 export {
+  CallLog,
+  type CallLogEntry,
+  type CallLogOptions,
+  type CallLogState,
+  maxCallLogMinutes,
+} from "./history/call-log.js";
+export {
   type Caller,
   HttpAuth,
   type HttpAuthOptions,

@@ -1,6 +1,7 @@
 // The dashboard. State comes from one event stream (GET /api/events): a snapshot, then one event per
 // change. Changes are applied to the DOM once per animation frame, and only to the rows that changed.
 import { loadAudit, renderAudit } from "./audit.js";
+import { callMade, loadCallLog, renderCallLog } from "./call-log.js";
 import { loadClients, renderClients } from "./clients.js";
 import {
   markEndpoint,
@@ -64,6 +65,7 @@ $("lang").addEventListener("change", () => {
   renderCluster();
   renderClients();
   renderAudit();
+  renderCallLog();
   refreshServiceForm();
   $("live").textContent = t($("live").className === "on" ? "live" : "reconnectingServer");
 });
@@ -99,6 +101,7 @@ const handlers = {
     renderCalls();
     void loadClients();
     void loadAudit();
+    loadCallLog();
   },
   endpoint(e) {
     const before = state.endpoints.get(e.id);
@@ -148,6 +151,7 @@ const handlers = {
   },
   call({ call: record, stats }) {
     addCall(record, stats);
+    callMade();
   },
 };
 

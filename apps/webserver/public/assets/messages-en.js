@@ -122,6 +122,16 @@ export default {
   confirmRemoveClient: "Remove the MCP client {name}? Its token stops working at once.",
   removeClientTitle: "Revoke its token and delete it from the config",
 
+  callLog: "Call log",
+  callLogWhy: "arguments and results of tool calls, for debugging; off unless turned on",
+  callLogOn: "Keep them for an hour",
+  callLogOff: "Turn off and forget",
+  callLogUntil: "The call log is on until {time}",
+  callLogKept:
+    "Arguments and results of tool calls are kept in memory (secrets masked) until then, or until you turn it off.",
+  callLogArgs: "arguments",
+  callLogResult: "result",
+
   changes: "Changes",
   changesWhy: "who changed what: the API, the dashboard, the command line or the file",
   noChanges: "No changes yet.",
@@ -145,6 +155,8 @@ export default {
     "logout-all": "sign-out everywhere",
     reconnect: "reconnect",
     restart: "restart",
+    "call-log-on": "call log on",
+    "call-log-off": "call log off",
   },
   auditWhat: {
     endpoint: "endpoint",

@@ -121,6 +121,15 @@ export default {
   confirmRemoveClient: "移除 MCP 客户端 {name}？它的令牌会立即失效。",
   removeClientTitle: "吊销令牌并从配置中删除",
 
+  callLog: "调用日志",
+  callLogWhy: "工具调用的参数和结果，用于排查问题；除非打开，否则不记录",
+  callLogOn: "保留一小时",
+  callLogOff: "关闭并清除",
+  callLogUntil: "调用日志已打开，直到 {time}",
+  callLogKept: "在此之前（或在你关闭之前），工具调用的参数和结果会保存在内存中（密钥已遮盖）。",
+  callLogArgs: "参数",
+  callLogResult: "结果",
+
   changes: "变更",
   changesWhy: "谁改了什么：来自 API、仪表盘、命令行或配置文件",
   noChanges: "还没有变更。",
@@ -144,6 +153,8 @@ export default {
     "logout-all": "在所有设备上退出",
     reconnect: "重新连接",
     restart: "重启",
+    "call-log-on": "打开调用日志",
+    "call-log-off": "关闭调用日志",
   },
   auditWhat: {
     endpoint: "接入点",

@@ -39,6 +39,8 @@ export interface ApplierParts {
   readonly now: () => number;
   /** Hears the status after every attempt, applied or rejected: once per attempt. */
   readonly onStatus: (status: ConfigStatus) => void;
+  /** What the endpoints' tool source is wrapped in (the call log); as given without it. */
+  readonly wrapTools?: (source: ToolSource) => ToolSource;
 }
 
 const settledNow: Settling = Object.freeze({ settled: Promise.resolve() });
@@ -101,7 +103,7 @@ export class ConfigApplier {
   /** The tools are the caller's from now on; a config change no longer sets them. */
   chooseTools(source: ToolSource): void {
     this.#toolSourceChosen = true;
-    this.parts.manager.setToolSource(source);
+    this.parts.manager.setToolSource(this.parts.wrapTools?.(source) ?? source);
   }
 
   /**
@@ -254,7 +256,9 @@ export class ConfigApplier {
       }
       // Services start beside the endpoints; an agent's first tools/list waits for them a while.
       if (first && catalog.start) this.#servicesStarted = catalog.start();
-      if (!this.#toolSourceChosen && first) manager.setToolSource(this.parts.tools);
+      if (!this.#toolSourceChosen && first) {
+        manager.setToolSource(this.parts.wrapTools?.(this.parts.tools) ?? this.parts.tools);
+      }
       if (listed.length === 0 && !quiet) logger.warn("no valid Xiaozhi endpoint configured; not connecting");
       // Read the leases at the last moment: one lost while this was built is not connected.
       const endpoints = listed.filter((_, i) => directory.runsHere(ids[i] as string));

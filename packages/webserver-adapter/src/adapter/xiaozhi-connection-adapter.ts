@@ -33,6 +33,7 @@ import {
   ToolSourceToken,
 } from "../di/tokens.js";
 import { ActivityHistory } from "../history/activity-history.js";
+import { CallLog } from "../history/call-log.js";
 import { ClientAdmin, type McpClientInfo, type McpClientLimits } from "./client-admin.js";
 import { ClusterEndpointDirectory } from "./cluster-endpoint-directory.js";
 import { ConfigApplier } from "./config-applier.js";
@@ -57,6 +58,8 @@ export class XiaozhiConnectionAdapter {
   readonly startedAt: number;
   /** RTT, health, up/down periods and tool calls over time, in bounded memory. */
   readonly history: ActivityHistory;
+  /** The opt-in log of tool calls' arguments and results, for debugging; off by default. */
+  readonly callLog: CallLog;
   readonly #feed = new EventFeed();
   readonly #applier: ConfigApplier;
   readonly #directory: EndpointDirectory;
@@ -87,6 +90,7 @@ export class XiaozhiConnectionAdapter {
   ) {
     this.startedAt = now();
     this.history = new ActivityHistory({ now });
+    this.callLog = new CallLog({ now });
     this.#catalog = tools as ToolSource & ServiceCatalog;
     this.#budgetWarnings = new ToolBudgetWarnings(logger);
     this.#directory = cluster ? new ClusterEndpointDirectory(cluster) : new FileEndpointDirectory();
@@ -102,6 +106,7 @@ export class XiaozhiConnectionAdapter {
       file,
       logger,
       now,
+      wrapTools: (source) => this.callLog.wrap(source),
       onStatus: (status) => {
         this.#checkBudgets();
         this.#feed.emit("config", status);

@@ -14,6 +14,7 @@ const actions: readonly [RegExp, string][] = [
   [/^\/api\/logout\/all$/, "logout-all"],
   [/^\/api\/endpoints\/([^/]+)\/reconnect$/, "reconnect"],
   [/^\/api\/services\/([^/]+)\/restart$/, "restart"],
+  [/^\/api\/call-log$/, "call-log"],
 ];
 
 /**
@@ -38,7 +39,7 @@ export function mountAudit(
       const ok = c.res.status < 300;
       audit.record({
         ...actor,
-        action,
+        action: action === "call-log" ? `call-log-${c.req.method === "DELETE" ? "off" : "on"}` : action,
         ...(match[1]
           ? {
               changes: [

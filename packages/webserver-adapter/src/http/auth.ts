@@ -122,7 +122,10 @@ export class HttpAuth {
       if (change && origin && !sameOrigin(origin, c.req.header("host"))) {
         return fail(c, 403, "FORBIDDEN_ORIGIN", "cross-origin requests are not allowed");
       }
-      const needed = this.options.everything ? true : this.enabled && (change || path === "/api/events");
+      // The event stream and the call log (arguments and results) are never for anyone but a user.
+      const needed =
+        this.options.everything ||
+        (this.enabled && (change || path === "/api/events" || path === "/api/call-log"));
       if (!needed) return next();
       const caller = this.caller(c);
       if (caller?.via === "metrics" && path !== "/metrics") return this.#refuse(c);

@@ -10,6 +10,7 @@ import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-ada
 import { AuditTrail } from "../history/audit-trail.js";
 import { mountAudit } from "./audit-routes.js";
 import { HttpAuth } from "./auth.js";
+import { mountCallLog } from "./call-log-routes.js";
 import { McpClientRoute } from "./mcp-clients.js";
 import { createMetrics } from "./metrics.js";
 
@@ -117,6 +118,7 @@ export function createXiaozhiRoutes(
   const audit = options.audit ?? new AuditTrail();
   const offAudit = mountAudit(app, adapter, audit, auth);
   auth.mount(app);
+  mountCallLog(app, adapter);
 
   app.get("/healthz", (c) => c.json({ ok: true }));
 
