@@ -54,12 +54,32 @@ function get(url: string): Promise<{ status: number; body: string }> {
   });
 }
 
+function post(url: string, body: string): Promise<{ status: number; cookie: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { ca: cert, method: "POST", headers: { "content-type": "application/json" } },
+      (res) => {
+        res.resume();
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, cookie: String(res.headers["set-cookie"] ?? "") }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 describe("the WebServer over HTTPS (webUI.tls)", () => {
   it("serves the dashboard and the API over TLS, and says https:// wherever it gives its address", async () => {
     const config = join(dir, "xiaozhi.config.json");
     writeFileSync(
       config,
-      JSON.stringify({ mcpEndpoint: [], webUI: { tls: { cert: "cert.pem", key: "key.pem" } } }),
+      JSON.stringify({
+        mcpEndpoint: [],
+        webUI: { tls: { cert: "cert.pem", key: "key.pem" }, authToken: "tls-bearer-token-0123456789" },
+      }),
     );
     server = await runServer(["--config", config, "--port", "0"], env);
     expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
@@ -67,6 +87,13 @@ describe("the WebServer over HTTPS (webUI.tls)", () => {
     expect(status.status).toBe(200);
     expect(JSON.parse(status.body).config.path).toBe(config);
     expect((await get(server.url)).body).toMatch(/<title>xiaozhi-connect<\/title>/);
+    // Over TLS a login's cookie is Secure: it never travels in the clear.
+    const login = await post(
+      `${server.url}api/login`,
+      JSON.stringify({ secret: "tls-bearer-token-0123456789" }),
+    );
+    expect(login.status).toBe(204);
+    expect(login.cookie).toMatch(/; Secure/);
     // The command line finds it at its https:// address, trusting the certificate as told.
     const listed = spawnSync(process.execPath, [main, "status", "--config", config], {
       env: { ...env, NODE_EXTRA_CA_CERTS: join(dir, "cert.pem") },
