@@ -1,10 +1,9 @@
 // One provider with one endpoint and an in-process `echo` tool, in a process of its own:
 // `node call-cpu-child.mjs <product|raw> <url>`. Prints `ready` once the cloud can call it; then on
 // stdin `mark` starts counting CPU and `report` prints the CPU used since, in µs, as JSON.
-import { createInterface } from "node:readline";
 import { XiaozhiConnectionManager } from "@xiaozhi-connect/transport-ws";
 import WebSocket from "ws";
-import { echoTool, echoTools } from "./lib.mjs";
+import { echoTool, echoTools, serveCpuProbe } from "./lib.mjs";
 
 const [mode, url] = process.argv.slice(2);
 let close;
@@ -49,16 +48,4 @@ if (mode === "product") {
   close = async () => socket.close();
 }
 
-process.stdout.write("ready\n");
-let mark = process.cpuUsage();
-for await (const line of createInterface({ input: process.stdin })) {
-  if (line === "mark") {
-    mark = process.cpuUsage();
-    process.stdout.write("marked\n");
-  } else if (line === "report") {
-    const used = process.cpuUsage(mark);
-    process.stdout.write(`${JSON.stringify({ cpuUs: used.user + used.system })}\n`);
-  } else if (line === "stop") break;
-}
-await close();
-process.exit(0);
+await serveCpuProbe("ready", close);

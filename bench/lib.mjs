@@ -111,4 +111,25 @@ export function spawnServer(configPath) {
   };
 }
 
+/**
+ * The end of a provider child: says `readyLine`, then answers its parent on stdin, where `mark`
+ * starts counting CPU and `report` prints the CPU used since, in µs, as JSON; `stop` (or the end of
+ * stdin) runs `close` and exits.
+ */
+export async function serveCpuProbe(readyLine, close) {
+  process.stdout.write(`${readyLine}\n`);
+  let mark = process.cpuUsage();
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line === "mark") {
+      mark = process.cpuUsage();
+      process.stdout.write("marked\n");
+    } else if (line === "report") {
+      const used = process.cpuUsage(mark);
+      process.stdout.write(`${JSON.stringify({ cpuUs: used.user + used.system })}\n`);
+    } else if (line === "stop") break;
+  }
+  await close();
+  process.exit(0);
+}
+
 export { until } from "@xiaozhi-connect/core/testing";

@@ -5,7 +5,6 @@
 // `report` prints the CPU used since, in µs, as JSON.
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
-import { createInterface } from "node:readline";
 import { serve } from "@hono/node-server";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
@@ -17,7 +16,7 @@ import {
   registerXiaozhi,
   XiaozhiConnectionAdapter,
 } from "@xiaozhi-connect/webserver-adapter";
-import { echoTool, echoTools } from "./lib.mjs";
+import { echoTool, echoTools, serveCpuProbe } from "./lib.mjs";
 
 const mode = process.argv[2];
 const token = "bench-client-token-0123456789abcdef";
@@ -70,16 +69,4 @@ if (mode === "product") {
   };
 }
 
-process.stdout.write(`ready ${url} ${token}\n`);
-let mark = process.cpuUsage();
-for await (const line of createInterface({ input: process.stdin })) {
-  if (line === "mark") {
-    mark = process.cpuUsage();
-    process.stdout.write("marked\n");
-  } else if (line === "report") {
-    const used = process.cpuUsage(mark);
-    process.stdout.write(`${JSON.stringify({ cpuUs: used.user + used.system })}\n`);
-  } else if (line === "stop") break;
-}
-await close();
-process.exit(0);
+await serveCpuProbe(`ready ${url} ${token}`, close);

@@ -126,6 +126,24 @@ describe("ToolsPublisher", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("`reconnect` reopens even when the agent re-lists before its republish comes", async () => {
+    const { publisher, link } = start({ toolsChanged: "reconnect", drainTimeout: 5000 });
+    link.incoming = 1;
+    link.list = [tool("b")];
+    publisher.changed(link);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(link.notified).toBe(1);
+    // The agent answers list_changed at once, while a call still runs.
+    link.agentLists();
+    publisher.listed(link);
+    await vi.advanceTimersByTimeAsync(0);
+    link.incoming = 0;
+    publisher.idle(link);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(link.republished).toEqual(["forced"]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it("waits for running calls, up to drainTimeout", async () => {
     const { publisher, link } = start({ toolsChanged: "reconnect", drainTimeout: 5000 });
     link.incoming = 1;

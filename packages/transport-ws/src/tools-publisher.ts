@@ -112,6 +112,11 @@ export class ToolsPublisher {
     if (link === this.#link && this.#phase === "drain") void this.#finish();
   }
 
+  /** A `reconnect`-policy republish is planned and not yet done. */
+  #forcing(): boolean {
+    return this.#work?.cause === "forced" && (this.#phase === "slot" || this.#phase === "drain");
+  }
+
   get #phase(): Phase {
     return this.#work?.phase ?? "idle";
   }
@@ -161,6 +166,9 @@ export class ToolsPublisher {
     const link = this.#link;
     if (!link) return;
     if (!stale) {
+      // `reconnect` reopens after every change, even one the agent already re-listed: that
+      // policy is for agents whose re-list cannot be trusted.
+      if (this.#forcing()) return;
       // Back to what the agent holds (a service flapped, a switch went back): nothing to publish.
       this.#stop();
       return;
@@ -204,7 +212,7 @@ export class ToolsPublisher {
     if (link !== this.#link || work !== this.#work || work.phase !== "drain") return;
     work.phase = "idle";
     this.#release();
-    if (!stale) return;
+    if (stale === undefined || (!stale && work.cause !== "forced")) return;
     this.#take();
     link.republish(work.cause);
   }
