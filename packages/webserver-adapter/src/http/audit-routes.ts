@@ -2,7 +2,7 @@ import type { Context, Hono } from "hono";
 import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
 import type { XiaozhiConfig } from "../config/schema.js";
 import { type AuditActor, type AuditTrail, describeConfigChange } from "../history/audit-trail.js";
-import type { HttpAuth } from "./auth.js";
+import { type HttpAuth, remoteAddress } from "./auth.js";
 
 /** Sources a request may name itself as (`X-Xiaozhi-Source`); anything else is `api`. */
 const namedSources = new Set(["dashboard", "cli"]);
@@ -89,8 +89,7 @@ export function mountAudit(
 function actorOf(c: Context, auth: HttpAuth): AuditActor {
   const named = c.req.header("x-xiaozhi-source") ?? "";
   const caller = auth.caller(c);
-  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-  const address = incoming?.socket?.remoteAddress;
+  const address = remoteAddress(c);
   return {
     source: namedSources.has(named) ? named : "api",
     ...(address ? { address } : {}),

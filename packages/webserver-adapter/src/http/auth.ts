@@ -47,7 +47,8 @@ const maxAddresses = 10_000;
 const freeFailures = 5;
 const maxLockMs = 15 * 60_000;
 
-const digest = (value: string): Buffer => createHash("sha256").update(value).digest();
+/** A secret as compared: its SHA-256, so every comparison is of equal lengths and constant time. */
+export const digest = (value: string): Buffer => createHash("sha256").update(value).digest();
 const same = (given: string, expected: Buffer | undefined) =>
   expected !== undefined && timingSafeEqual(digest(given), expected);
 
@@ -287,10 +288,13 @@ function isSecure(c: Context): boolean {
   return new URL(c.req.url).protocol === "https:" || c.req.header("x-forwarded-proto") === "https";
 }
 
-function addressOf(c: Context): string {
+/** The address a request came from (the socket's peer), when the server knows it. */
+export function remoteAddress(c: Context): string | undefined {
   const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-  return incoming?.socket?.remoteAddress ?? "unknown";
+  return incoming?.socket?.remoteAddress;
 }
+
+const addressOf = (c: Context): string => remoteAddress(c) ?? "unknown";
 
 function sameOrigin(origin: string, host: string | undefined): boolean {
   try {

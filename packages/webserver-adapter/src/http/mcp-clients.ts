@@ -1,4 +1,4 @@
-import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID, timingSafeEqual } from "node:crypto";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import {
@@ -13,6 +13,7 @@ import { wireTool } from "@xiaozhi-connect/transport-ws";
 import type { Context } from "hono";
 import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
 import type { McpClientConfig } from "../config/clients.js";
+import { digest, remoteAddress } from "./auth.js";
 
 /** The largest request body `/mcp` reads, in bytes: far above any real MCP request. */
 export const mcpMaxBodyBytes = 1024 * 1024;
@@ -58,7 +59,7 @@ export class McpClientRoute {
     const client = clientFor(clients, c.req.header("authorization"));
     if (!client) {
       this.options.logger.warn(
-        { address: addressOf(c), path: "/mcp" },
+        { address: remoteAddress(c), path: "/mcp" },
         "MCP client refused: missing or unknown bearer token",
       );
       c.header("WWW-Authenticate", 'Bearer realm="xiaozhi-connect", error="invalid_token"');
@@ -181,8 +182,6 @@ function closingIfRefused(response: Response): Response {
   return new Response(response.body, { status: response.status, headers });
 }
 
-const digest = (value: string): Buffer => createHash("sha256").update(value).digest();
-
 /** The client whose token the request carries; every configured token is compared, in constant time. */
 function clientFor(
   clients: readonly McpClientConfig[],
@@ -196,9 +195,4 @@ function clientFor(
     if (timingSafeEqual(hash, digest(client.token)) && !found) found = client;
   }
   return found;
-}
-
-function addressOf(c: Context): string | undefined {
-  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-  return incoming?.socket?.remoteAddress;
 }
