@@ -12,6 +12,7 @@ import { diffEndpoints, hostOf, statusOf } from "./endpoint-list.js";
 import { EndpointSupervisor, type SupervisorContext, type SupervisorReports } from "./endpoint-supervisor.js";
 import { describeError, XiaozhiError } from "./errors.js";
 import type { HealthScorer } from "./health.js";
+import { HostProbes } from "./host-probes.js";
 import { type Logger, silentLogger } from "./logger.js";
 import type { EndpointEvent, EndpointStatus, ManagerEventMap, ReconcileResult } from "./manager-events.js";
 import { endpointId, redact } from "./mask.js";
@@ -24,6 +25,9 @@ import {
 import { roundRobin, type Strategy } from "./strategy.js";
 import type { ToolSource } from "./tool-source.js";
 import { ToolSourceSwitch } from "./tool-source-switch.js";
+
+/** How far apart, on average, the endpoints of a host that is back are brought forward, ms. */
+const recoverySpacing = 2;
 
 export interface ConnectionManagerOptions<C extends Connection = Connection> extends SettingsChange {
   readonly connectionFactory: ConnectionFactory<C>;
@@ -60,6 +64,8 @@ export class ConnectionManager<C extends Connection = Connection> {
   readonly #members = new Map<string, Member<C>>();
   /** When each host last had its waiting endpoints brought forward (see `recoveryWindow`). */
   readonly #recoveredAt = new Map<string, number>();
+  /** Hosts whose every endpoint is refused, probed until they answer. */
+  readonly #probes: HostProbes;
   readonly #tools = new ToolSourceSwitch();
   readonly #dispatcher: Dispatcher<C>;
   /** Shared by every supervisor: settings, clock, logger, scorer and where they report. */
@@ -93,6 +99,7 @@ export class ConnectionManager<C extends Connection = Connection> {
           if (from === "connected" || to === "connected") this.#dispatcher.invalidate();
         }
         if (event === "connected") this.#recover(supervisor.endpoint);
+        if (event === "reconnectScheduled") this.#probeHost(supervisor.endpoint);
         this.#emit(
           event,
           supervisor.endpoint,
@@ -100,6 +107,12 @@ export class ConnectionManager<C extends Connection = Connection> {
         );
       },
     };
+    this.#probes = new HostProbes({
+      probe: this.#factory.probe?.bind(this.#factory),
+      interval: () => (this.#settings.recoveryWindow > 0 ? this.#settings.probeInterval : 0),
+      waiting: (host) => this.#waitingOn(host),
+      answered: (host) => this.#bringForward(host, this.#now()),
+    });
     this.#dispatcher = new Dispatcher<C>({
       candidates: () => [...this.#members.values()].map((m) => m.candidate),
       strategy: () => this.#strategy,
@@ -175,6 +188,7 @@ export class ConnectionManager<C extends Connection = Connection> {
   /** Closes every link with 1000 and stops reconnecting; `connect()` starts them again. */
   async disconnect(): Promise<void> {
     this.#running = false;
+    this.#probes.stop();
     await Promise.allSettled(
       [...this.#members.values()].map((m) => m.supervisor.stop(1000, "disconnect", "disconnected")),
     );
@@ -326,6 +340,7 @@ export class ConnectionManager<C extends Connection = Connection> {
    */
   async cleanup(): Promise<void> {
     this.#running = false;
+    this.#probes.stop();
     await Promise.allSettled([...this.#members.keys()].map((id) => this.removeEndpoint(id)));
     this.#tools.detach();
     this.#unsubscribeHealth?.();
@@ -349,22 +364,53 @@ export class ConnectionManager<C extends Connection = Connection> {
 
   /**
    * A link to `endpoint`'s host is up again: the other endpoints of that host waiting to retry try
-   * within `recoveryWindow`, spread at random over it. Once per window per host, so a thousand
-   * links coming back cost one pass.
+   * soon (see {@link bringForward}). Once per window per host, so a thousand links coming back
+   * cost one pass.
    */
   #recover(endpoint: ResolvedEndpoint): void {
     const window = this.#settings.recoveryWindow;
     const host = hostOf(endpoint);
-    if (window <= 0 || host === undefined) return;
+    if (host === undefined) return;
+    this.#probes.connected(host);
+    if (window <= 0) return;
     const now = this.#now();
     const last = this.#recoveredAt.get(host);
     if (last !== undefined && now - last < window) return;
+    this.#bringForward(host, now);
+  }
+
+  /**
+   * The endpoints of `host` waiting to retry try within `recoveryWindow`, each at a random point
+   * of a spread of about 2 ms per endpoint (at most the window): a thousand are spread over two
+   * seconds, three come back at once.
+   */
+  #bringForward(host: string, now: number): void {
     this.#recoveredAt.set(host, now);
+    const waiting: EndpointSupervisor<C>[] = [];
     for (const { supervisor } of this.#members.values()) {
-      if (supervisor.state === "reconnecting" && hostOf(supervisor.endpoint) === host) {
-        supervisor.hasten(now + Math.floor(this.#random() * window));
-      }
+      if (supervisor.state === "reconnecting" && hostOf(supervisor.endpoint) === host)
+        waiting.push(supervisor);
     }
+    const spread = Math.min(this.#settings.recoveryWindow, waiting.length * recoverySpacing);
+    for (const supervisor of waiting) supervisor.hasten(now + Math.floor(this.#random() * spread));
+  }
+
+  /** An endpoint is waiting to retry: when its whole host is, the host is probed. */
+  #probeHost(endpoint: ResolvedEndpoint): void {
+    const host = hostOf(endpoint);
+    if (host !== undefined) this.#probes.waiting(host);
+  }
+
+  /** The endpoints of `host` waiting to retry, unless one of them is connected or trying. */
+  #waitingOn(host: string): ResolvedEndpoint[] | undefined {
+    const waiting: ResolvedEndpoint[] = [];
+    for (const { supervisor } of this.#members.values()) {
+      if (hostOf(supervisor.endpoint) !== host) continue;
+      const state = supervisor.state;
+      if (state === "connected" || state === "connecting") return undefined;
+      if (state === "reconnecting") waiting.push(supervisor.endpoint);
+    }
+    return waiting.length > 0 ? waiting : undefined;
   }
 
   #emit<K extends keyof ManagerEventMap>(

@@ -134,4 +134,10 @@ export interface ConnectionFactory<C extends Connection = Connection> {
   configure?(settings: Readonly<Record<string, unknown>>): void;
   /** Releases what the factory shares (timers, pools); called once, after every connection closed. */
   dispose?(): void;
+  /**
+   * Checks cheaply that `endpoint`'s host answers at all (a TCP connect for WebSocket), without
+   * opening a link; resolves when it does, rejects when it does not or `signal` aborts. A manager
+   * uses it while every endpoint of a host is refused, to bring them forward when the host is back.
+   */
+  probe?(endpoint: ResolvedEndpoint, signal: AbortSignal): Promise<void>;
 }

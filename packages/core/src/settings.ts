@@ -18,10 +18,17 @@ export interface ManagerSettings {
   /**
    * When a link to a host connects, the other endpoints on that host still waiting to retry try
    * again within this window, each at a random point of it (so a host back from an outage gets
-   * every endpoint back in seconds, not after their grown backoff, and still spread). 0 turns it
-   * off; default 2000.
+   * every endpoint back in seconds, not after their grown backoff, and still spread). Few endpoints
+   * are not held back for the whole window: the spread is about 2 ms per waiting endpoint, up to
+   * the window. 0 turns recovery off, host probes included; default 2000.
    */
   readonly recoveryWindow: number;
+  /**
+   * While every endpoint of a host is refused, the host is probed this often (the factory's
+   * `probe`, a TCP connect for WebSocket) and its endpoints brought forward when it answers.
+   * 0 turns probing off; default 500.
+   */
+  readonly probeInterval: number;
 }
 
 /** A partial change of settings; `backoff` may be partial too. */
@@ -39,6 +46,7 @@ export const defaultManagerSettings: ManagerSettings = Object.freeze({
   dispatchTimeout: 30_000,
   panicThreshold: 0.5,
   recoveryWindow: 2000,
+  probeInterval: 500,
 });
 
 /** `base` with the fields `change` sets; frozen. Fields set to `undefined` keep their base value. */
@@ -53,6 +61,7 @@ export function mergeSettings(base: ManagerSettings, change: SettingsChange): Ma
     dispatchTimeout: pick("dispatchTimeout"),
     panicThreshold: pick("panicThreshold"),
     recoveryWindow: pick("recoveryWindow"),
+    probeInterval: pick("probeInterval"),
     backoff: Object.freeze({ ...base.backoff, ...change.backoff }),
   });
 }

@@ -66,5 +66,6 @@ export function filteredConnectionFactory<C extends Connection>(
     });
   filtered.configure = (settings) => factory.configure?.(settings);
   filtered.dispose = () => factory.dispose?.();
+  if (factory.probe) filtered.probe = factory.probe.bind(factory);
   return filtered;
 }

@@ -6,6 +6,7 @@ import {
 } from "@xiaozhi-connect/core";
 import { defaultHeartbeat, HeartbeatWheel } from "./heartbeat.js";
 import { defaultMaxResultBytes } from "./result-budget.js";
+import { tcpProbe } from "./tcp-probe.js";
 import type { ToolsChangedMode } from "./tools-publisher.js";
 import { type XiaozhiConnectionOptions, XiaozhiEndpointConnection } from "./xiaozhi-endpoint-connection.js";
 
@@ -88,6 +89,7 @@ export function xiaozhiConnectionFactory(options: XiaozhiTransportOptions = {}):
     new XiaozhiEndpointConnection(endpoint, context, settings)) as XiaozhiConnectionFactory;
   return Object.assign(factory, {
     heartbeat,
+    probe: tcpProbe,
     configure(next: XiaozhiTransportOptions) {
       heartbeat.configure({
         ...(next.heartbeatInterval === undefined ? {} : { interval: next.heartbeatInterval }),

@@ -21,6 +21,7 @@ export {
   fitResult,
   minMaxResultBytes,
 } from "./result-budget.js";
+export { tcpProbe } from "./tcp-probe.js";
 // A Xiaozhi cloud on loopback that behaves like the real side: for demos, interop checks and tests.
 export { CloudSession } from "./testing/cloud-session.js";
 export {

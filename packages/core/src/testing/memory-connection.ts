@@ -21,6 +21,8 @@ export interface MemoryBehavior {
   readonly rttMs?: number;
   /** When true, `notify` and `request` fail with `SEND_FAILED` as if the socket broke mid-send. */
   readonly sendFails?: boolean;
+  /** Overrides what a host probe says (by default: answers unless `connect` is `refuse` or `hang`). */
+  readonly hostAnswers?: boolean;
 }
 
 /**
@@ -163,12 +165,32 @@ export class MemoryNetwork {
   readonly #behaviors = new Map<string, MemoryBehavior>();
   readonly #open = new Set<MemoryConnection>();
   readonly all: MemoryConnection[] = [];
+  /** Host probes made so far (with `{ probe: true }`). */
+  probes = 0;
 
   readonly factory: ConnectionFactory<MemoryConnection> = (endpoint, context) => {
     const connection = new MemoryConnection(endpoint, this, context.tools);
     this.all.push(connection);
     return connection;
   };
+
+  /**
+   * With `probe`, the factory can probe hosts: a host answers unless the endpoint's behaviour is
+   * `refuse` (rejects) or `hang` (until aborted).
+   */
+  constructor(options: { readonly probe?: boolean } = {}) {
+    if (!options.probe) return;
+    this.factory.probe = async (endpoint, signal) => {
+      this.probes++;
+      const { connect, hostAnswers } = this.behavior(endpoint.url ?? endpoint.id);
+      if (hostAnswers !== undefined) {
+        if (hostAnswers) return;
+        throw new XiaozhiError("CONNECT_FAILED", "connection refused (simulated)");
+      }
+      if (connect === "hang") await wait(Number.POSITIVE_INFINITY, signal);
+      if (connect === "refuse") throw new XiaozhiError("CONNECT_FAILED", "connection refused (simulated)");
+    };
+  }
 
   /** Sets how `url` answers from now on (merged over the current behaviour). */
   behave(url: string, behavior: MemoryBehavior): void {

@@ -85,10 +85,15 @@ const connection = z.object({
   /** Largest tool-result message sent to an agent, in bytes; larger results are cut. Default 8192; 0: no limit. */
   maxResultBytes: resultBytes.optional(),
   /**
-   * When one endpoint on a host reconnects, the others on that host waiting to retry do so within
-   * this window (ms), spread; 0 turns it off. Default 2000.
+   * When one endpoint on a host reconnects (or the host answers a probe), the others on that host
+   * waiting to retry do so within this window (ms), spread; 0 turns it off. Default 2000.
    */
   recoveryWindow: z.number().int().nonnegative().optional(),
+  /**
+   * While every endpoint of a host is refused, its host is probed with a TCP connect this often
+   * (ms), and they retry as soon as it answers; 0 turns it off. Default 500.
+   */
+  probeInterval: z.number().int().nonnegative().optional(),
   /** Strategy for operations sent to "any healthy endpoint"; default `round-robin`. */
   loadBalanceStrategy: z.string().optional(),
   /**

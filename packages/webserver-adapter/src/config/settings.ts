@@ -22,6 +22,7 @@ export function managerSettingsOf(
     ...(c.connectionTimeout === undefined ? {} : { connectTimeout: c.connectionTimeout }),
     ...(c.minUptime === undefined ? {} : { minUptime: c.minUptime }),
     ...(c.recoveryWindow === undefined ? {} : { recoveryWindow: c.recoveryWindow }),
+    ...(c.probeInterval === undefined ? {} : { probeInterval: c.probeInterval }),
     ...(Object.keys(backoff).length === 0 ? {} : { backoff }),
   };
 }
@@ -37,6 +38,7 @@ export const connectionDefaults = Object.freeze({
   autoReconnect: defaultManagerSettings.autoReconnect,
   minUptime: defaultManagerSettings.minUptime,
   recoveryWindow: defaultManagerSettings.recoveryWindow,
+  probeInterval: defaultManagerSettings.probeInterval,
   callTimeout: defaultTransportOptions.callTimeout,
   maxResultBytes: defaultTransportOptions.maxResultBytes,
   toolsChanged: defaultTransportOptions.toolsChanged,
