@@ -321,7 +321,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   /** Reads the leases, plans, and carries the plan out. */
   async #balance(): Promise<void> {
     const now = this.#clock.now();
-    const listed = [...this.#list.desired.keys()];
+    const listed = this.#list.ids;
     const leases = await this.#holdings.read(listed);
     const reached = this.#peers.reachedHosts();
     const local = this.#host?.statuses() ?? [];

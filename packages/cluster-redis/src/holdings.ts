@@ -74,7 +74,7 @@ export class Holdings {
   }
 
   /** Reads the leases of `listed` (and of what runs here or is unsure); updates who holds what. */
-  async read(listed: readonly string[]): Promise<Map<string, LeaseHolder>> {
+  async read(listed: ReadonlySet<string>): Promise<Map<string, LeaseHolder>> {
     const store = this.options.leases();
     const ids = [...new Set([...listed, ...this.held, ...this.#unsure])];
     const values = store ? await store.read(ids) : [];

@@ -6,7 +6,7 @@ export { keptChanges } from "./list-changes.js";
 export { type LeaseHolder, type Plan, plan, type Snapshot } from "./planner.js";
 export { defaultInstanceId, redisCluster } from "./redis-cluster.js";
 export { type RedisStoresOptions, redisStores } from "./redis-stores.js";
-export { type AssignOptions, assignEndpoints, preference } from "./rendezvous.js";
+export { type Assignment, type AssignOptions, assignEndpoints, preference } from "./rendezvous.js";
 export {
   type BeatResult,
   type ClusterBus,

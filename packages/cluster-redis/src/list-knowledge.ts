@@ -14,14 +14,16 @@ export class ListKnowledge {
   origin: StoredList["origin"] = "file";
   changes: readonly string[] = [];
   /** The list's endpoints by id, in its order, as they show while no instance runs them. */
-  desired: Map<string, ListedEndpoint>;
+  desired!: Map<string, ListedEndpoint>;
+  /** The ids of `desired`, in its order: what the planner reads every tick, kept rather than rebuilt. */
+  ids!: ReadonlySet<string>;
 
   constructor(
     seed: unknown[],
     private readonly describe: (entries: readonly unknown[]) => ListedEndpoint[],
   ) {
     this.entries = seed;
-    this.desired = this.#describe(seed);
+    this.#describe(seed);
   }
 
   /** Whether `stored` is the list known here. */
@@ -48,7 +50,7 @@ export class ListKnowledge {
     this.changes = stored.changes;
     if (changed) {
       this.entries = stored.entries;
-      this.desired = this.#describe(stored.entries);
+      this.#describe(stored.entries);
     }
     return changed;
   }
@@ -59,7 +61,7 @@ export class ListKnowledge {
     this.version = version;
     this.origin = "history";
     this.changes = [...this.changes, changeId].slice(-keep);
-    this.desired = this.#describe(entries);
+    this.#describe(entries);
   }
 
   /** What to seed Redis with when it has no list: what is known here, or the file under a new epoch. */
@@ -71,7 +73,8 @@ export class ListKnowledge {
     return { epoch: newEpoch(), version: 1, entries: this.entries, origin: "file", changes: [] };
   }
 
-  #describe(entries: readonly unknown[]): Map<string, ListedEndpoint> {
-    return new Map(this.describe(entries).map((e) => [e.id, e]));
+  #describe(entries: readonly unknown[]): void {
+    this.desired = new Map(this.describe(entries).map((e) => [e.id, e]));
+    this.ids = new Set(this.desired.keys());
   }
 }

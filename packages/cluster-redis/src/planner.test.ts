@@ -8,7 +8,7 @@ function snapshot(over: Partial<Snapshot> = {}): Snapshot {
   return {
     self: "a",
     tickMs: 100,
-    listed,
+    listed: new Set(listed),
     settling: false,
     joining: false,
     live: new Map([
@@ -50,7 +50,7 @@ describe("plan", () => {
     const held = new Set(["e1", "e2", "e3", "e4"]);
     const mine = leases({ e1: "a", e2: "a", e3: "a", e4: "a" });
     for (const state of [{ joining: true }, { settling: true }]) {
-      const p = plan(snapshot({ ...state, held, leases: mine, listed: ["e1", "e5", "e6"] }), 0);
+      const p = plan(snapshot({ ...state, held, leases: mine, listed: new Set(["e1", "e5", "e6"]) }), 0);
       expect(p.acquire).toEqual([]);
       expect(p.release).toEqual([]);
     }
@@ -73,7 +73,7 @@ describe("plan", () => {
 
   it("runs a lease of its own it does not run yet, and releases one it should not have", () => {
     const own = leases({ e1: "a", e2: "a" });
-    const p = plan(snapshot({ live: new Map([["a", none]]), leases: own, listed: ["e1"] }), 0);
+    const p = plan(snapshot({ live: new Map([["a", none]]), leases: own, listed: new Set(["e1"]) }), 0);
     expect(p.adopt).toEqual(["e1"]);
     expect(p.release).toEqual(["e2"]);
     expect(p.why.stray).toBe(1);

@@ -1,4 +1,4 @@
-import { assignEndpoints, preference } from "./rendezvous.js";
+import { type Assignment, assign, score } from "./rendezvous.js";
 
 /** Who holds a lease in Redis. */
 export interface LeaseHolder {
@@ -13,7 +13,7 @@ export interface Snapshot {
   /** The tick period, ms: a free endpoint its preferred instance leaves alone goes to the next after a few. */
   readonly tickMs: number;
   /** The endpoint ids of the list, in its order. */
-  readonly listed: readonly string[];
+  readonly listed: ReadonlySet<string>;
   /** The list may still be replaced by one an instance knows better: take nothing, let nothing unlisted go. */
   readonly settling: boolean;
   /** This instance is joining: it holds what it has and takes nothing yet. */
@@ -48,8 +48,8 @@ export interface Plan {
   readonly release: string[];
   /** Free endpoints to take. */
   readonly acquire: string[];
-  /** Which instance should hold each listed endpoint. */
-  readonly owners: ReadonlyMap<string, string>;
+  /** Which instance should hold each listed endpoint (undefined for one not listed). */
+  readonly owners: Assignment;
   /** `freeSince` for the next tick. */
   readonly freeSince: Map<string, number>;
   /** How many of `release` are handovers, unlisted, unservable, and leases this process should not have. */
@@ -62,24 +62,33 @@ export interface Plan {
  */
 export function plan(snapshot: Snapshot, now: number): Plan {
   const { self, live, leases, held } = snapshot;
-  const listed = new Set(snapshot.listed);
   const instances = live.has(self) ? [...live.keys()] : [...live.keys(), self];
-  const holders = new Map<string, string>();
-  for (const [id, lease] of leases) if (live.has(lease.instance)) holders.set(id, lease.instance);
-  // What runs here stays this instance's while its lease is only missing (renewal sets it again).
-  for (const id of held) if (!leases.has(id)) holders.set(id, self);
-  const owners = assignEndpoints(snapshot.listed, instances, { holders, avoid: live });
+  // Who holds each endpoint, read from the leases as asked rather than copied: with a hundred
+  // thousand endpoints a copy per tick would cost more than the plan.
+  const holders = {
+    get(id: string): string | undefined {
+      const lease = leases.get(id);
+      if (lease !== undefined) return live.has(lease.instance) ? lease.instance : undefined;
+      // What runs here stays this instance's while its lease is only missing (renewal sets it again).
+      return held.has(id) ? self : undefined;
+    },
+  };
+  const listed = snapshot.listed;
+  const owners = assign(listed, instances, { holders, avoid: live });
+  const avoids = live.get(self);
   const avoided = (id: string) => {
-    if (!live.get(self)?.has(id)) return false;
+    if (!avoids?.has(id)) return false;
     return instances.some((instance) => !live.get(instance)?.has(id));
   };
   const why = { handover: 0, unlisted: 0, unservable: 0, stray: 0 };
 
-  const lost = [...held].filter((id) => leases.has(id) && !leases.get(id)?.mine);
+  const lost: string[] = [];
   const release: string[] = [];
   for (const id of held) {
-    if (lost.includes(id)) continue;
-    if (snapshot.unservable.has(id)) {
+    const lease = leases.get(id);
+    if (lease !== undefined && !lease.mine) {
+      lost.push(id);
+    } else if (snapshot.unservable.has(id)) {
       release.push(id);
       why.unservable++;
     } else if (snapshot.settling || snapshot.joining) {
@@ -105,10 +114,13 @@ export function plan(snapshot: Snapshot, now: number): Plan {
 
   const acquire: string[] = [];
   const freeSince = new Map<string, number>();
-  for (const id of snapshot.listed) {
-    if (leases.has(id) || held.has(id)) continue;
-    if (snapshot.settling || snapshot.joining || avoided(id)) continue;
-    const before = snapshot.grace && now < snapshot.grace.until ? snapshot.grace.before.get(id) : undefined;
+  if (snapshot.settling || snapshot.joining) return { lost, adopt, release, acquire, owners, freeSince, why };
+  const grace = snapshot.grace && now < snapshot.grace.until ? snapshot.grace.before : undefined;
+  const others = instances.filter((i) => i !== self);
+  // Only an endpoint no live instance keeps can be free: the rest of the list is not read again.
+  for (const id of owners.placed) {
+    if (leases.has(id) || held.has(id) || avoided(id)) continue;
+    const before = grace?.get(id);
     if (before !== undefined && before !== self) continue;
     // Counted from when it could be taken, so a wait for the preferred instance is a real one.
     const since = snapshot.freeSince.get(id) ?? now;
@@ -119,13 +131,21 @@ export function plan(snapshot: Snapshot, now: number): Plan {
       continue;
     }
     // The instance that should take it has not: after a wait that grows with this one's rank, it does.
-    const rank =
-      1 +
-      preference(
-        id,
-        instances.filter((i) => i !== owner),
-      ).indexOf(self);
-    if (now - since >= rank * 2 * snapshot.tickMs) acquire.push(id);
+    const waited = now - since;
+    if (waited < 2 * snapshot.tickMs) continue;
+    if (waited >= rankOf(self, id, others, owner) * 2 * snapshot.tickMs) acquire.push(id);
   }
   return { lost, adopt, release, acquire, owners, freeSince, why };
+}
+
+/** 1 + how many instances besides `owner` `id` prefers to `self`. */
+function rankOf(self: string, id: string, others: readonly string[], owner: string | undefined): number {
+  const mine = score(self, id);
+  let rank = 1;
+  for (const instance of others) {
+    if (instance === owner) continue;
+    const theirs = score(instance, id);
+    if (theirs > mine || (theirs === mine && instance < self)) rank++;
+  }
+  return rank;
 }

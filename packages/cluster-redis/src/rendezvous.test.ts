@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assignEndpoints, preference } from "./rendezvous.js";
+import { assignEndpoints, preference, score } from "./rendezvous.js";
 
 const endpoints = Array.from(
   { length: 100 },
@@ -59,6 +59,21 @@ describe("assignEndpoints", () => {
     }
     // The earlier planner, which ignored who held what, moved 0.8 per removal here and 0.7 per add.
     expect(moves / 60).toBeLessThanOrEqual(0.25);
+  });
+
+  it("moves, from each instance above its share, the endpoints that score lowest for it", () => {
+    const many = Array.from({ length: 2000 }, (_, i) => `ep-${(i * 2654435761).toString(16)}`);
+    const five = assignEndpoints(many, ["a", "b", "c", "d", "e"]);
+    const six = assignEndpoints(many, ["a", "b", "c", "d", "e", "f"], { holders: five });
+    expect(loads(six)).toEqual([333, 333, 333, 333, 334, 334]);
+    expect(moved(five, six)).toBe(333);
+    for (const instance of ["a", "b", "c", "d", "e"]) {
+      const had = many.filter((id) => five.get(id) === instance);
+      const gone = had.filter((id) => six.get(id) !== instance).map((id) => score(instance, id));
+      const kept = had.filter((id) => six.get(id) === instance).map((id) => score(instance, id));
+      expect(gone.length).toBeGreaterThan(0);
+      expect(Math.max(...gone)).toBeLessThan(Math.min(...kept));
+    }
   });
 
   it("keeps an endpoint off an instance that avoids it, unless every instance does", () => {
