@@ -93,7 +93,7 @@ export async function api<T>(
   return value;
 }
 
-interface EndpointRow {
+export interface EndpointRow {
   readonly id: string;
   readonly url: string;
   readonly name?: string;

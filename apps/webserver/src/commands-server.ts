@@ -4,6 +4,7 @@ import type { Cli } from "./cli.js";
 import {
   api,
   type BudgetRow,
+  type EndpointRow,
   endpointTable,
   type InstanceRow,
   instanceTable,
@@ -127,6 +128,9 @@ export function serverCommands(program: Command, cli: Cli): void {
     .command("status")
     .description(m.help.status)
     .option("--json", m.help.json)
+    .option("--page <n>", m.help.page, positive(m), 1)
+    .option("--per-page <n>", m.help.perPage, positive(m), 50)
+    .option("--state <states>", m.help.stateFilter)
     .action(
       run(async (command) => {
         const { dir, path } = resolved(command);
@@ -148,12 +152,22 @@ export function serverCommands(program: Command, cli: Cli): void {
           cluster?: { instanceId: string; redis: string; reachable: boolean; instances: InstanceRow[] };
           toolBudget?: Record<string, BudgetRow>;
         }>(where, "GET", "/api/status");
-        const endpoints = await listEndpoints(where);
+        const o = command.opts() as { page: number; perPage: number; state?: string };
         const services = await listServices(where);
         if (asJson) {
+          const endpoints = await listEndpoints(where);
           json({ running: true, pid: record.pid, url: record.url, ...status, endpoints, services });
           return 0;
         }
+        // One page and the counts of all: ten thousand endpoints are a summary, not a screenful.
+        const perPage = Math.min(o.perPage, 1000);
+        const offset = (o.page - 1) * perPage;
+        const page = await api<EndpointPage>(
+          where,
+          "GET",
+          `/api/endpoints?offset=${offset}&limit=${perPage}${o.state ? `&state=${encodeURIComponent(o.state)}` : ""}`,
+        );
+        const endpoints = page.endpoints;
         out(m.server.runningLine(state("running", m.states.running), record.pid, record.url, status.version));
         out(
           `${m.server.configLine(status.config.path)}${status.config.lastError ? colors.red(m.server.rejected(status.config.lastError)) : ""}`,
@@ -165,7 +179,15 @@ export function serverCommands(program: Command, cli: Cli): void {
           );
         }
         out("");
-        out(endpoints.length ? endpointTable(endpoints, m, status.toolBudget) : m.manage.noEndpoints);
+        out(summaryLine(page.summary, m));
+        if (page.summary.total === 0) out(m.manage.noEndpoints);
+        else {
+          if (endpoints.length) out(endpointTable(endpoints, m, status.toolBudget));
+          if (page.total > endpoints.length || o.page > 1 || o.state) {
+            const next = offset + endpoints.length < page.total ? o.page + 1 : undefined;
+            out(colors.dim(m.server.pageLine(offset + 1, offset + endpoints.length, page.total, next)));
+          }
+        }
         for (const e of endpoints) {
           const budget = status.toolBudget?.[e.id];
           if (budget?.over)
@@ -249,6 +271,31 @@ export function port(m: Messages) {
     if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535 || value.trim() === "") {
       throw new InvalidArgumentError(m.errors.badPort(value));
     }
+    return parsed;
+  };
+}
+
+/** `GET /api/endpoints` with a limit: one page, how many matched, and the counts of all. */
+interface EndpointPage {
+  readonly endpoints: EndpointRow[];
+  readonly total: number;
+  readonly summary: { total: number; connected: number; states: Record<string, number> };
+}
+
+/** `endpoints 9990/10000 connected · 8 reconnecting · 2 failed`, states in the command's language. */
+function summaryLine(summary: EndpointPage["summary"], m: Messages): string {
+  const others = Object.entries(summary.states)
+    .filter(([name]) => name !== "connected")
+    .map(([name, n]) => ` · ${n} ${state(name, m.states[name as keyof Messages["states"]] ?? name)}`)
+    .join("");
+  return m.server.endpointSummary(summary.connected, summary.total, others);
+}
+
+/** A whole number from 1: a page or a page size. */
+function positive(m: Messages) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError(m.errors.badCount(value));
     return parsed;
   };
 }

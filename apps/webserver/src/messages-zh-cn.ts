@@ -42,6 +42,9 @@ export const zhCN: Messages = {
     json: "输出 JSON",
     logs: "以易读的格式显示用 -d 启动的服务器的日志",
     lines: "从末尾显示多少行",
+    page: "显示第几页接入点",
+    perPage: "每页显示多少个接入点（1 到 1000）",
+    stateFilter: "只显示这些状态的接入点，用逗号分隔（connected、reconnecting、failed 等）",
     follow: "持续显示新的日志行，直到按 Ctrl-C",
     rawJson: "原样输出日志的 JSON 行",
     endpoint: "列出、添加、移除或重连小智接入点",
@@ -214,6 +217,12 @@ export const zhCN: Messages = {
     rejected: (error: string) => ` · 最近一次修改被拒绝：${error}`,
     clusterLine: (instance: string, redis: string) => `集群：实例 ${instance} · Redis ${redis}`,
     redisAway: " · 无法连接：保持本实例已持有的接入点",
+    endpointSummary: (connected: number, total: number, others: string) =>
+      `接入点 ${connected}/${total} 已连接${others}`,
+    pageLine: (from: number, to: number, total: number, next: number | undefined) =>
+      total === 0
+        ? "没有符合条件的接入点"
+        : `显示第 ${from}–${to} 个，共 ${total} 个${next === undefined ? "" : `；更多：--page ${next}`}`,
   },
   auth: {
     noServer: "这个配置没有正在运行的 xiaozhi-connect 服务器。",

@@ -38,6 +38,9 @@ export const en = {
     json: "print JSON",
     logs: "print the log of the server started with -d, as readable lines",
     lines: "how many lines from the end",
+    page: "which page of endpoints to show",
+    perPage: "endpoints per page (1 to 1000)",
+    stateFilter: "only endpoints in these states, comma-separated (connected, reconnecting, failed, …)",
     follow: "keep printing new lines until Ctrl-C",
     rawJson: "print the log's JSON lines as they are",
     endpoint: "list, add, remove or reconnect Xiaozhi endpoints",
@@ -209,6 +212,12 @@ export const en = {
     rejected: (error: string) => ` · rejected: ${error}`,
     clusterLine: (instance: string, redis: string) => `cluster: instance ${instance} · Redis ${redis}`,
     redisAway: " · out of reach: keeping what this instance holds",
+    endpointSummary: (connected: number, total: number, others: string) =>
+      `endpoints ${connected}/${total} connected${others}`,
+    pageLine: (from: number, to: number, total: number, next: number | undefined) =>
+      total === 0
+        ? "no endpoint matches"
+        : `showing ${from}–${to} of ${total}${next === undefined ? "" : `; more: --page ${next}`}`,
   },
   auth: {
     noServer: "No xiaozhi-connect server is running for this config.",

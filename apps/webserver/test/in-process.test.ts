@@ -63,12 +63,23 @@ describe("the command, in process", () => {
     expect((await run(["ui"])).err).toMatch(/dashboard is always on, at http:\/\/127\.0\.0\.1:\d+\//);
     const added = await run(["endpoint", "add", cloud.endpointUrl("tok-inproc-b"), "--json"]);
     const id = JSON.parse(added.out).id as string;
+    // One page at a time, under the counts of all.
+    const first = (await run(["status", "--per-page", "1"])).out;
+    expect(first).toMatch(/endpoints 2\/2 connected/);
+    expect(first).toMatch(/showing 1–1 of 2; more: --page 2/);
+    expect(first.match(/ep-[0-9a-f]{12}/g)).toHaveLength(1);
+    const second = (await run(["status", "--per-page", "1", "--page", "2"])).out;
+    expect(second).toContain(id);
+    expect(second).toMatch(/showing 2–2 of 2$/m);
+    expect((await run(["status", "--state", "failed"])).out).toMatch(/endpoints 2\/2 connected\n.*no endpoint matches/);
+    expect((await run(["status", "--page", "0"])).code).toBe(2);
     expect((await run(["endpoint", "reconnect", id])).code).toBe(0);
     expect((await run(["endpoint", "remove", id])).code).toBe(0);
     expect((await run(["endpoint", "add", "not a url"])).code).toBe(1);
     // Chinese, as a user with a Chinese locale sees it: the table lines up under its header.
     const chinese = await capture(["status", "--lang", "zh-CN"], env, dir);
     expect(chinese.out).toMatch(/运行中 · pid/);
+    expect(chinese.out).toMatch(/接入点 1\/1 已连接/);
     expect(chinese.out).toMatch(/智能体 +地址 +状态/);
     process.emit("SIGTERM");
     expect(await serving).toBe(0);

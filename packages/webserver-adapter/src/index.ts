@@ -131,6 +131,15 @@ export {
   sessionCookie,
   verifyPassword,
 } from "./http/auth.js";
+export {
+  type EndpointQuery,
+  type EndpointSummary,
+  type ListedStatus,
+  maxPageSize,
+  pageEndpoints,
+  parseEndpointQuery,
+  summarize,
+} from "./http/endpoint-page.js";
 export { McpClientRoute, mcpMaxBodyBytes } from "./http/mcp-clients.js";
 export { createMetrics } from "./http/metrics.js";
 export {

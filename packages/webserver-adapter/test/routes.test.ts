@@ -34,6 +34,28 @@ describe("HTTP routes against a simulated Xiaozhi cloud", () => {
     }
   });
 
+  it("pages the endpoints with a summary of all, filtered by state or text", async () => {
+    stack = await Stack.start({ ...baseConfig, mcpEndpoint: ["cloud:a", "cloud:b", "cloud:c"] });
+    await stack.until(() => stack?.adapter.endpoints().every((e) => e.connected) ?? false, 5000, "up");
+    const ids = stack.adapter.endpoints().map((e) => e.id);
+    const page = await stack.api("GET", "/api/endpoints?offset=1&limit=1");
+    expect(page.status).toBe(200);
+    expect(page.body.endpoints.map((e: { id: string }) => e.id)).toEqual([ids[1]]);
+    expect(page.body).toMatchObject({
+      total: 3,
+      offset: 1,
+      limit: 1,
+      summary: { total: 3, connected: 3, states: { connected: 3 } },
+    });
+    const none = await stack.api("GET", "/api/endpoints?state=failed");
+    expect(none.body).toMatchObject({ endpoints: [], total: 0, summary: { total: 3 } });
+    const one = await stack.api("GET", `/api/endpoints?q=${ids[2]}`);
+    expect(one.body.endpoints.map((e: { id: string }) => e.id)).toEqual([ids[2]]);
+    const bad = await stack.api("GET", "/api/endpoints?limit=5000");
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/limit/) });
+  });
+
   it("adds an endpoint over HTTP: connected, listed, saved; the others' sockets untouched", async () => {
     stack = await Stack.start(baseConfig);
     // The save's own watch event: the file is checked, found unchanged, and nothing reloads.

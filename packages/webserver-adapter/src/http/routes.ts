@@ -11,6 +11,7 @@ import { AuditTrail } from "../history/audit-trail.js";
 import { mountAudit } from "./audit-routes.js";
 import { HttpAuth } from "./auth.js";
 import { mountCallLog } from "./call-log-routes.js";
+import { pageEndpoints, parseEndpointQuery } from "./endpoint-page.js";
 import { McpClientRoute } from "./mcp-clients.js";
 import { createMetrics } from "./metrics.js";
 
@@ -150,7 +151,11 @@ export function createXiaozhiRoutes(
     return c.body(null, 204);
   });
 
-  app.get("/api/endpoints", (c) => c.json({ endpoints: adapter.endpoints() }));
+  app.get("/api/endpoints", (c) => {
+    const query = parseEndpointQuery((name) => c.req.query(name));
+    if ("error" in query) return fail(c, 400, "BAD_REQUEST", query.error);
+    return c.json(pageEndpoints(adapter.endpoints(), query));
+  });
 
   app.post("/api/endpoints", async (c) => {
     const body = await jsonBody(c);
