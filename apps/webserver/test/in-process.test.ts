@@ -71,7 +71,9 @@ describe("the command, in process", () => {
     const second = (await run(["status", "--per-page", "1", "--page", "2"])).out;
     expect(second).toContain(id);
     expect(second).toMatch(/showing 2–2 of 2$/m);
-    expect((await run(["status", "--state", "failed"])).out).toMatch(/endpoints 2\/2 connected\n.*no endpoint matches/);
+    expect((await run(["status", "--state", "failed"])).out).toMatch(
+      /endpoints 2\/2 connected\n.*no endpoint matches/,
+    );
     expect((await run(["status", "--page", "0"])).code).toBe(2);
     expect((await run(["endpoint", "reconnect", id])).code).toBe(0);
     expect((await run(["endpoint", "remove", id])).code).toBe(0);

@@ -1,5 +1,7 @@
-// Endpoints: one row per endpoint, made once and then updated cell by cell; the header's summary,
-// the rejected-config banner and the cluster's instances.
+// Endpoints: one row per endpoint of the page shown, made once and then updated cell by cell; the
+// header's summary, the rejected-config banner and the cluster's instances. Ten thousand endpoints
+// are pages of a hundred, filtered by state or text: only the page's rows are in the document, so a
+// reconnect storm costs what the page shows, not what the list holds.
 import { openHistory } from "./history.js";
 import { data, format, lang, t, word } from "./i18n.js";
 import {
@@ -21,16 +23,104 @@ import {
 } from "./page.js";
 import { explain } from "./reasons.js";
 
-/** Rows by endpoint id: `{ tr, cells, raw, details }`. */
+/** Rows of the page shown, by endpoint id: `{ tr, cells, raw, details }`. */
 export const rows = new Map();
 const dirty = new Set();
 let summaryDirty = false;
 
+/** Rows on one page. */
+export const pageSize = 100;
+/** What is shown: the filter, the page, and the ids that match, in list order. */
+const view = { state: "", q: "", page: 0, ids: [], matching: new Set() };
+/** The matching ids must be found again (an endpoint came or went, or the filter changed). */
+let viewDirty = true;
+
+const filtered = () => view.state !== "" || view.q !== "";
+
 /** Marks an endpoint's row (or only the summary) to be redrawn at the next frame. */
 export function markEndpoint(id) {
-  if (id !== undefined) dirty.add(id);
+  if (id !== undefined) {
+    dirty.add(id);
+    // A change of state moves an endpoint in or out of a filtered view; one that came or went
+    // changes any view.
+    if (filtered() || !view.matching.has(id) || !state.endpoints.has(id)) viewDirty = true;
+  }
   summaryDirty = true;
   schedule();
+}
+
+function matches(e, needle) {
+  if (view.state === "down" ? e.connected : view.state !== "" && e.state !== view.state) return false;
+  if (!needle) return true;
+  return (
+    e.id.toLowerCase().includes(needle) ||
+    e.url.toLowerCase().includes(needle) ||
+    (e.name?.toLowerCase().includes(needle) ?? false)
+  );
+}
+
+function findMatching() {
+  viewDirty = false;
+  const needle = view.q.toLowerCase();
+  view.ids = filtered()
+    ? [...state.endpoints.values()].filter((e) => matches(e, needle)).map((e) => e.id)
+    : [...state.endpoints.keys()];
+  view.matching = new Set(view.ids);
+  const last = Math.max(0, Math.ceil(view.ids.length / pageSize) - 1);
+  if (view.page > last) view.page = last;
+}
+
+/** Puts the page's rows in the table, in order: kept rows move, others are made or dropped. */
+function showPage() {
+  const ids = view.ids.slice(view.page * pageSize, (view.page + 1) * pageSize);
+  const shown = new Set(ids);
+  for (const [id, row] of rows) {
+    if (shown.has(id)) continue;
+    row.tr.remove();
+    row.details?.remove();
+    rows.delete(id);
+  }
+  const fragment = document.createDocumentFragment();
+  for (const id of ids) {
+    const e = state.endpoints.get(id);
+    let row = rows.get(id);
+    if (!row) {
+      row = makeRow(e);
+      if (state.open.has(id)) void openHistory(id, false);
+    } else if (dirty.has(id)) fillRow(row, e);
+    fragment.append(row.tr);
+    if (row.details) fragment.append(row.details);
+  }
+  $("endpoints").replaceChildren(fragment);
+  renderPager();
+}
+
+function renderPager() {
+  const total = view.ids.length;
+  const all = state.endpoints.size;
+  $("endpoint-filter").hidden = all <= 10 && !filtered();
+  $("no-match").hidden = total > 0 || all === 0;
+  $("endpoint-pager").hidden = total <= pageSize && view.page === 0;
+  const from = total === 0 ? 0 : view.page * pageSize + 1;
+  const to = Math.min(total, (view.page + 1) * pageSize);
+  setText($("page-range"), t("pageRange", { from, to, total }));
+  $("page-prev").disabled = view.page === 0;
+  $("page-next").disabled = to >= total;
+}
+
+/** The state filter's choices, in the page's language. */
+function renderStateFilter() {
+  const select = $("endpoint-state");
+  const choices = [
+    ["", t("allStates")],
+    ["down", t("notConnected")],
+    ...["connected", "connecting", "reconnecting", "disconnected", "failed"].map((s) => [
+      s,
+      word("states", s),
+    ]),
+  ];
+  select.replaceChildren(...choices.map(([value, label]) => el("option", { value }, label)));
+  select.value = view.state;
 }
 
 function healthText(e) {
@@ -199,25 +289,18 @@ function fillRow(row, e) {
 }
 
 onFlush(() => {
-  const body = $("endpoints");
-  const added = document.createDocumentFragment();
-  for (const id of dirty) {
-    const e = state.endpoints.get(id);
-    const row = rows.get(id);
-    if (!e) {
-      if (row) {
-        row.tr.remove();
-        row.details?.remove();
-        rows.delete(id);
-      }
-      state.open.delete(id);
-      continue;
+  if (viewDirty) {
+    for (const id of dirty) if (!state.endpoints.has(id)) state.open.delete(id);
+    findMatching();
+    showPage();
+  } else {
+    for (const id of dirty) {
+      const row = rows.get(id);
+      const e = state.endpoints.get(id);
+      if (row && e) fillRow(row, e);
     }
-    if (row) fillRow(row, e);
-    else added.append(makeRow(e).tr);
   }
   dirty.clear();
-  if (added.childElementCount > 0) body.append(added);
   if (summaryDirty) renderSummary();
 });
 
@@ -229,12 +312,28 @@ export function rebuildEndpoints() {
   }
   rows.clear();
   dirty.clear();
-  const fragment = document.createDocumentFragment();
-  for (const e of state.endpoints.values()) fragment.append(makeRow(e).tr);
-  $("endpoints").replaceChildren(fragment);
-  for (const id of state.open) void openHistory(id, false);
+  renderStateFilter();
+  findMatching();
+  showPage();
   renderSummary();
 }
+
+function goTo(page) {
+  view.page = page;
+  findMatching();
+  showPage();
+}
+
+$("page-prev").addEventListener("click", () => goTo(view.page - 1));
+$("page-next").addEventListener("click", () => goTo(view.page + 1));
+$("endpoint-state").addEventListener("change", (event) => {
+  view.state = event.target.value;
+  goTo(0);
+});
+$("endpoint-search").addEventListener("input", (event) => {
+  view.q = event.target.value.trim();
+  goTo(0);
+});
 
 /** Countdowns, uptimes and error ages tick locally; no polling of the server. */
 export function tickEndpoints() {
