@@ -82,10 +82,7 @@ export function assign(
   const load = new Map(members.map((m, i) => [m, keeps[i]?.length ?? 0]));
   const moved = new Map<string, string>();
   const owner = (endpoint: string) => moved.get(endpoint) ?? kept(endpoint);
-  // A fixed order (by the endpoint's own hash) decides who gets the last place of an instance.
-  for (const endpoint of byHash(pending)) {
-    place(moved, load, endpoint, leastLoaded(endpoint, eligible.of(endpoint), load));
-  }
+  placePending(pending, members, load, eligible, moved);
   const answer = {
     get: (endpoint: string) => (endpoints.has(endpoint) ? owner(endpoint) : undefined),
     placed: pending,
@@ -255,15 +252,45 @@ function spreadOf(members: readonly string[], load: ReadonlyMap<string, number>)
   return members.length === 0 ? 0 : max - min;
 }
 
-/** Of the instances holding fewest, the one `endpoint` prefers. */
-function leastLoaded(
-  endpoint: string,
+/**
+ * Places each endpoint on the instance it prefers among those holding fewest, in a fixed order (by
+ * the endpoint's own hash) that decides who gets the last place of an instance. Loads are counted
+ * in an array while placing: thousands placed at once (an instance left) cost a scan of the
+ * instances and a score of the least loaded each.
+ */
+function placePending(
+  pending: readonly string[],
   members: readonly string[],
-  load: ReadonlyMap<string, number>,
-): string {
-  let fewest = Number.POSITIVE_INFINITY;
-  for (const m of members) fewest = Math.min(fewest, load.get(m) ?? 0);
-  return preferred(endpoint, members, (m) => (load.get(m) ?? 0) === fewest) as string;
+  load: Map<string, number>,
+  eligible: Eligibility,
+  moved: Map<string, string>,
+): void {
+  if (pending.length === 0) return;
+  const loads = members.map((m) => load.get(m) ?? 0);
+  const index = new Map(members.map((m, i) => [m, i]));
+  const all = members.map((_, i) => i);
+  for (const endpoint of byHash(pending)) {
+    const able = eligible.restricted.get(endpoint);
+    const candidates = able ? able.map((m) => index.get(m) as number) : all;
+    let fewest = Number.POSITIVE_INFINITY;
+    for (const i of candidates) fewest = Math.min(fewest, loads[i] as number);
+    let best = -1;
+    let bestScore = -1;
+    for (const i of candidates) {
+      if (loads[i] !== fewest) continue;
+      const s = score(members[i] as string, endpoint);
+      // Candidates come in id order: on an equal score the first (the lowest id) stays.
+      if (best < 0 || s > bestScore) {
+        best = i;
+        bestScore = s;
+      }
+    }
+    moved.set(endpoint, members[best] as string);
+    loads[best] = (loads[best] as number) + 1;
+  }
+  members.forEach((m, i) => {
+    load.set(m, loads[i] as number);
+  });
 }
 
 /** The instance `endpoint` prefers (highest score; ties by id) among those `members` that pass `accept`. */
