@@ -1,6 +1,8 @@
 // Measures memory per idle connection in a clean process: `node --expose-gc memory-child.mjs
 // <product|ws> <url-with-TOKEN> <n> [idleMs]`. Prints one JSON line: rss and heap per connection,
 // and with `idleMs` the share of a core the process used while idle for that long, from 15 s after.
+// For the product also the time from connect() to every endpoint initialized, and how the links
+// that opened spread over it (peak per 100 ms ÷ mean).
 import { ConnectionManager } from "@xiaozhi-connect/core";
 import { xiaozhiConnectionFactory } from "@xiaozhi-connect/transport-ws";
 import WebSocket from "ws";
@@ -30,20 +32,34 @@ const tools = {
 
 const before = await settle();
 let close;
+let connectMs;
+let spread;
 if (mode === "product") {
   const manager = new ConnectionManager({
     connectionFactory: xiaozhiConnectionFactory(),
     connectTimeout: 60_000,
   });
   let initialized = 0;
-  manager.on("initialized", () => initialized++);
+  let lastInitialized = 0;
+  const opened = [];
+  manager.on("initialized", () => {
+    initialized++;
+    lastInitialized = performance.now();
+  });
+  manager.on("connected", () => opened.push(performance.now()));
   await manager.initialize(
     Array.from({ length: n }, (_, i) => url(i)),
     tools,
   );
+  const started = performance.now();
   await manager.connect();
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000;
   while (initialized < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  connectMs = lastInitialized - started;
+  const first = Math.min(...opened);
+  const buckets = new Array(Math.floor((Math.max(...opened) - first) / 100) + 1).fill(0);
+  for (const at of opened) buckets[Math.floor((at - first) / 100)]++;
+  spread = Math.max(...buckets) / (opened.length / buckets.length);
   if (manager.getConnectionStatus().filter((s) => s.connected).length !== n)
     throw new Error("not all connected");
   close = () => manager.cleanup();
@@ -76,7 +92,7 @@ if (idle) {
   idleCore = (used.user + used.system) / 1000 / (performance.now() - started);
 }
 process.stdout.write(
-  `${JSON.stringify({ rss: (after.rss - before.rss) / n, heap: (after.heapUsed - before.heapUsed) / n, idleCore })}\n`,
+  `${JSON.stringify({ rss: (after.rss - before.rss) / n, heap: (after.heapUsed - before.heapUsed) / n, idleCore, connectMs, spread })}\n`,
 );
 await close();
 process.exit(0);

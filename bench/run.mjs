@@ -13,6 +13,7 @@ import { mcpRoute } from "./mcp-route.mjs";
 import { memory } from "./memory.mjs";
 import { reconnectSpread } from "./reconnect-spread.mjs";
 import { recovery } from "./recovery.mjs";
+import { scale } from "./scale.mjs";
 import { soak } from "./soak.mjs";
 import { startup } from "./startup.mjs";
 import { strategyPick } from "./strategy-pick.mjs";
@@ -33,6 +34,7 @@ const all = [
   dashboard,
   cluster,
   soak,
+  scale,
 ];
 // `node bench/run.mjs failover dead-link` runs only the sections whose titles match; sections that
 // take minutes (soak) run only when named. The results of sections not run are kept from the last

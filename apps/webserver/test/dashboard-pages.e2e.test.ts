@@ -74,7 +74,7 @@ describe("the dashboard with many endpoints", () => {
     await page.selectOption("#endpoint-state", "down");
     await expect.poll(() => rows.count()).toBe(refused);
     expect(await page.locator("#endpoint-pager").isHidden()).toBe(true);
-    for (const state of await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.state)))
+    for (const state of await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-state"))))
       expect(state).toBe("failed");
     // Text finds an agent by name; nothing found says so.
     await page.selectOption("#endpoint-state", "");

@@ -915,6 +915,58 @@ describe("connections without observe()", () => {
   });
 });
 
+describe("first connects in waves", () => {
+  it("has at most connectConcurrency first attempts under way; one that hangs holds its place a second", async () => {
+    const { network, manager } = setup({ connectConcurrency: 2, connectTimeout: 5000 });
+    network.behave(url(1), { connect: "hang" });
+    network.behave(url(2), { connect: "hang" });
+    for (const n of [3, 4, 5]) network.behave(url(n), { latencyMs: 100 });
+    await manager.initialize([1, 2, 3, 4, 5].map(url));
+    const done = manager.connect();
+    await settle();
+    const tried = () => [1, 2, 3, 4, 5].filter((n) => (network.connection(url(n))?.connects ?? 0) > 0);
+    expect(tried()).toEqual([1, 2]);
+    await vi.advanceTimersByTimeAsync(990);
+    expect(tried()).toEqual([1, 2]);
+    // The hanging two give up their places after a second: the rest go, two at a time.
+    await vi.advanceTimersByTimeAsync(20);
+    expect(tried()).toEqual([1, 2, 3, 4]);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(tried()).toEqual([1, 2, 3, 4, 5]);
+    await vi.advanceTimersByTimeAsync(5000);
+    await done;
+    for (const n of [3, 4, 5]) expect(manager.getEndpointStatus(id(n))?.state).toBe("connected");
+    await manager.cleanup();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("does not start an endpoint removed while it waited its turn", async () => {
+    const { network, manager } = setup({ connectConcurrency: 1 });
+    network.behave(url(1), { latencyMs: 100 });
+    await manager.initialize([url(1), url(2)]);
+    const done = manager.connect();
+    await settle();
+    const removed = manager.removeEndpoint(url(2));
+    await vi.advanceTimersByTimeAsync(200);
+    await Promise.all([done, removed]);
+    expect(network.connection(url(2))?.connects ?? 0).toBe(0);
+    expect(manager.getEndpointStatus(id(1))?.state).toBe("connected");
+    await manager.cleanup();
+  });
+
+  it("lets every first attempt go at once with connectConcurrency 0", async () => {
+    const { network, manager } = setup({ connectConcurrency: 0 });
+    for (const n of [1, 2, 3]) network.behave(url(n), { connect: "hang" });
+    await manager.initialize([1, 2, 3].map(url));
+    void manager.connect();
+    await settle();
+    expect([1, 2, 3].map((n) => network.connection(url(n))?.connects)).toEqual([1, 1, 1]);
+    const cleaned = manager.cleanup();
+    await settle();
+    await cleaned;
+  });
+});
+
 describe("recovery after an outage", () => {
   const on = (host: string, n: number) => `wss://${host}/mcp/?token=secret-token-${n}`;
 

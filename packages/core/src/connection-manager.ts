@@ -1,3 +1,4 @@
+import { ConnectGate } from "./connect-gate.js";
 import type { Connection, ConnectionFactory } from "./connection.js";
 import {
   type BroadcastResult,
@@ -66,6 +67,8 @@ export class ConnectionManager<C extends Connection = Connection> {
   readonly #recoveredAt = new Map<string, number>();
   /** Hosts whose every endpoint is refused, probed until they answer. */
   readonly #probes: HostProbes;
+  /** First connects go through it: a few hundred at a time, not all at once. */
+  readonly #gate = new ConnectGate(() => this.#settings.connectConcurrency);
   readonly #tools = new ToolSourceSwitch();
   readonly #dispatcher: Dispatcher<C>;
   /** Shared by every supervisor: settings, clock, logger, scorer and where they report. */
@@ -182,13 +185,14 @@ export class ConnectionManager<C extends Connection = Connection> {
    */
   async connect(): Promise<void> {
     this.#running = true;
-    await Promise.allSettled([...this.#members.values()].map((m) => m.supervisor.start()));
+    await Promise.allSettled([...this.#members.values()].map((m) => this.#firstStart(m)));
   }
 
   /** Closes every link with 1000 and stops reconnecting; `connect()` starts them again. */
   async disconnect(): Promise<void> {
     this.#running = false;
     this.#probes.stop();
+    this.#gate.drain();
     await Promise.allSettled(
       [...this.#members.values()].map((m) => m.supervisor.stop(1000, "disconnect", "disconnected")),
     );
@@ -204,7 +208,7 @@ export class ConnectionManager<C extends Connection = Connection> {
       throw new XiaozhiError("DUPLICATE_ENDPOINT", `endpoint ${endpoint.masked} is already configured`);
     }
     const member = this.#add(endpoint);
-    if (this.#running) await member.supervisor.start();
+    if (this.#running) await this.#firstStart(member);
     return this.#snapshot(member);
   }
 
@@ -263,7 +267,7 @@ export class ConnectionManager<C extends Connection = Connection> {
       await replaced;
       if (this.#members.get(id) !== member) return;
       if (replaced) this.#emit("added", endpoint, {});
-      if (running) await member.supervisor.start();
+      if (running) await this.#firstStart(member);
     });
     const settled = Promise.allSettled([...closing.values(), ...opening]).then(() => {});
     return { result, settled };
@@ -341,12 +345,25 @@ export class ConnectionManager<C extends Connection = Connection> {
   async cleanup(): Promise<void> {
     this.#running = false;
     this.#probes.stop();
+    this.#gate.drain();
     await Promise.allSettled([...this.#members.keys()].map((id) => this.removeEndpoint(id)));
     this.#tools.detach();
     this.#unsubscribeHealth?.();
     this.#unsubscribeHealth = undefined;
     this.#events.removeAllListeners();
     this.#initialized = false;
+  }
+
+  /**
+   * An endpoint's first attempt, through the gate; by the time its turn comes it may have been
+   * removed or the manager stopped, and then it does not start.
+   */
+  #firstStart(member: Member<C>): Promise<void> {
+    return this.#gate.run(() =>
+      this.#running && this.#members.get(member.supervisor.id) === member
+        ? member.supervisor.start()
+        : undefined,
+    );
   }
 
   #add(endpoint: ResolvedEndpoint, announce = true): Member<C> {

@@ -29,6 +29,12 @@ export interface ManagerSettings {
    * 0 turns probing off; default 500.
    */
   readonly probeInterval: number;
+  /**
+   * First connects under way at once (at start, and for endpoints added); the rest wait their
+   * turn, each attempt holding its place until it settles or for a second. Reconnects are spread
+   * by their backoff and do not wait. 0: no limit; default 200.
+   */
+  readonly connectConcurrency: number;
 }
 
 /** A partial change of settings; `backoff` may be partial too. */
@@ -47,6 +53,7 @@ export const defaultManagerSettings: ManagerSettings = Object.freeze({
   panicThreshold: 0.5,
   recoveryWindow: 2000,
   probeInterval: 500,
+  connectConcurrency: 200,
 });
 
 /** `base` with the fields `change` sets; frozen. Fields set to `undefined` keep their base value. */
@@ -62,6 +69,7 @@ export function mergeSettings(base: ManagerSettings, change: SettingsChange): Ma
     panicThreshold: pick("panicThreshold"),
     recoveryWindow: pick("recoveryWindow"),
     probeInterval: pick("probeInterval"),
+    connectConcurrency: pick("connectConcurrency"),
     backoff: Object.freeze({ ...base.backoff, ...change.backoff }),
   });
 }

@@ -23,6 +23,7 @@ export function managerSettingsOf(
     ...(c.minUptime === undefined ? {} : { minUptime: c.minUptime }),
     ...(c.recoveryWindow === undefined ? {} : { recoveryWindow: c.recoveryWindow }),
     ...(c.probeInterval === undefined ? {} : { probeInterval: c.probeInterval }),
+    ...(c.connectConcurrency === undefined ? {} : { connectConcurrency: c.connectConcurrency }),
     ...(Object.keys(backoff).length === 0 ? {} : { backoff }),
   };
 }
@@ -39,6 +40,7 @@ export const connectionDefaults = Object.freeze({
   minUptime: defaultManagerSettings.minUptime,
   recoveryWindow: defaultManagerSettings.recoveryWindow,
   probeInterval: defaultManagerSettings.probeInterval,
+  connectConcurrency: defaultManagerSettings.connectConcurrency,
   callTimeout: defaultTransportOptions.callTimeout,
   maxResultBytes: defaultTransportOptions.maxResultBytes,
   toolsChanged: defaultTransportOptions.toolsChanged,

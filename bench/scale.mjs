@@ -1,0 +1,232 @@
+// Scale: the next order of magnitude, run only when named (`node bench/run.mjs scale`; minutes).
+//
+// - The cluster's planner, pure, at 1,000, 10,000 and 100,000 endpoints over 5, 10 and 50
+//   instances: a tick when nothing changes, when an instance leaves and when one joins, beside one
+//   read of every lease (a map lookup per endpoint: the floor of any plan that reads the whole list).
+// - One instance at 10,000 endpoints as users run it (the launcher's V8 flags), the simulated cloud
+//   in its own process: idle RSS and heap per endpoint beside the same at 1,000, idle CPU with the
+//   default heartbeat, cold start to all ready with how the connects spread, the paged
+//   `GET /api/endpoints`, and the dashboard's first render and a reconnect storm.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { assignEndpoints, plan } from "@xiaozhi-connect/cluster-redis";
+import { dashboardAt } from "./dashboard.mjs";
+import { kib, median, ms, spawnCloud, spawnServer } from "./lib.mjs";
+
+const memoryChild = fileURLToPath(new URL("./memory-child.mjs", import.meta.url));
+const launcherFlags = ["--max-semi-space-size=1"];
+const big = 10_000;
+const idleMs = 60_000;
+const none = new Set();
+
+/** Endpoint ids as the product makes them (`ep-` and 12 hex digits). */
+const idsOf = (n) =>
+  Array.from({ length: n }, (_, i) => `ep-${((i * 2654435761) % 2 ** 48).toString(16).padStart(12, "0")}`);
+
+/** Median ms of `runs` calls of `fn`, after two to warm up. */
+function timed(fn, runs) {
+  fn();
+  fn();
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    fn();
+    times.push(performance.now() - started);
+  }
+  return median(times);
+}
+
+function plannerFigures(n, m) {
+  const ids = idsOf(n);
+  const instances = Array.from({ length: m }, (_, i) => `instance-${i}`);
+  const owners = assignEndpoints(ids, instances);
+  const self = instances[0];
+  const leasesOf = (from) =>
+    new Map([...from].map(([id, instance]) => [id, { instance, mine: instance === self }]));
+  const leases = leasesOf(owners);
+  const held = new Set(ids.filter((id) => owners.get(id) === self));
+  const live = new Map(instances.map((i) => [i, none]));
+  const snapshot = (over) => ({
+    self,
+    tickMs: 1500,
+    listed: new Set(ids),
+    settling: false,
+    joining: false,
+    live,
+    leases,
+    held,
+    unservable: none,
+    freeSince: new Map(),
+    ...over,
+  });
+  const gone = instances[m - 1];
+  const leave = snapshot({
+    live: new Map(instances.filter((i) => i !== gone).map((i) => [i, none])),
+    leases: new Map([...leases].filter(([, lease]) => lease.instance !== gone)),
+  });
+  const join = snapshot({ live: new Map([...live, ["instance-new", none]]) });
+  const steady = snapshot({});
+  const runs = n >= 100_000 ? 7 : 15;
+  // Moves stay minimal: a leave moves what the one that left held, a join a fair share.
+  const leavePlan = plan(leave, 10_000);
+  const joinPlan = plan(join, 10_000);
+  return {
+    steady: timed(() => plan(steady, 10_000), runs),
+    leave: timed(() => plan(leave, 10_000), runs),
+    join: timed(() => plan(join, 10_000), runs),
+    floor: timed(() => {
+      let mine = 0;
+      for (const id of ids) if (leases.get(id)?.mine) mine++;
+      return mine;
+    }, runs),
+    taken: leavePlan.acquire.length,
+    given: joinPlan.release.length,
+    share: n / m,
+  };
+}
+
+function measureChild(mode, template, n, idle) {
+  const args = [
+    ...launcherFlags,
+    "--expose-gc",
+    memoryChild,
+    mode,
+    template,
+    String(n),
+    ...(idle ? [String(idle)] : []),
+  ];
+  const out = execFileSync(process.execPath, args, { encoding: "utf8", timeout: 600_000 });
+  return JSON.parse(out.trim().split("\n").at(-1));
+}
+
+/** The server with `n` endpoints: spawn → ready line with all connected, and the paged list. */
+async function serverFigures(cloud, n) {
+  const dir = mkdtempSync(join(tmpdir(), "xz-bench-scale-"));
+  const config = join(dir, "xiaozhi.config.json");
+  writeFileSync(
+    config,
+    JSON.stringify({
+      mcpEndpoint: Array.from({ length: n }, (_, i) => ({
+        url: cloud.url(`scale-${i}`),
+        name: `agent ${i}`,
+      })),
+    }),
+  );
+  const started = performance.now();
+  const server = spawnServer(config);
+  try {
+    const { url, line } = await server.ready;
+    const readyMs = performance.now() - started;
+    const connected = Number(/endpoints (\d+)\/(\d+) connected/.exec(line)?.[1]);
+    const get = async (path) => {
+      const t = performance.now();
+      const response = await fetch(new URL(path, url));
+      const body = await response.json();
+      return { ms: performance.now() - t, body };
+    };
+    await get("api/endpoints?limit=100");
+    const page = [];
+    const whole = [];
+    let summary;
+    for (let i = 0; i < 9; i++) {
+      const r = await get("api/endpoints?limit=100&offset=5000");
+      summary = r.body.summary;
+      page.push(r.ms);
+      whole.push((await get("api/endpoints")).ms);
+    }
+    return { readyMs, connected, pageMs: median(page), wholeMs: median(whole), summary };
+  } finally {
+    await server.stop();
+  }
+}
+
+export const scale = {
+  title: "Scale: 10,000 endpoints on one instance, the planner to 100,000",
+  onlyWhenNamed: true,
+  async run() {
+    const rows = [];
+    for (const [n, m] of [
+      [1000, 5],
+      [10_000, 10],
+      [100_000, 50],
+    ]) {
+      const p = plannerFigures(n, m);
+      const bar = n === 100_000 ? "≤ 20 ms" : "";
+      rows.push(
+        {
+          measure: `planner, ${n.toLocaleString("en")} endpoints over ${m} instances: a tick when nothing changes`,
+          value: ms(p.steady),
+          yardstick: `one lease lookup per endpoint ${ms(p.floor)}`,
+        },
+        {
+          measure: `planner, ${n.toLocaleString("en")} over ${m}: an instance leaves / one joins (tick of one instance)`,
+          value: `${ms(p.leave)} / ${ms(p.join)}`,
+          yardstick: `takes ${p.taken} of the ${Math.round(p.share)} left free; gives up ${p.given} (fair share ${Math.round(p.share / (m + 1))})`,
+          ...(bar ? { bar, pass: Math.max(p.leave, p.join) <= 20 } : {}),
+        },
+      );
+    }
+
+    const cloud = await spawnCloud(["--handshake"]);
+    try {
+      const at1k = measureChild("product", cloud.url("TOKEN"), 1000);
+      const at10k = measureChild("product", cloud.url("TOKEN"), big, idleMs);
+      const ws10k = measureChild("ws", cloud.url("TOKEN"), big);
+      rows.push(
+        {
+          measure: "10,000 endpoints: RSS per idle endpoint (the launcher's V8 flags)",
+          value: kib(at10k.rss),
+          yardstick: `at 1,000: ${kib(at1k.rss)}; raw ws client at 10,000: ${kib(ws10k.rss)}`,
+          bar: "≤ 1.1 × at 1,000",
+          pass: at10k.rss <= at1k.rss * 1.1,
+        },
+        {
+          measure: "10,000 endpoints: JS heap per idle endpoint",
+          value: kib(at10k.heap),
+          yardstick: `at 1,000: ${kib(at1k.heap)}; raw ws client at 10,000: ${kib(ws10k.heap)}`,
+          bar: "≤ 1.1 × at 1,000",
+          pass: at10k.heap <= at1k.heap * 1.1,
+        },
+        {
+          measure: `10,000 endpoints: idle CPU, default heartbeat (${idleMs / 1000} s, from 15 s after connecting)`,
+          value: `${(at10k.idleCore * 100).toFixed(2)}% of a core`,
+          bar: "≤ 2%",
+          pass: at10k.idleCore <= 0.02,
+        },
+        {
+          measure: "10,000 endpoints in one process: connect() → every endpoint initialized",
+          value: ms(at10k.connectMs),
+          yardstick: `1,000: ${ms(at1k.connectMs)}; the cloud's connects, peak per 100 ms ÷ mean: ${at10k.spread.toFixed(2)}`,
+          bar: "≤ 5000 ms, spread ≤ 2",
+          pass: at10k.connectMs <= 5000 && at10k.spread <= 2,
+        },
+      );
+      const server = await serverFigures(cloud, big);
+      rows.push(
+        {
+          measure: "10,000 endpoints: the WebServer from spawn to its ready line",
+          value: ms(server.readyMs),
+          yardstick: `${server.connected} of ${big} connected at the ready line`,
+          bar: "≤ 5000 ms, all connected",
+          pass: server.readyMs <= 5000 && server.connected === big,
+        },
+        {
+          measure: "10,000 endpoints: GET /api/endpoints?limit=100 (a page and the summary), p50 of 9",
+          value: ms(server.pageMs),
+          yardstick: `every endpoint at once: ${ms(server.wholeMs)}; summary ${JSON.stringify(server.summary?.states ?? {})}`,
+          bar: "≤ 100 ms",
+          pass: server.pageMs <= 100,
+        },
+      );
+    } finally {
+      await cloud.stop();
+    }
+    rows.push(
+      ...(await dashboardAt(big)).map((row) => ({ ...row, measure: `10,000 endpoints: ${row.measure}` })),
+    );
+    return rows;
+  },
+};

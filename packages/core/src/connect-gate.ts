@@ -1,0 +1,46 @@
+/** How long a first attempt holds its place before the next may start, ms. */
+export const gateSlotMs = 1000;
+
+/**
+ * At most `limit()` first connects under way at once: ten thousand endpoints started together
+ * reach the cloud in waves rather than as one burst (less memory at the peak, a gentler load on
+ * the far side, and no slower). An attempt holds its place until it settles or for
+ * {@link gateSlotMs}, whichever comes first, so endpoints that hang never hold the rest back
+ * for longer than that. A limit of 0 lets everything through at once.
+ */
+export class ConnectGate {
+  readonly #limit: () => number;
+  #active = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(limit: () => number) {
+    this.#limit = limit;
+  }
+
+  /** Runs `attempt` when a place is free; `attempt` decides itself whether it is still wanted. */
+  async run(attempt: () => Promise<void> | undefined): Promise<void> {
+    const limit = this.#limit();
+    if (limit <= 0) return attempt();
+    if (this.#active >= limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#active++;
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      clearTimeout(timer);
+      this.#active--;
+      this.#waiting.shift()?.();
+    };
+    const timer = setTimeout(release, gateSlotMs);
+    try {
+      await attempt();
+    } finally {
+      release();
+    }
+  }
+
+  /** Lets every waiting attempt go at once (they find they are no longer wanted and return). */
+  drain(): void {
+    for (const resolve of this.#waiting.splice(0)) resolve();
+  }
+}
