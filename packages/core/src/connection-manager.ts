@@ -67,7 +67,7 @@ export class ConnectionManager<C extends Connection = Connection> {
   readonly #recoveredAt = new Map<string, number>();
   /** Hosts whose every endpoint is refused, probed until they answer. */
   readonly #probes: HostProbes;
-  /** First connects go through it: a few hundred at a time, not all at once. */
+  /** First connects go through it: at most `connectConcurrency` at a time, not all at once. */
   readonly #gate = new ConnectGate(() => this.#settings.connectConcurrency);
   readonly #tools = new ToolSourceSwitch();
   readonly #dispatcher: Dispatcher<C>;

@@ -32,7 +32,7 @@ export interface ManagerSettings {
   /**
    * First connects under way at once (at start, and for endpoints added); the rest wait their
    * turn, each attempt holding its place until it settles or for a second. Reconnects are spread
-   * by their backoff and do not wait. 0: no limit; default 200.
+   * by their backoff and do not wait. 0: no limit; default 1000.
    */
   readonly connectConcurrency: number;
 }
@@ -53,7 +53,7 @@ export const defaultManagerSettings: ManagerSettings = Object.freeze({
   panicThreshold: 0.5,
   recoveryWindow: 2000,
   probeInterval: 500,
-  connectConcurrency: 200,
+  connectConcurrency: 1000,
 });
 
 /** `base` with the fields `change` sets; frozen. Fields set to `undefined` keep their base value. */
