@@ -133,25 +133,33 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
         );
       },
     },
+    // Every lease command goes in chunks, pipelined: a command's keys are spread into arguments,
+    // which has limits (a call's arguments in JavaScript, Lua's stack in a script) long before a
+    // hundred thousand endpoints.
     leases: {
       read(ids) {
-        if (ids.length === 0) return Promise.resolve([]);
-        return call(async (r) => (await r.mget(...leaseKeys(ids))).map((v) => v ?? undefined));
+        return chunked(ids, (part) =>
+          call(async (r) => (await r.mget(...leaseKeys(part))).map((v) => v ?? undefined)),
+        );
       },
       async acquire(ids, value, ttl) {
-        if (ids.length === 0) return [];
-        const keys = leaseKeys(ids);
-        return (await call((r) => r.xzAcquire(keys.length, ...keys, value, ttl))).map((n) => n === 1);
+        return chunked(ids, async (part) => {
+          const keys = leaseKeys(part);
+          return (await call((r) => r.xzAcquire(keys.length, ...keys, value, ttl))).map((n) => n === 1);
+        });
       },
       async renew(ids, value, ttl) {
-        if (ids.length === 0) return [];
-        const keys = leaseKeys(ids);
-        return (await call((r) => r.xzRenew(keys.length, ...keys, value, ttl))).map((n) => n === 1);
+        return chunked(ids, async (part) => {
+          const keys = leaseKeys(part);
+          return (await call((r) => r.xzRenew(keys.length, ...keys, value, ttl))).map((n) => n === 1);
+        });
       },
       async release(ids, value) {
-        if (ids.length === 0) return;
-        const keys = leaseKeys(ids);
-        await call((r) => r.xzRelease(keys.length, ...keys, value));
+        await chunked(ids, async (part) => {
+          const keys = leaseKeys(part);
+          await call((r) => r.xzRelease(keys.length, ...keys, value));
+          return [];
+        });
       },
     },
     list: {
@@ -271,4 +279,19 @@ function parseEntries(text: string): unknown[] {
   } catch {
     return [];
   }
+}
+
+/** Keys per lease command. */
+const leaseChunk = 5000;
+
+/** `run` over `ids` in chunks of {@link leaseChunk}, all sent at once; the answers in order. */
+async function chunked<T>(
+  ids: readonly string[],
+  run: (part: readonly string[]) => Promise<T[]>,
+): Promise<T[]> {
+  if (ids.length === 0) return [];
+  if (ids.length <= leaseChunk) return run(ids);
+  const parts: (readonly string[])[] = [];
+  for (let i = 0; i < ids.length; i += leaseChunk) parts.push(ids.slice(i, i + leaseChunk));
+  return (await Promise.all(parts.map(run))).flat();
 }

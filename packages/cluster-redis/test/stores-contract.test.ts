@@ -124,6 +124,21 @@ describe.each(backends)("the stores over %s", (_, make) => {
     expect(await a.leases.acquire([], "a|1", 10_000)).toEqual([]);
   });
 
+  it("takes, reads, renews and releases 150,000 leases at once, in order", async () => {
+    const many = Array.from({ length: 150_000 }, (_, i) => `m${i}`);
+    const taken = await a.leases.acquire(many, "a|1", 60_000);
+    expect(taken).toHaveLength(many.length);
+    expect(taken.every(Boolean)).toBe(true);
+    expect(await b.leases.acquire(["m7", "m149999"], "b|1", 60_000)).toEqual([false, false]);
+    const read = await b.leases.read([...many, "none"]);
+    expect(read).toHaveLength(many.length + 1);
+    expect(read.slice(-2)).toEqual(["a|1", undefined]);
+    expect(read.filter((v) => v === "a|1")).toHaveLength(many.length);
+    expect((await a.leases.renew(many, "a|1", 60_000)).every(Boolean)).toBe(true);
+    await a.leases.release(many, "a|1");
+    expect((await a.leases.read(many)).every((v) => v === undefined)).toBe(true);
+  }, 60_000);
+
   it("the list: seeded once, replaced while settling only by one that knows more, changed once per id", async () => {
     const heard: string[] = [];
     const off = b.bus.subscribe((m) => heard.push(m));
