@@ -29,8 +29,9 @@ import { TickLoop } from "./tick-loop.js";
  *
  * - **Leases.** An instance runs an endpoint only while it holds the endpoint's lease, a key with
  *   a TTL holding `<instance>|<incarnation>`, taken with `SET NX`, renewed every third of the TTL,
- *   released by scripts that check the holder. Every tick the leases are read back, so a grant or
- *   release whose reply was lost is settled on the next one.
+ *   released by scripts that check the holder. The scripts log every change, and every tick reads
+ *   the log since the last one (`Holdings.read`), so a grant or release whose reply was lost is
+ *   settled on the next tick, and a tick costs Redis what changed, not the whole list.
  * - **The plan** (`plan()`) is pure: from what this instance sees and the time, which leases to
  *   release, take or take up. This class gathers the snapshot and carries the plan out.
  * - **The endpoint list** lives in Redis with an identity (epoch, version); changes are
@@ -322,7 +323,8 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   async #balance(): Promise<void> {
     const now = this.#clock.now();
     const listed = this.#list.ids;
-    const leases = await this.#holdings.read(listed);
+    const live = this.#peers.active(this.#watch.avoiding(now), this.#list.desired.values());
+    const leases = await this.#holdings.read(listed, live);
     const reached = this.#peers.reachedHosts();
     const local = this.#host?.statuses() ?? [];
     const held = this.#holdings.held;
@@ -334,7 +336,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       listed,
       settling: this.#settling,
       joining: this.#joining,
-      live: this.#peers.active(this.#watch.avoiding(now), this.#list.desired.values()),
+      live,
       leases,
       held,
       unservable,
@@ -357,6 +359,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
         for (const id of message.ids) {
           if (this.#holdings.holders.get(id) === message.by) this.#holdings.holders.delete(id);
         }
+        this.#holdings.recheck(message.ids);
         void this.#loop.kick();
         break;
       case "left":

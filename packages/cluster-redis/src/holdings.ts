@@ -3,7 +3,12 @@ import type { ClusterHost } from "@xiaozhi-connect/webserver-adapter";
 import type { LinkWatch } from "./link-watch.js";
 import type { ClusterMessage } from "./messages.js";
 import type { LeaseHolder, Plan } from "./planner.js";
-import type { LeaseStore } from "./stores.js";
+import type { LeaseLogPosition, LeaseStore } from "./stores.js";
+
+/** Ticks between two reads of every lease, in case the log missed something (a key changed by hand). */
+const snapshotEvery = 100;
+/** The fewest changes worth reading from the log before reading every lease instead. */
+const minLogRead = 1000;
 
 export interface HoldingsOptions {
   readonly self: string;
@@ -31,8 +36,15 @@ export class Holdings {
   holders = new Map<string, string>();
   /** Since when each free endpoint has been seen free (for the plan). */
   freeSince = new Map<string, number>();
-  /** Leases whose acquire or release went unanswered: read again on the next tick. */
+  /** Leases read themselves on the next tick: an acquire or release unanswered, a take refused. */
   readonly #unsure = new Set<string>();
+  /** The leases in Redis as last known, by endpoint id, kept up to date from the lease log. */
+  readonly #leases = new Map<string, LeaseHolder>();
+  /** How far the log was read; undefined: every lease is read on the next tick. */
+  #at: LeaseLogPosition | undefined;
+  #ticksSinceSnapshot = 0;
+  /** The list `holders` was built for. */
+  #holdersOf: ReadonlySet<string> | undefined;
   #renewedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: HoldingsOptions) {}
@@ -73,26 +85,86 @@ export class Holdings {
     await this.options.leases()?.release(ids, this.options.lease);
   }
 
-  /** Reads the leases of `listed` (and of what runs here or is unsure); updates who holds what. */
-  async read(listed: ReadonlySet<string>): Promise<Map<string, LeaseHolder>> {
+  /**
+   * These leases are read themselves on the next tick: another instance said it released them,
+   * or taking them failed. The log tells it too, unless the other instance runs a version that
+   * does not log.
+   */
+  recheck(ids: Iterable<string>): void {
+    for (const id of ids) this.#unsure.add(id);
+  }
+
+  /** Every lease is read on the next tick (Redis came back, or lost its data). */
+  reread(): void {
+    this.#at = undefined;
+  }
+
+  /**
+   * Who holds what, read from the lease log: only what changed since the last tick, so a tick
+   * costs Redis what changed rather than the whole list. A lease that lapses is not logged, so the
+   * leases of instances not in `live` (and this instance's from an earlier process) are read
+   * themselves. Every lease is read at the first tick, after Redis was away, when the log cannot
+   * tell, and every {@link snapshotEvery} ticks.
+   */
+  async read(
+    listed: ReadonlySet<string>,
+    live: ReadonlyMap<string, unknown>,
+  ): Promise<ReadonlyMap<string, LeaseHolder>> {
     const store = this.options.leases();
-    const ids = [...new Set([...listed, ...this.held, ...this.#unsure])];
-    const values = store ? await store.read(ids) : [];
+    if (!store) return this.#leases;
+    const unsure = [...this.#unsure];
     this.#unsure.clear();
-    const leases = new Map<string, LeaseHolder>();
-    ids.forEach((id, i) => {
-      const value = values[i];
-      if (value)
-        leases.set(id, { instance: value.slice(0, value.indexOf("|")), mine: value === this.options.lease });
-    });
-    const holders = new Map<string, string>();
-    for (const id of listed) {
-      const lease = leases.get(id);
-      if (lease) holders.set(id, lease.instance);
+    let changed = false;
+    if (this.#at && this.#ticksSinceSnapshot < snapshotEvery) {
+      const next = await store.changes(this.#at, Math.max(minLogRead, listed.size));
+      this.#at = next?.at;
+      if (next) {
+        this.#ticksSinceSnapshot++;
+        for (const [id, value] of next.changes) changed = this.#set(id, value) || changed;
+        const check = unsure;
+        for (const [id, lease] of this.#leases) {
+          if (!live.has(lease.instance) || (lease.instance === this.options.self && !lease.mine))
+            check.push(id);
+        }
+        if (check.length > 0) {
+          const values = await store.read(check);
+          check.forEach((id, i) => {
+            changed = this.#set(id, values[i]) || changed;
+          });
+        }
+      }
     }
-    if (!sameMap(holders, this.holders)) this.options.emit("view");
-    this.holders = holders;
-    return leases;
+    if (!this.#at || this.#ticksSinceSnapshot >= snapshotEvery) {
+      const ids = [...new Set([...listed, ...this.held, ...unsure, ...this.#leases.keys()])];
+      const { values, at } = await store.snapshot(ids);
+      this.#leases.clear();
+      ids.forEach((id, i) => this.#set(id, values[i]));
+      this.#at = at;
+      this.#ticksSinceSnapshot = 0;
+      changed = true;
+    }
+    if (changed || listed !== this.#holdersOf) {
+      const holders = new Map<string, string>();
+      for (const id of listed) {
+        const lease = this.#leases.get(id);
+        if (lease) holders.set(id, lease.instance);
+      }
+      if (!sameMap(holders, this.holders)) this.options.emit("view");
+      this.holders = holders;
+      this.#holdersOf = listed;
+    }
+    return this.#leases;
+  }
+
+  /** Records a lease's value; true when that changed what was known. */
+  #set(id: string, value: string | undefined): boolean {
+    const known = this.#leases.get(id);
+    if (value === undefined) return this.#leases.delete(id);
+    const instance = value.slice(0, value.indexOf("|"));
+    const mine = value === this.options.lease;
+    if (known?.instance === instance && known.mine === mine) return false;
+    this.#leases.set(id, { instance, mine });
+    return true;
   }
 
   /** Carries a plan out: closes lost links, lets go (links first), takes up and takes. */
@@ -123,7 +195,10 @@ export class Holdings {
         await this.options.host()?.drop(running);
       }
       await store.release(next.release, lease);
-      for (const id of next.release) this.#unsure.delete(id);
+      for (const id of next.release) {
+        this.#unsure.delete(id);
+        if (this.#leases.get(id)?.mine) this.#leases.delete(id);
+      }
       if (next.why.handover > 0)
         logger.info({ endpoints: next.why.handover }, "cluster: handed endpoints over");
       await this.options.publish({ t: "released", by: self, ids: next.release });
@@ -137,10 +212,11 @@ export class Holdings {
       for (const id of next.acquire) this.#unsure.add(id);
       const got = await store.acquire(next.acquire, lease, leaseTtl);
       next.acquire.forEach((id, i) => {
-        this.#unsure.delete(id);
         if (!got[i]) return;
+        this.#unsure.delete(id);
         this.held.add(id);
         this.holders.set(id, self);
+        this.#set(id, lease);
         this.freeSince.delete(id);
         taken++;
       });

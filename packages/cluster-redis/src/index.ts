@@ -11,6 +11,8 @@ export {
   type BeatResult,
   type ClusterBus,
   type ClusterStores,
+  type LeaseChange,
+  type LeaseLogPosition,
   type LeaseStore,
   type ListIdentity,
   type ListStore,

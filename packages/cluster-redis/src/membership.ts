@@ -41,6 +41,7 @@ export class Membership {
     // Leases may have lapsed while Redis was away or lost: for one lease from this first tick back,
     // an endpoint another instance held is left to that instance to take again.
     if (!wasReachable || lostData) {
+      holdings.reread();
       this.grace = { until: clock.now() + this.options.leaseTtl, before: new Map(holdings.holders) };
       // What runs here is published again: Redis may have come back without it.
       this.options.feed.again();

@@ -56,27 +56,23 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 return 1`;
 
-/** Takes the free leases among KEYS; ARGV: value, ttl. Returns 1 or 0 per key. */
-export const acquireScript = `
-local out = {}
-for i = 1, #KEYS do
-  out[i] = redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
-end
-return out`;
-
 /**
- * Renews the leases among KEYS that are still ARGV[1]'s for ARGV[2] ms, and takes again those
- * that lapsed and nobody took (Redis restarted, or the holder was slow). 1 kept, 0 lost, per key.
+ * Logs a lease change: the last two KEYS are the change counter and the log (a stream kept to
+ * about ARGV[3] entries); entries hold the lease key and its new value ('' when freed). The other
+ * instances read the log instead of every lease (`changesScript`).
  */
-export const renewScript = `
+const logged = `local n = #KEYS - 2
+local function logged(key, value)
+  redis.call('INCR', KEYS[n + 1])
+  redis.call('XADD', KEYS[n + 2], 'MAXLEN', '~', ARGV[3], '*', 'k', key, 'v', value)
+end`;
+
+/** Takes the free leases among KEYS (then the log's two); ARGV: value, ttl, log size. 1 or 0 per key. */
+export const acquireScript = `${logged}
 local out = {}
-for i = 1, #KEYS do
-  local holder = redis.call('GET', KEYS[i])
-  if holder == ARGV[1] then
-    redis.call('PEXPIRE', KEYS[i], ARGV[2])
-    out[i] = 1
-  elseif not holder then
-    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+for i = 1, n do
+  if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    logged(KEYS[i], ARGV[1])
     out[i] = 1
   else
     out[i] = 0
@@ -84,16 +80,76 @@ for i = 1, #KEYS do
 end
 return out`;
 
-/** Deletes the leases among KEYS that are still ARGV[1]'s. */
-export const releaseScript = `
+/**
+ * Renews the leases among KEYS (then the log's two) that are still ARGV[1]'s for ARGV[2] ms, and
+ * takes again those that lapsed and nobody took (Redis restarted, or the holder was slow). 1 kept,
+ * 0 lost, per key.
+ */
+export const renewScript = `${logged}
+local out = {}
+for i = 1, n do
+  local holder = redis.call('GET', KEYS[i])
+  if holder == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+    out[i] = 1
+  elseif not holder then
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+    logged(KEYS[i], ARGV[1])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out`;
+
+/** Deletes the leases among KEYS (then the log's two) that are still ARGV[1]'s; ARGV[3]: log size. */
+export const releaseScript = `${logged}
 local released = 0
-for i = 1, #KEYS do
+for i = 1, n do
   if redis.call('GET', KEYS[i]) == ARGV[1] then
     redis.call('DEL', KEYS[i])
+    logged(KEYS[i], '')
     released = released + 1
   end
 end
 return released`;
+
+/**
+ * The lease changes after a position. KEYS: the change counter, the log. ARGV: the counter and
+ * log entry id of the position, the most changes worth reading. Returns `seq, cursor` then
+ * `key, value` per change; or `gap` when the log cannot tell them all (trimmed, lost, or more than
+ * the most): the caller reads the leases instead.
+ */
+export const changesScript = `
+local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
+local last = tonumber(ARGV[1])
+if seq == last then return { seq, ARGV[2] } end
+if seq < last or seq - last > tonumber(ARGV[3]) or ARGV[2] == '' then return { 'gap' } end
+local entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[2], '+', 'COUNT', seq - last)
+if #entries ~= seq - last then return { 'gap' } end
+local out = { seq, entries[#entries][1] }
+for _, entry in ipairs(entries) do
+  local fields = entry[2]
+  out[#out + 1] = fields[2]
+  out[#out + 1] = fields[4]
+end
+return out`;
+
+/**
+ * The lease values of KEYS (then the log's two) with the log position of the same moment:
+ * `seq, cursor`, then one value per lease key ('' where free). The cursor is the last entry's id
+ * ('0-0' for an empty log).
+ */
+export const snapshotScript = `
+local n = #KEYS - 2
+local seq = tonumber(redis.call('GET', KEYS[n + 1]) or '0')
+local last = redis.call('XREVRANGE', KEYS[n + 2], '+', '-', 'COUNT', 1)
+local out = { seq, last[1] and last[1][1] or '0-0' }
+if n > 0 then
+  local values = redis.call('MGET', unpack(KEYS, 1, n))
+  for i = 1, n do out[i + 2] = values[i] or '' end
+end
+return out`;
 
 /**
  * Seeds the list (KEYS[1], a hash) when there is none, or replaces one still settling with one

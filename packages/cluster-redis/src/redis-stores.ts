@@ -2,15 +2,19 @@ import type { Redis, RedisOptions } from "ioredis";
 import {
   acquireScript,
   beatScript,
+  changesScript,
   leaveScript,
   releaseScript,
   renewScript,
   seedScript,
+  snapshotScript,
   writeScript,
 } from "./redis-scripts.js";
 import {
   type BeatResult,
   type ClusterStores,
+  type LeaseChange,
+  type LeaseLogPosition,
   type LiveMember,
   type MemberInfo,
   type StoredList,
@@ -27,6 +31,8 @@ interface Scripts {
   xzRelease(...args: Args): Promise<number>;
   xzSeed(...args: Args): Promise<number>;
   xzWrite(...args: Args): Promise<(string | number)[]>;
+  xzChanges(...args: Args): Promise<(string | number)[]>;
+  xzSnapshot(...args: Args): Promise<(string | number)[]>;
 }
 type Client = Redis & Scripts;
 
@@ -61,6 +67,8 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
   redis.defineCommand("xzRelease", { lua: releaseScript });
   redis.defineCommand("xzSeed", { numberOfKeys: 1, lua: seedScript });
   redis.defineCommand("xzWrite", { numberOfKeys: 1, lua: writeScript });
+  redis.defineCommand("xzChanges", { numberOfKeys: 2, lua: changesScript });
+  redis.defineCommand("xzSnapshot", { lua: snapshotScript });
   redis.on("error", (error: Error) => options.onError?.(error.message));
   // The subscription waits out an outage (its commands are queued, never given up), and is made
   // again on every reconnect: a connection that came back unsubscribed would hear nothing.
@@ -72,7 +80,10 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
   subscriber.on("error", (error: Error) => options.onError?.(error.message));
   const key = (name: string) => options.prefix + name;
   const channel = key("events");
-  const leaseKeys = (ids: readonly string[]) => ids.map((id) => key(`lease:${id}`));
+  const leasePrefix = key("lease:");
+  // The lease keys, then the lease log's counter and stream, which the scripts write together.
+  const logKeys = [key("lease-seq"), key("lease-log")];
+  const leaseKeys = (ids: readonly string[]) => [...ids.map((id) => leasePrefix + id), ...logKeys];
   const listeners = new Set<(message: string) => void>();
   subscriber.on("message", (_channel: string, text: string) => {
     for (const listener of listeners) listener(text);
@@ -139,25 +150,65 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
     leases: {
       read(ids) {
         return chunked(ids, (part) =>
-          call(async (r) => (await r.mget(...leaseKeys(part))).map((v) => v ?? undefined)),
+          call(async (r) => (await r.mget(...part.map((id) => leasePrefix + id))).map((v) => v ?? undefined)),
         );
+      },
+      async snapshot(ids) {
+        // One transaction, so the position is that of every chunk's values.
+        const parts = ids.length === 0 ? [[]] : chunks(ids);
+        const replies = await call(async (r) => {
+          const multi = r.multi() as unknown as Scripts & {
+            exec(): Promise<[Error | null, unknown][] | null>;
+          };
+          for (const part of parts) {
+            const keys = leaseKeys(part);
+            multi.xzSnapshot(keys.length, ...keys);
+          }
+          const results = await multi.exec();
+          if (!results) throw new Error("lease snapshot aborted");
+          return results.map(([error, reply]) => {
+            if (error) throw error;
+            return reply as (string | number)[];
+          });
+        });
+        const first = replies[0] as (string | number)[];
+        const at: LeaseLogPosition = { seq: Number(first[0]), cursor: String(first[1]) };
+        const values = replies.flatMap((reply) =>
+          reply.slice(2).map((v) => (v === "" ? undefined : String(v))),
+        );
+        return { values, at };
+      },
+      async changes(after, max) {
+        const reply = await call((r) => r.xzChanges(...logKeys, after.seq, after.cursor, max));
+        if (reply[0] === "gap") return undefined;
+        const changes: LeaseChange[] = [];
+        for (let i = 2; i + 1 < reply.length; i += 2) {
+          const value = String(reply[i + 1]);
+          changes.push([String(reply[i]).slice(leasePrefix.length), value === "" ? undefined : value]);
+        }
+        return { changes, at: { seq: Number(reply[0]), cursor: String(reply[1]) } };
       },
       async acquire(ids, value, ttl) {
         return chunked(ids, async (part) => {
           const keys = leaseKeys(part);
-          return (await call((r) => r.xzAcquire(keys.length, ...keys, value, ttl))).map((n) => n === 1);
+          return (await call((r) => r.xzAcquire(keys.length, ...keys, value, ttl, logKeep))).map(
+            (n) => n === 1,
+          );
         });
       },
       async renew(ids, value, ttl) {
         return chunked(ids, async (part) => {
           const keys = leaseKeys(part);
-          return (await call((r) => r.xzRenew(keys.length, ...keys, value, ttl))).map((n) => n === 1);
+          return (await call((r) => r.xzRenew(keys.length, ...keys, value, ttl, logKeep))).map(
+            (n) => n === 1,
+          );
         });
       },
       async release(ids, value) {
         await chunked(ids, async (part) => {
           const keys = leaseKeys(part);
-          await call((r) => r.xzRelease(keys.length, ...keys, value));
+          // ARGV[2] is unused: the log size is ARGV[3] in every lease script.
+          await call((r) => r.xzRelease(keys.length, ...keys, value, "", logKeep));
           return [];
         });
       },
@@ -284,6 +335,15 @@ function parseEntries(text: string): unknown[] {
 /** Keys per lease command. */
 const leaseChunk = 5000;
 
+/** About how many lease changes Redis keeps: an instance further behind reads the leases instead. */
+const logKeep = 50_000;
+
+function chunks<T>(ids: readonly T[]): (readonly T[])[] {
+  const parts: (readonly T[])[] = [];
+  for (let i = 0; i < ids.length; i += leaseChunk) parts.push(ids.slice(i, i + leaseChunk));
+  return parts;
+}
+
 /** `run` over `ids` in chunks of {@link leaseChunk}, all sent at once; the answers in order. */
 async function chunked<T>(
   ids: readonly string[],
@@ -291,7 +351,5 @@ async function chunked<T>(
 ): Promise<T[]> {
   if (ids.length === 0) return [];
   if (ids.length <= leaseChunk) return run(ids);
-  const parts: (readonly string[])[] = [];
-  for (let i = 0; i < ids.length; i += leaseChunk) parts.push(ids.slice(i, i + leaseChunk));
-  return (await Promise.all(parts.map(run))).flat();
+  return (await Promise.all(chunks(ids).map(run))).flat();
 }

@@ -69,9 +69,31 @@ export interface MembershipStore {
   readStatuses(ids: readonly string[]): Promise<(string | undefined)[]>;
 }
 
+/** A place in the lease log: pass it back to {@link LeaseStore.changes} to hear what changed since. */
+export interface LeaseLogPosition {
+  /** How many lease changes Redis has logged. */
+  readonly seq: number;
+  /** The log entry of the last one (opaque). */
+  readonly cursor: string;
+}
+
+/** A lease that changed: its endpoint id and new holder value, undefined when freed. */
+export type LeaseChange = readonly [id: string, value: string | undefined];
+
 export interface LeaseStore {
   /** The holder value of each lease, undefined where free. */
   read(ids: readonly string[]): Promise<(string | undefined)[]>;
+  /** Like `read`, with the log position of that very moment: the changes after it are all later. */
+  snapshot(ids: readonly string[]): Promise<{ values: (string | undefined)[]; at: LeaseLogPosition }>;
+  /**
+   * The leases taken, taken again and freed after `after`, in order, with the new position; or
+   * undefined when they cannot be told (more than `max`, trimmed from the log, or Redis lost it):
+   * take a snapshot then. A lease that lapses is not logged.
+   */
+  changes(
+    after: LeaseLogPosition,
+    max: number,
+  ): Promise<{ changes: LeaseChange[]; at: LeaseLogPosition } | undefined>;
   /** Takes the free ones for `ttl` ms: true where taken. */
   acquire(ids: readonly string[], value: string, ttl: number): Promise<boolean[]>;
   /** Extends those still `value`'s, and takes again those that lapsed and are free: false where lost. */

@@ -47,6 +47,23 @@ describe("the coordinator on a fake clock", () => {
     expect(cluster.agents.overlapCount()).toBe(0);
   });
 
+  it("reads the lease log, not every lease: a steady cluster's ticks read no lease, and after a takeover none again", async () => {
+    await three();
+    // Every 100 ticks each instance reads every lease once, in case the log missed something:
+    // over 50 ticks that is at most one read of the list per instance (every tick read 50 of them).
+    const steady = async () => {
+      const before = cluster.redis.leasesRead;
+      await cluster.clock.advance(50 * cluster.tickMs);
+      return cluster.redis.leasesRead - before;
+    };
+    expect(await steady()).toBeLessThanOrEqual(3 * endpoints.length);
+    cluster.kill("b");
+    await cluster.waitFor(() => cluster.settled(), 2000 + 2000, "takeover");
+    expect(cluster.loads()).toEqual([6, 6]);
+    expect(await steady()).toBeLessThanOrEqual(2 * endpoints.length);
+    expect(cluster.agents.overlapCount()).toBe(0);
+  });
+
   it("handover: a joining instance gets its share and nothing else moves, links closed before leases go", async () => {
     cluster = new TestCluster(endpoints);
     await cluster.startAll(["a", "b"]);

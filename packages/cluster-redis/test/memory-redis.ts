@@ -1,6 +1,8 @@
 import {
   type BeatResult,
   type ClusterStores,
+  type LeaseChange,
+  type LeaseLogPosition,
   type LiveMember,
   type MemberInfo,
   type StoredList,
@@ -35,6 +37,12 @@ export class MemoryRedis {
   down = false;
   /** Commands run, by kind: how a test sees what an instance did. */
   readonly calls = new Map<string, number>();
+  /** Lease values read (by `read` and `snapshot`): what reading the leases costs. */
+  leasesRead = 0;
+  /** The lease log: every change, numbered from 1; at least the `logKeep` most recent are kept. */
+  #log: { seq: number; id: string; value: string | undefined }[] = [];
+  #seq = 0;
+  logKeep = 50_000;
 
   constructor(readonly clock: FakeClock) {}
 
@@ -45,6 +53,8 @@ export class MemoryRedis {
 
   /** Redis restarts empty. */
   flush(): void {
+    this.#log = [];
+    this.#seq = 0;
     this.#values.clear();
     this.#live.clear();
     this.#list = undefined;
@@ -60,6 +70,30 @@ export class MemoryRedis {
 
   lease(id: string): string | undefined {
     return this.get(`lease:${id}`);
+  }
+
+  /** Logs a lease change, as the Lua scripts do. */
+  logLease(id: string, value: string | undefined): void {
+    this.#seq++;
+    this.#log.push({ seq: this.#seq, id, value });
+    // Trimmed in steps, as Redis trims with `MAXLEN ~`: at least the last `logKeep` stay.
+    if (this.#log.length >= 2 * this.logKeep) this.#log = this.#log.slice(-this.logKeep);
+  }
+
+  get position(): LeaseLogPosition {
+    return { seq: this.#seq, cursor: String(this.#seq) };
+  }
+
+  leaseChanges(
+    after: LeaseLogPosition,
+    max: number,
+  ): { changes: LeaseChange[]; at: LeaseLogPosition } | undefined {
+    if (after.seq === this.#seq) return { changes: [], at: this.position };
+    if (after.seq > this.#seq || this.#seq - after.seq > max) return undefined;
+    const first = this.#log.findIndex((entry) => entry.seq > after.seq);
+    if (first < 0 || this.#log[first]?.seq !== after.seq + 1) return undefined;
+    const changes = this.#log.slice(first).map((entry): LeaseChange => [entry.id, entry.value]);
+    return { changes, at: this.position };
   }
 
   get(key: string): string | undefined {
@@ -275,12 +309,23 @@ export class MemoryConnection {
         readStatuses: (ids) => run("status", () => ids.map((id) => redis.get(`status:${id}`))),
       },
       leases: {
-        read: (ids) => run("read", () => ids.map((id) => redis.lease(id))),
+        read: (ids) =>
+          run("read", () => {
+            redis.leasesRead += ids.length;
+            return ids.map((id) => redis.lease(id));
+          }),
+        snapshot: (ids) =>
+          run("read", () => {
+            redis.leasesRead += ids.length;
+            return { values: ids.map((id) => redis.lease(id)), at: redis.position };
+          }),
+        changes: (after, max) => run("read", () => redis.leaseChanges(after, max)),
         acquire: (ids, value, ttl) =>
           run("acquire", () =>
             ids.map((id) => {
               if (redis.lease(id) !== undefined) return false;
               redis.set(`lease:${id}`, value, ttl);
+              redis.logLease(id, value);
               return true;
             }),
           ),
@@ -290,12 +335,17 @@ export class MemoryConnection {
               const holder = redis.lease(id);
               if (holder !== undefined && holder !== value) return false;
               redis.set(`lease:${id}`, value, ttl);
+              if (holder === undefined) redis.logLease(id, value);
               return true;
             }),
           ),
         release: (ids, value) =>
           run("release", () => {
-            for (const id of ids) if (redis.lease(id) === value) redis.delete(`lease:${id}`);
+            for (const id of ids) {
+              if (redis.lease(id) !== value) continue;
+              redis.delete(`lease:${id}`);
+              redis.logLease(id, undefined);
+            }
           }),
       },
       list: {

@@ -124,6 +124,40 @@ describe.each(backends)("the stores over %s", (_, make) => {
     expect(await a.leases.acquire([], "a|1", 10_000)).toEqual([]);
   });
 
+  it("the lease log: a snapshot's position, then every take, take-again and release after it in order", async () => {
+    await backend.flush();
+    const empty = await a.leases.snapshot([]);
+    expect(empty.values).toEqual([]);
+    expect(await b.leases.changes(empty.at, 100)).toEqual({ changes: [], at: empty.at });
+    await a.leases.acquire(["l1", "l2"], "a|1", 10_000);
+    const start = await b.leases.snapshot(["l1", "l2", "l3"]);
+    expect(start.values).toEqual(["a|1", "a|1", undefined]);
+    expect(start.at.seq).toBe(2);
+    // Nothing changed: nothing to read.
+    expect(await b.leases.changes(start.at, 100)).toEqual({ changes: [], at: start.at });
+    expect(await b.leases.acquire(["l2", "l3"], "b|1", 10_000)).toEqual([false, true]);
+    await a.leases.renew(["l1", "l2"], "a|1", 10_000);
+    await backend.lapse("l1");
+    await a.leases.renew(["l1"], "a|1", 10_000);
+    await a.leases.release(["l2", "l3"], "a|1");
+    await b.leases.release(["l3"], "b|1");
+    const next = await a.leases.changes(start.at, 100);
+    // Renewing a lease still held is not a change; a lapse is not logged, taking it again is.
+    expect(next?.changes).toEqual([
+      ["l3", "b|1"],
+      ["l1", "a|1"],
+      ["l2", undefined],
+      ["l3", undefined],
+    ]);
+    expect(next?.at.seq).toBe(6);
+    if (!next) return;
+    expect(await b.leases.changes(next.at, 100)).toEqual({ changes: [], at: next.at });
+    // More changes than worth reading, or a log Redis lost: the caller reads the leases instead.
+    expect(await b.leases.changes(start.at, 3)).toBeUndefined();
+    await backend.flush();
+    expect(await b.leases.changes(next.at, 100)).toBeUndefined();
+  });
+
   it("takes, reads, renews and releases 150,000 leases at once, in order", async () => {
     const many = Array.from({ length: 150_000 }, (_, i) => `m${i}`);
     const taken = await a.leases.acquire(many, "a|1", 60_000);
@@ -134,6 +168,9 @@ describe.each(backends)("the stores over %s", (_, make) => {
     expect(read).toHaveLength(many.length + 1);
     expect(read.slice(-2)).toEqual(["a|1", undefined]);
     expect(read.filter((v) => v === "a|1")).toHaveLength(many.length);
+    const snapshot = await b.leases.snapshot([...many, "none"]);
+    expect(snapshot.values).toEqual(read);
+    expect(await b.leases.changes(snapshot.at, many.length)).toEqual({ changes: [], at: snapshot.at });
     expect((await a.leases.renew(many, "a|1", 60_000)).every(Boolean)).toBe(true);
     await a.leases.release(many, "a|1");
     expect((await a.leases.read(many)).every((v) => v === undefined)).toBe(true);
