@@ -138,7 +138,7 @@ export class Holdings {
       const ids = [...new Set([...listed, ...this.held, ...unsure, ...this.#leases.keys()])];
       const { values, at } = await store.snapshot(ids);
       this.#leases.clear();
-      ids.forEach((id, i) => this.#set(id, values[i]));
+      for (const [i, id] of ids.entries()) this.#set(id, values[i]);
       this.#at = at;
       this.#ticksSinceSnapshot = 0;
       changed = true;
