@@ -149,9 +149,11 @@ export class Holdings {
         const lease = this.#leases.get(id);
         if (lease) holders.set(id, lease.instance);
       }
-      if (!sameMap(holders, this.holders)) this.options.emit("view");
+      const moved = !sameMap(holders, this.holders);
+      // Set before the event: a listener reads the view at once.
       this.holders = holders;
       this.#holdersOf = listed;
+      if (moved) this.options.emit("view");
     }
     return this.#leases;
   }

@@ -47,6 +47,29 @@ describe("the coordinator on a fake clock", () => {
     expect(cluster.agents.overlapCount()).toBe(0);
   });
 
+  it("a view event shows the view as it is: a listener reading it at once sees the new holders", async () => {
+    await three();
+    const a = cluster.instance("a").coordinator;
+    const shown = () => JSON.stringify(a.endpoints([]).map((e) => [e.id, e.instance]));
+    let events = 0;
+    const stale: string[] = [];
+    const off = a.on("view", () => {
+      events++;
+      const atEvent = shown();
+      // Whatever the event was about is in place by then: nothing else runs in between.
+      queueMicrotask(() => {
+        if (shown() !== atEvent) stale.push(atEvent);
+      });
+    });
+    cluster.kill("b");
+    await cluster.waitFor(() => cluster.settled(), 2000 + 2000, "takeover");
+    await cluster.clock.advance(2 * cluster.leaseTtl);
+    expect(events).toBeGreaterThan(0);
+    expect(stale).toEqual([]);
+    expect(a.endpoints([]).every((e) => e.instance === "a" || e.instance === "c")).toBe(true);
+    off();
+  });
+
   it("reads the lease log, not every lease: a steady cluster's ticks read no lease, and after a takeover none again", async () => {
     await three();
     // Every 100 ticks each instance reads every lease once, in case the log missed something:
