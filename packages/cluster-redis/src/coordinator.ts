@@ -267,8 +267,11 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
         await this.#feed.send(
           this.#clock.now(),
           this.leaseTtl,
-          () => ({ t: "status", by: this.instanceId, endpoints: host.statuses() }),
-          (text) => stores.members.saveStatus(this.instanceId, text, this.leaseTtl * 3),
+          (v) => ({ t: "status", by: this.instanceId, v, endpoints: host.statuses() }),
+          {
+            save: (text) => stores.members.saveStatus(this.instanceId, text, this.leaseTtl * 3),
+            keep: () => stores.members.keepStatus(this.instanceId, this.leaseTtl * 3),
+          },
         );
       }
       if (!wasReachable) {
@@ -305,6 +308,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       ttl: this.leaseTtl,
       avoid: [...avoided.endpoints],
       avoidHosts: [...avoided.hosts],
+      statusVersion: this.#feed.version,
     };
   }
 
@@ -323,7 +327,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   async #balance(): Promise<void> {
     const now = this.#clock.now();
     const listed = this.#list.ids;
-    const live = this.#peers.active(this.#watch.avoiding(now), this.#list.desired.values());
+    const live = this.#peers.active(this.#watch.avoiding(now), this.#list.byHost);
     const leases = await this.#holdings.read(listed, live);
     const reached = this.#peers.reachedHosts();
     const local = this.#host?.statuses() ?? [];

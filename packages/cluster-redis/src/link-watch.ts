@@ -46,8 +46,12 @@ export class LinkWatch {
     for (const id of held) {
       seen.add(id);
       const status = statuses.get(id);
-      const host = status ? hostOf(status.url) : undefined;
-      if (host !== undefined) this.#hostOf.set(id, host);
+      // An endpoint's id is made from its URL, so its host is worked out once.
+      let host = this.#hostOf.get(id);
+      if (host === undefined && status) {
+        host = hostOf(status.url);
+        if (host !== undefined) this.#hostOf.set(id, host);
+      }
       if (status?.connected) {
         if (host !== undefined) hostsUp.add(host);
         this.#downSince.delete(id);

@@ -1,4 +1,5 @@
 import type { ListedEndpoint } from "@xiaozhi-connect/webserver-adapter";
+import { hostOf } from "./link-watch.js";
 import type { ListIdentity, StoredList } from "./stores.js";
 
 /**
@@ -17,6 +18,8 @@ export class ListKnowledge {
   desired!: Map<string, ListedEndpoint>;
   /** The ids of `desired`, in its order: what the planner reads every tick, kept rather than rebuilt. */
   ids!: ReadonlySet<string>;
+  /** The listed endpoints of each host (`host:port`), worked out once per list. */
+  byHost!: ReadonlyMap<string, readonly string[]>;
 
   constructor(
     seed: unknown[],
@@ -76,5 +79,14 @@ export class ListKnowledge {
   #describe(entries: readonly unknown[]): void {
     this.desired = new Map(this.describe(entries).map((e) => [e.id, e]));
     this.ids = new Set(this.desired.keys());
+    const byHost = new Map<string, string[]>();
+    for (const { id, url } of this.desired.values()) {
+      const host = hostOf(url);
+      if (host === undefined) continue;
+      const ids = byHost.get(host);
+      if (ids) ids.push(id);
+      else byHost.set(host, [id]);
+    }
+    this.byHost = byHost;
   }
 }

@@ -27,7 +27,7 @@ const message = z.discriminatedUnion("t", [
   z.object({ t: z.literal("joined"), by: id }),
   z.object({ t: z.literal("left"), by: id }),
   /** What an instance runs, as it shows in every instance's view. */
-  z.object({ t: z.literal("status"), by: id, endpoints: z.array(endpointStatus) }),
+  z.object({ t: z.literal("status"), by: id, v: z.number().optional(), endpoints: z.array(endpointStatus) }),
   /** Asks the holder of an endpoint to drop and reopen its link. */
   z.object({ t: z.literal("reconnect"), by: id, id }),
 ]);
@@ -37,7 +37,13 @@ export type ClusterMessage =
   | { readonly t: "list"; readonly epoch: string; readonly v: number }
   | { readonly t: "released"; readonly by: string; readonly ids: readonly string[] }
   | { readonly t: "joined" | "left"; readonly by: string }
-  | { readonly t: "status"; readonly by: string; readonly endpoints: readonly EndpointStatus[] }
+  | {
+      readonly t: "status";
+      readonly by: string;
+      /** Counts the sender's publishes (announced in its heartbeat). */
+      readonly v?: number;
+      readonly endpoints: readonly EndpointStatus[];
+    }
   | { readonly t: "reconnect"; readonly by: string; readonly id: string };
 
 /** The message in `text`, or undefined when it is not JSON or not a message this version knows. */

@@ -137,6 +137,9 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
             .exec(),
         );
       },
+      async keepStatus(id, ttl) {
+        await call((r) => r.pexpire(key(`status:${id}`), ttl));
+      },
       readStatuses(ids) {
         if (ids.length === 0) return Promise.resolve([]);
         return call(async (r) =>
@@ -315,6 +318,7 @@ function member(text: string, deadline: number): LiveMember {
     ttl: Number(info.ttl) || 0,
     avoid: strings(info.avoid),
     avoidHosts: strings(info.avoidHosts),
+    ...(typeof info.statusVersion === "number" ? { statusVersion: info.statusVersion } : {}),
     deadline,
   };
 }

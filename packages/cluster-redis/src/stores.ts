@@ -17,6 +17,8 @@ export interface MemberInfo {
   readonly avoid: readonly string[];
   /** Hosts (`host:port`) it has no working path to now: the others take every endpoint on them. */
   readonly avoidHosts: readonly string[];
+  /** The version of what it runs as last published (a `status` message's `v`). */
+  readonly statusVersion?: number;
 }
 
 /** A live instance: its announcement and when its heartbeat lapses. */
@@ -66,6 +68,8 @@ export interface MembershipStore {
   leave(id: string, incarnation: string): Promise<void>;
   /** Keeps and publishes what an instance runs (a `status` message) for `ttl` ms. */
   saveStatus(id: string, message: string, ttl: number): Promise<void>;
+  /** Keeps the stored `status` message for `ttl` ms more, publishing nothing. */
+  keepStatus(id: string, ttl: number): Promise<void>;
   readStatuses(ids: readonly string[]): Promise<(string | undefined)[]>;
 }
 

@@ -87,6 +87,34 @@ describe("the coordinator on a fake clock", () => {
     expect(cluster.agents.overlapCount()).toBe(0);
   });
 
+  it("a steady cluster publishes no status: each keeps its stored copy alive, and a change is heard at once", async () => {
+    await three();
+    // What each runs since the start is published within a lease (the fake host never touches).
+    await cluster.clock.advance(cluster.leaseTtl + cluster.tickMs);
+    const statuses: string[] = [];
+    const stores = cluster.redis.connect("listener").stores();
+    const off = stores.bus.subscribe((text) => {
+      if (text.includes('"t":"status"')) statuses.push(text);
+    });
+    const readsBefore = cluster.redis.calls.get("status") ?? 0;
+    // Five leases: the stored copies (kept for three) would have lapsed without the keep-alives.
+    await cluster.clock.advance(5 * cluster.leaseTtl);
+    expect(statuses).toEqual([]);
+    expect(["a", "b", "c"].every((id) => cluster.redis.get(`status:${id}`) !== undefined)).toBe(true);
+    // Keep-alives only: one a lease from each instance, and no stored copy read.
+    expect((cluster.redis.calls.get("status") ?? 0) - readsBefore).toBeLessThanOrEqual(3 * 6);
+    const b = cluster.instance("b");
+    b.host.failed = true;
+    b.coordinator.touch();
+    await cluster.clock.advance(2 * cluster.tickMs);
+    expect(statuses).toHaveLength(1);
+    const theirs = [...b.host.running];
+    expect(
+      theirs.every((id) => cluster.instance("a").coordinator.endpoint(id, undefined)?.state === "failed"),
+    ).toBe(true);
+    off();
+  });
+
   it("handover: a joining instance gets its share and nothing else moves, links closed before leases go", async () => {
     cluster = new TestCluster(endpoints);
     await cluster.startAll(["a", "b"]);

@@ -106,6 +106,11 @@ export class MemoryRedis {
     return entry.value;
   }
 
+  /** Milliseconds `key` has left, or undefined when it is not there. */
+  ttl(key: string): number | undefined {
+    return this.get(key) === undefined ? undefined : (this.#values.get(key)?.expires ?? 0) - this.time();
+  }
+
   set(key: string, value: string, ttl = Number.POSITIVE_INFINITY): void {
     this.#values.set(key, { value, expires: this.time() + ttl });
   }
@@ -305,6 +310,11 @@ export class MemoryConnection {
           run("status", () => {
             redis.set(`status:${id}`, message, ttl);
             redis.publish(message);
+          }),
+        keepStatus: (id, ttl) =>
+          run("status", () => {
+            const text = redis.get(`status:${id}`);
+            if (text !== undefined) redis.set(`status:${id}`, text, ttl);
           }),
         readStatuses: (ids) => run("status", () => ids.map((id) => redis.get(`status:${id}`))),
       },

@@ -15,6 +15,8 @@ interface Backend {
   lapse(id: string): Promise<void>;
   /** Redis restarts empty. */
   flush(): Promise<void>;
+  /** Milliseconds a key (without the prefix) has left; undefined when it is not there. */
+  ttl(key: string): Promise<number | undefined>;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ function memory(): Backend {
   return {
     stores: async (name) => redis.connect(name).stores(),
     lapse: async (id) => redis.delete(`lease:${id}`),
+    ttl: async (key) => redis.ttl(key),
     flush: async () => redis.flush(),
     close: async () => {},
   };
@@ -53,6 +56,10 @@ async function real(): Promise<Backend> {
     },
     lapse: async (id) => {
       await admin.del(`${prefix}lease:${id}`);
+    },
+    ttl: async (key) => {
+      const left = await admin.pttl(`${prefix}${key}`);
+      return left < 0 ? undefined : left;
     },
     flush: async () => {
       await admin.flushall();
@@ -229,15 +236,15 @@ describe.each(backends)("the stores over %s", (_, make) => {
     expect(lists.at(-1)).toEqual({ t: "list", epoch: "h1", v: 7 });
   });
 
-  it("status and messages reach the others", async () => {
+  it("status and messages reach the others; a kept status is kept, not published again", async () => {
     const heard: string[] = [];
-    let off = () => {};
-    const joined = new Promise<void>((resolve) => {
-      off = a.bus.subscribe((m) => {
-        heard.push(m);
-        if (m.includes('"joined"')) resolve();
-      });
+    const waiters: [string, () => void][] = [];
+    const off = a.bus.subscribe((m) => {
+      heard.push(m);
+      for (const [text, resolve] of waiters) if (m.includes(text)) resolve();
     });
+    const hear = (text: string) => new Promise<void>((resolve) => waiters.push([text, resolve]));
+    const joined = hear('"joined"');
     await b.members.saveStatus("b", '{"t":"status","by":"b","endpoints":[]}', 10_000);
     await b.bus.publish('{"t":"joined","by":"b"}');
     expect(await a.members.readStatuses(["b", "c"])).toEqual([
@@ -245,8 +252,20 @@ describe.each(backends)("the stores over %s", (_, make) => {
       undefined,
     ]);
     await joined;
-    off();
     expect(heard[0]).toBe('{"t":"status","by":"b","endpoints":[]}');
     expect(await a.members.readStatuses([])).toEqual([]);
+    // Kept alive: the same text for longer, published to no one; nothing made for one not stored.
+    await b.members.keepStatus("b", 60_000);
+    await a.members.keepStatus("c", 60_000);
+    const left = hear('"left"');
+    await b.bus.publish('{"t":"left","by":"b"}');
+    await left;
+    off();
+    expect(await backend.ttl("status:b")).toBeGreaterThan(10_000);
+    expect(await a.members.readStatuses(["b", "c"])).toEqual([
+      '{"t":"status","by":"b","endpoints":[]}',
+      undefined,
+    ]);
+    expect(heard.filter((m) => m.includes('"status"'))).toHaveLength(1);
   });
 });
