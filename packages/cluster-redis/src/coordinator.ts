@@ -100,8 +100,6 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     });
     this.#peers = new Peers({
       self: this.instanceId,
-      leaseTtl: this.leaseTtl,
-      clock: this.#clock,
       changed: () => emit("view"),
     });
     this.#holdings = new Holdings({

@@ -1,5 +1,4 @@
 import type { EndpointStatus } from "@xiaozhi-connect/core";
-import type { ClusterClock } from "./clock.js";
 import { type Avoided, hostOf } from "./link-watch.js";
 import { type ClusterMessage, parseMessage } from "./messages.js";
 import type { LiveMember } from "./stores.js";
@@ -16,8 +15,6 @@ export function tickOf(ttl: number): number {
 
 export interface PeersOptions {
   readonly self: string;
-  readonly leaseTtl: number;
-  readonly clock: ClusterClock;
   /** The instances, or what they run, changed. */
   readonly changed: () => void;
 }
