@@ -138,6 +138,17 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
   /** Sends the dashboard the endpoints other instances run whose status changed, and the view. */
   #refresh(host: DirectoryHost): void {
     if (host.closed()) return;
+    // With ten thousand endpoints this is a pass over all of them: only for someone watching (a
+    // dashboard or an event stream); what a new watcher sees first comes from `endpoints()`.
+    if (
+      !host.feed.listening("endpoint") &&
+      !host.feed.listening("removed") &&
+      !host.feed.listening("cluster")
+    ) {
+      // What was shown is forgotten: a watcher that comes later starts from `endpoints()`.
+      this.#shown.clear();
+      return;
+    }
     const listed = new Set<string>();
     for (const status of this.endpoints(host.manager.getConnectionStatus())) {
       listed.add(status.id);

@@ -70,6 +70,11 @@ export class EventFeed {
     return this.#events.on(event, listener);
   }
 
+  /** Whether anyone listens for `event`: work that only builds its payload can be skipped. */
+  listening(event: keyof AdapterEventMap): boolean {
+    return this.#events.listenerCount(event) > 0;
+  }
+
   emit<K extends keyof AdapterEventMap>(event: K, payload: AdapterEventMap[K]): void {
     this.#events.emit(event, payload);
   }
