@@ -51,6 +51,8 @@ export interface SimulatedCloudOptions {
 export class SimulatedXiaozhiCloud {
   readonly #behaviors = new Map<string, TokenBehavior>();
   readonly #sessions = new Set<CloudSession>();
+  /** Open sessions per token. */
+  readonly #open = new Map<string, number>();
   readonly #sessionWaiters = new Set<() => void>();
   /** Woken whenever an agent's tools may have changed: a list, a socket opened or closed. */
   readonly #toolWaiters = new Set<() => void>();
@@ -130,9 +132,11 @@ export class SimulatedXiaozhiCloud {
     return () => this.#countListeners.delete(listener);
   }
 
-  #countChanged(token: string): void {
-    if (this.#countListeners.size === 0) return;
-    const open = this.sessions(token).length;
+  /** Counted as sessions come and go: a count per change stays cheap with ten thousand tokens. */
+  #countChanged(token: string, by: number): void {
+    const open = (this.#open.get(token) ?? 0) + by;
+    if (open > 0) this.#open.set(token, open);
+    else this.#open.delete(token);
     for (const listener of this.#countListeners) listener(token, open);
   }
 
@@ -285,11 +289,11 @@ export class SimulatedXiaozhiCloud {
         this.#toolsMayHaveChanged(),
       );
       this.#sessions.add(session);
-      this.#countChanged(token);
+      this.#countChanged(token, 1);
       this.#toolsMayHaveChanged();
       void session.closed.then(() => {
         this.#sessions.delete(session);
-        this.#countChanged(token);
+        this.#countChanged(token, -1);
         this.#toolsMayHaveChanged();
       });
       for (const wake of this.#sessionWaiters) wake();
