@@ -19,8 +19,9 @@ import { ListKnowledge } from "./list-knowledge.js";
 import { syncList } from "./list-sync.js";
 import { Membership } from "./membership.js";
 import { type ClusterMessage, parseMessage } from "./messages.js";
-import { Peers, StatusFeed, tickOf } from "./peers.js";
+import { Peers, tickOf } from "./peers.js";
 import { plan, type Snapshot } from "./planner.js";
+import { StatusFeed } from "./status-feed.js";
 import type { BeatResult, ClusterStores, MemberInfo } from "./stores.js";
 import { TickLoop } from "./tick-loop.js";
 
@@ -262,15 +263,10 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       await this.#balance();
       const host = this.#host;
       if (host) {
-        await this.#feed.send(
-          this.#clock.now(),
-          this.leaseTtl,
-          (v) => ({ t: "status", by: this.instanceId, v, endpoints: host.statuses() }),
-          {
-            save: (text) => stores.members.saveStatus(this.instanceId, text, this.leaseTtl * 3),
-            keep: () => stores.members.keepStatus(this.instanceId, this.leaseTtl * 3),
-          },
-        );
+        await this.#feed.send(this.#clock.now(), this.leaseTtl, this.instanceId, () => host.statuses(), {
+          save: (change, text) => stores.members.saveStatus(this.instanceId, change, text, this.leaseTtl * 3),
+          keep: () => stores.members.keepStatus(this.instanceId, this.leaseTtl * 3),
+        });
       }
       if (!wasReachable) {
         this.#reachable = true;
@@ -376,6 +372,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
         if (this.#holdings.held.has(message.id)) this.#host?.reconnect(message.id);
         break;
       case "status":
+      case "status-change":
         this.#peers.heard(message);
         this.#emit("view");
         break;

@@ -19,7 +19,9 @@ export {
   type LiveMember,
   type MemberInfo,
   type MembershipStore,
+  type StatusChange,
   type StoredList,
+  type StoredStatus,
   StoreError,
   type WriteResult,
 } from "./stores.js";

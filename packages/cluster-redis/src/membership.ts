@@ -1,8 +1,8 @@
 import { type Logger, XiaozhiError } from "@xiaozhi-connect/core";
 import { type ClusterClock, sleep } from "./clock.js";
 import type { Holdings } from "./holdings.js";
-import type { StatusFeed } from "./peers.js";
 import type { Snapshot } from "./planner.js";
+import type { StatusFeed } from "./status-feed.js";
 import type { BeatResult, LiveMember } from "./stores.js";
 
 export interface MembershipOptions {

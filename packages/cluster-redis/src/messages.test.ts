@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseMessage } from "./messages.js";
+import { parseEndpointStatus, parseMessage } from "./messages.js";
 
 describe("parseMessage", () => {
   it("reads the messages instances send", () => {
@@ -26,6 +26,11 @@ describe("parseMessage", () => {
       by: "a",
       endpoints: [status],
     });
+    const change = { t: "status-change", by: "a", v: 4, endpoints: [status], gone: ["e2"] };
+    expect(parseMessage(JSON.stringify(change))).toEqual(change);
+    expect(parseEndpointStatus(JSON.stringify(status))).toEqual(status);
+    expect(parseEndpointStatus('{"id":"e1"}')).toBeUndefined();
+    expect(parseEndpointStatus("not json")).toBeUndefined();
   });
 
   it("drops what is not JSON, not a message, or a message with fields of the wrong kind", () => {
@@ -37,6 +42,8 @@ describe("parseMessage", () => {
       '{"t":"list","epoch":"ab","v":"3"}',
       '{"t":"released","by":"a","ids":"e1"}',
       '{"t":"status","by":"a","endpoints":[{"id":"e1"}]}',
+      '{"t":"status-change","by":"a","endpoints":[]}',
+      '{"t":"status-change","by":"a","v":1,"endpoints":[],"gone":[""]}',
       '{"t":"reconnect","by":"","id":"e1"}',
     ]) {
       expect(parseMessage(text), text).toBeUndefined();

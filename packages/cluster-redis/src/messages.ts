@@ -26,8 +26,17 @@ const message = z.discriminatedUnion("t", [
   z.object({ t: z.literal("released"), by: id, ids: z.array(id) }),
   z.object({ t: z.literal("joined"), by: id }),
   z.object({ t: z.literal("left"), by: id }),
-  /** What an instance runs, as it shows in every instance's view. */
-  z.object({ t: z.literal("status"), by: id, v: z.number().optional(), endpoints: z.array(endpointStatus) }),
+  /** All an instance runs, as versions before `status-change` publish it. */
+  z.object({ t: z.literal("status"), by: id, endpoints: z.array(endpointStatus) }),
+  /** What changed in what an instance runs (`full`: all of it), as it shows in every view. */
+  z.object({
+    t: z.literal("status-change"),
+    by: id,
+    v: z.number().int(),
+    full: z.boolean().optional(),
+    endpoints: z.array(endpointStatus),
+    gone: z.array(id).optional(),
+  }),
   /** Asks the holder of an endpoint to drop and reopen its link. */
   z.object({ t: z.literal("reconnect"), by: id, id }),
 ]);
@@ -37,14 +46,33 @@ export type ClusterMessage =
   | { readonly t: "list"; readonly epoch: string; readonly v: number }
   | { readonly t: "released"; readonly by: string; readonly ids: readonly string[] }
   | { readonly t: "joined" | "left"; readonly by: string }
-  | {
-      readonly t: "status";
-      readonly by: string;
-      /** Counts the sender's publishes (announced in its heartbeat). */
-      readonly v?: number;
-      readonly endpoints: readonly EndpointStatus[];
-    }
+  | { readonly t: "status"; readonly by: string; readonly endpoints: readonly EndpointStatus[] }
+  | StatusChangeMessage
   | { readonly t: "reconnect"; readonly by: string; readonly id: string };
+
+/**
+ * What changed in what an instance runs: the endpoints whose status changed and those it no longer
+ * runs; with `full`, everything it runs, replacing what was known.
+ */
+export interface StatusChangeMessage {
+  readonly t: "status-change";
+  readonly by: string;
+  /** Counts the sender's changes (announced in its heartbeat): a gap means one was missed. */
+  readonly v: number;
+  readonly full?: boolean;
+  readonly endpoints: readonly EndpointStatus[];
+  readonly gone?: readonly string[];
+}
+
+/** An endpoint's status as stored by another instance, or undefined when it is not one. */
+export function parseEndpointStatus(text: string): EndpointStatus | undefined {
+  try {
+    const parsed = endpointStatus.safeParse(JSON.parse(text));
+    return parsed.success ? (parsed.data as EndpointStatus) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The message in `text`, or undefined when it is not JSON or not a message this version knows. */
 export function parseMessage(text: string): ClusterMessage | undefined {

@@ -1,7 +1,7 @@
 import type { EndpointStatus } from "@xiaozhi-connect/core";
 import { type Avoided, hostOf } from "./link-watch.js";
-import { type ClusterMessage, parseMessage } from "./messages.js";
-import type { LiveMember } from "./stores.js";
+import { type ClusterMessage, parseEndpointStatus } from "./messages.js";
+import type { LiveMember, StoredStatus } from "./stores.js";
 
 /** How long after its last heartbeat an instance counts as stopped (paused, cut off), ms. */
 function staleAfter(ttl: number): number {
@@ -27,87 +27,128 @@ export class Peers {
   /** Live instances, this one included, as the last heartbeat read them. */
   live = new Map<string, LiveMember>();
   #redisNow = 0;
-  readonly #remote = new Map<string, ReadonlyMap<string, EndpointStatus>>();
-  /** The version of each other instance's status as last heard. */
+  readonly #remote = new Map<string, Map<string, EndpointStatus>>();
+  /** The version up to which what each other instance runs is known in full. */
   readonly #versions = new Map<string, number>();
+  /** The newest version heard from each other instance. */
+  readonly #newest = new Map<string, number>();
+  /** Instances a change was missed from: their stored copy is read on the next heartbeat. */
+  readonly #gaps = new Set<string>();
   /** A version announced but not heard yet, by instance: read in full if still so next time. */
   readonly #lagging = new Map<string, number>();
-  /** The hosts each other instance has a link up to, from its last status. */
+  /** The hosts each other instance has a link up to, from what it last published. */
   readonly #hostsUp = new Map<string, ReadonlySet<string>>();
-  /** How many status messages were taken from each instance (a stored copy read meanwhile is older). */
-  readonly #heardCount = new Map<string, number>();
 
   constructor(private readonly options: PeersOptions) {}
 
   /**
    * Takes the members a heartbeat read (`now` on Redis's clock). What the others run arrives as
-   * messages; it is read in full for those that joined, and for one whose heartbeat announced a
-   * version this instance has not heard by the next heartbeat (a message missed while a
-   * subscription reconnected).
+   * changes; it is read in full for those that joined, after a change was missed (a gap in the
+   * versions), and for one whose heartbeat announced a version this instance has not heard by the
+   * next heartbeat (a message lost while a subscription reconnected).
    */
   async update(
     live: ReadonlyMap<string, LiveMember>,
     now: number,
-    read: (ids: readonly string[]) => Promise<(string | undefined)[]>,
+    read: (ids: readonly string[]) => Promise<(StoredStatus | undefined)[]>,
   ): Promise<void> {
     const { self } = this.options;
     const joined = [...live.keys()].filter((id) => id !== self && !this.live.has(id));
     const changed = joined.length > 0 || [...this.live.keys()].some((id) => !live.has(id));
-    for (const id of this.#remote.keys()) {
-      if (live.has(id)) continue;
-      this.#remote.delete(id);
-      this.#hostsUp.delete(id);
-      this.#versions.delete(id);
-      this.#heardCount.delete(id);
-    }
+    for (const id of this.#remote.keys()) if (!live.has(id)) this.#forget(id);
     const behind = new Set<string>();
     for (const [id, member] of live) {
       if (id === self || joined.includes(id) || member.statusVersion === undefined) continue;
-      const heard = this.#versions.get(id);
-      if (heard === member.statusVersion) continue;
-      // Announced last time too and still not heard: the message was missed.
+      if (this.#versions.get(id) === member.statusVersion) continue;
+      // Announced last time too and still not heard: the message was lost.
       if (this.#lagging.get(id) === member.statusVersion) behind.add(id);
       else this.#lagging.set(id, member.statusVersion);
     }
     for (const id of this.#lagging.keys()) if (!live.has(id)) this.#lagging.delete(id);
     this.live = new Map(live);
     this.#redisNow = now;
-    const ids = [...joined, ...behind];
+    const ids = [...new Set([...joined, ...behind, ...[...this.#gaps].filter((id) => live.has(id))])];
+    this.#gaps.clear();
     if (ids.length > 0) {
-      const before = ids.map((id) => this.#heardCount.get(id));
-      const texts = await read(ids);
+      const stored = await read(ids);
       ids.forEach((id, i) => {
-        // A message heard while the read was under way is newer than the stored copy.
-        if (this.#heardCount.get(id) !== before[i]) return;
-        const message = parseMessage(texts[i] ?? "");
-        if (message?.t === "status" && message.by === id) this.heard(message);
+        const copy = stored[i];
+        // A change heard while the read was under way may be newer than the stored copy.
+        if (copy && copy.version >= (this.#newest.get(id) ?? Number.NEGATIVE_INFINITY)) {
+          const endpoints: EndpointStatus[] = [];
+          for (const text of copy.endpoints) {
+            const status = parseEndpointStatus(text);
+            if (status) endpoints.push(status);
+          }
+          this.#replace(id, endpoints, copy.version);
+        } else if (copy) this.#gaps.add(id);
       });
     }
     if (changed || ids.length > 0) this.options.changed();
   }
 
-  /** Another instance published what it runs. */
-  heard(message: Extract<ClusterMessage, { t: "status" }>): void {
-    this.#heardCount.set(message.by, (this.#heardCount.get(message.by) ?? 0) + 1);
-    this.#remote.set(message.by, new Map(message.endpoints.map((e) => [e.id, e])));
-    if (message.v !== undefined) this.#versions.set(message.by, message.v);
-    this.#lagging.delete(message.by);
-    // Worked out once per message rather than on every tick that asks.
+  /** Another instance published what it runs (`status`, from older versions) or what changed in it. */
+  heard(message: Extract<ClusterMessage, { t: "status" | "status-change" }>): void {
+    const { by } = message;
+    if (message.t === "status") {
+      this.#replace(by, message.endpoints, undefined);
+      return;
+    }
+    const { v } = message;
+    const complete = this.#versions.get(by);
+    if (complete !== undefined && v <= complete) return;
+    this.#newest.set(by, Math.max(v, this.#newest.get(by) ?? v));
+    if (message.full) {
+      this.#replace(by, message.endpoints, v);
+      return;
+    }
+    const endpoints = this.#remote.get(by) ?? new Map<string, EndpointStatus>();
+    for (const status of message.endpoints) endpoints.set(status.id, status);
+    for (const id of message.gone ?? []) endpoints.delete(id);
+    this.#set(by, endpoints);
+    // Only the next change follows on from what is known; after a gap the stored copy is read.
+    if (complete !== undefined && v === complete + 1) {
+      this.#versions.set(by, v);
+      this.#lagging.delete(by);
+    } else this.#gaps.add(by);
+  }
+
+  #replace(by: string, endpoints: readonly EndpointStatus[], version: number | undefined): void {
+    this.#set(by, new Map(endpoints.map((e) => [e.id, e])));
+    if (version === undefined) {
+      this.#versions.delete(by);
+      this.#newest.delete(by);
+    } else {
+      this.#versions.set(by, version);
+      this.#newest.set(by, version);
+    }
+    this.#lagging.delete(by);
+    this.#gaps.delete(by);
+  }
+
+  #set(by: string, endpoints: Map<string, EndpointStatus>): void {
+    this.#remote.set(by, endpoints);
+    // Worked out once per change rather than on every tick that asks.
     const up = new Set<string>();
-    for (const status of message.endpoints) {
+    for (const status of endpoints.values()) {
       const host = status.connected ? hostOf(status.url) : undefined;
       if (host) up.add(host);
     }
-    this.#hostsUp.set(message.by, up);
+    this.#hostsUp.set(by, up);
+  }
+
+  #forget(id: string): void {
+    this.#remote.delete(id);
+    this.#hostsUp.delete(id);
+    this.#versions.delete(id);
+    this.#newest.delete(id);
+    this.#gaps.delete(id);
   }
 
   /** Another instance left. */
   left(id: string): void {
     this.live.delete(id);
-    this.#remote.delete(id);
-    this.#hostsUp.delete(id);
-    this.#versions.delete(id);
-    this.#heardCount.delete(id);
+    this.#forget(id);
   }
 
   /** An endpoint as its holder last published it. */
@@ -144,77 +185,4 @@ export class Peers {
     }
     return hosts;
   }
-}
-
-/**
- * What this instance runs, published when its state changed, or its RTT or health moved enough to
- * matter (`drifted`), looked at once a lease. Otherwise the stored copy is only kept alive: a
- * steady instance publishes nothing. Each publish has a version, announced in every heartbeat, so
- * another instance that missed one reads the stored copy.
- */
-export class StatusFeed {
-  /** Counts the publishes of this process. */
-  version = 0;
-  #dirty = true;
-  #force = true;
-  #sent = "";
-  #sentAt = Number.NEGATIVE_INFINITY;
-  /** RTT and health as last published, by endpoint id. */
-  #published = new Map<string, Pick<EndpointStatus, "rttMs" | "healthScore">>();
-
-  /** The state of what runs here changed. */
-  touch(): void {
-    this.#dirty = true;
-  }
-
-  /** Publish on the next chance whatever it is: Redis may have come back without it. */
-  again(): void {
-    this.#force = true;
-  }
-
-  async send(
-    now: number,
-    leaseTtl: number,
-    message: (version: number) => ClusterMessage & { t: "status" },
-    store: { save(text: string): Promise<void>; keep(): Promise<void> },
-  ): Promise<void> {
-    const due = now - this.#sentAt >= leaseTtl;
-    if (!this.#dirty && !due && !this.#force) return;
-    this.#dirty = false;
-    const status = message(this.version + 1);
-    const shape = JSON.stringify(
-      status.endpoints.map(({ rttMs, healthScore, health, lastFrameAt, ...rest }) => rest),
-    );
-    if (!this.#force && shape === this.#sent && !(due && drifted(this.#published, status.endpoints))) {
-      if (due) {
-        this.#sentAt = now;
-        await store.keep();
-      }
-      return;
-    }
-    this.#force = false;
-    this.#sent = shape;
-    this.#sentAt = now;
-    this.#published = new Map(
-      status.endpoints.map((e) => [e.id, { rttMs: e.rttMs, healthScore: e.healthScore }]),
-    );
-    this.version++;
-    await store.save(JSON.stringify(status));
-  }
-}
-
-/** Whether any endpoint's health moved by 10 or more, or its RTT by half and 20 ms, since published. */
-function drifted(
-  published: ReadonlyMap<string, Pick<EndpointStatus, "rttMs" | "healthScore">>,
-  now: readonly EndpointStatus[],
-): boolean {
-  for (const status of now) {
-    const before = published.get(status.id);
-    if (!before) return true;
-    if (Math.abs(status.healthScore - before.healthScore) >= 10) return true;
-    const [a, b] = [before.rttMs, status.rttMs];
-    if ((a === undefined) !== (b === undefined)) return true;
-    if (a !== undefined && b !== undefined && Math.abs(b - a) >= Math.max(20, a / 2)) return true;
-  }
-  return false;
 }

@@ -18,6 +18,7 @@ import {
   type LiveMember,
   type MemberInfo,
   type StoredList,
+  type StoredStatus,
   StoreError,
   type WriteResult,
 } from "./stores.js";
@@ -128,23 +129,40 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
       async leave(id, incarnation) {
         await call((r) => r.xzLeave(key("live"), key("instances"), id, incarnation));
       },
-      async saveStatus(id, message, ttl) {
-        await call((r) =>
-          r
-            .multi()
-            .set(key(`status:${id}`), message, "PX", ttl)
+      async saveStatus(id, change, message, ttl) {
+        const k = key(`status-of:${id}`);
+        await call((r) => {
+          const multi = r.multi();
+          if (change.full) multi.del(k);
+          for (const part of chunks(change.set)) multi.hset(k, ...part.flat());
+          for (const part of chunks(change.gone)) multi.hdel(k, ...part);
+          return multi
+            .hset(k, versionField, String(change.version))
+            .pexpire(k, ttl)
             .publish(channel, message)
-            .exec(),
-        );
+            .exec();
+        });
       },
       async keepStatus(id, ttl) {
-        await call((r) => r.pexpire(key(`status:${id}`), ttl));
+        await call((r) => r.pexpire(key(`status-of:${id}`), ttl));
       },
       readStatuses(ids) {
         if (ids.length === 0) return Promise.resolve([]);
-        return call(async (r) =>
-          (await r.mget(...ids.map((id) => key(`status:${id}`)))).map((t) => t ?? undefined),
-        );
+        return call(async (r) => {
+          const pipeline = r.pipeline();
+          for (const id of ids) pipeline.hgetall(key(`status-of:${id}`));
+          const replies = (await pipeline.exec()) ?? [];
+          return replies.map(([error, reply]): StoredStatus | undefined => {
+            if (error) throw error;
+            const fields = reply as Record<string, string>;
+            const version = fields[versionField];
+            if (version === undefined) return undefined;
+            const endpoints = Object.entries(fields)
+              .filter(([field]) => field !== versionField)
+              .map(([, text]) => text);
+            return { version: Number(version), endpoints };
+          });
+        });
       },
     },
     // Every lease command goes in chunks, pipelined: a command's keys are spread into arguments,
@@ -338,6 +356,9 @@ function parseEntries(text: string): unknown[] {
 
 /** Keys per lease command. */
 const leaseChunk = 5000;
+
+/** The field of a stored status that holds its version: no endpoint id is empty. */
+const versionField = "";
 
 /** About how many lease changes Redis keeps: an instance further behind reads the leases instead. */
 const logKeep = 50_000;

@@ -17,8 +17,26 @@ export interface MemberInfo {
   readonly avoid: readonly string[];
   /** Hosts (`host:port`) it has no working path to now: the others take every endpoint on them. */
   readonly avoidHosts: readonly string[];
-  /** The version of what it runs as last published (a `status` message's `v`). */
+  /** The version of what it runs as last published (a `status-change` message's `v`). */
   readonly statusVersion?: number;
+}
+
+/** A change to what an instance runs, as `saveStatus` stores it. */
+export interface StatusChange {
+  /** Counts the instance's changes (`MemberInfo.statusVersion`). */
+  readonly version: number;
+  /** Replaces the stored copy rather than changing it. */
+  readonly full: boolean;
+  /** Endpoint statuses (JSON text) by endpoint id. */
+  readonly set: readonly (readonly [id: string, status: string])[];
+  /** Endpoints it no longer runs. */
+  readonly gone: readonly string[];
+}
+
+/** The stored copy of what an instance runs: its version and each endpoint's status (JSON text). */
+export interface StoredStatus {
+  readonly version: number;
+  readonly endpoints: readonly string[];
 }
 
 /** A live instance: its announcement and when its heartbeat lapses. */
@@ -66,11 +84,15 @@ export interface MembershipStore {
   beat(id: string, info: MemberInfo, proposedBoot: string): Promise<BeatResult>;
   /** Leaves at once, if the entry is still this process's. */
   leave(id: string, incarnation: string): Promise<void>;
-  /** Keeps and publishes what an instance runs (a `status` message) for `ttl` ms. */
-  saveStatus(id: string, message: string, ttl: number): Promise<void>;
-  /** Keeps the stored `status` message for `ttl` ms more, publishing nothing. */
+  /**
+   * Applies `change` to the stored copy of what an instance runs, keeps that for `ttl` ms, and
+   * publishes `message` (the same change, for the others), in one transaction.
+   */
+  saveStatus(id: string, change: StatusChange, message: string, ttl: number): Promise<void>;
+  /** Keeps the stored copy for `ttl` ms more, publishing nothing. */
   keepStatus(id: string, ttl: number): Promise<void>;
-  readStatuses(ids: readonly string[]): Promise<(string | undefined)[]>;
+  /** The stored copies of what these instances run. */
+  readStatuses(ids: readonly string[]): Promise<(StoredStatus | undefined)[]>;
 }
 
 /** A place in the lease log: pass it back to {@link LeaseStore.changes} to hear what changed since. */

@@ -94,21 +94,27 @@ describe("the coordinator on a fake clock", () => {
     const statuses: string[] = [];
     const stores = cluster.redis.connect("listener").stores();
     const off = stores.bus.subscribe((text) => {
-      if (text.includes('"t":"status"')) statuses.push(text);
+      if (text.includes('"t":"status')) statuses.push(text);
     });
     const readsBefore = cluster.redis.calls.get("status") ?? 0;
     // Five leases: the stored copies (kept for three) would have lapsed without the keep-alives.
     await cluster.clock.advance(5 * cluster.leaseTtl);
     expect(statuses).toEqual([]);
-    expect(["a", "b", "c"].every((id) => cluster.redis.get(`status:${id}`) !== undefined)).toBe(true);
+    expect(["a", "b", "c"].every((id) => cluster.redis.get(`status-of:${id}`) !== undefined)).toBe(true);
     // Keep-alives only: one a lease from each instance, and no stored copy read.
     expect((cluster.redis.calls.get("status") ?? 0) - readsBefore).toBeLessThanOrEqual(3 * 6);
     const b = cluster.instance("b");
     b.host.failed = true;
     b.coordinator.touch();
     await cluster.clock.advance(2 * cluster.tickMs);
+    // One change, with only what changed: b's own endpoints.
     expect(statuses).toHaveLength(1);
     const theirs = [...b.host.running];
+    expect(
+      JSON.parse(statuses[0] as string)
+        .endpoints.map((e: { id: string }) => e.id)
+        .sort(),
+    ).toEqual(theirs.sort());
     expect(
       theirs.every((id) => cluster.instance("a").coordinator.endpoint(id, undefined)?.state === "failed"),
     ).toBe(true);

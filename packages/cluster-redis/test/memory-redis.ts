@@ -306,17 +306,32 @@ export class MemoryConnection {
       members: {
         beat: (id, info, proposedBoot) => run("beat", () => redis.beat(id, info, proposedBoot)),
         leave: (id, incarnation) => run("status", () => redis.leave(id, incarnation)),
-        saveStatus: (id, message, ttl) =>
+        saveStatus: (id, change, message, ttl) =>
           run("status", () => {
-            redis.set(`status:${id}`, message, ttl);
+            // A hash, as Redis keeps it: the version and each endpoint's status by id.
+            const key = `status-of:${id}`;
+            const known = redis.get(key);
+            const fields: Record<string, string> = change.full || !known ? {} : JSON.parse(known);
+            for (const [endpoint, text] of change.set) fields[endpoint] = text;
+            for (const endpoint of change.gone) delete fields[endpoint];
+            fields[""] = String(change.version);
+            redis.set(key, JSON.stringify(fields), ttl);
             redis.publish(message);
           }),
         keepStatus: (id, ttl) =>
           run("status", () => {
-            const text = redis.get(`status:${id}`);
-            if (text !== undefined) redis.set(`status:${id}`, text, ttl);
+            const text = redis.get(`status-of:${id}`);
+            if (text !== undefined) redis.set(`status-of:${id}`, text, ttl);
           }),
-        readStatuses: (ids) => run("status", () => ids.map((id) => redis.get(`status:${id}`))),
+        readStatuses: (ids) =>
+          run("status", () =>
+            ids.map((id) => {
+              const text = redis.get(`status-of:${id}`);
+              if (text === undefined) return undefined;
+              const { "": version, ...endpoints } = JSON.parse(text) as Record<string, string>;
+              return { version: Number(version), endpoints: Object.values(endpoints) };
+            }),
+          ),
       },
       leases: {
         read: (ids) =>

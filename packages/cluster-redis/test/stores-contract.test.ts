@@ -236,7 +236,7 @@ describe.each(backends)("the stores over %s", (_, make) => {
     expect(lists.at(-1)).toEqual({ t: "list", epoch: "h1", v: 7 });
   });
 
-  it("status and messages reach the others; a kept status is kept, not published again", async () => {
+  it("statuses: changes applied to the stored copy and published with it; kept alive without a publish", async () => {
     const heard: string[] = [];
     const waiters: [string, () => void][] = [];
     const off = a.bus.subscribe((m) => {
@@ -244,28 +244,62 @@ describe.each(backends)("the stores over %s", (_, make) => {
       for (const [text, resolve] of waiters) if (m.includes(text)) resolve();
     });
     const hear = (text: string) => new Promise<void>((resolve) => waiters.push([text, resolve]));
-    const joined = hear('"joined"');
-    await b.members.saveStatus("b", '{"t":"status","by":"b","endpoints":[]}', 10_000);
-    await b.bus.publish('{"t":"joined","by":"b"}');
+    const change = (version: number, full: boolean, set: [string, string][], gone: string[] = []) => ({
+      version,
+      full,
+      set,
+      gone,
+    });
+    const first = hear('"v":1');
+    await b.members.saveStatus(
+      "b",
+      change(1, true, [
+        ["e1", "s1"],
+        ["e2", "s2"],
+      ]),
+      '{"t":"x","v":1}',
+      10_000,
+    );
+    await first;
     expect(await a.members.readStatuses(["b", "c"])).toEqual([
-      '{"t":"status","by":"b","endpoints":[]}',
+      { version: 1, endpoints: ["s1", "s2"] },
       undefined,
     ]);
-    await joined;
-    expect(heard[0]).toBe('{"t":"status","by":"b","endpoints":[]}');
+    // A change sets and deletes fields; a full one replaces them all.
+    await b.members.saveStatus(
+      "b",
+      change(
+        2,
+        false,
+        [
+          ["e2", "s2'"],
+          ["e3", "s3"],
+        ],
+        ["e1"],
+      ),
+      '{"t":"x","v":2}',
+      10_000,
+    );
+    const [second] = await a.members.readStatuses(["b"]);
+    expect(second?.version).toBe(2);
+    expect([...(second?.endpoints ?? [])].sort()).toEqual(["s2'", "s3"]);
+    await b.members.saveStatus("b", change(3, true, [["e4", "s4"]]), '{"t":"x","v":3}', 10_000);
+    expect(await a.members.readStatuses(["b"])).toEqual([{ version: 3, endpoints: ["s4"] }]);
     expect(await a.members.readStatuses([])).toEqual([]);
-    // Kept alive: the same text for longer, published to no one; nothing made for one not stored.
+    // Kept alive: the same copy for longer, published to no one; nothing made for one not stored.
     await b.members.keepStatus("b", 60_000);
     await a.members.keepStatus("c", 60_000);
-    const left = hear('"left"');
-    await b.bus.publish('{"t":"left","by":"b"}');
-    await left;
+    const joined = hear('"joined"');
+    await b.bus.publish('{"t":"joined","by":"b"}');
+    await joined;
     off();
-    expect(await backend.ttl("status:b")).toBeGreaterThan(10_000);
-    expect(await a.members.readStatuses(["b", "c"])).toEqual([
-      '{"t":"status","by":"b","endpoints":[]}',
-      undefined,
+    expect(await backend.ttl("status-of:b")).toBeGreaterThan(10_000);
+    expect(await a.members.readStatuses(["b", "c"])).toEqual([{ version: 3, endpoints: ["s4"] }, undefined]);
+    expect(heard).toEqual([
+      '{"t":"x","v":1}',
+      '{"t":"x","v":2}',
+      '{"t":"x","v":3}',
+      '{"t":"joined","by":"b"}',
     ]);
-    expect(heard.filter((m) => m.includes('"status"'))).toHaveLength(1);
   });
 });

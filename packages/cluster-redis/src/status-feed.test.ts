@@ -1,0 +1,195 @@
+import type { EndpointStatus } from "@xiaozhi-connect/core";
+import { describe, expect, it } from "vitest";
+import type { StatusChangeMessage } from "./messages.js";
+import { Peers } from "./peers.js";
+import { StatusFeed } from "./status-feed.js";
+import type { LiveMember, StatusChange, StoredStatus } from "./stores.js";
+
+const status = (id: string, patch: Partial<EndpointStatus> = {}) =>
+  ({
+    id,
+    url: `wss://api.example/mcp/?token=<masked:${id}>`,
+    state: "connected",
+    connected: true,
+    initialized: true,
+    reconnectAttempts: 0,
+    republishing: false,
+    healthScore: 100,
+    weight: 1,
+    inflight: 0,
+    rttMs: 40,
+    ...patch,
+  }) as EndpointStatus;
+
+/** A feed over `statuses`, with what it saved and how often it only kept the copy alive. */
+function feed(statuses: EndpointStatus[]) {
+  const feed = new StatusFeed();
+  const saved: { change: StatusChange; message: StatusChangeMessage }[] = [];
+  let keeps = 0;
+  let failing = false;
+  const store = {
+    async save(change: StatusChange, text: string) {
+      if (failing) throw new Error("Redis: down");
+      saved.push({ change, message: JSON.parse(text) });
+    },
+    async keep() {
+      keeps++;
+    },
+  };
+  return {
+    feed,
+    saved,
+    keeps: () => keeps,
+    fail: (on: boolean) => {
+      failing = on;
+    },
+    send: (now: number) => feed.send(now, 1000, "a", () => statuses, store),
+  };
+}
+
+describe("StatusFeed", () => {
+  it("publishes everything first, then only what changed, and nothing while steady", async () => {
+    const list = [status("e1"), status("e2"), status("e3")];
+    const f = feed(list);
+    await f.send(0);
+    expect(f.saved.map((s) => s.message)).toEqual([
+      { t: "status-change", by: "a", v: 1, full: true, endpoints: list },
+    ]);
+    // Steady: no publish; once a lease the stored copy is kept alive.
+    await f.send(100);
+    f.feed.touch();
+    await f.send(200);
+    await f.send(1000);
+    expect(f.saved).toHaveLength(1);
+    expect(f.keeps()).toBe(1);
+    // One link drops, one endpoint goes: only those.
+    list[1] = status("e2", { state: "reconnecting", connected: false });
+    list.pop();
+    f.feed.touch();
+    await f.send(1100);
+    expect(f.saved[1]?.message).toEqual({
+      t: "status-change",
+      by: "a",
+      v: 2,
+      endpoints: [list[1]],
+      gone: ["e3"],
+    });
+    expect(f.saved[1]?.change).toEqual({
+      version: 2,
+      full: false,
+      set: [["e2", JSON.stringify(list[1])]],
+      gone: ["e3"],
+    });
+    expect(f.feed.version).toBe(2);
+  });
+
+  it("RTT and health go out when they moved enough, looked at once a lease", async () => {
+    const list = [status("e1"), status("e2")];
+    const f = feed(list);
+    await f.send(0);
+    list[0] = status("e1", { rttMs: 55 });
+    list[1] = status("e2", { rttMs: 200 });
+    f.feed.touch();
+    await f.send(500);
+    expect(f.saved).toHaveLength(1);
+    await f.send(1000);
+    // 40 → 55 ms is within half and 20 ms; 40 → 200 is not.
+    expect(f.saved[1]?.message.endpoints).toEqual([list[1]]);
+    list[0] = status("e1", { healthScore: 85 });
+    await f.send(2000);
+    expect(f.saved[2]?.message.endpoints).toEqual([list[0]]);
+  });
+
+  it("after a failed save, everything goes again", async () => {
+    const list = [status("e1"), status("e2")];
+    const f = feed(list);
+    await f.send(0);
+    list[0] = status("e1", { state: "failed", connected: false });
+    f.feed.touch();
+    f.fail(true);
+    await expect(f.send(100)).rejects.toThrow("down");
+    f.fail(false);
+    await f.send(200);
+    expect(f.saved[1]?.message).toMatchObject({ v: 2, full: true, endpoints: list });
+  });
+});
+
+describe("Peers, following another instance's changes", () => {
+  const member = (statusVersion?: number) => ({ statusVersion }) as LiveMember;
+  const live = (version?: number) =>
+    new Map<string, LiveMember>([
+      ["self", member()],
+      ["b", member(version)],
+    ]);
+  const change = (v: number, endpoints: EndpointStatus[], more: Partial<StatusChangeMessage> = {}) =>
+    ({ t: "status-change", by: "b", v, endpoints, ...more }) as StatusChangeMessage;
+  const stored = (version: number, endpoints: EndpointStatus[]): StoredStatus => ({
+    version,
+    endpoints: endpoints.map((e) => JSON.stringify(e)),
+  });
+
+  it("applies changes in order; after a gap, reads the stored copy once", async () => {
+    const peers = new Peers({ self: "self", changed: () => {} });
+    const reads: string[][] = [];
+    let copy: StoredStatus | undefined = stored(1, [status("e1"), status("e2")]);
+    const read = async (ids: readonly string[]) => {
+      reads.push([...ids]);
+      return ids.map(() => copy);
+    };
+    // Joined: its stored copy is read.
+    await peers.update(live(1), 0, read);
+    expect(reads).toEqual([["b"]]);
+    expect(peers.status("b", "e2")?.state).toBe("connected");
+    peers.heard(change(2, [status("e2", { state: "failed", connected: false })], { gone: ["e1"] }));
+    expect(peers.status("b", "e2")?.state).toBe("failed");
+    expect(peers.status("b", "e1")).toBeUndefined();
+    await peers.update(live(2), 1000, read);
+    expect(reads).toHaveLength(1);
+    // 3 is missed: 4 is shown at once, and the stored copy is read on the next heartbeat.
+    peers.heard(change(4, [status("e4")]));
+    expect(peers.status("b", "e4")?.state).toBe("connected");
+    copy = stored(4, [status("e2"), status("e3"), status("e4")]);
+    await peers.update(live(4), 2000, read);
+    expect(reads.at(-1)).toEqual(["b"]);
+    expect(peers.status("b", "e3")?.state).toBe("connected");
+    expect(peers.status("b", "e2")?.state).toBe("connected");
+    // An old or repeated change is ignored.
+    peers.heard(change(4, [status("e2", { state: "failed", connected: false })]));
+    expect(peers.status("b", "e2")?.state).toBe("connected");
+    await peers.update(live(4), 3000, read);
+    expect(reads).toHaveLength(2);
+  });
+
+  it("a stored copy older than a change heard meanwhile is not taken; a lost change is found from the heartbeat", async () => {
+    const peers = new Peers({ self: "self", changed: () => {} });
+    let copy = stored(1, [status("e1")]);
+    let during = () => {};
+    const read = async (ids: readonly string[]) => {
+      during();
+      return ids.map(() => copy);
+    };
+    // A change arrives while the joined instance's copy is read: the copy is older and is not taken.
+    during = () => peers.heard(change(2, [status("e1", { state: "failed", connected: false })]));
+    await peers.update(live(2), 0, read);
+    expect(peers.status("b", "e1")?.state).toBe("failed");
+    during = () => {};
+    copy = stored(2, [status("e1", { state: "failed", connected: false }), status("e5")]);
+    await peers.update(live(2), 1000, read);
+    expect(peers.status("b", "e5")?.state).toBe("connected");
+    // Version 3 is announced but never heard: read after two heartbeats.
+    copy = stored(3, [status("e6")]);
+    await peers.update(live(3), 2000, read);
+    expect(peers.status("b", "e6")).toBeUndefined();
+    await peers.update(live(3), 3000, read);
+    expect(peers.status("b", "e6")?.state).toBe("connected");
+    expect(peers.status("b", "e1")).toBeUndefined();
+  });
+
+  it("a whole status from an older version replaces what was known", () => {
+    const peers = new Peers({ self: "self", changed: () => {} });
+    peers.heard(change(1, [status("e1")], { full: true }));
+    peers.heard({ t: "status", by: "b", endpoints: [status("e2")] });
+    expect(peers.status("b", "e1")).toBeUndefined();
+    expect(peers.status("b", "e2")?.state).toBe("connected");
+  });
+});
