@@ -20,6 +20,7 @@ import { syncList } from "./list-sync.js";
 import { Membership } from "./membership.js";
 import { type ClusterMessage, parseMessage } from "./messages.js";
 import { Peers, tickOf } from "./peers.js";
+import { PlanGate } from "./plan-gate.js";
 import { plan, type Snapshot } from "./planner.js";
 import { StatusFeed } from "./status-feed.js";
 import type { BeatResult, ClusterStores, MemberInfo } from "./stores.js";
@@ -63,6 +64,9 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   readonly #changes: ListChanges;
   readonly #peers: Peers;
   readonly #feed = new StatusFeed();
+  readonly #gate = new PlanGate();
+  /** Counts the state changes of the links run here. */
+  #touches = 0;
   readonly #holdings: Holdings;
   #stores: ClusterStores | undefined;
   #host: ClusterHost | undefined;
@@ -139,6 +143,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   }
 
   touch(): void {
+    this.#touches++;
     this.#feed.touch();
   }
 
@@ -324,9 +329,14 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     const live = this.#peers.active(this.#watch.avoiding(now), this.#list.byHost);
     const leases = await this.#holdings.read(listed, live);
     const reached = this.#peers.reachedHosts();
-    const local = this.#host?.statuses() ?? [];
     const held = this.#holdings.held;
-    const unservable = this.#watch.observe(now, held, local, (host) => reached.has(host));
+    const unservable = this.#watch.observeChanged(
+      `${this.#touches}:${this.#holdings.version}`,
+      now,
+      held,
+      () => this.#host?.statuses() ?? [],
+      (host) => reached.has(host),
+    );
     const grace = this.#membership.graceAt(now);
     const snapshot: Snapshot = {
       self: this.instanceId,
@@ -341,7 +351,10 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       ...(grace ? { grace } : {}),
       freeSince: this.#holdings.freeSince,
     };
+    const version = this.#holdings.version;
+    if (this.#gate.quiet(snapshot, version)) return;
     const next = plan(snapshot, now);
+    this.#gate.planned(snapshot, version, next);
     await this.#holdings.carryOut(next, unservable, now);
   }
 

@@ -46,6 +46,8 @@ export class Holdings {
   /** The list `holders` was built for. */
   #holdersOf: ReadonlySet<string> | undefined;
   #renewedAt = Number.NEGATIVE_INFINITY;
+  /** Counts changes to what is held here and to the leases as known: a plan of the same inputs is the same. */
+  version = 0;
 
   constructor(private readonly options: HoldingsOptions) {}
 
@@ -71,6 +73,7 @@ export class Holdings {
       "cluster: leases lost to another instance; closing those links now",
     );
     for (const id of ids) this.held.delete(id);
+    this.version++;
     this.options.emit("changed");
     await this.options.host()?.drop(ids);
   }
@@ -80,6 +83,7 @@ export class Holdings {
     const ids = [...this.held];
     if (ids.length === 0) return;
     this.held.clear();
+    this.version++;
     this.options.emit("changed");
     await this.options.host()?.drop(ids);
     await this.options.leases()?.release(ids, this.options.lease);
@@ -143,6 +147,7 @@ export class Holdings {
       this.#ticksSinceSnapshot = 0;
       changed = true;
     }
+    if (changed) this.version++;
     if (changed || listed !== this.#holdersOf) {
       const holders = new Map<string, string>();
       for (const id of listed) {
@@ -175,6 +180,7 @@ export class Holdings {
     const store = this.options.leases();
     this.freeSince = next.freeSince;
     if (!store) return;
+    if (next.lost.length + next.release.length + next.adopt.length + next.acquire.length > 0) this.version++;
     if (next.lost.length > 0) await this.lose(next.lost);
     if (next.release.length > 0) {
       const running = next.release.filter((id) => this.held.has(id));

@@ -63,4 +63,24 @@ describe("LinkWatch", () => {
     expect(hostOf("wss://api.xiaozhi.me/mcp/?token=<masked:ab12>")).toBe("api.xiaozhi.me");
     expect(hostOf("not a url")).toBeUndefined();
   });
+
+  it("skips a look while every link held was up and nothing changed; never while one is down", () => {
+    const watch = new LinkWatch(2000);
+    let looks = 0;
+    const links = [status("e1", true), status("e2", true)];
+    const local = () => {
+      looks++;
+      return links;
+    };
+    const reached = () => true;
+    expect(watch.observeChanged("1", 0, ["e1", "e2"], local, reached)).toEqual(new Set());
+    expect(watch.observeChanged("1", 500, ["e1", "e2"], local, reached)).toEqual(new Set());
+    expect(looks).toBe(1);
+    // A link went down (the stamp moves with it): looked at every time until it is back.
+    links[0] = status("e1", false);
+    watch.observeChanged("2", 600, ["e1", "e2"], local, reached);
+    watch.observeChanged("2", 1000, ["e1", "e2"], local, reached);
+    expect(watch.observeChanged("2", 1600, ["e1", "e2"], local, reached)).toEqual(new Set(["e1"]));
+    expect(looks).toBe(4);
+  });
 });

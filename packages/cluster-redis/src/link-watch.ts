@@ -27,7 +27,29 @@ export class LinkWatch {
   #hostsUp = new Set<string>();
   readonly #avoid = new Map<string, { until: number; strikes: number }>();
 
+  /** The `stamp` of the last look that found every link held up and no record to clear. */
+  #calm: string | undefined;
+
   constructor(private readonly leaseTtl: number) {}
+
+  /**
+   * {@link observe}, skipped while the last look found every link held here up, with no give-up
+   * on record, and nothing it looks at has changed since (`stamp`: the links' states and what is
+   * held). Then nothing depends on time, and a look at every link held would find the same.
+   */
+  observeChanged(
+    stamp: string,
+    now: number,
+    held: Iterable<string>,
+    local: () => readonly EndpointStatus[],
+    reached: (host: string) => boolean,
+  ): Set<string> {
+    if (stamp === this.#calm) return new Set();
+    const unservable = this.observe(now, held, local(), reached);
+    const calm = unservable.size === 0 && this.#downSince.size === 0 && this.#avoid.size === 0;
+    this.#calm = calm ? stamp : undefined;
+    return unservable;
+  }
 
   /**
    * Looks at the links of the endpoints held here; returns those to let go. `reached(host)` says

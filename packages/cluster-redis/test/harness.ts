@@ -132,9 +132,13 @@ export class FakeHost implements ClusterHost {
     for (const id of [...this.running]) this.#stop(id);
   }
 
+  /** Told when a link's state changes, as the adapter tells the coordinator (`touch`). */
+  changed = () => {};
+
   cut(): void {
     this.cutOff = true;
     for (const id of this.running) this.agents.close(id, this.name);
+    this.changed();
   }
 
   #run(id: string): void {
@@ -214,6 +218,7 @@ export class TestCluster {
       wallClock: options.wallClock ?? (() => this.clock.now()),
     });
     coordinator.on("changed", () => host.sync(coordinator));
+    host.changed = () => coordinator.touch();
     const started = coordinator.start(host);
     started.catch(() => {});
     const instance: TestInstance = { name, coordinator, connection, host, logs, started };
