@@ -1,6 +1,7 @@
 // A simulated Xiaozhi cloud in its own process for the benchmarks. Flags: --raw (no SDK client per
 // session, for cheap idle sockets), --relay. Commands on stdin (restart MS, sessions, dropall, calls N
-// TOOL [IN_FLIGHT], cpu), one JSON answer per line on stdout.
+// TOOL [IN_FLIGHT], cpu, and for a cluster's sockets per token: mark, once N TIMEOUT_MS, window), one
+// JSON answer per line on stdout.
 import { createInterface } from "node:readline";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 
@@ -11,6 +12,60 @@ const cloud = await SimulatedXiaozhiCloud.start({
   ...(raw ? { behavior: { driver: "raw" } } : handshake ? { behavior: { driver: "handshake" } } : {}),
 });
 const send = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
+
+// Sockets per token, kept as they come and go: how many tokens have exactly one, how many two or
+// more, and over a window (from `mark`) each connect's time, the longest time a token that had a
+// socket went without one, and the moments a token had two.
+const counts = new Map();
+let once = 0;
+let twice = 0;
+const zeroSince = new Map();
+const twiceSince = new Map();
+const freshWindow = () => ({
+  started: performance.now(),
+  connects: [],
+  longestGap: 0,
+  overlaps: 0,
+  longestOverlap: 0,
+});
+let window = freshWindow();
+const waiters = new Set();
+cloud.onSessionCount((token, open) => {
+  const now = performance.now();
+  const before = counts.get(token) ?? 0;
+  counts.set(token, open);
+  if (before === 1) once--;
+  if (open === 1) once++;
+  if (before < 2 && open >= 2) {
+    twice++;
+    window.overlaps++;
+    twiceSince.set(token, now);
+  }
+  if (before >= 2 && open < 2) {
+    twice--;
+    window.longestOverlap = Math.max(window.longestOverlap, now - twiceSince.get(token));
+    twiceSince.delete(token);
+  }
+  if (open > before) window.connects.push(now);
+  if (before > 0 && open === 0) zeroSince.set(token, now);
+  if (before === 0 && open > 0 && zeroSince.has(token)) {
+    window.longestGap = Math.max(window.longestGap, now - Math.max(zeroSince.get(token), window.started));
+    zeroSince.delete(token);
+  }
+  for (const wake of waiters) wake();
+});
+/** Connects per 100 ms from the window's first connect to its last: the peak and the mean. */
+function spread(times) {
+  if (times.length === 0) return { peak: 0, mean: 0 };
+  const first = times[0];
+  const buckets = new Map();
+  for (const t of times) {
+    const b = Math.floor((t - first) / 100);
+    buckets.set(b, (buckets.get(b) ?? 0) + 1);
+  }
+  const span = Math.floor((times.at(-1) - first) / 100) + 1;
+  return { peak: Math.max(...buckets.values()), mean: times.length / span };
+}
 send({ url: cloud.endpointUrl("TOKEN") });
 for await (const line of createInterface({ input: process.stdin })) {
   const [command, arg] = line.trim().split(" ");
@@ -55,6 +110,40 @@ for await (const line of createInterface({ input: process.stdin })) {
     // CPU the cloud process used so far, in ms: what the simulated agents cost beside the provider.
     const { user, system } = process.cpuUsage();
     send({ cpuMs: (user + system) / 1000 });
+  } else if (command === "mark") {
+    window = freshWindow();
+    send({ marked: true });
+  } else if (command === "once") {
+    // `once N TIMEOUT_MS`: waits until N tokens have one socket each and none has two.
+    const [, , timeout] = line.trim().split(" ");
+    const started = performance.now();
+    const ok = await new Promise((resolve) => {
+      const check = () => {
+        if (once !== Number(arg) || twice !== 0) return;
+        done(true);
+      };
+      const timer = setTimeout(() => done(false), Number(timeout));
+      const done = (result) => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve(result);
+      };
+      waiters.add(check);
+      check();
+    });
+    send({ ok, ms: performance.now() - started, once, twice });
+  } else if (command === "window") {
+    const now = performance.now();
+    let longestGap = window.longestGap;
+    for (const since of zeroSince.values())
+      longestGap = Math.max(longestGap, now - Math.max(since, window.started));
+    send({
+      connects: window.connects.length,
+      ...spread(window.connects),
+      longestGap,
+      overlaps: window.overlaps,
+      longestOverlap: window.longestOverlap,
+    });
   } else if (command === "stop") {
     break;
   }

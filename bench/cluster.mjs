@@ -29,7 +29,7 @@ function freePort() {
   });
 }
 
-async function startRedis() {
+export async function startRedis() {
   const port = await freePort();
   const child = spawn(
     "redis-server",
@@ -62,7 +62,7 @@ async function startRedis() {
 }
 
 /** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid) {
+export function cpuSeconds(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / clockTick;
@@ -188,7 +188,7 @@ async function steadyState({ redis, cloud, watch, dir }) {
 }
 
 /** Commands Redis ran (each command a script runs counted) and how many of them were scripts. */
-function commandCounts(redis) {
+export function commandCounts(redis) {
   let all = 0;
   let scripts = 0;
   for (const match of redis.cli("info", "commandstats").matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)) {

@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { callCpu } from "./call-cpu.mjs";
 import { cluster } from "./cluster.mjs";
+import { clusterScale } from "./cluster-scale.mjs";
 import { dashboard } from "./dashboard.mjs";
 import { deadLink } from "./dead-link.mjs";
 import { failover } from "./failover.mjs";
@@ -35,6 +36,7 @@ const all = [
   cluster,
   soak,
   scale,
+  clusterScale,
 ];
 // `node bench/run.mjs failover dead-link` runs only the sections whose titles match; sections that
 // take minutes (soak) run only when named. The results of sections not run are kept from the last
