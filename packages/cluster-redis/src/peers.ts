@@ -53,7 +53,14 @@ export class Peers {
     read: (ids: readonly string[]) => Promise<(StoredStatus | undefined)[]>,
   ): Promise<void> {
     const { self } = this.options;
-    const joined = [...live.keys()].filter((id) => id !== self && !this.live.has(id));
+    // A new process under a known id counts its versions from the start again: it joined anew.
+    const joined = [...live].flatMap(([id, member]) => {
+      if (id === self) return [];
+      const known = this.live.get(id);
+      if (known && known.incarnation === member.incarnation) return [];
+      if (known) this.#forget(id);
+      return [id];
+    });
     const changed = joined.length > 0 || [...this.live.keys()].some((id) => !live.has(id));
     for (const id of this.#remote.keys()) if (!live.has(id)) this.#forget(id);
     const behind = new Set<string>();

@@ -185,6 +185,29 @@ describe("Peers, following another instance's changes", () => {
     expect(peers.status("b", "e1")).toBeUndefined();
   });
 
+  it("a new process under the same id is read anew, its versions counted from the start", async () => {
+    const peers = new Peers({ self: "self", changed: () => {} });
+    const member = (incarnation: string, statusVersion: number) =>
+      ({ incarnation, statusVersion }) as LiveMember;
+    const at = (incarnation: string, version: number) =>
+      new Map<string, LiveMember>([
+        ["self", member("s", 0)],
+        ["b", member(incarnation, version)],
+      ]);
+    let copy = stored(50, [status("e1")]);
+    const read = async (ids: readonly string[]) => ids.map(() => copy);
+    await peers.update(at("old", 50), 0, read);
+    expect(peers.status("b", "e1")?.state).toBe("connected");
+    // The new process's first change is older by number than what the old one sent.
+    peers.heard(change(1, [status("e2")], { full: true }));
+    copy = stored(1, [status("e2")]);
+    await peers.update(at("new", 1), 1000, read);
+    expect(peers.status("b", "e1")).toBeUndefined();
+    expect(peers.status("b", "e2")?.state).toBe("connected");
+    peers.heard(change(2, [status("e3")]));
+    expect(peers.status("b", "e3")?.state).toBe("connected");
+  });
+
   it("a whole status from an older version replaces what was known", () => {
     const peers = new Peers({ self: "self", changed: () => {} });
     peers.heard(change(1, [status("e1")], { full: true }));
