@@ -38,14 +38,24 @@ export function normalizeEndpointUrl(url: string): string {
  * `normalizeEndpointUrl`), so `WS://Host:80/mcp/?&token=x` and `ws://host/mcp/?token=x` share one.
  */
 export function endpointId(url: string): string {
+  const known = ids.get(url);
+  if (known !== undefined) return known;
   let canonical: string;
   try {
     canonical = normalizeEndpointUrl(url);
   } catch {
     canonical = url.trim();
   }
-  return `ep-${(hash53(canonical) % 2 ** 48).toString(16).padStart(12, "0")}`;
+  const id = `ep-${(hash53(canonical) % 2 ** 48).toString(16).padStart(12, "0")}`;
+  // Ten thousand endpoints are looked up on every apply: a URL is parsed once, not every time.
+  if (ids.size >= maxKnownIds) ids.clear();
+  ids.set(url, id);
+  return id;
 }
+
+/** The ids worked out so far, by URL as given; forgotten all at once when full. */
+const ids = new Map<string, string>();
+const maxKnownIds = 50_000;
 
 /**
  * Masks an endpoint URL for display: keeps scheme, host, port and path; every query value and any

@@ -5,6 +5,7 @@ import {
   type ConnectionFactory,
   type ConnectionManager,
   describeError,
+  type EndpointDescriptor,
   type HealthScorer,
   type Logger,
   redact,
@@ -13,7 +14,7 @@ import {
   type ToolSource,
 } from "@xiaozhi-connect/core";
 import type { ConfigFile, ConfigRead, ConfigStatus } from "../config/config-file.js";
-import { selectEndpoints } from "../config/endpoints.js";
+import { type SkippedEndpoint, selectEndpoints } from "../config/endpoints.js";
 import { parseConfig, type XiaozhiConfig } from "../config/schema.js";
 import { customToolsOf, servicesOf, toolSwitchesOf } from "../config/services.js";
 import { managerSettingsOf, transportOptionsOf, withConnectionDefaults } from "../config/settings.js";
@@ -70,6 +71,8 @@ export class ConfigApplier {
   #toolSourceChosen = false;
   /** The `cluster` block the process started with: a change applies at the next start. */
   readonly #clusterAtStart: string;
+  /** The endpoints last selected from a list, kept while the list is the same one (a cluster re-apply). */
+  #selected: { readonly list: unknown; readonly selection: Selection } | undefined;
 
   constructor(
     config: XiaozhiConfig,
@@ -205,6 +208,19 @@ export class ConfigApplier {
   }
 
   /**
+   * The endpoints of `list` with their ids. In cluster mode every lease change applies again with
+   * the same list: ten thousand endpoints are not checked again each time.
+   */
+  #select(list: XiaozhiConfig["mcpEndpoint"]): Selection {
+    if (this.#selected && this.#selected.list === list && typeof list === "object")
+      return this.#selected.selection;
+    const { endpoints, skipped } = selectEndpoints(list);
+    const selection = { endpoints, skipped, ids: endpoints.map((endpoint) => resolveEndpoint(endpoint).id) };
+    this.#selected = { list, selection };
+    return selection;
+  }
+
+  /**
    * Checks and builds everything `next` needs, changing nothing; returns the change to make, which
    * commits at once and leaves the links settling. Throws for an unknown strategy, a service that
    * cannot be built, or an endpoint that cannot be one.
@@ -225,8 +241,7 @@ export class ConfigApplier {
       logger.warn("the cluster block changed: it applies when the server restarts");
     }
     if (!quiet && this.#applied) directory.review(next, this.#config);
-    const { endpoints: listed, skipped } = selectEndpoints(directory.listed(next));
-    const ids = listed.map((endpoint) => resolveEndpoint(endpoint).id);
+    const { endpoints: listed, skipped, ids } = this.#select(directory.listed(next));
     const baseDir = file ? dirname(file.path) : undefined;
     const services = catalog.prepare?.(servicesOf(next, baseDir), toolSwitchesOf(next), customToolsOf(next));
     const first = !this.#applied;
@@ -279,4 +294,11 @@ export class ConfigApplier {
       return { settled: Promise.all([settled, connecting]).then(() => {}) };
     };
   }
+}
+
+/** The endpoints a list selects, those it skips, and the selected ones' ids. */
+interface Selection {
+  readonly endpoints: readonly EndpointDescriptor[];
+  readonly skipped: readonly SkippedEndpoint[];
+  readonly ids: readonly string[];
 }

@@ -70,6 +70,8 @@ export class XiaozhiConnectionAdapter {
   #joined: Promise<void> | undefined;
   #closed = false;
   #cleanup: Promise<void> | undefined;
+  /** The config and list the budgets were last checked for. */
+  #budgetsOf: { readonly config: XiaozhiConfig; readonly listed: unknown } | undefined;
   /** Names of the tools offered now; calls of other names are recorded as an unknown tool. */
   #toolNames = new Set<string>();
   #reapplying = false;
@@ -108,7 +110,7 @@ export class XiaozhiConnectionAdapter {
       now,
       wrapTools: (source) => this.callLog.wrap(source),
       onStatus: (status) => {
-        this.#checkBudgets();
+        this.#checkBudgets(false);
         this.#feed.emit("config", status);
       },
     });
@@ -333,9 +335,15 @@ export class XiaozhiConnectionAdapter {
     return toolBudgets(this.tools, this.#directory.listed(this.config), this.config.connection?.maxTools);
   }
 
-  /** Logs each endpoint newly given more tools than its `maxTools`. */
-  #checkBudgets(): void {
+  /**
+   * Logs each endpoint newly given more tools than its `maxTools`. After an apply (not `always`)
+   * only when the config or the list changed: a cluster applies the same ones on every lease change.
+   */
+  #checkBudgets(always = true): void {
     if (this.#closed) return;
+    const listed = this.#directory.listed(this.config);
+    if (!always && this.#budgetsOf?.config === this.config && this.#budgetsOf.listed === listed) return;
+    this.#budgetsOf = { config: this.config, listed };
     const names = new Map(this.endpoints().map((e) => [e.id, e.name]));
     this.#budgetWarnings.check(this.#budgets(), (id) => names.get(id));
   }

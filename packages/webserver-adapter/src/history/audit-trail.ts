@@ -99,6 +99,8 @@ const maxChanges = 50;
 
 /** What differs between two configs, one line per change, by names and ids only. */
 export function describeConfigChange(before: XiaozhiConfig, after: XiaozhiConfig): AuditChange[] {
+  // A cluster re-apply of the config in force: nothing to compare.
+  if (before === after) return [];
   const changes = listChanges(before, after);
   if (changes.length <= maxChanges) return changes;
   return [...changes.slice(0, maxChanges - 1), { what: "more", count: changes.length - maxChanges + 1 }];
