@@ -8,6 +8,14 @@ export const defaultLeaseTtl = 15_000;
 /** How long a list seeded into an empty Redis may still be replaced by one an instance knows better, ms. */
 export const listSettle = 3000;
 
+/**
+ * How many endpoints are handed over at a time by default: by each instance at a tick to one that
+ * joined, and at each step by an instance that stops gracefully (the next step waits until the
+ * others took the last). An endpoint is without a link about as long as its batch takes to connect,
+ * rather than as long as all of them do.
+ */
+export const defaultHandoverBatch = 100;
+
 /** What a {@link RedisClusterCoordinator} is built from; `redisCluster` fills it from a `cluster` block. */
 export interface CoordinatorOptions {
   /** Opens the stores (at `start`). */
@@ -21,6 +29,8 @@ export interface CoordinatorOptions {
   readonly instanceId: string;
   /** Default {@link defaultLeaseTtl}. */
   readonly leaseTtl?: number;
+  /** Default {@link defaultHandoverBatch}. */
+  readonly handoverBatch?: number;
   /** Default the process's monotonic clock. */
   readonly clock?: ClusterClock;
   /** Random ids: this process's incarnation, change ids, list epochs. */

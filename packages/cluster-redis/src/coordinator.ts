@@ -11,7 +11,13 @@ import type {
 } from "@xiaozhi-connect/webserver-adapter";
 import { type ClusterClock, sleep, systemClock } from "./clock.js";
 import { endpointView, instancesView } from "./cluster-view.js";
-import { type CoordinatorOptions, defaultLeaseTtl, listSettle } from "./coordinator-options.js";
+import {
+  type CoordinatorOptions,
+  defaultHandoverBatch,
+  defaultLeaseTtl,
+  listSettle,
+} from "./coordinator-options.js";
+import { drainBudgetMs, handOverAll } from "./drain.js";
 import { Holdings } from "./holdings.js";
 import { LinkWatch } from "./link-watch.js";
 import { ListChanges } from "./list-changes.js";
@@ -55,6 +61,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   readonly #randomId: () => string;
   readonly #wall: () => number;
   readonly #tickMs: number;
+  readonly #handoverBatch: number;
   readonly #incarnation: string;
   readonly #startedAt: number;
   readonly #events = new Emitter<ClusterEventMap>();
@@ -75,6 +82,8 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   #reachable = false;
   #warned = false;
   #joining = false;
+  /** Stopping gracefully: handing what it runs over, taking nothing. */
+  #leaving = false;
   readonly #membership: Membership;
   #stopped = false;
 
@@ -87,6 +96,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     this.#randomId = options.randomId ?? (() => randomBytes(8).toString("hex"));
     this.#wall = options.wallClock ?? Date.now;
     this.#tickMs = tickOf(this.leaseTtl);
+    this.#handoverBatch = options.handoverBatch ?? defaultHandoverBatch;
     this.#incarnation = this.#randomId();
     this.#startedAt = this.#wall();
     this.#loop = new TickLoop(this.#clock, this.#tickMs, () => this.#tick());
@@ -219,6 +229,37 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   }
 
   /**
+   * Hands the endpoints held here to the other instances before a graceful stop, a batch at a
+   * time (see `drain`), for at most {@link drainBudgetMs}: the links close a batch at a time while
+   * the services still answer. It says it is leaving first, so nothing new comes here and the
+   * others take each batch at once. Does nothing when no other instance ticks or Redis is out of
+   * reach: `stop` lets everything go at once.
+   */
+  async drain(): Promise<void> {
+    const stores = this.#stores;
+    if (this.#leaving || this.#stopped || !stores || !this.#reachable || this.#holdings.held.size === 0)
+      return;
+    const active = this.#peers.active(this.#watch.avoiding(this.#clock.now()), this.#list.byHost);
+    if (active.size < 2) return;
+    this.#leaving = true;
+    // A tick that beats as leaving: an instance that misses the message sees it in the heartbeat.
+    await this.#loop.kick();
+    await handOverAll({
+      self: this.instanceId,
+      listed: this.#list.ids,
+      active,
+      holdings: this.#holdings,
+      clock: this.#clock,
+      tickMs: this.#tickMs,
+      batch: this.#handoverBatch,
+      logger: this.#logger,
+      publish: (message) => this.#publish(message),
+      // One at a time with the ticks: a renewal never races a release.
+      exclusive: (job) => this.#loop.exclusive(job),
+    });
+  }
+
+  /**
    * Leaves the cluster: releases every lease (the caller has closed their links first), so the
    * others take the endpoints over at once, and closes the Redis connections. Bounded by the
    * command timeout when Redis is out of reach.
@@ -262,6 +303,8 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
         await this.#membership.refused(beat.holder);
         return;
       }
+      // Stopping: it keeps what it still holds and its heartbeat, and plans nothing.
+      if (this.#leaving) return;
       await this.#membership.joined(beat, wasReachable);
       await this.#peers.update(beat.live, beat.now, (ids) => stores.members.readStatuses(ids));
       await this.#syncList(beat.list, beat.now);
@@ -308,6 +351,8 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       avoid: [...avoided.endpoints],
       avoidHosts: [...avoided.hosts],
       statusVersion: this.#feed.version,
+      ...(this.#joining ? { joining: true } : {}),
+      ...(this.#leaving ? { leaving: true } : {}),
     };
   }
 
@@ -327,7 +372,10 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     const now = this.#clock.now();
     const listed = this.#list.ids;
     const live = this.#peers.active(this.#watch.avoiding(now), this.#list.byHost);
-    const leases = await this.#holdings.read(listed, live);
+    // A stopping instance's leases hold while it hands them over: the log tells when they go.
+    const leases = await this.#holdings.read(listed, {
+      has: (id) => live.has(id) || this.#peers.isLeaving(id),
+    });
     const reached = this.#peers.reachedHosts();
     const held = this.#holdings.held;
     const unservable = this.#watch.observeChanged(
@@ -350,6 +398,9 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       unservable,
       ...(grace ? { grace } : {}),
       freeSince: this.#holdings.freeSince,
+      handoverBatch: this.#handoverBatch,
+      given: this.#holdings.given(now, 3 * this.#tickMs),
+      joiningPeers: this.#peers.joining(),
     };
     const version = this.#holdings.version;
     if (this.#gate.quiet(snapshot, version)) return;
@@ -367,10 +418,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
         if (message.epoch !== this.#list.epoch || message.v !== this.#list.version) void this.#loop.kick();
         break;
       case "released":
-        for (const id of message.ids) {
-          if (this.#holdings.holders.get(id) === message.by) this.#holdings.holders.delete(id);
-        }
-        this.#holdings.recheck(message.ids);
+        this.#holdings.released(message, this.#clock.now());
         void this.#loop.kick();
         break;
       case "left":
@@ -379,6 +427,11 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
         void this.#loop.kick();
         break;
       case "joined":
+        void this.#loop.kick();
+        break;
+      case "leaving":
+        this.#peers.leaving(message.by);
+        this.#emit("view");
         void this.#loop.kick();
         break;
       case "reconnect":

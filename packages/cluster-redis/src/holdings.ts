@@ -36,6 +36,11 @@ export class Holdings {
   holders = new Map<string, string>();
   /** Since when each free endpoint has been seen free (for the plan). */
   freeSince = new Map<string, number>();
+  /** Endpoints a stopping instance handed over, to whom and when (for the plan, a few ticks). */
+  readonly #given = new Map<
+    string,
+    { readonly instance: string; readonly by: string; readonly at: number }
+  >();
   /** Leases read themselves on the next tick: an acquire or release unanswered, a take refused. */
   readonly #unsure = new Set<string>();
   /** The leases in Redis as last known, by endpoint id, kept up to date from the lease log. */
@@ -90,12 +95,61 @@ export class Holdings {
   }
 
   /**
-   * These leases are read themselves on the next tick: another instance said it released them,
-   * or taking them failed. The log tells it too, unless the other instance runs a version that
-   * does not log.
+   * Another instance said it released these leases (at `now`): they are read on the next tick (the
+   * log tells it too, unless the other runs a version that does not log), and an instance that
+   * stops names who takes each.
    */
-  recheck(ids: Iterable<string>): void {
-    for (const id of ids) this.#unsure.add(id);
+  released(message: Extract<ClusterMessage, { t: "released" }>, now: number): void {
+    for (const id of message.ids) {
+      if (this.holders.get(id) === message.by) this.holders.delete(id);
+      this.#unsure.add(id);
+    }
+    for (const [instance, ids] of Object.entries(message.to ?? {})) {
+      for (const id of ids) this.#given.set(id, { instance, by: message.by, at: now });
+    }
+  }
+
+  /** What was handed over within `ms` before `now` and nobody holds yet, with who should take it. */
+  given(now: number, ms: number): ReadonlyMap<string, string> {
+    const given = new Map<string, string>();
+    for (const [id, { instance, by, at }] of this.#given) {
+      // Still shown held by the one that handed it over: the release was heard after the read.
+      const holder = this.#leases.get(id)?.instance;
+      if (now - at > ms || this.held.has(id) || (holder !== undefined && holder !== by))
+        this.#given.delete(id);
+      else given.set(id, instance);
+    }
+    return given;
+  }
+
+  /**
+   * Hands these endpoints over as this instance stops: their links close, then their leases go,
+   * and the others hear it at once, each taken by the instance `owner` names.
+   */
+  async handOver(ids: readonly string[], owner: (id: string) => string | undefined): Promise<void> {
+    const store = this.options.leases();
+    const running = ids.filter((id) => this.held.delete(id));
+    if (running.length === 0 || !store) return;
+    this.version++;
+    for (const id of running) this.holders.delete(id);
+    await this.options.host()?.drop(running);
+    await store.release(running, this.options.lease);
+    for (const id of running) this.#leases.delete(id);
+    const to: Record<string, string[]> = {};
+    for (const id of running) {
+      const instance = owner(id);
+      if (instance === undefined) continue;
+      const ids = to[instance] ?? [];
+      ids.push(id);
+      to[instance] = ids;
+    }
+    await this.options.publish({ t: "released", by: this.options.self, ids: running, to });
+  }
+
+  /** Whether another process holds each of these leases now. */
+  async taken(ids: readonly string[]): Promise<boolean> {
+    const values = (await this.options.leases()?.read(ids)) ?? [];
+    return ids.every((_, i) => values[i] !== undefined && values[i] !== this.options.lease);
   }
 
   /** Every lease is read on the next tick (Redis came back, or lost its data). */
@@ -112,7 +166,7 @@ export class Holdings {
    */
   async read(
     listed: ReadonlySet<string>,
-    live: ReadonlyMap<string, unknown>,
+    live: { has(id: string): boolean },
   ): Promise<ReadonlyMap<string, LeaseHolder>> {
     const store = this.options.leases();
     if (!store) return this.#leases;

@@ -22,9 +22,19 @@ const endpointStatus = z.looseObject({
 const message = z.discriminatedUnion("t", [
   /** The endpoint list changed (published by the list scripts). */
   z.object({ t: z.literal("list"), epoch: z.string(), v: z.number().int() }),
-  /** These leases were let go: whoever should take them can, now. */
-  z.object({ t: z.literal("released"), by: id, ids: z.array(id) }),
+  /**
+   * These leases were let go: whoever should take them can, now. An instance that stops says who
+   * it hands each to (`to`: instance → ids), and that one takes them at once.
+   */
+  z.object({
+    t: z.literal("released"),
+    by: id,
+    ids: z.array(id),
+    to: z.record(id, z.array(id)).optional(),
+  }),
   z.object({ t: z.literal("joined"), by: id }),
+  /** An instance is stopping: it hands its endpoints over a batch at a time, then leaves. */
+  z.object({ t: z.literal("leaving"), by: id }),
   z.object({ t: z.literal("left"), by: id }),
   /** All an instance runs, as versions before `status-change` publish it. */
   z.object({ t: z.literal("status"), by: id, endpoints: z.array(endpointStatus) }),
@@ -44,8 +54,13 @@ const message = z.discriminatedUnion("t", [
 /** A message between instances. */
 export type ClusterMessage =
   | { readonly t: "list"; readonly epoch: string; readonly v: number }
-  | { readonly t: "released"; readonly by: string; readonly ids: readonly string[] }
-  | { readonly t: "joined" | "left"; readonly by: string }
+  | {
+      readonly t: "released";
+      readonly by: string;
+      readonly ids: readonly string[];
+      readonly to?: Readonly<Record<string, readonly string[]>>;
+    }
+  | { readonly t: "joined" | "leaving" | "left"; readonly by: string }
   | { readonly t: "status"; readonly by: string; readonly endpoints: readonly EndpointStatus[] }
   | StatusChangeMessage
   | { readonly t: "reconnect"; readonly by: string; readonly id: string };

@@ -38,6 +38,8 @@ export class Peers {
   readonly #lagging = new Map<string, number>();
   /** The hosts each other instance has a link up to, from what it last published. */
   readonly #hostsUp = new Map<string, ReadonlySet<string>>();
+  /** Instances that said they are stopping, before their heartbeat says so. */
+  readonly #leaving = new Set<string>();
 
   constructor(private readonly options: PeersOptions) {}
 
@@ -63,6 +65,7 @@ export class Peers {
     });
     const changed = joined.length > 0 || [...this.live.keys()].some((id) => !live.has(id));
     for (const id of this.#remote.keys()) if (!live.has(id)) this.#forget(id);
+    for (const id of this.#leaving) if (!live.has(id)) this.#leaving.delete(id);
     const behind = new Set<string>();
     for (const [id, member] of live) {
       if (id === self || joined.includes(id) || member.statusVersion === undefined) continue;
@@ -145,6 +148,7 @@ export class Peers {
   }
 
   #forget(id: string): void {
+    this.#leaving.delete(id);
     this.#remote.delete(id);
     this.#hostsUp.delete(id);
     this.#versions.delete(id);
@@ -158,6 +162,23 @@ export class Peers {
     this.#forget(id);
   }
 
+  /** Another instance is stopping: nothing new goes to it, and what it hands over is taken at once. */
+  leaving(id: string): void {
+    if (this.live.has(id)) this.#leaving.add(id);
+  }
+
+  /** Whether `id` is live and stopping: its leases still hold while it hands them over. */
+  isLeaving(id: string): boolean {
+    return this.#leaving.has(id) || this.live.get(id)?.leaving === true;
+  }
+
+  /** Live instances still joining, as their last heartbeat said. */
+  joining(): Set<string> {
+    const joining = new Set<string>();
+    for (const [id, member] of this.live) if (member.joining && id !== this.options.self) joining.add(id);
+    return joining;
+  }
+
   /** An endpoint as its holder last published it. */
   status(holder: string, id: string): EndpointStatus | undefined {
     return this.#remote.get(holder)?.get(id);
@@ -165,7 +186,8 @@ export class Peers {
 
   /**
    * The live instances that still tick, with the listed endpoints each avoids; this one with
-   * `own`. One that stopped beating is left out before its heartbeat lapses: nothing goes to it.
+   * `own`. One that stopped beating is left out before its heartbeat lapses, and one that is
+   * stopping (it hands its endpoints over): nothing goes to them.
    */
   active(own: Avoided, byHost: ReadonlyMap<string, readonly string[]>): Map<string, ReadonlySet<string>> {
     const avoids = (endpoints: Iterable<string>, avoided: Iterable<string>) => {
@@ -175,7 +197,7 @@ export class Peers {
     };
     const active = new Map<string, ReadonlySet<string>>();
     for (const [id, member] of this.live) {
-      if (id === this.options.self) continue;
+      if (id === this.options.self || this.isLeaving(id)) continue;
       if (this.#redisNow - (member.deadline - member.ttl) <= staleAfter(member.ttl)) {
         active.set(id, avoids(member.avoid, member.avoidHosts));
       }

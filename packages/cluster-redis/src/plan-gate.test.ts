@@ -55,7 +55,10 @@ describe("PlanGate", () => {
         1,
       ),
     ).toBe(false);
+    // An instance still joining, or one that finished, changes what may be handed over.
+    expect(gate.quiet(snapshot({ joiningPeers: new Set(["b"]) }), 1)).toBe(false);
     // What depends on time plans every tick.
+    expect(gate.quiet(snapshot({ given: new Map([["e3", "a"]]) }), 1)).toBe(false);
     expect(gate.quiet(snapshot({ settling: true }), 1)).toBe(false);
     expect(gate.quiet(snapshot({ unservable: new Set(["e1"]) }), 1)).toBe(false);
     expect(gate.quiet(snapshot({ grace: { until: 1, before: new Map() } }), 1)).toBe(false);

@@ -3,10 +3,10 @@ import type { Plan, Snapshot } from "./planner.js";
 /**
  * Lets a tick skip planning when the last plan did nothing and nothing it read has changed since:
  * the same list, the same leases and holdings (`version`), the same live instances avoiding the
- * same endpoints. A plan is a pass over the whole list; a steady cluster of ten thousand endpoints
- * spent most of its CPU there. Whatever depends on time runs the plan every tick: an endpoint
- * free (its wait grows), one that cannot be served here, the grace after Redis came back, and a
- * list still settling or an instance joining.
+ * same endpoints, the same ones still joining. A plan is a pass over the whole list; a steady
+ * cluster of ten thousand endpoints spent most of its CPU there. Whatever depends on time runs the
+ * plan every tick: an endpoint free (its wait grows) or handed here, one that cannot be served
+ * here, the grace after Redis came back, and a list still settling or an instance joining.
  */
 export class PlanGate {
   #quiet: { readonly listed: ReadonlySet<string>; readonly key: string } | undefined;
@@ -30,8 +30,9 @@ export class PlanGate {
 /** What a quiet snapshot's plan reads besides the list, as a string; undefined when time matters. */
 function keyOf(snapshot: Snapshot, version: number): string | undefined {
   if (snapshot.settling || snapshot.joining || snapshot.grace) return undefined;
-  if (snapshot.unservable.size > 0 || snapshot.freeSince.size > 0) return undefined;
-  let key = `${version}`;
+  if (snapshot.unservable.size > 0 || snapshot.freeSince.size > 0 || (snapshot.given?.size ?? 0) > 0)
+    return undefined;
+  let key = `${version};${[...(snapshot.joiningPeers ?? [])].join(",")}`;
   for (const [id, avoids] of snapshot.live) key += `;${id}:${[...avoids].join(",")}`;
   return key;
 }

@@ -65,6 +65,59 @@ describe("plan", () => {
     expect(p.owners.get(p.release.find((id) => id !== "gone") as string)).toBe("b");
   });
 
+  it("hands over at most a batch at a tick, and still lets go of everything no longer listed", () => {
+    const held = new Set(["e1", "e2", "e3", "e4", "e5", "e6", "gone"]);
+    const all = leases({ e1: "a", e2: "a", e3: "a", e4: "a", e5: "a", e6: "a", gone: "a" });
+    const p = plan(snapshot({ held, leases: all, handoverBatch: 2 }), 0);
+    expect(p.why).toMatchObject({ handover: 2, unlisted: 1 });
+    expect(p.release).toHaveLength(3);
+  });
+
+  it("takes nothing a stopping instance still holds, and places it among the others to take at once", () => {
+    // b is stopping: the coordinator leaves it out of `live`; its leases still hold.
+    const live = new Map([["a", none]]);
+    const p = plan(snapshot({ live, leases: leases({ e1: "b", e2: "b" }) }), 0);
+    expect(p.acquire).not.toContain("e1");
+    expect(p.owners.get("e1")).toBe("a");
+    const released = plan(snapshot({ live, leases: leases({ e2: "b" }) }), 0);
+    expect(released.acquire).toContain("e1");
+  });
+
+  it("takes what a stopping instance handed it at once, and leaves what it handed another", () => {
+    const live = new Map([
+      ["a", none],
+      ["b", none],
+    ]);
+    const shares = plan(snapshot({ live }), 0);
+    const mine = shares.acquire[0] as string;
+    const theirs = listed.find((id) => !shares.acquire.includes(id)) as string;
+    const given = new Map([
+      [mine, "b"],
+      [theirs, "a"],
+    ]);
+    const p = plan(snapshot({ live, given }), 0);
+    expect(p.acquire).toContain(theirs);
+    expect(p.acquire).not.toContain(mine);
+  });
+
+  it("hands the next batch over only once the last was taken, and none to an instance still joining", () => {
+    const held = new Set(listed);
+    const all = leases(Object.fromEntries(listed.map((id) => [id, "a"])));
+    const first = plan(snapshot({ held, leases: all, handoverBatch: 1 }), 0);
+    expect(first.why.handover).toBe(1);
+    const [gone] = first.release as [string];
+    const rest = new Map([...all].filter(([id]) => id !== gone));
+    const after = { held: new Set([...held].filter((id) => id !== gone)), leases: rest, handoverBatch: 1 };
+    // b has not taken it yet: nothing more goes.
+    expect(plan(snapshot({ ...after, freeSince: new Map([[gone, 0]]) }), 100).why.handover).toBe(0);
+    // b took it: the next one goes.
+    const taken = new Map([...rest, [gone, { instance: "b", mine: false }]]);
+    expect(plan(snapshot({ ...after, leases: taken }), 100).why.handover).toBe(1);
+    expect(plan(snapshot({ ...after, leases: taken, joiningPeers: new Set(["b"]) }), 100).why.handover).toBe(
+      0,
+    );
+  });
+
   it("closes the links of leases another instance holds now, with nothing to release", () => {
     const p = plan(snapshot({ held: new Set(["e1"]), leases: leases({ e1: "b" }) }), 0);
     expect(p.lost).toEqual(["e1"]);

@@ -36,6 +36,19 @@ export interface Snapshot {
   readonly grace?: { readonly until: number; readonly before: ReadonlyMap<string, string> };
   /** Since when each free endpoint has been seen free, ms. */
   readonly freeSince: ReadonlyMap<string, number>;
+  /**
+   * At most this many endpoints handed over at a tick (none by default): an instance that joined
+   * gets its share a batch at a time, so each endpoint is without a link only while its batch
+   * connects. The rest stay until the next tick.
+   */
+  readonly handoverBatch?: number;
+  /**
+   * Endpoints a stopping instance handed over, each with the instance it named: that one takes it
+   * as soon as it is free, whatever the shares of the moment say.
+   */
+  readonly given?: ReadonlyMap<string, string>;
+  /** Instances still joining: they count for the shares, but nothing is handed over to them yet. */
+  readonly joiningPeers?: ReadonlySet<string>;
 }
 
 /** What to do at a tick. */
@@ -81,9 +94,11 @@ export function plan(snapshot: Snapshot, now: number): Plan {
     return instances.some((instance) => !live.get(instance)?.has(id));
   };
   const why = { handover: 0, unlisted: 0, unservable: 0, stray: 0 };
+  const handoverBatch = snapshot.handoverBatch ?? Number.POSITIVE_INFINITY;
 
   const lost: string[] = [];
   const release: string[] = [];
+  const handover: string[] = [];
   for (const id of held) {
     const lease = leases.get(id);
     if (lease !== undefined && !lease.mine) {
@@ -97,8 +112,7 @@ export function plan(snapshot: Snapshot, now: number): Plan {
       release.push(id);
       why.unlisted++;
     } else if (owners.get(id) !== self) {
-      release.push(id);
-      why.handover++;
+      handover.push(id);
     }
   }
 
@@ -117,6 +131,8 @@ export function plan(snapshot: Snapshot, now: number): Plan {
   if (snapshot.settling || snapshot.joining) return { lost, adopt, release, acquire, owners, freeSince, why };
   const grace = snapshot.grace && now < snapshot.grace.until ? snapshot.grace.before : undefined;
   const others = instances.filter((i) => i !== self);
+  /** Free endpoints another instance should take and has had no time to yet. */
+  let untaken = 0;
   // Only an endpoint no live instance keeps can be free: the rest of the list is not read again.
   for (const id of owners.placed) {
     if (leases.has(id) || held.has(id) || avoided(id)) continue;
@@ -125,15 +141,28 @@ export function plan(snapshot: Snapshot, now: number): Plan {
     // Counted from when it could be taken, so a wait for the preferred instance is a real one.
     const since = snapshot.freeSince.get(id) ?? now;
     freeSince.set(id, since);
-    const owner = owners.get(id);
+    const owner = snapshot.given?.get(id) ?? owners.get(id);
     if (owner === self) {
       acquire.push(id);
       continue;
     }
     // The instance that should take it has not: after a wait that grows with this one's rank, it does.
     const waited = now - since;
-    if (waited < 2 * snapshot.tickMs) continue;
+    if (waited < 2 * snapshot.tickMs) {
+      untaken++;
+      continue;
+    }
     if (waited >= rankOf(self, id, others, owner) * 2 * snapshot.tickMs) acquire.push(id);
+  }
+  // A batch at a time, the next once the last was taken: an endpoint waits for its own batch to
+  // connect, not for all of them. Nothing goes to an instance still joining (it takes nothing yet).
+  if (untaken === 0) {
+    for (const id of handover) {
+      if (why.handover >= handoverBatch) break;
+      if (snapshot.joiningPeers?.has(owners.get(id) as string)) continue;
+      release.push(id);
+      why.handover++;
+    }
   }
   return { lost, adopt, release, acquire, owners, freeSince, why };
 }

@@ -337,6 +337,8 @@ function member(text: string, deadline: number): LiveMember {
     avoid: strings(info.avoid),
     avoidHosts: strings(info.avoidHosts),
     ...(typeof info.statusVersion === "number" ? { statusVersion: info.statusVersion } : {}),
+    ...(info.joining === true ? { joining: true } : {}),
+    ...(info.leaving === true ? { leaving: true } : {}),
     deadline,
   };
 }

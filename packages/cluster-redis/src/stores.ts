@@ -19,6 +19,10 @@ export interface MemberInfo {
   readonly avoidHosts: readonly string[];
   /** The version of what it runs as last published (a `status-change` message's `v`). */
   readonly statusVersion?: number;
+  /** It is joining (it takes nothing yet): nothing is handed over to it. */
+  readonly joining?: boolean;
+  /** It is stopping and hands what it runs over: nothing new goes to it. */
+  readonly leaving?: boolean;
 }
 
 /** A change to what an instance runs, as `saveStatus` stores it. */

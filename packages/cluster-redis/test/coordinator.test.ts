@@ -142,6 +142,52 @@ describe("the coordinator on a fake clock", () => {
     expect(cluster.loads()).toEqual([6, 6]);
   });
 
+  it("a graceful stop hands over a batch at a time, each taken at once, while the rest keep their links", async () => {
+    cluster = new TestCluster(ids(24));
+    for (const name of ["a", "b", "c"]) await cluster.start(name, { handoverBatch: 3 });
+    await cluster.waitFor(() => cluster.settled() && cluster.loads().join() === "8,8,8", 10_000, "three");
+    const leaving = cluster.instance("c");
+    const stopping = leaving.coordinator.drain();
+    await cluster.waitFor(() => leaving.host.running.size < 8, 1000, "the first batch");
+    // The others heard it: nothing new goes to c while it hands over.
+    const a = cluster.instance("a").coordinator.view();
+    expect(a.instances.some((i) => i.id === "c")).toBe(true);
+    cluster.agents.watchGaps(ids(24));
+    await cluster.until(stopping);
+    await cluster.stop("c");
+    await cluster.waitFor(() => cluster.settled(), 1000, "after the stop");
+    expect(cluster.loads()).toEqual([12, 12]);
+    // Three at most went without a link at once (all eight did before), each for less than a tick.
+    expect(cluster.agents.mostUnheld).toBeGreaterThan(0);
+    expect(cluster.agents.mostUnheld).toBeLessThanOrEqual(3);
+    expect(cluster.agents.longestGap).toBeLessThan(cluster.tickMs);
+    expect(cluster.agents.overlapCount()).toBe(0);
+    expect(leaving.logs).toContain("info cluster: handed the endpoints over before stopping");
+  });
+
+  it("a joining instance gets its share a batch per tick from each, and only its share moves", async () => {
+    cluster = new TestCluster(ids(24));
+    for (const name of ["a", "b"]) await cluster.start(name, { handoverBatch: 1 });
+    await cluster.waitFor(() => cluster.settled() && cluster.loads().join() === "12,12", 10_000, "two");
+    const before = cluster.owners();
+    cluster.agents.watchGaps(ids(24));
+    await cluster.start("c", { handoverBatch: 1 });
+    // Even as the planner means it (loads within two), reached a step at a time.
+    const even = () => {
+      const loads = cluster.loads();
+      return loads.length === 3 && (loads.at(-1) ?? 0) - (loads[0] ?? 0) <= 2;
+    };
+    await cluster.waitFor(() => cluster.settled() && even(), 20_000, "c's share");
+    const moved = [...cluster.owners()].filter(([id, owner]) => before.get(id) !== owner);
+    const share = [...cluster.owners().values()].filter((owner) => owner === "c").length;
+    expect(share).toBeGreaterThanOrEqual(6);
+    expect(moved.map(([, owner]) => owner)).toEqual(Array(share).fill("c"));
+    // One from a and one from b at a tick: never more than two without a link.
+    expect(cluster.agents.mostUnheld).toBeGreaterThan(0);
+    expect(cluster.agents.mostUnheld).toBeLessThanOrEqual(2);
+    expect(cluster.agents.overlapCount()).toBe(0);
+  });
+
   it("Redis out of reach: each keeps what it holds; back empty, nothing moves and no endpoint is held twice", async () => {
     await three();
     const before = cluster.owners();

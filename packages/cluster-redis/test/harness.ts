@@ -28,6 +28,8 @@ export class Agents {
   readonly #unheldSince = new Map<string, number>();
   /** The longest time an endpoint went without a link, ms. */
   longestGap = 0;
+  /** The most endpoints without a link at one moment. */
+  mostUnheld = 0;
 
   constructor(private readonly clock: FakeClock) {}
 
@@ -60,6 +62,7 @@ export class Agents {
   /** Starts counting gaps from now (after a start-up, when every endpoint was held). */
   watchGaps(ids: readonly string[]): void {
     this.longestGap = 0;
+    this.mostUnheld = 0;
     this.#unheldSince.clear();
     for (const id of ids) if (this.holders(id).length === 0) this.#unheldSince.set(id, this.clock.now());
   }
@@ -74,7 +77,10 @@ export class Agents {
       this.overlaps.push({ id, ms: now - since });
     }
     const unheld = this.#unheldSince.get(id);
-    if (count === 0 && unheld === undefined) this.#unheldSince.set(id, now);
+    if (count === 0 && unheld === undefined) {
+      this.#unheldSince.set(id, now);
+      this.mostUnheld = Math.max(this.mostUnheld, this.#unheldSince.size);
+    }
     if (count > 0 && unheld !== undefined) {
       this.#unheldSince.delete(id);
       this.longestGap = Math.max(this.longestGap, now - unheld);
@@ -167,6 +173,7 @@ export interface StartOptions {
   readonly instanceId?: string;
   readonly seed?: string[];
   readonly leaseTtl?: number;
+  readonly handoverBatch?: number;
   readonly wallClock?: () => number;
   /** Resolve before the join finished (for a start that waits). */
   readonly noWait?: boolean;
@@ -213,6 +220,7 @@ export class TestCluster {
       redis: "redis://memory",
       instanceId: options.instanceId ?? name,
       leaseTtl: options.leaseTtl ?? this.leaseTtl,
+      ...(options.handoverBatch ? { handoverBatch: options.handoverBatch } : {}),
       clock: this.clock.for(name),
       randomId: () => `${name}${(++this.#ids).toString(16).padStart(6, "0")}`,
       wallClock: options.wallClock ?? (() => this.clock.now()),
@@ -277,8 +285,10 @@ export class TestCluster {
     this.instance(name).connection.resume();
   }
 
+  /** A graceful stop, as the adapter does it: hand over, close what is left, leave. */
   async stop(name: string): Promise<void> {
     const instance = this.instance(name);
+    await this.until(instance.coordinator.drain());
     instance.host.die();
     await this.until(instance.coordinator.stop());
     this.instances.delete(name);

@@ -115,6 +115,12 @@ export interface ClusterCoordinator {
   /** One endpoint as `endpoints` shows it; undefined when the list does not have it. */
   endpoint(id: string, local: EndpointStatus | undefined): ClusterEndpointStatus | undefined;
   view(): ClusterView;
+  /**
+   * Before a graceful stop closes the links: hands the endpoints held here to the other instances
+   * (closing their links through `ClusterHost.drop` as it goes). Optional: without it, `stop`
+   * lets everything go at once.
+   */
+  drain?(): Promise<void>;
   /** Leaves the cluster: releases every lease (the caller has closed their links first). */
   stop(): Promise<void>;
 }

@@ -51,6 +51,10 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
     );
   }
 
+  async drain(): Promise<void> {
+    await this.coordinator.drain?.();
+  }
+
   stop(): Promise<void> {
     return this.coordinator.stop();
   }

@@ -52,6 +52,11 @@ export interface DirectoryHost {
 export interface EndpointDirectory {
   /** Joins whatever it needs, before the first apply; `host` serves it from then on. */
   start(host: DirectoryHost): Promise<void>;
+  /**
+   * Before a shutdown closes the links: hands what runs here over (in a cluster, a batch at a time
+   * to the other instances, so each endpoint is without a link only briefly).
+   */
+  drain(): Promise<void>;
   /** Leaves it, once every link here has closed (in a cluster the leases go, and others take over). */
   stop(): Promise<void>;
   /** The endpoint list in force while `config` runs. */
@@ -85,6 +90,8 @@ export class FileEndpointDirectory implements EndpointDirectory {
   async start(host: DirectoryHost): Promise<void> {
     this.#host = host;
   }
+
+  async drain(): Promise<void> {}
 
   async stop(): Promise<void> {}
 

@@ -376,6 +376,8 @@ export class XiaozhiConnectionAdapter {
   async #cleanUp(): Promise<void> {
     this.#closed = true;
     this.file?.close();
+    // In a cluster the others take the endpoints a batch at a time while the services still answer.
+    await this.#directory.drain().catch(() => {});
     // Cut short whatever runs (attempts, handshakes) and let a change under way finish without
     // committing; then nothing is left to close but what cleanup closes.
     const closing = Promise.all([this.manager.cleanup(), this.tools.dispose?.()]);

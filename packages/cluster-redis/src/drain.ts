@@ -1,0 +1,130 @@
+import type { Logger } from "@xiaozhi-connect/core";
+import { type ClusterClock, sleep } from "./clock.js";
+import type { Holdings } from "./holdings.js";
+import type { ClusterMessage } from "./messages.js";
+import { assign } from "./rendezvous.js";
+
+/**
+ * How long a graceful stop hands endpoints over before the rest go at once, ms: the server gives
+ * its whole shutdown 5 s.
+ */
+export const drainBudgetMs = 3000;
+/** A graceful stop hands its endpoints over in this many batches at most (and at least the batch size each). */
+export const drainSteps = 10;
+
+/**
+ * Who takes each endpoint held by `self` as it stops, and the order to hand them over in: the
+ * even share of the list among the other `active` instances, worked out once so every batch goes
+ * where the plan first put it; the order takes turns between those instances, so each batch
+ * spreads over all of them.
+ */
+export function handoverPlan(
+  self: string,
+  listed: ReadonlySet<string>,
+  active: ReadonlyMap<string, ReadonlySet<string>>,
+  holdings: { readonly held: ReadonlySet<string>; readonly holders: ReadonlyMap<string, string> },
+): { owner: (id: string) => string | undefined; order: string[] } {
+  const others = [...active.keys()].filter((id) => id !== self);
+  const owners = assign(listed, others, {
+    holders: { get: (id) => (holdings.held.has(id) ? undefined : holdings.holders.get(id)) },
+    avoid: active,
+  });
+  const byOwner = new Map<string | undefined, string[]>();
+  for (const id of holdings.held) {
+    const owner = owners.get(id);
+    const queue = byOwner.get(owner);
+    if (queue) queue.push(id);
+    else byOwner.set(owner, [id]);
+  }
+  const order: string[] = [];
+  const queues = [...byOwner.values()];
+  for (let i = 0; order.length < holdings.held.size; i++) {
+    for (const queue of queues) if (i < queue.length) order.push(queue[i] as string);
+  }
+  return { owner: (id) => owners.get(id), order };
+}
+
+export interface DrainOptions {
+  readonly clock: ClusterClock;
+  /** Endpoints per batch. */
+  readonly batch: number;
+  /** How long the next batch waits for the others to take the last one, ms. */
+  readonly patienceMs: number;
+  /** How often it looks whether they did, ms. */
+  readonly pollMs: number;
+  /** After this long the batches stop, and the caller lets the rest go at once, ms. */
+  readonly budgetMs: number;
+  /** The endpoints still held here. */
+  readonly held: () => readonly string[];
+  /** Closes these links, then lets their leases go and tells the others. */
+  readonly handOver: (ids: readonly string[]) => Promise<void>;
+  /** Whether another instance holds each of these now. */
+  readonly taken: (ids: readonly string[]) => Promise<boolean>;
+}
+
+/**
+ * Hands everything held over a batch at a time, each batch once the others took the last (or
+ * after `patienceMs`): while one batch connects elsewhere the rest keep their links, so an
+ * endpoint is without one about as long as its batch takes rather than as long as all do.
+ * Resolves with how many endpoints it handed over.
+ */
+export async function drain(options: DrainOptions): Promise<number> {
+  const { clock } = options;
+  const started = clock.now();
+  let handed = 0;
+  for (;;) {
+    const part = options.held().slice(0, options.batch);
+    if (part.length === 0 || clock.now() - started >= options.budgetMs) return handed;
+    await options.handOver(part);
+    handed += part.length;
+    if (options.held().length === 0) return handed;
+    const until = clock.now() + options.patienceMs;
+    while (clock.now() < until && !(await options.taken(part))) await sleep(clock, options.pollMs);
+  }
+}
+
+export interface HandOverAllOptions {
+  readonly self: string;
+  readonly listed: ReadonlySet<string>;
+  /** The instances that tick (this one included), each with what it avoids. */
+  readonly active: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly holdings: Holdings;
+  readonly clock: ClusterClock;
+  readonly tickMs: number;
+  /** The fewest endpoints per batch. */
+  readonly batch: number;
+  readonly logger: Logger;
+  readonly publish: (message: ClusterMessage) => Promise<void>;
+  /** Runs a step between ticks. */
+  readonly exclusive: <T>(job: () => Promise<T>) => Promise<T>;
+}
+
+/**
+ * A graceful stop's handover: says it is leaving (nothing new comes), works out once who takes
+ * each endpoint, and hands them over in at most {@link drainSteps} batches within
+ * {@link drainBudgetMs}. What is left after that, or after a failure, the caller lets go at once.
+ */
+export async function handOverAll(options: HandOverAllOptions): Promise<void> {
+  const { holdings, logger } = options;
+  try {
+    await options.publish({ t: "leaving", by: options.self });
+    // Worked out once: the shares the others see shift as they take batch after batch.
+    const { owner, order } = handoverPlan(options.self, options.listed, options.active, holdings);
+    const handed = await drain({
+      clock: options.clock,
+      batch: Math.max(options.batch, Math.ceil(order.length / drainSteps)),
+      patienceMs: 2 * options.tickMs,
+      pollMs: Math.max(20, options.tickMs / 20),
+      budgetMs: drainBudgetMs,
+      held: () => order.filter((id) => holdings.held.has(id)),
+      handOver: (ids) => options.exclusive(() => holdings.handOver(ids, owner)),
+      taken: (ids) => holdings.taken(ids),
+    });
+    logger.info({ endpoints: handed }, "cluster: handed the endpoints over before stopping");
+  } catch (error) {
+    logger.warn(
+      { err: (error as Error).message, endpoints: holdings.held.size },
+      "cluster: could not hand every endpoint over; the rest go at once",
+    );
+  }
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { Holdings } from "../src/holdings.js";
+import { LinkWatch } from "../src/link-watch.js";
+import { FakeClock } from "./fake-clock.js";
+import { MemoryRedis } from "./memory-redis.js";
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+function holdingsOf(redis: MemoryRedis, self: string): Holdings {
+  const stores = redis.connect(self).stores();
+  return new Holdings({
+    self,
+    lease: `${self}|1`,
+    leaseTtl: 2000,
+    logger: quiet,
+    watch: new LinkWatch(2000),
+    leases: () => stores.leases,
+    host: () => undefined,
+    emit: () => {},
+    publish: async () => {},
+  });
+}
+
+describe("Holdings: endpoints a stopping instance hands over", () => {
+  it("keeps what it was handed while the lease still shows the old holder (heard after the read), and forgets it once another holds it", async () => {
+    const redis = new MemoryRedis(new FakeClock());
+    const leaving = redis.connect("c").stores();
+    await leaving.leases.acquire(["e1", "e2"], "c|1", 2000);
+    const a = holdingsOf(redis, "a");
+    const live = { has: () => true };
+    await a.read(new Set(["e1", "e2"]), live);
+    // c releases both and names a for e1 and b for e2; a hears it before its next read.
+    await leaving.leases.release(["e1", "e2"], "c|1");
+    a.released({ t: "released", by: "c", ids: ["e1", "e2"], to: { a: ["e1"], b: ["e2"] } }, 0);
+    expect([...a.given(0, 3000)]).toEqual([
+      ["e1", "a"],
+      ["e2", "b"],
+    ]);
+    // b took e2; a reads it: e2 is no longer anyone's to take, e1 still a's.
+    await redis.connect("b").stores().leases.acquire(["e2"], "b|1", 2000);
+    await a.read(new Set(["e1", "e2"]), live);
+    expect([...a.given(0, 3000)]).toEqual([["e1", "a"]]);
+    // After a few ticks what was not taken goes back to the usual plan.
+    expect([...a.given(3001, 3000)]).toEqual([]);
+  });
+});
