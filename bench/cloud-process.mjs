@@ -24,6 +24,8 @@ const twiceSince = new Map();
 const freshWindow = () => ({
   started: performance.now(),
   connects: [],
+  closes: [],
+  gaps: [],
   longestGap: 0,
   overlaps: 0,
   longestOverlap: 0,
@@ -47,9 +49,14 @@ cloud.onSessionCount((token, open) => {
     twiceSince.delete(token);
   }
   if (open > before) window.connects.push(now);
-  if (before > 0 && open === 0) zeroSince.set(token, now);
+  if (before > 0 && open === 0) {
+    zeroSince.set(token, now);
+    window.closes.push(now);
+  }
   if (before === 0 && open > 0 && zeroSince.has(token)) {
-    window.longestGap = Math.max(window.longestGap, now - Math.max(zeroSince.get(token), window.started));
+    const gap = now - Math.max(zeroSince.get(token), window.started);
+    window.gaps.push(gap);
+    window.longestGap = Math.max(window.longestGap, gap);
     zeroSince.delete(token);
   }
   for (const wake of waiters) wake();
@@ -137,9 +144,17 @@ for await (const line of createInterface({ input: process.stdin })) {
     let longestGap = window.longestGap;
     for (const since of zeroSince.values())
       longestGap = Math.max(longestGap, now - Math.max(since, window.started));
+    const gaps = [...window.gaps].sort((a, b) => a - b);
+    const at = (p) => gaps[Math.min(gaps.length - 1, Math.floor((p / 100) * gaps.length))] ?? 0;
+    const since = (times) => (times.length ? [times[0] - window.started, times.at(-1) - window.started] : []);
     send({
       connects: window.connects.length,
       ...spread(window.connects),
+      // When the first and the last socket closed and opened, from the mark; gaps in percentiles.
+      closedFromTo: since(window.closes),
+      openedFromTo: since(window.connects),
+      gapP50: at(50),
+      gapP90: at(90),
       longestGap,
       overlaps: window.overlaps,
       longestOverlap: window.longestOverlap,

@@ -76,7 +76,7 @@ export function spawnServer(configPath) {
   const main = fileURLToPath(new URL("../apps/webserver/dist/main.js", import.meta.url));
   // In English whatever the locale: the ready line is read below.
   const child = spawn(process.execPath, [main, "--config", configPath, "--port", "0", "--lang", "en"], {
-    stdio: ["ignore", "pipe", "ignore"],
+    stdio: ["ignore", "pipe", "pipe"],
     env: {
       ...process.env,
       XIAOZHI_LOG_LEVEL: "warn",
@@ -85,6 +85,11 @@ export function spawnServer(configPath) {
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));
   let out = "";
+  // The last of what it wrote to stderr, for an error that says why it ended.
+  let err = "";
+  child.stderr.on("data", (chunk) => {
+    err = (err + chunk).slice(-2000);
+  });
   const ready = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ready line: ${out}`)), 60_000);
     child.stdout.on("data", (chunk) => {
@@ -97,7 +102,7 @@ export function spawnServer(configPath) {
     });
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`exited (${code ?? signal}) before ready: ${out}`));
+      reject(new Error(`exited (${code ?? signal}) before ready: ${out}${err}`));
     });
   });
   return {
