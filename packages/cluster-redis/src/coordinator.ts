@@ -25,6 +25,7 @@ import { ListKnowledge } from "./list-knowledge.js";
 import { syncList } from "./list-sync.js";
 import { Membership } from "./membership.js";
 import { type ClusterMessage, parseMessage } from "./messages.js";
+import { onMessage } from "./on-message.js";
 import { Peers, tickOf } from "./peers.js";
 import { PlanGate } from "./plan-gate.js";
 import { plan, type Snapshot } from "./planner.js";
@@ -410,39 +411,17 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   }
 
   #onMessage(text: string): void {
-    if (this.#stopped) return;
-    const message = parseMessage(text);
+    const message = this.#stopped ? undefined : parseMessage(text);
     if (!message || ("by" in message && message.by === this.instanceId)) return;
-    switch (message.t) {
-      case "list":
-        if (message.epoch !== this.#list.epoch || message.v !== this.#list.version) void this.#loop.kick();
-        break;
-      case "released":
-        this.#holdings.released(message, this.#clock.now());
-        void this.#loop.kick();
-        break;
-      case "left":
-        this.#peers.left(message.by);
-        this.#emit("view");
-        void this.#loop.kick();
-        break;
-      case "joined":
-        void this.#loop.kick();
-        break;
-      case "leaving":
-        this.#peers.leaving(message.by);
-        this.#emit("view");
-        void this.#loop.kick();
-        break;
-      case "reconnect":
-        if (this.#holdings.held.has(message.id)) this.#host?.reconnect(message.id);
-        break;
-      case "status":
-      case "status-change":
-        this.#peers.heard(message);
-        this.#emit("view");
-        break;
-    }
+    onMessage(message, {
+      list: this.#list,
+      holdings: this.#holdings,
+      peers: this.#peers,
+      host: () => this.#host,
+      now: () => this.#clock.now(),
+      kick: () => void this.#loop.kick(),
+      view: () => this.#emit("view"),
+    });
   }
 
   async #publish(message: ClusterMessage): Promise<void> {
