@@ -313,7 +313,13 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       const host = this.#host;
       if (host) {
         await this.#feed.send(this.#clock.now(), this.leaseTtl, this.instanceId, () => host.statuses(), {
-          save: (change, text) => stores.members.saveStatus(this.instanceId, change, text, this.leaseTtl * 3),
+          save: (change, text) =>
+            stores.members.saveStatus(
+              this.instanceId,
+              { ...change, incarnation: this.#incarnation },
+              text,
+              this.leaseTtl * 3,
+            ),
           keep: () => stores.members.keepStatus(this.instanceId, this.leaseTtl * 3),
         });
       }

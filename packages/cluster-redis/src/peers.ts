@@ -82,7 +82,11 @@ export class Peers {
     if (ids.length > 0) {
       const stored = await read(ids);
       ids.forEach((id, i) => {
-        const copy = stored[i];
+        // A copy an earlier process under this id saved is not this one's: read again next time.
+        const saved = stored[i];
+        const earlier = saved?.incarnation !== undefined && saved.incarnation !== live.get(id)?.incarnation;
+        if (earlier) this.#gaps.add(id);
+        const copy = earlier ? undefined : saved;
         // A change heard while the read was under way may be newer than the stored copy.
         if (copy && copy.version >= (this.#newest.get(id) ?? Number.NEGATIVE_INFINITY)) {
           const endpoints: EndpointStatus[] = [];

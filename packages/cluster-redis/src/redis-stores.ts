@@ -136,6 +136,7 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
           if (change.full) multi.del(k);
           for (const part of chunks(change.set)) multi.hset(k, ...part.flat());
           for (const part of chunks(change.gone)) multi.hdel(k, ...part);
+          if (change.incarnation !== undefined) multi.hset(k, incarnationField, change.incarnation);
           return multi
             .hset(k, versionField, String(change.version))
             .pexpire(k, ttl)
@@ -158,9 +159,14 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
             const version = fields[versionField];
             if (version === undefined) return undefined;
             const endpoints = Object.entries(fields)
-              .filter(([field]) => field !== versionField)
+              .filter(([field]) => field !== versionField && field !== incarnationField)
               .map(([, text]) => text);
-            return { version: Number(version), endpoints };
+            const incarnation = fields[incarnationField];
+            return {
+              version: Number(version),
+              endpoints,
+              ...(incarnation === undefined ? {} : { incarnation }),
+            };
           });
         });
       },
@@ -361,6 +367,8 @@ const leaseChunk = 5000;
 
 /** The field of a stored status that holds its version: no endpoint id is empty. */
 const versionField = "";
+/** The stored status's field naming the process that saved it (no endpoint id starts with a space). */
+const incarnationField = " incarnation";
 
 /** About how many lease changes Redis keeps: an instance further behind reads the leases instead. */
 const logKeep = 50_000;

@@ -208,6 +208,26 @@ describe("Peers, following another instance's changes", () => {
     expect(peers.status("b", "e3")?.state).toBe("connected");
   });
 
+  it("a stored copy the earlier process under the same id saved is not taken for the new one's", async () => {
+    const peers = new Peers({ self: "self", changed: () => {} });
+    const at = (incarnation: string, statusVersion: number) =>
+      new Map<string, LiveMember>([
+        ["self", { incarnation: "s", statusVersion: 0 } as LiveMember],
+        ["b", { incarnation, statusVersion } as LiveMember],
+      ]);
+    // The new process has not saved yet: what Redis has is the old one's, version 50.
+    let copy: StoredStatus | undefined = { ...stored(50, [status("e1")]), incarnation: "old" };
+    const read = async (ids: readonly string[]) => ids.map(() => copy);
+    await peers.update(at("new", 0), 0, read);
+    expect(peers.status("b", "e1")).toBeUndefined();
+    // It saved and announced its first change: read at the next heartbeat, and followed from there.
+    copy = { ...stored(1, [status("e2")]), incarnation: "new" };
+    await peers.update(at("new", 1), 1000, read);
+    expect(peers.status("b", "e2")?.state).toBe("connected");
+    peers.heard(change(2, [status("e3")]));
+    expect(peers.status("b", "e3")?.state).toBe("connected");
+  });
+
   it("a whole status from an older version replaces what was known", () => {
     const peers = new Peers({ self: "self", changed: () => {} });
     peers.heard(change(1, [status("e1")], { full: true }));

@@ -35,11 +35,15 @@ export interface StatusChange {
   readonly set: readonly (readonly [id: string, status: string])[];
   /** Endpoints it no longer runs. */
   readonly gone: readonly string[];
+  /** The process that saved it (`MemberInfo.incarnation`): a new one under the same id counts from 1 again. */
+  readonly incarnation?: string;
 }
 
 /** The stored copy of what an instance runs: its version and each endpoint's status (JSON text). */
 export interface StoredStatus {
   readonly version: number;
+  /** The process that saved it, when it said. */
+  readonly incarnation?: string;
   readonly endpoints: readonly string[];
 }
 

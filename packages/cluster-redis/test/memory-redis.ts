@@ -315,6 +315,7 @@ export class MemoryConnection {
             for (const [endpoint, text] of change.set) fields[endpoint] = text;
             for (const endpoint of change.gone) delete fields[endpoint];
             fields[""] = String(change.version);
+            if (change.incarnation !== undefined) fields[" incarnation"] = change.incarnation;
             redis.set(key, JSON.stringify(fields), ttl);
             redis.publish(message);
           }),
@@ -328,8 +329,16 @@ export class MemoryConnection {
             ids.map((id) => {
               const text = redis.get(`status-of:${id}`);
               if (text === undefined) return undefined;
-              const { "": version, ...endpoints } = JSON.parse(text) as Record<string, string>;
-              return { version: Number(version), endpoints: Object.values(endpoints) };
+              const {
+                "": version,
+                " incarnation": incarnation,
+                ...endpoints
+              } = JSON.parse(text) as Record<string, string>;
+              return {
+                version: Number(version),
+                endpoints: Object.values(endpoints),
+                ...(incarnation === undefined ? {} : { incarnation }),
+              };
             }),
           ),
       },
