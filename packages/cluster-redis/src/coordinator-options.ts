@@ -29,7 +29,10 @@ export interface CoordinatorOptions {
   readonly instanceId: string;
   /** Default {@link defaultLeaseTtl}. */
   readonly leaseTtl?: number;
-  /** Default {@link defaultHandoverBatch}. */
+  /**
+   * The most endpoints this instance hands to another at a tick when the shares change (one
+   * joined), and the fewest per batch when it stops gracefully. Default {@link defaultHandoverBatch}.
+   */
   readonly handoverBatch?: number;
   /** Default the process's monotonic clock. */
   readonly clock?: ClusterClock;

@@ -231,7 +231,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
 
   /**
    * Hands the endpoints held here to the other instances before a graceful stop, a batch at a
-   * time (see `drain`), for at most {@link drainBudgetMs}: the links close a batch at a time while
+   * time (see `drain`), for at most {@link drainBudgetMs} from the call: the links close a batch at a time while
    * the services still answer. It says it is leaving first, so nothing new comes here and the
    * others take each batch at once. Does nothing when no other instance ticks or Redis is out of
    * reach: `stop` lets everything go at once.
@@ -240,15 +240,19 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     const stores = this.#stores;
     if (this.#leaving || this.#stopped || !stores || !this.#reachable || this.#holdings.held.size === 0)
       return;
-    const active = this.#peers.active(this.#watch.avoiding(this.#clock.now()), this.#list.byHost);
-    if (active.size < 2) return;
+    const deadline = this.#clock.now() + drainBudgetMs;
+    if (this.#takers().size < 2) return;
     this.#leaving = true;
     // A tick that beats as leaving: an instance that misses the message sees it in the heartbeat.
     await this.#loop.kick();
+    // Read again after the tick: who takes over is who still ticks, neither joining nor leaving.
+    const active = this.#takers();
+    if (active.size < 2) return;
     await handOverAll({
       self: this.instanceId,
       listed: this.#list.ids,
       active,
+      deadline,
       holdings: this.#holdings,
       clock: this.#clock,
       tickMs: this.#tickMs,
@@ -258,6 +262,13 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       // One at a time with the ticks: a renewal never races a release.
       exclusive: (job) => this.#loop.exclusive(job),
     });
+  }
+
+  /** The instances that can take endpoints over now (this one included): active, not joining. */
+  #takers(): Map<string, ReadonlySet<string>> {
+    const active = this.#peers.active(this.#watch.avoiding(this.#clock.now()), this.#list.byHost);
+    for (const id of this.#peers.joining()) active.delete(id);
+    return active;
   }
 
   /**
@@ -270,8 +281,9 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     this.#stopped = true;
     await this.#loop.stop();
     const stores = this.#stores;
-    const ids = [...this.#holdings.held];
+    const ids = [...this.#holdings.held, ...this.#holdings.unreleased];
     this.#holdings.held.clear();
+    this.#holdings.unreleased.clear();
     if (stores) {
       try {
         await stores.leases.release(ids, `${this.instanceId}|${this.#incarnation}`);

@@ -5,10 +5,11 @@ import type { ClusterMessage } from "./messages.js";
 import { assign } from "./rendezvous.js";
 
 /**
- * How long a graceful stop hands endpoints over before the rest go at once, ms: the server gives
- * its whole shutdown 5 s.
+ * How long a graceful stop hands endpoints over before the rest go at once, ms, counted from the
+ * moment it starts (the leaving tick included): the server gives its whole shutdown 5 s, and what
+ * comes after the handover (closing the rest, releasing their leases) needs some of it.
  */
-export const drainBudgetMs = 3000;
+export const drainBudgetMs = 2500;
 /** A graceful stop hands its endpoints over in this many batches at most (and at least the batch size each). */
 export const drainSteps = 10;
 
@@ -52,8 +53,8 @@ export interface DrainOptions {
   readonly patienceMs: number;
   /** How often it looks whether they did, ms. */
   readonly pollMs: number;
-  /** After this long the batches stop, and the caller lets the rest go at once, ms. */
-  readonly budgetMs: number;
+  /** When (on `clock`) the batches stop, and the caller lets the rest go at once: no batch starts and no wait lasts past it. */
+  readonly deadline: number;
   /** The endpoints still held here. */
   readonly held: () => readonly string[];
   /** Closes these links, then lets their leases go and tells the others. */
@@ -69,17 +70,18 @@ export interface DrainOptions {
  * Resolves with how many endpoints it handed over.
  */
 export async function drain(options: DrainOptions): Promise<number> {
-  const { clock } = options;
-  const started = clock.now();
+  const { clock, deadline } = options;
   let handed = 0;
   for (;;) {
     const part = options.held().slice(0, options.batch);
-    if (part.length === 0 || clock.now() - started >= options.budgetMs) return handed;
+    if (part.length === 0 || clock.now() >= deadline) return handed;
     await options.handOver(part);
     handed += part.length;
     if (options.held().length === 0) return handed;
-    const until = clock.now() + options.patienceMs;
-    while (clock.now() < until && !(await options.taken(part))) await sleep(clock, options.pollMs);
+    const until = Math.min(clock.now() + options.patienceMs, deadline);
+    while (clock.now() < until && !(await options.taken(part))) {
+      await sleep(clock, Math.min(options.pollMs, Math.max(0, until - clock.now())));
+    }
   }
 }
 
@@ -90,6 +92,8 @@ export interface HandOverAllOptions {
   readonly active: ReadonlyMap<string, ReadonlySet<string>>;
   readonly holdings: Holdings;
   readonly clock: ClusterClock;
+  /** When (on `clock`) the handover stops: see {@link drainBudgetMs}. */
+  readonly deadline: number;
   readonly tickMs: number;
   /** The fewest endpoints per batch. */
   readonly batch: number;
@@ -102,7 +106,7 @@ export interface HandOverAllOptions {
 /**
  * A graceful stop's handover: says it is leaving (nothing new comes), works out once who takes
  * each endpoint, and hands them over in at most {@link drainSteps} batches within
- * {@link drainBudgetMs}. What is left after that, or after a failure, the caller lets go at once.
+ * `deadline`. What is left after that, or after a failure, the caller lets go at once.
  */
 export async function handOverAll(options: HandOverAllOptions): Promise<void> {
   const { holdings, logger } = options;
@@ -115,7 +119,7 @@ export async function handOverAll(options: HandOverAllOptions): Promise<void> {
       batch: Math.max(options.batch, Math.ceil(order.length / drainSteps)),
       patienceMs: 2 * options.tickMs,
       pollMs: Math.max(20, options.tickMs / 20),
-      budgetMs: drainBudgetMs,
+      deadline: options.deadline,
       held: () => order.filter((id) => holdings.held.has(id)),
       handOver: (ids) => options.exclusive(() => holdings.handOver(ids, owner)),
       taken: (ids) => holdings.taken(ids),

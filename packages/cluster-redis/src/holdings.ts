@@ -32,6 +32,8 @@ export interface HoldingsOptions {
 export class Holdings {
   /** Endpoints this instance runs. */
   readonly held = new Set<string>();
+  /** Endpoints handed over whose links closed but whose leases could not be released: a stop releases them. */
+  readonly unreleased = new Set<string>();
   /** Who holds each listed endpoint, as last read. */
   holders = new Map<string, string>();
   /** Since when each free endpoint has been seen free (for the plan). */
@@ -133,7 +135,12 @@ export class Holdings {
     this.version++;
     for (const id of running) this.holders.delete(id);
     await this.options.host()?.drop(running);
-    await store.release(running, this.options.lease);
+    try {
+      await store.release(running, this.options.lease);
+    } catch (error) {
+      for (const id of running) this.unreleased.add(id);
+      throw error;
+    }
     for (const id of running) this.#leases.delete(id);
     const to: Record<string, string[]> = {};
     for (const id of running) {

@@ -98,6 +98,37 @@ describe("plan", () => {
     const p = plan(snapshot({ live, given }), 0);
     expect(p.acquire).toContain(theirs);
     expect(p.acquire).not.toContain(mine);
+    // Named for an instance that is gone or still joining: the shares decide, so a's own share is a's.
+    for (const over of [{ live: new Map([["a", none]]) }, { joiningPeers: new Set(["b"]) }]) {
+      const q = plan(snapshot({ live, given, ...over }), 0);
+      expect(q.acquire).toContain(mine);
+    }
+  });
+
+  it("waits for an instance to take what it should before handing it more, but not for another", () => {
+    const live = new Map([
+      ["a", none],
+      ["b", none],
+      ["c", none],
+    ]);
+    const held = new Set(listed);
+    const all = leases(Object.fromEntries(listed.map((id) => [id, "a"])));
+    const shares = plan(snapshot({ live, held, leases: all }), 0);
+    const toB = listed.filter((id) => shares.owners.get(id) === "b");
+    const toC = listed.filter((id) => shares.owners.get(id) === "c");
+    expect(toB.length).toBeGreaterThan(1);
+    expect(toC.length).toBeGreaterThan(0);
+    // One of b's share went free a tick ago and b has not taken it yet: c still gets its batch.
+    const [free] = toB as [string];
+    const after = {
+      live,
+      held: new Set(listed.filter((id) => id !== free)),
+      leases: new Map([...all].filter(([id]) => id !== free)),
+      freeSince: new Map([[free, 0]]),
+    };
+    const p = plan(snapshot(after), 100);
+    expect(p.release.length).toBeGreaterThan(0);
+    expect(p.release.every((id) => toC.includes(id))).toBe(true);
   });
 
   it("hands the next batch over only once the last was taken, and none to an instance still joining", () => {

@@ -37,14 +37,15 @@ export interface Snapshot {
   /** Since when each free endpoint has been seen free, ms. */
   readonly freeSince: ReadonlyMap<string, number>;
   /**
-   * At most this many endpoints handed over at a tick (none by default): an instance that joined
-   * gets its share a batch at a time, so each endpoint is without a link only while its batch
-   * connects. The rest stay until the next tick.
+   * At most this many endpoints handed over at a tick (no limit when unset): an instance that
+   * joined gets its share a batch at a time, so each endpoint is without a link only while its
+   * batch connects. The rest stay until the next tick.
    */
   readonly handoverBatch?: number;
   /**
    * Endpoints a stopping instance handed over, each with the instance it named: that one takes it
-   * as soon as it is free, whatever the shares of the moment say.
+   * as soon as it is free, whatever the shares of the moment say, unless it is no longer in `live`
+   * or is still joining (then the shares decide).
    */
   readonly given?: ReadonlyMap<string, string>;
   /** Instances still joining: they count for the shares, but nothing is handed over to them yet. */
@@ -131,8 +132,8 @@ export function plan(snapshot: Snapshot, now: number): Plan {
   if (snapshot.settling || snapshot.joining) return { lost, adopt, release, acquire, owners, freeSince, why };
   const grace = snapshot.grace && now < snapshot.grace.until ? snapshot.grace.before : undefined;
   const others = instances.filter((i) => i !== self);
-  /** Free endpoints another instance should take and has had no time to yet. */
-  let untaken = 0;
+  /** Instances that should take a free endpoint and have had no time to yet. */
+  const untaken = new Set<string>();
   // Only an endpoint no live instance keeps can be free: the rest of the list is not read again.
   for (const id of owners.placed) {
     if (leases.has(id) || held.has(id) || avoided(id)) continue;
@@ -141,7 +142,9 @@ export function plan(snapshot: Snapshot, now: number): Plan {
     // Counted from when it could be taken, so a wait for the preferred instance is a real one.
     const since = snapshot.freeSince.get(id) ?? now;
     freeSince.set(id, since);
-    const owner = snapshot.given?.get(id) ?? owners.get(id);
+    const named = snapshot.given?.get(id);
+    const owner =
+      named !== undefined && live.has(named) && !snapshot.joiningPeers?.has(named) ? named : owners.get(id);
     if (owner === self) {
       acquire.push(id);
       continue;
@@ -149,20 +152,20 @@ export function plan(snapshot: Snapshot, now: number): Plan {
     // The instance that should take it has not: after a wait that grows with this one's rank, it does.
     const waited = now - since;
     if (waited < 2 * snapshot.tickMs) {
-      untaken++;
+      if (owner !== undefined) untaken.add(owner);
       continue;
     }
     if (waited >= rankOf(self, id, others, owner) * 2 * snapshot.tickMs) acquire.push(id);
   }
-  // A batch at a time, the next once the last was taken: an endpoint waits for its own batch to
-  // connect, not for all of them. Nothing goes to an instance still joining (it takes nothing yet).
-  if (untaken === 0) {
-    for (const id of handover) {
-      if (why.handover >= handoverBatch) break;
-      if (snapshot.joiningPeers?.has(owners.get(id) as string)) continue;
-      release.push(id);
-      why.handover++;
-    }
+  // A batch at a time, the next to an instance once it took what it was given (or 2 ticks passed):
+  // an endpoint waits for its own batch to connect, not for all of them. Nothing goes to an
+  // instance still joining (it takes nothing yet).
+  for (const id of handover) {
+    if (why.handover >= handoverBatch) break;
+    const owner = owners.get(id) as string;
+    if (untaken.has(owner) || snapshot.joiningPeers?.has(owner)) continue;
+    release.push(id);
+    why.handover++;
   }
   return { lost, adopt, release, acquire, owners, freeSince, why };
 }

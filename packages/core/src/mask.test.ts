@@ -36,6 +36,19 @@ describe("endpointId", () => {
     const ids = new Set(Array.from({ length: 5000 }, (_, i) => endpointId(`${url}${i}`)));
     expect(ids.size).toBe(5000);
   });
+
+  it("gives the same id however many other URLs came between, and for URLs too long to remember", () => {
+    // The ids are remembered by URL, up to a bound: past it, and for what is not remembered, the
+    // id is worked out again and must come out the same.
+    const first = endpointId(`${url}first`);
+    for (let i = 0; i < 60_000; i++) endpointId(`${url}-${i}`);
+    expect(endpointId(`${url}first`)).toBe(first);
+    expect(endpointId(`  WSS://API.Xiaozhi.ME/mcp/?token=${token}first`)).toBe(first);
+    const long = `${url}${"x".repeat(5000)}`;
+    expect(endpointId(long)).toBe(endpointId(long));
+    expect(endpointId(` ${long}`)).toBe(endpointId(long));
+    expect(endpointId(" not a url ")).toBe(endpointId("not a url"));
+  });
 });
 
 describe("redact", () => {

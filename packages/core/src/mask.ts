@@ -44,18 +44,27 @@ export function endpointId(url: string): string {
   try {
     canonical = normalizeEndpointUrl(url);
   } catch {
-    canonical = url.trim();
+    // Not a URL: hashed as typed, and not remembered (config validation turns it away).
+    return idOf(url.trim());
   }
-  const id = `ep-${(hash53(canonical) % 2 ** 48).toString(16).padStart(12, "0")}`;
+  const id = idOf(canonical);
   // Ten thousand endpoints are looked up on every apply: a URL is parsed once, not every time.
-  if (ids.size >= maxKnownIds) ids.clear();
-  ids.set(url, id);
+  if (url.length <= maxKnownLength) {
+    if (ids.size >= maxKnownIds) ids.delete(ids.keys().next().value as string);
+    ids.set(url, id);
+  }
   return id;
 }
 
-/** The ids worked out so far, by URL as given; forgotten all at once when full. */
+function idOf(canonical: string): string {
+  return `ep-${(hash53(canonical) % 2 ** 48).toString(16).padStart(12, "0")}`;
+}
+
+/** The ids worked out so far, by URL as given; the oldest is forgotten first when full. */
 const ids = new Map<string, string>();
 const maxKnownIds = 50_000;
+/** Longer URLs are worked out each time: the memo holds at most about 50,000 × 2 KiB. */
+const maxKnownLength = 2048;
 
 /**
  * Masks an endpoint URL for display: keeps scheme, host, port and path; every query value and any

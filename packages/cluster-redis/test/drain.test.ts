@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { drain, handoverPlan } from "../src/drain.js";
+import { Holdings } from "../src/holdings.js";
+import { LinkWatch } from "../src/link-watch.js";
+import { FakeClock } from "./fake-clock.js";
+import { MemoryRedis } from "./memory-redis.js";
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `e${i}`);
+
+describe("drain", () => {
+  it("starts no batch and waits no longer than its deadline when nobody takes what it hands over", async () => {
+    const fake = new FakeClock();
+    const clock = fake.for("c");
+    const held = new Set(ids(100));
+    const batches: number[] = [];
+    const start = clock.now();
+    let ended: number | undefined;
+    const draining = drain({
+      clock,
+      batch: 10,
+      patienceMs: 1000,
+      pollMs: 300,
+      deadline: start + 2500,
+      held: () => [...held],
+      handOver: async (part) => {
+        batches.push(clock.now() - start);
+        for (const id of part) held.delete(id);
+      },
+      taken: async () => false,
+    }).then((handed) => {
+      ended = clock.now() - start;
+      return handed;
+    });
+    await fake.advance(10_000);
+    // One batch at 0, one after each full wait, and the wait before the deadline cut short.
+    expect(await draining).toBe(30);
+    expect(batches).toEqual([0, 1000, 2000]);
+    expect(ended).toBe(2500);
+  });
+
+  it("hands the next batch over as soon as the last was taken", async () => {
+    const fake = new FakeClock();
+    const clock = fake.for("c");
+    const held = new Set(ids(30));
+    const batches: number[] = [];
+    const start = clock.now();
+    const draining = drain({
+      clock,
+      batch: 10,
+      patienceMs: 1000,
+      pollMs: 50,
+      deadline: start + 2500,
+      held: () => [...held],
+      handOver: async (part) => {
+        batches.push(clock.now() - start);
+        for (const id of part) held.delete(id);
+      },
+      // Taken 100 ms after it went.
+      taken: async () => clock.now() - start - (batches.at(-1) ?? 0) >= 100,
+    });
+    await fake.advance(10_000);
+    expect(await draining).toBe(30);
+    expect(batches).toEqual([0, 100, 200]);
+  });
+});
+
+describe("handoverPlan", () => {
+  it("gives each endpoint to one of the others, evenly, in an order that takes turns between them", () => {
+    const none = new Set<string>();
+    const active = new Map([
+      ["a", none],
+      ["b", none],
+      ["c", none],
+    ]);
+    const held = new Set(ids(40));
+    const { owner, order } = handoverPlan("c", held, active, { held, holders: new Map() });
+    expect([...order].sort()).toEqual([...held].sort());
+    const owners = order.map(owner);
+    expect(owners.every((o) => o === "a" || o === "b")).toBe(true);
+    const toA = owners.filter((o) => o === "a").length;
+    expect(Math.abs(toA - (40 - toA))).toBeLessThanOrEqual(10);
+    // The first batch of ten goes to both.
+    expect(new Set(owners.slice(0, 10)).size).toBe(2);
+  });
+});
+
+describe("Holdings.handOver", () => {
+  it("keeps what it could not release for the stop to release, and tells nobody it went", async () => {
+    const redis = new MemoryRedis(new FakeClock());
+    const stores = redis.connect("c").stores();
+    await stores.leases.acquire(["e1", "e2"], "c|1", 2000);
+    const published: unknown[] = [];
+    const dropped: string[] = [];
+    const holdings = new Holdings({
+      self: "c",
+      lease: "c|1",
+      leaseTtl: 2000,
+      logger: quiet,
+      watch: new LinkWatch(2000),
+      leases: () => stores.leases,
+      host: () => ({
+        statuses: () => [],
+        drop: async (gone) => void dropped.push(...gone),
+        reconnect: () => {},
+      }),
+      emit: () => {},
+      publish: async (message) => void published.push(message),
+    });
+    holdings.held.add("e1").add("e2");
+    redis.down = true;
+    await expect(holdings.handOver(["e1"], () => "a")).rejects.toThrow();
+    // The link closed before the lease was to go; the lease is still this process's, to release at stop.
+    expect(dropped).toEqual(["e1"]);
+    expect([...holdings.unreleased]).toEqual(["e1"]);
+    expect([...holdings.held]).toEqual(["e2"]);
+    expect(published).toEqual([]);
+    redis.down = false;
+    expect(await stores.leases.read(["e1"])).toEqual(["c|1"]);
+  });
+});
