@@ -77,16 +77,7 @@ export interface Plan {
 export function plan(snapshot: Snapshot, now: number): Plan {
   const { self, live, leases, held } = snapshot;
   const instances = live.has(self) ? [...live.keys()] : [...live.keys(), self];
-  // Who holds each endpoint, read from the leases as asked rather than copied: with a hundred
-  // thousand endpoints a copy per tick would cost more than the plan.
-  const holders = {
-    get(id: string): string | undefined {
-      const lease = leases.get(id);
-      if (lease !== undefined) return live.has(lease.instance) ? lease.instance : undefined;
-      // What runs here stays this instance's while its lease is only missing (renewal sets it again).
-      return held.has(id) ? self : undefined;
-    },
-  };
+  const holders = new Holders(leases, live, held, self);
   const listed = snapshot.listed;
   const owners = assign(listed, instances, { holders, avoid: live });
   const avoids = live.get(self);
@@ -168,6 +159,27 @@ export function plan(snapshot: Snapshot, now: number): Plan {
     why.handover++;
   }
   return { lost, adopt, release, acquire, owners, freeSince, why };
+}
+
+/**
+ * Who holds each endpoint, read from the leases as asked rather than copied: with a hundred
+ * thousand endpoints a copy per tick would cost more than the plan. A class, so the hot loop that
+ * asks it sees one function every tick.
+ */
+class Holders {
+  constructor(
+    private readonly leases: ReadonlyMap<string, LeaseHolder>,
+    private readonly live: ReadonlyMap<string, unknown>,
+    private readonly held: ReadonlySet<string>,
+    private readonly self: string,
+  ) {}
+
+  get(id: string): string | undefined {
+    const lease = this.leases.get(id);
+    if (lease !== undefined) return this.live.has(lease.instance) ? lease.instance : undefined;
+    // What runs here stays this instance's while its lease is only missing (renewal sets it again).
+    return this.held.has(id) ? this.self : undefined;
+  }
 }
 
 /** 1 + how many instances besides `owner` `id` prefers to `self`. */

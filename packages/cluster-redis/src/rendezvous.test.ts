@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assignEndpoints, preference, score } from "./rendezvous.js";
+import { assign, assignEndpoints, preference, score } from "./rendezvous.js";
 
 const endpoints = Array.from(
   { length: 100 },
@@ -74,6 +74,29 @@ describe("assignEndpoints", () => {
       expect(gone.length).toBeGreaterThan(0);
       expect(Math.max(...gone)).toBeLessThan(Math.min(...kept));
     }
+  });
+
+  it("gives the same answer whichever endpoints are asked about first, when two join at once", () => {
+    const many = Array.from({ length: 2000 }, (_, i) => `ep-${(i * 2654435761).toString(16)}`);
+    const four = assignEndpoints(many, ["a", "b", "c", "d"]);
+    const members = ["a", "b", "c", "d", "e", "f"];
+    const listed = new Set(many);
+    // Asked in list order, in reverse, and the one instance's own first (as its plan asks).
+    const orders = [many, [...many].reverse(), [...many.filter((id) => four.get(id) === "c"), ...many]];
+    const answers = orders.map((order) => {
+      const assignment = assign(listed, members, { holders: four });
+      const owners = new Map<string, string>();
+      for (const id of order) if (!owners.has(id)) owners.set(id, assignment.get(id) as string);
+      return new Map(many.map((id) => [id, owners.get(id) as string]));
+    });
+    expect(answers[1]).toEqual(answers[0]);
+    expect(answers[2]).toEqual(answers[0]);
+    const six = answers[0] as Map<string, string>;
+    expect(loads(six)).toEqual([333, 333, 333, 333, 334, 334]);
+    // Only what must move moves, and only to the two that joined, each getting its share.
+    expect(moved(four, six)).toBe(666);
+    const gained = [...six].filter(([id, owner]) => four.get(id) !== owner).map(([, owner]) => owner);
+    expect(new Set(gained)).toEqual(new Set(["e", "f"]));
   });
 
   it("keeps an endpoint off an instance that avoids it, unless every instance does", () => {

@@ -74,10 +74,13 @@ export function assign(
   const keeps: string[][] = members.map(() => []);
   const index = new Map(members.map((m, i) => [m, i]));
   const pending: string[] = [];
+  // The hot loop of a tick: `kept` inlined, the index standing for the membership check.
   for (const endpoint of endpoints) {
-    const holder = kept(endpoint);
-    if (holder === undefined) pending.push(endpoint);
-    else keeps[index.get(holder) as number]?.push(endpoint);
+    const holder = holders?.get(endpoint);
+    const at = holder === undefined ? undefined : index.get(holder);
+    const able = at === undefined ? undefined : restricted?.get(endpoint);
+    if (at === undefined || (able !== undefined && !able.includes(holder as string))) pending.push(endpoint);
+    else (keeps[at] as string[]).push(endpoint);
   }
   const load = new Map(members.map((m, i) => [m, keeps[i]?.length ?? 0]));
   const moved = new Map<string, string>();
@@ -99,8 +102,72 @@ export function assign(
   };
   // One removal too many on one instance: a single endpoint moves, from the fullest to the emptiest.
   if (spread === 3 && moveOne(moved, balanced, load, eligible, heldBy)) return answer;
-  rebalance(balanced, moved, load, eligible, heldBy);
-  return answer;
+  if (eligible.restricted.size > 0) {
+    rebalance(balanced, moved, load, eligible, heldBy);
+    return answer;
+  }
+  // Each instance above its share gives a number of endpoints to each below theirs, fixed from
+  // the loads alone; which endpoints, it works out only when one of them is asked about. An
+  // instance's plan asks about its own, so a join costs it what it holds, not what all hold.
+  const resolve = quotas(balanced, load, moved, heldBy);
+  return {
+    get: (endpoint) => {
+      if (!endpoints.has(endpoint)) return undefined;
+      const before = owner(endpoint);
+      if (before !== undefined) resolve(before);
+      return owner(endpoint);
+    },
+    placed: pending,
+  };
+}
+
+/**
+ * The rebalance when no instance avoids any endpoint: who gives how many to whom comes from the
+ * loads (the instances above their share, fullest first, fill those below theirs, emptiest first),
+ * and the returned function works out, once per instance asked about, which endpoints it gives:
+ * those that score lowest for it, each to the receiver it prefers among those it still owes.
+ */
+function quotas(
+  members: readonly string[],
+  load: ReadonlyMap<string, number>,
+  moved: Map<string, string>,
+  heldBy: (members: ReadonlySet<string>) => Map<string, string[]>,
+): (member: string) => void {
+  const total = members.reduce((sum, m) => sum + (load.get(m) ?? 0), 0);
+  const floor = Math.floor(total / members.length);
+  const extra = total % members.length;
+  // The shares one above the floor go to the instances holding most, so the fewest move.
+  const byLoad = [...members].sort((a, b) => (load.get(b) ?? 0) - (load.get(a) ?? 0) || compare(a, b));
+  const room = new Map(byLoad.map((m, i) => [m, floor + (i < extra ? 1 : 0) - (load.get(m) ?? 0)]));
+  const receivers = byLoad.filter((m) => (room.get(m) ?? 0) > 0).reverse();
+  const owed = new Map<string, Map<string, number>>();
+  for (const member of byLoad) {
+    let excess = -(room.get(member) ?? 0);
+    if (excess <= 0) continue;
+    const to = new Map<string, number>();
+    for (const receiver of receivers) {
+      const give = Math.min(excess, room.get(receiver) ?? 0);
+      if (give <= 0) continue;
+      to.set(receiver, give);
+      room.set(receiver, (room.get(receiver) ?? 0) - give);
+      excess -= give;
+      if (excess === 0) break;
+    }
+    owed.set(member, to);
+  }
+  return (member) => {
+    const to = owed.get(member);
+    if (to === undefined) return;
+    owed.delete(member);
+    let count = 0;
+    for (const n of to.values()) count += n;
+    const mine = lowestScores(member, heldBy(new Set([member])).get(member) ?? [], count);
+    for (const endpoint of mine) {
+      const target = preferred(endpoint, [...to.keys()], (m) => (to.get(m) ?? 0) > 0) as string;
+      to.set(target, (to.get(target) ?? 0) - 1);
+      moved.set(endpoint, target);
+    }
+  };
 }
 
 /** Which instances may hold an endpoint: all of them, unless some avoid it (and not all do). */
@@ -204,8 +271,9 @@ function moveOne(
 function lowestScores(member: string, endpoints: readonly string[], count: number): string[] {
   const before = (a: Scored, b: Scored) =>
     a.score < b.score || (a.score === b.score && a.endpoint < b.endpoint);
+  const seed = seedOf(member);
   if (count >= endpoints.length) {
-    const scored = endpoints.map((endpoint) => ({ endpoint, score: score(member, endpoint) }));
+    const scored = endpoints.map((endpoint) => ({ endpoint, score: scoreFrom(seed, endpoint) }));
     scored.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
     return scored.map((s) => s.endpoint);
   }
@@ -213,7 +281,7 @@ function lowestScores(member: string, endpoints: readonly string[], count: numbe
   const kept: Scored[] = [];
   let highest = Number.POSITIVE_INFINITY;
   for (const endpoint of endpoints) {
-    const s = score(member, endpoint);
+    const s = scoreFrom(seed, endpoint);
     if (s > highest) continue;
     const candidate = { endpoint, score: s };
     let at = kept.length;
@@ -267,6 +335,7 @@ function placePending(
 ): void {
   if (pending.length === 0) return;
   const loads = members.map((m) => load.get(m) ?? 0);
+  const seeds = members.map(seedOf);
   const index = new Map(members.map((m, i) => [m, i]));
   const all = members.map((_, i) => i);
   for (const endpoint of byHash(pending)) {
@@ -278,7 +347,7 @@ function placePending(
     let bestScore = -1;
     for (const i of candidates) {
       if (loads[i] !== fewest) continue;
-      const s = score(members[i] as string, endpoint);
+      const s = scoreFrom(seeds[i] as number, endpoint);
       // Candidates come in id order: on an equal score the first (the lowest id) stays.
       if (best < 0 || s > bestScore) {
         best = i;
@@ -321,8 +390,17 @@ export function preference(endpoint: string, instances: readonly string[]): stri
 
 /** How much `instance` is preferred for `endpoint`: a hash of both. */
 export function score(instance: string, endpoint: string): number {
-  // hash(`${instance}\n${endpoint}`), without building the string.
-  return finish(mix(mix(mix(0x811c9dc5, instance), "\n"), endpoint));
+  return scoreFrom(seedOf(instance), endpoint);
+}
+
+/** The part of every score of `instance` that does not depend on the endpoint. */
+function seedOf(instance: string): number {
+  return mix(mix(0x811c9dc5, instance), "\n");
+}
+
+/** `score(instance, endpoint)` from `seedOf(instance)`: hash(`${instance}\n${endpoint}`), without building the string. */
+function scoreFrom(seed: number, endpoint: string): number {
+  return finish(mix(seed, endpoint));
 }
 
 /** `endpoints` in the order of their own hash (ties by id). */
