@@ -1,5 +1,6 @@
 import type { Logger } from "@xiaozhi-connect/core";
 import type { ClusterHost } from "@xiaozhi-connect/webserver-adapter";
+import { LeaseTable } from "./lease-table.js";
 import type { LinkWatch } from "./link-watch.js";
 import type { ClusterMessage } from "./messages.js";
 import type { LeaseHolder, Plan } from "./planner.js";
@@ -46,7 +47,7 @@ export class Holdings {
   /** Leases read themselves on the next tick: an acquire or release unanswered, a take refused. */
   readonly #unsure = new Set<string>();
   /** The leases in Redis as last known, by endpoint id, kept up to date from the lease log. */
-  readonly #leases = new Map<string, LeaseHolder>();
+  readonly #leases = new LeaseTable();
   /** How far the log was read; undefined: every lease is read on the next tick. */
   #at: LeaseLogPosition | undefined;
   #ticksSinceSnapshot = 0;
@@ -187,9 +188,9 @@ export class Holdings {
         this.#ticksSinceSnapshot++;
         for (const [id, value] of next.changes) changed = this.#set(id, value) || changed;
         const check = unsure;
-        for (const [id, lease] of this.#leases) {
-          if (!live.has(lease.instance) || (lease.instance === this.options.self && !lease.mine))
-            check.push(id);
+        for (const [instance, ids] of this.#leases.byInstance()) {
+          // Another's, or this instance id's from an earlier process.
+          if (!live.has(instance) || instance === this.options.self) for (const id of ids) check.push(id);
         }
         if (check.length > 0) {
           const values = await store.read(check);

@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { LeaseTable } from "./lease-table.js";
+
+const groups = (table: LeaseTable) =>
+  Object.fromEntries([...table.byInstance()].map(([instance, ids]) => [instance, [...ids].sort()]));
+
+describe("LeaseTable", () => {
+  it("groups the leases of other processes by holder as they are set, replaced and deleted", () => {
+    const table = new LeaseTable();
+    table.set("e1", { instance: "a", mine: true });
+    table.set("e2", { instance: "b", mine: false });
+    table.set("e3", { instance: "b", mine: false });
+    table.set("e4", { instance: "a", mine: false });
+    // This process's own leases are not listed; an earlier process's under the same id are.
+    expect(groups(table)).toEqual({ b: ["e2", "e3"], a: ["e4"] });
+    table.set("e2", { instance: "c", mine: false });
+    table.delete("e3");
+    table.set("e4", { instance: "a", mine: true });
+    expect(groups(table)).toEqual({ c: ["e2"] });
+    expect(table.get("e4")).toEqual({ instance: "a", mine: true });
+    expect(table.size).toBe(3);
+    table.clear();
+    expect(groups(table)).toEqual({});
+    expect(table.size).toBe(0);
+  });
+});
