@@ -9,7 +9,7 @@ import { assign } from "./rendezvous.js";
  * moment it starts (the leaving tick included): the server gives its whole shutdown 5 s, and what
  * comes after the handover (closing the rest, releasing their leases) needs some of it.
  */
-export const drainBudgetMs = 2500;
+export const drainBudgetMs = 3000;
 /** A graceful stop hands its endpoints over in this many batches at most (and at least the batch size each). */
 export const drainSteps = 10;
 
@@ -47,7 +47,7 @@ export function handoverPlan(
 
 export interface DrainOptions {
   readonly clock: ClusterClock;
-  /** Endpoints per batch. */
+  /** Endpoints per batch, at least: more when the batches so far took too long to fit the rest. */
   readonly batch: number;
   /** How long the next batch waits for the others to take the last one, ms. */
   readonly patienceMs: number;
@@ -71,10 +71,18 @@ export interface DrainOptions {
  */
 export async function drain(options: DrainOptions): Promise<number> {
   const { clock, deadline } = options;
+  const started = clock.now();
   let handed = 0;
+  let batches = 0;
   for (;;) {
-    const part = options.held().slice(0, options.batch);
-    if (part.length === 0 || clock.now() >= deadline) return handed;
+    const left = options.held();
+    if (left.length === 0 || clock.now() >= deadline) return handed;
+    // Running late, the batches grow so the last fits before the deadline, rather than whatever
+    // is left going at once when it comes.
+    const perBatch = batches === 0 ? 0 : (clock.now() - started) / batches;
+    const fit = perBatch === 0 ? left.length : Math.max(1, Math.floor((deadline - clock.now()) / perBatch));
+    const part = left.slice(0, Math.max(options.batch, Math.ceil(left.length / fit)));
+    batches++;
     await options.handOver(part);
     handed += part.length;
     if (options.held().length === 0) return handed;

@@ -123,8 +123,8 @@ export function plan(snapshot: Snapshot, now: number): Plan {
   if (snapshot.settling || snapshot.joining) return { lost, adopt, release, acquire, owners, freeSince, why };
   const grace = snapshot.grace && now < snapshot.grace.until ? snapshot.grace.before : undefined;
   const others = instances.filter((i) => i !== self);
-  /** Instances that should take a free endpoint and have had no time to yet. */
-  const untaken = new Set<string>();
+  /** Free endpoints another instance should take and has had no time to yet. */
+  let untaken = 0;
   // Only an endpoint no live instance keeps can be free: the rest of the list is not read again.
   for (const id of owners.placed) {
     if (leases.has(id) || held.has(id) || avoided(id)) continue;
@@ -143,20 +143,24 @@ export function plan(snapshot: Snapshot, now: number): Plan {
     // The instance that should take it has not: after a wait that grows with this one's rank, it does.
     const waited = now - since;
     if (waited < 2 * snapshot.tickMs) {
-      if (owner !== undefined) untaken.add(owner);
+      untaken++;
       continue;
     }
     if (waited >= rankOf(self, id, others, owner) * 2 * snapshot.tickMs) acquire.push(id);
   }
-  // A batch at a time, the next to an instance once it took what it was given (or 2 ticks passed):
-  // an endpoint waits for its own batch to connect, not for all of them. Nothing goes to an
-  // instance still joining (it takes nothing yet).
-  for (const id of handover) {
-    if (why.handover >= handoverBatch) break;
-    const owner = owners.get(id) as string;
-    if (untaken.has(owner) || snapshot.joiningPeers?.has(owner)) continue;
-    release.push(id);
-    why.handover++;
+  // A batch at a time, the next once every endpoint let go was taken (or waited 2 ticks): an
+  // endpoint waits for its own batch to connect, not for all of them. The wait is for any
+  // instance, not only the one the batch goes to: while several take endpoints at once (a cold
+  // start of many), handovers would keep some endpoint unheld at every moment, and being held
+  // comes before being even. A slow taker holds the rest up for 2 ticks at most. Nothing goes to
+  // an instance still joining (it takes nothing yet).
+  if (untaken === 0) {
+    for (const id of handover) {
+      if (why.handover >= handoverBatch) break;
+      if (snapshot.joiningPeers?.has(owners.get(id) as string)) continue;
+      release.push(id);
+      why.handover++;
+    }
   }
   return { lost, adopt, release, acquire, owners, freeSince, why };
 }

@@ -9,11 +9,11 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `e${i}`);
 
 describe("drain", () => {
-  it("starts no batch and waits no longer than its deadline when nobody takes what it hands over", async () => {
+  it("starts no batch and waits no longer than its deadline, and grows the batches to fit what is left", async () => {
     const fake = new FakeClock();
     const clock = fake.for("c");
     const held = new Set(ids(100));
-    const batches: number[] = [];
+    const batches: [number, number][] = [];
     const start = clock.now();
     let ended: number | undefined;
     const draining = drain({
@@ -21,10 +21,10 @@ describe("drain", () => {
       batch: 10,
       patienceMs: 1000,
       pollMs: 300,
-      deadline: start + 2500,
+      deadline: start + 3000,
       held: () => [...held],
       handOver: async (part) => {
-        batches.push(clock.now() - start);
+        batches.push([clock.now() - start, part.length]);
         for (const id of part) held.delete(id);
       },
       taken: async () => false,
@@ -33,10 +33,41 @@ describe("drain", () => {
       return handed;
     });
     await fake.advance(10_000);
-    // One batch at 0, one after each full wait, and the wait before the deadline cut short.
-    expect(await draining).toBe(30);
-    expect(batches).toEqual([0, 1000, 2000]);
-    expect(ended).toBe(2500);
+    // Nobody takes anything, so each batch waits its whole patience: a second per batch leaves
+    // room for two more, which share the 90 left.
+    expect(await draining).toBe(100);
+    expect(batches).toEqual([
+      [0, 10],
+      [1000, 45],
+      [2000, 45],
+    ]);
+    expect(ended).toBe(2000);
+  });
+
+  it("stops at the deadline, the wait cut short", async () => {
+    const fake = new FakeClock();
+    const clock = fake.for("c");
+    const held = new Set(ids(100));
+    const start = clock.now();
+    let ended: number | undefined;
+    const draining = drain({
+      clock,
+      batch: 10,
+      patienceMs: 1000,
+      pollMs: 300,
+      deadline: start + 500,
+      held: () => [...held],
+      handOver: async (part) => {
+        held.delete(part[0] as string);
+      },
+      taken: async () => false,
+    }).then((handed) => {
+      ended = clock.now() - start;
+      return handed;
+    });
+    await fake.advance(10_000);
+    expect(await draining).toBe(10);
+    expect(ended).toBe(500);
   });
 
   it("hands the next batch over as soon as the last was taken", async () => {
