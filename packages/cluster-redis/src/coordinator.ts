@@ -241,13 +241,12 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     if (this.#leaving || this.#stopped || !stores || !this.#reachable || this.#holdings.held.size === 0)
       return;
     const deadline = this.#clock.now() + drainBudgetMs;
-    if (this.#takers().size < 2) return;
+    // Who takes over: the instances that tick, neither joining nor leaving.
+    const active = this.#takers();
+    if (active.size < 2) return;
     this.#leaving = true;
     // A tick that beats as leaving: an instance that misses the message sees it in the heartbeat.
     await this.#loop.kick();
-    // Read again after the tick: who takes over is who still ticks, neither joining nor leaving.
-    const active = this.#takers();
-    if (active.size < 2) return;
     await handOverAll({
       self: this.instanceId,
       listed: this.#list.ids,

@@ -135,8 +135,8 @@ export class Holdings {
     if (running.length === 0 || !store) return;
     this.version++;
     for (const id of running) this.holders.delete(id);
-    await this.options.host()?.drop(running);
     try {
+      await this.options.host()?.drop(running);
       await store.release(running, this.options.lease);
     } catch (error) {
       for (const id of running) this.unreleased.add(id);

@@ -9,6 +9,12 @@ export class LeaseTable extends Map<string, LeaseHolder> {
   /** Endpoint ids by holder: `mine` for this process's own leases, else the holder's instance id. */
   readonly #byHolder = new Map<string | typeof mine, Set<string>>();
 
+  /** Empty: entries given to `Map`'s constructor would be set before the index exists. */
+  // biome-ignore lint/complexity/noUselessConstructor: it takes no entries, which the type checker then enforces
+  constructor() {
+    super();
+  }
+
   override set(id: string, lease: LeaseHolder): this {
     this.#unindex(id);
     super.set(id, lease);

@@ -135,7 +135,8 @@ function eligibility(
   const avoiding = members.filter((m) => (avoid?.get(m)?.size ?? 0) > 0);
   for (const member of avoiding) {
     for (const endpoint of avoid?.get(member) ?? []) {
-      if (restricted.has(endpoint)) continue;
+      // One no longer listed restricts nothing (and would turn the cheap rebalance off).
+      if (restricted.has(endpoint) || !endpoints.has(endpoint)) continue;
       const some = members.filter((m) => !avoid?.get(m)?.has(endpoint));
       restricted.set(endpoint, some.length > 0 ? some : [...members]);
     }

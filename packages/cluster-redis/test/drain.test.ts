@@ -148,5 +148,27 @@ describe("Holdings.handOver", () => {
     expect(published).toEqual([]);
     redis.down = false;
     expect(await stores.leases.read(["e1"])).toEqual(["c|1"]);
+    // Links that would not close: the lease is kept for the stop as well.
+    const failing = new Holdings({
+      self: "c",
+      lease: "c|1",
+      leaseTtl: 2000,
+      logger: quiet,
+      watch: new LinkWatch(2000),
+      leases: () => stores.leases,
+      host: () => ({
+        statuses: () => [],
+        drop: async () => {
+          throw new Error("closing failed");
+        },
+        reconnect: () => {},
+      }),
+      emit: () => {},
+      publish: async (message) => void published.push(message),
+    });
+    failing.held.add("e2");
+    await expect(failing.handOver(["e2"], () => "a")).rejects.toThrow("closing failed");
+    expect([...failing.unreleased]).toEqual(["e2"]);
+    expect(published).toEqual([]);
   });
 });
