@@ -242,7 +242,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       return;
     const deadline = this.#clock.now() + drainBudgetMs;
     // Who takes over: the instances that tick, neither joining nor leaving.
-    const active = this.#takers();
+    const active = this.#peers.takers(this.#watch.avoiding(this.#clock.now()), this.#list.byHost);
     if (active.size < 2) return;
     this.#leaving = true;
     // A tick that beats as leaving: an instance that misses the message sees it in the heartbeat.
@@ -261,13 +261,6 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       // One at a time with the ticks: a renewal never races a release.
       exclusive: (job) => this.#loop.exclusive(job),
     });
-  }
-
-  /** The instances that can take endpoints over now (this one included): active, not joining. */
-  #takers(): Map<string, ReadonlySet<string>> {
-    const active = this.#peers.active(this.#watch.avoiding(this.#clock.now()), this.#list.byHost);
-    for (const id of this.#peers.joining()) active.delete(id);
-    return active;
   }
 
   /**

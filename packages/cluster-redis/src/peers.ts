@@ -210,6 +210,13 @@ export class Peers {
     return active;
   }
 
+  /** {@link active} without the instances still joining: those that can take endpoints over now. */
+  takers(own: Avoided, byHost: ReadonlyMap<string, readonly string[]>): Map<string, ReadonlySet<string>> {
+    const active = this.active(own, byHost);
+    for (const id of this.joining()) active.delete(id);
+    return active;
+  }
+
   /** Hosts another live instance has a link up to, as they last published. */
   reachedHosts(): Set<string> {
     const hosts = new Set<string>();

@@ -8,34 +8,52 @@ import { MemoryRedis } from "./memory-redis.js";
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `e${i}`);
 
+/**
+ * Drains 100 endpoints on a fake clock (10 a batch, patience 1 s, a look every 300 ms unless
+ * `over` says otherwise): how many went, when it ended, and each batch's time and size, ms from
+ * the start.
+ */
+async function drained(over: {
+  deadline: number;
+  pollMs?: number;
+  n?: number;
+  taken?: (since: number) => boolean;
+  handOver?: (part: readonly string[], held: Set<string>) => void;
+}) {
+  const fake = new FakeClock();
+  const clock = fake.for("c");
+  const held = new Set(ids(over.n ?? 100));
+  const batches: [number, number][] = [];
+  const start = clock.now();
+  let ended: number | undefined;
+  const draining = drain({
+    clock,
+    batch: 10,
+    patienceMs: 1000,
+    pollMs: over.pollMs ?? 300,
+    deadline: start + over.deadline,
+    held: () => [...held],
+    handOver: async (part) => {
+      batches.push([clock.now() - start, part.length]);
+      if (over.handOver) over.handOver(part, held);
+      else for (const id of part) held.delete(id);
+    },
+    // Asked with how long ago the last batch went.
+    taken: async () => over.taken?.(clock.now() - start - (batches.at(-1)?.[0] ?? 0)) ?? false,
+  }).then((handed) => {
+    ended = clock.now() - start;
+    return handed;
+  });
+  await fake.advance(10_000);
+  return { handed: await draining, ended, batches };
+}
+
 describe("drain", () => {
   it("starts no batch and waits no longer than its deadline, and grows the batches to fit what is left", async () => {
-    const fake = new FakeClock();
-    const clock = fake.for("c");
-    const held = new Set(ids(100));
-    const batches: [number, number][] = [];
-    const start = clock.now();
-    let ended: number | undefined;
-    const draining = drain({
-      clock,
-      batch: 10,
-      patienceMs: 1000,
-      pollMs: 300,
-      deadline: start + 3000,
-      held: () => [...held],
-      handOver: async (part) => {
-        batches.push([clock.now() - start, part.length]);
-        for (const id of part) held.delete(id);
-      },
-      taken: async () => false,
-    }).then((handed) => {
-      ended = clock.now() - start;
-      return handed;
-    });
-    await fake.advance(10_000);
+    const { handed, ended, batches } = await drained({ deadline: 3000 });
     // Nobody takes anything, so each batch waits its whole patience: a second per batch leaves
     // room for two more, which share the 90 left.
-    expect(await draining).toBe(100);
+    expect(handed).toBe(100);
     expect(batches).toEqual([
       [0, 10],
       [1000, 45],
@@ -45,54 +63,24 @@ describe("drain", () => {
   });
 
   it("stops at the deadline, the wait cut short", async () => {
-    const fake = new FakeClock();
-    const clock = fake.for("c");
-    const held = new Set(ids(100));
-    const start = clock.now();
-    let ended: number | undefined;
-    const draining = drain({
-      clock,
-      batch: 10,
-      patienceMs: 1000,
-      pollMs: 300,
-      deadline: start + 500,
-      held: () => [...held],
-      handOver: async (part) => {
-        held.delete(part[0] as string);
-      },
-      taken: async () => false,
-    }).then((handed) => {
-      ended = clock.now() - start;
-      return handed;
+    const { handed, ended } = await drained({
+      deadline: 500,
+      handOver: (part, held) => held.delete(part[0] as string),
     });
-    await fake.advance(10_000);
-    expect(await draining).toBe(10);
+    expect(handed).toBe(10);
     expect(ended).toBe(500);
   });
 
   it("hands the next batch over as soon as the last was taken", async () => {
-    const fake = new FakeClock();
-    const clock = fake.for("c");
-    const held = new Set(ids(30));
-    const batches: number[] = [];
-    const start = clock.now();
-    const draining = drain({
-      clock,
-      batch: 10,
-      patienceMs: 1000,
+    // Taken 100 ms after it went.
+    const { handed, batches } = await drained({
+      deadline: 2500,
+      n: 30,
       pollMs: 50,
-      deadline: start + 2500,
-      held: () => [...held],
-      handOver: async (part) => {
-        batches.push(clock.now() - start);
-        for (const id of part) held.delete(id);
-      },
-      // Taken 100 ms after it went.
-      taken: async () => clock.now() - start - (batches.at(-1) ?? 0) >= 100,
+      taken: (since) => since >= 100,
     });
-    await fake.advance(10_000);
-    expect(await draining).toBe(30);
-    expect(batches).toEqual([0, 100, 200]);
+    expect(handed).toBe(30);
+    expect(batches.map(([at]) => at)).toEqual([0, 100, 200]);
   });
 });
 
