@@ -111,21 +111,20 @@ describe("Holdings.handOver", () => {
     await stores.leases.acquire(["e1", "e2"], "c|1", 2000);
     const published: unknown[] = [];
     const dropped: string[] = [];
-    const holdings = new Holdings({
-      self: "c",
-      lease: "c|1",
-      leaseTtl: 2000,
-      logger: quiet,
-      watch: new LinkWatch(2000),
-      leases: () => stores.leases,
-      host: () => ({
-        statuses: () => [],
-        drop: async (gone) => void dropped.push(...gone),
-        reconnect: () => {},
-      }),
-      emit: () => {},
-      publish: async (message) => void published.push(message),
-    });
+    /** c's holdings over `stores`, whose links close with `drop`. */
+    const holdingsOf = (drop: (ids: readonly string[]) => Promise<void>) =>
+      new Holdings({
+        self: "c",
+        lease: "c|1",
+        leaseTtl: 2000,
+        logger: quiet,
+        watch: new LinkWatch(2000),
+        leases: () => stores.leases,
+        host: () => ({ statuses: () => [], drop, reconnect: () => {} }),
+        emit: () => {},
+        publish: async (message) => void published.push(message),
+      });
+    const holdings = holdingsOf(async (gone) => void dropped.push(...gone));
     holdings.held.add("e1").add("e2");
     redis.down = true;
     await expect(holdings.handOver(["e1"], () => "a")).rejects.toThrow();
@@ -137,22 +136,8 @@ describe("Holdings.handOver", () => {
     redis.down = false;
     expect(await stores.leases.read(["e1"])).toEqual(["c|1"]);
     // Links that would not close: the lease is kept for the stop as well.
-    const failing = new Holdings({
-      self: "c",
-      lease: "c|1",
-      leaseTtl: 2000,
-      logger: quiet,
-      watch: new LinkWatch(2000),
-      leases: () => stores.leases,
-      host: () => ({
-        statuses: () => [],
-        drop: async () => {
-          throw new Error("closing failed");
-        },
-        reconnect: () => {},
-      }),
-      emit: () => {},
-      publish: async (message) => void published.push(message),
+    const failing = holdingsOf(async () => {
+      throw new Error("closing failed");
     });
     failing.held.add("e2");
     await expect(failing.handOver(["e2"], () => "a")).rejects.toThrow("closing failed");

@@ -9,11 +9,11 @@ import {
 } from "./dispatcher.js";
 import { Emitter } from "./emitter.js";
 import { type EndpointInput, type ResolvedEndpoint, resolveEndpoint } from "./endpoint.js";
-import { diffEndpoints, hostOf, statusOf } from "./endpoint-list.js";
+import { diffEndpoints, statusOf } from "./endpoint-list.js";
 import { EndpointSupervisor, type SupervisorContext, type SupervisorReports } from "./endpoint-supervisor.js";
 import { describeError, XiaozhiError } from "./errors.js";
 import type { HealthScorer } from "./health.js";
-import { HostProbes } from "./host-probes.js";
+import { HostRecovery } from "./host-recovery.js";
 import { type Logger, silentLogger } from "./logger.js";
 import type { EndpointEvent, EndpointStatus, ManagerEventMap, ReconcileResult } from "./manager-events.js";
 import { endpointId, redact } from "./mask.js";
@@ -26,9 +26,6 @@ import {
 import { roundRobin, type Strategy } from "./strategy.js";
 import type { ToolSource } from "./tool-source.js";
 import { ToolSourceSwitch } from "./tool-source-switch.js";
-
-/** How far apart, on average, the endpoints of a host that is back are brought forward, ms. */
-const recoverySpacing = 2;
 
 export interface ConnectionManagerOptions<C extends Connection = Connection> extends SettingsChange {
   readonly connectionFactory: ConnectionFactory<C>;
@@ -63,10 +60,8 @@ export class ConnectionManager<C extends Connection = Connection> {
   readonly #random: () => number;
   readonly #events: Emitter<ManagerEventMap>;
   readonly #members = new Map<string, Member<C>>();
-  /** When each host last had its waiting endpoints brought forward (see `recoveryWindow`). */
-  readonly #recoveredAt = new Map<string, number>();
-  /** Hosts whose every endpoint is refused, probed until they answer. */
-  readonly #probes: HostProbes;
+  /** Brings a host's waiting endpoints forward when it is back. */
+  readonly #recovery: HostRecovery<C>;
   /** First connects go through it: at most `connectConcurrency` at a time, not all at once. */
   readonly #gate = new ConnectGate(() => this.#settings.connectConcurrency);
   readonly #tools = new ToolSourceSwitch();
@@ -101,8 +96,8 @@ export class ConnectionManager<C extends Connection = Connection> {
           const { from, to } = payload as SupervisorReports["stateChanged"];
           if (from === "connected" || to === "connected") this.#dispatcher.invalidate();
         }
-        if (event === "connected") this.#recover(supervisor.endpoint);
-        if (event === "reconnectScheduled") this.#probeHost(supervisor.endpoint);
+        if (event === "connected") this.#recovery.connected(supervisor.endpoint);
+        if (event === "reconnectScheduled") this.#recovery.waiting(supervisor.endpoint);
         this.#emit(
           event,
           supervisor.endpoint,
@@ -110,11 +105,12 @@ export class ConnectionManager<C extends Connection = Connection> {
         );
       },
     };
-    this.#probes = new HostProbes({
+    this.#recovery = new HostRecovery({
+      supervisors: () => [...this.#members.values()].map((m) => m.supervisor),
+      settings: () => this.#settings,
+      now: this.#now,
+      random: this.#random,
       probe: this.#factory.probe?.bind(this.#factory),
-      interval: () => (this.#settings.recoveryWindow > 0 ? this.#settings.probeInterval : 0),
-      waiting: (host) => this.#waitingOn(host),
-      answered: (host) => this.#bringForward(host, this.#now()),
     });
     this.#dispatcher = new Dispatcher<C>({
       candidates: () => [...this.#members.values()].map((m) => m.candidate),
@@ -191,7 +187,7 @@ export class ConnectionManager<C extends Connection = Connection> {
   /** Closes every link with 1000 and stops reconnecting; `connect()` starts them again. */
   async disconnect(): Promise<void> {
     this.#running = false;
-    this.#probes.stop();
+    this.#recovery.stop();
     this.#gate.drain();
     await Promise.allSettled(
       [...this.#members.values()].map((m) => m.supervisor.stop(1000, "disconnect", "disconnected")),
@@ -344,7 +340,7 @@ export class ConnectionManager<C extends Connection = Connection> {
    */
   async cleanup(): Promise<void> {
     this.#running = false;
-    this.#probes.stop();
+    this.#recovery.stop();
     this.#gate.drain();
     await Promise.allSettled([...this.#members.keys()].map((id) => this.removeEndpoint(id)));
     this.#tools.detach();
@@ -377,57 +373,6 @@ export class ConnectionManager<C extends Connection = Connection> {
     this.#dispatcher.invalidate();
     if (announce) this.#emit("added", endpoint, {});
     return member;
-  }
-
-  /**
-   * A link to `endpoint`'s host is up again: the other endpoints of that host waiting to retry try
-   * soon (see {@link bringForward}). Once per window per host, so a thousand links coming back
-   * cost one pass.
-   */
-  #recover(endpoint: ResolvedEndpoint): void {
-    const window = this.#settings.recoveryWindow;
-    const host = hostOf(endpoint);
-    if (host === undefined) return;
-    this.#probes.connected(host);
-    if (window <= 0) return;
-    const now = this.#now();
-    const last = this.#recoveredAt.get(host);
-    if (last !== undefined && now - last < window) return;
-    this.#bringForward(host, now);
-  }
-
-  /**
-   * The endpoints of `host` waiting to retry try within `recoveryWindow`, each at a random point
-   * of a spread of about 2 ms per endpoint (at most the window): a thousand are spread over two
-   * seconds, three come back at once.
-   */
-  #bringForward(host: string, now: number): void {
-    this.#recoveredAt.set(host, now);
-    const waiting: EndpointSupervisor<C>[] = [];
-    for (const { supervisor } of this.#members.values()) {
-      if (supervisor.state === "reconnecting" && hostOf(supervisor.endpoint) === host)
-        waiting.push(supervisor);
-    }
-    const spread = Math.min(this.#settings.recoveryWindow, waiting.length * recoverySpacing);
-    for (const supervisor of waiting) supervisor.hasten(now + Math.floor(this.#random() * spread));
-  }
-
-  /** An endpoint is waiting to retry: when its whole host is, the host is probed. */
-  #probeHost(endpoint: ResolvedEndpoint): void {
-    const host = hostOf(endpoint);
-    if (host !== undefined) this.#probes.waiting(host);
-  }
-
-  /** The endpoints of `host` waiting to retry, unless one of them is connected or trying. */
-  #waitingOn(host: string): ResolvedEndpoint[] | undefined {
-    const waiting: ResolvedEndpoint[] = [];
-    for (const { supervisor } of this.#members.values()) {
-      if (hostOf(supervisor.endpoint) !== host) continue;
-      const state = supervisor.state;
-      if (state === "connected" || state === "connecting") return undefined;
-      if (state === "reconnecting") waiting.push(supervisor.endpoint);
-    }
-    return waiting.length > 0 ? waiting : undefined;
   }
 
   #emit<K extends keyof ManagerEventMap>(
