@@ -6,6 +6,40 @@ import type {
 } from "@xiaozhi-connect/webserver-adapter";
 import type { LiveMember } from "./stores.js";
 
+/** Where the endpoints' view is read from: the list, who holds what, and what holders published. */
+export interface ViewSource {
+  readonly self: string;
+  readonly list: { readonly desired: ReadonlyMap<string, ListedEndpoint> };
+  readonly holdings: { readonly holders: ReadonlyMap<string, string> };
+  readonly peers: { status(holder: string, id: string): EndpointStatus | undefined };
+}
+
+/** Every listed endpoint as {@link endpointView} shows it, `local` being what runs here. */
+export function endpointsView(source: ViewSource, local: readonly EndpointStatus[]): ClusterEndpointStatus[] {
+  const here = new Map(local.map((s) => [s.id, s]));
+  return [...source.list.desired.values()].map((shown) => shownView(source, shown, here.get(shown.id)));
+}
+
+/** One listed endpoint as {@link endpointView} shows it, or `undefined` when it is not listed. */
+export function listedView(
+  source: ViewSource,
+  id: string,
+  local: EndpointStatus | undefined,
+): ClusterEndpointStatus | undefined {
+  const shown = source.list.desired.get(id);
+  return shown ? shownView(source, shown, local) : undefined;
+}
+
+function shownView(
+  source: ViewSource,
+  shown: ListedEndpoint,
+  local: EndpointStatus | undefined,
+): ClusterEndpointStatus {
+  const holder = source.holdings.holders.get(shown.id);
+  const remote = holder ? source.peers.status(holder, shown.id) : undefined;
+  return endpointView(shown, local, source.self, holder, remote);
+}
+
 /**
  * One endpoint as every instance shows it: as it runs here, else as its holder published it,
  * else as listed, disconnected, with the holder (or `null` while none holds it).

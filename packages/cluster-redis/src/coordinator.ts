@@ -7,10 +7,9 @@ import type {
   ClusterHost,
   ClusterUpdateOptions,
   ClusterView,
-  ListedEndpoint,
 } from "@xiaozhi-connect/webserver-adapter";
 import { type ClusterClock, sleep, systemClock } from "./clock.js";
-import { endpointView, instancesView } from "./cluster-view.js";
+import { endpointsView, instancesView, listedView, type ViewSource } from "./cluster-view.js";
 import {
   type CoordinatorOptions,
   defaultHandoverBatch,
@@ -29,8 +28,9 @@ import { onMessage } from "./on-message.js";
 import { Peers, tickOf } from "./peers.js";
 import { PlanGate } from "./plan-gate.js";
 import { plan, type Snapshot } from "./planner.js";
-import { StatusFeed } from "./status-feed.js";
-import type { BeatResult, ClusterStores, MemberInfo } from "./stores.js";
+import { Reachability } from "./reachability.js";
+import { StatusFeed, storedFeed } from "./status-feed.js";
+import type { ClusterStores, MemberInfo } from "./stores.js";
 import { TickLoop } from "./tick-loop.js";
 
 /**
@@ -80,12 +80,12 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   #host: ClusterHost | undefined;
   #unsubscribe: (() => void) | undefined;
   #settling = false;
-  #reachable = false;
-  #warned = false;
+  readonly #redis: Reachability;
   #joining = false;
   /** Stopping gracefully: handing what it runs over, taking nothing. */
   #leaving = false;
   readonly #membership: Membership;
+  readonly #viewSource: ViewSource;
   #stopped = false;
 
   constructor(options: CoordinatorOptions) {
@@ -104,6 +104,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     this.#watch = new LinkWatch(this.leaseTtl);
     this.#list = new ListKnowledge(options.seed, options.describe);
     const emit = (event: keyof ClusterEventMap) => this.#emit(event);
+    this.#redis = new Reachability(this.#logger, options.redis, () => emit("view"));
     this.#changes = new ListChanges({
       clock: this.#clock,
       loop: this.#loop,
@@ -139,6 +140,12 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       feed: this.#feed,
       tick: () => this.#loop.kick(),
     });
+    this.#viewSource = {
+      self: this.instanceId,
+      list: this.#list,
+      holdings: this.#holdings,
+      peers: this.#peers,
+    };
   }
 
   on<K extends keyof ClusterEventMap>(event: K, listener: (payload: ClusterEventMap[K]) => void): () => void {
@@ -179,7 +186,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     } finally {
       this.#joining = false;
     }
-    if (!this.#reachable || this.#membership.taken || this.#stopped) return;
+    if (!this.#redis.reachable || this.#membership.taken || this.#stopped) return;
     await this.#publish({ t: "joined", by: this.instanceId }).catch(() => {});
     await sleep(this.#clock, this.#tickMs);
     await this.#loop.kick();
@@ -199,26 +206,18 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   }
 
   endpoints(local: readonly EndpointStatus[]): ClusterEndpointStatus[] {
-    const here = new Map(local.map((s) => [s.id, s]));
-    return [...this.#list.desired.values()].map((shown) => this.#show(shown, here.get(shown.id)));
+    return endpointsView(this.#viewSource, local);
   }
 
   endpoint(id: string, local: EndpointStatus | undefined): ClusterEndpointStatus | undefined {
-    const shown = this.#list.desired.get(id);
-    return shown ? this.#show(shown, local) : undefined;
-  }
-
-  #show(shown: ListedEndpoint, local: EndpointStatus | undefined): ClusterEndpointStatus {
-    const holder = this.#holdings.holders.get(shown.id);
-    const remote = holder ? this.#peers.status(holder, shown.id) : undefined;
-    return endpointView(shown, local, this.instanceId, holder, remote);
+    return listedView(this.#viewSource, id, local);
   }
 
   view(): ClusterView {
     return {
       instanceId: this.instanceId,
       redis: this.#options.redis,
-      reachable: this.#reachable,
+      reachable: this.#redis.reachable,
       leaseTtl: this.leaseTtl,
       version: this.#list.epoch === undefined ? 0 : this.#list.version,
       instances: instancesView(this.#peers.live, this.#holdings.holders, {
@@ -238,7 +237,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
    */
   async drain(): Promise<void> {
     const stores = this.#stores;
-    if (this.#leaving || this.#stopped || !stores || !this.#reachable || this.#holdings.held.size === 0)
+    if (this.#leaving || this.#stopped || !stores || !this.#redis.reachable || this.#holdings.held.size === 0)
       return;
     const deadline = this.#clock.now() + drainBudgetMs;
     // Who takes over: the instances that tick, neither joining nor leaving.
@@ -273,20 +272,16 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     this.#stopped = true;
     await this.#loop.stop();
     const stores = this.#stores;
-    const ids = [...this.#holdings.held, ...this.#holdings.unreleased];
-    this.#holdings.held.clear();
-    this.#holdings.unreleased.clear();
-    if (stores) {
-      try {
-        await stores.leases.release(ids, `${this.instanceId}|${this.#incarnation}`);
-        if (!this.#membership.taken) await stores.members.leave(this.instanceId, this.#incarnation);
-        await this.#publish({ t: "left", by: this.instanceId });
-      } catch (error) {
-        this.#logger.warn(
-          { err: (error as Error).message, endpoints: ids.length },
-          "could not release the leases; they lapse after the lease TTL",
-        );
-      }
+    const held = this.#holdings.held.size + this.#holdings.unreleased.size;
+    try {
+      await this.#holdings.releaseAll();
+      if (stores && !this.#membership.taken) await stores.members.leave(this.instanceId, this.#incarnation);
+      await this.#publish({ t: "left", by: this.instanceId });
+    } catch (error) {
+      this.#logger.warn(
+        { err: (error as Error).message, endpoints: held },
+        "could not release the leases; they lapse after the lease TTL",
+      );
     }
     this.#unsubscribe?.();
     stores?.close();
@@ -298,13 +293,13 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   async #tick(): Promise<void> {
     const stores = this.#stores;
     if (this.#stopped || !stores) return;
-    const wasReachable = this.#reachable;
+    const wasReachable = this.#redis.reachable;
     try {
       // Renewed first, and every tick while Redis was away: a pause shows as a lost lease at once.
       await this.#holdings.renew(this.#clock.now(), !wasReachable);
       const beat = await stores.members.beat(this.instanceId, this.#info(), this.#randomId());
       if (beat.taken) {
-        this.#reachable = true;
+        this.#redis.answered();
         await this.#membership.refused(beat.holder);
         return;
       }
@@ -312,43 +307,28 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       if (this.#leaving) return;
       await this.#membership.joined(beat, wasReachable);
       await this.#peers.update(beat.live, beat.now, (ids) => stores.members.readStatuses(ids));
-      await this.#syncList(beat.list, beat.now);
+      const synced = await syncList(this.#list, stores.list, beat.list, beat.now, {
+        newEpoch: this.#randomId,
+        settleMs: listSettle,
+        logger: this.#logger,
+      });
+      this.#settling = synced.settling;
+      if (synced.changed) this.#emit("changed");
       await this.#balance();
       const host = this.#host;
       if (host) {
-        await this.#feed.send(this.#clock.now(), this.leaseTtl, this.instanceId, () => host.statuses(), {
-          save: (change, text) =>
-            stores.members.saveStatus(
-              this.instanceId,
-              { ...change, incarnation: this.#incarnation },
-              text,
-              this.leaseTtl * 3,
-            ),
-          keep: () => stores.members.keepStatus(this.instanceId, this.leaseTtl * 3),
-        });
-      }
-      if (!wasReachable) {
-        this.#reachable = true;
-        this.#warned = false;
-        this.#logger.info(
-          { redis: this.#options.redis, held: this.#holdings.held.size },
-          "cluster: Redis reachable",
+        const store = storedFeed(stores.members, this.instanceId, this.#incarnation, this.leaseTtl);
+        await this.#feed.send(
+          this.#clock.now(),
+          this.leaseTtl,
+          this.instanceId,
+          () => host.statuses(),
+          store,
         );
-        this.#emit("view");
       }
+      this.#redis.reached(this.#holdings.held.size);
     } catch (error) {
-      if (this.#stopped) return;
-      if (this.#reachable || !this.#warned) {
-        this.#warned = true;
-        this.#logger.warn(
-          { err: (error as Error).message, redis: this.#options.redis, held: this.#holdings.held.size },
-          "cluster: Redis out of reach; keeping the endpoints held here and taking no new ones",
-        );
-      }
-      if (this.#reachable) {
-        this.#reachable = false;
-        this.#emit("view");
-      }
+      if (!this.#stopped) this.#redis.lost(error as Error, this.#holdings.held.size);
     }
   }
 
@@ -365,17 +345,6 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       ...(this.#joining ? { joining: true } : {}),
       ...(this.#leaving ? { leaving: true } : {}),
     };
-  }
-
-  /** Reads the list when it changed; seeds it when Redis has none, or restores one known better. */
-  async #syncList(identity: Extract<BeatResult, { taken: false }>["list"], now: number): Promise<void> {
-    const synced = await syncList(this.#list, (this.#stores as ClusterStores).list, identity, now, {
-      newEpoch: this.#randomId,
-      settleMs: listSettle,
-      logger: this.#logger,
-    });
-    this.#settling = synced.settling;
-    if (synced.changed) this.#emit("changed");
   }
 
   /** Reads the leases, plans, and carries the plan out. */

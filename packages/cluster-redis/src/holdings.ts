@@ -74,6 +74,18 @@ export class Holdings {
     if (lost.length > 0) await this.lose(lost);
   }
 
+  /**
+   * Lets every lease of this process go at once, for a stop (the caller closed the links first).
+   * Forgets them before it asks: what fails lapses after the TTL. Resolves with how many.
+   */
+  async releaseAll(): Promise<number> {
+    const ids = [...this.held, ...this.unreleased];
+    this.held.clear();
+    this.unreleased.clear();
+    await this.options.leases()?.release(ids, this.options.lease);
+    return ids.length;
+  }
+
   /** These leases are another's now: close their links. */
   async lose(ids: readonly string[]): Promise<void> {
     this.options.logger.warn(

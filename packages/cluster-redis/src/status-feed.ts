@@ -1,6 +1,6 @@
 import type { EndpointStatus } from "@xiaozhi-connect/core";
 import type { StatusChangeMessage } from "./messages.js";
-import type { StatusChange } from "./stores.js";
+import type { MembershipStore, StatusChange } from "./stores.js";
 
 /** An endpoint as last published: what the view shows of it, and the figures that drift. */
 interface Published {
@@ -90,6 +90,19 @@ export class StatusFeed {
     this.#full = false;
     this.#published = published;
   }
+}
+
+/** Where an instance's feed is stored: its copy in Redis, kept for three leases. */
+export function storedFeed(
+  members: MembershipStore,
+  self: string,
+  incarnation: string,
+  leaseTtl: number,
+): { save(change: StatusChange, message: string): Promise<void>; keep(): Promise<void> } {
+  return {
+    save: (change, message) => members.saveStatus(self, { ...change, incarnation }, message, leaseTtl * 3),
+    keep: () => members.keepStatus(self, leaseTtl * 3),
+  };
 }
 
 /** Whether an endpoint's health moved by 10 or more, or its RTT by half and 20 ms, since published. */

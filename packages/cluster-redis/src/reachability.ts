@@ -1,0 +1,53 @@
+import type { Logger } from "@xiaozhi-connect/core";
+
+/**
+ * Whether Redis answered the last tick, and the two log lines around it: one warning when it goes
+ * out of reach (or on the first failure, when it never was reached), one line when it is back.
+ * `changed` runs on every flip, so the view shows it.
+ */
+export class Reachability {
+  #reachable = false;
+  #warned = false;
+  readonly #logger: Logger;
+  readonly #redis: string;
+  readonly #changed: () => void;
+
+  constructor(logger: Logger, redis: string, changed: () => void) {
+    this.#logger = logger;
+    this.#redis = redis;
+    this.#changed = changed;
+  }
+
+  get reachable(): boolean {
+    return this.#reachable;
+  }
+
+  /** Redis answered, without the view's notice (another instance holds this id). */
+  answered(): void {
+    this.#reachable = true;
+  }
+
+  /** A tick went through: `held` endpoints are held here. */
+  reached(held: number): void {
+    if (this.#reachable) return;
+    this.#reachable = true;
+    this.#warned = false;
+    this.#logger.info({ redis: this.#redis, held }, "cluster: Redis reachable");
+    this.#changed();
+  }
+
+  /** A tick failed on Redis. */
+  lost(error: Error, held: number): void {
+    if (this.#reachable || !this.#warned) {
+      this.#warned = true;
+      this.#logger.warn(
+        { err: error.message, redis: this.#redis, held },
+        "cluster: Redis out of reach; keeping the endpoints held here and taking no new ones",
+      );
+    }
+    if (this.#reachable) {
+      this.#reachable = false;
+      this.#changed();
+    }
+  }
+}
