@@ -66,6 +66,7 @@ export class ConfigApplier {
   #line: Promise<unknown> = Promise.resolve();
   #applied = false;
   #closed = false;
+  #reapplying = false;
   #servicesStarted: Promise<void> = Promise.resolve();
   /** Set once a caller chose the tools (`initializeXiaozhiConnection(…, tools)`). */
   #toolSourceChosen = false;
@@ -140,6 +141,21 @@ export class ConfigApplier {
     const run = this.#line.then(task);
     this.#line = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * Re-applies the running config (as a cluster change) on the serial line: once, however often it
+   * is asked before that runs. A failure is logged.
+   */
+  reapplySoon(): void {
+    if (this.#reapplying || this.#closed) return;
+    this.#reapplying = true;
+    void this.serially(async () => {
+      this.#reapplying = false;
+      return this.applyNow(this.#config, "cluster");
+    }).catch((error) =>
+      this.parts.logger.error({ err: redact(describeError(error)) }, "cluster: could not apply"),
+    );
   }
 
   /** Within `serially`: validates, builds and commits `next`. */

@@ -29,26 +29,40 @@ export interface ToolBudget {
   readonly over: boolean;
 }
 
-/**
- * The budget of every endpoint of `mcpEndpoint`, by endpoint id, from the list each one's agent
- * would get now (its `services`/`tools` filter applied). Undefined when the tool source lists only
- * asynchronously (a third party's), as no list is at hand.
- */
-export function toolBudgets(
-  source: ToolSource,
-  mcpEndpoint: XiaozhiConfig["mcpEndpoint"],
-  fallbackMax: number | undefined,
-): Record<string, ToolBudget> | undefined {
+/** An endpoint as its budget is worked out: its id, its `services`/`tools` filter, its own `maxTools`. */
+export interface BudgetTarget {
+  readonly id: string;
+  readonly filter: ToolFilter | undefined;
+  readonly maxTools: number | undefined;
+}
+
+/** The endpoints of `mcpEndpoint` to budget, resolved once per list: ids cost a URL parse each. */
+export function budgetTargets(mcpEndpoint: XiaozhiConfig["mcpEndpoint"]): BudgetTarget[] {
   const limits = new Map<string, number>();
   for (const entry of Array.isArray(mcpEndpoint) ? mcpEndpoint : []) {
     if (typeof entry === "object" && entry.maxTools !== undefined)
       limits.set(endpointId(entry.url.trim()), entry.maxTools);
   }
+  return selectEndpoints(mcpEndpoint).endpoints.map((endpoint) => {
+    const id = resolveEndpoint(endpoint).id;
+    return { id, filter: endpoint.data as ToolFilter | undefined, maxTools: limits.get(id) };
+  });
+}
+
+/**
+ * The budget of every target, by endpoint id, from the list each one's agent would get now (its
+ * `services`/`tools` filter applied). Undefined when the tool source lists only asynchronously (a
+ * third party's), as no list is at hand.
+ */
+export function toolBudgets(
+  source: ToolSource,
+  targets: readonly BudgetTarget[],
+  fallbackMax: number | undefined,
+): Record<string, ToolBudget> | undefined {
   const budgets: Record<string, ToolBudget> = {};
   // Endpoints without a filter share one list, measured once.
   let whole: { tools: number; bytes: number } | undefined;
-  for (const endpoint of selectEndpoints(mcpEndpoint).endpoints) {
-    const filter = endpoint.data as ToolFilter | undefined;
+  for (const { id, filter, maxTools: own } of targets) {
     let measured = filter ? undefined : whole;
     if (!measured) {
       const list = toolSubset(source, filter).listTools();
@@ -56,8 +70,7 @@ export function toolBudgets(
       measured = measure(list as readonly ToolDescriptor[]);
       if (!filter) whole = measured;
     }
-    const id = resolveEndpoint(endpoint).id;
-    const maxTools = limits.get(id) ?? fallbackMax ?? defaultMaxTools;
+    const maxTools = own ?? fallbackMax ?? defaultMaxTools;
     budgets[id] = { ...measured, maxTools, over: measured.tools > maxTools };
   }
   return budgets;

@@ -1,23 +1,19 @@
 import type { StrategyRegistry } from "@xiaozhi-connect/balancer";
-import {
-  type Connection,
-  type ConnectionFactory,
-  type ConnectionManager,
-  describeError,
-  type EndpointStatus,
-  type HealthScorer,
-  type Logger,
-  redact,
-  resolveEndpoint,
-  type Strategy,
-  type ToolDescriptor,
-  type ToolSource,
+import type {
+  Connection,
+  ConnectionFactory,
+  ConnectionManager,
+  EndpointStatus,
+  HealthScorer,
+  Logger,
+  Strategy,
+  ToolDescriptor,
+  ToolSource,
 } from "@xiaozhi-connect/core";
-import type { ToolFilter } from "@xiaozhi-connect/mcp-services";
 import { inject, injectable } from "tsyringe";
 import type { ClusterCoordinator } from "../cluster.js";
 import type { ConfigFile, ConfigStatus } from "../config/config-file.js";
-import { endpointToAdd, selectEndpoints } from "../config/endpoints.js";
+import { endpointToAdd } from "../config/endpoints.js";
 import type { XiaozhiConfig } from "../config/schema.js";
 import {
   ClockToken,
@@ -40,7 +36,7 @@ import { ConfigApplier } from "./config-applier.js";
 import { type DirectoryHost, type EndpointDirectory, FileEndpointDirectory } from "./endpoint-directory.js";
 import { type AdapterEventMap, EventFeed, unknownTool } from "./event-feed.js";
 import { ServiceAdmin } from "./service-admin.js";
-import { ToolBudgetWarnings, toolBudgets } from "./tool-budget.js";
+import { ToolLimits } from "./tool-limits.js";
 import type { AdapterStatus, ServiceCatalog, ServiceInfo, ToolInfo } from "./views.js";
 
 /**
@@ -70,12 +66,9 @@ export class XiaozhiConnectionAdapter {
   #joined: Promise<void> | undefined;
   #closed = false;
   #cleanup: Promise<void> | undefined;
-  /** The config and list the budgets were last checked for. */
-  #budgetsOf: { readonly config: XiaozhiConfig; readonly listed: unknown } | undefined;
   /** Names of the tools offered now; calls of other names are recorded as an unknown tool. */
   #toolNames = new Set<string>();
-  #reapplying = false;
-  readonly #budgetWarnings: ToolBudgetWarnings;
+  readonly #limits: ToolLimits;
 
   constructor(
     @inject(ConnectionManagerToken) readonly manager: ConnectionManager<Connection>,
@@ -94,8 +87,14 @@ export class XiaozhiConnectionAdapter {
     this.history = new ActivityHistory({ now });
     this.callLog = new CallLog({ now });
     this.#catalog = tools as ToolSource & ServiceCatalog;
-    this.#budgetWarnings = new ToolBudgetWarnings(logger);
     this.#directory = cluster ? new ClusterEndpointDirectory(cluster) : new FileEndpointDirectory();
+    this.#limits = new ToolLimits({
+      tools,
+      logger,
+      config: () => this.config,
+      listed: (config) => this.#directory.listed(config),
+      names: () => new Map(this.endpoints().map((e) => [e.id, e.name])),
+    });
     this.#applier = new ConfigApplier(config, {
       manager,
       factory,
@@ -110,7 +109,7 @@ export class XiaozhiConnectionAdapter {
       now,
       wrapTools: (source) => this.callLog.wrap(source),
       onStatus: (status) => {
-        this.#checkBudgets(false);
+        if (!this.#closed) this.#limits.check(false);
         this.#feed.emit("config", status);
       },
     });
@@ -126,7 +125,7 @@ export class XiaozhiConnectionAdapter {
       tools.onToolsChanged(
         () =>
           void this.#refreshToolNames().then((list) => {
-            this.#checkBudgets();
+            if (!this.#closed) this.#limits.check();
             this.#feed.emit("tools", { tools: list });
           }),
       ),
@@ -318,8 +317,8 @@ export class XiaozhiConnectionAdapter {
   status(version: string): AdapterStatus {
     const endpoints = this.endpoints();
     const view = this.#directory.view();
-    const toolFilters = this.#toolFilters();
-    const toolBudget = this.#budgets();
+    const toolFilters = this.#limits.filters();
+    const toolBudget = this.#limits.budgets();
     return {
       version,
       startedAt: this.startedAt,
@@ -329,39 +328,6 @@ export class XiaozhiConnectionAdapter {
       ...(toolBudget ? { toolBudget } : {}),
       ...(view ? { cluster: view } : {}),
     };
-  }
-
-  #budgets() {
-    return toolBudgets(this.tools, this.#directory.listed(this.config), this.config.connection?.maxTools);
-  }
-
-  /**
-   * Logs each endpoint newly given more tools than its `maxTools`. After an apply (not `always`)
-   * only when the config or the list changed: a cluster applies the same ones on every lease change.
-   */
-  #checkBudgets(always = true): void {
-    if (this.#closed) return;
-    const listed = this.#directory.listed(this.config);
-    if (!always && this.#budgetsOf?.config === this.config && this.#budgetsOf.listed === listed) return;
-    this.#budgetsOf = { config: this.config, listed };
-    const names = new Map(this.endpoints().map((e) => [e.id, e.name]));
-    this.#budgetWarnings.check(this.#budgets(), (id) => names.get(id));
-  }
-
-  /** The `{services?, tools?}` limits of the endpoints that have one, by id; undefined when none does. */
-  #toolFilters(): Record<string, ToolFilter> | undefined {
-    let filters: Record<string, ToolFilter> | undefined;
-    for (const endpoint of selectEndpoints(this.#directory.listed(this.config)).endpoints) {
-      // The data also carries the endpoint's result bound, which limits no tool.
-      const { services, tools } = (endpoint.data ?? {}) as ToolFilter;
-      if (services === undefined && tools === undefined) continue;
-      filters ??= {};
-      filters[resolveEndpoint(endpoint).id] = {
-        ...(services === undefined ? {} : { services }),
-        ...(tools === undefined ? {} : { tools }),
-      };
-    }
-    return filters;
   }
 
   /**
@@ -409,17 +375,9 @@ export class XiaozhiConnectionAdapter {
       change: (edit) => applier.change(edit),
       apply: (config) => applier.applyNow(config, "code"),
       reapply: () => applier.applyNow(applier.config, "cluster"),
+      // Not once the stop began: the cluster hands over what runs here, and nothing re-applies.
       reapplySoon: () => {
-        if (this.#reapplying || this.#closed) return;
-        this.#reapplying = true;
-        void applier
-          .serially(async () => {
-            this.#reapplying = false;
-            return applier.applyNow(applier.config, "cluster");
-          })
-          .catch((error) =>
-            this.logger.error({ err: redact(describeError(error)) }, "cluster: could not apply"),
-          );
+        if (!this.#closed) applier.reapplySoon();
       },
       closed: () => this.#closed,
     };

@@ -1,0 +1,91 @@
+import type { Logger, ToolSource } from "@xiaozhi-connect/core";
+import type { ToolFilter } from "@xiaozhi-connect/mcp-services";
+import type { XiaozhiConfig } from "../config/schema.js";
+import {
+  type BudgetTarget,
+  budgetTargets,
+  type ToolBudget,
+  ToolBudgetWarnings,
+  toolBudgets,
+} from "./tool-budget.js";
+
+export interface ToolLimitsSource {
+  readonly tools: ToolSource;
+  readonly logger: Logger;
+  /** The running config. */
+  config(): XiaozhiConfig;
+  /** The endpoint list as it runs (the file's, or the cluster's). */
+  listed(config: XiaozhiConfig): XiaozhiConfig["mcpEndpoint"];
+  /** Each endpoint's name, by id, for the warnings. */
+  names(): ReadonlyMap<string, string | undefined>;
+}
+
+/** An endpoint list, resolved. */
+interface Resolved {
+  readonly listed: unknown;
+  readonly targets: readonly BudgetTarget[];
+  readonly filters: Record<string, ToolFilter> | undefined;
+}
+
+/**
+ * What limits the tools each endpoint's agent is given: its `{services?, tools?}` filter, and its
+ * budget (`maxTools`), with a warning logged when an agent is newly given more.
+ */
+export class ToolLimits {
+  readonly #warnings: ToolBudgetWarnings;
+  /** The config and list the budgets were last checked for. */
+  #checkedFor: { readonly config: XiaozhiConfig; readonly listed: unknown } | undefined;
+  /**
+   * The endpoints of the list last asked about, resolved, and their filters: a list is replaced,
+   * never changed in place, so ten thousand URLs are parsed once per list, not on every status.
+   */
+  #resolved: Resolved | undefined;
+
+  constructor(private readonly source: ToolLimitsSource) {
+    this.#warnings = new ToolBudgetWarnings(source.logger);
+  }
+
+  /** Each endpoint's tool count and size against its `maxTools`, by id. */
+  budgets(): Record<string, ToolBudget> | undefined {
+    const config = this.source.config();
+    return toolBudgets(this.source.tools, this.#resolve(config).targets, config.connection?.maxTools);
+  }
+
+  /**
+   * Logs each endpoint newly given more tools than its `maxTools`. After an apply (not `always`)
+   * only when the config or the list changed: a cluster applies the same ones on every lease change.
+   */
+  check(always = true): void {
+    const config = this.source.config();
+    const listed = this.source.listed(config);
+    if (!always && this.#checkedFor?.config === config && this.#checkedFor.listed === listed) return;
+    this.#checkedFor = { config, listed };
+    const names = this.source.names();
+    this.#warnings.check(this.budgets(), (id) => names.get(id));
+  }
+
+  /** The `{services?, tools?}` limits of the endpoints that have one, by id; undefined when none does. */
+  filters(): Record<string, ToolFilter> | undefined {
+    return this.#resolve(this.source.config()).filters;
+  }
+
+  #resolve(config: XiaozhiConfig): Resolved {
+    const listed = this.source.listed(config);
+    const known = this.#resolved;
+    if (known && known.listed === listed) return known;
+    const targets = budgetTargets(listed);
+    let filters: Record<string, ToolFilter> | undefined;
+    for (const { id, filter } of targets) {
+      // The data also carries the endpoint's result bound, which limits no tool.
+      const { services, tools } = filter ?? {};
+      if (services === undefined && tools === undefined) continue;
+      filters ??= {};
+      filters[id] = {
+        ...(services === undefined ? {} : { services }),
+        ...(tools === undefined ? {} : { tools }),
+      };
+    }
+    this.#resolved = { listed, targets, filters };
+    return this.#resolved;
+  }
+}
