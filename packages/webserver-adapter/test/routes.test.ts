@@ -212,9 +212,23 @@ describe("HTTP routes against a simulated Xiaozhi cloud", () => {
     };
     await read(/event: snapshot\ndata: .*"endpoints"/);
     stack.cloud.close(token("a"), 4004);
-    await read(new RegExp(`event: endpoint\\ndata: \\{"id":"${stack.idOf("a")}".*"state":"reconnecting"`));
+    const a = stack.idOf("a");
+    await read(new RegExp(`event: endpoint\\ndata: \\{"id":"${a}".*"state":"reconnecting"`));
+    await read(new RegExp(`event: endpoint\\ndata: \\{"id":"${a}".*"state":"connected"`));
     controller.abort();
     stack.responses.push(received);
+    // One event per change of the status, not one per manager event that told of it: the drop
+    // and the reconnect it schedules are one change.
+    const shown = [...received.matchAll(/event: endpoint\ndata: (.*)\n\n/g)]
+      .map((m) => JSON.parse(m[1] as string) as { id: string; state: string })
+      .filter((status) => status.id === a);
+    const text = shown.map((status) => JSON.stringify(status));
+    for (let i = 1; i < text.length; i++) expect(text[i]).not.toBe(text[i - 1]);
+    expect(shown.map((status) => status.state).slice(0, 3)).toEqual([
+      "reconnecting",
+      "connecting",
+      "connected",
+    ]);
   });
 });
 

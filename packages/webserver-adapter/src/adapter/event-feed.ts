@@ -37,7 +37,6 @@ const endpointEvents: readonly (keyof ManagerEventMap)[] = [
   "stateChanged",
   "connecting",
   "connected",
-  "initialized",
   "connectFailed",
   "disconnected",
   "reconnectScheduled",
@@ -81,13 +80,31 @@ export class EventFeed {
 
   /** Follows the manager's events; `close()` stops it. */
   follow({ manager, history, directory, offers }: FeedSources): void {
+    // The manager tells one change in several events (the state changed, and what it means: a
+    // reconnect scheduled, a link up); the status goes out once, after all of them, not once each.
+    let pending = new Set<string>();
+    const flush = () => {
+      const ids = pending;
+      pending = new Set();
+      for (const id of ids) {
+        const status = manager.getEndpointStatus(id);
+        if (!status) continue;
+        directory.touch();
+        this.emit("endpoint", directory.endpoint(id, status) ?? status);
+      }
+    };
     const publish = ({ id }: { id: string }) => {
-      const status = manager.getEndpointStatus(id);
-      if (!status) return;
-      directory.touch();
-      this.emit("endpoint", directory.endpoint(id, status) ?? status);
+      if (pending.size === 0) queueMicrotask(flush);
+      pending.add(id);
     };
     for (const event of endpointEvents) this.#unsubscribe.push(manager.on(event, publish));
+    // An agent may initialize before its link counts as connected; the status shows it only from
+    // then, and the link coming up publishes it.
+    this.#unsubscribe.push(
+      manager.on("initialized", (event) => {
+        if (manager.getEndpointStatus(event.id)?.state === "connected") publish(event);
+      }),
+    );
     const score = (id: string) => manager.getEndpointStatus(id)?.healthScore ?? 0;
     this.#unsubscribe.push(
       manager.on("rtt", ({ id, name, ms, at }) => {

@@ -12,6 +12,7 @@ import { mountAudit } from "./audit-routes.js";
 import { HttpAuth } from "./auth.js";
 import { mountCallLog } from "./call-log-routes.js";
 import { pageEndpoints, parseEndpointQuery } from "./endpoint-page.js";
+import { EventBatch } from "./event-batch.js";
 import { McpClientRoute } from "./mcp-clients.js";
 import { createMetrics } from "./metrics.js";
 
@@ -244,8 +245,9 @@ export function createXiaozhiRoutes(
       const done = new Promise<void>((resolve) => {
         ended = resolve;
       });
+      const batch = new EventBatch((text) => stream.write(text), ended);
       const send = <K extends keyof AdapterEventMap>(event: K, data: unknown) =>
-        void stream.writeSSE({ event, data: JSON.stringify(data) }).catch(ended);
+        batch.send(event, JSON.stringify(data));
       const subscriptions = [
         adapter.on("endpoint", (status) => send("endpoint", status)),
         adapter.on("removed", (payload) => send("removed", payload)),
@@ -259,20 +261,25 @@ export function createXiaozhiRoutes(
       ];
       streams.add(ended);
       stream.onAbort(ended);
-      await stream.writeSSE({
-        event: "snapshot",
-        data: JSON.stringify({
-          status: adapter.status(version),
-          endpoints: adapter.endpoints(),
-          tools: await adapter.listTools(),
-          services: adapter.services(),
-          calls: adapter.history.calls(),
-          toolStats: adapter.history.toolStats(),
-        }),
-      });
-      await done;
-      streams.delete(ended);
-      for (const unsubscribe of subscriptions) unsubscribe();
+      try {
+        await stream.writeSSE({
+          event: "snapshot",
+          data: JSON.stringify({
+            status: adapter.status(version),
+            endpoints: adapter.endpoints(),
+            tools: await adapter.listTools(),
+            services: adapter.services(),
+            calls: adapter.history.calls(),
+            toolStats: adapter.history.toolStats(),
+          }),
+        });
+        batch.open();
+        await done;
+      } finally {
+        batch.close();
+        streams.delete(ended);
+        for (const unsubscribe of subscriptions) unsubscribe();
+      }
     }),
   );
 
