@@ -27,7 +27,12 @@ interface I18n {
   dictionaries: Record<string, Dictionary>;
   setLanguage(tag: string): void;
   plain(segments: Segment[]): string;
-  pickLanguage(input: { query?: string; saved?: string; languages?: string[]; timeZone?: string }): string;
+  pickLanguage(input: {
+    query?: string;
+    saved?: string;
+    languages?: string[];
+    timeZone?: string | (() => string);
+  }): string;
 }
 interface Reasons {
   explain(text: string): Segment[];
@@ -130,6 +135,17 @@ describe("the dashboard's dictionaries", () => {
     expect(pick({ languages: ["en-US"], timeZone: "Asia/Shanghai" })).toBe("zh-CN");
     expect(pick({ languages: ["en-US"], timeZone: "Asia/Hong_Kong" })).toBe("en");
     expect(pick({ languages: ["zhx-Latn"] })).toBe("en");
+    // The time zone read only when nothing before it decided.
+    let asked = 0;
+    const zone = () => {
+      asked++;
+      return "Asia/Shanghai";
+    };
+    expect(pick({ saved: "en", timeZone: zone })).toBe("en");
+    expect(pick({ languages: ["zh-TW"], timeZone: zone })).toBe("zh-CN");
+    expect(asked).toBe(0);
+    expect(pick({ languages: ["en-US"], timeZone: zone })).toBe("zh-CN");
+    expect(asked).toBe(1);
   });
 });
 

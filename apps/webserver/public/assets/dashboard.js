@@ -25,7 +25,7 @@ setLanguage(
     query,
     saved: localStorage.getItem("xz-lang"),
     languages: navigator.languages?.length ? navigator.languages : [navigator.language],
-    timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    timeZone: () => Intl.DateTimeFormat().resolvedOptions().timeZone,
   }),
 );
 
@@ -155,6 +155,11 @@ const handlers = {
   },
 };
 
+/** How long events are handled before the page gets a turn, ms. */
+const sliceMs = 8;
+const yieldToPage = () =>
+  globalThis.scheduler?.yield ? scheduler.yield() : new Promise((resolve) => setTimeout(resolve, 0));
+
 async function follow() {
   for (let delay = 500; ; delay = Math.min(delay * 2, 10000)) {
     try {
@@ -169,10 +174,20 @@ async function follow() {
       delay = 500;
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
+      // Chunks since `buffer` with no end of an event in them: a snapshot of megabytes comes in
+      // many chunks, and is joined once when its end comes rather than searched again with each.
+      let pending = [];
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buffer += value;
+        let sliceStart = performance.now();
+        const before = pending.length > 0 ? pending[pending.length - 1] : buffer;
+        if (!(before.slice(-1) + value).includes("\n\n")) {
+          pending.push(value);
+          continue;
+        }
+        buffer += pending.join("") + value;
+        pending = [];
         // One pass over the chunk: a burst of events costs linear time, not a copy per event.
         let start = 0;
         for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n", start)) {
@@ -185,6 +200,12 @@ async function follow() {
             else if (line.startsWith("data:")) data += line.slice(5).trim();
           }
           if (handlers[event] && data) handlers[event](JSON.parse(data));
+          // A burst (a reconnect storm at ten thousand endpoints) is handled a slice at a time:
+          // the page draws and answers between slices.
+          if (performance.now() - sliceStart > sliceMs) {
+            await yieldToPage();
+            sliceStart = performance.now();
+          }
         }
         buffer = buffer.slice(start);
       }

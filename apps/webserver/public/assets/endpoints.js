@@ -143,33 +143,45 @@ function reconnectText(e) {
 const agoText = (e) =>
   e.lastError && e.connected && e.lastErrorAt ? t("ago", { time: duration(Date.now() - e.lastErrorAt) }) : "";
 
-// What each agent is given: the enabled tools, within its own limits when it has some.
+// What each agent is given: the enabled tools, within its own limits when it has some. Worked out
+// per row as rows are drawn (and kept until the next recount): ten thousand endpoints each with a
+// measured list cost nothing until their page is shown.
+let enabledTools = [];
 let givenAll = "";
-const givenSome = new Map();
-/** By endpoint id, the warning of an agent given more tools than its maxTools. */
-const overBudget = new Map();
+const given = new Map();
 
 /** Counts again after the tools, the limits or the language changed; rows are redrawn. */
 export function recountGiven() {
-  const enabled = state.tools.filter((x) => x.enabled && !x.unavailable);
-  givenAll = t("given", { count: enabled.length });
-  givenSome.clear();
-  for (const [id, filter] of state.filters) {
-    const services = new Set(filter.services ?? []);
-    const tools = new Set(filter.tools ?? []);
-    const count = enabled.filter((x) => tools.has(x.name) || services.has(x.service)).length;
-    givenSome.set(id, t("givenSome", { count, total: enabled.length }));
-  }
-  // The server measures each agent's list as it receives it: its size, and whether it has more
-  // tools than its maxTools.
-  overBudget.clear();
-  for (const [id, budget] of Object.entries(state.status?.toolBudget ?? {})) {
-    const size = budget.bytes < 1024 ? `${budget.bytes} B` : `${(budget.bytes / 1024).toFixed(1)} KiB`;
-    givenSome.set(id, t("givenSize", { given: givenSome.get(id) ?? givenAll, size }));
-    if (budget.over) overBudget.set(id, t("overBudget", { max: budget.maxTools }));
-  }
+  enabledTools = state.tools.filter((x) => x.enabled && !x.unavailable);
+  givenAll = t("given", { count: enabledTools.length });
+  given.clear();
   for (const id of rows.keys()) dirty.add(id);
   schedule();
+}
+
+/** What an endpoint's agent is given, and the warning when that is more than its maxTools. */
+function givenTo(id) {
+  let text = given.get(id);
+  if (text !== undefined) return text;
+  const filter = state.filters.get(id);
+  if (filter) {
+    const services = new Set(filter.services ?? []);
+    const tools = new Set(filter.tools ?? []);
+    const count = enabledTools.filter((x) => tools.has(x.name) || services.has(x.service)).length;
+    text = { given: t("givenSome", { count, total: enabledTools.length }), over: "" };
+  } else text = { given: givenAll, over: "" };
+  // The server measures each agent's list as it receives it: its size, and whether it has more
+  // tools than its maxTools.
+  const budget = state.status?.toolBudget?.[id];
+  if (budget) {
+    const size = budget.bytes < 1024 ? `${budget.bytes} B` : `${(budget.bytes / 1024).toFixed(1)} KiB`;
+    text = {
+      given: t("givenSize", { given: text.given, size }),
+      over: budget.over ? t("overBudget", { max: budget.maxTools }) : "",
+    };
+  }
+  given.set(id, text);
+  return text;
 }
 
 // Every row is a clone of one made per language: cloning is far cheaper than building 1,000 rows
@@ -260,11 +272,8 @@ function fillRow(row, e) {
       ...render(e.instance ? format("onInstance", { id: data(e.instance) }) : [t("unheld")]),
     );
   }
-  const over = overBudget.get(e.id);
-  setText(
-    cells.given,
-    over ? `${givenSome.get(e.id) ?? givenAll} · ${over}` : (givenSome.get(e.id) ?? givenAll),
-  );
+  const { given: text, over } = givenTo(e.id);
+  setText(cells.given, over ? `${text} · ${over}` : text);
   cells.given.classList.toggle("over", Boolean(over));
   // A link reopened so its agent lists changed tools: a planned step, not a reconnect after trouble.
   const shown = e.republishing ? "republishing" : e.state;
