@@ -3,16 +3,10 @@
 import { loadAudit, renderAudit } from "./audit.js";
 import { callMade, loadCallLog, renderCallLog } from "./call-log.js";
 import { loadClients, renderClients } from "./clients.js";
-import {
-  markEndpoint,
-  rebuildEndpoints,
-  recountGiven,
-  renderCluster,
-  renderSummary,
-  tickEndpoints,
-} from "./endpoints.js";
+import { markEndpoint, rebuildEndpoints, recountGiven, renderSummary, tickEndpoints } from "./endpoints.js";
 import { loadHistory, markCharts } from "./history.js";
 import { lang, pickLanguage, setLanguage, t } from "./i18n.js";
+import { renderCluster } from "./instances.js";
 import { $, call, state, whenUnauthorized } from "./page.js";
 import { refreshServiceForm, renderServices, tickServices } from "./services.js";
 import { events } from "./stream.js";

@@ -2,6 +2,7 @@
 // header's summary, the rejected-config banner and the cluster's instances. Ten thousand endpoints
 // are pages of a hundred, filtered by state or text: only the page's rows are in the document, so a
 // reconnect storm costs what the page shows, not what the list holds.
+import { countGivenAgain, givenTo } from "./given.js";
 import { openHistory } from "./history.js";
 import { data, format, lang, t, word } from "./i18n.js";
 import {
@@ -143,45 +144,11 @@ function reconnectText(e) {
 const agoText = (e) =>
   e.lastError && e.connected && e.lastErrorAt ? t("ago", { time: duration(Date.now() - e.lastErrorAt) }) : "";
 
-// What each agent is given: the enabled tools, within its own limits when it has some. Worked out
-// per row as rows are drawn (and kept until the next recount): ten thousand endpoints each with a
-// measured list cost nothing until their page is shown.
-let enabledTools = [];
-let givenAll = "";
-const given = new Map();
-
 /** Counts again after the tools, the limits or the language changed; rows are redrawn. */
 export function recountGiven() {
-  enabledTools = state.tools.filter((x) => x.enabled && !x.unavailable);
-  givenAll = t("given", { count: enabledTools.length });
-  given.clear();
+  countGivenAgain();
   for (const id of rows.keys()) dirty.add(id);
   schedule();
-}
-
-/** What an endpoint's agent is given, and the warning when that is more than its maxTools. */
-function givenTo(id) {
-  let text = given.get(id);
-  if (text !== undefined) return text;
-  const filter = state.filters.get(id);
-  if (filter) {
-    const services = new Set(filter.services ?? []);
-    const tools = new Set(filter.tools ?? []);
-    const count = enabledTools.filter((x) => tools.has(x.name) || services.has(x.service)).length;
-    text = { given: t("givenSome", { count, total: enabledTools.length }), over: "" };
-  } else text = { given: givenAll, over: "" };
-  // The server measures each agent's list as it receives it: its size, and whether it has more
-  // tools than its maxTools.
-  const budget = state.status?.toolBudget?.[id];
-  if (budget) {
-    const size = budget.bytes < 1024 ? `${budget.bytes} B` : `${(budget.bytes / 1024).toFixed(1)} KiB`;
-    text = {
-      given: t("givenSize", { given: text.given, size }),
-      over: budget.over ? t("overBudget", { max: budget.maxTools }) : "",
-    };
-  }
-  given.set(id, text);
-  return text;
 }
 
 // Every row is a clone of one made per language: cloning is far cheaper than building 1,000 rows
@@ -390,41 +357,6 @@ export function renderSummary() {
   show($("config-reason"), explain(c.lastError));
   $("config-copy").dataset.text = c.lastError;
   $("config-file").replaceChildren(...(c.path ? render(format("configFile", { path: data(c.path) })) : []));
-}
-
-// ---- Cluster mode: every instance, with what it holds and when it last beat. ----
-export function renderCluster() {
-  const view = state.cluster;
-  $("cluster-section").hidden = !view;
-  if (!view) return;
-  const meta = view.reachable
-    ? format("clusterMeta", { count: view.instances.length, redis: data(view.redis) })
-    : [t("redisDown")];
-  $("cluster-meta").replaceChildren(...render(meta));
-  $("cluster-meta").className = view.reachable ? "" : "error";
-  $("instances").replaceChildren(
-    ...view.instances.map((i) => {
-      const tr = el(
-        "tr",
-        {},
-        el(
-          "td",
-          { className: "who" },
-          el("span", { className: "name", translate: false }, i.id),
-          i.self ? el("span", { className: "id" }, ` · ${t("thisOne")}`) : "",
-        ),
-        el("td", { className: "url clip", translate: false, title: i.address ?? "" }, i.address ?? "–"),
-        el("td", { className: "num held" }, String(i.endpoints)),
-        el(
-          "td",
-          { className: "beat" },
-          t("ago", { time: duration(Math.max(0, Date.now() - i.heartbeatAt)) }),
-        ),
-      );
-      tr.dataset.id = i.id;
-      return tr;
-    }),
-  );
 }
 
 // ---- Adding, removing and reconnecting ----
