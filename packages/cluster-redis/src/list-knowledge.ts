@@ -51,7 +51,9 @@ export class ListKnowledge {
     this.version = stored.version;
     this.origin = stored.origin;
     this.changes = stored.changes;
-    if (changed) {
+    // A list read back as it was known (a cold start reads the seed it wrote) keeps the entries
+    // known, and with them all that was worked out from them, here and where the list is applied.
+    if (changed && !sameEntries(stored.entries, this.entries)) {
       this.entries = stored.entries;
       this.#describe(stored.entries);
     }
@@ -89,4 +91,9 @@ export class ListKnowledge {
     }
     this.byHost = byHost;
   }
+}
+
+/** Whether two lists hold the same entries (compared as JSON: ten thousand cost a few ms). */
+function sameEntries(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a === b || (a.length === b.length && JSON.stringify(a) === JSON.stringify(b));
 }

@@ -227,7 +227,7 @@ export class ConfigApplier {
    * The endpoints of `list` with their ids. In cluster mode every lease change applies again with
    * the same list: ten thousand endpoints are not checked again each time.
    */
-  #select(list: XiaozhiConfig["mcpEndpoint"]): Selection {
+  select(list: XiaozhiConfig["mcpEndpoint"]): Selection {
     if (this.#selected && this.#selected.list === list && typeof list === "object")
       return this.#selected.selection;
     const { endpoints, skipped } = selectEndpoints(list);
@@ -257,7 +257,7 @@ export class ConfigApplier {
       logger.warn("the cluster block changed: it applies when the server restarts");
     }
     if (!quiet && this.#applied) directory.review(next, this.#config);
-    const { endpoints: listed, skipped, ids } = this.#select(directory.listed(next));
+    const { endpoints: listed, skipped, ids } = this.select(directory.listed(next));
     const baseDir = file ? dirname(file.path) : undefined;
     const services = catalog.prepare?.(servicesOf(next, baseDir), toolSwitchesOf(next), customToolsOf(next));
     const first = !this.#applied;
@@ -313,7 +313,8 @@ export class ConfigApplier {
 }
 
 /** The endpoints a list selects, those it skips, and the selected ones' ids. */
-interface Selection {
+/** The endpoints of a list to run, those left out and why, and the ids of those to run. */
+export interface Selection {
   readonly endpoints: readonly EndpointDescriptor[];
   readonly skipped: readonly SkippedEndpoint[];
   readonly ids: readonly string[];

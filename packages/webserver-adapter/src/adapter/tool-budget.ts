@@ -1,13 +1,12 @@
 import {
+  type EndpointDescriptor,
   endpointId,
   type Logger,
-  resolveEndpoint,
   type ToolDescriptor,
   type ToolSource,
 } from "@xiaozhi-connect/core";
 import { type ToolFilter, toolSubset } from "@xiaozhi-connect/mcp-services";
 import { wireTool } from "@xiaozhi-connect/transport-ws";
-import { selectEndpoints } from "../config/endpoints.js";
 import type { XiaozhiConfig } from "../config/schema.js";
 
 /**
@@ -36,15 +35,21 @@ export interface BudgetTarget {
   readonly maxTools: number | undefined;
 }
 
-/** The endpoints of `mcpEndpoint` to budget, resolved once per list: ids cost a URL parse each. */
-export function budgetTargets(mcpEndpoint: XiaozhiConfig["mcpEndpoint"]): BudgetTarget[] {
+/**
+ * The endpoints of `mcpEndpoint` to budget, from its selection (the endpoints to run, with their
+ * ids), which the applier has worked out already: ids cost a URL parse each.
+ */
+export function budgetTargets(
+  mcpEndpoint: XiaozhiConfig["mcpEndpoint"],
+  selection: { readonly endpoints: readonly EndpointDescriptor[]; readonly ids: readonly string[] },
+): BudgetTarget[] {
   const limits = new Map<string, number>();
   for (const entry of Array.isArray(mcpEndpoint) ? mcpEndpoint : []) {
     if (typeof entry === "object" && entry.maxTools !== undefined)
       limits.set(endpointId(entry.url.trim()), entry.maxTools);
   }
-  return selectEndpoints(mcpEndpoint).endpoints.map((endpoint) => {
-    const id = resolveEndpoint(endpoint).id;
+  return selection.endpoints.map((endpoint, i) => {
+    const id = selection.ids[i] as string;
     return { id, filter: endpoint.data as ToolFilter | undefined, maxTools: limits.get(id) };
   });
 }

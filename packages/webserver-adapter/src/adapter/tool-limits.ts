@@ -1,6 +1,7 @@
 import type { Logger, ToolSource } from "@xiaozhi-connect/core";
 import type { ToolFilter } from "@xiaozhi-connect/mcp-services";
 import type { XiaozhiConfig } from "../config/schema.js";
+import type { Selection } from "./config-applier.js";
 import {
   type BudgetTarget,
   budgetTargets,
@@ -16,6 +17,8 @@ export interface ToolLimitsSource {
   config(): XiaozhiConfig;
   /** The endpoint list as it runs (the file's, or the cluster's). */
   listed(config: XiaozhiConfig): XiaozhiConfig["mcpEndpoint"];
+  /** The endpoints of a list to run, with their ids (the applier's, worked out once per list). */
+  select(list: XiaozhiConfig["mcpEndpoint"]): Selection;
   /** Each endpoint's name, by id, for the warnings. */
   names(): ReadonlyMap<string, string | undefined>;
 }
@@ -73,7 +76,7 @@ export class ToolLimits {
     const listed = this.source.listed(config);
     const known = this.#resolved;
     if (known && known.listed === listed) return known;
-    const targets = budgetTargets(listed);
+    const targets = budgetTargets(listed, this.source.select(listed));
     let filters: Record<string, ToolFilter> | undefined;
     for (const { id, filter } of targets) {
       // The data also carries the endpoint's result bound, which limits no tool.

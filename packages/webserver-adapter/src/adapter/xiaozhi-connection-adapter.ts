@@ -93,6 +93,7 @@ export class XiaozhiConnectionAdapter {
       logger,
       config: () => this.config,
       listed: (config) => this.#directory.listed(config),
+      select: (list) => this.#applier.select(list),
       names: () => new Map(this.endpoints().map((e) => [e.id, e.name])),
     });
     this.#applier = new ConfigApplier(config, {
