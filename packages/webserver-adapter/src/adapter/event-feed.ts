@@ -64,6 +64,7 @@ export interface FeedSources {
 export class EventFeed {
   readonly #events = new Emitter<AdapterEventMap>();
   readonly #unsubscribe: (() => void)[] = [];
+  #closed = false;
 
   on<K extends keyof AdapterEventMap>(event: K, listener: (payload: AdapterEventMap[K]) => void): () => void {
     return this.#events.on(event, listener);
@@ -84,6 +85,7 @@ export class EventFeed {
     // reconnect scheduled, a link up); the status goes out once, after all of them, not once each.
     let pending = new Set<string>();
     const flush = () => {
+      if (this.#closed) return;
       const ids = pending;
       pending = new Set();
       for (const id of ids) {
@@ -151,6 +153,7 @@ export class EventFeed {
 
   /** Stops following; `closed` goes out last, then every listener is dropped. */
   close(at: number): void {
+    this.#closed = true;
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     this.emit("closed", { at });
     this.#events.removeAllListeners();

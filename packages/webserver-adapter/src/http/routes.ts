@@ -276,6 +276,8 @@ export function createXiaozhiRoutes(
         batch.open();
         await done;
       } finally {
+        // What gathered last (an adapter closing sends its endpoints' final states) still goes.
+        batch.flush();
         batch.close();
         streams.delete(ended);
         for (const unsubscribe of subscriptions) unsubscribe();
