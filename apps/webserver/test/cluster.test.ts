@@ -52,15 +52,26 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
   const rows = async (instance: Instance) =>
     (await api<{ endpoints: EndpointRow[] }>(instance, "/api/endpoints")).endpoints;
   /** Every instance's view lists every endpoint, each connected and held by one of `ids`. */
-  const untilViewsAgree = async (ids: readonly string[]) => {
+  /**
+   * Every instance's view shows `ids` holding every endpoint, connected; `balanced`: evenly too
+   * (an instance that came back gets its share in handovers after the views first agree).
+   */
+  const untilViewsAgree = async (ids: readonly string[], balanced = false) => {
     const held = (e: EndpointRow) =>
       e.instance !== null && ids.includes(e.instance) && e.state === "connected";
+    const even = (rows: readonly EndpointRow[]) => {
+      const loads = ids.map((id) => rows.filter((e) => e.instance === id).length);
+      return Math.max(...loads) - Math.min(...loads) <= 1;
+    };
     for (const instance of instances) {
       await untilView(
         instance.server.url,
-        ({ endpoints }) => endpoints.size === tokens.length && [...endpoints.values()].every(held),
+        ({ endpoints }) =>
+          endpoints.size === tokens.length &&
+          [...endpoints.values()].every(held) &&
+          (!balanced || even([...endpoints.values()])),
         10_000,
-        `${instance.id}'s view of ${ids.join(",")} holding every endpoint`,
+        `${instance.id}'s view of ${ids.join(",")} holding every endpoint${balanced ? " evenly" : ""}`,
       );
     }
   };
@@ -211,6 +222,9 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
   }, 40_000);
 
   it("Redis out of reach: each instance keeps what it holds and takes nothing; when back, ownership is reconciled", async () => {
+    // Handovers to the instance that was paused are over: from here every endpoint keeps its socket.
+    await untilViewsAgree(["a", "c", "d"], true);
+    await watch.until(heldOnce, 10_000, "every endpoint held once before Redis goes");
     const overlapsBefore = watch.overlapCount();
     await redis.kill();
     for (const instance of instances) await waitForOutput(instance.server, /Redis out of reach/, 10_000);
