@@ -215,11 +215,11 @@ export class Holdings {
     if (!this.#at || this.#ticksSinceSnapshot >= snapshotEvery) {
       const ids = [...new Set([...listed, ...this.held, ...unsure, ...this.#leases.keys()])];
       const { values, at } = await store.snapshot(ids);
-      this.#leases.clear();
-      for (const [i, id] of ids.entries()) this.#set(id, values[i]);
+      // Every lease known is among `ids`: what the log kept up to date reads the same, and a
+      // snapshot that finds nothing new leaves the version, so the next plan can be skipped.
+      for (const [i, id] of ids.entries()) changed = this.#set(id, values[i]) || changed;
       this.#at = at;
       this.#ticksSinceSnapshot = 0;
-      changed = true;
     }
     if (changed) this.version++;
     if (changed || listed !== this.#holdersOf) {

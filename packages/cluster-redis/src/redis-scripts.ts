@@ -82,25 +82,24 @@ return out`;
 
 /**
  * Renews the leases among KEYS (then the log's two) that are still ARGV[1]'s for ARGV[2] ms, and
- * takes again those that lapsed and nobody took (Redis restarted, or the holder was slow). 1 kept,
- * 0 lost, per key.
+ * takes again those that lapsed and nobody took (Redis restarted, or the holder was slow). Answers
+ * the positions (from 1) of the keys lost, usually none: a renewal of thousands of leases is not
+ * answered with thousands of ones.
  */
 export const renewScript = `${logged}
-local out = {}
+local lost = {}
 for i = 1, n do
   local holder = redis.call('GET', KEYS[i])
   if holder == ARGV[1] then
     redis.call('PEXPIRE', KEYS[i], ARGV[2])
-    out[i] = 1
   elseif not holder then
     redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
     logged(KEYS[i], ARGV[1])
-    out[i] = 1
   else
-    out[i] = 0
+    lost[#lost + 1] = i
   end
 end
-return out`;
+return lost`;
 
 /** Deletes the leases among KEYS (then the log's two) that are still ARGV[1]'s; ARGV[3]: log size. */
 export const releaseScript = `${logged}

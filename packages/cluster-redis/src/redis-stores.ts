@@ -226,9 +226,10 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
       async renew(ids, value, ttl) {
         return chunked(ids, async (part) => {
           const keys = leaseKeys(part);
-          return (await call((r) => r.xzRenew(keys.length, ...keys, value, ttl, logKeep))).map(
-            (n) => n === 1,
-          );
+          const lost = await call((r) => r.xzRenew(keys.length, ...keys, value, ttl, logKeep));
+          const kept = part.map(() => true);
+          for (const position of lost) kept[position - 1] = false;
+          return kept;
         });
       },
       async release(ids, value) {

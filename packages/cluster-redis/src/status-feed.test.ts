@@ -100,6 +100,26 @@ describe("StatusFeed", () => {
     expect(f.saved[2]?.message.endpoints).toEqual([list[0]]);
   });
 
+  it("a field that appears, goes or changes is a change; one set to undefined is no field", async () => {
+    const list = [status("e1"), status("e2"), status("e3"), status("e4")];
+    const f = feed(list);
+    await f.send(0);
+    list[0] = status("e1", { lastError: "refused" });
+    list[1] = status("e2", { inflight: 2 });
+    list[2] = status("e3", {
+      lastError: undefined,
+      lastFrameAt: 5,
+      health: { score: 100, ejected: false, parts: {} },
+    });
+    f.feed.touch();
+    await f.send(100);
+    expect(f.saved[1]?.message.endpoints).toEqual([list[0], list[1]]);
+    list[0] = status("e1");
+    f.feed.touch();
+    await f.send(200);
+    expect(f.saved[2]?.message.endpoints).toEqual([list[0]]);
+  });
+
   it("after a failed save, everything goes again", async () => {
     const list = [status("e1"), status("e2")];
     const f = feed(list);

@@ -2,12 +2,8 @@ import type { EndpointStatus } from "@xiaozhi-connect/core";
 import type { StatusChangeMessage } from "./messages.js";
 import type { MembershipStore, StatusChange } from "./stores.js";
 
-/** An endpoint as last published: what the view shows of it, and the figures that drift. */
-interface Published {
-  readonly shape: string;
-  readonly rttMs: number | undefined;
-  readonly healthScore: number;
-}
+/** Figures that move on their own: published when they drift, not on every change. */
+const drifting = new Set(["rttMs", "healthScore", "health", "lastFrameAt"]);
 
 /**
  * What this instance runs, published as changes: the endpoints whose state changed, or whose RTT
@@ -22,7 +18,8 @@ export class StatusFeed {
   #dirty = true;
   #full = true;
   #lookedAt = Number.NEGATIVE_INFINITY;
-  #published = new Map<string, Published>();
+  /** Each endpoint as last published. */
+  #published = new Map<string, EndpointStatus>();
 
   /** The state of what runs here changed. */
   touch(): void {
@@ -49,14 +46,13 @@ export class StatusFeed {
     if (!this.#dirty && !due && !full) return;
     this.#dirty = false;
     if (due) this.#lookedAt = now;
-    const published = new Map<string, Published>();
+    const published = new Map<string, EndpointStatus>();
     const changed: EndpointStatus[] = [];
     for (const status of statuses()) {
       const before = this.#published.get(status.id);
-      const { rttMs, healthScore, health, lastFrameAt, ...rest } = status;
-      const shape = JSON.stringify(rest);
-      const moved = full || before?.shape !== shape || (due && drifted(before, status));
-      published.set(status.id, moved ? { shape, rttMs, healthScore } : (before as Published));
+      const moved =
+        full || before === undefined || !sameShape(before, status) || (due && drifted(before, status));
+      published.set(status.id, moved ? status : (before as EndpointStatus));
       if (moved) changed.push(status);
     }
     const gone = full ? [] : [...this.#published.keys()].filter((id) => !published.has(id));
@@ -105,8 +101,30 @@ export function storedFeed(
   };
 }
 
+/**
+ * Whether two statuses show the same, the drifting figures aside. Field by field: this runs for
+ * every endpoint held, once a lease, and must not build a string for each.
+ */
+function sameShape(a: EndpointStatus, b: EndpointStatus): boolean {
+  const left = a as unknown as Record<string, unknown>;
+  const right = b as unknown as Record<string, unknown>;
+  let fields = 0;
+  // As JSON sees them: a field set to undefined is no field.
+  for (const key in right) {
+    const x = left[key];
+    const y = right[key];
+    if (drifting.has(key) || y === undefined) continue;
+    fields++;
+    if (x === y) continue;
+    if (typeof x !== "object" || typeof y !== "object" || JSON.stringify(x) !== JSON.stringify(y))
+      return false;
+  }
+  for (const key in left) if (!drifting.has(key) && left[key] !== undefined) fields--;
+  return fields === 0;
+}
+
 /** Whether an endpoint's health moved by 10 or more, or its RTT by half and 20 ms, since published. */
-function drifted(before: Published, now: EndpointStatus): boolean {
+function drifted(before: EndpointStatus, now: EndpointStatus): boolean {
   if (Math.abs(now.healthScore - before.healthScore) >= 10) return true;
   const [a, b] = [before.rttMs, now.rttMs];
   if ((a === undefined) !== (b === undefined)) return true;

@@ -44,3 +44,33 @@ describe("Holdings: endpoints a stopping instance hands over", () => {
     expect([...a.given(3001, 3000)]).toEqual([]);
   });
 });
+
+describe("Holdings: the periodic read of every lease", () => {
+  it("changes the version only when it finds something the log did not tell (a lease that lapsed)", async () => {
+    const clock = new FakeClock();
+    const redis = new MemoryRedis(clock);
+    const other = redis.connect("b").stores();
+    await other.leases.acquire(["e1", "e2"], "b|1", 2000);
+    const a = holdingsOf(redis, "a");
+    const listed = new Set(["e1", "e2", "e3"]);
+    const live = { has: () => true };
+    await a.read(listed, live);
+    const first = a.version;
+    expect(first).toBeGreaterThan(0);
+    expect([...a.holders]).toEqual([
+      ["e1", "b"],
+      ["e2", "b"],
+    ]);
+    // A hundred ticks of an unchanged log, then the full read: the same leases, the same version.
+    for (let tick = 0; tick < 101; tick++) await a.read(listed, live);
+    expect(a.version).toBe(first);
+    // e2's lease lapses (no log entry for that) and the next full read finds it.
+    await other.leases.renew(["e1"], "b|1", 2000);
+    await clock.advance(1500);
+    await other.leases.renew(["e1"], "b|1", 2000);
+    await clock.advance(1000);
+    for (let tick = 0; tick < 101; tick++) await a.read(listed, live);
+    expect(a.version).toBe(first + 1);
+    expect([...a.holders]).toEqual([["e1", "b"]]);
+  });
+});
