@@ -4,10 +4,12 @@
 // sockets per token.
 //
 // - Cold start: spawn → every endpoint held once, with how the cloud saw the connects spread.
-// - Steady state over 30 s, after 40 s of warm-up (past every link's first heartbeat): CPU per
-//   instance and of redis-server, Redis commands and bytes per second, beside the bytes one read of
-//   every lease per tick per instance would cost (what every tick cost before the lease log) and the
-//   CPU of the same five processes without cluster mode, each with its fifth.
+// - Steady state over 30 s, from 2 minutes after every endpoint was held: CPU per instance and of
+//   redis-server, Redis commands and bytes per second, beside the bytes one read of every lease per
+//   tick per instance would cost (what every tick cost before the lease log) and the CPU of the same
+//   five processes without cluster mode, each with its fifth. The first minute's CPU (from 40 s) is
+//   reported beside it: the start's after-effects fall there (every link's first RTT goes out once,
+//   V8 shrinks the heap the start grew).
 // - SIGKILL of one instance: until every endpoint has its one socket again, and the connects' spread.
 // - A rolling restart of all five (SIGTERM, a new process, settled, the next): the longest time an
 //   endpoint was without a socket, and every moment a token had two; the gaps' median and 90th
@@ -65,13 +67,20 @@ function wholeReadBytes(redis, prefix) {
 }
 
 /**
- * Warm-up before the steady state: past every link's first heartbeat (30 s after it connected),
- * whose first round trip time is news every instance publishes once.
+ * The first minute: past every link's first heartbeat (30 s after it connected), whose first round
+ * trip time is news every instance publishes once, and then read by the others.
  */
-const warmUpMs = 40_000;
+const firstMinuteMs = 40_000;
+/**
+ * The steady state, 2 minutes after the start: past the start's after-effects, the first RTTs
+ * published and read, and V8 shrinking the heap the start grew (a few full collections, seen with
+ * `--trace-gc` up to about 110 s after the start).
+ */
+const steadyMs = 120_000;
 
-async function measureCpu(pids, redis) {
-  await wait(warmUpMs);
+/** CPU of `pids` (and Redis's figures) over 30 s, from `after` ms after `since`. */
+async function measureCpu(pids, redis, since, after) {
+  await wait(Math.max(0, since + after - performance.now()));
   const before = pids.map(cpuSeconds);
   const redisBefore = redis ? cpuSeconds(redis.pid) : 0;
   const commandsBefore = redis ? commandCounts(redis).all : 0;
@@ -143,16 +152,18 @@ export const clusterScale = {
         pass: coldMs <= 5000 && cold.peak / cold.mean <= 2,
       });
 
-      // Steady state.
-      const steady = await measureCpu(
-        instances.map((i) => i.child.pid),
-        redis,
-      );
+      // The first minute, then the steady state.
+      const pids = instances.map((i) => i.child.pid);
+      const heldAt = performance.now();
+      const first = await measureCpu(pids, undefined, heldAt, firstMinuteMs);
+      const steady = await measureCpu(pids, redis, heldAt, steadyMs);
       const whole = (wholeReadBytes(redis, `${namespace}:`) * size * 1000) / tickMs;
       rows.push(
         {
-          measure: "steady state: CPU per instance",
+          measure: "steady state: CPU per instance (30 s, from 2 min after every endpoint was held)",
           value: percent(steady.cpu),
+          yardstick: `the first minute (from 40 s): ${percent(first.cpu)}`,
+          firstMinute: percent(first.cpu),
           bar: "≤ 1 % each",
           pass: steady.cpu.every((c) => c <= 1),
         },
@@ -225,9 +236,15 @@ export const clusterScale = {
       }
       await Promise.all(plain.map((i) => i.ready));
       await once(120_000, "without cluster mode");
-      const alone = await measureCpu(plain.map((i) => i.child.pid));
-      const row = rows.find((r) => r.measure === "steady state: CPU per instance");
-      if (row) row.yardstick = `without cluster mode, each with its fifth: ${percent(alone.cpu)}`;
+      const pids = plain.map((i) => i.child.pid);
+      const heldAt = performance.now();
+      const first = await measureCpu(pids, undefined, heldAt, firstMinuteMs);
+      const alone = await measureCpu(pids, undefined, heldAt, steadyMs);
+      const row = rows.find((r) => r.measure.startsWith("steady state: CPU per instance"));
+      if (row) {
+        row.yardstick = `without cluster mode, each with its fifth: ${percent(alone.cpu)}; the first minute (from 40 s): ${row.firstMinute}, without cluster mode ${percent(first.cpu)}`;
+        delete row.firstMinute;
+      }
     } finally {
       await Promise.all(plain.map((i) => i.stop()));
       await cloud.stop();
