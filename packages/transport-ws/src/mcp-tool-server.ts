@@ -33,6 +33,7 @@ import {
 } from "./jsonrpc-errors.js";
 import { fitResult } from "./result-budget.js";
 import {
+  answer,
   failure,
   handled,
   report,
@@ -303,7 +304,6 @@ export class SharedToolServer {
 
   async #send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     let link: ServedLink | undefined;
-    let out: JSONRPCMessage = message;
     if ("method" in message) {
       if ("id" in message) {
         link = this.#ids.linkFor(options?.relatedRequestId);
@@ -323,14 +323,14 @@ export class SharedToolServer {
       const entry = this.#ids.settle(message.id as number);
       // A request cancelled or whose link closed: nobody is waiting for the answer.
       if (!entry) return;
-      link = entry.link;
       // The SDK builds each answer for this send only; it goes out with the id it came with.
       (message as { id: string | number }).id = entry.id;
       // The SDK answers a request whose params fail its schema with -32603 and a dump: -32602, one line.
-      if ("error" in message) out = oneLineSchemaError(message);
+      answer(entry.link, "error" in message ? oneLineSchemaError(message) : message);
+      return;
     }
     if (!link) throw new XiaozhiError("NOT_CONNECTED", "socket is not open");
-    await write(link, out);
+    await write(link, message);
   }
 
   /**
@@ -368,7 +368,7 @@ export class SharedToolServer {
     const result = failure(
       new XiaozhiError("TIMEOUT", `tool call timed out after ${this.options.callTimeout} ms`),
     );
-    write(entry.link, { jsonrpc: "2.0", id: entry.id, result }).catch(() => {});
+    answer(entry.link, { jsonrpc: "2.0", id: entry.id, result });
     const reason = (result.content[0] as { text: string }).text;
     this.#deliver({
       jsonrpc: "2.0",

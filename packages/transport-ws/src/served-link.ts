@@ -109,6 +109,14 @@ export function write(link: ServedLink, message: JSONRPCMessage): Promise<void> 
   });
 }
 
+/**
+ * Writes an answer to the far side's request, without waiting for the write: an answer that cannot
+ * leave has nobody to tell, and a socket whose write fails closes (its calls end with it).
+ */
+export function answer(link: ServedLink, message: JSONRPCMessage): void {
+  if (link.socket.readyState === WebSocket.OPEN) link.socket.send(JSON.stringify(message));
+}
+
 /** Reports a problem on the link as an `error` event, tokens redacted; the link stays up. */
 export function report(link: ServedLink, error: unknown): void {
   link.events.emit("error", { error: new Error(redact(describeError(error))), at: Date.now() });
