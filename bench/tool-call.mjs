@@ -206,6 +206,8 @@ export const toolCall = {
         measure: `throughput, ${concurrency} calls in flight`,
         value: `${median(results.product.map((r) => r.rate)).toFixed(0)} calls/s`,
         yardstick: `thinnest provider ${median(results.yard.map((r) => r.rate)).toFixed(0)} calls/s`,
+        bar: "≥ yardstick",
+        pass: median(results.product.map((r) => r.rate)) >= median(results.yard.map((r) => r.rate)),
       },
       {
         measure: "p50 ratio with both providers sharing one process (context)",
