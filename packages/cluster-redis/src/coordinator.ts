@@ -129,6 +129,8 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       host: () => this.#host,
       emit,
       publish: (message) => this.#publish(message),
+      now: () => this.#clock.now(),
+      wake: (ms) => this.#loop.kickIn(ms),
     });
     this.#membership = new Membership({
       self: this.instanceId,

@@ -10,6 +10,8 @@ import type { LeaseLogPosition, LeaseStore } from "./stores.js";
 const snapshotEvery = 100;
 /** The fewest changes worth reading from the log before reading every lease instead. */
 const minLogRead = 1000;
+/** After a lease's PTTL, ms: Redis keeps a key through its last millisecond, and timers round. */
+const lapseMargin = 5;
 
 export interface HoldingsOptions {
   readonly self: string;
@@ -23,6 +25,10 @@ export interface HoldingsOptions {
   /** The endpoints held here changed (`changed`), or who holds what (`view`). */
   readonly emit: (event: "changed" | "view") => void;
   readonly publish: (message: ClusterMessage) => Promise<void>;
+  /** Monotonic ms. */
+  readonly now: () => number;
+  /** Asks for a tick `ms` from now: a stopped instance's leases lapse then. */
+  readonly wake: (ms: number) => void;
 }
 
 /**
@@ -54,6 +60,8 @@ export class Holdings {
   /** The list `holders` was built for. */
   #holdersOf: ReadonlySet<string> | undefined;
   #renewedAt = Number.NEGATIVE_INFINITY;
+  /** When the leases of each instance that stopped ticking lapse, as Redis last said (monotonic ms). */
+  readonly #lapses = new Map<string, number>();
   /** Counts changes to what is held here and to the leases as known: a plan of the same inputs is the same. */
   version = 0;
 
@@ -209,7 +217,8 @@ export class Holdings {
           check.forEach((id, i) => {
             changed = this.#set(id, values[i]) || changed;
           });
-        }
+          await this.#watchLapses(store, live);
+        } else this.#lapses.clear();
       }
     }
     if (!this.#at || this.#ticksSinceSnapshot >= snapshotEvery) {
@@ -235,6 +244,31 @@ export class Holdings {
       if (moved) this.options.emit("view");
     }
     return this.#leases;
+  }
+
+  /**
+   * Asks for a tick when the leases of each instance that stopped ticking lapse, so they are taken
+   * at once rather than up to a tick later: Redis tells when, once per instance and lapse.
+   */
+  async #watchLapses(store: LeaseStore, live: { has(id: string): boolean }): Promise<void> {
+    const now = this.options.now();
+    const stale = new Map<string, string[]>();
+    for (const [instance, ids] of this.#leases.byInstance()) {
+      // Another's, or this instance id's from an earlier process.
+      if (!live.has(instance) || instance === this.options.self) stale.set(instance, [...ids]);
+    }
+    for (const instance of this.#lapses.keys()) if (!stale.has(instance)) this.#lapses.delete(instance);
+    if (!store.lapse) return;
+    for (const [instance, ids] of stale) {
+      let at = this.#lapses.get(instance);
+      if (at === undefined || at <= now) {
+        const ms = await store.lapse(ids);
+        if (ms === undefined) continue;
+        at = now + ms;
+        this.#lapses.set(instance, at);
+      }
+      this.options.wake(at - now + lapseMargin);
+    }
   }
 
   /** Records a lease's value; true when that changed what was known. */

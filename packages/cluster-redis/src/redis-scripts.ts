@@ -191,3 +191,12 @@ redis.call('HSET', KEYS[1], 'version', version, 'entries', ARGV[3], 'origin', 'h
   'changes', table.concat(ids, ' ', first, #ids))
 redis.call('PUBLISH', ARGV[6], '{"t":"list","epoch":"' .. cur[1] .. '","v":' .. version .. '}')
 return { 'written', version }`;
+
+/** When the last of these leases lapses. KEYS: the leases. The longest PTTL: -2 when none is held. */
+export const lapseScript = `local last = -2
+for _, key in ipairs(KEYS) do
+  local ms = redis.call('PTTL', key)
+  if ms == -1 then return -1 end
+  if ms > last then last = ms end
+end
+return last`;

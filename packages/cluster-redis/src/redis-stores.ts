@@ -3,6 +3,7 @@ import {
   acquireScript,
   beatScript,
   changesScript,
+  lapseScript,
   leaveScript,
   releaseScript,
   renewScript,
@@ -29,6 +30,7 @@ interface Scripts {
   xzLeave(...args: Args): Promise<number>;
   xzAcquire(...args: Args): Promise<number[]>;
   xzRenew(...args: Args): Promise<number[]>;
+  xzLapse(...args: Args): Promise<number>;
   xzRelease(...args: Args): Promise<number>;
   xzSeed(...args: Args): Promise<number>;
   xzWrite(...args: Args): Promise<(string | number)[]>;
@@ -65,6 +67,7 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
   redis.defineCommand("xzLeave", { numberOfKeys: 2, lua: leaveScript });
   redis.defineCommand("xzAcquire", { lua: acquireScript });
   redis.defineCommand("xzRenew", { lua: renewScript });
+  redis.defineCommand("xzLapse", { lua: lapseScript });
   redis.defineCommand("xzRelease", { lua: releaseScript });
   redis.defineCommand("xzSeed", { numberOfKeys: 1, lua: seedScript });
   redis.defineCommand("xzWrite", { numberOfKeys: 1, lua: writeScript });
@@ -231,6 +234,16 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
           for (const position of lost) kept[position - 1] = false;
           return kept;
         });
+      },
+      async lapse(ids) {
+        const lasts = await chunked(ids, async (part) => {
+          const keys = part.map((id) => leasePrefix + id);
+          return [await call((r) => r.xzLapse(keys.length, ...keys))];
+        });
+        // -1: a lease without a TTL (set by hand) never lapses; -2: none is held.
+        if (lasts.includes(-1)) return undefined;
+        const last = Math.max(-2, ...lasts);
+        return last < 0 ? undefined : last;
       },
       async release(ids, value) {
         await chunked(ids, async (part) => {

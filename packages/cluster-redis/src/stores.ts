@@ -134,6 +134,11 @@ export interface LeaseStore {
   renew(ids: readonly string[], value: string, ttl: number): Promise<boolean[]>;
   /** Frees those still `value`'s. */
   release(ids: readonly string[], value: string): Promise<void>;
+  /**
+   * How long until the last of these leases lapses, ms; undefined when none is held or none will.
+   * Optional: without it, a stopped instance's leases are taken a tick after they lapse, not at once.
+   */
+  lapse?(ids: readonly string[]): Promise<number | undefined>;
 }
 
 export type WriteResult =

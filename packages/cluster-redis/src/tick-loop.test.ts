@@ -58,4 +58,29 @@ describe("TickLoop", () => {
     await clock.advance(500);
     expect(ticks).toBe(stopped);
   });
+
+  it("runs a tick at a moment asked for, keeps the earliest of several, and leaves no timer after stop", async () => {
+    const clock = new FakeClock();
+    const at: number[] = [];
+    const loop = new TickLoop(clock.for("x"), 1000, async () => {
+      at.push(clock.now());
+    });
+    await loop.kick();
+    const start = clock.now();
+    loop.kickIn(300);
+    loop.kickIn(700);
+    await clock.advance(250);
+    expect(at).toEqual([start]);
+    await clock.advance(100);
+    expect(at).toEqual([start, start + 300]);
+    // The regular tick counts again from there; a later moment asked for now is kept.
+    loop.kickIn(400);
+    await clock.advance(450);
+    expect(at).toEqual([start, start + 300, start + 750]);
+    loop.kickIn(200);
+    await loop.stop();
+    expect(clock.pending("x")).toBe(0);
+    await clock.advance(500);
+    expect(at).toHaveLength(3);
+  });
 });

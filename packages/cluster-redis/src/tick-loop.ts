@@ -14,6 +14,9 @@ export class TickLoop {
   #timer: unknown;
   #armed = false;
   #stopped = false;
+  /** A tick asked for at a moment (`kickIn`), and that moment. */
+  #early: unknown;
+  #earlyAt = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly clock: ClusterClock,
@@ -38,6 +41,22 @@ export class TickLoop {
     return queued;
   }
 
+  /**
+   * Runs a tick `ms` from now as well as the regular ones (something is due then, such as a lease's
+   * lapse). Of several asked for, the earliest is kept: ask again after it for a later one.
+   */
+  kickIn(ms: number): void {
+    const at = this.clock.now() + ms;
+    if (this.#stopped || at >= this.#earlyAt) return;
+    if (this.#early !== undefined) this.clock.clearTimeout(this.#early);
+    this.#earlyAt = at;
+    this.#early = this.clock.setTimeout(() => {
+      this.#early = undefined;
+      this.#earlyAt = Number.POSITIVE_INFINITY;
+      void this.kick();
+    }, ms);
+  }
+
   /** Runs `job` when no tick or other job runs; its result or error is the caller's. */
   exclusive<T>(job: () => Promise<T>): Promise<T> {
     return this.#enqueue(async () => {
@@ -54,6 +73,8 @@ export class TickLoop {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#disarm();
+    if (this.#early !== undefined) this.clock.clearTimeout(this.#early);
+    this.#early = undefined;
     await this.#tail.catch(() => {});
   }
 

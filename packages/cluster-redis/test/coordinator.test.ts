@@ -47,6 +47,32 @@ describe("the coordinator on a fake clock", () => {
     expect(cluster.agents.overlapCount()).toBe(0);
   });
 
+  it("takeover comes as the killed instance's leases lapse, not at the others' next tick", async () => {
+    await three();
+    // The others tick half a tick after b from now on (held past a tick, as a short stall would),
+    // so no tick of theirs falls on b's leases' lapse.
+    await cluster.clock.advance(cluster.tickMs / 2);
+    cluster.pause("a");
+    cluster.pause("c");
+    await cluster.clock.advance(cluster.tickMs);
+    cluster.resume("a");
+    cluster.resume("c");
+    const had = [...cluster.owners()].filter(([, owner]) => owner === "b").map(([id]) => id);
+    expect(had.length).toBeGreaterThan(0);
+    const lease = `lease:${had[0]}`;
+    // Killed right after a renewal: the latest its leases can lapse.
+    for (let i = 0; i < 200 && (cluster.redis.ttl(lease) ?? 0) < 2000; i++) await cluster.clock.advance(5);
+    expect(cluster.redis.ttl(lease)).toBe(2000);
+    const lapse = cluster.clock.now() + 2000;
+    cluster.kill("b");
+    for (let i = 0; i < 1000 && !cluster.settled(); i++) await cluster.clock.advance(5);
+    expect(cluster.settled()).toBe(true);
+    // Taken within the margin after the lapse, not at the others' next tick (100 ms later here).
+    expect(cluster.clock.now() - lapse).toBeLessThanOrEqual(20);
+    expect(had.every((id) => ["a", "c"].includes(cluster.owners().get(id) ?? ""))).toBe(true);
+    expect(cluster.agents.overlapCount()).toBe(0);
+  });
+
   it("a view event shows the view as it is: a listener reading it at once sees the new holders", async () => {
     await three();
     const a = cluster.instance("a").coordinator;

@@ -18,6 +18,8 @@ function holdingsOf(redis: MemoryRedis, self: string): Holdings {
     host: () => undefined,
     emit: () => {},
     publish: async () => {},
+    now: () => redis.time(),
+    wake: () => {},
   });
 }
 

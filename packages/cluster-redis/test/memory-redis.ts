@@ -373,6 +373,15 @@ export class MemoryConnection {
               return true;
             }),
           ),
+        lapse: (ids) =>
+          run("read", () => {
+            let last: number | undefined;
+            for (const id of ids) {
+              const left = redis.ttl(`lease:${id}`);
+              if (left !== undefined) last = Math.max(last ?? 0, left);
+            }
+            return last === Number.POSITIVE_INFINITY ? undefined : last;
+          }),
         release: (ids, value) =>
           run("release", () => {
             for (const id of ids) {
