@@ -123,6 +123,8 @@ describe("Holdings.handOver", () => {
         host: () => ({ statuses: () => [], drop, reconnect: () => {} }),
         emit: () => {},
         publish: async (message) => void published.push(message),
+        now: () => redis.time(),
+        wake: () => {},
       });
     const holdings = holdingsOf(async (gone) => void dropped.push(...gone));
     holdings.held.add("e1").add("e2");
