@@ -248,26 +248,37 @@ export class Holdings {
 
   /**
    * Asks for a tick when the leases of each instance that stopped ticking lapse, so they are taken
-   * at once rather than up to a tick later: Redis tells when, once per instance and lapse.
+   * at once rather than up to a tick later: Redis tells when, once per instance and lapse. Only a
+   * help: a failed question leaves the tick as it was.
    */
   async #watchLapses(store: LeaseStore, live: { has(id: string): boolean }): Promise<void> {
-    const now = this.options.now();
     const stale = new Map<string, string[]>();
     for (const [instance, ids] of this.#leases.byInstance()) {
       // Another's, or this instance id's from an earlier process.
       if (!live.has(instance) || instance === this.options.self) stale.set(instance, [...ids]);
     }
     for (const instance of this.#lapses.keys()) if (!stale.has(instance)) this.#lapses.delete(instance);
-    if (!store.lapse) return;
-    for (const [instance, ids] of stale) {
-      let at = this.#lapses.get(instance);
-      if (at === undefined || at <= now) {
-        const ms = await store.lapse(ids);
-        if (ms === undefined) continue;
-        at = now + ms;
-        this.#lapses.set(instance, at);
-      }
-      this.options.wake(at - now + lapseMargin);
+    const lapse = store.lapse?.bind(store);
+    if (!lapse) return;
+    const asked = this.options.now();
+    await Promise.all(
+      [...stale].map(async ([instance, ids]) => {
+        const known = this.#lapses.get(instance);
+        if (known !== undefined && known > asked) return;
+        let ms: number | undefined;
+        try {
+          ms = await lapse(ids);
+        } catch {
+          return;
+        }
+        // After the answer: the lease lasts `ms` from when Redis answered, not from when it was asked.
+        // A lease without a TTL never lapses: not asked again until the instance's leases change.
+        this.#lapses.set(instance, ms === undefined ? Number.POSITIVE_INFINITY : this.options.now() + ms);
+      }),
+    );
+    const now = this.options.now();
+    for (const at of this.#lapses.values()) {
+      if (at !== Number.POSITIVE_INFINITY) this.options.wake(at - now + lapseMargin);
     }
   }
 

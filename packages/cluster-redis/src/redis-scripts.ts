@@ -192,7 +192,10 @@ redis.call('HSET', KEYS[1], 'version', version, 'entries', ARGV[3], 'origin', 'h
 redis.call('PUBLISH', ARGV[6], '{"t":"list","epoch":"' .. cur[1] .. '","v":' .. version .. '}')
 return { 'written', version }`;
 
-/** When the last of these leases lapses. KEYS: the leases. The longest PTTL: -2 when none is held. */
+/**
+ * When the last of these leases lapses. KEYS: the leases. The longest PTTL: -2 when none is held,
+ * -1 as soon as one has no TTL (it never lapses).
+ */
 export const lapseScript = `local last = -2
 for _, key in ipairs(KEYS) do
   local ms = redis.call('PTTL', key)

@@ -135,7 +135,8 @@ export interface LeaseStore {
   /** Frees those still `value`'s. */
   release(ids: readonly string[], value: string): Promise<void>;
   /**
-   * How long until the last of these leases lapses, ms; undefined when none is held or none will.
+   * How long until the last of these leases lapses, ms; undefined when none is held, or when one has
+   * no TTL and so never lapses.
    * Optional: without it, a stopped instance's leases are taken a tick after they lapse, not at once.
    */
   lapse?(ids: readonly string[]): Promise<number | undefined>;

@@ -43,11 +43,12 @@ export class TickLoop {
 
   /**
    * Runs a tick `ms` from now as well as the regular ones (something is due then, such as a lease's
-   * lapse). Of several asked for, the earliest is kept: ask again after it for a later one.
+   * lapse). Of several asked for, the earliest is kept: ask again after it for a later one. A moment
+   * at or past the next regular tick is left to that tick, which may ask again.
    */
   kickIn(ms: number): void {
     const at = this.clock.now() + ms;
-    if (this.#stopped || at >= this.#earlyAt) return;
+    if (this.#stopped || ms >= this.every || at >= this.#earlyAt) return;
     if (this.#early !== undefined) this.clock.clearTimeout(this.#early);
     this.#earlyAt = at;
     this.#early = this.clock.setTimeout(() => {
