@@ -2,8 +2,8 @@
 // simulated cloud in another: xiaozhi-connect (SDK Server, validation, deadlines) beside a raw ws
 // responder that answers with constant JSON-RPC replies, the floor, and for context the thinnest SDK
 // provider (an SDK Server on the socket, nothing else). Calls one at a time, so the
-// round trips are comparable too. Alternating rounds; medians. The bars are the scale goal's: CPU
-// within 1.5× of the floor, the round trip within 1.3× (1.8× each before).
+// round trips are comparable too. Alternating rounds; medians. The bars: CPU within 1.5× of
+// the floor, the round trip within 1.3× (1.8× each before).
 import { fileURLToPath } from "node:url";
 import { lineChannel, median, ms, spawnCloud } from "./lib.mjs";
 
