@@ -252,10 +252,10 @@ export class Holdings {
    * help: a failed question leaves the tick as it was.
    */
   async #watchLapses(store: LeaseStore, live: { has(id: string): boolean }): Promise<void> {
-    const stale = new Map<string, string[]>();
+    const stale = new Map<string, ReadonlySet<string>>();
     for (const [instance, ids] of this.#leases.byInstance()) {
       // Another's, or this instance id's from an earlier process.
-      if (!live.has(instance) || instance === this.options.self) stale.set(instance, [...ids]);
+      if (!live.has(instance) || instance === this.options.self) stale.set(instance, ids);
     }
     for (const instance of this.#lapses.keys()) if (!stale.has(instance)) this.#lapses.delete(instance);
     const lapse = store.lapse?.bind(store);
@@ -267,7 +267,8 @@ export class Holdings {
         if (known !== undefined && known > asked) return;
         let ms: number | undefined;
         try {
-          ms = await lapse(ids);
+          // Copied only when asked: a lapse already known costs a tick nothing.
+          ms = await lapse([...ids]);
         } catch {
           return;
         }
