@@ -26,9 +26,13 @@ const freshWindow = () => ({
   connects: [],
   closes: [],
   gaps: [],
+  /** The longest gaps over a second: token, when its last socket closed (from the mark), for how long. */
+  longGaps: [],
   longestGap: 0,
   overlaps: 0,
   longestOverlap: 0,
+  /** The moments a token had two sockets: token, since when (from the mark), for how long. */
+  twice: [],
 });
 let window = freshWindow();
 const waiters = new Set();
@@ -46,6 +50,12 @@ cloud.onSessionCount((token, open) => {
   if (before >= 2 && open < 2) {
     twice--;
     window.longestOverlap = Math.max(window.longestOverlap, now - twiceSince.get(token));
+    if (window.twice.length < 50)
+      window.twice.push({
+        token,
+        from: twiceSince.get(token) - window.started,
+        ms: now - twiceSince.get(token),
+      });
     twiceSince.delete(token);
   }
   if (open > before) window.connects.push(now);
@@ -56,11 +66,27 @@ cloud.onSessionCount((token, open) => {
   if (before === 0 && open > 0 && zeroSince.has(token)) {
     const gap = now - Math.max(zeroSince.get(token), window.started);
     window.gaps.push(gap);
+    if (gap > 1000) {
+      window.longGaps.push({ token, closedAt: zeroSince.get(token) - window.started, ms: gap });
+      // The 50 longest.
+      if (window.longGaps.length > 100)
+        window.longGaps = window.longGaps.sort((a, b) => b.ms - a.ms).slice(0, 50);
+    }
     window.longestGap = Math.max(window.longestGap, gap);
     zeroSince.delete(token);
   }
   for (const wake of waiters) wake();
 });
+/** How many of `times` fall in each 500 ms from `from`. */
+function halves(times, from) {
+  const counts = [];
+  for (const t of times) {
+    const b = Math.floor((t - from) / 500);
+    while (counts.length <= b) counts.push(0);
+    counts[b]++;
+  }
+  return counts;
+}
 /** Connects per 100 ms from the window's first connect to its last: the peak and the mean. */
 function spread(times) {
   if (times.length === 0) return { peak: 0, mean: 0 };
@@ -153,11 +179,15 @@ for await (const line of createInterface({ input: process.stdin })) {
       // When the first and the last socket closed and opened, from the mark; gaps in percentiles.
       closedFromTo: since(window.closes),
       openedFromTo: since(window.connects),
+      // Connects per 500 ms from the mark: where a slow start spends its time.
+      perHalfSecond: halves(window.connects, window.started),
       gapP50: at(50),
       gapP90: at(90),
       longestGap,
+      longGaps: window.longGaps.sort((a, b) => b.ms - a.ms).slice(0, 50),
       overlaps: window.overlaps,
       longestOverlap: window.longestOverlap,
+      twice: window.twice,
     });
   } else if (command === "stop") {
     break;
