@@ -32,7 +32,8 @@ export interface ManagerSettings {
   /**
    * First connects under way at once (at start, and for endpoints added); the rest wait their
    * turn, each attempt holding its place until it settles or for a second. Reconnects are spread
-   * by their backoff and do not wait. 0: no limit; default 1000.
+   * by their backoff and do not wait. 0: no limit; default 200 (a burst of more may overflow the
+   * far side's accept queue, and the connects it drops time out).
    */
   readonly connectConcurrency: number;
 }
@@ -53,7 +54,7 @@ export const defaultManagerSettings: ManagerSettings = Object.freeze({
   panicThreshold: 0.5,
   recoveryWindow: 2000,
   probeInterval: 500,
-  connectConcurrency: 1000,
+  connectConcurrency: 200,
 });
 
 /** `base` with the fields `change` sets; frozen. Fields set to `undefined` keep their base value. */

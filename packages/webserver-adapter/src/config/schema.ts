@@ -94,7 +94,7 @@ const connection = z.object({
    * (ms), and they retry as soon as it answers; 0 turns it off. Default 500.
    */
   probeInterval: z.number().int().nonnegative().optional(),
-  /** First connects under way at once (at start and for added endpoints); 0: no limit. Default 1000. */
+  /** First connects under way at once (at start and for added endpoints); 0: no limit. Default 200. */
   connectConcurrency: z.number().int().nonnegative().optional(),
   /** Strategy for operations sent to "any healthy endpoint"; default `round-robin`. */
   loadBalanceStrategy: z.string().optional(),
