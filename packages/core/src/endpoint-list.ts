@@ -74,6 +74,8 @@ export function statusOf<C extends Connection>(
 ): EndpointStatus {
   const { endpoint, connection } = supervisor;
   const connected = supervisor.state === "connected";
+  // Asked once: the report carries the score (a status is built for every endpoint at times).
+  const report = health?.report(endpoint.id);
   const status: EndpointStatus = {
     id: endpoint.id,
     url: endpoint.masked,
@@ -87,8 +89,8 @@ export function statusOf<C extends Connection>(
     reconnectAttempts: supervisor.attempts,
     nextReconnectAt: supervisor.nextReconnectAt,
     republishing: supervisor.republishing,
-    healthScore: health ? health.score(endpoint.id) : connected ? 100 : 0,
-    health: health?.report(endpoint.id),
+    healthScore: report ? report.score : connected ? 100 : 0,
+    health: report,
     rttMs: connected ? connection.rttMs : undefined,
     lastFrameAt: connected ? connection.lastFrameAt : undefined,
     weight: endpoint.weight,

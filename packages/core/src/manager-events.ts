@@ -26,6 +26,7 @@ export interface EndpointStatus {
    * lists the changed tools: a planned reconnect, not a failure.
    */
   readonly republishing: boolean;
+  /** The health report's score; without a health scorer, 100 while connected and 0 otherwise. */
   readonly healthScore: number;
   readonly health?: HealthReport;
   readonly rttMs?: number;

@@ -123,8 +123,13 @@ export class HealthScoreBoard implements HealthScorer {
     }
   }
 
+  /** The report's score without building the report: this runs on every dispatch. */
   score(id: string): number {
-    return this.report(id).score;
+    const t = this.#tracks.get(id);
+    if (!t?.connected) return 0;
+    const now = this.now();
+    const { rtt, failures, flaps, staleness } = this.#parts(t, now);
+    return total(rtt, failures, flaps, staleness);
   }
 
   isEjected(id: string): boolean {
@@ -135,15 +140,8 @@ export class HealthScoreBoard implements HealthScorer {
     const t = this.#tracks.get(id);
     if (!t?.connected)
       return { score: 0, ejected: t?.ejectedUntil !== undefined, parts: { disconnected: -100 } };
-    const o = this.#options;
-    const now = this.now();
-    const rtt =
-      t.rttEwma === undefined ? 0 : o.rttWeight * clamp01((t.rttEwma - o.rttGood) / (o.rttBad - o.rttGood));
-    const failures = o.failureWeight * t.failureRate;
-    this.#pruneCloses(t, now);
-    const flaps = Math.min(o.flapMax, o.flapPenalty * t.closes.length);
-    const staleness = now - t.lastAlive > o.staleAfter ? o.stalePenalty : 0;
-    const score = Math.max(0, Math.round(100 - rtt - failures - flaps - staleness));
+    const { rtt, failures, flaps, staleness } = this.#parts(t, this.now());
+    const score = total(rtt, failures, flaps, staleness);
     return {
       score,
       ejected: t.ejectedUntil !== undefined,
@@ -208,6 +206,19 @@ export class HealthScoreBoard implements HealthScorer {
     t.failureRate -= this.#options.failureAlpha * t.failureRate;
     t.consecutiveFailures = 0;
     t.lastAlive = at;
+  }
+
+  /** What each signal costs a connected track now, in points. */
+  #parts(t: Track, now: number): { rtt: number; failures: number; flaps: number; staleness: number } {
+    const o = this.#options;
+    this.#pruneCloses(t, now);
+    return {
+      rtt:
+        t.rttEwma === undefined ? 0 : o.rttWeight * clamp01((t.rttEwma - o.rttGood) / (o.rttBad - o.rttGood)),
+      failures: o.failureWeight * t.failureRate,
+      flaps: Math.min(o.flapMax, o.flapPenalty * t.closes.length),
+      staleness: now - t.lastAlive > o.staleAfter ? o.stalePenalty : 0,
+    };
   }
 
   #pruneCloses(t: Track, now: number): void {
@@ -284,4 +295,9 @@ function clamp01(x: number): number {
 
 function round1(x: number): number {
   return Math.round(x * 10) / 10;
+}
+
+/** The 0–100 score once the parts are taken off. */
+function total(rtt: number, failures: number, flaps: number, staleness: number): number {
+  return Math.max(0, Math.round(100 - rtt - failures - flaps - staleness));
 }
