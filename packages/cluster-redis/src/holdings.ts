@@ -125,6 +125,8 @@ export class Holdings {
   released(message: Extract<ClusterMessage, { t: "released" }>, now: number): void {
     for (const id of message.ids) {
       if (this.holders.get(id) === message.by) this.holders.delete(id);
+      // The one named to take it took it and let it go again (its share moved): nobody waits for it.
+      if (this.#given.get(id)?.instance === message.by) this.#given.delete(id);
       this.#unsure.add(id);
     }
     for (const [instance, ids] of Object.entries(message.to ?? {})) {

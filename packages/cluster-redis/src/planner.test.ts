@@ -151,6 +151,26 @@ describe("plan", () => {
     );
   });
 
+  it("takes at once what an instance still joining would own, since that one takes nothing yet", () => {
+    const live = new Map([
+      ["a", none],
+      ["b", none],
+      ["c", none],
+    ]);
+    const joiningPeers = new Set(["c"]);
+    const a = plan(snapshot({ live, joiningPeers }), 0);
+    const b = plan(snapshot({ self: "b", live, joiningPeers }), 0);
+    expect([...a.acquire, ...b.acquire].sort()).toEqual(listed);
+    expect(a.acquire.filter((id) => b.acquire.includes(id))).toEqual([]);
+    // Once c has joined, a and b leave its share to it.
+    const joined = [
+      ...plan(snapshot({ live }), 0).acquire,
+      ...plan(snapshot({ self: "b", live }), 0).acquire,
+    ];
+    expect(joined.length).toBeGreaterThan(0);
+    expect(joined.length).toBeLessThan(listed.length);
+  });
+
   it("closes the links of leases another instance holds now, with nothing to release", () => {
     const p = plan(snapshot({ held: new Set(["e1"]), leases: leases({ e1: "b" }) }), 0);
     expect(p.lost).toEqual(["e1"]);

@@ -134,8 +134,11 @@ export function plan(snapshot: Snapshot, now: number): Plan {
     const since = snapshot.freeSince.get(id) ?? now;
     freeSince.set(id, since);
     const named = snapshot.given?.get(id);
-    const owner =
-      named !== undefined && live.has(named) && !snapshot.joiningPeers?.has(named) ? named : owners.get(id);
+    const joiningPeers = snapshot.joiningPeers;
+    let owner = named !== undefined && live.has(named) && !joiningPeers?.has(named) ? named : owners.get(id);
+    // One still joining takes nothing for a few ticks: until then the endpoint goes to the best of
+    // those that take now, and comes to the joiner later in a handover batch.
+    if (owner !== undefined && joiningPeers?.has(owner)) owner = takerOf(id, instances, live, joiningPeers);
     if (owner === self) {
       acquire.push(id);
       continue;
@@ -184,6 +187,32 @@ class Holders {
     // What runs here stays this instance's while its lease is only missing (renewal sets it again).
     return this.held.has(id) ? this.self : undefined;
   }
+}
+
+/**
+ * The instance `id` prefers among those that take endpoints now (not joining), leaving out those
+ * that avoid it unless all of them do.
+ */
+function takerOf(
+  id: string,
+  instances: readonly string[],
+  live: ReadonlyMap<string, ReadonlySet<string>>,
+  joining: ReadonlySet<string>,
+): string | undefined {
+  let best: string | undefined;
+  let bestScore = Number.NEGATIVE_INFINITY;
+  for (const avoiding of [false, true]) {
+    for (const instance of instances) {
+      if (joining.has(instance) || (!avoiding && live.get(instance)?.has(id))) continue;
+      const mine = score(instance, id);
+      if (mine > bestScore || (mine === bestScore && best !== undefined && instance < best)) {
+        best = instance;
+        bestScore = mine;
+      }
+    }
+    if (best !== undefined) return best;
+  }
+  return best;
 }
 
 /** 1 + how many instances besides `owner` `id` prefers to `self`. */

@@ -47,6 +47,24 @@ describe("Holdings: endpoints a stopping instance hands over", () => {
   });
 });
 
+describe("Holdings: an endpoint handed on again", () => {
+  it("forgets who was named to take it once that one lets it go, even before a read showed it held", async () => {
+    const redis = new MemoryRedis(new FakeClock());
+    const a = holdingsOf(redis, "a");
+    a.released({ t: "released", by: "c", ids: ["e1", "e2"], to: { b: ["e1", "e2"] } }, 0);
+    expect([...a.given(0, 3000)]).toEqual([
+      ["e1", "b"],
+      ["e2", "b"],
+    ]);
+    // b took both and hands e1 on (its share moved) before a read anything: nobody waits for b.
+    a.released({ t: "released", by: "b", ids: ["e1"] }, 10);
+    expect([...a.given(10, 3000)]).toEqual([["e2", "b"]]);
+    // Handed on with a name, the new name counts.
+    a.released({ t: "released", by: "b", ids: ["e2"], to: { d: ["e2"] } }, 20);
+    expect([...a.given(20, 3000)]).toEqual([["e2", "d"]]);
+  });
+});
+
 describe("Holdings: the periodic read of every lease", () => {
   it("changes the version only when it finds something the log did not tell (a lease that lapsed)", async () => {
     const clock = new FakeClock();
