@@ -382,6 +382,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       freeSince: this.#holdings.freeSince,
       handoverBatch: this.#handoverBatch,
       given: this.#holdings.given(now, 3 * this.#tickMs),
+      letGo: this.#holdings.letGo(now, 3 * this.#tickMs),
       joiningPeers: this.#peers.joining(),
     };
     const version = this.#holdings.version;

@@ -50,6 +50,13 @@ export interface Snapshot {
   readonly given?: ReadonlyMap<string, string>;
   /** Instances still joining: they count for the shares, but nothing is handed over to them yet. */
   readonly joiningPeers?: ReadonlySet<string>;
+  /**
+   * Free endpoints another instance let go of a moment ago (released, or its lease gone): their
+   * agents are without them now, so one a joining instance would own goes to one that takes now.
+   * Endpoints never held (a cold start) wait for the joiners instead, which then take their shares
+   * themselves rather than in handover batches.
+   */
+  readonly letGo?: ReadonlySet<string>;
 }
 
 /** What to do at a tick. */
@@ -136,9 +143,10 @@ export function plan(snapshot: Snapshot, now: number): Plan {
     const named = snapshot.given?.get(id);
     const joiningPeers = snapshot.joiningPeers;
     let owner = named !== undefined && live.has(named) && !joiningPeers?.has(named) ? named : owners.get(id);
-    // One still joining takes nothing for a few ticks: until then the endpoint goes to the best of
-    // those that take now, and comes to the joiner later in a handover batch.
-    if (owner !== undefined && joiningPeers?.has(owner)) owner = takerOf(id, instances, live, joiningPeers);
+    // One still joining takes nothing for a few ticks: an endpoint let go of goes meanwhile to the
+    // best of those that take now, and comes to the joiner later in a handover batch.
+    if (owner !== undefined && joiningPeers?.has(owner) && snapshot.letGo?.has(id))
+      owner = takerOf(id, instances, live, joiningPeers);
     if (owner === self) {
       acquire.push(id);
       continue;

@@ -65,6 +65,29 @@ describe("Holdings: an endpoint handed on again", () => {
   });
 });
 
+describe("Holdings: endpoints let go of", () => {
+  it("knows what another instance let go of, from its message or the lease log, until someone holds it or a few ticks passed", async () => {
+    const redis = new MemoryRedis(new FakeClock());
+    const other = redis.connect("c").stores();
+    await other.leases.acquire(["e1", "e2", "e3"], "c|1", 2000);
+    const a = holdingsOf(redis, "a");
+    const listed = new Set(["e1", "e2", "e3", "e4"]);
+    const live = { has: () => true };
+    await a.read(listed, live);
+    expect([...a.letGo(redis.time(), 3000)]).toEqual([]);
+    // e1 is released with a message, e2 only in the log; e4 was never held.
+    await other.leases.release(["e1", "e2"], "c|1");
+    a.released({ t: "released", by: "c", ids: ["e1"] }, redis.time());
+    await a.read(listed, live);
+    expect([...a.letGo(redis.time(), 3000)].sort()).toEqual(["e1", "e2"]);
+    // b takes e1: it is held again.
+    await redis.connect("b").stores().leases.acquire(["e1"], "b|1", 2000);
+    await a.read(listed, live);
+    expect([...a.letGo(redis.time(), 3000)]).toEqual(["e2"]);
+    expect([...a.letGo(redis.time() + 3001, 3000)]).toEqual([]);
+  });
+});
+
 describe("Holdings: the periodic read of every lease", () => {
   it("changes the version only when it finds something the log did not tell (a lease that lapsed)", async () => {
     const clock = new FakeClock();
