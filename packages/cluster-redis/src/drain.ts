@@ -16,8 +16,8 @@ export const drainSteps = 10;
 /**
  * Who takes each endpoint held by `self` as it stops, and the order to hand them over in: the
  * even share of the list among the other `active` instances, worked out once so every batch goes
- * where the plan first put it; the order takes turns between those instances, so each batch
- * spreads over all of them.
+ * where the plan first put it; the order spreads each instance's share evenly over it, so each
+ * batch spreads over all of them in proportion to their shares.
  */
 export function handoverPlan(
   self: string,
@@ -37,12 +37,14 @@ export function handoverPlan(
     if (queue) queue.push(id);
     else byOwner.set(owner, [id]);
   }
-  const order: string[] = [];
-  const queues = [...byOwner.values()];
-  for (let i = 0; order.length < holdings.held.size; i++) {
-    for (const queue of queues) if (i < queue.length) order.push(queue[i] as string);
-  }
-  return { owner: (id) => owners.get(id), order };
+  // Each taker's endpoints spread evenly over the whole order, in proportion to its share: one
+  // that takes more (it holds fewer) gets more in every batch, not all of the last ones, which
+  // would leave it to connect the tail alone while the others idle.
+  const keyed: { readonly at: number; readonly id: string }[] = [];
+  for (const queue of byOwner.values())
+    queue.forEach((id, i) => keyed.push({ at: (i + 0.5) / queue.length, id }));
+  keyed.sort((x, y) => x.at - y.at);
+  return { owner: (id) => owners.get(id), order: keyed.map((k) => k.id) };
 }
 
 export interface DrainOptions {

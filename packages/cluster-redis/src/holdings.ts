@@ -50,8 +50,8 @@ export class Holdings {
     string,
     { readonly instance: string; readonly by: string; readonly at: number }
   >();
-  /** Endpoints another instance let go of, and when (monotonic ms): an agent is without them now. */
-  readonly #letGo = new Map<string, number>();
+  /** Endpoints another instance let go of, by whom and when (monotonic ms): an agent is without them now. */
+  readonly #letGo = new Map<string, { readonly by: string; readonly at: number }>();
   /** Leases read themselves on the next tick: an acquire or release unanswered, a take refused. */
   readonly #unsure = new Set<string>();
   /** The leases in Redis as last known, by endpoint id, kept up to date from the lease log. */
@@ -129,7 +129,7 @@ export class Holdings {
       if (this.holders.get(id) === message.by) this.holders.delete(id);
       // The one named to take it took it and let it go again (its share moved): nobody waits for it.
       if (this.#given.get(id)?.instance === message.by) this.#given.delete(id);
-      this.#letGo.set(id, now);
+      this.#letGo.set(id, { by: message.by, at: now });
       this.#unsure.add(id);
     }
     for (const [instance, ids] of Object.entries(message.to ?? {})) {
@@ -150,12 +150,12 @@ export class Holdings {
     return given;
   }
 
-  /** What another instance let go of within `ms` before `now` and nobody holds yet. */
-  letGo(now: number, ms: number): ReadonlySet<string> {
-    const free = new Set<string>();
-    for (const [id, at] of this.#letGo) {
+  /** What another instance let go of within `ms` before `now` and nobody holds yet, with who let it go. */
+  letGo(now: number, ms: number): ReadonlyMap<string, string> {
+    const free = new Map<string, string>();
+    for (const [id, { by, at }] of this.#letGo) {
       if (now - at > ms || this.#leases.has(id) || this.held.has(id)) this.#letGo.delete(id);
-      else free.add(id);
+      else free.set(id, by);
     }
     return free;
   }
@@ -302,7 +302,8 @@ export class Holdings {
   #set(id: string, value: string | undefined): boolean {
     const known = this.#leases.get(id);
     if (value === undefined) {
-      if (known !== undefined && !known.mine) this.#letGo.set(id, this.options.now());
+      if (known !== undefined && !known.mine)
+        this.#letGo.set(id, { by: known.instance, at: this.options.now() });
       return this.#leases.delete(id);
     }
     const instance = value.slice(0, value.indexOf("|"));

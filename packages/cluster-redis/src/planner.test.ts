@@ -158,18 +158,27 @@ describe("plan", () => {
       ["c", none],
     ]);
     const joiningPeers = new Set(["c"]);
-    const letGo = new Set(listed);
-    const a = plan(snapshot({ live, joiningPeers, letGo }), 0);
-    const b = plan(snapshot({ self: "b", live, joiningPeers, letGo }), 0);
-    expect([...a.acquire, ...b.acquire].sort()).toEqual(listed);
-    expect(a.acquire.filter((id) => b.acquire.includes(id))).toEqual([]);
     // Never held: a and b leave c's share to it, which takes it itself once it has joined.
     const cold = [
       ...plan(snapshot({ live, joiningPeers }), 0).acquire,
       ...plan(snapshot({ self: "b", live, joiningPeers }), 0).acquire,
     ];
-    expect(cold.length).toBeGreaterThan(0);
-    expect(cold.length).toBeLessThan(listed.length);
+    const cShare = listed.filter((id) => !cold.includes(id));
+    expect(cShare.length).toBeGreaterThan(0);
+    expect(cShare.length).toBeLessThan(listed.length);
+    // d stopped and let every endpoint go: a and b take all of it at once, none twice.
+    const letGo = new Map(listed.map((id) => [id, "d"]));
+    const a = plan(snapshot({ live, joiningPeers, letGo }), 0);
+    const b = plan(snapshot({ self: "b", live, joiningPeers, letGo }), 0);
+    expect([...a.acquire, ...b.acquire].sort()).toEqual(listed);
+    expect(a.acquire.filter((id) => b.acquire.includes(id))).toEqual([]);
+    // What a let go of (its share moved) goes to b, not back to a.
+    const fromA = new Map(listed.map((id) => [id, "a"]));
+    expect(
+      plan(snapshot({ live, joiningPeers, letGo: fromA }), 0).acquire.filter((id) => cShare.includes(id)),
+    ).toEqual([]);
+    const toB = plan(snapshot({ self: "b", live, joiningPeers, letGo: fromA }), 0).acquire;
+    expect(cShare.every((id) => toB.includes(id))).toBe(true);
   });
 
   it("closes the links of leases another instance holds now, with nothing to release", () => {

@@ -51,12 +51,13 @@ export interface Snapshot {
   /** Instances still joining: they count for the shares, but nothing is handed over to them yet. */
   readonly joiningPeers?: ReadonlySet<string>;
   /**
-   * Free endpoints another instance let go of a moment ago (released, or its lease gone): their
-   * agents are without them now, so one a joining instance would own goes to one that takes now.
+   * Free endpoints another instance let go of a moment ago (released, or its lease gone), each
+   * with that instance: their agents are without them now, so one a joining instance would own
+   * goes to one that takes now, other than the one that let it go.
    * Endpoints never held (a cold start) wait for the joiners instead, which then take their shares
    * themselves rather than in handover batches.
    */
-  readonly letGo?: ReadonlySet<string>;
+  readonly letGo?: ReadonlyMap<string, string>;
 }
 
 /** What to do at a tick. */
@@ -94,6 +95,7 @@ export function plan(snapshot: Snapshot, now: number): Plan {
   };
   const why = { handover: 0, unlisted: 0, unservable: 0, stray: 0 };
   const handoverBatch = snapshot.handoverBatch ?? Number.POSITIVE_INFINITY;
+  const joiningPeers = snapshot.joiningPeers;
 
   const lost: string[] = [];
   const release: string[] = [];
@@ -141,12 +143,12 @@ export function plan(snapshot: Snapshot, now: number): Plan {
     const since = snapshot.freeSince.get(id) ?? now;
     freeSince.set(id, since);
     const named = snapshot.given?.get(id);
-    const joiningPeers = snapshot.joiningPeers;
     let owner = named !== undefined && live.has(named) && !joiningPeers?.has(named) ? named : owners.get(id);
     // One still joining takes nothing for a few ticks: an endpoint let go of goes meanwhile to the
     // best of those that take now, and comes to the joiner later in a handover batch.
-    if (owner !== undefined && joiningPeers?.has(owner) && snapshot.letGo?.has(id))
-      owner = takerOf(id, instances, live, joiningPeers);
+    const from = snapshot.letGo?.get(id);
+    if (owner !== undefined && joiningPeers?.has(owner) && from !== undefined)
+      owner = takerOf(id, instances, live, joiningPeers, from);
     if (owner === self) {
       acquire.push(id);
       continue;
@@ -157,7 +159,7 @@ export function plan(snapshot: Snapshot, now: number): Plan {
       untaken++;
       continue;
     }
-    if (waited >= rankOf(self, id, others, owner) * 2 * snapshot.tickMs) acquire.push(id);
+    if (waited >= rankOf(self, id, others, owner, joiningPeers) * 2 * snapshot.tickMs) acquire.push(id);
   }
   // A batch at a time, the next once every endpoint let go was taken (or waited 2 ticks): an
   // endpoint waits for its own batch to connect, not for all of them. The wait is for any
@@ -168,7 +170,7 @@ export function plan(snapshot: Snapshot, now: number): Plan {
   if (untaken === 0) {
     for (const id of handover) {
       if (why.handover >= handoverBatch) break;
-      if (snapshot.joiningPeers?.has(owners.get(id) as string)) continue;
+      if (joiningPeers?.has(owners.get(id) as string)) continue;
       release.push(id);
       why.handover++;
     }
@@ -198,22 +200,23 @@ class Holders {
 }
 
 /**
- * The instance `id` prefers among those that take endpoints now (not joining), leaving out those
- * that avoid it unless all of them do.
+ * The instance `id` prefers among those that take endpoints now (not joining, not the one that
+ * let it go), leaving out those that avoid it unless all of them do.
  */
 function takerOf(
   id: string,
   instances: readonly string[],
   live: ReadonlyMap<string, ReadonlySet<string>>,
   joining: ReadonlySet<string>,
+  from: string,
 ): string | undefined {
   let best: string | undefined;
   let bestScore = Number.NEGATIVE_INFINITY;
   for (const avoiding of [false, true]) {
     for (const instance of instances) {
-      if (joining.has(instance) || (!avoiding && live.get(instance)?.has(id))) continue;
+      if (joining.has(instance) || instance === from || (!avoiding && live.get(instance)?.has(id))) continue;
       const mine = score(instance, id);
-      if (mine > bestScore || (mine === bestScore && best !== undefined && instance < best)) {
+      if (mine > bestScore || (mine === bestScore && instance < (best as string))) {
         best = instance;
         bestScore = mine;
       }
@@ -223,12 +226,18 @@ function takerOf(
   return best;
 }
 
-/** 1 + how many instances besides `owner` `id` prefers to `self`. */
-function rankOf(self: string, id: string, others: readonly string[], owner: string | undefined): number {
+/** 1 + how many instances that take now besides `owner` `id` prefers to `self`. */
+function rankOf(
+  self: string,
+  id: string,
+  others: readonly string[],
+  owner: string | undefined,
+  joining: ReadonlySet<string> | undefined,
+): number {
   const mine = score(self, id);
   let rank = 1;
   for (const instance of others) {
-    if (instance === owner) continue;
+    if (instance === owner || joining?.has(instance)) continue;
     const theirs = score(instance, id);
     if (theirs > mine || (theirs === mine && instance < self)) rank++;
   }

@@ -102,6 +102,30 @@ describe("handoverPlan", () => {
     // The first batch of ten goes to both.
     expect(new Set(owners.slice(0, 10)).size).toBe(2);
   });
+
+  it("spreads a bigger share over every batch, not over the last ones", () => {
+    const none = new Set<string>();
+    const active = new Map([
+      ["a", none],
+      ["b", none],
+      ["c", none],
+    ]);
+    const held = new Set(ids(40));
+    // b already holds 30 others: a's share of c's 40 is the bigger one.
+    const others = ids(70).slice(40);
+    const holders = new Map(others.map((id) => [id, "b"]));
+    const listed = new Set([...held, ...others]);
+    const { owner, order } = handoverPlan("c", listed, active, { held, holders });
+    const owners = order.map(owner);
+    const toA = owners.filter((o) => o === "a").length;
+    expect(toA).toBeGreaterThan(40 - toA);
+    // Every quarter of the order has some for each, in about the same proportion.
+    for (let q = 0; q < 4; q++) {
+      const part = owners.slice(q * 10, q * 10 + 10);
+      expect(new Set(part).size).toBe(2);
+      expect(Math.abs(part.filter((o) => o === "a").length - toA / 4)).toBeLessThanOrEqual(1.5);
+    }
+  });
 });
 
 describe("Holdings.handOver", () => {

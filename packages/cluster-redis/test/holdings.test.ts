@@ -79,11 +79,14 @@ describe("Holdings: endpoints let go of", () => {
     await other.leases.release(["e1", "e2"], "c|1");
     a.released({ t: "released", by: "c", ids: ["e1"] }, redis.time());
     await a.read(listed, live);
-    expect([...a.letGo(redis.time(), 3000)].sort()).toEqual(["e1", "e2"]);
+    expect([...a.letGo(redis.time(), 3000)].sort()).toEqual([
+      ["e1", "c"],
+      ["e2", "c"],
+    ]);
     // b takes e1: it is held again.
     await redis.connect("b").stores().leases.acquire(["e1"], "b|1", 2000);
     await a.read(listed, live);
-    expect([...a.letGo(redis.time(), 3000)]).toEqual(["e2"]);
+    expect([...a.letGo(redis.time(), 3000)]).toEqual([["e2", "c"]]);
     expect([...a.letGo(redis.time() + 3001, 3000)]).toEqual([]);
   });
 });
