@@ -26,6 +26,7 @@ export interface HealthScorer {
   observe(id: string, observation: HealthObservation): void;
   score(id: string): number;
   isEjected(id: string): boolean;
+  /** The score with its parts; `report(id).score` must equal `score(id)` (statuses show the report's). */
   report(id: string): HealthReport;
   /** Forgets a connection (removed endpoint). */
   remove(id: string): void;
