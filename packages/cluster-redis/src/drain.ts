@@ -41,8 +41,9 @@ export function handoverPlan(
   // that takes more (it holds fewer) gets more in every batch, not all of the last ones, which
   // would leave it to connect the tail alone while the others idle.
   const keyed: { readonly at: number; readonly id: string }[] = [];
-  for (const queue of byOwner.values())
-    queue.forEach((id, i) => keyed.push({ at: (i + 0.5) / queue.length, id }));
+  for (const queue of byOwner.values()) {
+    for (const [i, id] of queue.entries()) keyed.push({ at: (i + 0.5) / queue.length, id });
+  }
   keyed.sort((x, y) => x.at - y.at);
   return { owner: (id) => owners.get(id), order: keyed.map((k) => k.id) };
 }
