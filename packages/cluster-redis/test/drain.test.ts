@@ -85,13 +85,15 @@ describe("drain", () => {
 });
 
 describe("handoverPlan", () => {
-  it("gives each endpoint to one of the others, evenly, in an order that takes turns between them", () => {
-    const none = new Set<string>();
-    const active = new Map([
-      ["a", none],
-      ["b", none],
-      ["c", none],
-    ]);
+  const none = new Set<string>();
+  /** c stops; a and b take over, neither avoiding anything. */
+  const active = new Map([
+    ["a", none],
+    ["b", none],
+    ["c", none],
+  ]);
+
+  it("gives each endpoint to one of the others, evenly, in an order that spreads both over it", () => {
     const held = new Set(ids(40));
     const { owner, order } = handoverPlan("c", held, active, { held, holders: new Map() });
     expect([...order].sort()).toEqual([...held].sort());
@@ -104,12 +106,6 @@ describe("handoverPlan", () => {
   });
 
   it("spreads a bigger share over every batch, not over the last ones", () => {
-    const none = new Set<string>();
-    const active = new Map([
-      ["a", none],
-      ["b", none],
-      ["c", none],
-    ]);
     const held = new Set(ids(40));
     // b already holds 30 others: a's share of c's 40 is the bigger one.
     const others = ids(70).slice(40);
