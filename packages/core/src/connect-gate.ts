@@ -4,9 +4,9 @@ export const gateSlotMs = 1000;
 /**
  * At most `limit()` first connects under way at once: ten thousand endpoints started together
  * reach the cloud in waves rather than as one burst (less memory at the peak, and no overflow of
- * the far side's accept queue, whose dropped connects would time out). An attempt holds its place until it settles or for
- * {@link gateSlotMs}, whichever comes first, so endpoints that hang never hold the rest back
- * for longer than that. A limit of 0 lets everything through at once.
+ * the far side's accept queue, whose dropped connects would time out). An attempt holds its
+ * place until it settles or for {@link gateSlotMs}, whichever comes first, so endpoints that hang
+ * never hold the rest back for longer than that. A limit of 0 lets everything through at once.
  */
 export class ConnectGate {
   readonly #limit: () => number;

@@ -56,6 +56,23 @@ describe("score", () => {
     expect(board.score("a")).toBeGreaterThanOrEqual(99);
   });
 
+  it("scores what its report says, with every part charged", () => {
+    const since = at();
+    connect("a");
+    board.observe("a", { kind: "rtt", at: since, ms: 700 });
+    fail("a", 2);
+    vi.advanceTimersByTime(91_000);
+    // A flap a moment ago, the link back as of its last sign of life 91 s ago: stale too.
+    board.observe("a", { kind: "closed", at: at(), code: 1006, retryable: true });
+    board.observe("a", { kind: "connected", at: since });
+    const report = board.report("a");
+    expect(Object.values(report.parts).every((part) => part < 0)).toBe(true);
+    expect(board.score("a")).toBe(report.score);
+    expect(report.score).toBe(
+      Math.round(100 + Object.values(report.parts).reduce((sum, part) => sum + part, 0)),
+    );
+  });
+
   it("charges flaps within the window and staleness, and explains itself", () => {
     connect("a");
     for (let i = 0; i < 3; i++) {

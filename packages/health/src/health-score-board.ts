@@ -127,9 +127,7 @@ export class HealthScoreBoard implements HealthScorer {
   score(id: string): number {
     const t = this.#tracks.get(id);
     if (!t?.connected) return 0;
-    const now = this.now();
-    const { rtt, failures, flaps, staleness } = this.#parts(t, now);
-    return total(rtt, failures, flaps, staleness);
+    return total(this.#parts(t, this.now()));
   }
 
   isEjected(id: string): boolean {
@@ -140,8 +138,9 @@ export class HealthScoreBoard implements HealthScorer {
     const t = this.#tracks.get(id);
     if (!t?.connected)
       return { score: 0, ejected: t?.ejectedUntil !== undefined, parts: { disconnected: -100 } };
-    const { rtt, failures, flaps, staleness } = this.#parts(t, this.now());
-    const score = total(rtt, failures, flaps, staleness);
+    const parts = this.#parts(t, this.now());
+    const { rtt, failures, flaps, staleness } = parts;
+    const score = total(parts);
     return {
       score,
       ejected: t.ejectedUntil !== undefined,
@@ -209,7 +208,7 @@ export class HealthScoreBoard implements HealthScorer {
   }
 
   /** What each signal costs a connected track now, in points. */
-  #parts(t: Track, now: number): { rtt: number; failures: number; flaps: number; staleness: number } {
+  #parts(t: Track, now: number): Parts {
     const o = this.#options;
     this.#pruneCloses(t, now);
     return {
@@ -297,7 +296,15 @@ function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
+/** What each signal costs, in points. */
+interface Parts {
+  readonly rtt: number;
+  readonly failures: number;
+  readonly flaps: number;
+  readonly staleness: number;
+}
+
 /** The 0–100 score once the parts are taken off. */
-function total(rtt: number, failures: number, flaps: number, staleness: number): number {
+function total({ rtt, failures, flaps, staleness }: Parts): number {
   return Math.max(0, Math.round(100 - rtt - failures - flaps - staleness));
 }
