@@ -135,11 +135,24 @@ export class LinkWatch {
   }
 }
 
+/**
+ * Hosts of the URLs seen. Parsing a URL is the costliest step of going over thousands of
+ * statuses (each peer's, at every change it publishes), and an endpoint's URL never changes.
+ */
+const hosts = new Map<string, string | undefined>();
+
 /** The host (and port) of a URL, masked or not; undefined when it is not one. */
 export function hostOf(url: string): string | undefined {
+  const known = hosts.get(url);
+  if (known !== undefined || hosts.has(url)) return known;
+  let host: string | undefined;
   try {
-    return new URL(url).host;
+    host = new URL(url).host;
   } catch {
-    return undefined;
+    host = undefined;
   }
+  // Bounded: lists that keep changing never grow it past this.
+  if (hosts.size >= 100_000) hosts.clear();
+  hosts.set(url, host);
+  return host;
 }

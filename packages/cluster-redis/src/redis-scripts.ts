@@ -81,20 +81,25 @@ end
 return out`;
 
 /**
- * Renews the leases among KEYS (then the log's two) that are still ARGV[1]'s for ARGV[2] ms, and
- * takes again those that lapsed and nobody took (Redis restarted, or the holder was slow). Answers
- * the positions (from 1) of the keys lost, usually none: a renewal of thousands of leases is not
- * answered with thousands of ones.
+ * Renews the leases of the endpoints ARGV[5] names (a JSON array of ids; each key is ARGV[4], the
+ * lease prefix, and the id) that are still ARGV[1]'s for ARGV[2] ms, and takes again those that
+ * lapsed and nobody took (Redis restarted, or the holder was slow). KEYS: the log's two; ARGV[3]:
+ * log size. The ids go as one argument: a renewal runs every third of a lease for every endpoint
+ * held, and thousands of key arguments cost the client more than the whole script costs Redis.
+ * Answers the positions (from 1) of the leases lost, usually none: a renewal of thousands of
+ * leases is not answered with thousands of ones.
  */
 export const renewScript = `${logged}
+local ids = cjson.decode(ARGV[5])
 local lost = {}
-for i = 1, n do
-  local holder = redis.call('GET', KEYS[i])
+for i = 1, #ids do
+  local key = ARGV[4] .. ids[i]
+  local holder = redis.call('GET', key)
   if holder == ARGV[1] then
-    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+    redis.call('PEXPIRE', key, ARGV[2])
   elseif not holder then
-    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
-    logged(KEYS[i], ARGV[1])
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+    logged(key, ARGV[1])
   else
     lost[#lost + 1] = i
   end

@@ -176,7 +176,8 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
     },
     // Every lease command goes in chunks, pipelined: a command's keys are spread into arguments,
     // which has limits (a call's arguments in JavaScript, Lua's stack in a script) long before a
-    // hundred thousand endpoints.
+    // hundred thousand endpoints. The renewal, the one that runs all the time, sends its ids as
+    // one argument instead.
     leases: {
       read(ids) {
         return chunked(ids, (part) =>
@@ -228,8 +229,9 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
       },
       async renew(ids, value, ttl) {
         return chunked(ids, async (part) => {
-          const keys = leaseKeys(part);
-          const lost = await call((r) => r.xzRenew(keys.length, ...keys, value, ttl, logKeep));
+          const lost = await call((r) =>
+            r.xzRenew(2, ...logKeys, value, ttl, logKeep, leasePrefix, JSON.stringify(part)),
+          );
           const kept = part.map(() => true);
           for (const position of lost) kept[position - 1] = false;
           return kept;

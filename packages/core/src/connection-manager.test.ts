@@ -650,9 +650,14 @@ describe("health scoring", () => {
     const done = manager.connect();
     await settle();
     await done;
+    const rtts: ManagerEventMap["rtt"][] = [];
+    manager.on("rtt", (event) => rtts.push(event));
     const ping = network.connection(url(1))?.ping();
     await settle();
     expect(await ping).toBe(1);
+    // The round trip carries the scorer's score, as the status shows it.
+    expect(rtts).toEqual([expect.objectContaining({ id: id(1), healthScore: 90 })]);
+    expect(manager.getEndpointStatus(id(1))?.healthScore).toBe(90);
     network.connection(url(1))?.receiveFrame();
     // An answered request (a tool call the link carried) counts as a success of the link.
     network.connection(url(1))?.answered("tools/call", false, 3, "calc__add");
@@ -833,7 +838,9 @@ describe("names, round trips and answered requests", () => {
     await connection.ping();
     connection.answered("tools/call", false, 12, "calc__add");
     connection.answered("tools/list");
-    expect(rtts).toEqual([expect.objectContaining({ id: id(1), name: "kitchen", ms: expect.any(Number) })]);
+    expect(rtts).toEqual([
+      expect.objectContaining({ id: id(1), name: "kitchen", ms: expect.any(Number), healthScore: 100 }),
+    ]);
     expect(seen).toEqual([
       expect.objectContaining({
         id: id(1),

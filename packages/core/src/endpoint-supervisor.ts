@@ -46,7 +46,7 @@ export interface SupervisorReports {
   };
   failed: { readonly reason: string };
   republishing: { readonly cause: RepublishCause };
-  rtt: { readonly ms: number };
+  rtt: { readonly ms: number; readonly healthScore: number };
   handled: { readonly method: string; readonly tool?: string; readonly ok: boolean; readonly ms: number };
 }
 
@@ -76,8 +76,11 @@ export class EndpointSupervisor<C extends Connection> {
     }
     rtt({ ms, at }: ConnectionEventMap["rtt"]): void {
       const supervisor = this.supervisor;
-      supervisor.context.health?.observe(supervisor.id, { kind: "rtt", ms, at });
-      supervisor.#report("rtt", { ms });
+      const health = supervisor.context.health;
+      health?.observe(supervisor.id, { kind: "rtt", ms, at });
+      // The score goes with it: a chart of round trips shows both, and the heartbeat of thousands
+      // of links must not build a status each to read one number. Connected, so 100 without a scorer.
+      supervisor.#report("rtt", { ms, healthScore: health ? health.score(supervisor.id) : 100 });
     }
     handled({ method, tool, ok, ms, at, truncated }: ConnectionEventMap["handled"]): void {
       const supervisor = this.supervisor;

@@ -63,8 +63,11 @@ export interface ManagerEventMap {
   failed: EndpointEvent & { readonly reason: string };
   /** The endpoint's link was closed to republish its tools and is being reopened at once. */
   republishing: EndpointEvent & { readonly cause: RepublishCause };
-  /** A round trip was measured on the endpoint's link (heartbeat, ping). */
-  rtt: EndpointEvent & { readonly ms: number };
+  /**
+   * A round trip was measured on the endpoint's link (heartbeat, ping); `healthScore` is the
+   * endpoint's score with it counted (as its status would show).
+   */
+  rtt: EndpointEvent & { readonly ms: number; readonly healthScore: number };
   /**
    * The far side's request was answered on the endpoint's link: `tool` names the tool of a
    * `tools/call`. Arguments and results are never part of it.

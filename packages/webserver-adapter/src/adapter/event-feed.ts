@@ -109,8 +109,8 @@ export class EventFeed {
     );
     const score = (id: string) => manager.getEndpointStatus(id)?.healthScore ?? 0;
     this.#unsubscribe.push(
-      manager.on("rtt", ({ id, name, ms, at }) => {
-        this.emit("sample", { id, point: history.sample(id, name, score(id), ms, at) });
+      manager.on("rtt", ({ id, name, ms, at, healthScore }) => {
+        this.emit("sample", { id, point: history.sample(id, name, healthScore, ms, at) });
       }),
       manager.on("stateChanged", ({ id, name, from, to, at }) => {
         const status = manager.getEndpointStatus(id);
