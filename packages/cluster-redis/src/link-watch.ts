@@ -136,12 +136,15 @@ export class LinkWatch {
 }
 
 /**
- * Hosts of the URLs seen. Parsing a URL is the costliest step of going over thousands of
+ * Hosts of the masked URLs seen. Parsing a URL is the costliest step of going over thousands of
  * statuses (each peer's, at every change it publishes), and an endpoint's URL never changes.
  */
 const hosts = new Map<string, string | undefined>();
 
-/** The host (and port) of a URL, masked or not; undefined when it is not one. */
+/**
+ * The host (and port) of a masked URL (as statuses and the cluster's list show it, never one with
+ * its token: the answers are kept); undefined when it is not one.
+ */
 export function hostOf(url: string): string | undefined {
   const known = hosts.get(url);
   if (known !== undefined || hosts.has(url)) return known;
@@ -151,7 +154,8 @@ export function hostOf(url: string): string | undefined {
   } catch {
     host = undefined;
   }
-  // Bounded: lists that keep changing never grow it past this.
+  // Bounded: lists that keep changing never grow it past this, nor a long URL.
+  if (url.length > 2048) return host;
   if (hosts.size >= 100_000) hosts.clear();
   hosts.set(url, host);
   return host;

@@ -86,10 +86,13 @@ return out`;
  * lapsed and nobody took (Redis restarted, or the holder was slow). KEYS: the log's two; ARGV[3]:
  * log size. The ids go as one argument: a renewal runs every third of a lease for every endpoint
  * held, and thousands of key arguments cost the client more than the whole script costs Redis.
+ * So the lease keys are not declared: Redis and Valkey run it as it is, and its first line is the
+ * flag Dragonfly asks for (a comment to the others).
  * Answers the positions (from 1) of the leases lost, usually none: a renewal of thousands of
  * leases is not answered with thousands of ones.
  */
-export const renewScript = `${logged}
+export const renewScript = `--!df flags=allow-undeclared-keys
+${logged}
 local ids = cjson.decode(ARGV[5])
 local lost = {}
 for i = 1, #ids do

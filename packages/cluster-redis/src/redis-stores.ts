@@ -176,8 +176,8 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
     },
     // Every lease command goes in chunks, pipelined: a command's keys are spread into arguments,
     // which has limits (a call's arguments in JavaScript, Lua's stack in a script) long before a
-    // hundred thousand endpoints. The renewal, the one that runs all the time, sends its ids as
-    // one argument instead.
+    // hundred thousand endpoints. The renewal, the one that runs all the time, sends each chunk's
+    // ids as one argument instead; its chunks still bound how long one script holds Redis.
     leases: {
       read(ids) {
         return chunked(ids, (part) =>
@@ -378,7 +378,7 @@ function parseEntries(text: string): unknown[] {
   }
 }
 
-/** Keys per lease command. */
+/** Leases per lease command (keys, or ids in the renewal's one argument). */
 const leaseChunk = 5000;
 
 /** The field of a stored status that holds its version: no endpoint id is empty. */

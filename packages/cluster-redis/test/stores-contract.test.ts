@@ -183,6 +183,19 @@ describe.each(backends)("the stores over %s", (_, make) => {
     expect(await b.leases.changes(next.at, 100)).toBeUndefined();
   });
 
+  it("ids of any text: the renewal (which builds its keys from the ids) finds the leases the take made", async () => {
+    await backend.flush();
+    const odd = ['a"b', "a\\b", "é", "😀", "x:y", "a b", "line\nbreak"];
+    expect(await a.leases.acquire(odd, "a|1", 10_000)).toEqual(odd.map(() => true));
+    const start = await b.leases.snapshot(odd);
+    expect(await a.leases.renew(odd, "a|1", 10_000)).toEqual(odd.map(() => true));
+    expect(await b.leases.renew(odd, "b|1", 10_000)).toEqual(odd.map(() => false));
+    expect(await b.leases.read(odd)).toEqual(odd.map(() => "a|1"));
+    // A renewal of leases held changes nothing: no second key was made for any id.
+    expect(await b.leases.changes(start.at, 100)).toEqual({ changes: [], at: start.at });
+    await a.leases.release(odd, "a|1");
+  });
+
   it("takes, reads, renews and releases 150,000 leases at once, in order", async () => {
     const many = Array.from({ length: 150_000 }, (_, i) => `m${i}`);
     const taken = await a.leases.acquire(many, "a|1", 60_000);

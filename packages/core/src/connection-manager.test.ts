@@ -96,7 +96,12 @@ describe("connect", () => {
       code: "INVALID_ENDPOINT",
     });
     await expect(manager.addEndpoint("  ")).rejects.toMatchObject({ code: "INVALID_ENDPOINT" });
-    expect(manager.getConnectionStatus().map((s) => s.id)).toEqual([id(1)]);
+    // Half of a UTF-16 pair is not text: an id goes to Redis as JSON in cluster mode.
+    await expect(manager.addEndpoint({ url: url(4), id: "ep-\ud800" })).rejects.toMatchObject({
+      code: "INVALID_ENDPOINT",
+    });
+    await manager.addEndpoint({ url: url(5), id: "ep-😀" });
+    expect(manager.getConnectionStatus().map((s) => s.id)).toEqual([id(1), "ep-😀"]);
     await manager.cleanup();
   });
 });

@@ -78,9 +78,10 @@ export class EndpointSupervisor<C extends Connection> {
       const supervisor = this.supervisor;
       const health = supervisor.context.health;
       health?.observe(supervisor.id, { kind: "rtt", ms, at });
-      // The score goes with it: a chart of round trips shows both, and the heartbeat of thousands
-      // of links must not build a status each to read one number. Connected, so 100 without a scorer.
-      supervisor.#report("rtt", { ms, healthScore: health ? health.score(supervisor.id) : 100 });
+      // The score goes with it, as the status would show it: a chart of round trips shows both,
+      // and the heartbeat of thousands of links must not build a status each to read one number.
+      const healthScore = health ? health.score(supervisor.id) : supervisor.state === "connected" ? 100 : 0;
+      supervisor.#report("rtt", { ms, healthScore });
     }
     handled({ method, tool, ok, ms, at, truncated }: ConnectionEventMap["handled"]): void {
       const supervisor = this.supervisor;

@@ -27,6 +27,9 @@ export interface EndpointDescriptor {
   readonly data?: unknown;
 }
 
+/** Half of a UTF-16 pair without the other half: not text, and JSON cannot carry it. */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** What callers may pass wherever an endpoint is expected: a URL or a descriptor. */
 export type EndpointInput = string | EndpointDescriptor;
 
@@ -60,8 +63,12 @@ export function resolveEndpoint(input: EndpointInput): ResolvedEndpoint {
       );
     }
   }
-  if (descriptor.id !== undefined && (typeof descriptor.id !== "string" || descriptor.id.length === 0)) {
-    throw new XiaozhiError("INVALID_ENDPOINT", "endpoint id must be a non-empty string");
+  // Well-formed: an id travels as JSON (to Redis in cluster mode), where a lone surrogate is not text.
+  if (
+    descriptor.id !== undefined &&
+    (typeof descriptor.id !== "string" || descriptor.id.length === 0 || loneSurrogate.test(descriptor.id))
+  ) {
+    throw new XiaozhiError("INVALID_ENDPOINT", "endpoint id must be a non-empty string of well-formed text");
   }
   const weight = descriptor.weight ?? 1;
   if (!(Number.isFinite(weight) && weight > 0)) {
