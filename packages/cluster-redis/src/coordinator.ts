@@ -26,8 +26,7 @@ import { Membership } from "./membership.js";
 import { type ClusterMessage, parseMessage } from "./messages.js";
 import { onMessage } from "./on-message.js";
 import { Peers, tickOf } from "./peers.js";
-import { PlanGate } from "./plan-gate.js";
-import { plan, type Snapshot } from "./planner.js";
+import { PlanStep } from "./plan-step.js";
 import { Reachability } from "./reachability.js";
 import { StatusFeed, storedFeed } from "./status-feed.js";
 import type { ClusterStores, MemberInfo } from "./stores.js";
@@ -42,7 +41,7 @@ import { TickLoop } from "./tick-loop.js";
  *   the log since the last one (`Holdings.read`), so a grant or release whose reply was lost is
  *   settled on the next tick, and a tick costs Redis what changed, not the whole list.
  * - **The plan** (`plan()`) is pure: from what this instance sees and the time, which leases to
- *   release, take or take up. This class gathers the snapshot and carries the plan out.
+ *   release, take or take up. `PlanStep` gathers the snapshot and carries the plan out.
  * - **The endpoint list** lives in Redis with an identity (epoch, version); changes are
  *   compare-and-set and applied once per change id. When Redis lost it, the instances seed it
  *   back from what they know; the config file seeds a cluster nobody knows.
@@ -72,9 +71,6 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   readonly #changes: ListChanges;
   readonly #peers: Peers;
   readonly #feed = new StatusFeed();
-  readonly #gate = new PlanGate();
-  /** Counts the state changes of the links run here. */
-  #touches = 0;
   readonly #holdings: Holdings;
   #stores: ClusterStores | undefined;
   #host: ClusterHost | undefined;
@@ -86,6 +82,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   #leaving = false;
   readonly #membership: Membership;
   readonly #viewSource: ViewSource;
+  readonly #step: PlanStep;
   #stopped = false;
 
   constructor(options: CoordinatorOptions) {
@@ -142,6 +139,18 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       feed: this.#feed,
       tick: () => this.#loop.kick(),
     });
+    this.#step = new PlanStep({
+      self: this.instanceId,
+      tickMs: this.#tickMs,
+      handoverBatch: this.#handoverBatch,
+      clock: this.#clock,
+      list: this.#list,
+      peers: this.#peers,
+      watch: this.#watch,
+      holdings: this.#holdings,
+      membership: this.#membership,
+      host: () => this.#host,
+    });
     this.#viewSource = {
       self: this.instanceId,
       list: this.#list,
@@ -163,7 +172,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   }
 
   touch(): void {
-    this.#touches++;
+    this.#step.touched();
     this.#feed.touch();
   }
 
@@ -316,7 +325,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       });
       this.#settling = synced.settling;
       if (synced.changed) this.#emit("changed");
-      await this.#balance();
+      await this.#step.run(this.#settling, this.#joining);
       const host = this.#host;
       if (host) {
         const store = storedFeed(stores.members, this.instanceId, this.#incarnation, this.leaseTtl);
@@ -347,49 +356,6 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       ...(this.#joining ? { joining: true } : {}),
       ...(this.#leaving ? { leaving: true } : {}),
     };
-  }
-
-  /** Reads the leases, plans, and carries the plan out. */
-  async #balance(): Promise<void> {
-    const now = this.#clock.now();
-    const listed = this.#list.ids;
-    const live = this.#peers.active(this.#watch.avoiding(now), this.#list.byHost);
-    // A stopping instance's leases hold while it hands them over: the log tells when they go.
-    const leases = await this.#holdings.read(listed, {
-      has: (id) => live.has(id) || this.#peers.isLeaving(id),
-    });
-    const reached = this.#peers.reachedHosts();
-    const held = this.#holdings.held;
-    const unservable = this.#watch.observeChanged(
-      `${this.#touches}:${this.#holdings.version}`,
-      now,
-      held,
-      () => this.#host?.statuses() ?? [],
-      (host) => reached.has(host),
-    );
-    const grace = this.#membership.graceAt(now);
-    const snapshot: Snapshot = {
-      self: this.instanceId,
-      tickMs: this.#tickMs,
-      listed,
-      settling: this.#settling,
-      joining: this.#joining,
-      live,
-      leases,
-      held,
-      unservable,
-      ...(grace ? { grace } : {}),
-      freeSince: this.#holdings.freeSince,
-      handoverBatch: this.#handoverBatch,
-      given: this.#holdings.given(now, 3 * this.#tickMs),
-      letGo: this.#holdings.letGo(now, 3 * this.#tickMs),
-      joiningPeers: this.#peers.joining(),
-    };
-    const version = this.#holdings.version;
-    if (this.#gate.quiet(snapshot, version)) return;
-    const next = plan(snapshot, now);
-    this.#gate.planned(snapshot, version, next);
-    await this.#holdings.carryOut(next, unservable, now);
   }
 
   #onMessage(text: string): void {

@@ -10,35 +10,19 @@ import {
 import { Emitter } from "./emitter.js";
 import { type EndpointInput, type ResolvedEndpoint, resolveEndpoint } from "./endpoint.js";
 import { diffEndpoints, statusOf } from "./endpoint-list.js";
-import { EndpointSupervisor, type SupervisorContext, type SupervisorReports } from "./endpoint-supervisor.js";
+import { EndpointSupervisor } from "./endpoint-supervisor.js";
 import { describeError, XiaozhiError } from "./errors.js";
 import type { HealthScorer } from "./health.js";
 import { HostRecovery } from "./host-recovery.js";
 import { type Logger, silentLogger } from "./logger.js";
 import type { EndpointEvent, EndpointStatus, ManagerEventMap, ReconcileResult } from "./manager-events.js";
+import type { ConnectionManagerOptions } from "./manager-options.js";
 import { endpointId, redact } from "./mask.js";
-import {
-  defaultManagerSettings,
-  type ManagerSettings,
-  mergeSettings,
-  type SettingsChange,
-} from "./settings.js";
+import { defaultManagerSettings, type ManagerSettings, mergeSettings } from "./settings.js";
 import { roundRobin, type Strategy } from "./strategy.js";
+import type { SupervisorContext, SupervisorReports } from "./supervisor-context.js";
 import type { ToolSource } from "./tool-source.js";
 import { ToolSourceSwitch } from "./tool-source-switch.js";
-
-export interface ConnectionManagerOptions<C extends Connection = Connection> extends SettingsChange {
-  readonly connectionFactory: ConnectionFactory<C>;
-  /** Picks the connection for `dispatch`; default round-robin. */
-  readonly strategy?: Strategy;
-  /** Scores connections and ejects outliers; without one, every connected link scores 100. */
-  readonly healthScorer?: HealthScorer;
-  readonly logger?: Logger;
-  /** Clock; default Date.now. */
-  readonly now?: () => number;
-  /** Uniform random in [0, 1) for jitter and strategies; default Math.random. */
-  readonly random?: () => number;
-}
 
 interface Member<C extends Connection> {
   readonly supervisor: EndpointSupervisor<C>;
@@ -402,4 +386,5 @@ export class ConnectionManager<C extends Connection = Connection> {
 
 export type { BroadcastResult, ConnectionOperation, DispatchOptions } from "./dispatcher.js";
 export type { EndpointEvent, EndpointStatus, ManagerEventMap, ReconcileResult } from "./manager-events.js";
+export type { ConnectionManagerOptions } from "./manager-options.js";
 export { defaultManagerSettings, type ManagerSettings } from "./settings.js";

@@ -8,47 +8,9 @@ import type {
 } from "./connection.js";
 import type { ResolvedEndpoint } from "./endpoint.js";
 import { describeError, XiaozhiError } from "./errors.js";
-import type { HealthObservation, HealthScorer } from "./health.js";
-import type { Logger } from "./logger.js";
+import type { HealthObservation } from "./health.js";
 import { redact } from "./mask.js";
-import type { ManagerSettings } from "./settings.js";
-
-/**
- * What a supervisor needs from the manager that owns it: live settings, shared services, and where
- * to report. One object serves every supervisor of a manager (each report names its supervisor),
- * so an endpoint costs no closures of its own.
- */
-export interface SupervisorContext {
-  readonly settings: () => ManagerSettings;
-  readonly now: () => number;
-  readonly random: () => number;
-  readonly logger: Logger;
-  readonly health: HealthScorer | undefined;
-  report<K extends keyof SupervisorReports>(
-    supervisor: EndpointSupervisor<Connection>,
-    event: K,
-    payload: SupervisorReports[K],
-  ): void;
-}
-
-/** What a supervisor reports, by event. */
-export interface SupervisorReports {
-  stateChanged: { readonly from: ConnectionState; readonly to: ConnectionState };
-  connecting: { readonly attempt: number };
-  connected: Record<string, never>;
-  initialized: Record<string, never>;
-  connectFailed: { readonly reason: string; readonly retryable: boolean };
-  disconnected: { readonly code: number; readonly reason: string };
-  reconnectScheduled: {
-    readonly attempt: number;
-    readonly delayMs: number;
-    readonly nextReconnectAt: number;
-  };
-  failed: { readonly reason: string };
-  republishing: { readonly cause: RepublishCause };
-  rtt: { readonly ms: number; readonly healthScore: number };
-  handled: { readonly method: string; readonly tool?: string; readonly ok: boolean; readonly ms: number };
-}
+import type { SupervisorContext, SupervisorReports } from "./supervisor-context.js";
 
 const none: Record<string, never> = Object.freeze({});
 

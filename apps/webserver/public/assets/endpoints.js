@@ -2,30 +2,16 @@
 // header's summary, the rejected-config banner and the cluster's instances. Ten thousand endpoints
 // are pages of a hundred, filtered by state or text: only the page's rows are in the document, so a
 // reconnect storm costs what the page shows, not what the list holds.
-import { countGivenAgain, givenTo } from "./given.js";
+import { agoText, fillRow, makeRow, reconnectText, rows } from "./endpoint-rows.js";
+import { countGivenAgain } from "./given.js";
 import { openHistory } from "./history.js";
 import { data, format, lang, t, word } from "./i18n.js";
-import {
-  $,
-  button,
-  call,
-  copyButton,
-  duration,
-  el,
-  foldButton,
-  onFlush,
-  render,
-  schedule,
-  setText,
-  show,
-  showError,
-  state,
-  unfoldIfOpen,
-} from "./page.js";
+import { $, call, el, onFlush, render, schedule, setText, show, showError, state } from "./page.js";
 import { explain } from "./reasons.js";
 
-/** Rows of the page shown, by endpoint id: `{ tr, cells, raw, details }`. */
-export const rows = new Map();
+/** Rows of the page shown, by endpoint id (made and filled in endpoint-rows.js). */
+export { rows };
+
 const dirty = new Set();
 let summaryDirty = false;
 
@@ -124,144 +110,11 @@ function renderStateFilter() {
   select.value = view.state;
 }
 
-function healthText(e) {
-  const parts = e.health?.parts ? Object.entries(e.health.parts).filter(([, v]) => v !== 0) : [];
-  return (
-    parts.map(([k, v]) => `${word("parts", k)} ${Math.round(v)}`).join(" · ") +
-    (e.health?.ejected ? ` · ${t("ejected")}` : "")
-  );
-}
-
-function reconnectText(e) {
-  if (e.state === "reconnecting" && e.nextReconnectAt) {
-    return t("inTime", { time: duration(e.nextReconnectAt - Date.now()), attempt: e.reconnectAttempts + 1 });
-  }
-  if (e.connected && e.lastConnected) return t("upFor", { time: duration(Date.now() - e.lastConnected) });
-  return e.reconnectAttempts ? t("attempts", { count: e.reconnectAttempts }) : "";
-}
-
-/** A connected link's last error is history: shown greyed, with its age. */
-const agoText = (e) =>
-  e.lastError && e.connected && e.lastErrorAt ? t("ago", { time: duration(Date.now() - e.lastErrorAt) }) : "";
-
 /** Counts again after the tools, the limits or the language changed; rows are redrawn. */
 export function recountGiven() {
   countGivenAgain();
   for (const id of rows.keys()) dirty.add(id);
   schedule();
-}
-
-// Every row is a clone of one made per language: cloning is far cheaper than building 1,000 rows
-// element by element, and the labels are translated once.
-let template = null;
-
-function rowTemplate() {
-  if (template?.lang === lang()) return template.tr;
-  const tr = el(
-    "tr",
-    {},
-    el(
-      "td",
-      { className: "agent" },
-      el(
-        "div",
-        { className: "who", translate: false },
-        el("div", { className: "name" }),
-        el("div", { className: "url clip" }),
-        el("div", { className: "id" }),
-      ),
-      el("div", { className: "id" }),
-      el("div", { className: "given", title: t("givenTitle") }),
-    ),
-    el("td", { className: "st" }, el("span")),
-    el("td", { className: "health" }, el("div"), el("div", { className: "parts" })),
-    el("td", { className: "rtt" }),
-    el("td", { className: "countdown" }),
-    el(
-      "td",
-      { className: "error none" },
-      el("div", { className: "reason clip" }),
-      el("div", { className: "ago" }),
-    ),
-    el(
-      "td",
-      { className: "actions" },
-      button("reconnect", t("reconnect"), t("reconnectTitle")),
-      button("history", t("history"), t("historyTitle")),
-      button("remove", t("remove"), t("removeTitle"), true),
-      foldButton(false),
-    ),
-  );
-  template = { lang: lang(), tr };
-  return tr;
-}
-
-function makeRow(e) {
-  const tr = rowTemplate().cloneNode(true);
-  const [agent, st, health, rtt, countdown, error, actions] = tr.children;
-  const [who, instance, given] = agent.children;
-  const [name, url, id] = who.children;
-  const cells = {
-    name,
-    url,
-    id,
-    instance,
-    given,
-    state: st.firstChild,
-    score: health.firstChild,
-    parts: health.lastChild,
-    rtt,
-    countdown,
-    error,
-    reason: error.firstChild,
-    ago: error.lastChild,
-    copy: null,
-  };
-  tr.dataset.id = e.id;
-  unfoldIfOpen(tr, `endpoint:${e.id}`, actions.lastChild);
-  const row = { tr, cells, raw: undefined, details: null };
-  rows.set(e.id, row);
-  fillRow(row, e);
-  return row;
-}
-
-function fillRow(row, e) {
-  const { tr, cells } = row;
-  tr.dataset.state = e.state;
-  setText(cells.name, e.name || "");
-  setText(cells.url, e.url);
-  if (cells.url.title !== e.url) cells.url.title = e.url;
-  setText(cells.id, e.id);
-  // In cluster mode: the instance that holds the endpoint (null while none does).
-  if (e.instance !== undefined && tr.dataset.instance !== (e.instance ?? "")) {
-    tr.dataset.instance = e.instance ?? "";
-    cells.instance.replaceChildren(
-      ...render(e.instance ? format("onInstance", { id: data(e.instance) }) : [t("unheld")]),
-    );
-  }
-  const { given: text, over } = givenTo(e.id);
-  setText(cells.given, over ? `${text} · ${over}` : text);
-  cells.given.classList.toggle("over", Boolean(over));
-  // A link reopened so its agent lists changed tools: a planned step, not a reconnect after trouble.
-  const shown = e.republishing ? "republishing" : e.state;
-  cells.state.className = `state ${shown}`;
-  setText(cells.state, word("states", shown));
-  setText(cells.score, String(Math.round(e.healthScore)));
-  setText(cells.parts, healthText(e));
-  setText(cells.rtt, e.rttMs == null ? "–" : `${e.rttMs.toFixed(1)} ms`);
-  setText(cells.countdown, reconnectText(e));
-  const raw = e.lastError ?? "";
-  if (row.raw !== raw) {
-    row.raw = raw;
-    if (raw) show(cells.reason, explain(raw));
-    else cells.reason.replaceChildren();
-    // The copy button is made with the first error: most rows never need one.
-    if (raw && !cells.copy) cells.copy = cells.error.insertBefore(copyButton(), cells.reason);
-    if (cells.copy) cells.copy.dataset.text = raw;
-  }
-  const errorClass = raw ? (e.connected ? "error stale" : "error") : "error none";
-  if (cells.error.className !== errorClass) cells.error.className = errorClass;
-  setText(cells.ago, agoText(e));
 }
 
 onFlush(() => {

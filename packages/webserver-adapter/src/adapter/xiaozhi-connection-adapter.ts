@@ -345,8 +345,8 @@ export class XiaozhiConnectionAdapter {
     this.file?.close();
     // In a cluster the others take the endpoints a batch at a time while the services still answer.
     await this.#directory.drain().catch(() => {});
-    // Cut short whatever runs (attempts, handshakes) and let a change under way finish without
-    // committing; then nothing is left to close but what cleanup closes.
+    // Cut short whatever runs (attempts, handshakes), let a change under way finish without
+    // committing, then close again what that change had begun before it saw the stop.
     const closing = Promise.all([this.manager.cleanup(), this.tools.dispose?.()]);
     await this.#applier.close();
     await closing;

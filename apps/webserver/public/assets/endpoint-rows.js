@@ -1,0 +1,142 @@
+// The endpoints table's rows: each a clone of a template made per language, its cells filled from
+// the endpoint and then updated cell by cell.
+import { givenTo } from "./given.js";
+import { data, format, lang, t, word } from "./i18n.js";
+import { button, copyButton, duration, el, foldButton, render, setText, show, unfoldIfOpen } from "./page.js";
+import { explain } from "./reasons.js";
+
+/** Rows of the page shown, by endpoint id: `{ tr, cells, raw, details }`. */
+export const rows = new Map();
+
+function healthText(e) {
+  const parts = e.health?.parts ? Object.entries(e.health.parts).filter(([, v]) => v !== 0) : [];
+  return (
+    parts.map(([k, v]) => `${word("parts", k)} ${Math.round(v)}`).join(" · ") +
+    (e.health?.ejected ? ` · ${t("ejected")}` : "")
+  );
+}
+
+export function reconnectText(e) {
+  if (e.state === "reconnecting" && e.nextReconnectAt) {
+    return t("inTime", { time: duration(e.nextReconnectAt - Date.now()), attempt: e.reconnectAttempts + 1 });
+  }
+  if (e.connected && e.lastConnected) return t("upFor", { time: duration(Date.now() - e.lastConnected) });
+  return e.reconnectAttempts ? t("attempts", { count: e.reconnectAttempts }) : "";
+}
+
+/** A connected link's last error is history: shown greyed, with its age. */
+export const agoText = (e) =>
+  e.lastError && e.connected && e.lastErrorAt ? t("ago", { time: duration(Date.now() - e.lastErrorAt) }) : "";
+
+// Every row is a clone of one made per language: cloning is far cheaper than building 1,000 rows
+// element by element, and the labels are translated once.
+let template = null;
+
+function rowTemplate() {
+  if (template?.lang === lang()) return template.tr;
+  const tr = el(
+    "tr",
+    {},
+    el(
+      "td",
+      { className: "agent" },
+      el(
+        "div",
+        { className: "who", translate: false },
+        el("div", { className: "name" }),
+        el("div", { className: "url clip" }),
+        el("div", { className: "id" }),
+      ),
+      el("div", { className: "id" }),
+      el("div", { className: "given", title: t("givenTitle") }),
+    ),
+    el("td", { className: "st" }, el("span")),
+    el("td", { className: "health" }, el("div"), el("div", { className: "parts" })),
+    el("td", { className: "rtt" }),
+    el("td", { className: "countdown" }),
+    el(
+      "td",
+      { className: "error none" },
+      el("div", { className: "reason clip" }),
+      el("div", { className: "ago" }),
+    ),
+    el(
+      "td",
+      { className: "actions" },
+      button("reconnect", t("reconnect"), t("reconnectTitle")),
+      button("history", t("history"), t("historyTitle")),
+      button("remove", t("remove"), t("removeTitle"), true),
+      foldButton(false),
+    ),
+  );
+  template = { lang: lang(), tr };
+  return tr;
+}
+
+export function makeRow(e) {
+  const tr = rowTemplate().cloneNode(true);
+  const [agent, st, health, rtt, countdown, error, actions] = tr.children;
+  const [who, instance, given] = agent.children;
+  const [name, url, id] = who.children;
+  const cells = {
+    name,
+    url,
+    id,
+    instance,
+    given,
+    state: st.firstChild,
+    score: health.firstChild,
+    parts: health.lastChild,
+    rtt,
+    countdown,
+    error,
+    reason: error.firstChild,
+    ago: error.lastChild,
+    copy: null,
+  };
+  tr.dataset.id = e.id;
+  unfoldIfOpen(tr, `endpoint:${e.id}`, actions.lastChild);
+  const row = { tr, cells, raw: undefined, details: null };
+  rows.set(e.id, row);
+  fillRow(row, e);
+  return row;
+}
+
+export function fillRow(row, e) {
+  const { tr, cells } = row;
+  tr.dataset.state = e.state;
+  setText(cells.name, e.name || "");
+  setText(cells.url, e.url);
+  if (cells.url.title !== e.url) cells.url.title = e.url;
+  setText(cells.id, e.id);
+  // In cluster mode: the instance that holds the endpoint (null while none does).
+  if (e.instance !== undefined && tr.dataset.instance !== (e.instance ?? "")) {
+    tr.dataset.instance = e.instance ?? "";
+    cells.instance.replaceChildren(
+      ...render(e.instance ? format("onInstance", { id: data(e.instance) }) : [t("unheld")]),
+    );
+  }
+  const { given: text, over } = givenTo(e.id);
+  setText(cells.given, over ? `${text} · ${over}` : text);
+  cells.given.classList.toggle("over", Boolean(over));
+  // A link reopened so its agent lists changed tools: a planned step, not a reconnect after trouble.
+  const shown = e.republishing ? "republishing" : e.state;
+  cells.state.className = `state ${shown}`;
+  setText(cells.state, word("states", shown));
+  setText(cells.score, String(Math.round(e.healthScore)));
+  setText(cells.parts, healthText(e));
+  setText(cells.rtt, e.rttMs == null ? "–" : `${e.rttMs.toFixed(1)} ms`);
+  setText(cells.countdown, reconnectText(e));
+  const raw = e.lastError ?? "";
+  if (row.raw !== raw) {
+    row.raw = raw;
+    if (raw) show(cells.reason, explain(raw));
+    else cells.reason.replaceChildren();
+    // The copy button is made with the first error: most rows never need one.
+    if (raw && !cells.copy) cells.copy = cells.error.insertBefore(copyButton(), cells.reason);
+    if (cells.copy) cells.copy.dataset.text = raw;
+  }
+  const errorClass = raw ? (e.connected ? "error stale" : "error") : "error none";
+  if (cells.error.className !== errorClass) cells.error.className = errorClass;
+  setText(cells.ago, agoText(e));
+}

@@ -1,0 +1,86 @@
+import type { ClusterHost } from "@xiaozhi-connect/webserver-adapter";
+import type { ClusterClock } from "./clock.js";
+import type { Holdings } from "./holdings.js";
+import type { LinkWatch } from "./link-watch.js";
+import type { ListKnowledge } from "./list-knowledge.js";
+import type { Membership } from "./membership.js";
+import type { Peers } from "./peers.js";
+import { PlanGate } from "./plan-gate.js";
+import { plan, type Snapshot } from "./planner.js";
+
+/** What a {@link PlanStep} reads and acts on: the coordinator's parts. */
+export interface PlanStepOptions {
+  readonly self: string;
+  readonly tickMs: number;
+  readonly handoverBatch: number;
+  readonly clock: ClusterClock;
+  readonly list: ListKnowledge;
+  readonly peers: Peers;
+  readonly watch: LinkWatch;
+  readonly holdings: Holdings;
+  readonly membership: Membership;
+  readonly host: () => ClusterHost | undefined;
+}
+
+/**
+ * The balancing part of a tick: reads the leases, gathers what this instance sees into a
+ * {@link Snapshot}, plans (unless nothing the last quiet plan read has changed), and carries the
+ * plan out.
+ */
+export class PlanStep {
+  readonly #options: PlanStepOptions;
+  readonly #gate = new PlanGate();
+  /** Counts the state changes of the links run here. */
+  #touches = 0;
+
+  constructor(options: PlanStepOptions) {
+    this.#options = options;
+  }
+
+  /** A link run here changed state: the next step looks at the links again. */
+  touched(): void {
+    this.#touches++;
+  }
+
+  /** One step; `settling` and `joining` are the list's and this instance's state at this tick. */
+  async run(settling: boolean, joining: boolean): Promise<void> {
+    const { self, tickMs, handoverBatch, clock, list, peers, watch, holdings, membership } = this.#options;
+    const now = clock.now();
+    const listed = list.ids;
+    const live = peers.active(watch.avoiding(now), list.byHost);
+    // A stopping instance's leases hold while it hands them over: the log tells when they go.
+    const leases = await holdings.read(listed, { has: (id) => live.has(id) || peers.isLeaving(id) });
+    const reached = peers.reachedHosts();
+    const held = holdings.held;
+    const unservable = watch.observeChanged(
+      `${this.#touches}:${holdings.version}`,
+      now,
+      held,
+      () => this.#options.host()?.statuses() ?? [],
+      (host) => reached.has(host),
+    );
+    const grace = membership.graceAt(now);
+    const snapshot: Snapshot = {
+      self,
+      tickMs,
+      listed,
+      settling,
+      joining,
+      live,
+      leases,
+      held,
+      unservable,
+      ...(grace ? { grace } : {}),
+      freeSince: holdings.freeSince,
+      handoverBatch,
+      given: holdings.given(now, 3 * tickMs),
+      letGo: holdings.letGo(now, 3 * tickMs),
+      joiningPeers: peers.joining(),
+    };
+    const version = holdings.version;
+    if (this.#gate.quiet(snapshot, version)) return;
+    const next = plan(snapshot, now);
+    this.#gate.planned(snapshot, version, next);
+    await holdings.carryOut(next, unservable, now);
+  }
+}
