@@ -47,6 +47,7 @@ export default defineConfig({
       // subprocesses in the CLI tests; what they call is covered in process.
       exclude: [
         "**/*.test.ts",
+        "**/*.test-helpers.ts",
         "**/index.ts",
         "**/examples/**",
         "**/main.ts",

@@ -43,7 +43,7 @@ describe("the packages as npm users get them", () => {
       const files = run("tar", ["-tzf", tarball], root);
       expect(files, tarball).toMatch(/package\/dist\/index\.js/);
       expect(files, tarball).toMatch(/package\/dist\/index\.d\.ts/);
-      expect(files, tarball).not.toMatch(/\.test\.(ts|js)/);
+      expect(files, tarball).not.toMatch(/\.test(-helpers)?\.(ts|js)/);
       expect(run("tar", ["-xzOf", tarball, "package/package.json"], root), tarball).not.toContain(
         "workspace:",
       );

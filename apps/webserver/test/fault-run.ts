@@ -7,18 +7,14 @@ import {
   SimulatedXiaozhiCloud,
   TokenSocketWatch,
 } from "@xiaozhi-connect/transport-ws/testing";
-import {
-  atRisk,
-  type CallRecord,
-  type ChangeRecord,
-  type RunLog,
-  violations,
-  type Window,
-} from "./fault-checks.js";
+import type { CallRecord, ChangeRecord, RunLog, Window } from "./fault-checks.js";
 import { converged, listedTokens, type Node, randomSource } from "./fault-cluster.js";
+import { type FaultRunResult, faultRunResult } from "./fault-result.js";
 import { startRedis, type TestRedis } from "./redis-server.js";
 import { demoTools, type RunningServer, runServer } from "./run-server.js";
 import { TcpProxy } from "./tcp-proxy.js";
+
+export type { FaultRunResult };
 
 export interface FaultRunOptions {
   readonly seed: number;
@@ -29,32 +25,6 @@ export interface FaultRunOptions {
   readonly leaseTtl?: number;
   readonly callsPerSecond?: number;
   readonly log?: (line: string) => void;
-}
-
-export interface FaultRunResult {
-  readonly seed: number;
-  /** Every promise broken, in words; empty when the run kept them all. */
-  readonly violations: string[];
-  readonly faults: readonly Window[];
-  readonly changes: {
-    readonly done: number;
-    readonly refused: number;
-    readonly unknown: number;
-    /** Done, but known only to Redis and to instances that did not outlive its restart. */
-    readonly atRisk: number;
-  };
-  readonly calls: {
-    readonly sent: number;
-    readonly answered: number;
-    readonly failed: number;
-    readonly cut: number;
-    readonly lost: number;
-    readonly doubled: number;
-  };
-  /** From the last fault healed to every instance showing the same endpoints, each held once. */
-  readonly agreedAfterMs: number;
-  /** Where every instance's output is kept (`<id>-<n>.log`), for a run that broke a promise. */
-  readonly dir: string;
 }
 
 /** The schedule's own pacing: a fault run makes time pass on purpose. */
@@ -369,27 +339,7 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
       listed: await listedTokens(nodes[0] as Node, tokens, url),
     };
     writeFileSync(join(dir, "log.json"), JSON.stringify({ ...log, listed: [...log.listed] }));
-    return {
-      seed: options.seed,
-      violations: [...problems, ...violations(log)],
-      faults: windows,
-      changes: {
-        atRisk: changes.filter((c) => atRisk(log, c)).length,
-        done: changes.filter((c) => c.outcome === "done").length,
-        refused: changes.filter((c) => c.outcome === "refused").length,
-        unknown: changes.filter((c) => c.outcome === "unknown").length,
-      },
-      calls: {
-        sent: calls.length,
-        answered: calls.filter((c) => c.answers > 0).length,
-        failed: calls.filter((c) => c.answers > 0 && !c.ok).length,
-        cut: calls.filter((c) => c.cut).length,
-        lost: calls.filter((c) => c.answers === 0 && !c.cut).length,
-        doubled: calls.filter((c) => c.answers > 1).length,
-      },
-      agreedAfterMs,
-      dir,
-    };
+    return faultRunResult(options.seed, log, problems, agreedAfterMs, dir);
   } finally {
     for (const node of nodes) {
       node.ending = true;

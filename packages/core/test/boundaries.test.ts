@@ -8,7 +8,8 @@ function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return sources(path);
-    return entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts") ? [path] : [];
+    // Test files and their helpers may import the test runner.
+    return entry.name.endsWith(".ts") && !/\.test(-helpers)?\.ts$/.test(entry.name) ? [path] : [];
   });
 }
 
