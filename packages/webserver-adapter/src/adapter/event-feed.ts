@@ -146,9 +146,9 @@ export class EventFeed {
     );
   }
 
-  /** Adds a subscription the feed drops when it closes. */
-  hold(unsubscribe: () => void): void {
-    this.#unsubscribe.push(unsubscribe);
+  /** Adds a subscription the feed drops when it closes; none when the source cannot be followed. */
+  hold(unsubscribe: (() => void) | undefined): void {
+    if (unsubscribe) this.#unsubscribe.push(unsubscribe);
   }
 
   /** Stops following; `closed` goes out last, then every listener is dropped. */

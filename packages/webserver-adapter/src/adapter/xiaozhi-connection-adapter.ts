@@ -131,10 +131,9 @@ export class XiaozhiConnectionAdapter {
           }),
       ),
     );
-    const offServices = this.#catalog.onStatusChanged?.(() =>
-      this.#feed.emit("services", { services: this.services() }),
+    this.#feed.hold(
+      this.#catalog.onStatusChanged?.(() => this.#feed.emit("services", { services: this.services() })),
     );
-    if (offServices) this.#feed.hold(offServices);
   }
 
   get config(): XiaozhiConfig {
