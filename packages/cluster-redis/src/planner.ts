@@ -182,18 +182,27 @@ export function plan(snapshot: Snapshot, now: number): Plan {
  * Who holds each endpoint, read from the leases as asked rather than copied: with a hundred
  * thousand endpoints a copy per tick would cost more than the plan. A class, so the hot loop that
  * asks it sees one function every tick.
+ *
+ * A lease's instance is answered whether it is live or not: `assign` keeps an endpoint only with
+ * one of the instances it places on, which are the live ones (and this one), so a second lookup per
+ * endpoint here would only repeat that check. This instance's own leases are the exception while it
+ * is not live itself.
  */
 class Holders {
+  readonly #selfLive: boolean;
+
   constructor(
     private readonly leases: ReadonlyMap<string, LeaseHolder>,
-    private readonly live: ReadonlyMap<string, unknown>,
+    live: ReadonlyMap<string, unknown>,
     private readonly held: ReadonlySet<string>,
     private readonly self: string,
-  ) {}
+  ) {
+    this.#selfLive = live.has(self);
+  }
 
   get(id: string): string | undefined {
     const lease = this.leases.get(id);
-    if (lease !== undefined) return this.live.has(lease.instance) ? lease.instance : undefined;
+    if (lease !== undefined) return this.#selfLive || lease.instance !== this.self ? lease.instance : undefined;
     // What runs here stays this instance's while its lease is only missing (renewal sets it again).
     return this.held.has(id) ? this.self : undefined;
   }
