@@ -202,7 +202,8 @@ class Holders {
 
   get(id: string): string | undefined {
     const lease = this.leases.get(id);
-    if (lease !== undefined) return this.#selfLive || lease.instance !== this.self ? lease.instance : undefined;
+    if (lease !== undefined)
+      return this.#selfLive || lease.instance !== this.self ? lease.instance : undefined;
     // What runs here stays this instance's while its lease is only missing (renewal sets it again).
     return this.held.has(id) ? this.self : undefined;
   }
