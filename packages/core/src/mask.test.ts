@@ -72,9 +72,11 @@ describe("normalizeEndpointUrl and endpointId", () => {
       `wss://api.xiao\tzhi.me/mcp/?token=${token}`,
       `wss://api.xiaozhi.me/mcp/?token=${token}#fragment`,
     ];
-    for (const spelling of spellings) {
+    // Twice: the second answer comes from what was remembered, and must be the first's.
+    for (const spelling of [...spellings, ...spellings]) {
       expect(normalizeEndpointUrl(spelling)).toBe(url);
       expect(endpointId(spelling)).toBe(endpointId(url));
+      expect(maskEndpoint(normalizeEndpointUrl(spelling))).toBe(maskEndpoint(url));
     }
     expect(endpointId(`${url}x`)).not.toBe(endpointId(url));
     expect(normalizeEndpointUrl("ws://127.0.0.1:80/mcp?a=1&&b=2")).toBe("ws://127.0.0.1/mcp?a=1&b=2");
@@ -82,7 +84,10 @@ describe("normalizeEndpointUrl and endpointId", () => {
   });
 
   it("refuses what is not a URL", () => {
-    expect(() => normalizeEndpointUrl("not a url")).toThrow();
-    expect(endpointId("not a url")).toMatch(/^ep-[0-9a-f]{12}$/);
+    for (let i = 0; i < 2; i++) {
+      expect(() => normalizeEndpointUrl("not a url")).toThrow();
+      expect(endpointId("not a url")).toMatch(/^ep-[0-9a-f]{12}$/);
+      expect(maskEndpoint("not a url")).toMatch(/^<invalid url [0-9a-f]{6}>$/);
+    }
   });
 });

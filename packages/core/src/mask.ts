@@ -26,11 +26,16 @@ export function fingerprint(secret: string): string {
  * parsing does), empty query parts (`?&token=`) and the fragment dropped. Throws on a non-URL.
  */
 export function normalizeEndpointUrl(url: string): string {
+  const known = memoOf(url);
+  if (known?.canonical !== undefined) return known.canonical;
   const parsed = new URL(url.trim());
   const query = parsed.search.slice(1).split("&").filter(Boolean).join("&");
   parsed.search = query ? `?${query}` : "";
   parsed.hash = "";
-  return parsed.href;
+  // The URL as given when it is already canonical: what is kept shares one string.
+  const canonical = parsed.href === url ? url : parsed.href;
+  if (known) known.canonical = canonical;
+  return canonical;
 }
 
 /**
@@ -38,21 +43,17 @@ export function normalizeEndpointUrl(url: string): string {
  * `normalizeEndpointUrl`), so `WS://Host:80/mcp/?&token=x` and `ws://host/mcp/?token=x` share one.
  */
 export function endpointId(url: string): string {
-  const known = ids.get(url);
-  if (known !== undefined) return known;
+  const known = memoOf(url);
+  if (known?.id !== undefined) return known.id;
   let canonical: string;
   try {
     canonical = normalizeEndpointUrl(url);
   } catch {
-    // Not a URL: hashed as typed, and not remembered (config validation turns it away).
+    // Not a URL: hashed as typed (config validation turns it away).
     return idOf(url.trim());
   }
   const id = idOf(canonical);
-  // Ten thousand endpoints are looked up on every apply: a URL is parsed once, not every time.
-  if (url.length <= maxKnownLength) {
-    if (ids.size >= maxKnownIds) ids.delete(ids.keys().next().value as string);
-    ids.set(url, id);
-  }
+  if (known) known.id = id;
   return id;
 }
 
@@ -60,11 +61,26 @@ function idOf(canonical: string): string {
   return `ep-${(hash53(canonical) % 2 ** 48).toString(16).padStart(12, "0")}`;
 }
 
-/** The ids worked out so far, by URL as given; the oldest is forgotten first when full. */
-const ids = new Map<string, string>();
-const maxKnownIds = 50_000;
+/**
+ * What was worked out of each URL so far, by the URL as given: ten thousand endpoints are looked up,
+ * masked and compared on every apply and every start, and a URL is parsed once, not every time.
+ * The oldest is forgotten first when full.
+ */
+const memo = new Map<string, { canonical?: string; id?: string; masked?: string }>();
+const maxKnownUrls = 50_000;
 /** Longer URLs are worked out each time: the memo holds at most about 50,000 × 2 KiB. */
 const maxKnownLength = 2048;
+
+/** The memo entry of `url`, made when missing; none for a URL too long to keep. */
+function memoOf(url: string): { canonical?: string; id?: string; masked?: string } | undefined {
+  let known = memo.get(url);
+  if (known === undefined && url.length <= maxKnownLength) {
+    if (memo.size >= maxKnownUrls) memo.delete(memo.keys().next().value as string);
+    known = {};
+    memo.set(url, known);
+  }
+  return known;
+}
 
 /**
  * Masks an endpoint URL for display: keeps scheme, host, port and path; every query value and any
@@ -72,6 +88,8 @@ const maxKnownLength = 2048;
  * `wss://api.xiaozhi.me/mcp/?token=<masked:3f2a1c>`.
  */
 export function maskEndpoint(url: string): string {
+  const known = memoOf(url);
+  if (known?.masked !== undefined) return known.masked;
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -82,7 +100,9 @@ export function maskEndpoint(url: string): string {
   const query = [...parsed.searchParams]
     .map(([key, value]) => `${key}=${value ? `<masked:${fingerprint(value)}>` : ""}`)
     .join("&");
-  return `${parsed.protocol}//${user}${parsed.host}${parsed.pathname}${query ? `?${query}` : ""}`;
+  const masked = `${parsed.protocol}//${user}${parsed.host}${parsed.pathname}${query ? `?${query}` : ""}`;
+  if (known) known.masked = masked;
+  return masked;
 }
 
 const secretParam =

@@ -1,7 +1,6 @@
 import {
   type EndpointStatus,
   type Logger,
-  maskEndpoint,
   resolveEndpoint,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
@@ -142,7 +141,7 @@ export function describeEntries(entries: readonly unknown[]): ListedEndpoint[] {
     const resolved = resolveEndpoint(endpoint);
     return {
       id: resolved.id,
-      url: maskEndpoint(resolved.url ?? ""),
+      url: resolved.masked,
       ...(endpoint.name === undefined ? {} : { name: endpoint.name }),
       weight: endpoint.weight ?? 1,
     };
