@@ -1,9 +1,4 @@
-import {
-  type EndpointStatus,
-  type Logger,
-  resolveEndpoint,
-  XiaozhiError,
-} from "@xiaozhi-connect/core";
+import { type EndpointStatus, type Logger, resolveEndpoint, XiaozhiError } from "@xiaozhi-connect/core";
 import { selectEndpoints } from "./config/endpoints.js";
 import type { XiaozhiConfig } from "./config/schema.js";
 
