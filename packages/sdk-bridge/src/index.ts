@@ -7,6 +7,7 @@
  */
 export {
   childProcessOf,
+  notificationDispatch,
   type RequestHandler,
   replaceReadBuffer,
   requestDispatch,

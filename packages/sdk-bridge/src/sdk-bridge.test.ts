@@ -7,7 +7,13 @@ import { ReadBuffer } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { CallToolRequestSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
-import { childProcessOf, replaceReadBuffer, requestDispatch, setBaseRequestHandler } from "./sdk-bridge.js";
+import {
+  childProcessOf,
+  notificationDispatch,
+  replaceReadBuffer,
+  requestDispatch,
+  setBaseRequestHandler,
+} from "./sdk-bridge.js";
 
 /** The installed SDK's package.json: the release this contract is checked against. */
 function sdkPackage(): { version: string; path: string } {
@@ -78,6 +84,29 @@ describe(`the MCP SDK ${sdk}: the members it does not document, as the packages 
         "each tools/call is parsed twice and its result once more",
       ),
     ).toEqual({ jsonrpc: "2.0", id: 1, result: unchecked });
+  });
+
+  it("Protocol#_onnotification dispatches one notification as the transport's message handler would", async () => {
+    const { server } = await serverOnTransport();
+    const dispatch = notificationDispatch(server);
+    expect(
+      dispatch,
+      broken("Protocol#_onnotification", "each notification goes through all the SDK's message guards first"),
+    ).toBeTypeOf("function");
+    // The Server's own handler of `notifications/initialized` calls `oninitialized`; an unknown
+    // notification is ignored, as the message handler ignores it.
+    const initialized = new Promise<void>((resolve) => {
+      server.oninitialized = resolve;
+    });
+    dispatch?.({ jsonrpc: "2.0", method: "notifications/unknown" });
+    dispatch?.({ jsonrpc: "2.0", method: "notifications/initialized" });
+    await expect(
+      Promise.race([
+        initialized.then(() => "initialized"),
+        new Promise((resolve) => setImmediate(() => setImmediate(() => resolve("not dispatched")))),
+      ]),
+      broken("what Protocol#_onnotification does", "notifications take the transport's message handler"),
+    ).resolves.toBe("initialized");
   });
 
   it("Protocol#_onrequest dispatches one request as the transport's message handler would", async () => {

@@ -2,7 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import type { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { AnyObjectSchema } from "@modelcontextprotocol/sdk/server/zod-compat.js";
-import type { JSONRPCMessage, JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage, JSONRPCNotification, JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
 
 // Every use of a member the MCP SDK does not document sits in this file, checked against the
 // installed SDK by `sdk-bridge.test.ts`. Each access tests the shape it finds and falls back to the
@@ -68,6 +68,25 @@ export function requestDispatch(server: Server): ((request: JSONRPCRequest) => v
   if (typeof dispatch !== "function") return undefined;
   return (request) => {
     dispatch.call(server, request);
+  };
+}
+
+/**
+ * The SDK's own dispatch of one notification (`Protocol#_onnotification`), bound to `server`: for a
+ * notification the caller already checked with `isJSONRPCNotification`. As with requests, the
+ * transport's message handler would first try it as a response, an error and a request, each miss
+ * a schema failure: for `notifications/initialized` that cost more than answering `initialize`.
+ *
+ * Fallback: undefined when the SDK has no such method; the caller then hands the notification to
+ * the transport's `onmessage`, as any other message.
+ */
+export function notificationDispatch(
+  server: Server,
+): ((notification: JSONRPCNotification) => void) | undefined {
+  const dispatch = (server as unknown as { _onnotification?: unknown })._onnotification;
+  if (typeof dispatch !== "function") return undefined;
+  return (notification) => {
+    dispatch.call(server, notification);
   };
 }
 

@@ -118,7 +118,9 @@ export class Link implements ServedLink, HeartbeatTarget, PublishedLink {
   unlisten(): void {
     this.socket.removeAllListeners();
     this.socket.on("error", () => {});
-    this.settlePings(new XiaozhiError("NOT_CONNECTED", "the link closed before the ping was answered"));
+    // Built only when a ping waits: an error's stack costs more than the rest of a close.
+    if (this.#pingWaiters)
+      this.settlePings(new XiaozhiError("NOT_CONNECTED", "the link closed before the ping was answered"));
   }
 
   /** Pings now and resolves with the round trip in ms; pings already waiting share the pong. */

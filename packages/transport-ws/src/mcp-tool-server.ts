@@ -4,8 +4,10 @@ import {
   CallToolRequestSchema,
   type CallToolResult,
   ErrorCode,
+  isJSONRPCNotification,
   isJSONRPCRequest,
   type JSONRPCMessage,
+  type JSONRPCNotification,
   type JSONRPCRequest,
   ListToolsRequestSchema,
   McpError,
@@ -21,7 +23,7 @@ import {
   type ToolProgress,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
-import { requestDispatch, setBaseRequestHandler } from "@xiaozhi-connect/sdk-bridge";
+import { notificationDispatch, requestDispatch, setBaseRequestHandler } from "@xiaozhi-connect/sdk-bridge";
 import WebSocket from "ws";
 import { DeadlineSweep } from "./deadline-sweep.js";
 import { IdMultiplexer } from "./id-multiplexer.js";
@@ -76,6 +78,8 @@ export class SharedToolServer {
   readonly #feed = new ToolChangeFeed<ServedLink>();
   /** The SDK's dispatch of a request checked already; undefined when this SDK has none. */
   readonly #dispatch: ((request: JSONRPCRequest) => void) | undefined;
+  /** The same for a notification. */
+  readonly #notify: ((notification: JSONRPCNotification) => void) | undefined;
   /** Set while the SDK reads a frame: its refusal of the frame comes back through `onerror`. */
   #refused = false;
   #reading = false;
@@ -146,6 +150,7 @@ export class SharedToolServer {
     };
     void this.#server.connect(this.#transport);
     this.#dispatch = requestDispatch(this.#server);
+    this.#notify = notificationDispatch(this.#server);
   }
 
   /** Starts serving a socket that just opened. */
@@ -239,7 +244,7 @@ export class SharedToolServer {
     }
     const unique = this.#ids.admit(link, id as string | number);
     frame.id = unique;
-    if (this.#deliverRequest(frame)) return;
+    if (this.#deliverChecked(frame, isJSONRPCRequest, this.#dispatch)) return;
     this.#ids.withdraw(unique);
     frame.id = id;
     this.#refuse(link, answerForInvalidFrame(frame), "not JSON-RPC");
@@ -252,13 +257,13 @@ export class SharedToolServer {
       const unique = this.#ids.uniqueOf(link, params.requestId);
       if (unique === undefined) return;
       params.requestId = unique;
-      if (this.#deliver(frame as JSONRPCMessage)) {
+      if (this.#deliverChecked(frame, isJSONRPCNotification, this.#notify)) {
         // The SDK answers nothing for a cancelled request.
         this.#deadlines.clear(unique);
         this.#ids.settle(unique);
         return;
       }
-    } else if (this.#deliver(frame as JSONRPCMessage)) {
+    } else if (this.#deliverChecked(frame, isJSONRPCNotification, this.#notify)) {
       if (frame.method === "notifications/initialized" && !link.initialized) {
         link.initialized = true;
         link.events.emit("initialized", { at: Date.now() });
@@ -278,15 +283,19 @@ export class SharedToolServer {
   }
 
   /**
-   * Hands a request to the SDK; false when the SDK refused it. The SDK's message guards run one
-   * after another (response? error? request?), and each miss costs a schema failure; a request
-   * checked once by the SDK's own request guard goes straight to the server's request dispatch.
+   * Hands a request or a notification to the SDK; false when the SDK refused it. The SDK's message
+   * guards run one after another (response? error? request? notification?), and each miss costs a
+   * schema failure; a frame checked once by the guard of its kind goes straight to the server's
+   * dispatch of that kind. Without the dispatch it takes the message handler like any message.
    */
-  #deliverRequest(frame: Record<string, unknown>): boolean {
-    if (!isJSONRPCRequest(frame)) return false;
-    // Without the SDK's dispatch, requests take its message handler like every other message.
-    if (!this.#dispatch) return this.#deliver(frame);
-    this.#dispatch(frame);
+  #deliverChecked<T extends JSONRPCMessage>(
+    frame: Record<string, unknown>,
+    guard: (value: unknown) => value is T,
+    dispatch: ((message: T) => void) | undefined,
+  ): boolean {
+    if (!guard(frame)) return false;
+    if (!dispatch) return this.#deliver(frame);
+    dispatch(frame);
     return true;
   }
 
