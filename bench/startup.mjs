@@ -102,7 +102,7 @@ async function connectBursts() {
   }
 }
 
-/** The startup bars: ready within 1.1× of a bare ws client at 100 endpoints, 1.2× at 1,000. */
+/** The startup bars: ready within 1.1× of a bare ws client at 100 endpoints, 1.2× at 1,000. */
 const burstBars = { 100: 1.1, 1000: 1.2 };
 
 export const startup = {

@@ -325,7 +325,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       });
       this.#settling = synced.settling;
       if (synced.changed) this.#emit("changed");
-      await this.#step.run(this.#settling, this.#joining);
+      await this.#step.run(() => ({ settling: this.#settling, joining: this.#joining }));
       const host = this.#host;
       if (host) {
         const store = storedFeed(stores.members, this.instanceId, this.#incarnation, this.leaseTtl);

@@ -42,14 +42,18 @@ export class PlanStep {
     this.#touches++;
   }
 
-  /** One step; `settling` and `joining` are the list's and this instance's state at this tick. */
-  async run(settling: boolean, joining: boolean): Promise<void> {
+  /**
+   * One step. `state` says whether the list is settling and this instance joining; it is read once
+   * the leases are in, as it stands then (a start may have begun joining meanwhile).
+   */
+  async run(state: () => { readonly settling: boolean; readonly joining: boolean }): Promise<void> {
     const { self, tickMs, handoverBatch, clock, list, peers, watch, holdings, membership } = this.#options;
     const now = clock.now();
     const listed = list.ids;
     const live = peers.active(watch.avoiding(now), list.byHost);
     // A stopping instance's leases hold while it hands them over: the log tells when they go.
     const leases = await holdings.read(listed, { has: (id) => live.has(id) || peers.isLeaving(id) });
+    const { settling, joining } = state();
     const reached = peers.reachedHosts();
     const held = holdings.held;
     const unservable = watch.observeChanged(

@@ -56,6 +56,16 @@ describe("plan", () => {
     }
   });
 
+  it("places this instance's leases afresh while it is not live itself, and keeps them once it is", () => {
+    const held = new Set(["e1", "e2", "e3"]);
+    const all = leases({ e1: "a", e2: "a", e3: "a", e4: "b", e5: "b", e6: "b" });
+    const notLive = plan(snapshot({ held, leases: all, live: new Map([["b", none]]) }), 0);
+    expect([...notLive.owners.placed].sort()).toEqual(["e1", "e2", "e3"]);
+    const live = plan(snapshot({ held, leases: all }), 0);
+    expect(live.owners.placed).toEqual([]);
+    expect(["e1", "e2", "e3"].map((id) => live.owners.get(id))).toEqual(["a", "a", "a"]);
+  });
+
   it("hands over what another live instance should hold, and lets go of what is no longer listed", () => {
     const held = new Set(["e1", "e2", "e3", "e4", "e5", "e6", "gone"]);
     const all = leases({ e1: "a", e2: "a", e3: "a", e4: "a", e5: "a", e6: "a", gone: "a" });

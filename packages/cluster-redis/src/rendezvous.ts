@@ -5,7 +5,10 @@ export { preference, score } from "./scores.js";
 
 /** What {@link assignEndpoints} takes besides the endpoints and instances. */
 export interface AssignOptions {
-  /** Who holds each endpoint now; an endpoint stays with a live holder unless that one has too many. */
+  /**
+   * Who holds each endpoint now; an endpoint stays with its holder when that is one of `instances`
+   * (any other holder is ignored) unless that one has too many.
+   */
   readonly holders?: Pick<ReadonlyMap<string, string>, "get">;
   /** Endpoints each instance cannot serve now; they go elsewhere unless every instance avoids them. */
   readonly avoid?: ReadonlyMap<string, ReadonlySet<string>>;
