@@ -1,16 +1,19 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { ConnectionManagerOptions, ManagerEventMap } from "./connection-manager.js";
-import { id, ManualScorer, settle, setup, url } from "./connection-manager.test-helpers.js";
+import {
+  connected,
+  id,
+  ManualScorer,
+  settle,
+  setup,
+  url,
+  useFakeTimers,
+} from "./connection-manager.test-helpers.js";
 import { XiaozhiError } from "./errors.js";
 import type { Strategy } from "./strategy.js";
 import type { MemoryConnection } from "./testing/memory-connection.js";
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimers();
 
 describe("dispatch and broadcast", () => {
   async function connected(n: number, options: Partial<ConnectionManagerOptions<MemoryConnection>> = {}) {
@@ -158,10 +161,7 @@ describe("health scoring", () => {
   it("feeds observations, skips ejected connections and spreads over all in panic", async () => {
     const scorer = new ManualScorer();
     const { network, manager } = setup({ healthScorer: scorer });
-    await manager.initialize([url(1), url(2), url(3)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1), url(2), url(3)]);
     const rtts: ManagerEventMap["rtt"][] = [];
     manager.on("rtt", (event) => rtts.push(event));
     const ping = network.connection(url(1))?.ping();

@@ -1,28 +1,20 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   ConnectionManager,
   type ConnectionManagerOptions,
   type ManagerEventMap,
 } from "./connection-manager.js";
-import { id, settle, setup, url } from "./connection-manager.test-helpers.js";
+import { connected, id, setup, url, useFakeTimers } from "./connection-manager.test-helpers.js";
 import { resolveEndpoint } from "./endpoint.js";
 import type { Logger } from "./logger.js";
 import { type MemoryConnection, MemoryNetwork } from "./testing/memory-connection.js";
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimers();
 
 describe("status and events", () => {
   it("returns frozen snapshots, never live internals", async () => {
     const { network, manager } = setup();
-    await manager.initialize([url(1)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1)]);
     const before = manager.getConnectionStatus()[0];
     expect(Object.isFrozen(before)).toBe(true);
     expect(before).toMatchObject({
@@ -62,10 +54,7 @@ describe("status and events", () => {
       manager.on(name, (e) => events.push(JSON.stringify(e)));
     }
     network.behave(url(2), { connect: "reject-auth" });
-    await manager.initialize([url(1), url(2)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1), url(2)]);
     network.connection(url(1))?.drop(4004, `relay said token=secret-token-1 is bad`);
     await vi.advanceTimersByTimeAsync(1000);
     await manager.removeEndpoint(url(1));

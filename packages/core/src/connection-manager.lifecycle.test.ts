@@ -1,13 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { ManagerEventMap } from "./connection-manager.js";
-import { id, ManualScorer, settle, setup, url } from "./connection-manager.test-helpers.js";
+import {
+  connected,
+  id,
+  ManualScorer,
+  settle,
+  setup,
+  url,
+  useFakeTimers,
+} from "./connection-manager.test-helpers.js";
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimers();
 
 describe("connect", () => {
   it("connects every endpoint concurrently; a hanging one delays no other", async () => {
@@ -36,10 +39,7 @@ describe("connect", () => {
     network.behave(url(2), { connect: "reject-auth" });
     const failed: ManagerEventMap["failed"][] = [];
     manager.on("failed", (e) => failed.push(e));
-    await manager.initialize([url(1), url(2)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1), url(2)]);
     await vi.advanceTimersByTimeAsync(10 * 60_000);
     expect(network.connection(url(2))?.connects).toBe(1);
     expect(manager.getEndpointStatus(id(2))).toMatchObject({ state: "failed", connected: false });

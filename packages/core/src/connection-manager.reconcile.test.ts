@@ -1,20 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { id, settle, setup, url } from "./connection-manager.test-helpers.js";
+import { describe, expect, it, vi } from "vitest";
+import { connected, id, settle, setup, url, useFakeTimers } from "./connection-manager.test-helpers.js";
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimers();
 
 describe("add, remove, reconcile", () => {
   it("adds endpoints live, refuses duplicates and removes with a 1000 close", async () => {
     const { network, manager } = setup();
-    await manager.initialize([url(1)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1)]);
     const added = manager.addEndpoint(url(2));
     await settle();
     expect((await added).state).toBe("connected");
@@ -31,10 +23,7 @@ describe("add, remove, reconcile", () => {
   it("cancels a scheduled retry and its timer when the endpoint is removed", async () => {
     const { network, manager } = setup();
     network.behave(url(1), { connect: "refuse" });
-    await manager.initialize([url(1)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1)]);
     expect(manager.getEndpointStatus(id(1))?.state).toBe("reconnecting");
     expect(vi.getTimerCount()).toBe(1);
     await manager.removeEndpoint(id(1));
@@ -99,10 +88,7 @@ describe("add, remove, reconcile", () => {
 
   it("apply makes the list the manager's at once and lets links settle after; a replaced link opens after the old closed", async () => {
     const { network, manager } = setup({ connectTimeout: 5000 });
-    await manager.initialize([url(1), { url: url(2), data: "a" }]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1), { url: url(2), data: "a" }]);
     network.behave(url(3), { connect: "hang" });
     const events: string[] = [];
     for (const name of ["added", "removed"] as const) {

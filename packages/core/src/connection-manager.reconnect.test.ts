@@ -1,20 +1,20 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { id, ManualScorer, settle, setup, url } from "./connection-manager.test-helpers.js";
+import { describe, expect, it, vi } from "vitest";
+import {
+  connected,
+  id,
+  ManualScorer,
+  settle,
+  setup,
+  url,
+  useFakeTimers,
+} from "./connection-manager.test-helpers.js";
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimers();
 
 describe("drop detection and reconnect", () => {
   it("notices a drop at once and reconnects after the jittered backoff", async () => {
     const { network, manager } = setup();
-    await manager.initialize([url(1)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1)]);
     const events: string[] = [];
     for (const name of ["disconnected", "reconnectScheduled", "connecting", "connected"] as const) {
       manager.on(name, () => events.push(name));
@@ -41,10 +41,7 @@ describe("drop detection and reconnect", () => {
   it("reopens a link closed to republish tools at once: no backoff, no error, no attempt, no health cost", async () => {
     const scorer = new ManualScorer();
     const { network, manager } = setup({ autoReconnect: false, healthScorer: scorer });
-    await manager.initialize([url(1)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1)]);
     const events: string[] = [];
     for (const name of [
       "disconnected",
@@ -83,10 +80,7 @@ describe("drop detection and reconnect", () => {
 
   it("counts a failed reopen after a republish like any failed attempt", async () => {
     const { network, manager } = setup();
-    await manager.initialize([url(1)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1)]);
     network.behave(url(1), { connect: "refuse" });
     network.connection(url(1))?.republish();
     await settle();
@@ -104,10 +98,7 @@ describe("drop detection and reconnect", () => {
     network.behave(url(1), { connect: "refuse" });
     const delays: number[] = [];
     manager.on("reconnectScheduled", (e) => delays.push(e.delayMs));
-    await manager.initialize([url(1)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1)]);
     await vi.advanceTimersByTimeAsync(10 * 60_000);
     // random() is 0.5: half of 1, 2, 4 … 60 s.
     expect(delays.slice(0, 9)).toEqual([500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
@@ -118,10 +109,7 @@ describe("drop detection and reconnect", () => {
     const { network, manager } = setup({ minUptime: 10_000 });
     const delays: number[] = [];
     manager.on("reconnectScheduled", (e) => delays.push(e.delayMs));
-    await manager.initialize([url(1)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1)]);
     // Flapping: up for 1 s each time, so the counter keeps growing.
     for (let i = 0; i < 3; i++) {
       await vi.advanceTimersByTimeAsync(1000);
@@ -142,10 +130,7 @@ describe("drop detection and reconnect", () => {
   it("gives up as failed after maxReconnectAttempts", async () => {
     const { network, manager } = setup({ maxReconnectAttempts: 3 });
     network.behave(url(1), { connect: "refuse" });
-    await manager.initialize([url(1)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1)]);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(network.connection(url(1))?.connects).toBe(4);
     expect(manager.getEndpointStatus(id(1))).toMatchObject({ state: "failed", reconnectAttempts: 3 });
@@ -162,10 +147,7 @@ describe("drop detection and reconnect", () => {
 
   it("stops on a non-retryable close (1008 policy violation)", async () => {
     const { network, manager } = setup();
-    await manager.initialize([url(1)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1)]);
     network.connection(url(1))?.drop(1008, "invalid token", false);
     await vi.advanceTimersByTimeAsync(120_000);
     expect(manager.getEndpointStatus(id(1))).toMatchObject({
@@ -178,10 +160,7 @@ describe("drop detection and reconnect", () => {
 
   it("stays disconnected without autoReconnect", async () => {
     const { network, manager } = setup({ autoReconnect: false });
-    await manager.initialize([url(1)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1)]);
     network.connection(url(1))?.drop();
     await vi.advanceTimersByTimeAsync(120_000);
     expect(manager.getEndpointStatus(id(1))?.state).toBe("disconnected");
@@ -204,10 +183,7 @@ describe("drop detection and reconnect", () => {
 
   it("reconnects a connected endpoint on request with a clean 1000 close", async () => {
     const { network, manager } = setup();
-    await manager.initialize([url(1)]);
-    const done = manager.connect();
-    await settle();
-    await done;
+    await connected(manager, [url(1)]);
     const disconnected: unknown[] = [];
     manager.on("disconnected", (e) => disconnected.push(e));
     const again = manager.reconnect(url(1));

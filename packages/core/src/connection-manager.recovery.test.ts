@@ -1,15 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ConnectionManager, type ConnectionManagerOptions } from "./connection-manager.js";
-import { settle, setup } from "./connection-manager.test-helpers.js";
+import { settle, setup, useFakeTimers } from "./connection-manager.test-helpers.js";
 import { resolveEndpoint } from "./endpoint.js";
 import { type MemoryConnection, MemoryNetwork } from "./testing/memory-connection.js";
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimers();
 
 describe("recovery after an outage", () => {
   const on = (host: string, n: number) => `wss://${host}/mcp/?token=secret-token-${n}`;

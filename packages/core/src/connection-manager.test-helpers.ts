@@ -2,9 +2,9 @@
  * Shared by the connection-manager.*.test.ts files: endpoint URLs, a manager on a MemoryNetwork,
  * and a health scorer driven by hand. Test-only; tsconfig.build.json keeps it out of dist.
  */
-import { vi } from "vitest";
+import { afterEach, beforeEach, vi } from "vitest";
 import { ConnectionManager, type ConnectionManagerOptions } from "./connection-manager.js";
-import { resolveEndpoint } from "./endpoint.js";
+import { type EndpointInput, resolveEndpoint } from "./endpoint.js";
 import type { HealthObservation, HealthScorer } from "./health.js";
 import { type MemoryConnection, MemoryNetwork } from "./testing/memory-connection.js";
 
@@ -23,6 +23,27 @@ export function setup(options: Partial<ConnectionManagerOptions<MemoryConnection
 
 /** Lets pending promises and zero-delay timers run without moving time meaningfully. */
 export const settle = () => vi.advanceTimersByTimeAsync(1);
+
+/** Every test of the file runs on fake timers, real ones restored after each. */
+export function useFakeTimers(): void {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+}
+
+/** Initializes `manager` with `endpoints` and connects them all, on fake timers. */
+export async function connected(
+  manager: ConnectionManager<MemoryConnection>,
+  endpoints: readonly EndpointInput[],
+): Promise<void> {
+  await manager.initialize(endpoints);
+  const done = manager.connect();
+  await settle();
+  await done;
+}
 
 /** A scorer the test drives by hand, to check how the manager consumes one. */
 export class ManualScorer implements HealthScorer {

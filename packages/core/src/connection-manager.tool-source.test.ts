@@ -1,13 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { setup, url } from "./connection-manager.test-helpers.js";
+import { describe, expect, it } from "vitest";
+import { setup, url, useFakeTimers } from "./connection-manager.test-helpers.js";
 import type { ToolSource } from "./tool-source.js";
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimers();
 
 describe("tool source", () => {
   it("tells every connection when the tool source is replaced or changes", async () => {
