@@ -132,6 +132,25 @@ describe("first connects in waves", () => {
   });
 });
 
+describe("lookup", () => {
+  it("finds an endpoint by its id or by its URL as typed; an id it does not have stays unknown", async () => {
+    const { manager } = setup();
+    await manager.initialize([url(1)]);
+    expect(manager.getEndpointStatus(id(1))?.id).toBe(id(1));
+    // Scheme and host in capitals, a blank before it: the same endpoint.
+    expect(manager.getEndpointStatus(`  ${url(1).replace("wss://cloud.test", "WSS://CLOUD.TEST")}`)?.id).toBe(
+      id(1),
+    );
+    expect(manager.getConnection(url(1))).toBe(manager.getConnections()[0]);
+    expect(manager.getEndpointStatus("ep-000000000000")).toBeUndefined();
+    expect(manager.getEndpointStatus(url(2))).toBeUndefined();
+    await manager.removeEndpoint(id(1));
+    expect(manager.getEndpointStatus(id(1))).toBeUndefined();
+    expect(manager.getEndpointStatus(url(1))).toBeUndefined();
+    await manager.cleanup();
+  });
+});
+
 describe("cleanup", () => {
   it("leaves no timer and no listener behind, whatever state each endpoint is in", async () => {
     const scorer = new ManualScorer();

@@ -24,6 +24,9 @@ import type { SupervisorContext, SupervisorReports } from "./supervisor-context.
 import type { ToolSource } from "./tool-source.js";
 import { ToolSourceSwitch } from "./tool-source-switch.js";
 
+/** A URL as `endpointId` reads it (leading blanks allowed): an id such as `ep-…` has no scheme. */
+const hasScheme = /^\s*[a-z][a-z\d+.-]*:/i;
+
 interface Member<C extends Connection> {
   readonly supervisor: EndpointSupervisor<C>;
   readonly candidate: SupervisedCandidate<C>;
@@ -376,7 +379,11 @@ export class ConnectionManager<C extends Connection = Connection> {
   }
 
   #find(idOrUrl: string): Member<C> | undefined {
-    return this.#members.get(idOrUrl) ?? this.#members.get(endpointId(idOrUrl));
+    const member = this.#members.get(idOrUrl);
+    // Only a URL (it has a scheme) is worth resolving: an id not found stays unknown. Events of a
+    // removed endpoint are asked about by id, ten thousand at a shutdown, and parsing each as a URL
+    // would fail with an exception each.
+    return member ?? (hasScheme.test(idOrUrl) ? this.#members.get(endpointId(idOrUrl)) : undefined);
   }
 
   #snapshot(member: Member<C>): EndpointStatus {

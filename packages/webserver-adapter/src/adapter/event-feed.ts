@@ -107,7 +107,6 @@ export class EventFeed {
         if (manager.getEndpointStatus(event.id)?.state === "connected") publish(event);
       }),
     );
-    const score = (id: string) => manager.getEndpointStatus(id)?.healthScore ?? 0;
     this.#unsubscribe.push(
       manager.on("rtt", ({ id, name, ms, at, healthScore }) => {
         this.emit("sample", { id, point: history.sample(id, name, healthScore, ms, at) });
@@ -119,7 +118,7 @@ export class EventFeed {
         else if (status?.republishing) return;
         else if (from === "connected" || to === "failed" || to === "reconnecting")
           history.transition(id, name, false, status?.lastError, at);
-        history.sample(id, name, score(id), undefined, at);
+        history.sample(id, name, status?.healthScore ?? 0, undefined, at);
       }),
       manager.on("handled", ({ id, name, method, tool, ok, ms, at, truncated }) => {
         if (method !== "tools/call" || tool === undefined) return;
