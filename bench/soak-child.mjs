@@ -10,6 +10,9 @@ const rounds = Number(process.argv[3] ?? 100);
 const calls = Number(process.argv[4] ?? 100_000);
 
 const settle = async () => {
+  // Timers that end on their own have ended: the call-deadline sweep stops at its first check that
+  // finds no call running, at most a second after the last call.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
   for (let i = 0; i < 4; i++) {
     globalThis.gc();
     await new Promise((resolve) => setImmediate(resolve));
@@ -64,14 +67,35 @@ const startMemory = await settle();
 const start = counts(manager);
 const started = performance.now();
 const perRound = Math.ceil(calls / rounds);
-let midMemory;
+// From halfway on, to tell a leak (it grows in both halves) from the allocator reaching its
+// high-water mark: memory after GC every twentieth of the run, so one reading's noise (a page of
+// the heap or of malloc kept or given back) does not decide alone.
+const half = Math.floor(rounds / 2);
+const step = Math.max(1, Math.floor(rounds / 20));
+const secondHalf = [];
 for (let r = 0; r < rounds; r++) {
   await round(perRound);
-  // Halfway, to tell a leak (it grows in both halves) from the allocator reaching its high-water mark.
-  if (r === Math.floor(rounds / 2) - 1) midMemory = await settle();
+  const done = r + 1;
+  if (done >= half && (done - half) % step === 0 && done < rounds)
+    secondHalf.push({ done, ...(await settle()) });
 }
 const seconds = (performance.now() - started) / 1000;
 const endMemory = await settle();
+secondHalf.push({ done: rounds, ...endMemory });
+const midMemory = secondHalf[0];
+/** Growth over the second half by a least-squares line through its readings. */
+const fitted = (key) => {
+  const n = secondHalf.length;
+  const mx = secondHalf.reduce((sum, p) => sum + p.done, 0) / n;
+  const my = secondHalf.reduce((sum, p) => sum + p[key], 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const p of secondHalf) {
+    sxy += (p.done - mx) * (p[key] - my);
+    sxx += (p.done - mx) ** 2;
+  }
+  return sxx === 0 ? 0 : (sxy / sxx) * (rounds - midMemory.done);
+};
 const end = counts(manager);
 await manager.cleanup();
 await cloud.stop();
@@ -86,6 +110,9 @@ console.log(
     rssGrowth: endMemory.rss - startMemory.rss,
     rssGrowthSecondHalf: endMemory.rss - midMemory.rss,
     heapGrowthSecondHalf: endMemory.heapUsed - midMemory.heapUsed,
+    rssTrendSecondHalf: fitted("rss"),
+    heapTrendSecondHalf: fitted("heapUsed"),
+    secondHalfReadings: secondHalf.length,
     heapReservedGrowth: endMemory.heapTotal - startMemory.heapTotal,
     externalGrowth: endMemory.external - startMemory.external,
     start,
