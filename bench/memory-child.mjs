@@ -1,13 +1,16 @@
 // Measures memory per idle connection in a clean process: `node --expose-gc memory-child.mjs
-// <product|ws> <url-with-TOKEN> <n> [idleMs]`. Prints one JSON line: rss and heap per connection,
-// and with `idleMs` the share of a core the process used while idle for that long, from 15 s after.
+// <product|ws> <url-with-TOKEN> <n> [idleMs] [restMs]`. Prints one JSON line: rss and heap per
+// connection a second after connecting, and with `idleMs` the share of a core the process used while
+// idle for that long, from 15 s after. With `restMs` also rss and heap per connection once the
+// process has been idle that long (after the idle CPU window, when there is one): V8 gives back the
+// heap it grew during a connect burst only when the process has gone quiet for some seconds.
 // For the product also the time from connect() to every endpoint initialized, and how the links
 // that opened spread over it (peak per 100 ms ÷ mean).
 import { ConnectionManager } from "@xiaozhi-connect/core";
 import { xiaozhiConnectionFactory } from "@xiaozhi-connect/transport-ws";
 import WebSocket from "ws";
 
-const [mode, template, count, idle] = process.argv.slice(2);
+const [mode, template, count, idle, rest] = process.argv.slice(2);
 const n = Number(count);
 const url = (i) => template.replace("TOKEN", `m-${i}`);
 const settle = async () => {
@@ -91,8 +94,19 @@ if (idle) {
   const used = process.cpuUsage(cpu);
   idleCore = (used.user + used.system) / 1000 / (performance.now() - started);
 }
+let rested;
+if (Number(rest) > 0) {
+  const quiet = idle ? 15_000 + Number(idle) : 0;
+  if (quiet < Number(rest)) await new Promise((resolve) => setTimeout(resolve, Number(rest) - quiet));
+  const memory = await settle();
+  rested = {
+    rss: (memory.rss - before.rss) / n,
+    heap: (memory.heapUsed - before.heapUsed) / n,
+    afterMs: Math.max(quiet, Number(rest)),
+  };
+}
 process.stdout.write(
-  `${JSON.stringify({ rss: (after.rss - before.rss) / n, heap: (after.heapUsed - before.heapUsed) / n, idleCore, connectMs, spread })}\n`,
+  `${JSON.stringify({ rss: (after.rss - before.rss) / n, heap: (after.heapUsed - before.heapUsed) / n, rested, idleCore, connectMs, spread })}\n`,
 );
 await close();
 process.exit(0);
