@@ -113,6 +113,10 @@ console.log(
     rssTrendSecondHalf: fitted("rss"),
     heapTrendSecondHalf: fitted("heapUsed"),
     secondHalfReadings: secondHalf.length,
+    rssSecondHalfRange: [
+      Math.min(...secondHalf.map((p) => p.rss)),
+      Math.max(...secondHalf.map((p) => p.rss)),
+    ],
     heapReservedGrowth: endMemory.heapTotal - startMemory.heapTotal,
     externalGrowth: endMemory.external - startMemory.external,
     start,

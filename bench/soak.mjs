@@ -41,7 +41,7 @@ export const soak = {
       {
         measure: `RSS growth after GC over the second half (a line through ${r.secondHalfReadings} readings)`,
         value: mib(r.rssTrendSecondHalf),
-        yardstick: `end − middle ${mib(r.rssGrowthSecondHalf)}; whole run ${mib(r.rssGrowth)}, of which V8's reserved heap ${mib(r.heapReservedGrowth)}, Buffers ${mib(r.externalGrowth)}`,
+        yardstick: `readings ${r.rssSecondHalfRange.map(mib).join(" to ")}; end − middle ${mib(r.rssGrowthSecondHalf)}; whole run ${mib(r.rssGrowth)}, of which V8's reserved heap ${mib(r.heapReservedGrowth)}, Buffers ${mib(r.externalGrowth)}`,
         bar: "≤ 0.5 MiB",
         pass: r.rssTrendSecondHalf <= 0.5 * 1024 * 1024,
       },
