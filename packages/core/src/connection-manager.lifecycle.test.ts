@@ -141,6 +141,8 @@ describe("lookup", () => {
     expect(manager.getEndpointStatus(`  ${url(1).replace("wss://cloud.test", "WSS://CLOUD.TEST")}`)?.id).toBe(
       id(1),
     );
+    // As the URL parser reads it: a leading control character dropped, a tab inside ignored.
+    expect(manager.getEndpointStatus(`\u0001${url(1).replace("wss", "w\tss")}`)?.id).toBe(id(1));
     expect(manager.getConnection(url(1))).toBe(manager.getConnections()[0]);
     expect(manager.getEndpointStatus("ep-000000000000")).toBeUndefined();
     expect(manager.getEndpointStatus(url(2))).toBeUndefined();

@@ -24,8 +24,10 @@ import type { SupervisorContext, SupervisorReports } from "./supervisor-context.
 import type { ToolSource } from "./tool-source.js";
 import { ToolSourceSwitch } from "./tool-source-switch.js";
 
-/** A URL as `endpointId` reads it (leading blanks allowed): an id such as `ep-…` has no scheme. */
-const hasScheme = /^\s*[a-z][a-z\d+.-]*:/i;
+/** A URL as the WHATWG parser reads it (leading controls and blanks, tabs and line breaks inside are
+ * dropped): an id such as `ep-…` has no scheme. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the controls the URL parser drops.
+const hasScheme = /^[\u0000-\u0020]*[a-z][a-z\d+.\t\n\r-]*:/i;
 
 interface Member<C extends Connection> {
   readonly supervisor: EndpointSupervisor<C>;
