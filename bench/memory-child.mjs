@@ -1,9 +1,10 @@
 // Measures memory per idle connection in a clean process: `node --expose-gc memory-child.mjs
 // <product|ws> <url-with-TOKEN> <n> [idleMs] [restMs]`. Prints one JSON line: rss and heap per
 // connection a second after connecting, and with `idleMs` the share of a core the process used while
-// idle for that long, from 15 s after. With `restMs` also rss and heap per connection once the
-// process has been idle that long (after the idle CPU window, when there is one): V8 gives back the
-// heap it grew during a connect burst only when the process has gone quiet for some seconds.
+// idle for that long, from 15 s after. With `restMs` also rss and heap per connection read `restMs`
+// after the last link opened (or at the end of the idle CPU window, if that is later): V8 gives back
+// the heap it grew during a connect burst only when the process has gone quiet for some seconds, and
+// processes compared with each other must be read at the same moment of their heartbeat rounds.
 // For the product also the time from connect() to every endpoint initialized, and how the links
 // that opened spread over it (peak per 100 ms ÷ mean).
 import { ConnectionManager } from "@xiaozhi-connect/core";
@@ -12,6 +13,8 @@ import WebSocket from "ws";
 
 const [mode, template, count, idle, rest] = process.argv.slice(2);
 const n = Number(count);
+const idleMs = Number(idle) || 0;
+const restMs = Number(rest) || 0;
 const url = (i) => template.replace("TOKEN", `m-${i}`);
 const settle = async () => {
   for (let i = 0; i < 3; i++) {
@@ -35,6 +38,7 @@ const tools = {
 
 const before = await settle();
 let close;
+let connectedAt;
 let connectMs;
 let spread;
 if (mode === "product") {
@@ -59,6 +63,7 @@ if (mode === "product") {
   const deadline = Date.now() + 120_000;
   while (initialized < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   connectMs = lastInitialized - started;
+  connectedAt = performance.now();
   const first = Math.min(...opened);
   const buckets = new Array(Math.floor((Math.max(...opened) - first) / 100) + 1).fill(0);
   for (const at of opened) buckets[Math.floor((at - first) / 100)]++;
@@ -82,28 +87,26 @@ if (mode === "product") {
     for (const ws of sockets) ws.terminate();
   };
 }
+connectedAt ??= performance.now();
 await new Promise((resolve) => setTimeout(resolve, 1000));
 const after = await settle();
 let idleCore;
-if (idle) {
+if (idleMs > 0) {
   // Steady state: past the connect burst and the collections that shrink the heap after it.
   await new Promise((resolve) => setTimeout(resolve, 15_000));
   const cpu = process.cpuUsage();
   const started = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, Number(idle)));
+  await new Promise((resolve) => setTimeout(resolve, idleMs));
   const used = process.cpuUsage(cpu);
   idleCore = (used.user + used.system) / 1000 / (performance.now() - started);
 }
 let rested;
-if (Number(rest) > 0) {
-  const quiet = idle ? 15_000 + Number(idle) : 0;
-  if (quiet < Number(rest)) await new Promise((resolve) => setTimeout(resolve, Number(rest) - quiet));
+if (restMs > 0) {
+  const wait = connectedAt + restMs - performance.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  const afterMs = performance.now() - connectedAt;
   const memory = await settle();
-  rested = {
-    rss: (memory.rss - before.rss) / n,
-    heap: (memory.heapUsed - before.heapUsed) / n,
-    afterMs: Math.max(quiet, Number(rest)),
-  };
+  rested = { rss: (memory.rss - before.rss) / n, heap: (memory.heapUsed - before.heapUsed) / n, afterMs };
 }
 process.stdout.write(
   `${JSON.stringify({ rss: (after.rss - before.rss) / n, heap: (after.heapUsed - before.heapUsed) / n, rested, idleCore, connectMs, spread })}\n`,
