@@ -5,6 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { v8Flags } from "../apps/webserver/dist/daemon.js";
+
+/** The V8 flags the `xiaozhi-connect` launcher and `pnpm start` run the server with. */
+export const launcherFlags = v8Flags;
 
 export const median = (values) => percentile(values, 50);
 
@@ -68,21 +72,25 @@ export const echoTools = {
 };
 
 /**
- * The WebServer as users run it (`node apps/webserver/dist/main.js --config FILE --port 0`), quiet
- * but for warnings, with a state directory of its own (one server per state directory, so several
- * can run on this machine). `ready` resolves with its dashboard URL and ready line (at most 60 s).
+ * The WebServer as users run it (`node <launcher flags> apps/webserver/dist/main.js --config FILE
+ * --port 0`), quiet but for warnings, with a state directory of its own (one server per state
+ * directory, so several can run on this machine). `ready` resolves with its dashboard URL and ready line (at most 60 s).
  */
 export function spawnServer(configPath) {
   const main = fileURLToPath(new URL("../apps/webserver/dist/main.js", import.meta.url));
   // In English whatever the locale: the ready line is read below.
-  const child = spawn(process.execPath, [main, "--config", configPath, "--port", "0", "--lang", "en"], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      ...process.env,
-      XIAOZHI_LOG_LEVEL: "warn",
-      XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "xz-bench-state-")),
+  const child = spawn(
+    process.execPath,
+    [...launcherFlags, main, "--config", configPath, "--port", "0", "--lang", "en"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        XIAOZHI_LOG_LEVEL: "warn",
+        XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "xz-bench-state-")),
+      },
     },
-  });
+  );
   const exited = new Promise((resolve) => child.once("exit", resolve));
   let out = "";
   // The last of what it wrote to stderr, for an error that says why it ended.

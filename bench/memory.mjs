@@ -3,14 +3,12 @@
 // heartbeat wheel) and the raw `ws` client baseline. Interleaved rounds; medians.
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { kib, median, spawnCloud } from "./lib.mjs";
+import { kib, launcherFlags, median, spawnCloud } from "./lib.mjs";
 
 const child = fileURLToPath(new URL("./memory-child.mjs", import.meta.url));
 const n = 1000;
 const rounds = 3;
 
-// The V8 flags the `xiaozhi-connect` launcher runs the server with.
-const launcherFlags = ["--max-semi-space-size=1"];
 const idleMs = 60_000;
 
 function measure(mode, template, flags = [], idle) {

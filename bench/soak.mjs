@@ -7,6 +7,7 @@
 // it only when named: `pnpm bench soak`.
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { launcherFlags } from "./lib.mjs";
 
 const child = fileURLToPath(new URL("./soak-child.mjs", import.meta.url));
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
@@ -16,7 +17,7 @@ export const soak = {
   onlyWhenNamed: true,
   async run() {
     // Run as the launcher runs the server (its V8 flags), so young-generation growth is not read as a leak.
-    const flags = ["--max-semi-space-size=1", "--expose-gc"];
+    const flags = [...launcherFlags, "--expose-gc"];
     const out = execFileSync(process.execPath, [...flags, child, "100", "300", "300000"], {
       encoding: "utf8",
       timeout: 30 * 60_000,

@@ -81,7 +81,7 @@ describe("the xiaozhi-connect command", () => {
     expect(started.out).toMatch(/ready: dashboard http:\/\/127\.0\.0\.1:\d+\/ · endpoints 1\/1 connected/);
     expect(alive(pid)).toBe(true);
     // It runs with the launcher's V8 flags (a small young generation: less memory per endpoint).
-    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toContain("--max-semi-space-size=1");
+    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toContain("--max-semi-space-size=4");
     // Started from a command that already returned, it runs on its own.
     expect(await cli(["start", "-d", "--port", "0"], env, dir)).toMatchObject({ code: 1 });
 
