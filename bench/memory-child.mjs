@@ -5,6 +5,7 @@
 // after the last link opened (or at the end of the idle CPU window, if that is later): V8 gives back
 // the heap it grew during a connect burst only when the process has gone quiet for some seconds, and
 // processes compared with each other must be read at the same moment of their heartbeat rounds.
+// `rested.total` is the whole process then; with n = 0 the process connects nothing (a control).
 // For the product also the time from connect() to every endpoint initialized, and how the links
 // that opened spread over it (peak per 100 ms ÷ mean).
 import { ConnectionManager } from "@xiaozhi-connect/core";
@@ -64,10 +65,12 @@ if (mode === "product") {
   while (initialized < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   connectMs = lastInitialized - started;
   connectedAt = performance.now();
-  const first = Math.min(...opened);
-  const buckets = new Array(Math.floor((Math.max(...opened) - first) / 100) + 1).fill(0);
-  for (const at of opened) buckets[Math.floor((at - first) / 100)]++;
-  spread = Math.max(...buckets) / (opened.length / buckets.length);
+  if (n > 0) {
+    const first = Math.min(...opened);
+    const buckets = new Array(Math.floor((Math.max(...opened) - first) / 100) + 1).fill(0);
+    for (const at of opened) buckets[Math.floor((at - first) / 100)]++;
+    spread = Math.max(...buckets) / (opened.length / buckets.length);
+  }
   if (manager.getConnectionStatus().filter((s) => s.connected).length !== n)
     throw new Error("not all connected");
   close = () => manager.cleanup();
@@ -106,7 +109,13 @@ if (restMs > 0) {
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   const afterMs = performance.now() - connectedAt;
   const memory = await settle();
-  rested = { rss: (memory.rss - before.rss) / n, heap: (memory.heapUsed - before.heapUsed) / n, afterMs };
+  rested = {
+    rss: (memory.rss - before.rss) / n,
+    heap: (memory.heapUsed - before.heapUsed) / n,
+    afterMs,
+    // The whole process, for a comparison with one of the same age that connected nothing.
+    total: { rss: memory.rss, heap: memory.heapUsed },
+  };
 }
 process.stdout.write(
   `${JSON.stringify({ rss: (after.rss - before.rss) / n, heap: (after.heapUsed - before.heapUsed) / n, rested, idleCore, connectMs, spread })}\n`,
