@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { v8Flags } from "../apps/webserver/dist/daemon.js";
+import { v8Flags } from "../apps/webserver/dist/v8-flags.js";
 
 /** The V8 flags the `xiaozhi-connect` launcher and `pnpm start` run the server with. */
 export const launcherFlags = v8Flags;

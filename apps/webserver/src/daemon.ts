@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { Messages } from "./messages.js";
 import { CommandError, colors } from "./output.js";
 import { isAlive, logFileName, pidFileName, recordFileName, runningServer } from "./state.js";
+import { v8Flags } from "./v8-flags.js";
 
 // Beside this file once built; from the sources (tests read them), the built one.
 const main = fileURLToPath(
@@ -14,15 +15,7 @@ const main = fileURLToPath(
 /** The hidden flag a `start -d` child runs with: report over IPC, log to the file. */
 export const daemonChildFlag = "--daemon-child";
 
-/**
- * The V8 flags the server runs with, as the `xiaozhi-connect` launcher line and `pnpm start` pass
- * them: a young generation of at most 4 MiB per semi-space. A provider's garbage is short-lived
- * and small. The default lets the young generation grow to tens of MiB during a connect burst,
- * which is most of what 1,000 endpoints seem to cost in the first seconds after connecting; with
- * 1 MiB the burst's short-lived objects outlive the frequent scavenges, and a start of 10,000
- * endpoints takes a second longer in garbage collection.
- */
-export const v8Flags: readonly string[] = ["--max-semi-space-size=4"];
+export { v8Flags } from "./v8-flags.js";
 
 /** Where a background server keeps its state, and how the command speaks about it. */
 export interface DaemonContext {
