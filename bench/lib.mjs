@@ -10,7 +10,13 @@ import { v8Flags } from "../apps/webserver/dist/v8-flags.js";
 /** The V8 flags the `xiaozhi-connect` launcher and `pnpm start` run the server with. */
 export const launcherFlags = v8Flags;
 
-export const median = (values) => percentile(values, 50);
+/** The middle value; for an even count, the mean of the two middle ones. */
+export function median(values) {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2;
+}
 
 export function percentile(values, p) {
   if (values.length === 0) return Number.NaN;

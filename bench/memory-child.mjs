@@ -110,15 +110,15 @@ if (restMs > 0) {
   const afterMs = performance.now() - connectedAt;
   const memory = await settle();
   rested = {
-    rss: (memory.rss - before.rss) / n,
-    heap: (memory.heapUsed - before.heapUsed) / n,
+    ...(n > 0 ? { rss: (memory.rss - before.rss) / n, heap: (memory.heapUsed - before.heapUsed) / n } : {}),
     afterMs,
     // The whole process, for a comparison with one of the same age that connected nothing.
     total: { rss: memory.rss, heap: memory.heapUsed },
   };
 }
-process.stdout.write(
-  `${JSON.stringify({ rss: (after.rss - before.rss) / n, heap: (after.heapUsed - before.heapUsed) / n, rested, idleCore, connectMs, spread })}\n`,
-);
+// A control (n = 0) has no per-endpoint figures: only its whole process, read at rest.
+const perEndpoint =
+  n > 0 ? { rss: (after.rss - before.rss) / n, heap: (after.heapUsed - before.heapUsed) / n, connectMs } : {};
+process.stdout.write(`${JSON.stringify({ ...perEndpoint, rested, idleCore, spread })}\n`);
 await close();
 process.exit(0);
