@@ -78,7 +78,19 @@ export function duration(ms) {
   return t("hours", { h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60) });
 }
 
-export const clock = (at) => new Date(at).toLocaleTimeString(lang(), { hour12: false });
+// One formatter per language: `toLocaleTimeString` makes a new one at each call, and a page of
+// calls or of the audit log formats hundreds of times.
+const clocks = new Map();
+export function clock(at) {
+  let format = clocks.get(lang());
+  if (!format) {
+    // What `toLocaleTimeString` shows by default: hours, minutes and seconds.
+    const options = { hour12: false, hour: "numeric", minute: "numeric", second: "numeric" };
+    format = new Intl.DateTimeFormat(lang(), options);
+    clocks.set(lang(), format);
+  }
+  return format.format(at);
+}
 export const ms = (value) =>
   value == null ? "–" : `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
 

@@ -314,8 +314,8 @@ export class XiaozhiConnectionAdapter {
     return this.#applier.status();
   }
 
-  status(version: string): AdapterStatus {
-    const endpoints = this.endpoints();
+  /** The adapter's status; `endpoints` when the caller has just read them (they are counted). */
+  status(version: string, endpoints: readonly EndpointStatus[] = this.endpoints()): AdapterStatus {
     const view = this.#directory.view();
     const toolFilters = this.#limits.filters();
     const toolBudget = this.#limits.budgets();

@@ -262,17 +262,18 @@ export function createXiaozhiRoutes(
       streams.add(ended);
       stream.onAbort(ended);
       try {
-        await stream.writeSSE({
-          event: "snapshot",
-          data: JSON.stringify({
-            status: adapter.status(version),
-            endpoints: adapter.endpoints(),
-            tools: await adapter.listTools(),
-            services: adapter.services(),
-            calls: adapter.history.calls(),
-            toolStats: adapter.history.toolStats(),
-          }),
+        const endpoints = adapter.endpoints();
+        const snapshot = JSON.stringify({
+          status: adapter.status(version, endpoints),
+          endpoints,
+          tools: await adapter.listTools(),
+          services: adapter.services(),
+          calls: adapter.history.calls(),
+          toolStats: adapter.history.toolStats(),
         });
+        // Framed as the batch frames events: JSON has no line breaks to split into data lines, and
+        // at ten thousand endpoints the snapshot is megabytes.
+        await stream.write(`event: snapshot\ndata: ${snapshot}\n\n`);
         batch.open();
         await done;
       } finally {
