@@ -9,6 +9,7 @@
 //   ready with how the connects spread, the paged `GET /api/endpoints`, and the dashboard's first
 //   render and a reconnect storm.
 import { execFile } from "node:child_process";
+import { setMaxListeners } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -192,6 +193,8 @@ export const scale = {
       // overlap. One failing stops those not started yet and the children running.
       const runs = async (specs) => {
         const stop = new AbortController();
+        // Each child and each wait listens for it.
+        setMaxListeners(2 * specs.length, stop.signal);
         try {
           return await Promise.all(
             specs.map(async ([mode, n], i) => {
