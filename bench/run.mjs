@@ -1,6 +1,8 @@
 // pnpm bench: measures xiaozhi-connect against the bars of its design, each figure beside a
 // yardstick measured in the same run on the same machine. Prints a table and writes
 // bench/results.json and bench/results.md. Exits non-zero only on errors, never on a missed bar.
+// First, so that every section makes its temporary files under the run's own directory.
+import "./temp-dir.mjs";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
