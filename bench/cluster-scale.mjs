@@ -195,8 +195,9 @@ export const clusterScale = {
         measure: `SIGKILL of one instance → every endpoint held again (leaseTtl ${leaseTtl / 1000} s)`,
         value: ms(takeoverMs),
         yardstick: `${takeover.connects} connects, peak per 100 ms ÷ mean: ${(takeover.peak / takeover.mean).toFixed(2)}; moments a token had two sockets: ${takeover.overlaps}`,
-        bar: `≤ leaseTtl + 2 s = ${leaseTtl + 2000} ms, no token twice`,
-        pass: takeoverMs <= leaseTtl + 2000 && takeover.overlaps === 0,
+        bar: `≤ leaseTtl + 2 s = ${leaseTtl + 2000} ms, spread ≤ 2, no token twice`,
+        // "With connects spread as above": the cold start's bar on how the cloud sees them arrive.
+        pass: takeoverMs <= leaseTtl + 2000 && takeover.peak / takeover.mean <= 2 && takeover.overlaps === 0,
       });
       await start();
       await settled(instances[0].url);
