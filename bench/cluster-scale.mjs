@@ -143,13 +143,14 @@ export const clusterScale = {
       await once(120_000, "cold start");
       const coldMs = performance.now() - started;
       const cold = await cloud.command("window");
+      const coldSpread = cold.peak / cold.mean;
       await settled(instances[0].url);
       rows.push({
         measure: "cold start: 5 instances spawned → every endpoint held once",
         value: ms(coldMs),
-        yardstick: `the cloud's connects, peak per 100 ms ÷ mean: ${(cold.peak / cold.mean).toFixed(2)} (${cold.connects} connects)`,
+        yardstick: `the cloud's connects, peak per 100 ms ÷ mean: ${coldSpread.toFixed(2)} (${cold.connects} connects)`,
         bar: "≤ 5000 ms, spread ≤ 2",
-        pass: coldMs <= 5000 && cold.peak / cold.mean <= 2,
+        pass: coldMs <= 5000 && coldSpread <= 2,
       });
 
       // The first minute, then the steady state.
@@ -191,13 +192,14 @@ export const clusterScale = {
       await once(leaseTtl + 30_000, "takeover");
       const takeoverMs = performance.now() - killed;
       const takeover = await cloud.command("window");
+      const takeoverSpread = takeover.peak / takeover.mean;
       rows.push({
         measure: `SIGKILL of one instance → every endpoint held again (leaseTtl ${leaseTtl / 1000} s)`,
         value: ms(takeoverMs),
-        yardstick: `${takeover.connects} connects, peak per 100 ms ÷ mean: ${(takeover.peak / takeover.mean).toFixed(2)}; moments a token had two sockets: ${takeover.overlaps}`,
+        yardstick: `${takeover.connects} connects, peak per 100 ms ÷ mean: ${takeoverSpread.toFixed(2)}; moments a token had two sockets: ${takeover.overlaps}`,
         bar: `≤ leaseTtl + 2 s = ${leaseTtl + 2000} ms, spread ≤ 2, no token twice`,
         // "With connects spread as above": the cold start's bar on how the cloud sees them arrive.
-        pass: takeoverMs <= leaseTtl + 2000 && takeover.peak / takeover.mean <= 2 && takeover.overlaps === 0,
+        pass: takeoverMs <= leaseTtl + 2000 && takeoverSpread <= 2 && takeover.overlaps === 0,
       });
       await start();
       await settled(instances[0].url);
