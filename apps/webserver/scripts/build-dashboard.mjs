@@ -2,9 +2,12 @@
 // style sheets joined into one, both inline in the page, so it loads in a single request. Measured
 // on the dashboard bench at 1,000 endpoints: a dozen separate module and style requests delayed the
 // first full render by a quarter of a second, the server being busy with the snapshot meanwhile. The
-// server allows the two inline blocks by their hashes, and nothing else inline. The sources in
+// module that opens the event stream is a script of its own in the head, so the request goes out
+// before the rest of the page is parsed. The server allows the inline blocks by their hashes, and
+// nothing else inline. The sources in
 // public/ stay plain modules: the server serves them as they are when it runs from src/ (tests).
 import { readFile, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rolldown } from "rolldown";
 
@@ -15,18 +18,35 @@ const sheets = [...html.matchAll(/<link rel="stylesheet" href="([^"]+)">\n/g)];
 const css = (await Promise.all(sheets.map((m) => readFile(new URL(m[1], publicDir), "utf8")))).join("\n");
 
 const entry = /<script type="module" src="([^"]+)"><\/script>\n/.exec(html);
-if (!entry || sheets.length === 0)
-  throw new Error("public/index.html: no module script or no style sheet to build");
-const bundle = await rolldown({ input: fileURLToPath(new URL(entry[1], publicDir)) });
-const { output } = await bundle.generate({ format: "iife" });
-await bundle.close();
-const js = output[0].code;
+const early = /<script type="module" async src="([^"]+)"><\/script>\n/.exec(html);
+if (!entry || !early || sheets.length === 0)
+  throw new Error("public/index.html: no module script, no early script or no style sheet to build");
+const earlyPath = fileURLToPath(new URL(early[1], publicDir));
+const earlyName = "xiaozhiStream";
+
+/** One IIFE of `input`; `shared` (the early module) is left out and read from its global. */
+async function bundleOf(input, options = {}) {
+  const bundle = await rolldown({ input, ...options });
+  const { output } = await bundle.generate({
+    format: "iife",
+    ...(options.external ? { globals: () => earlyName } : { name: earlyName }),
+  });
+  await bundle.close();
+  return output[0].code;
+}
+// The early module (it opens the event stream) runs from the head, before the body is parsed: the
+// server makes the snapshot while the page loads. The rest imports it through its global.
+const earlyJs = await bundleOf(earlyPath);
+const js = await bundleOf(fileURLToPath(new URL(entry[1], publicDir)), {
+  external: (id, importer) => (importer ? resolve(dirname(importer), id) : id) === earlyPath,
+});
 
 // Inline, a closing tag inside the code would end the block early.
-if (/<\/script/i.test(js) || /<\/style/i.test(css))
+if (/<\/script/i.test(js + earlyJs) || /<\/style/i.test(css))
   throw new Error("a closing tag inside the dashboard's code");
 const page = html
   .replace(/<link rel="stylesheet" href="[^"]+">\n/g, "")
+  .replace(early[0], () => `<script>${earlyJs}</script>\n`)
   .replace(/<script type="module"[^>]*><\/script>\n/g, "")
   .replace(/<!--[^>]*-->\n/g, "")
   .replace(/<link rel="modulepreload" href="[^"]+">\n/g, "")

@@ -54,6 +54,14 @@ describe("the tools each agent is given", () => {
     );
     const after = (await s.api("GET", "/api/status")).body.toolBudget;
     expect(after[endpointId(s.url("c"))]).toMatchObject({ tools: 4, maxTools: 3, over: true });
+
+    // Only the connection block's maxTools changes: the budgets follow it, though the tools did not.
+    s.writeConfig({ ...s.readConfig(), connection: { maxTools: 5 } });
+    const c = endpointId(s.url("c"));
+    await s.until(() => s.adapter.status("0").toolBudget?.[c]?.maxTools === 5, 8000, "maxTools 5 for c");
+    expect((await s.api("GET", "/api/status")).body.toolBudget[c]).toMatchObject({ tools: 4, over: false });
+    // Worked out once while nothing changes: every status carries them.
+    expect(s.adapter.status("0").toolBudget).toBe(s.adapter.status("0").toolBudget);
     expect(defaultMaxTools).toBe(25);
   });
 });

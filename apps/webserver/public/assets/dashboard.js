@@ -1,9 +1,16 @@
-// The dashboard. State comes from one event stream (GET /api/events): a snapshot, then one event per
-// change. Changes are applied to the DOM once per animation frame, and only to the rows that changed.
+// The dashboard. State comes from one event stream (GET /api/events): a snapshot (with the first
+// page of endpoints; the rest of the list follows in pieces), then one event per change. Changes are applied to the DOM once per animation frame, and only to the rows that changed.
 import { loadAudit, renderAudit } from "./audit.js";
 import { callMade, loadCallLog, renderCallLog } from "./call-log.js";
 import { loadClients, renderClients } from "./clients.js";
-import { markEndpoint, rebuildEndpoints, recountGiven, renderSummary, tickEndpoints } from "./endpoints.js";
+import {
+  markEndpoint,
+  markListGrew,
+  rebuildEndpoints,
+  recountGiven,
+  renderSummary,
+  tickEndpoints,
+} from "./endpoints.js";
 import { loadHistory, markCharts } from "./history.js";
 import { lang, pickLanguage, setLanguage, t } from "./i18n.js";
 import { renderCluster } from "./instances.js";
@@ -87,6 +94,7 @@ async function refreshStatus() {
 const handlers = {
   snapshot(data) {
     state.endpoints = new Map(data.endpoints.map((e) => [e.id, e]));
+    state.more = data.more ?? 0;
     state.tools = data.tools;
     state.services = data.services ?? [];
     setCalls(data.calls ?? []);
@@ -101,6 +109,12 @@ const handlers = {
     void loadClients();
     void loadAudit();
     loadCallLog();
+  },
+  // The rest of the snapshot's list, in list order, a piece at a time.
+  endpoints({ endpoints, more }) {
+    for (const e of endpoints) state.endpoints.set(e.id, e);
+    state.more = more;
+    markListGrew();
   },
   endpoint(e) {
     const before = state.endpoints.get(e.id);

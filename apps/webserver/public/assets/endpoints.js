@@ -8,6 +8,7 @@ import { openHistory } from "./history.js";
 import { data, format, lang, t, word } from "./i18n.js";
 import { $, call, el, onFlush, render, schedule, setText, show, showError, state } from "./page.js";
 import { explain } from "./reasons.js";
+import { pageSize } from "./stream.js";
 
 /** Rows of the page shown, by endpoint id (made and filled in endpoint-rows.js). */
 export { rows };
@@ -15,8 +16,8 @@ export { rows };
 const dirty = new Set();
 let summaryDirty = false;
 
-/** Rows on one page. */
-export const pageSize = 100;
+export { pageSize };
+
 /** What is shown: the filter, the page, and the ids that match, in list order. */
 const view = { state: "", q: "", page: 0, ids: [], matching: new Set() };
 /** The matching ids must be found again (an endpoint came or went, or the filter changed). */
@@ -164,6 +165,13 @@ $("endpoint-search").addEventListener("input", (event) => {
   goTo(0);
 });
 
+/** More of the list came after the snapshot: the view and the counts are redrawn at the next frame. */
+export function markListGrew() {
+  viewDirty = true;
+  summaryDirty = true;
+  schedule();
+}
+
 /** Countdowns, uptimes and error ages tick locally; no polling of the server. */
 export function tickEndpoints() {
   for (const [id, row] of rows) {
@@ -180,7 +188,9 @@ export function renderSummary() {
   summaryDirty = false;
   let connected = 0;
   for (const e of state.endpoints.values()) if (e.connected) connected++;
-  const total = state.endpoints.size;
+  let total = state.endpoints.size;
+  // Until the rest of the list has come, the counts are the server's, taken with the snapshot.
+  if (state.more > 0 && state.status?.endpoints) ({ connected, total } = state.status.endpoints);
   $("no-endpoints").hidden = total > 0;
   setText($("endpoint-count"), t("connectedOf", { connected, total }));
   const s = state.status;

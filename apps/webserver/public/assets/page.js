@@ -7,6 +7,8 @@ import { authHeaders } from "./stream.js";
 /** Everything the event stream said, as the parts of the page read it. */
 export const state = {
   endpoints: new Map(),
+  /** Endpoints of the list still to come after the snapshot (it holds the first page). */
+  more: 0,
   tools: [],
   services: [],
   status: null,

@@ -1,5 +1,6 @@
-// The event stream is asked for first, before the rest of the page's code has loaded: the page is
-// an async module of its own that index.html starts at once, and dashboard.js reads what it opened.
+// The event stream is asked for first, before the rest of the page's code has loaded: this is an
+// async module of its own that index.html starts at once (the built page runs it from the head,
+// before the body is parsed), and dashboard.js reads what it opened.
 
 // A token passed as #token=… (printed at start) is kept for this tab only and removed from the URL.
 const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
@@ -14,8 +15,13 @@ export const authHeaders = () => {
   return token ? { authorization: `Bearer ${token}` } : {};
 };
 
-// EventSource cannot send an Authorization header, so the stream is read with fetch.
-const openEvents = () => fetch("/api/events", { headers: authHeaders() });
+/** Rows on one page of endpoints. */
+export const pageSize = 100;
+
+// EventSource cannot send an Authorization header, so the stream is read with fetch. The snapshot
+// holds the first page of endpoints, the rest follow in pieces: the page draws its rows at once
+// rather than after megabytes at ten thousand endpoints.
+const openEvents = () => fetch(`/api/events?first=${pageSize}`, { headers: authHeaders() });
 
 let first = openEvents();
 // A failure is handled when the stream is read; until then it must not count as unhandled.

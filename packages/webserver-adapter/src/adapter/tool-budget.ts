@@ -95,7 +95,10 @@ export class ToolBudgetWarnings {
   constructor(private readonly logger: Logger) {}
 
   /** Checks the budgets against the last check and logs every new excess. */
-  check(budgets: Record<string, ToolBudget> | undefined, names: (id: string) => string | undefined): void {
+  check(
+    budgets: Readonly<Record<string, ToolBudget>> | undefined,
+    names: (id: string) => string | undefined,
+  ): void {
     if (!budgets) return;
     for (const id of this.#warned.keys()) if (!budgets[id]?.over) this.#warned.delete(id);
     for (const [id, budget] of Object.entries(budgets)) {

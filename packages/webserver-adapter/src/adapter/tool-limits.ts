@@ -43,15 +43,38 @@ export class ToolLimits {
    * never changed in place, so ten thousand URLs are parsed once per list, not on every status.
    */
   #resolved: Resolved | undefined;
+  /** The budgets last worked out, and what from. */
+  #budgets:
+    | {
+        readonly resolved: Resolved;
+        readonly tools: unknown;
+        readonly fallback: number | undefined;
+        readonly budgets: Readonly<Record<string, ToolBudget>> | undefined;
+      }
+    | undefined;
 
   constructor(private readonly source: ToolLimitsSource) {
     this.#warnings = new ToolBudgetWarnings(source.logger);
   }
 
-  /** Each endpoint's tool count and size against its `maxTools`, by id. */
-  budgets(): Record<string, ToolBudget> | undefined {
+  /**
+   * Each endpoint's tool count and size against its `maxTools`, by id. Worked out again only when
+   * the list, the tools (a source's list is one array until it changes) or `connection.maxTools`
+   * changed: every status carries them, and at ten thousand endpoints that is a pass over all.
+   */
+  budgets(): Readonly<Record<string, ToolBudget>> | undefined {
     const config = this.source.config();
-    return toolBudgets(this.source.tools, this.#resolve(config).targets, config.connection?.maxTools);
+    const resolved = this.#resolve(config);
+    const tools = this.source.tools.listTools();
+    const fallback = config.connection?.maxTools;
+    const known = this.#budgets;
+    if (known?.resolved === resolved && known.tools === tools && known.fallback === fallback) {
+      return known.budgets;
+    }
+    const budgets = toolBudgets(this.source.tools, resolved.targets, fallback);
+    // A list that comes asynchronously is a new promise on every call: nothing to compare.
+    this.#budgets = Array.isArray(tools) ? { resolved, tools, fallback, budgets } : undefined;
+    return budgets;
   }
 
   /**

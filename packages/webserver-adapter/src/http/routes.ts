@@ -2,17 +2,15 @@ import { type ErrorCode, type Logger, redact, silentLogger, XiaozhiError } from 
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { methodNotAllowed } from "hono/method-not-allowed";
-import { streamSSE } from "hono/streaming";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
-import type { AdapterEventMap } from "../adapter/event-feed.js";
 import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
 import { AuditTrail } from "../history/audit-trail.js";
 import { mountAudit } from "./audit-routes.js";
 import { HttpAuth } from "./auth.js";
 import { mountCallLog } from "./call-log-routes.js";
 import { pageEndpoints, parseEndpointQuery } from "./endpoint-page.js";
-import { EventBatch } from "./event-batch.js";
+import { mountEventStream } from "./event-stream.js";
 import { McpClientRoute } from "./mcp-clients.js";
 import { createMetrics } from "./metrics.js";
 
@@ -239,52 +237,7 @@ export function createXiaozhiRoutes(
     return c.body(await metrics.registry.metrics());
   });
 
-  app.get("/api/events", (c) =>
-    streamSSE(c, async (stream) => {
-      let ended: () => void = () => {};
-      const done = new Promise<void>((resolve) => {
-        ended = resolve;
-      });
-      const batch = new EventBatch((text) => stream.write(text), ended);
-      const send = <K extends keyof AdapterEventMap>(event: K, data: unknown) =>
-        batch.send(event, JSON.stringify(data));
-      const subscriptions = [
-        adapter.on("endpoint", (status) => send("endpoint", status)),
-        adapter.on("removed", (payload) => send("removed", payload)),
-        adapter.on("tools", (payload) => send("tools", payload)),
-        adapter.on("config", (payload) => send("config", payload)),
-        adapter.on("services", (payload) => send("services", payload)),
-        adapter.on("sample", (payload) => send("sample", payload)),
-        adapter.on("call", (payload) => send("call", payload)),
-        adapter.on("cluster", (payload) => send("cluster", payload)),
-        adapter.on("closed", () => ended()),
-      ];
-      streams.add(ended);
-      stream.onAbort(ended);
-      try {
-        const endpoints = adapter.endpoints();
-        const snapshot = JSON.stringify({
-          status: adapter.status(version, endpoints),
-          endpoints,
-          tools: await adapter.listTools(),
-          services: adapter.services(),
-          calls: adapter.history.calls(),
-          toolStats: adapter.history.toolStats(),
-        });
-        // Framed as the batch frames events: JSON has no line breaks to split into data lines, and
-        // at ten thousand endpoints the snapshot is megabytes.
-        await stream.write(`event: snapshot\ndata: ${snapshot}\n\n`);
-        batch.open();
-        await done;
-      } finally {
-        // What gathered last (an adapter closing sends its endpoints' final states) still goes.
-        batch.flush();
-        batch.close();
-        streams.delete(ended);
-        for (const unsubscribe of subscriptions) unsubscribe();
-      }
-    }),
-  );
+  mountEventStream(app, adapter, version, streams, (c, message) => fail(c, 400, "BAD_REQUEST", message));
 
   return Object.assign(app, {
     close() {
