@@ -86,8 +86,12 @@ export class ToolLimits {
     const listed = this.source.listed(config);
     if (!always && this.#checkedFor?.config === config && this.#checkedFor.listed === listed) return;
     this.#checkedFor = { config, listed };
-    const names = this.source.names();
-    this.#warnings.check(this.budgets(), (id) => names.get(id));
+    // Every endpoint's name, asked for only when there is a warning to log.
+    let names: ReadonlyMap<string, string | undefined> | undefined;
+    this.#warnings.check(this.budgets(), (id) => {
+      names ??= this.source.names();
+      return names.get(id);
+    });
   }
 
   /** The `{services?, tools?}` limits of the endpoints that have one, by id; undefined when none does. */
