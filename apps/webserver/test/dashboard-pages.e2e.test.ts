@@ -13,13 +13,15 @@ const refused = 5;
 let cloud: SimulatedXiaozhiCloud | undefined;
 let browser: Browser | undefined;
 let server: RunningServer | undefined;
+let config = "";
+let env: Record<string, string> = {};
 
 beforeAll(async () => {
   // Fixed handshake frames: 230 agents cost the cloud little.
   cloud = await SimulatedXiaozhiCloud.start({ relay: false, behavior: { driver: "handshake" } });
   for (let i = 0; i < refused; i++) cloud.configure(`refused-${i}`, { rejectStatus: 401 });
   const dir = mkdtempSync(join(tmpdir(), "xz-pages-"));
-  const config = join(dir, "xiaozhi.config.json");
+  config = join(dir, "xiaozhi.config.json");
   const endpoints = [
     ...Array.from({ length: good }, (_, i) => ({ url: cloud?.endpointUrl(`page-${i}`), name: `Agent ${i}` })),
     ...Array.from({ length: refused }, (_, i) => ({
@@ -28,7 +30,7 @@ beforeAll(async () => {
     })),
   ];
   writeFileSync(config, JSON.stringify({ mcpEndpoint: endpoints }));
-  const env = { PATH: process.env.PATH ?? "", HOME: dir, XDG_STATE_HOME: join(dir, "state"), NO_COLOR: "1" };
+  env = { PATH: process.env.PATH ?? "", HOME: dir, XDG_STATE_HOME: join(dir, "state"), NO_COLOR: "1" };
   server = await runServer(["--config", config, "--port", "0"], env, 60_000);
   browser = await launchChromium();
 }, 90_000);
@@ -116,6 +118,23 @@ describe("the dashboard with many endpoints", () => {
       .toBe(`${good} of ${good + refused} connected`);
     expect(await rows.count()).toBe(100);
     expect((await seen()).some((s) => s.startsWith(`${offPage}:`))).toBe(false);
+
+    // The server restarts on the same port: the page's new stream brings the first page first and
+    // the rest in pieces, and the page shown stays the one the user was on.
+    await page.locator("#page-next").press("Enter");
+    await page.locator("#page-next").press("Enter");
+    await expect.poll(() => page.locator("#page-range").textContent()).toBe("201–230 of 230");
+    const port = new URL(server.url).port;
+    expect(await stopServer(server)).toBe(0);
+    await expect.poll(() => page.locator("#live").getAttribute("class"), { timeout: 10_000 }).toBe("off");
+    server = await runServer(["--config", config, "--port", port], env, 60_000);
+    await expect.poll(() => page.locator("#live").getAttribute("class"), { timeout: 30_000 }).toBe("on");
+    await expect
+      .poll(() => page.locator("#endpoint-count").textContent(), { timeout: 20_000 })
+      .toBe(`${good} of ${good + refused} connected`);
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(30);
+    expect(await page.locator("#page-range").textContent()).toBe("201–230 of 230");
+    expect(await rows.first().locator(".name").textContent()).toBe("Agent 200");
     expect(problems).toEqual([]);
     await page.close();
   }, 90_000);

@@ -1,5 +1,6 @@
 import { get, type IncomingMessage } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
+import { endpointsPerEvent } from "../src/http/event-stream.js";
 import { finish, Stack, token } from "./harness.js";
 
 let stack: Stack | undefined;
@@ -93,6 +94,32 @@ describe("the event stream's snapshot", () => {
     stream.close();
   });
 
+  it("sends a long list in pieces of 1,000, in list order, with every change after the last piece", async () => {
+    // 2,500 endpoints, all but one refused: their states change all the while the pieces go out.
+    const refused = Array.from({ length: 2499 }, (_, i) => `ws://127.0.0.1:1/mcp/?token=refused-${i}`);
+    stack = await Stack.start({ mcpEndpoint: ["cloud:a", ...refused] });
+    const s = stack;
+    const ids = s.adapter.endpoints().map((e) => e.id);
+    expect(ids).toHaveLength(2500);
+    const stream = await openEvents(s, "?first=1");
+    await stream.until((events) => events.some((e) => e.event === "endpoint"));
+    const first = stream.events[0]?.data as { endpoints: Status[]; more: number };
+    expect(first.endpoints.map((e) => e.id)).toEqual([ids[0]]);
+    expect(first.more).toBe(endpointsPerEvent * 2 + 499);
+    const order = stream.events.map((e) => e.event);
+    const pieces = stream.events
+      .filter((e) => e.event === "endpoints")
+      .map((e) => e.data as { endpoints: Status[]; more: number });
+    expect(pieces.map((piece) => [piece.endpoints.length, piece.more])).toEqual([
+      [endpointsPerEvent, endpointsPerEvent + 499],
+      [endpointsPerEvent, 499],
+      [499, 0],
+    ]);
+    expect(pieces.flatMap((piece) => piece.endpoints.map((e) => e.id))).toEqual(ids.slice(1));
+    expect(order.lastIndexOf("endpoints")).toBeLessThan(order.indexOf("endpoint"));
+    stream.close();
+  });
+
   it("holds every endpoint without ?first, and counts, as before; ?first=0 sends only the counts first", async () => {
     stack = await Stack.start(config);
     const s = stack;
@@ -106,7 +133,7 @@ describe("the event stream's snapshot", () => {
 
     const none = await openEvents(s, "?first=0");
     await none.until((events) => events.length >= 2);
-    expect(none.events.map((e) => e.event)).toEqual(["snapshot", "endpoints"]);
+    expect(none.events.map((e) => e.event).slice(0, 2)).toEqual(["snapshot", "endpoints"]);
     expect(none.events[0]?.data).toMatchObject({ endpoints: [], more: 3 });
     const rest = none.events[1]?.data as { endpoints: Status[]; more: number } | undefined;
     expect(rest?.endpoints).toHaveLength(3);

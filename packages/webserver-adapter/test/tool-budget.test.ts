@@ -1,5 +1,7 @@
-import { endpointId } from "@xiaozhi-connect/core";
+import { endpointId, silentLogger, type ToolDescriptor } from "@xiaozhi-connect/core";
 import { afterEach, describe, expect, it } from "vitest";
+import { ToolLimits } from "../src/adapter/tool-limits.js";
+import type { XiaozhiConfig } from "../src/config/schema.js";
 import { defaultMaxTools } from "../src/index.js";
 import { finish, Stack, token } from "./harness.js";
 
@@ -63,5 +65,30 @@ describe("the tools each agent is given", () => {
     // Worked out once while nothing changes: every status carries them.
     expect(s.adapter.status("0").toolBudget).toBe(s.adapter.status("0").toolBudget);
     expect(defaultMaxTools).toBe(25);
+  });
+
+  it("works the budgets out again when the tools or connection.maxTools change, and only then", () => {
+    const url = "ws://127.0.0.1:1/mcp/?token=t";
+    const list = [url];
+    let tools: readonly ToolDescriptor[] = [{ name: "one", inputSchema: { type: "object" } }];
+    let config = { mcpEndpoint: list, connection: { maxTools: 1 } } as unknown as XiaozhiConfig;
+    const limits = new ToolLimits({
+      tools: { specificationVersion: "v1", listTools: () => tools, callTool: async () => ({ content: [] }) },
+      logger: silentLogger,
+      config: () => config,
+      listed: (c) => c.mcpEndpoint,
+      select: () => ({ endpoints: [{ url }], skipped: [], ids: [endpointId(url)] }),
+      names: () => new Map(),
+    });
+    const id = endpointId(url);
+    const first = limits.budgets();
+    expect(first?.[id]).toMatchObject({ tools: 1, maxTools: 1, over: false });
+    expect(limits.budgets()).toBe(first);
+    // The same list, another maxTools.
+    config = { mcpEndpoint: list, connection: { maxTools: 0 } } as unknown as XiaozhiConfig;
+    expect(limits.budgets()?.[id]).toMatchObject({ tools: 1, maxTools: 0, over: true });
+    // Another tool list (a new array, as a source gives when its list changes).
+    tools = [...tools, { name: "two", inputSchema: { type: "object" } }];
+    expect(limits.budgets()?.[id]).toMatchObject({ tools: 2, maxTools: 0, over: true });
   });
 });

@@ -54,6 +54,8 @@ function findMatching() {
     ? [...state.endpoints.values()].filter((e) => matches(e, needle)).map((e) => e.id)
     : [...state.endpoints.keys()];
   view.matching = new Set(view.ids);
+  // While the rest of the list is still coming (after a reconnect, say), the page shown stays.
+  if (state.more > 0) return;
   const last = Math.max(0, Math.ceil(view.ids.length / pageSize) - 1);
   if (view.page > last) view.page = last;
 }
@@ -84,10 +86,11 @@ function showPage() {
 }
 
 function renderPager() {
-  const total = view.ids.length;
-  const all = state.endpoints.size;
+  // Until the rest of the list has come, unfiltered pages count what is still to come.
+  const total = view.ids.length + (filtered() ? 0 : state.more);
+  const all = state.endpoints.size + state.more;
   $("endpoint-filter").hidden = all <= 10 && !filtered();
-  $("no-match").hidden = total > 0 || all === 0;
+  $("no-match").hidden = total > 0 || all === 0 || state.more > 0;
   $("endpoint-pager").hidden = total <= pageSize && view.page === 0;
   const from = total === 0 ? 0 : view.page * pageSize + 1;
   const to = Math.min(total, (view.page + 1) * pageSize);
