@@ -73,7 +73,12 @@ describe("the tools each agent is given", () => {
     let tools: readonly ToolDescriptor[] = [{ name: "one", inputSchema: { type: "object" } }];
     let config = { mcpEndpoint: list, connection: { maxTools: 1 } } as unknown as XiaozhiConfig;
     const limits = new ToolLimits({
-      tools: { specificationVersion: "v1", listTools: () => tools, callTool: async () => ({ content: [] }) },
+      tools: {
+        specificationVersion: "v1",
+        listTools: () => tools,
+        callTool: async () => ({ content: [] }),
+        onToolsChanged: () => () => {},
+      },
       logger: silentLogger,
       config: () => config,
       listed: (c) => c.mcpEndpoint,
