@@ -4,8 +4,8 @@
 // first full render by a quarter of a second, the server being busy with the snapshot meanwhile. The
 // module that opens the event stream is a script of its own in the head, so the request goes out
 // before the rest of the page is parsed. The server allows the inline blocks by their hashes, and
-// nothing else inline. The sources in
-// public/ stay plain modules: the server serves them as they are when it runs from src/ (tests).
+// nothing else inline. The sources in public/ stay plain modules: the server serves them as they
+// are when it runs from src/ (tests).
 import { readFile, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,7 +24,10 @@ if (!entry || !early || sheets.length === 0)
 const earlyPath = fileURLToPath(new URL(early[1], publicDir));
 const earlyName = "xiaozhiStream";
 
-/** One IIFE of `input`; `shared` (the early module) is left out and read from its global. */
+/**
+ * One IIFE of `input`: the early module itself (its exports as a global), or, with `external`, a
+ * bundle that reads the early module from that global.
+ */
 async function bundleOf(input, options = {}) {
   const bundle = await rolldown({ input, ...options });
   const { output } = await bundle.generate({

@@ -1,5 +1,6 @@
 // The dashboard. State comes from one event stream (GET /api/events): a snapshot (with the first
-// page of endpoints; the rest of the list follows in pieces), then one event per change. Changes are applied to the DOM once per animation frame, and only to the rows that changed.
+// page of endpoints; the rest of the list follows in pieces), then one event per change. Changes
+// are applied to the DOM once per animation frame, and only to the rows that changed.
 import { loadAudit, renderAudit } from "./audit.js";
 import { callMade, loadCallLog, renderCallLog } from "./call-log.js";
 import { loadClients, renderClients } from "./clients.js";
