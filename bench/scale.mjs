@@ -54,6 +54,8 @@ function plannerFigures(n, m) {
     new Map([...from].map(([id, instance]) => [id, { instance, mine: instance === self }]));
   const leases = leasesOf(owners);
   const held = new Set(ids.filter((id) => owners.get(id) === self));
+  // The coordinator keeps this process's own leases apart as it reads them (the lease table's index).
+  const own = new Set([...leases].filter(([, lease]) => lease.mine).map(([id]) => id));
   const live = new Map(instances.map((i) => [i, none]));
   const snapshot = (over) => ({
     self,
@@ -63,6 +65,7 @@ function plannerFigures(n, m) {
     joining: false,
     live,
     leases,
+    own,
     held,
     unservable: none,
     freeSince: new Map(),

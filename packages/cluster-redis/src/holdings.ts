@@ -3,7 +3,7 @@ import type { ClusterHost } from "@xiaozhi-connect/webserver-adapter";
 import { LeaseTable } from "./lease-table.js";
 import type { LinkWatch } from "./link-watch.js";
 import type { ClusterMessage } from "./messages.js";
-import type { LeaseHolder, Plan } from "./planner.js";
+import type { Plan } from "./planner.js";
 import type { LeaseLogPosition, LeaseStore } from "./stores.js";
 
 /** Ticks between two reads of every lease, in case the log missed something (a key changed by hand). */
@@ -207,10 +207,7 @@ export class Holdings {
    * themselves. Every lease is read at the first tick, after Redis was away, when the log cannot
    * tell, and every {@link snapshotEvery} ticks.
    */
-  async read(
-    listed: ReadonlySet<string>,
-    live: { has(id: string): boolean },
-  ): Promise<ReadonlyMap<string, LeaseHolder>> {
+  async read(listed: ReadonlySet<string>, live: { has(id: string): boolean }): Promise<LeaseTable> {
     const store = this.options.leases();
     if (!store) return this.#leases;
     const unsure = [...this.#unsure];

@@ -5,7 +5,7 @@ const groups = (table: LeaseTable) =>
   Object.fromEntries([...table.byInstance()].map(([instance, ids]) => [instance, [...ids].sort()]));
 
 describe("LeaseTable", () => {
-  it("groups the leases of other processes by holder as they are set, replaced and deleted", () => {
+  it("groups the leases by holder as they are set, replaced and deleted: other processes' by instance, its own apart", () => {
     const table = new LeaseTable();
     table.set("e1", { instance: "a", mine: true });
     table.set("e2", { instance: "b", mine: false });
@@ -19,8 +19,12 @@ describe("LeaseTable", () => {
     expect(groups(table)).toEqual({ c: ["e2"] });
     expect(table.get("e4")).toEqual({ instance: "a", mine: true });
     expect(table.size).toBe(3);
+    expect([...table.own()].sort()).toEqual(["e1", "e4"]);
+    table.set("e1", { instance: "b", mine: false });
+    expect([...table.own()]).toEqual(["e4"]);
     table.clear();
     expect(groups(table)).toEqual({});
+    expect(table.own().size).toBe(0);
     expect(table.size).toBe(0);
   });
 });

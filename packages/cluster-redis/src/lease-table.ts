@@ -35,6 +35,11 @@ export class LeaseTable extends Map<string, LeaseHolder> {
     super.clear();
   }
 
+  /** The endpoints whose leases are this process's own (kept up to date, not copied). */
+  own(): ReadonlySet<string> {
+    return this.#byHolder.get(mine) ?? none;
+  }
+
   /** The endpoints whose leases another process holds, grouped by that process's instance id. */
   byInstance(): IterableIterator<[string, ReadonlySet<string>]> {
     return (function* (groups) {
@@ -53,3 +58,4 @@ export class LeaseTable extends Map<string, LeaseHolder> {
 }
 
 const mine = Symbol("mine");
+const none: ReadonlySet<string> = new Set();

@@ -72,6 +72,7 @@ export class PlanStep {
       joining,
       live,
       leases,
+      own: leases.own(),
       held,
       unservable,
       ...(grace ? { grace } : {}),

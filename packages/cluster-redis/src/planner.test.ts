@@ -205,6 +205,19 @@ describe("plan", () => {
     expect(p.why.stray).toBe(1);
   });
 
+  it("reads this process's own leases from `own` when given, with the same plan as from a pass over all", () => {
+    const all = leases({ e1: "a", e2: "a", e3: "b", e4: "b" });
+    const at = snapshot({ held: new Set(["e1"]), leases: all, listed: new Set(["e1", "e3", "e4", "e5"]) });
+    const plain = plan(at, 0);
+    expect(plain.release).toEqual(["e2"]);
+    const given = plan({ ...at, own: new Set(["e1", "e2"]) }, 0);
+    expect(given.release).toEqual(plain.release);
+    expect(given.adopt).toEqual(plain.adopt);
+    expect(given.why).toEqual(plain.why);
+    // What `own` names is what the plan looks at: the pass over every lease is not made.
+    expect(plan({ ...at, own: new Set(["e1"]) }, 0).release).toEqual([]);
+  });
+
   it("during the grace after Redis came back, leaves another's endpoints to it", () => {
     const before = new Map(listed.map((id) => [id, "b"]));
     const p = plan(snapshot({ live: new Map([["a", none]]), grace: { until: 1000, before } }), 500);

@@ -25,6 +25,11 @@ export interface Snapshot {
   readonly live: ReadonlyMap<string, ReadonlySet<string>>;
   /** The leases in Redis, by endpoint id. */
   readonly leases: ReadonlyMap<string, LeaseHolder>;
+  /**
+   * The ids of this process's own leases (those `leases` gives as `mine`), for a caller that keeps
+   * them apart: the plan reads these instead of passing over every lease to find them.
+   */
+  readonly own?: ReadonlySet<string>;
   /** Endpoints this instance runs now. */
   readonly held: ReadonlySet<string>;
   /** Endpoints held here whose links stay down while other instances reach the same host. */
@@ -117,15 +122,18 @@ export function plan(snapshot: Snapshot, now: number): Plan {
     }
   }
 
+  // This process's leases it does not run: run them if it should, else let them go.
   const adopt: string[] = [];
-  for (const [id, lease] of leases) {
-    if (!lease.mine || held.has(id)) continue;
+  const notRun = (id: string) => {
+    if (held.has(id)) return;
     if (listed.has(id) && owners.get(id) === self && !avoided(id)) adopt.push(id);
     else {
       release.push(id);
       why.stray++;
     }
-  }
+  };
+  if (snapshot.own) for (const id of snapshot.own) notRun(id);
+  else for (const [id, lease] of leases) if (lease.mine) notRun(id);
 
   const acquire: string[] = [];
   const freeSince = new Map<string, number>();
