@@ -19,12 +19,18 @@ describe("LeaseTable", () => {
     expect(groups(table)).toEqual({ c: ["e2"] });
     expect(table.get("e4")).toEqual({ instance: "a", mine: true });
     expect(table.size).toBe(3);
-    expect([...table.own()].sort()).toEqual(["e1", "e4"]);
+    // This process's own, kept in one set a caller may hold on to: it follows every change.
+    const own = table.own();
+    expect([...own].sort()).toEqual(["e1", "e4"]);
     table.set("e1", { instance: "b", mine: false });
-    expect([...table.own()]).toEqual(["e4"]);
+    table.delete("e4");
+    expect([...own]).toEqual([]);
+    table.set("e5", { instance: "a", mine: true });
+    expect(table.own()).toBe(own);
+    expect([...own]).toEqual(["e5"]);
     table.clear();
     expect(groups(table)).toEqual({});
-    expect(table.own().size).toBe(0);
+    expect(own.size).toBe(0);
     expect(table.size).toBe(0);
   });
 });

@@ -6,8 +6,10 @@ import type { LeaseHolder } from "./planner.js";
  * by a pass over every lease.
  */
 export class LeaseTable extends Map<string, LeaseHolder> {
-  /** Endpoint ids by holder: `mine` for this process's own leases, else the holder's instance id. */
-  readonly #byHolder = new Map<string | typeof mine, Set<string>>();
+  /** Endpoint ids by the instance id of the process holding them, this process's own aside. */
+  readonly #byHolder = new Map<string, Set<string>>();
+  /** This process's own leases: one set for the table's life, which a caller may keep. */
+  readonly #own = new Set<string>();
 
   /** Empty: entries given to `Map`'s constructor would be set before the index exists. */
   // biome-ignore lint/complexity/noUselessConstructor: it takes no entries, which the type checker then enforces
@@ -18,10 +20,13 @@ export class LeaseTable extends Map<string, LeaseHolder> {
   override set(id: string, lease: LeaseHolder): this {
     this.#unindex(id);
     super.set(id, lease);
-    const key = lease.mine ? mine : lease.instance;
-    const ids = this.#byHolder.get(key);
+    if (lease.mine) {
+      this.#own.add(id);
+      return this;
+    }
+    const ids = this.#byHolder.get(lease.instance);
     if (ids) ids.add(id);
-    else this.#byHolder.set(key, new Set([id]));
+    else this.#byHolder.set(lease.instance, new Set([id]));
     return this;
   }
 
@@ -32,30 +37,29 @@ export class LeaseTable extends Map<string, LeaseHolder> {
 
   override clear(): void {
     this.#byHolder.clear();
+    this.#own.clear();
     super.clear();
   }
 
-  /** The endpoints whose leases are this process's own (kept up to date, not copied). */
+  /** The endpoints whose leases are this process's own: the same set, kept up to date, not a copy. */
   own(): ReadonlySet<string> {
-    return this.#byHolder.get(mine) ?? none;
+    return this.#own;
   }
 
   /** The endpoints whose leases another process holds, grouped by that process's instance id. */
   byInstance(): IterableIterator<[string, ReadonlySet<string>]> {
-    return (function* (groups) {
-      for (const [key, ids] of groups) if (key !== mine) yield [key, ids] as [string, ReadonlySet<string>];
-    })(this.#byHolder);
+    return this.#byHolder.entries();
   }
 
   #unindex(id: string): void {
     const known = super.get(id);
     if (known === undefined) return;
-    const key = known.mine ? mine : known.instance;
-    const ids = this.#byHolder.get(key);
+    if (known.mine) {
+      this.#own.delete(id);
+      return;
+    }
+    const ids = this.#byHolder.get(known.instance);
     ids?.delete(id);
-    if (ids?.size === 0) this.#byHolder.delete(key);
+    if (ids?.size === 0) this.#byHolder.delete(known.instance);
   }
 }
-
-const mine = Symbol("mine");
-const none: ReadonlySet<string> = new Set();

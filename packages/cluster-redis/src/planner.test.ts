@@ -4,8 +4,9 @@ import { type LeaseHolder, plan, type Snapshot } from "./planner.js";
 const listed = ["e1", "e2", "e3", "e4", "e5", "e6"];
 const none = new Set<string>();
 
+/** A snapshot as the coordinator makes it: with `own`, this process's leases, taken from `leases`. */
 function snapshot(over: Partial<Snapshot> = {}): Snapshot {
-  return {
+  const at: Snapshot = {
     self: "a",
     tickMs: 100,
     listed: new Set(listed),
@@ -21,6 +22,8 @@ function snapshot(over: Partial<Snapshot> = {}): Snapshot {
     freeSince: new Map(),
     ...over,
   };
+  if ("own" in over) return at;
+  return { ...at, own: new Set([...at.leases].filter(([, lease]) => lease.mine).map(([id]) => id)) };
 }
 
 function leases(entries: Record<string, string>, self = "a"): Map<string, LeaseHolder> {
@@ -205,17 +208,25 @@ describe("plan", () => {
     expect(p.why.stray).toBe(1);
   });
 
-  it("reads this process's own leases from `own` when given, with the same plan as from a pass over all", () => {
-    const all = leases({ e1: "a", e2: "a", e3: "b", e4: "b" });
-    const at = snapshot({ held: new Set(["e1"]), leases: all, listed: new Set(["e1", "e3", "e4", "e5"]) });
-    const plain = plan(at, 0);
-    expect(plain.release).toEqual(["e2"]);
-    const given = plan({ ...at, own: new Set(["e1", "e2"]) }, 0);
-    expect(given.release).toEqual(plain.release);
-    expect(given.adopt).toEqual(plain.adopt);
-    expect(given.why).toEqual(plain.why);
-    // What `own` names is what the plan looks at: the pass over every lease is not made.
-    expect(plan({ ...at, own: new Set(["e1"]) }, 0).release).toEqual([]);
+  it("without `own`, finds this process's leases by a pass over all of them, with the same plan", () => {
+    const all = leases({ e1: "a", e2: "a", e3: "b", e4: "b", e6: "a" });
+    const at = snapshot({
+      live: new Map([["a", none]]),
+      held: new Set(["e1"]),
+      leases: all,
+      listed: new Set(["e1", "e3", "e4", "e5", "e6"]),
+    });
+    expect(at.own).toEqual(new Set(["e1", "e2", "e6"]));
+    const given = plan(at, 0);
+    expect(given.adopt).toEqual(["e6"]);
+    expect(given.release).toEqual(["e2"]);
+    const { own: _, ...without } = at;
+    const passed = plan(without, 0);
+    expect(passed.adopt).toEqual(given.adopt);
+    expect(passed.release).toEqual(given.release);
+    expect(passed.why).toEqual(given.why);
+    // With `own`, what it names is what the plan looks at: no pass over every lease is made.
+    expect(plan({ ...at, own: new Set(["e1"]) }, 0).adopt).toEqual([]);
   });
 
   it("during the grace after Redis came back, leaves another's endpoints to it", () => {
