@@ -1,9 +1,12 @@
 import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
-import { prettyFactory } from "pino-pretty";
 import type { Messages } from "./messages.js";
 import { CommandError } from "./output.js";
 import { logFileName, runningServer } from "./state.js";
+
+/** For pino-pretty, loaded by the commands that read logs rather than by every start. */
+const require = createRequire(import.meta.url);
 
 /** The log file `start -d` writes in a state directory: the running server's, else the usual name. */
 export function logFile(dir: string): string {
@@ -16,6 +19,7 @@ export function logFile(dir: string): string {
  * lays it out). Colours only when `colorize`. A line that is not pino's is passed on as it is.
  */
 export function readableLog(colorize: boolean): (line: string) => string {
+  const { prettyFactory } = require("pino-pretty") as typeof import("pino-pretty");
   const format = prettyFactory({
     colorize,
     translateTime: "SYS:yyyy-mm-dd HH:MM:ss.l",

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { type Logger, XiaozhiError } from "@xiaozhi-connect/core";
 import { killServiceProcesses } from "@xiaozhi-connect/mcp-services";
 import { createLogger, formatOf, parseConfigText, selectEndpoints } from "@xiaozhi-connect/webserver-adapter";
-import pretty from "pino-pretty";
 import { createStream, type RotatingFileStream } from "rotating-file-stream";
 import { watchAncestors } from "./ancestors.js";
 import { type Demo, startDemo } from "./demo.js";
@@ -59,7 +59,7 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
   const logger = createLogger({
     level: env.XIAOZHI_LOG_LEVEL ?? "info",
     destination:
-      logStream ?? (process.stderr.isTTY ? pretty({ destination: 2, sync: true }) : process.stderr),
+      logStream ?? (process.stderr.isTTY ? prettyOnTerminal() : process.stderr),
   });
   const shutdown = watchSignals(logger, options.watchParent === true);
   const report = (message: { type: "ready" | "failed"; line: string }) => {
@@ -262,4 +262,11 @@ function readTls(tls: { cert: string; key: string }, configPath: string): { cert
     }
   };
   return { cert: read("cert"), key: read("key") };
+}
+
+/** pino-pretty on the terminal, loaded only when there is one: a start without one skips its load. */
+function prettyOnTerminal(): NodeJS.WritableStream {
+  const require = createRequire(import.meta.url);
+  const pretty = require("pino-pretty") as typeof import("pino-pretty");
+  return pretty({ destination: 2, sync: true });
 }

@@ -3,7 +3,6 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { type ServerType, serve } from "@hono/node-server";
-import { redisCluster } from "@xiaozhi-connect/cluster-redis";
 import type { Logger } from "@xiaozhi-connect/core";
 import {
   ConfigFile,
@@ -68,11 +67,16 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const { logger } = options;
   const configFile = options.configPath ? new ConfigFile(options.configPath, { logger }) : undefined;
   await configFile?.load();
+  // Cluster mode is read from the config at the start (a change of it applies at the next), so its
+  // package and Redis client are loaded only for a config that asks for it.
+  const cluster = (configFile?.config ?? options.config)?.cluster
+    ? (await import("@xiaozhi-connect/cluster-redis")).redisCluster
+    : undefined;
   const scope = registerXiaozhi(createXiaozhiContainer(), {
     ...(configFile ? { configFile } : { config: options.config ?? {} }),
     logger,
     serverInfo: { name: "xiaozhi-connect", version: options.version },
-    cluster: redisCluster,
+    ...(cluster ? { cluster } : {}),
   });
   const adapter = scope.resolve(XiaozhiConnectionAdapter);
   // Beyond loopback every page and read needs a login too: a LAN is not a trusted place.

@@ -1,13 +1,9 @@
-import JSON5 from "json5";
-import {
-  type JsonArray,
-  type JsonObject,
-  type Node,
-  type ObjectProp,
-  parse,
-  type RootNode,
-} from "jsonc-morph";
-import type { ConfigFormat } from "./config-text.js";
+import { createRequire } from "node:module";
+import type { JsonArray, JsonObject, Node, ObjectProp, RootNode } from "jsonc-morph";
+import { type ConfigFormat, json5 } from "./config-text.js";
+
+/** jsonc-morph, loaded by the first edit of a config file rather than by every start. */
+const require = createRequire(import.meta.url);
 
 /**
  * Rewrites `text` so it holds `next`, changing only what differs from `previous` (both parsed from
@@ -26,12 +22,12 @@ export function editText(
   format: ConfigFormat,
 ): { text: string; preserved: boolean } {
   const anew = () => {
-    const written = format === "json5" ? JSON5.stringify(next, null, 2) : JSON.stringify(next, null, 2);
+    const written = format === "json5" ? json5().stringify(next, null, 2) : JSON.stringify(next, null, 2);
     return { text: `${written}\n`, preserved: false };
   };
   let root: RootNode;
   try {
-    root = parse(original);
+    root = (require("jsonc-morph") as typeof import("jsonc-morph")).parse(original);
     // Both readers must agree on what the file says before it is edited in place.
     if (!same(root.toValue(), previous)) return anew();
   } catch {

@@ -1,6 +1,13 @@
+import { createRequire } from "node:module";
 import { XiaozhiError } from "@xiaozhi-connect/core";
-import JSON5 from "json5";
 import { type ParseError, parse, printParseErrorCode } from "jsonc-parser";
+
+const require = createRequire(import.meta.url);
+
+/** json5, loaded for the files that need it (`.json5` ones) rather than by every start. */
+export function json5(): typeof import("json5") {
+  return require("json5") as typeof import("json5");
+}
 
 /** How a config file is written: by its extension, as xiaozhi-client reads them. */
 export type ConfigFormat = "json" | "jsonc" | "json5";
@@ -20,7 +27,7 @@ export function formatOf(path: string): ConfigFormat {
 export function parseText(text: string, format: ConfigFormat = "json"): unknown {
   if (format === "json5") {
     try {
-      return JSON5.parse(text);
+      return json5().parse(text);
     } catch (error) {
       const { lineNumber, columnNumber } = error as { lineNumber?: number; columnNumber?: number };
       const where = lineNumber ? ` at line ${lineNumber}, column ${columnNumber}` : "";
