@@ -58,8 +58,7 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
   const logStream = options.logFile ? openLog(dir, options.logFile) : undefined;
   const logger = createLogger({
     level: env.XIAOZHI_LOG_LEVEL ?? "info",
-    destination:
-      logStream ?? (process.stderr.isTTY ? prettyOnTerminal() : process.stderr),
+    destination: logStream ?? (process.stderr.isTTY ? prettyOnTerminal() : process.stderr),
   });
   const shutdown = watchSignals(logger, options.watchParent === true);
   const report = (message: { type: "ready" | "failed"; line: string }) => {
