@@ -5,8 +5,12 @@ import type { Messages } from "./messages.js";
 import { CommandError } from "./output.js";
 import { logFileName, runningServer } from "./state.js";
 
-/** For pino-pretty, loaded by the commands that read logs rather than by every start. */
 const require = createRequire(import.meta.url);
+
+/** pino-pretty, loaded where logs are shown to people (a terminal, `logs`) rather than by every start. */
+export function pinoPretty(): typeof import("pino-pretty") {
+  return require("pino-pretty") as typeof import("pino-pretty");
+}
 
 /** The log file `start -d` writes in a state directory: the running server's, else the usual name. */
 export function logFile(dir: string): string {
@@ -19,8 +23,7 @@ export function logFile(dir: string): string {
  * lays it out). Colours only when `colorize`. A line that is not pino's is passed on as it is.
  */
 export function readableLog(colorize: boolean): (line: string) => string {
-  const { prettyFactory } = require("pino-pretty") as typeof import("pino-pretty");
-  const format = prettyFactory({
+  const format = pinoPretty().prettyFactory({
     colorize,
     translateTime: "SYS:yyyy-mm-dd HH:MM:ss.l",
     ignore: "pid,hostname",

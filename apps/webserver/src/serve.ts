@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { type Logger, XiaozhiError } from "@xiaozhi-connect/core";
 import { killServiceProcesses } from "@xiaozhi-connect/mcp-services";
@@ -9,6 +8,7 @@ import { createStream, type RotatingFileStream } from "rotating-file-stream";
 import { watchAncestors } from "./ancestors.js";
 import { type Demo, startDemo } from "./demo.js";
 import type { Locale } from "./locale.js";
+import { pinoPretty } from "./logs.js";
 import { messagesFor } from "./messages.js";
 import { type ConfigLookup, findConfig, isLoopback } from "./options.js";
 import { logFileName, removeRecord, stateDir, writeRecord } from "./state.js";
@@ -58,7 +58,8 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
   const logStream = options.logFile ? openLog(dir, options.logFile) : undefined;
   const logger = createLogger({
     level: env.XIAOZHI_LOG_LEVEL ?? "info",
-    destination: logStream ?? (process.stderr.isTTY ? prettyOnTerminal() : process.stderr),
+    destination:
+      logStream ?? (process.stderr.isTTY ? pinoPretty()({ destination: 2, sync: true }) : process.stderr),
   });
   const shutdown = watchSignals(logger, options.watchParent === true);
   const report = (message: { type: "ready" | "failed"; line: string }) => {
@@ -261,11 +262,4 @@ function readTls(tls: { cert: string; key: string }, configPath: string): { cert
     }
   };
   return { cert: read("cert"), key: read("key") };
-}
-
-/** pino-pretty on the terminal, loaded only when there is one: a start without one skips its load. */
-function prettyOnTerminal(): NodeJS.WritableStream {
-  const require = createRequire(import.meta.url);
-  const pretty = require("pino-pretty") as typeof import("pino-pretty");
-  return pretty({ destination: 2, sync: true });
 }
