@@ -83,4 +83,35 @@ describe("LinkWatch", () => {
     expect(watch.observeChanged("2", 1600, ["e1", "e2"], local, reached)).toEqual(new Set(["e1"]));
     expect(looks).toBe(4);
   });
+
+  it("skips looks after a give-up of an endpoint held elsewhere since; looks until a record can be cleared", () => {
+    const watch = new LinkWatch(2000);
+    let looks = 0;
+    let links = [status("e1", false), status("e2", true)];
+    const local = () => {
+      looks++;
+      return links;
+    };
+    const reached = () => true;
+    watch.observeChanged("1", 0, ["e1", "e2"], local, reached);
+    expect(watch.observeChanged("1", 1000, ["e1", "e2"], local, reached)).toEqual(new Set(["e1"]));
+    watch.gaveUp(["e1"], 1000);
+    // e1 went to another instance: what is held here is up, so the looks stop, and the record stays.
+    links = [status("e2", true)];
+    looks = 0;
+    for (const at of [1100, 1500, 9000]) watch.observeChanged("2", at, ["e2"], local, reached);
+    expect(looks).toBe(1);
+    expect(watch.avoiding(1100).endpoints).toEqual(new Set(["e1"]));
+    // Held here again and up: looked at until it was up for a lease, which clears the record.
+    links = [status("e1", true), status("e2", true)];
+    looks = 0;
+    for (const at of [10_000, 11_000, 12_000, 13_000, 14_000]) {
+      watch.observeChanged("3", at, ["e1", "e2"], local, reached);
+    }
+    expect(looks).toBe(3);
+    watch.gaveUp(["e1"], 14_000);
+    // Cleared: this give-up counts as a first one again, four leases.
+    expect(watch.avoiding(21_999).endpoints).toEqual(new Set(["e1"]));
+    expect(watch.avoiding(22_000).endpoints).toEqual(new Set());
+  });
 });

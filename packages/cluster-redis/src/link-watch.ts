@@ -29,13 +29,16 @@ export class LinkWatch {
 
   /** The `stamp` of the last look that found every link held up and no record to clear. */
   #calm: string | undefined;
+  /** The last look found a link held up, not yet for a lease, with a give-up on record to clear. */
+  #clearing = false;
 
   constructor(private readonly leaseTtl: number) {}
 
   /**
    * {@link observe}, skipped while the last look found every link held here up, with no give-up
-   * on record, and nothing it looks at has changed since (`stamp`: the links' states and what is
-   * held). Then nothing depends on time, and a look at every link held would find the same.
+   * on record for them still to clear, and nothing it looks at has changed since (`stamp`: the
+   * links' states and what is held). Then nothing depends on time, and a look at every link held
+   * would find the same. A give-up of an endpoint held elsewhere since is no reason to look again.
    */
   observeChanged(
     stamp: string,
@@ -46,7 +49,7 @@ export class LinkWatch {
   ): Set<string> {
     if (stamp === this.#calm) return new Set();
     const unservable = this.observe(now, held, local(), reached);
-    const calm = unservable.size === 0 && this.#downSince.size === 0 && this.#avoid.size === 0;
+    const calm = unservable.size === 0 && this.#downSince.size === 0 && !this.#clearing;
     this.#calm = calm ? stamp : undefined;
     return unservable;
   }
@@ -65,6 +68,7 @@ export class LinkWatch {
     const unservable = new Set<string>();
     const seen = new Set<string>();
     const hostsUp = new Set<string>();
+    this.#clearing = false;
     for (const id of held) {
       seen.add(id);
       const status = statuses.get(id);
@@ -80,10 +84,11 @@ export class LinkWatch {
         const up = this.#upSince.get(id) ?? now;
         this.#upSince.set(id, up);
         // A link that stays up for a lease clears the record of earlier give-ups.
-        if (now - up >= this.leaseTtl) {
-          this.#avoid.delete(`endpoint:${id}`);
-          if (host !== undefined) this.#avoid.delete(`host:${host}`);
-        }
+        if (this.#avoid.size === 0) continue;
+        const keys = host === undefined ? [`endpoint:${id}`] : [`endpoint:${id}`, `host:${host}`];
+        if (!keys.some((key) => this.#avoid.has(key))) continue;
+        if (now - up >= this.leaseTtl) for (const key of keys) this.#avoid.delete(key);
+        else this.#clearing = true;
         continue;
       }
       this.#upSince.delete(id);
