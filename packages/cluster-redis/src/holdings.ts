@@ -6,7 +6,7 @@ import type { ClusterMessage } from "./messages.js";
 import type { Plan } from "./planner.js";
 import type { LeaseLogPosition, LeaseStore } from "./stores.js";
 
-/** Ticks between two reads of every lease, in case the log missed something (a key changed by hand). */
+/** Ticks between two checks of every lease against Redis, in case the log missed something (a key changed by hand). */
 const snapshotEvery = 100;
 /** The fewest changes worth reading from the log before reading every lease instead. */
 const minLogRead = 1000;
@@ -204,8 +204,8 @@ export class Holdings {
    * Who holds what, read from the lease log: only what changed since the last tick, so a tick
    * costs Redis what changed rather than the whole list. A lease that lapses is not logged, so the
    * leases of instances not in `live` (and this instance's from an earlier process) are read
-   * themselves. Every lease is read at the first tick, after Redis was away, when the log cannot
-   * tell, and every {@link snapshotEvery} ticks.
+   * themselves. Every lease is read at the first tick, after Redis was away, and when the log
+   * cannot tell; every {@link snapshotEvery} ticks they are checked against Redis by a hash.
    */
   async read(listed: ReadonlySet<string>, live: { has(id: string): boolean }): Promise<LeaseTable> {
     const store = this.options.leases();
@@ -235,11 +235,21 @@ export class Holdings {
     }
     if (!this.#at || this.#ticksSinceSnapshot >= snapshotEvery) {
       const ids = [...new Set([...listed, ...this.held, ...unsure, ...this.#leases.keys()])];
-      const { values, at } = await store.snapshot(ids);
-      // Every lease known is among `ids`: what the log kept up to date reads the same, and a
-      // snapshot that finds nothing new leaves the version, so the next plan can be skipped.
-      for (const [i, id] of ids.entries()) changed = this.#set(id, values[i]) || changed;
-      this.#at = at;
+      // Most looks find what the log told: Redis compares a hash of the leases with what is known
+      // first, and only a difference, or a change logged since, reads every lease.
+      const { lease } = this.options;
+      const known = ids.map((id) => {
+        const held = this.#leases.get(id);
+        return held === undefined ? undefined : held.mine ? lease : held.instance;
+      });
+      const at = this.#at;
+      if (!at || !(await store.matches?.(ids, known, lease, at))) {
+        const read = await store.snapshot(ids);
+        // Every lease known is among `ids`: what the log kept up to date reads the same, and a
+        // snapshot that finds nothing new leaves the version, so the next plan can be skipped.
+        for (const [i, id] of ids.entries()) changed = this.#set(id, read.values[i]) || changed;
+        this.#at = read.at;
+      }
       this.#ticksSinceSnapshot = 0;
     }
     if (changed) this.version++;

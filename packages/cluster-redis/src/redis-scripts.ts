@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * The Lua scripts of cluster mode. Redis runs each atomically, so a check and the change it
  * guards never interleave with another instance's. Times come from Redis's `TIME`: one clock for
@@ -211,3 +213,40 @@ for _, key in ipairs(KEYS) do
   if ms > last then last = ms end
 end
 return last`;
+
+/**
+ * The leases of KEYS (then the log's two) as a process that follows the log knows them, hashed:
+ * SHA-1 of one line per lease, `-` where free, `|` where it is ARGV[3] (the asker's own lease),
+ * else `<bytes>:<instance>`. '' when anything was logged after ARGV[1], ARGV[2] (seq, cursor): a
+ * look at leases that changed since must read them. See {@link knownLeasesHash}.
+ */
+export const checkScript = `
+local n = #KEYS - 2
+if tonumber(redis.call('GET', KEYS[n + 1]) or '0') ~= tonumber(ARGV[1]) then return '' end
+local last = redis.call('XREVRANGE', KEYS[n + 2], '+', '-', 'COUNT', 1)
+if (last[1] and last[1][1] or '0-0') ~= ARGV[2] then return '' end
+local lines = {}
+if n > 0 then
+  local values = redis.call('MGET', unpack(KEYS, 1, n))
+  for i = 1, n do
+    local v = values[i]
+    if not v then lines[i] = '-'
+    elseif v == ARGV[3] then lines[i] = '|'
+    else
+      local p = string.sub(v, 1, (string.find(v, '|', 1, true) or #v) - 1)
+      lines[i] = #p .. ':' .. p
+    end
+  end
+end
+return redis.sha1hex(table.concat(lines, '\\n'))`;
+
+/**
+ * The hash {@link checkScript} makes, of what a process knows: one entry per lease, undefined where
+ * free, `value` (its own lease) where it holds it, else the holder's instance.
+ */
+export function knownLeasesHash(known: readonly (string | undefined)[], value: string): string {
+  const lines = known.map((k) =>
+    k === undefined ? "-" : k === value ? "|" : `${Buffer.byteLength(k)}:${k}`,
+  );
+  return createHash("sha1").update(lines.join("\n")).digest("hex");
+}

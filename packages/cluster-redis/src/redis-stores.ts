@@ -3,6 +3,8 @@ import {
   acquireScript,
   beatScript,
   changesScript,
+  checkScript,
+  knownLeasesHash,
   lapseScript,
   leaveScript,
   releaseScript,
@@ -37,6 +39,7 @@ interface Scripts {
   xzWrite(...args: Args): Promise<(string | number)[]>;
   xzChanges(...args: Args): Promise<(string | number)[]>;
   xzSnapshot(...args: Args): Promise<(string | number)[]>;
+  xzCheck(...args: Args): Promise<string>;
 }
 type Client = Redis & Scripts;
 
@@ -74,6 +77,7 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
   redis.defineCommand("xzWrite", { numberOfKeys: 1, lua: writeScript });
   redis.defineCommand("xzChanges", { numberOfKeys: 2, lua: changesScript });
   redis.defineCommand("xzSnapshot", { lua: snapshotScript });
+  redis.defineCommand("xzCheck", { lua: checkScript });
   redis.on("error", (error: Error) => options.onError?.(error.message));
   // The subscription waits out an outage (its commands are queued, never given up), and is made
   // again on every reconnect: a connection that came back unsubscribed would hear nothing.
@@ -104,6 +108,21 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
       const sent = !/enableOfflineQueue|isn't writeable/.test(message);
       throw new StoreError(`Redis: ${message}`, sent, { cause: error });
     }
+  };
+  // One script per chunk of ids, in one transaction: every chunk sees the same moment.
+  const everyChunk = async (ids: readonly string[], run: (multi: Scripts, keys: string[]) => void) => {
+    const parts = ids.length === 0 ? [[]] : chunks(ids);
+    const replies = await call(async (r) => {
+      const multi = r.multi() as unknown as Scripts & { exec(): Promise<[Error | null, unknown][] | null> };
+      for (const part of parts) run(multi, leaseKeys(part));
+      const results = await multi.exec();
+      if (!results) throw new Error("lease transaction aborted");
+      return results.map(([error, reply]) => {
+        if (error) throw error;
+        return reply;
+      });
+    });
+    return { parts, replies };
   };
 
   return {
@@ -186,29 +205,23 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
         );
       },
       async snapshot(ids) {
-        // One transaction, so the position is that of every chunk's values.
-        const parts = ids.length === 0 ? [[]] : chunks(ids);
-        const replies = await call(async (r) => {
-          const multi = r.multi() as unknown as Scripts & {
-            exec(): Promise<[Error | null, unknown][] | null>;
-          };
-          for (const part of parts) {
-            const keys = leaseKeys(part);
-            multi.xzSnapshot(keys.length, ...keys);
-          }
-          const results = await multi.exec();
-          if (!results) throw new Error("lease snapshot aborted");
-          return results.map(([error, reply]) => {
-            if (error) throw error;
-            return reply as (string | number)[];
-          });
-        });
+        const { replies } = await everyChunk(ids, (multi, keys) => multi.xzSnapshot(keys.length, ...keys));
         const first = replies[0] as (string | number)[];
         const at: LeaseLogPosition = { seq: Number(first[0]), cursor: String(first[1]) };
-        const values = replies.flatMap((reply) =>
+        const values = (replies as (string | number)[][]).flatMap((reply) =>
           reply.slice(2).map((v) => (v === "" ? undefined : String(v))),
         );
         return { values, at };
+      },
+      async matches(ids, known, value, at) {
+        const { parts, replies } = await everyChunk(ids, (multi, keys) =>
+          multi.xzCheck(keys.length, ...keys, at.seq, at.cursor, value),
+        );
+        let from = 0;
+        return parts.every((part, i) => {
+          from += part.length;
+          return replies[i] === knownLeasesHash(known.slice(from - part.length, from), value);
+        });
       },
       async changes(after, max) {
         const reply = await call((r) => r.xzChanges(...logKeys, after.seq, after.cursor, max));

@@ -120,6 +120,18 @@ export interface LeaseStore {
   /** Like `read`, with the log position of that very moment: the changes after it are all later. */
   snapshot(ids: readonly string[]): Promise<{ values: (string | undefined)[]; at: LeaseLogPosition }>;
   /**
+   * Whether the leases of `ids` are as `known` says (one entry per id: undefined where free,
+   * `value` where the asker holds it, else the holder's instance) and nothing was logged after
+   * `at`. Redis compares a hash, so a look that finds nothing new reads no lease out.
+   * Optional: without it, the periodic look at every lease reads them all.
+   */
+  matches?(
+    ids: readonly string[],
+    known: readonly (string | undefined)[],
+    value: string,
+    at: LeaseLogPosition,
+  ): Promise<boolean>;
+  /**
    * The leases taken, taken again and freed after `after`, in order, with the new position; or
    * undefined when they cannot be told (more than `max`, trimmed from the log, or Redis lost it):
    * take a snapshot then. A lease that lapses is not logged.

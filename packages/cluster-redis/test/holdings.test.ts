@@ -107,9 +107,12 @@ describe("Holdings: the periodic read of every lease", () => {
       ["e1", "b"],
       ["e2", "b"],
     ]);
-    // A hundred ticks of an unchanged log, then the full read: the same leases, the same version.
+    // A hundred ticks of an unchanged log, then the check against Redis: the same leases, the same
+    // version, and no lease read out (Redis compared a hash).
+    const readBefore = redis.leasesRead;
     for (let tick = 0; tick < 101; tick++) await a.read(listed, live);
     expect(a.version).toBe(first);
+    expect(redis.leasesRead).toBe(readBefore);
     // e2's lease lapses (no log entry for that) and the next full read finds it.
     await other.leases.renew(["e1"], "b|1", 2000);
     await clock.advance(1500);
@@ -118,5 +121,7 @@ describe("Holdings: the periodic read of every lease", () => {
     for (let tick = 0; tick < 101; tick++) await a.read(listed, live);
     expect(a.version).toBe(first + 1);
     expect([...a.holders]).toEqual([["e1", "b"]]);
+    // The check found the difference, so every lease was read.
+    expect(redis.leasesRead).toBe(readBefore + 3);
   });
 });

@@ -165,6 +165,15 @@ export class MemoryConnection {
             redis.leasesRead += ids.length;
             return { values: ids.map((id) => redis.lease(id)), at: redis.position };
           }),
+        matches: (ids, known, value, at) =>
+          run("read", () => {
+            const { seq, cursor } = redis.position;
+            if (seq !== at.seq || cursor !== at.cursor) return false;
+            // Held by another, a lease shows as its instance: the text before "|".
+            const seen = (v: string | undefined) =>
+              v === undefined || v === value ? v : v.slice(0, v.indexOf("|"));
+            return ids.every((id, i) => seen(redis.lease(id)) === known[i]);
+          }),
         changes: (after, max) => run("read", () => redis.leaseChanges(after, max)),
         acquire: (ids, value, ttl) =>
           run("acquire", () =>

@@ -183,6 +183,42 @@ describe.each(backends)("the stores over %s", (_, make) => {
     expect(await b.leases.changes(next.at, 100)).toBeUndefined();
   });
 
+  it("the periodic check: true only for the leases as known, with nothing logged since", async () => {
+    await backend.flush();
+    await a.leases.acquire(["l1"], "a|1", 10_000);
+    await b.leases.acquire(["l2"], "b|1", 10_000);
+    await a.leases.acquire(["l4"], "实例|7", 10_000);
+    const ids = ["l1", "l2", "l3", "l4"];
+    const { at } = await b.leases.snapshot(ids);
+    const check = (known: (string | undefined)[], from = at, of = ids) =>
+      b.leases.matches?.(of, known, "b|1", from);
+    // Another's lease as its instance, the asker's own as its value, a free one as undefined.
+    expect(await check(["a", "b|1", undefined, "实例"])).toBe(true);
+    expect(await check([], at, [])).toBe(true);
+    expect(await check(["a", "b|1", "a", "实例"])).toBe(false);
+    expect(await check(["a|1", "b|1", undefined, "实例"])).toBe(false);
+    expect(await check(["a", "b", undefined, "实例"])).toBe(false);
+    expect(await check(["a", "b|1", undefined, "实例x"])).toBe(false);
+    // A lapse is not logged: only the leases themselves tell it.
+    await backend.lapse("l1");
+    expect(await check(["a", "b|1", undefined, "实例"])).toBe(false);
+    expect(await check([undefined, "b|1", undefined, "实例"])).toBe(true);
+    // A change logged after the position: false whatever is known.
+    await a.leases.acquire(["l3"], "a|1", 10_000);
+    expect(await check([undefined, "b|1", "a", "实例"])).toBe(false);
+    const now = await b.leases.snapshot(ids);
+    expect(await check([undefined, "b|1", "a", "实例"], now.at)).toBe(true);
+    // More leases than one command takes: a difference in any part of them is found.
+    const many = Array.from({ length: 12_000 }, (_, i) => `c${i}`);
+    await b.leases.acquire(many.slice(0, 6_000), "b|1", 10_000);
+    const later = await b.leases.snapshot(many);
+    const known = many.map((_, i) => (i < 6_000 ? "b|1" : undefined));
+    const but = (at: number, to: string | undefined) => known.map((k, i) => (i === at ? to : k));
+    expect(await check(known, later.at, many)).toBe(true);
+    expect(await check(but(11_000, "a"), later.at, many)).toBe(false);
+    expect(await check(but(5_999, undefined), later.at, many)).toBe(false);
+  });
+
   it("ids of any text: the renewal (which builds its keys from the ids) finds the leases the take made", async () => {
     await backend.flush();
     const odd = ['a"b', "a\\b", "é", "😀", "x:y", "a b", "line\nbreak"];
