@@ -205,7 +205,8 @@ export class Holdings {
    * costs Redis what changed rather than the whole list. A lease that lapses is not logged, so the
    * leases of instances not in `live` (and this instance's from an earlier process) are read
    * themselves. Every lease is read at the first tick, after Redis was away, and when the log
-   * cannot tell; every {@link snapshotEvery} ticks they are checked against Redis by a hash.
+   * cannot tell; every {@link snapshotEvery} ticks they are checked against Redis by a hash
+   * (read, with a store that cannot check).
    */
   async read(listed: ReadonlySet<string>, live: { has(id: string): boolean }): Promise<LeaseTable> {
     const store = this.options.leases();
@@ -239,11 +240,13 @@ export class Holdings {
       // first, and only a difference, or a change logged since, reads every lease.
       const { lease } = this.options;
       const known = ids.map((id) => {
-        const held = this.#leases.get(id);
-        return held === undefined ? undefined : held.mine ? lease : held.instance;
+        const entry = this.#leases.get(id);
+        return entry === undefined ? undefined : entry.mine ? lease : entry.instance;
       });
       const at = this.#at;
-      if (!at || !(await store.matches?.(ids, known, lease, at))) {
+      // The check only saves a read: when it fails (a server without the script's functions), read.
+      const same = at !== undefined && (await store.matches?.(ids, known, lease, at).catch(() => false));
+      if (!same) {
         const read = await store.snapshot(ids);
         // Every lease known is among `ids`: what the log kept up to date reads the same, and a
         // snapshot that finds nothing new leaves the version, so the next plan can be skipped.

@@ -97,6 +97,8 @@ describe("Holdings: the periodic read of every lease", () => {
     const redis = new MemoryRedis(clock);
     const other = redis.connect("b").stores();
     await other.leases.acquire(["e1", "e2"], "b|1", 2000);
+    // This process holds e3: its own lease is checked as its value, the others' as their instance.
+    await redis.connect("a").stores().leases.acquire(["e3"], "a|1", 60_000);
     const a = holdingsOf(redis, "a");
     const listed = new Set(["e1", "e2", "e3"]);
     const live = { has: () => true };
@@ -106,6 +108,7 @@ describe("Holdings: the periodic read of every lease", () => {
     expect([...a.holders]).toEqual([
       ["e1", "b"],
       ["e2", "b"],
+      ["e3", "a"],
     ]);
     // A hundred ticks of an unchanged log, then the check against Redis: the same leases, the same
     // version, and no lease read out (Redis compared a hash).
@@ -120,7 +123,10 @@ describe("Holdings: the periodic read of every lease", () => {
     await clock.advance(1000);
     for (let tick = 0; tick < 101; tick++) await a.read(listed, live);
     expect(a.version).toBe(first + 1);
-    expect([...a.holders]).toEqual([["e1", "b"]]);
+    expect([...a.holders]).toEqual([
+      ["e1", "b"],
+      ["e3", "a"],
+    ]);
     // The check found the difference, so every lease was read.
     expect(redis.leasesRead).toBe(readBefore + 3);
   });

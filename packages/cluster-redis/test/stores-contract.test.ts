@@ -188,26 +188,29 @@ describe.each(backends)("the stores over %s", (_, make) => {
     await a.leases.acquire(["l1"], "a|1", 10_000);
     await b.leases.acquire(["l2"], "b|1", 10_000);
     await a.leases.acquire(["l4"], "实例|7", 10_000);
-    const ids = ["l1", "l2", "l3", "l4"];
+    // An earlier process of the asker's instance: its lease shows as the instance, not as its own.
+    await a.leases.acquire(["l5"], "b|0", 10_000);
+    const ids = ["l1", "l2", "l3", "l4", "l5"];
     const { at } = await b.leases.snapshot(ids);
     const check = (known: (string | undefined)[], from = at, of = ids) =>
       b.leases.matches?.(of, known, "b|1", from);
     // Another's lease as its instance, the asker's own as its value, a free one as undefined.
-    expect(await check(["a", "b|1", undefined, "实例"])).toBe(true);
+    expect(await check(["a", "b|1", undefined, "实例", "b"])).toBe(true);
     expect(await check([], at, [])).toBe(true);
-    expect(await check(["a", "b|1", "a", "实例"])).toBe(false);
-    expect(await check(["a|1", "b|1", undefined, "实例"])).toBe(false);
-    expect(await check(["a", "b", undefined, "实例"])).toBe(false);
-    expect(await check(["a", "b|1", undefined, "实例x"])).toBe(false);
+    expect(await check(["a", "b|1", "a", "实例", "b"])).toBe(false);
+    expect(await check(["a", "b|1", undefined, "实例", "b|1"])).toBe(false);
+    expect(await check(["a|1", "b|1", undefined, "实例", "b"])).toBe(false);
+    expect(await check(["a", "b", undefined, "实例", "b"])).toBe(false);
+    expect(await check(["a", "b|1", undefined, "实例x", "b"])).toBe(false);
     // A lapse is not logged: only the leases themselves tell it.
     await backend.lapse("l1");
-    expect(await check(["a", "b|1", undefined, "实例"])).toBe(false);
-    expect(await check([undefined, "b|1", undefined, "实例"])).toBe(true);
+    expect(await check(["a", "b|1", undefined, "实例", "b"])).toBe(false);
+    expect(await check([undefined, "b|1", undefined, "实例", "b"])).toBe(true);
     // A change logged after the position: false whatever is known.
     await a.leases.acquire(["l3"], "a|1", 10_000);
-    expect(await check([undefined, "b|1", "a", "实例"])).toBe(false);
+    expect(await check([undefined, "b|1", "a", "实例", "b"])).toBe(false);
     const now = await b.leases.snapshot(ids);
-    expect(await check([undefined, "b|1", "a", "实例"], now.at)).toBe(true);
+    expect(await check([undefined, "b|1", "a", "实例", "b"], now.at)).toBe(true);
     // More leases than one command takes: a difference in any part of them is found.
     const many = Array.from({ length: 12_000 }, (_, i) => `c${i}`);
     await b.leases.acquire(many.slice(0, 6_000), "b|1", 10_000);
