@@ -1,7 +1,8 @@
 // Scale: the next order of magnitude, run only when named (`node bench/run.mjs scale`; minutes).
 //
 // - The cluster's planner, pure, at 1,000, 10,000 and 100,000 endpoints over 5, 10 and 50
-//   instances: a tick when nothing changes, when an instance leaves and when one joins, beside one
+//   instances: a tick when nothing changes, when an instance leaves and when one joins, from the
+//   lease table's index as the coordinator plans, beside the same by a pass over the list and one
 //   read of every lease (a map lookup per endpoint: the floor of any plan that reads the whole list).
 // - One instance at 10,000 endpoints as users run it (the launcher's V8 flags), the simulated cloud
 //   in its own process: idle RSS and heap per endpoint (77 s after the last link opened, and a
@@ -16,7 +17,7 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { assignEndpoints, plan } from "@xiaozhi-connect/cluster-redis";
+import { assignEndpoints, LeaseTable, plan } from "@xiaozhi-connect/cluster-redis";
 import { dashboardAt } from "./dashboard.mjs";
 import { kib, launcherFlags, median, ms, spawnCloud, spawnServer } from "./lib.mjs";
 
@@ -47,37 +48,50 @@ function timed(fn, runs) {
 
 function plannerFigures(n, m) {
   const ids = idsOf(n);
+  const listed = new Set(ids);
   const instances = Array.from({ length: m }, (_, i) => `instance-${i}`);
   const owners = assignEndpoints(ids, instances);
   const self = instances[0];
-  const leasesOf = (from) =>
-    new Map([...from].map(([id, instance]) => [id, { instance, mine: instance === self }]));
-  const leases = leasesOf(owners);
+  // The leases as the coordinator keeps them: in its lease table, which indexes them by holder as
+  // they change and hands the plan that index.
+  const tableOf = (entries) => {
+    const table = new LeaseTable();
+    for (const [id, instance] of entries) table.set(id, { instance, mine: instance === self });
+    return table;
+  };
+  const leases = tableOf(owners);
   const held = new Set(ids.filter((id) => owners.get(id) === self));
-  // The coordinator keeps this process's own leases apart as it reads them (the lease table's index).
-  const own = new Set([...leases].filter(([, lease]) => lease.mine).map(([id]) => id));
   const live = new Map(instances.map((i) => [i, none]));
-  const snapshot = (over) => ({
-    self,
-    tickMs: 1500,
-    listed: new Set(ids),
-    settling: false,
-    joining: false,
-    live,
-    leases,
-    own,
-    held,
-    unservable: none,
-    freeSince: new Map(),
-    ...over,
-  });
+  const snapshot = (over) => {
+    const table = over.leases ?? leases;
+    return {
+      self,
+      tickMs: 1500,
+      listed,
+      settling: false,
+      joining: false,
+      live,
+      leases: table,
+      own: table.own(),
+      index: table.index(listed),
+      held,
+      unservable: none,
+      freeSince: new Map(),
+      ...over,
+    };
+  };
   const gone = instances[m - 1];
   const leave = snapshot({
     live: new Map(instances.filter((i) => i !== gone).map((i) => [i, none])),
-    leases: new Map([...leases].filter(([, lease]) => lease.instance !== gone)),
+    leases: tableOf([...owners].filter(([, instance]) => instance !== gone)),
   });
   const join = snapshot({ live: new Map([...live, ["instance-new", none]]) });
   const steady = snapshot({});
+  // The same without the index: a pass over the whole list, as a caller without a lease table plans.
+  const passing = (at) => {
+    const { index: _, ...rest } = at;
+    return rest;
+  };
   const runs = n >= 100_000 ? 7 : 15;
   const leavePlan = plan(leave, 10_000);
   const joinPlan = plan(join, 10_000);
@@ -92,10 +106,14 @@ function plannerFigures(n, m) {
     leavePlan.release.length + leavePlan.lost.length === 0 &&
     joinPlan.release.length <= mustGive &&
     joinPlan.acquire.length + joinPlan.lost.length === 0;
+  const figures = (at) => ({
+    steady: timed(() => plan(at(steady), 10_000), runs),
+    leave: timed(() => plan(at(leave), 10_000), runs),
+    join: timed(() => plan(at(join), 10_000), runs),
+  });
   return {
-    steady: timed(() => plan(steady, 10_000), runs),
-    leave: timed(() => plan(leave, 10_000), runs),
-    join: timed(() => plan(join, 10_000), runs),
+    ...figures((x) => x),
+    passing: figures(passing),
     floor: timed(() => {
       let mine = 0;
       for (const id of ids) if (leases.get(id)?.mine) mine++;
@@ -186,12 +204,12 @@ export const scale = {
         {
           measure: `planner, ${n.toLocaleString("en")} endpoints over ${m} instances: a tick when nothing changes`,
           value: ms(p.steady),
-          yardstick: `one lease lookup per endpoint ${ms(p.floor)}`,
+          yardstick: `one lease lookup per endpoint ${ms(p.floor)}; a pass over the list instead of the lease index ${ms(p.passing.steady)}`,
         },
         {
           measure: `planner, ${n.toLocaleString("en")} over ${m}: an instance leaves / one joins (tick of one instance)`,
           value: `${ms(p.leave)} / ${ms(p.join)}`,
-          yardstick: `takes ${p.taken} of the ${Math.round(p.share)} left free (up to an even share: ${p.mustTake}); gives up ${p.given} (its excess over an even share: ${p.mustGive}); ${p.minimal ? "only what must move" : "MOVES MORE than must move"}`,
+          yardstick: `takes ${p.taken} of the ${Math.round(p.share)} left free (up to an even share: ${p.mustTake}); gives up ${p.given} (its excess over an even share: ${p.mustGive}); ${p.minimal ? "only what must move" : "MOVES MORE than must move"}; a pass over the list instead of the lease index ${ms(p.passing.leave)} / ${ms(p.passing.join)}`,
           ...(bar
             ? {
                 bar: `${bar}, moving only what must move`,

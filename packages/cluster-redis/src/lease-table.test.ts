@@ -33,4 +33,31 @@ describe("LeaseTable", () => {
     expect(own.size).toBe(0);
     expect(table.size).toBe(0);
   });
+
+  it("keeps, against the list last asked about, the listed endpoints with no lease and the leases not listed", () => {
+    const table = new LeaseTable();
+    table.set("e1", { instance: "a", mine: true });
+    table.set("x", { instance: "b", mine: false });
+    const listed = new Set(["e1", "e2", "e3"]);
+    const index = table.index(listed);
+    expect([...index.unleased].sort()).toEqual(["e2", "e3"]);
+    expect(index.unlisted).toBe(1);
+    expect(index.byInstance.get("b")).toEqual(new Set(["x"]));
+    // Leases set, moved and deleted: the same set follows them, and the count is read again.
+    table.set("e2", { instance: "b", mine: false });
+    table.set("e2", { instance: "c", mine: false });
+    table.delete("x");
+    table.delete("e1");
+    table.delete("nothing");
+    expect([...index.unleased].sort()).toEqual(["e1", "e3"]);
+    expect(table.index(listed).unlisted).toBe(0);
+    table.set("y", { instance: "a", mine: true });
+    expect(table.index(listed).unlisted).toBe(1);
+    // Another list: measured afresh.
+    const next = table.index(new Set(["e2", "y", "e9"]));
+    expect([...next.unleased]).toEqual(["e9"]);
+    expect(next.unlisted).toBe(0);
+    table.clear();
+    expect([...table.index(new Set(["e2", "y", "e9"])).unleased].sort()).toEqual(["e2", "e9", "y"]);
+  });
 });

@@ -73,6 +73,7 @@ export class PlanStep {
       live,
       leases,
       own: leases.own(),
+      index: leases.index(listed),
       held,
       unservable,
       ...(grace ? { grace } : {}),

@@ -1,10 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { type LeaseHolder, plan, type Snapshot } from "./planner.js";
+import { LeaseTable } from "./lease-table.js";
+import { type LeaseHolder, type Plan, plan, type Snapshot } from "./planner.js";
 
 const listed = ["e1", "e2", "e3", "e4", "e5", "e6"];
 const none = new Set<string>();
 
-/** A snapshot as the coordinator makes it: with `own`, this process's leases, taken from `leases`. */
+/**
+ * A snapshot as the coordinator makes it: the leases in a lease table, with `own` (this process's
+ * leases) and the `index` taken from it.
+ */
 function snapshot(over: Partial<Snapshot> = {}): Snapshot {
   const at: Snapshot = {
     self: "a",
@@ -23,7 +27,32 @@ function snapshot(over: Partial<Snapshot> = {}): Snapshot {
     ...over,
   };
   if ("own" in over) return at;
-  return { ...at, own: new Set([...at.leases].filter(([, lease]) => lease.mine).map(([id]) => id)) };
+  return indexed(at);
+}
+
+/** `at` with its leases in a lease table, and `own` and `index` from it. */
+function indexed(at: Snapshot): Snapshot {
+  const table = new LeaseTable();
+  for (const [id, lease] of at.leases) table.set(id, lease);
+  return { ...at, leases: table, own: table.own(), index: table.index(at.listed) };
+}
+
+/** What a plan does, each list in id order: the same whatever order a plan finds the endpoints in. */
+function sorted(p: Plan): unknown {
+  const owners = Object.fromEntries([...p.owners.placed].sort().map((id) => [id, p.owners.get(id)]));
+  const lists = [p.lost, p.adopt, p.release, p.acquire].map((ids) => [...ids].sort());
+  return { lists, owners, freeSince: [...p.freeSince].sort(), why: p.why };
+}
+
+/** A small generator of the same numbers for the same seed (mulberry32). */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
 }
 
 function leases(entries: Record<string, string>, self = "a"): Map<string, LeaseHolder> {
@@ -227,6 +256,52 @@ describe("plan", () => {
     expect(passed.why).toEqual(given.why);
     // With `own`, what it names is what the plan looks at: no pass over every lease is made.
     expect(plan({ ...at, own: new Set(["e1"]) }, 0).adopt).toEqual([]);
+  });
+
+  it("plans from the lease index what a pass over the list plans, whatever the leases and instances", () => {
+    const next = random(33);
+    const pick = <T>(from: readonly T[]): T => from[Math.floor(next() * from.length)] as T;
+    let grouped = 0;
+    for (let round = 0; round < 300; round++) {
+      const ids = Array.from({ length: 40 }, (_, i) => `e${i}`);
+      const listedNow = new Set(ids.filter(() => next() < 0.9));
+      // Instances that tick, others whose leases remain (stopped, or gone), and an earlier process of `a`.
+      const names = ["a", "b", "c", "d", "e"].slice(0, 2 + Math.floor(next() * 4));
+      const live = new Map(names.filter((n) => n === "a" || next() < 0.8).map((n) => [n, none]));
+      if (next() < 0.15) live.set("b", new Set([pick(ids)]));
+      if (next() < 0.1) live.delete("a");
+      const table = new Map<string, LeaseHolder>();
+      const held = new Set<string>();
+      for (const id of ids) {
+        const r = next();
+        // Mostly listed ones: a lease of one not listed turns the index off for the tick.
+        if (!listedNow.has(id) && next() < 0.85) continue;
+        if (r < 0.35) table.set(id, { instance: "a", mine: true });
+        else if (r < 0.4) table.set(id, { instance: "a", mine: false });
+        else if (r < 0.85) table.set(id, { instance: pick(names), mine: false });
+        if (r < 0.3 || (r >= 0.85 && r < 0.9)) held.add(id);
+        else if (r >= 0.4 && r < 0.45) held.add(id);
+      }
+      const at: Snapshot = {
+        ...snapshot({ own: undefined }),
+        listed: listedNow,
+        live,
+        leases: table,
+        held,
+        freeSince: new Map([[pick(ids), 0]]),
+      };
+      const withIndex = indexed(at);
+      if (withIndex.index?.unlisted === 0 && live.has("a")) grouped++;
+      const { own: _own, index: _index, ...passed } = withIndex;
+      const now = pick([0, 150, 1000]);
+      expect(sorted(plan(withIndex, now)), `round ${round}`).toEqual(
+        sorted(plan({ ...passed, own: withIndex.own }, now)),
+      );
+      expect(sorted(plan(withIndex, now)), `round ${round}`).toEqual(sorted(plan(passed, now)));
+    }
+    // Most rounds took the index's way; the rest the pass over the list.
+    expect(grouped).toBeGreaterThan(150);
+    expect(grouped).toBeLessThan(300);
   });
 
   it("during the grace after Redis came back, leaves another's endpoints to it", () => {

@@ -1,10 +1,24 @@
-import { type Assignment, assign, score } from "./rendezvous.js";
+import { type Assignment, assign, type HolderGroups, score } from "./rendezvous.js";
 
 /** Who holds a lease in Redis. */
 export interface LeaseHolder {
   readonly instance: string;
   /** The lease is this process's own (not just this instance id's, which a predecessor may have had). */
   readonly mine: boolean;
+}
+
+/**
+ * The leases of a {@link Snapshot} grouped, as the coordinator's lease table keeps them up to date
+ * as they change: with it the plan finds what must be placed among the free endpoints and the
+ * leases of instances not live, rather than by a pass over the whole list.
+ */
+export interface LeaseIndex {
+  /** The endpoints of `leases` that are not this process's own, by the holder's instance id. */
+  readonly byInstance: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The listed endpoints with no lease. */
+  readonly unleased: ReadonlySet<string>;
+  /** How many leases are of endpoints not listed (while any are, the plan passes over the list). */
+  readonly unlisted: number;
 }
 
 /** What one instance knows at a tick: everything the plan depends on. */
@@ -30,6 +44,8 @@ export interface Snapshot {
    * them apart: the plan reads these instead of passing over every lease to find them.
    */
   readonly own?: ReadonlySet<string>;
+  /** `leases` grouped (it needs `own` too); it must agree with `leases`, `own` and `listed`. */
+  readonly index?: LeaseIndex;
   /** Endpoints this instance runs now. */
   readonly held: ReadonlySet<string>;
   /** Endpoints held here whose links stay down while other instances reach the same host. */
@@ -92,7 +108,7 @@ export function plan(snapshot: Snapshot, now: number): Plan {
   const instances = live.has(self) ? [...live.keys()] : [...live.keys(), self];
   const holders = new Holders(leases, live, held, self);
   const listed = snapshot.listed;
-  const owners = assign(listed, instances, { holders, avoid: live });
+  const owners = assign(listed, instances, { holders, avoid: live, groups: groupsOf(snapshot) });
   const avoids = live.get(self);
   const avoided = (id: string) => {
     if (!avoids?.has(id)) return false;
@@ -215,6 +231,35 @@ class Holders {
     // What runs here stays this instance's while its lease is only missing (renewal sets it again).
     return this.held.has(id) ? this.self : undefined;
   }
+}
+
+/**
+ * What {@link Holders} answers, grouped from the snapshot's index: each instance's leases, and this
+ * one's own with what it runs while its lease is only missing. Undefined (the plan passes over the
+ * list) without an index, while a lease is of an endpoint not listed, or while this instance is
+ * not live (its own leases then count for no one).
+ */
+function groupsOf(snapshot: Snapshot): HolderGroups | undefined {
+  const { index, own, held, self } = snapshot;
+  if (index === undefined || own === undefined || index.unlisted > 0 || !snapshot.live.has(self))
+    return undefined;
+  const { unleased } = index;
+  const running = new Set<string>();
+  if (held.size <= unleased.size) {
+    for (const id of held) if (unleased.has(id)) running.add(id);
+  } else for (const id of unleased) if (held.has(id)) running.add(id);
+  const byHolder = new Map<string, ReadonlySet<string>[]>();
+  for (const [instance, ids] of index.byInstance) byHolder.set(instance, [ids]);
+  byHolder.set(self, [...(byHolder.get(self) ?? []), own, running]);
+  const unheld =
+    running.size === 0
+      ? unleased
+      : {
+          *[Symbol.iterator]() {
+            for (const id of unleased) if (!running.has(id)) yield id;
+          },
+        };
+  return { byHolder, unheld };
 }
 
 /**

@@ -47,23 +47,43 @@ export function assignEndpoints(
   return owners;
 }
 
+/**
+ * What `holders` answers, grouped, for a caller that keeps it so: each holder's endpoints (in
+ * parts), and the endpoints no holder keeps. Every endpoint given is in exactly one of them.
+ */
+export interface HolderGroups {
+  readonly byHolder: ReadonlyMap<string, readonly ReadonlySet<string>[]>;
+  readonly unheld: Iterable<string>;
+}
+
+/** What an instance keeps: parts of the groups (or of the list), and how many in all. */
+interface Kept {
+  readonly parts: Iterable<string>[];
+  size: number;
+}
+
 /** Who should hold each endpoint, read as asked (see {@link assign}). */
 export interface Assignment {
   /** The instance that should hold `endpoint`; undefined for an endpoint not assigned. */
   get(endpoint: string): string | undefined;
-  /** The endpoints no live holder keeps (new, free, or their holder gone or avoiding them), in order. */
+  /**
+   * The endpoints no live holder keeps (new, free, or their holder gone or avoiding them): in list
+   * order, or as the groups give them when grouped.
+   */
   readonly placed: readonly string[];
 }
 
 /**
  * {@link assignEndpoints} without building the answer: an endpoint that stays with its holder is
  * not copied anywhere, and only those placed or moved are kept. One pass over the endpoints when
- * nothing must move; the moves cost what they move.
+ * nothing must move; the moves cost what they move. Given `groups` (and no instance avoiding
+ * any endpoint), not even that: a pass over the groups of holders that are not instances and the
+ * endpoints no holder keeps.
  */
 export function assign(
   endpoints: ReadonlySet<string>,
   instances: readonly string[],
-  options: AssignOptions = {},
+  options: AssignOptions & { readonly groups?: HolderGroups | undefined } = {},
 ): Assignment {
   const members = [...new Set(instances)].sort(compare);
   if (members.length === 0) return { get: () => undefined, placed: [] };
@@ -78,19 +98,41 @@ export function assign(
     const able = restricted?.get(endpoint);
     return (able ? able.includes(holder) : memberSet.has(holder)) ? holder : undefined;
   };
-  // What each instance keeps, in list order: its count is its load, and a rebalance picks from it.
-  const keeps: string[][] = members.map(() => []);
+  // What each instance keeps, in parts: its count is its load, and a rebalance picks from it.
+  const keeps: Kept[] = members.map(() => ({ parts: [], size: 0 }));
   const index = new Map(members.map((m, i) => [m, i]));
   const pending: string[] = [];
-  // The hot loop of a tick: `kept` inlined, the index standing for the membership check.
-  for (const endpoint of endpoints) {
-    const holder = holders?.get(endpoint);
-    const at = holder === undefined ? undefined : index.get(holder);
-    const able = at === undefined ? undefined : restricted?.get(endpoint);
-    if (at === undefined || (able !== undefined && !able.includes(holder as string))) pending.push(endpoint);
-    else (keeps[at] as string[]).push(endpoint);
+  const groups = options.groups;
+  if (groups !== undefined && restricted === undefined) {
+    // Grouped already: only the endpoints of holders that are not instances, and those no holder
+    // keeps, are looked at one by one.
+    for (const [holder, parts] of groups.byHolder) {
+      const kept = keeps[index.get(holder) ?? -1];
+      for (const part of parts) {
+        if (kept === undefined) for (const endpoint of part) pending.push(endpoint);
+        else if (part.size > 0) {
+          kept.parts.push(part);
+          kept.size += part.size;
+        }
+      }
+    }
+    for (const endpoint of groups.unheld) pending.push(endpoint);
+  } else {
+    const lists = members.map(() => [] as string[]);
+    // The hot loop of a tick: `kept` inlined, the index standing for the membership check.
+    for (const endpoint of endpoints) {
+      const holder = holders?.get(endpoint);
+      const at = holder === undefined ? undefined : index.get(holder);
+      const able = at === undefined ? undefined : restricted?.get(endpoint);
+      if (at === undefined || (able !== undefined && !able.includes(holder as string)))
+        pending.push(endpoint);
+      else (lists[at] as string[]).push(endpoint);
+    }
+    lists.forEach((list, i) => {
+      keeps[i] = { parts: [list], size: list.length };
+    });
   }
-  const load = new Map(members.map((m, i) => [m, keeps[i]?.length ?? 0]));
+  const load = new Map(members.map((m, i) => [m, keeps[i]?.size ?? 0]));
   const moved = new Map<string, string>();
   const owner = (endpoint: string) => moved.get(endpoint) ?? kept(endpoint);
   placePending(pending, members, load, eligible, moved);
@@ -104,7 +146,12 @@ export function assign(
   // What each instance holds now: what it keeps, and what was placed on it.
   const heldBy = (over: ReadonlySet<string>) => {
     const held = new Map<string, string[]>();
-    for (const member of over) held.set(member, [...(keeps[index.get(member) as number] ?? [])]);
+    for (const member of over) {
+      const list: string[] = [];
+      for (const part of keeps[index.get(member) as number]?.parts ?? [])
+        for (const endpoint of part) list.push(endpoint);
+      held.set(member, list);
+    }
     for (const [endpoint, member] of moved) held.get(member)?.push(endpoint);
     return held;
   };
