@@ -3,8 +3,9 @@ import type { Plan, Snapshot } from "./planner.js";
 /**
  * Lets a tick skip planning when the last plan did nothing and nothing it read has changed since:
  * the same list, the same leases and holdings (`version`), the same live instances avoiding the
- * same endpoints, the same ones still joining. A plan is a pass over the whole list; a steady
- * cluster of ten thousand endpoints spent most of its CPU there. Whatever depends on time runs the
+ * same endpoints, the same ones still joining. A plan passed over the whole list (it still does
+ * without the lease index); a steady cluster of ten thousand endpoints spent most of its CPU there.
+ * Whatever depends on time runs the
  * plan every tick: an endpoint free (its wait grows) or handed here, one that cannot be served
  * here, the grace after Redis came back, and a list still settling or an instance joining.
  */

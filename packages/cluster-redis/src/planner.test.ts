@@ -37,10 +37,13 @@ function indexed(at: Snapshot): Snapshot {
   return { ...at, leases: table, own: table.own(), index: table.index(at.listed) };
 }
 
-/** What a plan does, each list in id order: the same whatever order a plan finds the endpoints in. */
-function sorted(p: Plan): unknown {
-  const owners = Object.fromEntries([...p.owners.placed].sort().map((id) => [id, p.owners.get(id)]));
-  const lists = [p.lost, p.adopt, p.release, p.acquire].map((ids) => [...ids].sort());
+/**
+ * What a plan does, each list in id order, with the owner of every listed endpoint: the same
+ * whatever order a plan finds the endpoints in.
+ */
+function sorted(p: Plan, listedNow: ReadonlySet<string>): unknown {
+  const owners = Object.fromEntries([...listedNow].sort().map((id) => [id, p.owners.get(id)]));
+  const lists = [p.lost, p.adopt, p.release, p.acquire, p.owners.placed].map((ids) => [...ids].sort());
   return { lists, owners, freeSince: [...p.freeSince].sort(), why: p.why };
 }
 
@@ -261,43 +264,64 @@ describe("plan", () => {
   it("plans from the lease index what a pass over the list plans, whatever the leases and instances", () => {
     const next = random(33);
     const pick = <T>(from: readonly T[]): T => from[Math.floor(next() * from.length)] as T;
+    const sometimes = (p: number) => next() < p;
     let grouped = 0;
     for (let round = 0; round < 300; round++) {
       const ids = Array.from({ length: 40 }, (_, i) => `e${i}`);
-      const listedNow = new Set(ids.filter(() => next() < 0.9));
+      const listedNow = new Set(ids.filter(() => sometimes(0.9)));
       // Instances that tick, others whose leases remain (stopped, or gone), and an earlier process of `a`.
       const names = ["a", "b", "c", "d", "e"].slice(0, 2 + Math.floor(next() * 4));
-      const live = new Map(names.filter((n) => n === "a" || next() < 0.8).map((n) => [n, none]));
-      if (next() < 0.15) live.set("b", new Set([pick(ids)]));
-      if (next() < 0.1) live.delete("a");
-      const table = new Map<string, LeaseHolder>();
+      const live = new Map(names.filter((n) => n === "a" || sometimes(0.8)).map((n) => [n, none]));
+      // An instance that avoids an endpoint (listed or not), and this one not live.
+      if (sometimes(0.15)) live.set("b", new Set([pick(ids)]));
+      if (sometimes(0.08)) live.delete("a");
+      // The table as the coordinator keeps it: following the list, changed lease by lease.
+      const table = new LeaseTable();
+      table.index(listedNow);
       const held = new Set<string>();
       for (const id of ids) {
         const r = next();
         // Mostly listed ones: a lease of one not listed turns the index off for the tick.
-        if (!listedNow.has(id) && next() < 0.85) continue;
+        if (!listedNow.has(id) && sometimes(0.95)) continue;
+        if (sometimes(0.2)) table.set(id, { instance: pick(names), mine: sometimes(0.3) });
         if (r < 0.35) table.set(id, { instance: "a", mine: true });
         else if (r < 0.4) table.set(id, { instance: "a", mine: false });
         else if (r < 0.85) table.set(id, { instance: pick(names), mine: false });
-        if (r < 0.3 || (r >= 0.85 && r < 0.9)) held.add(id);
-        else if (r >= 0.4 && r < 0.45) held.add(id);
+        else table.delete(id);
+        if (r < 0.3 || (r >= 0.85 && r < 0.9) || (r >= 0.4 && r < 0.45)) held.add(id);
       }
-      const at: Snapshot = {
+      const index = table.index(listedNow);
+      // What it kept up to date is what a fresh look at the same leases finds.
+      const fresh = new LeaseTable();
+      for (const [id, lease] of table) fresh.set(id, lease);
+      expect(new Set(index.unleased)).toEqual(new Set(fresh.index(listedNow).unleased));
+      expect(index.unlisted).toBe(fresh.index(listedNow).unlisted);
+      const joiningPeers = sometimes(0.2) ? new Set([pick(names)]) : undefined;
+      const withIndex: Snapshot = {
         ...snapshot({ own: undefined }),
         listed: listedNow,
         live,
         leases: table,
+        own: table.own(),
+        index,
         held,
+        settling: sometimes(0.05),
+        joining: sometimes(0.05),
         freeSince: new Map([[pick(ids), 0]]),
+        ...(sometimes(0.3) ? { handoverBatch: 1 + Math.floor(next() * 3) } : {}),
+        ...(joiningPeers ? { joiningPeers } : {}),
+        ...(sometimes(0.2) ? { given: new Map([[pick(ids), pick(names)]]) } : {}),
+        ...(sometimes(0.2) ? { letGo: new Map([[pick(ids), pick(names)]]) } : {}),
       };
-      const withIndex = indexed(at);
-      if (withIndex.index?.unlisted === 0 && live.has("a")) grouped++;
+      const avoidsListed = [...live.values()].some((avoids) => [...avoids].some((id) => listedNow.has(id)));
+      if (index.unlisted === 0 && live.has("a") && !avoidsListed) grouped++;
       const { own: _own, index: _index, ...passed } = withIndex;
       const now = pick([0, 150, 1000]);
-      expect(sorted(plan(withIndex, now)), `round ${round}`).toEqual(
-        sorted(plan({ ...passed, own: withIndex.own }, now)),
+      const planned = sorted(plan(withIndex, now), listedNow);
+      expect(planned, `round ${round}`).toEqual(
+        sorted(plan({ ...passed, own: table.own() }, now), listedNow),
       );
-      expect(sorted(plan(withIndex, now)), `round ${round}`).toEqual(sorted(plan(passed, now)));
+      expect(planned, `round ${round}`).toEqual(sorted(plan(passed, now), listedNow));
     }
     // Most rounds took the index's way; the rest the pass over the list.
     expect(grouped).toBeGreaterThan(150);

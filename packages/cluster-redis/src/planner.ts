@@ -44,7 +44,11 @@ export interface Snapshot {
    * them apart: the plan reads these instead of passing over every lease to find them.
    */
   readonly own?: ReadonlySet<string>;
-  /** `leases` grouped (it needs `own` too); it must agree with `leases`, `own` and `listed`. */
+  /**
+   * `leases` grouped (it needs `own` too); it must agree with `leases`, `own` and `listed`. The
+   * plan passes over the list instead while a lease is of an endpoint not listed, while this
+   * instance is not live, and while an instance avoids a listed endpoint.
+   */
   readonly index?: LeaseIndex;
   /** Endpoints this instance runs now. */
   readonly held: ReadonlySet<string>;
@@ -237,7 +241,9 @@ class Holders {
  * What {@link Holders} answers, grouped from the snapshot's index: each instance's leases, and this
  * one's own with what it runs while its lease is only missing. Undefined (the plan passes over the
  * list) without an index, while a lease is of an endpoint not listed, or while this instance is
- * not live (its own leases then count for no one).
+ * not live (its own leases then count for no one); `assign` passes over it too while an instance
+ * avoids a listed endpoint. The groups are the table's own sets, not copies: the plan's `owners`
+ * is read before the plan is carried out.
  */
 function groupsOf(snapshot: Snapshot): HolderGroups | undefined {
   const { index, own, held, self } = snapshot;

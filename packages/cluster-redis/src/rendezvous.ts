@@ -77,7 +77,7 @@ export interface Assignment {
  * {@link assignEndpoints} without building the answer: an endpoint that stays with its holder is
  * not copied anywhere, and only those placed or moved are kept. One pass over the endpoints when
  * nothing must move; the moves cost what they move. Given `groups` (and no instance avoiding
- * any endpoint), not even that: a pass over the groups of holders that are not instances and the
+ * any listed endpoint), not even that: a pass over the groups of holders that are not instances and the
  * endpoints no holder keeps.
  */
 export function assign(
@@ -119,7 +119,8 @@ export function assign(
     for (const endpoint of groups.unheld) pending.push(endpoint);
   } else {
     const lists = members.map(() => [] as string[]);
-    // The hot loop of a tick: `kept` inlined, the index standing for the membership check.
+    // A pass over the list, the hot loop of a tick without groups: `kept` inlined, the index
+    // standing for the membership check.
     for (const endpoint of endpoints) {
       const holder = holders?.get(endpoint);
       const at = holder === undefined ? undefined : index.get(holder);
