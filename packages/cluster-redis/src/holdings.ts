@@ -1,5 +1,6 @@
 import type { Logger } from "@xiaozhi-connect/core";
 import type { ClusterHost } from "@xiaozhi-connect/webserver-adapter";
+import { HolderView } from "./holder-view.js";
 import { LeaseTable } from "./lease-table.js";
 import type { LinkWatch } from "./link-watch.js";
 import type { ClusterMessage } from "./messages.js";
@@ -41,8 +42,6 @@ export class Holdings {
   readonly held = new Set<string>();
   /** Endpoints handed over whose links closed but whose leases could not be released: a stop releases them. */
   readonly unreleased = new Set<string>();
-  /** Who holds each listed endpoint, as last read. */
-  holders = new Map<string, string>();
   /** Since when each free endpoint has been seen free (for the plan). */
   freeSince = new Map<string, number>();
   /** Endpoints a stopping instance handed over, to whom and when (for the plan, a few ticks). */
@@ -59,8 +58,8 @@ export class Holdings {
   /** How far the log was read; undefined: every lease is read on the next tick. */
   #at: LeaseLogPosition | undefined;
   #ticksSinceSnapshot = 0;
-  /** The list `holders` was built for. */
-  #holdersOf: ReadonlySet<string> | undefined;
+  /** Who holds each listed endpoint, as last read (shown at once as this instance takes and lets go). */
+  readonly #view = new HolderView();
   #renewedAt = Number.NEGATIVE_INFINITY;
   /** When the leases of each instance that stopped ticking lapse, as Redis last said (monotonic ms). */
   readonly #lapses = new Map<string, number>();
@@ -68,6 +67,11 @@ export class Holdings {
   version = 0;
 
   constructor(private readonly options: HoldingsOptions) {}
+
+  /** Who holds each listed endpoint, as last read (shown at once as this instance takes and lets go). */
+  get holders(): ReadonlyMap<string, string> {
+    return this.#view.holders;
+  }
 
   /**
    * Renews the leases held: when `force`d, or a third of the TTL after the last renewal (`now`,
@@ -126,7 +130,7 @@ export class Holdings {
    */
   released(message: Extract<ClusterMessage, { t: "released" }>, now: number): void {
     for (const id of message.ids) {
-      if (this.holders.get(id) === message.by) this.holders.delete(id);
+      if (this.holders.get(id) === message.by) this.#view.show(id, undefined);
       // The one named to take it took it and let it go again (its share moved): nobody waits for it.
       if (this.#given.get(id)?.instance === message.by) this.#given.delete(id);
       this.#letGo.set(id, { by: message.by, at: now });
@@ -169,7 +173,7 @@ export class Holdings {
     const running = ids.filter((id) => this.held.delete(id));
     if (running.length === 0 || !store) return;
     this.version++;
-    for (const id of running) this.holders.delete(id);
+    for (const id of running) this.#view.show(id, undefined);
     try {
       await this.options.host()?.drop(running);
       await store.release(running, this.options.lease);
@@ -256,18 +260,8 @@ export class Holdings {
       this.#ticksSinceSnapshot = 0;
     }
     if (changed) this.version++;
-    if (changed || listed !== this.#holdersOf) {
-      const holders = new Map<string, string>();
-      for (const id of listed) {
-        const lease = this.#leases.get(id);
-        if (lease) holders.set(id, lease.instance);
-      }
-      const moved = !sameMap(holders, this.holders);
-      // Set before the event: a listener reads the view at once.
-      this.holders = holders;
-      this.#holdersOf = listed;
-      if (moved) this.options.emit("view");
-    }
+    // Set before the event: a listener reads the view at once.
+    if (this.#view.refresh(listed, this.#leases)) this.options.emit("view");
     return this.#leases;
   }
 
@@ -314,12 +308,14 @@ export class Holdings {
     if (value === undefined) {
       if (known !== undefined && !known.mine)
         this.#letGo.set(id, { by: known.instance, at: this.options.now() });
+      this.#view.mark(id);
       return this.#leases.delete(id);
     }
     const instance = value.slice(0, value.indexOf("|"));
     const mine = value === this.options.lease;
     if (known?.instance === instance && known.mine === mine) return false;
     this.#leases.set(id, { instance, mine });
+    this.#view.mark(id);
     return true;
   }
 
@@ -335,7 +331,7 @@ export class Holdings {
       const running = next.release.filter((id) => this.held.has(id));
       for (const id of next.release) {
         this.held.delete(id);
-        this.holders.delete(id);
+        this.#view.show(id, undefined);
         this.#unsure.add(id);
       }
       const gaveUp = next.release.filter((id) => unservable.has(id));
@@ -363,7 +359,7 @@ export class Holdings {
     let taken = next.adopt.length;
     for (const id of next.adopt) {
       this.held.add(id);
-      this.holders.set(id, self);
+      this.#view.show(id, self);
     }
     if (next.acquire.length > 0) {
       for (const id of next.acquire) this.#unsure.add(id);
@@ -372,7 +368,7 @@ export class Holdings {
         if (!got[i]) return;
         this.#unsure.delete(id);
         this.held.add(id);
-        this.holders.set(id, self);
+        this.#view.show(id, self);
         this.#set(id, lease);
         this.freeSince.delete(id);
         taken++;
@@ -384,10 +380,4 @@ export class Holdings {
       this.options.emit("view");
     }
   }
-}
-
-function sameMap(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [key, value] of a) if (b.get(key) !== value) return false;
-  return true;
 }
