@@ -58,7 +58,7 @@ export class Holdings {
   /** How far the log was read; undefined: every lease is read on the next tick. */
   #at: LeaseLogPosition | undefined;
   #ticksSinceSnapshot = 0;
-  /** Who holds each listed endpoint, as last read (shown at once as this instance takes and lets go). */
+  /** Backs {@link holders}. */
   readonly #view = new HolderView();
   #renewedAt = Number.NEGATIVE_INFINITY;
   /** When the leases of each instance that stopped ticking lapse, as Redis last said (monotonic ms). */
