@@ -31,6 +31,24 @@ describe("LinkWatch", () => {
     );
   });
 
+  it("counts a link down from its first attempt, not while it waits its turn to connect", () => {
+    const watch = new LinkWatch(2000);
+    const reached = () => true;
+    const queued = status("e1", false, "disconnected");
+    // Thousands started at once connect in waves: the last wave waits longer than half a lease.
+    expect(watch.observe(0, ["e1"], [queued], reached)).toEqual(new Set());
+    expect(watch.observe(5000, ["e1"], [queued], reached)).toEqual(new Set());
+    const trying = status("e1", false, "connecting");
+    expect(watch.observe(6000, ["e1"], [trying], reached)).toEqual(new Set());
+    expect(watch.observe(6999, ["e1"], [trying], reached)).toEqual(new Set());
+    expect(watch.observe(7000, ["e1"], [trying], reached)).toEqual(new Set(["e1"]));
+    // Once it failed or was up, a link that is disconnected is down.
+    const dropped = { ...queued, lastError: "closed" } as EndpointStatus;
+    const other = new LinkWatch(2000);
+    expect(other.observe(0, ["e1"], [dropped], reached)).toEqual(new Set());
+    expect(other.observe(1000, ["e1"], [dropped], reached)).toEqual(new Set(["e1"]));
+  });
+
   it("stays off what it gave up, four leases at first and twice as long each time again", () => {
     const watch = new LinkWatch(1000);
     // Another link to the host is up here: only the endpoint is avoided.

@@ -12,8 +12,9 @@ export interface Avoided {
 
 /**
  * Which endpoints held here this instance cannot serve: their links have been down for half a
- * lease while another instance keeps a link up to the same host, so the fault is on this
- * instance's path, not the agent's side. Those are let go, and this instance stays out of the
+ * lease (counted from their first attempt here, not while they wait their turn to connect) while
+ * another instance keeps a link up to the same host, so the fault is on this instance's path, not
+ * the agent's side. Those are let go, and this instance stays out of the
  * running for them for a while (four leases, doubling each time it happens again, at most ten
  * minutes): for their whole host when none of its links to that host is up, else for those
  * endpoints. When no other instance reaches the host, the agent's side is down for everyone: the
@@ -97,6 +98,12 @@ export class LinkWatch {
         this.#downSince.delete(id);
         continue;
       }
+      // Not tried yet: it waits its turn at this instance's connect gate (ten thousand endpoints
+      // start in waves), which says nothing about the path. Down from its first attempt.
+      if (status !== undefined && waiting(status)) {
+        this.#downSince.delete(id);
+        continue;
+      }
       const down = this.#downSince.get(id) ?? now;
       this.#downSince.set(id, down);
       if (now - down >= this.leaseTtl / 2 && host !== undefined && reached(host)) unservable.add(id);
@@ -138,6 +145,13 @@ export class LinkWatch {
     }
     return { endpoints, hosts };
   }
+}
+
+/** A link never attempted yet: neither up before nor failed, its first attempt not begun. */
+function waiting(status: EndpointStatus): boolean {
+  return (
+    status.state === "disconnected" && status.lastConnected === undefined && status.lastError === undefined
+  );
 }
 
 /**

@@ -33,7 +33,10 @@ function keyOf(snapshot: Snapshot, version: number): string | undefined {
   if (snapshot.settling || snapshot.joining || snapshot.grace) return undefined;
   if (snapshot.unservable.size > 0 || snapshot.freeSince.size > 0 || (snapshot.given?.size ?? 0) > 0)
     return undefined;
-  let key = `${version};${[...(snapshot.joiningPeers ?? [])].join(",")}`;
-  for (const [id, avoids] of snapshot.live) key += `;${id}:${[...avoids].join(",")}`;
+  let key = `${version};${[...(snapshot.joiningPeers ?? [])].sort().join(",")}`;
+  // By instance id: the live instances come in the order Redis lists them, which changes from
+  // one heartbeat to the next, and a plan does not depend on it.
+  const live = [...snapshot.live].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [id, avoids] of live) key += `;${id}:${[...avoids].join(",")}`;
   return key;
 }
