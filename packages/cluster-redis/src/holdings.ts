@@ -1,13 +1,14 @@
 import type { Logger } from "@xiaozhi-connect/core";
 import type { ClusterHost } from "@xiaozhi-connect/webserver-adapter";
 import { HolderView } from "./holder-view.js";
-import { LeaseSweep } from "./lease-sweep.js";
 import { LeaseTable } from "./lease-table.js";
 import type { LinkWatch } from "./link-watch.js";
 import type { ClusterMessage } from "./messages.js";
 import type { Plan } from "./planner.js";
 import type { LeaseLogPosition, LeaseStore } from "./stores.js";
 
+/** Ticks between two checks of every lease against Redis, in case the log missed something (a key changed by hand). */
+const snapshotEvery = 100;
 /** The fewest changes worth reading from the log before reading every lease instead. */
 const minLogRead = 1000;
 /** After a lease's PTTL, ms: Redis keeps a key through its last millisecond, and timers round. */
@@ -56,7 +57,7 @@ export class Holdings {
   readonly #leases = new LeaseTable();
   /** How far the log was read; undefined: every lease is read on the next tick. */
   #at: LeaseLogPosition | undefined;
-  readonly #sweep = new LeaseSweep();
+  #ticksSinceSnapshot = 0;
   /** Backs {@link holders}. */
   readonly #view = new HolderView();
   #renewedAt = Number.NEGATIVE_INFINITY;
@@ -208,7 +209,8 @@ export class Holdings {
    * costs Redis what changed rather than the whole list. A lease that lapses is not logged, so the
    * leases of instances not in `live` (and this instance's from an earlier process) are read
    * themselves. Every lease is read at the first tick, after Redis was away, and when the log
-   * cannot tell; a slice of them is checked against Redis every ten ticks (see {@link LeaseSweep}).
+   * cannot tell; every {@link snapshotEvery} ticks they are checked against Redis by a hash
+   * (read, with a store that cannot check).
    */
   async read(listed: ReadonlySet<string>, live: { has(id: string): boolean }): Promise<LeaseTable> {
     const store = this.options.leases();
@@ -216,10 +218,11 @@ export class Holdings {
     const unsure = [...this.#unsure];
     this.#unsure.clear();
     let changed = false;
-    if (this.#at) {
+    if (this.#at && this.#ticksSinceSnapshot < snapshotEvery) {
       const next = await store.changes(this.#at, Math.max(minLogRead, listed.size));
       this.#at = next?.at;
       if (next) {
+        this.#ticksSinceSnapshot++;
         for (const [id, value] of next.changes) changed = this.#set(id, value) || changed;
         const check = unsure;
         for (const [instance, ids] of this.#leases.byInstance()) {
@@ -233,50 +236,33 @@ export class Holdings {
           });
           await this.#watchLapses(store, live);
         } else this.#lapses.clear();
-        changed = (await this.#sweepSlice(store, listed)) || changed;
       }
     }
-    if (!this.#at) {
-      const ids = this.#known(listed, unsure);
-      const read = await store.snapshot(ids);
-      // Every lease known is among `ids`: what the log kept up to date reads the same, and a
-      // snapshot that finds nothing new leaves the version, so the next plan can be skipped.
-      for (const [i, id] of ids.entries()) changed = this.#set(id, read.values[i]) || changed;
-      this.#at = read.at;
+    if (!this.#at || this.#ticksSinceSnapshot >= snapshotEvery) {
+      const ids = [...new Set([...listed, ...this.held, ...unsure, ...this.#leases.keys()])];
+      // Most looks find what the log told: Redis compares a hash of the leases with what is known
+      // first, and only a difference, or a change logged since, reads every lease.
+      const { lease } = this.options;
+      const known = ids.map((id) => {
+        const entry = this.#leases.get(id);
+        return entry === undefined ? undefined : entry.mine ? lease : entry.instance;
+      });
+      const at = this.#at;
+      // The check only saves a read: when it fails (a server without the script's functions), read.
+      const same = at !== undefined && (await store.matches?.(ids, known, lease, at).catch(() => false));
+      if (!same) {
+        const read = await store.snapshot(ids);
+        // Every lease known is among `ids`: what the log kept up to date reads the same, and a
+        // snapshot that finds nothing new leaves the version, so the next plan can be skipped.
+        for (const [i, id] of ids.entries()) changed = this.#set(id, read.values[i]) || changed;
+        this.#at = read.at;
+      }
+      this.#ticksSinceSnapshot = 0;
     }
     if (changed) this.version++;
     // Set before the event: a listener reads the view at once.
     if (this.#view.refresh(listed, this.#leases)) this.options.emit("view");
     return this.#leases;
-  }
-
-  /** Every lease this instance knows of: listed, held here, or seen in Redis. */
-  #known(listed: ReadonlySet<string>, unsure: readonly string[]): string[] {
-    return [...new Set([...listed, ...this.held, ...unsure, ...this.#leases.keys()])];
-  }
-
-  /**
-   * Checks this tick's slice of the sweep against Redis, by a hash where the store can compare one,
-   * and reads the slice when it differs (or the log moved on meanwhile): a value read after the
-   * log position is put right again by the changes logged after it.
-   */
-  async #sweepSlice(store: LeaseStore, listed: ReadonlySet<string>): Promise<boolean> {
-    const at = this.#at;
-    const ids = this.#sweep.next(() => this.#known(listed, []));
-    if (ids.length === 0 || at === undefined) return false;
-    const { lease } = this.options;
-    const known = ids.map((id) => {
-      const entry = this.#leases.get(id);
-      return entry === undefined ? undefined : entry.mine ? lease : entry.instance;
-    });
-    // The check only saves a read: when it fails (a server without the script's functions), read.
-    if (await store.matches?.(ids, known, lease, at).catch(() => false)) return false;
-    const values = await store.read(ids);
-    let changed = false;
-    ids.forEach((id, i) => {
-      changed = this.#set(id, values[i]) || changed;
-    });
-    return changed;
   }
 
   /**
