@@ -42,6 +42,12 @@ describe("LinkWatch", () => {
     expect(watch.observe(6000, ["e1"], [trying], reached)).toEqual(new Set());
     expect(watch.observe(6999, ["e1"], [trying], reached)).toEqual(new Set());
     expect(watch.observe(7000, ["e1"], [trying], reached)).toEqual(new Set(["e1"]));
+    // A look skipped while the link waited (nothing changed) looks again once its attempt began.
+    const calm = new LinkWatch(2000);
+    expect(calm.observeChanged("0:1", 0, ["e1"], () => [queued], reached)).toEqual(new Set());
+    expect(calm.observeChanged("0:1", 5000, ["e1"], () => [queued], reached)).toEqual(new Set());
+    expect(calm.observeChanged("1:1", 5000, ["e1"], () => [trying], reached)).toEqual(new Set());
+    expect(calm.observeChanged("1:1", 6000, ["e1"], () => [trying], reached)).toEqual(new Set(["e1"]));
     // Once it failed or was up, a link that is disconnected is down.
     const dropped = { ...queued, lastError: "closed" } as EndpointStatus;
     const other = new LinkWatch(2000);

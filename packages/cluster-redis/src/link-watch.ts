@@ -28,7 +28,10 @@ export class LinkWatch {
   #hostsUp = new Set<string>();
   readonly #avoid = new Map<string, { until: number; strikes: number }>();
 
-  /** The `stamp` of the last look that found every link held up and no record to clear. */
+  /**
+   * The `stamp` of the last look that found every link held up (or still waiting its first
+   * attempt) and no record to clear.
+   */
   #calm: string | undefined;
   /** The last look found a link held up, not yet for a lease, with a give-up on record to clear. */
   #clearing = false;
@@ -36,10 +39,11 @@ export class LinkWatch {
   constructor(private readonly leaseTtl: number) {}
 
   /**
-   * {@link observe}, skipped while the last look found every link held here up, with no give-up
-   * on record for them still to clear, and nothing it looks at has changed since (`stamp`: the
-   * links' states and what is held). Then nothing depends on time, and a look at every link held
-   * would find the same. A give-up of an endpoint held elsewhere since is no reason to look again.
+   * {@link observe}, skipped while the last look found every link held here up or still waiting
+   * its first attempt, with no give-up on record for them still to clear, and nothing it looks at
+   * has changed since (`stamp`: the links' states and what is held; a first attempt changes a
+   * link's state). Then nothing depends on time, and a look at every link held would find the
+   * same. A give-up of an endpoint held elsewhere since is no reason to look again.
    */
   observeChanged(
     stamp: string,

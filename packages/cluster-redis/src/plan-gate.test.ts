@@ -40,12 +40,23 @@ describe("PlanGate", () => {
     expect(idle.acquire.length + idle.release.length).toBe(0);
     gate.planned(steady, 1, idle);
     expect(gate.quiet(snapshot(), 1)).toBe(true);
-    // The same instances listed in another order, as Redis may list them from one beat to the next.
-    const reordered = new Map([
-      ["b", none],
-      ["a", none],
-    ]);
-    expect(gate.quiet(snapshot({ live: reordered, joiningPeers: new Set() }), 1)).toBe(true);
+    // The same instances listed in another order, as Redis may list them from one beat to the next:
+    // the plan is the same, and so is the key.
+    const reordered = snapshot({
+      live: new Map([
+        ["b", none],
+        ["a", none],
+      ]),
+    });
+    const { lost, adopt, release, acquire, freeSince } = plan(reordered, 0);
+    expect({ lost, adopt, release, acquire, freeSince }).toEqual({
+      lost: idle.lost,
+      adopt: idle.adopt,
+      release: idle.release,
+      acquire: idle.acquire,
+      freeSince: idle.freeSince,
+    });
+    expect(gate.quiet(reordered, 1)).toBe(true);
     // The leases or holdings moved, the list changed, an instance left or avoids an endpoint.
     expect(gate.quiet(snapshot(), 2)).toBe(false);
     expect(gate.quiet(snapshot({ listed: new Set(listed) }), 1)).toBe(false);
@@ -61,8 +72,12 @@ describe("PlanGate", () => {
         1,
       ),
     ).toBe(false);
-    // An instance still joining, or one that finished, changes what may be handed over.
+    // An instance still joining, or one that finished, changes what may be handed over; the
+    // joiners in another order do not.
     expect(gate.quiet(snapshot({ joiningPeers: new Set(["b"]) }), 1)).toBe(false);
+    const joining = snapshot({ joiningPeers: new Set(["b", "c"]) });
+    gate.planned(joining, 1, plan(joining, 0));
+    expect(gate.quiet(snapshot({ joiningPeers: new Set(["c", "b"]) }), 1)).toBe(true);
     // What depends on time plans every tick.
     expect(gate.quiet(snapshot({ given: new Map([["e3", "a"]]) }), 1)).toBe(false);
     expect(gate.quiet(snapshot({ settling: true }), 1)).toBe(false);
