@@ -14,11 +14,11 @@ export interface Avoided {
  * Which endpoints held here this instance cannot serve: their links have been down for half a
  * lease (counted from their first attempt here, not while they wait their turn to connect) while
  * another instance keeps a link up to the same host, so the fault is on this instance's path, not
- * the agent's side. Those are let go, and this instance stays out of the
- * running for them for a while (four leases, doubling each time it happens again, at most ten
- * minutes): for their whole host when none of its links to that host is up, else for those
- * endpoints. When no other instance reaches the host, the agent's side is down for everyone: the
- * holder keeps the endpoint and keeps reconnecting.
+ * the agent's side. Those are let go, and this instance stays out of the running for them for a
+ * while (four leases, doubling each time it happens again, at most ten minutes): for their whole
+ * host when none of its links to that host is up, else for those endpoints. When no other
+ * instance reaches the host, the agent's side is down for everyone: the holder keeps the endpoint
+ * and keeps reconnecting.
  */
 export class LinkWatch {
   readonly #downSince = new Map<string, number>();
