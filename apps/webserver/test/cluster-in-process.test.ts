@@ -98,6 +98,13 @@ describe.skipIf(!available)("cluster mode, in process", () => {
     ]);
   });
 
+  it("each instance opens its part of connectConcurrency: the cloud sees the sum", async () => {
+    await allHeld(["one", "two"]);
+    // "one" started alone with the whole 200; handing half its endpoints to "two" applied again.
+    const gates = ["one", "two"].map((id) => servers.get(id)?.adapter.manager.settings.connectConcurrency);
+    expect(gates).toEqual([100, 100]);
+  });
+
   it("concurrent adds of different URLs through two instances both land (compare-and-set retried)", async () => {
     const add = (id: string, token: string) =>
       fetch(new URL("/api/endpoints", servers.get(id)?.url), {

@@ -63,6 +63,16 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
     return this.coordinator.entries as XiaozhiConfig["mcpEndpoint"];
   }
 
+  /**
+   * An even part for each live instance, rounded up: when one instance dies, the others take its
+   * endpoints at once, and each opening a full gate's worth would reach the cloud as one burst.
+   * 0 (no limit) stays 0.
+   */
+  connectShare(configured: number): number {
+    const instances = Math.max(1, this.coordinator.view().instances.length);
+    return Math.ceil(configured / instances);
+  }
+
   runsHere(id: string): boolean {
     return this.coordinator.holds(id);
   }

@@ -266,7 +266,16 @@ export class ConfigApplier {
       this.#applied = true;
       this.#config = next;
       this.#strategyName = strategyName;
-      manager.configure({ ...managerSettingsOf(connection), ...(strategy ? { strategy } : {}) });
+      const settings = managerSettingsOf(connection);
+      const gate = settings.connectConcurrency;
+      manager.configure({
+        ...settings,
+        // Read at each apply: a takeover or a hand-over applies before its links start.
+        ...(gate !== undefined && directory.connectShare
+          ? { connectConcurrency: directory.connectShare(gate) }
+          : {}),
+        ...(strategy ? { strategy } : {}),
+      });
       factory.configure?.({ ...transportOptionsOf(connection) });
       health.configure?.(next.health ?? {});
       // Traffic is chosen among a service's replicas: that is where strategy and health apply.

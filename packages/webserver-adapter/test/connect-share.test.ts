@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { ClusterEndpointDirectory } from "../src/adapter/cluster-endpoint-directory.js";
+import type { ClusterCoordinator, ClusterInstance } from "../src/cluster.js";
+
+/** A directory over a coordinator that only shows `count` live instances. */
+function directory(count: number): ClusterEndpointDirectory {
+  const instances = Array.from(
+    { length: count },
+    (_, i): ClusterInstance => ({
+      id: `i${i}`,
+      address: null,
+      startedAt: 0,
+      endpoints: 0,
+      heartbeatAt: 0,
+      self: i === 0,
+    }),
+  );
+  const coordinator = {
+    view: () => ({ instanceId: "i0", redis: "", reachable: true, leaseTtl: 15_000, version: 1, instances }),
+  } as unknown as ClusterCoordinator;
+  return new ClusterEndpointDirectory(coordinator);
+}
+
+describe("ClusterEndpointDirectory.connectShare", () => {
+  it("shares the first connects under way among the live instances, rounded up", () => {
+    expect(directory(1).connectShare(200)).toBe(200);
+    expect(directory(4).connectShare(200)).toBe(50);
+    expect(directory(3).connectShare(200)).toBe(67);
+    expect(directory(5).connectShare(3)).toBe(1);
+  });
+
+  it("keeps no limit as no limit, and takes the whole before the instance is seen", () => {
+    expect(directory(5).connectShare(0)).toBe(0);
+    expect(directory(0).connectShare(200)).toBe(200);
+  });
+});
