@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { ClusterEndpointDirectory } from "../src/adapter/cluster-endpoint-directory.js";
 import type { ClusterCoordinator, ClusterInstance } from "../src/cluster.js";
 
-/** A directory over a coordinator that only shows `count` live instances. */
-function directory(count: number): ClusterEndpointDirectory {
+/** A directory over a coordinator that shows `count` live instances (and shares as `share` does). */
+function directory(count: number, share?: (configured: number) => number): ClusterEndpointDirectory {
   const instances = Array.from(
     { length: count },
     (_, i): ClusterInstance => ({
@@ -16,13 +16,19 @@ function directory(count: number): ClusterEndpointDirectory {
     }),
   );
   const coordinator = {
+    ...(share ? { connectShare: share } : {}),
     view: () => ({ instanceId: "i0", redis: "", reachable: true, leaseTtl: 15_000, version: 1, instances }),
   } as unknown as ClusterCoordinator;
   return new ClusterEndpointDirectory(coordinator);
 }
 
 describe("ClusterEndpointDirectory.connectShare", () => {
-  it("shares the first connects under way among the live instances, rounded up", () => {
+  it("takes the coordinator's share when it has one", () => {
+    expect(directory(5, (configured) => configured).connectShare(200)).toBe(200);
+    expect(directory(1, (configured) => configured / 4).connectShare(200)).toBe(50);
+  });
+
+  it("without it, shares the first connects under way among the live instances, rounded up", () => {
     expect(directory(1).connectShare(200)).toBe(200);
     expect(directory(4).connectShare(200)).toBe(50);
     expect(directory(3).connectShare(200)).toBe(67);

@@ -64,11 +64,13 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
   }
 
   /**
-   * An even part for each live instance, rounded up: when one instance dies, the others take its
-   * endpoints at once, and each opening a full gate's worth would reach the cloud as one burst.
-   * 0 (no limit) stays 0.
+   * As the coordinator shares it; without a share of its own, an even part for each live instance,
+   * rounded up: when one instance dies, the others take its endpoints at once, and each opening a
+   * full gate's worth would reach the cloud as one burst. 0 (no limit) stays 0.
    */
   connectShare(configured: number): number {
+    const shared = this.coordinator.connectShare?.(configured);
+    if (shared !== undefined) return shared;
     const instances = Math.max(1, this.coordinator.view().instances.length);
     return Math.ceil(configured / instances);
   }
