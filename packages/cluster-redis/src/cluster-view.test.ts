@@ -28,6 +28,11 @@ describe("takingNow", () => {
     expect(takingNow(["a", "b", "c", "d"], late, 10_000)).toBe(2);
   });
 
+  it("counts an instance holding the one more that a list not divided evenly gives it", () => {
+    const settled = holders({ self: 3333, b: 3334, c: 3333 });
+    expect(takingNow(["b", "c"], settled, 10_000)).toBe(3);
+  });
+
   it("counts everyone at a cold start, and this instance alone", () => {
     expect(takingNow(["a", "b", "c", "d"], new Map(), 10_000)).toBe(5);
     expect(takingNow([], holders({ self: 10 }), 10)).toBe(1);

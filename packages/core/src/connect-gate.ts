@@ -17,19 +17,23 @@ export class ConnectGate {
     this.#limit = limit;
   }
 
-  /** Runs `attempt` when a place is free; `attempt` decides itself whether it is still wanted. */
+  /**
+   * Runs `attempt` when a place is free; `attempt` decides itself whether it is still wanted. The
+   * limit is read again as places free up, so a change applies to attempts already waiting.
+   */
   async run(attempt: () => Promise<void> | undefined): Promise<void> {
     const limit = this.#limit();
-    if (limit <= 0) return attempt();
-    if (this.#active >= limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    this.#active++;
+    if (limit <= 0 && this.#waiting.length === 0) return attempt();
+    // A waiter is woken with its place already counted.
+    if (this.#active >= limit && limit > 0) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#active++;
     let held = true;
     const release = () => {
       if (!held) return;
       held = false;
       clearTimeout(timer);
       this.#active--;
-      this.#waiting.shift()?.();
+      this.#wake();
     };
     const timer = setTimeout(release, gateSlotMs);
     try {
@@ -41,6 +45,18 @@ export class ConnectGate {
 
   /** Lets every waiting attempt go at once (they find they are no longer wanted and return). */
   drain(): void {
-    for (const resolve of this.#waiting.splice(0)) resolve();
+    for (const resolve of this.#waiting.splice(0)) {
+      this.#active++;
+      resolve();
+    }
+  }
+
+  /** Wakes waiters while places are free under the limit as it is now (none: all of them). */
+  #wake(): void {
+    const limit = this.#limit();
+    while (this.#waiting.length > 0 && (limit <= 0 || this.#active < limit)) {
+      this.#active++;
+      this.#waiting.shift()?.();
+    }
   }
 }

@@ -119,6 +119,30 @@ describe("first connects in waves", () => {
     await manager.cleanup();
   });
 
+  it("applies a changed connectConcurrency to attempts already waiting", async () => {
+    const { network, manager } = setup({ connectConcurrency: 3 });
+    const all = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    for (const n of all) network.behave(url(n), { latencyMs: 100 });
+    await manager.initialize(all.map(url));
+    const done = manager.connect();
+    await settle();
+    const tried = () => all.filter((n) => (network.connection(url(n))?.connects ?? 0) > 0);
+    expect(tried()).toEqual([1, 2, 3]);
+    // Lowered while six wait: the three that settle make room for one.
+    manager.configure({ connectConcurrency: 1 });
+    await vi.advanceTimersByTimeAsync(110);
+    expect(tried()).toEqual([1, 2, 3, 4]);
+    // Raised: the next place that frees lets four go.
+    manager.configure({ connectConcurrency: 4 });
+    await vi.advanceTimersByTimeAsync(100);
+    expect(tried()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    await vi.advanceTimersByTimeAsync(500);
+    await done;
+    for (const n of all) expect(manager.getEndpointStatus(id(n))?.state).toBe("connected");
+    await manager.cleanup();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it("lets every first attempt go at once with connectConcurrency 0", async () => {
     const { network, manager } = setup({ connectConcurrency: 0 });
     for (const n of [1, 2, 3]) network.behave(url(n), { connect: "hang" });

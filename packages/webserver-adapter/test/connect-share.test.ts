@@ -25,7 +25,14 @@ function directory(count: number, share?: (configured: number) => number): Clust
 describe("ClusterEndpointDirectory.connectShare", () => {
   it("takes the coordinator's share when it has one", () => {
     expect(directory(5, (configured) => configured).connectShare(200)).toBe(200);
-    expect(directory(1, (configured) => configured / 4).connectShare(200)).toBe(50);
+    expect(directory(1, (configured) => configured / 3).connectShare(200)).toBe(67);
+  });
+
+  it("keeps a limit of one place at least, whatever the coordinator answers", () => {
+    expect(directory(1, () => 0).connectShare(200)).toBe(1);
+    expect(directory(1, () => -5).connectShare(200)).toBe(1);
+    // Not a number: the even part for each live instance instead.
+    expect(directory(4, () => Number.NaN).connectShare(200)).toBe(50);
   });
 
   it("without it, shares the first connects under way among the live instances, rounded up", () => {

@@ -69,8 +69,10 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
    * full gate's worth would reach the cloud as one burst. 0 (no limit) stays 0.
    */
   connectShare(configured: number): number {
+    if (configured <= 0) return configured;
+    // Whatever a coordinator answers, the gate keeps a limit of one place at least.
     const shared = this.coordinator.connectShare?.(configured);
-    if (shared !== undefined) return shared;
+    if (shared !== undefined && Number.isFinite(shared)) return Math.max(1, Math.ceil(shared));
     const instances = Math.max(1, this.coordinator.view().instances.length);
     return Math.ceil(configured / instances);
   }
