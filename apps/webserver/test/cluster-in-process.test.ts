@@ -98,15 +98,6 @@ describe.skipIf(!available)("cluster mode, in process", () => {
     ]);
   });
 
-  it("each instance opens its part of connectConcurrency: the cloud sees the sum", async () => {
-    await allHeld(["one", "two"]);
-    // Settled, each holds an even share and would take at the same moment as the other.
-    const shares = ["one", "two"].map((id) => servers.get(id)?.adapter.cluster?.connectShare?.(200));
-    expect(shares).toEqual([100, 100]);
-    // "one" started alone with all of it; handing half its endpoints to "two" applied its part.
-    expect(servers.get("one")?.adapter.manager.settings.connectConcurrency).toBe(100);
-  });
-
   it("concurrent adds of different URLs through two instances both land (compare-and-set retried)", async () => {
     const add = (id: string, token: string) =>
       fetch(new URL("/api/endpoints", servers.get(id)?.url), {

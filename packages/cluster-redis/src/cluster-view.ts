@@ -87,24 +87,6 @@ export function instancesView(
   }));
 }
 
-/**
- * How many instances take endpoints at once now: this one, and those of the others that tick
- * (`others`) holding no more than an even share of the `listed` endpoints. After a kill every
- * survivor is below its new share and takes at the same moment; an instance that joins is the
- * only one below, while the others hand it their excess.
- */
-export function takingNow(
-  others: readonly string[],
-  holders: ReadonlyMap<string, string>,
-  listed: number,
-): number {
-  // A list that does not divide evenly gives some instances one more.
-  const fair = Math.ceil(listed / (others.length + 1));
-  const counts = new Map<string, number>();
-  for (const holder of holders.values()) counts.set(holder, (counts.get(holder) ?? 0) + 1);
-  return 1 + others.filter((id) => (counts.get(id) ?? 0) <= fair).length;
-}
-
 /** A Redis URL without its password: `redis://user:***@host:6379/0`. */
 export function maskRedisUrl(url: string): string {
   try {

@@ -9,7 +9,7 @@ import type {
   ClusterView,
 } from "@xiaozhi-connect/webserver-adapter";
 import { type ClusterClock, sleep, systemClock } from "./clock.js";
-import { endpointsView, instancesView, listedView, takingNow, type ViewSource } from "./cluster-view.js";
+import { endpointsView, instancesView, listedView, type ViewSource } from "./cluster-view.js";
 import {
   type CoordinatorOptions,
   defaultHandoverBatch,
@@ -237,18 +237,6 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
         held: this.#holdings.held.size,
       }),
     };
-  }
-
-  /**
-   * This instance's part of `configured` first connects under way at once: an even part for each
-   * instance taking endpoints now (see {@link takingNow}), rounded up; `0` (no limit) stays `0`.
-   * The cloud sees the sum, so survivors that take a killed instance's endpoints together open
-   * one gate's worth between them, and a joiner taking hand-overs alone opens all of it.
-   */
-  connectShare(configured: number): number {
-    if (configured <= 0) return configured;
-    const taking = takingNow(this.#peers.ticking(), this.#holdings.holders, this.#list.ids.size);
-    return Math.ceil(configured / taking);
   }
 
   /**

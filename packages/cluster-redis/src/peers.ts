@@ -201,20 +201,13 @@ export class Peers {
     };
     const active = new Map<string, ReadonlySet<string>>();
     for (const [id, member] of this.live) {
-      if (this.#ticks(id, member)) active.set(id, avoids(member.avoid, member.avoidHosts));
+      if (id === this.options.self || this.isLeaving(id)) continue;
+      if (this.#redisNow - (member.deadline - member.ttl) <= staleAfter(member.ttl)) {
+        active.set(id, avoids(member.avoid, member.avoidHosts));
+      }
     }
     active.set(this.options.self, avoids(own.endpoints, own.hosts));
     return active;
-  }
-
-  /** The other instances {@link active} counts: live, still beating, not stopping. */
-  ticking(): string[] {
-    return [...this.live].filter(([id, member]) => this.#ticks(id, member)).map(([id]) => id);
-  }
-
-  #ticks(id: string, member: LiveMember): boolean {
-    if (id === this.options.self || this.isLeaving(id)) return false;
-    return this.#redisNow - (member.deadline - member.ttl) <= staleAfter(member.ttl);
   }
 
   /** {@link active} without the instances still joining: those that can take endpoints over now. */

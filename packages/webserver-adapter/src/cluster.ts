@@ -110,12 +110,6 @@ export interface ClusterCoordinator {
   endpoint(id: string, local: EndpointStatus | undefined): ClusterEndpointStatus | undefined;
   view(): ClusterView;
   /**
-   * This instance's part of `configured` first connects under way at once: the cloud sees the sum
-   * over every instance connecting at the same moment. Optional: without it each live instance
-   * opens an even part.
-   */
-  connectShare?(configured: number): number;
-  /**
    * Before a graceful stop closes the links: hands the endpoints held here to the other instances
    * (closing their links through `ClusterHost.drop` as it goes). Optional: without it, `stop`
    * lets everything go at once.

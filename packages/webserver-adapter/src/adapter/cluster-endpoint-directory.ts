@@ -63,20 +63,6 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
     return this.coordinator.entries as XiaozhiConfig["mcpEndpoint"];
   }
 
-  /**
-   * As the coordinator shares it; without a share of its own, an even part for each live instance,
-   * rounded up: when one instance dies, the others take its endpoints at once, and each opening a
-   * full gate's worth would reach the cloud as one burst. 0 (no limit) stays 0.
-   */
-  connectShare(configured: number): number {
-    if (configured <= 0) return configured;
-    // Whatever a coordinator answers, the gate keeps a limit of one place at least.
-    const shared = this.coordinator.connectShare?.(configured);
-    if (shared !== undefined && Number.isFinite(shared)) return Math.max(1, Math.ceil(shared));
-    const instances = Math.max(1, this.coordinator.view().instances.length);
-    return Math.ceil(configured / instances);
-  }
-
   runsHere(id: string): boolean {
     return this.coordinator.holds(id);
   }

@@ -266,16 +266,7 @@ export class ConfigApplier {
       this.#applied = true;
       this.#config = next;
       this.#strategyName = strategyName;
-      const settings = managerSettingsOf(connection);
-      const gate = settings.connectConcurrency;
-      manager.configure({
-        ...settings,
-        // Read at each apply: a takeover or a hand-over applies before its links start.
-        ...(gate !== undefined && directory.connectShare
-          ? { connectConcurrency: directory.connectShare(gate) }
-          : {}),
-        ...(strategy ? { strategy } : {}),
-      });
+      manager.configure({ ...managerSettingsOf(connection), ...(strategy ? { strategy } : {}) });
       factory.configure?.({ ...transportOptionsOf(connection) });
       health.configure?.(next.health ?? {});
       // Traffic is chosen among a service's replicas: that is where strategy and health apply.

@@ -81,12 +81,6 @@ export interface EndpointDirectory {
   touch(): void;
   /** In cluster mode, the instances and who holds what. */
   view(): ClusterView | undefined;
-  /**
-   * This process's part of `configured` first connects under way at once. The cloud sees the sum
-   * over every process that connects, so a cluster shares it among its instances; without this
-   * method the process takes all of it.
-   */
-  connectShare?(configured: number): number;
 }
 
 /** The endpoint list of the config file; this process runs every endpoint. */
