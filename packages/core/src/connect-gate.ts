@@ -24,8 +24,9 @@ export class ConnectGate {
   async run(attempt: () => Promise<void> | undefined): Promise<void> {
     const limit = this.#limit();
     if (limit <= 0 && this.#waiting.length === 0) return attempt();
-    // A waiter is woken with its place already counted.
-    if (this.#active >= limit && limit > 0) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    // In turn behind those already waiting; a waiter is woken with its place already counted.
+    if (this.#waiting.length > 0 || this.#active >= limit)
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
     else this.#active++;
     let held = true;
     const release = () => {
