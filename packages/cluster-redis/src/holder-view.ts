@@ -17,11 +17,16 @@ export class HolderView {
     this.#stale.add(id);
   }
 
-  /** Shows `id` held by `instance` (none when undefined) until the next refresh, which checks it. */
-  show(id: string, instance: string | undefined): void {
+  /**
+   * Shows `id` held by `instance` (none when undefined) until the next refresh, which checks it;
+   * true when that changed what it shows.
+   */
+  show(id: string, instance: string | undefined): boolean {
+    this.#stale.add(id);
+    if (this.holders.get(id) === instance) return false;
     if (instance === undefined) this.holders.delete(id);
     else this.holders.set(id, instance);
-    this.#stale.add(id);
+    return true;
   }
 
   /** Brings `holders` in line with `leases` for `listed`; true when what it shows changed. */

@@ -129,8 +129,9 @@ export class Holdings {
    * stops names who takes each.
    */
   released(message: Extract<ClusterMessage, { t: "released" }>, now: number): void {
+    let shown = false;
     for (const id of message.ids) {
-      if (this.holders.get(id) === message.by) this.#view.show(id, undefined);
+      if (this.holders.get(id) === message.by) shown = this.#view.show(id, undefined) || shown;
       // The one named to take it took it and let it go again (its share moved): nobody waits for it.
       if (this.#given.get(id)?.instance === message.by) this.#given.delete(id);
       this.#letGo.set(id, { by: message.by, at: now });
@@ -139,6 +140,8 @@ export class Holdings {
     for (const [instance, ids] of Object.entries(message.to ?? {})) {
       for (const id of ids) this.#given.set(id, { instance, by: message.by, at: now });
     }
+    // A view changes only with an event: a watcher's first look and the changes sent after it agree.
+    if (shown) this.options.emit("view");
   }
 
   /** What was handed over within `ms` before `now` and nobody holds yet, with who should take it. */
@@ -174,6 +177,7 @@ export class Holdings {
     if (running.length === 0 || !store) return;
     this.version++;
     for (const id of running) this.#view.show(id, undefined);
+    this.options.emit("view");
     try {
       await this.options.host()?.drop(running);
       await store.release(running, this.options.lease);
@@ -329,11 +333,13 @@ export class Holdings {
     if (next.lost.length > 0) await this.lose(next.lost);
     if (next.release.length > 0) {
       const running = next.release.filter((id) => this.held.has(id));
+      let shown = false;
       for (const id of next.release) {
         this.held.delete(id);
-        this.#view.show(id, undefined);
+        shown = this.#view.show(id, undefined) || shown;
         this.#unsure.add(id);
       }
+      if (shown) this.options.emit("view");
       const gaveUp = next.release.filter((id) => unservable.has(id));
       if (gaveUp.length > 0) {
         this.options.watch.gaveUp(gaveUp, now);

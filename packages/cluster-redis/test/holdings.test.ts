@@ -6,7 +6,7 @@ import { MemoryRedis } from "./memory-redis.js";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-function holdingsOf(redis: MemoryRedis, self: string): Holdings {
+function holdingsOf(redis: MemoryRedis, self: string, events: string[] = []): Holdings {
   const stores = redis.connect(self).stores();
   return new Holdings({
     self,
@@ -16,7 +16,7 @@ function holdingsOf(redis: MemoryRedis, self: string): Holdings {
     watch: new LinkWatch(2000),
     leases: () => stores.leases,
     host: () => undefined,
-    emit: () => {},
+    emit: (event) => events.push(event),
     publish: async () => {},
     now: () => redis.time(),
     wake: () => {},
@@ -44,6 +44,25 @@ describe("Holdings: endpoints a stopping instance hands over", () => {
     expect([...a.given(0, 3000)]).toEqual([["e1", "a"]]);
     // After a few ticks what was not taken goes back to the usual plan.
     expect([...a.given(3001, 3000)]).toEqual([]);
+  });
+});
+
+describe("Holdings: what the view shows", () => {
+  it("says the view changed when a release heard from another instance shows an endpoint unheld, and only then", async () => {
+    const redis = new MemoryRedis(new FakeClock());
+    await redis.connect("c").stores().leases.acquire(["e1", "e2"], "c|1", 2000);
+    const events: string[] = [];
+    const a = holdingsOf(redis, "a", events);
+    await a.read(new Set(["e1", "e2"]), { has: () => true });
+    expect(a.holders.get("e1")).toBe("c");
+    events.length = 0;
+    // A watcher that looked now saw e1 unheld: the change is sent, or it would keep showing it so.
+    a.released({ t: "released", by: "c", ids: ["e1"] }, 0);
+    expect(a.holders.has("e1")).toBe(false);
+    expect(events).toEqual(["view"]);
+    // Nothing shown changes (e1 is unheld already, e3 was never c's): no event.
+    a.released({ t: "released", by: "c", ids: ["e1", "e3"] }, 10);
+    expect(events).toEqual(["view"]);
   });
 });
 
