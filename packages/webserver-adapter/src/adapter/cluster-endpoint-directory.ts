@@ -16,7 +16,11 @@ import type { DirectoryHost, EndpointDirectory } from "./endpoint-directory.js";
  */
 export class ClusterEndpointDirectory implements EndpointDirectory {
   #host: DirectoryHost | undefined;
-  /** What the dashboard was last shown of endpoints other instances run, to send only changes. */
+  /**
+   * What watchers were last sent of each endpoint, from here or from the feed (what runs here, and
+   * an endpoint as it leaves): the changes of endpoints other instances run are told from it. An
+   * endpoint that moves here and back while its holder's status stays the same is sent again.
+   */
   readonly #shown = new Map<string, EndpointStatus>();
 
   constructor(readonly coordinator: ClusterCoordinator) {}
@@ -114,6 +118,16 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
     this.coordinator.touch();
   }
 
+  sent(id: string, status: EndpointStatus | undefined): void {
+    // Nobody watching: what was shown is forgotten (as in `#refresh`); a later watcher starts afresh.
+    if (!this.#host?.feed.listening("endpoint")) {
+      this.#shown.clear();
+      return;
+    }
+    if (status) this.#shown.set(id, status);
+    else this.#shown.delete(id);
+  }
+
   view(): ClusterView {
     return this.coordinator.view();
   }
@@ -153,17 +167,20 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
       this.#shown.clear();
       return;
     }
+    const local = host.manager.getConnectionStatus();
+    const here = new Set(local.map((status) => status.id));
     const listed = new Set<string>();
-    for (const status of this.endpoints(host.manager.getConnectionStatus())) {
+    for (const status of this.endpoints(local)) {
       listed.add(status.id);
-      if (sameStatus(this.#shown.get(status.id), status)) continue;
+      // What runs here is sent by the feed as it changes (and recorded through `sent`).
+      if (here.has(status.id) || sameStatus(this.#shown.get(status.id), status)) continue;
       this.#shown.set(status.id, status);
-      if (!host.manager.getEndpointStatus(status.id)) host.feed.emit("endpoint", status);
+      host.feed.emit("endpoint", status);
     }
     for (const id of this.#shown.keys()) {
       if (listed.has(id)) continue;
       this.#shown.delete(id);
-      if (!host.manager.getEndpointStatus(id)) host.feed.emit("removed", { id });
+      if (!here.has(id)) host.feed.emit("removed", { id });
     }
     host.feed.emit("cluster", this.coordinator.view());
   }

@@ -79,6 +79,11 @@ export interface EndpointDirectory {
   reconnectElsewhere(id: string): Promise<boolean>;
   /** What runs here changed its status (a cluster publishes it on its next tick). */
   touch(): void;
+  /**
+   * The event feed sent watchers `status` of endpoint `id`, or its removal when undefined: a
+   * directory that sends the changes of endpoints run elsewhere tells them from what was sent.
+   */
+  sent(id: string, status: EndpointStatus | undefined): void;
   /** In cluster mode, the instances and who holds what. */
   view(): ClusterView | undefined;
 }
@@ -158,6 +163,8 @@ export class FileEndpointDirectory implements EndpointDirectory {
   }
 
   touch(): void {}
+
+  sent(): void {}
 
   view(): undefined {
     return undefined;

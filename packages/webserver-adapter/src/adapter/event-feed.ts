@@ -92,7 +92,9 @@ export class EventFeed {
         const status = manager.getEndpointStatus(id);
         if (!status) continue;
         directory.touch();
-        this.emit("endpoint", directory.endpoint(id, status) ?? status);
+        const shown = directory.endpoint(id, status) ?? status;
+        directory.sent(id, shown);
+        this.emit("endpoint", shown);
       }
     };
     const publish = ({ id }: { id: string }) => {
@@ -139,6 +141,7 @@ export class EventFeed {
         directory.touch();
         // Handed to another instance, it stays in the cluster's list.
         const elsewhere = directory.endpoint(id, undefined);
+        directory.sent(id, elsewhere);
         if (elsewhere) this.emit("endpoint", elsewhere);
         else this.emit("removed", { id });
       }),
