@@ -60,21 +60,23 @@ export async function converged(
   const left = () => Math.max(1000, deadline - Date.now());
   let why = "";
   // Bounded by the deadline: each round waits on events, not on time.
+  const isHeld = (e: EndpointRow) => e.connected && e.instance !== null && ids.includes(e.instance);
   for (let round = 0; round < 100 && Date.now() < deadline; round++) {
     for (const node of nodes) {
       await untilView(
         node.server?.url ?? "",
-        ({ endpoints }) =>
-          [...endpoints.values()].every(
-            (e) => e.connected && e.instance !== null && ids.includes(e.instance),
-          ),
+        ({ endpoints }) => [...endpoints.values()].every(isHeld),
         left(),
         `${node.id}'s view of every endpoint held`,
+        ({ endpoints }) =>
+          JSON.stringify(
+            [...endpoints.values()].filter((e) => !isHeld(e)).map((e) => [e.id, e.state, e.instance]),
+          ),
       ).catch(async (error: Error) => {
         const response = await fetch(new URL("/api/endpoints", node.server?.url));
         const { endpoints } = (await response.json()) as { endpoints: EndpointRow[] };
-        const off = endpoints.filter((e) => !e.connected || e.instance === null || !ids.includes(e.instance));
-        throw new Error(`${error.message}: ${JSON.stringify(off.map((e) => [e.id, e.state, e.instance]))}`);
+        const off = endpoints.filter((e) => !isHeld(e)).map((e) => [e.id, e.state, e.instance]);
+        throw new Error(`${error.message}; the API shows ${JSON.stringify(off)}`);
       });
     }
     const views = await Promise.all(

@@ -23,21 +23,23 @@ export interface LiveView {
 /**
  * Follows a server's `/api/events` (the snapshot, then each change, as the dashboard does) until
  * `predicate` holds for what it has said; checked at every event, never by polling. Rejects with
- * `what` after `timeoutMs`. The stream is closed either way.
+ * `what` after `timeoutMs`, followed by what `explain` makes of the last view when given. The
+ * stream is closed either way.
  */
 export async function untilView(
   baseUrl: string,
   predicate: (view: LiveView) => boolean,
   timeoutMs: number,
   what: string,
+  explain?: (view: LiveView) => string,
 ): Promise<void> {
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new Error(`${what}: not within ${timeoutMs} ms`)),
-    timeoutMs,
-  );
   const endpoints = new Map<string, EndpointRow>();
   const view = { endpoints, cluster: null as ClusterRow | null };
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    const shown = explain ? `; the stream shows ${explain(view)}` : "";
+    controller.abort(new Error(`${what}: not within ${timeoutMs} ms${shown}`));
+  }, timeoutMs);
   try {
     const response = await fetch(new URL("/api/events", baseUrl), { signal: controller.signal });
     const reader = (response.body as ReadableStream<Uint8Array>)
