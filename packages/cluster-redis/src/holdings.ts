@@ -363,10 +363,13 @@ export class Holdings {
       await this.options.publish({ t: "released", by: self, ids: next.release });
     }
     let taken = next.adopt.length;
+    let shown = false;
     for (const id of next.adopt) {
       this.held.add(id);
-      this.#view.show(id, self);
+      shown = this.#view.show(id, self) || shown;
     }
+    // Before the acquire, which may fail: what the view shows changed already.
+    if (shown) this.options.emit("view");
     if (next.acquire.length > 0) {
       for (const id of next.acquire) this.#unsure.add(id);
       const got = await store.acquire(next.acquire, lease, leaseTtl);

@@ -63,8 +63,9 @@ export class Peers {
       if (known) this.#forget(id);
       return [id];
     });
-    const changed = joined.length > 0 || [...this.live.keys()].some((id) => !live.has(id));
-    for (const id of this.#remote.keys()) if (!live.has(id)) this.#forget(id);
+    let changed = joined.length > 0 || [...this.live.keys()].some((id) => !live.has(id));
+    // One that left while a read was under way may have come back into what is known of it.
+    for (const id of this.#remote.keys()) if (!live.has(id)) changed = this.#forget(id) || changed;
     for (const id of this.#leaving) if (!live.has(id)) this.#leaving.delete(id);
     const behind = new Set<string>();
     for (const [id, member] of live) {
@@ -151,13 +152,15 @@ export class Peers {
     this.#hostsUp.set(by, up);
   }
 
-  #forget(id: string): void {
+  /** Forgets what is known of instance `id`; true when the view showed what it ran. */
+  #forget(id: string): boolean {
     this.#leaving.delete(id);
-    this.#remote.delete(id);
+    const shown = this.#remote.delete(id);
     this.#hostsUp.delete(id);
     this.#versions.delete(id);
     this.#newest.delete(id);
     this.#gaps.delete(id);
+    return shown;
   }
 
   /** Another instance left. */

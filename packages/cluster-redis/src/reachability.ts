@@ -22,9 +22,11 @@ export class Reachability {
     return this.#reachable;
   }
 
-  /** Redis answered, without the view's notice (another instance holds this id). */
+  /** Redis answered, without the log line (another instance holds this id); the view shows it. */
   answered(): void {
+    if (this.#reachable) return;
     this.#reachable = true;
+    this.#changed();
   }
 
   /** A tick went through: `held` endpoints are held here. */

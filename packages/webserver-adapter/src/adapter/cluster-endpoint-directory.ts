@@ -120,7 +120,7 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
 
   sent(id: string, status: EndpointStatus | undefined): void {
     // Nobody watching: what was shown is forgotten (as in `#refresh`); a later watcher starts afresh.
-    if (!this.#host?.feed.listening("endpoint")) {
+    if (!this.#host || !watched(this.#host)) {
       this.#shown.clear();
       return;
     }
@@ -158,11 +158,7 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
     if (host.closed()) return;
     // With ten thousand endpoints this is a pass over all of them: only for someone watching (a
     // dashboard or an event stream); what a new watcher sees first comes from `endpoints()`.
-    if (
-      !host.feed.listening("endpoint") &&
-      !host.feed.listening("removed") &&
-      !host.feed.listening("cluster")
-    ) {
+    if (!watched(host)) {
       // What was shown is forgotten: a watcher that comes later starts from `endpoints()`.
       this.#shown.clear();
       return;
@@ -189,6 +185,11 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
     if (!this.#host) throw new XiaozhiError("NOT_CONFIGURED", "the adapter has not joined the cluster");
     return this.#host;
   }
+}
+
+/** Whether anyone follows the changes (a dashboard or an event stream). */
+function watched(host: DirectoryHost): boolean {
+  return host.feed.listening("endpoint") || host.feed.listening("removed") || host.feed.listening("cluster");
 }
 
 /** Whether a dashboard would show two statuses of one endpoint the same (field by field). */
