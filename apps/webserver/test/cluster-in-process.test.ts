@@ -10,7 +10,7 @@ import {
 } from "@xiaozhi-connect/webserver-adapter";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWebServer, type WebServer } from "../src/web-server.js";
-import { type EndpointRow, untilView } from "./live-view.js";
+import { type EndpointRow, followView, type LiveView, untilView } from "./live-view.js";
 import { inPage } from "./page-checks.js";
 import { redisAvailable, startRedis, type TestRedis } from "./redis-server.js";
 import { launchChromium } from "./run-server.js";
@@ -196,6 +196,54 @@ describe.skipIf(!available)("cluster mode, in process", () => {
       await adapter.cleanup();
     }
   });
+
+  it("dashboards left open follow endpoints moving to a new instance and back, and show what the API shows", async () => {
+    // One watcher on each instance: whichever lost endpoints to the new one, the other sees that
+    // move only through the changes it is sent of endpoints run elsewhere.
+    const followed = new Map(["one", "two"].map((id) => [id, followView(url(id))]));
+    const shown = (list: Iterable<EndpointRow>) =>
+      JSON.stringify([...list].map((e) => [e.id, e.instance, e.state, e.connected]).sort());
+    /** Each watcher shows what its instance's API shows (the cluster may still settle: a few looks). */
+    const agree = async (what: string) => {
+      for (const [id, watcher] of followed) {
+        let api = "";
+        for (let look = 0; look < 5; look++) {
+          api = shown(await rows(id));
+          const same = ({ endpoints }: LiveView) => shown(endpoints.values()) === api;
+          if (
+            await watcher.until(same, 3000, what).then(
+              () => true,
+              () => false,
+            )
+          )
+            break;
+        }
+        expect(shown(watcher.view.endpoints.values()), `${id}'s stream ${what}`).toBe(api);
+      }
+    };
+    const everyHeld = (on: readonly string[]) => (view: LiveView) =>
+      view.endpoints.size === tokens.length &&
+      [...view.endpoints.values()].every((e) => e.connected && on.includes(e.instance ?? ""));
+    try {
+      await start("three");
+      await untilView(
+        url("three"),
+        (view) =>
+          everyHeld(["one", "two", "three"])(view) &&
+          [...view.endpoints.values()].some((e) => e.instance === "three"),
+        20_000,
+        "three holding its share",
+      );
+      await agree("with three");
+      await servers.get("three")?.close();
+      servers.delete("three");
+      for (const watcher of followed.values())
+        await watcher.until(everyHeld(["one", "two"]), 20_000, "every endpoint back on one and two");
+      await agree("after three left");
+    } finally {
+      for (const watcher of followed.values()) watcher.close();
+    }
+  }, 90_000);
 
   it("a graceful stop hands the endpoints over and leaves no timers or sockets behind", async () => {
     await servers.get("two")?.close();

@@ -20,11 +20,97 @@ export interface LiveView {
   readonly cluster: ClusterRow | null;
 }
 
+/** A server's event stream, followed while a test needs it (as a dashboard left open is). */
+export interface FollowedView {
+  /** What the stream has said so far. */
+  readonly view: LiveView;
+  /**
+   * Resolves once `predicate` holds for what the stream has said, checked at every event, never by
+   * polling. Rejects with `what` after `timeoutMs`, followed by what `explain` makes of the view.
+   */
+  until(
+    predicate: (view: LiveView) => boolean,
+    timeoutMs: number,
+    what: string,
+    explain?: (view: LiveView) => string,
+  ): Promise<void>;
+  close(): void;
+}
+
+/** Follows a server's `/api/events` (the snapshot, then each change, as the dashboard does). */
+export function followView(baseUrl: string): FollowedView {
+  const controller = new AbortController();
+  const endpoints = new Map<string, EndpointRow>();
+  const view = { endpoints, cluster: null as ClusterRow | null };
+  const waiters = new Set<() => void>();
+  let seenSnapshot = false;
+  let ended: Error | undefined;
+  const wake = () => {
+    for (const waiter of waiters) waiter();
+  };
+  const apply = (event: string, payload: Record<string, unknown>) => {
+    if (event === "snapshot") {
+      seenSnapshot = true;
+      for (const e of payload.endpoints as EndpointRow[]) endpoints.set(e.id, e);
+      view.cluster = (payload.status as { cluster?: ClusterRow }).cluster ?? null;
+    } else if (event === "endpoint") endpoints.set(payload.id as string, payload as unknown as EndpointRow);
+    else if (event === "removed") endpoints.delete(payload.id as string);
+    else if (event === "cluster") view.cluster = payload as unknown as ClusterRow;
+  };
+  const read = async () => {
+    const response = await fetch(new URL("/api/events", baseUrl), { signal: controller.signal });
+    const reader = (response.body as ReadableStream<Uint8Array>)
+      .pipeThrough(new TextDecoderStream())
+      .getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the event stream ended");
+      buffer += value;
+      for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event && data) apply(event, JSON.parse(data));
+      }
+      if (seenSnapshot) wake();
+    }
+  };
+  read().catch((error: Error) => {
+    ended = controller.signal.aborted ? new Error("the stream was closed") : error;
+    wake();
+  });
+  return {
+    view,
+    until(predicate, timeoutMs, what, explain) {
+      return new Promise<void>((resolve, reject) => {
+        const done = (error?: Error) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          if (error) reject(error);
+          else resolve();
+        };
+        const check = () => {
+          if (seenSnapshot && predicate(view)) done();
+          else if (ended) done(new Error(`${what}: ${ended.message}`));
+        };
+        const timer = setTimeout(() => {
+          const shown = explain ? `; the stream shows ${explain(view)}` : "";
+          done(new Error(`${what}: not within ${timeoutMs} ms${shown}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    close: () => controller.abort(),
+  };
+}
+
 /**
- * Follows a server's `/api/events` (the snapshot, then each change, as the dashboard does) until
- * `predicate` holds for what it has said; checked at every event, never by polling. Rejects with
- * `what` after `timeoutMs`, followed by what `explain` makes of the last view when given. The
- * stream is closed either way.
+ * Follows a server's event stream until `predicate` holds for what it has said; rejects with `what`
+ * after `timeoutMs`, followed by what `explain` makes of the last view when given. The stream is
+ * closed either way.
  */
 export async function untilView(
   baseUrl: string,
@@ -33,45 +119,10 @@ export async function untilView(
   what: string,
   explain?: (view: LiveView) => string,
 ): Promise<void> {
-  const endpoints = new Map<string, EndpointRow>();
-  const view = { endpoints, cluster: null as ClusterRow | null };
-  const controller = new AbortController();
-  const timer = setTimeout(() => {
-    const shown = explain ? `; the stream shows ${explain(view)}` : "";
-    controller.abort(new Error(`${what}: not within ${timeoutMs} ms${shown}`));
-  }, timeoutMs);
+  const followed = followView(baseUrl);
   try {
-    const response = await fetch(new URL("/api/events", baseUrl), { signal: controller.signal });
-    const reader = (response.body as ReadableStream<Uint8Array>)
-      .pipeThrough(new TextDecoderStream())
-      .getReader();
-    let buffer = "";
-    let seenSnapshot = false;
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`${what}: the event stream ended`);
-      buffer += value;
-      for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (!event || !data) continue;
-        const payload = JSON.parse(data);
-        if (event === "snapshot") {
-          seenSnapshot = true;
-          for (const e of payload.endpoints as EndpointRow[]) endpoints.set(e.id, e);
-          view.cluster = payload.status.cluster ?? null;
-        } else if (event === "endpoint") endpoints.set(payload.id, payload);
-        else if (event === "removed") endpoints.delete(payload.id);
-        else if (event === "cluster") view.cluster = payload;
-      }
-      if (seenSnapshot && predicate(view)) return;
-    }
-  } catch (error) {
-    throw controller.signal.aborted ? controller.signal.reason : error;
+    await followed.until(predicate, timeoutMs, what, explain);
   } finally {
-    clearTimeout(timer);
-    controller.abort();
+    followed.close();
   }
 }
