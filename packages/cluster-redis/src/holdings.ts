@@ -129,9 +129,8 @@ export class Holdings {
    * stops names who takes each.
    */
   released(message: Extract<ClusterMessage, { t: "released" }>, now: number): void {
-    let shown = false;
+    const unheld = message.ids.filter((id) => this.holders.get(id) === message.by);
     for (const id of message.ids) {
-      if (this.holders.get(id) === message.by) shown = this.#view.show(id, undefined) || shown;
       // The one named to take it took it and let it go again (its share moved): nobody waits for it.
       if (this.#given.get(id)?.instance === message.by) this.#given.delete(id);
       this.#letGo.set(id, { by: message.by, at: now });
@@ -140,8 +139,7 @@ export class Holdings {
     for (const [instance, ids] of Object.entries(message.to ?? {})) {
       for (const id of ids) this.#given.set(id, { instance, by: message.by, at: now });
     }
-    // A view changes only with an event: a watcher's first look and the changes sent after it agree.
-    if (shown) this.options.emit("view");
+    this.#show(unheld, undefined);
   }
 
   /** What was handed over within `ms` before `now` and nobody holds yet, with who should take it. */
@@ -176,8 +174,7 @@ export class Holdings {
     const running = ids.filter((id) => this.held.delete(id));
     if (running.length === 0 || !store) return;
     this.version++;
-    for (const id of running) this.#view.show(id, undefined);
-    this.options.emit("view");
+    this.#show(running, undefined);
     try {
       await this.options.host()?.drop(running);
       await store.release(running, this.options.lease);
@@ -195,6 +192,16 @@ export class Holdings {
       to[instance] = ids;
     }
     await this.options.publish({ t: "released", by: this.options.self, ids: running, to });
+  }
+
+  /**
+   * Shows `ids` held by `instance` (none when undefined) ahead of a read. A view changes only with
+   * an event, so a watcher's first look and the changes sent after it agree.
+   */
+  #show(ids: readonly string[], instance: string | undefined): void {
+    let changed = false;
+    for (const id of ids) changed = this.#view.show(id, instance) || changed;
+    if (changed) this.options.emit("view");
   }
 
   /** Whether another process holds each of these leases now. */
@@ -333,13 +340,11 @@ export class Holdings {
     if (next.lost.length > 0) await this.lose(next.lost);
     if (next.release.length > 0) {
       const running = next.release.filter((id) => this.held.has(id));
-      let shown = false;
       for (const id of next.release) {
         this.held.delete(id);
-        shown = this.#view.show(id, undefined) || shown;
         this.#unsure.add(id);
       }
-      if (shown) this.options.emit("view");
+      this.#show(next.release, undefined);
       const gaveUp = next.release.filter((id) => unservable.has(id));
       if (gaveUp.length > 0) {
         this.options.watch.gaveUp(gaveUp, now);
@@ -363,13 +368,9 @@ export class Holdings {
       await this.options.publish({ t: "released", by: self, ids: next.release });
     }
     let taken = next.adopt.length;
-    let shown = false;
-    for (const id of next.adopt) {
-      this.held.add(id);
-      shown = this.#view.show(id, self) || shown;
-    }
-    // Before the acquire, which may fail: what the view shows changed already.
-    if (shown) this.options.emit("view");
+    for (const id of next.adopt) this.held.add(id);
+    // Before the acquire, which may fail.
+    this.#show(next.adopt, self);
     if (next.acquire.length > 0) {
       for (const id of next.acquire) this.#unsure.add(id);
       const got = await store.acquire(next.acquire, lease, leaseTtl);
