@@ -5,10 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { v8Flags } from "../apps/webserver/dist/v8-flags.js";
+import { launchEnv, v8Flags } from "../apps/webserver/dist/v8-flags.js";
 
 /** The V8 flags the `xiaozhi-connect` launcher and `pnpm start` run the server with. */
 export const launcherFlags = v8Flags;
+/** What the launcher adds to the server's environment (glibc's allocator settings), over this one's. */
+export const launcherEnv = { ...process.env, ...launchEnv };
 
 /** The middle value; for an even count, the mean of the two middle ones. */
 export function median(values) {
@@ -91,7 +93,7 @@ export function spawnServer(configPath) {
     {
       stdio: ["ignore", "pipe", "pipe"],
       env: {
-        ...process.env,
+        ...launcherEnv,
         XIAOZHI_LOG_LEVEL: "warn",
         XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "xz-bench-state-")),
       },

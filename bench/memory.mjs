@@ -3,7 +3,7 @@
 // heartbeat wheel) and the raw `ws` client baseline. Interleaved rounds; medians.
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { kib, launcherFlags, median, spawnCloud } from "./lib.mjs";
+import { kib, launcherEnv, launcherFlags, median, spawnCloud } from "./lib.mjs";
 
 const child = fileURLToPath(new URL("./memory-child.mjs", import.meta.url));
 const n = 1000;
@@ -11,9 +11,12 @@ const rounds = 3;
 
 const idleMs = 60_000;
 
-function measure(mode, template, flags = [], idle) {
+/** One child's figures; with `launcher`, run as the launcher runs the server (its flags and environment). */
+function measure(mode, template, { launcher = false, idle } = {}) {
+  const flags = launcher ? launcherFlags : [];
   const args = [...flags, "--expose-gc", child, mode, template, String(n), ...(idle ? [String(idle)] : [])];
   const out = execFileSync(process.execPath, args, {
+    env: launcher ? launcherEnv : process.env,
     encoding: "utf8",
     timeout: 240_000,
   });
@@ -29,13 +32,13 @@ export const memory = {
     try {
       for (let round = 0; round < rounds; round++) {
         for (const mode of ["ws", "product"]) samples[mode].push(measure(mode, cloud.url("TOKEN")));
-        samples.launcher.push(measure("product", cloud.url("TOKEN"), launcherFlags));
-        samples.wsLauncher.push(measure("ws", cloud.url("TOKEN"), launcherFlags));
+        samples.launcher.push(measure("product", cloud.url("TOKEN"), { launcher: true }));
+        samples.wsLauncher.push(measure("ws", cloud.url("TOKEN"), { launcher: true }));
       }
       // Idle CPU with the default heartbeat (every link pinged every 30 s), beside raw ws clients.
       idle = {
-        product: measure("product", cloud.url("TOKEN"), launcherFlags, idleMs).idleCore,
-        ws: measure("ws", cloud.url("TOKEN"), [], idleMs).idleCore,
+        product: measure("product", cloud.url("TOKEN"), { launcher: true, idle: idleMs }).idleCore,
+        ws: measure("ws", cloud.url("TOKEN"), { idle: idleMs }).idleCore,
       };
     } finally {
       await cloud.stop();

@@ -4,7 +4,7 @@
 //   instances: a tick when nothing changes, when an instance leaves and when one joins, from the
 //   lease table's index as the coordinator plans, beside the same by a pass over the list and one
 //   read of every lease (a map lookup per endpoint: the floor of any plan that reads the whole list).
-// - One instance at 10,000 endpoints as users run it (the launcher's V8 flags), the simulated cloud
+// - One instance at 10,000 endpoints as users run it (the launcher's V8 flags and environment), the simulated cloud
 //   in its own process: idle RSS and heap per endpoint (77 s after the last link opened, and a
 //   second after) beside the same at 1,000, idle CPU with the default heartbeat, cold start to all
 //   ready with how the connects spread, the paged `GET /api/endpoints`, and the dashboard's first
@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { assignEndpoints, LeaseTable, plan } from "@xiaozhi-connect/cluster-redis";
 import { dashboardAt } from "./dashboard.mjs";
-import { kib, launcherFlags, median, ms, spawnCloud, spawnServer } from "./lib.mjs";
+import { kib, launcherEnv, launcherFlags, median, ms, spawnCloud, spawnServer } from "./lib.mjs";
 
 const memoryChild = fileURLToPath(new URL("./memory-child.mjs", import.meta.url));
 const big = 10_000;
@@ -140,6 +140,7 @@ async function measureChild(mode, template, n, idle, rest, signal) {
     String(rest ?? 0),
   ];
   const { stdout } = await promisify(execFile)(process.execPath, args, {
+    env: launcherEnv,
     encoding: "utf8",
     timeout: 600_000,
     signal,

@@ -9,3 +9,13 @@
  * A module of its own, importing nothing, so that what reads the flags loads nothing else.
  */
 export const v8Flags: readonly string[] = ["--max-semi-space-size=4"];
+
+/**
+ * What the launcher line and `start -d` add to the server's environment: glibc's allocator with
+ * a fixed threshold of 128 KiB for serving a block from its own mapping. By default glibc raises
+ * that threshold (and the one for giving memory back) each time such a block is freed, after which
+ * blocks of that size come from its heaps and their pages stay with the process: over a long run
+ * of reconnects the server's RSS climbed 1–1.5 MiB in steps and kept them. Fixed, it stays level.
+ * Other C libraries ignore the variable. A value already in the environment of `start -d` is kept.
+ */
+export const launchEnv: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: "131072" };

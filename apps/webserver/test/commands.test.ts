@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { stateDir } from "../src/state.js";
-import { v8Flags } from "../src/v8-flags.js";
+import { launchEnv, v8Flags } from "../src/v8-flags.js";
 import { alive, childrenOf, demoTools, gone, main, spawnServer, waitForOutput } from "./run-server.js";
 
 const token = (name: string) => `tok-secret-${name}-eyJhbGciOiJIUzI1NiJ9`;
@@ -84,6 +84,10 @@ describe("the xiaozhi-connect command", () => {
     // It runs with the launcher's V8 flags (a small young generation: less memory per endpoint).
     expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toEqual(
       expect.arrayContaining([...v8Flags]),
+    );
+    // And with the launcher's environment (glibc's allocator giving back what it frees).
+    expect(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")).toEqual(
+      expect.arrayContaining(Object.entries(launchEnv).map(([name, value]) => `${name}=${value}`)),
     );
     // Started from a command that already returned, it runs on its own.
     expect(await cli(["start", "-d", "--port", "0"], env, dir)).toMatchObject({ code: 1 });
