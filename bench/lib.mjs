@@ -9,7 +9,7 @@ import { launchEnv, v8Flags } from "../apps/webserver/dist/v8-flags.js";
 
 /** The V8 flags the `xiaozhi-connect` launcher and `pnpm start` run the server with. */
 export const launcherFlags = v8Flags;
-/** What the launcher adds to the server's environment (glibc's allocator settings), over this one's. */
+/** What `start -d` and the systemd unit add to the server's environment (glibc's allocator), over this one's. */
 export const launcherEnv = { ...process.env, ...launchEnv };
 
 /** The middle value; for an even count, the mean of the two middle ones. */

@@ -11,7 +11,7 @@ const rounds = 3;
 
 const idleMs = 60_000;
 
-/** One child's figures; with `launcher`, run as the launcher runs the server (its flags and environment). */
+/** One child's figures; with `launcher`, run as `start -d` runs the server (its flags and environment). */
 function measure(mode, template, { launcher = false, idle } = {}) {
   const flags = launcher ? launcherFlags : [];
   const args = [...flags, "--expose-gc", child, mode, template, String(n), ...(idle ? [String(idle)] : [])];

@@ -4,11 +4,11 @@
 //   instances: a tick when nothing changes, when an instance leaves and when one joins, from the
 //   lease table's index as the coordinator plans, beside the same by a pass over the list and one
 //   read of every lease (a map lookup per endpoint: the floor of any plan that reads the whole list).
-// - One instance at 10,000 endpoints as users run it (the launcher's V8 flags and environment), the simulated cloud
-//   in its own process: idle RSS and heap per endpoint (77 s after the last link opened, and a
-//   second after) beside the same at 1,000, idle CPU with the default heartbeat, cold start to all
-//   ready with how the connects spread, the paged `GET /api/endpoints`, and the dashboard's first
-//   render and a reconnect storm.
+// - One instance at 10,000 endpoints as users run it (the launcher's V8 flags, the environment of
+//   `start -d`), the simulated cloud in its own process: idle RSS and heap per endpoint (77 s after
+//   the last link opened, and a second after) beside the same at 1,000, idle CPU with the default
+//   heartbeat, cold start to all ready with how the connects spread, the paged
+//   `GET /api/endpoints`, and the dashboard's first render and a reconnect storm.
 import { execFile } from "node:child_process";
 import { setMaxListeners } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";

@@ -13,12 +13,11 @@ const child = fileURLToPath(new URL("./soak-child.mjs", import.meta.url));
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
 
 export const soak = {
-  title:
-    "Soak: 100 endpoints, 30,000 drop-and-reconnect cycles, 300,000 tool calls (as the launcher runs it)",
+  title: "Soak: 100 endpoints, 30,000 drop-and-reconnect cycles, 300,000 tool calls (as start -d runs it)",
   onlyWhenNamed: true,
   async run() {
-    // Run as the launcher runs the server (its V8 flags and environment), so young-generation growth
-    // and the C allocator keeping what it could give back are not read as a leak.
+    // Run as `start -d` runs the server (the launcher's V8 flags, its environment), so young-generation
+    // growth and the C allocator keeping what it could give back are not read as a leak.
     const flags = [...launcherFlags, "--expose-gc"];
     const out = execFileSync(process.execPath, [...flags, child, "100", "300", "300000"], {
       env: launcherEnv,

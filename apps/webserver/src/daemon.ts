@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { Messages } from "./messages.js";
 import { CommandError, colors } from "./output.js";
 import { isAlive, logFileName, pidFileName, recordFileName, runningServer } from "./state.js";
-import { launchEnv, v8Flags } from "./v8-flags.js";
+import { v8Flags, withLaunchEnv } from "./v8-flags.js";
 
 // Beside this file once built; from the sources (tests read them), the built one.
 const main = fileURLToPath(
@@ -15,7 +15,7 @@ const main = fileURLToPath(
 /** The hidden flag a `start -d` child runs with: report over IPC, log to the file. */
 export const daemonChildFlag = "--daemon-child";
 
-export { launchEnv, v8Flags } from "./v8-flags.js";
+export { v8Flags } from "./v8-flags.js";
 
 /** Where a background server keeps its state, and how the command speaks about it. */
 export interface DaemonContext {
@@ -44,7 +44,7 @@ export async function startDaemon(
   const child = spawn(process.execPath, [...v8Flags, main, "start", ...args, daemonChildFlag], {
     detached: true,
     stdio: ["ignore", "ignore", "ignore", "ipc"],
-    env: { ...launchEnv, ...env },
+    env: withLaunchEnv(env),
   });
   const log = join(dir, logFileName);
   const outcome = await new Promise<{ ok: boolean; line: string }>((resolve) => {

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=4
 import "reflect-metadata";
 import { main } from "./cli.js";
 

@@ -11,11 +11,17 @@
 export const v8Flags: readonly string[] = ["--max-semi-space-size=4"];
 
 /**
- * What the launcher line and `start -d` add to the server's environment: glibc's allocator with
- * a fixed threshold of 128 KiB for serving a block from its own mapping. By default glibc raises
- * that threshold (and the one for giving memory back) each time such a block is freed, after which
- * blocks of that size come from its heaps and their pages stay with the process: over a long run
- * of reconnects the server's RSS climbed 1–1.5 MiB in steps and kept them. Fixed, it stays level.
- * Other C libraries ignore the variable. A value already in the environment of `start -d` is kept.
+ * What `start -d` adds to the server's environment, and the systemd unit in `docs/systemd` sets:
+ * glibc's allocator with a fixed threshold of 128 KiB for serving a block from a mapping of its
+ * own. By default glibc raises that threshold each time such a block is freed, and later blocks of
+ * that size then come from its heaps, whose pages stay with the process: over 30,000 reconnects the
+ * server's RSS climbed 1–2 MiB in steps and kept them. Fixed, it stays level. The launcher line
+ * does not set it: npm's shell wrapper of the command (Git Bash on Windows) cannot run a line
+ * that assigns a variable. Other C libraries ignore the variable.
  */
 export const launchEnv: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: "131072" };
+
+/** `env` with {@link launchEnv} added where it does not set those variables itself. */
+export function withLaunchEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...launchEnv, ...env };
+}

@@ -85,7 +85,7 @@ describe("the xiaozhi-connect command", () => {
     expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toEqual(
       expect.arrayContaining([...v8Flags]),
     );
-    // And with the launcher's environment (glibc's allocator giving back what it frees).
+    // And with the environment `start -d` adds (glibc's allocator at a fixed mmap threshold).
     expect(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")).toEqual(
       expect.arrayContaining(Object.entries(launchEnv).map(([name, value]) => `${name}=${value}`)),
     );
