@@ -9,7 +9,10 @@ import { launchEnv, v8Flags } from "../apps/webserver/dist/v8-flags.js";
 
 /** The V8 flags the `xiaozhi-connect` launcher and `pnpm start` run the server with. */
 export const launcherFlags = v8Flags;
-/** What `start -d` and the systemd unit add to the server's environment (glibc's allocator), over this one's. */
+/**
+ * The environment `start -d` and the systemd unit run the server with: this one, with glibc's
+ * allocator set as they set it.
+ */
 export const launcherEnv = { ...process.env, ...launchEnv };
 
 /** The middle value; for an even count, the mean of the two middle ones. */
