@@ -113,6 +113,39 @@ describe("dispatch and broadcast", () => {
     await manager.cleanup();
   });
 
+
+  it("with no deadline of its own, runs on the caller's signal: no timer, and only that signal ends it", async () => {
+    const { manager } = await connected(1);
+    const timersBefore = vi.getTimerCount();
+    const controller = new AbortController();
+    let seen: AbortSignal | undefined;
+    const pending = manager.dispatch(
+      (_c, signal) => {
+        seen = signal;
+        return new Promise(() => {});
+      },
+      { signal: controller.signal, timeout: 2 ** 31 - 1 },
+    );
+    await settle();
+    expect(seen).toBe(controller.signal);
+    expect(vi.getTimerCount()).toBe(timersBefore);
+    // Far past any deadline a timer could hold, it still runs.
+    let settled = false;
+    pending.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await vi.advanceTimersByTimeAsync(30 * 24 * 3600_000);
+    expect(settled).toBe(false);
+    controller.abort(new Error("caller gave up"));
+    await expect(pending).rejects.toThrow("caller gave up");
+    expect(manager.getEndpointStatus(id(1))?.inflight).toBe(0);
+    // Without a signal it still gets a timer, so a dispatch never runs unbounded by accident.
+    const unbounded = manager.dispatch(() => new Promise(() => {}), { timeout: 2 ** 31 - 1 });
+    unbounded.catch(() => {});
+    expect(vi.getTimerCount()).toBe(timersBefore + 1);
+    await manager.cleanup();
+  });
   it("broadcasts to every connected endpoint and reports each outcome", async () => {
     const { network, manager } = await connected(3);
     network.behave(url(2), { sendFails: true });

@@ -7,7 +7,10 @@ import type { ManagerSettings } from "./settings.js";
 import type { Candidate, Strategy } from "./strategy.js";
 
 export interface DispatchOptions {
-  /** Deadline for the whole dispatch including failovers, ms; default `dispatchTimeout`. */
+  /**
+   * Deadline for the whole dispatch including failovers, ms; default `dispatchTimeout`. From
+   * 2³¹ − 1 (the longest a timer waits, about 24.8 days) up there is none: only `signal` ends it.
+   */
   readonly timeout?: number;
   readonly signal?: AbortSignal;
   /** Affinity key passed to the strategy. */
@@ -17,6 +20,9 @@ export interface DispatchOptions {
 export type BroadcastResult<T> =
   | { readonly id: string; readonly url: string; readonly ok: true; readonly value: T }
   | { readonly id: string; readonly url: string; readonly ok: false; readonly error: unknown };
+
+/** The longest a timer waits, ms: from it up a dispatch has no deadline of its own. */
+const noDispatchDeadline = 2 ** 31 - 1;
 
 /** An operation run on one connection; `signal` aborts at the dispatch deadline. */
 export type ConnectionOperation<C, T> = (connection: C, signal: AbortSignal) => Promise<T>;
@@ -191,12 +197,15 @@ export class Dispatcher<C extends Connection> {
 
   #deadline(options: Omit<DispatchOptions, "key">) {
     const timeout = options.timeout ?? this.context.settings().dispatchTimeout;
+    const outer = options.signal;
+    // No deadline of its own: the caller's signal is the dispatch's, with no controller, timer or
+    // listener of ours (a call through a service asks for none, and this ran for every call).
+    if (timeout >= noDispatchDeadline && outer) return { signal: outer, dispose: () => {} };
     const controller = new AbortController();
     const timer = setTimeout(
       () => controller.abort(new XiaozhiError("TIMEOUT", `operation timed out after ${timeout} ms`)),
-      timeout,
+      Math.min(timeout, noDispatchDeadline),
     );
-    const outer = options.signal;
     const onAbort = () => controller.abort(outer?.reason ?? new XiaozhiError("ABORTED", "operation aborted"));
     if (outer?.aborted) onAbort();
     else outer?.addEventListener("abort", onAbort, { once: true });
