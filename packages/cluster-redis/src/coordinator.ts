@@ -270,6 +270,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       publish: (message) => this.#publish(message),
       // One at a time with the ticks: a renewal never races a release.
       exclusive: (job) => this.#loop.exclusive(job),
+      takes: (id) => this.#peers.live.has(id) && !this.#peers.isLeaving(id),
     });
   }
 

@@ -64,6 +64,11 @@ export interface DrainOptions {
   readonly handOver: (ids: readonly string[]) => Promise<void>;
   /** Whether another instance holds each of these now. */
   readonly taken: (ids: readonly string[]) => Promise<boolean>;
+  /**
+   * Whether an instance the endpoints go to still takes (ticks, and is not leaving itself); by
+   * default always. Once none does, no batch waits and none starts: the caller lets the rest go.
+   */
+  readonly taking?: () => boolean;
 }
 
 /**
@@ -75,11 +80,12 @@ export interface DrainOptions {
 export async function drain(options: DrainOptions): Promise<number> {
   const { clock, deadline } = options;
   const started = clock.now();
+  const taking = options.taking ?? (() => true);
   let handed = 0;
   let batches = 0;
   for (;;) {
     const left = options.held();
-    if (left.length === 0 || clock.now() >= deadline) return handed;
+    if (left.length === 0 || clock.now() >= deadline || !taking()) return handed;
     // Running late, the batches grow so the last fits before the deadline, rather than whatever
     // is left going at once when it comes.
     const perBatch = batches === 0 ? 0 : (clock.now() - started) / batches;
@@ -90,7 +96,7 @@ export async function drain(options: DrainOptions): Promise<number> {
     handed += part.length;
     if (options.held().length === 0) return handed;
     const until = Math.min(clock.now() + options.patienceMs, deadline);
-    while (clock.now() < until && !(await options.taken(part))) {
+    while (clock.now() < until && taking() && !(await options.taken(part))) {
       await sleep(clock, Math.min(options.pollMs, Math.max(0, until - clock.now())));
     }
   }
@@ -112,6 +118,8 @@ export interface HandOverAllOptions {
   readonly publish: (message: ClusterMessage) => Promise<void>;
   /** Runs a step between ticks. */
   readonly exclusive: <T>(job: () => Promise<T>) => Promise<T>;
+  /** Whether this instance is still among the live instances, and not leaving (see {@link DrainOptions.taking}). */
+  readonly takes: (instance: string) => boolean;
 }
 
 /**
@@ -125,6 +133,7 @@ export async function handOverAll(options: HandOverAllOptions): Promise<void> {
     await options.publish({ t: "leaving", by: options.self });
     // Worked out once: the shares the others see shift as they take batch after batch.
     const { owner, order } = handoverPlan(options.self, options.listed, options.active, holdings);
+    const takers = [...options.active.keys()].filter((id) => id !== options.self);
     const handed = await drain({
       clock: options.clock,
       batch: Math.max(options.batch, Math.ceil(order.length / drainSteps)),
@@ -134,8 +143,17 @@ export async function handOverAll(options: HandOverAllOptions): Promise<void> {
       held: () => order.filter((id) => holdings.held.has(id)),
       handOver: (ids) => options.exclusive(() => holdings.handOver(ids, owner)),
       taken: (ids) => holdings.taken(ids),
+      // Instances stopping together each hand to the others: once all of those are leaving too,
+      // nobody takes, and waiting would only hold every stop up to its deadline.
+      taking: () => takers.some(options.takes),
     });
-    logger.info({ endpoints: handed }, "cluster: handed the endpoints over before stopping");
+    const left = holdings.held.size;
+    logger.info(
+      { endpoints: handed, ...(left > 0 ? { left } : {}) },
+      left > 0 && !takers.some(options.takes)
+        ? "cluster: the other instances are stopping too; letting the rest go at once"
+        : "cluster: handed the endpoints over before stopping",
+    );
   } catch (error) {
     logger.warn(
       { err: (error as Error).message, endpoints: holdings.held.size },

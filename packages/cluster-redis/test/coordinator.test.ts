@@ -191,6 +191,27 @@ describe("the coordinator on a fake clock", () => {
     expect(leaving.logs).toContain("info cluster: handed the endpoints over before stopping");
   });
 
+  it("instances stopping together let go at once rather than wait for one another to take", async () => {
+    cluster = new TestCluster(ids(24));
+    for (const name of ["a", "b", "c"]) await cluster.start(name, { handoverBatch: 1 });
+    await cluster.waitFor(() => cluster.settled() && cluster.loads().join() === "8,8,8", 10_000, "three");
+    const started = cluster.clock.now();
+    const names = ["a", "b", "c"];
+    await cluster.until(Promise.all(names.map((name) => cluster.instance(name).coordinator.drain())));
+    // Each handed a batch before it heard the others leave, then stopped waiting: a batch a
+    // patience (two ticks) each would have taken the whole handover budget (3 s).
+    expect(cluster.clock.now() - started).toBeLessThanOrEqual(cluster.tickMs);
+    for (const name of names) {
+      const instance = cluster.instance(name);
+      expect(instance.host.running.size).toBeGreaterThanOrEqual(6);
+      expect(instance.logs).toContain(
+        "info cluster: the other instances are stopping too; letting the rest go at once",
+      );
+    }
+    for (const name of names) await cluster.stop(name);
+    expect(cluster.agents.overlapCount()).toBe(0);
+  });
+
   it("a joining instance gets its share a batch per tick from each, and only its share moves", async () => {
     cluster = new TestCluster(ids(24));
     for (const name of ["a", "b"]) await cluster.start(name, { handoverBatch: 1 });

@@ -18,6 +18,8 @@ async function drained(over: {
   pollMs?: number;
   n?: number;
   taken?: (since: number) => boolean;
+  /** Whether anyone still takes, asked with the time since the start. */
+  taking?: (since: number) => boolean;
   handOver?: (part: readonly string[], held: Set<string>) => void;
 }) {
   const fake = new FakeClock();
@@ -40,6 +42,7 @@ async function drained(over: {
     },
     // Asked with how long ago the last batch went.
     taken: async () => over.taken?.(clock.now() - start - (batches.at(-1)?.[0] ?? 0)) ?? false,
+    ...(over.taking ? { taking: () => over.taking?.(clock.now() - start) ?? true } : {}),
   }).then((handed) => {
     ended = clock.now() - start;
     return handed;
@@ -69,6 +72,17 @@ describe("drain", () => {
     });
     expect(handed).toBe(10);
     expect(ended).toBe(500);
+  });
+
+  it("stops at the first look that finds nobody left to take, and starts no batch then", async () => {
+    // The instances it hands to say at 400 ms that they are stopping too.
+    const { handed, ended, batches } = await drained({ deadline: 3000, taking: (since) => since < 400 });
+    expect(batches).toEqual([[0, 10]]);
+    expect(handed).toBe(10);
+    // The look at 600 ms (every 300 ms) saw it.
+    expect(ended).toBe(600);
+    const none = await drained({ deadline: 3000, taking: () => false });
+    expect(none).toMatchObject({ handed: 0, batches: [], ended: 0 });
   });
 
   it("hands the next batch over as soon as the last was taken", async () => {
