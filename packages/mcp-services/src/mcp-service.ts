@@ -154,13 +154,14 @@ export class McpService {
   async callTool(
     name: string,
     args: Record<string, unknown> | undefined,
-    signal: AbortSignal,
+    given: AbortSignal,
     extras: CallExtras = {},
   ): Promise<CallToolResult> {
     const client = this.#client;
     if (!client || this.#state !== "up") {
       throw new XiaozhiError("NOT_CONNECTED", `service ${this.name} is ${this.#state}`);
     }
+    const { signal, dispose } = callSignal(given);
     const { caller, onProgress } = extras;
     const token = onProgress === undefined ? undefined : `p${++this.#nextToken}`;
     const meta = {
@@ -180,6 +181,7 @@ export class McpService {
         { signal, timeout: noDeadline },
       )) as CallToolResult;
     } finally {
+      dispose();
       if (token !== undefined) this.#progress.delete(token);
     }
   }
@@ -296,4 +298,26 @@ function safeOrigin(url: string): string | undefined {
 
 function lastLines(text: string): string {
   return text.split("\n").slice(-5).join(" | ").slice(-600);
+}
+
+/** Signals calls were given, to tell a signal a caller shares between calls from a call's own. */
+const givenSignals = new WeakSet<AbortSignal>();
+const keep = () => {};
+
+/**
+ * The signal to hand the SDK for one call. The SDK adds an abort listener to the signal of every
+ * request and never removes it, which is harmless for a call's own signal (the usual case: an
+ * agent's request has one) but piles up on one shared by many calls. A signal seen before goes
+ * through a controller of this call's own, linked to it until the call ends.
+ */
+function callSignal(signal: AbortSignal): { signal: AbortSignal; dispose: () => void } {
+  if (!givenSignals.has(signal)) {
+    givenSignals.add(signal);
+    return { signal, dispose: keep };
+  }
+  const own = new AbortController();
+  const abort = () => own.abort(signal.reason);
+  if (signal.aborted) abort();
+  else signal.addEventListener("abort", abort, { once: true });
+  return { signal: own.signal, dispose: () => signal.removeEventListener("abort", abort) };
 }

@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -77,6 +78,22 @@ describe("McpServiceManager with real stdio services", () => {
       content: [{ type: "text", text: "5" }],
     });
     expect(manager.status().map((s) => s.state)).toEqual(["up", "up"]);
+  });
+
+  it("calls sharing one signal leave no listeners on it, and it still cancels them", async () => {
+    manager = new McpServiceManager({ calc: calc() });
+    await manager.start();
+    const shared = new AbortController();
+    for (let i = 0; i < 20; i++) {
+      expect(await manager.callTool("calc__add", { a: i, b: 1 }, { signal: shared.signal })).toMatchObject({
+        content: [{ type: "text", text: String(i + 1) }],
+      });
+    }
+    // At most the first call's stays: the SDK never removes the listener it adds to a request's signal.
+    expect(getEventListeners(shared.signal, "abort").length).toBeLessThanOrEqual(1);
+    const waiting = manager.callTool("calc__wait", {}, { signal: shared.signal });
+    shared.abort(new Error("gave up"));
+    await expect(waiting).rejects.toThrow("gave up");
   });
 
   it("neither lists nor runs a disabled tool", async () => {
