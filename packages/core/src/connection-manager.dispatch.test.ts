@@ -113,7 +113,6 @@ describe("dispatch and broadcast", () => {
     await manager.cleanup();
   });
 
-
   it("with no deadline of its own, runs on the caller's signal: no timer, and only that signal ends it", async () => {
     const { manager } = await connected(1);
     const timersBefore = vi.getTimerCount();
