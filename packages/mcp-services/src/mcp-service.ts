@@ -154,14 +154,14 @@ export class McpService {
   async callTool(
     name: string,
     args: Record<string, unknown> | undefined,
-    given: AbortSignal,
+    signal: AbortSignal,
     extras: CallExtras = {},
   ): Promise<CallToolResult> {
     const client = this.#client;
     if (!client || this.#state !== "up") {
       throw new XiaozhiError("NOT_CONNECTED", `service ${this.name} is ${this.#state}`);
     }
-    const { signal, dispose } = callSignal(given);
+    const request = callSignal(signal);
     const { caller, onProgress } = extras;
     const token = onProgress === undefined ? undefined : `p${++this.#nextToken}`;
     const meta = {
@@ -178,10 +178,10 @@ export class McpService {
           ...(Object.keys(meta).length === 0 ? {} : { _meta: meta }),
         },
         CallToolResultSchema,
-        { signal, timeout: noDeadline },
+        { signal: request.signal, timeout: noDeadline },
       )) as CallToolResult;
     } finally {
-      dispose();
+      request.dispose();
       if (token !== undefined) this.#progress.delete(token);
     }
   }
