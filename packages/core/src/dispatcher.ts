@@ -8,8 +8,9 @@ import type { Candidate, Strategy } from "./strategy.js";
 
 export interface DispatchOptions {
   /**
-   * Deadline for the whole dispatch including failovers, ms; default `dispatchTimeout`. From
-   * 2³¹ − 1 (the longest a timer waits, about 24.8 days) up there is none: only `signal` ends it.
+   * Deadline for the whole dispatch including failovers, ms; default `dispatchTimeout`. With a
+   * `signal`, 2³¹ − 1 (the longest a timer waits, about 24.8 days) or more means none: only the
+   * signal ends it. Without one, a longer deadline is cut to 2³¹ − 1.
    */
   readonly timeout?: number;
   readonly signal?: AbortSignal;
@@ -202,9 +203,10 @@ export class Dispatcher<C extends Connection> {
     // listener of ours (a call through a service asks for none, and this ran for every call).
     if (timeout >= noDispatchDeadline && outer) return { signal: outer, dispose: () => {} };
     const controller = new AbortController();
+    const after = Math.min(timeout, noDispatchDeadline);
     const timer = setTimeout(
-      () => controller.abort(new XiaozhiError("TIMEOUT", `operation timed out after ${timeout} ms`)),
-      Math.min(timeout, noDispatchDeadline),
+      () => controller.abort(new XiaozhiError("TIMEOUT", `operation timed out after ${after} ms`)),
+      after,
     );
     const onAbort = () => controller.abort(outer?.reason ?? new XiaozhiError("ABORTED", "operation aborted"));
     if (outer?.aborted) onAbort();

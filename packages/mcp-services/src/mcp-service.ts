@@ -18,6 +18,7 @@ import {
   type ToolCallOptions,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
+import { withoutLateCancels } from "./late-cancels.js";
 import { type ReplicaConfig, transportKind } from "./service-config.js";
 import { LineTooLongError, ServiceStdioTransport } from "./stdio-transport.js";
 
@@ -94,7 +95,8 @@ export class McpService {
     this.#state = "starting";
     this.#fatal = undefined;
     const client = new Client(this.#options.clientInfo ?? { name: "xiaozhi-connect", version: "0.0.0" });
-    const transport = this.#createTransport();
+    // A call's signal may abort after its answer came: the SDK would then cancel it all the same.
+    const transport = withoutLateCancels(this.#createTransport());
     this.#starting = client;
     this.#transport = transport;
     client.onerror = (error) => {
