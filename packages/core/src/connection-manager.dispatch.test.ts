@@ -145,6 +145,7 @@ describe("dispatch and broadcast", () => {
     expect(vi.getTimerCount()).toBe(timersBefore + 1);
     await manager.cleanup();
   });
+
   it("broadcasts to every connected endpoint and reports each outcome", async () => {
     const { network, manager } = await connected(3);
     network.behave(url(2), { sendFails: true });
