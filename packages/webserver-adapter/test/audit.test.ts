@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { endpointId } from "@xiaozhi-connect/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditTrail, describeConfigChange } from "../src/history/audit-trail.js";
@@ -118,6 +119,46 @@ describe("the audit trail", () => {
     const small = new AuditTrail({ keep: 3 });
     for (let i = 0; i < 5; i++) small.record({ action: `a${i}`, outcome: "ok" });
     expect(small.recent().map((e) => e.action)).toEqual(["a4", "a3", "a2"]);
+  }, 30_000);
+
+  it("names an endpoint by its id however a request named it, and records no change for a refused removal", async () => {
+    const lines: string[] = [];
+    const s = await Stack.start(
+      { mcpEndpoint: ["cloud:a", "cloud:b"] },
+      { audit: new AuditTrail({ sink: (line) => lines.push(line) }) },
+    );
+    stack = s;
+    const [a, b] = [endpointId(s.url("a")), endpointId(s.url("b"))];
+    const byUrl = (name: string) => encodeURIComponent(s.url(name));
+    expect((await s.api("POST", `/api/endpoints/${byUrl("a")}/reconnect`)).status).toBe(202);
+    const unknown = await s.api("POST", `/api/endpoints/${byUrl("nobody")}/reconnect`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toBe(`no endpoint ${endpointId(s.url("nobody"))}`);
+
+    // Removals nobody can make leave the file as it was, and the trail without a change.
+    const file = readFileSync(s.path, "utf8");
+    expect((await s.api("DELETE", "/api/endpoints/ep-000000000000")).status).toBe(404);
+    expect((await s.api("DELETE", `/api/endpoints/${byUrl("nobody")}`)).status).toBe(404);
+    expect(readFileSync(s.path, "utf8")).toBe(file);
+
+    // A removal by URL removes it: from the running list and from the file.
+    expect((await s.api("DELETE", `/api/endpoints/${byUrl("b")}`)).status).toBe(204);
+    expect(s.adapter.endpoints().map((e) => e.id)).toEqual([a]);
+    expect(s.readConfig().mcpEndpoint).toEqual([s.url("a")]);
+
+    const entries = ((await s.api("GET", "/api/audit")).body.entries as Entry[]).slice().reverse();
+    expect(entries.map(({ action, changes, outcome }) => ({ action, changes, outcome }))).toEqual([
+      { action: "start", changes: undefined, outcome: "applied" },
+      { action: "reconnect", changes: [{ what: "endpoint", name: a }], outcome: "ok" },
+      {
+        action: "reconnect",
+        changes: [{ what: "endpoint", name: endpointId(s.url("nobody")) }],
+        outcome: "refused",
+      },
+      { action: "config", changes: [{ what: "endpoint", change: "removed", name: b }], outcome: "applied" },
+    ]);
+    const everything = [...lines, ...s.responses, ...s.logs].join("\n");
+    expect(everything).not.toContain("tok-secret");
   }, 30_000);
 
   it("describes a change by names and ids, never by values, and sums up a large one", () => {

@@ -63,6 +63,21 @@ describe("the opt-in call log", () => {
     expect((await s.api("POST", "/api/call-log", { endpoint: "ep-000000000000" })).status).toBe(404);
   }, 30_000);
 
+  it("takes an endpoint by its URL too, and keeps and shows it by its id only", async () => {
+    const { s, a, b } = await start();
+    const on = await s.api("POST", "/api/call-log", { endpoint: s.url("b") });
+    expect(on.status).toBe(200);
+    expect(on.body.state.endpoint).toBe(endpointId(s.url("b")));
+    await a.callTool("calc__add", args);
+    await b.callTool("calc__add", { a: 1, b: 1 });
+    const logged = (await s.api("GET", "/api/call-log")).body;
+    expect(logged.state.endpoint).toBe(endpointId(s.url("b")));
+    expect(logged.entries.map((e: { endpoint: string }) => e.endpoint)).toEqual([endpointId(s.url("b"))]);
+    const unknown = await s.api("POST", "/api/call-log", { endpoint: s.url("nobody") });
+    expect(unknown.status).toBe(404);
+    expect(s.responses.join("\n")).not.toContain("tok-secret");
+  }, 30_000);
+
   it("is for signed-in users only where a token is set, on loopback too", async () => {
     const { s } = await start({ authToken: "the-bearer-token-0123456789" });
     expect((await s.api("GET", "/api/call-log")).status).toBe(401);

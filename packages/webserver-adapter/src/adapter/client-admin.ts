@@ -69,6 +69,7 @@ export class ClientAdmin {
         const clients = Array.isArray(raw.clients) ? (raw.clients as { name?: unknown }[]) : [];
         removed = clients.some((c) => c.name === name);
         if (removed) raw.clients = clients.filter((c) => c.name !== name);
+        return removed;
       }),
     );
     await settled;

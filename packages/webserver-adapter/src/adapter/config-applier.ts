@@ -166,17 +166,19 @@ export class ConfigApplier {
   /**
    * Within `serially`: edits the raw config, the file's when there is one (written atomically,
    * keeping every other field and comment, only once the new config is built), else the running
-   * one, and applies it.
+   * one, and applies it. An edit that returns false found nothing to change: nothing is written,
+   * applied or reported.
    */
-  change(edit: (raw: Record<string, unknown>) => void, source: ApplySource = "api"): Promise<Settling> {
+  change(edit: (raw: Record<string, unknown>) => unknown, source: ApplySource = "api"): Promise<Settling> {
     const file = this.parts.file;
     return this.#attempt(source, async () => {
       if (!file) {
         const raw = structuredClone(this.#config) as Record<string, unknown>;
-        edit(raw);
+        if (edit(raw) === false) return undefined;
         return this.#prepare(parseConfig(raw), source);
       }
       const draft = await file.draft(edit);
+      if (!draft.changed) return undefined;
       // Built before anything is written: a change that cannot run leaves the file as it was.
       const commit = await this.#prepare(draft.config, source);
       await draft.write();
@@ -184,15 +186,19 @@ export class ConfigApplier {
     });
   }
 
-  /** One attempt: build (which may throw, changing nothing), commit, and report how it ended. */
-  async #attempt(source: ApplySource, build: () => Promise<() => Settling>): Promise<Settling> {
-    let commit: () => Settling;
+  /**
+   * One attempt: build (which may throw, changing nothing), commit, and report how it ended. A
+   * build with nothing to commit (undefined) is no attempt: it is not reported.
+   */
+  async #attempt(source: ApplySource, build: () => Promise<(() => Settling) | undefined>): Promise<Settling> {
+    let commit: (() => Settling) | undefined;
     try {
       commit = await build();
     } catch (error) {
       this.#finish(source, error);
       throw error;
     }
+    if (commit === undefined) return settledNow;
     const settling = commit();
     this.#finish(source);
     return settling;

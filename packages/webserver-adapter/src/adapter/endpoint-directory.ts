@@ -32,8 +32,11 @@ export interface DirectoryHost {
   readonly hasFile: boolean;
   /** Runs `task` as one step of the config's serial line: no apply interleaves with it. */
   serially<T>(task: () => Promise<T>): Promise<T>;
-  /** Within `serially`: edits the raw config (the file's, or the running one) and applies it. */
-  change(edit: (raw: Record<string, unknown>) => void): Promise<Settling>;
+  /**
+   * Within `serially`: edits the raw config (the file's, or the running one) and applies it. An
+   * edit that returns false found nothing to change: nothing is written or applied.
+   */
+  change(edit: (raw: Record<string, unknown>) => unknown): Promise<Settling>;
   /** Within `serially`: applies `config` as the running one, without writing it anywhere. */
   apply(config: XiaozhiConfig): Promise<Settling>;
   /** Within `serially`: applies the running config again (the list or what runs here changed). */
@@ -133,10 +136,17 @@ export class FileEndpointDirectory implements EndpointDirectory {
       const configured = endpointEntries(host.config().mcpEndpoint).some((e) => entryIdOf(e) === id);
       // Not running and not in the running config: only the file can still list it.
       if (!running && !configured && !host.hasFile) return { settled: Promise.resolve(), running };
+      // Not in the file: nothing is written, and nothing is applied unless the running list has it
+      // (given by `replace`, or an edit of the file not followed yet).
       const change = await host.change((raw) => {
         listed = removeEndpointEntry(raw, id);
+        return listed;
       });
-      return { ...change, running };
+      if (listed || !configured) return { ...change, running };
+      const config = host.config();
+      const rest = endpointEntries(config.mcpEndpoint).filter((e) => entryIdOf(e) !== id);
+      const mcpEndpoint = rest as NonNullable<XiaozhiConfig["mcpEndpoint"]>;
+      return { ...(await host.apply({ ...config, mcpEndpoint })), running };
     });
     await settled;
     return listed || running;

@@ -107,6 +107,7 @@ export class ServiceAdmin {
     const { settled } = await this.applier.serially(() =>
       this.applier.change((raw) => {
         removed = removeServiceEntry(raw, name);
+        return removed;
       }),
     );
     await settled;

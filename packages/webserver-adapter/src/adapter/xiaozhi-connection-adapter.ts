@@ -13,7 +13,7 @@ import type {
 import { inject, injectable } from "tsyringe";
 import type { ClusterCoordinator } from "../cluster.js";
 import type { ConfigFile, ConfigStatus } from "../config/config-file.js";
-import { endpointToAdd } from "../config/endpoints.js";
+import { endpointIdOf, endpointToAdd } from "../config/endpoints.js";
 import type { XiaozhiConfig } from "../config/schema.js";
 import {
   ClockToken,
@@ -207,16 +207,14 @@ export class XiaozhiConnectionAdapter {
     return this.#directory.add(endpointToAdd(url, name));
   }
 
-  /** Closes an endpoint with 1000 and removes it from the list; false when unknown. */
-  removeEndpoint(id: string): Promise<boolean> {
-    return this.#directory.remove(id);
+  /** Closes an endpoint (by id or URL, as below) with 1000 and removes it; false when unknown. */
+  removeEndpoint(idOrUrl: string): Promise<boolean> {
+    return this.#directory.remove(endpointIdOf(idOrUrl));
   }
 
-  /**
-   * Drops and reopens one endpoint's link now; throws `UNKNOWN_ENDPOINT`. In cluster mode an
-   * endpoint held by another instance is reconnected there.
-   */
-  async reconnect(id: string): Promise<EndpointStatus> {
+  /** Drops and reopens a link now (elsewhere in a cluster); throws `UNKNOWN_ENDPOINT`. */
+  async reconnect(idOrUrl: string): Promise<EndpointStatus> {
+    const id = endpointIdOf(idOrUrl);
     if (!this.manager.getEndpointStatus(id)) {
       const status = this.#directory.endpoint(id, undefined);
       if (status && (await this.#directory.reconnectElsewhere(id))) return status;
@@ -224,8 +222,9 @@ export class XiaozhiConnectionAdapter {
     return this.manager.reconnect(id);
   }
 
-  /** Whether `id` names an endpoint (in cluster mode: of the cluster, wherever it runs). */
-  hasEndpoint(id: string): boolean {
+  /** Whether `idOrUrl` names an endpoint (in cluster mode: of the cluster, wherever it runs). */
+  hasEndpoint(idOrUrl: string): boolean {
+    const id = endpointIdOf(idOrUrl);
     return this.#directory.endpoint(id, this.manager.getEndpointStatus(id)) !== undefined;
   }
 

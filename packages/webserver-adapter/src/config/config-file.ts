@@ -52,6 +52,8 @@ export type ConfigRead = { readonly version: number } & (
 export interface ConfigDraft {
   /** The config the file will hold. */
   readonly config: XiaozhiConfig;
+  /** False when the change found nothing to change (it returned false): `write()` writes nothing. */
+  readonly changed: boolean;
   /** Writes it: atomically, and only what changed, so comments and formatting elsewhere stay. */
   write(): Promise<void>;
 }
@@ -169,10 +171,12 @@ export class ConfigFile {
   /**
    * Reads the file as it is now and applies `change` to its raw value (an edit not yet followed
    * survives, as do fields the schema does not know), validating the result; nothing is written
-   * until the draft's `write()`. Throws `INVALID_CONFIG` when the file on disk, or the change, is
-   * not valid. Drafts are meant one at a time (their writer serialises them).
+   * until the draft's `write()`. A change that returns false found nothing to change: its draft
+   * writes nothing, so a file that cannot be edited in place is not rewritten for nothing. Throws
+   * `INVALID_CONFIG` when the file on disk, or the change, is not valid. Drafts are meant one at a
+   * time (their writer serialises them).
    */
-  async draft(change: (raw: Record<string, unknown>) => void): Promise<ConfigDraft> {
+  async draft(change: (raw: Record<string, unknown>) => unknown): Promise<ConfigDraft> {
     const target = await realpath(this.path).catch(() => this.path);
     let current: string;
     try {
@@ -185,12 +189,13 @@ export class ConfigFile {
     }
     // Edit the raw value, not the parsed config: the schema drops fields it does not know.
     const before = parseText(current, this.format);
-    parseConfig(before);
+    const was = parseConfig(before);
     const raw = structuredClone(before) as Record<string, unknown>;
-    change(raw);
+    if (change(raw) === false) return { config: was, changed: false, write: async () => {} };
     const config = parseConfig(raw);
     return {
       config,
+      changed: true,
       write: async () => {
         // Only what changed is rewritten: comments and formatting elsewhere stay.
         const edited = editText(current, before, raw, this.format);
@@ -208,7 +213,7 @@ export class ConfigFile {
   }
 
   /** Drafts `change` and writes it at once; resolves with the new config. */
-  async update(change: (raw: Record<string, unknown>) => void): Promise<XiaozhiConfig> {
+  async update(change: (raw: Record<string, unknown>) => unknown): Promise<XiaozhiConfig> {
     const draft = await this.draft(change);
     await draft.write();
     return draft.config;

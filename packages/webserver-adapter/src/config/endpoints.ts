@@ -161,6 +161,18 @@ export function endpointEntries(value: unknown): unknown[] {
   return Array.isArray(value) ? [...value] : [value];
 }
 
+/** A URL has a scheme, as the URL parser reads it; an id (`ep-…`) has none. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the controls the URL parser drops.
+const hasScheme = /^[\u0000-\u0020]*[a-z][a-z\d+.\t\n\r-]*:/i;
+
+/**
+ * The id of an endpoint named either way the API takes it: an id as it is, a URL as the id of that
+ * URL. What is done with it (the file's edit, the audit, an error) then never holds a token.
+ */
+export function endpointIdOf(ref: string): string {
+  return hasScheme.test(ref) ? endpointId(ref) : ref;
+}
+
 /** The id of an `mcpEndpoint` entry (a URL or `{url,…}`), undefined for one without a URL. */
 export function entryIdOf(entry: unknown): string | undefined {
   const url = typeof entry === "string" ? entry : (entry as { url?: unknown } | null)?.url;

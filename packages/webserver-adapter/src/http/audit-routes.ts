@@ -1,5 +1,6 @@
 import type { Context, Hono } from "hono";
 import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
+import { endpointIdOf } from "../config/endpoints.js";
 import type { XiaozhiConfig } from "../config/schema.js";
 import { type AuditActor, type AuditTrail, describeConfigChange } from "../history/audit-trail.js";
 import { type HttpAuth, remoteAddress } from "./auth.js";
@@ -43,7 +44,9 @@ export function mountAudit(
         ...(match[1]
           ? {
               changes: [
-                { what: action === "reconnect" ? "endpoint" : "service", name: decode(match[1]) } as const,
+                action === "reconnect"
+                  ? ({ what: "endpoint", name: endpointIdOf(decode(match[1])) } as const)
+                  : ({ what: "service", name: decode(match[1]).slice(0, 100) } as const),
               ],
             }
           : {}),
@@ -112,10 +115,11 @@ function counts(config: XiaozhiConfig) {
   };
 }
 
+/** A path part as named: an endpoint's URL is turned into its id whole, so it is not cut first. */
 function decode(part: string): string {
   try {
-    return decodeURIComponent(part).slice(0, 100);
+    return decodeURIComponent(part);
   } catch {
-    return part.slice(0, 100);
+    return part;
   }
 }

@@ -1,6 +1,8 @@
+import { redact } from "@xiaozhi-connect/core";
 import type { Hono } from "hono";
 import { z } from "zod";
 import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
+import { endpointIdOf } from "../config/endpoints.js";
 import { maxCallLogMinutes } from "../history/call-log.js";
 
 const startBody = z.object({
@@ -10,7 +12,7 @@ const startBody = z.object({
     .min(1)
     .max(maxCallLogMinutes, `\`minutes\` is at most ${maxCallLogMinutes}`)
     .optional(),
-  endpoint: z.string({ error: "`endpoint` must be an endpoint id" }).optional(),
+  endpoint: z.string({ error: "`endpoint` must be an endpoint id or URL" }).optional(),
 });
 
 /**
@@ -30,10 +32,17 @@ export function mountCallLog(app: Hono, adapter: XiaozhiConnectionAdapter): void
         400,
       );
     }
-    const { endpoint, minutes } = parsed.data;
+    const { minutes } = parsed.data;
+    // Kept, shown and matched by its id: a URL given here is never echoed.
+    const endpoint = parsed.data.endpoint === undefined ? undefined : endpointIdOf(parsed.data.endpoint);
     if (endpoint !== undefined && !adapter.hasEndpoint(endpoint)) {
       return c.json(
-        { error: { code: "UNKNOWN_ENDPOINT", message: `no endpoint ${endpoint.slice(0, 100)}` } },
+        {
+          error: {
+            code: "UNKNOWN_ENDPOINT",
+            message: `no endpoint ${redact(endpoint.slice(0, 100))}`,
+          },
+        },
         404,
       );
     }

@@ -5,6 +5,7 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
+import { endpointIdOf } from "../config/endpoints.js";
 import { AuditTrail } from "../history/audit-trail.js";
 import { mountAudit } from "./audit-routes.js";
 import { HttpAuth } from "./auth.js";
@@ -165,15 +166,17 @@ export function createXiaozhiRoutes(
     return c.json({ endpoint }, 201);
   });
 
+  // An endpoint is named by its id or its URL; answers name it by its id, never by the URL.
   app.delete("/api/endpoints/:id", async (c) => {
-    const id = c.req.param("id");
-    if (!(await adapter.removeEndpoint(id))) return fail(c, 404, "UNKNOWN_ENDPOINT", `no endpoint ${id}`);
+    const id = endpointIdOf(c.req.param("id"));
+    if (!(await adapter.removeEndpoint(id)))
+      return fail(c, 404, "UNKNOWN_ENDPOINT", `no endpoint ${truncate(id)}`);
     return c.body(null, 204);
   });
 
   app.post("/api/endpoints/:id/reconnect", async (c) => {
-    const id = c.req.param("id");
-    if (!adapter.hasEndpoint(id)) return fail(c, 404, "UNKNOWN_ENDPOINT", `no endpoint ${id}`);
+    const id = endpointIdOf(c.req.param("id"));
+    if (!adapter.hasEndpoint(id)) return fail(c, 404, "UNKNOWN_ENDPOINT", `no endpoint ${truncate(id)}`);
     // Accepted now; the outcome arrives on the event stream.
     void adapter.reconnect(id).catch(() => {});
     return c.json({ accepted: true }, 202);
