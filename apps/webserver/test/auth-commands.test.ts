@@ -42,6 +42,20 @@ describe("`xiaozhi-connect password`", () => {
     expect(JSON.parse(readFileSync(config, "utf8")).webUI).toEqual({ port: 9999 });
   });
 
+  it("gives a JSON5 file back byte for byte when the password is set and removed again", async () => {
+    const json5 = join(dir, "xiaozhi.config.json5");
+    const text = `// mine\n{\n  mcpEndpoint: [\n    'wss://api.xiaozhi.me/mcp/?token=aaa', // 客厅\n  ],\n  webUI: { authToken: "some-long-token-value" },\n  mcpServers: {},\n}\n`;
+    writeFileSync(json5, text);
+    const set = await capture(["password", "--config", json5], env, dir, typed("hunter2-longpass\n"));
+    expect(set.code).toBe(0);
+    expect(readFileSync(json5, "utf8")).toMatch(
+      /\n {2}webUI: \{ authToken: "some-long-token-value", password: "scrypt:[^"]+" \},\n/,
+    );
+    const removed = await capture(["password", "--remove", "--config", json5], env, dir);
+    expect(removed.code).toBe(0);
+    expect(readFileSync(json5, "utf8")).toBe(text);
+  });
+
   it("refuses a short password and changes nothing", async () => {
     const before = readFileSync(config, "utf8");
     const short = await capture(["password", "--config", config], env, dir, typed("short\n"));

@@ -108,3 +108,61 @@ describe("writing a config file as its author wrote it", () => {
     expect(written).not.toContain("// comment");
   });
 });
+
+describe("setting then removing a property, as `password` and `password --remove` do", () => {
+  const hash = "scrypt:16384:8:1:salt:hash";
+  const set = (raw: Record<string, unknown>) => {
+    raw.webUI = { ...(raw.webUI as object), password: hash };
+  };
+  const unset = (raw: Record<string, unknown>) => {
+    delete (raw.webUI as Record<string, unknown>).password;
+  };
+  const files = [
+    [
+      "json5",
+      `// mine\n{\n  mcpEndpoint: [\n    '${a}', // 客厅\n  ],\n  webUI: { authToken: "some-long-token-value" },\n  mcpServers: {},\n}\n`,
+      `webUI: { authToken: "some-long-token-value", password: "${hash}" },`,
+    ],
+    [
+      "json5",
+      `{\n  mcpEndpoint: ['${a}'],\n  webUI: { authToken: 'some-long-token-value' }\n}\n`,
+      `webUI: { authToken: 'some-long-token-value', password: '${hash}' }\n`,
+    ],
+    [
+      "json",
+      `{\n  "mcpEndpoint": ["${a}"],\n  "webUI": {"authToken": "some-long-token-value"}\n}\n`,
+      `"webUI": {"authToken": "some-long-token-value", "password": "${hash}"}\n`,
+    ],
+    ["json5", `{ webUI: { port: 9999, }, }\n`, `{ webUI: { port: 9999, password: "${hash}", }, }\n`],
+    ["json", `{ "webUI": {} }`, `{ "webUI": { "password": "${hash}" } }`],
+  ] as const;
+
+  it("keeps a one-line object on its line and gives back the original bytes", () => {
+    for (const [format, text, line] of files) {
+      const added = write(text, format, set);
+      expect(added.preserved).toBe(true);
+      expect(added.text).toContain(line);
+      expect(write(added.text, format, unset).text).toBe(text);
+    }
+  });
+
+  it("ends an added line with a comma when the file's lists do, and not when they do not", () => {
+    const commas = `{\n  mcpEndpoint: [\n    '${a}',\n  ],\n  webUI: {\n    port: 9999,\n  },\n}\n`;
+    const bare = `{\n  mcpEndpoint: [\n    '${a}'\n  ],\n  webUI: {\n    port: 9999\n  }\n}\n`;
+    expect(write(commas, "json5", set).text).toContain(`    port: 9999,\n    password: '${hash}',\n  },`);
+    expect(write(bare, "json5", set).text).toContain(`    port: 9999,\n    password: '${hash}'\n  }`);
+    for (const text of [commas, bare]) {
+      expect(write(write(text, "json5", set).text, "json5", unset).text).toBe(text);
+    }
+    const empty = `{\n  mcpEndpoint: [\n    '${a}',\n  ],\n  webUI: {\n  },\n}\n`;
+    expect(write(empty, "json5", set).text).toContain(`  webUI: {\n    password: '${hash}',\n  },`);
+  });
+
+  it("adds two properties to one one-line object in one write", () => {
+    const text = `{\n  "webUI": { "port": 9999 }\n}\n`;
+    const both = write(text, "json", (raw) => {
+      raw.webUI = { port: 9999, authToken: "t", password: hash };
+    });
+    expect(both.text).toBe(`{\n  "webUI": { "port": 9999, "authToken": "t", "password": "${hash}" }\n}\n`);
+  });
+});

@@ -25,9 +25,10 @@ export function editText(
     const written = format === "json5" ? json5().stringify(next, null, 2) : JSON.stringify(next, null, 2);
     return { text: `${written}\n`, preserved: false };
   };
+  const parse = (text: string) => (require("jsonc-morph") as typeof import("jsonc-morph")).parse(text);
   let root: RootNode;
   try {
-    root = (require("jsonc-morph") as typeof import("jsonc-morph")).parse(original);
+    root = parse(original);
     // Both readers must agree on what the file says before it is edited in place.
     if (!same(root.toValue(), previous)) return anew();
   } catch {
@@ -35,7 +36,10 @@ export function editText(
   }
   const style = styleOf(root);
   for (const [path, value, insert] of differences([], previous, next)) {
-    if (!apply(root, path, value, insert, style)) return anew();
+    const outcome = apply(root, path, value, insert, style);
+    if (!outcome) return anew();
+    // An object was rewritten as text, so the tree no longer knows its insides: read it again.
+    if (outcome === "rewritten") root = parse(root.toString());
   }
   return { text: root.toString(), preserved: true };
 }
@@ -47,10 +51,21 @@ type Change = [path: Path, value: unknown, isArrayInsertion: boolean];
 interface Style {
   readonly unquotedKeys: boolean;
   readonly quote: "'" | '"';
+  /** Multi-line objects and arrays end with a comma. */
+  readonly trailingCommas: boolean;
 }
 
-/** Applies one change to the tree; false when its place cannot be found (the file is then written anew). */
-function apply(root: RootNode, path: Path, value: unknown, insert: boolean, style: Style): boolean {
+/**
+ * Applies one change to the tree: `"rewritten"` when it replaced an object's nodes with text (the
+ * tree must be parsed again), false when its place cannot be found (the file is then written anew).
+ */
+function apply(
+  root: RootNode,
+  path: Path,
+  value: unknown,
+  insert: boolean,
+  style: Style,
+): boolean | "rewritten" {
   const key = path.at(-1);
   const parent = path.length === 0 ? undefined : containerAt(root, path.slice(0, -1));
   if (key === undefined || !parent) return false;
@@ -61,10 +76,16 @@ function apply(root: RootNode, path: Path, value: unknown, insert: boolean, styl
     if (inline) node.asStringLitOrThrow().setRawValue(compact(value, style));
     else restyle(node, style);
   };
+  // An empty container has no comma style of its own: its first entry takes the file's.
+  const commas = (empty: boolean) => {
+    if (empty && style.trailingCommas && isMultiline(parent)) parent.setTrailingCommas(true);
+  };
   if ("elements" in parent) {
     if (typeof key !== "number") return false;
     if (insert) {
+      const empty = parent.elements().length === 0;
       settle(key >= parent.elements().length ? parent.append(added) : parent.insert(key, added));
+      commas(empty);
       return true;
     }
     const element = parent.elements()[key] as Node | undefined;
@@ -84,13 +105,49 @@ function apply(root: RootNode, path: Path, value: unknown, insert: boolean, styl
     return true;
   }
   if (!property) {
+    const line = isMultiline(parent) ? undefined : withProperty(parent, String(key), value, style);
+    if (line !== undefined) {
+      (parent.replaceWith("") as Node).asStringLitOrThrow().setRawValue(line);
+      return "rewritten";
+    }
+    const empty = parent.properties().length === 0;
     const made = parent.append(String(key), added) as ObjectProp;
     restyleName(made, style);
     settle(made.valueOrThrow());
+    commas(empty);
     return true;
   }
   restyle(replace(property.valueOrThrow(), value), style);
   return true;
+}
+
+function isMultiline(container: JsonObject | JsonArray): boolean {
+  return (container.children() as Node[]).some((child) => child.isNewline());
+}
+
+/**
+ * The text of a one-line object with `key` added at its end, still on one line (jsonc-morph would
+ * spread the object over lines): `{ a: 1 }` → `{ a: 1, key: value }`, `{}` → `{ key: value }`. Removing
+ * the property again gives the original text back. Undefined for an empty object holding comments.
+ */
+function withProperty(object: JsonObject, key: string, value: unknown, style: Style): string | undefined {
+  const children = object.children() as Node[];
+  const texts = children.map((child) => child.toString());
+  const entry = `${nameOf(key, style)}: ${compact(value, style)}`;
+  const last = (object.properties() as ObjectProp[]).at(-1);
+  if (!last) {
+    const inside = children.slice(1, -1);
+    return inside.every((child) => child.isWhitespace()) ? `{ ${entry} }` : undefined;
+  }
+  let at = last.childIndex();
+  let next = at + 1;
+  while (children[next]?.isTrivia()) next++;
+  // A trailing comma stays trailing: the entry goes after it, with one of its own.
+  if (children[next]?.isComma()) {
+    at = next;
+    texts[at] += ` ${entry},`;
+  } else texts[at] += `, ${entry}`;
+  return texts.join("");
 }
 
 /** The object or array at `path`, or undefined when the path leads elsewhere. */
@@ -165,7 +222,11 @@ function styleOf(root: RootNode): Style {
     }
   };
   visit(root as unknown as Node);
-  return { unquotedKeys: unquoted > quoted, quote: single > double ? "'" : '"' };
+  return {
+    unquotedKeys: unquoted > quoted,
+    quote: single > double ? "'" : '"',
+    trailingCommas: root.usesTrailingCommas(),
+  };
 }
 
 /** True for a key: the next thing written after it is the colon. */
@@ -208,14 +269,17 @@ function restyleName(property: ObjectProp, style: Style): void {
 function compact(value: unknown, style: Style): string {
   if (Array.isArray(value)) return `[${value.map((item) => compact(item, style)).join(", ")}]`;
   if (isObject(value)) {
-    const entries = Object.entries(value).map(([key, item]) => {
-      const name =
-        style.unquotedKeys && /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? key : quoted(key, style.quote);
-      return `${name}: ${compact(item, style)}`;
-    });
+    const entries = Object.entries(value).map(
+      ([key, item]) => `${nameOf(key, style)}: ${compact(item, style)}`,
+    );
     return entries.length ? `{ ${entries.join(", ")} }` : "{}";
   }
   return typeof value === "string" ? quoted(value, style.quote) : JSON.stringify(value);
+}
+
+/** A key as the file writes keys: bare when it can be and the file's keys are, else quoted. */
+function nameOf(key: string, style: Style): string {
+  return style.unquotedKeys && /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? key : quoted(key, style.quote);
 }
 
 function isContainer(value: unknown): boolean {
