@@ -156,9 +156,20 @@ async function cli(argv) {
     ? join(prefix, "bin")
     : join(execFileSync("npm", ["prefix", "--global"], { encoding: "utf8" }).trim(), "bin");
   console.log(`installed ${app}@${version}: ${join(bin, "xiaozhi-connect")}`);
-  console.log(
-    "try: xiaozhi-connect --help   (remove it with: npm uninstall --global @xiaozhi-connect/webserver)",
-  );
+  console.log(`try: xiaozhi-connect --help   (remove it with: ${uninstallHint(prefix)})`);
+}
+
+/**
+ * The command that removes what `npmInstall` put into `prefix` (npm's own global prefix when
+ * undefined): without the same `--prefix`, npm would look in its default global folder instead.
+ */
+export function uninstallHint(prefix) {
+  return ["npm", "uninstall", "--global", ...(prefix ? ["--prefix", shellWord(prefix)] : []), app].join(" ");
+}
+
+/** `text` as one word of a POSIX shell: bare when it can be, else in single quotes. */
+function shellWord(text) {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -78,6 +78,8 @@ describe("the packages as npm users get them", () => {
     const prefix = mkdtempSync(join(tmpdir(), "xz-global-"));
     const installed = run(process.execPath, [installer, "--tarballs", packs, "--prefix", prefix], root);
     expect(installed).toMatch(`installed @xiaozhi-connect/webserver@`);
+    // The hint to remove it acts on the same prefix, not on npm's default global folder.
+    expect(installed).toContain(`npm uninstall --global --prefix ${prefix} @xiaozhi-connect/webserver`);
     // One global package: the app; the libraries are in its tree, not beside it.
     const global = join(prefix, "lib/node_modules");
     expect(readdirSync(join(global, "@xiaozhi-connect"))).toEqual(["webserver"]);
