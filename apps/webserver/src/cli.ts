@@ -95,10 +95,12 @@ export async function main(
       return 0;
     }
     // `start` is what a bare command runs off a terminal; any other first word must be a command,
-    // not an argument of `start` ("too many arguments for 'start'" helps nobody).
+    // not an argument of `start` ("too many arguments for 'start'" helps nobody). `help` is one,
+    // as the help screen lists it.
     const first = firstWord(argv);
     if (
       first !== undefined &&
+      first !== "help" &&
       !program.commands.some((c) => c.name() === first || c.aliases().includes(first))
     ) {
       program.error(`error: unknown command '${first}'`, { code: "commander.unknownCommand" });
@@ -108,7 +110,10 @@ export async function main(
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
-      if (error.code === "commander.help" || error.code === "commander.executeSubCommandAsync") return 0;
+      if (error.code === "commander.executeSubCommandAsync") return 0;
+      // `help` asked for is done; help printed because a group (`endpoint`) lacks its subcommand
+      // is a usage error, like an unknown subcommand.
+      if (error.code === "commander.help" && error.exitCode === 0) return 0;
       return 2;
     }
     if (error instanceof CommandError) {

@@ -1,3 +1,4 @@
+import { endpointId } from "@xiaozhi-connect/core";
 import type { Command } from "commander";
 import type { Cli } from "./cli.js";
 import {
@@ -21,6 +22,11 @@ export function manageCommands(program: Command, cli: Cli): void {
   const { env, m, out, json, globals, run } = cli;
   const where = (command: Command) => target(env, globals(command).config, m);
   const asJson = (command: Command) => (command.opts() as { json?: boolean }).json === true;
+  // An endpoint URL carries its token: commands name an endpoint by its id, never by what was typed.
+  const idOf = (command: Command) => {
+    const which = String(command.args[0]);
+    return which.startsWith("ep-") ? which : endpointId(which);
+  };
 
   const endpoint = program.command("endpoint").description(m.help.endpoint);
   endpoint
@@ -64,9 +70,9 @@ export function manageCommands(program: Command, cli: Cli): void {
     .description(m.help.endpointRemove)
     .action(
       run(async (command) => {
-        const which = String(command.args[0]);
-        await removeEndpoint(where(command), which);
-        out(m.manage.removed(which.startsWith("ep-") ? which : undefined));
+        const id = idOf(command);
+        await removeEndpoint(where(command), id);
+        out(m.manage.removed(id));
       }),
     );
   endpoint
@@ -74,8 +80,10 @@ export function manageCommands(program: Command, cli: Cli): void {
     .description(m.help.endpointReconnect)
     .action(
       run(async (command) => {
-        await reconnectEndpoint(where(command), String(command.args[0]));
-        out(m.manage.reconnecting(String(command.args[0])));
+        // By id: a URL, token and all, would otherwise travel in the request path.
+        const id = idOf(command);
+        await reconnectEndpoint(where(command), id);
+        out(m.manage.reconnecting(id));
       }),
     );
 

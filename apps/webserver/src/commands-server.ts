@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { InvalidArgumentError, Option } from "commander";
 import type { Cli } from "./cli.js";
+import { pageCount, pageNumber, pageSize, stateList, usageMessages } from "./cli-usage.js";
 import {
   api,
   type BudgetRow,
@@ -25,6 +26,7 @@ import { runningServer, runningServers, stateDir } from "./state.js";
 /** `start`, `stop`, `restart`, `status` and `logs`: the server of the config the lookup picks. */
 export function serverCommands(program: Command, cli: Cli): void {
   const { env, m, out, json, globals, run } = cli;
+  const u = usageMessages(cli.locale);
   /** The config the lookup picks for a command, and the state directory of its server. */
   const resolved = (command: Command) => {
     const path = findConfig(globals(command).config, env).path ?? null;
@@ -128,9 +130,9 @@ export function serverCommands(program: Command, cli: Cli): void {
     .command("status")
     .description(m.help.status)
     .option("--json", m.help.json)
-    .option("--page <n>", m.help.page, positive(m), 1)
-    .option("--per-page <n>", m.help.perPage, positive(m), 50)
-    .option("--state <states>", m.help.stateFilter)
+    .option("--page <n>", m.help.page, pageNumber(u), 1)
+    .option("--per-page <n>", m.help.perPage, pageSize(u), 50)
+    .option("--state <states>", m.help.stateFilter, stateList(u))
     .action(
       run(async (command) => {
         const { dir, path } = resolved(command);
@@ -160,12 +162,13 @@ export function serverCommands(program: Command, cli: Cli): void {
           return 0;
         }
         // One page and the counts of all: ten thousand endpoints are a summary, not a screenful.
-        const perPage = Math.min(o.perPage, 1000);
+        const { perPage } = o;
         const offset = (o.page - 1) * perPage;
+        // The API takes at most nine digits; any page that far out is past the end anyway.
         const page = await api<EndpointPage>(
           where,
           "GET",
-          `/api/endpoints?offset=${offset}&limit=${perPage}${o.state ? `&state=${encodeURIComponent(o.state)}` : ""}`,
+          `/api/endpoints?offset=${Math.min(offset, 999_999_999)}&limit=${perPage}${o.state ? `&state=${encodeURIComponent(o.state)}` : ""}`,
         );
         const endpoints = page.endpoints;
         out(m.server.runningLine(state("running", m.states.running), record.pid, record.url, status.version));
@@ -183,7 +186,11 @@ export function serverCommands(program: Command, cli: Cli): void {
         if (page.summary.total === 0) out(m.manage.noEndpoints);
         else {
           if (endpoints.length) out(endpointTable(endpoints, m, status.toolBudget));
-          if (page.total > endpoints.length || o.page > 1 || o.state) {
+          // Past the last page: say so, not "showing 4901–4900 of 3".
+          if (!endpoints.length && page.total > 0) {
+            const pages = pageCount(page.total, perPage);
+            out(colors.yellow(u.pastEnd(o.page, page.total, pages, o.state !== undefined)));
+          } else if (page.total > endpoints.length || o.page > 1 || o.state) {
             const next = offset + endpoints.length < page.total ? o.page + 1 : undefined;
             out(colors.dim(m.server.pageLine(offset + 1, offset + endpoints.length, page.total, next)));
           }
@@ -289,15 +296,6 @@ function summaryLine(summary: EndpointPage["summary"], m: Messages): string {
     .map(([name, n]) => ` · ${n} ${state(name, m.states[name as keyof Messages["states"]] ?? name)}`)
     .join("");
   return m.server.endpointSummary(summary.connected, summary.total, others);
-}
-
-/** A whole number from 1: a page or a page size. */
-function positive(m: Messages) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError(m.errors.badCount(value));
-    return parsed;
-  };
 }
 
 export function count(m: Messages) {
