@@ -14,7 +14,7 @@ describe("v8Flags", () => {
 
   it("are what `pnpm start` runs the server with", () => {
     const pkg = JSON.parse(read("../../../package.json"));
-    const flags = /&& node (.*) apps\/webserver\/dist\/main\.js$/.exec(pkg.scripts.start)?.[1];
+    const flags = /&& node (.*) apps\/webserver\/dist\/main\.js start$/.exec(pkg.scripts.start)?.[1];
     expect(flags).toBe(v8Flags.join(" "));
   });
 

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,6 +55,27 @@ describe("the switch, in process", () => {
       code: 1,
       err: `xiaozhi-connect: 找不到配置文件：${join(dir, "none.json")}\n`,
     });
+  });
+
+  it("runs `help`, and what `pnpm start` runs is `start`, on a terminal too", async () => {
+    const { dir, env } = scratch();
+    const help = await capture(["help"], env, dir, { terminal: true });
+    expect(help).toMatchObject({ code: 0 });
+    expect(help.out).toMatch(/^Usage: xiaozhi-connect \[options\] \[command\]/);
+    const group = await capture(["help", "endpoint"], env, dir);
+    expect(group).toMatchObject({ code: 0 });
+    expect(group.out).toMatch(/^Usage: xiaozhi-connect endpoint /);
+    // The README's first command: a bare command on a terminal prints help, so the scripts say `start`.
+    const root = join(import.meta.dirname, "../../..");
+    for (const [file, script] of [
+      ["package.json", /apps\/webserver\/dist\/main\.js(.*)$/],
+      ["apps/webserver/package.json", /dist\/main\.js(.*)$/],
+    ] as const) {
+      const start = JSON.parse(readFileSync(join(root, file), "utf8")).scripts.start as string;
+      const words = (script.exec(start)?.[1] ?? "").split(" ").filter(Boolean);
+      const run = await capture([...words, "--help"], env, dir, { terminal: true });
+      expect(run.out, file).toMatch(/^Usage: xiaozhi-connect start /);
+    }
   });
 
   it("answers xiaozhi-client's commands, aliases working, in either language", async () => {
