@@ -180,6 +180,13 @@ describe.skipIf(!available)("cluster mode: three instances, one Redis", () => {
     // A new instance joins: about a third of the endpoints move to it, and no others.
     const before = new Map((await rows(instances[0] as Instance)).map((e) => [e.id, e.instance]));
     instances.push(await start("d"));
+    // Every endpoint is held once before the joiner takes anything too: wait for its share.
+    await untilView(
+      instances[0]?.server.url ?? "",
+      ({ endpoints }) => [...endpoints.values()].filter((e) => e.instance === "d").length === 4,
+      15_000,
+      "the new instance holding its share",
+    );
     await untilViewsAgree(["a", "c", "d"]);
     await watch.until(heldOnce, 10_000, "every endpoint held once after the join");
     const after = await rows(instances[0] as Instance);
