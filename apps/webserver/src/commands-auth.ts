@@ -44,7 +44,10 @@ export function authCommands(program: Command, cli: Cli): void {
         if ((command.opts() as { remove?: boolean }).remove) {
           await editFile({ kind: "file", path, m }, (raw) => {
             const webUI = raw.webUI as Record<string, unknown> | undefined;
-            if (webUI) delete webUI.password;
+            if (webUI?.password === undefined) return false;
+            delete webUI.password;
+            // A `webUI` the password was set into goes with it: set and removed, the file is as it was.
+            if (Object.keys(webUI).length === 0) delete raw.webUI;
           });
           out(m.auth.removed);
           return;

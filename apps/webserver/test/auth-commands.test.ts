@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -54,6 +54,16 @@ describe("`xiaozhi-connect password`", () => {
     const removed = await capture(["password", "--remove", "--config", json5], env, dir);
     expect(removed.code).toBe(0);
     expect(readFileSync(json5, "utf8")).toBe(text);
+    // Without a `webUI` at all, too; and a removal with no password set writes nothing.
+    const bare = `{\n  mcpEndpoint: [],\n}\n`;
+    writeFileSync(json5, bare);
+    await capture(["password", "--config", json5], env, dir, typed("hunter2-longpass\n"));
+    expect(readFileSync(json5, "utf8")).toMatch(/webUI/);
+    await capture(["password", "--remove", "--config", json5], env, dir);
+    expect(readFileSync(json5, "utf8")).toBe(bare);
+    const since = statSync(json5).ino;
+    expect((await capture(["password", "--remove", "--config", json5], env, dir)).code).toBe(0);
+    expect(statSync(json5).ino).toBe(since);
   });
 
   it("refuses a short password and changes nothing", async () => {
