@@ -58,7 +58,7 @@ describe("a xiaozhi-client user's config, as it is", () => {
       parseConfig({
         mcpServers: {
           a: { command: "node", args: ["./x.js", "../y.py", "tool.ts", "-y", "pkg/name", "/abs/z.js"] },
-          b: { command: "./bin/run", args: [], cwd: "sub" },
+          b: { command: "./bin/run", args: ["./x.js", "tool.ts", "../y.py"], cwd: "sub" },
           c: { url: "http://127.0.0.1:1/mcp" },
         },
       }),
@@ -76,8 +76,14 @@ describe("a xiaozhi-client user's config, as it is", () => {
       ],
       cwd: "/home/me/.xiaozhi-client",
     });
+    // With a `cwd` of its own, its relative paths are read from there.
     expect(services.b).toMatchObject({
-      command: "/home/me/.xiaozhi-client/bin/run",
+      command: "/home/me/.xiaozhi-client/sub/bin/run",
+      args: [
+        "/home/me/.xiaozhi-client/sub/x.js",
+        "/home/me/.xiaozhi-client/sub/tool.ts",
+        "/home/me/.xiaozhi-client/y.py",
+      ],
       cwd: "/home/me/.xiaozhi-client/sub",
     });
     expect(services.c).toEqual({ url: "http://127.0.0.1:1/mcp" });

@@ -24,11 +24,14 @@ export function servicesOf(config: XiaozhiConfig, baseDir?: string): Record<stri
   const resolveEntry = (entry: ReplicaConfig): ReplicaConfig => {
     if (!("command" in entry)) return apiKey ? withModelScopeKey(entry, apiKey) : entry;
     if (baseDir === undefined) return entry;
+    // The service runs in its own `cwd` (itself taken from the config's folder) when it has one, and
+    // its relative paths are read from there, as its process would read them.
+    const cwd = entry.cwd === undefined ? baseDir : resolve(baseDir, entry.cwd);
     return {
       ...entry,
-      command: relativeToConfig(entry.command, baseDir),
-      ...(entry.args ? { args: entry.args.map((arg) => relativeToConfig(arg, baseDir)) } : {}),
-      cwd: entry.cwd === undefined ? baseDir : resolve(baseDir, entry.cwd),
+      command: relativeToConfig(entry.command, cwd),
+      ...(entry.args ? { args: entry.args.map((arg) => relativeToConfig(arg, cwd)) } : {}),
+      cwd,
     };
   };
   return Object.fromEntries(
