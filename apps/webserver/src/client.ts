@@ -373,3 +373,20 @@ export async function editFile(
     throw new CommandError(`${where.path}: ${describe(error, where.m)}`);
   }
 }
+
+/**
+ * Where the server of the config at `path` serves its dashboard when it runs: the config's `webUI`
+ * host and port (`$XIAOZHI_PORT` first, as `start` takes it), 127.0.0.1:9999 by default.
+ */
+export async function dashboardUrl(path: string | null, env: NodeJS.ProcessEnv): Promise<string> {
+  const webUI = path
+    ? await new ConfigFile(path).load().then(
+        (c) => c.webUI,
+        () => undefined,
+      )
+    : undefined;
+  const wildcard = !webUI?.host || webUI.host === "0.0.0.0" || webUI.host === "::";
+  const host = wildcard ? "127.0.0.1" : (webUI?.host as string);
+  const port = Number(env.XIAOZHI_PORT) || webUI?.port || 9999;
+  return `${webUI?.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}/`;
+}

@@ -1,7 +1,7 @@
 import { type McpClientConfig, newClientToken } from "@xiaozhi-connect/webserver-adapter";
 import type { Command } from "commander";
 import type { Cli } from "./cli.js";
-import { editFile, loadFile } from "./client.js";
+import { dashboardUrl, editFile, loadFile } from "./client.js";
 import type { Messages } from "./messages.js";
 import { findConfig } from "./options.js";
 import { CommandError, table } from "./output.js";
@@ -55,7 +55,7 @@ export function clientCommands(program: Command, cli: Cli): void {
           raw.clients = [...clients, entry];
         });
         const server = runningServer(stateDir(env, path));
-        out(m.clients.added(name, token, server?.url ?? "http://127.0.0.1:9999/").join("\n"));
+        out(m.clients.added(name, token, server?.url ?? (await dashboardUrl(path, env))).join("\n"));
       }),
     );
   client

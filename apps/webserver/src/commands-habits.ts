@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { Cli } from "./cli.js";
+import { dashboardUrl } from "./client.js";
 import { services, switchTool, tools } from "./commands-manage.js";
 import { logs } from "./commands-server.js";
 import { findConfig } from "./options.js";
@@ -98,8 +99,9 @@ export function habitCommands(program: Command, cli: Cli): void {
     .description(m.habits.ui)
     .action(
       run(async (command) => {
-        const running = runningServer(stateDir(env, configFile(command)));
-        answer(m.habits.uiAnswer(running?.url));
+        const path = configFile(command);
+        const running = runningServer(stateDir(env, path));
+        answer(m.habits.uiAnswer(running?.url ?? (await dashboardUrl(path, env)), running !== undefined));
       }),
     );
   program

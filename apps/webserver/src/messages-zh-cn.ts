@@ -316,10 +316,10 @@ export const zhCN: Messages = {
         ? "xiaozhi-connect 没有 config set。添加或移除接入点：xiaozhi-connect endpoint add 地址 / endpoint remove ID（保存后立即生效）"
         : `xiaozhi-connect 没有 config set：请直接编辑${file ? ` ${file} 中的` : "配置文件（xiaozhi-connect config path）中的"} ${fieldOf(key)}；保存后立即生效，可用 xiaozhi-connect config check 检查`,
     ui: "xiaozhi-client 的 ui：控制台始终开启",
-    uiAnswer: (url: string | undefined) =>
-      url
+    uiAnswer: (url: string, running: boolean) =>
+      running
         ? `xiaozhi-connect 没有 ui 命令：控制台始终开启，地址是 ${url}`
-        : "xiaozhi-connect 没有 ui 命令：服务器运行时控制台始终开启（xiaozhi-connect start -d，然后打开 http://127.0.0.1:9999/）",
+        : `xiaozhi-connect 没有 ui 命令：服务器运行时控制台始终开启（xiaozhi-connect start -d，然后打开 ${url}）`,
     create: "xiaozhi-client 的 create：告诉你改用什么",
     createAnswer:
       "xiaozhi-connect 没有项目模板：xiaozhi-connect config init 会写一份初始配置，任何 MCP 服务器都可以作为服务（配置中的 mcpServers）",

@@ -312,10 +312,10 @@ export const en = {
         ? "xiaozhi-connect has no config set. Add or remove endpoints with: xiaozhi-connect endpoint add URL / endpoint remove ID (saved and applied live)"
         : `xiaozhi-connect has no config set: edit ${fieldOf(key)}${file ? ` in ${file}` : " in the config (xiaozhi-connect config path)"}; a saved change applies live, and xiaozhi-connect config check validates it`,
     ui: "xiaozhi-client's ui: the dashboard is always on",
-    uiAnswer: (url: string | undefined) =>
-      url
+    uiAnswer: (url: string, running: boolean) =>
+      running
         ? `xiaozhi-connect has no ui command: the dashboard is always on, at ${url}`
-        : "xiaozhi-connect has no ui command: the dashboard is always on while the server runs (xiaozhi-connect start -d, then http://127.0.0.1:9999/)",
+        : `xiaozhi-connect has no ui command: the dashboard is always on while the server runs (xiaozhi-connect start -d, then ${url})`,
     create: "xiaozhi-client's create: answered with what to do instead",
     createAnswer:
       "xiaozhi-connect has no project templates: xiaozhi-connect config init writes a starter config, and services are any MCP server (mcpServers in the config)",

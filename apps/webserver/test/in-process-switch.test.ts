@@ -78,6 +78,18 @@ describe("the switch, in process", () => {
     }
   });
 
+  it("points `ui` and a new client at the dashboard where the config puts it", async () => {
+    const { dir, env } = scratch({ mcpEndpoint: [], webUI: { port: 39931 } });
+    const ui = await capture(["ui"], env, dir);
+    expect(ui.code).toBe(2);
+    expect(ui.err).toContain("then http://127.0.0.1:39931/)");
+    const added = await capture(["client", "add", "editor"], env, dir);
+    expect(added.code).toBe(0);
+    expect(added.out).toContain("http://127.0.0.1:39931/");
+    const elsewhere = await capture(["ui"], { ...env, XIAOZHI_PORT: "4000" }, dir);
+    expect(elsewhere.err).toContain("http://127.0.0.1:4000/");
+  });
+
   it("answers xiaozhi-client's commands, aliases working, in either language", async () => {
     const { dir, env } = scratch({
       mcpEndpoint: [],
