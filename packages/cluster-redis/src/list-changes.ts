@@ -66,7 +66,7 @@ export class ListChanges {
         if (change.writing && error.sent) change.maybeSent = true;
         change.writing = false;
         // Nothing reached Redis and nothing of this change is on its way: say so at once.
-        if (!error.sent && !change.maybeSent) throw unavailable(error.message, error);
+        if (!error.sent && !change.maybeSent) throw unavailable(outOfReach, error);
         step = { wait: this.options.retryMs };
       }
       if ("done" in step) {
@@ -92,7 +92,7 @@ export class ListChanges {
       );
     }
     throw unavailable(
-      failure ? (failure as Error).message : "the endpoint list kept changing under this change; try again",
+      failure ? outOfReach : "the endpoint list kept changing under this change; try again",
       failure,
     );
   }
@@ -141,6 +141,9 @@ export class ListChanges {
     }
   }
 }
+
+/** What a change refused for want of Redis says; the client's own words stay in the cause. */
+const outOfReach = "the cluster's Redis is out of reach: nothing was changed";
 
 function unavailable(message: string, cause: unknown): XiaozhiError {
   return new XiaozhiError("CLUSTER_UNAVAILABLE", message, cause === undefined ? {} : { cause });

@@ -68,7 +68,10 @@ describe("faults", () => {
     cluster.redis.down = true;
     await expect(
       cluster.until(cluster.instance("b").coordinator.update(add("x2"), { key: "add:x2" })),
-    ).rejects.toMatchObject({ code: "CLUSTER_UNAVAILABLE" });
+    ).rejects.toMatchObject({
+      code: "CLUSTER_UNAVAILABLE",
+      message: "the cluster's Redis is out of reach: nothing was changed",
+    });
     cluster.redis.down = false;
     await cluster.clock.advance(2 * cluster.leaseTtl);
     expect(cluster.redis.list?.entries).not.toContain("x2");
