@@ -1,7 +1,7 @@
 import { type McpClientConfig, newClientToken } from "@xiaozhi-connect/webserver-adapter";
 import type { Command } from "commander";
 import type { Cli } from "./cli.js";
-import { dashboardUrl, editFile, loadFile } from "./client.js";
+import { api, dashboardUrl, editFile, loadFile, target } from "./client.js";
 import type { Messages } from "./messages.js";
 import { findConfig } from "./options.js";
 import { CommandError, table } from "./output.js";
@@ -17,8 +17,8 @@ const list = (value: string | undefined) =>
         .filter(Boolean);
 
 /**
- * `client add|list|remove`: the MCP clients allowed on `/mcp`, kept in the config file (a running
- * server reads the change from the file at once). `stdio`: the running server's `/mcp` on
+ * `client add|list|remove`: the MCP clients allowed on `/mcp`, kept in the config file; added and
+ * removed through the running server when there is one, so the change holds when the command returns. `stdio`: the running server's `/mcp` on
  * stdin/stdout, for clients that only start a command.
  */
 export function clientCommands(program: Command, cli: Cli): void {
@@ -37,25 +37,27 @@ export function clientCommands(program: Command, cli: Cli): void {
     .option("--tools <names>", m.help.clientTools)
     .action(
       run(async (command) => {
-        const path = pathOf(command);
         const name = String(command.args[0]);
         const options = command.opts() as { services?: string; tools?: string };
         const services = list(options.services);
         const tools = list(options.tools);
+        const limits = { ...(services ? { services } : {}), ...(tools ? { tools } : {}) };
+        const where = target(env, globals(command).config, m);
+        if (where.kind === "server") {
+          // Through the server: the client is let in at once, and the token comes from there.
+          const added = await api<{ token: string }>(where, "POST", "/api/clients", { name, ...limits });
+          out(m.clients.added(name, added.token, where.record.url).join("\n"));
+          return;
+        }
+        const path = pathOf(command);
         const token = newClientToken();
-        const entry: McpClientConfig = {
-          name,
-          token,
-          ...(services ? { services } : {}),
-          ...(tools ? { tools } : {}),
-        };
+        const entry: McpClientConfig = { name, token, ...limits };
         await editFile({ kind: "file", path, m }, (raw) => {
           const clients = Array.isArray(raw.clients) ? (raw.clients as { name?: unknown }[]) : [];
           if (clients.some((c) => c.name === name)) throw new CommandError(m.clients.duplicate(name));
           raw.clients = [...clients, entry];
         });
-        const server = runningServer(stateDir(env, path));
-        out(m.clients.added(name, token, server?.url ?? (await dashboardUrl(path, env))).join("\n"));
+        out(m.clients.added(name, token, await dashboardUrl(path, env)).join("\n"));
       }),
     );
   client
@@ -87,11 +89,16 @@ export function clientCommands(program: Command, cli: Cli): void {
     .action(
       run(async (command) => {
         const name = String(command.args[0]);
-        await editFile({ kind: "file", path: pathOf(command), m }, (raw) => {
-          const clients = Array.isArray(raw.clients) ? (raw.clients as { name?: unknown }[]) : [];
-          if (!clients.some((c) => c.name === name)) throw new CommandError(m.clients.unknown(name));
-          raw.clients = clients.filter((c) => c.name !== name);
-        });
+        const where = target(env, globals(command).config, m);
+        // Through a running server its token stops working when the command returns, not when the
+        // server next reads the file.
+        if (where.kind === "server") await api(where, "DELETE", `/api/clients/${encodeURIComponent(name)}`);
+        else
+          await editFile(where, (raw) => {
+            const clients = Array.isArray(raw.clients) ? (raw.clients as { name?: unknown }[]) : [];
+            if (!clients.some((c) => c.name === name)) throw new CommandError(m.clients.unknown(name));
+            raw.clients = clients.filter((c) => c.name !== name);
+          });
         out(m.clients.removed(name));
       }),
     );

@@ -180,6 +180,36 @@ describe("MCP clients from the command line", () => {
     expect(which.code).toBe(1);
     expect(which.err).toMatch(/Several MCP clients are configured \(cursor, second\)/);
     await capture(["client", "remove", "second", "--config", config], env, dir);
+
+    // Through the running server: a client added works at once, and one removed stops at once.
+    const initialize = async (token: string) => {
+      const response = await fetch(`${server?.url}mcp`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: {
+            protocolVersion: "2025-06-18",
+            capabilities: {},
+            clientInfo: { name: "t", version: "1" },
+          },
+        }),
+      });
+      await response.body?.cancel();
+      return response.status;
+    };
+    const temp = tokenOf((await capture(["client", "add", "temp", "--config", config], env, dir)).out);
+    expect(await initialize(temp)).toBe(200);
+    expect((await capture(["client", "remove", "temp", "--config", config], env, dir)).code).toBe(0);
+    expect(await initialize(temp)).toBe(401);
+    const audit = (await (await fetch(`${server.url}api/audit`)).json()) as { entries: { source: string }[] };
+    expect(audit.entries.slice(0, 2).map((e) => e.source)).toEqual(["cli", "cli"]);
   });
 
   it("lets the MCP Inspector list and call tools through `xiaozhi-connect stdio`", async () => {
