@@ -13,9 +13,9 @@ import {
   tickEndpoints,
 } from "./endpoints.js";
 import { loadHistory, markCharts } from "./history.js";
-import { lang, pickLanguage, setLanguage, t } from "./i18n.js";
+import { data, format, lang, pickLanguage, setLanguage, t } from "./i18n.js";
 import { renderCluster } from "./instances.js";
-import { $, call, state, whenUnauthorized } from "./page.js";
+import { $, call, render, state, whenUnauthorized } from "./page.js";
 import { refreshServiceForm, renderServices, tickServices } from "./services.js";
 import { events } from "./stream.js";
 import { addCall, renderCalls, renderTools, setCalls } from "./tools.js";
@@ -50,6 +50,7 @@ function translatePage() {
   document.documentElement.lang = lang();
   $("lang").value = lang();
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  $("token-why").replaceChildren(...render(format("tokenWhy", { command: data("xiaozhi-connect token") })));
   for (const node of document.querySelectorAll("[data-i18n-placeholder]"))
     node.placeholder = t(node.dataset.i18nPlaceholder);
   for (const node of document.querySelectorAll("[data-i18n-aria-label]"))
@@ -256,6 +257,13 @@ async function askForToken() {
     location.assign("/login");
     return;
   }
+  // A token sent and answered with 401 was refused: said so (in the page's language, also after a
+  // switch) and forgotten, so the next try is the user's and not the same one again.
+  if (sessionStorage.getItem("xz-token") !== null) {
+    sessionStorage.removeItem("xz-token");
+    $("auth-error").dataset.i18n = "tokenRefused";
+    $("auth-error").textContent = t("tokenRefused");
+  }
   $("auth").hidden = false;
   $("live").className = "off";
   $("live").textContent = t("tokenNeeded");
@@ -280,6 +288,8 @@ $("auth-form").addEventListener("submit", (event) => {
   event.preventDefault();
   sessionStorage.setItem("xz-token", $("auth-token").value.trim());
   $("auth-token").value = "";
+  delete $("auth-error").dataset.i18n;
+  $("auth-error").textContent = "";
   $("auth").hidden = true;
   void follow();
 });

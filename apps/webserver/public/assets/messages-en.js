@@ -8,7 +8,8 @@ export default {
   reconnectingServer: "reconnecting to server…",
   tokenNeeded: "token required",
   tokenRequired: "Token required",
-  tokenWhy: "this server is reachable beyond this machine; enter its bearer token",
+  tokenWhy: "This server asks for its bearer token: {command} prints it.",
+  tokenRefused: "That token was refused. Check it and try again.",
   tokenPlaceholder: "bearer token",
   useToken: "Use token",
   signOut: "Sign out",
@@ -90,6 +91,7 @@ export default {
   restartTitle: "Stop and start it again now",
   edit: "Edit",
   replicas: "{up}/{total} replicas up",
+  replicasInFile: "{name} now runs replicas, which this form cannot edit: edit it in the config file.",
   confirmRemoveService: "Remove the service {name}? It stops and is deleted from the config file.",
   servicesUp: "{up} of {total} up",
 

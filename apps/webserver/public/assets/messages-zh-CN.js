@@ -7,7 +7,8 @@ export default {
   reconnectingServer: "正在重新连接服务器…",
   tokenNeeded: "需要令牌",
   tokenRequired: "需要令牌",
-  tokenWhy: "此服务器可从本机以外访问，请输入它的访问令牌",
+  tokenWhy: "此服务器需要它的访问令牌：运行 {command} 即可查看。",
+  tokenRefused: "该令牌被拒绝，请检查后重试。",
   tokenPlaceholder: "访问令牌",
   useToken: "使用令牌",
   signOut: "退出登录",
@@ -89,6 +90,7 @@ export default {
   restartTitle: "立即停止并重新启动",
   edit: "编辑",
   replicas: "{total} 个副本中 {up} 个运行中",
+  replicasInFile: "{name} 现在运行多个副本，此表单无法编辑：请在配置文件中修改。",
   confirmRemoveService: "移除服务 {name}？它将停止，并从配置文件中删除。",
   servicesUp: "{total} 个中 {up} 个运行中",
 

@@ -1,5 +1,5 @@
 // Services: their state, restarts and why one is down; added, edited and removed from the form.
-import { t, word } from "./i18n.js";
+import { data, format, t, word } from "./i18n.js";
 import {
   $,
   button,
@@ -8,6 +8,7 @@ import {
   duration,
   el,
   foldable,
+  render,
   setText,
   show,
   showError,
@@ -128,20 +129,42 @@ $("service-cancel").addEventListener("click", () => {
   setServiceForm(null);
 });
 
+/**
+ * The entry the form saves: when editing, the service's entry as the API shows it now with the
+ * form's fields put in, so what the form does not show (`cwd`, timeouts) is written back as it was.
+ * `env` and `headers` come as names only and are left out: the server keeps their values. A changed
+ * transport starts afresh, as the old one's fields mean nothing to the new.
+ */
+function entryFromForm(current) {
+  const type = $("service-type").value;
+  const shown = current?.config;
+  const {
+    type: _type,
+    env: _env,
+    headers: _headers,
+    ...kept
+  } = shown && (shown.type === "stdio") === (type === "stdio") ? shown : {};
+  if (type !== "stdio") return { ...kept, type, url: $("service-url").value.trim() };
+  return {
+    ...kept,
+    command: $("service-command").value.trim(),
+    args: $("service-args")
+      .value.split("\n")
+      .map((a) => a.trim())
+      .filter(Boolean),
+  };
+}
+
 $("service-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   $("service-error").textContent = "";
-  const type = $("service-type").value;
-  const config =
-    type === "stdio"
-      ? {
-          command: $("service-command").value.trim(),
-          args: $("service-args")
-            .value.split("\n")
-            .map((a) => a.trim())
-            .filter(Boolean),
-        }
-      : { type, url: $("service-url").value.trim() };
+  // As the service is now, not as it was when the form opened: the file may have changed since.
+  const current = editing && state.services.find((s) => s.name === editing.name);
+  if (current?.config?.type === "replicated") {
+    $("service-error").replaceChildren(...render(format("replicasInFile", { name: data(current.name) })));
+    return;
+  }
+  const config = entryFromForm(current ?? editing);
   $("service-save").disabled = true;
   try {
     if (editing) await call("PUT", `/api/services/${encodeURIComponent(editing.name)}`, config);

@@ -55,6 +55,12 @@ export interface ServiceConfigView {
   /** Masked. */
   readonly url?: string;
   readonly replicas?: number;
+  /** The replicas' balancing strategy, when the entry names one. */
+  readonly strategy?: string;
+  /** Longest stdout line, bytes (stdio), when the entry sets it. */
+  readonly maxLineBytes?: number;
+  /** The handshake's time limit, ms, when the entry sets it. */
+  readonly handshakeTimeout?: number;
   /** Names of the environment variables set, not their values. */
   readonly env?: readonly string[];
   /** Names of the headers sent, not their values. */
@@ -88,13 +94,24 @@ export interface ServiceCatalog {
 
 /** How the API shows a service's entry: its shape, never its secrets. */
 export function configView(entry: ServiceConfig): ServiceConfigView {
-  if ("replicas" in entry) return { type: "replicated", replicas: entry.replicas.length };
+  // Every field but secrets is shown: a client that edits the entry sends it back whole.
+  const limit = entry.handshakeTimeout === undefined ? {} : { handshakeTimeout: entry.handshakeTimeout };
+  if ("replicas" in entry) {
+    return {
+      type: "replicated",
+      replicas: entry.replicas.length,
+      ...(entry.strategy === undefined ? {} : { strategy: entry.strategy }),
+      ...limit,
+    };
+  }
   if ("command" in entry) {
     return {
       type: "stdio",
       command: redact(entry.command),
       ...(entry.args === undefined ? {} : { args: entry.args.map((a) => redact(a)) }),
       ...(entry.cwd === undefined ? {} : { cwd: entry.cwd }),
+      ...(entry.maxLineBytes === undefined ? {} : { maxLineBytes: entry.maxLineBytes }),
+      ...limit,
       ...(entry.env === undefined ? {} : { env: Object.keys(entry.env) }),
     };
   }
@@ -102,6 +119,7 @@ export function configView(entry: ServiceConfig): ServiceConfigView {
     // The schema has checked the URL, so its kind can be read.
     type: transportKind(entry),
     url: maskEndpoint(entry.url),
+    ...limit,
     ...(entry.headers === undefined ? {} : { headers: Object.keys(entry.headers) }),
   };
 }
