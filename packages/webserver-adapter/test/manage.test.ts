@@ -60,6 +60,20 @@ describe("services managed over HTTP", () => {
       env: { CALC_KEY: "tok-secret-env-value" },
     });
 
+    // A secret passed as an argument is shown masked, also after a flag that names it, and sent
+    // back as shown it keeps the stored value.
+    const secretArgs = [calcFixture, "--token", "tok-secret-arg-value", "--api-key=tok-secret-kv-value"];
+    expect((await stack.api("PUT", "/api/services/calc2", { ...calc, args: secretArgs })).status).toBe(200);
+    const shown = (await stack.api("GET", "/api/services")).body.services.find(
+      (s: { name: string }) => s.name === "calc2",
+    ).config;
+    expect(JSON.stringify(shown)).not.toMatch(/tok-secret-(arg|kv)-value/);
+    expect(shown.args.slice(0, 2)).toEqual([calcFixture, "--token"]);
+    const { type: _, env: __, ...back } = shown;
+    expect((await stack.api("PUT", "/api/services/calc2", back)).status).toBe(200);
+    const kept = JSON.parse(readFileSync(stack.path, "utf8").replace(/^\s*\/\/.*$/m, ""));
+    expect(kept.mcpServers.calc2.args).toEqual(secretArgs);
+
     await stack?.until(
       () => stack?.adapter.services().find((s) => s.name === "calc")?.state === "up",
       10_000,

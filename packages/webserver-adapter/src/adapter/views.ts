@@ -12,6 +12,7 @@ import {
 } from "@xiaozhi-connect/mcp-services";
 import type { ClusterView } from "../cluster.js";
 import type { ConfigStatus } from "../config/config-file.js";
+import { shownArgs } from "../config/services.js";
 import type { ToolBudget } from "./tool-budget.js";
 
 /** A tool as the API lists it. */
@@ -108,7 +109,7 @@ export function configView(entry: ServiceConfig): ServiceConfigView {
     return {
       type: "stdio",
       command: redact(entry.command),
-      ...(entry.args === undefined ? {} : { args: entry.args.map((a) => redact(a)) }),
+      ...(entry.args === undefined ? {} : { args: shownArgs(entry.args) }),
       ...(entry.cwd === undefined ? {} : { cwd: entry.cwd }),
       ...(entry.maxLineBytes === undefined ? {} : { maxLineBytes: entry.maxLineBytes }),
       ...limit,

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { maskEndpoint, redact, XiaozhiError } from "@xiaozhi-connect/core";
+import { fingerprint, maskEndpoint, redact, XiaozhiError } from "@xiaozhi-connect/core";
 import {
   type CustomToolConfig,
   type CustomTools,
@@ -158,6 +158,22 @@ export function serviceEntries(raw: Record<string, unknown>): Record<string, unk
     : {};
 }
 
+/** A flag that names a secret, so the argument after it is one: `--token X`, `--api-key X`. */
+const secretFlag = /^--?[\w.-]*(?:token|key|secret|auth|password|passwd|pwd|signature|credentials?)$/i;
+
+/**
+ * A stdio service's arguments as the API shows them: secret-looking values masked (`--api-key=…`,
+ * a JWT), and so is the value after a flag that names a secret (`--token X`).
+ */
+export function shownArgs(args: readonly string[]): string[] {
+  return args.map((arg, i) => {
+    const flag = i > 0 ? args[i - 1] : undefined;
+    if (flag !== undefined && secretFlag.test(flag) && !arg.startsWith("-") && !arg.startsWith("<masked"))
+      return `<masked:${fingerprint(arg)}>`;
+    return redact(arg);
+  });
+}
+
 /**
  * Writes `mcpServers.<name>` in a raw config. `create` refuses a name in use (`DUPLICATE_SERVICE`),
  * otherwise the name must be there (`UNKNOWN_SERVICE`). When editing, secrets the API never shows
@@ -184,10 +200,10 @@ export function setServiceEntry(
     if (typeof old.url === "string" && next.url === maskEndpoint(old.url)) next.url = old.url;
     const oldArgs = old.args;
     if (Array.isArray(oldArgs) && Array.isArray(next.args)) {
-      next.args = next.args.map((arg: unknown, i: number) => {
-        const stored: unknown = oldArgs[i];
-        return typeof stored === "string" && arg === redact(stored) ? stored : arg;
-      });
+      const shown = shownArgs(oldArgs.map(String));
+      next.args = next.args.map((arg: unknown, i: number) =>
+        typeof oldArgs[i] === "string" && arg === shown[i] ? oldArgs[i] : arg,
+      );
     }
     const sameKind = "command" in old === "command" in next && "replicas" in old === "replicas" in next;
     for (const secret of ["env", "headers"]) {
