@@ -177,6 +177,17 @@ describe("the audit trail", () => {
     expect(changes).toHaveLength(50);
     expect(changes.at(-1)).toEqual({ what: "more", count: 16 });
     expect(JSON.stringify(changes)).not.toMatch(/secret-token|token=t/);
+    // A customMCP tool switched by its own `enable` is a tool off or on, as a service's tool.
+    const custom = (enable: boolean, description = "d") => ({
+      customMCP: { tools: [{ name: "weather", description, enable }] },
+    });
+    expect(describeConfigChange(custom(true), custom(false))).toEqual([
+      { what: "tool", change: "off", name: "weather" },
+    ]);
+    expect(describeConfigChange(custom(false), custom(true, "e"))).toEqual([
+      { what: "tool", change: "on", name: "weather" },
+      { what: "custom tool", change: "changed", name: "weather" },
+    ]);
     const small = describeConfigChange(
       { mcpServers: { old: { command: "b" } } },
       { mcpServers: { fresh: { command: "d" } }, webUI: { port: 1 } },

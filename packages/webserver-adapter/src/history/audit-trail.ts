@@ -134,11 +134,24 @@ function listChanges(before: XiaozhiConfig, after: XiaozhiConfig): AuditChange[]
     byKey(before.clients ?? [], (c) => c.name),
     byKey(after.clients ?? [], (c) => c.name),
   );
-  compare(
-    "custom tool",
-    byKey((before.customMCP?.tools ?? []) as { name?: string }[], (t) => t.name),
-    byKey((after.customMCP?.tools ?? []) as { name?: string }[], (t) => t.name),
-  );
+  const customs = (c: XiaozhiConfig) =>
+    byKey((c.customMCP?.tools ?? []) as { name?: string; enable?: boolean }[], (t) => t.name);
+  const [wasCustom, isCustom] = [customs(before), customs(after)];
+  const customFrom = changes.length;
+  compare("custom tool", wasCustom, isCustom);
+  // A custom tool switched by its own `enable` is a tool going off or on, as a service's tool is.
+  for (const change of changes.slice(customFrom)) {
+    if (change.change !== "changed" || change.name === undefined) continue;
+    const { enable: a, ...restA } = wasCustom.get(change.name) ?? {};
+    const { enable: b, ...restB } = isCustom.get(change.name) ?? {};
+    if ((a !== false) === (b !== false)) continue;
+    changes.splice(changes.indexOf(change), 1, {
+      what: "tool",
+      change: b === false ? "off" : "on",
+      name: change.name,
+    });
+    if (JSON.stringify(restA) !== JSON.stringify(restB)) changes.push(change);
+  }
   const [was, is] = [toolSettings(before), toolSettings(after)];
   for (const name of new Set([...was.keys(), ...is.keys()])) {
     const a = was.get(name) ?? {};
