@@ -192,6 +192,7 @@ export default {
   outcome: "Outcome",
   okOutcome: "ok",
   cutBadge: "cut",
+  unknownTool: "(unknown tool)",
   cutTitle: "The result was cut to fit the agent's limit: {from} → {to} bytes",
   errorOutcome: "error",
   noCalls: "No tool calls yet.",

@@ -184,6 +184,7 @@ export default {
   outcome: "结果",
   okOutcome: "成功",
   cutBadge: "已截断",
+  unknownTool: "（未知工具）",
   cutTitle: "结果超出智能体的上限，已截断：{from} → {to} 字节",
   errorOutcome: "失败",
   noCalls: "还没有工具调用。",

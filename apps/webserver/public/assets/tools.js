@@ -183,7 +183,10 @@ export function renderCalls() {
         el(
           "td",
           { className: "tname" },
-          el("code", { translate: false, textContent: c.tool }),
+          // A call of a name no service offers is recorded as "(unknown tool)": said in the page's words.
+          c.tool === "(unknown tool)"
+            ? el("span", { textContent: t("unknownTool") })
+            : el("code", { translate: false, textContent: c.tool }),
           // A result cut to fit the agent's bound: which tool overflows, and by how much.
           c.truncated
             ? el("span", {
