@@ -102,6 +102,21 @@ describe("the opt-in call log", () => {
     expect(entries.length).toBeLessThan(10);
     expect(entries[0]?.arguments).toBe('{"password":"<masked>","i":9}');
     expect(entries[0]?.result).toMatch(/… \[cut: \d+ bytes\]$/);
+    // JSON written as text, as tools often answer, has its secret-looking keys masked too.
+    const roomy = new CallLog({ now: () => now });
+    roomy.start({ minutes: 1 });
+    const json = roomy.wrap({
+      ...source,
+      callTool: async () => ({
+        content: [{ type: "text", text: '{"region":"eu","api_key":"sk-live-in-a-text-result"}' }],
+      }),
+    });
+    await json.callTool("env", {}, { signal });
+    expect(roomy.entries()[0]?.result).not.toContain("sk-live-in-a-text-result");
+    expect(JSON.parse(JSON.parse(roomy.entries()[0]?.result as string).content[0].text)).toEqual({
+      region: "eu",
+      api_key: "<masked>",
+    });
     now += 60_001;
     expect(log.state).toEqual({ on: false });
     expect(log.entries()).toEqual([]);

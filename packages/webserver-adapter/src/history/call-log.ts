@@ -169,7 +169,7 @@ export class CallLog {
 
 /** A copy with secret-looking keys' values masked and tokens in URLs masked. */
 function mask(value: unknown, depth = 0): unknown {
-  if (typeof value === "string") return redact(value);
+  if (typeof value === "string") return redact(maskJsonText(value, depth));
   if (depth > 20 || value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) return value.map((item) => mask(item, depth + 1));
   return Object.fromEntries(
@@ -178,4 +178,24 @@ function mask(value: unknown, depth = 0): unknown {
       secretKey.test(key) ? "<masked>" : mask(item, depth + 1),
     ]),
   );
+}
+
+/** JSON text longer than this is kept as text: parsing it would cost more than the log is worth. */
+const maxJsonText = 256 * 1024;
+
+/**
+ * Tools often answer with JSON written as text (`{"api_key": "…"}` in a text content): its
+ * secret-looking keys are masked as an object's are. Text that is not JSON, or has nothing to
+ * mask, stays as it was.
+ */
+function maskJsonText(text: string, depth: number): string {
+  if (depth > 20 || text.length > maxJsonText || !/^\s*[[{]/.test(text)) return text;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  const masked = JSON.stringify(mask(parsed, depth + 1));
+  return masked === JSON.stringify(parsed) ? text : masked;
 }
