@@ -116,9 +116,11 @@ export function serverCommands(program: Command, cli: Cli): void {
       const o = command.opts() as StartOptions;
       const { config, lang } = globals(command);
       const { dir, path } = resolved(command);
+      // Started with `--port` or `--host`, it comes back where it was, unless told otherwise.
+      const listen = runningServer(dir)?.listen;
       if (!(await stopServer(dir, out, m))) notRunning(path);
       await startDaemon(
-        serverArgs(path, o.port, o.host, lang, o),
+        serverArgs(path, o.port ?? listen?.port, o.host ?? listen?.host, lang, o),
         o.debug ? { ...env, XIAOZHI_LOG_LEVEL: "debug" } : env,
         out,
         { dir, m, stopCommand: stopCommand(config) },

@@ -117,6 +117,14 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
       startedAt: Date.now(),
       ...(logStream ? { logFile: join(dir, logFileName) } : {}),
       ...(generated && authToken ? { token: authToken } : {}),
+      ...(options.port !== undefined || options.host !== undefined
+        ? {
+            listen: {
+              ...(options.port === undefined ? {} : { port: options.port }),
+              ...(options.host === undefined ? {} : { host: options.host }),
+            },
+          }
+        : {}),
     });
     if (generated) for (const line of m.server.generatedToken(authToken as string)) say(line);
     const connected = endpoints.filter((e) => e.connected).length;

@@ -14,6 +14,8 @@ export interface ServerRecord {
   readonly logFile?: string;
   /** The bearer token the server requires, when it generated one itself. */
   readonly token?: string;
+  /** The port and address given on its command line rather than by the config: `restart` keeps them. */
+  readonly listen?: { readonly port?: number; readonly host?: string };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
@@ -144,6 +144,30 @@ describe("the xiaozhi-connect command", () => {
     expect((await cli(["status"], env, dir)).code).toBe(1);
     expect((await cli(["stop"], env, dir)).out).toMatch(/not running/);
     // Some twenty commands, each a Node process: on a busy machine that takes a while.
+  }, 120_000);
+
+  it("restart brings the server back on the port it was started with", async () => {
+    const { dir, env, state } = home();
+    writeFileSync(join(dir, "xiaozhi.config.json"), JSON.stringify({ mcpEndpoint: [] }));
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const pidNow = () => Number(readFileSync(join(state, "xiaozhi-connect.pid"), "utf8"));
+    cleanups.push(() => {
+      const pid = existsSync(join(state, "xiaozhi-connect.pid")) ? pidNow() : 0;
+      if (pid && alive(pid)) process.kill(-pid, "SIGKILL");
+    });
+    const started = await cli(["start", "-d", "--port", String(port)], env, dir);
+    expect(started.code, started.err).toBe(0);
+    const first = pidNow();
+    const restarted = await cli(["restart"], env, dir);
+    expect(restarted.code, restarted.err).toBe(0);
+    expect(restarted.out).toContain(`http://127.0.0.1:${port}/`);
+    expect(pidNow()).not.toBe(first);
+    expect((await cli(["stop"], env, dir)).code).toBe(0);
   }, 120_000);
 
   it("edits the config file when no server runs, and says where the config is and why", async () => {
