@@ -156,7 +156,8 @@ export class ReplicatedService {
     if (this.#stopped) return "stopped";
     const states = this.#manager.getConnections().map((c) => c.service.state);
     if (states.includes("up")) return "up";
-    return states.includes("starting") ? "starting" : "down";
+    // Its first start is under way before any replica's is: that is starting, not down.
+    return states.includes("starting") || this.#firstStart !== undefined ? "starting" : "down";
   }
 
   /**

@@ -118,6 +118,14 @@ describe("every service under one supervisor", () => {
     expect(status.find((s) => s.name === "remote")?.lastError).toMatch(/ECONNREFUSED/);
   });
 
+  it("is starting from the moment it starts, not down until its process is there", async () => {
+    manager = new McpServiceManager({ calc: { command: process.execPath, args: [fixture] } });
+    const started = manager.start();
+    expect(manager.status().map((s) => s.state)).toEqual(["starting"]);
+    await started;
+    expect(manager.status().map((s) => s.state)).toEqual(["up"]);
+  });
+
   it("ends a service that never answers initialize at its handshake deadline, with no process left", async () => {
     const log = recorder();
     manager = new McpServiceManager(
