@@ -240,8 +240,13 @@ export async function addEndpoint(where: Target, url: string, name?: string): Pr
 }
 
 /** Removes an endpoint by id or URL, from the server (closed, saved) or from the file. */
+/** An endpoint as a command names it, by its id or its URL: its id, which is all it prints or sends. */
+export function endpointIdOf(idOrUrl: string): string {
+  return idOrUrl.startsWith("ep-") ? idOrUrl : endpointId(idOrUrl);
+}
+
 export async function removeEndpoint(where: Target, idOrUrl: string): Promise<void> {
-  const id = idOrUrl.startsWith("ep-") ? idOrUrl : endpointId(idOrUrl);
+  const id = endpointIdOf(idOrUrl);
   if (where.kind === "server") {
     await api(where, "DELETE", `/api/endpoints/${encodeURIComponent(id)}`);
     return;

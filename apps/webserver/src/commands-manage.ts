@@ -1,8 +1,8 @@
-import { endpointId } from "@xiaozhi-connect/core";
 import type { Command } from "commander";
 import type { Cli } from "./cli.js";
 import {
   addEndpoint,
+  endpointIdOf,
   endpointTable,
   listEndpoints,
   listServices,
@@ -23,10 +23,7 @@ export function manageCommands(program: Command, cli: Cli): void {
   const where = (command: Command) => target(env, globals(command).config, m);
   const asJson = (command: Command) => (command.opts() as { json?: boolean }).json === true;
   // An endpoint URL carries its token: commands name an endpoint by its id, never by what was typed.
-  const idOf = (command: Command) => {
-    const which = String(command.args[0]);
-    return which.startsWith("ep-") ? which : endpointId(which);
-  };
+  const idOf = (command: Command) => endpointIdOf(String(command.args[0]));
 
   const endpoint = program.command("endpoint").description(m.help.endpoint);
   endpoint
