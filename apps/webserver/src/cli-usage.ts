@@ -1,17 +1,10 @@
-import type { ConnectionState } from "@xiaozhi-connect/core";
+import { connectionStates } from "@xiaozhi-connect/core";
 import { maxPageSize } from "@xiaozhi-connect/webserver-adapter";
 import { InvalidArgumentError } from "commander";
 import type { Locale } from "./locale.js";
 
 /** Every state an endpoint can be in: what `status --state` accepts (the API refuses the rest). */
-export const endpointStates = Object.keys({
-  connecting: true,
-  connected: true,
-  reconnecting: true,
-  disconnected: true,
-  failed: true,
-  stopped: true,
-} satisfies Record<ConnectionState, true>) as readonly ConnectionState[];
+export const endpointStates = connectionStates;
 
 /** What `status`'s options and pages say, in English; {@link usageMessages} has 简体中文 too. */
 const en = {

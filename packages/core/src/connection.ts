@@ -16,6 +16,16 @@ export type ConnectionState =
   | "failed"
   | "stopped";
 
+/** Every {@link ConnectionState}, in the order a link usually meets them. */
+export const connectionStates: readonly ConnectionState[] = Object.keys({
+  connecting: true,
+  connected: true,
+  reconnecting: true,
+  disconnected: true,
+  failed: true,
+  stopped: true,
+} satisfies Record<ConnectionState, true>) as ConnectionState[];
+
 /**
  * Why a connection closed its own link to republish its tools: `no-relist` (the agent did not
  * re-list after `tools/list_changed`), `remembered` (this agent is known to list only at connect),

@@ -8,6 +8,7 @@ export type {
   ConnectionState,
   RepublishCause,
 } from "./connection.js";
+export { connectionStates } from "./connection.js";
 export {
   ConnectionManager,
   type ConnectionManagerOptions,

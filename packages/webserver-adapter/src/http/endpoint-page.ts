@@ -1,3 +1,5 @@
+import { connectionStates } from "@xiaozhi-connect/core";
+
 /** What a page of endpoints is cut from: an endpoint as the API shows it, at least these fields. */
 export interface ListedStatus {
   readonly id: string;
@@ -30,7 +32,7 @@ export interface EndpointSummary {
 /** The largest page one request gets. */
 export const maxPageSize = 1000;
 
-const states = new Set(["connecting", "connected", "reconnecting", "disconnected", "failed", "stopped"]);
+const states: ReadonlySet<string> = new Set(connectionStates);
 
 /**
  * Reads the query of `GET /api/endpoints`, or says what is wrong with it. `limit` is 1 to
