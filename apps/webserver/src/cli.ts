@@ -8,6 +8,7 @@ import { serverCommands } from "./commands-server.js";
 import { type Locale, localeOf, parseLocale } from "./locale.js";
 import { describe, type Messages, messagesFor } from "./messages.js";
 import { CommandError } from "./output.js";
+import { explainerFor } from "./reasons.js";
 import { version } from "./version.js";
 
 /** What each group of commands is given to build its commands with. */
@@ -44,7 +45,8 @@ export async function main(
   io: CliIo = { terminal: process.stdout.isTTY === true || process.stdin.isTTY === true },
 ): Promise<number> {
   const locale = localeOf(argv, env);
-  const m = messagesFor(locale);
+  // The server's reasons and refusals in the command's language too.
+  const m = { ...messagesFor(locale), explain: await explainerFor(locale) };
   const out = (line: string) => process.stdout.write(`${line}\n`);
   let code = 0;
   const program = new Command("xiaozhi-connect")

@@ -87,7 +87,9 @@ export async function api<T>(
       error?.code && server.m.prefixCodes
         ? server.m.errorCodes[error.code as keyof Messages["errorCodes"]]
         : undefined;
-    const message = error?.message ?? server.m.manage.httpStatus(response.status);
+    const message = error?.message
+      ? server.m.explain(error.message)
+      : server.m.manage.httpStatus(response.status);
     throw new CommandError(words ? `${words}: ${message}` : message);
   }
   return value;
@@ -149,7 +151,6 @@ export async function listEndpoints(where: Target): Promise<EndpointRow[]> {
   );
 }
 
-/** Endpoints as a table, headed and worded in the command's language. */
 /** What one endpoint's agent is given (`toolBudget` of `GET /api/status`). */
 export interface BudgetRow {
   readonly tools: number;
@@ -166,6 +167,7 @@ function budgetCell(budget: BudgetRow | undefined, m: Messages): string {
   return budget.over ? colors.yellow(`${cell} ${m.tables.overMax(budget.maxTools)}`) : cell;
 }
 
+/** Endpoints as a table, headed and worded in the command's language. */
 export function endpointTable(
   rows: readonly EndpointRow[],
   m: Messages,
@@ -198,7 +200,7 @@ export function endpointTable(
       ...(budgets ? [budgetCell(budgets[e.id], m)] : []),
       e.healthScore === undefined ? "" : String(Math.round(e.healthScore)),
       e.rttMs === undefined ? "" : `${e.rttMs.toFixed(1)} ms`,
-      e.lastError ? colors.dim(e.lastError) : "",
+      e.lastError ? colors.dim(m.explain(e.lastError)) : "",
     ]),
   );
 }
@@ -289,7 +291,7 @@ export function serviceTable(rows: readonly ServiceRow[], m: Messages): string {
       state(s.state, m.states[s.state as keyof Messages["states"]] ?? s.state),
       s.tools === undefined ? "" : String(s.tools),
       s.restarts === undefined ? "" : String(s.restarts),
-      s.lastError ? colors.dim(s.lastError) : "",
+      s.lastError ? colors.dim(m.explain(s.lastError)) : "",
     ]),
   );
 }

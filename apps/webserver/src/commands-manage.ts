@@ -58,7 +58,7 @@ export function manageCommands(program: Command, cli: Cli): void {
           );
         // Saved, but the agent refused it (a wrong or expired token): the command did not do its job.
         if (added.state === "failed") {
-          throw new CommandError(m.manage.refused(added.lastError ?? ""));
+          throw new CommandError(m.manage.refused(m.explain(added.lastError ?? "")));
         }
       }),
     );

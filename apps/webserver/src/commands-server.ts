@@ -175,7 +175,7 @@ export function serverCommands(program: Command, cli: Cli): void {
         const endpoints = page.endpoints;
         out(m.server.runningLine(state("running", m.states.running), record.pid, record.url, status.version));
         out(
-          `${m.server.configLine(status.config.path)}${status.config.lastError ? colors.red(m.server.rejected(status.config.lastError)) : ""}`,
+          `${m.server.configLine(status.config.path)}${status.config.lastError ? colors.red(m.server.rejected(m.explain(status.config.lastError))) : ""}`,
         );
         if (status.cluster) {
           const { cluster } = status;

@@ -1,4 +1,5 @@
 import type { Messages } from "./messages.js";
+import { asIs } from "./reasons.js";
 
 const configOf = (path: string | null) => path ?? "演示模式";
 const fieldOf = (key: string | undefined) =>
@@ -10,6 +11,7 @@ const fieldOf = (key: string | undefined) =>
 
 /** Everything the command line says, in 简体中文, with the dashboard's words for the same things. */
 export const zhCN: Messages = {
+  explain: asIs,
   help: {
     description: "把本机的 MCP 工具同时接入多个小智智能体，并让每条连接始终在线。",
     version: "显示版本号",

@@ -1,11 +1,14 @@
 import { XiaozhiError } from "@xiaozhi-connect/core";
 import type { Locale } from "./locale.js";
 import { zhCN } from "./messages-zh-cn.js";
+import { asIs, type Explain } from "./reasons.js";
 
 const configOf = (path: string | null) => path ?? "demo mode";
 
 /** Everything the command line says, in English; `messages-zh-cn.ts` has the same in 简体中文. */
 export const en = {
+  /** The server's texts (reasons, refusals) in this language; the command sets it (see `reasons.ts`). */
+  explain: asIs as Explain,
   help: {
     description: "Connects your MCP tools to many Xiaozhi agents at once and keeps every link alive.",
     version: "print the version",
@@ -350,7 +353,7 @@ export function describe(error: unknown, m: Messages): string {
   }
   if (m.prefixCodes && XiaozhiError.isInstance(error)) {
     const words = m.errorCodes[error.code as keyof Messages["errorCodes"]];
-    if (words && words !== message) return `${words}: ${message}`;
+    if (words && words !== message) return `${words}: ${m.explain(message)}`;
   }
-  return message;
+  return m.explain(message);
 }

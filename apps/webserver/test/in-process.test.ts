@@ -83,6 +83,20 @@ describe("the command, in process", () => {
     expect(chinese.out).toMatch(/运行中 · pid/);
     expect(chinese.out).toMatch(/接入点 1\/1 已连接/);
     expect(chinese.out).toMatch(/智能体 +地址 +状态/);
+    // The server's reasons in Chinese too, worded as the dashboard words them; --json keeps them as sent.
+    const refused = await run(["endpoint", "add", "ws://127.0.0.1:1/mcp/?token=zh-refused", "--json"]);
+    const refusedId = JSON.parse(refused.out).id as string;
+    const reasonOf = async () =>
+      (
+        JSON.parse((await run(["status", "--json"])).out).endpoints as { id: string; lastError?: string }[]
+      ).find((e) => e.id === refusedId)?.lastError;
+    await until(async () => (await reasonOf()) !== undefined, 20_000, "the refused link's reason");
+    expect(await reasonOf()).toMatch(/ECONNREFUSED 127\.0\.0\.1:1/);
+    const explained = (await capture(["status", "--lang", "zh-CN"], env, dir)).out;
+    expect(explained).toMatch(/127\.0\.0\.1:1 拒绝连接/);
+    expect(explained).not.toMatch(/ECONNREFUSED/);
+    expect(explained).not.toContain("zh-refused");
+    expect((await run(["endpoint", "remove", refusedId])).code).toBe(0);
     process.emit("SIGTERM");
     expect(await serving).toBe(0);
     expect(existsSync(record)).toBe(false);

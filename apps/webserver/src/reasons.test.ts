@@ -1,0 +1,20 @@
+import { describe, expect, it } from "vitest";
+import { explainerFor } from "./reasons.js";
+
+describe("the server's texts in the command's language", () => {
+  it("leaves English as the server wrote it", async () => {
+    const explain = await explainerFor("en");
+    expect(explain("connect ECONNREFUSED 127.0.0.1:1")).toBe("connect ECONNREFUSED 127.0.0.1:1");
+  });
+
+  it("words them in Chinese as the dashboard does, keeping the values, and leaves unknown texts alone", async () => {
+    const explain = await explainerFor("zh-CN");
+    expect(explain("connect ECONNREFUSED 127.0.0.1:1")).toBe("127.0.0.1:1 拒绝连接");
+    expect(explain("not connected within 10000 ms")).toMatch(/^10 秒内/);
+    expect(explain("gave up after 5 reconnect attempts: closed 1006")).toMatch(/5.*1006/);
+    expect(explain("gave up after 5 reconnect attempts: closed 1006")).not.toMatch(/gave up|closed/);
+    expect(explain("something no rule knows")).toBe("something no rule knows");
+    // One load for every command of the process.
+    expect(await explainerFor("zh-CN")).toBe(explain);
+  });
+});

@@ -1,0 +1,48 @@
+import type { Locale } from "./locale.js";
+
+/**
+ * Puts one of the server's texts (why a link dropped, a service is down, the config was refused)
+ * in words of the command's language.
+ */
+export type Explain = (text: string) => string;
+
+/** English: the server's texts are English already. */
+export const asIs: Explain = (text) => text;
+
+/** What the command line uses of the dashboard's `i18n.js` and `reasons.js`. */
+interface PageWords {
+  setLanguage(tag: string): void;
+  plain(segments: unknown): string;
+}
+interface PageReasons {
+  explain(text: string): unknown;
+}
+
+let chinese: Promise<Explain> | undefined;
+
+/**
+ * How the command line explains the server's texts in `locale`: in 简体中文 by the dashboard's own
+ * rules and dictionaries (`public/assets/reasons.js`), so the two never word a reason differently.
+ * A text of no known form stays as the server wrote it, and so does every text when the page's
+ * files are not at hand.
+ */
+export function explainerFor(locale: Locale): Promise<Explain> {
+  if (locale === "en") return Promise.resolve(asIs);
+  chinese ??= load("zh-CN");
+  return chinese;
+}
+
+async function load(tag: string): Promise<Explain> {
+  // Beside `dist/` and `src/` alike: the page's modules are plain ES modules with no DOM in them.
+  const assets = new URL("../public/assets/", import.meta.url);
+  try {
+    const [words, reasons] = (await Promise.all([
+      import(new URL("i18n.js", assets).href),
+      import(new URL("reasons.js", assets).href),
+    ])) as [PageWords, PageReasons];
+    words.setLanguage(tag);
+    return (text) => words.plain(reasons.explain(text));
+  } catch {
+    return asIs;
+  }
+}
