@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { until } from "@xiaozhi-connect/core/testing";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main, type RunningServer, runServer, stopServer } from "./run-server.js";
@@ -55,5 +56,44 @@ describe("a config that takes its endpoint token from the environment", () => {
     expect(checked.stdout + checked.stderr).toMatch(
       /mcpEndpoint\[0\]: environment variable XZ_TOKEN_A is not set/,
     );
+  });
+
+  it("keeps its own secrets from the services it starts, and gives them what the config gives them", async () => {
+    // A service that writes down the environment it was started with.
+    const dump = join(dir, "service-env.json");
+    const script = join(dir, "env-dump.mjs");
+    writeFileSync(
+      script,
+      'import { writeFileSync } from "node:fs";\nwriteFileSync(process.env.ENV_OUT, JSON.stringify(process.env));\n',
+    );
+    const withService = join(dir, "with-service.json");
+    const url = cloud.endpointUrl("TOKEN").replace("TOKEN", "${XZ_TOKEN_A}");
+    writeFileSync(
+      withService,
+      JSON.stringify({
+        mcpEndpoint: [url],
+        mcpServers: {
+          dump: { command: process.execPath, args: [script], env: { ENV_OUT: dump, GIVEN: "${XZ_GIVEN}" } },
+        },
+      }),
+    );
+    server = await runServer(["--config", withService, "--port", "0"], {
+      ...env,
+      XZ_TOKEN_A: secret,
+      XIAOZHI_TOKEN: "admin-token-of-the-webserver-0123456789",
+      XZ_GIVEN: "given-to-the-service",
+      XZ_OTHER: "anything-else",
+    });
+    await until(() => existsSync(dump), 20_000, "the service's environment");
+    const seen = JSON.parse(readFileSync(dump, "utf8")) as Record<string, string>;
+    expect(seen.XZ_TOKEN_A).toBeUndefined();
+    expect(seen.XIAOZHI_TOKEN).toBeUndefined();
+    expect(JSON.stringify(seen)).not.toContain(secret);
+    expect(seen).toMatchObject({
+      GIVEN: "given-to-the-service",
+      XZ_GIVEN: "given-to-the-service",
+      XZ_OTHER: "anything-else",
+    });
+    expect(await stopServer(server)).toBe(0);
   });
 });

@@ -39,6 +39,12 @@ export interface McpServiceOptions {
   readonly clientInfo?: { readonly name: string; readonly version: string };
   /** Called once, with the reason, when a service that was up goes down (process exit, link closed). */
   readonly onClosed?: (reason: string) => void;
+  /**
+   * The environment a stdio service starts with, before its own `env`; default this process's.
+   * Asked at every start, so a host can keep its own secrets (an admin token, the variables its
+   * endpoint URLs read) from services as its config changes.
+   */
+  readonly environment?: () => Readonly<Record<string, string | undefined>>;
 }
 
 /**
@@ -240,7 +246,7 @@ export class McpService {
       return new ServiceStdioTransport({
         command: config.command,
         args: [...(config.args ?? [])],
-        env: { ...(process.env as Record<string, string>), ...config.env },
+        env: { ...definedOnly(this.#options.environment?.() ?? process.env), ...config.env },
         ...(config.cwd === undefined ? {} : { cwd: config.cwd }),
         ...(config.maxLineBytes === undefined ? {} : { maxLineBytes: config.maxLineBytes }),
       });
@@ -322,4 +328,11 @@ function callSignal(signal: AbortSignal): { signal: AbortSignal; dispose: () => 
   if (signal.aborted) abort();
   else signal.addEventListener("abort", abort, { once: true });
   return { signal: own.signal, dispose: () => signal.removeEventListener("abort", abort) };
+}
+
+/** The variables that have a value: a child's environment holds strings only. */
+function definedOnly(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value;
+  return out;
 }

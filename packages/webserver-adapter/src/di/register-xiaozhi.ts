@@ -21,6 +21,7 @@ import { type ClusterFactory, clusterMissing, describeEntries } from "../cluster
 import type { ConfigFile } from "../config/config-file.js";
 import { endpointEntries } from "../config/endpoints.js";
 import type { XiaozhiConfig } from "../config/schema.js";
+import { serviceEnvironment } from "../config/service-environment.js";
 import {
   ClockToken,
   ClusterToken,
@@ -102,7 +103,12 @@ export function registerXiaozhi(
     (c) =>
       new McpServiceManager(
         {},
-        { logger: c.resolve(LoggerToken), strategies: c.resolve(StrategyRegistryToken) },
+        {
+          logger: c.resolve(LoggerToken),
+          strategies: c.resolve(StrategyRegistryToken),
+          // Read at each start: the references follow the file as it changes.
+          environment: () => serviceEnvironment(process.env, c.resolve(ConfigFileToken)?.references ?? []),
+        },
       ),
   );
   factory(
