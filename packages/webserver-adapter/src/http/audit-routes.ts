@@ -8,6 +8,12 @@ import { type HttpAuth, remoteAddress } from "./auth.js";
 /** Sources a request may name itself as (`X-Xiaozhi-Source`); anything else is `api`. */
 const namedSources = new Set(["dashboard", "cli"]);
 
+/** Entries `GET /api/audit` returns without `limit`. */
+const defaultAuditLimit = 100;
+
+/** The most entries one `GET /api/audit` returns. */
+const maxAuditLimit = 1000;
+
 /** Actions that are not config changes, by route, and what each records. */
 const actions: readonly [RegExp, string][] = [
   [/^\/api\/login$/, "login"],
@@ -57,7 +63,20 @@ export function mountAudit(
   });
 
   app.get("/api/audit", (c) => {
-    const limit = Math.min(Math.max(Number(c.req.query("limit")) || 100, 1), 1000);
+    const text = c.req.query("limit");
+    const limit = text === undefined ? defaultAuditLimit : /^\d{1,9}$/.test(text) ? Number(text) : Number.NaN;
+    // A bad limit is refused, not read as the default: a script asking for 0 or 5000 learns why.
+    if (!(limit >= 1 && limit <= maxAuditLimit)) {
+      return c.json(
+        {
+          error: {
+            code: "BAD_REQUEST",
+            message: `limit must be a whole number from 1 to ${maxAuditLimit}`,
+          },
+        },
+        400,
+      );
+    }
     return c.json({ entries: audit.recent(limit) });
   });
 

@@ -5,12 +5,15 @@ import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-ada
 import { endpointIdOf } from "../config/endpoints.js";
 import { maxCallLogMinutes } from "../history/call-log.js";
 
+/** One answer for every wrong `minutes`, a type or a range: it names what is allowed. */
+const minutesRange = `\`minutes\` must be a whole number from 1 to ${maxCallLogMinutes}`;
+
 const startBody = z.object({
   minutes: z
-    .number({ error: "`minutes` must be a number" })
-    .int()
-    .min(1)
-    .max(maxCallLogMinutes, `\`minutes\` is at most ${maxCallLogMinutes}`)
+    .number({ error: minutesRange })
+    .int(minutesRange)
+    .min(1, minutesRange)
+    .max(maxCallLogMinutes, minutesRange)
     .optional(),
   endpoint: z.string({ error: "`endpoint` must be an endpoint id or URL" }).optional(),
 });

@@ -4,7 +4,9 @@ import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-ada
 /**
  * Prometheus metrics of one adapter in their own registry (nothing global, no timers): gauges are
  * read from live status at scrape time, counters follow the manager's events. Labels carry the
- * endpoint id and its agent's name, never its URL, and in cluster mode the `instance`.
+ * endpoint id and its agent's name, never its URL, and in cluster mode the `instance`. Tool calls
+ * are counted by tool and, in `xiaozhi_caller_tool_calls_total`, by caller: MCP clients beside
+ * agents, as `client:<name>` with their name.
  */
 export function createMetrics(adapter: XiaozhiConnectionAdapter): { registry: Registry; dispose(): void } {
   const registry = new Registry();
@@ -101,8 +103,16 @@ export function createMetrics(adapter: XiaozhiConnectionAdapter): { registry: Re
   });
   const calls = new Counter({
     name: "xiaozhi_tool_calls_total",
-    help: "Tool calls agents made, by tool and outcome",
+    help: "Tool calls agents and MCP clients made, by tool and outcome",
     labelNames: ["tool", "outcome"],
+    registers: [registry],
+  });
+  // A counter of its own rather than more labels on the one above: callers times tools would
+  // multiply the series, and the series already scraped keep their labels.
+  const callers = new Counter({
+    name: "xiaozhi_caller_tool_calls_total",
+    help: "Tool calls by caller and outcome: an agent by endpoint id and name, an MCP client as client:<name> and its name",
+    labelNames: ["endpoint", "name", "outcome"],
     registers: [registry],
   });
   const truncated = new Counter({
@@ -129,7 +139,9 @@ export function createMetrics(adapter: XiaozhiConnectionAdapter): { registry: Re
       republishes.inc({ endpoint: id, name: name ?? "", cause }),
     ),
     adapter.on("call", ({ call }) => {
-      calls.inc({ tool: call.tool, outcome: call.ok ? "ok" : "error" });
+      const outcome = call.ok ? "ok" : "error";
+      calls.inc({ tool: call.tool, outcome });
+      callers.inc({ endpoint: call.endpoint, name: call.agent ?? "", outcome });
       durations.observe({ tool: call.tool }, call.ms / 1000);
       if (call.truncated) truncated.inc({ tool: call.tool });
     }),

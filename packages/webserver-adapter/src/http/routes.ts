@@ -227,9 +227,15 @@ export function createXiaozhiRoutes(
     return c.json({ accepted: true }, 202);
   });
 
+  // One endpoint, by id or URL as above, with only its own calls; `tools` counts every caller's.
   app.get("/api/history", (c) => {
-    const endpoint = c.req.query("endpoint");
-    return c.json(adapter.history.snapshot(endpoint));
+    const ref = c.req.query("endpoint");
+    if (ref === undefined) return c.json(adapter.history.snapshot());
+    if (ref === "") return fail(c, 400, "BAD_REQUEST", "endpoint must be an endpoint id or URL");
+    const id = endpointIdOf(ref);
+    if (!adapter.hasEndpoint(id)) return fail(c, 404, "UNKNOWN_ENDPOINT", `no endpoint ${truncate(id)}`);
+    const snapshot = adapter.history.snapshot(id);
+    return c.json({ ...snapshot, calls: snapshot.calls.filter((call) => call.endpoint === id) });
   });
 
   app.get("/api/status", (c) => c.json(adapter.status(version)));
