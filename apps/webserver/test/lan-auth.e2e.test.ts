@@ -192,6 +192,49 @@ describe("a server reachable beyond loopback", () => {
     await page.close();
   }, 60_000);
 
+  it("signs in only from its own page, with JSON; a bad body is no guess", async () => {
+    const attempt = (headers: Record<string, string>, body: string) =>
+      request("/api/login", { method: "POST", headers, body });
+    const secret = JSON.stringify({ secret: password });
+    // A form on another site posts text/plain without asking: it neither signs in nor guesses.
+    expect(
+      (await attempt({ "content-type": "text/plain", origin: "http://evil.example" }, secret)).status,
+    ).toBe(403);
+    expect(
+      (await attempt({ "content-type": "application/json", origin: "http://evil.example" }, secret)).status,
+    ).toBe(403);
+    expect((await attempt({ "content-type": "text/plain" }, secret)).status).toBe(415);
+    for (const body of ["{bad", "null", JSON.stringify({ secret: 5 })])
+      expect((await attempt({ "content-type": "application/json" }, body)).status).toBe(400);
+    // Four wrong guesses after those: still 401, not the lock the fifth miss would start.
+    for (let i = 0; i < 4; i++) expect((await login(`miss ${i}`)).status).toBe(401);
+    expect((await login(password)).status).toBe(204);
+  });
+
+  it("ends the event stream of a session that signs out", async () => {
+    const cookie = cookieOf(await login(password));
+    const stream = await fetch(`${base}api/events`, { headers: { cookie } });
+    expect(stream.status).toBe(200);
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    // The snapshot first: the stream is open and served.
+    let text = "";
+    while (!text.includes("event: snapshot")) text += new TextDecoder().decode((await reader.read()).value);
+    const out = await request("/api/logout", {
+      method: "POST",
+      headers: { cookie, origin: new URL(base).origin },
+    });
+    expect(out.status).toBe(204);
+    const drained = (async () => {
+      for (;;) if ((await reader.read()).done) return "ended";
+    })();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const open = new Promise((resolve) => {
+      timer = setTimeout(() => resolve("still open after 10 s"), 10_000);
+    });
+    expect(await Promise.race([drained, open])).toBe("ended");
+    clearTimeout(timer);
+  });
+
   it("slows a guesser down: 20 wrong passwords in a row are refused with 429, and the lock is logged", async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) statuses.push((await login(`guess ${i}`)).status);

@@ -63,6 +63,8 @@ export class HttpAuth {
   readonly #token: Buffer | undefined;
   readonly #metricsToken: Buffer | undefined;
   readonly #sessions = new Map<string, Session>();
+  /** What to call when a session ends, by session: the event streams it opened. */
+  readonly #onSignOut = new Map<string, Set<() => void>>();
   readonly #failures = new Map<string, Failures>();
   readonly #ttl: number;
   readonly #logger: Logger;
@@ -138,6 +140,32 @@ export class HttpAuth {
     };
   }
 
+  /**
+   * Calls `end` once the session the request was made with is signed out (by itself, or everywhere);
+   * nothing for a request made with a token. Returns how to stop watching.
+   */
+  whenSignedOut(c: Context, end: () => void): () => void {
+    const caller = this.caller(c);
+    if (caller?.via !== "session") return () => {};
+    const id = caller.id;
+    let ends = this.#onSignOut.get(id);
+    if (!ends) {
+      ends = new Set();
+      this.#onSignOut.set(id, ends);
+    }
+    ends.add(end);
+    return () => {
+      ends.delete(end);
+      if (ends.size === 0 && this.#onSignOut.get(id) === ends) this.#onSignOut.delete(id);
+    };
+  }
+
+  #signedOut(id: string): void {
+    const ends = this.#onSignOut.get(id);
+    this.#onSignOut.delete(id);
+    for (const end of ends ?? []) end();
+  }
+
   /** `POST /api/login`, `POST /api/logout`, `POST /api/logout/all` and `GET /api/session`. */
   mount(app: Hono): void {
     app.post("/api/login", async (c) => {
@@ -145,8 +173,20 @@ export class HttpAuth {
       const now = this.#now();
       const record = this.#failures.get(address);
       if (record && record.blockedUntil > now) return this.#limited(c, record, now);
-      const body = (await c.req.json().catch(() => null)) as { secret?: unknown } | null;
-      const secret = typeof body?.secret === "string" ? body.secret : "";
+      // Only this server's own page signs in: a form on another site (which may post text/plain
+      // without asking) can neither guess nor lock its owner out. Neither counts as a guess.
+      const origin = c.req.header("origin");
+      if (origin && !sameOrigin(origin, c.req.header("host"))) {
+        return fail(c, 403, "FORBIDDEN_ORIGIN", "cross-origin requests are not allowed");
+      }
+      if (!(c.req.header("content-type") ?? "").includes("application/json")) {
+        return fail(c, 415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json");
+      }
+      const body = (await c.req.json().catch(() => undefined)) as { secret?: unknown } | null | undefined;
+      if (typeof body?.secret !== "string") {
+        return fail(c, 400, "BAD_REQUEST", 'send {"secret": "<password or token>"}');
+      }
+      const secret = body.secret;
       if (!secret || !(await this.#matches(secret))) {
         const failures = this.#fail(address, now);
         if (failures.blockedUntil > now) {
@@ -177,13 +217,17 @@ export class HttpAuth {
     });
     app.post("/api/logout", (c) => {
       const caller = this.caller(c);
-      if (caller?.via === "session") this.#sessions.delete(caller.id);
+      if (caller?.via === "session") {
+        this.#sessions.delete(caller.id);
+        this.#signedOut(caller.id);
+      }
       deleteCookie(c, sessionCookie, { path: "/", secure: isSecure(c) });
       return c.body(null, 204);
     });
     app.post("/api/logout/all", (c) => {
       const count = this.#sessions.size;
       this.#sessions.clear();
+      for (const id of [...this.#onSignOut.keys()]) this.#signedOut(id);
       deleteCookie(c, sessionCookie, { path: "/", secure: isSecure(c) });
       this.#logger.info({ address: addressOf(c), sessions: count }, "signed out everywhere");
       return c.body(null, 204);
@@ -304,6 +348,6 @@ function sameOrigin(origin: string, host: string | undefined): boolean {
   }
 }
 
-function fail(c: Context, status: 401 | 403 | 429, code: string, message: string): Response {
+function fail(c: Context, status: 400 | 401 | 403 | 415 | 429, code: string, message: string): Response {
   return c.json({ error: { code, message } }, status);
 }

@@ -30,6 +30,8 @@ export function mountEventStream(
   version: string,
   streams: Set<() => void>,
   refuse: (c: Context, message: string) => Response,
+  /** Calls `end` when the sign-in the request was made with ends; returns how to stop watching. */
+  whenSignedOut: (c: Context, end: () => void) => () => void = () => () => {},
 ): void {
   app.get("/api/events", (c) => {
     const first = parseFirst(c.req.query("first"));
@@ -56,6 +58,8 @@ export function mountEventStream(
         adapter.on("call", (payload) => send("call", payload)),
         adapter.on("cluster", (payload) => send("cluster", payload)),
         adapter.on("closed", () => ended()),
+        // A stream opened with a session ends with it: signing out stops what the page still reads.
+        whenSignedOut(c, () => ended()),
       ];
       streams.add(ended);
       stream.onAbort(ended);

@@ -246,7 +246,14 @@ export function createXiaozhiRoutes(
     return c.body(await metrics.registry.metrics());
   });
 
-  mountEventStream(app, adapter, version, streams, (c, message) => fail(c, 400, "BAD_REQUEST", message));
+  mountEventStream(
+    app,
+    adapter,
+    version,
+    streams,
+    (c, message) => fail(c, 400, "BAD_REQUEST", message),
+    (c, end) => auth.whenSignedOut(c, end),
+  );
 
   return Object.assign(app, {
     close() {
