@@ -241,12 +241,26 @@ export async function addEndpoint(where: Target, url: string, name?: string): Pr
   };
 }
 
-/** Removes an endpoint by id or URL, from the server (closed, saved) or from the file. */
 /** An endpoint as a command names it, by its id or its URL: its id, which is all it prints or sends. */
 export function endpointIdOf(idOrUrl: string): string {
   return idOrUrl.startsWith("ep-") ? idOrUrl : endpointId(idOrUrl);
 }
 
+/**
+ * The id of the endpoint a command names: by its id, its URL, or its agent's name as the tables
+ * show it (`卧室`), when exactly one endpoint has that name.
+ */
+export async function endpointNamed(where: Target, ref: string): Promise<string> {
+  if (ref.startsWith("ep-") || ref.includes("://")) return endpointIdOf(ref);
+  const name = ref.trim();
+  const ids = (await listEndpoints(where)).filter((e) => e.name?.trim() === name).map((e) => e.id);
+  if (ids.length === 1) return ids[0] as string;
+  throw new CommandError(
+    ids.length === 0 ? where.m.manage.noEndpointNamed(name) : where.m.manage.severalNamed(name, ids),
+  );
+}
+
+/** Removes an endpoint by id or URL, from the server (closed, saved) or from the file. */
 export async function removeEndpoint(where: Target, idOrUrl: string): Promise<void> {
   const id = endpointIdOf(idOrUrl);
   if (where.kind === "server") {

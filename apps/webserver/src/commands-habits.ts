@@ -94,6 +94,16 @@ export function habitCommands(program: Command, cli: Cli): void {
       }),
     );
 
+  const endpoint = program.commands.find((c) => c.name() === "endpoint") as Command;
+  endpoint
+    .command("set [url...]")
+    .description(m.habits.endpointSet)
+    .action(
+      run(async (command) => {
+        answer(m.habits.endpointSetAnswer(configFile(command)));
+      }),
+    );
+
   program
     .command("ui")
     .description(m.habits.ui)

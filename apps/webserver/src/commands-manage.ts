@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { Cli } from "./cli.js";
 import {
   addEndpoint,
-  endpointIdOf,
+  endpointNamed,
   endpointTable,
   listEndpoints,
   listServices,
@@ -23,7 +23,7 @@ export function manageCommands(program: Command, cli: Cli): void {
   const where = (command: Command) => target(env, globals(command).config, m);
   const asJson = (command: Command) => (command.opts() as { json?: boolean }).json === true;
   // An endpoint URL carries its token: commands name an endpoint by its id, never by what was typed.
-  const idOf = (command: Command) => endpointIdOf(String(command.args[0]));
+  const idOf = (command: Command) => endpointNamed(where(command), String(command.args[0]));
 
   const endpoint = program.command("endpoint").description(m.help.endpoint);
   endpoint
@@ -67,7 +67,7 @@ export function manageCommands(program: Command, cli: Cli): void {
     .description(m.help.endpointRemove)
     .action(
       run(async (command) => {
-        const id = idOf(command);
+        const id = await idOf(command);
         await removeEndpoint(where(command), id);
         out(m.manage.removed(id));
       }),
@@ -78,7 +78,7 @@ export function manageCommands(program: Command, cli: Cli): void {
     .action(
       run(async (command) => {
         // By id: a URL, token and all, would otherwise travel in the request path.
-        const id = idOf(command);
+        const id = await idOf(command);
         await reconnectEndpoint(where(command), id);
         out(m.manage.reconnecting(id));
       }),

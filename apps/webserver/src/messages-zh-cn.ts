@@ -261,6 +261,10 @@ export const zhCN: Messages = {
     unreachable: (url: string, why: string) => `无法连接 ${url} 的服务器：${why}`,
     httpStatus: (status: number) => `服务器返回 HTTP ${status}`,
     noEndpoint: (id: string) => `没有接入点 ${id}`,
+    noEndpointNamed: (name: string) =>
+      `没有名为「${name}」的接入点：请给出它的 ID 或地址（xiaozhi-connect endpoint list 会列出）`,
+    severalNamed: (name: string, ids: readonly string[]) =>
+      `有 ${ids.length} 个接入点名为「${name}」：请给出你要的那个的 ID（${ids.join("、")}）`,
     clustered:
       "此配置运行在集群模式：接入点列表保存在 Redis 中，文件里的 mcpEndpoint 只用于初始化空集群。请先启动一个实例（xiaozhi-connect start -d）再执行此命令，修改会作用于所有实例",
     reconnectNeedsServer: "重连需要运行中的服务器（xiaozhi-connect start -d）",
@@ -317,6 +321,9 @@ export const zhCN: Messages = {
       key === "mcpEndpoint"
         ? "xiaozhi-connect 没有 config set。添加或移除接入点：xiaozhi-connect endpoint add 地址 / endpoint remove ID（保存后立即生效）"
         : `xiaozhi-connect 没有 config set：请直接编辑${file ? ` ${file} 中的` : "配置文件（xiaozhi-connect config path）中的"} ${fieldOf(key)}；保存后立即生效，可用 xiaozhi-connect config check 检查`,
+    endpointSet: "xiaozhi-client 的 endpoint set：告诉你改用什么",
+    endpointSetAnswer: (file: string | null) =>
+      `xiaozhi-connect 没有 endpoint set（它会一次替换全部接入点）：请直接编辑${file ? ` ${file} 中的` : "配置文件（xiaozhi-connect config path）中的"} mcpEndpoint（保存后立即生效），或逐个添加、移除：xiaozhi-connect endpoint add 地址 / endpoint remove ID`,
     ui: "xiaozhi-client 的 ui：控制台始终开启",
     uiAnswer: (url: string, running: boolean) =>
       running

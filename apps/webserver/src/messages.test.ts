@@ -23,7 +23,9 @@ function said(value: unknown, key: string): string {
     ? [{ url: "http://x/", connected: 1, total: 2, why: "", tools: 3, starting: 1, config: null }]
     : key.endsWith("demoBanner") || key.endsWith("clients.which")
       ? [["/a", "/b"]]
-      : ["sample", 2, "sample"];
+      : key.endsWith("severalNamed")
+        ? ["sample", ["ep-1", "ep-2"]]
+        : ["sample", 2, "sample"];
   return JSON.stringify((value as (...args: unknown[]) => unknown)(...sample));
 }
 

@@ -257,6 +257,10 @@ export const en = {
     unreachable: (url: string, why: string) => `cannot reach the server at ${url}: ${why}`,
     httpStatus: (status: number) => `the server answered HTTP ${status}`,
     noEndpoint: (id: string) => `no endpoint ${id}`,
+    noEndpointNamed: (name: string) =>
+      `no endpoint is named "${name}": give its id or URL (xiaozhi-connect endpoint list shows them)`,
+    severalNamed: (name: string, ids: readonly string[]) =>
+      `${ids.length} endpoints are named "${name}": give the id of the one you mean (${ids.join(", ")})`,
     clustered:
       "this config runs in cluster mode: the endpoint list lives in Redis, and the file's mcpEndpoint only seeds an empty cluster. Start an instance (xiaozhi-connect start -d) and run this again: the change then applies to every instance",
     reconnectNeedsServer: "reconnect needs a running server (xiaozhi-connect start -d)",
@@ -314,6 +318,9 @@ export const en = {
       key === "mcpEndpoint"
         ? "xiaozhi-connect has no config set. Add or remove endpoints with: xiaozhi-connect endpoint add URL / endpoint remove ID (saved and applied live)"
         : `xiaozhi-connect has no config set: edit ${fieldOf(key)}${file ? ` in ${file}` : " in the config (xiaozhi-connect config path)"}; a saved change applies live, and xiaozhi-connect config check validates it`,
+    endpointSet: "xiaozhi-client's endpoint set: answered with what to do instead",
+    endpointSetAnswer: (file: string | null) =>
+      `xiaozhi-connect has no endpoint set, which would replace every endpoint at once: edit mcpEndpoint${file ? ` in ${file}` : " in the config (xiaozhi-connect config path)"} (a saved change applies live), or add and remove them one by one: xiaozhi-connect endpoint add URL / endpoint remove ID`,
     ui: "xiaozhi-client's ui: the dashboard is always on",
     uiAnswer: (url: string, running: boolean) =>
       running

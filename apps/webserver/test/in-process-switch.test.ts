@@ -114,6 +114,10 @@ describe("the switch, in process", () => {
       [["config", "get", "mcpServers"], /xiaozhi-connect service list/],
       [["config", "get", "reconnectInterval"], /connection\.reconnectInterval/],
       [["config", "get"], /查看 .* 中的 配置/],
+      [
+        ["endpoint", "set", "wss://a.example/mcp/?token=x"],
+        /没有 endpoint set.*编辑 .*xiaozhi\.config\.json 中的 mcpEndpoint/,
+      ],
       [["ui"], /控制台始终开启/],
       [["create", "app"], /没有项目模板/],
     ] as const) {

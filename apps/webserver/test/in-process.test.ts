@@ -76,6 +76,21 @@ describe("the command, in process", () => {
     );
     expect((await run(["status", "--page", "0"])).code).toBe(2);
     expect((await run(["endpoint", "reconnect", id])).code).toBe(0);
+    // By the name the tables show: one that two endpoints share is refused with their ids.
+    const shared = await run(["endpoint", "reconnect", "127.0.0.1"]);
+    expect(shared.code).toBe(1);
+    expect(shared.err).toMatch(new RegExp(`2 endpoints are named "127\\.0\\.0\\.1".*${id}`));
+    expect((await run(["endpoint", "remove", "nobody"])).err).toMatch(/no endpoint is named "nobody"/);
+    const kitchen = await run([
+      "endpoint",
+      "add",
+      cloud.endpointUrl("tok-inproc-c"),
+      "--name",
+      "厨房",
+      "--json",
+    ]);
+    const kitchenId = JSON.parse(kitchen.out).id as string;
+    expect((await run(["endpoint", "remove", "厨房"])).out).toContain(kitchenId);
     expect((await run(["endpoint", "remove", id])).code).toBe(0);
     expect((await run(["endpoint", "add", "not a url"])).code).toBe(1);
     // Chinese, as a user with a Chinese locale sees it: the table lines up under its header.

@@ -214,6 +214,10 @@ describe("switching from xiaozhi-client", () => {
       ],
       [["config", "get", "mcpEndpoint"], /xiaozhi-connect endpoint list/],
       [["config", "get", "webUI"], /read webUI in .*xiaozhi\.config\.json/],
+      [
+        ["endpoint", "set", "wss://a.example/mcp/?token=x"],
+        /no endpoint set.*edit mcpEndpoint in .*xiaozhi\.config\.json/,
+      ],
       [["ui"], /the dashboard is always on while the server runs/],
       [["create", "my-app", "--template", "x"], /xiaozhi-connect config init writes a starter/],
     ];
