@@ -18,7 +18,7 @@ import { type Logger, silentLogger } from "./logger.js";
 import type { EndpointEvent, EndpointStatus, ManagerEventMap, ReconcileResult } from "./manager-events.js";
 import type { ConnectionManagerOptions } from "./manager-options.js";
 import { endpointId, redact } from "./mask.js";
-import { defaultManagerSettings, type ManagerSettings, mergeSettings } from "./settings.js";
+import { defaultManagerSettings, factoryOf, type ManagerSettings, mergeSettings } from "./settings.js";
 import { roundRobin, type Strategy } from "./strategy.js";
 import type { SupervisorContext, SupervisorReports } from "./supervisor-context.js";
 import type { ToolSource } from "./tool-source.js";
@@ -64,7 +64,7 @@ export class ConnectionManager<C extends Connection = Connection> {
   #unsubscribeHealth: (() => void) | undefined;
 
   constructor(options: ConnectionManagerOptions<C>) {
-    this.#factory = options.connectionFactory;
+    this.#factory = factoryOf(options);
     this.#health = options.healthScorer;
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;

@@ -1,19 +1,26 @@
 import { type BackoffOptions, defaultBackoff } from "./backoff.js";
+import { XiaozhiError } from "./errors.js";
 
-/** Timings and policies of a manager; every field has a default. Times in ms. */
+/**
+ * Timings and policies of a manager; every field has a default. Times in ms, finite and 0 or more
+ * unless a field says otherwise; a value out of range throws `INVALID_CONFIG` when settings are made.
+ */
 export interface ManagerSettings {
   /** Reconnect after a drop or failed attempt; default true. */
   readonly autoReconnect: boolean;
   readonly backoff: BackoffOptions;
-  /** Reconnect attempts before giving up as `failed`; default Infinity. */
+  /** Reconnect attempts before giving up as `failed`: a whole number or Infinity (default). */
   readonly maxReconnectAttempts: number;
   /** A link must stay up this long before its attempt counter resets; default 10000. */
   readonly minUptime: number;
-  /** An attempt that has not connected by then is abandoned; default 10000. */
+  /** An attempt that has not connected by then is abandoned; above 0, default 10000. */
   readonly connectTimeout: number;
-  /** Default deadline of `dispatch` and `broadcast`; default 30000. */
+  /** Default deadline of `dispatch` and `broadcast`; above 0 (Infinity: none), default 30000. */
   readonly dispatchTimeout: number;
-  /** Below this share of healthy connections, dispatch spreads over all connected ones; default 0.5. */
+  /**
+   * Below this share (0 to 1) of healthy connections, dispatch spreads over all connected ones;
+   * default 0.5.
+   */
   readonly panicThreshold: number;
   /**
    * When a link to a host connects, the other endpoints on that host still waiting to retry try
@@ -33,7 +40,7 @@ export interface ManagerSettings {
    * First connects under way at once (at start, and for endpoints added); the rest wait their
    * turn, each attempt holding its place until it settles or for a second. Reconnects are spread
    * by their backoff and do not wait. 0: no limit; default 200 (a burst of more may overflow the
-   * far side's accept queue, and the connects it drops time out).
+   * far side's accept queue, and the connects it drops time out). A whole number; Infinity: no limit.
    */
   readonly connectConcurrency: number;
 }
@@ -57,20 +64,115 @@ export const defaultManagerSettings: ManagerSettings = Object.freeze({
   connectConcurrency: 200,
 });
 
-/** `base` with the fields `change` sets; frozen. Fields set to `undefined` keep their base value. */
+/**
+ * `base` with the fields `change` sets; frozen. Fields set to `undefined` keep their base value.
+ * Throws `INVALID_CONFIG` naming the first setting out of its range (see `checkSettings`).
+ */
 export function mergeSettings(base: ManagerSettings, change: SettingsChange): ManagerSettings {
   const pick = <K extends keyof ManagerSettings>(key: K): ManagerSettings[K] =>
     (change[key as keyof SettingsChange] as ManagerSettings[K] | undefined) ?? base[key];
-  return Object.freeze({
-    autoReconnect: pick("autoReconnect"),
-    maxReconnectAttempts: pick("maxReconnectAttempts"),
-    minUptime: pick("minUptime"),
-    connectTimeout: pick("connectTimeout"),
-    dispatchTimeout: pick("dispatchTimeout"),
-    panicThreshold: pick("panicThreshold"),
-    recoveryWindow: pick("recoveryWindow"),
-    probeInterval: pick("probeInterval"),
-    connectConcurrency: pick("connectConcurrency"),
-    backoff: Object.freeze({ ...base.backoff, ...change.backoff }),
-  });
+  return checkSettings(
+    Object.freeze({
+      autoReconnect: pick("autoReconnect"),
+      maxReconnectAttempts: pick("maxReconnectAttempts"),
+      minUptime: pick("minUptime"),
+      connectTimeout: pick("connectTimeout"),
+      dispatchTimeout: pick("dispatchTimeout"),
+      panicThreshold: pick("panicThreshold"),
+      recoveryWindow: pick("recoveryWindow"),
+      probeInterval: pick("probeInterval"),
+      connectConcurrency: pick("connectConcurrency"),
+      backoff: Object.freeze({ ...base.backoff, ...definedOf(change.backoff) }),
+    }),
+  );
+}
+
+/** The backoff fields `change` sets: as at the top level, one set to `undefined` keeps its base value. */
+function definedOf(change: Partial<BackoffOptions> | undefined): Partial<BackoffOptions> {
+  if (change === undefined || change === null) return {};
+  // Spreading a number or a string would quietly keep the defaults.
+  if (typeof change !== "object" || Array.isArray(change)) {
+    throw new XiaozhiError("INVALID_CONFIG", `backoff must be an object, got ${shown(change)}`);
+  }
+  return Object.fromEntries(
+    Object.entries(change).filter(([, value]) => value !== undefined && value !== null),
+  );
+}
+
+/** A test a setting's value must pass, and what it expects in words, for the error. */
+type Rule = readonly [test: (value: unknown) => boolean, expected: string];
+
+const isNumber = (value: unknown): value is number => typeof value === "number";
+// `Number(process.env.X)` of a missing variable is NaN, and every comparison with NaN is false:
+// each test below asks for what is valid, so NaN fails all of them.
+const ms: Rule = [(v) => isNumber(v) && Number.isFinite(v) && v >= 0, "a finite number of ms, 0 or more"];
+const positiveMs: Rule = [(v) => isNumber(v) && Number.isFinite(v) && v > 0, "a finite number of ms above 0"];
+const countOrUnlimited = (unlimited: string): Rule => [
+  (v) => isNumber(v) && v >= 0 && (Number.isInteger(v) || v === Number.POSITIVE_INFINITY),
+  `a whole number, 0 or more (${unlimited})`,
+];
+
+const settingRules: { readonly [K in Exclude<keyof ManagerSettings, "backoff">]: Rule } = {
+  autoReconnect: [(v) => typeof v === "boolean", "true or false"],
+  maxReconnectAttempts: countOrUnlimited("Infinity: no limit"),
+  minUptime: ms,
+  // 0 would abandon every attempt at once; and a timer given Infinity fires at once too.
+  connectTimeout: positiveMs,
+  // The dispatcher reads a deadline too long for a timer, Infinity included, as none at all.
+  dispatchTimeout: [(v) => isNumber(v) && v > 0, "a number of ms above 0 (Infinity: no deadline)"],
+  // A share of the connected links: past 1 every unhealthy link would mean panic.
+  panicThreshold: [(v) => isNumber(v) && v >= 0 && v <= 1, "a share from 0 to 1"],
+  recoveryWindow: ms,
+  probeInterval: ms,
+  connectConcurrency: countOrUnlimited("0 or Infinity: no limit"),
+};
+
+const backoffRules: { readonly [K in keyof BackoffOptions]: Rule } = {
+  initialDelay: ms,
+  // Below 1 the delays would shrink with every failure instead of growing.
+  multiplier: [(v) => isNumber(v) && Number.isFinite(v) && v >= 1, "a finite number, 1 or more"],
+  maxDelay: ms,
+  jitter: [(v) => v === "full" || v === "none", '"full" or "none"'],
+};
+
+/** A value as an error shows it: settings hold numbers, booleans and short words, never secrets. */
+function shown(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === "object" && value !== null) return Array.isArray(value) ? "an array" : "an object";
+  return String(value);
+}
+
+function check(name: string, rule: Rule, value: unknown): void {
+  if (!rule[0](value)) {
+    throw new XiaozhiError("INVALID_CONFIG", `${name} must be ${rule[1]}, got ${shown(value)}`);
+  }
+}
+
+/**
+ * Returns `settings` when every field is in its range, else throws `INVALID_CONFIG` naming the
+ * first field that is not and its value. Times are finite ms, 0 or more (`connectTimeout` above
+ * 0; `dispatchTimeout` above 0, Infinity for no deadline); `maxReconnectAttempts` and
+ * `connectConcurrency` whole numbers or Infinity; `panicThreshold` from 0 to 1;
+ * `backoff.multiplier` 1 or more.
+ */
+function checkSettings(settings: ManagerSettings): ManagerSettings {
+  for (const [name, rule] of Object.entries(settingRules)) {
+    check(name, rule, settings[name as keyof typeof settingRules]);
+  }
+  for (const [name, rule] of Object.entries(backoffRules)) {
+    check(`backoff.${name}`, rule, settings.backoff[name as keyof BackoffOptions]);
+  }
+  return settings;
+}
+
+/**
+ * `options.connectionFactory`, checked: plain JavaScript may leave it out or pass something else,
+ * and that is named here as `INVALID_CONFIG` rather than met later as a `TypeError`.
+ */
+export function factoryOf<F>(options: { readonly connectionFactory: F }): F {
+  const factory = (options as { readonly connectionFactory?: unknown } | undefined)?.connectionFactory;
+  if (typeof factory !== "function") {
+    throw new XiaozhiError("INVALID_CONFIG", `connectionFactory must be a function, got ${shown(factory)}`);
+  }
+  return factory as F;
 }
