@@ -119,6 +119,28 @@ describe("recovery after an outage", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("probes a host that answered and refused again once an attempt finds it gone, and brings it back", async () => {
+    const { network, manager, a, b, status } = await outage(2);
+    const removed = manager.removeEndpoint(b);
+    await settle();
+    await removed;
+    // The host answers and refuses (a server error in the handshake): probed once, then the backoff.
+    for (const url of a) network.behave(url, { hostAnswers: true });
+    await vi.advanceTimersByTimeAsync(5 * 60_000);
+    const probes = network.probes;
+    // Then it goes away altogether: the next attempt finds nothing answering, and it is probed again.
+    for (const url of a) network.behave(url, { hostAnswers: undefined });
+    await vi.advanceTimersByTimeAsync(90_000);
+    expect(network.probes).toBeGreaterThan(probes);
+    expect((status(a[0] as string)?.nextReconnectAt ?? 0) - Date.now()).toBeGreaterThan(5000);
+    // Back: within a probe interval and a few ms, not after the grown backoff.
+    for (const url of a) network.behave(url, { connect: "open" });
+    await vi.advanceTimersByTimeAsync(500 + 2 * 2);
+    for (const url of a) expect(status(url)?.state).toBe("connected");
+    await manager.cleanup();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it("probes nothing with probeInterval 0 or recoveryWindow 0", async () => {
     for (const options of [{ probeInterval: 0 }, { recoveryWindow: 0 }]) {
       const { network, manager } = await outage(2, options);

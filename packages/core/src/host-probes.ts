@@ -27,7 +27,8 @@ const probeTimeout = 2000;
  *
  * A host that answers the probe but still refuses the endpoints (a proxy up, the service behind
  * it down) is probed once: the next probe waits until one of its endpoints connected again, so
- * a host that stays down sees no more attempts than the backoff makes.
+ * a host that stays down sees no more attempts than the backoff makes. Or until an attempt finds
+ * nothing answering there: the host went away since, and is probed until it is back.
  */
 export class HostProbes {
   readonly #context: HostProbesContext;
@@ -45,8 +46,13 @@ export class HostProbes {
     return this.#probing.size;
   }
 
-  /** An endpoint of `host` is waiting to retry: probe the host unless that runs or cannot help. */
-  waiting(host: string): void {
+  /**
+   * An endpoint of `host` is waiting to retry: probe the host unless that runs or cannot help.
+   * `silent`: its attempt found nothing answering (refused, unreachable), so the host is down now
+   * whatever it answered before.
+   */
+  waiting(host: string, silent = false): void {
+    if (silent) this.#answered.delete(host);
     if (this.#context.probe === undefined || this.#context.interval() <= 0) return;
     if (this.#probing.has(host) || this.#answered.has(host)) return;
     const entry: { timer?: ReturnType<typeof setTimeout>; abort?: AbortController } = {};

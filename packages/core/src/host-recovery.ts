@@ -5,6 +5,14 @@ import type { EndpointSupervisor } from "./endpoint-supervisor.js";
 import { HostProbes } from "./host-probes.js";
 import type { ManagerSettings } from "./settings.js";
 
+/**
+ * A failure where nothing at the host answered: Node's codes for a refused or unreachable address
+ * and a name that did not resolve. A host that answered and then refused (a close code, an HTTP
+ * status) is up, and its endpoints' backoff is what should pace them.
+ */
+const nothingAnswered =
+  /\b(?:ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN|ENOTFOUND|EAI_AGAIN)\b|\bconnection refused\b/i;
+
 /** How far apart, on average, the endpoints of a host that is back are brought forward, ms. */
 const recoverySpacing = 2;
 
@@ -58,10 +66,13 @@ export class HostRecovery<C extends Connection> {
     this.#bringForward(host, now);
   }
 
-  /** An endpoint is waiting to retry: when its whole host is, the host is probed. */
-  waiting(endpoint: ResolvedEndpoint): void {
+  /**
+   * An endpoint is waiting to retry after `why` (its last error): when its whole host is, the host
+   * is probed.
+   */
+  waiting(endpoint: ResolvedEndpoint, why?: string): void {
     const host = hostOf(endpoint);
-    if (host !== undefined) this.#probes.waiting(host);
+    if (host !== undefined) this.#probes.waiting(host, why !== undefined && nothingAnswered.test(why));
   }
 
   /** Cancels every probe and timer. */

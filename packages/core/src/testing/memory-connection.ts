@@ -21,7 +21,10 @@ export interface MemoryBehavior {
   readonly rttMs?: number;
   /** When true, `notify` and `request` fail with `SEND_FAILED` as if the socket broke mid-send. */
   readonly sendFails?: boolean;
-  /** Overrides what a host probe says (by default: answers unless `connect` is `refuse` or `hang`). */
+  /**
+   * Overrides what a host probe says (by default: answers unless `connect` is `refuse` or `hang`).
+   * With `true`, a refused connect is refused as by a host that answered: a close in the handshake.
+   */
   readonly hostAnswers?: boolean;
 }
 
@@ -86,7 +89,11 @@ export class MemoryConnection implements Connection {
     }
     if (behavior.connect === "refuse") {
       this.#state = "disconnected";
-      throw new XiaozhiError("CONNECT_FAILED", "connection refused");
+      // A host that answers refuses as a server does once connected: with a close, not at the door.
+      throw new XiaozhiError(
+        "CONNECT_FAILED",
+        behavior.hostAnswers ? "closed during handshake (1013 try again later)" : "connection refused",
+      );
     }
     if (behavior.connect === "reject-auth") {
       this.#state = "disconnected";
