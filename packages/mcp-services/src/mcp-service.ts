@@ -305,8 +305,21 @@ function safeOrigin(url: string): string | undefined {
 }
 
 function lastLines(text: string): string {
-  return text.split("\n").slice(-5).join(" | ").slice(-600);
+  const lines = text.split("\n").filter((line) => line.trim() !== "");
+  const tail = lines.slice(-5);
+  // A Node crash ends in its stack and details (`code: 'MODULE_NOT_FOUND'`), its message above
+  // them: the last line that names an error goes first when the tail does not hold it.
+  let cause: string | undefined;
+  for (let i = lines.length - 1; i >= 0 && cause === undefined; i--) {
+    if (errorLine.test(lines[i] as string)) cause = (lines[i] as string).trim();
+  }
+  const shown = tail.join(" | ");
+  if (cause === undefined || tail.some((line) => line.trim() === cause)) return shown.slice(-600);
+  return `${cause.slice(0, 300)} | … | ${shown.slice(-300)}`;
 }
+
+/** `Error: …`, `TypeError [CODE]: …`, `ModuleNotFoundError: …`: a line that says what went wrong. */
+const errorLine = /^\s*[\w.]*(?:Error|Exception)(?: \[\w+\])?: \S/;
 
 /** Signals calls were given, to tell a signal a caller shares between calls from a call's own. */
 const givenSignals = new WeakSet<AbortSignal>();

@@ -182,6 +182,19 @@ describe("every service under one supervisor", () => {
     expect(JSON.stringify(log.lines)).not.toContain("abcdef123456");
   });
 
+  it("says what a crashed Node service said, above its stack and details", async () => {
+    const missing = "./services/no-such-service.js";
+    manager = new McpServiceManager(
+      { gone: { command: process.execPath, args: [missing] } },
+      { backoff: { initialDelay: 60_000, maxDelay: 60_000 }, random: () => 0.999 },
+    );
+    await manager.start();
+    const gone = manager.status()[0];
+    // Node prints the message, then the stack, then `code: 'MODULE_NOT_FOUND'` and its version.
+    expect(gone?.lastError).toMatch(/stderr: Error: Cannot find module '.*no-such-service\.js'/);
+    expect(gone?.lastError).toMatch(/Node\.js v\d+/);
+  });
+
   it("leaves no process behind when stopped during a handshake, or killed at once", async () => {
     manager = new McpServiceManager({
       slow: { ...node("setInterval(() => {}, 1e9) // slow-one"), handshakeTimeout: 60_000 },
