@@ -312,6 +312,10 @@ describe("the dashboard's layout in headless Chromium", () => {
     );
     // Everything the Chinese page can show at once: open cards, a history, an error from the API.
     await unfoldAll(zh);
+    // The refusal in the list of changes too, worded as the banner words it.
+    await expect
+      .poll(() => zh.locator("#audit .reason").first().textContent(), { timeout: 10_000 })
+      .toBe("connection.heartbeatInterval：应为数字，实际是文本");
     await zh
       .locator('#endpoints tr[data-id]:has(.name:text-is("flaky")) button[data-action="history"]')
       .click();

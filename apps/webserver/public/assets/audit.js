@@ -1,7 +1,8 @@
 // Who changed what: the server's audit trail, newest first, read again after every config change.
 // Names and ids only, as the server keeps them; the words around them in the page's language.
 import { data, format, t } from "./i18n.js";
-import { $, call, clock, el, render } from "./page.js";
+import { $, call, clock, el, render, show } from "./page.js";
+import { explain } from "./reasons.js";
 
 let entries = [];
 
@@ -37,8 +38,12 @@ export function renderAudit() {
         el("span", { className: "what" }, ...render(describe(entry))),
         outcome,
       );
-      if (entry.error)
-        line.append(el("span", { className: "reason", translate: false, textContent: entry.error }));
+      if (entry.error) {
+        // Why a change was refused, in the page's language, as the config's own reason is shown.
+        const reason = el("span", { className: "reason" });
+        show(reason, explain(entry.error));
+        line.append(reason);
+      }
       return line;
     }),
   );
