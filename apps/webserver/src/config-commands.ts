@@ -5,7 +5,9 @@ import {
   customToolsOf,
   formatOf,
   parseConfigText,
+  parseText,
   selectEndpoints,
+  unknownFields,
   type XiaozhiConfig,
 } from "@xiaozhi-connect/webserver-adapter";
 import { describe, type Messages } from "./messages.js";
@@ -51,6 +53,9 @@ export function checkConfig(file: string | undefined, env: NodeJS.ProcessEnv, m:
     // In cluster mode the list lives in Redis: an empty file list only means the cluster seeds none.
     if (endpoints.length === 0 && !config.cluster) warnings.push(m.manage.noUsableEndpoint);
     warnings.push(...toolWarnings(config, m));
+    // Read as written: validation drops a misspelt `connection` field before anyone sees it.
+    for (const { path: field, meant } of unknownFields(parseText(text, formatOf(path))))
+      warnings.push(m.manage.unknownField(field, meant));
     return {
       ok: true,
       path,

@@ -273,6 +273,8 @@ export const zhCN: Messages = {
     noConfigFound: "没有找到配置文件（xiaozhi-connect config init 会写一份）",
     unreadable: (code: string) => `无法读取：${code}`,
     skipped: (endpoint: string, reason: string) => `已跳过 ${endpoint}：${reason}`,
+    unknownField: (field: string, meant: string | undefined) =>
+      `xiaozhi-connect 不读取 ${field} 这个字段，它会被忽略${meant ? `（是不是想写 ${meant}？）` : ""}`,
     noUsableEndpoint:
       "mcpEndpoint 中没有可用的接入点：不会建立任何连接。请填入智能体的接入点地址（xiaozhi.me 控制台 → 你的智能体 → MCP 接入点）",
     toolUnavailable: (name: string, reason: string) => `自定义工具 ${name} 不可用：${reason}`,

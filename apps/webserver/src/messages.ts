@@ -269,6 +269,8 @@ export const en = {
     noConfigFound: "no config file was found (xiaozhi-connect config init writes one)",
     unreadable: (code: string) => `cannot read it: ${code}`,
     skipped: (endpoint: string, reason: string) => `skipped ${endpoint}: ${reason}`,
+    unknownField: (field: string, meant: string | undefined) =>
+      `${field} is not a field xiaozhi-connect reads: it is ignored${meant ? ` (did you mean ${meant}?)` : ""}`,
     noUsableEndpoint:
       "no usable endpoint in mcpEndpoint: nothing would connect. Put your agents' endpoint URLs there (xiaozhi.me console → your agent → MCP endpoint)",
     toolUnavailable: (name: string, reason: string) => `custom tool ${name} is unavailable: ${reason}`,

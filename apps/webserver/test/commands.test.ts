@@ -52,6 +52,29 @@ describe("the xiaozhi-connect command", () => {
     const json = await cli(["config", "check", bad, "--json"], env, dir);
     expect(JSON.parse(json.out)).toMatchObject({ ok: false, path: bad });
     expect((await cli(["config", "check", join(dir, "missing.json")], env, dir)).code).toBe(1);
+
+    // Valid, but with fields nothing reads: a misspelt one would otherwise go missing in silence.
+    const typos = join(dir, "typos.json");
+    writeFileSync(
+      typos,
+      JSON.stringify({
+        $schema: "https://example.com/schema.json",
+        mcpEndpoint: [],
+        mcpServer: { calc: { command: "node" } },
+        toolCallLog: { enabled: true },
+        connection: { heartbeatIntervall: 1000, heartbeatTimeout: 5000 },
+      }),
+    );
+    const checked = JSON.parse((await cli(["config", "check", typos, "--json"], env, dir)).out);
+    expect(checked.ok).toBe(true);
+    expect(checked.warnings).toEqual(
+      expect.arrayContaining([
+        "mcpServer is not a field xiaozhi-connect reads: it is ignored (did you mean mcpServers?)",
+        "toolCallLog is not a field xiaozhi-connect reads: it is ignored",
+        "connection.heartbeatIntervall is not a field xiaozhi-connect reads: it is ignored (did you mean connection.heartbeatInterval?)",
+      ]),
+    );
+    expect(JSON.stringify(checked.warnings)).not.toMatch(/\$schema|heartbeatTimeout /);
   }, 60_000);
 
   // This test and the next two start the command again and again, each start loading the whole app:

@@ -56,6 +56,8 @@ export {
   type ConnectionConfig,
   parseConfig,
   parseConfigText,
+  type UnknownField,
+  unknownFields,
   type XiaozhiConfig,
   xiaozhiConfigSchema,
 } from "./config/schema.js";

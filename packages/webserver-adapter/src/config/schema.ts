@@ -247,3 +247,49 @@ export function parseConfig(
 export function parseConfigText(text: string, format: ConfigFormat = "json"): XiaozhiConfig {
   return parseConfig(parseText(text, format));
 }
+
+/** A field of a config that nothing reads, and the known field it most likely meant. */
+export interface UnknownField {
+  /** As config errors name fields: `mcpServer`, `connection.heartbeatIntervall`. */
+  readonly path: string;
+  /** The known field one or two letters away, when there is one. */
+  readonly meant?: string;
+}
+
+/**
+ * The fields of a parsed config (before validation) that the WebServer does not read, at the top
+ * and in `connection`: a typo there (`mcpServer`, `heartbeatIntervall`) is otherwise ignored in
+ * silence, the service or setting it was for simply missing.
+ */
+export function unknownFields(value: unknown): UnknownField[] {
+  const found: UnknownField[] = [];
+  const look = (object: unknown, known: readonly string[], prefix: string) => {
+    if (typeof object !== "object" || object === null || Array.isArray(object)) return;
+    for (const key of Object.keys(object)) {
+      // `$schema` is for editors, which may check the file against one.
+      if (known.includes(key) || key === "$schema") continue;
+      const meant = known.find((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
+      found.push({ path: `${prefix}${key}`, ...(meant === undefined ? {} : { meant: `${prefix}${meant}` }) });
+    }
+  };
+  look(value, Object.keys(xiaozhiConfigSchema.shape), "");
+  look((value as { connection?: unknown } | null)?.connection, Object.keys(connection.shape), "connection.");
+  return found;
+}
+
+/** Levenshtein distance, for names of a few dozen letters. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(
+        (row[j] as number) + 1,
+        (next[j - 1] as number) + 1,
+        (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    row = next;
+  }
+  return row[b.length] as number;
+}
