@@ -45,8 +45,10 @@ export async function main(
   io: CliIo = { terminal: process.stdout.isTTY === true || process.stdin.isTTY === true },
 ): Promise<number> {
   const locale = localeOf(argv, env);
-  // The server's reasons and refusals in the command's language too.
-  const m = { ...messagesFor(locale), explain: await explainerFor(locale) };
+  // The server's reasons and refusals in the command's language too. English needs nothing loaded,
+  // and no await: a server started in this process sets its signal handlers in this same turn.
+  const m =
+    locale === "en" ? messagesFor(locale) : { ...messagesFor(locale), explain: await explainerFor(locale) };
   const out = (line: string) => process.stdout.write(`${line}\n`);
   let code = 0;
   const program = new Command("xiaozhi-connect")
