@@ -105,6 +105,8 @@ export interface EndpointRow {
   readonly healthScore?: number;
   readonly rttMs?: number;
   readonly lastError?: string;
+  /** Epoch ms of `lastError`. */
+  readonly lastErrorAt?: number;
   /** Cluster mode: the instance holding it (`null`: none now). */
   readonly instance?: string | null;
 }
@@ -172,6 +174,7 @@ export function endpointTable(
   rows: readonly EndpointRow[],
   m: Messages,
   budgets?: Readonly<Record<string, BudgetRow>>,
+  now = Date.now(),
 ): string {
   // In cluster mode every row says which instance holds the endpoint.
   const clustered = rows.some((e) => e.instance !== undefined);
@@ -200,7 +203,14 @@ export function endpointTable(
       ...(budgets ? [budgetCell(budgets[e.id], m)] : []),
       e.healthScore === undefined ? "" : String(Math.round(e.healthScore)),
       e.rttMs === undefined ? "" : `${e.rttMs.toFixed(1)} ms`,
-      e.lastError ? colors.dim(m.explain(e.lastError)) : "",
+      // With its age: on a link that is up again, an old error is history, not trouble.
+      e.lastError
+        ? colors.dim(
+            e.lastErrorAt === undefined
+              ? m.explain(e.lastError)
+              : m.tables.withAge(m.explain(e.lastError), m.tables.ago(Math.max(0, now - e.lastErrorAt))),
+          )
+        : "",
     ]),
   );
 }

@@ -164,6 +164,13 @@ export const zhCN: Messages = {
     heartbeat: "最近心跳",
     thisOne: "（本实例）",
     secondsAgo: (seconds: string) => `${seconds} 秒前`,
+    ago: (ms: number) =>
+      ms < 60_000
+        ? `${Math.round(ms / 1000)} 秒前`
+        : ms < 3_600_000
+          ? `${Math.round(ms / 60_000)} 分钟前`
+          : `${Math.round(ms / 3_600_000)} 小时前`,
+    withAge: (error: string, ago: string) => `${error}（${ago}）`,
     service: "服务",
     tools: "工具",
     restarts: "重启次数",

@@ -151,6 +151,13 @@ export const en = {
     heartbeat: "LAST HEARTBEAT",
     thisOne: "(this one)",
     secondsAgo: (seconds: string) => `${seconds} s ago`,
+    ago: (ms: number) =>
+      ms < 60_000
+        ? `${Math.round(ms / 1000)} s ago`
+        : ms < 3_600_000
+          ? `${Math.round(ms / 60_000)} min ago`
+          : `${Math.round(ms / 3_600_000)} h ago`,
+    withAge: (error: string, ago: string) => `${error} (${ago})`,
     service: "SERVICE",
     tools: "TOOLS",
     restarts: "RESTARTS",

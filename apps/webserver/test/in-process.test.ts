@@ -108,7 +108,7 @@ describe("the command, in process", () => {
     await until(async () => (await reasonOf()) !== undefined, 20_000, "the refused link's reason");
     expect(await reasonOf()).toMatch(/ECONNREFUSED 127\.0\.0\.1:1/);
     const explained = (await capture(["status", "--lang", "zh-CN"], env, dir)).out;
-    expect(explained).toMatch(/127\.0\.0\.1:1 拒绝连接/);
+    expect(explained).toMatch(/127\.0\.0\.1:1 拒绝连接（\d+ 秒前）/);
     expect(explained).not.toMatch(/ECONNREFUSED/);
     expect(explained).not.toContain("zh-refused");
     expect((await run(["endpoint", "remove", refusedId])).code).toBe(0);
