@@ -3,19 +3,17 @@ import type { Cli } from "./cli.js";
 import {
   addEndpoint,
   endpointNamed,
-  endpointTable,
   listEndpoints,
   listServices,
   listTools,
   reconnectEndpoint,
   removeEndpoint,
-  serviceTable,
   setToolEnabled,
   target,
-  toolTable,
 } from "./client.js";
 import { checkConfig, explainLookup, initConfig } from "./config-commands.js";
 import { CommandError, colors, state, table } from "./output.js";
+import { endpointTable, serviceTable, toolTable } from "./tables.js";
 
 /** `endpoint`, `service`, `tool` and `config`: through the running server, else on the file. */
 export function manageCommands(program: Command, cli: Cli): void {

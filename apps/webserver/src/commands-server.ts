@@ -2,18 +2,7 @@ import type { Command } from "commander";
 import { InvalidArgumentError, Option } from "commander";
 import type { Cli } from "./cli.js";
 import { pageCount, pageNumber, pageSize, stateList, usageMessages } from "./cli-usage.js";
-import {
-  api,
-  type BudgetRow,
-  type EndpointRow,
-  endpointTable,
-  type InstanceRow,
-  instanceTable,
-  listEndpoints,
-  listServices,
-  serviceTable,
-  target,
-} from "./client.js";
+import { api, listEndpoints, listServices, target } from "./client.js";
 import { daemonChildFlag, startDaemon, stopServer } from "./daemon.js";
 import type { Locale } from "./locale.js";
 import { follow, lastLines, logFile, readableLog } from "./logs.js";
@@ -22,6 +11,14 @@ import { findConfig } from "./options.js";
 import { CommandError, colors, state } from "./output.js";
 import { serve } from "./serve.js";
 import { runningServer, runningServers, stateDir } from "./state.js";
+import {
+  type BudgetRow,
+  type EndpointRow,
+  endpointTable,
+  type InstanceRow,
+  instanceTable,
+  serviceTable,
+} from "./tables.js";
 
 /** `start`, `stop`, `restart`, `status` and `logs`: the server of the config the lookup picks. */
 export function serverCommands(program: Command, cli: Cli): void {

@@ -1,0 +1,151 @@
+import type { Messages } from "./messages.js";
+import { colors, state, table } from "./output.js";
+
+// The command line's tables: rows as the API (or the config file) gives them, headed and worded in
+// the command's language.
+
+export interface EndpointRow {
+  readonly id: string;
+  readonly url: string;
+  readonly name?: string;
+  readonly state: string;
+  /** The link is being reopened so its agent lists changed tools. */
+  readonly republishing?: boolean;
+  readonly healthScore?: number;
+  readonly rttMs?: number;
+  readonly lastError?: string;
+  /** Epoch ms of `lastError`. */
+  readonly lastErrorAt?: number;
+  /** Cluster mode: the instance holding it (`null`: none now). */
+  readonly instance?: string | null;
+}
+
+/** An instance of the cluster, as `/api/cluster` lists it. */
+export interface InstanceRow {
+  readonly id: string;
+  readonly address: string | null;
+  readonly endpoints: number;
+  readonly heartbeatAt: number;
+  readonly self: boolean;
+}
+
+export interface ServiceRow {
+  readonly name: string;
+  readonly state: string;
+  readonly tools?: number;
+  readonly restarts?: number;
+  readonly lastError?: string;
+}
+
+export interface ToolRow {
+  readonly name: string;
+  readonly service: string;
+  readonly enabled: boolean;
+  readonly description?: string;
+  readonly unavailable?: string;
+  /** A customMCP `mcp` tool's service tool, `<service>__<tool>`. */
+  readonly target?: string;
+}
+
+/** What one endpoint's agent is given (`toolBudget` of `GET /api/status`). */
+export interface BudgetRow {
+  readonly tools: number;
+  readonly bytes: number;
+  readonly maxTools: number;
+  readonly over: boolean;
+}
+
+/** `14 · 5.2 KiB`, and the limit when it is exceeded. */
+function budgetCell(budget: BudgetRow | undefined, m: Messages): string {
+  if (!budget) return "";
+  const size = budget.bytes < 1024 ? `${budget.bytes} B` : `${(budget.bytes / 1024).toFixed(1)} KiB`;
+  const cell = `${budget.tools} · ${size}`;
+  return budget.over ? colors.yellow(`${cell} ${m.tables.overMax(budget.maxTools)}`) : cell;
+}
+
+/** Endpoints as a table, headed and worded in the command's language. */
+export function endpointTable(
+  rows: readonly EndpointRow[],
+  m: Messages,
+  budgets?: Readonly<Record<string, BudgetRow>>,
+  now = Date.now(),
+): string {
+  // In cluster mode every row says which instance holds the endpoint.
+  const clustered = rows.some((e) => e.instance !== undefined);
+  const h = m.tables;
+  return table(
+    [
+      h.id,
+      h.agent,
+      h.url,
+      h.state,
+      ...(clustered ? [h.instance] : []),
+      ...(budgets ? [h.given] : []),
+      h.health,
+      h.rtt,
+      h.lastError,
+    ],
+    rows.map((e) => [
+      e.id,
+      e.name ?? "",
+      e.url,
+      // A link reopened so its agent lists changed tools is no trouble: say what it is.
+      e.republishing
+        ? state("republishing tools", m.states.republishing)
+        : state(e.state, m.states[e.state as keyof Messages["states"]] ?? e.state),
+      ...(clustered ? [e.instance ?? colors.dim(m.tables.none)] : []),
+      ...(budgets ? [budgetCell(budgets[e.id], m)] : []),
+      e.healthScore === undefined ? "" : String(Math.round(e.healthScore)),
+      e.rttMs === undefined ? "" : `${e.rttMs.toFixed(1)} ms`,
+      // With its age: on a link that is up again, an old error is history, not trouble.
+      e.lastError
+        ? colors.dim(
+            e.lastErrorAt === undefined
+              ? m.explain(e.lastError)
+              : m.tables.withAge(m.explain(e.lastError), m.tables.ago(Math.max(0, now - e.lastErrorAt))),
+          )
+        : "",
+    ]),
+  );
+}
+
+/** The instances of a cluster: id, address, endpoints held, last heartbeat. */
+export function instanceTable(rows: readonly InstanceRow[], m: Messages, now = Date.now()): string {
+  const h = m.tables;
+  return table(
+    [h.instance, h.address, h.endpoints, h.heartbeat],
+    rows.map((i) => [
+      i.self ? `${i.id} ${colors.dim(h.thisOne)}` : i.id,
+      i.address ?? "",
+      String(i.endpoints),
+      h.secondsAgo(((now - i.heartbeatAt) / 1000).toFixed(1)),
+    ]),
+  );
+}
+
+export function serviceTable(rows: readonly ServiceRow[], m: Messages): string {
+  const h = m.tables;
+  return table(
+    [h.service, h.state, h.tools, h.restarts, h.whyDown],
+    rows.map((s) => [
+      s.name,
+      state(s.state, m.states[s.state as keyof Messages["states"]] ?? s.state),
+      s.tools === undefined ? "" : String(s.tools),
+      s.restarts === undefined ? "" : String(s.restarts),
+      s.lastError ? colors.dim(m.explain(s.lastError)) : "",
+    ]),
+  );
+}
+
+export function toolTable(rows: readonly ToolRow[], m: Messages): string {
+  const h = m.tables;
+  return table(
+    [h.tool, h.service, h.enabled, h.description],
+    rows.map((t) => [
+      t.target ? `${t.name} → ${t.target}` : t.name,
+      t.service,
+      `${t.enabled ? colors.green(h.yes) : colors.red(h.no)}${t.unavailable ? ` (${colors.yellow(h.unavailable)})` : ""}`,
+      t.unavailable ? colors.dim(m.explain(t.unavailable)) : (t.description ?? ""),
+    ]),
+  );
+}
