@@ -147,8 +147,8 @@ export class ConnectionManager<C extends Connection = Connection> {
 
   /** Changes timings or the strategy at run time; connections and their sockets are untouched. */
   configure(options: Partial<Omit<ConnectionManagerOptions<C>, "connectionFactory" | "healthScorer">>): void {
-    if (options.strategy) this.#strategy = options.strategy;
     this.#settings = mergeSettings(this.#settings, options);
+    if (options.strategy) this.#strategy = options.strategy;
   }
 
   /**

@@ -142,8 +142,12 @@ describe("ConnectionManager options", () => {
       thrownBy(() => new ConnectionManager({ connectionFactory: factory, connectTimeout: -1 })).code,
     ).toBe("INVALID_CONFIG");
     const manager = new ConnectionManager({ connectionFactory: factory, panicThreshold: 0.25 });
-    const error = thrownBy(() => manager.configure({ panicThreshold: 5 }));
+    const before = manager.strategy;
+    const other = { specificationVersion: "v1" as const, name: "other", select: () => undefined };
+    const error = thrownBy(() => manager.configure({ strategy: other, panicThreshold: 5 }));
     expect(error.message).toBe("panicThreshold must be a share from 0 to 1, got 5");
     expect(manager.settings.panicThreshold).toBe(0.25);
+    // Nothing of a refused change applies, the strategy it carried included.
+    expect(manager.strategy).toBe(before);
   });
 });

@@ -103,6 +103,7 @@ export class HttpAuth {
     if (!session) return undefined;
     if (session.expiresAt <= this.#now()) {
       this.#sessions.delete(key);
+      this.#signedOut(key);
       return undefined;
     }
     return { via: "session", id: key };
@@ -141,8 +142,9 @@ export class HttpAuth {
   }
 
   /**
-   * Calls `end` once the session the request was made with is signed out (by itself, or everywhere);
-   * nothing for a request made with a token. Returns how to stop watching.
+   * Calls `end` once the session the request was made with ends: signed out (there or everywhere),
+   * expired, or pushed out by newer ones. Nothing for a request made with a token. Returns how to
+   * stop watching.
    */
   whenSignedOut(c: Context, end: () => void): () => void {
     const caller = this.caller(c);
@@ -154,7 +156,12 @@ export class HttpAuth {
       this.#onSignOut.set(id, ends);
     }
     ends.add(end);
+    // And when the session expires, though no request asks about it then.
+    const expiresAt = this.#sessions.get(id)?.expiresAt ?? this.#now();
+    const expiry = setTimeout(end, Math.min(Math.max(0, expiresAt - this.#now()), maxTimerMs));
+    expiry.unref();
     return () => {
+      clearTimeout(expiry);
       ends.delete(end);
       if (ends.size === 0 && this.#onSignOut.get(id) === ends) this.#onSignOut.delete(id);
     };
@@ -179,7 +186,8 @@ export class HttpAuth {
       if (origin && !sameOrigin(origin, c.req.header("host"))) {
         return fail(c, 403, "FORBIDDEN_ORIGIN", "cross-origin requests are not allowed");
       }
-      if (!(c.req.header("content-type") ?? "").includes("application/json")) {
+      const type = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+      if (type !== "application/json") {
         return fail(c, 415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json");
       }
       const body = (await c.req.json().catch(() => undefined)) as { secret?: unknown } | null | undefined;
@@ -272,10 +280,12 @@ export class HttpAuth {
 
   #remember(key: string, session: Session): void {
     const now = this.#now();
-    for (const [k, s] of this.#sessions) if (s.expiresAt <= now) this.#sessions.delete(k);
-    if (this.#sessions.size >= maxSessions) {
-      this.#sessions.delete(this.#sessions.keys().next().value as string);
-    }
+    const forget = (k: string) => {
+      this.#sessions.delete(k);
+      this.#signedOut(k);
+    };
+    for (const [k, s] of this.#sessions) if (s.expiresAt <= now) forget(k);
+    if (this.#sessions.size >= maxSessions) forget(this.#sessions.keys().next().value as string);
     this.#sessions.set(key, session);
   }
 
@@ -291,6 +301,9 @@ export class HttpAuth {
 }
 
 /** Routes anyone may reach: the login page, its call, and the liveness probe. */
+/** The longest delay a timer takes (about 24.8 days); a session lasts a week by default. */
+const maxTimerMs = 2 ** 31 - 1;
+
 const open = new Set(["/login", "/api/login", "/api/session", "/healthz"]);
 
 const scryptParams = { N: 16384, r: 8, p: 1 } as const;
