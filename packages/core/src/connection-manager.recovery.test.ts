@@ -2,6 +2,8 @@ import { describe, expect, it, vi } from "vitest";
 import { ConnectionManager, type ConnectionManagerOptions } from "./connection-manager.js";
 import { settle, setup, useFakeTimers } from "./connection-manager.test-helpers.js";
 import { resolveEndpoint } from "./endpoint.js";
+import { XiaozhiError } from "./errors.js";
+import { nothingAnswered } from "./host-recovery.js";
 import { type MemoryConnection, MemoryNetwork } from "./testing/memory-connection.js";
 
 useFakeTimers();
@@ -139,6 +141,23 @@ describe("recovery after an outage", () => {
     for (const url of a) expect(status(url)?.state).toBe("connected");
     await manager.cleanup();
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("tells an attempt that found nothing answering by its error's code, not by the words with it", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
+    expect(
+      nothingAnswered(new XiaozhiError("CONNECT_FAILED", "connect ECONNREFUSED", { cause: refused })),
+    ).toBe(true);
+    expect(
+      nothingAnswered(Object.assign(new Error("getaddrinfo ENOTFOUND x.test"), { code: "ENOTFOUND" })),
+    ).toBe(true);
+    // A server's close reason may say anything; the host answered.
+    const closed = new XiaozhiError(
+      "CONNECT_FAILED",
+      "closed during handshake (1013 ECONNREFUSED connection refused)",
+    );
+    expect(nothingAnswered(closed)).toBe(false);
+    expect(nothingAnswered(undefined)).toBe(false);
   });
 
   it("probes nothing with probeInterval 0 or recoveryWindow 0", async () => {

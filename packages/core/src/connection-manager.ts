@@ -86,7 +86,8 @@ export class ConnectionManager<C extends Connection = Connection> {
           if (from === "connected" || to === "connected") this.#dispatcher.invalidate();
         }
         if (event === "connected") this.#recovery.connected(supervisor.endpoint);
-        if (event === "reconnectScheduled") this.#recovery.waiting(supervisor.endpoint, supervisor.lastError);
+        if (event === "reconnectScheduled")
+          this.#recovery.waiting(supervisor.endpoint, supervisor.hostSilent);
         this.#emit(
           event,
           supervisor.endpoint,

@@ -9,6 +9,7 @@ import type {
 import type { ResolvedEndpoint } from "./endpoint.js";
 import { describeError, XiaozhiError } from "./errors.js";
 import type { HealthObservation } from "./health.js";
+import { nothingAnswered } from "./host-recovery.js";
 import { redact } from "./mask.js";
 import type { SupervisorContext, SupervisorReports } from "./supervisor-context.js";
 
@@ -77,6 +78,7 @@ export class EndpointSupervisor<C extends Connection> {
   #lastConnected: number | undefined;
   #lastError: string | undefined;
   #lastErrorAt: number | undefined;
+  #hostSilent = false;
   #nextReconnectAt: number | undefined;
   /** From a republish close until the next link is up (or the attempt fails). */
   #republishing = false;
@@ -135,6 +137,11 @@ export class EndpointSupervisor<C extends Connection> {
   /** Epoch ms when `lastError` happened. */
   get lastErrorAt(): number | undefined {
     return this.#lastErrorAt;
+  }
+
+  /** Whether the last failure was an attempt that found nothing answering at the host. */
+  get hostSilent(): boolean {
+    return this.#hostSilent;
   }
 
   get nextReconnectAt(): number | undefined {
@@ -247,6 +254,7 @@ export class EndpointSupervisor<C extends Connection> {
 
   #onConnectFailed(error: unknown): void {
     this.#republishing = false;
+    this.#hostSilent = nothingAnswered(error);
     const reason = redact(describeError(error));
     const retryable = XiaozhiError.isInstance(error) ? error.retryable : true;
     this.#setError(reason);
@@ -260,6 +268,7 @@ export class EndpointSupervisor<C extends Connection> {
   #onClosed(info: CloseInfo): void {
     // Closes the supervisor makes change the state first; only a link that was up can drop.
     if (this.#state !== "connected") return;
+    this.#hostSilent = false;
     const uptime = this.context.now() - (this.#connectedAt ?? 0);
     if (uptime >= this.context.settings().minUptime) this.#attempts = 0;
     this.#connectedAt = undefined;

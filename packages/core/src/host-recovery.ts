@@ -6,12 +6,29 @@ import { HostProbes } from "./host-probes.js";
 import type { ManagerSettings } from "./settings.js";
 
 /**
- * A failure where nothing at the host answered: Node's codes for a refused or unreachable address
- * and a name that did not resolve. A host that answered and then refused (a close code, an HTTP
- * status) is up, and its endpoints' backoff is what should pace them.
+ * Node's codes for a connect where nothing at the host answered: a refused or unreachable
+ * address, a name that did not resolve. A host that answered and then refused (a close code, an
+ * HTTP status, whatever words came with them) is up, and its endpoints' backoff paces them.
  */
-const nothingAnswered =
-  /\b(?:ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN|ENOTFOUND|EAI_AGAIN)\b|\bconnection refused\b/i;
+const silentCodes = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
+/** Whether a failed attempt's error (or one of its causes) says nothing at the host answered. */
+export function nothingAnswered(error: unknown): boolean {
+  let at: unknown = error;
+  for (let depth = 0; depth < 5 && typeof at === "object" && at !== null; depth++) {
+    const code = (at as { code?: unknown }).code;
+    if (typeof code === "string" && silentCodes.has(code)) return true;
+    at = (at as { cause?: unknown }).cause;
+  }
+  return false;
+}
 
 /** How far apart, on average, the endpoints of a host that is back are brought forward, ms. */
 const recoverySpacing = 2;
@@ -67,12 +84,12 @@ export class HostRecovery<C extends Connection> {
   }
 
   /**
-   * An endpoint is waiting to retry after `why` (its last error): when its whole host is, the host
-   * is probed.
+   * An endpoint is waiting to retry, its last attempt having found nothing answering (`silent`) or
+   * not: when its whole host is waiting, the host is probed.
    */
-  waiting(endpoint: ResolvedEndpoint, why?: string): void {
+  waiting(endpoint: ResolvedEndpoint, silent = false): void {
     const host = hostOf(endpoint);
-    if (host !== undefined) this.#probes.waiting(host, why !== undefined && nothingAnswered.test(why));
+    if (host !== undefined) this.#probes.waiting(host, silent);
   }
 
   /** Cancels every probe and timer. */

@@ -89,11 +89,14 @@ export class MemoryConnection implements Connection {
     }
     if (behavior.connect === "refuse") {
       this.#state = "disconnected";
-      // A host that answers refuses as a server does once connected: with a close, not at the door.
-      throw new XiaozhiError(
-        "CONNECT_FAILED",
-        behavior.hostAnswers ? "closed during handshake (1013 try again later)" : "connection refused",
-      );
+      // Refused at the door, as a TCP connect is (`ECONNREFUSED`), unless the host answers: then
+      // as a server that refuses once connected, with a close.
+      if (behavior.hostAnswers) {
+        throw new XiaozhiError("CONNECT_FAILED", "closed during handshake (1013 connection refused)");
+      }
+      throw new XiaozhiError("CONNECT_FAILED", "connection refused", {
+        cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
+      });
     }
     if (behavior.connect === "reject-auth") {
       this.#state = "disconnected";
