@@ -145,7 +145,18 @@ export function endpointIdOf(idOrUrl: string): string {
 export async function endpointNamed(where: Target, ref: string): Promise<string> {
   if (ref.startsWith("ep-") || ref.includes("://")) return endpointIdOf(ref);
   const name = ref.trim();
-  const ids = (await listEndpoints(where)).filter((e) => e.name?.trim() === name).map((e) => e.id);
+  // From a server, only the endpoints whose id, URL or name holds it: not ten thousand for one.
+  const candidates =
+    where.kind === "server"
+      ? (
+          await api<{ endpoints: EndpointRow[] }>(
+            where,
+            "GET",
+            `/api/endpoints?q=${encodeURIComponent(name.slice(0, 200))}&limit=1000`,
+          )
+        ).endpoints
+      : await listEndpoints(where);
+  const ids = candidates.filter((e) => e.name?.trim() === name).map((e) => e.id);
   if (ids.length === 1) return ids[0] as string;
   throw new CommandError(
     ids.length === 0 ? where.m.manage.noEndpointNamed(name) : where.m.manage.severalNamed(name, ids),

@@ -8,7 +8,6 @@ import {
   type EndpointStatus,
   type ReconcileResult,
   type ResolvedEndpoint,
-  resolveEndpoint,
   type ToolSource,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
@@ -89,10 +88,22 @@ function whyUndialable(endpoint: ResolvedEndpoint): string | undefined {
     : "endpoint URL is not a ws:// or wss:// URL";
 }
 
-/** Throws `INVALID_ENDPOINT` for the first input core refuses or a WebSocket cannot dial. */
+/**
+ * Throws `INVALID_ENDPOINT` for the first input with no URL or one whose scheme is not ws or wss.
+ * Only the scheme is read, off the text: the rest is core's to check as it takes the list, and
+ * parsing ten thousand URLs once more on every apply is not free.
+ */
 function refuseUndialable(inputs: readonly EndpointInput[]): void {
   for (const input of inputs) {
-    const reason = whyUndialable(resolveEndpoint(input));
+    const url = typeof input === "string" ? input : input.url;
+    const scheme =
+      typeof url === "string" ? /^\s*([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase() : undefined;
+    const reason =
+      url === undefined
+        ? "a Xiaozhi endpoint needs a URL"
+        : scheme === undefined || scheme === "ws" || scheme === "wss"
+          ? undefined
+          : "endpoint URL is not a ws:// or wss:// URL";
     if (reason !== undefined) throw new XiaozhiError("INVALID_ENDPOINT", reason);
   }
 }
