@@ -1,5 +1,12 @@
 import { type BackoffOptions, defaultBackoff } from "./backoff.js";
 import { XiaozhiError } from "./errors.js";
+import {
+  checkOption,
+  msRule as ms,
+  type OptionRule,
+  positiveMsRule as positiveMs,
+  shownValue,
+} from "./option-rules.js";
 
 /**
  * Timings and policies of a manager; every field has a default. Times in ms, finite and 0 or more
@@ -92,27 +99,20 @@ function definedOf(change: Partial<BackoffOptions> | undefined): Partial<Backoff
   if (change === undefined || change === null) return {};
   // Spreading a number or a string would quietly keep the defaults.
   if (typeof change !== "object" || Array.isArray(change)) {
-    throw new XiaozhiError("INVALID_CONFIG", `backoff must be an object, got ${shown(change)}`);
+    throw new XiaozhiError("INVALID_CONFIG", `backoff must be an object, got ${shownValue(change)}`);
   }
   return Object.fromEntries(
     Object.entries(change).filter(([, value]) => value !== undefined && value !== null),
   );
 }
 
-/** A test a setting's value must pass, and what it expects in words, for the error. */
-type Rule = readonly [test: (value: unknown) => boolean, expected: string];
-
 const isNumber = (value: unknown): value is number => typeof value === "number";
-// `Number(process.env.X)` of a missing variable is NaN, and every comparison with NaN is false:
-// each test below asks for what is valid, so NaN fails all of them.
-const ms: Rule = [(v) => isNumber(v) && Number.isFinite(v) && v >= 0, "a finite number of ms, 0 or more"];
-const positiveMs: Rule = [(v) => isNumber(v) && Number.isFinite(v) && v > 0, "a finite number of ms above 0"];
-const countOrUnlimited = (unlimited: string): Rule => [
+const countOrUnlimited = (unlimited: string): OptionRule => [
   (v) => isNumber(v) && v >= 0 && (Number.isInteger(v) || v === Number.POSITIVE_INFINITY),
   `a whole number, 0 or more (${unlimited})`,
 ];
 
-const settingRules: { readonly [K in Exclude<keyof ManagerSettings, "backoff">]: Rule } = {
+const settingRules: { readonly [K in Exclude<keyof ManagerSettings, "backoff">]: OptionRule } = {
   autoReconnect: [(v) => typeof v === "boolean", "true or false"],
   maxReconnectAttempts: countOrUnlimited("Infinity: no limit"),
   minUptime: ms,
@@ -127,26 +127,13 @@ const settingRules: { readonly [K in Exclude<keyof ManagerSettings, "backoff">]:
   connectConcurrency: countOrUnlimited("0 or Infinity: no limit"),
 };
 
-const backoffRules: { readonly [K in keyof BackoffOptions]: Rule } = {
+const backoffRules: { readonly [K in keyof BackoffOptions]: OptionRule } = {
   initialDelay: ms,
   // Below 1 the delays would shrink with every failure instead of growing.
   multiplier: [(v) => isNumber(v) && Number.isFinite(v) && v >= 1, "a finite number, 1 or more"],
   maxDelay: ms,
   jitter: [(v) => v === "full" || v === "none", '"full" or "none"'],
 };
-
-/** A value as an error shows it: settings hold numbers, booleans and short words, never secrets. */
-function shown(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === "object" && value !== null) return Array.isArray(value) ? "an array" : "an object";
-  return String(value);
-}
-
-function check(name: string, rule: Rule, value: unknown): void {
-  if (!rule[0](value)) {
-    throw new XiaozhiError("INVALID_CONFIG", `${name} must be ${rule[1]}, got ${shown(value)}`);
-  }
-}
 
 /**
  * Returns `settings` when every field is in its range, else throws `INVALID_CONFIG` naming the
@@ -157,10 +144,10 @@ function check(name: string, rule: Rule, value: unknown): void {
  */
 function checkSettings(settings: ManagerSettings): ManagerSettings {
   for (const [name, rule] of Object.entries(settingRules)) {
-    check(name, rule, settings[name as keyof typeof settingRules]);
+    checkOption(name, rule, settings[name as keyof typeof settingRules]);
   }
   for (const [name, rule] of Object.entries(backoffRules)) {
-    check(`backoff.${name}`, rule, settings.backoff[name as keyof BackoffOptions]);
+    checkOption(`backoff.${name}`, rule, settings.backoff[name as keyof BackoffOptions]);
   }
   return settings;
 }
@@ -172,7 +159,10 @@ function checkSettings(settings: ManagerSettings): ManagerSettings {
 export function factoryOf<F>(options: { readonly connectionFactory: F }): F {
   const factory = (options as { readonly connectionFactory?: unknown } | undefined)?.connectionFactory;
   if (typeof factory !== "function") {
-    throw new XiaozhiError("INVALID_CONFIG", `connectionFactory must be a function, got ${shown(factory)}`);
+    throw new XiaozhiError(
+      "INVALID_CONFIG",
+      `connectionFactory must be a function, got ${shownValue(factory)}`,
+    );
   }
   return factory as F;
 }

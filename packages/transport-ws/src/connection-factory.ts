@@ -3,11 +3,16 @@ import {
   type ConnectionFactory,
   ConnectionManager,
   type ConnectionManagerOptions,
+  checkOption,
   createConnectionManagerSingleton,
   type EndpointInput,
   type EndpointStatus,
+  msRule as ms,
+  type OptionRule,
+  positiveMsRule as positiveMs,
   type ReconcileResult,
   type ResolvedEndpoint,
+  shownValue,
   type ToolSource,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
@@ -133,15 +138,7 @@ class UndialableConnection extends XiaozhiEndpointConnection {
   }
 }
 
-/** A test an option's value must pass, and what it expects in words, for the error. */
-type Rule = readonly [test: (value: unknown) => boolean, expected: string];
-
-// Each test asks for what is valid, so NaN (as from `Number(process.env.X)` unset) fails them all.
-const finite = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
-const positiveMs: Rule = [(v) => finite(v) && v > 0, "a finite number of ms above 0"];
-const ms: Rule = [(v) => finite(v) && v >= 0, "a finite number of ms, 0 or more"];
-
-const transportRules: { readonly [K in keyof XiaozhiTransportOptions]-?: Rule } = {
+const transportRules: { readonly [K in keyof XiaozhiTransportOptions]-?: OptionRule } = {
   heartbeatInterval: positiveMs,
   heartbeatTimeout: positiveMs,
   // A call given Infinity is never swept: no deadline.
@@ -177,26 +174,20 @@ const transportRules: { readonly [K in keyof XiaozhiTransportOptions]-?: Rule } 
   ],
 };
 
-/** A value as an error shows it: these options hold numbers and short words, never secrets. */
-function shown(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === "object" && value !== null) return Array.isArray(value) ? "an array" : "an object";
-  return String(value);
-}
-
 /**
  * Throws `INVALID_CONFIG` naming the first option `options` sets out of its range, and its value,
  * before anything uses them. Options left `undefined` keep their value; unknown ones are ignored.
  */
 function checkTransportOptions(options: XiaozhiTransportOptions): void {
   if (typeof options !== "object" || options === null) {
-    throw new XiaozhiError("INVALID_CONFIG", `transport options must be an object, got ${shown(options)}`);
+    throw new XiaozhiError(
+      "INVALID_CONFIG",
+      `transport options must be an object, got ${shownValue(options)}`,
+    );
   }
-  for (const [name, [test, expected]] of Object.entries(transportRules)) {
+  for (const [name, rule] of Object.entries(transportRules)) {
     const value = (options as Readonly<Record<string, unknown>>)[name];
-    if (value !== undefined && !test(value)) {
-      throw new XiaozhiError("INVALID_CONFIG", `${name} must be ${expected}, got ${shown(value)}`);
-    }
+    if (value !== undefined) checkOption(name, rule, value);
   }
 }
 
