@@ -107,7 +107,10 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
     await settledWithin(server.adapter.servicesStarted, 2000, shutdown.signal);
     shutdown.signal.throwIfAborted();
     const endpoints = server.adapter.endpoints();
-    const tools = (await server.adapter.listTools()).filter((t) => t.enabled).length;
+    // What agents are given: a tool that cannot run here (an unsupported handler, task-only) is not.
+    const tools = (await server.adapter.listTools()).filter(
+      (t) => t.enabled && t.unavailable === undefined,
+    ).length;
     const starting = server.adapter.services().filter((s) => s.state === "starting").length;
     const dashboardUrl = generated ? `${server.url}#token=${authToken}` : server.url;
     writeRecord(dir, {

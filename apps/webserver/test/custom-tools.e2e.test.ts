@@ -113,6 +113,10 @@ beforeAll(async () => {
   const ready = /ready: dashboard (\S+)/;
   await waitForOutput(started, ready, 30_000);
   server = { ...started, url: (ready.exec(started.stdout())?.[1] ?? "").replace(/#.*$/, "") };
+  // The ready line counts what agents are given, not the entry without a handler: the HTTP and Coze
+  // tools, and once the demo service has started its two tools and the custom tool calling one.
+  const line = /ready: .*/.exec(started.stdout())?.[0] ?? "";
+  expect(line).toContain(line.includes("still starting") ? "· 2 tools" : "· 5 tools");
   browser = await launchChromium();
 }, 60_000);
 
