@@ -54,7 +54,41 @@ describe("StrategyRegistry", () => {
           'unknown strategy "weighted-magic" (registered: round-robin, random, health-based, least-inflight)',
       }),
     );
-    registry.register("broken", () => ({ name: "broken" }) as unknown as Strategy);
-    expect(() => registry.create("broken")).toThrow(expect.objectContaining({ code: "INVALID_CONFIG" }));
+  });
+
+  it("refuses at register what is not a strategy, or a factory that throws, naming the strategy", () => {
+    const registry = StrategyRegistry.withBuiltins();
+    expect(() => registry.register("broken", () => ({ name: "broken" }) as unknown as Strategy)).toThrow(
+      expect.objectContaining({
+        code: "INVALID_CONFIG",
+        message: 'strategy "broken" does not implement specificationVersion "v1" (a select function)',
+      }),
+    );
+    expect(() =>
+      registry.register("no-select", () => ({ specificationVersion: "v1", name: "no-select" }) as Strategy),
+    ).toThrow(expect.objectContaining({ code: "INVALID_CONFIG" }));
+    expect(() =>
+      registry.register("faulty", () => {
+        throw new Error("no licence");
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        code: "INVALID_CONFIG",
+        message: 'strategy "faulty": its factory threw: no licence',
+      }),
+    );
+    expect(registry.names()).toEqual(["round-robin", "random", "health-based", "least-inflight"]);
+    // One that works at register and throws later fails create the same way.
+    let made = 0;
+    registry.register("once", () => {
+      if (made++ > 0) throw new Error("only one");
+      return { ...sticky(), name: "once" };
+    });
+    expect(() => registry.create("once")).toThrow(
+      expect.objectContaining({
+        code: "INVALID_CONFIG",
+        message: 'strategy "once": its factory threw: only one',
+      }),
+    );
   });
 });

@@ -34,14 +34,12 @@ export class StrategyRegistry {
     if (typeof factory !== "function") {
       throw new XiaozhiError("INVALID_CONFIG", "register() needs a function that makes the strategy");
     }
-    const own = String(factory()?.name);
-    const name = typeof nameOrFactory === "string" ? nameOrFactory : own;
-    if (own !== name) {
-      throw new XiaozhiError(
-        "INVALID_CONFIG",
-        `strategy registered as "${name}" calls itself "${own}"; register it under its own name`,
-      );
-    }
+    // One made now: a factory that throws, or makes something that is not a strategy, fails here
+    // rather than when a config first names it.
+    const given = typeof nameOrFactory === "string" ? nameOrFactory : undefined;
+    const strategy = made(factory, given ?? factory.name);
+    const name = given ?? String(strategy?.name);
+    checked(name, strategy);
     if (!kebab.test(name)) {
       throw new XiaozhiError(
         "INVALID_CONFIG",
@@ -75,19 +73,35 @@ export class StrategyRegistry {
         `unknown strategy "${name}" (registered: ${this.names().join(", ")})`,
       );
     }
-    const strategy = factory();
-    if (strategy?.specificationVersion !== "v1" || typeof strategy.select !== "function") {
-      throw new XiaozhiError(
-        "INVALID_CONFIG",
-        `strategy "${name}" does not implement specificationVersion "v1"`,
-      );
-    }
-    if (strategy.name !== name) {
-      throw new XiaozhiError(
-        "INVALID_CONFIG",
-        `strategy registered as "${name}" calls itself "${String(strategy.name)}"; register it under its own name`,
-      );
-    }
-    return strategy;
+    return checked(name, made(factory, name));
   }
+}
+
+/** What `factory` makes; a factory that throws is an `INVALID_CONFIG` naming the strategy. */
+function made(factory: StrategyFactory, name: string): Strategy {
+  try {
+    return factory();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new XiaozhiError("INVALID_CONFIG", `strategy "${name}": its factory threw: ${message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** `strategy`, if it is a v1 strategy that calls itself `name`. */
+function checked(name: string, strategy: Strategy): Strategy {
+  if (strategy?.specificationVersion !== "v1" || typeof strategy.select !== "function") {
+    throw new XiaozhiError(
+      "INVALID_CONFIG",
+      `strategy "${name}" does not implement specificationVersion "v1" (a select function)`,
+    );
+  }
+  if (strategy.name !== name) {
+    throw new XiaozhiError(
+      "INVALID_CONFIG",
+      `strategy registered as "${name}" calls itself "${String(strategy.name)}"; register it under its own name`,
+    );
+  }
+  return strategy;
 }

@@ -173,6 +173,44 @@ describe("dispatch and broadcast", () => {
     await manager.cleanup();
   });
 
+  it("serves through the first candidate when a strategy throws or answers with a promise, and logs it once", async () => {
+    const logged: { object: Record<string, unknown>; message: string | undefined }[] = [];
+    const error = (object: Record<string, unknown>, message?: string) => logged.push({ object, message });
+    const logger = { debug: () => {}, info: () => {}, warn: () => {}, error } as never;
+    const faulty = (name: string, select: () => unknown): Strategy => ({
+      specificationVersion: "v1",
+      name,
+      select: select as Strategy["select"],
+    });
+    const { manager } = await connected(2, {
+      logger,
+      strategy: faulty("throws", () => {
+        throw new Error("bad pick for wss://api.example.com/mcp/?token=s3cret");
+      }),
+    });
+    for (let i = 0; i < 3; i++) expect(await manager.dispatch(async (c) => c.id)).toBe(id(1));
+    // A promise that rejects after the pick is the strategy's, never an unhandled rejection.
+    manager.configure({ strategy: faulty("async", () => Promise.reject(new Error("later"))) });
+    for (let i = 0; i < 3; i++) expect(await manager.dispatch(async (c) => c.id)).toBe(id(1));
+    manager.configure({ strategy: faulty("foreign", () => ({ id: "nope" })) });
+    expect(await manager.dispatch(async (c) => c.id)).toBe(id(1));
+    await settle();
+    expect(logged.map((l) => [l.object.strategy, l.message])).toEqual([
+      ["throws", 'strategy "throws" threw: the first candidate is used instead (said once)'],
+      [
+        "async",
+        'strategy "async" answered with a promise; select must return a candidate: the first candidate is used instead (said once)',
+      ],
+      [
+        "foreign",
+        'strategy "foreign" returned a candidate it was not given: the first candidate is used instead (said once)',
+      ],
+    ]);
+    expect(logged[0]?.object.err).toContain("bad pick");
+    expect(JSON.stringify(logged)).not.toContain("s3cret");
+    await manager.cleanup();
+  });
+
   it("passes the affinity key, attempt and panic flag to the strategy", async () => {
     const contexts: unknown[] = [];
     const spy: Strategy = {

@@ -103,12 +103,9 @@ export class ConnectionManager<C extends Connection = Connection> {
       probe: this.#factory.probe?.bind(this.#factory),
     });
     this.#dispatcher = new Dispatcher<C>({
+      ...this.#supervision,
       candidates: () => [...this.#members.values()].map((m) => m.candidate),
       strategy: () => this.#strategy,
-      settings: () => this.#settings,
-      now: this.#now,
-      random: this.#random,
-      health: this.#health,
     });
   }
 

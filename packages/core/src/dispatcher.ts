@@ -3,8 +3,10 @@ import type { Connection } from "./connection.js";
 import type { EndpointSupervisor } from "./endpoint-supervisor.js";
 import { describeError, neverReached, XiaozhiError } from "./errors.js";
 import type { HealthScorer } from "./health.js";
+import type { Logger } from "./logger.js";
+import { redact } from "./mask.js";
 import type { ManagerSettings } from "./settings.js";
-import type { Candidate, Strategy } from "./strategy.js";
+import type { Candidate, SelectContext, Strategy } from "./strategy.js";
 
 export interface DispatchOptions {
   /**
@@ -59,6 +61,7 @@ export interface DispatcherContext<C extends Connection> {
   readonly now: () => number;
   readonly random: () => number;
   readonly health: HealthScorer | undefined;
+  readonly logger: Logger;
 }
 
 /**
@@ -69,6 +72,8 @@ export interface DispatcherContext<C extends Connection> {
  */
 export class Dispatcher<C extends Connection> {
   #pool: { healthy: SupervisedCandidate<C>[]; connected: SupervisedCandidate<C>[] } | undefined;
+  /** What each strategy did wrong and was told of, so a log says it once, not once per call. */
+  readonly #said = new WeakMap<Strategy, Set<string>>();
 
   constructor(private readonly context: DispatcherContext<C>) {}
 
@@ -186,14 +191,47 @@ export class Dispatcher<C extends Connection> {
     if (excluded.size > 0) list = list.filter((c) => !excluded.has(c.id));
     if (list.length === 0) return undefined;
     const context = { attempt, panic, random: this.context.random, ...(key === undefined ? {} : { key }) };
-    const picked = this.context.strategy().select(list, context) as SupervisedCandidate<C> | undefined;
+    const picked = this.#select(list, context);
     // A third-party strategy may return nothing or something it was not given: never trust it blindly.
     const valid =
       picked instanceof SupervisedCandidate &&
       picked.supervisor.state === "connected" &&
       !excluded.has(picked.id) &&
       (panic || !picked.ejected);
-    return valid ? picked : list[0];
+    if (valid) return picked;
+    if (picked !== undefined) this.#misbehaved("returned a candidate it was not given");
+    return list[0];
+  }
+
+  /**
+   * The strategy's pick. One that throws or answers with a promise picks nothing (the first
+   * candidate serves), and the log says so: a faulty plug-in must not fail calls or, through a
+   * promise that rejects later, the process.
+   */
+  #select(list: SupervisedCandidate<C>[], context: SelectContext): unknown {
+    let picked: unknown;
+    try {
+      picked = this.context.strategy().select(list, context);
+    } catch (error) {
+      this.#misbehaved("threw", error);
+      return undefined;
+    }
+    if (typeof (picked as PromiseLike<unknown> | undefined)?.then !== "function") return picked;
+    Promise.resolve(picked).catch(() => {});
+    this.#misbehaved("answered with a promise; select must return a candidate");
+    return undefined;
+  }
+
+  #misbehaved(what: string, error?: unknown): void {
+    const strategy = this.context.strategy();
+    const said = this.#said.get(strategy) ?? new Set<string>();
+    this.#said.set(strategy, said);
+    if (said.has(what)) return;
+    said.add(what);
+    this.context.logger.error(
+      { strategy: strategy.name, ...(error === undefined ? {} : { err: redact(describeError(error)) }) },
+      `strategy "${strategy.name}" ${what}: the first candidate is used instead (said once)`,
+    );
   }
 
   #deadline(options: Omit<DispatchOptions, "key">) {

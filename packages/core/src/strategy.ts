@@ -33,7 +33,8 @@ export interface SelectContext {
  * membership or a weight changes, so a strategy may cache facts per array (such as the largest
  * weight) in a WeakMap. Live values (`inflight`, `healthScore`, `ejected`) must be read at pick time.
  * Returning `undefined` (or a candidate it was not given) makes the manager fall back to the first
- * candidate, so a pick never fails while one is eligible.
+ * candidate, so a pick never fails while one is eligible. So does a `select` that throws or returns
+ * a promise (it must answer synchronously); the manager's logger says which, once per strategy.
  */
 export interface Strategy {
   readonly specificationVersion: "v1";

@@ -151,6 +151,7 @@ export class McpServiceManager implements ToolSource {
     const built = [...diff.changed, ...diff.added].map((name) =>
       this.#build(name, services[name] as ServiceConfig),
     );
+    const builtWith = this.#settings;
     const switchesChanged =
       toolSwitches !== undefined && JSON.stringify(toolSwitches) !== JSON.stringify(this.#switches ?? {});
     const customChanged = custom !== undefined && JSON.stringify(custom) !== JSON.stringify(this.#custom);
@@ -162,7 +163,11 @@ export class McpServiceManager implements ToolSource {
           this.#services.delete(name);
           return service?.stop();
         });
-        for (const service of built) this.#services.set(service.name, service);
+        for (const service of built) {
+          // Settings given between prepare and commit (a new default strategy) are theirs too.
+          if (this.#settings !== builtWith) service.configure(this.#settings);
+          this.#services.set(service.name, service);
+        }
         if (switchesChanged) this.#switches = toolSwitches;
         if (customChanged && custom) {
           this.#custom = custom;

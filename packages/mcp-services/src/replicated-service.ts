@@ -7,6 +7,7 @@ import {
   type EndpointDescriptor,
   type HealthScorer,
   type Logger,
+  type Strategy,
   silentLogger,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
@@ -112,7 +113,9 @@ export class ReplicatedService {
     this.#toolsHold = options.toolsHold ?? defaultToolsHold;
     this.#strategies = options.strategies ?? StrategyRegistry.withBuiltins();
     this.#ownStrategy = (isReplicated(config) && config.strategy) || undefined;
-    const strategy = this.#strategies.create(this.#ownStrategy ?? options.strategy ?? "least-inflight");
+    const strategy = ownStrategyOf(name, this.#ownStrategy, () =>
+      this.#strategies.create(this.#ownStrategy ?? options.strategy ?? "least-inflight"),
+    );
     this.#ownsHealth = options.healthScorer === undefined;
     this.#health = options.healthScorer ?? healthScorer();
     if (options.health) this.#health.configure?.(options.health);
@@ -355,4 +358,14 @@ function serviceLogger(logger: Logger, service: string): Logger {
 /** The SDK's error for a request whose connection closed before the answer came. */
 function diedUnderCall(error: unknown): boolean {
   return error instanceof McpError && error.code === ErrorCode.ConnectionClosed;
+}
+
+/** The strategy `make` builds; when the entry names its own, an error for it names the field. */
+function ownStrategyOf(service: string, own: string | undefined, make: () => Strategy): Strategy {
+  try {
+    return make();
+  } catch (error) {
+    if (own === undefined || !(error instanceof XiaozhiError)) throw error;
+    throw new XiaozhiError(error.code, `mcpServers.${service}.strategy: ${error.message}`, { cause: error });
+  }
 }

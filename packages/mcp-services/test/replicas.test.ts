@@ -270,7 +270,7 @@ describe("replicated services under load", () => {
   it("rejects an empty replica list and an unknown strategy with clear errors", () => {
     expect(() => new McpServiceManager({ calc: { replicas: [] } })).toThrow(/empty replicas list/);
     expect(() => new McpServiceManager({ calc: { replicas: [replica()], strategy: "nope" } })).toThrow(
-      /unknown strategy "nope" \(registered: round-robin/,
+      /^mcpServers\.calc\.strategy: unknown strategy "nope" \(registered: round-robin/,
     );
   });
 });

@@ -46,6 +46,20 @@ describe("settings that reach the replicas, where traffic is chosen", () => {
     expect(strategies()).toMatchObject({ later: "random" });
   });
 
+  it("gives a service built before a new default, and committed after it, that default", async () => {
+    manager = new McpServiceManager({});
+    await manager.start();
+    // A config applied whole: its services are built first, then the settings, then the commit.
+    const prepared = manager.prepare({
+      plain: { replicas: [replica(), replica()] },
+      own: { replicas: [replica(), replica()], strategy: "random" },
+    });
+    manager.configure({ strategy: "round-robin" });
+    await prepared.commit().started;
+    const strategies = Object.fromEntries(manager.status().map((s) => [s.name, s.strategy]));
+    expect(strategies).toEqual({ plain: "round-robin", own: "random" });
+  });
+
   it("hands the health block to the replicas' scorer", async () => {
     const scorer = healthScorer();
     manager = new McpServiceManager({ calc: replica() }, { healthScorer: scorer });

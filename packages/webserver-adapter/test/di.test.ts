@@ -14,6 +14,7 @@ import {
   XiaozhiConnectionAdapter,
   xiaozhiTokens,
 } from "../src/index.js";
+import { calcFixture } from "./harness.js";
 
 const adapters: XiaozhiConnectionAdapter[] = [];
 afterEach(async () => {
@@ -108,11 +109,19 @@ describe("registerXiaozhi", () => {
     const child = container.createChildContainer();
     const registry = StrategyRegistry.withBuiltins().register("counting", counting);
     child.register(Symbol.for("xiaozhi-connect.StrategyRegistry"), { useValue: registry });
-    registerXiaozhi(child, { config: { connection: { loadBalanceStrategy: "counting" } } });
+    const replica = { command: process.execPath, args: [calcFixture] };
+    registerXiaozhi(child, {
+      config: {
+        connection: { loadBalanceStrategy: "counting" },
+        mcpServers: { pair: { replicas: [replica, replica] } },
+      },
+    });
     const adapter = child.resolve(XiaozhiConnectionAdapter);
     adapters.push(adapter);
     await adapter.start();
     expect(adapter.manager.strategy.name).toBe("counting");
+    // The replicas of a service in the first config, too: that is where the WebServer's calls pick.
+    expect(adapter.services().map((s) => [s.name, s.strategy])).toEqual([["pair", "counting"]]);
   });
 });
 
