@@ -2,7 +2,9 @@ import "reflect-metadata";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
+import { dirname } from "node:path";
 import { type ServerType, serve } from "@hono/node-server";
+import type { StrategyRegistry } from "@xiaozhi-connect/balancer";
 import type { Logger } from "@xiaozhi-connect/core";
 import {
   ConfigFile,
@@ -13,6 +15,7 @@ import {
   jsonMethodNotAllowed,
   notFound,
   registerXiaozhi,
+  StrategyRegistryToken,
   type XiaozhiConfig,
   XiaozhiConnectionAdapter,
 } from "@xiaozhi-connect/webserver-adapter";
@@ -20,6 +23,7 @@ import { Hono } from "hono";
 import { openAuditTrail } from "./audit-file.js";
 import { loadDashboard, loadLoginPage, mountDashboard, mountLoginPage } from "./dashboard.js";
 import { isLoopback } from "./options.js";
+import { loadStrategies } from "./strategies.js";
 
 export interface WebServerOptions {
   /** The config file to load and follow; without it, `config` is used as given (demo mode). */
@@ -39,6 +43,11 @@ export interface WebServerOptions {
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** Host names besides loopback ones and `host` that requests may be addressed to. */
   readonly allowedHosts?: readonly string[];
+  /**
+   * Where strategies are found by name; the built-ins by default. The config's `strategies` are
+   * added to it at the start.
+   */
+  readonly strategies?: StrategyRegistry;
   readonly logger: Logger;
   readonly version: string;
   /** Aborting it during startup stops whatever started (service processes included) and rejects. */
@@ -69,10 +78,17 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   await configFile?.load();
   // Cluster mode is read from the config at the start (a change of it applies at the next), so its
   // package and Redis client are loaded only for a config that asks for it.
-  const cluster = (configFile?.config ?? options.config)?.cluster
-    ? (await import("@xiaozhi-connect/cluster-redis")).redisCluster
-    : undefined;
-  const scope = registerXiaozhi(createXiaozhiContainer(), {
+  const config = configFile?.config ?? options.config;
+  const cluster = config?.cluster ? (await import("@xiaozhi-connect/cluster-redis")).redisCluster : undefined;
+  // Third-party strategies, like the cluster block, are read at the start.
+  const strategies = await loadStrategies(
+    config?.strategies,
+    configFile ? dirname(configFile.path) : process.cwd(),
+    options.strategies,
+  );
+  const container = createXiaozhiContainer();
+  container.register(StrategyRegistryToken, { useValue: strategies });
+  const scope = registerXiaozhi(container, {
     ...(configFile ? { configFile } : { config: options.config ?? {} }),
     logger,
     serverInfo: { name: "xiaozhi-connect", version: options.version },

@@ -37,6 +37,7 @@ export class StrategyRegistry {
     // One made now: a factory that throws, or makes something that is not a strategy, fails here
     // rather than when a config first names it.
     const given = typeof nameOrFactory === "string" ? nameOrFactory : undefined;
+    if (given !== undefined) this.#free(given);
     const strategy = made(factory, given ?? factory.name);
     const name = given ?? String(strategy?.name);
     checked(name, strategy);
@@ -46,14 +47,17 @@ export class StrategyRegistry {
         `strategy name "${name}" must be kebab-case, like "least-inflight"`,
       );
     }
-    if (this.#factories.has(name)) {
-      throw new XiaozhiError(
-        "DUPLICATE_STRATEGY",
-        `a strategy named "${name}" is already registered (registered: ${this.names().join(", ")})`,
-      );
-    }
+    this.#free(name);
     this.#factories.set(name, factory);
     return this;
+  }
+
+  #free(name: string): void {
+    if (!this.#factories.has(name)) return;
+    throw new XiaozhiError(
+      "DUPLICATE_STRATEGY",
+      `a strategy named "${name}" is already registered (registered: ${this.names().join(", ")})`,
+    );
   }
 
   has(name: string): boolean {

@@ -70,8 +70,8 @@ export class ConfigApplier {
   #servicesStarted: Promise<void> = Promise.resolve();
   /** Set once a caller chose the tools (`initializeXiaozhiConnection(…, tools)`). */
   #toolSourceChosen = false;
-  /** The `cluster` block the process started with: a change applies at the next start. */
-  readonly #clusterAtStart: string;
+  /** The `cluster` and `strategies` blocks the process started with: a change applies at the next start. */
+  readonly #atStart: { readonly cluster: string; readonly strategies: string };
   /** The endpoints last selected from a list, kept while the list is the same one (a cluster re-apply). */
   #selected: { readonly list: unknown; readonly selection: Selection } | undefined;
 
@@ -80,7 +80,10 @@ export class ConfigApplier {
     private readonly parts: ApplierParts,
   ) {
     this.#config = config;
-    this.#clusterAtStart = JSON.stringify(config.cluster);
+    this.#atStart = {
+      cluster: JSON.stringify(config.cluster),
+      strategies: JSON.stringify(config.strategies),
+    };
     this.#loadedAt = parts.now();
   }
 
@@ -259,8 +262,10 @@ export class ConfigApplier {
         : strategyName === undefined
           ? this.parts.strategy
           : this.parts.strategies.create(strategyName);
-    if (!quiet && JSON.stringify(next.cluster) !== this.#clusterAtStart) {
-      logger.warn("the cluster block changed: it applies when the server restarts");
+    for (const block of ["cluster", "strategies"] as const) {
+      if (!quiet && JSON.stringify(next[block]) !== this.#atStart[block]) {
+        logger.warn(`the ${block} block changed: it applies when the server restarts`);
+      }
     }
     if (!quiet && this.#applied) directory.review(next, this.#config);
     const { endpoints: listed, skipped, ids } = this.select(directory.listed(next));

@@ -193,6 +193,17 @@ export const xiaozhiConfigSchema = z.looseObject({
         .optional(),
     })
     .optional(),
+  /**
+   * Third-party strategies the `xiaozhi-connect` command loads at start, by name: a module (a path
+   * relative to the config file, or an installed package) whose default export makes one. A name
+   * is then used as a built-in one (`connection.loadBalanceStrategy`, a service's `strategy`).
+   */
+  strategies: z
+    .record(
+      z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'names are kebab-case, like "least-inflight"'),
+      z.string().min(1, "must name a module: a path or a package"),
+    )
+    .optional(),
   /** MCP clients (editors, desktop assistants) served on `/mcp`; without any, the route is off. */
   clients: mcpClientsSchema,
   webUI: z
