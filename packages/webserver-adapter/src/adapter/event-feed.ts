@@ -119,7 +119,7 @@ export class EventFeed {
         // A republish reopens the link at once: the agent's tools changed, the link never failed.
         else if (status?.republishing) return;
         else if (from === "connected" || to === "failed" || to === "reconnecting")
-          history.transition(id, name, false, status?.lastError, at);
+          history.transition(id, name, false, status?.lastError, at, to === "failed");
         history.sample(id, name, status?.healthScore ?? 0, undefined, at);
       }),
       manager.on("handled", ({ id, name, method, tool, ok, ms, at, truncated }) => {

@@ -35,10 +35,15 @@ describe("ActivityHistory", () => {
     history.transition("a", undefined, false, "closed 1006", 2);
     history.transition("a", undefined, false, "connect ECONNREFUSED", 3);
     history.transition("a", undefined, true, undefined, 4);
+    // Why the link went down, not what a retry met since; why it gave up when it did.
+    history.transition("a", undefined, false, "closed 1001 going away", 5);
+    history.transition("a", undefined, false, "connect ECONNREFUSED", 6);
+    history.transition("a", undefined, false, "gave up after 3 reconnect attempts: HTTP 401", 7, true);
     expect(history.endpoint("a")?.periods).toEqual([
       { up: true, from: 1, to: 2 },
-      { up: false, from: 2, to: 4, reason: "connect ECONNREFUSED" },
-      { up: true, from: 4 },
+      { up: false, from: 2, to: 4, reason: "closed 1006" },
+      { up: true, from: 4, to: 5 },
+      { up: false, from: 5, reason: "gave up after 3 reconnect attempts: HTTP 401" },
     ]);
     for (let at = 5; at < 15; at++) history.transition("a", undefined, at % 2 === 1, "x".repeat(500), at);
     const periods = history.endpoint("a")?.periods ?? [];

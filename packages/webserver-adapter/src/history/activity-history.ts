@@ -186,9 +186,14 @@ class Series {
     this.#reasons[i] = reason;
   }
 
-  /** A newer reason for the current down period. */
+  /** A reason for the current down period. */
   setReason(reason: string): void {
     if (this.#periodHead >= 0) this.#reasons[this.#periodHead] = reason;
+  }
+
+  /** The current period's reason. */
+  reason(): string | undefined {
+    return this.#periodHead < 0 ? undefined : this.#reasons[this.#periodHead];
   }
 
   periods(): HistoryPeriod[] {
@@ -286,12 +291,23 @@ export class ActivityHistory {
     return series.point(series.record(Math.floor(at / this.#width), health, rttMs), this.#width);
   }
 
-  /** The endpoint went up or down; a change of reason while down starts no new period. */
-  transition(id: string, name: string | undefined, up: boolean, reason?: string, at = this.#now()): void {
+  /**
+   * The endpoint went up or down. A down period keeps the reason it began with (why the link went
+   * down, not what each retry met since; the status has the latest), unless it has none yet or the
+   * endpoint stopped retrying (`final`): then why it gave up is the reason.
+   */
+  transition(
+    id: string,
+    name: string | undefined,
+    up: boolean,
+    reason?: string,
+    at = this.#now(),
+    final = false,
+  ): void {
     const series = this.#get(id, name);
     const kept = up || !reason ? undefined : cut(reason);
     if (series.lastPeriod()?.up === up) {
-      if (kept !== undefined) series.setReason(kept);
+      if (kept !== undefined && (final || series.reason() === undefined)) series.setReason(kept);
       return;
     }
     series.startPeriod(up, at, kept);
