@@ -172,8 +172,9 @@ class Series {
   }
 
   /** The newest period, if any. */
-  lastPeriod(): { up: boolean } | undefined {
-    return this.#periodHead < 0 ? undefined : { up: this.#up[this.#periodHead] === 1 };
+  lastPeriod(): { up: boolean; reason: string | undefined } | undefined {
+    const i = this.#periodHead;
+    return i < 0 ? undefined : { up: this.#up[i] === 1, reason: this.#reasons[i] };
   }
 
   /** Starts a period (the previous one ends there), overwriting the oldest when full. */
@@ -189,11 +190,6 @@ class Series {
   /** A reason for the current down period. */
   setReason(reason: string): void {
     if (this.#periodHead >= 0) this.#reasons[this.#periodHead] = reason;
-  }
-
-  /** The current period's reason. */
-  reason(): string | undefined {
-    return this.#periodHead < 0 ? undefined : this.#reasons[this.#periodHead];
   }
 
   periods(): HistoryPeriod[] {
@@ -306,8 +302,9 @@ export class ActivityHistory {
   ): void {
     const series = this.#get(id, name);
     const kept = up || !reason ? undefined : cut(reason);
-    if (series.lastPeriod()?.up === up) {
-      if (kept !== undefined && (final || series.reason() === undefined)) series.setReason(kept);
+    const last = series.lastPeriod();
+    if (last?.up === up) {
+      if (kept !== undefined && (final || last.reason === undefined)) series.setReason(kept);
       return;
     }
     series.startPeriod(up, at, kept);
