@@ -1,15 +1,23 @@
-// Who changed what: the server's audit trail, newest first, read again after every config change.
-// Names and ids only, as the server keeps them; the words around them in the page's language.
+// Who changed what: the server's audit trail, newest first, read again after every config change
+// and after each of the page's own actions. Names and ids as the server keeps them (an endpoint by
+// its agent's name when the page knows it); the words around them in the page's language.
 import { data, format, t } from "./i18n.js";
-import { $, call, clock, el, render, show } from "./page.js";
+import { $, call, clock, el, endpointName, render, show } from "./page.js";
 import { explain } from "./reasons.js";
 
 let entries = [];
 
+/** What a change is about: an endpoint by its agent's name, its id in the title. */
+function nameIn(change) {
+  if (change.name === undefined) return [];
+  const agent = change.what === "endpoint" ? endpointName(change.name) : undefined;
+  return [agent ? { data: agent, title: change.name } : data(change.name)];
+}
+
 function what(change) {
   if (change.what === "more") return format("auditMore", { count: change.count });
   const subject = t(`auditWhat.${change.what}`);
-  const name = change.name === undefined ? [] : [data(change.name)];
+  const name = nameIn(change);
   if (!change.change) return format("auditAction", { subject, name });
   return format("auditChange", { subject, name, change: t(`auditChanges.${change.change}`) });
 }
@@ -17,8 +25,9 @@ function what(change) {
 function describe(entry) {
   if (entry.action === "start") return format("auditStart", entry.counts ?? {});
   const action = t(`auditActions.${entry.action}`);
-  const changes = (entry.changes ?? []).flatMap((change, i) => [...(i ? ["; "] : []), ...what(change)]);
-  return changes.length ? [action, ": ", ...changes] : [action];
+  const separator = t("auditSeparator");
+  const changes = (entry.changes ?? []).flatMap((change, i) => [...(i ? [separator] : []), ...what(change)]);
+  return changes.length ? format("auditLine", { action, changes }) : [action];
 }
 
 export function renderAudit() {
@@ -50,12 +59,32 @@ export function renderAudit() {
   $("no-audit").hidden = entries.length > 0;
 }
 
-/** Reads the latest entries: at load, and after each config change (any source). */
-export async function loadAudit() {
-  try {
-    entries = (await call("GET", "/api/audit?limit=50")).entries;
-    renderAudit();
-  } catch {
-    // The next config event tries again.
+let loading;
+let again = false;
+
+/**
+ * Reads the latest entries: at load, after each config change (any source) and after the page's
+ * own actions. One read at a time; asked again meanwhile, it reads once more when that one ends.
+ */
+export function loadAudit() {
+  if (loading) {
+    again = true;
+    return loading;
   }
+  loading = call("GET", "/api/audit?limit=50")
+    .then(({ entries: latest }) => {
+      entries = latest;
+      renderAudit();
+    })
+    .catch(() => {
+      // The next config event or action tries again.
+    })
+    .finally(() => {
+      loading = undefined;
+      if (again) {
+        again = false;
+        void loadAudit();
+      }
+    });
+  return loading;
 }

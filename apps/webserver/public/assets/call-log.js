@@ -1,5 +1,6 @@
 // The opt-in call log: off unless the user turns it on, for an hour; while on, a banner says so
 // and the latest calls show with their (masked) arguments and results.
+import { loadAudit } from "./audit.js";
 import { t } from "./i18n.js";
 import { $, call, clock, el, setText, showError } from "./page.js";
 
@@ -69,6 +70,8 @@ const toggle = (method, body) => async () => {
   } catch (error) {
     showError($("call-log-error"), error);
   }
+  // Turned on, off or refused: the changes say so (no event of the stream does).
+  void loadAudit();
 };
 $("call-log-on").addEventListener("click", toggle("POST", { minutes: 60 }));
 $("call-log-off").addEventListener("click", toggle("DELETE"));

@@ -1,6 +1,6 @@
 // MCP clients (editors, desktop assistants) allowed on /mcp: listed, added and removed. A new
 // client's token is shown once, here, right after it is added; the list never carries tokens.
-import { t } from "./i18n.js";
+import { data, format, t } from "./i18n.js";
 import { $, button, call, el, setText, showError, state } from "./page.js";
 
 /** The client whose token is on show, until it is hidden. */
@@ -53,6 +53,31 @@ export async function loadClients() {
   }
 }
 
+/**
+ * How to point the new client here: the address and header as code, and the command to run as code
+ * that breaks between its arguments only (a command cut inside `--client` reads as two).
+ */
+function showHow(name) {
+  const command = ["xiaozhi-connect", "stdio", "--client", name];
+  const values = {
+    name: data(name),
+    url: data(new URL("/mcp", location.href).href),
+    header: data("Authorization: Bearer <token>"),
+    command: data(command.join(" ")),
+  };
+  const code = (text) => el("code", { translate: false, textContent: text });
+  const commandCode = el("code", { className: "command", translate: false });
+  commandCode.append(...command.flatMap((arg, i) => [...(i ? [" "] : []), el("span", { textContent: arg })]));
+  $("client-how").replaceChildren(
+    ...format("clientHow", values).map((s) => {
+      if (typeof s === "string") return s;
+      if (s === values.command) return commandCode;
+      if (s === values.name) return el("span", { className: "data", translate: false, textContent: s.data });
+      return code(s.data);
+    }),
+  );
+}
+
 $("client-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   $("client-error").textContent = "";
@@ -69,15 +94,7 @@ $("client-form").addEventListener("submit", async (event) => {
     $("client-form").reset();
     setText($("client-token"), added.token);
     $("client-token-copy").dataset.text = added.token;
-    setText(
-      $("client-how"),
-      t("clientHow", {
-        name,
-        url: new URL("/mcp", location.href).href,
-        header: "Authorization: Bearer <token>",
-        command: `xiaozhi-connect stdio --client ${name}`,
-      }),
-    );
+    showHow(name);
     $("client-new").hidden = false;
     shown = name;
     await loadClients();

@@ -15,7 +15,7 @@ import {
 import { loadHistory, markCharts } from "./history.js";
 import { data, format, lang, pickLanguage, setLanguage, t } from "./i18n.js";
 import { renderCluster } from "./instances.js";
-import { $, call, render, state, whenUnauthorized } from "./page.js";
+import { $, call, forgetEndpoint, render, state, whenUnauthorized } from "./page.js";
 import { refreshServiceForm, renderServices, tickServices } from "./services.js";
 import { events } from "./stream.js";
 import { addCall, renderCalls, renderTools, setCalls } from "./tools.js";
@@ -40,7 +40,14 @@ setLanguage(
 // carries a label of its own.
 const cardLabels = {
   "endpoint-table": { health: "health", rtt: "rtt", countdown: "reconnect", error: "lastError" },
-  "service-table": { runs: "runs", count: "tools", restarts: "restarts", uptime: "uptime", why: "why" },
+  "service-table": {
+    runs: "runs",
+    state: "state",
+    count: "tools",
+    restarts: "restarts",
+    uptime: "uptime",
+    why: "why",
+  },
   tools: { desc: "description", calls: "calls", errors: "errorCount" },
   "instance-table": { held: "held" },
   "client-table": { limits: "clientLimits" },
@@ -93,8 +100,19 @@ async function refreshStatus() {
   }
 }
 
+/**
+ * Marks what the page shows as out of date while the stream is down (greyed, counters stopped: an
+ * uptime counting on while nothing is known would be a guess), and as current again with a snapshot.
+ */
+let stale = false;
+function markStale(on) {
+  stale = on;
+  document.querySelector("main").classList.toggle("stale", on);
+}
+
 const handlers = {
   snapshot(data) {
+    markStale(false);
     state.endpoints = new Map(data.endpoints.map((e) => [e.id, e]));
     state.more = data.more ?? 0;
     state.tools = data.tools;
@@ -126,7 +144,7 @@ const handlers = {
     markEndpoint(e.id);
   },
   removed({ id }) {
-    state.endpoints.delete(id);
+    forgetEndpoint(id);
     state.history.delete(id);
     markEndpoint(id);
   },
@@ -244,6 +262,7 @@ async function follow() {
     }
     $("live").className = "off";
     $("live").textContent = t("reconnectingServer");
+    markStale(true);
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
@@ -265,6 +284,7 @@ async function askForToken() {
     $("auth-error").textContent = t("tokenRefused");
   }
   $("auth").hidden = false;
+  markStale(true);
   $("live").className = "off";
   $("live").textContent = t("tokenNeeded");
 }
@@ -294,8 +314,10 @@ $("auth-form").addEventListener("submit", (event) => {
   void follow();
 });
 
-// Countdowns, uptimes and ages tick locally; no polling of the server.
+// Countdowns, uptimes and ages tick locally; no polling of the server. Not while the stream is
+// down: what they count from may have changed meanwhile.
 setInterval(() => {
+  if (stale) return;
   tickEndpoints();
   tickServices();
 }, 1000);

@@ -8,12 +8,19 @@ import { explain } from "./reasons.js";
 /** Rows of the page shown, by endpoint id: `{ tr, cells, raw, details }`. */
 export const rows = new Map();
 
+/**
+ * What was taken off the score and why, said as deductions (`Deductions: disconnected −100`): the
+ * parts are negative, and a bare `disconnected -100` read as a range or a sum. A real minus sign.
+ */
 function healthText(e) {
-  const parts = e.health?.parts ? Object.entries(e.health.parts).filter(([, v]) => v !== 0) : [];
-  return (
-    parts.map(([k, v]) => `${word("parts", k)} ${Math.round(v)}`).join(" · ") +
-    (e.health?.ejected ? ` · ${t("ejected")}` : "")
-  );
+  const parts = [];
+  for (const [k, v] of Object.entries(e.health?.parts ?? {})) {
+    const points = Math.round(v);
+    if (points !== 0) parts.push(`${word("parts", k)} ${points < 0 ? "\u2212" : "+"}${Math.abs(points)}`);
+  }
+  const deductions = parts.length ? t("deductions", { parts: parts.join(" · ") }) : "";
+  if (!e.health?.ejected) return deductions;
+  return deductions ? `${deductions} · ${t("ejected")}` : t("ejected");
 }
 
 export function reconnectText(e) {

@@ -2,11 +2,25 @@
 // header's summary, the rejected-config banner and the cluster's instances. Ten thousand endpoints
 // are pages of a hundred, filtered by state or text: only the page's rows are in the document, so a
 // reconnect storm costs what the page shows, not what the list holds.
+
+import { loadAudit } from "./audit.js";
 import { agoText, fillRow, makeRow, reconnectText, rows } from "./endpoint-rows.js";
 import { countGivenAgain } from "./given.js";
 import { openHistory } from "./history.js";
 import { data, format, lang, t, word } from "./i18n.js";
-import { $, call, el, onFlush, render, schedule, setText, show, showError, state } from "./page.js";
+import {
+  $,
+  call,
+  el,
+  forgetEndpoint,
+  onFlush,
+  render,
+  schedule,
+  setText,
+  show,
+  showError,
+  state,
+} from "./page.js";
 import { explain } from "./reasons.js";
 import { pageSize } from "./stream.js";
 
@@ -258,14 +272,47 @@ $("endpoints").addEventListener("click", async (event) => {
       const url = e ? (e.name ? `${e.name} (${e.url})` : e.url) : id;
       if (!confirm(t("confirmRemove", { url }))) return;
       await call("DELETE", `/api/endpoints/${encodeURIComponent(id)}`);
-      state.endpoints.delete(id);
+      forgetEndpoint(id);
       markEndpoint(id);
     } else if (target.dataset.action === "history") {
       await openHistory(id);
     } else {
-      await call("POST", `/api/endpoints/${encodeURIComponent(id)}/reconnect`);
+      await reconnect(target);
     }
   } catch (error) {
     showError($("form-error"), error);
   }
 });
+
+/** How long the answer to a reconnect stays on the card, ms. */
+const noteMs = 6000;
+
+/**
+ * Asks for a reconnect and says so on the card: a failed link may look the same before and after
+ * (the cloud refuses it again), so the tap gets an answer of its own, or why it was refused.
+ */
+async function reconnect(button) {
+  const cell = button.closest("td");
+  const id = button.closest("tr").dataset.id;
+  let note = cell.querySelector(".note");
+  if (!note) {
+    note = el("span", { className: "note" });
+    note.setAttribute("role", "status");
+    cell.append(note);
+  }
+  clearTimeout(note.timer);
+  button.disabled = true;
+  try {
+    await call("POST", `/api/endpoints/${encodeURIComponent(id)}/reconnect`);
+    note.className = "note";
+    note.textContent = t("reconnectRequested");
+  } catch (error) {
+    note.className = "note error";
+    showError(note, error);
+  } finally {
+    button.disabled = false;
+    // Asked for or refused, the request is in the changes.
+    void loadAudit();
+  }
+  note.timer = setTimeout(() => note.remove(), noteMs);
+}

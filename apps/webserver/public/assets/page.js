@@ -1,7 +1,7 @@
 // What every part of the page shares: the state the event stream fills, DOM helpers, the one
 // animation-frame flush, and calls to the API.
 import { data, lang, plain, t } from "./i18n.js";
-import { apiError } from "./reasons.js";
+import { apiError, nameEndpoints } from "./reasons.js";
 import { authHeaders } from "./stream.js";
 
 /** Everything the event stream said, as the parts of the page read it. */
@@ -21,7 +21,20 @@ export const state = {
   open: new Set(),
   /** Per-endpoint tool limits by id (`{services?, tools?}`), for the endpoints that have one. */
   filters: new Map(),
+  /** Names of agents whose endpoints went while the page was open, by id: the changes still name them. */
+  formerNames: new Map(),
 };
+
+/** The agent's name of an endpoint the page has seen, or undefined. */
+export const endpointName = (id) => state.endpoints.get(id)?.name || state.formerNames.get(id);
+nameEndpoints(endpointName);
+
+/** An endpoint is gone: its name is kept for what still names it (the changes, a reason). */
+export function forgetEndpoint(id) {
+  const name = state.endpoints.get(id)?.name;
+  if (name) state.formerNames.set(id, name);
+  state.endpoints.delete(id);
+}
 
 export const $ = (id) => document.getElementById(id);
 
@@ -60,11 +73,17 @@ export function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }
 
-/** Segments as nodes: data (names, addresses, a far side's words) marked as not to be translated. */
+/**
+ * Segments as nodes: data (names, addresses, a far side's words) marked as not to be translated,
+ * with its `title` when it has one (the id behind an agent's name).
+ */
 export function render(segments) {
-  return segments.map((s) =>
-    typeof s === "string" ? s : el("span", { className: "data", translate: false, textContent: s.data }),
-  );
+  return segments.map((s) => {
+    if (typeof s === "string") return s;
+    const node = el("span", { className: "data", translate: false, textContent: s.data });
+    if (s.title) node.title = s.title;
+    return node;
+  });
 }
 
 /** Puts segments into `node`, with their text as its title (the whole of what may be cut short). */

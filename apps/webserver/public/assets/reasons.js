@@ -81,6 +81,10 @@ const fieldRules = [
   [/^must be a redis:\/\/ or rediss:\/\/ URL$/, () => r("redisUrl")],
   [/^must be 1-100 letters, digits, dots, dashes, colons or underscores$/, () => r("idChars")],
   [
+    /^must be 1-(\d+) letters, digits, dots, dashes or underscores$/,
+    (m) => r("latinName", { max: m[1], dot: data("."), dash: data("-"), underscore: data("_") }),
+  ],
+  [
     /^must be a URL, or a list of URLs and (\{.*\}) objects$/,
     (m) => r("endpointShape", { shape: data(m[1]) }),
   ],
@@ -229,8 +233,33 @@ const rules = [
   // What the API says about an endpoint it refuses.
   [/^endpoint URL is (.*)$/, (m) => r("urlIs", { why: matchIn(urlWhy, m[1]) ?? data(m[1]) })],
   [/^endpoint name is longer than (\d+) characters$/, (m) => r("nameTooLong", { max: m[1] })],
-  [/^endpoint (\S+) already exists$/, (m) => r("alreadyExists", { what: data(m[1]) })],
+  [/^endpoint (\S+) already exists$/, (m) => alreadyThere(m[1])],
+  [/^client name ([\s\S]+)$/, (m) => r("clientName", { what: field(m[1]) })],
+  // What the audit trail keeps of a refused request: its status alone.
+  [/^HTTP 401$/, () => r("wrongSecret")],
+  [/^HTTP 429$/, () => r("tooManyTries")],
 ];
+
+/** Texts that say all their error code says: shown alone, not after the code's label. */
+const whole = [/^endpoint \S+ already exists$/];
+
+// The agents' names by endpoint id, as the page knows them (none in Node): the id alone tells a
+// reader nothing.
+let nameOf = () => undefined;
+let named = false;
+
+/** Gives `explain` the names of endpoints (`lookup(id)` → the agent's name, or undefined). */
+export function nameEndpoints(lookup) {
+  nameOf = lookup;
+}
+
+function alreadyThere(id) {
+  // A name may change or come later: what depends on it is not remembered.
+  named = true;
+  const name = nameOf(id);
+  if (!name) return r("alreadyExists", { what: data(id) });
+  return r("alreadyUsedBy", { name: { data: name, title: id } });
+}
 
 function matchIn(list, text) {
   for (const [pattern, words] of list) {
@@ -250,9 +279,14 @@ export function explain(text) {
   const key = `${lang()}\u0000${text}`;
   let out = memo.get(key);
   if (!out) {
+    // Set by a rule that looked for a name, here or in a text this one wraps.
+    const outer = named;
+    named = false;
     out = matchIn(rules, String(text).trim()) ?? [data(text)];
+    const usedName = named;
+    named = outer || usedName;
     if (memo.size > 1000) memo.clear();
-    memo.set(key, out);
+    if (!usedName) memo.set(key, out);
   }
   return out;
 }
@@ -264,5 +298,6 @@ export const known = (text) => matchIn(rules, String(text).trim()) !== undefined
 export function apiError(errorCode, message) {
   const label = lookup(`errors.${errorCode}`);
   if (typeof label !== "string") return message ? explain(message) : [data(errorCode ?? "")];
+  if (message && whole.some((pattern) => pattern.test(message))) return explain(message);
   return message ? r("labelled", { label, what: explain(message) }) : [label];
 }

@@ -1,4 +1,5 @@
 // Services: their state, restarts and why one is down; added, edited and removed from the form.
+import { loadAudit } from "./audit.js";
 import { data, format, t, word } from "./i18n.js";
 import {
   $,
@@ -18,12 +19,23 @@ import { explain } from "./reasons.js";
 
 let editing = null;
 
+/** What a service runs, as its words: the command and its arguments, or the transport and URL. */
 function serviceRuns(s) {
   const c = s.config;
-  if (!c) return "";
-  if (c.type === "stdio") return [c.command, ...(c.args ?? [])].join(" ");
-  if (c.type === "replicated") return "";
-  return `${c.type} ${c.url}`;
+  if (!c || c.type === "replicated") return [];
+  if (c.type === "stdio") return [c.command, ...(c.args ?? [])];
+  return [c.type, c.url];
+}
+
+/**
+ * The command as code, one span per argument: on a card it wraps between arguments, never inside
+ * one; on a wide screen it is one line, cut short.
+ */
+function runsCode(words) {
+  const text = words.join(" ");
+  const code = el("code", { className: "clip", translate: false, title: text });
+  code.append(...words.flatMap((word, i) => [...(i ? [" "] : []), el("span", { textContent: word })]));
+  return code;
 }
 
 const uptime = (s) => (s.upSince ? duration(Date.now() - s.upSince) : "–");
@@ -58,13 +70,7 @@ export function renderServices() {
           { className: "who" },
           el("span", { className: "name", translate: false, textContent: s.name }),
         ),
-        el(
-          "td",
-          { className: "runs" },
-          runs
-            ? el("code", { className: "clip", translate: false, title: runs, textContent: runs })
-            : replicas,
-        ),
+        el("td", { className: "runs" }, runs.length ? runsCode(runs) : replicas),
         el(
           "td",
           { className: "st" },
@@ -185,9 +191,10 @@ $("services").addEventListener("click", async (event) => {
   const service = state.services.find((s) => s.name === name);
   $("service-error").textContent = "";
   try {
-    if (target.dataset.action === "restart")
-      await call("POST", `/api/services/${encodeURIComponent(name)}/restart`);
-    else if (target.dataset.action === "edit") {
+    if (target.dataset.action === "restart") {
+      // A restart changes no config: the changes are read again here, not on a config event.
+      await call("POST", `/api/services/${encodeURIComponent(name)}/restart`).finally(() => void loadAudit());
+    } else if (target.dataset.action === "edit") {
       setServiceForm(service);
       $("service-form").scrollIntoView({ block: "nearest" });
     } else if (target.dataset.action === "remove") {

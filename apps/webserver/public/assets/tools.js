@@ -197,8 +197,9 @@ export function renderCalls() {
             : null,
         ),
         el("td", { className: "num duration", textContent: ms(c.ms) }),
+        // `failed`, not `error`: the page's `.error` is a small error line, not a word in a table.
         el("td", {
-          className: c.ok ? "outcome ok" : "outcome error",
+          className: c.ok ? "outcome ok" : "outcome failed",
           textContent: c.ok ? t("okOutcome") : t("errorOutcome"),
         }),
       ),
