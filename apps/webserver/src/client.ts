@@ -84,6 +84,10 @@ export async function api<T>(
   const value = text ? (JSON.parse(text) as T) : (undefined as T);
   if (!response.ok) {
     const error = (value as { error?: { code?: string; message?: string } } | undefined)?.error;
+    const { labelled } = server.m.explain;
+    if (error?.code && error.message && server.m.prefixCodes && labelled) {
+      throw new CommandError(labelled(error.code, error.message));
+    }
     const words =
       error?.code && server.m.prefixCodes
         ? server.m.errorCodes[error.code as keyof Messages["errorCodes"]]

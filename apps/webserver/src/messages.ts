@@ -368,6 +368,7 @@ export function describe(error: unknown, m: Messages): string {
     if (match) return say(...match.slice(1));
   }
   if (m.prefixCodes && XiaozhiError.isInstance(error)) {
+    if (m.explain.labelled) return m.explain.labelled(error.code, message);
     const words = m.errorCodes[error.code as keyof Messages["errorCodes"]];
     if (words && words !== message) return `${words}: ${m.explain(message)}`;
   }

@@ -14,6 +14,16 @@ describe("the server's texts in the command's language", () => {
     expect(explain("gave up after 5 reconnect attempts: closed 1006")).toMatch(/5.*1006/);
     expect(explain("gave up after 5 reconnect attempts: closed 1006")).not.toMatch(/gave up|closed/);
     expect(explain("something no rule knows")).toBe("something no rule knows");
+    // An error's code in words before its text, but not when the text says all the code does.
+    expect(explain.labelled?.("DUPLICATE_ENDPOINT", "endpoint ep-abc already exists")).toBe(
+      "接入点 ep-abc 已在列表中",
+    );
+    expect(
+      explain.labelled?.(
+        "INVALID_CONFIG",
+        "client name must be 1-64 letters, digits, dots, dashes or underscores",
+      ),
+    ).toMatch(/^配置无效：客户端名称/);
     // One load for every command of the process.
     expect(await explainerFor("zh-CN")).toBe(explain);
   });

@@ -4,7 +4,13 @@ import type { Locale } from "./locale.js";
  * Puts one of the server's texts (why a link dropped, a service is down, the config was refused)
  * in words of the command's language.
  */
-export type Explain = (text: string) => string;
+export type Explain = ((text: string) => string) & {
+  /**
+   * An error's code in words, then its text explained, as the dashboard words it; the text alone
+   * when it says all the code says. Absent where texts are shown as they are.
+   */
+  readonly labelled?: (code: string, text: string) => string;
+};
 
 /** English: the server's texts are English already. */
 export const asIs: Explain = (text) => text;
@@ -16,6 +22,7 @@ interface PageWords {
 }
 interface PageReasons {
   explain(text: string): unknown;
+  apiError(code: string, text: string): unknown;
 }
 
 let chinese: Promise<Explain> | undefined;
@@ -41,7 +48,9 @@ async function load(tag: string): Promise<Explain> {
       import(new URL("reasons.js", assets).href),
     ])) as [PageWords, PageReasons];
     words.setLanguage(tag);
-    return (text) => words.plain(reasons.explain(text));
+    return Object.assign((text: string) => words.plain(reasons.explain(text)), {
+      labelled: (code: string, text: string) => words.plain(reasons.apiError(code, text)),
+    });
   } catch {
     return asIs;
   }

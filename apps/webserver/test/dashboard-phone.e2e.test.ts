@@ -78,7 +78,8 @@ async function close(page: Page): Promise<void> {
 
 const locked = (page: Page) => page.locator('#endpoints tr[data-state="failed"]');
 const auditLines = (page: Page, text: string) => page.locator("#audit li", { hasText: text });
-const fontSize = (node: Locator) => node.evaluate((e) => getComputedStyle(e).fontSize);
+const fontSize = (node: Locator) =>
+  node.evaluate((e) => e.ownerDocument.defaultView.getComputedStyle(e).fontSize);
 
 describe("the dashboard on a Chinese phone", () => {
   it("explains a Chinese client name in Chinese, and the name field says which characters it takes", async () => {
@@ -107,7 +108,7 @@ describe("the dashboard on a Chinese phone", () => {
     // Each argument is on one line, and nothing reaches past the screen.
     const lines = await command.evaluate((code) =>
       [...code.children].map((arg) => {
-        const range = document.createRange();
+        const range = arg.ownerDocument.createRange();
         range.selectNodeContents(arg);
         return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
       }),
@@ -115,7 +116,7 @@ describe("the dashboard on a Chinese phone", () => {
     expect(lines).toEqual([1, 1, 1, 1]);
     const box = await command.boundingBox();
     expect((box?.x ?? 0) + (box?.width ?? 0)).toBeLessThanOrEqual(390);
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     mkdirSync(output, { recursive: true });
     await page.locator("#client-new").screenshot({ path: join(output, "client-how-phone.zh-CN.png") });
     await close(page);
@@ -239,7 +240,9 @@ describe("the dashboard on a Chinese phone", () => {
     expect(await runs.textContent()).toMatch(/^node \S+demo-tools\.js --a-long-argument --another-one$/);
     const broken = page.locator('#services tr[data-service="broken"]');
     await broken.locator("button.fold").click();
-    const label = await broken.locator("td.st").evaluate((e) => getComputedStyle(e, "::before").content);
+    const label = await broken
+      .locator("td.st")
+      .evaluate((e) => e.ownerDocument.defaultView.getComputedStyle(e, "::before").content);
     expect(label).toBe('"状态"');
     const top = async (cell: string) => (await broken.locator(cell).boundingBox())?.y;
     const left = async (cell: string) => (await broken.locator(cell).boundingBox())?.x;

@@ -36,7 +36,9 @@ describe("the dashboard while its server is down", () => {
     await expect.poll(() => counters.first().textContent()).toMatch(/^up \d+ s$/);
     expect((await main.getAttribute("class")) ?? "").not.toContain("stale");
     const opacity = () =>
-      page.locator("section:has(#endpoints)").evaluate((s) => getComputedStyle(s).opacity);
+      page
+        .locator("section:has(#endpoints)")
+        .evaluate((s) => s.ownerDocument.defaultView.getComputedStyle(s).opacity);
     expect(await opacity()).toBe("1");
 
     const port = new URL(server.url).port;
