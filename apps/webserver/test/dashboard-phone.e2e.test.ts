@@ -126,6 +126,8 @@ describe("the dashboard on a Chinese phone", () => {
     const page = await open();
     const card = locked(page);
     const id = (await card.getAttribute("data-id")) ?? "";
+    // A rejected token is tried again in a few minutes, and the card counts down to it.
+    await expect.poll(() => card.locator("td.countdown").textContent()).toMatch(/^[3-6] 分 \d+ 秒后再试$/);
     expect(await auditLines(page, "重新连接").count()).toBe(0);
     await card.locator('button[data-action="reconnect"]').click();
     const note = card.locator(".note");

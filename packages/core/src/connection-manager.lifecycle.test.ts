@@ -35,7 +35,8 @@ describe("connect", () => {
   });
 
   it("isolates failures: an auth rejection ends failed without retries while the others connect", async () => {
-    const { network, manager } = setup();
+    // Tried again only every authRetryInterval (5 min by default): never, here.
+    const { network, manager } = setup({ authRetryInterval: 0 });
     network.behave(url(2), { connect: "reject-auth" });
     const failed: ManagerEventMap["failed"][] = [];
     manager.on("failed", (e) => failed.push(e));

@@ -158,6 +158,41 @@ describe("drop detection and reconnect", () => {
     await manager.cleanup();
   });
 
+  it("tries a rejected token again every authRetryInterval, failed meanwhile, until the far side takes it", async () => {
+    const { network, manager } = setup({ authRetryInterval: 60_000 });
+    network.behave(url(1), { connect: "reject-auth" });
+    await connected(manager, [url(1)]);
+    const status = manager.getEndpointStatus(id(1));
+    expect(status?.state).toBe("failed");
+    const due = (status?.nextReconnectAt ?? 0) - Date.now();
+    expect(due).toBeGreaterThan(59_000);
+    expect(due).toBeLessThanOrEqual(60_000);
+    await vi.advanceTimersByTimeAsync(due - 1);
+    expect(network.connection(url(1))?.connects).toBe(1);
+    await vi.advanceTimersByTimeAsync(2);
+    // Rejected again: failed again, the next try as far off.
+    expect(network.connection(url(1))?.connects).toBe(2);
+    expect(manager.getEndpointStatus(id(1))?.state).toBe("failed");
+    network.behave(url(1), { connect: "open" });
+    await vi.advanceTimersByTimeAsync(60_000);
+    await settle();
+    expect(manager.getEndpointStatus(id(1))).toMatchObject({ state: "connected", connected: true });
+    // An auth close of an open link is the same.
+    network.connection(url(1))?.drop(1008, "invalid token", false);
+    expect(manager.getEndpointStatus(id(1))?.state).toBe("failed");
+    await vi.advanceTimersByTimeAsync(60_000);
+    await settle();
+    expect(manager.getEndpointStatus(id(1))?.state).toBe("connected");
+    expect(network.connection(url(1))?.connects).toBe(4);
+    // 0: never again by itself.
+    manager.configure({ authRetryInterval: 0 });
+    network.connection(url(1))?.drop(1008, "invalid token", false);
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(network.connection(url(1))?.connects).toBe(4);
+    expect(vi.getTimerCount()).toBe(0);
+    await manager.cleanup();
+  });
+
   it("stays disconnected without autoReconnect", async () => {
     const { network, manager } = setup({ autoReconnect: false });
     await connected(manager, [url(1)]);

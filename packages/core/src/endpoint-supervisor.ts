@@ -262,7 +262,7 @@ export class EndpointSupervisor<C extends Connection> {
     this.#report("connectFailed", { reason, retryable });
     this.context.logger.warn({ ...this.#who, reason, retryable }, "endpoint connect failed");
     this.#setState("disconnected");
-    this.#retry(retryable, reason);
+    this.#retry(retryable, reason, XiaozhiError.isInstance(error) && error.code === "AUTH_REJECTED");
   }
 
   #onClosed(info: CloseInfo): void {
@@ -285,7 +285,8 @@ export class EndpointSupervisor<C extends Connection> {
       { ...this.#who, code: info.code, reason: redact(info.reason) },
       "endpoint dropped",
     );
-    if (this.#wanted) this.#retry(info.retryable, reason);
+    // The closes not worth a quick retry are the far side's auth and policy ones.
+    if (this.#wanted) this.#retry(info.retryable, reason, !info.retryable);
   }
 
   /**
@@ -299,11 +300,15 @@ export class EndpointSupervisor<C extends Connection> {
     void this.#startAttempt();
   }
 
-  /** Schedules the next attempt on the backoff, or ends as `failed` when retrying cannot help. */
-  #retry(retryable: boolean, reason: string): void {
-    const { autoReconnect, maxReconnectAttempts, backoff } = this.context.settings();
+  /**
+   * Schedules the next attempt on the backoff, or ends as `failed` when retrying soon cannot help:
+   * after the far side `rejected` the token, tried again only every `authRetryInterval`.
+   */
+  #retry(retryable: boolean, reason: string, rejected = false): void {
+    const { autoReconnect, maxReconnectAttempts, backoff, authRetryInterval } = this.context.settings();
     if (!retryable) {
-      this.#fail(reason);
+      const every = rejected && autoReconnect ? authRetryInterval : 0;
+      this.#fail(reason, every > 0 ? every * (0.8 + 0.4 * this.context.random()) : undefined);
       return;
     }
     if (!autoReconnect) return;
@@ -330,11 +335,18 @@ export class EndpointSupervisor<C extends Connection> {
     return nextReconnectAt;
   }
 
-  #fail(reason: string): void {
+  /** Ends as `failed`; with `retryInMs`, one more attempt then, whatever the backoff. */
+  #fail(reason: string, retryInMs?: number): void {
     this.#setError(reason);
+    if (retryInMs !== undefined) this.#schedule(retryInMs);
     this.#setState("failed");
     this.#report("failed", { reason });
-    this.context.logger.error({ ...this.#who, reason }, "endpoint failed; not retrying");
+    if (retryInMs === undefined)
+      this.context.logger.error({ ...this.#who, reason }, "endpoint failed; not retrying");
+    else {
+      const retryInS = Math.round(retryInMs / 1000);
+      this.context.logger.error({ ...this.#who, reason, retryInS }, "endpoint failed; trying again later");
+    }
   }
 
   async #closeLink(code: number, reason: string, finalState: ConnectionState): Promise<void> {

@@ -50,6 +50,13 @@ export interface ManagerSettings {
    * far side's accept queue, and the connects it drops time out). A whole number; Infinity: no limit.
    */
   readonly connectConcurrency: number;
+  /**
+   * After the far side rejects the token (HTTP 401/403 at the upgrade, an auth close such as 1008),
+   * the endpoint is `failed` and tries again this often, each wait ±20% at random: a token a gateway
+   * refused during a deploy comes back without a restart, and a revoked one is tried rarely.
+   * 0: never again until reconnected by hand or the config changes; default 300000 (5 min).
+   */
+  readonly authRetryInterval: number;
 }
 
 /** A partial change of settings; `backoff` may be partial too. */
@@ -69,6 +76,7 @@ export const defaultManagerSettings: ManagerSettings = Object.freeze({
   recoveryWindow: 2000,
   probeInterval: 500,
   connectConcurrency: 200,
+  authRetryInterval: 300_000,
 });
 
 /**
@@ -89,6 +97,7 @@ export function mergeSettings(base: ManagerSettings, change: SettingsChange): Ma
       recoveryWindow: pick("recoveryWindow"),
       probeInterval: pick("probeInterval"),
       connectConcurrency: pick("connectConcurrency"),
+      authRetryInterval: pick("authRetryInterval"),
       backoff: Object.freeze({ ...base.backoff, ...definedOf(change.backoff) }),
     }),
   );
@@ -125,6 +134,7 @@ const settingRules: { readonly [K in Exclude<keyof ManagerSettings, "backoff">]:
   recoveryWindow: ms,
   probeInterval: ms,
   connectConcurrency: countOrUnlimited("0 or Infinity: no limit"),
+  authRetryInterval: ms,
 };
 
 const backoffRules: { readonly [K in keyof BackoffOptions]: OptionRule } = {

@@ -27,6 +27,10 @@ export function reconnectText(e) {
   if (e.state === "reconnecting" && e.nextReconnectAt) {
     return t("inTime", { time: duration(e.nextReconnectAt - Date.now()), attempt: e.reconnectAttempts + 1 });
   }
+  // A rejected token is tried again now and then.
+  if (e.state === "failed" && e.nextReconnectAt) {
+    return t("triesAgain", { time: duration(e.nextReconnectAt - Date.now()) });
+  }
   if (e.connected && e.lastConnected) return t("upFor", { time: duration(Date.now() - e.lastConnected) });
   return e.reconnectAttempts ? t("attempts", { count: e.reconnectAttempts }) : "";
 }

@@ -53,6 +53,7 @@ export default {
   nextPage: "Next",
   pageRange: "{from}–{to} of {total}",
   inTime: "in {time} (attempt {attempt})",
+  triesAgain: "tries again in {time}",
   upFor: "up {time}",
   attempts: "{count} attempts",
   seconds: "{s} s",

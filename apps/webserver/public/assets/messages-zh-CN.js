@@ -52,6 +52,7 @@ export default {
   nextPage: "下一页",
   pageRange: "第 {from}–{to} 个，共 {total} 个",
   inTime: "{time}后（第 {attempt} 次）",
+  triesAgain: "{time}后再试",
   upFor: "已连接 {time}",
   attempts: "已尝试 {count} 次",
   seconds: "{s} 秒",

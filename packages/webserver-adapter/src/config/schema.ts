@@ -96,6 +96,8 @@ const connection = z.object({
   probeInterval: z.number().int().nonnegative().optional(),
   /** First connects under way at once (at start and for added endpoints); 0: no limit. Default 200. */
   connectConcurrency: z.number().int().nonnegative().optional(),
+  /** After a rejected token, a `failed` endpoint tries again this often (ms, ±20%); 0: never. Default 300000. */
+  authRetryInterval: z.number().int().nonnegative().optional(),
   /** Strategy for operations sent to "any healthy endpoint"; default `round-robin`. */
   loadBalanceStrategy: z.string().optional(),
   /**

@@ -24,6 +24,7 @@ export function managerSettingsOf(
     ...(c.recoveryWindow === undefined ? {} : { recoveryWindow: c.recoveryWindow }),
     ...(c.probeInterval === undefined ? {} : { probeInterval: c.probeInterval }),
     ...(c.connectConcurrency === undefined ? {} : { connectConcurrency: c.connectConcurrency }),
+    ...(c.authRetryInterval === undefined ? {} : { authRetryInterval: c.authRetryInterval }),
     ...(Object.keys(backoff).length === 0 ? {} : { backoff }),
   };
 }
@@ -41,6 +42,7 @@ export const connectionDefaults = Object.freeze({
   recoveryWindow: defaultManagerSettings.recoveryWindow,
   probeInterval: defaultManagerSettings.probeInterval,
   connectConcurrency: defaultManagerSettings.connectConcurrency,
+  authRetryInterval: defaultManagerSettings.authRetryInterval,
   callTimeout: defaultTransportOptions.callTimeout,
   maxResultBytes: defaultTransportOptions.maxResultBytes,
   toolsChanged: defaultTransportOptions.toolsChanged,
