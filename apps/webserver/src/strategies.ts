@@ -1,12 +1,11 @@
-import { createRequire } from "node:module";
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type StrategyFactory, StrategyRegistry } from "@xiaozhi-connect/balancer";
-import { XiaozhiError } from "@xiaozhi-connect/core";
+import { describeError, XiaozhiError } from "@xiaozhi-connect/core";
 
 /**
  * The registry the WebServer builds strategies from: `registry` (the built-ins unless given) with
- * the config's `strategies` added, each the default export of its module. Throws `INVALID_CONFIG`
+ * the config's `strategies` added, each the default export of the module at its path. Throws `INVALID_CONFIG`
  * naming the entry for a module that cannot be loaded or whose default export does not make a
  * strategy of that name, and `DUPLICATE_STRATEGY` for a name already taken.
  */
@@ -17,11 +16,19 @@ export async function loadStrategies(
 ): Promise<StrategyRegistry> {
   for (const [name, module] of Object.entries(entries ?? {})) {
     const field = `strategies.${name}`;
+    // Paths only: a bare name is not looked up among installed packages.
+    if (!isPath(module)) {
+      throw new XiaozhiError(
+        "INVALID_CONFIG",
+        `${field}: "${module}" is not a path: write ./${module} for a file beside the config, or an absolute path`,
+      );
+    }
     let exported: unknown;
     try {
-      exported = ((await import(moduleUrl(module, baseDir))) as { default?: unknown }).default;
+      exported = ((await import(pathToFileURL(resolve(baseDir, module)).href)) as { default?: unknown })
+        .default;
     } catch (error) {
-      throw new XiaozhiError("INVALID_CONFIG", `${field}: cannot load ${module}: ${messageOf(error)}`, {
+      throw new XiaozhiError("INVALID_CONFIG", `${field}: cannot load ${module}: ${describeError(error)}`, {
         cause: error,
       });
     }
@@ -34,17 +41,12 @@ export async function loadStrategies(
     try {
       registry.register(name, exported as StrategyFactory);
     } catch (error) {
-      if (!(error instanceof XiaozhiError)) throw error;
+      if (!XiaozhiError.isInstance(error)) throw error;
       throw new XiaozhiError(error.code, `${field}: ${error.message}`, { cause: error });
     }
   }
   return registry;
 }
 
-/** A path relative to the config file's folder, or a package found from there as Node finds one. */
-function moduleUrl(module: string, baseDir: string): string {
-  if (module.startsWith(".") || isAbsolute(module)) return pathToFileURL(resolve(baseDir, module)).href;
-  return pathToFileURL(createRequire(join(baseDir, "config.js")).resolve(module)).href;
-}
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+/** A path relative to the config file's folder (`./`, `../`), or an absolute one. */
+const isPath = (module: string) => /^\.\.?([/\\]|$)/.test(module) || isAbsolute(module);

@@ -54,8 +54,16 @@ describe("the dashboard while its server is down", () => {
 
     // The server is back on the same port: a new snapshot, shown as current, counting again.
     server = await runServer(["--port", port]);
-    await page.clock.runFor(10_000);
-    await expect.poll(() => live.getAttribute("class"), { timeout: 15_000 }).toBe("on");
+    // The page's retry waits on its own clock: run it on while waiting, whenever the retry was armed.
+    await expect
+      .poll(
+        async () => {
+          await page.clock.runFor(1000);
+          return live.getAttribute("class");
+        },
+        { timeout: 30_000 },
+      )
+      .toBe("on");
     await expect.poll(async () => (await main.getAttribute("class")) ?? "").not.toContain("stale");
     expect(await opacity()).toBe("1");
     await expect

@@ -123,6 +123,10 @@ describe("a strategy of one's own, named in the config", () => {
       [{ "not-a-factory": "./strategies/not-a-factory.mjs" }, /strategies\.not-a-factory: .* default export/],
       [{ misnamed: "./strategies/misnamed.mjs" }, /strategies\.misnamed: .*calls itself "last-replica"/],
       [
+        { bare: "strategies/last-replica.mjs" },
+        /strategies\.bare: "strategies\/last-replica\.mjs" is not a path/,
+      ],
+      [
         { random: "./strategies/last-replica.mjs" },
         /strategies\.random: a strategy named "random" is already registered/,
       ],

@@ -40,3 +40,6 @@ export function sticky(): Strategy {
     },
   };
 }
+
+/** The factory, as the `xiaozhi-connect` command loads a module named in the config's `strategies`. */
+export default sticky;

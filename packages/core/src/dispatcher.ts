@@ -199,7 +199,8 @@ export class Dispatcher<C extends Connection> {
       !excluded.has(picked.id) &&
       (panic || !picked.ejected);
     if (valid) return picked;
-    if (picked !== undefined) this.#misbehaved("returned a candidate it was not given");
+    // `null` is read as `undefined`: nothing picked.
+    if (picked !== undefined && picked !== null) this.#misbehaved("returned a candidate it was not given");
     return list[0];
   }
 

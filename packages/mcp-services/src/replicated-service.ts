@@ -183,8 +183,14 @@ export class ReplicatedService {
    */
   configure(settings: ServiceSettings): void {
     if (settings.toolsHold !== undefined) this.#toolsHold = settings.toolsHold;
-    if (settings.strategy !== undefined && this.#ownStrategy === undefined) {
-      this.#manager.configure({ strategy: this.#strategies.create(settings.strategy) });
+    // The same name keeps the instance it has, and with it the strategy's state (a cursor).
+    const strategy = settings.strategy;
+    if (
+      strategy !== undefined &&
+      this.#ownStrategy === undefined &&
+      strategy !== this.#manager.strategy.name
+    ) {
+      this.#manager.configure({ strategy: this.#strategies.create(strategy) });
     }
     if (settings.health) this.#health.configure?.(settings.health);
   }
@@ -365,7 +371,7 @@ function ownStrategyOf(service: string, own: string | undefined, make: () => Str
   try {
     return make();
   } catch (error) {
-    if (own === undefined || !(error instanceof XiaozhiError)) throw error;
+    if (own === undefined || !XiaozhiError.isInstance(error)) throw error;
     throw new XiaozhiError(error.code, `mcpServers.${service}.strategy: ${error.message}`, { cause: error });
   }
 }

@@ -1,4 +1,6 @@
 import { join } from "node:path";
+import { StrategyRegistry } from "@xiaozhi-connect/balancer";
+import type { Strategy } from "@xiaozhi-connect/core";
 import { healthScorer } from "@xiaozhi-connect/health";
 import { afterEach, describe, expect, it } from "vitest";
 import { McpServiceManager, type ReplicaConfig } from "../src/index.js";
@@ -58,6 +60,26 @@ describe("settings that reach the replicas, where traffic is chosen", () => {
     await prepared.commit().started;
     const strategies = Object.fromEntries(manager.status().map((s) => [s.name, s.strategy]));
     expect(strategies).toEqual({ plain: "round-robin", own: "random" });
+  });
+
+  it("keeps each service's strategy instance, and its state, when the same default is applied again", () => {
+    let made = 0;
+    const counting = (): Strategy => {
+      made++;
+      return { specificationVersion: "v1", name: "counting", select: (candidates) => candidates[0] };
+    };
+    const strategies = StrategyRegistry.withBuiltins().register("counting", counting);
+    manager = new McpServiceManager(
+      { a: { replicas: [replica(), replica()] }, b: { replicas: [replica(), replica()] } },
+      { strategies },
+    );
+    manager.configure({ strategy: "counting" });
+    const afterFirst = made;
+    // Every apply of a config names it again (a reload, a dashboard edit, a cluster re-apply).
+    for (let i = 0; i < 3; i++) manager.configure({ strategy: "counting" });
+    // One made per apply, to check the name; none for the services, which keep theirs.
+    expect(made - afterFirst).toBe(3);
+    expect(manager.status().map((s) => s.strategy)).toEqual(["counting", "counting"]);
   });
 
   it("hands the health block to the replicas' scorer", async () => {

@@ -192,6 +192,12 @@ describe("agents by name, history and tool calls", () => {
       up: false,
       reason: expect.stringMatching(/closed 4004/),
     });
+    // A reconnect asked for is a down period of its own: without that earlier drop's reason.
+    const periodsOfA = () => stack?.adapter.history.endpoint(stack.idOf("a"))?.periods ?? [];
+    await stack.until(() => periodsOfA().length >= 3, 10_000, "back up");
+    expect((await stack.api("POST", `/api/endpoints/${stack.idOf("a")}/reconnect`)).status).toBe(202);
+    await stack.until(() => periodsOfA().length >= 5, 10_000, "reconnected");
+    expect(periodsOfA()[3]).toEqual({ up: false, from: expect.any(Number), to: expect.any(Number) });
 
     // Renaming in the file changes the name without reconnecting.
     const upgrades = stack.cloud.upgrades.get(token("b"));

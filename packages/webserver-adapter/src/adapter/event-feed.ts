@@ -119,7 +119,7 @@ export class EventFeed {
         // A republish reopens the link at once: the agent's tools changed, the link never failed.
         else if (status?.republishing) return;
         else if (from === "connected" || to === "failed" || to === "reconnecting")
-          history.transition(id, name, false, status?.lastError, at, to === "failed");
+          history.transition(id, name, false, freshError(status), at, to === "failed");
         history.sample(id, name, status?.healthScore ?? 0, undefined, at);
       }),
       manager.on("handled", ({ id, name, method, tool, ok, ms, at, truncated }) => {
@@ -160,4 +160,15 @@ export class EventFeed {
     this.emit("closed", { at });
     this.#events.removeAllListeners();
   }
+}
+
+/**
+ * The endpoint's last error if it came after its last connect: a link closed on request (a
+ * reconnect, a stop) has none of its own, and an error of an earlier outage is not its reason.
+ */
+function freshError(
+  status: { lastError?: string; lastErrorAt?: number; lastConnected?: number } | undefined,
+): string | undefined {
+  if (status?.lastError === undefined) return undefined;
+  return (status.lastErrorAt ?? 0) >= (status.lastConnected ?? 0) ? status.lastError : undefined;
 }

@@ -197,7 +197,7 @@ export const xiaozhiConfigSchema = z.looseObject({
     .optional(),
   /**
    * Third-party strategies the `xiaozhi-connect` command loads at start, by name: a module (a path
-   * relative to the config file, or an installed package) whose default export makes one. A name
+   * relative to the config file, `./…`, or an absolute one) whose default export makes one. A name
    * is then used as a built-in one (`connection.loadBalanceStrategy`, a service's `strategy`).
    */
   strategies: z
