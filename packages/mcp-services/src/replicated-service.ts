@@ -4,6 +4,7 @@ import {
   type BackoffOptions,
   ConnectionManager,
   type ConnectionState,
+  describeError,
   type EndpointDescriptor,
   type HealthScorer,
   type Logger,
@@ -292,10 +293,26 @@ export class ReplicatedService {
           },
         );
       } catch (error) {
-        if (attempt >= tries || signal.aborted || !diedUnderCall(error)) throw error;
+        if (attempt >= tries || signal.aborted || !diedUnderCall(error)) throw this.#named(error);
         // The replica died under the call, which may have run; the tool says running it again is safe.
       }
     }
+  }
+
+  /**
+   * A call's failure as an agent should read it: which service, and that it went down (under the
+   * call, or before it reached a replica), rather than the SDK's bare "Connection closed" or the
+   * dispatcher's "no healthy connection". Any other error is the tool's own and passes as it is.
+   */
+  #named(error: unknown): unknown {
+    if (diedUnderCall(error)) {
+      return new XiaozhiError("CLOSED", `service ${this.name} went down during the call; it may have run`, {
+        cause: error,
+      });
+    }
+    if (!XiaozhiError.isInstance(error) || error.code !== "NO_HEALTHY_CONNECTION") return error;
+    const why = this.lastError ?? describeError(error.cause ?? error);
+    return new XiaozhiError("NOT_CONNECTED", `service ${this.name} is down: ${why}`, { cause: error });
   }
 
   /** Tells the listener only when the offered list really changed, not on every replica flap. */

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { HealthObservation } from "@xiaozhi-connect/core";
 import { untilEvent } from "@xiaozhi-connect/core/testing";
 import { healthScorer } from "@xiaozhi-connect/health";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { McpServiceManager, type ReplicaConfig } from "../src/index.js";
 import { socketExists, socketInode } from "./processes.js";
 
@@ -140,7 +140,8 @@ describe("replicated services under load", () => {
       expect(outcome.endedAt).toBeGreaterThanOrEqual(killed.at);
       // It ran on the victim or nowhere, never on a survivor: failing it undid nothing done elsewhere.
       expect((runs.get(outcome.tag) ?? []).filter((pid) => pid !== killed.pid)).toEqual([]);
-      expect(outcome.error).toMatch(/Connection closed/i);
+      // Said as the service's, not as the bare "Connection closed" an agent would read as its own link's.
+      expect(outcome.error).toMatch(/service \S+ went down during the call; it may have run$/);
     }
     // Every call started after the death was noticed succeeded, on a survivor.
     const after = outcomes.filter((o) => o.startedAt > (noticedAt ?? Number.POSITIVE_INFINITY));
@@ -170,6 +171,17 @@ describe("replicated services under load", () => {
       expect(pids[1]).not.toBe(killed.pid);
     }
   }, 60_000);
+
+  it("says a call failed because its service went down under it, naming the service", async () => {
+    manager = new McpServiceManager({ calc: replica() });
+    await manager.start();
+    const call = manager.callTool("calc__wait", {}, { signal: AbortSignal.timeout(20_000) });
+    call.catch(() => {});
+    // Killed once the call is running there.
+    await vi.waitFor(() => expect(executed().map((e) => e.tool)).toContain("wait"), { timeout: 10_000 });
+    process.kill(executed()[0]?.pid ?? 0, "SIGKILL");
+    await expect(call).rejects.toThrow(/^service calc went down during the call; it may have run$/);
+  });
 
   it("serves from the healthy replica while another cannot start, and restarts a killed one", async () => {
     const broken: ReplicaConfig = { command: process.execPath, args: ["-e", "process.exit(3)"] };
