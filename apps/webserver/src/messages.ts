@@ -118,6 +118,7 @@ export const en = {
     connecting: "connecting",
     reconnecting: "reconnecting",
     republishing: "republishing tools",
+    awaitingAgent: "connected, agent not initialized",
     disconnected: "disconnected",
     failed: "failed",
     stopped: "stopped",

@@ -11,6 +11,8 @@ export interface EndpointRow {
   readonly state: string;
   /** The link is being reopened so its agent lists changed tools. */
   readonly republishing?: boolean;
+  /** False while the agent has not sent `initialize` (a relay whose agent has not come). */
+  readonly initialized?: boolean;
   readonly healthScore?: number;
   readonly rttMs?: number;
   readonly lastError?: string;
@@ -92,7 +94,10 @@ export function endpointTable(
       // A link reopened so its agent lists changed tools is no trouble: say what it is.
       e.republishing
         ? state("republishing tools", m.states.republishing)
-        : state(e.state, m.states[e.state as keyof Messages["states"]] ?? e.state),
+        : e.state === "connected" && e.initialized === false
+          ? // Open, but no agent has initialized it: it holds no tools yet.
+            state("awaiting", m.states.awaitingAgent)
+          : state(e.state, m.states[e.state as keyof Messages["states"]] ?? e.state),
       ...(clustered ? [e.instance ?? colors.dim(m.tables.none)] : []),
       ...(budgets ? [budgetCell(budgets[e.id], m)] : []),
       e.healthScore === undefined ? "" : String(Math.round(e.healthScore)),

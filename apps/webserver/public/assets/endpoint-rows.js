@@ -131,7 +131,12 @@ export function fillRow(row, e) {
   setText(cells.given, over ? `${text} · ${over}` : text);
   cells.given.classList.toggle("over", Boolean(over));
   // A link reopened so its agent lists changed tools: a planned step, not a reconnect after trouble.
-  const shown = e.republishing ? "republishing" : e.state;
+  // Open, but no agent has initialized it (a relay whose agent has not come): it holds no tools yet.
+  const shown = e.republishing
+    ? "republishing"
+    : e.state === "connected" && e.initialized === false
+      ? "awaitingAgent"
+      : e.state;
   cells.state.className = `state ${shown}`;
   setText(cells.state, word("states", shown));
   setText(cells.score, String(Math.round(e.healthScore)));

@@ -222,6 +222,7 @@ export default {
     connecting: "connecting",
     reconnecting: "reconnecting",
     republishing: "republishing tools",
+    awaitingAgent: "connected, agent not initialized",
     disconnected: "disconnected",
     failed: "failed",
     stopped: "stopped",
