@@ -39,6 +39,19 @@ describe("assignEndpoints", () => {
     expect(moved(three, two)).toBe([...three.values()].filter((o) => o === "c").length);
   });
 
+  it("gives an instance that joins a small cluster its share, not one endpoint", () => {
+    const six = endpoints.slice(0, 6);
+    const two = assignEndpoints(six, ["a", "b"]);
+    expect(loads(two)).toEqual([3, 3]);
+    // Three apart, as one removal too many would leave them: but c joined, holding none.
+    const three = assignEndpoints(six, ["a", "b", "c"], { holders: two });
+    expect(loads(three)).toEqual([2, 2, 2]);
+    expect(moved(two, three)).toBe(2);
+    // One restarts (leaves, then joins again): back to two each.
+    const left = assignEndpoints(six, ["a", "b"], { holders: three });
+    expect(loads(assignEndpoints(six, ["a", "b", "c"], { holders: left }))).toEqual([2, 2, 2]);
+  });
+
   it("moves no endpoint an add did not touch, and rarely one for a remove, keeping loads within two", () => {
     let owners = assignEndpoints(endpoints.slice(0, 40), ["a", "b", "c"]);
     for (let i = 40; i < 100; i++) {

@@ -157,7 +157,10 @@ export function assign(
     return held;
   };
   // One removal too many on one instance: a single endpoint moves, from the fullest to the emptiest.
-  if (spread === 3 && moveOne(moved, balanced, load, eligible, heldBy)) return answer;
+  // Not to an instance holding none, which has joined (three apart when the list is small: six
+  // endpoints on two, and a third comes): that one gets its share, as any that joins.
+  const joined = balanced.some((m) => load.get(m) === 0);
+  if (spread === 3 && !joined && moveOne(moved, balanced, load, eligible, heldBy)) return answer;
   if (eligible.restricted.size > 0) {
     rebalance(balanced, moved, load, eligible, heldBy);
     return answer;
