@@ -145,7 +145,12 @@ export class McpService {
         this.#starting = undefined;
         this.#state = "down";
       }
-      if (signal?.aborted) throw signal.reason;
+      if (signal?.aborted) {
+        // A start that ran out of time says so; one given up on purpose (a stop) keeps the last reason.
+        const timedOut = XiaozhiError.isInstance(signal.reason) && signal.reason.code === "CONNECT_TIMEOUT";
+        if (timedOut) this.#lastError = this.#reason(signal.reason);
+        throw signal.reason;
+      }
       this.#lastError = this.#reason(error);
       throw new XiaozhiError("CONNECT_FAILED", this.#lastError, { cause: error });
     } finally {

@@ -1,5 +1,7 @@
+import { mkdtempSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "@xiaozhi-connect/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -146,6 +148,24 @@ describe("every service under one supervisor", () => {
       5000,
       "the silent service's process ended",
     );
+  });
+
+  it("says a later start ran out of time, not why an earlier one failed", async () => {
+    const mark = join(mkdtempSync(join(tmpdir(), "xz-hang-")), "started");
+    // Its first start fails at once; every later one hangs before initialize.
+    const script = `const fs = require("fs"); if (!fs.existsSync(${JSON.stringify(mark)})) { fs.writeFileSync(${JSON.stringify(mark)}, ""); console.error("first start: no config"); process.exit(3); } setInterval(() => {}, 1e9); // hangs-later`;
+    manager = new McpServiceManager(
+      { late: { ...node(script), handshakeTimeout: 300 } },
+      { backoff: { initialDelay: 50, maxDelay: 50 }, random: () => 0.5 },
+    );
+    await manager.start();
+    expect(manager.status()[0]?.lastError ?? "").toMatch(/no config/);
+    await eventually(
+      () => (/within 300 ms/.test(manager?.status()[0]?.lastError ?? "") ? true : undefined),
+      10_000,
+      "the hang's reason",
+    );
+    expect(manager.status()[0]?.lastError).not.toMatch(/no config/);
   });
 
   it("ends a service that writes an endless line, with a clear reason", async () => {
