@@ -13,6 +13,7 @@ import {
 import { describe, type Messages } from "./messages.js";
 import { type LookupCandidate, lookupCandidates } from "./options.js";
 import { CommandError } from "./output.js";
+import { pathProblem } from "./strategies.js";
 
 /** `config path`: the file the lookup picks (if any) and every place it looked, in order. */
 export function explainLookup(
@@ -53,6 +54,11 @@ export function checkConfig(file: string | undefined, env: NodeJS.ProcessEnv, m:
     // In cluster mode the list lives in Redis: an empty file list only means the cluster seeds none.
     if (endpoints.length === 0 && !config.cluster) warnings.push(m.manage.noUsableEndpoint);
     warnings.push(...toolWarnings(config, m));
+    // A strategy's module is loaded at the start, which it stops: what the file tells is an error.
+    for (const [name, module] of Object.entries(config.strategies ?? {})) {
+      const problem = pathProblem(name, module, dirname(path));
+      if (problem) return { ok: false, path, error: problem };
+    }
     // Read as written: validation drops a misspelt `connection` field before anyone sees it.
     for (const { path: field, meant } of unknownFields(parseText(text, formatOf(path))))
       warnings.push(m.manage.unknownField(field, meant));

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type StrategyFactory, StrategyRegistry } from "@xiaozhi-connect/balancer";
@@ -16,13 +17,8 @@ export async function loadStrategies(
 ): Promise<StrategyRegistry> {
   for (const [name, module] of Object.entries(entries ?? {})) {
     const field = `strategies.${name}`;
-    // Paths only: a bare name is not looked up among installed packages.
-    if (!isPath(module)) {
-      throw new XiaozhiError(
-        "INVALID_CONFIG",
-        `${field}: "${module}" is not a path: write ./${module} for a file beside the config, or an absolute path`,
-      );
-    }
+    const problem = pathProblem(name, module, baseDir);
+    if (problem) throw new XiaozhiError("INVALID_CONFIG", problem);
     let exported: unknown;
     try {
       exported = ((await import(pathToFileURL(resolve(baseDir, module)).href)) as { default?: unknown })
@@ -48,5 +44,16 @@ export async function loadStrategies(
   return registry;
 }
 
-/** A path relative to the config file's folder (`./`, `../`), or an absolute one. */
-const isPath = (module: string) => /^\.\.?([/\\]|$)/.test(module) || isAbsolute(module);
+/**
+ * What is wrong with a `strategies` entry's path that the file alone tells, or undefined: paths
+ * only (relative to the config file's folder, `./`, `../`, or absolute; a bare name is not looked
+ * up among installed packages), and to a file that is there. `config check` asks it too.
+ */
+export function pathProblem(name: string, module: string, baseDir: string): string | undefined {
+  const field = `strategies.${name}`;
+  if (!(/^\.\.?([/\\]|$)/.test(module) || isAbsolute(module))) {
+    return `${field}: "${module}" is not a path: write ./${module} for a file beside the config, or an absolute path`;
+  }
+  if (!existsSync(resolve(baseDir, module))) return `${field}: ${module} does not exist`;
+  return undefined;
+}

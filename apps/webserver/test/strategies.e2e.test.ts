@@ -115,10 +115,15 @@ describe("a strategy of one's own, named in the config", () => {
     if (!cloud) throw new Error("setup failed");
     writeFileSync(join(dir, "strategies", "not-a-factory.mjs"), "export default 42;\n");
     writeFileSync(join(dir, "strategies", "misnamed.mjs"), lastReplica);
+    writeFileSync(join(dir, "strategies", "broken.mjs"), 'throw new Error("boom at load");\n');
     const cases: [Record<string, string>, RegExp][] = [
       [
         { missing: "./strategies/missing.mjs" },
-        /strategies\.missing: cannot load \.\/strategies\/missing\.mjs/,
+        /strategies\.missing: \.\/strategies\/missing\.mjs does not exist/,
+      ],
+      [
+        { broken: "./strategies/broken.mjs" },
+        /strategies\.broken: cannot load \.\/strategies\/broken\.mjs: .*boom at load/,
       ],
       [{ "not-a-factory": "./strategies/not-a-factory.mjs" }, /strategies\.not-a-factory: .* default export/],
       [{ misnamed: "./strategies/misnamed.mjs" }, /strategies\.misnamed: .*calls itself "last-replica"/],
@@ -140,6 +145,12 @@ describe("a strategy of one's own, named in the config", () => {
       expect(run.code).toBe(1);
       expect(run.out + run.err).toMatch(reason);
       expect(run.out + run.err).not.toContain("bad-agent-token");
+    }
+    // What the file alone tells, `config check` tells before a start.
+    for (const [strategies, reason] of cases.slice(0, 1).concat(cases.filter(([s]) => "bare" in s))) {
+      const check = await runCli(["config", "check", writeConfig("bad.json", { strategies })], env, dir);
+      expect(check.code).toBe(1);
+      expect(check.out + check.err).toMatch(reason);
     }
   });
 });
