@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type StrategyFactory, StrategyRegistry } from "@xiaozhi-connect/balancer";
@@ -54,6 +54,8 @@ export function pathProblem(name: string, module: string, baseDir: string): stri
   if (!(/^\.\.?([/\\]|$)/.test(module) || isAbsolute(module))) {
     return `${field}: "${module}" is not a path: write ./${module} for a file beside the config, or an absolute path`;
   }
-  if (!existsSync(resolve(baseDir, module))) return `${field}: ${module} does not exist`;
+  if (!statSync(resolve(baseDir, module), { throwIfNoEntry: false })?.isFile()) {
+    return `${field}: ${module} is not a file`;
+  }
   return undefined;
 }

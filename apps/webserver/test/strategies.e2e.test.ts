@@ -119,7 +119,7 @@ describe("a strategy of one's own, named in the config", () => {
     const cases: [Record<string, string>, RegExp][] = [
       [
         { missing: "./strategies/missing.mjs" },
-        /strategies\.missing: \.\/strategies\/missing\.mjs does not exist/,
+        /strategies\.missing: \.\/strategies\/missing\.mjs is not a file/,
       ],
       [
         { broken: "./strategies/broken.mjs" },

@@ -97,7 +97,8 @@ export class LinkWatch {
         continue;
       }
       this.#upSince.delete(id);
-      // A link that failed for good (a rejected token) fails the same anywhere: moving it helps nobody.
+      // A link that failed (a rejected token, tried again only now and then) fails the same anywhere:
+      // moving it helps nobody.
       if (status?.state === "failed") {
         this.#downSince.delete(id);
         continue;

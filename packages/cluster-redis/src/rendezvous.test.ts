@@ -50,6 +50,12 @@ describe("assignEndpoints", () => {
     // One restarts (leaves, then joins again): back to two each.
     const left = assignEndpoints(six, ["a", "b"], { holders: three });
     expect(loads(assignEndpoints(six, ["a", "b", "c"], { holders: left }))).toEqual([2, 2, 2]);
+    // A removal that empties an instance of a small cluster evens them out the same way.
+    const seven = endpoints.slice(0, 7);
+    const held = new Map(seven.map((e, i) => [e, i < 3 ? "a" : i < 6 ? "b" : "c"]));
+    const after = assignEndpoints(seven.slice(0, 6), ["a", "b", "c"], { holders: held });
+    expect(loads(after)).toEqual([2, 2, 2]);
+    expect(moved(held, after)).toBe(2);
   });
 
   it("moves no endpoint an add did not touch, and rarely one for a remove, keeping loads within two", () => {

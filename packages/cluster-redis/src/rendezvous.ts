@@ -22,7 +22,8 @@ export interface AssignOptions {
  *   whose holder is gone) goes to the instance holding fewest: a change of the list moves no
  *   endpoint it did not touch, and an instance that leaves moves only its own.
  * - **Even.** Loads may differ by two after changes of the list. When a removal makes it three,
- *   one endpoint moves from the fullest instance to the emptiest; when they differ by more (an
+ *   one endpoint moves from the fullest instance to the emptiest (unless one holds none: that is
+ *   a join, in a small cluster); when they differ by more (an
  *   instance joined) they are rebalanced to differ by one at most, moving the fewest endpoints:
  *   those above an instance's share that score lowest for it go to instances below theirs.
  *   Instances that avoid every endpoint (cut off from the agents) are left out of the count.

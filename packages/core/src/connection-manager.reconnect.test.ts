@@ -193,6 +193,48 @@ describe("drop detection and reconnect", () => {
     await manager.cleanup();
   });
 
+  it("waits a rejected token's ±20%, from the start of the backoff, and never past a timer's longest wait", async () => {
+    const due = (manager: ReturnType<typeof setup>["manager"]) =>
+      (manager.getEndpointStatus(id(1))?.nextReconnectAt ?? 0) - Date.now();
+    for (const [random, wait] of [
+      [0, 48_000],
+      [0.999, 71_976],
+    ] as const) {
+      const { network, manager } = setup({ authRetryInterval: 60_000, random: () => random });
+      network.behave(url(1), { connect: "reject-auth" });
+      await connected(manager, [url(1)]);
+      expect(due(manager)).toBeGreaterThan(wait - 10);
+      expect(due(manager)).toBeLessThanOrEqual(wait);
+      await manager.cleanup();
+    }
+    // Two refusals, then the token rejected: its try later meets a refusal and backs off from the
+    // start, not past maxReconnectAttempts.
+    const { network, manager } = setup({ authRetryInterval: 60_000, maxReconnectAttempts: 2 });
+    network.behave(url(1), { connect: "refuse" });
+    await connected(manager, [url(1)]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    network.behave(url(1), { connect: "reject-auth" });
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(manager.getEndpointStatus(id(1))?.state).toBe("failed");
+    network.behave(url(1), { connect: "refuse" });
+    await vi.advanceTimersByTimeAsync(due(manager) + 1);
+    expect(manager.getEndpointStatus(id(1))).toMatchObject({ state: "reconnecting", reconnectAttempts: 1 });
+    await manager.cleanup();
+    // A wait longer than a timer takes (2³¹ − 1 ms) is cut to it, not fired at once.
+    const long = setup({ authRetryInterval: 3_000_000_000 });
+    long.network.behave(url(1), { connect: "reject-auth" });
+    await connected(long.manager, [url(1)]);
+    expect(due(long.manager)).toBeLessThanOrEqual(2 ** 31 - 1);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(long.network.connection(url(1))?.connects).toBe(1);
+    // Switched off while one is due: it stays failed.
+    long.manager.configure({ authRetryInterval: 0 });
+    await vi.advanceTimersByTimeAsync(2 ** 31);
+    expect(long.network.connection(url(1))?.connects).toBe(1);
+    expect(long.manager.getEndpointStatus(id(1))?.state).toBe("failed");
+    await long.manager.cleanup();
+  });
+
   it("stays disconnected without autoReconnect", async () => {
     const { network, manager } = setup({ autoReconnect: false });
     await connected(manager, [url(1)]);

@@ -6,7 +6,8 @@ import type { ToolSource } from "./tool-source.js";
 /**
  * The state of an endpoint link. A `Connection` itself moves between `disconnected`, `connecting`,
  * `connected` and `stopped`; the manager adds `reconnecting` (a retry is scheduled) and `failed`
- * (retrying stopped: auth/policy rejection or attempts exhausted).
+ * (quick retries stopped: attempts exhausted, or an auth/policy rejection, which is tried again
+ * only every `authRetryInterval`).
  */
 export type ConnectionState =
   | "connecting"

@@ -10,6 +10,22 @@ export interface Subscribable<Events> {
 }
 
 /**
+ * Gives `observer` the `events` of `source`: through its `observe` when it has one (one object
+ * instead of a listener per event), else with a listener per event. Returns what unsubscribes.
+ */
+export function observeEvents<Events>(
+  source: Subscribable<Events> & { observe?(observer: Observer<Events>): () => void },
+  observer: Observer<Events>,
+  events: readonly (keyof Events)[],
+): () => void {
+  if (source.observe) return source.observe(observer);
+  const subscriptions = events.map((event) => source.on(event, (payload) => observer[event]?.(payload)));
+  return () => {
+    for (const unsubscribe of subscriptions) unsubscribe();
+  };
+}
+
+/**
  * A small typed event emitter with no Node dependency. A throwing listener never stops delivery
  * to the others nor the emitter's caller: the error goes to `onListenerError`.
  */

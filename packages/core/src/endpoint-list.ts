@@ -82,7 +82,8 @@ export function statusOf<C extends Connection>(
     name: endpoint.name,
     state: supervisor.state,
     connected,
-    initialized: connected && connection.initialized === true,
+    // A connection that does not track it (a third party's) is taken as initialized once connected.
+    initialized: connected && connection.initialized !== false,
     lastConnected: supervisor.lastConnected,
     lastError: supervisor.lastError,
     lastErrorAt: supervisor.lastErrorAt,

@@ -6,6 +6,7 @@ import type {
   ConnectionState,
   RepublishCause,
 } from "./connection.js";
+import { observeEvents } from "./emitter.js";
 import type { ResolvedEndpoint } from "./endpoint.js";
 import { describeError, XiaozhiError } from "./errors.js";
 import type { HealthObservation } from "./health.js";
@@ -14,11 +15,12 @@ import { redact } from "./mask.js";
 import type { SupervisorContext, SupervisorReports } from "./supervisor-context.js";
 
 const none: Record<string, never> = Object.freeze({});
+const observed = ["closed", "initialized", "rtt", "handled", "error", "frame"] as const;
 
 /**
  * One endpoint's life: connect with a deadline, notice the drop, wait a jittered backoff, try
  * again, reset the attempt count once a link stayed up `minUptime`, and stop as `failed` when
- * retrying cannot help. It keeps the link up while it is wanted (`start()` until `stop()`).
+ * retrying soon cannot help (a rejected token is tried again every `authRetryInterval`). It keeps the link up while it is wanted (`start()` until `stop()`).
  *
  * Two rules keep it simple: a close counts as a drop only while the state is `connected` (every
  * close the supervisor makes itself changes the state first), and at most one attempt runs at a
@@ -93,21 +95,7 @@ export class EndpointSupervisor<C extends Connection> {
     private readonly context: SupervisorContext,
   ) {
     const observer = new EndpointSupervisor.#Observer(this);
-    if (connection.observe) {
-      this.#unsubscribe = connection.observe(observer);
-    } else {
-      const subscriptions = [
-        connection.on("closed", (info) => observer.closed(info)),
-        connection.on("initialized", () => observer.initialized()),
-        connection.on("rtt", (payload) => observer.rtt(payload)),
-        connection.on("handled", (payload) => observer.handled(payload)),
-        connection.on("error", (payload) => observer.error(payload)),
-        connection.on("frame", (payload) => observer.frame(payload)),
-      ];
-      this.#unsubscribe = () => {
-        for (const unsubscribe of subscriptions) unsubscribe();
-      };
-    }
+    this.#unsubscribe = observeEvents<ConnectionEventMap>(connection, observer, observed);
   }
 
   get state(): ConnectionState {
@@ -324,29 +312,37 @@ export class EndpointSupervisor<C extends Connection> {
   }
 
   /** (Re)sets the one retry timer to fire in `delayMs`; returns when it is due. */
-  #schedule(delayMs: number): number {
+  #schedule(delay: number): number {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    const nextReconnectAt = this.context.now() + delayMs;
-    this.#nextReconnectAt = nextReconnectAt;
+    // Past 2³¹ − 1 ms a timer fires at once: that is the longest wait there is (24.8 days).
+    const delayMs = Math.min(delay, 2 ** 31 - 1);
+    this.#nextReconnectAt = this.context.now() + delayMs;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#wanted) void this.#startAttempt();
+      // A rejected token's try that was switched off meanwhile: it stays failed.
+      const { authRetryInterval: every, autoReconnect } = this.context.settings();
+      if (this.#wanted && !(this.#state === "failed" && (every === 0 || !autoReconnect))) {
+        void this.#startAttempt();
+      }
     }, delayMs);
-    return nextReconnectAt;
+    return this.#nextReconnectAt;
   }
 
   /** Ends as `failed`; with `retryInMs`, one more attempt then, whatever the backoff. */
   #fail(reason: string, retryInMs?: number): void {
+    // The same rejection again, on a try of its own, is news only at a lower level.
+    const again = retryInMs !== undefined && this.#lastError === reason;
     this.#setError(reason);
+    // That try starts afresh: a refusal there backs off from the start, not from before.
+    if (retryInMs !== undefined) this.#attempts = 0;
     if (retryInMs !== undefined) this.#schedule(retryInMs);
     this.#setState("failed");
     this.#report("failed", { reason });
-    if (retryInMs === undefined)
-      this.context.logger.error({ ...this.#who, reason }, "endpoint failed; not retrying");
-    else {
-      const retryInS = Math.round(retryInMs / 1000);
-      this.context.logger.error({ ...this.#who, reason, retryInS }, "endpoint failed; trying again later");
-    }
+    const retryInS = retryInMs === undefined ? undefined : Math.round(retryInMs / 1000);
+    this.context.logger[again ? "warn" : "error"](
+      { ...this.#who, reason, ...(retryInS === undefined ? {} : { retryInS }) },
+      retryInS === undefined ? "endpoint failed; not retrying" : "endpoint failed; trying again later",
+    );
   }
 
   async #closeLink(code: number, reason: string, finalState: ConnectionState): Promise<void> {

@@ -19,7 +19,7 @@ export interface EndpointStatus {
   readonly lastErrorAt?: number;
   /** Attempts since the link was last stable for `minUptime`. */
   readonly reconnectAttempts: number;
-  /** Epoch ms of the scheduled reconnect, while `reconnecting`. */
+  /** Epoch ms of the scheduled reconnect: while `reconnecting`, and while `failed` after a rejected token. */
   readonly nextReconnectAt?: number;
   /**
    * True while the link is reopened so its agent, which reads the tool list only at connect,

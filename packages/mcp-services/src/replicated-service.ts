@@ -1,14 +1,12 @@
-import { type CallToolResult, ErrorCode, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { StrategyRegistry } from "@xiaozhi-connect/balancer";
 import {
   type BackoffOptions,
   ConnectionManager,
   type ConnectionState,
-  describeError,
   type EndpointDescriptor,
   type HealthScorer,
   type Logger,
-  type Strategy,
   silentLogger,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
@@ -21,6 +19,7 @@ import {
   type ReplicaConfig,
   type ServiceConfig,
 } from "./service-config.js";
+import { callFailure, diedUnderCall, ownStrategyOf } from "./service-errors.js";
 
 export interface ReplicatedServiceOptions extends Omit<McpServiceOptions, "onClosed"> {
   /** Restart backoff; default 1 s ×2 up to 60 s, full jitter. */
@@ -293,26 +292,10 @@ export class ReplicatedService {
           },
         );
       } catch (error) {
-        if (attempt >= tries || signal.aborted || !diedUnderCall(error)) throw this.#named(error);
+        if (attempt >= tries || signal.aborted || !diedUnderCall(error)) throw callFailure(this, error);
         // The replica died under the call, which may have run; the tool says running it again is safe.
       }
     }
-  }
-
-  /**
-   * A call's failure as an agent should read it: which service, and that it went down (under the
-   * call, or before it reached a replica), rather than the SDK's bare "Connection closed" or the
-   * dispatcher's "no healthy connection". Any other error is the tool's own and passes as it is.
-   */
-  #named(error: unknown): unknown {
-    if (diedUnderCall(error)) {
-      return new XiaozhiError("CLOSED", `service ${this.name} went down during the call; it may have run`, {
-        cause: error,
-      });
-    }
-    if (!XiaozhiError.isInstance(error) || error.code !== "NO_HEALTHY_CONNECTION") return error;
-    const why = this.lastError ?? describeError(error.cause ?? error);
-    return new XiaozhiError("NOT_CONNECTED", `service ${this.name} is down: ${why}`, { cause: error });
   }
 
   /** Tells the listener only when the offered list really changed, not on every replica flap. */
@@ -376,19 +359,4 @@ function serviceLogger(logger: Logger, service: string): Logger {
       );
     };
   return { debug: wrap("debug"), info: wrap("info"), warn: wrap("warn"), error: wrap("error") };
-}
-
-/** The SDK's error for a request whose connection closed before the answer came. */
-function diedUnderCall(error: unknown): boolean {
-  return error instanceof McpError && error.code === ErrorCode.ConnectionClosed;
-}
-
-/** The strategy `make` builds; when the entry names its own, an error for it names the field. */
-function ownStrategyOf(service: string, own: string | undefined, make: () => Strategy): Strategy {
-  try {
-    return make();
-  } catch (error) {
-    if (own === undefined || !XiaozhiError.isInstance(error)) throw error;
-    throw new XiaozhiError(error.code, `mcpServers.${service}.strategy: ${error.message}`, { cause: error });
-  }
 }

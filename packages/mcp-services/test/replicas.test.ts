@@ -179,7 +179,9 @@ describe("replicated services under load", () => {
     call.catch(() => {});
     // Killed once the call is running there.
     await vi.waitFor(() => expect(executed().map((e) => e.tool)).toContain("wait"), { timeout: 10_000 });
-    process.kill(executed()[0]?.pid ?? 0, "SIGKILL");
+    const pid = executed()[0]?.pid;
+    if (!pid) throw new Error("no pid logged");
+    process.kill(pid, "SIGKILL");
     await expect(call).rejects.toThrow(/^service calc went down during the call; it may have run$/);
   });
 
