@@ -20,7 +20,8 @@ const observed = ["closed", "initialized", "rtt", "handled", "error", "frame"] a
 /**
  * One endpoint's life: connect with a deadline, notice the drop, wait a jittered backoff, try
  * again, reset the attempt count once a link stayed up `minUptime`, and stop as `failed` when
- * retrying soon cannot help (a rejected token is tried again every `authRetryInterval`). It keeps the link up while it is wanted (`start()` until `stop()`).
+ * retrying soon cannot help (a rejected token is tried again every `authRetryInterval`). It keeps
+ * the link up while it is wanted (`start()` until `stop()`).
  *
  * Two rules keep it simple: a close counts as a drop only while the state is `connected` (every
  * close the supervisor makes itself changes the state first), and at most one attempt runs at a

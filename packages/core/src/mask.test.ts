@@ -81,6 +81,10 @@ describe("normalizeEndpointUrl and endpointId", () => {
     expect(endpointId(`${url}x`)).not.toBe(endpointId(url));
     expect(normalizeEndpointUrl("ws://127.0.0.1:80/mcp?a=1&&b=2")).toBe("ws://127.0.0.1/mcp?a=1&b=2");
     expect(normalizeEndpointUrl("ws://127.0.0.1:8004/mcp?")).toBe("ws://127.0.0.1:8004/mcp");
+    // A self-hosted relay's tokens are base64, escaped in either case: one token, one endpoint.
+    const relay = "ws://127.0.0.1:8004/mcp_endpoint/mcp/?token=Ab%2Bcd%3D%3D";
+    expect(endpointId("ws://127.0.0.1:8004/mcp_endpoint/mcp/?token=Ab%2bcd%3d%3d")).toBe(endpointId(relay));
+    expect(normalizeEndpointUrl("ws://127.0.0.1:8004/mcp_endpoint/mcp/?token=Ab%2bcd%3d%3d")).toBe(relay);
   });
 
   it("refuses what is not a URL", () => {

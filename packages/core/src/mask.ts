@@ -29,7 +29,13 @@ export function normalizeEndpointUrl(url: string): string {
   const known = memoOf(url);
   if (known?.canonical !== undefined) return known.canonical;
   const parsed = new URL(url.trim());
-  const query = parsed.search.slice(1).split("&").filter(Boolean).join("&");
+  // Escapes' hex digits in one case: `%2b` and `%2B` are one byte, so one token.
+  const query = parsed.search
+    .slice(1)
+    .split("&")
+    .filter(Boolean)
+    .join("&")
+    .replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase());
   parsed.search = query ? `?${query}` : "";
   parsed.hash = "";
   // The URL as given when it is already canonical: what is kept shares one string.
