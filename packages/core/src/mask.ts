@@ -35,7 +35,7 @@ export function normalizeEndpointUrl(url: string): string {
     .split("&")
     .filter(Boolean)
     .join("&")
-    .replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase());
+    .replace(/%[0-9a-f]{2}/gi, (percent) => percent.toUpperCase());
   parsed.search = query ? `?${query}` : "";
   parsed.hash = "";
   // The URL as given when it is already canonical: what is kept shares one string.
