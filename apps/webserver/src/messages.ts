@@ -118,7 +118,7 @@ export const en = {
     connecting: "connecting",
     reconnecting: "reconnecting",
     republishing: "republishing tools",
-    awaitingAgent: "connected, agent not initialized",
+    awaitingAgent: "connected, waiting for an agent",
     disconnected: "disconnected",
     failed: "failed",
     stopped: "stopped",

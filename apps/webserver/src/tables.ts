@@ -11,7 +11,7 @@ export interface EndpointRow {
   readonly state: string;
   /** The link is being reopened so its agent lists changed tools. */
   readonly republishing?: boolean;
-  /** False while the agent has not sent `initialize` (a relay whose agent has not come). */
+  /** False while no agent has sent `initialize` (a self-hosted relay's idle state). */
   readonly initialized?: boolean;
   readonly healthScore?: number;
   readonly rttMs?: number;
@@ -95,7 +95,7 @@ export function endpointTable(
       e.republishing
         ? state("republishing tools", m.states.republishing)
         : e.state === "connected" && e.initialized === false
-          ? // Open, but no agent has initialized it: it holds no tools yet.
+          ? // Open, but no agent has initialized it: a self-hosted relay does when a device's session starts.
             state("awaiting", m.states.awaitingAgent)
           : state(e.state, m.states[e.state as keyof Messages["states"]] ?? e.state),
       ...(clustered ? [e.instance ?? colors.dim(m.tables.none)] : []),

@@ -54,7 +54,7 @@ afterAll(async () => {
 });
 
 describe("a link no agent has initialized", () => {
-  it("is shown as connected but not initialized, in the status and on the dashboard", async () => {
+  it("is shown as connected and waiting for an agent, in the status and on the dashboard", async () => {
     if (!cloud || !server || !browser) throw new Error("setup failed");
     await (await cloud.waitForSession(agent, 10_000)).ready;
     await cloud.waitForSession(quiet, 10_000);
@@ -74,17 +74,17 @@ describe("a link no agent has initialized", () => {
 
     const status = await runCli(["status"], env, dir);
     expect(status.code, status.err).toBe(0);
-    expect(status.out).toMatch(/hallway .*connected, agent not initialized/);
-    expect(status.out).not.toMatch(/kitchen .*not initialized/);
+    expect(status.out).toMatch(/hallway .*connected, waiting for an agent/);
+    expect(status.out).not.toMatch(/kitchen .*waiting/);
     const chinese = await runCli(["status", "--lang", "zh-CN"], env, dir);
-    expect(chinese.out).toMatch(/hallway .*已连接，智能体未初始化/);
+    expect(chinese.out).toMatch(/hallway .*已连接，等待智能体/);
 
     const page = await browser.newPage({ locale: "en-US" });
     await page.goto(server.url);
     const hallway = page.locator("#endpoints tr", { hasText: "hallway" }).locator("td.state, .state").first();
     await expect
       .poll(() => hallway.textContent(), { timeout: 10_000 })
-      .toBe("connected, agent not initialized");
+      .toBe("connected, waiting for an agent");
     expect(await hallway.getAttribute("class")).toContain("awaitingAgent");
     const kitchen = page.locator("#endpoints tr", { hasText: "kitchen" }).locator("td.state, .state").first();
     expect(await kitchen.textContent()).toBe("connected");

@@ -131,7 +131,7 @@ export function fillRow(row, e) {
   setText(cells.given, over ? `${text} · ${over}` : text);
   cells.given.classList.toggle("over", Boolean(over));
   // A link reopened so its agent lists changed tools: a planned step, not a reconnect after trouble.
-  // Open, but no agent has initialized it (a relay whose agent has not come): it holds no tools yet.
+  // Open, but no agent has initialized it: a self-hosted relay does when a device's session starts.
   const shown = e.republishing
     ? "republishing"
     : e.state === "connected" && e.initialized === false
@@ -139,6 +139,8 @@ export function fillRow(row, e) {
       : e.state;
   cells.state.className = `state ${shown}`;
   setText(cells.state, word("states", shown));
+  // The whole state on hover where the column cuts it.
+  if (cells.state.title !== cells.state.textContent) cells.state.title = cells.state.textContent;
   setText(cells.score, String(Math.round(e.healthScore)));
   setText(cells.parts, healthText(e));
   setText(cells.rtt, e.rttMs == null ? "–" : `${e.rttMs.toFixed(1)} ms`);

@@ -222,7 +222,7 @@ export default {
     connecting: "connecting",
     reconnecting: "reconnecting",
     republishing: "republishing tools",
-    awaitingAgent: "connected, agent not initialized",
+    awaitingAgent: "connected, waiting for an agent",
     disconnected: "disconnected",
     failed: "failed",
     stopped: "stopped",

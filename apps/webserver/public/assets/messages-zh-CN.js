@@ -214,7 +214,7 @@ export default {
     connecting: "连接中",
     reconnecting: "重连中",
     republishing: "正在重新发布工具",
-    awaitingAgent: "已连接，智能体未初始化",
+    awaitingAgent: "已连接，等待智能体",
     disconnected: "已断开",
     failed: "失败",
     stopped: "已停止",
