@@ -257,7 +257,14 @@ export class McpServiceManager implements ToolSource {
     args: Record<string, unknown> | undefined,
     options: ToolCallOptions,
   ): Promise<ToolCallResult> {
-    const route = this.#getCatalog().routes.get(name);
+    let route = this.#getCatalog().routes.get(name);
+    // A call that comes while services are in their first start (an agent's session held across a
+    // restart) waits for them, as a tools/list does, rather than hear of an unknown tool.
+    const starting = route ? undefined : this.ready();
+    if (starting) {
+      await untilAborted(starting, options.signal);
+      route = this.#getCatalog().routes.get(name);
+    }
     if (!route) throw new XiaozhiError("UNKNOWN_TOOL", `unknown or disabled tool: ${name}`);
     if (route.custom) {
       return runCustomTool(route.custom, args, { signal: options.signal, platforms: this.#custom.platforms });
@@ -333,5 +340,21 @@ export class McpServiceManager implements ToolSource {
   #getCatalog(): ToolCatalog {
     this.#catalog ??= buildCatalog(this.#services, this.#custom, this.#switches);
     return this.#catalog;
+  }
+}
+
+/** `promise`, or sooner if `signal` aborts; never rejects, and leaves no listener behind. */
+async function untilAborted(promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  let stop = () => {};
+  const aborted = new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const onAbort = () => resolve();
+    signal.addEventListener("abort", onAbort, { once: true });
+    stop = () => signal.removeEventListener("abort", onAbort);
+  });
+  try {
+    await Promise.race([promise, aborted]);
+  } finally {
+    stop();
   }
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { Logger } from "@xiaozhi-connect/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { McpServiceManager, type ServiceConfig } from "../src/index.js";
@@ -147,6 +148,24 @@ describe("every service under one supervisor", () => {
       () => (childrenRunning("never-initializes").length === 0 ? true : undefined),
       5000,
       "the silent service's process ended",
+    );
+  });
+
+  it("holds a call that comes while its service is in its first start, rather than call the tool unknown", async () => {
+    // The calc service, half a second late to start.
+    const late = `setTimeout(() => import(${JSON.stringify(pathToFileURL(fixture).href)}), 500)`;
+    manager = new McpServiceManager({ calc: node(late) });
+    const started = manager.start();
+    const result = await manager.callTool(
+      "calc__add",
+      { a: 2, b: 3 },
+      { signal: AbortSignal.timeout(20_000) },
+    );
+    expect(result.content).toEqual([{ type: "text", text: "5" }]);
+    await started;
+    // A tool no service has is still unknown, once they have started.
+    await expect(manager.callTool("calc__nope", {}, { signal: AbortSignal.timeout(20_000) })).rejects.toThrow(
+      /unknown or disabled tool: calc__nope/,
     );
   });
 
