@@ -8,6 +8,7 @@ import {
   type ToolSource,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
+import { raceAbort } from "@xiaozhi-connect/core/internal";
 import { runCustomTool, unavailableReason } from "./custom-tools.js";
 import type { ServiceState } from "./mcp-service.js";
 import {
@@ -262,7 +263,7 @@ export class McpServiceManager implements ToolSource {
     // restart) waits for them, as a tools/list does, rather than hear of an unknown tool.
     const starting = route ? undefined : this.ready();
     if (starting) {
-      await untilAborted(starting, options.signal);
+      await raceAbort(starting, options.signal);
       route = this.#getCatalog().routes.get(name);
     }
     if (!route) throw new XiaozhiError("UNKNOWN_TOOL", `unknown or disabled tool: ${name}`);
@@ -340,21 +341,5 @@ export class McpServiceManager implements ToolSource {
   #getCatalog(): ToolCatalog {
     this.#catalog ??= buildCatalog(this.#services, this.#custom, this.#switches);
     return this.#catalog;
-  }
-}
-
-/** `promise`, or sooner if `signal` aborts; never rejects, and leaves no listener behind. */
-async function untilAborted(promise: Promise<void>, signal: AbortSignal): Promise<void> {
-  let stop = () => {};
-  const aborted = new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const onAbort = () => resolve();
-    signal.addEventListener("abort", onAbort, { once: true });
-    stop = () => signal.removeEventListener("abort", onAbort);
-  });
-  try {
-    await Promise.race([promise, aborted]);
-  } finally {
-    stop();
   }
 }
