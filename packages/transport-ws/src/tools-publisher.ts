@@ -55,7 +55,7 @@ interface Work {
  * its links). A change is compared with what the agent last received, so an endpoint whose own
  * view did not change hears nothing. Otherwise the agent is told with `list_changed`; in `auto`
  * mode an agent that does not re-list within `relistGrace` is remembered as one that lists only at
- * connect, and the link is closed to be reopened: no sooner than the endpoint's republish budget
+ * connect (and is not told again), and the link is closed to be reopened: no sooner than the endpoint's republish budget
  * allows (the latest list still goes out when it does), after the link's running calls finish (up
  * to `drainTimeout`), and only if the list is still stale then.
  */
@@ -175,11 +175,16 @@ export class ToolsPublisher {
     }
     // A republish already planned checks the list once more before it closes anything.
     if (this.#phase === "slot" || this.#phase === "drain") return;
-    link.sendListChanged();
     const { toolsChanged } = this.settings;
+    // An agent known to list only at connect is not told: it would ignore the notice, and a
+    // self-hosted relay logs an error for every one it cannot pass on.
+    if (toolsChanged === "auto" && this.#relists === false) {
+      this.#plan("remembered");
+      return;
+    }
+    link.sendListChanged();
     if (toolsChanged === "notify") return;
     if (toolsChanged === "reconnect") this.#plan("forced");
-    else if (this.#relists === false) this.#plan("remembered");
     else if (this.#phase !== "relist") {
       this.#busy().phase = "relist";
       this.#arm(this.settings.relistGrace, () => {

@@ -166,9 +166,12 @@ describe("republishing policy", () => {
     const { tools, republished } = await setup(false, 1);
     tools.change([tool("one__a")]);
     await cloud?.untilTools(token(1), (h) => h?.join() === "one__a");
+    const second = cloud?.sessions(token(1))[0];
     tools.change([tool("two__b")]);
     await cloud?.untilTools(token(1), (h) => h?.join() === "two__b");
     expect(republished.map((e) => e.cause)).toEqual(["no-relist", "remembered"]);
+    // Known by then to list only at connect, the agent was reopened without being told first.
+    expect(second?.toolsChanged).toBe(0);
     expect(sockets(1)).toBe(3);
   });
 
