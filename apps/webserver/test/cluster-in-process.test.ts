@@ -225,6 +225,7 @@ describe.skipIf(!available)("cluster mode, in process", () => {
       view.endpoints.size === tokens.length &&
       [...view.endpoints.values()].every((e) => e.connected && on.includes(e.instance ?? ""));
     try {
+      const before = cloud.sessions();
       await start("three");
       await untilView(
         url("three"),
@@ -235,6 +236,12 @@ describe.skipIf(!available)("cluster mode, in process", () => {
         "three holding its share",
       );
       await agree("with three");
+      // The links handed to three were closed as such, not as endpoints removed from the list.
+      const handed = before.filter((session) => session.closedWith !== undefined);
+      expect(handed.length).toBeGreaterThan(0);
+      expect(new Set(handed.map((session) => session.closedWith?.reason))).toEqual(
+        new Set(["held by another instance"]),
+      );
       await servers.get("three")?.close();
       servers.delete("three");
       for (const watcher of followed.values())

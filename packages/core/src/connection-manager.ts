@@ -15,7 +15,13 @@ import { describeError, XiaozhiError } from "./errors.js";
 import type { HealthScorer } from "./health.js";
 import { HostRecovery } from "./host-recovery.js";
 import { type Logger, silentLogger } from "./logger.js";
-import type { EndpointEvent, EndpointStatus, ManagerEventMap, ReconcileResult } from "./manager-events.js";
+import type {
+  EndpointEvent,
+  EndpointStatus,
+  ListApplied,
+  ManagerEventMap,
+  ReconcileResult,
+} from "./manager-events.js";
 import type { ConnectionManagerOptions } from "./manager-options.js";
 import { endpointId, redact } from "./mask.js";
 import { defaultManagerSettings, factoryOf, type ManagerSettings, mergeSettings } from "./settings.js";
@@ -36,10 +42,9 @@ interface Member<C extends Connection> {
 
 /**
  * Keeps many endpoint connections alive at once: connects them concurrently, applies endpoint lists
- * as diffs, and dispatches operations to a healthy connection with failover. What xiaozhi-client
- * calls XiaozhiConnectionManager, generic over the Connection type. Each endpoint's life (connect, drop,
- * backoff, failed) is an `EndpointSupervisor`; outbound operations go through a `Dispatcher`; this
- * class is the registry that ties them together, keyed by endpoint id.
+ * as diffs, and dispatches operations to a healthy connection with failover (xiaozhi-client's
+ * XiaozhiConnectionManager, generic over the Connection). Each endpoint's life is an
+ * `EndpointSupervisor`, operations go through a `Dispatcher`; this is the registry keyed by id.
  */
 export class ConnectionManager<C extends Connection = Connection> {
   readonly #factory: ConnectionFactory<C>;
@@ -49,7 +54,6 @@ export class ConnectionManager<C extends Connection = Connection> {
   readonly #random: () => number;
   readonly #events: Emitter<ManagerEventMap>;
   readonly #members = new Map<string, Member<C>>();
-  /** Brings a host's waiting endpoints forward when it is back. */
   readonly #recovery: HostRecovery<C>;
   /** First connects go through it: at most `connectConcurrency` at a time, not all at once. */
   readonly #gate = new ConnectGate(() => this.#settings.connectConcurrency);
@@ -150,9 +154,8 @@ export class ConnectionManager<C extends Connection = Connection> {
   }
 
   /**
-   * Sets the endpoint list (and the tool source) without connecting. Every input is validated
-   * first; an invalid one throws `INVALID_ENDPOINT` and nothing changes. Calling it again applies
-   * the new list as a diff (see `reconcile`).
+   * Sets the endpoint list (and the tool source) without connecting. An invalid input throws
+   * `INVALID_ENDPOINT` and nothing changes. Called again, it applies the list as a diff (`reconcile`).
    */
   async initialize(endpoints: readonly EndpointInput[], tools?: ToolSource): Promise<ReconcileResult> {
     if (tools) this.setToolSource(tools);
@@ -162,9 +165,8 @@ export class ConnectionManager<C extends Connection = Connection> {
   }
 
   /**
-   * Connects every endpoint that is not connected, all at once. Resolves when each first attempt
-   * has settled; a failing endpoint never delays or fails another (its retries go on in the
-   * background).
+   * Connects every endpoint that is not connected. Resolves when each first attempt has settled; a
+   * failing endpoint never delays or fails another (its retries go on in the background).
    */
   async connect(): Promise<void> {
     this.#running = true;
@@ -196,16 +198,16 @@ export class ConnectionManager<C extends Connection = Connection> {
   }
 
   /**
-   * Removes an endpoint by id or URL: cancels its retries, closes its link with 1000 and forgets
-   * it. Resolves false when it was not configured.
+   * Removes an endpoint by id or URL: cancels its retries, closes its link with 1000 and `reason`
+   * and forgets it. Resolves false when it was not configured.
    */
-  async removeEndpoint(idOrUrl: string): Promise<boolean> {
+  async removeEndpoint(idOrUrl: string, reason = "endpoint removed"): Promise<boolean> {
     const member = this.#find(idOrUrl);
     if (!member) return false;
     const { endpoint } = member.supervisor;
     this.#members.delete(endpoint.id);
     this.#dispatcher.invalidate();
-    await member.supervisor.dispose("endpoint removed");
+    await member.supervisor.dispose(reason);
     this.#health?.remove(endpoint.id);
     this.#emit("removed", endpoint, {});
     return true;
@@ -228,9 +230,10 @@ export class ConnectionManager<C extends Connection = Connection> {
    * manager's: endpoints are added, replaced and removed in this call, and `settled` resolves once
    * the removed links have closed and the new ones' first attempts have settled. So a caller that
    * serialises list changes need not hold its lock while links connect; a replaced endpoint's new
-   * link opens only after its old one closed. Throws `INVALID_ENDPOINT` before changing anything.
+   * link opens only after its old one closed. `removedBecause` names why an endpoint left out is
+   * closed ("endpoint removed" by default). Throws `INVALID_ENDPOINT` before changing anything.
    */
-  apply(desired: readonly EndpointInput[]): { result: ReconcileResult; settled: Promise<void> } {
+  apply(desired: readonly EndpointInput[], removedBecause?: (id: string) => string): ListApplied {
     const current = new Map([...this.#members].map(([id, m]) => [id, m.supervisor.endpoint] as const));
     const { next, result, retitled } = diffEndpoints(current, desired, this.#logger);
     for (const endpoint of retitled) {
@@ -239,7 +242,8 @@ export class ConnectionManager<C extends Connection = Connection> {
     // A new candidates array, so strategies' per-array caches see a new weight at once.
     if (retitled.length > 0) this.#dispatcher.invalidate();
     const closing = new Map<string, Promise<boolean>>();
-    for (const id of [...result.removed, ...result.changed]) closing.set(id, this.removeEndpoint(id));
+    for (const id of result.removed) closing.set(id, this.removeEndpoint(id, removedBecause?.(id)));
+    for (const id of result.changed) closing.set(id, this.removeEndpoint(id));
     const running = this.#running;
     const opening = [...result.changed, ...result.added].map(async (id) => {
       const replaced = closing.get(id);
@@ -380,9 +384,8 @@ export class ConnectionManager<C extends Connection = Connection> {
 
   #find(idOrUrl: string): Member<C> | undefined {
     const member = this.#members.get(idOrUrl);
-    // Only a URL (it has a scheme) is worth resolving: an id not found stays unknown. Events of a
-    // removed endpoint are asked about by id, ten thousand at a shutdown, and parsing each as a URL
-    // would fail with an exception each.
+    // Only a URL (it has a scheme) is worth resolving: an unknown id stays unknown. Ten thousand
+    // removed endpoints are asked about by id at a shutdown, and each would throw parsed as a URL.
     return member ?? (hasScheme.test(idOrUrl) ? this.#members.get(endpointId(idOrUrl)) : undefined);
   }
 

@@ -36,6 +36,7 @@ export {
 } from "./errors.js";
 export type { HealthObservation, HealthReport, HealthScorer } from "./health.js";
 export { type LogFn, type Logger, silentLogger } from "./logger.js";
+export type { ListApplied } from "./manager-events.js";
 export { endpointId, fingerprint, maskEndpoint, normalizeEndpointUrl, redact } from "./mask.js";
 export { checkOption, msRule, type OptionRule, positiveMsRule, shownValue } from "./option-rules.js";
 export { defaultManagerSettings, type ManagerSettings, type SettingsChange } from "./settings.js";

@@ -88,3 +88,9 @@ export interface ReconcileResult {
   readonly changed: readonly string[];
   readonly unchanged: readonly string[];
 }
+
+/** A list applied by `ConnectionManager.apply`: what changed, and when the links have settled. */
+export interface ListApplied {
+  readonly result: ReconcileResult;
+  readonly settled: Promise<void>;
+}

@@ -7,6 +7,7 @@ import {
   createConnectionManagerSingleton,
   type EndpointInput,
   type EndpointStatus,
+  type ListApplied,
   msRule as ms,
   type OptionRule,
   positiveMsRule as positiveMs,
@@ -291,9 +292,9 @@ export class XiaozhiConnectionManager extends ConnectionManager<XiaozhiEndpointC
    * As `ConnectionManager.apply`; an endpoint that is not ws:// or wss:// throws `INVALID_ENDPOINT`.
    * `reconcile` applies its list through here.
    */
-  override apply(desired: readonly EndpointInput[]): { result: ReconcileResult; settled: Promise<void> } {
+  override apply(desired: readonly EndpointInput[], removedBecause?: (id: string) => string): ListApplied {
     refuseUndialable(desired);
-    return super.apply(desired);
+    return super.apply(desired, removedBecause);
   }
 }
 

@@ -14,6 +14,16 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     expect(cloud.upgrades.get(token(2))).toBe(1);
   });
 
+  it("closes an endpoint a new list leaves out with the reason the caller gives", async () => {
+    const { manager, ready } = start([1, 2]);
+    await ready;
+    const [one, two] = await Promise.all([cloud.waitForSession(token(1)), cloud.waitForSession(token(2))]);
+    const { settled } = manager.apply([cloud.endpointUrl(token(2))], () => "held by another instance");
+    await settled;
+    expect(await one?.closed).toEqual({ code: 1000, reason: "held by another instance" });
+    expect(two?.open).toBe(true);
+  });
+
   it("leaves no socket, heartbeat or tool subscription behind after cleanup", async () => {
     // Pings run every 50 ms, so the heartbeat is busy at cleanup; a pong late on a loaded machine
     // must not end a link here (this test is not about dead links).

@@ -7,7 +7,7 @@ import {
   removeEndpointEntry,
 } from "../config/endpoints.js";
 import type { XiaozhiConfig } from "../config/schema.js";
-import type { DirectoryHost, EndpointDirectory } from "./endpoint-directory.js";
+import { type DirectoryHost, type EndpointDirectory, heldElsewhere } from "./endpoint-directory.js";
 
 /**
  * The cluster's endpoint list, in Redis: changed by compare-and-set from any instance, and each
@@ -38,7 +38,7 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
     await cluster.start({
       statuses: () => host.manager.getConnectionStatus(),
       drop: async (ids) => {
-        await Promise.allSettled(ids.map((id) => host.manager.removeEndpoint(id)));
+        await Promise.allSettled(ids.map((id) => host.manager.removeEndpoint(id, heldElsewhere)));
       },
       reconnect: (id) => void host.manager.reconnect(id).catch(() => {}),
     });

@@ -18,7 +18,7 @@ import { type SkippedEndpoint, selectEndpoints } from "../config/endpoints.js";
 import { parseConfig, type XiaozhiConfig } from "../config/schema.js";
 import { customToolsOf, servicesOf, toolSwitchesOf } from "../config/services.js";
 import { managerSettingsOf, transportOptionsOf, withConnectionDefaults } from "../config/settings.js";
-import type { EndpointDirectory, Settling } from "./endpoint-directory.js";
+import { type EndpointDirectory, heldElsewhere, type Settling } from "./endpoint-directory.js";
 import type { ServiceCatalog } from "./views.js";
 
 /** Where a config to apply came from. */
@@ -304,8 +304,13 @@ export class ConfigApplier {
       if (listed.length === 0 && !quiet) logger.warn("no valid Xiaozhi endpoint configured; not connecting");
       // Read the leases at the last moment: one lost while this was built is not connected.
       const endpoints = listed.filter((_, i) => directory.runsHere(ids[i] as string));
-      // A diff against what runs: unchanged endpoints keep their sockets.
-      const { result, settled } = manager.apply(endpoints);
+      // A diff against what runs: unchanged endpoints keep their sockets. One still listed that
+      // leaves is held by another instance now.
+      let listedIds: Set<string> | undefined;
+      const { result, settled } = manager.apply(endpoints, (id) => {
+        listedIds ??= new Set(ids);
+        return listedIds.has(id) ? heldElsewhere : "endpoint removed";
+      });
       const summary = {
         added: result.added.length,
         removed: result.removed.length,
