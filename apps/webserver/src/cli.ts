@@ -81,11 +81,11 @@ export async function main(
         code = typeof result === "number" ? result : 0;
       },
   };
-  serverCommands(program, cli);
+  const server = serverCommands(program, cli);
   manageCommands(program, cli);
   clientCommands(program, cli);
   authCommands(program, cli);
-  habitCommands(program, cli);
+  habitCommands(program, cli, server);
   // Every subcommand speaks the same language, and has the same help layout and error handling.
   for (const command of allCommands(program)) {
     if (command === program) continue;
@@ -101,7 +101,8 @@ export async function main(
     // `start` is what a bare command runs off a terminal; any other first word must be a command,
     // not an argument of `start` ("too many arguments for 'start'" helps nobody). `help` is one,
     // as the help screen lists it.
-    const first = firstWord(argv);
+    const words = infoAsCommand(argv);
+    const first = firstWord(words);
     if (
       first !== undefined &&
       first !== "help" &&
@@ -109,7 +110,7 @@ export async function main(
     ) {
       program.error(`error: unknown command '${first}'`, { code: "commander.unknownCommand" });
     }
-    await program.parseAsync([...argv], { from: "user" });
+    await program.parseAsync([...words], { from: "user" });
     return code;
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -151,6 +152,18 @@ const valued = new Set([
   "--log-size",
   "--log-files",
 ]);
+
+const infoFlags = new Set(["--info", "--version-info"]);
+
+/**
+ * xiaozhi-client's `--info` and `--version-info`, given with no command, as its `info`: answered as
+ * that, rather than refused as unknown options of `start`, the command a bare line runs.
+ */
+function infoAsCommand(argv: readonly string[]): readonly string[] {
+  if (firstWord(argv) !== undefined) return argv;
+  const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
+  return argv.map((arg, i) => (i < end && infoFlags.has(arg) ? "info" : arg));
+}
 
 /** The first word that is not an option or an option's value: the command, if any. */
 function firstWord(argv: readonly string[]): string | undefined {

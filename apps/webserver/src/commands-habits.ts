@@ -1,8 +1,8 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import type { Cli } from "./cli.js";
 import { dashboardUrl } from "./client.js";
 import { services, switchTool, tools } from "./commands-manage.js";
-import { logs } from "./commands-server.js";
+import { logs, type ServerCommands } from "./commands-server.js";
 import { findConfig } from "./options.js";
 import { CommandError, colors } from "./output.js";
 import { runningServer, stateDir } from "./state.js";
@@ -10,10 +10,12 @@ import { runningServer, stateDir } from "./state.js";
 /**
  * xiaozhi-client's commands, for the hands that type them. Where a command means the same here it
  * works, saying once on stderr what this command line calls it (`mcp list`, `mcp server`,
- * `mcp tool`, `attach`). Where it does not (`config get|set`, `ui`, `create`), it answers with
- * what to do instead and exits 2, rather than doing something subtly different.
+ * `mcp tool`, `attach`, `service start|stop|status|restart|attach`). Where it does not
+ * (`config get|set|mcpEndpoint`, `endpoint set`, `mcp call`, `start --stdio`, `info`, `ui`,
+ * `create`), it answers with what to do instead and exits 2, rather than doing something subtly
+ * different. `server` builds `service start` and the rest as the commands they stand for.
  */
-export function habitCommands(program: Command, cli: Cli): void {
+export function habitCommands(program: Command, cli: Cli, server: ServerCommands): void {
   const { env, m, run } = cli;
   const ours = (command: string) => process.stderr.write(`${colors.dim(m.habits.ours(command))}\n`);
   const answer = (text: string): never => {
@@ -64,15 +66,58 @@ export function habitCommands(program: Command, cli: Cli): void {
       }),
     );
 
-  program
-    .command("attach")
-    .description(m.habits.attach)
-    .option("-n, --lines <count>", m.help.lines, (v) => Number(v), 50)
-    .option("--json", m.help.rawJson)
+  mcp
+    .command("call [service] [tool]")
+    .description(m.habits.mcpCall)
+    .option("--args <json>", m.habits.mcpCallArgs)
+    .allowExcessArguments()
     .action(
       run(async (command) => {
-        ours("xiaozhi-connect logs -f");
-        await logs(command, cli, true);
+        const [service, tool] = command.args.map(String);
+        // Custom tools keep their own names; xiaozhi-client calls them under the service customMCP.
+        const name = service && tool ? (service === "customMCP" ? tool : `${service}__${tool}`) : undefined;
+        answer(m.habits.mcpCallAnswer(name));
+      }),
+    );
+
+  const attach = (command: Command) =>
+    command
+      .description(m.habits.attach)
+      .option("-n, --lines <count>", m.help.lines, (v) => Number(v), 50)
+      .option("--json", m.help.rawJson)
+      .action(
+        run(async (command) => {
+          ours("xiaozhi-connect logs -f");
+          await logs(command, cli, true);
+        }),
+      );
+  attach(program.command("attach"));
+
+  // Its `start --stdio` served MCP clients that start a command: that is `stdio` here, which needs
+  // a running server and a client's token, so it is pointed at rather than run in its place.
+  const noStdio = (command: Command) =>
+    command.addOption(new Option("--stdio").hideHelp()).hook("preAction", (self) => {
+      if ((self.opts() as { stdio?: boolean }).stdio) answer(m.habits.stdioAnswer);
+    });
+  noStdio(program.commands.find((c) => c.name() === "start") as Command);
+
+  // Its `service` group: the same commands as at the top, where they mean the same.
+  const service = program.commands.find((c) => c.name() === "service") as Command;
+  for (const name of ["start", "stop", "status", "restart"] as const) {
+    const command = server[name](service.command(name)).description(m.habits.service(name));
+    if (name === "start") noStdio(command);
+    command.hook("preAction", () => {
+      ours(`xiaozhi-connect ${name}`);
+    });
+  }
+  attach(service.command("attach"));
+
+  program
+    .command("info")
+    .description(m.habits.info)
+    .action(
+      run(async () => {
+        answer(m.habits.infoAnswer);
       }),
     );
 
@@ -91,6 +136,15 @@ export function habitCommands(program: Command, cli: Cli): void {
     .action(
       run(async (command) => {
         answer(m.habits.configSetAnswer(String(command.args[0]), configFile(command)));
+      }),
+    );
+
+  config
+    .command("mcpEndpoint [url...]")
+    .description(m.habits.configMcpEndpoint)
+    .action(
+      run(async (command) => {
+        answer(m.habits.configMcpEndpointAnswer(command.args.length > 0, configFile(command)));
       }),
     );
 

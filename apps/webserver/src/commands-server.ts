@@ -1,3 +1,4 @@
+import type { UnknownField } from "@xiaozhi-connect/webserver-adapter";
 import type { Command } from "commander";
 import { InvalidArgumentError, Option } from "commander";
 import type { Cli } from "./cli.js";
@@ -20,8 +21,20 @@ import {
   serviceTable,
 } from "./tables.js";
 
-/** `start`, `stop`, `restart`, `status` and `logs`: the server of the config the lookup picks. */
-export function serverCommands(program: Command, cli: Cli): void {
+/**
+ * Each of `start`, `stop`, `restart` and `status` as a builder: it gives a new command the
+ * description, options and action of that command, so xiaozhi-client's `service start` and the
+ * rest are the same command under another parent.
+ */
+export type ServerCommands = Readonly<
+  Record<"start" | "stop" | "restart" | "status", (c: Command) => Command>
+>;
+
+/**
+ * `start`, `stop`, `restart`, `status` and `logs`: the server of the config the lookup picks.
+ * Returns the builders of the first four.
+ */
+export function serverCommands(program: Command, cli: Cli): ServerCommands {
   const { env, m, out, json, globals, run } = cli;
   const u = usageMessages(cli.locale);
   /** The config the lookup picks for a command, and the state directory of its server. */
@@ -48,168 +61,173 @@ export function serverCommands(program: Command, cli: Cli): void {
       .option("--log-files <count>", m.help.logFiles, count(m), 5)
       .option("--debug", m.help.debug);
 
-  serverOptions(
-    program
-      .command("start", { isDefault: true })
-      .description(m.help.start)
-      .option("-d, --daemon", m.help.daemon),
-  )
-    .addOption(new Option(daemonChildFlag).hideHelp())
-    .action(
+  const start = (command: Command) =>
+    serverOptions(command.description(m.help.start).option("-d, --daemon", m.help.daemon))
+      .addOption(new Option(daemonChildFlag).hideHelp())
+      .action(
+        run(async (command) => {
+          const o = command.opts() as StartOptions;
+          const { config, lang } = globals(command);
+          const portValue = o.port ?? (env.XIAOZHI_PORT ? port(m)(env.XIAOZHI_PORT) : undefined);
+          const host = o.host ?? (env.XIAOZHI_HOST || undefined);
+          const serverEnv = o.debug ? { ...env, XIAOZHI_LOG_LEVEL: "debug" } : env;
+          if (o.daemon && !o.daemonChild) {
+            const path = findConfig(config, env).path ?? null;
+            await startDaemon(serverArgs(path, portValue, host, lang, o), serverEnv, out, {
+              dir: stateDir(env, path),
+              m,
+              stopCommand: stopCommand(config),
+            });
+            return 0;
+          }
+          if (!o.daemonChild) {
+            const running = runningServer(stateDir(env, findConfig(config, env).path ?? null));
+            if (running) throw new CommandError(m.server.alreadyRunning(running.pid, running.url));
+          }
+          return serve(
+            {
+              ...(config === undefined ? {} : { config }),
+              ...(portValue === undefined ? {} : { port: portValue }),
+              ...(host === undefined ? {} : { host }),
+              ...(o.daemonChild
+                ? { logFile: { size: o.logSize, files: o.logFiles }, ipc: true }
+                : { watchParent: true }),
+              locale: cli.locale,
+            },
+            serverEnv,
+          );
+        }),
+      );
+
+  const stop = (command: Command) =>
+    command
+      .description(m.help.stop)
+      .option("-t, --timeout <seconds>", m.help.timeout, count(m), 10)
+      .action(
+        run(async (command) => {
+          const { dir, path } = resolved(command);
+          const timeout = (command.opts() as { timeout: number }).timeout * 1000;
+          if (!(await stopServer(dir, out, m, timeout))) notRunning(path);
+        }),
+      );
+
+  const restart = (command: Command) =>
+    serverOptions(
+      command
+        .description(m.help.restart)
+        // xiaozhi-client's `restart -d`: a restarted server always runs in the background here.
+        .addOption(new Option("-d, --daemon").hideHelp()),
+    ).action(
       run(async (command) => {
         const o = command.opts() as StartOptions;
         const { config, lang } = globals(command);
-        const portValue = o.port ?? (env.XIAOZHI_PORT ? port(m)(env.XIAOZHI_PORT) : undefined);
-        const host = o.host ?? (env.XIAOZHI_HOST || undefined);
-        const serverEnv = o.debug ? { ...env, XIAOZHI_LOG_LEVEL: "debug" } : env;
-        if (o.daemon && !o.daemonChild) {
-          const path = findConfig(config, env).path ?? null;
-          await startDaemon(serverArgs(path, portValue, host, lang, o), serverEnv, out, {
-            dir: stateDir(env, path),
-            m,
-            stopCommand: stopCommand(config),
-          });
-          return 0;
-        }
-        if (!o.daemonChild) {
-          const running = runningServer(stateDir(env, findConfig(config, env).path ?? null));
-          if (running) throw new CommandError(m.server.alreadyRunning(running.pid, running.url));
-        }
-        return serve(
-          {
-            ...(config === undefined ? {} : { config }),
-            ...(portValue === undefined ? {} : { port: portValue }),
-            ...(host === undefined ? {} : { host }),
-            ...(o.daemonChild
-              ? { logFile: { size: o.logSize, files: o.logFiles }, ipc: true }
-              : { watchParent: true }),
-            locale: cli.locale,
-          },
-          serverEnv,
+        const { dir, path } = resolved(command);
+        // Started with `--port` or `--host`, it comes back where it was, unless told otherwise.
+        const listen = runningServer(dir)?.listen;
+        if (!(await stopServer(dir, out, m))) notRunning(path);
+        await startDaemon(
+          serverArgs(path, o.port ?? listen?.port, o.host ?? listen?.host, lang, o),
+          o.debug ? { ...env, XIAOZHI_LOG_LEVEL: "debug" } : env,
+          out,
+          { dir, m, stopCommand: stopCommand(config) },
         );
       }),
     );
 
-  program
-    .command("stop")
-    .description(m.help.stop)
-    .option("-t, --timeout <seconds>", m.help.timeout, count(m), 10)
-    .action(
-      run(async (command) => {
-        const { dir, path } = resolved(command);
-        const timeout = (command.opts() as { timeout: number }).timeout * 1000;
-        if (!(await stopServer(dir, out, m, timeout))) notRunning(path);
-      }),
-    );
-
-  serverOptions(
-    program
-      .command("restart")
-      .description(m.help.restart)
-      // xiaozhi-client's `restart -d`: a restarted server always runs in the background here.
-      .addOption(new Option("-d, --daemon").hideHelp()),
-  ).action(
-    run(async (command) => {
-      const o = command.opts() as StartOptions;
-      const { config, lang } = globals(command);
-      const { dir, path } = resolved(command);
-      // Started with `--port` or `--host`, it comes back where it was, unless told otherwise.
-      const listen = runningServer(dir)?.listen;
-      if (!(await stopServer(dir, out, m))) notRunning(path);
-      await startDaemon(
-        serverArgs(path, o.port ?? listen?.port, o.host ?? listen?.host, lang, o),
-        o.debug ? { ...env, XIAOZHI_LOG_LEVEL: "debug" } : env,
-        out,
-        { dir, m, stopCommand: stopCommand(config) },
-      );
-    }),
-  );
-
-  program
-    .command("status")
-    .description(m.help.status)
-    .option("--json", m.help.json)
-    .option("--page <n>", m.help.page, pageNumber(u), 1)
-    .option("--per-page <n>", m.help.perPage, pageSize(u), 50)
-    .option("--state <states>", m.help.stateFilter, stateList(u))
-    .action(
-      run(async (command) => {
-        const { dir, path } = resolved(command);
-        const record = runningServer(dir);
-        const asJson = (command.opts() as { json?: boolean }).json;
-        if (!record) {
-          if (asJson) json({ running: false, config: path });
-          else {
-            out(m.server.stoppedFor(state("stopped", m.states.stopped), path));
-            others(path);
+  const status = (command: Command) =>
+    command
+      .description(m.help.status)
+      .option("--json", m.help.json)
+      .option("--page <n>", m.help.page, pageNumber(u), 1)
+      .option("--per-page <n>", m.help.perPage, pageSize(u), 50)
+      .option("--state <states>", m.help.stateFilter, stateList(u))
+      .action(
+        run(async (command) => {
+          const { dir, path } = resolved(command);
+          const record = runningServer(dir);
+          const asJson = (command.opts() as { json?: boolean }).json;
+          if (!record) {
+            if (asJson) json({ running: false, config: path });
+            else {
+              out(m.server.stoppedFor(state("stopped", m.states.stopped), path));
+              others(path);
+            }
+            return 1;
           }
-          return 1;
-        }
-        const where = target(env, globals(command).config, m);
-        if (where.kind !== "server") return 1;
-        const status = await api<{
-          version: string;
-          config: { path: string | null; lastError: string | null };
-          cluster?: { instanceId: string; redis: string; reachable: boolean; instances: InstanceRow[] };
-          toolBudget?: Record<string, BudgetRow>;
-        }>(where, "GET", "/api/status");
-        const o = command.opts() as { page: number; perPage: number; state?: string };
-        const services = await listServices(where);
-        if (asJson) {
-          const endpoints = await listEndpoints(where);
-          json({ running: true, pid: record.pid, url: record.url, ...status, endpoints, services });
-          return 0;
-        }
-        // One page and the counts of all: ten thousand endpoints are a summary, not a screenful.
-        const { perPage } = o;
-        const offset = (o.page - 1) * perPage;
-        // The API takes at most nine digits; any page that far out is past the end anyway.
-        const page = await api<EndpointPage>(
-          where,
-          "GET",
-          `/api/endpoints?offset=${Math.min(offset, 999_999_999)}&limit=${perPage}${o.state ? `&state=${encodeURIComponent(o.state)}` : ""}`,
-        );
-        const endpoints = page.endpoints;
-        out(m.server.runningLine(state("running", m.states.running), record.pid, record.url, status.version));
-        out(
-          `${m.server.configLine(status.config.path)}${status.config.lastError ? colors.red(m.server.rejected(m.explain(status.config.lastError))) : ""}`,
-        );
-        if (status.cluster) {
-          const { cluster } = status;
-          out(
-            `${m.server.clusterLine(cluster.instanceId, cluster.redis)}${cluster.reachable ? "" : colors.red(m.server.redisAway)}`,
+          const where = target(env, globals(command).config, m);
+          if (where.kind !== "server") return 1;
+          const status = await api<{
+            version: string;
+            config: { path: string | null; lastError: string | null; unknownFields?: UnknownField[] };
+            cluster?: { instanceId: string; redis: string; reachable: boolean; instances: InstanceRow[] };
+            toolBudget?: Record<string, BudgetRow>;
+          }>(where, "GET", "/api/status");
+          const o = command.opts() as { page: number; perPage: number; state?: string };
+          const services = await listServices(where);
+          if (asJson) {
+            const endpoints = await listEndpoints(where);
+            json({ running: true, pid: record.pid, url: record.url, ...status, endpoints, services });
+            return 0;
+          }
+          // One page and the counts of all: ten thousand endpoints are a summary, not a screenful.
+          const { perPage } = o;
+          const offset = (o.page - 1) * perPage;
+          // The API takes at most nine digits; any page that far out is past the end anyway.
+          const page = await api<EndpointPage>(
+            where,
+            "GET",
+            `/api/endpoints?offset=${Math.min(offset, 999_999_999)}&limit=${perPage}${o.state ? `&state=${encodeURIComponent(o.state)}` : ""}`,
           );
-        }
-        out("");
-        out(summaryLine(page.summary, m));
-        if (page.summary.total === 0) out(m.manage.noEndpoints);
-        else {
-          if (endpoints.length) out(endpointTable(endpoints, m, status.toolBudget));
-          // Past the last page: say so, not "showing 4901–4900 of 3".
-          if (!endpoints.length && page.total > 0) {
-            const pages = pageCount(page.total, perPage);
-            out(colors.yellow(u.pastEnd(o.page, page.total, pages, o.state !== undefined)));
-          } else if (page.total > endpoints.length || o.page > 1 || o.state) {
-            const next = offset + endpoints.length < page.total ? o.page + 1 : undefined;
-            out(colors.dim(m.server.pageLine(offset + 1, offset + endpoints.length, page.total, next)));
+          const endpoints = page.endpoints;
+          out(
+            m.server.runningLine(state("running", m.states.running), record.pid, record.url, status.version),
+          );
+          out(
+            `${m.server.configLine(status.config.path)}${status.config.lastError ? colors.red(m.server.rejected(m.explain(status.config.lastError))) : ""}`,
+          );
+          // A misspelt field is ignored, the setting it was for missing.
+          for (const field of status.config.unknownFields ?? [])
+            out(colors.yellow(`  ${m.manage.unknownField(field)}`));
+          if (status.cluster) {
+            const { cluster } = status;
+            out(
+              `${m.server.clusterLine(cluster.instanceId, cluster.redis)}${cluster.reachable ? "" : colors.red(m.server.redisAway)}`,
+            );
           }
-        }
-        for (const e of endpoints) {
-          const budget = status.toolBudget?.[e.id];
-          if (budget?.over)
-            out(colors.yellow(m.server.overBudget(e.name ?? e.id, budget.tools, budget.maxTools)));
-        }
-        if (status.cluster) {
           out("");
-          out(instanceTable(status.cluster.instances, m));
-        }
-        if (services.length) {
-          out("");
-          out(serviceTable(services, m));
-        }
-      }),
-    );
+          out(summaryLine(page.summary, m));
+          if (page.summary.total === 0) out(m.manage.noEndpoints);
+          else {
+            if (endpoints.length) out(endpointTable(endpoints, m, status.toolBudget));
+            // Past the last page: say so, not "showing 4901–4900 of 3".
+            if (!endpoints.length && page.total > 0) {
+              const pages = pageCount(page.total, perPage);
+              out(colors.yellow(u.pastEnd(o.page, page.total, pages, o.state !== undefined)));
+            } else if (page.total > endpoints.length || o.page > 1 || o.state) {
+              const next = offset + endpoints.length < page.total ? o.page + 1 : undefined;
+              out(colors.dim(m.server.pageLine(offset + 1, offset + endpoints.length, page.total, next)));
+            }
+          }
+          for (const e of endpoints) {
+            const budget = status.toolBudget?.[e.id];
+            if (budget?.over)
+              out(colors.yellow(m.server.overBudget(e.name ?? e.id, budget.tools, budget.maxTools)));
+          }
+          if (status.cluster) {
+            out("");
+            out(instanceTable(status.cluster.instances, m));
+          }
+          if (services.length) {
+            out("");
+            out(serviceTable(services, m));
+          }
+        }),
+      );
 
+  start(program.command("start", { isDefault: true }));
+  stop(program.command("stop"));
+  restart(program.command("restart"));
+  status(program.command("status"));
   program
     .command("logs")
     .description(m.help.logs)
@@ -217,6 +235,7 @@ export function serverCommands(program: Command, cli: Cli): void {
     .option("-f, --follow", m.help.follow)
     .option("--json", m.help.rawJson)
     .action(run((command) => logs(command, cli)));
+  return { start, stop, restart, status };
 }
 
 /** `logs` (and xiaozhi-client's `attach`, which is `logs -f`): readable lines, or pino's JSON. */

@@ -60,8 +60,8 @@ export function checkConfig(file: string | undefined, env: NodeJS.ProcessEnv, m:
       if (problem) return { ok: false, path, error: problem };
     }
     // Read as written: validation drops a misspelt `connection` field before anyone sees it.
-    for (const { path: field, meant } of unknownFields(parseText(text, formatOf(path))))
-      warnings.push(m.manage.unknownField(field, meant));
+    for (const field of unknownFields(parseText(text, formatOf(path))))
+      warnings.push(m.manage.unknownField(field));
     return {
       ok: true,
       path,
@@ -123,7 +123,7 @@ export const starterConfig = {
 /**
  * `config init`: writes the starter where the lookup would look first (`--config`,
  * `$XIAOZHI_CONFIG`, `$XIAOZHI_CONFIG_DIR`, else the current directory). Refuses to overwrite an
- * existing file unless `force`.
+ * existing file unless `force`, and then replaces the one the lookup would read.
  */
 export function initConfig(
   explicit: string | undefined,
@@ -137,7 +137,10 @@ export function initConfig(
   if (!target) throw new CommandError(m.manage.nowhereToWrite);
   const taken = candidates.find((c) => c.exists && dirname(c.path) === dirname(target.path));
   if (taken && !force) throw new CommandError(m.manage.exists(taken.path));
-  mkdirSync(dirname(target.path), { recursive: true });
-  writeFileSync(target.path, `${JSON.stringify(starterConfig, null, 2)}\n`, { mode: 0o600 });
-  return target.path;
+  // Forced, the file found is the one replaced: one written beside it would never be read, as the
+  // lookup takes `.json5` and `.jsonc` before `.json`. The starter is JSON, valid in all three.
+  const path = taken?.path ?? target.path;
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(starterConfig, null, 2)}\n`, { mode: 0o600 });
+  return path;
 }

@@ -1,3 +1,4 @@
+import type { UnknownField } from "@xiaozhi-connect/webserver-adapter";
 import type { Messages } from "./messages.js";
 import { asIs } from "./reasons.js";
 
@@ -281,8 +282,10 @@ export const zhCN: Messages = {
     noConfigFound: "没有找到配置文件（xiaozhi-connect config init 会写一份）",
     unreadable: (code: string) => `无法读取：${code}`,
     skipped: (endpoint: string, reason: string) => `已跳过 ${endpoint}：${reason}`,
-    unknownField: (field: string, meant: string | undefined) =>
-      `xiaozhi-connect 不读取 ${field} 这个字段，它会被忽略${meant ? `（是不是想写 ${meant}？）` : ""}`,
+    unknownField: ({ path, meant, xiaozhiClient }: UnknownField) =>
+      xiaozhiClient
+        ? `${path} 是 xiaozhi-client 自己的设置（语音、模型、调用日志），这里不使用`
+        : `xiaozhi-connect 不读取 ${path} 这个字段，它会被忽略${meant ? `（是不是想写 ${meant}？）` : ""}`,
     noUsableEndpoint:
       "mcpEndpoint 中没有可用的接入点：不会建立任何连接。请填入智能体的接入点地址（xiaozhi.me 控制台 → 你的智能体 → MCP 接入点）",
     toolUnavailable: (name: string, reason: string) => `自定义工具 ${name} 不可用：${reason}`,
@@ -312,13 +315,23 @@ export const zhCN: Messages = {
   },
   habits: {
     ours: (command: string) => `（这是 xiaozhi-client 的命令；这里对应的是：${command}）`,
-    mcp: "xiaozhi-client 的 mcp 命令：list、server、tool",
+    mcp: "xiaozhi-client 的 mcp 命令：list、server、tool、call",
     mcpList: "列出服务（加 --tools 列出工具）：同 service list / tool list",
     mcpListTools: "改为列出工具",
     mcpServer: "某个服务的工具：同 tool list --service 名称",
     mcpTool: "启用或停用工具：同 tool enable|disable 服务__工具",
     enableOrDisable: (action: string) => `操作必须是 enable 或 disable，收到的是 "${action}"`,
+    mcpCall: "xiaozhi-client 的 mcp call：告诉你改用什么",
+    mcpCallArgs: "工具参数（JSON 格式）",
+    mcpCallAnswer: (tool: string | undefined) =>
+      `xiaozhi-connect 没有调用工具的命令：${tool === undefined ? "工具" : `${tool} `}由智能体调用，你允许的 MCP 客户端也可以调用（xiaozhi-connect client add 名称，然后让它连接服务器的 /mcp，或让它启动 xiaozhi-connect stdio）`,
     attach: "持续查看后台服务器的日志：同 logs -f",
+    service: (command: string) => `xiaozhi-client 的 service ${command}：同 ${command}`,
+    stdioAnswer:
+      "xiaozhi-connect 没有 start --stdio：请让 MCP 客户端启动 xiaozhi-connect stdio [--client 名称]，它在 stdin/stdout 上提供正在运行的服务器的工具。先启动服务器（xiaozhi-connect start -d），再用 xiaozhi-connect client add 名称 允许这个客户端",
+    info: "xiaozhi-client 的 info：告诉你去哪里看",
+    infoAnswer:
+      "xiaozhi-connect 没有 info 命令：xiaozhi-connect --version 显示版本号，xiaozhi-connect status 显示服务器是否在运行（及其接入点和服务），xiaozhi-connect config path 显示读取的是哪个配置文件",
     configGet: "xiaozhi-client 的 config get：告诉你去哪里看",
     configGetAnswer: (key: string | undefined, file: string | null) =>
       key === "mcpEndpoint"
@@ -331,6 +344,11 @@ export const zhCN: Messages = {
       key === "mcpEndpoint"
         ? "xiaozhi-connect 没有 config set。添加或移除接入点：xiaozhi-connect endpoint add 地址 / endpoint remove ID（保存后立即生效）"
         : `xiaozhi-connect 没有 config set：请直接编辑${file ? ` ${file} 中的` : "配置文件（xiaozhi-connect config path）中的"} ${fieldOf(key)}；保存后立即生效，可用 xiaozhi-connect config check 检查`,
+    configMcpEndpoint: "xiaozhi-client 的 config mcpEndpoint：告诉你改用什么",
+    configMcpEndpointAnswer: (url: boolean, file: string | null) =>
+      url
+        ? `xiaozhi-connect 没有 config mcpEndpoint（它会一次替换全部接入点）：用 xiaozhi-connect endpoint add 地址 添加这个接入点，用 endpoint remove ID 移除其他接入点（保存后立即生效），或直接编辑${file ? ` ${file} 中的` : "配置文件（xiaozhi-connect config path）中的"} mcpEndpoint`
+        : "xiaozhi-connect 没有 config mcpEndpoint。查看接入点（已遮蔽令牌）：xiaozhi-connect endpoint list",
     endpointSet: "xiaozhi-client 的 endpoint set：告诉你改用什么",
     endpointSetAnswer: (file: string | null) =>
       `xiaozhi-connect 没有 endpoint set（它会一次替换全部接入点）：请直接编辑${file ? ` ${file} 中的` : "配置文件（xiaozhi-connect config path）中的"} mcpEndpoint（保存后立即生效），或逐个添加、移除：xiaozhi-connect endpoint add 地址 / endpoint remove ID`,

@@ -1,4 +1,5 @@
 import { XiaozhiError } from "@xiaozhi-connect/core";
+import type { UnknownField } from "@xiaozhi-connect/webserver-adapter";
 import type { Locale } from "./locale.js";
 import { zhCN } from "./messages-zh-cn.js";
 import { asIs, type Explain } from "./reasons.js";
@@ -277,8 +278,10 @@ export const en = {
     noConfigFound: "no config file was found (xiaozhi-connect config init writes one)",
     unreadable: (code: string) => `cannot read it: ${code}`,
     skipped: (endpoint: string, reason: string) => `skipped ${endpoint}: ${reason}`,
-    unknownField: (field: string, meant: string | undefined) =>
-      `${field} is not a field xiaozhi-connect reads: it is ignored${meant ? ` (did you mean ${meant}?)` : ""}`,
+    unknownField: ({ path, meant, xiaozhiClient }: UnknownField) =>
+      xiaozhiClient
+        ? `${path} is xiaozhi-client's own setting (speech, models, its call log): it is not used here`
+        : `${path} is not a field xiaozhi-connect reads: it is ignored${meant ? ` (did you mean ${meant}?)` : ""}`,
     noUsableEndpoint:
       "no usable endpoint in mcpEndpoint: nothing would connect. Put your agents' endpoint URLs there (xiaozhi.me console → your agent → MCP endpoint)",
     toolUnavailable: (name: string, reason: string) => `custom tool ${name} is unavailable: ${reason}`,
@@ -309,13 +312,23 @@ export const en = {
   },
   habits: {
     ours: (command: string) => `(xiaozhi-client's command; here it is: ${command})`,
-    mcp: "xiaozhi-client's mcp commands: list, server, tool",
+    mcp: "xiaozhi-client's mcp commands: list, server, tool, call",
     mcpList: "the services (with --tools, the tools): as service list / tool list",
     mcpListTools: "list the tools instead",
     mcpServer: "one service's tools: as tool list --service NAME",
     mcpTool: "switch a tool on or off: as tool enable|disable SERVICE__TOOL",
     enableOrDisable: (action: string) => `the action is enable or disable, got "${action}"`,
+    mcpCall: "xiaozhi-client's mcp call: answered with what to do instead",
+    mcpCallArgs: "the tool's arguments as JSON",
+    mcpCallAnswer: (tool: string | undefined) =>
+      `xiaozhi-connect has no command that calls a tool: agents call ${tool ?? "the tools"}, and so can an MCP client you allow (xiaozhi-connect client add NAME, then point it at the server's /mcp or have it start xiaozhi-connect stdio)`,
     attach: "follow the background server's log: as logs -f",
+    service: (command: string) => `xiaozhi-client's service ${command}: as ${command}`,
+    stdioAnswer:
+      "xiaozhi-connect has no start --stdio: have the MCP client start xiaozhi-connect stdio [--client NAME], which serves the running server's tools on stdin/stdout. Start the server first (xiaozhi-connect start -d) and allow the client with xiaozhi-connect client add NAME",
+    info: "xiaozhi-client's info: answered with where to look",
+    infoAnswer:
+      "xiaozhi-connect has no info command: xiaozhi-connect --version prints the version, xiaozhi-connect status whether the server runs (with its endpoints and services), xiaozhi-connect config path which config file it reads",
     configGet: "xiaozhi-client's config get: answered with where to look",
     configGetAnswer: (key: string | undefined, file: string | null) =>
       key === "mcpEndpoint"
@@ -328,6 +341,11 @@ export const en = {
       key === "mcpEndpoint"
         ? "xiaozhi-connect has no config set. Add or remove endpoints with: xiaozhi-connect endpoint add URL / endpoint remove ID (saved and applied live)"
         : `xiaozhi-connect has no config set: edit ${fieldOf(key)}${file ? ` in ${file}` : " in the config (xiaozhi-connect config path)"}; a saved change applies live, and xiaozhi-connect config check validates it`,
+    configMcpEndpoint: "xiaozhi-client's config mcpEndpoint: answered with what to do instead",
+    configMcpEndpointAnswer: (url: boolean, file: string | null) =>
+      url
+        ? `xiaozhi-connect has no config mcpEndpoint, which replaced every endpoint at once: add this one with xiaozhi-connect endpoint add URL and take others out with endpoint remove ID (saved and applied live), or edit mcpEndpoint${file ? ` in ${file}` : " in the config (xiaozhi-connect config path)"}`
+        : "xiaozhi-connect has no config mcpEndpoint. The endpoints (masked): xiaozhi-connect endpoint list",
     endpointSet: "xiaozhi-client's endpoint set: answered with what to do instead",
     endpointSetAnswer: (file: string | null) =>
       `xiaozhi-connect has no endpoint set, which would replace every endpoint at once: edit mcpEndpoint${file ? ` in ${file}` : " in the config (xiaozhi-connect config path)"} (a saved change applies live), or add and remove them one by one: xiaozhi-connect endpoint add URL / endpoint remove ID`,

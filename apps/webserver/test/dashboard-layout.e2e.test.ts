@@ -337,6 +337,48 @@ describe("the dashboard's layout in headless Chromium", () => {
     await close(en);
   }, 60_000);
 
+  it("warns of fields nothing reads, a misspelt one and xiaozhi-client's own, until the file is fixed", async () => {
+    const zh = await open({ ...phone, locale: "zh-CN" });
+    const en = await open({ ...wide, locale: "en-US" });
+    const typo = configText
+      .replace('"mcpServerConfig"', '"mcpServerConfg"')
+      .replace(/\n}\n$/, ',\n  "asr": { "appid": "x" }\n}\n');
+    writeFileSync(configPath, typo);
+    await en.locator("#unknown-banner").waitFor({ state: "visible", timeout: 10_000 });
+    await zh.locator("#unknown-banner").waitFor({ state: "visible", timeout: 10_000 });
+    // biome-ignore lint/performance/useDomNodeTextContent: the banner as rendered, one line per block
+    expect(await en.locator("#unknown-banner").innerText()).toBe(
+      [
+        "The config file has fields nothing reads",
+        "mcpServerConfg is ignored: did you mean mcpServerConfig?",
+        "asr is xiaozhi-client's own setting (speech, models, its call log): not used here",
+      ].join("\n"),
+    );
+    // biome-ignore lint/performance/useDomNodeTextContent: the banner as rendered, one line per block
+    expect(await zh.locator("#unknown-banner").innerText()).toBe(
+      [
+        "配置文件中有无人读取的字段",
+        "mcpServerConfg 被忽略：是不是想写 mcpServerConfig？",
+        "asr 是 xiaozhi-client 自己的设置（语音、模型、调用日志），这里不使用",
+      ].join("\n"),
+    );
+    const status = (await (await fetch(new URL("/api/status", server?.url))).json()) as {
+      config: { unknownFields?: unknown };
+    };
+    expect(status.config.unknownFields).toEqual([
+      { path: "mcpServerConfg", meant: "mcpServerConfig" },
+      { path: "asr", xiaozhiClient: true },
+    ]);
+    expect(`${server?.stdout()}${server?.stderr()}`).toContain(
+      "mcpServerConfg is not a field xiaozhi-connect reads",
+    );
+    writeFileSync(configPath, configText);
+    await en.locator("#unknown-banner").waitFor({ state: "hidden", timeout: 10_000 });
+    await zh.locator("#unknown-banner").waitFor({ state: "hidden", timeout: 10_000 });
+    await close(zh);
+    await close(en);
+  }, 60_000);
+
   it("speaks Chinese to an English browser in a mainland China time zone, unless told otherwise", async () => {
     const shanghai = await open({ ...wide, locale: "en-US", timezoneId: "Asia/Shanghai" });
     expect(await shanghai.getAttribute("html", "lang")).toBe("zh-CN");

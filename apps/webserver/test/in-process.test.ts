@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -42,6 +42,8 @@ describe("the command, in process", () => {
       JSON.stringify({
         mcpEndpoint: [cloud.endpointUrl("tok-inproc-a")],
         mcpServers: { demo: { command: process.execPath, args: [demoTools] } },
+        // Misspelt, so ignored: status says so.
+        mcpServerConfg: {},
       }),
     );
     const serving = main(["--config", config, "--port", "0"], env);
@@ -52,7 +54,9 @@ describe("the command, in process", () => {
     const status = await run(["status", "--json"]);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.out)).toMatchObject({ running: true, pid: process.pid });
-    expect((await run(["status"])).out).toMatch(/running · pid/);
+    expect((await run(["status"])).out).toMatch(
+      /running · pid.*\n.*\n {2}mcpServerConfg is not a field xiaozhi-connect reads: it is ignored \(did you mean mcpServerConfig\?\)\n/,
+    );
     expect((await run(["endpoint", "list"])).out).toMatch(/ep-[0-9a-f]{12} .*connected/);
     expect((await run(["service", "list"])).out).toMatch(/demo +up/);
     expect((await run(["tool", "disable", "demo__clock"])).code).toBe(0);
@@ -158,12 +162,25 @@ describe("the command, in process", () => {
     expect((await capture(["config", "check"], env, dir)).out).toMatch(
       /ok \(0 endpoint\(s\), 0 service\(s\); skipped/,
     );
+    writeFileSync(join(dir, "client.json"), JSON.stringify({ mcpEndpoint: [], tts: {}, conection: {} }));
+    expect((await capture(["config", "check", join(dir, "client.json")], env, dir)).out).toMatch(
+      /tts is xiaozhi-client's own setting \(speech, models, its call log\): it is not used here\n.*conection is not a field xiaozhi-connect reads: it is ignored \(did you mean connection\?\)/,
+    );
     writeFileSync(join(dir, "broken.json"), "{ nope");
     const broken = await capture(["config", "check", join(dir, "broken.json")], env, dir);
     expect(broken).toMatchObject({ code: 1 });
     expect(broken.out).toMatch(/not valid JSON/);
     expect((await capture(["config", "init", "--force"], env, dir)).code).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, "xiaozhi.config.json"), "utf8")).webUI).toEqual({ port: 9999 });
+    // Forced over a JSON5 file, it replaces that one: a .json beside it would never be read.
+    rmSync(join(dir, "xiaozhi.config.json"));
+    writeFileSync(join(dir, "xiaozhi.config.json5"), "{ mcpEndpoint: 'wss://x/?token=old', }");
+    expect((await capture(["config", "init"], env, dir)).err).toMatch(
+      /xiaozhi\.config\.json5 exists already/,
+    );
+    expect((await capture(["config", "init", "--force"], env, dir)).code).toBe(0);
+    expect(existsSync(join(dir, "xiaozhi.config.json"))).toBe(false);
+    expect(JSON.parse(readFileSync(join(dir, "xiaozhi.config.json5"), "utf8")).webUI).toEqual({ port: 9999 });
     expect((await capture(["logs"], env, dir)).code).toBe(1);
     expect((await capture(["stop"], env, dir)).out).toMatch(/not running/);
     expect((await capture(["--port", "99999"], env, dir)).code).toBe(2);

@@ -51,6 +51,43 @@ function follow(file: ConfigFile) {
 }
 
 describe("ConfigFile on a real file system", () => {
+  it("logs each field nothing reads when it is first read, and keeps them for the status", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "xz-cf-"));
+    const path = join(dir, "xiaozhi.config.json");
+    writeFileSync(
+      path,
+      JSON.stringify({ mcpEndpoint: [endpoint(1)], mcpServer: {}, conection: {}, tts: {} }),
+    );
+    const lines: string[] = [];
+    const log = (_: unknown, message?: string) => void lines.push(message ?? "");
+    const file = new ConfigFile(path, {
+      logger: {
+        debug: () => {},
+        info: log,
+        warn: (o: unknown, m?: string) => log(o, `warn ${m}`),
+        error: log,
+      },
+    });
+    files.push(file);
+    await file.load();
+    expect(file.unknownFields).toEqual([
+      { path: "mcpServer", meant: "mcpServers" },
+      { path: "conection", meant: "connection" },
+      { path: "tts", xiaozhiClient: true },
+    ]);
+    expect(lines).toEqual([
+      "warn config: mcpServer is not a field xiaozhi-connect reads; it is ignored (did you mean mcpServers?)",
+      "warn config: conection is not a field xiaozhi-connect reads; it is ignored (did you mean connection?)",
+      "config: tts is xiaozhi-client's own setting; it is not used here",
+    ]);
+    // A write that keeps them does not log them again.
+    await file.update((raw) => {
+      raw.mcpEndpoint = [endpoint(2)];
+    });
+    expect(lines).toHaveLength(3);
+    expect(file.unknownFields).toHaveLength(3);
+  });
+
   it("numbers its versions, so a reload overtaken by one of its own writes can be told apart", async () => {
     const dir = mkdtempSync(join(tmpdir(), "xz-race-"));
     const path = join(dir, "xiaozhi.config.json");

@@ -222,9 +222,23 @@ export function renderSummary() {
   const where = c.path ? format("configPath", { path: data(c.path) }) : [t("demoMode")];
   // Which values the environment gives (names only, never a value), as secrets kept out of the file.
   if (fromEnv.length) where.push(...format("fromEnv", { count: fromEnv.length }));
-  const key = `${lang()}\u0000${c.path}\u0000${c.lastError}\u0000${JSON.stringify(fromEnv)}`;
+  const unknown = c.unknownFields ?? [];
+  const key = `${lang()}\u0000${c.path}\u0000${c.lastError}\u0000${JSON.stringify([fromEnv, unknown])}`;
   if (bannerShown === key) return;
   bannerShown = key;
+  // A misspelt field is ignored, the setting it was for missing: in sight until the file is fixed.
+  $("unknown-banner").hidden = unknown.length === 0;
+  $("unknown-list").replaceChildren(
+    ...unknown.map(({ path, meant, xiaozhiClient }) => {
+      const item = document.createElement("li");
+      const values = { field: data(path), meant: data(meant ?? "") };
+      show(
+        item,
+        format(xiaozhiClient ? "xiaozhiClientField" : meant ? "unknownFieldMeant" : "unknownField", values),
+      );
+      return item;
+    }),
+  );
   show($("config"), where);
   if (fromEnv.length) {
     $("config").title = fromEnv

@@ -103,6 +103,7 @@ export class ConfigApplier {
       loadedAt: this.#loadedAt,
       lastError: this.#lastError,
       ...(this.parts.file?.references.length ? { fromEnv: this.parts.file.references } : {}),
+      ...(this.parts.file?.unknownFields.length ? { unknownFields: this.parts.file.unknownFields } : {}),
       ...(this.#last === undefined ? {} : { last: this.#last }),
     };
   }

@@ -5,7 +5,7 @@ import { describeError, type Logger, silentLogger, XiaozhiError } from "@xiaozhi
 import { editText } from "./config-edit.js";
 import { type ConfigFormat, formatOf, parseText } from "./config-text.js";
 import { type EnvReference, envReferences } from "./env-refs.js";
-import { parseConfig, parseConfigText, type XiaozhiConfig } from "./schema.js";
+import { parseConfig, type UnknownField, unknownFields, type XiaozhiConfig } from "./schema.js";
 
 /** Where the running config came from, and how the last attempt to change it ended. */
 export interface ConfigStatus {
@@ -16,6 +16,8 @@ export interface ConfigStatus {
   readonly lastError: string | null;
   /** The strings of the file that read the environment (`${NAME}`): where, and which variables. */
   readonly fromEnv?: readonly EnvReference[];
+  /** Fields of the file nothing reads (a misspelt one is ignored, its setting missing). */
+  readonly unknownFields?: readonly UnknownField[];
   /** The last attempt to apply a config: where it came from, and whether it applied. */
   readonly last?: {
     readonly source: "start" | "file" | "api" | "cluster" | "code";
@@ -76,6 +78,7 @@ export class ConfigFile {
   #reading: Promise<unknown> = Promise.resolve();
   #version = 0;
   #references: readonly EnvReference[] = [];
+  #unknown: readonly UnknownField[] = [];
   readonly #logger: Logger;
 
   /** How the file is written, from its extension (`.json5`, `.jsonc`, else `.json`). */
@@ -99,6 +102,11 @@ export class ConfigFile {
     return this.#references;
   }
 
+  /** The fields of the text last read or written that nothing reads. */
+  get unknownFields(): readonly UnknownField[] {
+    return this.#unknown;
+  }
+
   /** The config of the text last read or written; throws `NOT_CONFIGURED` before `load()`. */
   get config(): XiaozhiConfig {
     if (!this.#config) throw new XiaozhiError("NOT_CONFIGURED", `config ${this.path} is not loaded`);
@@ -109,9 +117,15 @@ export class ConfigFile {
   async load(): Promise<XiaozhiConfig> {
     this.#seen = this.#identity();
     const text = await readFile(this.path, "utf8");
-    const config = parseConfigText(text, this.format);
-    this.#keep(config, text);
+    const { config, unknown } = this.#read(text);
+    this.#keep(config, text, unknown);
     return config;
+  }
+
+  /** Validates a text; what it has that nothing reads is found in it as written (validation drops it). */
+  #read(text: string): { config: XiaozhiConfig; unknown: readonly UnknownField[] } {
+    const raw = parseText(text, this.format);
+    return { config: parseConfig(raw), unknown: unknownFields(raw) };
   }
 
   /**
@@ -207,7 +221,7 @@ export class ConfigFile {
         }
         await writeAtomically(target, edited.text);
         this.#seen = this.#identity();
-        this.#keep(config, edited.text);
+        this.#keep(config, edited.text, unknownFields(raw));
       },
     };
   }
@@ -254,23 +268,42 @@ export class ConfigFile {
     this.#text = text;
     const version = ++this.#version;
     let config: XiaozhiConfig;
+    let unknown: readonly UnknownField[];
     try {
-      config = parseConfigText(text, this.format);
+      ({ config, unknown } = this.#read(text));
     } catch (error) {
       await follower({ version, error: error as Error });
       return;
     }
     this.#config = config;
     this.#references = referencesOf(text, this.format);
+    this.#setUnknown(unknown);
     this.#logger.info({ path: this.path }, "config changed on disk");
     await follower({ version, config });
   }
 
-  #keep(config: XiaozhiConfig, text: string): void {
+  #keep(config: XiaozhiConfig, text: string, unknown: readonly UnknownField[]): void {
     this.#config = config;
     this.#references = referencesOf(text, this.format);
+    this.#setUnknown(unknown);
     this.#text = text;
     this.#version++;
+  }
+
+  /** Keeps the fields nothing reads, and logs each one new since the last version. */
+  #setUnknown(unknown: readonly UnknownField[]): void {
+    const before = new Set(this.#unknown.map((field) => field.path));
+    this.#unknown = unknown;
+    for (const { path: field, meant, xiaozhiClient } of unknown) {
+      if (before.has(field)) continue;
+      if (xiaozhiClient)
+        this.#logger.info({ field }, `config: ${field} is xiaozhi-client's own setting; it is not used here`);
+      else
+        this.#logger.warn(
+          { field, ...(meant === undefined ? {} : { meant }) },
+          `config: ${field} is not a field xiaozhi-connect reads; it is ignored${meant ? ` (did you mean ${meant}?)` : ""}`,
+        );
+    }
   }
 }
 

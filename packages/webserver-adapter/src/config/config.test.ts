@@ -20,6 +20,52 @@ describe("config schema", () => {
     expect(parseConfig(file)).toEqual(file);
   });
 
+  it("reads a service's type in xiaozhi-client's spellings", () => {
+    const url = "https://mcp.api-inference.modelscope.net/abc/mcp";
+    const types = ["streamableHttp", "streamable_http", "Streamable-HTTP", "HTTP", "SSE", "sse"];
+    const config = parseConfig({
+      mcpServers: {
+        ...Object.fromEntries(types.map((type, i) => [`s${i}`, { type, url }])),
+        local: { type: "STDIO", command: "node" },
+      },
+    });
+    expect(Object.values(config.mcpServers ?? {}).map((s) => (s as { type?: string }).type)).toEqual([
+      "streamable-http",
+      "streamable-http",
+      "streamable-http",
+      "http",
+      "sse",
+      "sse",
+      "stdio",
+    ]);
+    expect(() => parseConfig({ mcpServers: { x: { type: "websocket", url } } })).toThrow(
+      /mcpServers\.x\.type: Invalid option: expected one of "sse"\|"streamable-http"\|"http"/,
+    );
+  });
+
+  it("names what is wrong in a service of a known shape, not the shapes it could have", () => {
+    const problem = (service: unknown) => {
+      try {
+        parseConfig({ mcpServers: { s: service } });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "accepted";
+    };
+    expect(problem({ command: "node", args: "./x.js" })).toBe(
+      "invalid config: mcpServers.s.args: Invalid input: expected array, received string",
+    );
+    expect(problem({ command: "node", env: { PORT: 8080 } })).toBe(
+      "invalid config: mcpServers.s.env.PORT: Invalid input: expected string, received number",
+    );
+    expect(problem({ url: "ftp://x" })).toBe("invalid config: mcpServers.s.url: must be an http(s) URL");
+    expect(problem({ replicas: [{ command: "node", args: [1] }] })).toBe(
+      "invalid config: mcpServers.s.replicas[0].args[0]: Invalid input: expected string, received number",
+    );
+    // Of no known shape: what the shapes are.
+    expect(problem({ args: [] })).toMatch(/mcpServers\.s: needs `command`/);
+  });
+
   it("says which field is wrong and why, without echoing secrets", () => {
     expect(() =>
       parseConfig({

@@ -25,8 +25,21 @@ const endpointObject = z.object({
   maxResultBytes: resultBytes.optional(),
 });
 
+/**
+ * A service's `type` as xiaozhi-client reads it: any case, with or without `-`/`_`
+ * (`SSE`, `streamableHttp`, `streamable_http`), in its one spelling here.
+ */
+const spelledType = <const T extends readonly [string, ...string[]]>(types: T) =>
+  z
+    .preprocess((value) => {
+      if (typeof value !== "string") return value;
+      const key = value.toLowerCase().replace(/[-_]/g, "");
+      return types.find((type) => type.replace(/-/g, "") === key) ?? value;
+    }, z.enum(types))
+    .optional();
+
 const stdioService = z.object({
-  type: z.literal("stdio").optional(),
+  type: spelledType(["stdio"]),
   command: z.string().min(1),
   args: z.array(z.string()).optional(),
   env: z.record(z.string(), z.string()).optional(),
@@ -38,7 +51,7 @@ const stdioService = z.object({
 });
 
 const remoteService = z.object({
-  type: z.enum(["sse", "streamable-http", "http"]).optional(),
+  type: spelledType(["sse", "streamable-http", "http"]),
   url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
   headers: z.record(z.string(), z.string()).optional(),
   /** Connect, initialize and tools/list must finish within this (ms); default 30000. */
@@ -244,13 +257,32 @@ export function parseConfig(
   value: unknown,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): XiaozhiConfig {
-  const result = xiaozhiConfigSchema.safeParse(resolveEnvRefs(value, env));
+  const resolved = resolveEnvRefs(value, env);
+  const result = xiaozhiConfigSchema.safeParse(resolved);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
-    return `${path.replace(/^\./, "") || "(root)"}: ${issue.message}`;
-  });
+  const problems = problemsOf(result.error.issues, resolved);
   throw new XiaozhiError("INVALID_CONFIG", `invalid config: ${problems.join("; ")}`);
+}
+
+/**
+ * Each issue as `path: why`. Where a value fits none of a field's shapes (a service is stdio,
+ * remote or replicated), the one shape whose required fields it has says what is wrong with it:
+ * `args: expected array, received string` rather than that the service needs a `command`.
+ */
+function problemsOf(issues: readonly z.core.$ZodIssue[], root: unknown, base: PropertyKey[] = []): string[] {
+  return issues.flatMap((issue) => {
+    const at = [...base, ...issue.path];
+    if (issue.code === "invalid_union") {
+      const value = at.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown>)?.[key], root);
+      const has = (issue: z.core.$ZodIssue) =>
+        issue.path.length !== 1 ||
+        (typeof value === "object" && value !== null && Object.hasOwn(value, issue.path[0] as PropertyKey));
+      const fitting = issue.errors.filter((option) => option.every(has));
+      if (fitting.length === 1) return problemsOf(fitting[0] as z.core.$ZodIssue[], root, at);
+    }
+    const path = at.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
+    return [`${path.replace(/^\./, "") || "(root)"}: ${issue.message}`];
+  });
 }
 
 /**
@@ -267,7 +299,12 @@ export interface UnknownField {
   readonly path: string;
   /** The known field one or two letters away, when there is one. */
   readonly meant?: string;
+  /** Set when xiaozhi-client reads the field, for a feature of its own (speech, models, its call log). */
+  readonly xiaozhiClient?: true;
 }
+
+/** Top-level fields xiaozhi-client reads for features xiaozhi-connect does not have. */
+const xiaozhiClientOnly = new Set(["asr", "tts", "llm", "toolCallLog"]);
 
 /**
  * The fields of a parsed config (before validation) that the WebServer does not read, at the top
@@ -281,6 +318,10 @@ export function unknownFields(value: unknown): UnknownField[] {
     for (const key of Object.keys(object)) {
       // `$schema` is for editors, which may check the file against one.
       if (known.includes(key) || key === "$schema") continue;
+      if (prefix === "" && xiaozhiClientOnly.has(key)) {
+        found.push({ path: key, xiaozhiClient: true });
+        continue;
+      }
       const meant = known.find((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
       found.push({ path: `${prefix}${key}`, ...(meant === undefined ? {} : { meant: `${prefix}${meant}` }) });
     }
