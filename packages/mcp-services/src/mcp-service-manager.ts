@@ -18,7 +18,13 @@ import {
   type ServiceSettings,
 } from "./replicated-service.js";
 import { type ServiceConfig, type ToolSwitches, toolTimeout } from "./service-config.js";
-import { buildCatalog, type CustomTools, type ExposedTool, type ToolCatalog } from "./tool-catalog.js";
+import {
+  buildCatalog,
+  type CustomTools,
+  type ExposedTool,
+  refusal,
+  type ToolCatalog,
+} from "./tool-catalog.js";
 
 export interface McpServiceManagerOptions
   extends Omit<ReplicatedServiceOptions, "onToolsChanged" | "onStatusChanged"> {
@@ -266,7 +272,7 @@ export class McpServiceManager implements ToolSource {
       await raceAbort(starting, options.signal);
       route = this.#getCatalog().routes.get(name);
     }
-    if (!route) throw new XiaozhiError("UNKNOWN_TOOL", `unknown or disabled tool: ${name}`);
+    if (!route) throw refusal(this.#getCatalog(), name);
     if (route.custom) {
       return runCustomTool(route.custom, args, { signal: options.signal, platforms: this.#custom.platforms });
     }

@@ -1,5 +1,5 @@
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
-import type { ToolDescriptor } from "@xiaozhi-connect/core";
+import { type ToolDescriptor, XiaozhiError } from "@xiaozhi-connect/core";
 import { type CustomToolConfig, mcpTarget, type PlatformsConfig, unavailableReason } from "./custom-tools.js";
 import type { ReplicatedService } from "./replicated-service.js";
 import { exposedToolName, type ToolSwitches, toolEnabled, uncallableReason } from "./service-config.js";
@@ -89,6 +89,20 @@ export function buildCatalog(
   });
   // A tool that cannot run here is never offered, whatever its switch says.
   return { tools, listed: tools.filter((t) => t.enabled && t.unavailable === undefined), routes };
+}
+
+/**
+ * Why a call to `name` is refused when the catalog has no route for it: the tool's own reason when
+ * it is switched on but cannot run here (an unsupported customMCP handler, a missing credential), as
+ * the tool list gives it. A caller that names an unlisted tool learns what to fix, not that it is
+ * unknown; a switched-off tool stays "unknown or disabled", as its switch alone decides.
+ */
+export function refusal(catalog: ToolCatalog, name: string): XiaozhiError {
+  const blocked = catalog.tools.find((t) => t.name === name && t.enabled && t.unavailable !== undefined);
+  return new XiaozhiError(
+    "UNKNOWN_TOOL",
+    blocked ? `${name} is unavailable: ${blocked.unavailable}` : `unknown or disabled tool: ${name}`,
+  );
 }
 
 /** Why an `mcp` handler's service tool cannot be called now, or undefined when it can. */
