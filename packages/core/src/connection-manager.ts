@@ -24,7 +24,7 @@ import type {
 } from "./manager-events.js";
 import type { ConnectionManagerOptions } from "./manager-options.js";
 import { endpointId, redact } from "./mask.js";
-import { defaultManagerSettings, factoryOf, type ManagerSettings, mergeSettings } from "./settings.js";
+import { defaultManagerSettings, factoryOf, type ManagerSettings, reconfigured } from "./settings.js";
 import { roundRobin, type Strategy } from "./strategy.js";
 import type { SupervisorContext, SupervisorReports } from "./supervisor-context.js";
 import type { ToolSource } from "./tool-source.js";
@@ -73,8 +73,7 @@ export class ConnectionManager<C extends Connection = Connection> {
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
-    this.#strategy = options.strategy ?? roundRobin();
-    this.#settings = mergeSettings(defaultManagerSettings, options);
+    [this.#settings, this.#strategy] = reconfigured(defaultManagerSettings, roundRobin(), options);
     this.#events = new Emitter((error) =>
       this.#logger.error({ err: redact(describeError(error)) }, "manager event listener threw"),
     );
@@ -147,10 +146,9 @@ export class ConnectionManager<C extends Connection = Connection> {
     return this.#events.listenerCount() + this.#tools.listenerCount;
   }
 
-  /** Changes timings or the strategy at run time; connections and their sockets are untouched. */
+  /** Changes timings or the strategy at run time, sockets untouched; a bad one throws `INVALID_CONFIG`. */
   configure(options: Partial<Omit<ConnectionManagerOptions<C>, "connectionFactory" | "healthScorer">>): void {
-    this.#settings = mergeSettings(this.#settings, options);
-    if (options.strategy) this.#strategy = options.strategy;
+    [this.#settings, this.#strategy] = reconfigured(this.#settings, this.#strategy, options);
   }
 
   /**

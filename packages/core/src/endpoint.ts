@@ -33,7 +33,11 @@ const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\
 /** What callers may pass wherever an endpoint is expected: a URL or a descriptor. */
 export type EndpointInput = string | EndpointDescriptor;
 
-/** A validated endpoint with its stable id and masked form. */
+/**
+ * A validated endpoint with its stable id and masked form. Printed (`JSON.stringify`, `util.inspect`,
+ * `console.log`), alone or inside a connection that holds it, it shows `masked` where the URL would
+ * be; reading `url` gives the real URL, for the code that dials it.
+ */
 export interface ResolvedEndpoint {
   /** Stable key; safe to show. */
   readonly id: string;
@@ -46,6 +50,25 @@ export interface ResolvedEndpoint {
   readonly weight: number;
   readonly data?: unknown;
 }
+
+/** The endpoint as printed: its fields with the masked URL in place of the real one. */
+function shown(endpoint: ResolvedEndpoint): Record<string, unknown> {
+  return endpoint.url === undefined ? { ...endpoint } : { ...endpoint, url: endpoint.masked };
+}
+
+/**
+ * What every resolved endpoint inherits, so its own fields stay plain data (spread, compared and
+ * cloned as before): how it prints. Node's `util.inspect` (and so `console.log` and loggers that
+ * format objects) calls the method under `Symbol.for("nodejs.util.inspect.custom")`; no Node import.
+ */
+const printedMasked: object = Object.freeze({
+  toJSON(this: ResolvedEndpoint) {
+    return shown(this);
+  },
+  [Symbol.for("nodejs.util.inspect.custom")](this: ResolvedEndpoint) {
+    return shown(this);
+  },
+});
 
 /** Validates an endpoint input and derives its id and masked form. Throws `INVALID_ENDPOINT`. */
 export function resolveEndpoint(input: EndpointInput): ResolvedEndpoint {
@@ -79,14 +102,16 @@ export function resolveEndpoint(input: EndpointInput): ResolvedEndpoint {
   }
   const id = descriptor.id ?? endpointId(url as string);
   const name = descriptor.name?.trim().slice(0, 120) || undefined;
-  return Object.freeze({
-    id,
-    ...(url === undefined ? {} : { url }),
-    masked: descriptor.label ?? (url === undefined ? id : maskEndpoint(url)),
-    ...(name === undefined ? {} : { name }),
-    weight,
-    ...(descriptor.data === undefined ? {} : { data: descriptor.data }),
-  });
+  return Object.freeze(
+    Object.assign(Object.create(printedMasked) as ResolvedEndpoint, {
+      id,
+      ...(url === undefined ? {} : { url }),
+      masked: descriptor.label ?? (url === undefined ? id : maskEndpoint(url)),
+      ...(name === undefined ? {} : { name }),
+      weight,
+      ...(descriptor.data === undefined ? {} : { data: descriptor.data }),
+    }),
+  );
 }
 
 /** True when two endpoints with one id differ in what their connection depends on (URL or data). */

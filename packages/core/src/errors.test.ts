@@ -19,6 +19,30 @@ describe("XiaozhiError", () => {
     });
   });
 
+  it("marks a name missing or already taken as not retryable: only a config change fixes it", () => {
+    const permanent = [
+      "UNKNOWN_ENDPOINT",
+      "DUPLICATE_ENDPOINT",
+      "UNKNOWN_STRATEGY",
+      "DUPLICATE_STRATEGY",
+      "UNKNOWN_SERVICE",
+      "DUPLICATE_SERVICE",
+      "INVALID_CONFIG",
+      "INVALID_ENDPOINT",
+    ] as const;
+    for (const code of permanent)
+      expect([code, new XiaozhiError(code, "x").retryable]).toEqual([code, false]);
+    for (const code of [
+      "NOT_CONNECTED",
+      "SEND_FAILED",
+      "TIMEOUT",
+      "CONNECT_TIMEOUT",
+      "NOT_CONFIGURED",
+    ] as const) {
+      expect([code, new XiaozhiError(code, "x").retryable]).toEqual([code, true]);
+    }
+  });
+
   it("keeps the cause", () => {
     const cause = new Error("inner");
     expect(new XiaozhiError("SEND_FAILED", "outer", { cause }).cause).toBe(cause);

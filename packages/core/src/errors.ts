@@ -30,12 +30,21 @@ export type ErrorCode =
 
 /** Codes whose operation provably never reached the far side, so running it elsewhere is safe. */
 const unreachedCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["NOT_CONNECTED", "SEND_FAILED"]);
-/** Codes that retrying cannot fix until the configuration changes. */
+/**
+ * Codes that retrying cannot fix until the configuration changes: a rejected token, a malformed
+ * value, a name that is missing or already taken. The same call fails the same way until then.
+ */
 const permanentCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "AUTH_REJECTED",
   "DUPLICATE_INSTANCE",
   "INVALID_ENDPOINT",
   "INVALID_CONFIG",
+  "UNKNOWN_ENDPOINT",
+  "DUPLICATE_ENDPOINT",
+  "UNKNOWN_STRATEGY",
+  "DUPLICATE_STRATEGY",
+  "UNKNOWN_SERVICE",
+  "DUPLICATE_SERVICE",
 ]);
 
 export interface XiaozhiErrorOptions extends ErrorOptions {

@@ -6,4 +6,5 @@
 export { raceAbort } from "./abort.js";
 export { connectionShapeChanged } from "./endpoint.js";
 export { mergeSettings } from "./settings.js";
+export { settleLogged } from "./settle-logged.js";
 export { ToolSourceSwitch } from "./tool-source-switch.js";

@@ -7,6 +7,7 @@ import {
   positiveMsRule as positiveMs,
   shownValue,
 } from "./option-rules.js";
+import type { Strategy } from "./strategy.js";
 
 /**
  * Timings and policies of a manager; every field has a default. Times in ms, finite and 0 or more
@@ -175,4 +176,43 @@ export function factoryOf<F>(options: { readonly connectionFactory: F }): F {
     );
   }
   return factory as F;
+}
+
+/**
+ * `value` when it is a strategy (an object with a `select` function), `undefined` when it is
+ * `undefined` or `null`; anything else throws `INVALID_CONFIG`. Plain JavaScript may pass a
+ * strategy's name, or an object that is no strategy, and the manager would otherwise fail every
+ * dispatch with a `TypeError` or quietly send everything to the first endpoint.
+ */
+export function strategyOf(value: unknown): Strategy | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "string") {
+    throw new XiaozhiError(
+      "INVALID_CONFIG",
+      `strategy must be an object with a select function, got the name ${shownValue(value)}: names are resolved with ` +
+        `StrategyRegistry's create(name) from @xiaozhi-connect/balancer, ` +
+        `e.g. StrategyRegistry.withBuiltins().create(${shownValue(value)})`,
+    );
+  }
+  if (typeof value !== "object" || typeof (value as { select?: unknown }).select !== "function") {
+    throw new XiaozhiError(
+      "INVALID_CONFIG",
+      `strategy must be an object with a select function (core's Strategy), got ${shownValue(value)}` +
+        (typeof value === "object" ? " without one" : ""),
+    );
+  }
+  return value as Strategy;
+}
+
+/**
+ * Settings and strategy after `change`, each checked before either is used: an invalid one throws
+ * `INVALID_CONFIG` and the caller keeps what it had. A strategy `change` leaves out stays `strategy`.
+ */
+export function reconfigured(
+  settings: ManagerSettings,
+  strategy: Strategy,
+  change: SettingsChange & { readonly strategy?: Strategy },
+): [ManagerSettings, Strategy] {
+  const next = strategyOf(change.strategy) ?? strategy;
+  return [mergeSettings(settings, change), next];
 }

@@ -1,4 +1,28 @@
+import { XiaozhiError } from "./errors.js";
 import { emptyToolSource, type ToolCallOptions, type ToolSource } from "./tool-source.js";
+
+const requiredMembers = ["listTools", "callTool", "onToolsChanged"] as const;
+
+/**
+ * Throws `INVALID_CONFIG` naming what `source` lacks of the ToolSource contract's required
+ * functions: plain JavaScript may pass half a source, which would otherwise fail later as a
+ * `TypeError` far from where it was given. The optional members (`ready`, `dispose`) and
+ * `specificationVersion`, which nothing reads yet, are not required.
+ */
+export function checkToolSource(source: unknown): asserts source is ToolSource {
+  if (typeof source !== "object" || source === null) {
+    throw new XiaozhiError("INVALID_CONFIG", `a tool source must be an object, got ${typeof source}`);
+  }
+  const missing = requiredMembers.filter(
+    (member) => typeof (source as Record<string, unknown>)[member] !== "function",
+  );
+  if (missing.length > 0) {
+    throw new XiaozhiError(
+      "INVALID_CONFIG",
+      `tool source lacks ${missing.join(", ")}: listTools, callTool and onToolsChanged must be functions`,
+    );
+  }
+}
 
 /**
  * A ToolSource that forwards to a replaceable one. Connections hold this stable object, so swapping
@@ -14,8 +38,10 @@ export class ToolSourceSwitch implements ToolSource {
     return this.#source;
   }
 
+  /** Serves `source` from now on; throws `INVALID_CONFIG` for one lacking a required function. */
   set(source: ToolSource): void {
     if (source === this.#source) return;
+    checkToolSource(source);
     this.#unsubscribe();
     this.#source = source;
     this.#unsubscribe = source.onToolsChanged(() => this.#changed());

@@ -10,6 +10,7 @@ import type {
   ToolDescriptor,
   ToolSource,
 } from "@xiaozhi-connect/core";
+import { settleLogged } from "@xiaozhi-connect/core/internal";
 import { inject, injectable } from "tsyringe";
 import type { ClusterCoordinator } from "../cluster.js";
 import type { ConfigFile, ConfigStatus } from "../config/config-file.js";
@@ -330,8 +331,8 @@ export class XiaozhiConnectionAdapter {
   }
 
   /**
-   * Stops following the file, closes every endpoint with 1000, stops the services, and disposes of
-   * the connection factory, the health scorer and the tool source (whichever have `dispose`).
+   * Stops following the file, closes every endpoint with 1000, and disposes of the tool source (once:
+   * it stops the services), factory and scorer that have `dispose`; one that throws is only logged.
    */
   cleanup(): Promise<void> {
     this.#cleanup ??= this.#cleanUp();
@@ -343,16 +344,16 @@ export class XiaozhiConnectionAdapter {
     this.file?.close();
     // In a cluster the others take the endpoints a batch at a time while the services still answer.
     await this.#directory.drain().catch(() => {});
-    // Cut short whatever runs (attempts, handshakes), let a change under way finish without
-    // committing, then close again what that change had begun before it saw the stop.
-    const closing = Promise.all([this.manager.cleanup(), this.tools.dispose?.()]);
-    await this.#applier.close();
-    await closing;
-    await Promise.all([this.manager.cleanup(), this.tools.dispose?.()]);
+    // No change commits once the applier closes, so one dispose of the tool source (its contract)
+    // still stops what a change under way started; the links that change had begun close again.
+    const applying = this.#applier.close();
+    const disposing = settleLogged(this.logger, "the tool source's dispose", () => this.tools.dispose?.());
+    await Promise.all([applying, this.manager.cleanup(), disposing]);
+    await this.manager.cleanup();
     // The links are closed: now the leases go, and the other instances take the endpoints at once.
-    await this.#directory.stop();
-    this.factory.dispose?.();
-    this.health.dispose?.();
+    await settleLogged(this.logger, "stopping the endpoint directory", () => this.#directory.stop());
+    await settleLogged(this.logger, "the connection factory's dispose", () => this.factory.dispose?.());
+    await settleLogged(this.logger, "the health scorer's dispose", () => this.health.dispose?.());
     this.#feed.close(this.now());
   }
 
