@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { customToolsService, mcpTarget, unavailableReason } from "@xiaozhi-connect/mcp-services";
 import {
@@ -62,6 +62,10 @@ export function checkConfig(file: string | undefined, env: NodeJS.ProcessEnv, m:
     // Read as written: validation drops a misspelt `connection` field before anyone sees it.
     for (const field of unknownFields(parseText(text, formatOf(path))))
       warnings.push(m.manage.unknownField(field));
+    // Endpoint URLs carry their agents' tokens, and clients their own: other users should not read them.
+    const mode = statSync(path).mode & 0o777;
+    if (process.platform !== "win32" && (mode & 0o044) !== 0)
+      warnings.push(m.manage.readableByOthers(mode, path));
     return {
       ok: true,
       path,

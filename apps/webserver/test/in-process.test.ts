@@ -1,4 +1,12 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -166,6 +174,12 @@ describe("the command, in process", () => {
     expect((await capture(["config", "check", join(dir, "client.json")], env, dir)).out).toMatch(
       /tts is xiaozhi-client's own setting \(speech, models, its call log\): it is not used here\n.*conection is not a field xiaozhi-connect reads: it is ignored \(did you mean connection\?\)/,
     );
+    // Readable by other users, a file of tokens is named as such; the starter is written 0600.
+    chmodSync(join(dir, "client.json"), 0o644);
+    expect((await capture(["config", "check", join(dir, "client.json")], env, dir)).out).toContain(
+      `other users of this machine can read the file (mode 644), and it holds tokens: chmod 600 ${join(dir, "client.json")}`,
+    );
+    expect((await capture(["config", "check"], env, dir)).out).not.toContain("other users");
     writeFileSync(join(dir, "broken.json"), "{ nope");
     const broken = await capture(["config", "check", join(dir, "broken.json")], env, dir);
     expect(broken).toMatchObject({ code: 1 });
