@@ -149,13 +149,13 @@ describe("/mcp for MCP clients", () => {
     });
     expect(preflight.status).toBe(405);
     expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
-    // A simple cross-origin POST (no preflight) carries no token: refused, and nothing lets the page read it.
+    // A simple cross-origin POST (no preflight) is refused for its origin, and nothing lets the page read it.
     const simple = await fetch(`${s.base}/mcp`, {
       method: "POST",
       headers: { Origin: "http://evil.example", "content-type": "text/plain" },
       body: "{}",
     });
-    expect(simple.status).toBe(401);
+    expect(simple.status).toBe(403);
     expect(simple.headers.get("access-control-allow-origin")).toBeNull();
   }, 30_000);
 

@@ -2,6 +2,7 @@ import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { type Logger, silentLogger } from "@xiaozhi-connect/core";
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { GuessLimiter, tooManyAttempts, WrongTokenLog } from "./guess-limiter.js";
 
 /** How the WebServer's HTTP side is protected. */
 export interface HttpAuthOptions {
@@ -33,19 +34,10 @@ interface Session {
   readonly expiresAt: number;
 }
 
-interface Failures {
-  count: number;
-  blockedUntil: number;
-}
-
 export const sessionCookie = "xz_session";
 const defaultTtlMs = 7 * 24 * 3600_000;
-/** Sessions and limited addresses kept at most: a flood of logins cannot grow memory without end. */
+/** Sessions kept at most: a flood of logins cannot grow memory without end. */
 const maxSessions = 1000;
-const maxAddresses = 10_000;
-/** Wrong secrets an address may send before each further one locks it out for longer. */
-const freeFailures = 5;
-const maxLockMs = 15 * 60_000;
 
 /** A secret as compared: its SHA-256, so every comparison is of equal lengths and constant time. */
 export const digest = (value: string): Buffer => createHash("sha256").update(value).digest();
@@ -57,7 +49,9 @@ const same = (given: string, expected: Buffer | undefined) =>
  * an HttpOnly, SameSite=Strict cookie (Secure over TLS or behind a proxy that says so), kept in
  * memory with an expiry: a restart signs everyone out. Failed logins are counted per address: after
  * a few, each further one locks the address out for twice as long, up to 15 minutes, and the lock
- * is logged. No timer runs: expired entries go when they are next looked at, or to make room.
+ * is logged. A wrong bearer token is only refused (401) and logged sparingly (`WrongTokenLog`):
+ * tokens are too long to guess, so locking would only hurt honest clients. No timer runs: expired
+ * entries go when they are next looked at, or to make room.
  */
 export class HttpAuth {
   readonly #token: Buffer | undefined;
@@ -65,7 +59,8 @@ export class HttpAuth {
   readonly #sessions = new Map<string, Session>();
   /** What to call when a session ends, by session: the event streams it opened. */
   readonly #onSignOut = new Map<string, Set<() => void>>();
-  readonly #failures = new Map<string, Failures>();
+  readonly #guesses: GuessLimiter;
+  readonly #wrongTokens: WrongTokenLog;
   readonly #ttl: number;
   readonly #logger: Logger;
   readonly #now: () => number;
@@ -76,6 +71,12 @@ export class HttpAuth {
     this.#ttl = options.sessionTtlMs ?? defaultTtlMs;
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
+    this.#guesses = new GuessLimiter(this.#now);
+    this.#wrongTokens = new WrongTokenLog({
+      logger: this.#logger,
+      message: "API request refused",
+      now: this.#now,
+    });
   }
 
   /** Whether anything can sign in: a token or a password is set. */
@@ -90,7 +91,7 @@ export class HttpAuth {
 
   /** Who the request is, from its bearer token or its session cookie; undefined when nobody. */
   caller(c: Context): Caller | undefined {
-    const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1]?.trim();
+    const bearer = bearerToken(c.req.header("authorization"));
     if (bearer) {
       if (same(bearer, this.#token)) return { via: "token" };
       if (same(bearer, this.#metricsToken)) return { via: "metrics" };
@@ -119,7 +120,7 @@ export class HttpAuth {
   guard(): MiddlewareHandler {
     return async (c, next) => {
       const path = c.req.path;
-      if (open.has(path) || path === "/mcp") return next();
+      if (open.has(path) || path === "/mcp" || path === "/mcp/") return next();
       const method = c.req.method;
       const change = method !== "GET" && method !== "HEAD";
       const origin = c.req.header("origin");
@@ -133,7 +134,12 @@ export class HttpAuth {
       if (!needed) return next();
       const caller = this.caller(c);
       if (caller?.via === "metrics" && path !== "/metrics") return this.#refuse(c);
-      if (!caller) return this.#refuse(c);
+      if (!caller) {
+        if (bearerToken(c.req.header("authorization")) !== undefined) {
+          this.#wrongTokens.refused(addressOf(c), { path });
+        }
+        return this.#refuse(c);
+      }
       if (caller.via === "session" && change && !origin && c.req.header("sec-fetch-site") !== "same-origin") {
         return fail(c, 403, "FORBIDDEN_ORIGIN", "a change must come from this server's own page");
       }
@@ -178,8 +184,8 @@ export class HttpAuth {
     app.post("/api/login", async (c) => {
       const address = addressOf(c);
       const now = this.#now();
-      const record = this.#failures.get(address);
-      if (record && record.blockedUntil > now) return this.#limited(c, record, now);
+      const wait = this.#guesses.retryAfter(address);
+      if (wait > 0) return tooManyAttempts(c, wait);
       // Only this server's own page signs in: a form on another site (which may post text/plain
       // without asking) can neither guess nor lock its owner out. Neither counts as a guess.
       const origin = c.req.header("origin");
@@ -196,21 +202,17 @@ export class HttpAuth {
       }
       const secret = body.secret;
       if (!secret || !(await this.#matches(secret))) {
-        const failures = this.#fail(address, now);
-        if (failures.blockedUntil > now) {
+        const guess = this.#guesses.fail(address);
+        if (guess.retryAfterS > 0) {
           this.#logger.warn(
-            {
-              address,
-              failures: failures.count,
-              retryAfterS: Math.ceil((failures.blockedUntil - now) / 1000),
-            },
+            { address, failures: guess.count, retryAfterS: guess.retryAfterS },
             "login attempts limited: too many wrong secrets from this address",
           );
-          return this.#limited(c, failures, now);
+          return tooManyAttempts(c, guess.retryAfterS);
         }
         return fail(c, 401, "LOGIN_FAILED", "wrong password or token");
       }
-      this.#failures.delete(address);
+      this.#guesses.forget(address);
       const id = randomBytes(32).toString("base64url");
       this.#remember(digest(id).toString("base64url"), { expiresAt: now + this.#ttl });
       setCookie(c, sessionCookie, id, {
@@ -257,25 +259,6 @@ export class HttpAuth {
     // The password is checked whatever the token said, so both take the same time.
     const byPassword = hash ? await verifyPassword(secret, hash) : false;
     return byToken || byPassword;
-  }
-
-  #fail(address: string, now: number): Failures {
-    const record = this.#failures.get(address) ?? { count: 0, blockedUntil: 0 };
-    record.count++;
-    if (record.count > freeFailures) {
-      record.blockedUntil = now + Math.min(1000 * 2 ** (record.count - freeFailures - 1), maxLockMs);
-    }
-    this.#failures.delete(address);
-    this.#failures.set(address, record);
-    if (this.#failures.size > maxAddresses) {
-      this.#failures.delete(this.#failures.keys().next().value as string);
-    }
-    return record;
-  }
-
-  #limited(c: Context, record: Failures, now: number): Response {
-    c.header("Retry-After", String(Math.ceil((record.blockedUntil - now) / 1000)));
-    return fail(c, 429, "TOO_MANY_ATTEMPTS", "too many wrong attempts; wait and try again");
   }
 
   #remember(key: string, session: Session): void {
@@ -353,7 +336,13 @@ export function remoteAddress(c: Context): string | undefined {
 
 const addressOf = (c: Context): string => remoteAddress(c) ?? "unknown";
 
-function sameOrigin(origin: string, host: string | undefined): boolean {
+/** The token of an `Authorization: Bearer <token>` header; undefined without one. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return /^Bearer\s+(.+)$/i.exec(header ?? "")?.[1]?.trim() || undefined;
+}
+
+/** Whether `origin` is this server's own, as the request's `Host` names it (checked by the host guard). */
+export function sameOrigin(origin: string, host: string | undefined): boolean {
   try {
     return host !== undefined && new URL(origin).host === host;
   } catch {
@@ -361,6 +350,12 @@ function sameOrigin(origin: string, host: string | undefined): boolean {
   }
 }
 
-function fail(c: Context, status: 400 | 401 | 403 | 415 | 429, code: string, message: string): Response {
+/** An error answered in the API's shape, `{error:{code,message}}`. */
+export function fail(
+  c: Context,
+  status: 400 | 401 | 403 | 404 | 415 | 429,
+  code: string,
+  message: string,
+): Response {
   return c.json({ error: { code, message } }, status);
 }

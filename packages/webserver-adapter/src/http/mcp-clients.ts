@@ -1,29 +1,20 @@
-import { randomUUID, timingSafeEqual } from "node:crypto";
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import {
-  CallToolRequestSchema,
-  type CallToolResult,
-  ListToolsRequestSchema,
-  type Tool,
-} from "@modelcontextprotocol/sdk/types.js";
-import { describeError, type Logger, redact, type ToolProgress } from "@xiaozhi-connect/core";
-import { toolSubset } from "@xiaozhi-connect/mcp-services";
-import { wireTool } from "@xiaozhi-connect/transport-ws";
+import { timingSafeEqual } from "node:crypto";
+import type { Logger } from "@xiaozhi-connect/core";
 import type { Context } from "hono";
 import type { XiaozhiConnectionAdapter } from "../adapter/xiaozhi-connection-adapter.js";
 import type { McpClientConfig } from "../config/clients.js";
-import { digest, remoteAddress } from "./auth.js";
+import { bearerToken, digest, fail, remoteAddress, sameOrigin } from "./auth.js";
+import { WrongTokenLog } from "./guess-limiter.js";
+import { McpSession } from "./mcp-session.js";
 
-/** The largest request body `/mcp` reads, in bytes: far above any real MCP request. */
-export const mcpMaxBodyBytes = 1024 * 1024;
+export { mcpMaxBodyBytes } from "./mcp-session.js";
 
-interface Session {
-  readonly client: string;
-  readonly transport: WebStandardStreamableHTTPServerTransport;
-  readonly server: Server;
-  close(): Promise<void>;
-}
+/**
+ * Sessions one client may hold at once. An editor opens one per window, and a client that restarts
+ * without `DELETE`, or whose stream hangs on a connection that died unseen, leaves its old ones
+ * behind: 32 is far above the first and bounds the second.
+ */
+export const mcpSessionsPerClient = 32;
 
 /**
  * The WebServer's own MCP server for MCP clients (Cursor, Claude Desktop, Cherry Studio…) over
@@ -32,18 +23,37 @@ interface Session {
  * its own `services` / `tools` like an endpoint; its calls are recorded beside the agents'.
  *
  * Every request needs a configured client's bearer token, compared in constant time, on loopback
- * too: a web page must not reach local tools. Without configured clients the route answers 404.
- * Clients and their tokens are read at each request, so a config change applies to the next one;
- * a session whose client was removed or changed is closed.
+ * too: a web page must not reach local tools, and one from another origin (`Origin` not this
+ * server's) gets 403. A wrong token gets 401, always: tokens are too long to guess, and a lock
+ * would shut out a client retrying a stale one, or everyone behind one proxy; they are logged
+ * sparingly (`WrongTokenLog`). Without configured clients the route answers 404. Clients and their
+ * tokens are read at each request, so a config change applies to the next one; a session whose
+ * client was removed or changed (token, `services`, `tools`) is closed. A session unused for 30
+ * minutes is closed, and a client holds at most 32: a new one closes its least recently used
+ * session with no call running (an open stream alone does not keep it), or gets 429 when every
+ * one has a call running.
  */
 export class McpClientRoute {
-  readonly #sessions = new Map<string, Session>();
+  /** Open sessions by id, least recently used first. */
+  readonly #sessions = new Map<string, McpSession>();
+  readonly #wrongTokens: WrongTokenLog;
   #closed = false;
 
+  /** `now` is the clock the wrong-token log reads, ms; default `Date.now`. */
   constructor(
     private readonly adapter: XiaozhiConnectionAdapter,
-    private readonly options: { readonly version: string; readonly logger: Logger },
-  ) {}
+    private readonly options: {
+      readonly version: string;
+      readonly logger: Logger;
+      readonly now?: () => number;
+    },
+  ) {
+    this.#wrongTokens = new WrongTokenLog({
+      logger: options.logger,
+      message: "MCP client refused",
+      now: options.now ?? Date.now,
+    });
+  }
 
   /** Sessions open now; for leak checks. */
   get sessions(): number {
@@ -56,18 +66,14 @@ export class McpClientRoute {
     if (clients.length === 0 || this.#closed) {
       return c.json({ error: { code: "NOT_FOUND", message: "no MCP clients are configured" } }, 404);
     }
-    const client = clientFor(clients, c.req.header("authorization"));
-    if (!client) {
-      this.options.logger.warn(
-        { address: remoteAddress(c), path: "/mcp" },
-        "MCP client refused: missing or unknown bearer token",
-      );
-      c.header("WWW-Authenticate", 'Bearer realm="xiaozhi-connect", error="invalid_token"');
-      return c.json(
-        { error: { code: "UNAUTHORIZED", message: "a configured client's bearer token is required" } },
-        401,
-      );
+    // The MCP spec asks servers to check Origin: a page elsewhere must not drive local tools.
+    const origin = c.req.header("origin");
+    if (origin && !sameOrigin(origin, c.req.header("host"))) {
+      return fail(c, 403, "FORBIDDEN_ORIGIN", "cross-origin requests are not allowed");
     }
+    const given = bearerToken(c.req.header("authorization"));
+    const client = given === undefined ? undefined : clientFor(clients, given);
+    if (!client) return this.#refuse(c, given !== undefined);
     const id = c.req.header("mcp-session-id");
     if (id !== undefined) {
       const session = this.#sessions.get(id);
@@ -78,96 +84,94 @@ export class McpClientRoute {
           404,
         );
       }
-      return closingIfRefused(await session.transport.handleRequest(c.req.raw));
+      // Used now: to the back of the order the cap closes sessions in.
+      this.#sessions.delete(id);
+      this.#sessions.set(id, session);
+      return closingIfRefused(await session.handle(c.req.raw));
+    }
+    // Only an `initialize` opens a session, and the SDK says which requests are; a client whose
+    // sessions all have calls running is refused before one is opened.
+    if (c.req.method === "POST" && this.#full(client.name) && !this.#spare(client.name)) {
+      return fail(
+        c,
+        429,
+        "TOO_MANY_SESSIONS",
+        `client ${client.name} has ${mcpSessionsPerClient} sessions with calls running; end one (DELETE /mcp) and try again`,
+      );
     }
     const session = this.#open(client);
-    const response = await session.transport.handleRequest(c.req.raw);
+    const response = await session.handle(c.req.raw);
     // Not an initialize the SDK accepted: no session was made, nothing stays behind.
-    if (session.transport.sessionId === undefined) await session.close();
+    if (session.id === undefined) await session.close();
     return closingIfRefused(response);
   }
 
-  /** Closes every session (their streams end). */
+  /** Closes every session (their streams end and their timers stop). */
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.allSettled([...this.#sessions.values()].map((session) => session.close()));
   }
 
-  /** Closes the sessions of clients no longer configured as they were. */
+  /**
+   * Closes the sessions of clients no longer configured as they were: removed, or with another
+   * token, `services` or `tools` (a session keeps the tool filter it began with).
+   */
   async prune(): Promise<void> {
     const clients = new Map((this.adapter.config.clients ?? []).map((client) => [client.name, client]));
     await Promise.allSettled(
       [...this.#sessions.values()]
-        .filter((session) => !clients.has(session.client))
+        .filter((session) => !sameClient(session.config, clients.get(session.client)))
         .map((session) => session.close()),
     );
   }
 
-  #open(client: McpClientConfig): Session {
-    const adapter = this.adapter;
-    const tools = toolSubset(adapter.manager.tools, client);
-    const server = new Server(
-      { name: "xiaozhi-connect", version: this.options.version },
-      { capabilities: { tools: { listChanged: true } } },
+  /** 401 for a missing or wrong token, never 429; wrong ones are logged sparingly. */
+  #refuse(c: Context, wrong: boolean): Response {
+    const address = remoteAddress(c) ?? "unknown";
+    if (wrong) this.#wrongTokens.refused(address, { path: "/mcp" });
+    else this.options.logger.debug({ address, path: "/mcp" }, "MCP client refused: no token");
+    c.header("WWW-Authenticate", 'Bearer realm="xiaozhi-connect", error="invalid_token"');
+    return c.json(
+      { error: { code: "UNAUTHORIZED", message: "a configured client's bearer token is required" } },
+      401,
     );
-    server.setRequestHandler(ListToolsRequestSchema, async () => {
-      // A client connecting while services start gets them, as agents do, within the same wait.
-      await tools.ready?.();
-      return { tools: (await tools.listTools()).map(wireTool) as Tool[] };
-    });
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-      const started = performance.now();
-      const { name, arguments: args, _meta: meta } = request.params;
-      const progressToken = meta?.progressToken;
-      let result: CallToolResult;
-      try {
-        result = (await tools.callTool(name, args, {
-          signal: extra.signal,
-          caller: { endpointId: `client:${client.name}`, name: client.name },
-          ...(progressToken === undefined
-            ? {}
-            : {
-                onProgress: (progress: ToolProgress) =>
-                  void extra
-                    .sendNotification({
-                      method: "notifications/progress",
-                      params: { ...progress, progressToken },
-                    })
-                    .catch(() => {}),
-              }),
-        })) as CallToolResult;
-      } catch (error) {
-        result = { content: [{ type: "text", text: redact(describeError(error)) }], isError: true };
-      }
-      adapter.recordClientCall(client.name, name, performance.now() - started, result.isError !== true);
-      return result;
-    });
-    const offTools = tools.onToolsChanged(() => void server.sendToolListChanged().catch(() => {}));
-    let closing: Promise<void> | undefined;
-    const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      maxRequestBodySize: mcpMaxBodyBytes,
-      onsessioninitialized: (id) => {
+  }
+
+  #open(client: McpClientConfig): McpSession {
+    return new McpSession({
+      adapter: this.adapter,
+      client,
+      version: this.options.version,
+      onInitialized: (session) => {
+        const id = session.id as string;
+        // Closed meanwhile: nothing may outlive the route.
+        if (this.#closed) return void session.close();
+        // Room was checked before; should sessions have filled up since, one goes now.
+        if (this.#full(client.name)) void this.#spare(client.name)?.close();
         this.#sessions.set(id, session);
       },
-      onsessionclosed: () => void session.close(),
-    });
-    const session: Session = {
-      client: client.name,
-      transport,
-      server,
-      close: () => {
-        closing ??= (async () => {
-          offTools();
-          const id = transport.sessionId;
-          if (id !== undefined && this.#sessions.get(id) === session) this.#sessions.delete(id);
-          await server.close();
-        })();
-        return closing;
+      onClosed: (session, reason) => {
+        const id = session.id;
+        if (id !== undefined && this.#sessions.get(id) === session) this.#sessions.delete(id);
+        if (reason === "idle") {
+          this.options.logger.debug({ client: session.client }, "MCP client session closed after idling");
+        }
       },
-    };
-    void server.connect(transport);
-    return session;
+    });
+  }
+
+  #full(client: string): boolean {
+    let count = 0;
+    for (const session of this.#sessions.values()) if (session.client === client) count++;
+    return count >= mcpSessionsPerClient;
+  }
+
+  /** The client's least recently used session with no call running, if any: the one to close. */
+  #spare(client: string): McpSession | undefined {
+    for (const session of this.#sessions.values()) {
+      if (session.client === client && !session.working) return session;
+    }
+    return undefined;
   }
 }
 
@@ -182,13 +186,20 @@ function closingIfRefused(response: Response): Response {
   return new Response(response.body, { status: response.status, headers });
 }
 
+/** Whether a session begun as `was` still serves the client as configured now. */
+function sameClient(was: McpClientConfig, now: McpClientConfig | undefined): boolean {
+  const same = (a: readonly string[] | undefined, b: readonly string[] | undefined) =>
+    a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]));
+  return (
+    now !== undefined &&
+    was.token === now.token &&
+    same(was.services, now.services) &&
+    same(was.tools, now.tools)
+  );
+}
+
 /** The client whose token the request carries; every configured token is compared, in constant time. */
-function clientFor(
-  clients: readonly McpClientConfig[],
-  header: string | undefined,
-): McpClientConfig | undefined {
-  const given = /^Bearer\s+(.+)$/i.exec(header ?? "")?.[1]?.trim();
-  if (!given) return undefined;
+function clientFor(clients: readonly McpClientConfig[], given: string): McpClientConfig | undefined {
   const hash = digest(given);
   let found: McpClientConfig | undefined;
   for (const client of clients) {

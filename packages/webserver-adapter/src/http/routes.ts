@@ -34,6 +34,8 @@ export interface XiaozhiRoutesOptions {
   readonly auth?: HttpAuth;
   /** Who changed what (`GET /api/audit`); give one with a sink to keep the trail in a file. */
   readonly audit?: AuditTrail;
+  /** The clock, ms, for what the routes count over time (wrong-token log lines). Default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /** The default request body limit: far above any real request, far below a memory problem. */
@@ -86,7 +88,11 @@ export function createXiaozhiRoutes(
   const streams = new Set<() => void>();
   const auth =
     options.auth ??
-    new HttpAuth({ ...(options.authToken ? { token: options.authToken } : {}), logger: options.logger });
+    new HttpAuth({
+      ...(options.authToken ? { token: options.authToken } : {}),
+      ...(options.now ? { now: options.now } : {}),
+      logger: options.logger,
+    });
 
   app.onError((error, c) => {
     if (XiaozhiError.isInstance(error)) {
@@ -124,8 +130,13 @@ export function createXiaozhiRoutes(
   app.get("/healthz", (c) => c.json({ ok: true }));
 
   // MCP clients (editors, desktop assistants): their own tokens, checked by the route itself.
-  const mcp = new McpClientRoute(adapter, { version, logger: options.logger ?? silentLogger });
-  app.on(["GET", "POST", "DELETE"], "/mcp", (c) => mcp.handle(c));
+  const mcp = new McpClientRoute(adapter, {
+    version,
+    logger: options.logger ?? silentLogger,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  // Some clients are given the URL with a trailing slash; it is the same server.
+  app.on(["GET", "POST", "DELETE"], ["/mcp", "/mcp/"], (c) => mcp.handle(c));
   const offClients = adapter.on("config", () => void mcp.prune());
 
   app.get("/api/clients", (c) => c.json({ clients: adapter.clients() }));
