@@ -110,6 +110,18 @@ describe("ToolsPublisher", () => {
     expect(next.republished).toEqual(["remembered"]);
   });
 
+  it("does nothing when the same tools come in another order, as after a service restarted", async () => {
+    const { publisher, link } = start();
+    link.list = [tool("a"), tool("b")];
+    link.agentLists();
+    link.list = [tool("b"), tool("a")];
+    publisher.changed(link);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(link.notified).toBe(0);
+    expect(link.republished).toEqual([]);
+    expect(toolListFingerprint([tool("b"), tool("a")])).toBe(toolListFingerprint([tool("a"), tool("b")]));
+  });
+
   it("does nothing for a change the agent's list already has, or one reverted in time", async () => {
     const { publisher, link } = start();
     publisher.changed(link);

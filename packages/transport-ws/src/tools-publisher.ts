@@ -266,16 +266,15 @@ const fingerprints = new WeakMap<readonly ToolDescriptor[], string>();
 
 /**
  * A short digest of a tool list as an agent receives it (MCP `Tool` fields only), cached per list
- * array, so a thousand links holding one list cost one digest.
+ * array, so a thousand links holding one list cost one digest. The order does not count: a service
+ * that restarted lists its tools after the others', and an agent holding the same tools in another
+ * order has nothing new to learn (a republish would reconnect it, cutting its running calls).
  */
 export function toolListFingerprint(list: readonly ToolDescriptor[]): string {
   let digest = fingerprints.get(list);
   if (digest === undefined) {
-    digest = intern(
-      createHash("sha1")
-        .update(JSON.stringify(list.map(wireTool)))
-        .digest("base64url"),
-    );
+    const tools = list.map(wireTool).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    digest = intern(createHash("sha1").update(JSON.stringify(tools)).digest("base64url"));
     fingerprints.set(list, digest);
   }
   return digest;
