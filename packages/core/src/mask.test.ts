@@ -63,6 +63,53 @@ describe("redact", () => {
   });
 });
 
+describe("redact, beside maskEndpoint", () => {
+  it("masks a URL's password and drops its fragment, as maskEndpoint does", () => {
+    const text = "dial failed: wss://user:PASSWORD@relay.test/mcp/?token=abc#SECRETFRAG (again later)";
+    const once = redact(text);
+    expect(once).not.toContain("PASSWORD");
+    expect(once).not.toContain("SECRETFRAG");
+    expect(once).toContain("wss://user:<masked>@relay.test/mcp/?token=<masked:");
+    expect(once).toContain(" (again later)");
+    expect(redact(once)).toBe(once);
+    // A password with an `@` in it runs to the last one, as URL parsing reads it.
+    expect(redact("ws://me:p@ss@host.test/x")).toBe("ws://me:<masked>@host.test/x");
+    // A port is no password.
+    expect(redact("ws://host.test:8004/mcp")).toBe("ws://host.test:8004/mcp");
+  });
+
+  it("finds the password after a username with an `@` in it, as URL parsing does", () => {
+    const text = "ws://me@corp:pass@host.test/x";
+    expect(maskEndpoint(text)).toBe("ws://me%40corp:<masked>@host.test/x");
+    expect(redact(text)).toBe("ws://me@corp:<masked>@host.test/x");
+    expect(redact("ws://a:b@c:d@host.test:1/x?y@z")).toBe("ws://a:<masked>@host.test:1/x?y@z");
+    expect(redact("ws://host.test:8004/a@b")).toBe("ws://host.test:8004/a@b");
+    expect(redact("ws://me:1234@host.test/x")).toBe("ws://me:<masked>@host.test/x");
+    // No username: the password is masked all the same, where maskEndpoint leaves out the `:…@`.
+    expect(redact("ws://:pw@host.test/x")).toBe("ws://:<masked>@host.test/x");
+    expect(redact(redact(text))).toBe(redact(text));
+  });
+
+  it("ends a fragment before the punctuation of the text around the URL", () => {
+    expect(redact("(see http://x.test/a#b)")).toBe("(see http://x.test/a)");
+    expect(redact("wss://h.test/mcp#frag, next")).toBe("wss://h.test/mcp, next");
+    expect(redact("[ws://h.test/a#b] {ws://h.test/a#c}; x")).toBe("[ws://h.test/a] {ws://h.test/a}; x");
+    expect(redact('"ws://h.test/a#b"')).toBe('"ws://h.test/a"');
+  });
+
+  it("takes no port followed by a list for a password", () => {
+    expect(redact("ws://host.test:8004,backup@example.com")).toBe("ws://host.test:8004,backup@example.com");
+  });
+
+  it("gives an escaped token the fingerprint maskEndpoint gives it", () => {
+    const relay = "ws://127.0.0.1:8004/mcp_endpoint/mcp/?token=Ab%2Bcd%3D%3D";
+    const masked = maskEndpoint(relay);
+    expect(redact(`connect to ${relay} failed`)).toBe(`connect to ${masked} failed`);
+    expect(redact(relay.replace("%2B", "%2b"))).toBe(masked);
+    expect(redact(url)).toBe(maskEndpoint(url));
+  });
+});
+
 describe("normalizeEndpointUrl and endpointId", () => {
   it("gives one identity to every spelling of one endpoint", () => {
     const spellings = [

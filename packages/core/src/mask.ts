@@ -113,18 +113,41 @@ export function maskEndpoint(url: string): string {
 
 const secretParam =
   /(\b[\w.-]*(?:token|key|secret|auth|password|passwd|signature|sig)[\w.-]*=)([^&\s"'<>#]+)/gi;
+/**
+ * `scheme://user:password@`, as URL parsing reads it: the username ends at the first `:` (it may
+ * hold an `@`), the password runs to the last `@` before the host.
+ */
+const userinfoPassword = /(\b[a-z][a-z\d+.-]*:\/\/[^\s/?#:"'<>]*):([^\s/?#"'<>]+)@/gi;
+/** `host:8004,backup@…` in a list of addresses: a port, not a password. */
+const portInList = /^\d+,/;
+/**
+ * A URL's `#fragment`, which `maskEndpoint` drops: a client-side token may travel there. It ends
+ * at the punctuation that closes or separates the URL in text (`(see …#a)`, `…#a, then`).
+ */
+const fragment = /(\b[a-z][a-z\d+.-]*:\/\/[^\s#"']*)#[^\s"'<>()[\]{},;]*/gi;
 const jwt = /\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
 const bearer = /\b(Bearer\s+)[\w.~+/=-]+/gi;
 
 /**
  * Removes secrets from free text (error messages, log lines): secret-looking query values, JWTs and
- * bearer credentials are replaced by a masked fingerprint. Idempotent.
+ * bearer credentials are replaced by a masked fingerprint, and in a URL the password becomes
+ * `<masked>` and the fragment is dropped. A query value's fingerprint is the one `maskEndpoint`
+ * gives it, escaped or not. Idempotent.
  */
 export function redact(text: string): string {
   return text
+    .replace(fragment, "$1")
+    .replace(userinfoPassword, (whole, user: string, password: string) =>
+      portInList.test(password) ? whole : `${user}:<masked>@`,
+    )
     .replace(secretParam, (_, prefix: string, value: string) =>
-      value.startsWith("<masked") ? `${prefix}${value}` : `${prefix}<masked:${fingerprint(value)}>`,
+      value.startsWith("<masked") ? `${prefix}${value}` : `${prefix}<masked:${fingerprint(decoded(value))}>`,
     )
     .replace(jwt, (token) => `<masked:${fingerprint(token)}>`)
     .replace(bearer, (_, prefix: string) => `${prefix}<masked>`);
+}
+
+/** A query value as `URLSearchParams` reads it (`+` a space, escapes decoded), as `maskEndpoint` sees it. */
+function decoded(value: string): string {
+  return new URLSearchParams(`v=${value}`).get("v") ?? value;
 }
