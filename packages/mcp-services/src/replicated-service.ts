@@ -19,7 +19,7 @@ import {
   type ReplicaConfig,
   type ServiceConfig,
 } from "./service-config.js";
-import { callFailure, diedUnderCall, ownStrategyOf } from "./service-errors.js";
+import { callerReason, callFailure, diedUnderCall, ownStrategyOf } from "./service-errors.js";
 
 export interface ReplicatedServiceOptions extends Omit<McpServiceOptions, "onClosed"> {
   /** Restart backoff; default 1 s ×2 up to 60 s, full jitter. */
@@ -276,7 +276,7 @@ export class ReplicatedService {
   ): Promise<CallToolResult> {
     if (this.#held && !this.#upReplica()) {
       // Listed from before the drop: say so rather than "no healthy connection".
-      const why = this.lastError ? `: ${this.lastError}` : "";
+      const why = this.lastError ? `: ${callerReason(this.lastError)}` : "";
       throw new XiaozhiError("NOT_CONNECTED", `service ${this.name} is restarting${why}`);
     }
     const idempotent = this.tools.find((t) => t.name === name)?.annotations?.idempotentHint === true;

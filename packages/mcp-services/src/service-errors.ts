@@ -7,6 +7,16 @@ export function diedUnderCall(error: unknown): boolean {
 }
 
 /**
+ * A service's reason as a caller reads it: without what the service printed to stderr (a path, a
+ * secret in a connection string), which stays in the status, the log and the dashboard, on this
+ * machine. Agents are remote.
+ */
+export function callerReason(reason: string): string {
+  const at = reason.indexOf("; stderr: ");
+  return at === -1 ? reason : reason.slice(0, at);
+}
+
+/**
  * A call's failure as an agent should read it: which service, and that it went down (under the
  * call, or before it reached a replica), rather than the SDK's bare "Connection closed" or the
  * dispatcher's "no healthy connection". Any other error is the tool's own and passes as it is.
@@ -25,7 +35,9 @@ export function callFailure(
   const cause = describeError(error.cause ?? error);
   // Up, with every replica it tried failing before the call reached one (one that just died).
   const said =
-    from.state === "up" ? `has no healthy replica: ${cause}` : `is down: ${from.lastError ?? cause}`;
+    from.state === "up"
+      ? `has no healthy replica: ${callerReason(cause)}`
+      : `is down: ${callerReason(from.lastError ?? cause)}`;
   // A replica's own words may name the service already.
   const text = said.includes(`${service} `) ? said.slice(said.indexOf(`${service} `)) : `${service} ${said}`;
   return new XiaozhiError("NOT_CONNECTED", text, { cause: error });

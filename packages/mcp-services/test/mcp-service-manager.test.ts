@@ -215,7 +215,12 @@ describe("McpServiceManager with real stdio services", () => {
     // Agents that list only at connect keep their list: a crash and restart is no change to publish.
     expect(down.tools.some((name) => name.startsWith("calc__"))).toBe(true);
     expect(await down.call).toMatchObject({ code: "NOT_CONNECTED" });
-    expect(String(await down.call)).toMatch(/service calc is restarting/);
+    expect(String(await down.call)).toMatch(/service calc is restarting: .*exited with code 1/);
+    // What it printed stays here, in its status: the agent is told it is down, not what it wrote.
+    expect(String(await down.call)).not.toContain("/home/someone");
+    expect(manager.status()[0]?.lastError).toContain(
+      "stderr: calc: crashing, see /home/someone/private/calc.log",
+    );
     const restarting = manager;
     await untilStatus(restarting, () => restarting.status()[0]?.state === "up", "restarted");
     expect(await manager.callTool("calc__add", { a: 1, b: 1 }, { signal: signal() })).toMatchObject({
