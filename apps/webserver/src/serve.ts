@@ -39,9 +39,15 @@ let exitHooked = false;
 const stopSignals: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /**
- * Runs the WebServer until SIGINT/SIGTERM/SIGHUP (or, with `watchParent`, until its parent goes
- * away) and returns the exit code. Signal handlers are in place before anything starts, so a signal
- * during startup stops what has started and exits 0 too. The first signal shuts down gracefully
+ * Whether the server runs in a terminal. Without one (`start -d`, systemd) a SIGHUP is no hang-up
+ * but an operator's or a log rotator's habit of asking for a reload, and must not stop it.
+ */
+const inTerminal = () => Boolean(process.stdin.isTTY || process.stdout.isTTY || process.stderr.isTTY);
+
+/**
+ * Runs the WebServer until SIGINT/SIGTERM (SIGHUP too in a terminal; or, with `watchParent`, until
+ * its parent goes away) and returns the exit code. Signal handlers are in place before anything
+ * starts, so a signal during startup stops what has started and exits 0 too. The first signal shuts down gracefully
  * within 5 s; a second one, or the deadline, kills the service processes and exits at once.
  */
 export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Promise<number> {
@@ -214,7 +220,15 @@ function watchSignals(logger: Logger, watchParent: boolean) {
     controller.abort(new Error(`stopped: ${why}`));
     request();
   };
-  const onSignal = (signal: NodeJS.Signals) => stop(signal);
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signal === "SIGHUP" && !inTerminal()) {
+      logger.info(
+        "SIGHUP: nothing to reload: the config file applies as it is saved, and logs rotate by size",
+      );
+      return;
+    }
+    stop(signal);
+  };
   for (const signal of stopSignals) process.on(signal, onSignal);
   // The last resort: whatever way the process ends, its service processes end with it.
   if (!exitHooked) {

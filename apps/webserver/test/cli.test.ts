@@ -136,6 +136,15 @@ describe("the xiaozhi-connect CLI", () => {
     expect(await server.exited).toEqual({ code: 0, signal: null });
   });
 
+  it("keeps running on SIGHUP without a terminal, as under systemd or start -d, and stops on SIGTERM", async () => {
+    server = await runServer(["--port", "0"]);
+    server.process.kill("SIGHUP");
+    await waitForOutput(server, /SIGHUP: nothing to reload/, 10_000);
+    expect((await fetch(new URL("/healthz", server.url))).status).toBe(200);
+    server.process.kill("SIGTERM");
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+  });
+
   it("refuses an invalid config with the field and the reason, exit 1", () => {
     const config = writeConfig({
       mcpEndpoint: "wss://x/?token=abc",
