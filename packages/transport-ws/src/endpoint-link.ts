@@ -60,7 +60,10 @@ function onPong(this: WebSocket): void {
 }
 
 function onError(this: WebSocket, error: Error): void {
-  linkOf(this).owner.socketError(error);
+  const link = linkOf(this);
+  // ws closes such a link with 1009 itself, then reports an abnormal 1006: keep what happened.
+  if ((error as { code?: unknown }).code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") link.tooBig = true;
+  link.owner.socketError(error);
 }
 
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
@@ -81,6 +84,8 @@ export class Link implements ServedLink, HeartbeatTarget, PublishedLink {
   heartbeatPingAt = 0;
   closedBy: { code: number; reason: string } | undefined;
   deadReason: string | undefined;
+  /** Set when a frame came in over `maxPayload`, which ends the link. */
+  tooBig = false;
   heartbeat!: HeartbeatHandle;
   #pingWaiters: Set<PingWaiter> | undefined;
 

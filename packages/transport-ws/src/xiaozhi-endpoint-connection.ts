@@ -330,7 +330,14 @@ export class XiaozhiEndpointConnection implements Connection {
     this.#state = link.closedBy ? "stopped" : "disconnected";
     const info: CloseInfo = link.deadReason
       ? { code: 1006, reason: link.deadReason, retryable: true, at: Date.now() }
-      : { ...classifyClose(code, redact(reason)), at: Date.now() };
+      : link.tooBig
+        ? {
+            code: 1009,
+            reason: `a message over ${this.options.maxPayload} bytes came in`,
+            retryable: true,
+            at: Date.now(),
+          }
+        : { ...classifyClose(code, redact(reason)), at: Date.now() };
     // Closed by us to republish: the manager reopens it at once (a drop in between stays a drop).
     const republished = link.republishing !== undefined && !link.deadReason && !link.closedBy;
     this.#events.emit("closed", republished ? { ...info, republish: link.republishing } : info);

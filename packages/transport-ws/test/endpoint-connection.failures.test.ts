@@ -91,6 +91,26 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     expect(cloud.upgrades.get(token(3))).toBe(1);
   });
 
+  it("names a frame over maxPayload as the reason a link ended (1009), and reconnects", async () => {
+    const { manager, ready } = start([1, 2], { transport: { maxPayload: 64 * 1024 } });
+    await ready;
+    const session = await cloud.waitForSession(token(1));
+    const drops: string[] = [];
+    manager.on("disconnected", (e) => drops.push(`${e.code} ${e.reason}`));
+    session.sendRaw({
+      jsonrpc: "2.0",
+      method: "notifications/message",
+      params: { data: "x".repeat(100_000) },
+    });
+    const status = (n: number) => manager.getEndpointStatus(cloud.endpointUrl(token(n)));
+    await untilEvent(eventsOf(manager, "disconnected"), () => drops.length === 1, 5000, "the drop");
+    expect(drops).toEqual(["1009 a message over 65536 bytes came in"]);
+    expect(await session.closed).toMatchObject({ code: 1009 });
+    await untilEvent(eventsOf(manager, "stateChanged"), () => status(1)?.connected === true, 5000, "back");
+    expect(status(1)?.lastError).toBe("closed 1009 a message over 65536 bytes came in");
+    expect(status(2)?.connected).toBe(true);
+  });
+
   it("recovers every endpoint after the whole cloud restarts", async () => {
     const { manager, ready } = start([1, 2, 3, 4]);
     await ready;
