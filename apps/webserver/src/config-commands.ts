@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { customToolsService, mcpTarget, unavailableReason } from "@xiaozhi-connect/mcp-services";
 import {
@@ -63,7 +63,7 @@ export function checkConfig(file: string | undefined, env: NodeJS.ProcessEnv, m:
     for (const field of unknownFields(parseText(text, formatOf(path))))
       warnings.push(m.manage.unknownField(field));
     // Endpoint URLs carry their agents' tokens, and clients their own: other users should not read them.
-    const mode = statSync(path).mode & 0o777;
+    const mode = (statSync(path, { throwIfNoEntry: false })?.mode ?? 0) & 0o777;
     if (process.platform !== "win32" && (mode & 0o044) !== 0)
       warnings.push(m.manage.readableByOthers(mode, path));
     return {
@@ -146,5 +146,7 @@ export function initConfig(
   const path = taken?.path ?? target.path;
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify(starterConfig, null, 2)}\n`, { mode: 0o600 });
+  // The mode applies only to a new file: one replaced keeps its own, maybe readable by others.
+  chmodSync(path, 0o600);
   return path;
 }

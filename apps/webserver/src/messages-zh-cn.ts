@@ -287,7 +287,7 @@ export const zhCN: Messages = {
         ? `${path} 是 xiaozhi-client 自己的设置（语音、模型、调用日志），这里不使用`
         : `xiaozhi-connect 不读取 ${path} 这个字段，它会被忽略${meant ? `（是不是想写 ${meant}？）` : ""}`,
     readableByOthers: (mode: number, path: string) =>
-      `本机其他用户可以读取这个文件（权限 ${mode.toString(8)}），而它含有令牌：chmod 600 ${path}`,
+      `本机其他用户可以读取这个文件（权限 ${mode.toString(8).padStart(3, "0")}），而它含有令牌：chmod 600 ${path}`,
     noUsableEndpoint:
       "mcpEndpoint 中没有可用的接入点：不会建立任何连接。请填入智能体的接入点地址（xiaozhi.me 控制台 → 你的智能体 → MCP 接入点）",
     toolUnavailable: (name: string, reason: string) => `自定义工具 ${name} 不可用：${reason}`,

@@ -283,7 +283,7 @@ export const en = {
         ? `${path} is xiaozhi-client's own setting (speech, models, its call log): it is not used here`
         : `${path} is not a field xiaozhi-connect reads: it is ignored${meant ? ` (did you mean ${meant}?)` : ""}`,
     readableByOthers: (mode: number, path: string) =>
-      `other users of this machine can read the file (mode ${mode.toString(8)}), and it holds tokens: chmod 600 ${path}`,
+      `other users of this machine (its group or all) can read the file (mode ${mode.toString(8).padStart(3, "0")}), and it holds tokens: chmod 600 ${path}`,
     noUsableEndpoint:
       "no usable endpoint in mcpEndpoint: nothing would connect. Put your agents' endpoint URLs there (xiaozhi.me console → your agent → MCP endpoint)",
     toolUnavailable: (name: string, reason: string) => `custom tool ${name} is unavailable: ${reason}`,

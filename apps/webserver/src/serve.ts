@@ -39,16 +39,18 @@ let exitHooked = false;
 const stopSignals: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /**
- * Whether the server runs in a terminal. Without one (`start -d`, systemd) a SIGHUP is no hang-up
- * but an operator's or a log rotator's habit of asking for a reload, and must not stop it.
+ * Whether the server runs in a terminal, read at start (a hung-up terminal is no terminal any more).
+ * Without one (`start -d`, systemd) a SIGHUP is no hang-up but an operator's or a log rotator's
+ * habit of asking for a reload, and must not stop it.
  */
 const inTerminal = () => Boolean(process.stdin.isTTY || process.stdout.isTTY || process.stderr.isTTY);
 
 /**
  * Runs the WebServer until SIGINT/SIGTERM (SIGHUP too in a terminal; or, with `watchParent`, until
  * its parent goes away) and returns the exit code. Signal handlers are in place before anything
- * starts, so a signal during startup stops what has started and exits 0 too. The first signal shuts down gracefully
- * within 5 s; a second one, or the deadline, kills the service processes and exits at once.
+ * starts, so a signal during startup stops what has started and exits 0 too. The first signal shuts
+ * down gracefully within 5 s; a second one, or the deadline, kills the service processes and exits
+ * at once.
  */
 export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Promise<number> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -220,10 +222,11 @@ function watchSignals(logger: Logger, watchParent: boolean) {
     controller.abort(new Error(`stopped: ${why}`));
     request();
   };
+  const terminal = inTerminal();
   const onSignal = (signal: NodeJS.Signals) => {
-    if (signal === "SIGHUP" && !inTerminal()) {
-      logger.info(
-        "SIGHUP: nothing to reload: the config file applies as it is saved, and logs rotate by size",
+    if (signal === "SIGHUP" && !terminal) {
+      logger.warn(
+        "SIGHUP: nothing to reload: the config file applies as it is saved, and logs rotate by size; SIGTERM stops the server",
       );
       return;
     }

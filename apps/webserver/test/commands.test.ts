@@ -70,7 +70,7 @@ describe("the xiaozhi-connect command", () => {
     expect(checked.warnings).toEqual(
       expect.arrayContaining([
         "mcpServer is not a field xiaozhi-connect reads: it is ignored (did you mean mcpServers?)",
-        "toolCallLog is not a field xiaozhi-connect reads: it is ignored",
+        "toolCallLog is xiaozhi-client's own setting (speech, models, its call log): it is not used here",
         "connection.heartbeatIntervall is not a field xiaozhi-connect reads: it is ignored (did you mean connection.heartbeatInterval?)",
       ]),
     );

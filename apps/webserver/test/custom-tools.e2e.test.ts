@@ -264,6 +264,8 @@ describe("custom tools in the config file, no server running", () => {
           ],
         },
       }),
+      // Kept to its owner, as a file of tokens should be (else `config check` says so).
+      { mode: 0o600 },
     );
     const checked = await capture(["config", "check", "--json"], fileEnv, scratch);
     expect(checked.code, checked.err).toBe(0);

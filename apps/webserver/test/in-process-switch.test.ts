@@ -19,7 +19,9 @@ afterEach(() => {
 function scratch(config?: unknown) {
   const dir = mkdtempSync(join(tmpdir(), "xz-inproc-switch-"));
   const env = { HOME: dir, XIAOZHI_LOG_LEVEL: "silent", NO_COLOR: "1" };
-  if (config !== undefined) writeFileSync(join(dir, "xiaozhi.config.json"), JSON.stringify(config));
+  // Kept to its owner, as a file of tokens should be (else `config check` says so).
+  if (config !== undefined)
+    writeFileSync(join(dir, "xiaozhi.config.json"), JSON.stringify(config), { mode: 0o600 });
   return { dir, env, config: join(dir, "xiaozhi.config.json") };
 }
 

@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -177,7 +178,7 @@ describe("the command, in process", () => {
     // Readable by other users, a file of tokens is named as such; the starter is written 0600.
     chmodSync(join(dir, "client.json"), 0o644);
     expect((await capture(["config", "check", join(dir, "client.json")], env, dir)).out).toContain(
-      `other users of this machine can read the file (mode 644), and it holds tokens: chmod 600 ${join(dir, "client.json")}`,
+      `other users of this machine (its group or all) can read the file (mode 644), and it holds tokens: chmod 600 ${join(dir, "client.json")}`,
     );
     expect((await capture(["config", "check"], env, dir)).out).not.toContain("other users");
     writeFileSync(join(dir, "broken.json"), "{ nope");
@@ -189,12 +190,15 @@ describe("the command, in process", () => {
     // Forced over a JSON5 file, it replaces that one: a .json beside it would never be read.
     rmSync(join(dir, "xiaozhi.config.json"));
     writeFileSync(join(dir, "xiaozhi.config.json5"), "{ mcpEndpoint: 'wss://x/?token=old', }");
+    chmodSync(join(dir, "xiaozhi.config.json5"), 0o644);
     expect((await capture(["config", "init"], env, dir)).err).toMatch(
       /xiaozhi\.config\.json5 exists already/,
     );
     expect((await capture(["config", "init", "--force"], env, dir)).code).toBe(0);
     expect(existsSync(join(dir, "xiaozhi.config.json"))).toBe(false);
     expect(JSON.parse(readFileSync(join(dir, "xiaozhi.config.json5"), "utf8")).webUI).toEqual({ port: 9999 });
+    // Replaced, it is kept to its owner as a new one is: it holds tokens.
+    expect(statSync(join(dir, "xiaozhi.config.json5")).mode & 0o777).toBe(0o600);
     expect((await capture(["logs"], env, dir)).code).toBe(1);
     expect((await capture(["stop"], env, dir)).out).toMatch(/not running/);
     expect((await capture(["--port", "99999"], env, dir)).code).toBe(2);

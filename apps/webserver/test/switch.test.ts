@@ -30,7 +30,8 @@ function home() {
 function project(root: string, name: string, config: unknown): string {
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "xiaozhi.config.json"), JSON.stringify(config, null, 2));
+  // Kept to its owner, as a file of tokens should be (else `config check` says so).
+  writeFileSync(join(dir, "xiaozhi.config.json"), JSON.stringify(config, null, 2), { mode: 0o600 });
   return dir;
 }
 

@@ -55,9 +55,9 @@ interface Work {
  * its links). A change is compared with what the agent last received, so an endpoint whose own
  * view did not change hears nothing. Otherwise the agent is told with `list_changed`; in `auto`
  * mode an agent that does not re-list within `relistGrace` is remembered as one that lists only at
- * connect (and is not told again), and the link is closed to be reopened: no sooner than the endpoint's republish budget
- * allows (the latest list still goes out when it does), after the link's running calls finish (up
- * to `drainTimeout`), and only if the list is still stale then.
+ * connect (and is not told again), and the link is closed to be reopened: no sooner than the
+ * endpoint's republish budget allows (the latest list still goes out when it does), after the
+ * link's running calls finish (up to `drainTimeout`), and only if the list is still stale then.
  */
 export class ToolsPublisher {
   #link: PublishedLink | undefined;

@@ -65,6 +65,8 @@ const fieldRules = [
     (m) => r("expected", { expected: type(m[1]), received: type(m[2]) }),
   ],
   [/^Invalid input$/, () => r("invalidInput")],
+  // One allowed value: a service's `type` that does not fit the fields beside it.
+  [/^Invalid input: expected ("[^"]+")$/, (m) => r("oneOf", { options: data(m[1]) })],
   [/^Too small: expected string to have >=(\d+) characters?$/, (m) => r("minChars", { limit: m[1] })],
   [/^Too small: expected array to have >=(\d+) items?$/, (m) => r("minItems", { limit: m[1] })],
   [/^Too small: expected \w+ to be >=(\S+)$/, (m) => r("atLeast", { limit: m[1] })],

@@ -16,10 +16,10 @@ import {
 import type { XiaozhiConfig } from "../config/schema.js";
 import type { EventFeed } from "./event-feed.js";
 
-/** A change applied under the config's lock; its links connect and close after it (`settled`). */
 /** The close reason of a link this instance lets go of because another holds its endpoint now. */
 export const heldElsewhere = "held by another instance";
 
+/** A change applied under the config's lock; its links connect and close after it (`settled`). */
 export interface Settling {
   readonly settled: Promise<void>;
 }
