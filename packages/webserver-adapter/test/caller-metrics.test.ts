@@ -1,7 +1,6 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { calcFixture, finish, Stack, token } from "./harness.js";
+import { calcFixture, finish, mcpClient, Stack, token } from "./harness.js";
 
 const editorToken = "editor-token-0123456789abcdefghij";
 
@@ -26,12 +25,7 @@ describe("tool-call metrics by caller", () => {
     const agent = await s.cloud.waitForSession(token("a"));
     await agent.callTool("calc__add", { a: 1, b: 2 });
     await agent.callTool("nope__missing", {}).catch(() => {});
-    editor = new Client({ name: "test-editor", version: "1.0.0" });
-    await editor.connect(
-      new StreamableHTTPClientTransport(new URL(`${s.base}/mcp`), {
-        requestInit: { headers: { Authorization: `Bearer ${editorToken}` } },
-      }),
-    );
+    editor = await mcpClient(s.base, editorToken);
     await editor.callTool({ name: "calc__add", arguments: { a: 3, b: 4 } });
     await s.until(() => s.adapter.history.calls().length >= 3, 5000, "three calls recorded");
 

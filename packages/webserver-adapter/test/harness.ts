@@ -4,6 +4,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { endpointId } from "@xiaozhi-connect/core";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 import { container } from "tsyringe";
@@ -16,6 +18,22 @@ import {
   XiaozhiConnectionAdapter,
   type XiaozhiRoutesOptions,
 } from "../src/index.js";
+
+/** An SDK client connected to the stack's `/mcp` (or `path`) with a client's bearer token, as an editor is. */
+export async function mcpClient(
+  base: string,
+  token: string,
+  path = "/mcp",
+  name = "test-editor",
+): Promise<Client> {
+  const client = new Client({ name, version: "1.0.0" });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${base}${path}`), {
+      requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    }),
+  );
+  return client;
+}
 
 export const calcFixture = join(import.meta.dirname, "../../mcp-services/test/fixtures/calc-server.mjs");
 

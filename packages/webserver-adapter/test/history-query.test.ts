@@ -1,7 +1,6 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { calcFixture, finish, Stack, token } from "./harness.js";
+import { calcFixture, finish, mcpClient, Stack, token } from "./harness.js";
 
 const editorToken = "editor-token-0123456789abcdefghij";
 
@@ -39,12 +38,7 @@ async function start(): Promise<Stack> {
   await a.callTool("calc__add", { a: 3, b: 4 });
   await a.callTool("nope__missing", {}).catch(() => {});
   await b.callTool("calc__add", { a: 5, b: 6 });
-  editor = new Client({ name: "test-editor", version: "1.0.0" });
-  await editor.connect(
-    new StreamableHTTPClientTransport(new URL(`${s.base}/mcp`), {
-      requestInit: { headers: { Authorization: `Bearer ${editorToken}` } },
-    }),
-  );
+  editor = await mcpClient(s.base, editorToken);
   await editor.callTool({ name: "calc__add", arguments: { a: 7, b: 8 } });
   await s.until(() => s.adapter.history.calls().length >= 5, 5000, "five calls recorded");
   return s;

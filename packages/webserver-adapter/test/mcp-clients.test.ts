@@ -8,7 +8,7 @@ import {
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { calcFixture, finish, Stack } from "./harness.js";
+import { calcFixture, finish, mcpClient, Stack } from "./harness.js";
 
 const resultsFixture = join(import.meta.dirname, "../../mcp-services/test/fixtures/results-server.mjs");
 
@@ -42,11 +42,7 @@ async function start(config: Record<string, unknown> = {}): Promise<Stack> {
 }
 
 async function connect(s: Stack, token: string): Promise<Client> {
-  const client = new Client({ name: "test-editor", version: "1.0.0" });
-  const transport = new StreamableHTTPClientTransport(new URL(`${s.base}/mcp`), {
-    requestInit: { headers: { Authorization: `Bearer ${token}` } },
-  });
-  await client.connect(transport);
+  const client = await mcpClient(s.base, token);
   clients.push(client);
   return client;
 }

@@ -1,14 +1,12 @@
 import { existsSync, watch } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { silentLogger } from "@xiaozhi-connect/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { WrongTokenLog, wrongTokenWindowMs } from "../src/http/guess-limiter.js";
 import { mcpSessionsPerClient } from "../src/http/mcp-clients.js";
 import { mcpSessionIdleMs } from "../src/http/mcp-session.js";
-import { calcFixture, finish, Stack } from "./harness.js";
+import { calcFixture, finish, mcpClient, Stack } from "./harness.js";
 
 const resultsFixture = join(import.meta.dirname, "../../mcp-services/test/fixtures/results-server.mjs");
 const allToken = "all-tools-token-0123456789abcdefghij";
@@ -184,12 +182,7 @@ describe("/mcp guards", () => {
 
   it("serves /mcp/ as /mcp", async () => {
     const s = await start();
-    const client = new Client({ name: "slash", version: "1.0.0" });
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${s.base}/mcp/`), {
-        requestInit: { headers: bearer(allToken) },
-      }),
-    );
+    const client = await mcpClient(s.base, allToken, "/mcp/", "slash");
     cleanups.push(() => client.close());
     expect((await client.listTools()).tools.map((tool) => tool.name)).toContain("calc__add");
   }, 30_000);

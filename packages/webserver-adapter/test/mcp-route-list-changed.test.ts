@@ -1,8 +1,7 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { calcFixture, finish, Stack } from "./harness.js";
+import { calcFixture, finish, mcpClient, Stack } from "./harness.js";
 
 const slowToken = "slow-only-token-0123456789abcdefghij";
 const allToken = "all-tools-token-0123456789abcdefghij";
@@ -17,12 +16,7 @@ afterEach(async () => {
 
 /** A connected SDK client that counts the `list_changed` it is sent and can wait for the next. */
 async function connect(s: Stack, token: string) {
-  const client = new Client({ name: "test-editor", version: "1.0.0" });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${s.base}/mcp`), {
-      requestInit: { headers: { Authorization: `Bearer ${token}` } },
-    }),
-  );
+  const client = await mcpClient(s.base, token);
   clients.push(client);
   const told: number[] = [];
   let wake: (() => void) | undefined;
