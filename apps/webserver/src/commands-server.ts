@@ -122,12 +122,18 @@ export function serverCommands(program: Command, cli: Cli): ServerCommands {
         const o = command.opts() as StartOptions;
         const { config, lang } = globals(command);
         const { dir, path } = resolved(command);
-        // Started with `--port` or `--host`, it comes back where it was, unless told otherwise.
-        const listen = runningServer(dir)?.listen;
+        // It comes back as it was started (`--port`, `--host`, its log), unless told otherwise.
+        const was = runningServer(dir);
+        const given = (option: string) => command.getOptionValueSource(option) !== "default";
+        const log = {
+          logSize: given("logSize") ? o.logSize : (was?.log?.size ?? o.logSize),
+          logFiles: given("logFiles") ? o.logFiles : (was?.log?.files ?? o.logFiles),
+        };
+        const level = o.debug ? "debug" : (env.XIAOZHI_LOG_LEVEL ?? was?.log?.level);
         if (!(await stopServer(dir, out, m))) notRunning(path);
         await startDaemon(
-          serverArgs(path, o.port ?? listen?.port, o.host ?? listen?.host, lang, o),
-          o.debug ? { ...env, XIAOZHI_LOG_LEVEL: "debug" } : env,
+          serverArgs(path, o.port ?? was?.listen?.port, o.host ?? was?.listen?.host, lang, log),
+          level ? { ...env, XIAOZHI_LOG_LEVEL: level } : env,
           out,
           { dir, m, stopCommand: stopCommand(config) },
         );
@@ -271,7 +277,7 @@ function serverArgs(
   portValue: number | undefined,
   host: string | undefined,
   lang: Locale | undefined,
-  o: StartOptions,
+  o: Pick<StartOptions, "logSize" | "logFiles">,
 ): string[] {
   return [
     ...(config === null ? [] : ["--config", config]),

@@ -136,6 +136,7 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
             },
           }
         : {}),
+      log: { level: env.XIAOZHI_LOG_LEVEL ?? "info", ...options.logFile },
     });
     if (generated) for (const line of m.server.generatedToken(authToken as string)) say(line);
     const connected = endpoints.filter((e) => e.connected).length;

@@ -16,6 +16,8 @@ export interface ServerRecord {
   readonly token?: string;
   /** The port and address given on its command line rather than by the config: `restart` keeps them. */
   readonly listen?: { readonly port?: number; readonly host?: string };
+  /** Its log level, and its log file's rotation when it writes one: `restart` keeps them too. */
+  readonly log?: { readonly level: string; readonly size?: string; readonly files?: number };
 }
 
 /**

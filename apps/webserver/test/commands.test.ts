@@ -169,7 +169,7 @@ describe("the xiaozhi-connect command", () => {
     // Some twenty commands, each a Node process: on a busy machine that takes a while.
   }, 120_000);
 
-  it("restart brings the server back on the port it was started with", async () => {
+  it("restart brings the server back on the port and with the log it was started with", async () => {
     const { dir, env, state } = home();
     writeFileSync(join(dir, "xiaozhi.config.json"), JSON.stringify({ mcpEndpoint: [] }));
     const port = await new Promise<number>((resolve) => {
@@ -183,13 +183,33 @@ describe("the xiaozhi-connect command", () => {
       const pid = existsSync(join(state, "xiaozhi-connect.pid")) ? pidNow() : 0;
       if (pid && alive(pid)) process.kill(-pid, "SIGKILL");
     });
-    const started = await cli(["start", "-d", "--port", String(port)], env, dir);
+    const started = await cli(
+      ["start", "-d", "--port", String(port), "--log-size", "2M", "--log-files", "3", "--debug"],
+      env,
+      dir,
+    );
     expect(started.code, started.err).toBe(0);
     const first = pidNow();
     const restarted = await cli(["restart"], env, dir);
     expect(restarted.code, restarted.err).toBe(0);
     expect(restarted.out).toContain(`http://127.0.0.1:${port}/`);
     expect(pidNow()).not.toBe(first);
+    // Its log as it was started: the new process's own flags and environment say so.
+    const argv = readFileSync(`/proc/${pidNow()}/cmdline`, "utf8").split("\0");
+    expect(argv.slice(argv.indexOf("--log-size"), argv.indexOf("--log-size") + 4)).toEqual([
+      "--log-size",
+      "2M",
+      "--log-files",
+      "3",
+    ]);
+    expect(readFileSync(`/proc/${pidNow()}/environ`, "utf8").split("\0")).toContain(
+      "XIAOZHI_LOG_LEVEL=debug",
+    );
+    // Told otherwise, it follows.
+    expect((await cli(["restart", "--log-files", "4"], env, dir)).code).toBe(0);
+    const again = readFileSync(`/proc/${pidNow()}/cmdline`, "utf8").split("\0");
+    expect(again[again.indexOf("--log-files") + 1]).toBe("4");
+    expect(again[again.indexOf("--log-size") + 1]).toBe("2M");
     expect((await cli(["stop"], env, dir)).code).toBe(0);
   }, 120_000);
 
