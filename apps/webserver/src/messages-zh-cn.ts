@@ -205,9 +205,9 @@ export const zhCN: Messages = {
       '  要接入真实的智能体，请创建 xiaozhi.config.json，写入 {"mcpEndpoint": ["wss://api.xiaozhi.me/mcp/?token=…"]}',
       "  和你的 mcpServers，或用 --config 指定文件（xiaozhi-connect config init 会写一份初始配置）。",
     ],
-    generatedToken: (token: string) => [
-      "xiaozhi-connect：监听在本机以外的地址；所有页面和接口都需要用这个令牌（只显示这一次）或你的密码登录：",
-      `  ${token}`,
+    generatedToken: [
+      "xiaozhi-connect：监听在本机以外的地址；所有页面和接口都需要用令牌或你的密码登录。",
+      "  下面的控制台链接带有令牌（#token= 之后的部分，不会发到服务器）；`xiaozhi-connect token` 可再次打印它。",
     ],
     noEndpoints: (skipped: number) =>
       skipped

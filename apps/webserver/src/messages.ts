@@ -192,9 +192,9 @@ export const en = {
       '  To connect real agents, create xiaozhi.config.json with {"mcpEndpoint": ["wss://api.xiaozhi.me/mcp/?token=…"]}',
       "  and your mcpServers, or pass --config FILE (xiaozhi-connect config init writes a starter).",
     ],
-    generatedToken: (token: string) => [
-      "xiaozhi-connect: bound beyond loopback; every page and route needs a sign-in with this token (shown once) or your password:",
-      `  ${token}`,
+    generatedToken: [
+      "xiaozhi-connect: bound beyond loopback; every page and route needs a sign-in with a token or your password.",
+      "  The dashboard link below carries the token (after #token=, which never reaches the server); `xiaozhi-connect token` prints it again.",
     ],
     noEndpoints: (skipped: number) =>
       skipped

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { type NetworkInterfaceInfo, networkInterfaces } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { type Logger, XiaozhiError } from "@xiaozhi-connect/core";
 import { killServiceProcesses } from "@xiaozhi-connect/mcp-services";
@@ -120,7 +121,8 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
       (t) => t.enabled && t.unavailable === undefined,
     ).length;
     const starting = server.adapter.services().filter((s) => s.state === "starting").length;
-    const dashboardUrl = generated ? `${server.url}#token=${authToken}` : server.url;
+    const shown = reachable(server.url);
+    const dashboardUrl = generated ? `${shown}#token=${authToken}` : shown;
     writeRecord(dir, {
       pid: process.pid,
       url: server.url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:"),
@@ -138,7 +140,7 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
         : {}),
       log: { level: env.XIAOZHI_LOG_LEVEL ?? "info", ...options.logFile },
     });
-    if (generated) for (const line of m.server.generatedToken(authToken as string)) say(line);
+    if (generated) for (const line of m.server.generatedToken) say(line);
     const connected = endpoints.filter((e) => e.connected).length;
     // Nothing to connect: say why, so an empty list is not mistaken for a fault.
     const why =
@@ -291,4 +293,21 @@ function readTls(tls: { cert: string; key: string }, configPath: string): { cert
     }
   };
   return { cert: read("cert"), key: read("key") };
+}
+
+/**
+ * The dashboard's URL as another machine opens it: a server bound to every address (`0.0.0.0`,
+ * `::`) is shown at this machine's first LAN address, else at loopback; any other as it is.
+ */
+export function reachable(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.hostname !== "0.0.0.0" && parsed.hostname !== "[::]") return url;
+  const addresses = Object.values(networkInterfaces())
+    .flat()
+    .filter((a): a is NetworkInterfaceInfo => a !== undefined && !a.internal);
+  const lan =
+    addresses.find((a) => a.family === "IPv4") ??
+    addresses.find((a) => a.family === "IPv6" && !a.address.startsWith("fe80:"));
+  parsed.hostname = !lan ? "127.0.0.1" : lan.family === "IPv6" ? `[${lan.address}]` : lan.address;
+  return parsed.href;
 }

@@ -11,6 +11,7 @@ import {
   demoTools,
   gone,
   main,
+  onLoopback,
   type RunningServer,
   runServer,
   spawnServer,
@@ -172,11 +173,13 @@ describe("the xiaozhi-connect CLI", () => {
 
   it("beyond loopback, generates a bearer token, prints it once, and guards changes with it", async () => {
     server = await runServer(["--host", "0.0.0.0", "--port", "0"]);
-    const generated = /needs a sign-in with this token \(shown once\) or your password:\n {2}(\S+)/.exec(
-      server.stdout(),
-    )?.[1];
+    expect(server.stdout()).toMatch(/needs a sign-in with a token or your password/);
+    const generated = /ready: dashboard \S+#token=(\S+)/.exec(server.stdout())?.[1] ?? "";
     expect(generated).toMatch(/^[\w-]{32}$/);
-    const base = server.url.replace("0.0.0.0", "127.0.0.1");
+    expect(server.stdout().split(generated)).toHaveLength(2);
+    // Shown where another machine opens it, not at the wildcard address.
+    expect(new URL(server.url).hostname).not.toBe("0.0.0.0");
+    const base = onLoopback(server.url);
     const denied = await fetch(`${base}api/endpoints`, {
       method: "POST",
       headers: { "content-type": "application/json" },

@@ -31,6 +31,13 @@ export interface RunningServer {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** A server's printed URL on this machine's loopback: a server bound to every address is shown at a LAN address. */
+export function onLoopback(url: string, host = "127.0.0.1"): string {
+  const parsed = new URL(url);
+  parsed.hostname = host;
+  return parsed.href;
+}
+
 /** Asks a running server to stop (SIGTERM) and resolves with its exit code. */
 export async function stopServer(server: RunningServer): Promise<number | null> {
   server.process.kill("SIGTERM");
