@@ -245,13 +245,14 @@ export class EndpointSupervisor<C extends Connection> {
     this.#republishing = false;
     this.#hostSilent = nothingAnswered(error);
     const reason = redact(describeError(error));
-    const retryable = XiaozhiError.isInstance(error) ? error.retryable : true;
+    const known = XiaozhiError.isInstance(error) ? error : undefined;
+    const retryable = known?.retryable ?? true;
     this.#setError(reason);
     this.#observe({ kind: "connectFailed", at: this.context.now(), reason });
     this.#report("connectFailed", { reason, retryable });
     this.context.logger.warn({ ...this.#who, reason, retryable }, "endpoint connect failed");
     this.#setState("disconnected");
-    this.#retry(retryable, reason, XiaozhiError.isInstance(error) && error.code === "AUTH_REJECTED");
+    this.#retry(retryable, reason, known?.code === "AUTH_REJECTED", known?.retryAfterMs);
   }
 
   #onClosed(info: CloseInfo): void {
@@ -291,9 +292,10 @@ export class EndpointSupervisor<C extends Connection> {
 
   /**
    * Schedules the next attempt on the backoff, or ends as `failed` when retrying soon cannot help:
-   * after the far side `rejected` the token, tried again only every `authRetryInterval`.
+   * after the far side `rejected` the token, tried again only every `authRetryInterval`. When it
+   * `asked` for a wait (`Retry-After`), then, spread by up to a fifth, within `maxDelay`.
    */
-  #retry(retryable: boolean, reason: string, rejected = false): void {
+  #retry(retryable: boolean, reason: string, rejected = false, asked?: number): void {
     const { autoReconnect, maxReconnectAttempts, backoff, authRetryInterval } = this.context.settings();
     if (!retryable) {
       const every = rejected && autoReconnect ? authRetryInterval : 0;
@@ -305,7 +307,10 @@ export class EndpointSupervisor<C extends Connection> {
       this.#fail(`gave up after ${this.#attempts} reconnect attempts: ${reason}`);
       return;
     }
-    const delayMs = backoffDelay(this.#attempts, backoff, this.context.random);
+    const delayMs =
+      asked === undefined
+        ? backoffDelay(this.#attempts, backoff, this.context.random)
+        : Math.round(Math.min(backoff.maxDelay, asked * (1 + 0.2 * this.context.random())));
     this.#attempts++;
     const nextReconnectAt = this.#schedule(delayMs);
     this.#setState("reconnecting");

@@ -52,6 +52,11 @@ export interface XiaozhiErrorOptions extends ErrorOptions {
   retryable?: boolean;
   /** The WebSocket close code or HTTP status behind the error, when there is one. */
   status?: number;
+  /**
+   * How long the far side asked to be left alone (an HTTP `Retry-After`), in ms: a failed connect
+   * is tried again after that rather than after the backoff (up to `backoff.maxDelay`).
+   */
+  retryAfterMs?: number;
 }
 
 /**
@@ -65,6 +70,8 @@ export class XiaozhiError extends Error {
   /** Whether a later attempt may succeed without a config change. */
   readonly retryable: boolean;
   readonly status: number | undefined;
+  /** The wait the far side asked for before a retry (`Retry-After`), in ms, when it asked. */
+  readonly retryAfterMs: number | undefined;
 
   constructor(
     readonly code: ErrorCode,
@@ -74,6 +81,7 @@ export class XiaozhiError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.retryable = options.retryable ?? !permanentCodes.has(code);
     this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   static isInstance(value: unknown): value is XiaozhiError {

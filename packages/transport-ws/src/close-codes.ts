@@ -14,10 +14,25 @@ export function classifyClose(
   return { code, reason, retryable: !permanentCloseCodes.has(code) };
 }
 
-/** Classifies an HTTP status answered to the WebSocket upgrade. */
-export function classifyUpgradeStatus(status: number): XiaozhiError {
+/**
+ * Classifies an HTTP status answered to the WebSocket upgrade, with its `Retry-After` (seconds or
+ * an HTTP date) as the wait the far side asked for.
+ */
+export function classifyUpgradeStatus(status: number, retryAfter?: string, now = Date.now()): XiaozhiError {
   if (status === 401 || status === 403) {
     return new XiaozhiError("AUTH_REJECTED", `endpoint rejected the token (HTTP ${status})`, { status });
   }
-  return new XiaozhiError("CONNECT_FAILED", `endpoint answered the upgrade with HTTP ${status}`, { status });
+  const retryAfterMs = waitOf(retryAfter, now);
+  return new XiaozhiError(
+    "CONNECT_FAILED",
+    `endpoint answered the upgrade with HTTP ${status}${retryAfterMs === undefined ? "" : ` (retry after ${Math.ceil(retryAfterMs / 1000)} s)`}`,
+    { status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
+  );
+}
+
+function waitOf(value: string | undefined, now: number): number | undefined {
+  const text = value?.trim() ?? "";
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = /[a-z]/i.test(text) ? Date.parse(text) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

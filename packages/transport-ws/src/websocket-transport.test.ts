@@ -33,6 +33,16 @@ describe("close classification", () => {
       code: "CONNECT_FAILED",
       retryable: true,
       status: 502,
+      retryAfterMs: undefined,
     });
+  });
+
+  it("reads Retry-After as seconds or as a date, and ignores what is neither", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(classifyUpgradeStatus(503, "7", now).retryAfterMs).toBe(7000);
+    expect(classifyUpgradeStatus(429, "Thu, 01 Jan 2026 00:00:30 GMT", now).retryAfterMs).toBe(30_000);
+    expect(classifyUpgradeStatus(503, "Wed, 31 Dec 2025 00:00:00 GMT", now).retryAfterMs).toBe(0);
+    expect(classifyUpgradeStatus(503, "soon", now).retryAfterMs).toBeUndefined();
+    expect(classifyUpgradeStatus(503, "-5", now).retryAfterMs).toBeUndefined();
   });
 });

@@ -197,7 +197,8 @@ export class XiaozhiEndpointConnection implements Connection {
         const status = response.statusCode ?? 0;
         response.resume();
         request.destroy();
-        fail(classifyUpgradeStatus(status));
+        const retryAfter = response.headers["retry-after"];
+        fail(classifyUpgradeStatus(status, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter));
       });
       socket.on("error", (error) =>
         fail(new XiaozhiError("CONNECT_FAILED", redact(describeError(error)), { cause: error })),

@@ -62,6 +62,20 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     expect(cloud.upgrades.get(token(1))).toBeGreaterThanOrEqual(2);
   });
 
+  it("waits as long as a refusal's Retry-After asks, not the backoff, and says so", async () => {
+    cloud.configure(token(1), { rejectStatus: 503, retryAfter: 3 });
+    const { manager } = start([1], { backoff: { initialDelay: 500, maxDelay: 60_000 } });
+    const delays: number[] = [];
+    manager.on("reconnectScheduled", ({ delayMs }) => delays.push(delayMs));
+    await untilEvent(eventsOf(manager, "reconnectScheduled"), () => delays.length > 0, 5000, "a retry");
+    // The first backoff is under half a second; the cloud asked for three, spread by up to a fifth.
+    expect(delays[0]).toBeGreaterThanOrEqual(3000);
+    expect(delays[0]).toBeLessThanOrEqual(3600);
+    expect(manager.getConnectionStatus()[0]?.lastError).toBe(
+      "endpoint answered the upgrade with HTTP 503 (retry after 3 s)",
+    );
+  });
+
   it("classifies closes: 4004 and drops reconnect, 1008 fails", async () => {
     const { manager, ready } = start([1, 2, 3]);
     await ready;

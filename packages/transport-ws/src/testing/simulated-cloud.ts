@@ -8,6 +8,8 @@ import { TcpRelay } from "./tcp-relay.js";
 export interface TokenBehavior {
   /** Answer the upgrade with this HTTP status (401, 403, 500…) instead of accepting. */
   readonly rejectStatus?: number;
+  /** With `rejectStatus`, a `Retry-After` header of this many seconds. */
+  readonly retryAfter?: number;
   /** Accept the TCP connection but never answer the upgrade. */
   readonly hangUpgrade?: boolean;
   /** Never answer WebSocket pings. */
@@ -270,7 +272,7 @@ export class SimulatedXiaozhiCloud {
     this.upgrades.set(token, (this.upgrades.get(token) ?? 0) + 1);
     const behavior = { ...this.#defaults, ...this.#behaviors.get(token) };
     if (behavior.rejectStatus) {
-      refuse(socket, behavior.rejectStatus);
+      refuse(socket, behavior.rejectStatus, behavior.retryAfter);
       return;
     }
     if (behavior.hangUpgrade) {
@@ -301,8 +303,9 @@ export class SimulatedXiaozhiCloud {
   }
 }
 
-function refuse(socket: Duplex, status: number): void {
-  socket.end(`HTTP/1.1 ${status} Refused\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function refuse(socket: Duplex, status: number, retryAfter?: number): void {
+  const wait = retryAfter === undefined ? "" : `Retry-After: ${retryAfter}\r\n`;
+  socket.end(`HTTP/1.1 ${status} Refused\r\nConnection: close\r\n${wait}Content-Length: 0\r\n\r\n`);
 }
 
 function sleep(ms: number): Promise<void> {
