@@ -49,6 +49,16 @@ describe("endpointId", () => {
     expect(endpointId(` ${long}`)).toBe(endpointId(long));
     expect(endpointId(" not a url ")).toBe(endpointId("not a url"));
   });
+
+  it("gives a token escaped two ways one id, and keeps `+` apart from `%2B`", () => {
+    // A self-hosted relay's base64 token, as one user writes it and as another escapes it.
+    const relay = "ws://127.0.0.1:8004/mcp_endpoint/mcp/?token=";
+    const id = endpointId(`${relay}d3A/LR%2BmS~T%3D`);
+    expect(endpointId(`${relay}d3A%2FLR%2bmS%7ET%3d`)).toBe(id);
+    expect(normalizeEndpointUrl(`${relay}d3A%2FLR%2bmS%7ET%3d`)).toBe(`${relay}d3A/LR%2BmS~T%3D`);
+    expect(endpointId(`${relay}d3A/LR+mS~T%3D`)).not.toBe(id);
+    expect(endpointId(`${relay}d3A/LR%2BmS~T=`)).not.toBe(id);
+  });
 });
 
 describe("redact", () => {

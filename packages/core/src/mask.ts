@@ -29,13 +29,18 @@ export function normalizeEndpointUrl(url: string): string {
   const known = memoOf(url);
   if (known?.canonical !== undefined) return known.canonical;
   const parsed = new URL(url.trim());
-  // Escapes' hex digits in one case: `%2b` and `%2B` are one byte, so one token.
+  // One spelling per token: an escape of a character a query means the same by either way
+  // (`%2F` and `/`, `%7E` and `~`) is undone, and the others' hex digits are put in one case
+  // (`%2b` and `%2B`). `+` and `%2B` stay apart: a query reads `+` as a space.
   const query = parsed.search
     .slice(1)
     .split("&")
     .filter(Boolean)
     .join("&")
-    .replace(/%[0-9a-f]{2}/gi, (percent) => percent.toUpperCase());
+    .replace(/%[0-9a-f]{2}/gi, (percent) => {
+      const char = String.fromCharCode(Number.parseInt(percent.slice(1), 16));
+      return /^[\w.~!$()*,;:@/-]$/.test(char) ? char : percent.toUpperCase();
+    });
   parsed.search = query ? `?${query}` : "";
   parsed.hash = "";
   // The URL as given when it is already canonical: what is kept shares one string.

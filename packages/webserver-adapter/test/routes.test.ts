@@ -132,6 +132,8 @@ describe("HTTP routes against a simulated Xiaozhi cloud", () => {
       [{ url: "https://example.com/mcp?token=abc" }, 400, "INVALID_ENDPOINT"],
       [{ url: 42 }, 400, "BAD_REQUEST"],
       [{ url: stack.url("a") }, 409, "DUPLICATE_ENDPOINT"],
+      // The same token with its letters escaped is the same endpoint.
+      [{ url: stack.url("a").replace("tok-", "%74ok%2D") }, 409, "DUPLICATE_ENDPOINT"],
     ];
     for (const [body, status, code] of cases) {
       const response = await stack.api("POST", "/api/endpoints", body);
