@@ -144,7 +144,7 @@ async function unfoldAll(page: Page): Promise<void> {
 }
 
 describe("the dashboard's layout in headless Chromium", () => {
-  it("fits a 390 × 844 phone in English and Chinese: cards, whole words and badges, 32 px actions", async () => {
+  it("fits a 390 × 844 phone in English and Chinese: cards, whole words and badges, 40 px actions", async () => {
     mkdirSync(output, { recursive: true });
     for (const locale of ["en-US", "zh-CN"]) {
       const page = await open({ ...phone, locale });

@@ -79,4 +79,19 @@ describe("reasons the dashboard explains", () => {
     expect(said("en", () => reasons.explain("HTTP 401"))).toBe("wrong password or token");
     expect(said("zh-CN", () => reasons.explain("HTTP 429"))).toBe("错误次数过多");
   });
+
+  it("says an unknown strategy in Chinese with the field it is in and when a new one applies", () => {
+    const registered = '"round-robin", "least-inflight"';
+    const plain = `unknown strategy "weighted" (registered: ${registered})`;
+    const inField = `connection.loadBalanceStrategy: ${plain}`;
+    const atRestart = `mcpServers.echo.strategy: ${plain}; changes to the strategies block apply at the next restart`;
+    for (const text of [plain, inField, atRestart]) expect(reasons.known(text), text).toBe(true);
+    expect(said("zh-CN", () => reasons.explain(inField))).toBe(
+      `connection.loadBalanceStrategy：未知的策略 weighted（已注册：${registered}）`,
+    );
+    expect(said("zh-CN", () => reasons.explain(atRestart))).toBe(
+      `mcpServers.echo.strategy：未知的策略 weighted（已注册：${registered}）；strategies 块的修改在下次重启后生效`,
+    );
+    expect(said("en", () => reasons.explain(atRestart))).toBe(atRestart.replace('"weighted"', "weighted"));
+  });
 });

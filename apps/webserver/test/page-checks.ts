@@ -82,11 +82,13 @@ const layoutScript = `(() => {
       }
     }
   }
+  // A tap target for a finger (a touch screen, or a narrow one: phone.css) is 40 px, for a mouse 32.
+  const min = matchMedia("(max-width: 959px), (pointer: coarse)").matches ? 40 : 32;
   for (const el of document.querySelectorAll("button, input, select, textarea, a[href], summary")) {
     if (!shown(el)) continue;
     const r = el.getBoundingClientRect();
-    if (r.width < 32 || r.height < 32) {
-      problems.push("an action smaller than 32 × 32 px (" + Math.round(r.width) + " × " + Math.round(r.height) + "): " + describe(el));
+    if (r.width < min || r.height < min) {
+      problems.push("an action smaller than " + min + " × " + min + " px (" + Math.round(r.width) + " × " + Math.round(r.height) + "): " + describe(el));
     }
   }
   return problems;
@@ -94,7 +96,8 @@ const layoutScript = `(() => {
 
 /**
  * What is wrong with the layout as shown: sideways scrolling, a badge on two lines, a word of a
- * heading, name, badge, tool name or button broken across lines, an action under 32 × 32 px.
+ * heading, name, badge, tool name or button broken across lines, an action under 32 × 32 px (40 ×
+ * 40 px on a touch screen or one narrower than 960 px).
  */
 export function layoutProblems(page: Page): Promise<string[]> {
   return page.evaluate(layoutScript) as Promise<string[]>;

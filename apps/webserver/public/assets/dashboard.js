@@ -13,10 +13,11 @@ import {
   tickEndpoints,
 } from "./endpoints.js";
 import { loadHistory, markCharts } from "./history.js";
-import { data, format, lang, pickLanguage, setLanguage, t } from "./i18n.js";
+import { lang, pickLanguage, setLanguage, t } from "./i18n.js";
 import { renderCluster } from "./instances.js";
-import { $, call, forgetEndpoint, render, state, whenUnauthorized } from "./page.js";
+import { $, call, forgetEndpoint, state } from "./page.js";
 import { refreshServiceForm, renderServices, tickServices } from "./services.js";
+import { askForToken, setUpSignIn, translateSignIn } from "./sign-in.js";
 import { events } from "./stream.js";
 import { addCall, renderCalls, renderTools, setCalls } from "./tools.js";
 
@@ -57,7 +58,7 @@ function translatePage() {
   document.documentElement.lang = lang();
   $("lang").value = lang();
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-  $("token-why").replaceChildren(...render(format("tokenWhy", { command: data("xiaozhi-connect token") })));
+  translateSignIn();
   for (const node of document.querySelectorAll("[data-i18n-placeholder]"))
     node.placeholder = t(node.dataset.i18nPlaceholder);
   for (const node of document.querySelectorAll("[data-i18n-aria-label]"))
@@ -82,7 +83,9 @@ $("lang").addEventListener("change", () => {
   renderAudit();
   renderCallLog();
   refreshServiceForm();
-  $("live").textContent = t($("live").className === "on" ? "live" : "reconnectingServer");
+  // While the box asks for the token, `translateSignIn` said so.
+  if ($("auth").hidden)
+    $("live").textContent = t($("live").className === "on" ? "live" : "reconnectingServer");
 });
 
 // The per-endpoint tool limits come with the status; a reload may change them.
@@ -267,52 +270,7 @@ async function follow() {
   }
 }
 
-async function askForToken() {
-  // Beyond loopback the page itself needs a login: a lapsed session goes back to it.
-  const session = await fetch("/api/session")
-    .then((r) => r.json())
-    .catch(() => null);
-  if (session?.loginRequired) {
-    location.assign("/login");
-    return;
-  }
-  // A token sent and answered with 401 was refused: said so (in the page's language, also after a
-  // switch) and forgotten, so the next try is the user's and not the same one again.
-  if (sessionStorage.getItem("xz-token") !== null) {
-    sessionStorage.removeItem("xz-token");
-    $("auth-error").dataset.i18n = "tokenRefused";
-    $("auth-error").textContent = t("tokenRefused");
-  }
-  $("auth").hidden = false;
-  markStale(true);
-  $("live").className = "off";
-  $("live").textContent = t("tokenNeeded");
-}
-whenUnauthorized(() => void askForToken());
-
-// Signed in from the login page: the way out, here and on every device.
-void fetch("/api/session")
-  .then((r) => r.json())
-  .then((session) => {
-    $("account").hidden = session?.via !== "session";
-  })
-  .catch(() => {});
-const signOut = (path) => async () => {
-  await fetch(path, { method: "POST", headers: { "x-xiaozhi-source": "dashboard" } }).catch(() => {});
-  location.assign("/login");
-};
-$("sign-out").addEventListener("click", signOut("/api/logout"));
-$("sign-out-all").addEventListener("click", signOut("/api/logout/all"));
-
-$("auth-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  sessionStorage.setItem("xz-token", $("auth-token").value.trim());
-  $("auth-token").value = "";
-  delete $("auth-error").dataset.i18n;
-  $("auth-error").textContent = "";
-  $("auth").hidden = true;
-  void follow();
-});
+setUpSignIn({ follow, markStale });
 
 // Countdowns, uptimes and ages tick locally; no polling of the server. Not while the stream is
 // down: what they count from may have changed meanwhile.

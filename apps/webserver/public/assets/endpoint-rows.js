@@ -5,8 +5,17 @@ import { data, format, lang, t, word } from "./i18n.js";
 import { button, copyButton, duration, el, foldButton, render, setText, show, unfoldIfOpen } from "./page.js";
 import { explain } from "./reasons.js";
 
-/** Rows of the page shown, by endpoint id: `{ tr, cells, raw, details }`. */
+/** Rows of the page shown, by endpoint id: `{ tr, cells, raw, details, noteSeq }`. */
 export const rows = new Map();
+
+/**
+ * Taps on Reconnect by endpoint id, apart from the rows (a snapshot, a new language or another page
+ * makes them anew): `{ before, say, error, seq, answered }`. `before` is the link as it was at the
+ * tap while its outcome is awaited, `answered(words, error)` takes the outcome's words (a function
+ * of the language); `say` fills the card's note, changed with `seq`. endpoints.js adds a tap and
+ * deletes it when its note's time is up or the endpoint goes.
+ */
+export const taps = new Map();
 
 /**
  * What was taken off the score and why, said as deductions (`Deductions: disconnected −100`): the
@@ -27,13 +36,22 @@ export function reconnectText(e) {
   if (e.state === "reconnecting" && e.nextReconnectAt) {
     return t("inTime", { time: duration(e.nextReconnectAt - Date.now()), attempt: e.reconnectAttempts + 1 });
   }
-  // A rejected token is tried again now and then.
+  // A rejected token is tried again now and then: when it was refused last, and when it is tried next
+  // (a tap on Reconnect is one more try, and changes both).
   if (e.state === "failed" && e.nextReconnectAt) {
-    return t("triesAgain", { time: duration(e.nextReconnectAt - Date.now()) });
+    const time = whole(duration(e.nextReconnectAt - Date.now()));
+    const since = e.lastErrorAt ? Date.now() - e.lastErrorAt : -1;
+    // A refusal "in the future" (the server's clock ahead of this one) has no age to tell.
+    if (since < 0) return t("triesAgain", { time });
+    const ago = since < 5000 ? t("justNow") : t("ago", { time: duration(since) });
+    return t("refusedTriesAgain", { ago: whole(ago), time });
   }
   if (e.connected && e.lastConnected) return t("upFor", { time: duration(Date.now() - e.lastConnected) });
   return e.reconnectAttempts ? t("attempts", { count: e.reconnectAttempts }) : "";
 }
+
+/** A duration kept on one line ("5 min 34 s"), where the column wraps the text around it. */
+const whole = (text) => text.replaceAll(" ", "\u00a0");
 
 /** A connected link's last error is history: shown greyed, with its age. */
 export const agoText = (e) =>
@@ -104,10 +122,12 @@ export function makeRow(e) {
     reason: error.firstChild,
     ago: error.lastChild,
     copy: null,
+    actions,
+    note: null,
   };
   tr.dataset.id = e.id;
   unfoldIfOpen(tr, `endpoint:${e.id}`, actions.lastChild);
-  const row = { tr, cells, raw: undefined, details: null };
+  const row = { tr, cells, raw: undefined, details: null, noteSeq: -1 };
   rows.set(e.id, row);
   fillRow(row, e);
   return row;
@@ -157,4 +177,51 @@ export function fillRow(row, e) {
   const errorClass = raw ? (e.connected ? "error stale" : "error") : "error none";
   if (cells.error.className !== errorClass) cells.error.className = errorClass;
   setText(cells.ago, agoText(e));
+  const tap = taps.get(e.id);
+  if (tap?.before) answerReconnect(tap, e);
+  showTap(row, taps.get(e.id));
+}
+
+/**
+ * A tap on Reconnect is answered on the card with what came of it, once the stream says: the link
+ * is up again (a new connect), or the new try failed too (a new error): refused again where it was
+ * refused before the tap. Told apart from the status as it was at the tap, so neither clock needs
+ * to agree with the other.
+ */
+function answerReconnect(tap, e) {
+  const { before } = tap;
+  if (e.connected && e.lastConnected !== before.lastConnected) {
+    tap.answered(() => t("reconnectedNote"), false);
+    return;
+  }
+  if (e.connected || e.state === "connecting" || e.lastErrorAt === before.lastErrorAt) return;
+  if (e.state !== "failed" || !e.nextReconnectAt) tap.answered(() => t("stillDownNote"), true);
+  else if (before.state === "failed") tap.answered(() => t("refusedAgainNote"), true);
+  else tap.answered(() => t("refusedNote"), true);
+}
+
+/** The card's note on its tap: made, filled when the tap's words changed, or gone with the tap. */
+function showTap(row, tap) {
+  const { cells } = row;
+  if (!tap) {
+    cells.note?.remove();
+    cells.note = null;
+    return;
+  }
+  if (!cells.note) {
+    cells.note = el("span", { className: "note" });
+    cells.note.setAttribute("role", "status");
+    cells.actions.append(cells.note);
+    row.noteSeq = -1;
+  }
+  if (row.noteSeq === tap.seq) return;
+  row.noteSeq = tap.seq;
+  cells.note.className = tap.error ? "note error" : "note";
+  tap.say(cells.note);
+}
+
+/** Shows what the tap on endpoint `id`'s Reconnect came to, on its card if the page shows it. */
+export function showTapOf(id) {
+  const row = rows.get(id);
+  if (row) showTap(row, taps.get(id));
 }

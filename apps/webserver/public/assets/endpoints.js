@@ -4,7 +4,7 @@
 // reconnect storm costs what the page shows, not what the list holds.
 
 import { loadAudit } from "./audit.js";
-import { agoText, fillRow, makeRow, reconnectText, rows } from "./endpoint-rows.js";
+import { agoText, fillRow, makeRow, reconnectText, rows, showTapOf, taps } from "./endpoint-rows.js";
 import { countGivenAgain } from "./given.js";
 import { openHistory } from "./history.js";
 import { data, format, lang, t, word } from "./i18n.js";
@@ -137,7 +137,11 @@ export function recountGiven() {
 
 onFlush(() => {
   if (viewDirty) {
-    for (const id of dirty) if (!state.endpoints.has(id)) state.open.delete(id);
+    for (const id of dirty) {
+      if (state.endpoints.has(id)) continue;
+      state.open.delete(id);
+      forgetTap(id);
+    }
     findMatching();
     showPage();
   } else {
@@ -300,33 +304,64 @@ $("endpoints").addEventListener("click", async (event) => {
 
 /** How long the answer to a reconnect stays on the card, ms. */
 const noteMs = 6000;
+/** How long a reconnect under way waits for its outcome on the card, at most, ms. */
+const outcomeMs = 60000;
+
+/** An endpoint's tap is over: its note goes. */
+function forgetTap(id) {
+  clearTimeout(taps.get(id)?.timer);
+  taps.delete(id);
+  showTapOf(id);
+}
 
 /**
- * Asks for a reconnect and says so on the card: a failed link may look the same before and after
- * (the cloud refuses it again), so the tap gets an answer of its own, or why it was refused.
+ * Sets what the card says of `tap` (unless a newer tap, or the endpoint's removal, came since) and,
+ * with `ms`, for how long from now.
+ */
+function sayOnTap(id, tap, say, error, ms) {
+  if (taps.get(id) !== tap) return;
+  tap.say = say;
+  tap.error = error;
+  tap.seq++;
+  if (ms !== undefined) {
+    clearTimeout(tap.timer);
+    tap.timer = setTimeout(() => {
+      if (taps.get(id) === tap) forgetTap(id);
+    }, ms);
+  }
+  showTapOf(id);
+}
+
+/**
+ * Asks for a reconnect and says so on the card, then what came of it (endpoint-rows.js): a failed
+ * link may look the same before and after (the cloud refuses it again), so the tap gets an answer
+ * of its own, or why it was refused. The tap is kept by endpoint id, so a card made anew meanwhile
+ * (a snapshot, a language, a page) says it too.
  */
 async function reconnect(button) {
-  const cell = button.closest("td");
   const id = button.closest("tr").dataset.id;
-  let note = cell.querySelector(".note");
-  if (!note) {
-    note = el("span", { className: "note" });
-    note.setAttribute("role", "status");
-    cell.append(note);
-  }
-  clearTimeout(note.timer);
+  clearTimeout(taps.get(id)?.timer);
+  const tap = {
+    before: state.endpoints.get(id) ?? {},
+    seq: 0,
+    answered: (words, error) => {
+      tap.before = undefined;
+      sayOnTap(id, tap, (note) => setText(note, words()), error, noteMs);
+    },
+  };
+  taps.set(id, tap);
+  sayOnTap(id, tap, (note) => note.replaceChildren(), false, outcomeMs);
   button.disabled = true;
   try {
     await call("POST", `/api/endpoints/${encodeURIComponent(id)}/reconnect`);
-    note.className = "note";
-    note.textContent = t("reconnectRequested");
+    // Unless the outcome came first.
+    if (tap.before) sayOnTap(id, tap, (note) => setText(note, t("reconnectRequested")), false);
   } catch (error) {
-    note.className = "note error";
-    showError(note, error);
+    tap.before = undefined;
+    sayOnTap(id, tap, (note) => showError(note, error), true, noteMs);
   } finally {
     button.disabled = false;
     // Asked for or refused, the request is in the changes.
     void loadAudit();
   }
-  note.timer = setTimeout(() => note.remove(), noteMs);
 }

@@ -65,10 +65,12 @@ function lineChart(points, value, top, color, { from, windowMs }) {
   return chart;
 }
 
-const periodText = (p) =>
-  p.up
-    ? format("periodUp", { from: clock(p.from) })
-    : format("periodDown", { from: clock(p.from), reason: explain(p.reason || "") });
+// A link closed on request (a reconnect, a stop) went down with no reason of its own.
+const periodText = (p) => {
+  if (p.up) return format("periodUp", { from: clock(p.from) });
+  if (!p.reason) return format("periodDownBare", { from: clock(p.from) });
+  return format("periodDown", { from: clock(p.from), reason: explain(p.reason) });
+};
 
 function timeline(periods, { from, now, windowMs }) {
   const x = (at) => ((Math.max(at, from) - from) / windowMs) * chartWidth;

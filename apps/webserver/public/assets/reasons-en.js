@@ -87,6 +87,7 @@ export default {
   replicaShape: "needs {command} (stdio) or {url} (SSE / streamable HTTP)",
   labelled: "{label}: {what}",
   unknownStrategy: "unknown strategy {name} (registered: {names})",
+  strategiesAtRestart: "{what}; changes to the {block} block apply at the next restart",
   serviceNameChars: "a service name is 1-{max} letters, digits, {dash} or {underscore}",
   serviceNameSeparator: "a service name may not contain {separator}",
   emptyReplicas: "service {name} lists no replicas",

@@ -223,8 +223,12 @@ const rules = [
   [/^EACCES: [^,]*, \w+ '(.*)'$/, (m) => r("fileDenied", { path: data(m[1]) })],
   [/^invalid config: ([\s\S]*)$/, (m) => problems(m[1])],
   [
-    /^unknown strategy "(.*)" \(registered: (.*)\)$/,
-    (m) => r("unknownStrategy", { name: data(m[1]), names: data(m[2]) }),
+    /^(?:(\S+): )?unknown strategy "(.*)" \(registered: (.*?)\)(; changes to the strategies block apply at the next restart)?$/,
+    (m) => {
+      const what = r("unknownStrategy", { name: data(m[2]), names: data(m[3]) });
+      const whole = m[1] ? r("problem", { path: data(m[1]), what }) : what;
+      return m[4] ? r("strategiesAtRestart", { what: whole, block: data("strategies") }) : whole;
+    },
   ],
   [
     /^a service name is 1-(\d+) letters, digits, "-" or "_"$/,

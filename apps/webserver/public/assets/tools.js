@@ -20,6 +20,9 @@ import {
 import { explain } from "./reasons.js";
 
 const shownCalls = 50;
+/** Calls a phone shows until asked for all of them. */
+const phoneCalls = 5;
+let allCalls = false;
 let toolsDirty = false;
 let callsDirty = false;
 
@@ -167,13 +170,27 @@ function renderToolStats() {
   }
 }
 
+// On a phone (phone.css) only the latest calls show, with a button for the rest and back.
+const moreCalls = el("button", { type: "button" });
+moreCalls.setAttribute("aria-controls", "calls");
+$("calls")
+  .closest("table")
+  .after(el("div", { className: "more-calls", hidden: true }, moreCalls));
+moreCalls.addEventListener("click", () => {
+  allCalls = !allCalls;
+  renderCalls();
+  // Folded back from far down the list, the button stays under the finger.
+  if (!allCalls) moreCalls.scrollIntoView({ block: "nearest" });
+});
+
 export function renderCalls() {
   callsDirty = false;
+  $("calls").classList.toggle("all", allCalls);
   $("calls").replaceChildren(
-    ...state.calls.map((c) =>
+    ...state.calls.map((c, i) =>
       el(
         "tr",
-        {},
+        { className: i < phoneCalls ? "" : "later" },
         el("td", { className: "time", textContent: clock(c.at) }),
         el(
           "td",
@@ -206,6 +223,12 @@ export function renderCalls() {
     ),
   );
   $("no-calls").hidden = state.calls.length > 0;
+  moreCalls.parentElement.hidden = state.calls.length <= phoneCalls;
+  moreCalls.setAttribute("aria-expanded", String(allCalls));
+  setText(
+    moreCalls,
+    allCalls ? t("latestCalls", { count: phoneCalls }) : t("allCalls", { count: state.calls.length }),
+  );
 }
 
 /** An agent called a tool: the call goes on top, the tool's statistics change. */
