@@ -24,12 +24,14 @@ export {
   type ServicesDiff,
 } from "./mcp-service-manager.js";
 export {
+  defaultDrainLimit,
   defaultToolsHold,
+  type PreparedChange,
   type ReplicaStatus,
-  ReplicatedService,
   type ReplicatedServiceOptions,
   type ServiceSettings,
-} from "./replicated-service.js";
+} from "./replicated-options.js";
+export { ReplicatedService } from "./replicated-service.js";
 export {
   defaultHandshakeTimeout,
   exposedToolName,

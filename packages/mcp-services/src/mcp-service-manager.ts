@@ -11,12 +11,14 @@ import {
 import { raceAbort } from "@xiaozhi-connect/core/internal";
 import { runCustomTool, unavailableReason } from "./custom-tools.js";
 import type { ServiceState } from "./mcp-service.js";
-import {
-  type ReplicaStatus,
-  ReplicatedService,
-  type ReplicatedServiceOptions,
-  type ServiceSettings,
-} from "./replicated-service.js";
+import { sameConfig } from "./replica-plan.js";
+import type {
+  PreparedChange,
+  ReplicaStatus,
+  ReplicatedServiceOptions,
+  ServiceSettings,
+} from "./replicated-options.js";
+import { ReplicatedService } from "./replicated-service.js";
 import { type ServiceConfig, type ToolSwitches, toolTimeout } from "./service-config.js";
 import {
   buildCatalog,
@@ -52,7 +54,10 @@ export interface ServiceStatus {
   readonly strategy?: string;
 }
 
-/** What `reconcile` did, by service name. */
+/**
+ * What `reconcile` did, by service name. `changed` names every service whose entry changed, those
+ * changed in place (see `ReplicatedService.prepareChange`) and those restarted alike.
+ */
 export interface ServicesDiff {
   readonly added: readonly string[];
   readonly removed: readonly string[];
@@ -64,8 +69,11 @@ export interface ServicesDiff {
 export interface PreparedServices {
   readonly diff: ServicesDiff;
   /**
-   * Applies the change at once; `started` settles once the removed services have stopped and the
-   * started ones' first attempts have settled.
+   * Applies the change at once. `started` settles once the removed and restarted services have
+   * stopped, and the first attempts have settled of the services started and of the replicas added
+   * to services changed in place. Replicas removed from a service changed in place are not waited
+   * for: they drain in the background (see `McpServiceManagerOptions.drainLimit`), listed in
+   * `status()` as `draining` until they have stopped.
    */
   commit(): { readonly started: Promise<void> };
 }
@@ -120,9 +128,15 @@ export class McpServiceManager implements ToolSource {
   }
 
   /**
-   * Applies a new `mcpServers` map as a diff: removed services stop, changed ones restart with
-   * their new config, new ones start (when the manager runs); unchanged services are not touched.
-   * Resolves once the started services' first attempts have settled.
+   * Applies a new `mcpServers` map as a diff: removed services stop, new ones start (when the
+   * manager runs), unchanged services (the same entry, its fields in whatever order) are not
+   * touched. A changed replicated service whose entry differs only in `strategy`,
+   * `handshakeTimeout` and `replicas` changes in place (its replicas as a diff of their own, see
+   * `ReplicatedServiceConfig.replicas`); any other changed one restarts with its new config.
+   * Resolves when `PreparedServices.commit`'s `started` does: once removed and restarted services
+   * have stopped and the first attempts of what started (services, added replicas) have settled. A
+   * replica removed from a service changed in place may then still be draining its calls (for at
+   * most `drainLimit`).
    */
   async reconcile(services: Readonly<Record<string, ServiceConfig>>): Promise<ServicesDiff> {
     const prepared = this.prepare(services);
@@ -133,8 +147,12 @@ export class McpServiceManager implements ToolSource {
   /**
    * Validates and builds what a new `mcpServers` map (and, when given, new tool switches) needs
    * without changing anything: throws (`INVALID_CONFIG`, `UNKNOWN_STRATEGY`) for a map that cannot
-   * run. `commit()` then applies it without waiting for any process: it stops removed and changed
-   * services, starts the new ones (`started` settles when all of that has) and tells listeners.
+   * run. `commit()` then applies it without waiting for any process: it changes in place what can
+   * be (see `reconcile`), stops removed and other changed services, starts the new ones (see
+   * `PreparedServices.commit` for what `started` waits for) and tells listeners when the tools may
+   * have changed. Prepared changes committed out of order apply as the last commit says: one
+   * prepared in place for a service another commit has since rebuilt or removed builds the service
+   * afresh from its entry.
    */
   prepare(
     services: Readonly<Record<string, ServiceConfig>>,
@@ -151,11 +169,18 @@ export class McpServiceManager implements ToolSource {
     for (const [name, config] of Object.entries(services)) {
       const current = this.#services.get(name);
       if (!current) diff.added.push(name);
-      else if (JSON.stringify(current.config) === JSON.stringify(config)) diff.unchanged.push(name);
+      else if (sameConfig(current.config, config)) diff.unchanged.push(name);
       else diff.changed.push(name);
     }
     // Build first: a bad entry throws here, before anything running is touched.
-    const built = [...diff.changed, ...diff.added].map((name) =>
+    const inPlace = new Map<string, { readonly service: Service; readonly change: PreparedChange }>();
+    for (const name of diff.changed) {
+      const service = this.#services.get(name) as Service;
+      const change = service.prepareChange(services[name] as ServiceConfig);
+      if (change) inPlace.set(name, { service, change });
+    }
+    const rebuilt = diff.changed.filter((name) => !inPlace.has(name));
+    const built = [...rebuilt, ...diff.added].map((name) =>
       this.#build(name, services[name] as ServiceConfig),
     );
     const builtWith = this.#settings;
@@ -165,7 +190,13 @@ export class McpServiceManager implements ToolSource {
     return {
       diff,
       commit: () => {
-        const stopping = [...diff.removed, ...diff.changed].map((name) => {
+        // Prepared in place for an instance another commit has replaced or removed since: built
+        // afresh from its config instead, so the last commit wins as for any other change.
+        const stale = new Set(
+          [...inPlace.keys()].filter((n) => this.#services.get(n) !== inPlace.get(n)?.service),
+        );
+        const fresh = [...stale].map((name) => this.#build(name, services[name] as ServiceConfig));
+        const stopping = [...diff.removed, ...rebuilt, ...fresh.map((s) => s.name)].map((name) => {
           const service = this.#services.get(name);
           this.#services.delete(name);
           return service?.stop();
@@ -175,6 +206,7 @@ export class McpServiceManager implements ToolSource {
           if (this.#settings !== builtWith) service.configure(this.#settings);
           this.#services.set(service.name, service);
         }
+        for (const service of fresh) this.#services.set(service.name, service);
         if (switchesChanged) this.#switches = toolSwitches;
         if (customChanged && custom) {
           this.#custom = custom;
@@ -183,10 +215,14 @@ export class McpServiceManager implements ToolSource {
             if (reason) this.#options.logger?.warn({ tool: tool.name, reason }, "custom tool unavailable");
           }
         }
+        // Changed in place: the service says so itself if its tools change.
+        const changing = [...inPlace].flatMap(([name, { change }]) =>
+          stale.has(name) ? [] : [change.commit()],
+        );
         // Started before listeners hear of the change, so a list asked for now waits for them.
-        const starting = this.#running ? built.map((s) => s.start()) : [];
+        const starting = this.#running ? [...built, ...fresh].map((s) => s.start()) : [];
         if (stopping.length > 0 || built.length > 0 || switchesChanged || customChanged) this.#changed();
-        const started = Promise.allSettled([...stopping, ...starting]).then(() => {});
+        const started = Promise.allSettled([...stopping, ...changing, ...starting]).then(() => {});
         return { started };
       },
     };

@@ -1,72 +1,43 @@
 import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { StrategyRegistry } from "@xiaozhi-connect/balancer";
 import {
-  type BackoffOptions,
   ConnectionManager,
-  type ConnectionState,
-  type EndpointDescriptor,
   type HealthScorer,
-  type Logger,
+  type Strategy,
   silentLogger,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
+import { raceAbort } from "@xiaozhi-connect/core/internal";
 import { healthScorer } from "@xiaozhi-connect/health";
-import { type CallExtras, type McpServiceOptions, noDeadline, type ServiceState } from "./mcp-service.js";
+import { type CallExtras, noDeadline, type ServiceState } from "./mcp-service.js";
 import { ReplicaConnection } from "./replica-connection.js";
+import { ReplicaDrains } from "./replica-drains.js";
 import {
-  defaultHandshakeTimeout,
+  changesInPlace,
+  firstReplicas,
+  handshakeTimeoutOf,
+  nextReplicas,
+  type ReplicaPlan,
+  replicaEndpoints,
+  replicaId,
+  serviceLogger,
+} from "./replica-plan.js";
+import {
+  defaultDrainLimit,
+  defaultToolsHold,
+  type PreparedChange,
+  type ReplicaStatus,
+  type ReplicatedServiceOptions,
+  type ServiceSettings,
+} from "./replicated-options.js";
+import {
   isReplicated,
   type ReplicaConfig,
+  type ReplicatedServiceConfig,
   type ServiceConfig,
 } from "./service-config.js";
 import { callerReason, callFailure, diedUnderCall, ownStrategyOf } from "./service-errors.js";
-
-export interface ReplicatedServiceOptions extends Omit<McpServiceOptions, "onClosed"> {
-  /** Restart backoff; default 1 s ×2 up to 60 s, full jitter. */
-  readonly backoff?: Partial<BackoffOptions>;
-  /** A replica that stays up this long resets its backoff; default 10000 ms. */
-  readonly minUptime?: number;
-  /** Uniform random in [0, 1) for the backoff's jitter; default Math.random. */
-  readonly random?: () => number;
-  readonly strategies?: StrategyRegistry;
-  /** Called whenever a replica's state changes (starting, up, down, restart scheduled). */
-  readonly onStatusChanged?: () => void;
-  /** Scores replicas and ejects failing ones; default a fresh `healthScorer()`. */
-  readonly healthScorer?: HealthScorer;
-  /**
-   * How long a service that was up keeps its tools listed while it is down and restarting, in ms;
-   * default 30000, 0 drops them at once. A crash followed by a restart then changes no agent's
-   * list (agents that read the list only at connect would be reconnected for nothing); calls
-   * meanwhile fail with "restarting".
-   */
-  readonly toolsHold?: number;
-  /**
-   * The strategy of a replicated service that names none (`strategy` in its config wins); default
-   * `least-inflight`. Looked up in `strategies`.
-   */
-  readonly strategy?: string;
-  /** Scoring and ejection settings for the replicas' own scorer (the config's `health` block). */
-  readonly health?: Readonly<Record<string, unknown>>;
-}
-
-/** What `configure` may change on a running service. */
-export interface ServiceSettings {
-  readonly toolsHold?: number;
-  readonly strategy?: string;
-  readonly health?: Readonly<Record<string, unknown>>;
-}
-
-/** How long a restarting service keeps its tools listed unless told otherwise, ms. */
-export const defaultToolsHold = 30_000;
-
-/** The state of one replica for status pages. */
-export interface ReplicaStatus {
-  readonly index: number;
-  readonly state: ConnectionState;
-  readonly healthScore: number;
-  readonly inflight: number;
-  readonly lastError?: string;
-}
+import { ToolsHold } from "./tools-hold.js";
 
 /**
  * A service under supervision: one replica for a plain service, several interchangeable ones for a
@@ -77,82 +48,92 @@ export interface ReplicaStatus {
  */
 export class ReplicatedService {
   readonly #manager: ConnectionManager<ReplicaConnection>;
-  readonly #replicas: readonly EndpointDescriptor[];
+  /** The replicas, each with its index (the `n` of its id `<service>#<n>`), entry and weight. */
+  #plan: ReplicaPlan;
+  #config: ServiceConfig;
   readonly #health: HealthScorer;
   readonly #ownsHealth: boolean;
-  readonly #onToolsChanged: (() => void) | undefined;
+  readonly #onStatusChanged: (() => void) | undefined;
   /** True when the config declares `replicas`; a plain service is supervised as one replica. */
   readonly replicated: boolean;
   readonly #strategies: StrategyRegistry;
   /** The strategy the service's own config names, which no global default overrides. */
-  readonly #ownStrategy: string | undefined;
+  #ownStrategy: string | undefined;
+  /** The default strategy it was last given, used while its config names none. */
+  #defaultStrategy: string;
+  /** Replicas whose entries were removed, stopping once their calls in flight have ended. */
+  readonly #drains: ReplicaDrains;
   #stopped = true;
-  #announced = "[]";
   #restarts = 0;
-  /** The first start while it runs: what a `tools/list` may wait for (see `ToolSource.ready`). */
+  /**
+   * The first start while it runs, or the start of replicas added while none of the service's own
+   * was up: what a `tools/list` (see `ToolSource.ready`) and a call wait for.
+   */
   #firstStart: Promise<void> | undefined;
-  #toolsHold: number;
-  /** The tools of the last replica up, kept while the service restarts (see `toolsHold`). */
-  #held: readonly Tool[] | undefined;
-  #holdTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The hold ran out during this outage: no new one until a replica is up again. */
-  #holdExpired = false;
-  /** The list last announced, as `#announced` says it in JSON. */
-  #announcedTools: readonly Tool[] = [];
+  /** The tools as offered, kept listed a while when no replica is up (see `toolsHold`). */
+  readonly #tools: ToolsHold;
 
   constructor(
     readonly name: string,
-    readonly config: ServiceConfig,
+    config: ServiceConfig,
     options: ReplicatedServiceOptions = {},
   ) {
-    const replicas = isReplicated(config) ? config.replicas : [config];
-    if (replicas.length === 0) {
-      throw new XiaozhiError("INVALID_CONFIG", `service ${name} declares an empty replicas list`);
-    }
+    this.#plan = firstReplicas(name, config);
+    const connectTimeout = handshakeTimeoutOf(name, config);
+    this.#config = config;
     this.replicated = isReplicated(config);
-    this.#toolsHold = options.toolsHold ?? defaultToolsHold;
+    this.#tools = new ToolsHold(options.toolsHold ?? defaultToolsHold, {
+      live: () => this.#upReplica()?.service.tools,
+      stopped: () => this.#stopped,
+      onChanged: options.onToolsChanged,
+    });
+    this.#drains = new ReplicaDrains(options.drainLimit ?? defaultDrainLimit, () => {
+      this.#tools.changed();
+      options.onStatusChanged?.();
+    });
     this.#strategies = options.strategies ?? StrategyRegistry.withBuiltins();
     this.#ownStrategy = (isReplicated(config) && config.strategy) || undefined;
+    this.#defaultStrategy = options.strategy ?? "least-inflight";
     const strategy = ownStrategyOf(name, this.#ownStrategy, () =>
-      this.#strategies.create(this.#ownStrategy ?? options.strategy ?? "least-inflight"),
+      this.#strategies.create(this.#ownStrategy ?? this.#defaultStrategy),
     );
     this.#ownsHealth = options.healthScorer === undefined;
     this.#health = options.healthScorer ?? healthScorer();
     if (options.health) this.#health.configure?.(options.health);
     const logger = serviceLogger(options.logger ?? silentLogger, name);
-    // Replicas are endpoints known by id; the factory gets each one's index as opaque data.
-    this.#replicas = replicas.map((_, index) => ({
-      id: `${name}#${index}`,
-      label: replicas.length > 1 ? `${name} replica ${index}` : name,
-      data: index,
-    }));
     this.#manager = new ConnectionManager<ReplicaConnection>({
       strategy,
       healthScorer: this.#health,
       logger,
-      connectTimeout: config.handshakeTimeout ?? defaultHandshakeTimeout,
+      connectTimeout,
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
       ...(options.minUptime === undefined ? {} : { minUptime: options.minUptime }),
       ...(options.random === undefined ? {} : { random: options.random }),
+      // Replicas are endpoints known by id; the factory gets each one's index as opaque data.
       connectionFactory: (endpoint) => {
         const index = endpoint.data as number;
-        const replica = replicas[index] as ReplicaConfig;
+        const replica = this.#plan.slots.find((slot) => slot.index === index)?.config as ReplicaConfig;
         return new ReplicaConnection(endpoint.id, index, name, replica, {
           ...options,
           logger,
-          onToolsChanged: () => this.#toolsMayHaveChanged(),
+          onToolsChanged: () => this.#tools.changed(),
         });
       },
     });
-    this.#onToolsChanged = options.onToolsChanged;
+    this.#onStatusChanged = options.onStatusChanged;
     this.#manager.on("stateChanged", () => {
-      this.#toolsMayHaveChanged();
+      this.#tools.changed();
       options.onStatusChanged?.();
     });
     this.#manager.on("reconnectScheduled", () => {
       this.#restarts++;
       options.onStatusChanged?.();
     });
+  }
+
+  /** The config the service runs with, the last one applied in place included. */
+  get config(): ServiceConfig {
+    return this.#config;
   }
 
   get state(): ServiceState {
@@ -164,14 +145,18 @@ export class ReplicatedService {
   }
 
   /**
-   * The tools of a replica that is up (replicas serve the same tools); while none is, those of the
-   * last one up during `toolsHold`, else none.
+   * The tools of a replica that is up (replicas serve the same tools); while none is, those of a
+   * removed one still up and draining (so replacing every replica keeps them listed), else those of
+   * the last one up during `toolsHold`, else none.
    */
   get tools(): readonly Tool[] {
-    return this.#upReplica()?.service.tools ?? this.#held ?? [];
+    return this.#tools.tools;
   }
 
-  /** The first start while it is under way; undefined once it settled (or before `start()`). */
+  /**
+   * The first start while it is under way, or the start of replicas added while none of the
+   * service's own was up (every replica replaced); undefined once it settled (or before `start()`).
+   */
   get firstStart(): Promise<void> | undefined {
     return this.#firstStart;
   }
@@ -182,17 +167,52 @@ export class ReplicatedService {
    * replicas' scoring and ejection settings. Throws `UNKNOWN_STRATEGY` for a name not registered.
    */
   configure(settings: ServiceSettings): void {
-    if (settings.toolsHold !== undefined) this.#toolsHold = settings.toolsHold;
-    // The same name keeps the instance it has, and with it the strategy's state (a cursor).
-    const strategy = settings.strategy;
-    if (
-      strategy !== undefined &&
-      this.#ownStrategy === undefined &&
-      strategy !== this.#manager.strategy.name
-    ) {
-      this.#manager.configure({ strategy: this.#strategies.create(strategy) });
+    if (settings.toolsHold !== undefined) this.#tools.ms = settings.toolsHold;
+    if (settings.strategy !== undefined) {
+      this.#defaultStrategy = settings.strategy;
+      this.#useStrategy();
     }
     if (settings.health) this.#health.configure?.(settings.health);
+  }
+
+  /**
+   * Checks a new config for this service and, when the running service can take it in place,
+   * returns the change to commit; undefined when it cannot, and the service is to be rebuilt. In
+   * place: a replicated service whose new entry is replicated too and differs only in `strategy`,
+   * `handshakeTimeout` and `replicas`. Committed, the strategy picks from the next call (the same
+   * name keeps its instance), the handshake deadline applies from the next handshake, and the
+   * replicas change as a diff (see `ReplicatedServiceConfig.replicas`): a weight applies to the
+   * next pick, a replica whose entry stayed keeps its process, id and calls in flight, a removed
+   * one drains (see `drainLimit`). While no replica of its own is up, lists and calls wait for the
+   * added ones as for a first start. Throws (`INVALID_CONFIG`, `UNKNOWN_STRATEGY`) for a config
+   * that cannot run, changing nothing.
+   */
+  prepareChange(config: ServiceConfig): PreparedChange | undefined {
+    if (!this.replicated || !changesInPlace(this.#config, config)) return undefined;
+    const own = (config as ReplicatedServiceConfig).strategy || undefined;
+    const timeout = handshakeTimeoutOf(this.name, config);
+    const running = this.#plan;
+    const planned = nextReplicas(this.name, running, config);
+    const strategy = own ?? this.#defaultStrategy;
+    const made =
+      strategy === this.strategy
+        ? undefined
+        : ownStrategyOf(this.name, own, () => this.#strategies.create(strategy));
+    return {
+      commit: () => {
+        // Planned again when another change came first: the ids to keep are those running now.
+        const plan = this.#plan === running ? planned : nextReplicas(this.name, this.#plan, config);
+        if (timeout !== this.#manager.settings.connectTimeout) {
+          this.#manager.configure({ connectTimeout: timeout });
+        }
+        this.#config = config;
+        this.#ownStrategy = own;
+        this.#useStrategy(made);
+        const settled = this.#applyPlan(plan);
+        this.#onStatusChanged?.();
+        return settled;
+      },
+    };
   }
 
   /** The name of the strategy that picks this service's replicas. */
@@ -231,11 +251,14 @@ export class ReplicatedService {
   async restart(): Promise<void> {
     if (this.#stopped) return;
     this.#restarts++;
-    await Promise.allSettled(this.#replicas.map((replica) => this.#manager.reconnect(replica.id as string)));
+    await Promise.allSettled(
+      this.#plan.slots.map((slot) => this.#manager.reconnect(replicaId(this.name, slot.index))),
+    );
   }
 
+  /** Its replicas, then the removed ones still draining (see `ReplicaStatus.draining`). */
   replicas(): ReplicaStatus[] {
-    return this.#manager.getConnectionStatus().map((status) => {
+    const own = this.#manager.getConnectionStatus().map((status): ReplicaStatus => {
       const connection = this.#manager.getConnection(status.id);
       return {
         index: connection?.index ?? -1,
@@ -245,26 +268,25 @@ export class ReplicatedService {
         ...(status.lastError === undefined ? {} : { lastError: status.lastError }),
       };
     });
+    return [...own, ...this.#drains.statuses()];
   }
 
   start(): Promise<void> {
     this.#stopped = false;
     const first = (async () => {
-      await this.#manager.initialize(this.#replicas);
+      await this.#manager.initialize(replicaEndpoints(this.name, this.#plan.slots, this.replicated));
       await this.#manager.connect();
     })();
-    this.#firstStart = first;
-    void first.finally(() => {
-      if (this.#firstStart === first) this.#firstStart = undefined;
-    });
+    this.#awaitStart(first);
     return first;
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#firstStart = undefined;
-    this.#release();
-    await this.#manager.cleanup();
+    this.#tools.release();
+    // Removed replicas still running calls stop now, with the rest.
+    await Promise.allSettled([this.#manager.cleanup(), this.#drains.cut()]);
     if (this.#ownsHealth) (this.#health as { dispose?: () => void }).dispose?.();
   }
 
@@ -274,22 +296,24 @@ export class ReplicatedService {
     signal: AbortSignal,
     extras?: CallExtras,
   ): Promise<CallToolResult> {
-    if (this.#held && !this.#upReplica()) {
+    // Every replica was replaced: the call waits for the new ones, as at a first start.
+    const starting = this.#firstStart;
+    if (starting && !this.#ownUp()) await raceAbort(starting, signal);
+    if (this.#tools.holding && !this.#upReplica()) {
       // Listed from before the drop: say so rather than "no healthy connection".
       const why = this.lastError ? `: ${callerReason(this.lastError)}` : "";
       throw new XiaozhiError("NOT_CONNECTED", `service ${this.name} is restarting${why}`);
     }
     const idempotent = this.tools.find((t) => t.name === name)?.annotations?.idempotentHint === true;
     // Without the hint only the manager's own failover runs: it retries only never-reached calls.
-    const tries = idempotent ? this.#replicas.length : 1;
+    const tries = idempotent ? this.#plan.slots.length : 1;
+    // The caller is the affinity key: a strategy that keeps a key on one replica keeps each agent there.
+    const key = extras?.caller?.endpointId;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.#manager.dispatch(
           (replica, deadline) => replica.callTool(name, args, deadline, extras),
-          {
-            signal,
-            timeout: noDeadline,
-          },
+          { signal, timeout: noDeadline, ...(key === undefined ? {} : { key }) },
         );
       } catch (error) {
         if (attempt >= tries || signal.aborted || !diedUnderCall(error)) throw callFailure(this, error);
@@ -298,65 +322,54 @@ export class ReplicatedService {
     }
   }
 
-  /** Tells the listener only when the offered list really changed, not on every replica flap. */
-  #toolsMayHaveChanged(): void {
-    this.#hold();
-    const tools = this.tools;
-    const now = JSON.stringify(tools);
-    if (now === this.#announced) return;
-    this.#announced = now;
-    this.#announcedTools = tools;
-    this.#onToolsChanged?.();
+  /**
+   * Picks with the strategy the config names, else the default one; the name running keeps its
+   * instance, and with it the strategy's state (a cursor). `made` is one made for that name already.
+   */
+  #useStrategy(made?: Strategy): void {
+    const name = this.#ownStrategy ?? this.#defaultStrategy;
+    if (name === this.#manager.strategy.name) return;
+    this.#manager.configure({ strategy: made?.name === name ? made : this.#strategies.create(name) });
   }
 
   /**
-   * Keeps the tools of the last replica up while none is and the service restarts: from the drop
-   * until a replica is up again, the service stops, or `toolsHold` has passed (then they go).
+   * Runs `plan`'s replicas: kept ones as they are (a new weight applies to the next pick), removed
+   * ones retired (they stop once their calls in flight have ended), added ones started. Resolves
+   * once the added ones' first attempts have settled.
    */
-  #hold(): void {
-    if (this.#stopped || this.#upReplica()) {
-      this.#release();
-      this.#holdExpired = false;
-      return;
-    }
-    if (this.#held !== undefined || this.#holdExpired || this.#toolsHold <= 0) return;
-    if (this.#announcedTools.length === 0) return;
-    this.#held = this.#announcedTools;
-    this.#holdTimer = setTimeout(() => {
-      this.#holdTimer = undefined;
-      this.#held = undefined;
-      this.#holdExpired = true;
-      this.#toolsMayHaveChanged();
-    }, this.#toolsHold);
-    this.#holdTimer.unref?.();
+  #applyPlan(plan: ReplicaPlan): Promise<void> {
+    const kept = new Set(plan.slots.map((slot) => slot.index));
+    const running = new Set(this.#plan.slots.map((slot) => slot.index));
+    const connection = (index: number) => this.#manager.getConnection(replicaId(this.name, index));
+    const retired = [...running].filter((index) => !kept.has(index)).flatMap((i) => connection(i) ?? []);
+    this.#plan = plan;
+    // Stopped, nothing runs: the next start starts the replicas of the plan.
+    if (this.#stopped) return Promise.resolve();
+    // Retired before they leave the list: one still up stands for the service until one of its own is.
+    this.#drains.retire(retired);
+    this.#manager.apply(replicaEndpoints(this.name, plan.slots, this.replicated));
+    const added = [...kept].filter((index) => !running.has(index));
+    const starting = Promise.all(added.map((index) => connection(index)?.firstAttempt)).then(() => {});
+    if (added.length > 0 && !this.#ownUp()) this.#awaitStart(starting);
+    return starting;
   }
 
-  #release(): void {
-    if (this.#holdTimer !== undefined) clearTimeout(this.#holdTimer);
-    this.#holdTimer = undefined;
-    this.#held = undefined;
+  /** Makes `start` one that lists and calls wait for (see `firstStart`), until it settles. */
+  #awaitStart(start: Promise<void>): void {
+    const pending = this.#firstStart;
+    const first = pending ? Promise.allSettled([pending, start]).then(() => {}) : start;
+    this.#firstStart = first;
+    void first.finally(() => {
+      if (this.#firstStart === first) this.#firstStart = undefined;
+    });
   }
 
+  /** A replica that is up: one of its own, else a removed one still draining. */
   #upReplica(): ReplicaConnection | undefined {
+    return this.#ownUp() ?? this.#drains.up();
+  }
+
+  #ownUp(): ReplicaConnection | undefined {
     return this.#manager.getConnections().find((c) => c.service.state === "up");
   }
-}
-
-/** The manager's log lines, about a service rather than an endpoint. */
-function serviceLogger(logger: Logger, service: string): Logger {
-  const wrap =
-    (level: keyof Logger) =>
-    (object: Record<string, unknown> | string, message?: string): void => {
-      if (typeof object === "string") {
-        logger[level]({ service }, object.replace(/^endpoint\b/, "service"));
-        return;
-      }
-      const { endpoint, id: _id, ...rest } = object;
-      const replica = typeof endpoint === "string" ? Number(endpoint.split(" ").pop()) : Number.NaN;
-      logger[level](
-        { service, ...(Number.isInteger(replica) ? { replica } : {}), ...rest },
-        message?.replace(/^endpoint\b/, "service"),
-      );
-    };
-  return { debug: wrap("debug"), info: wrap("info"), warn: wrap("warn"), error: wrap("error") };
 }

@@ -9,6 +9,12 @@ export interface StdioServiceConfig {
   readonly maxLineBytes?: number;
   /** The MCP handshake (start, initialize, tools/list) must finish within this (ms); default 30000. */
   readonly handshakeTimeout?: number;
+  /**
+   * As an entry of a replicated service's `replicas`: its share of the calls relative to the other
+   * replicas, for strategies that weigh them (a positive finite number; default 1). A change applies
+   * to the next call, the replica keeps running. Not read on a service that is not replicated.
+   */
+  readonly weight?: number;
 }
 
 /** A remote MCP service over SSE or streamable HTTP (`http` is an alias of `streamable-http`). */
@@ -18,6 +24,12 @@ export interface RemoteServiceConfig {
   readonly headers?: Readonly<Record<string, string>>;
   /** The MCP handshake (connect, initialize, tools/list) must finish within this (ms); default 30000. */
   readonly handshakeTimeout?: number;
+  /**
+   * As an entry of a replicated service's `replicas`: its share of the calls relative to the other
+   * replicas, for strategies that weigh them (a positive finite number; default 1). A change applies
+   * to the next call, the replica keeps running. Not read on a service that is not replicated.
+   */
+  readonly weight?: number;
 }
 
 /** One process or URL of a service; a replicated service has several. */
@@ -28,10 +40,16 @@ export type ReplicaConfig = StdioServiceConfig | RemoteServiceConfig;
  * URLs). Calls are balanced over the healthy ones and fail over when one dies.
  */
 export interface ReplicatedServiceConfig {
+  /**
+   * Its replicas. Applied to a running service as a diff: a replica whose entry is unchanged (its
+   * `weight` and the order of its fields aside) keeps its process and its id, a removed one takes
+   * no new call and stops once its calls in flight have ended (at the latest after `drainLimit`),
+   * an added one starts under an id this service has never used.
+   */
   readonly replicas: readonly ReplicaConfig[];
-  /** Strategy name from the registry; default `least-inflight`. */
+  /** Strategy name from the registry; default `least-inflight`. A change applies from the next call. */
   readonly strategy?: string;
-  /** Handshake deadline of every replica (ms); default 30000. */
+  /** Handshake deadline of every replica (ms); default 30000. A change applies from the next handshake. */
   readonly handshakeTimeout?: number;
 }
 

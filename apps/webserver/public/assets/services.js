@@ -47,7 +47,8 @@ export function renderServices() {
       const replicas =
         s.config?.type === "replicated"
           ? t("replicas", {
-              up: (s.replicas ?? []).filter((r) => r.state === "connected").length,
+              // A replica taken out of the config finishes its calls first; it is not one of them.
+              up: (s.replicas ?? []).filter((r) => r.state === "connected" && !r.draining).length,
               total: s.config.replicas,
             })
           : "";
