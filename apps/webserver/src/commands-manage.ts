@@ -142,7 +142,7 @@ export function manageCommands(program: Command, cli: Cli): void {
     .option("--json", m.help.json)
     .action(
       run(async (command) => {
-        const result = checkConfig(command.args[0] ?? globals(command).config, env, m);
+        const result = await checkConfig(command.args[0] ?? globals(command).config, env, m);
         if (asJson(command)) json(result);
         else if (!result.ok) out(`${result.path}: ${colors.red(result.error)}`);
         else {

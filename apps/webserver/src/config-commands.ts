@@ -13,7 +13,7 @@ import {
 import { describe, type Messages } from "./messages.js";
 import { type LookupCandidate, lookupCandidates } from "./options.js";
 import { CommandError } from "./output.js";
-import { pathProblem } from "./strategies.js";
+import { strategyProblems } from "./strategies.js";
 
 /** `config path`: the file the lookup picks (if any) and every place it looked, in order. */
 export function explainLookup(
@@ -35,8 +35,15 @@ export type CheckResult =
     }
   | { readonly ok: false; readonly path: string; readonly error: string };
 
-/** `config check`: parses and validates a config file, naming each wrong field. */
-export function checkConfig(file: string | undefined, env: NodeJS.ProcessEnv, m: Messages): CheckResult {
+/**
+ * `config check`: parses and validates a config file, naming each wrong field, and loads its
+ * `strategies` as a start would.
+ */
+export async function checkConfig(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv,
+  m: Messages,
+): Promise<CheckResult> {
   const path = file ? resolve(file) : explainLookup(undefined, env).path;
   if (!path) throw new CommandError(m.manage.noConfigFound);
   let text: string;
@@ -54,10 +61,10 @@ export function checkConfig(file: string | undefined, env: NodeJS.ProcessEnv, m:
     // In cluster mode the list lives in Redis: an empty file list only means the cluster seeds none.
     if (endpoints.length === 0 && !config.cluster) warnings.push(m.manage.noUsableEndpoint);
     warnings.push(...toolWarnings(config, m));
-    // A strategy's module is loaded at the start, which it stops: what the file tells is an error.
-    for (const [name, module] of Object.entries(config.strategies ?? {})) {
-      const problem = pathProblem(name, module, dirname(path));
-      if (problem) return { ok: false, path, error: problem };
+    // What stops a start is an error: a strategy module that does not load, a name nothing makes.
+    const problems = await strategyProblems(config, dirname(path));
+    if (problems.length > 0) {
+      return { ok: false, path, error: problems.map((e) => describe(e, m)).join(m.manage.separator) };
     }
     // Read as written: validation drops a misspelt `connection` field before anyone sees it.
     for (const field of unknownFields(parseText(text, formatOf(path))))

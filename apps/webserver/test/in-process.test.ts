@@ -250,7 +250,7 @@ describe("the command, in process", () => {
       PATH: process.env.PATH,
     });
     expect(daemon.code).toBe(1);
-    expect(daemon.err).toMatch(/could not start: unknown strategy/);
+    expect(daemon.err).toMatch(/could not start: connection\.loadBalanceStrategy: unknown strategy/);
 
     const slow = join(dir, "slow.json");
     writeFileSync(

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { until } from "@xiaozhi-connect/core/testing";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, runCli, spawnServer, stopServer, waitForOutput } from "./run-server.js";
@@ -109,48 +110,172 @@ describe("a strategy of one's own, named in the config", () => {
     await waitForOutput(server, /the strategies block changed: it applies when the server restarts/, 20_000);
     await session.callTool("pair__add", { a: 1, b: 1 });
     expect(readFileSync(join(dir, "picks.txt"), "utf8").trim().split("\n")).toHaveLength(5);
+    // A name the block gains, used in the same save, is refused saying when the block applies.
+    changed.strategies.weighted = "./strategies/last-replica.mjs";
+    changed.connection.loadBalanceStrategy = "weighted";
+    writeFileSync(path, JSON.stringify(changed));
+    const status = async () =>
+      (
+        (await (await fetch(new URL("/api/status", server?.url))).json()) as {
+          config: { lastError: string | null };
+        }
+      ).config;
+    await until(async () => (await status()).lastError !== null, 10_000, "the change refused");
+    expect((await status()).lastError).toMatch(
+      /^connection\.loadBalanceStrategy: unknown strategy "weighted" \(registered: .*last-replica\); changes to the strategies block apply at the next restart$/,
+    );
+    await session.callTool("pair__add", { a: 2, b: 1 });
+    expect(readFileSync(join(dir, "picks.txt"), "utf8").trim().split("\n")).toHaveLength(6);
   });
 
-  it("refuses to start, naming the entry, when a module cannot be loaded or makes no such strategy", async () => {
+  it("refuses to start, naming the field, when a module cannot be loaded, makes no such strategy or a name is unknown; config check says the same", async () => {
     if (!cloud) throw new Error("setup failed");
-    writeFileSync(join(dir, "strategies", "not-a-factory.mjs"), "export default 42;\n");
-    writeFileSync(join(dir, "strategies", "misnamed.mjs"), lastReplica);
-    writeFileSync(join(dir, "strategies", "broken.mjs"), 'throw new Error("boom at load");\n');
-    const cases: [Record<string, string>, RegExp][] = [
+    const strategies = join(dir, "strategies");
+    writeFileSync(join(strategies, "not-a-factory.mjs"), "export default 42;\n");
+    writeFileSync(join(strategies, "misnamed.mjs"), lastReplica);
+    writeFileSync(join(strategies, "broken.mjs"), 'throw new Error("boom at load");\n');
+    writeFileSync(join(strategies, "syntax.mjs"), "export default function ( {\n");
+    writeFileSync(join(strategies, "syntax.cjs"), '"use strict";\nmodule.exports = function ( {\n');
+    writeFileSync(join(strategies, "throws.mjs"), 'export default () => { throw new Error("no pick"); };\n');
+    writeFileSync(join(strategies, "typed.ts"), `enum Pick { Last }\n${lastReplica}`);
+    // What newer Node (22.18, 23.6 on), which strips types, throws for such a file, and for one in node_modules.
+    const stripping = (code: string) =>
+      `throw Object.assign(new Error("Node says no"), { code: "${code}" });\n`;
+    writeFileSync(join(strategies, "enum.mjs"), stripping("ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX"));
+    writeFileSync(join(strategies, "in-deps.mjs"), stripping("ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING"));
+    // Its imports resolve from its own folder, where no @xiaozhi-connect/core is installed.
+    writeFileSync(
+      join(strategies, "uses-core.mjs"),
+      'import { roundRobin } from "@xiaozhi-connect/core";\nexport default roundRobin;\n',
+    );
+    const pair = { replicas: [{ command: process.execPath, args: [calc] }] };
+    const cases: [Record<string, unknown>, RegExp][] = [
       [
-        { missing: "./strategies/missing.mjs" },
+        { strategies: { missing: "./strategies/missing.mjs" } },
         /strategies\.missing: \.\/strategies\/missing\.mjs is not a file/,
       ],
       [
-        { broken: "./strategies/broken.mjs" },
+        { strategies: { broken: "./strategies/broken.mjs" } },
         /strategies\.broken: cannot load \.\/strategies\/broken\.mjs: .*boom at load/,
       ],
-      [{ "not-a-factory": "./strategies/not-a-factory.mjs" }, /strategies\.not-a-factory: .* default export/],
-      [{ misnamed: "./strategies/misnamed.mjs" }, /strategies\.misnamed: .*calls itself "last-replica"/],
+      // Node 20 gives an ES module's syntax error no line; CommonJS's, and newer Node's, have one.
       [
-        { bare: "strategies/last-replica.mjs" },
-        /strategies\.bare: "strategies\/last-replica\.mjs" is not a path/,
+        { strategies: { syntax: "./strategies/syntax.mjs" } },
+        /strategies\.syntax: cannot load \.\/strategies\/syntax\.mjs: Unexpected end of input(?: at \.\/strategies\/syntax\.mjs:2)?\n/,
       ],
       [
-        { random: "./strategies/last-replica.mjs" },
+        { strategies: { syntax: "./strategies/syntax.cjs" } },
+        /strategies\.syntax: cannot load \.\/strategies\/syntax\.cjs: Unexpected end of input at \.\/strategies\/syntax\.cjs:3\n/,
+      ],
+      [
+        { strategies: { typed: "./strategies/typed.ts" } },
+        /strategies\.typed: cannot load .*typed\.ts: .*\(build it to JavaScript and name the built file\)/,
+      ],
+      [
+        { strategies: { typed: "./strategies/enum.mjs" } },
+        /strategies\.typed: cannot load .*enum\.mjs: Node says no \(build it to JavaScript/,
+      ],
+      [
+        { strategies: { typed: "./strategies/in-deps.mjs" } },
+        /strategies\.typed: cannot load .*in-deps\.mjs: Node says no \(build it to JavaScript/,
+      ],
+      [
+        { strategies: { throws: "./strategies/throws.mjs" } },
+        /strategies\.throws: strategy "throws": its factory threw: no pick/,
+      ],
+      [
+        { strategies: { "not-a-factory": "./strategies/not-a-factory.mjs" } },
+        /strategies\.not-a-factory: .* default export/,
+      ],
+      [
+        { strategies: { misnamed: "./strategies/misnamed.mjs" } },
+        /strategies\.misnamed: .*calls itself "last-replica"/,
+      ],
+      [
+        { strategies: { "uses-core": "./strategies/uses-core.mjs" } },
+        /strategies\.uses-core: cannot load .*Cannot find package '@xiaozhi-connect\/core'.*resolves its own imports from its folder: bundle @xiaozhi-connect\/core into the module, or install it \(from the tarball `pnpm pack` makes in a clone\) in a node_modules there or above\)/,
+      ],
+      [
+        { strategies: { bare: "strategies/last-replica.mjs" } },
+        /strategies\.bare: "strategies\/last-replica\.mjs" is not a path: write \.\/strategies\/last-replica\.mjs/,
+      ],
+      [
+        { strategies: { pkg: "@xiaozhi-connect/balancer" } },
+        /strategies\.pkg: "@xiaozhi-connect\/balancer" is a package, not a path: .*\.\/node_modules\/@xiaozhi-connect\/balancer\/…/,
+      ],
+      [
+        { strategies: { random: "./strategies/last-replica.mjs" } },
         /strategies\.random: a strategy named "random" is already registered/,
       ],
+      [
+        { strategies: { Weighted: "./strategies/last-replica.mjs" } },
+        /strategies\.Weighted: names are kebab-case .*, like "least-inflight"/,
+      ],
+      [
+        { connection: { loadBalanceStrategy: "weigthed" } },
+        /connection\.loadBalanceStrategy: unknown strategy "weigthed" \(registered: /,
+      ],
+      [
+        {
+          strategies: { "last-replica": "./strategies/last-replica.mjs" },
+          mcpServers: { echo: { ...pair, strategy: "nosuch" } },
+        },
+        /mcpServers\.echo\.strategy: unknown strategy "nosuch" \(registered: .*last-replica\)/,
+      ],
     ];
-    for (const [strategies, reason] of cases) {
+    for (const [fields, reason] of cases) {
       const config = writeConfig("bad.json", {
         mcpEndpoint: [cloud.endpointUrl("bad-agent-token")],
-        strategies,
+        ...fields,
       });
-      const run = await runCli(["start", "--config", config, "--port", "0"], env, dir);
-      expect(run.code).toBe(1);
+      const [run, check] = await Promise.all([
+        runCli(["start", "--config", config, "--port", "0"], env, dir),
+        runCli(["config", "check", config], env, dir),
+      ]);
+      expect(run.code, run.out + run.err).toBe(1);
       expect(run.out + run.err).toMatch(reason);
       expect(run.out + run.err).not.toContain("bad-agent-token");
-    }
-    // What the file alone tells, `config check` tells before a start.
-    for (const [strategies, reason] of cases.slice(0, 1).concat(cases.filter(([s]) => "bare" in s))) {
-      const check = await runCli(["config", "check", writeConfig("bad.json", { strategies })], env, dir);
-      expect(check.code).toBe(1);
+      // What stops a start, `config check` tells before one.
+      expect(check.code, check.out + check.err).toBe(1);
       expect(check.out + check.err).toMatch(reason);
     }
-  });
+  }, 180_000);
+
+  it("loads a CommonJS build, whose `exports.default` is the factory, as `start` and `config check` alike", async () => {
+    if (!cloud) throw new Error("setup failed");
+    // As `tsc` compiles `export default lastReplica` in a package of "type": "commonjs" (npm init's).
+    const cjs = join(dir, "strategies", "cjs");
+    mkdirSync(cjs, { recursive: true });
+    writeFileSync(join(cjs, "package.json"), '{ "name": "last-replica", "type": "commonjs" }\n');
+    writeFileSync(
+      join(cjs, "index.js"),
+      `"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.default = lastReplica;
+function lastReplica() {
+  return { specificationVersion: "v1", name: "last-replica", select: (candidates) => candidates.at(-1) };
+}
+`,
+    );
+    const config = writeConfig("cjs.json", {
+      mcpEndpoint: [cloud.endpointUrl("cjs-agent-token")],
+      mcpServers: { pair: { replicas: [{ command: process.execPath, args: [calc] }] } },
+      connection: { loadBalanceStrategy: "last-replica" },
+      strategies: { "last-replica": "./strategies/cjs/index.js" },
+    });
+    const check = await runCli(["config", "check", config], env, dir);
+    expect(check.code, check.out + check.err).toBe(0);
+    const started = spawnServer(["--config", config, "--port", "0"], env, dir);
+    const ready = /ready: dashboard (\S+)/;
+    await waitForOutput(started, ready, 30_000);
+    const url = (ready.exec(started.stdout())?.[1] ?? "").replace(/#.*$/, "");
+    try {
+      const services = (await (await fetch(new URL("/api/services", url))).json()) as {
+        services: { name: string; strategy?: string }[];
+      };
+      expect(services.services.find((s) => s.name === "pair")?.strategy).toBe("last-replica");
+    } finally {
+      expect(await stopServer({ ...started, url })).toBe(0);
+    }
+  }, 60_000);
 });

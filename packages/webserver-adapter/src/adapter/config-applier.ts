@@ -12,6 +12,7 @@ import {
   resolveEndpoint,
   type Strategy,
   type ToolSource,
+  XiaozhiError,
 } from "@xiaozhi-connect/core";
 import type { ConfigFile, ConfigRead, ConfigStatus } from "../config/config-file.js";
 import { type SkippedEndpoint, selectEndpoints } from "../config/endpoints.js";
@@ -255,6 +256,13 @@ export class ConfigApplier {
     const { manager, factory, health, catalog, directory, logger, file } = this.parts;
     const quiet = source === "cluster";
     const connection = withConnectionDefaults(next.connection);
+    const named = <T>(field: string | undefined, make: () => T): T => {
+      try {
+        return make();
+      } catch (error) {
+        throw unknownStrategy(error, field, next.strategies);
+      }
+    };
     // Absent fields take their defaults, so deleting a field from the file undoes it.
     const strategyName = next.connection?.loadBalanceStrategy;
     const strategy =
@@ -262,7 +270,7 @@ export class ConfigApplier {
         ? undefined
         : strategyName === undefined
           ? this.parts.strategy
-          : this.parts.strategies.create(strategyName);
+          : named("connection.loadBalanceStrategy", () => this.parts.strategies.create(strategyName));
     for (const block of ["cluster", "strategies"] as const) {
       if (!quiet && JSON.stringify(next[block]) !== this.#atStart[block]) {
         logger.warn(`the ${block} block changed: it applies when the server restarts`);
@@ -271,7 +279,10 @@ export class ConfigApplier {
     if (!quiet && this.#applied) directory.review(next, this.#config);
     const { endpoints: listed, skipped, ids } = this.select(directory.listed(next));
     const baseDir = file ? dirname(file.path) : undefined;
-    const services = catalog.prepare?.(servicesOf(next, baseDir), toolSwitchesOf(next), customToolsOf(next));
+    // A service's own `strategy` the services name themselves (`mcpServers.<name>.strategy: …`).
+    const services = named(undefined, () =>
+      catalog.prepare?.(servicesOf(next, baseDir), toolSwitchesOf(next), customToolsOf(next)),
+    );
     const first = !this.#applied;
     return () => {
       if (this.#closed) return settledNow;
@@ -329,7 +340,25 @@ export class ConfigApplier {
   }
 }
 
-/** The endpoints a list selects, those it skips, and the selected ones' ids. */
+/**
+ * An unknown strategy as the config names it: after its `field` when given, and, for a name the new
+ * `strategies` block has (which is not registered until a restart, as the block is read at the
+ * start), saying that the block applies at the next restart. Any other error as it is.
+ */
+function unknownStrategy(
+  error: unknown,
+  field: string | undefined,
+  strategies: Readonly<Record<string, string>> | undefined,
+): unknown {
+  if (!XiaozhiError.isInstance(error) || error.code !== "UNKNOWN_STRATEGY") return error;
+  const name = /unknown strategy "([^"]*)"/.exec(error.message)?.[1];
+  const added = name !== undefined && strategies !== undefined && Object.hasOwn(strategies, name);
+  if (!field && !added) return error;
+  const restart = added ? "; changes to the strategies block apply at the next restart" : "";
+  const message = `${field ? `${field}: ` : ""}${error.message}${restart}`;
+  return new XiaozhiError(error.code, message, { cause: error });
+}
+
 /** The endpoints of a list to run, those left out and why, and the ids of those to run. */
 export interface Selection {
   readonly endpoints: readonly EndpointDescriptor[];

@@ -58,7 +58,12 @@ const remoteService = z.object({
   handshakeTimeout: positiveMs.optional(),
 });
 
-const replica = z.union([stdioService, remoteService], {
+/** A replica's `weight` as its strategy reads it (a candidate's share, relative to the others'); default 1. */
+const replicaWeight = { weight: z.number().positive().optional() };
+const stdioReplica = stdioService.extend(replicaWeight);
+const remoteReplica = remoteService.extend(replicaWeight);
+
+const replica = z.union([stdioReplica, remoteReplica], {
   error: "needs either `command` (stdio) or `url` (SSE / streamable HTTP)",
 });
 
@@ -215,8 +220,13 @@ export const xiaozhiConfigSchema = z.looseObject({
    */
   strategies: z
     .record(
-      z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'names are kebab-case, like "least-inflight"'),
-      z.string().min(1, "must name a module: a path or a package"),
+      z
+        .string()
+        .regex(
+          /^[a-z0-9]+(?:-[a-z0-9]+)*$/,
+          'names are kebab-case (lowercase letters and digits joined by "-"), like "least-inflight"',
+        ),
+      z.string().min(1, "must name a module file: ./strategies/mine.mjs, ./node_modules/<package>/…"),
     )
     .optional(),
   /** MCP clients (editors, desktop assistants) served on `/mcp`; without any, the route is off. */
@@ -272,6 +282,8 @@ export function parseConfig(
 function problemsOf(issues: readonly z.core.$ZodIssue[], root: unknown, base: PropertyKey[] = []): string[] {
   return issues.flatMap((issue) => {
     const at = [...base, ...issue.path];
+    // A record's key: what is wrong with it rather than zod's "Invalid key in record".
+    if (issue.code === "invalid_key") return problemsOf(issue.issues, root, at);
     if (issue.code === "invalid_union") {
       const value = at.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown>)?.[key], root);
       const has = (issue: z.core.$ZodIssue) =>
@@ -307,9 +319,9 @@ export interface UnknownField {
 const xiaozhiClientOnly = new Set(["asr", "tts", "llm", "toolCallLog"]);
 
 /**
- * The fields of a parsed config (before validation) that the WebServer does not read, at the top
- * and in `connection`: a typo there (`mcpServer`, `heartbeatIntervall`) is otherwise ignored in
- * silence, the service or setting it was for simply missing.
+ * The fields of a parsed config (before validation) that the WebServer does not read, at the top,
+ * in `connection` and in a service's replicas: a typo there (`mcpServer`, `heartbeatIntervall`,
+ * `wieght`) is otherwise ignored in silence, the service or setting it was for simply missing.
  */
 export function unknownFields(value: unknown): UnknownField[] {
   const found: UnknownField[] = [];
@@ -322,28 +334,67 @@ export function unknownFields(value: unknown): UnknownField[] {
         found.push({ path: key, xiaozhiClient: true });
         continue;
       }
-      const meant = known.find((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
+      const meant = nearest(key, known);
       found.push({ path: `${prefix}${key}`, ...(meant === undefined ? {} : { meant: `${prefix}${meant}` }) });
     }
   };
   look(value, Object.keys(xiaozhiConfigSchema.shape), "");
   look((value as { connection?: unknown } | null)?.connection, Object.keys(connection.shape), "connection.");
+  const services = (value as { mcpServers?: unknown } | null)?.mcpServers;
+  for (const [name, service] of Object.entries(isObject(services) ? services : {})) {
+    const replicas = isObject(service) ? service.replicas : undefined;
+    if (!Array.isArray(replicas)) continue;
+    replicas.forEach((entry, i) => {
+      // The shape the entry takes: a stdio replica's `url` is as unread as a remote one's `command`.
+      const has = (key: string) => isObject(entry) && Object.hasOwn(entry, key);
+      const shapes = has("command")
+        ? [stdioReplica]
+        : has("url")
+          ? [remoteReplica]
+          : [stdioReplica, remoteReplica];
+      const known = [...new Set(shapes.flatMap((shape) => Object.keys(shape.shape)))];
+      look(entry, known, `mcpServers.${name}.replicas[${i}].`);
+    });
+  }
   return found;
 }
 
-/** Levenshtein distance, for names of a few dozen letters. */
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(
-        (row[j] as number) + 1,
-        (next[j - 1] as number) + 1,
-        (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    row = next;
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The known field `key` most likely meant: the nearest within two edits (a letter added, dropped or
+ * changed, or two neighbours swapped); for a key of four letters or fewer, one edit that is not a
+ * changed letter, which in a name that short leaves too little in common (`cmd` is not `cwd`).
+ */
+function nearest(key: string, known: readonly string[]): string | undefined {
+  const short = key.length <= 4;
+  let best: string | undefined;
+  let least = short ? 2 : 3;
+  for (const field of known) {
+    const distance = editDistance(key.toLowerCase(), field.toLowerCase(), short ? 2 : 1);
+    if (distance < least) [best, least] = [field, distance];
   }
-  return row[b.length] as number;
+  return best;
+}
+
+/** Edit distance counting a swap of neighbours as one edit and a changed letter as `change`. */
+function editDistance(a: string, b: string, change: number): number {
+  const rows = [Array.from({ length: b.length + 1 }, (_, j) => j)];
+  for (let i = 1; i <= a.length; i++) {
+    const [above, row] = [rows[i - 1] as number[], [i]];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (above[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (above[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : change),
+      );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        row[j] = Math.min(row[j] as number, ((rows[i - 2] as number[])[j - 2] as number) + 1);
+      }
+    }
+    rows.push(row);
+  }
+  return (rows[a.length] as number[])[b.length] as number;
 }
