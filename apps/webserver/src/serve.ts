@@ -12,7 +12,7 @@ import type { Locale } from "./locale.js";
 import { pinoPretty } from "./logs.js";
 import { messagesFor } from "./messages.js";
 import { type ConfigLookup, findConfig, isLoopback } from "./options.js";
-import { logFileName, removeRecord, stateDir, writeRecord } from "./state.js";
+import { logFileName, removeRecord, type ServerRecord, stateDir, writeRecord } from "./state.js";
 import { version } from "./version.js";
 import { startWebServer, type WebServer } from "./web-server.js";
 
@@ -98,34 +98,10 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
       authToken = randomBytes(24).toString("base64url");
       generated = true;
     }
-    server = await startWebServer({
-      ...(lookup.path ? { configPath: lookup.path } : { config: demo?.config ?? {} }),
-      host,
-      port,
-      ...(authToken ? { authToken } : {}),
-      ...(fileConfig?.webUI?.allowedHosts ? { allowedHosts: fileConfig.webUI.allowedHosts } : {}),
-      ...(fileConfig?.webUI?.password ? { passwordHash: fileConfig.webUI.password } : {}),
-      ...(fileConfig?.webUI?.metricsToken ? { metricsToken: fileConfig.webUI.metricsToken } : {}),
-      ...(fileConfig?.webUI?.tls && lookup.path ? { tls: readTls(fileConfig.webUI.tls, lookup.path) } : {}),
-      logger,
-      version,
-      stateDir: dir,
-      signal: shutdown.signal,
-    });
-    // The count of tools is worth a short wait for services; the endpoints already serve.
-    await settledWithin(server.adapter.servicesStarted, 2000, shutdown.signal);
-    shutdown.signal.throwIfAborted();
-    const endpoints = server.adapter.endpoints();
-    // What agents are given: a tool that cannot run here (an unsupported handler, task-only) is not.
-    const tools = (await server.adapter.listTools()).filter(
-      (t) => t.enabled && t.unavailable === undefined,
-    ).length;
-    const starting = server.adapter.services().filter((s) => s.state === "starting").length;
-    const shown = reachable(server.url);
-    const dashboardUrl = generated ? `${shown}#token=${authToken}` : shown;
-    writeRecord(dir, {
+    const tls =
+      fileConfig?.webUI?.tls && lookup.path ? readTls(fileConfig.webUI.tls, lookup.path) : undefined;
+    const record: Omit<ServerRecord, "url"> = {
       pid: process.pid,
-      url: server.url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:"),
       config: lookup.path ?? null,
       startedAt: Date.now(),
       ...(logStream ? { logFile: join(dir, logFileName) } : {}),
@@ -139,7 +115,42 @@ export async function serve(options: ServeOptions, env: NodeJS.ProcessEnv): Prom
           }
         : {}),
       log: { level: env.XIAOZHI_LOG_LEVEL ?? "info", ...options.logFile },
+    };
+    const recordAt = (url: string) =>
+      writeRecord(dir, {
+        ...record,
+        url: url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:"),
+      });
+    // In cluster mode the server is recorded once it listens, not once the start is over: the start
+    // may wait up to a lease for the instance id (or for Redis) while the API serves, and the
+    // commands reach it meanwhile. Otherwise it is recorded once the start is over.
+    server = await startWebServer({
+      ...(lookup.path ? { configPath: lookup.path } : { config: demo?.config ?? {} }),
+      host,
+      port,
+      ...(authToken ? { authToken } : {}),
+      ...(fileConfig?.webUI?.allowedHosts ? { allowedHosts: fileConfig.webUI.allowedHosts } : {}),
+      ...(fileConfig?.webUI?.password ? { passwordHash: fileConfig.webUI.password } : {}),
+      ...(fileConfig?.webUI?.metricsToken ? { metricsToken: fileConfig.webUI.metricsToken } : {}),
+      ...(tls ? { tls } : {}),
+      logger,
+      version,
+      stateDir: dir,
+      signal: shutdown.signal,
+      ...(fileConfig?.cluster ? { onListening: recordAt } : {}),
     });
+    // The count of tools is worth a short wait for services; the endpoints already serve.
+    await settledWithin(server.adapter.servicesStarted, 2000, shutdown.signal);
+    shutdown.signal.throwIfAborted();
+    const endpoints = server.adapter.endpoints();
+    // What agents are given: a tool that cannot run here (an unsupported handler, task-only) is not.
+    const tools = (await server.adapter.listTools()).filter(
+      (t) => t.enabled && t.unavailable === undefined,
+    ).length;
+    const starting = server.adapter.services().filter((s) => s.state === "starting").length;
+    const shown = reachable(server.url);
+    const dashboardUrl = generated ? `${shown}#token=${authToken}` : shown;
+    recordAt(server.url);
     if (generated) for (const line of m.server.generatedToken) say(line);
     const connected = endpoints.filter((e) => e.connected).length;
     // Nothing to connect: say why, so an empty list is not mistaken for a fault.

@@ -20,6 +20,8 @@ export interface EndpointRow {
   readonly lastErrorAt?: number;
   /** Cluster mode: the instance holding it (`null`: none now). */
   readonly instance?: string | null;
+  /** Cluster mode: the instance answering runs it (what it gives the agent is known for this one only). */
+  readonly here?: boolean;
 }
 
 /** An instance of the cluster, as `/api/cluster` lists it. */
@@ -29,6 +31,8 @@ export interface InstanceRow {
   readonly endpoints: number;
   readonly heartbeatAt: number;
   readonly self: boolean;
+  /** This one waits for its id to be free (it was held until then, on Redis's clock): it is starting. */
+  readonly idHeldUntil?: number;
 }
 
 export interface ServiceRow {
@@ -65,6 +69,18 @@ function budgetCell(budget: BudgetRow | undefined, m: Messages): string {
   return budget.over ? colors.yellow(`${cell} ${m.tables.overMax(budget.maxTools)}`) : cell;
 }
 
+/**
+ * The budget of a row, where it is known: what this instance gives the agents of the endpoints it
+ * runs (in cluster mode another instance's may serve other tools), and nothing to a failed one.
+ */
+function knownBudget(
+  e: EndpointRow,
+  budgets: Readonly<Record<string, BudgetRow>>,
+  clustered: boolean,
+): BudgetRow | undefined {
+  return e.state === "failed" || (clustered && !e.here) ? undefined : budgets[e.id];
+}
+
 /** Endpoints as a table, headed and worded in the command's language. */
 export function endpointTable(
   rows: readonly EndpointRow[],
@@ -99,7 +115,7 @@ export function endpointTable(
             state("awaiting", m.states.awaitingAgent)
           : state(e.state, m.states[e.state as keyof Messages["states"]] ?? e.state),
       ...(clustered ? [e.instance ?? colors.dim(m.tables.none)] : []),
-      ...(budgets ? [budgetCell(budgets[e.id], m)] : []),
+      ...(budgets ? [budgetCell(knownBudget(e, budgets, clustered), m)] : []),
       e.healthScore === undefined ? "" : String(Math.round(e.healthScore)),
       e.rttMs === undefined ? "" : `${e.rttMs.toFixed(1)} ms`,
       // With its age: on a link that is up again, an old error is history, not trouble.
@@ -119,12 +135,16 @@ export function instanceTable(rows: readonly InstanceRow[], m: Messages, now = D
   const h = m.tables;
   return table(
     [h.instance, h.address, h.endpoints, h.heartbeat],
-    rows.map((i) => [
-      i.self ? `${i.id} ${colors.dim(h.thisOne)}` : i.id,
-      i.address ?? "",
-      String(i.endpoints),
-      h.secondsAgo(((now - i.heartbeatAt) / 1000).toFixed(1)),
-    ]),
+    rows.map((i) => {
+      const id = i.self ? `${i.id} ${colors.dim(h.thisOne)}` : i.id;
+      return [
+        // Waiting for its id to be free (held by it before a restart, or by another): not joined yet.
+        i.idHeldUntil === undefined ? id : `${id} ${state("starting", m.states.starting)}`,
+        i.address ?? "",
+        String(i.endpoints),
+        h.secondsAgo(((now - i.heartbeatAt) / 1000).toFixed(1)),
+      ];
+    }),
   );
 }
 

@@ -52,6 +52,8 @@ export interface WebServerOptions {
   readonly version: string;
   /** Aborting it during startup stops whatever started (service processes included) and rejects. */
   readonly signal?: AbortSignal;
+  /** Told the URL once the server listens, before the adapter starts (which may wait in cluster mode). */
+  readonly onListening?: (url: string) => void;
 }
 
 /** A started WebServer. */
@@ -142,6 +144,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   options.signal?.addEventListener("abort", abandon, { once: true });
   try {
     options.signal?.throwIfAborted();
+    // A callback that throws (a record not written) stops what started, as a failed start does.
+    options.onListening?.(url);
     await adapter.start();
     options.signal?.throwIfAborted();
   } catch (error) {

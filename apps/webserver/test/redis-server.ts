@@ -27,9 +27,15 @@ export function redisAvailable(): boolean {
   return false;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export interface StartRedisOptions {
+  /** More `redis-server` arguments (`["--requirepass", "pw"]`), on every start. */
+  readonly args?: readonly string[];
+}
+
+export async function startRedis(options: StartRedisOptions = {}): Promise<TestRedis> {
   const port = await freePort();
-  let child = await launch(port);
+  const args = options.args ?? [];
+  let child = await launch(port, args);
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -37,7 +43,7 @@ export async function startRedis(): Promise<TestRedis> {
       await end(child, "SIGKILL");
     },
     async restart() {
-      child = await launch(port);
+      child = await launch(port, args);
     },
     pause(ms) {
       return command(port, ["CLIENT", "PAUSE", String(Math.round(ms))]);
@@ -48,10 +54,10 @@ export async function startRedis(): Promise<TestRedis> {
   };
 }
 
-async function launch(port: number): Promise<ChildProcess> {
+async function launch(port: number, args: readonly string[]): Promise<ChildProcess> {
   const child = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...args],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";

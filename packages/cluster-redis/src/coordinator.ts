@@ -150,6 +150,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       holdings: this.#holdings,
       membership: this.#membership,
       host: () => this.#host,
+      logger: this.#logger,
     });
     this.#viewSource = {
       self: this.instanceId,
@@ -235,6 +236,8 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
         id: this.instanceId,
         address: this.address,
         held: this.#holdings.held.size,
+        startedAt: this.#startedAt,
+        waiting: this.#membership.taken,
       }),
     };
   }
@@ -290,7 +293,8 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       if (stores && !this.#membership.taken) await stores.members.leave(this.instanceId, this.#incarnation);
       await this.#publish({ t: "left", by: this.instanceId });
     } catch (error) {
-      this.#logger.warn(
+      // With nothing held (Redis never reached, say) there is nothing to lapse: no warning.
+      this.#logger[held > 0 ? "warn" : "debug"](
         { err: (error as Error).message, endpoints: held },
         "could not release the leases; they lapse after the lease TTL",
       );
@@ -312,7 +316,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       const beat = await stores.members.beat(this.instanceId, this.#info(), this.#randomId());
       if (beat.taken) {
         this.#redis.answered();
-        await this.#membership.refused(beat.holder);
+        await this.#membership.refused(beat.holder, beat.now);
         return;
       }
       // Stopping: it keeps what it still holds and its heartbeat, and plans nothing.

@@ -49,8 +49,8 @@ export class Holdings {
     string,
     { readonly instance: string; readonly by: string; readonly at: number }
   >();
-  /** Endpoints another instance let go of, by whom and when (monotonic ms): an agent is without them now. */
-  readonly #letGo = new Map<string, { readonly by: string; readonly at: number }>();
+  /** Endpoints another instance let go of, by whom and when (monotonic ms), and whether its lease ran out. */
+  readonly #letGo = new Map<string, { readonly by: string; readonly at: number; lapsed?: boolean }>();
   /** Leases read themselves on the next tick: an acquire or release unanswered, a take refused. */
   readonly #unsure = new Set<string>();
   /** The leases in Redis as last known, by endpoint id, kept up to date from the lease log. */
@@ -155,12 +155,17 @@ export class Holdings {
     return given;
   }
 
+  /** The instance whose lease of `id` ran out (it was not released) since anyone held it; undefined otherwise. */
+  lapsedFrom(id: string): string | undefined {
+    return this.#letGo.get(id)?.lapsed ? this.#letGo.get(id)?.by : undefined;
+  }
+
   /** What another instance let go of within `ms` before `now` and nobody holds yet, with who let it go. */
   letGo(now: number, ms: number): ReadonlyMap<string, string> {
     const free = new Map<string, string>();
-    for (const [id, { by, at }] of this.#letGo) {
-      if (now - at > ms || this.#leases.has(id) || this.held.has(id)) this.#letGo.delete(id);
-      else free.set(id, by);
+    for (const [id, { by, at, lapsed }] of this.#letGo) {
+      if (this.#leases.has(id) || this.held.has(id) || (now - at > ms && !lapsed)) this.#letGo.delete(id);
+      else if (now - at <= ms) free.set(id, by); // A lapse is kept until taken: `lapsedFrom` tells the taker.
     }
     return free;
   }
@@ -236,6 +241,8 @@ export class Holdings {
         this.#ticksSinceSnapshot++;
         for (const [id, value] of next.changes) changed = this.#set(id, value) || changed;
         const check = unsure;
+        // Past these, a lease found gone was not released (the log read first would say): it lapsed.
+        const sure = check.length;
         for (const [instance, ids] of this.#leases.byInstance()) {
           // Another's, or this instance id's from an earlier process.
           if (!live.has(instance) || instance === this.options.self) for (const id of ids) check.push(id);
@@ -243,7 +250,7 @@ export class Holdings {
         if (check.length > 0) {
           const values = await store.read(check);
           check.forEach((id, i) => {
-            changed = this.#set(id, values[i]) || changed;
+            changed = this.#set(id, values[i], i >= sure) || changed;
           });
           await this.#watchLapses(store, live);
         } else this.#lapses.clear();
@@ -313,12 +320,12 @@ export class Holdings {
     }
   }
 
-  /** Records a lease's value; true when that changed what was known. */
-  #set(id: string, value: string | undefined): boolean {
+  /** Records a lease's value (`lapsed`: found gone, not released); true when that changed what was known. */
+  #set(id: string, value: string | undefined, lapsed = false): boolean {
     const known = this.#leases.get(id);
     if (value === undefined) {
       if (known !== undefined && !known.mine)
-        this.#letGo.set(id, { by: known.instance, at: this.options.now() });
+        this.#letGo.set(id, { by: known.instance, at: this.options.now(), lapsed });
       this.#view.mark(id);
       return this.#leases.delete(id);
     }

@@ -28,6 +28,14 @@ export class Membership {
   grace: Snapshot["grace"];
   /** Redis's boot marker as last seen: another one means Redis lost its data. */
   #boot: string | undefined;
+  /** This process has joined once: a refusal from then on is another process with its id. */
+  #joinedOnce = false;
+  /** Before joining: the deadline of the holder of this id as first seen; renewed past it, that one runs. */
+  #firstHeld: number | undefined;
+  /** `waitForId` watches the holder: it tells a duplicate itself (it rejects the start). */
+  #waiting = false;
+  /** The duplicate was told: once is enough. */
+  #toldDuplicate = false;
 
   constructor(private readonly options: MembershipOptions) {}
 
@@ -36,6 +44,7 @@ export class Membership {
     const { clock, logger, holdings } = this.options;
     if (this.taken) logger.info({ instance: this.options.self }, "cluster: the instance id is free; joining");
     this.taken = undefined;
+    this.#joinedOnce = true;
     const lostData = this.#boot !== undefined && beat.boot !== this.#boot;
     this.#boot = beat.boot;
     // Leases may have lapsed while Redis was away or lost: for one lease from this first tick back,
@@ -55,12 +64,29 @@ export class Membership {
     }
   }
 
-  /** A live process has this instance id: let go of everything and run nothing while it is there. */
-  async refused(holder: LiveMember): Promise<void> {
-    if (!this.taken) {
-      this.options.logger.error(
-        { instance: this.options.self, address: holder.address },
+  /**
+   * A live process has this instance id (`now`: Redis's time): let go of everything and run nothing
+   * while it is there. At start that is most often this instance before a restart (a crash, a
+   * SIGKILL, systemd's `Restart=`), whose heartbeat lasts until its lease ends: a warning says so,
+   * and `waitForId` tells a process that beats on. Once joined, it is another process; before, one
+   * that renews its heartbeat past its first deadline (a start that `waitForId` did not watch, Redis
+   * being out of reach then) is another too.
+   */
+  async refused(holder: LiveMember, now: number): Promise<void> {
+    const { logger, self } = this.options;
+    if (!this.#joinedOnce) this.#firstHeld ??= holder.deadline;
+    const renewed = !this.#joinedOnce && holder.deadline > (this.#firstHeld ?? holder.deadline);
+    if ((!this.taken && this.#joinedOnce) || (renewed && !this.#waiting && !this.#toldDuplicate)) {
+      this.#toldDuplicate = renewed;
+      logger.error(
+        { instance: self, address: holder.address },
         "cluster: another running instance has this cluster.instanceId; this one runs nothing while it is there (give each instance its own id)",
+      );
+    } else if (!this.taken) {
+      const seconds = Math.max(1, Math.ceil((holder.deadline - now) / 1000));
+      logger.warn(
+        { instance: self, address: holder.address, seconds },
+        `cluster: this cluster.instanceId is still held, by this instance before a restart until its lease ends in about ${seconds} s, or by another running instance; waiting to join`,
       );
     }
     this.taken = holder;
@@ -82,8 +108,24 @@ export class Membership {
     if (!first) return;
     const { clock, tickMs } = this.options;
     const until = clock.now() + Math.max(first.ttl, this.options.leaseTtl) + 2 * tickMs;
+    this.#waiting = true;
+    try {
+      await this.#waitOut(first, until, stopped);
+    } finally {
+      this.#waiting = false;
+    }
+  }
+
+  async #waitOut(first: LiveMember, until: number, stopped: () => boolean): Promise<void> {
+    const { clock, tickMs } = this.options;
     while (this.taken && !stopped()) {
       if (this.taken.deadline > first.deadline || clock.now() > until) {
+        // The rejection is the error the operator reads (the start fails with it): said once.
+        this.#toldDuplicate = true;
+        this.options.logger.debug(
+          { instance: this.options.self, address: this.taken.address },
+          "cluster: another running instance has this cluster.instanceId and keeps it; this one stops",
+        );
         throw new XiaozhiError(
           "DUPLICATE_INSTANCE",
           `cluster.instanceId "${this.options.self}" is in use by another running instance (${this.taken.address ?? "address unknown"}); give each instance its own cluster.instanceId`,

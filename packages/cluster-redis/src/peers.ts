@@ -26,7 +26,6 @@ export interface PeersOptions {
 export class Peers {
   /** Live instances, this one included, as the last heartbeat read them. */
   live = new Map<string, LiveMember>();
-  #redisNow = 0;
   readonly #remote = new Map<string, Map<string, EndpointStatus>>();
   /** The version up to which what each other instance runs is known in full. */
   readonly #versions = new Map<string, number>();
@@ -40,6 +39,11 @@ export class Peers {
   readonly #hostsUp = new Map<string, ReadonlySet<string>>();
   /** Instances that said they are stopping, before their heartbeat says so. */
   readonly #leaving = new Set<string>();
+  /** Live instances that stopped beating (paused, killed, cut off from Redis), as the last heartbeat read them. */
+  #silent = new Set<string>();
+  /** This instance's heartbeat before the last one (Redis's clock): where silence is counted from. */
+  #ownBefore: number | undefined;
+  #ownLast: number | undefined;
 
   constructor(private readonly options: PeersOptions) {}
 
@@ -77,7 +81,22 @@ export class Peers {
     }
     for (const id of this.#lagging.keys()) if (!live.has(id)) this.#lagging.delete(id);
     this.live = new Map(live);
-    this.#redisNow = now;
+    // One that stops or starts beating again changes how the view shows what it holds. Silence is
+    // counted up to this instance's own heartbeat before this one, not up to `now`: a stall of Redis
+    // (or of this process) delays every heartbeat alike, and no other instance missed one for it.
+    const own = live.get(self);
+    if (own && own.deadline - own.ttl !== this.#ownLast) {
+      this.#ownBefore = this.#ownLast;
+      this.#ownLast = own.deadline - own.ttl;
+    }
+    // Not yet a heartbeat before: nobody is counted silent yet (without its own: up to `now`).
+    const since = own ? (this.#ownBefore ?? Number.NEGATIVE_INFINITY) : now;
+    const silent = new Set<string>();
+    for (const [id, member] of live) {
+      if (id !== self && since - (member.deadline - member.ttl) > staleAfter(member.ttl)) silent.add(id);
+    }
+    if (silent.size !== this.#silent.size || [...silent].some((id) => !this.#silent.has(id))) changed = true;
+    this.#silent = silent;
     const ids = [...new Set([...joined, ...behind, ...[...this.#gaps].filter((id) => live.has(id))])];
     this.#gaps.clear();
     if (ids.length > 0) {
@@ -155,6 +174,7 @@ export class Peers {
   /** Forgets what is known of instance `id`; true when the view showed what it ran. */
   #forget(id: string): boolean {
     this.#leaving.delete(id);
+    this.#silent.delete(id);
     const shown = this.#remote.delete(id);
     this.#hostsUp.delete(id);
     this.#versions.delete(id);
@@ -191,6 +211,12 @@ export class Peers {
     return this.#remote.get(holder)?.get(id);
   }
 
+  /** The last heartbeat (Redis's epoch ms) of a live instance that stopped beating; undefined while it beats. */
+  silentSince(id: string): number | undefined {
+    const member = this.#silent.has(id) ? this.live.get(id) : undefined;
+    return member === undefined ? undefined : member.deadline - member.ttl;
+  }
+
   /**
    * The live instances that still tick, with the listed endpoints each avoids; this one with
    * `own`. One that stopped beating is left out before its heartbeat lapses, and one that is
@@ -205,9 +231,7 @@ export class Peers {
     const active = new Map<string, ReadonlySet<string>>();
     for (const [id, member] of this.live) {
       if (id === this.options.self || this.isLeaving(id)) continue;
-      if (this.#redisNow - (member.deadline - member.ttl) <= staleAfter(member.ttl)) {
-        active.set(id, avoids(member.avoid, member.avoidHosts));
-      }
+      if (!this.#silent.has(id)) active.set(id, avoids(member.avoid, member.avoidHosts));
     }
     active.set(this.options.self, avoids(own.endpoints, own.hosts));
     return active;

@@ -1,3 +1,4 @@
+import type { Logger } from "@xiaozhi-connect/core";
 import type { ClusterHost } from "@xiaozhi-connect/webserver-adapter";
 import type { ClusterClock } from "./clock.js";
 import type { Holdings } from "./holdings.js";
@@ -20,6 +21,7 @@ export interface PlanStepOptions {
   readonly holdings: Holdings;
   readonly membership: Membership;
   readonly host: () => ClusterHost | undefined;
+  readonly logger: Logger;
 }
 
 /**
@@ -88,5 +90,29 @@ export class PlanStep {
     const next = plan(snapshot, now);
     this.#gate.planned(snapshot, version, next);
     await holdings.carryOut(next, unservable, now);
+    this.#tookOver(next.acquire);
+  }
+
+  /**
+   * Says which of `acquired` this instance took because their holder's leases ran out (it stopped
+   * renewing them: killed, crashed, paused, or cut off from Redis and maybe still running): how
+   * many, from which instance, whether this one took them first or later, after another did not.
+   * A graceful stop's handover says nothing here; its instance logs it.
+   */
+  #tookOver(acquired: readonly string[]): void {
+    const { holdings, logger, self } = this.#options;
+    const from = new Map<string, number>();
+    for (const id of acquired) {
+      const by = holdings.held.has(id) ? holdings.lapsedFrom(id) : undefined;
+      if (by !== undefined) from.set(by, (from.get(by) ?? 0) + 1);
+    }
+    for (const [instance, endpoints] of from) {
+      logger.warn(
+        { from: instance, endpoints },
+        instance === self
+          ? `cluster: the leases this instance id held before a restart ran out; took ${endpoints} of those endpoints back`
+          : `cluster: instance ${instance} stopped renewing its leases and they ran out; took ${endpoints} of its endpoints over`,
+      );
+    }
   }
 }

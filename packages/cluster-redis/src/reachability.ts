@@ -1,13 +1,15 @@
 import type { Logger } from "@xiaozhi-connect/core";
 
 /**
- * Whether Redis answered the last tick, and the two log lines around it: one warning when it goes
- * out of reach (or on the first failure, when it never was reached), one line when it is back.
+ * Whether Redis answered the last tick, and the log lines around it: a warning when it goes out of
+ * reach (or on the first failure, when it never was reached) with why, again only when the cause
+ * changes (a refused connection, then a refused password), and one line when it is back.
  * `changed` runs on every flip, so the view shows it.
  */
 export class Reachability {
   #reachable = false;
-  #warned = false;
+  /** The causes warned about since Redis was last reached: a retry that fails alike says nothing. */
+  readonly #warned = new Set<string>();
   readonly #logger: Logger;
   readonly #redis: string;
   readonly #changed: () => void;
@@ -33,15 +35,18 @@ export class Reachability {
   reached(held: number): void {
     if (this.#reachable) return;
     this.#reachable = true;
-    this.#warned = false;
+    this.#warned.clear();
     this.#logger.info({ redis: this.#redis, held }, "cluster: Redis reachable");
     this.#changed();
   }
 
   /** A tick failed on Redis. */
   lost(error: Error, held: number): void {
-    if (this.#reachable || !this.#warned) {
-      this.#warned = true;
+    if (this.#reachable) this.#warned.clear();
+    if (!this.#warned.has(error.message)) {
+      // Bounded, should the causes never repeat: then each is worth its line.
+      if (this.#warned.size >= 20) this.#warned.clear();
+      this.#warned.add(error.message);
       this.#logger.warn(
         { err: error.message, redis: this.#redis, held },
         "cluster: Redis out of reach; keeping the endpoints held here and taking no new ones",

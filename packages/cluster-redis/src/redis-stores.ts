@@ -1,4 +1,5 @@
 import type { Redis, RedisOptions } from "ioredis";
+import { failureOf, neverSent, passwordOf, redisCause } from "./redis-errors.js";
 import {
   acquireScript,
   beatScript,
@@ -49,7 +50,7 @@ export interface RedisStoresOptions {
   readonly prefix: string;
   /** A command not answered within this many ms fails (it may still run). */
   readonly commandTimeout: number;
-  /** Reports connection errors (they repeat while Redis is away). */
+  /** Reports connection errors (they repeat while Redis is away), as {@link StoreError}s word them. */
   readonly onError?: (message: string) => void;
 }
 
@@ -78,7 +79,18 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
   redis.defineCommand("xzChanges", { numberOfKeys: 2, lua: changesScript });
   redis.defineCommand("xzSnapshot", { lua: snapshotScript });
   redis.defineCommand("xzCheck", { lua: checkScript });
-  redis.on("error", (error: Error) => options.onError?.(error.message));
+  // What the connection last failed with (a refused password, a refused connection): a command
+  // refused because the connection is down fails with it, not with that it was not sent.
+  const password = passwordOf(options.url);
+  let down: string | undefined;
+  const failed = (error: Error) => {
+    down = redisCause(error.message, password);
+    options.onError?.(down);
+  };
+  redis.on("error", failed);
+  redis.on("ready", () => {
+    down = undefined;
+  });
   // The subscription waits out an outage (its commands are queued, never given up), and is made
   // again on every reconnect: a connection that came back unsubscribed would hear nothing.
   const subscriber = redis.duplicate({
@@ -86,7 +98,7 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
     commandTimeout: undefined,
     maxRetriesPerRequest: null,
   });
-  subscriber.on("error", (error: Error) => options.onError?.(error.message));
+  subscriber.on("error", (error: Error) => options.onError?.(redisCause(error.message, password)));
   const key = (name: string) => options.prefix + name;
   const channel = key("events");
   const leasePrefix = key("lease:");
@@ -97,16 +109,18 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
   subscriber.on("message", (_channel: string, text: string) => {
     for (const listener of listeners) listener(text);
   });
-  subscriber.on("ready", () => void subscriber.subscribe(channel).catch(() => {}));
+  const unsubscribed = (error: Error) =>
+    options.onError?.(`could not subscribe to the channel: ${redisCause(failureOf(error), password)}`);
+  subscriber.on("ready", () => void subscriber.subscribe(channel).catch(unsubscribed));
 
   const call = async <T>(command: (client: Client) => Promise<T>): Promise<T> => {
     try {
       return await command(redis);
     } catch (error) {
-      const message = (error as Error).message;
+      const message = failureOf(error);
       // Only a command refused before it was written provably did nothing.
-      const sent = !/enableOfflineQueue|isn't writeable/.test(message);
-      throw new StoreError(`Redis: ${message}`, sent, { cause: error });
+      const sent = !neverSent(message);
+      throw new StoreError((!sent && down) || redisCause(message, password), sent, { cause: error });
     }
   };
   // One script per chunk of ids, in one transaction: every chunk sees the same moment.

@@ -14,19 +14,38 @@ export function redisAvailable(): boolean {
 }
 
 export interface TestRedis {
+  readonly port: number;
   readonly url: string;
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
-  const port = await freePort();
+/** How a test's `redis-server` runs: on `port` (a free one by default), with `args` after the rest. */
+export interface TestRedisOptions {
+  readonly port?: number;
+  /** Such as `["--requirepass", "…"]`. */
+  readonly args?: readonly string[];
+}
+
+export async function startRedis(options: TestRedisOptions = {}): Promise<TestRedis> {
+  const port = options.port ?? (await freePort());
   const child = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      ...(options.args ?? []),
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   await ready(child);
   return {
+    port,
     url: `redis://127.0.0.1:${port}`,
     stop: () =>
       new Promise((resolve) => {
@@ -59,7 +78,8 @@ function ready(child: ChildProcess): Promise<void> {
   });
 }
 
-function freePort(): Promise<number> {
+/** A loopback port nothing listens on now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);

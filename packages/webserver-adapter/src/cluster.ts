@@ -17,6 +17,12 @@ export interface ClusterInstance {
   readonly heartbeatAt: number;
   /** This is the instance answering. */
   readonly self: boolean;
+  /**
+   * The instance answering only, while it waits for its id to be free (held by this instance
+   * before a restart, or by another running one): epoch ms, on Redis's clock, when that holder's
+   * heartbeat lapses. It holds nothing meanwhile; absent once it joined.
+   */
+  readonly idHeldUntil?: number;
 }
 
 /** The cluster as one instance sees it. */
@@ -32,8 +38,15 @@ export interface ClusterView {
   readonly instances: readonly ClusterInstance[];
 }
 
-/** An endpoint of the cluster with the instance holding it (`null`: no instance holds it now). */
-export type ClusterEndpointStatus = EndpointStatus & { readonly instance: string | null };
+/**
+ * An endpoint of the cluster with the instance holding it (`null`: no instance holds it now).
+ * `here`: the instance answering runs it (what it says of the tools it gives applies to it);
+ * absent for one another instance runs or none does.
+ */
+export type ClusterEndpointStatus = EndpointStatus & {
+  readonly instance: string | null;
+  readonly here?: true;
+};
 
 /** What the coordinator needs of the instance it runs in. */
 export interface ClusterHost {
