@@ -317,6 +317,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       if (beat.taken) {
         this.#redis.answered();
         await this.#membership.refused(beat.holder, beat.now);
+        if (this.#membership.taken) await this.#watchWhileHeld(stores);
         return;
       }
       // Stopping: it keeps what it still holds and its heartbeat, and plans nothing.
@@ -346,6 +347,16 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     } catch (error) {
       if (!this.#stopped) this.#redis.lost(error as Error, this.#holdings.held.size);
     }
+  }
+
+  /**
+   * While its id is held, this instance knows the cluster's list and watches the leases the id's
+   * earlier process left: a lapse is not logged in Redis, so only a watcher can say it took them back.
+   */
+  async #watchWhileHeld(stores: ClusterStores): Promise<void> {
+    const stored = await stores.list.read();
+    if (stored && this.#list.adopt(stored)) this.#emit("changed");
+    await this.#holdings.read(this.#list.ids, { has: () => true });
   }
 
   #info(): MemberInfo {

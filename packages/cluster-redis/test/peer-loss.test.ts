@@ -123,6 +123,7 @@ describe("an instance lost", () => {
 
   it("restarted at once under its id: a warning that the id is still held, and the view shows it waiting", async () => {
     await three(2000);
+    const had = [...cluster.owners()].filter(([, owner]) => owner === "a").length;
     cluster.kill("a");
     const again = await cluster.start("a-again", { instanceId: "a", noWait: true });
     const held = "warn cluster: this cluster.instanceId is still held, by this instance before a restart";
@@ -140,6 +141,31 @@ describe("an instance lost", () => {
     expect(again.logs.filter((l) => l.startsWith("error"))).toEqual([]);
     expect(again.coordinator.view().instances.find((i) => i.self)).not.toHaveProperty("idHeldUntil");
     await cluster.waitFor(() => again.host.running.size > 0, 5000, "the new a taking its share");
+    // Whoever took the killed a's endpoints said so, the new a among them: it watched the leases
+    // its id left while it waited, so taking them back once they lapsed is no silent take.
+    const back =
+      /^warn cluster: the leases this instance id held before a restart ran out; took (\d+) of those endpoints back$/;
+    const over =
+      /^warn cluster: instance a stopped renewing its leases and they ran out; took (\d+) of its endpoints over$/;
+    const said = () =>
+      [again, cluster.instance("b"), cluster.instance("c")]
+        .flatMap((i) => i.logs.flatMap((line) => (back.exec(line) ?? over.exec(line))?.[1] ?? []))
+        .reduce((sum, n) => sum + Number(n), 0);
+    await cluster.waitFor(() => said() >= had, 5000, "the takeover said").catch(() => {});
+    expect(said()).toBe(had);
+  });
+
+  it("restarted at once under its id, alone: taking its endpoints back once their leases lapse is said", async () => {
+    cluster = new TestCluster(endpoints, 2000);
+    await cluster.startAll(["a"]);
+    await cluster.waitFor(() => cluster.settled(), 5000, "every endpoint held");
+    cluster.kill("a");
+    const again = await cluster.start("a-again", { instanceId: "a", noWait: true });
+    await cluster.until(again.started);
+    const back = `warn cluster: the leases this instance id held before a restart ran out; took ${endpoints.length} of those endpoints back`;
+    await cluster.waitFor(() => again.logs.includes(back), 5000, "the take said").catch(() => {});
+    expect(again.logs).toContain(back);
+    expect(again.host.running.size).toBe(endpoints.length);
   });
 
   it("started beside a live instance of its id: an error, and the start fails", async () => {
