@@ -215,6 +215,8 @@ describe("the product's error texts, in words", () => {
       "the link closed before the ping was answered",
       classifyUpgradeStatus(401).message,
       classifyUpgradeStatus(502).message,
+      // What a cluster instance shows of the endpoints of a peer that stopped beating.
+      "not confirmed: instance b has stopped sending heartbeats",
       `connect ECONNREFUSED 127.0.0.1:${port}`,
       "getaddrinfo ENOTFOUND api.example.invalid",
       "read ECONNRESET",
@@ -287,12 +289,15 @@ describe("the product's error texts, in words", () => {
     expect(words("closed 4004 Internal server error")).toBe(
       "the server had an error (code 4004: Internal server error)",
     );
-    expect(words(texts[19] as string)).toBe("command xiaozhi-no-such-command not found");
+    expect(words(texts[20] as string)).toBe("command xiaozhi-no-such-command not found");
     i18n.setLanguage("zh-CN");
     expect(words("closed 1006")).toBe("连接中断（代码 1006）");
     expect(words("closed 1008 invalid token")).toBe("令牌被拒绝（代码 1008）");
     expect(words("closed 1008 令牌无效")).toBe("令牌被拒绝（代码 1008：令牌无效）");
     expect(words("closed 4004 Internal server error")).toBe("服务器出错（代码 4004）");
+    expect(words("not confirmed: instance b has stopped sending heartbeats")).toBe(
+      "未确认：实例 b 已停止发送心跳",
+    );
     i18n.setLanguage("en");
     // A text of no known form is shown whole, as data.
     expect(reasons.explain("something else entirely")).toEqual([{ data: "something else entirely" }]);

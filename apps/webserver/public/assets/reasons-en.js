@@ -23,6 +23,7 @@ export default {
   tokenHttp: "token rejected (HTTP {status})",
   upgradeHttp: "the server answered HTTP {status} instead of opening the link",
   pingClosed: "the link closed before the heartbeat was answered",
+  notConfirmed: "not confirmed: instance {instance} has stopped sending heartbeats",
   refused: "connection refused by {address}",
   hostNotFound: "host {host} not found",
   timedOut: "no answer from {address}",

@@ -22,6 +22,7 @@ export default {
   tokenHttp: "令牌被拒绝（HTTP {status}）",
   upgradeHttp: "服务器返回 HTTP {status}，没有建立连接",
   pingClosed: "心跳得到回应之前连接已关闭",
+  notConfirmed: "未确认：实例 {instance} 已停止发送心跳",
   refused: "{address} 拒绝连接",
   hostNotFound: "找不到主机 {host}",
   timedOut: "{address} 没有回应",

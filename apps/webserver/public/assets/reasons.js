@@ -174,6 +174,10 @@ const rules = [
   [/^fetch failed \(([\s\S]+)\)$/, (m) => r("fetchFailed", { cause: explain(m[1]) })],
   [/^(?:TypeError: )?fetch failed: ([\s\S]+)$/, (m) => r("fetchFailed", { cause: explain(m[1]) })],
   [/^SSE error: ([\s\S]+)$/, (m) => r("sseError", { cause: explain(m[1]) })],
+  [
+    /^not confirmed: instance (\S+) has stopped sending heartbeats$/,
+    (m) => r("notConfirmed", { instance: data(m[1]) }),
+  ],
   [/^(?:connect )?ECONNREFUSED (\S+)$/, (m) => r("refused", { address: data(m[1]) })],
   [/^getaddrinfo (?:ENOTFOUND|EAI_AGAIN) (\S+)$/, (m) => r("hostNotFound", { host: data(m[1]) })],
   [/^(?:connect )?ETIMEDOUT (\S+)$/, (m) => r("timedOut", { address: data(m[1]) })],
