@@ -128,6 +128,17 @@ describe.skipIf(!available)("cluster mode, in process", () => {
     await allHeld(["one", "two"]);
   });
 
+  it("each instance measures the tools it gives only for the endpoints it runs", async () => {
+    await allHeld(["one", "two"]);
+    for (const id of ["one", "two"]) {
+      const status = await get<{ toolBudget?: Record<string, { tools: number }> }>(id, "/api/status");
+      const runHere = (await rows(id)).filter((e) => e.instance === id).map((e) => e.id);
+      // Another instance gives the rest their tools, and may serve other ones: not counted here.
+      expect(Object.keys(status.toolBudget ?? {}).sort()).toEqual(runHere.sort());
+      expect(runHere.length).toBeGreaterThan(0);
+    }
+  });
+
   it("a reconnect asked of any instance reaches the one holding the endpoint", async () => {
     const list = await rows("one");
     const remote = list.find((e) => e.instance === "two") as EndpointRow;

@@ -81,7 +81,7 @@ describe("the tools each agent is given", () => {
       },
       logger: silentLogger,
       config: () => config,
-      listed: (c) => c.mcpEndpoint,
+      directory: { listed: (c) => c.mcpEndpoint, runsHere: () => true },
       select: () => ({ endpoints: [{ url }], skipped: [], ids: [endpointId(url)] }),
       names: () => new Map(),
     });

@@ -2,6 +2,7 @@ import type { Logger, ToolSource } from "@xiaozhi-connect/core";
 import type { ToolFilter } from "@xiaozhi-connect/mcp-services";
 import type { XiaozhiConfig } from "../config/schema.js";
 import type { Selection } from "./config-applier.js";
+import type { EndpointDirectory } from "./endpoint-directory.js";
 import {
   type BudgetTarget,
   budgetTargets,
@@ -15,8 +16,8 @@ export interface ToolLimitsSource {
   readonly logger: Logger;
   /** The running config. */
   config(): XiaozhiConfig;
-  /** The endpoint list as it runs (the file's, or the cluster's). */
-  listed(config: XiaozhiConfig): XiaozhiConfig["mcpEndpoint"];
+  /** The endpoint list as it runs (the file's, or the cluster's), and which of it runs here. */
+  readonly directory: Pick<EndpointDirectory, "listed" | "runsHere">;
   /** The endpoints of a list to run, with their ids (the applier's, worked out once per list). */
   select(list: XiaozhiConfig["mcpEndpoint"]): Selection;
   /** Each endpoint's name, by id, for the warnings. */
@@ -36,8 +37,10 @@ interface Resolved {
  */
 export class ToolLimits {
   readonly #warnings: ToolBudgetWarnings;
-  /** The config and list the budgets were last checked for. */
-  #checkedFor: { readonly config: XiaozhiConfig; readonly listed: unknown } | undefined;
+  /** The config, list and budgets last checked. */
+  #checkedFor:
+    | { readonly config: XiaozhiConfig; readonly listed: unknown; readonly budgets: unknown }
+    | undefined;
   /**
    * The endpoints of the list last asked about, resolved, and their filters: a list is replaced,
    * never changed in place, so ten thousand URLs are parsed once per list, not on every status.
@@ -58,11 +61,25 @@ export class ToolLimits {
   }
 
   /**
-   * Each endpoint's tool count and size against its `maxTools`, by id. Worked out again only when
-   * the list, the tools (a source's list is one array until it changes) or `connection.maxTools`
-   * changed: every status carries them, and at ten thousand endpoints that is a pass over all.
+   * Each endpoint's tool count and size against its `maxTools`, by id, for the endpoints this
+   * process runs: in a cluster, another instance gives the others their tools (and may serve
+   * other ones), so it counts and warns for them. Worked out again only when the list, the tools
+   * (a source's list is one array until it changes) or `connection.maxTools` changed: every status
+   * carries them, and at ten thousand endpoints that is a pass over all.
    */
   budgets(): Readonly<Record<string, ToolBudget>> | undefined {
+    const all = this.#allBudgets();
+    if (!all) return all;
+    const { directory } = this.source;
+    const ids = Object.keys(all);
+    // Everything runs here (always, without a cluster): the same object while nothing changed.
+    if (ids.every((id) => directory.runsHere(id))) return all;
+    return Object.fromEntries(
+      ids.filter((id) => directory.runsHere(id)).map((id) => [id, all[id] as ToolBudget]),
+    );
+  }
+
+  #allBudgets(): Readonly<Record<string, ToolBudget>> | undefined {
     const config = this.source.config();
     const resolved = this.#resolve(config);
     const tools = this.source.tools.listTools();
@@ -78,17 +95,20 @@ export class ToolLimits {
   }
 
   /**
-   * Logs each endpoint newly given more tools than its `maxTools`. After an apply (not `always`)
-   * only when the config or the list changed: a cluster applies the same ones on every lease change.
+   * Logs each endpoint run here newly given more tools than its `maxTools`. After an apply (not
+   * `always`) only when the config, the list or what runs here changed: a cluster applies on every
+   * lease change.
    */
   check(always = true): void {
     const config = this.source.config();
-    const listed = this.source.listed(config);
-    if (!always && this.#checkedFor?.config === config && this.#checkedFor.listed === listed) return;
-    this.#checkedFor = { config, listed };
+    const listed = this.source.directory.listed(config);
+    const budgets = this.budgets();
+    const known = this.#checkedFor;
+    if (!always && known?.config === config && known.listed === listed && known.budgets === budgets) return;
+    this.#checkedFor = { config, listed, budgets };
     // Every endpoint's name, asked for only when there is a warning to log.
     let names: ReadonlyMap<string, string | undefined> | undefined;
-    this.#warnings.check(this.budgets(), (id) => {
+    this.#warnings.check(budgets, (id) => {
       names ??= this.source.names();
       return names.get(id);
     });
@@ -100,7 +120,7 @@ export class ToolLimits {
   }
 
   #resolve(config: XiaozhiConfig): Resolved {
-    const listed = this.source.listed(config);
+    const listed = this.source.directory.listed(config);
     const known = this.#resolved;
     if (known && known.listed === listed) return known;
     const targets = budgetTargets(listed, this.source.select(listed));

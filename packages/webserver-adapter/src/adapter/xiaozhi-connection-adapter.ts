@@ -93,7 +93,7 @@ export class XiaozhiConnectionAdapter {
       tools,
       logger,
       config: () => this.config,
-      listed: (config) => this.#directory.listed(config),
+      directory: this.#directory,
       select: (list) => this.#applier.select(list),
       names: () => new Map(this.endpoints().map((e) => [e.id, e.name])),
     });
