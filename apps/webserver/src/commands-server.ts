@@ -164,7 +164,12 @@ export function serverCommands(program: Command, cli: Cli): ServerCommands {
           if (where.kind !== "server") return 1;
           const status = await api<{
             version: string;
-            config: { path: string | null; lastError: string | null; unknownFields?: UnknownField[] };
+            config: {
+              path: string | null;
+              lastError: string | null;
+              unknownFields?: UnknownField[];
+              restartNeeded?: string[];
+            };
             cluster?: { instanceId: string; redis: string; reachable: boolean; instances: InstanceRow[] };
             toolBudget?: Record<string, BudgetRow>;
           }>(where, "GET", "/api/status");
@@ -191,6 +196,8 @@ export function serverCommands(program: Command, cli: Cli): ServerCommands {
           out(
             `${m.server.configLine(status.config.path)}${status.config.lastError ? colors.red(m.server.rejected(m.explain(status.config.lastError))) : ""}`,
           );
+          if (status.config.restartNeeded?.length)
+            out(colors.yellow(m.server.restartNeeded(status.config.restartNeeded)));
           // A misspelt field is ignored, the setting it was for missing.
           for (const field of status.config.unknownFields ?? [])
             out(colors.yellow(`  ${m.manage.unknownField(field)}`));

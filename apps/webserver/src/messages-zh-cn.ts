@@ -226,6 +226,8 @@ export const zhCN: Messages = {
       `xiaozhi-connect ${word} · pid ${pid} · ${url} · 版本 ${version}`,
     configLine: (config: string | null) => `配置 ${configOf(config)}`,
     rejected: (error: string) => ` · 最近一次修改被拒绝：${error}`,
+    restartNeeded: (blocks: readonly string[]) =>
+      `  已修改、重启服务器后生效（xiaozhi-connect restart）：${blocks.join("、")}`,
     clusterLine: (instance: string, redis: string) => `集群：实例 ${instance} · Redis ${redis}`,
     redisAway: " · 无法连接：保持本实例已持有的接入点",
     endpointSummary: (connected: number, total: number, others: string) =>

@@ -222,6 +222,8 @@ export const en = {
       `xiaozhi-connect ${word} · pid ${pid} · ${url} · version ${version}`,
     configLine: (config: string | null) => `config ${configOf(config)}`,
     rejected: (error: string) => ` · rejected: ${error}`,
+    restartNeeded: (blocks: readonly string[]) =>
+      `  changed, applies when the server restarts (xiaozhi-connect restart): ${blocks.join(", ")}`,
     clusterLine: (instance: string, redis: string) => `cluster: instance ${instance} · Redis ${redis}`,
     redisAway: " · out of reach: keeping what this instance holds",
     endpointSummary: (connected: number, total: number, others: string) =>

@@ -125,6 +125,14 @@ describe("the command, in process", () => {
     expect(explained).not.toMatch(/ECONNREFUSED/);
     expect(explained).not.toContain("zh-refused");
     expect((await run(["endpoint", "remove", refusedId])).code).toBe(0);
+    // A block read only at the start, changed in the file: status says it waits for a restart.
+    const raw = JSON.parse(readFileSync(config, "utf8")) as Record<string, unknown>;
+    writeFileSync(config, JSON.stringify({ ...raw, strategies: { mine: "./mine.mjs" } }));
+    const waiting = /changed, applies when the server restarts \(xiaozhi-connect restart\): strategies\n/;
+    await until(async () => waiting.test((await run(["status"])).out), 20_000, "the restart line");
+    expect((await capture(["status", "--lang", "zh-CN"], env, dir)).out).toMatch(
+      /重启服务器后生效.*：strategies/,
+    );
     process.emit("SIGTERM");
     expect(await serving).toBe(0);
     expect(existsSync(record)).toBe(false);

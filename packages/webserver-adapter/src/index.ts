@@ -32,6 +32,7 @@ export {
   type ConfigFileOptions,
   type ConfigRead,
   type ConfigStatus,
+  type StartOnlyBlock,
 } from "./config/config-file.js";
 export { type ConfigFormat, formatOf, parseText } from "./config/config-text.js";
 export {

@@ -79,6 +79,29 @@ describe("hot reload of xiaozhi.config.json", () => {
     expect(s.logs.some((line) => line.includes("config change rejected"))).toBe(true);
   });
 
+  it("says which blocks read only at the start changed, until the file has them as the server started", async () => {
+    stack = await Stack.start({ mcpEndpoint: ["cloud:a"], webUI: { port: 9999 } });
+    const s = stack;
+    await s.cloud.waitForSession(token("a"));
+    expect(s.adapter.configStatus()).not.toHaveProperty("restartNeeded");
+    s.writeConfig({
+      mcpEndpoint: [s.url("a")],
+      webUI: { port: 9998 },
+      strategies: { mine: "./my-strategy.mjs" },
+    });
+    await s.until(() => s.adapter.configStatus().restartNeeded !== undefined, 5000, "the change noticed");
+    const status = (await s.api("GET", "/api/status")).body;
+    expect(status.config.restartNeeded).toEqual(["strategies", "webUI"]);
+    expect(status.config.lastError).toBeNull();
+    expect(s.logs.filter((line) => /block changed: it applies when the server restarts/.test(line))).toEqual([
+      expect.stringContaining("the strategies block changed"),
+      expect.stringContaining("the webUI block changed"),
+    ]);
+    // Put back as it started: nothing waits for a restart.
+    s.writeConfig({ mcpEndpoint: [s.url("a")], webUI: { port: 9999 } });
+    await s.until(() => s.adapter.configStatus().restartNeeded === undefined, 5000, "the change undone");
+  });
+
   it("keeps an edit made on disk when the API saves right after it, unknown fields included", async () => {
     stack = await Stack.start({ mcpEndpoint: ["cloud:a"], mcpServers: services });
     const s = stack;

@@ -226,8 +226,11 @@ export function renderSummary() {
   const where = c.path ? format("configPath", { path: data(c.path) }) : [t("demoMode")];
   // Which values the environment gives (names only, never a value), as secrets kept out of the file.
   if (fromEnv.length) where.push(...format("fromEnv", { count: fromEnv.length }));
+  // Blocks read only at the start (cluster, strategies, webUI) that changed since: not in force yet.
+  const restart = c.restartNeeded ?? [];
+  if (restart.length) where.push(...format("restartNeeded", { blocks: data(restart.join(", ")) }));
   const unknown = c.unknownFields ?? [];
-  const key = `${lang()}\u0000${c.path}\u0000${c.lastError}\u0000${JSON.stringify([fromEnv, unknown])}`;
+  const key = `${lang()}\u0000${c.path}\u0000${c.lastError}\u0000${JSON.stringify([fromEnv, unknown, restart])}`;
   if (bannerShown === key) return;
   bannerShown = key;
   // A misspelt field is ignored, the setting it was for missing: in sight until the file is fixed.

@@ -30,6 +30,7 @@ export default {
   version: "v{version}",
   configPath: "config {path}",
   fromEnv: " · values from the environment: {count}",
+  restartNeeded: " · changed, applies when the server restarts: {blocks}",
   demoMode: "demo mode (no config file)",
   unknownFields: "The config file has fields nothing reads",
   unknownField: "{field} is ignored: no such field",

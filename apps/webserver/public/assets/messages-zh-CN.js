@@ -28,6 +28,7 @@ export default {
   version: "版本 {version}",
   configPath: "配置 {path}",
   fromEnv: " · 来自环境变量的值：{count} 个",
+  restartNeeded: " · 已修改、重启服务器后生效：{blocks}",
   demoMode: "演示模式（没有配置文件）",
   unknownFields: "配置文件中有无人读取的字段",
   unknownField: "{field} 被忽略：没有这个字段",

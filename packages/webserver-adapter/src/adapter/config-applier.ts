@@ -14,13 +14,16 @@ import {
   type ToolSource,
   XiaozhiError,
 } from "@xiaozhi-connect/core";
-import type { ConfigFile, ConfigRead, ConfigStatus } from "../config/config-file.js";
+import type { ConfigFile, ConfigRead, ConfigStatus, StartOnlyBlock } from "../config/config-file.js";
 import { type SkippedEndpoint, selectEndpoints } from "../config/endpoints.js";
 import { parseConfig, type XiaozhiConfig } from "../config/schema.js";
 import { customToolsOf, servicesOf, toolSwitchesOf } from "../config/services.js";
 import { managerSettingsOf, transportOptionsOf, withConnectionDefaults } from "../config/settings.js";
 import { type EndpointDirectory, heldElsewhere, type Settling } from "./endpoint-directory.js";
 import type { ServiceCatalog } from "./views.js";
+
+/** The blocks read only when the server starts: a change waits for a restart (see `ConfigStatus.restartNeeded`). */
+const startOnlyBlocks = ["cluster", "strategies", "webUI"] as const satisfies readonly StartOnlyBlock[];
 
 /** Where a config to apply came from. */
 export type ApplySource = "start" | "file" | "api" | "cluster" | "code";
@@ -71,8 +74,8 @@ export class ConfigApplier {
   #servicesStarted: Promise<void> = Promise.resolve();
   /** Set once a caller chose the tools (`initializeXiaozhiConnection(…, tools)`). */
   #toolSourceChosen = false;
-  /** The `cluster` and `strategies` blocks the process started with: a change applies at the next start. */
-  readonly #atStart: { readonly cluster: string; readonly strategies: string };
+  /** The blocks read only at the start, as the process started with them: a change applies at the next. */
+  readonly #atStart: Readonly<Record<StartOnlyBlock, string>>;
   /** The endpoints last selected from a list, kept while the list is the same one (a cluster re-apply). */
   #selected: { readonly list: unknown; readonly selection: Selection } | undefined;
 
@@ -84,6 +87,7 @@ export class ConfigApplier {
     this.#atStart = {
       cluster: JSON.stringify(config.cluster),
       strategies: JSON.stringify(config.strategies),
+      webUI: JSON.stringify(config.webUI),
     };
     this.#loadedAt = parts.now();
   }
@@ -99,6 +103,9 @@ export class ConfigApplier {
 
   /** Where the running config came from, and how the last attempt to change it ended. */
   status(): ConfigStatus {
+    const restartNeeded = startOnlyBlocks.filter(
+      (block) => JSON.stringify(this.#config[block]) !== this.#atStart[block],
+    );
     return {
       path: this.parts.file?.path ?? null,
       loadedAt: this.#loadedAt,
@@ -106,6 +113,7 @@ export class ConfigApplier {
       ...(this.parts.file?.references.length ? { fromEnv: this.parts.file.references } : {}),
       ...(this.parts.file?.unknownFields.length ? { unknownFields: this.parts.file.unknownFields } : {}),
       ...(this.#last === undefined ? {} : { last: this.#last }),
+      ...(restartNeeded.length ? { restartNeeded } : {}),
     };
   }
 
@@ -271,7 +279,7 @@ export class ConfigApplier {
         : strategyName === undefined
           ? this.parts.strategy
           : named("connection.loadBalanceStrategy", () => this.parts.strategies.create(strategyName));
-    for (const block of ["cluster", "strategies"] as const) {
+    for (const block of startOnlyBlocks) {
       if (!quiet && JSON.stringify(next[block]) !== this.#atStart[block]) {
         logger.warn(`the ${block} block changed: it applies when the server restarts`);
       }

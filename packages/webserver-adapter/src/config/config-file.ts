@@ -7,6 +7,9 @@ import { type ConfigFormat, formatOf, parseText } from "./config-text.js";
 import { type EnvReference, envReferences } from "./env-refs.js";
 import { parseConfig, type UnknownField, unknownFields, type XiaozhiConfig } from "./schema.js";
 
+/** A block of the config read only when the server starts. */
+export type StartOnlyBlock = "cluster" | "strategies" | "webUI";
+
 /** Where the running config came from, and how the last attempt to change it ended. */
 export interface ConfigStatus {
   readonly path: string | null;
@@ -18,6 +21,11 @@ export interface ConfigStatus {
   readonly fromEnv?: readonly EnvReference[];
   /** Fields of the file nothing reads (a misspelt one is ignored, its setting missing). */
   readonly unknownFields?: readonly UnknownField[];
+  /**
+   * The blocks read only at the start (`cluster`, `strategies`, `webUI`) that changed since: they
+   * apply when the server restarts. Absent while none did.
+   */
+  readonly restartNeeded?: readonly StartOnlyBlock[];
   /** The last attempt to apply a config: where it came from, and whether it applied. */
   readonly last?: {
     readonly source: "start" | "file" | "api" | "cluster" | "code";
