@@ -76,6 +76,20 @@ describe("XiaozhiEndpointConnection against a simulated cloud", () => {
     );
   });
 
+  it("a Retry-After of 0 is no reason to retry at once: the backoff still grows", async () => {
+    cloud.configure(token(1), { rejectStatus: 503, retryAfter: 0 });
+    const { manager } = start([1], { backoff: { initialDelay: 100, maxDelay: 60_000 } });
+    const delays: number[] = [];
+    manager.on("reconnectScheduled", ({ delayMs }) => delays.push(delayMs));
+    await untilEvent(eventsOf(manager, "reconnectScheduled"), () => delays.length >= 4, 10_000, "4 retries");
+    // The backoff's full jitter under a ceiling that doubles (100, 200, 400, 800 ms), where
+    // retrying at once would make every wait 0.
+    expect(delays.slice(0, 4).some((d) => d > 0)).toBe(true);
+    delays.slice(0, 4).forEach((d, i) => {
+      expect(d).toBeLessThanOrEqual(100 * 2 ** i);
+    });
+  });
+
   it("classifies closes: 4004 and drops reconnect, 1008 fails", async () => {
     const { manager, ready } = start([1, 2, 3]);
     await ready;
