@@ -1,3 +1,4 @@
+import { networkInterfaces } from "node:os";
 import { type ErrorCode, type Logger, redact, silentLogger, XiaozhiError } from "@xiaozhi-connect/core";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -323,13 +324,20 @@ export interface HostGuardOptions {
  * Refuses (JSON 403) requests addressed to a host name the server does not answer to, so a web page
  * cannot reach a loopback server through DNS rebinding (its requests carry the page's own name in
  * `Host`). Applies when bound to loopback or when `allowedHosts` is set; a server bound beyond
- * loopback without it relies on its bearer token instead.
+ * loopback without it relies on its bearer token instead. Bound to every address (`0.0.0.0`, `::`),
+ * this machine's own addresses are answered, as the names of the interfaces when it started.
  */
 export function hostGuard(options: HostGuardOptions): MiddlewareHandler {
   const bound = hostnameOf(options.host);
   const allowed = new Set((options.allowedHosts ?? []).map((h) => hostnameOf(h)));
   const active = isLoopbackName(bound) || allowed.size > 0;
   if (bound) allowed.add(bound);
+  // Bound to every address, it answers to this machine's own addresses too (the link printed at
+  // start is at one): an address is no name a rebinding page can give.
+  if (bound === "0.0.0.0" || bound === "::") {
+    for (const address of Object.values(networkInterfaces()).flat())
+      if (address) allowed.add(address.address);
+  }
   return async (c, next) => {
     const header = c.req.header("host");
     if (!active || header === undefined) return next();
