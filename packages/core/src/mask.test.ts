@@ -58,6 +58,9 @@ describe("endpointId", () => {
     expect(normalizeEndpointUrl(`${relay}d3A%2FLR%2bmS%7ET%3d`)).toBe(`${relay}d3A/LR%2BmS~T%3D`);
     expect(endpointId(`${relay}d3A/LR+mS~T%3D`)).not.toBe(id);
     expect(endpointId(`${relay}d3A/LR%2BmS~T=`)).not.toBe(id);
+    // Older query parsers split at `;`: an escaped one stays escaped in the URL connected to.
+    expect(normalizeEndpointUrl(`${relay}ab%3bcd`)).toBe(`${relay}ab%3Bcd`);
+    expect(endpointId(`${relay}ab;cd`)).not.toBe(endpointId(`${relay}ab%3Bcd`));
   });
 });
 

@@ -31,7 +31,8 @@ export function normalizeEndpointUrl(url: string): string {
   const parsed = new URL(url.trim());
   // One spelling per token: an escape of a character a query means the same by either way
   // (`%2F` and `/`, `%7E` and `~`) is undone, and the others' hex digits are put in one case
-  // (`%2b` and `%2B`). `+` and `%2B` stay apart: a query reads `+` as a space.
+  // (`%2b` and `%2B`). `+` and `%2B` stay apart: a query reads `+` as a space; `%3B` and `;` too,
+  // as older query parsers split at `;` (this is the URL connected to).
   const query = parsed.search
     .slice(1)
     .split("&")
@@ -39,7 +40,7 @@ export function normalizeEndpointUrl(url: string): string {
     .join("&")
     .replace(/%[0-9a-f]{2}/gi, (percent) => {
       const char = String.fromCharCode(Number.parseInt(percent.slice(1), 16));
-      return /^[\w.~!$()*,;:@/-]$/.test(char) ? char : percent.toUpperCase();
+      return /^[\w.~!$()*,:@/-]$/.test(char) ? char : percent.toUpperCase();
     });
   parsed.search = query ? `?${query}` : "";
   parsed.hash = "";
