@@ -237,7 +237,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
         address: this.address,
         held: this.#holdings.held.size,
         startedAt: this.#startedAt,
-        waiting: this.#membership.taken,
+        waiting: this.#membership.waitingFor,
       }),
     };
   }

@@ -39,6 +39,11 @@ export class Membership {
 
   constructor(private readonly options: MembershipOptions) {}
 
+  /** The holder of this id while this instance waits for it to join; not a duplicate once joined. */
+  get waitingFor(): LiveMember | undefined {
+    return this.#joinedOnce ? undefined : this.taken;
+  }
+
   /** A beat that was not refused; `wasReachable`: the tick before it reached Redis. */
   async joined(beat: Extract<BeatResult, { taken: false }>, wasReachable: boolean): Promise<void> {
     const { clock, logger, holdings } = this.options;

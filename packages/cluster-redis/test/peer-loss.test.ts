@@ -195,4 +195,21 @@ describe("an instance lost", () => {
     expect(twin.host.running.size).toBe(0);
     expect(cluster.instance("a").host.running.size).toBeGreaterThan(0);
   });
+
+  it("joined, then its id taken by another process while it was paused: shown locked out, not starting", async () => {
+    await three(2000);
+    const a = cluster.instance("a");
+    cluster.pause("a");
+    // Past its lease, another process takes the id and joins.
+    await cluster.clock.advance(3000);
+    const twin = await cluster.start("a2", { instanceId: "a" });
+    cluster.resume("a");
+    const duplicate = "error cluster: another running instance has this cluster.instanceId";
+    await cluster.waitFor(() => a.logs.some((l) => l.startsWith(duplicate)), 3000, "the error");
+    const self = a.coordinator.view().instances.find((i) => i.self);
+    expect(self).toMatchObject({ id: "a", endpoints: 0 });
+    // Not "starting": it is not waiting for its id to come free, another process has it.
+    expect(self).not.toHaveProperty("idHeldUntil");
+    expect(twin.logs.filter((l) => l.startsWith("error"))).toEqual([]);
+  });
 });

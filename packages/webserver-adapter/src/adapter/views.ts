@@ -41,9 +41,9 @@ export interface AdapterStatus {
   /**
    * By endpoint id: how many tools its agent is given, the size of that list in bytes, its
    * `maxTools` and whether it is over. Absent when the tool source lists only asynchronously.
-   * Worked out from this instance's tools for every endpoint listed: in cluster mode they hold for
-   * the endpoints it runs (`here` in `/api/endpoints`), as another instance may serve other tools,
-   * and a failed endpoint's agent is given nothing.
+   * Worked out from this instance's tools for the endpoints it runs: every endpoint listed, or in
+   * cluster mode those `here` in `/api/endpoints` (another instance may serve other tools). A
+   * failed endpoint's agent is given nothing.
    */
   readonly toolBudget?: Readonly<Record<string, ToolBudget>>;
   /** In cluster mode: this instance, Redis, and every instance of the cluster. */
