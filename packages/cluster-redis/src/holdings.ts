@@ -164,8 +164,11 @@ export class Holdings {
   letGo(now: number, ms: number): ReadonlyMap<string, string> {
     const free = new Map<string, string>();
     for (const [id, { by, at, lapsed }] of this.#letGo) {
-      if (this.#leases.has(id) || this.held.has(id) || (now - at > ms && !lapsed)) this.#letGo.delete(id);
-      else if (now - at <= ms) free.set(id, by); // A lapse is kept until taken: `lapsedFrom` tells the taker.
+      // A lapse is kept until taken (`lapsedFrom` tells the taker), but not for good: an endpoint
+      // unlisted meanwhile and listed again later is a new one.
+      const kept = lapsed ? 10 * ms : ms;
+      if (this.#leases.has(id) || this.held.has(id) || now - at > kept) this.#letGo.delete(id);
+      else if (now - at <= ms) free.set(id, by);
     }
     return free;
   }
@@ -191,10 +194,7 @@ export class Holdings {
     const to: Record<string, string[]> = {};
     for (const id of running) {
       const instance = owner(id);
-      if (instance === undefined) continue;
-      const ids = to[instance] ?? [];
-      ids.push(id);
-      to[instance] = ids;
+      if (instance !== undefined) (to[instance] ??= []).push(id);
     }
     await this.options.publish({ t: "released", by: this.options.self, ids: running, to });
   }

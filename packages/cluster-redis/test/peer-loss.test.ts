@@ -82,6 +82,29 @@ describe("an instance lost", () => {
     expect(cluster.agents.overlapCount()).toBe(0);
   });
 
+  it("killed with an endpoint unlisted before its lease lapsed: listed again much later, its take is no takeover", async () => {
+    await three(2000);
+    const a = cluster.instance("a");
+    const gone = [...cluster.owners()].find(([, owner]) => owner === "b")?.[0] as string;
+    cluster.kill("b");
+    await cluster.until(a.coordinator.update((entries) => entries.filter((e) => e !== gone)));
+    // b's other endpoints are taken over once their leases lapse, and said so.
+    await cluster.waitFor(() => cluster.settled(), 10_000, "b's endpoints held again");
+    const said = () =>
+      ["a", "c"].flatMap((name) => cluster.instance(name).logs.filter((l) => tookOver.test(l)));
+    const before = said().length;
+    expect(before).toBeGreaterThan(0);
+    // A minute on, the endpoint is listed again: a new one, taken without a word of b.
+    await cluster.waitFor(() => false, 60_000, "a minute").catch(() => {});
+    await cluster.until(a.coordinator.update((entries) => [...entries, gone]));
+    await cluster.waitFor(
+      () => cluster.settled() && cluster.owners().get(gone) !== "-",
+      10_000,
+      "held again",
+    );
+    expect(said()).toHaveLength(before);
+  });
+
   it("everyone stalled at once (Redis paused, say): nobody is shown not confirmed", async () => {
     // Heartbeats are missed after 4 s, leases last 10 s: a 5 s stall of every instance alike.
     await three(10_000);
