@@ -164,9 +164,7 @@ export class Holdings {
   letGo(now: number, ms: number): ReadonlyMap<string, string> {
     const free = new Map<string, string>();
     for (const [id, { by, at, lapsed }] of this.#letGo) {
-      // A lapse is kept until taken (`lapsedFrom` tells the taker), but not for good: an endpoint
-      // unlisted meanwhile and listed again later is a new one.
-      const kept = lapsed ? 10 * ms : ms;
+      const kept = lapsed ? 10 * ms : ms; // A lapse is kept for the taker (`lapsedFrom`), not for good.
       if (this.#leases.has(id) || this.held.has(id) || now - at > kept) this.#letGo.delete(id);
       else if (now - at <= ms) free.set(id, by);
     }
@@ -194,7 +192,7 @@ export class Holdings {
     const to: Record<string, string[]> = {};
     for (const id of running) {
       const instance = owner(id);
-      if (instance !== undefined) (to[instance] ??= []).push(id);
+      if (instance !== undefined) to[instance] = [...(to[instance] ?? []), id]; // A batch: a few hundred.
     }
     await this.options.publish({ t: "released", by: this.options.self, ids: running, to });
   }
