@@ -85,11 +85,11 @@ export interface Connection extends Subscribable<ConnectionEventMap> {
   readonly id: string;
   readonly state: ConnectionState;
   /** True once the far side finished `initialize` on the current link. */
-  readonly initialized?: boolean;
+  readonly initialized?: boolean | undefined;
   /** Last measured round-trip time in ms, if any. */
-  readonly rttMs?: number;
+  readonly rttMs?: number | undefined;
   /** Epoch ms of the last frame received on the current link. */
-  readonly lastFrameAt?: number;
+  readonly lastFrameAt?: number | undefined;
   /**
    * Opens the link. Resolves when it is usable; rejects with an `XiaozhiError` whose `retryable`
    * says whether to try again (any other error counts as retryable). Aborting `signal` abandons the

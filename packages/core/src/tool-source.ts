@@ -1,24 +1,26 @@
 /** A tool as offered to a Xiaozhi agent; structurally an MCP `Tool`. */
 export interface ToolDescriptor {
   readonly name: string;
-  readonly title?: string;
-  readonly description?: string;
+  readonly title?: string | undefined;
+  readonly description?: string | undefined;
   readonly inputSchema: { readonly type: "object"; readonly [key: string]: unknown };
-  readonly outputSchema?: { readonly type: "object"; readonly [key: string]: unknown };
-  readonly annotations?: {
-    readonly title?: string;
-    readonly readOnlyHint?: boolean;
-    readonly destructiveHint?: boolean;
-    readonly idempotentHint?: boolean;
-    readonly openWorldHint?: boolean;
-  };
+  readonly outputSchema?: { readonly type: "object"; readonly [key: string]: unknown } | undefined;
+  readonly annotations?:
+    | {
+        readonly title?: string | undefined;
+        readonly readOnlyHint?: boolean | undefined;
+        readonly destructiveHint?: boolean | undefined;
+        readonly idempotentHint?: boolean | undefined;
+        readonly openWorldHint?: boolean | undefined;
+      }
+    | undefined;
 }
 
 /** The result of a tool call; structurally an MCP `CallToolResult`. */
 export interface ToolCallResult {
   readonly content: readonly unknown[];
-  readonly structuredContent?: Record<string, unknown>;
-  readonly isError?: boolean;
+  readonly structuredContent?: Record<string, unknown> | undefined;
+  readonly isError?: boolean | undefined;
   readonly [key: string]: unknown;
 }
 
@@ -30,16 +32,16 @@ export interface ToolCallOptions {
    * progress (an MCP service's `notifications/progress`) passes each report here, in order, before
    * the call settles.
    */
-  readonly onProgress?: (progress: ToolProgress) => void;
+  readonly onProgress?: ((progress: ToolProgress) => void) | undefined;
   /** Who is calling: passed to MCP services in `_meta` under `callerMetaKey`. */
-  readonly caller?: ToolCaller;
+  readonly caller?: ToolCaller | undefined;
 }
 
 /** One progress report of a running call, as MCP's `notifications/progress` carries it. */
 export interface ToolProgress {
   readonly progress: number;
-  readonly total?: number;
-  readonly message?: string;
+  readonly total?: number | undefined;
+  readonly message?: string | undefined;
 }
 
 /**
@@ -49,8 +51,8 @@ export interface ToolProgress {
  */
 export interface ToolCaller {
   readonly endpointId: string;
-  readonly name?: string;
-  readonly agentId?: string | number;
+  readonly name?: string | undefined;
+  readonly agentId?: string | number | undefined;
 }
 
 /**

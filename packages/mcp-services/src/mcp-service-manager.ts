@@ -31,10 +31,10 @@ import {
 export interface McpServiceManagerOptions
   extends Omit<ReplicatedServiceOptions, "onToolsChanged" | "onStatusChanged"> {
   /** `mcpServerConfig`: per-tool enable switches. */
-  readonly toolSwitches?: ToolSwitches;
-  readonly logger?: Logger;
+  readonly toolSwitches?: ToolSwitches | undefined;
+  readonly logger?: Logger | undefined;
   /** Where replicated services find their strategy by name; default the built-ins. */
-  readonly strategies?: StrategyRegistry;
+  readonly strategies?: StrategyRegistry | undefined;
 }
 
 /** What the status of one service looks like. */

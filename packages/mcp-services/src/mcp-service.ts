@@ -32,13 +32,13 @@ export type CallExtras = Pick<ToolCallOptions, "caller" | "onProgress">;
 export type ServiceState = "starting" | "up" | "down" | "stopped";
 
 export interface McpServiceOptions {
-  readonly logger?: Logger;
+  readonly logger?: Logger | undefined;
   /** Called whenever the service's tool list may have changed (listed, ended, re-listed). */
-  readonly onToolsChanged?: () => void;
+  readonly onToolsChanged?: (() => void) | undefined;
   /** Client name announced to the service. */
-  readonly clientInfo?: { readonly name: string; readonly version: string };
+  readonly clientInfo?: { readonly name: string; readonly version: string } | undefined;
   /** Called once, with the reason, when a service that was up goes down (process exit, link closed). */
-  readonly onClosed?: (reason: string) => void;
+  readonly onClosed?: ((reason: string) => void) | undefined;
   /**
    * The environment a stdio service starts with, before its own `env`; default this process's.
    * Asked at every start, so a host can keep its own secrets (an admin token, the variables its

@@ -4,30 +4,30 @@ import type { McpServiceOptions } from "./mcp-service.js";
 
 export interface ReplicatedServiceOptions extends Omit<McpServiceOptions, "onClosed"> {
   /** Restart backoff; default 1 s ×2 up to 60 s, full jitter. */
-  readonly backoff?: Partial<BackoffOptions>;
+  readonly backoff?: Partial<BackoffOptions> | undefined;
   /** A replica that stays up this long resets its backoff; default 10000 ms. */
-  readonly minUptime?: number;
+  readonly minUptime?: number | undefined;
   /** Uniform random in [0, 1) for the backoff's jitter; default Math.random. */
-  readonly random?: () => number;
-  readonly strategies?: StrategyRegistry;
+  readonly random?: (() => number) | undefined;
+  readonly strategies?: StrategyRegistry | undefined;
   /** Called whenever a replica's state changes (starting, up, down, restart scheduled). */
-  readonly onStatusChanged?: () => void;
+  readonly onStatusChanged?: (() => void) | undefined;
   /** Scores replicas and ejects failing ones; default a fresh `healthScorer()`. */
-  readonly healthScorer?: HealthScorer;
+  readonly healthScorer?: HealthScorer | undefined;
   /**
    * How long a service that was up keeps its tools listed while it is down and restarting, in ms;
    * default 30000, 0 drops them at once. A crash followed by a restart then changes no agent's
    * list (agents that read the list only at connect would be reconnected for nothing); calls
    * meanwhile fail with "restarting".
    */
-  readonly toolsHold?: number;
+  readonly toolsHold?: number | undefined;
   /**
    * The strategy of a replicated service that names none (`strategy` in its config wins); default
    * `least-inflight`. Looked up in `strategies`.
    */
-  readonly strategy?: string;
+  readonly strategy?: string | undefined;
   /** Scoring and ejection settings for the replicas' own scorer (the config's `health` block). */
-  readonly health?: Readonly<Record<string, unknown>>;
+  readonly health?: Readonly<Record<string, unknown>> | undefined;
   /**
    * How long a replica whose entry was removed from a running service may go on running the calls
    * it has, in ms; default 30000 (`defaultDrainLimit`). It takes no new call meanwhile (it is listed
@@ -35,7 +35,7 @@ export interface ReplicatedServiceOptions extends Omit<McpServiceOptions, "onClo
    * first, it stops anyway and the calls still running fail as cut off by a stop. A call without a
    * deadline of its own thus keeps no removed process running for ever.
    */
-  readonly drainLimit?: number;
+  readonly drainLimit?: number | undefined;
 }
 
 /** How long a removed replica may go on running its calls unless told otherwise, ms. */

@@ -1,35 +1,35 @@
 /** A local MCP service started as a child process speaking MCP over stdio. */
 export interface StdioServiceConfig {
-  readonly type?: "stdio";
+  readonly type?: "stdio" | undefined;
   readonly command: string;
-  readonly args?: readonly string[];
-  readonly env?: Readonly<Record<string, string>>;
-  readonly cwd?: string;
+  readonly args?: readonly string[] | undefined;
+  readonly env?: Readonly<Record<string, string>> | undefined;
+  readonly cwd?: string | undefined;
   /** Longest line the service may write to stdout, in bytes; a longer one ends it. Default 8 MiB. */
-  readonly maxLineBytes?: number;
+  readonly maxLineBytes?: number | undefined;
   /** The MCP handshake (start, initialize, tools/list) must finish within this (ms); default 30000. */
-  readonly handshakeTimeout?: number;
+  readonly handshakeTimeout?: number | undefined;
   /**
    * As an entry of a replicated service's `replicas`: its share of the calls relative to the other
    * replicas, for strategies that weigh them (a positive finite number; default 1). A change applies
    * to the next call, the replica keeps running. Not read on a service that is not replicated.
    */
-  readonly weight?: number;
+  readonly weight?: number | undefined;
 }
 
 /** A remote MCP service over SSE or streamable HTTP (`http` is an alias of `streamable-http`). */
 export interface RemoteServiceConfig {
-  readonly type?: "sse" | "streamable-http" | "http";
+  readonly type?: "sse" | "streamable-http" | "http" | undefined;
   readonly url: string;
-  readonly headers?: Readonly<Record<string, string>>;
+  readonly headers?: Readonly<Record<string, string>> | undefined;
   /** The MCP handshake (connect, initialize, tools/list) must finish within this (ms); default 30000. */
-  readonly handshakeTimeout?: number;
+  readonly handshakeTimeout?: number | undefined;
   /**
    * As an entry of a replicated service's `replicas`: its share of the calls relative to the other
    * replicas, for strategies that weigh them (a positive finite number; default 1). A change applies
    * to the next call, the replica keeps running. Not read on a service that is not replicated.
    */
-  readonly weight?: number;
+  readonly weight?: number | undefined;
 }
 
 /** One process or URL of a service; a replicated service has several. */
@@ -48,9 +48,9 @@ export interface ReplicatedServiceConfig {
    */
   readonly replicas: readonly ReplicaConfig[];
   /** Strategy name from the registry; default `least-inflight`. A change applies from the next call. */
-  readonly strategy?: string;
+  readonly strategy?: string | undefined;
   /** Handshake deadline of every replica (ms); default 30000. A change applies from the next handshake. */
-  readonly handshakeTimeout?: number;
+  readonly handshakeTimeout?: number | undefined;
 }
 
 /** How long a service may take to start and answer `initialize` and `tools/list` by default, in ms. */
@@ -84,7 +84,11 @@ export type ToolSwitches = Readonly<
   Record<
     string,
     | {
-        readonly tools?: Readonly<Record<string, { readonly enable?: boolean; readonly timeout?: number }>>;
+        readonly tools?:
+          | Readonly<
+              Record<string, { readonly enable?: boolean | undefined; readonly timeout?: number | undefined }>
+            >
+          | undefined;
       }
     | undefined
   >
@@ -119,7 +123,7 @@ export function toolTimeout(
  * `execution.taskSupport` is `required` answers only task-augmented calls, which agents do not make.
  */
 export function uncallableReason(tool: {
-  readonly execution?: { readonly taskSupport?: string };
+  readonly execution?: { readonly taskSupport?: string } | undefined;
 }): string | undefined {
   return tool.execution?.taskSupport === "required"
     ? "requires task-based execution (execution.taskSupport: required), which calls through xiaozhi-connect do not use"

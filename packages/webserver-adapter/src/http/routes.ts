@@ -21,22 +21,22 @@ export interface XiaozhiRoutesOptions {
    * When set, mutating routes and the event stream require `Authorization: Bearer <token>`.
    * Set it whenever the server is reachable beyond loopback.
    */
-  readonly authToken?: string;
+  readonly authToken?: string | undefined;
   /** Reported by `/api/status`. */
-  readonly version?: string;
+  readonly version?: string | undefined;
   /** Largest request body accepted, in bytes; larger ones get 413. Default 64 KiB. */
-  readonly maxBodyBytes?: number;
+  readonly maxBodyBytes?: number | undefined;
   /** Where refused `/mcp` requests and logins are logged (never with a secret). */
-  readonly logger?: Logger;
+  readonly logger?: Logger | undefined;
   /**
    * Logins, sessions and which routes need auth; overrides `authToken`. Share it with the app
    * that mounts these routes, so its own pages are behind the same guard.
    */
-  readonly auth?: HttpAuth;
+  readonly auth?: HttpAuth | undefined;
   /** Who changed what (`GET /api/audit`); give one with a sink to keep the trail in a file. */
-  readonly audit?: AuditTrail;
+  readonly audit?: AuditTrail | undefined;
   /** The clock, ms, for what the routes count over time (wrong-token log lines). Default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
 }
 
 /** The default request body limit: far above any real request, far below a memory problem. */
