@@ -44,6 +44,9 @@ export function editText(
   return { text: root.toString(), preserved: true };
 }
 
+/** How many keys and strings (counted together) tell the file's style. */
+const styleSample = 400;
+
 type Path = readonly (string | number)[];
 type Change = [path: Path, value: unknown, isArrayInsertion: boolean];
 
@@ -205,14 +208,21 @@ function removeLeadingComments(node: Node | ObjectProp): void {
   }
 }
 
-/** The file's key and quote style: what most of its keys and strings use. */
+/**
+ * The file's key and quote style: what most of its keys and strings use, from the first few hundred
+ * (each node looked at is an object of the parser's own, freed only by the garbage collector: a
+ * walk of a list of ten thousand endpoints cost a second and tens of megabytes on every edit).
+ */
 function styleOf(root: RootNode): Style {
   let unquoted = 0;
   let quoted = 0;
   let single = 0;
   let double = 0;
+  const enough = () => unquoted + quoted + single + double >= styleSample;
   const visit = (node: Node) => {
-    for (const child of node.children() as Node[]) {
+    for (let i = 0; !enough(); i++) {
+      const child = node.childAtIndex(i) as Node | undefined;
+      if (!child) return;
       if (child.asWordLit() && isName(child)) unquoted++;
       else if (child.isString()) {
         if (isName(child)) quoted++;
