@@ -61,7 +61,7 @@ export function manageCommands(program: Command, cli: Cli): void {
       }),
     );
   endpoint
-    .command("remove <id-or-url>")
+    .command("remove <id-url-or-name>")
     .description(m.help.endpointRemove)
     .action(
       run(async (command) => {
@@ -71,7 +71,7 @@ export function manageCommands(program: Command, cli: Cli): void {
       }),
     );
   endpoint
-    .command("reconnect <id>")
+    .command("reconnect <id-or-name>")
     .description(m.help.endpointReconnect)
     .action(
       run(async (command) => {
