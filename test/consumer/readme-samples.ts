@@ -53,12 +53,13 @@ export async function servicesSample(config: XiaozhiConfig): Promise<void> {
   manager.setServiceManager(services);
 }
 
-export async function adapterSample(): Promise<void> {
+/** `token` as an app reads it from its environment: maybe not set. */
+export async function adapterSample(token: string | undefined, allowedHosts?: string[]): Promise<void> {
   const logger = createLogger();
   const configFile = new ConfigFile("./xiaozhi.config.json", { logger });
   await configFile.load();
   const container = registerXiaozhi(createXiaozhiContainer(), { configFile, logger });
   const adapter = container.resolve(XiaozhiConnectionAdapter);
-  createXiaozhiRoutes(adapter, { authToken: process.env.XIAOZHI_TOKEN });
-  hostGuard({ host: "127.0.0.1" });
+  createXiaozhiRoutes(adapter, { authToken: token });
+  hostGuard({ host: "0.0.0.0", allowedHosts });
 }

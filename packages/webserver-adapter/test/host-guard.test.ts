@@ -8,7 +8,7 @@ function app(host: string, allowedHosts?: readonly string[]) {
   const hono = new Hono();
   hono.use(hostGuard({ host, ...(allowedHosts ? { allowedHosts } : {}) }));
   hono.get("/", (c) => c.text("ok"));
-  return (name: string) => hono.request("/", { headers: { host: `${name}:9999` } }).then((r) => r.status);
+  return async (name: string) => (await hono.request("/", { headers: { host: `${name}:9999` } })).status;
 }
 
 /** This machine's addresses beyond loopback, as a Host header writes them. */

@@ -317,7 +317,7 @@ export interface HostGuardOptions {
   /** The address the server is bound to. */
   readonly host: string;
   /** Names besides loopback ones and `host` that requests may be addressed to (`webUI.allowedHosts`). */
-  readonly allowedHosts?: readonly string[];
+  readonly allowedHosts?: readonly string[] | undefined;
 }
 
 /**
