@@ -25,11 +25,11 @@ describe("the command's output into a pipe", () => {
     expect(out).not.toContain("pipe-0-");
   });
 
-  it("waits for a slow reader, and gives up after the limit when it never reads", async () => {
+  it("waits for a slow reader, and not for one that went away", async () => {
     const slow = new PassThrough({ highWaterMark: 16 });
     slow.write("x".repeat(1024));
     let settled = false;
-    const waiting = flushed([slow], 60_000).then(() => {
+    const waiting = flushed([slow]).then(() => {
       settled = true;
     });
     await new Promise((resolve) => setImmediate(resolve));
@@ -37,10 +37,10 @@ describe("the command's output into a pipe", () => {
     slow.resume();
     await waiting;
     expect(settled).toBe(true);
-    const stuck = new PassThrough({ highWaterMark: 16 });
-    stuck.write("x".repeat(1024));
-    const started = performance.now();
-    await flushed([stuck], 50);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(45);
+    const gone = new PassThrough({ highWaterMark: 16 });
+    gone.write("x".repeat(1024));
+    const ended = flushed([gone]);
+    gone.destroy(Object.assign(new Error("write EPIPE"), { code: "EPIPE" }));
+    await ended;
   });
 });
