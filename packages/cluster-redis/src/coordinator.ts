@@ -317,7 +317,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
       if (beat.taken) {
         this.#redis.answered();
         await this.#membership.refused(beat.holder, beat.now);
-        if (this.#membership.taken) await this.#watchWhileHeld(stores);
+        if (this.#membership.waitingFor) await this.#watchWhileHeld(stores);
         return;
       }
       // Stopping: it keeps what it still holds and its heartbeat, and plans nothing.
@@ -350,11 +350,12 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   }
 
   /**
-   * While its id is held, this instance knows the cluster's list and watches the leases the id's
-   * earlier process left: a lapse is not logged in Redis, so only a watcher can say it took them back.
+   * While it waits for its id, this instance reads the cluster's list once and watches the leases
+   * the id's earlier process left: a lapse is not logged in Redis, so only a watcher can say it took
+   * them back. (Locked out after joining, by another live process, it watches nothing.)
    */
   async #watchWhileHeld(stores: ClusterStores): Promise<void> {
-    const stored = await stores.list.read();
+    const stored = this.#list.epoch === undefined ? await stores.list.read() : undefined;
     if (stored && this.#list.adopt(stored)) this.#emit("changed");
     await this.#holdings.read(this.#list.ids, { has: () => true });
   }
