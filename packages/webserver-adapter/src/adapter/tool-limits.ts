@@ -63,9 +63,9 @@ export class ToolLimits {
   /**
    * Each endpoint's tool count and size against its `maxTools`, by id, for the endpoints this
    * process runs: in a cluster, another instance gives the others their tools (and may serve
-   * other ones), so it counts and warns for them. Worked out again only when the list, the tools
-   * (a source's list is one array until it changes) or `connection.maxTools` changed: every status
-   * carries them, and at ten thousand endpoints that is a pass over all.
+   * other ones), so it counts and warns for them. The budgets of the whole list are worked out
+   * again only when the list, the tools (a source's list is one array until it changes) or
+   * `connection.maxTools` changed; picking those run here is one pass over the list in cluster mode.
    */
   budgets(): Readonly<Record<string, ToolBudget>> | undefined {
     const all = this.#allBudgets();
@@ -96,8 +96,8 @@ export class ToolLimits {
 
   /**
    * Logs each endpoint run here newly given more tools than its `maxTools`. After an apply (not
-   * `always`) only when the config, the list or what runs here changed: a cluster applies on every
-   * lease change.
+   * `always`) only when the config or the list changed, or in cluster mode (what runs here changes
+   * with the leases, and a warning is logged once per excess whatever the number of checks).
    */
   check(always = true): void {
     const config = this.source.config();
