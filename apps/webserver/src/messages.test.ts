@@ -21,7 +21,7 @@ function said(value: unknown, key: string): string {
   if (typeof value !== "function") return JSON.stringify(value);
   const sample = key.endsWith("ready")
     ? [{ url: "http://x/", connected: 1, total: 2, why: "", tools: 3, starting: 1, config: null }]
-    : key.endsWith("demoBanner") || key.endsWith("clients.which")
+    : key.endsWith("demoBanner") || key.endsWith("clients.which") || key.endsWith("restartNeeded")
       ? [["/a", "/b"]]
       : key.endsWith("severalNamed")
         ? ["sample", ["ep-1", "ep-2"]]
