@@ -293,8 +293,7 @@ export class EndpointSupervisor<C extends Connection> {
   /**
    * Schedules the next attempt on the backoff, or ends as `failed` when retrying soon cannot help:
    * after the far side `rejected` the token, tried again only every `authRetryInterval`. When it
-   * `asked` for a wait (`Retry-After`), then, spread by up to a fifth, within `maxDelay`, and never
-   * sooner than the backoff.
+   * `asked` for a wait (`Retry-After`), then, spread by up to a fifth, within `maxDelay`, when longer.
    */
   #retry(retryable: boolean, reason: string, rejected = false, asked?: number): void {
     const { autoReconnect, maxReconnectAttempts, backoff, authRetryInterval } = this.context.settings();
@@ -308,15 +307,10 @@ export class EndpointSupervisor<C extends Connection> {
       this.#fail(`gave up after ${this.#attempts} reconnect attempts: ${reason}`);
       return;
     }
-    // A wait asked for only lengthens the backoff: `Retry-After: 0` (or a date gone by) is no
-    // reason to try again at once, over and over, while the refusals last.
+    // A wait asked for only lengthens the backoff: `Retry-After: 0` is no reason to retry at once.
     const backoffMs = backoffDelay(this.#attempts, backoff, this.context.random);
-    const delayMs =
-      asked === undefined
-        ? backoffMs
-        : Math.round(
-            Math.min(backoff.maxDelay, Math.max(backoffMs, asked * (1 + 0.2 * this.context.random()))),
-          );
+    const askedMs = asked === undefined ? 0 : asked * (1 + 0.2 * this.context.random());
+    const delayMs = Math.round(Math.min(backoff.maxDelay, Math.max(backoffMs, askedMs)));
     this.#attempts++;
     const nextReconnectAt = this.#schedule(delayMs);
     this.#setState("reconnecting");
