@@ -90,6 +90,28 @@ describe("recovery after an outage", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("takes a host that is back at most connectConcurrency attempts at a time, not in one burst", async () => {
+    const { network, manager, a, status } = await outage(8, { connectConcurrency: 2 });
+    let underWay = 0;
+    let peak = 0;
+    manager.on("connecting", () => {
+      underWay++;
+      peak = Math.max(peak, underWay);
+    });
+    const settled = () => underWay--;
+    manager.on("connected", settled);
+    manager.on("connectFailed", settled);
+    // A probe finds the host back and brings all eight forward within 16 ms; each handshake takes
+    // 100 ms there, so without turns all eight would be under way at once (a burst whose connects
+    // a small accept queue drops).
+    for (const url of a) network.behave(url, { connect: "open", latencyMs: 100 });
+    await vi.advanceTimersByTimeAsync(500 + 8 * 2 + 4 * 100 + 10);
+    for (const url of a) expect(status(url)?.state).toBe("connected");
+    expect(peak).toBe(2);
+    await manager.cleanup();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it("probes a host that answers but refuses the links once, until one of them connects", async () => {
     const { network, manager, a, b, status, connects } = await outage(2);
     const removed = manager.removeEndpoint(b);

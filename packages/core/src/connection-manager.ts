@@ -55,7 +55,7 @@ export class ConnectionManager<C extends Connection = Connection> {
   readonly #events: Emitter<ManagerEventMap>;
   readonly #members = new Map<string, Member<C>>();
   readonly #recovery: HostRecovery<C>;
-  /** First connects go through it: at most `connectConcurrency` at a time, not all at once. */
+  /** First attempts and retries go through it: at most `connectConcurrency` at a time. */
   readonly #gate = new ConnectGate(() => this.#settings.connectConcurrency);
   readonly #tools = new ToolSourceSwitch();
   readonly #dispatcher: Dispatcher<C>;
@@ -83,6 +83,7 @@ export class ConnectionManager<C extends Connection = Connection> {
       random: this.#random,
       logger: this.#logger,
       health: this.#health,
+      inTurn: (attempt) => this.#gate.run(attempt),
       report: (supervisor, event, payload) => {
         if (event === "stateChanged") {
           const { from, to } = payload as SupervisorReports["stateChanged"];

@@ -69,8 +69,7 @@ export class EndpointSupervisor<C extends Connection> {
       );
     }
     frame({ at }: ConnectionEventMap["frame"]): void {
-      const supervisor = this.supervisor;
-      supervisor.context.health?.observe(supervisor.id, { kind: "frame", at });
+      this.supervisor.context.health?.observe(this.supervisor.id, { kind: "frame", at });
     }
   };
 
@@ -162,10 +161,7 @@ export class EndpointSupervisor<C extends Connection> {
     return this.#startAttempt();
   }
 
-  /**
-   * Brings a scheduled retry forward to `at` (epoch ms) when it is due later; does nothing unless a
-   * retry is waiting. The attempt count stays, so a failure there backs off as before.
-   */
+  /** Brings a retry waiting on its timer forward to `at` (epoch ms); the attempt count stays. */
   hasten(at: number): void {
     if (this.#state !== "reconnecting" || this.#timer === undefined || !this.#wanted) return;
     if (this.#nextReconnectAt === undefined || this.#nextReconnectAt <= at) return;
@@ -325,13 +321,17 @@ export class EndpointSupervisor<C extends Connection> {
     this.#nextReconnectAt = this.context.now() + delayMs;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      // A rejected token's try that was switched off meanwhile: it stays failed.
-      const { authRetryInterval: every, autoReconnect } = this.context.settings();
-      if (this.#wanted && !(this.#state === "failed" && (every === 0 || !autoReconnect))) {
-        void this.#startAttempt();
-      }
+      // In turn with the manager's other attempts: whether it is still due is asked then.
+      void this.context.inTurn(() => (this.#due() ? this.#startAttempt() : undefined));
     }, delayMs);
     return this.#nextReconnectAt;
+  }
+
+  /** A retry whose time came starts if still wanted, not begun or rescheduled, nor switched off. */
+  #due(): boolean {
+    if (!this.#wanted || this.#timer !== undefined || this.#attempt !== undefined) return false;
+    const { authRetryInterval: every, autoReconnect } = this.context.settings();
+    return this.#state === "reconnecting" || (this.#state === "failed" && every > 0 && autoReconnect);
   }
 
   /** Ends as `failed`; with `retryInMs`, one more attempt then, whatever the backoff. */

@@ -45,10 +45,11 @@ export interface ManagerSettings {
    */
   readonly probeInterval: number;
   /**
-   * First connects under way at once (at start, and for endpoints added); the rest wait their
-   * turn, each attempt holding its place until it settles or for a second. Reconnects are spread
-   * by their backoff and do not wait. 0: no limit; default 200 (a burst of more may overflow the
-   * far side's accept queue, and the connects it drops time out). A whole number; Infinity: no limit.
+   * Attempts under way at once (first connects at start and for endpoints added, and retries whose
+   * time came); the rest wait their turn, each attempt holding its place until it settles or for a
+   * second. Default 200: a burst of more may overflow the far side's accept queue, and a connect it
+   * drops waits for the kernel to send it again (after 1, 3, 7, 15 s). A whole number; 0 or
+   * Infinity: no limit.
    */
   readonly connectConcurrency: number;
   /**

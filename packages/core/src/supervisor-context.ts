@@ -15,6 +15,12 @@ export interface SupervisorContext {
   readonly random: () => number;
   readonly logger: Logger;
   readonly health: HealthScorer | undefined;
+  /**
+   * Runs a retry whose time came in turn with the manager's other attempts (at most
+   * `connectConcurrency` under way): a host back after an outage takes thousands of endpoints in
+   * waves, not in one burst whose connects its accept queue would drop.
+   */
+  inTurn(attempt: () => Promise<void> | undefined): Promise<void>;
   report<K extends keyof SupervisorReports>(
     supervisor: EndpointSupervisor<Connection>,
     event: K,
