@@ -86,6 +86,25 @@ describe("add, remove, reconcile", () => {
     await manager.cleanup();
   });
 
+  it("lists endpoints in the order of the list applied last, moving none of their links", async () => {
+    const { network, manager } = setup();
+    await connected(manager, [url(1), url(2), url(3), url(4)]);
+    const order = () => manager.getConnectionStatus().map((s) => s.id);
+    const links = [1, 2, 3, 4].map((n) => network.connection(url(n)));
+    // Re-ordered, and the one whose data changed (a new connection) keeps its place in the list.
+    const done = manager.reconcile([url(3), { url: url(1), data: { tools: ["calc__add"] } }, url(4), url(2)]);
+    await settle();
+    expect((await done).changed).toEqual([id(1)]);
+    expect(order()).toEqual([id(3), id(1), id(4), id(2)]);
+    for (const n of [2, 3, 4]) expect(network.connection(url(n))).toBe(links[n - 1]);
+    for (const n of [2, 3, 4]) expect(network.connection(url(n))?.closes).toBe(0);
+    // Dispatch reaches each of the four once in four calls, the replaced one included.
+    const picked: string[] = [];
+    for (let i = 0; i < 4; i++) picked.push(await manager.dispatch(async (c) => c.endpoint.id));
+    expect([...picked].sort()).toEqual([id(1), id(2), id(3), id(4)].sort());
+    await manager.cleanup();
+  });
+
   it("apply makes the list the manager's at once and lets links settle after; a replaced link opens after the old closed", async () => {
     const { network, manager } = setup({ connectTimeout: 5000 });
     await connected(manager, [url(1), { url: url(2), data: "a" }]);

@@ -9,7 +9,7 @@ import {
 } from "./dispatcher.js";
 import { Emitter } from "./emitter.js";
 import { type EndpointInput, type ResolvedEndpoint, resolveEndpoint } from "./endpoint.js";
-import { diffEndpoints, statusOf } from "./endpoint-list.js";
+import { diffEndpoints, reorder, statusOf } from "./endpoint-list.js";
 import { EndpointSupervisor } from "./endpoint-supervisor.js";
 import { describeError, XiaozhiError } from "./errors.js";
 import type { HealthScorer } from "./health.js";
@@ -163,10 +163,7 @@ export class ConnectionManager<C extends Connection = Connection> {
     return result;
   }
 
-  /**
-   * Connects every endpoint that is not connected. Resolves when each first attempt has settled; a
-   * failing endpoint never delays or fails another (its retries go on in the background).
-   */
+  /** Connects every endpoint not connected; resolves once each first attempt settled (retries go on). */
   async connect(): Promise<void> {
     this.#running = true;
     await Promise.allSettled([...this.#members.values()].map((m) => this.#firstStart(m)));
@@ -215,8 +212,8 @@ export class ConnectionManager<C extends Connection = Connection> {
   /**
    * Applies a new endpoint list as a diff: endpoints not listed are removed, new ones added (and
    * connected when running), ones whose URL or data changed are replaced, and unchanged ones keep
-   * their connection and socket (a weight change applies in place, to the next pick). Validates
-   * everything before changing anything; a duplicate in the list is ignored with a warning.
+   * their connection and socket (a weight change applies in place, to the next pick); they list in
+   * `desired`'s order. Validates everything first; a duplicate in the list is ignored with a warning.
    */
   async reconcile(desired: readonly EndpointInput[]): Promise<ReconcileResult> {
     const { result, settled } = this.apply(desired);
@@ -255,6 +252,8 @@ export class ConnectionManager<C extends Connection = Connection> {
       if (replaced) this.#emit("added", endpoint, {});
       if (running) await this.#firstStart(member);
     });
+    // Every member is in by now (added before its first wait): they list in the desired order.
+    if (reorder(this.#members, [...next.keys()])) this.#dispatcher.invalidate();
     const settled = Promise.allSettled([...closing.values(), ...opening]).then(() => {});
     return { result, settled };
   }

@@ -66,6 +66,20 @@ export function diffEndpoints(
   return { next, result, retitled };
 }
 
+/**
+ * Puts `map`'s entries in `order` when it names each of them once and they are not in it already
+ * (a list re-ordered in the config file lists in its new order); says whether any moved.
+ */
+export function reorder<V>(map: Map<string, V>, order: readonly string[]): boolean {
+  const keys = [...map.keys()];
+  if (keys.length !== order.length || keys.every((id, i) => id === order[i])) return false;
+  if (!order.every((id) => map.has(id))) return false;
+  const entries = new Map(map);
+  map.clear();
+  for (const id of order) map.set(id, entries.get(id) as V);
+  return true;
+}
+
 /** One endpoint's immutable status, from its supervisor, its dispatch candidate and the scorer. */
 export function statusOf<C extends Connection>(
   supervisor: EndpointSupervisor<C>,
