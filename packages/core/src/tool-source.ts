@@ -96,10 +96,15 @@ export interface ToolSource {
   dispose?(): void | Promise<void>;
 }
 
-/** A source with no tools; calls fail with an MCP-style error result. */
+const noTools: readonly ToolDescriptor[] = Object.freeze([]);
+
+/**
+ * A source with no tools; calls fail with an MCP-style error result. Its list is one array, so
+ * what is worked out from a list (its fingerprint) is worked out once, not per connection.
+ */
 export const emptyToolSource: ToolSource = {
   specificationVersion: "v1",
-  listTools: () => [],
+  listTools: () => noTools,
   callTool: async (name) => ({ content: [{ type: "text", text: `Unknown tool: ${name}` }], isError: true }),
   onToolsChanged: () => () => {},
 };
