@@ -34,16 +34,28 @@ describe("hot reload of xiaozhi.config.json", () => {
     expect(kept.open).toBe(true);
     expect(s.cloud.sessions(token("keep"))).toEqual([kept]);
     expect(s.cloud.upgrades.get(token("keep"))).toBe(1);
-    expect(
-      s.adapter
-        .endpoints()
-        .map((e) => e.id)
-        .sort(),
-    ).toEqual([s.idOf("keep"), s.idOf("alter"), s.idOf("new")].sort());
+    // Listed as the file lists them: the replaced endpoint keeps its place, the new one comes last.
+    const order = [s.idOf("keep"), s.idOf("alter"), s.idOf("new")];
+    expect(s.adapter.endpoints().map((e) => e.id)).toEqual(order);
+    const listed = (await s.api("GET", "/api/endpoints")).body.endpoints;
+    expect(listed.map((e: { id: string }) => e.id)).toEqual(order);
     const status = (await s.api("GET", "/api/status")).body;
     expect(status.config.lastError).toBeNull();
     // What limits each agent's tools, for the dashboard's count of what it is given.
     expect(status.toolFilters).toEqual({ [s.idOf("alter")]: { services: ["calc"] } });
+
+    // Only re-ordered in the file: listed in the new order, and no socket is touched.
+    s.writeConfig({
+      mcpEndpoint: [s.url("new"), s.url("keep"), { url: s.url("alter"), services: ["calc"] }],
+      mcpServers: services,
+    });
+    const reordered = [s.idOf("new"), s.idOf("keep"), s.idOf("alter")];
+    await s.until(() => s.adapter.endpoints()[0]?.id === reordered[0], 5000, "new order applied");
+    expect((await s.api("GET", "/api/endpoints")).body.endpoints.map((e: { id: string }) => e.id)).toEqual(
+      reordered,
+    );
+    expect(s.cloud.upgrades.get(token("keep"))).toBe(1);
+    expect(s.cloud.upgrades.get(token("new"))).toBe(1);
   });
 
   it("keeps the running config on invalid JSON or a schema error and shows why in /api/status", async () => {
