@@ -10,11 +10,35 @@ import { ms, spawnCloud, until } from "./lib.mjs";
 
 const bucketMs = 100;
 
-async function outage(cloud, n, downtimeMs, settings, tag) {
+/**
+ * Waits until all `n` endpoints of `manager` are connected, counted from its events: a status of
+ * every endpoint read every few ms would cost the process more than it measures at 10,000.
+ */
+function counted(manager, n) {
+  let up = 0;
+  manager.on("stateChanged", ({ from, to }) => {
+    if (to === "connected") up++;
+    if (from === "connected") up--;
+  });
+  return (timeoutMs, what) => until(() => up === n, timeoutMs, what);
+}
+
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
+/**
+ * One outage of `downtimeMs` with `n` endpoints: how long after the cloud listens again every one
+ * is connected, how the attempts after it spread, how many were made while it was down, and the
+ * CPU this process and the cloud's used from its return until all were back.
+ */
+export async function outage(cloud, n, downtimeMs, settings, tag) {
   const manager = new XiaozhiConnectionManager({ connectTimeout: 30_000, ...settings });
+  const allConnected = counted(manager, n);
   await manager.initialize(Array.from({ length: n }, (_, i) => cloud.url(`rec-${tag}-${i}`)));
   await manager.connect();
-  await until(() => manager.getConnectionStatus().every((s) => s.connected), 60_000, "all connected");
+  await allConnected(60_000, "all connected");
   let down = Number.POSITIVE_INFINITY;
   let back = Number.POSITIVE_INFINITY;
   const attempts = [];
@@ -26,8 +50,11 @@ async function outage(cloud, n, downtimeMs, settings, tag) {
   down = Date.now();
   await cloud.command(`restart ${downtimeMs}`);
   back = Date.now();
-  await until(() => manager.getConnectionStatus().every((s) => s.connected), 180_000, "all back");
+  const cpuBack = cpuMs();
+  const cloudBack = (await cloud.command("cpu")).cpuMs;
+  await allConnected(180_000, "all back");
   const readyMs = Date.now() - back;
+  const cpu = { ours: cpuMs() - cpuBack, cloud: (await cloud.command("cpu")).cpuMs - cloudBack };
   await manager.cleanup();
   const first = Math.min(...attempts);
   const last = Math.max(...attempts);
@@ -41,6 +68,7 @@ async function outage(cloud, n, downtimeMs, settings, tag) {
     windowMs: last - first + bucketMs,
     attempts: attempts.length,
     whileDown,
+    cpu,
   };
 }
 
