@@ -35,3 +35,19 @@ export function backoffDelay(
   const ceiling = backoffCeiling(attempt, options);
   return options.jitter === "none" ? ceiling : Math.floor(random() * ceiling);
 }
+
+/**
+ * The wait before retry `attempt` when the far side may have `asked` for one (`Retry-After`, ms):
+ * the asked wait, spread by up to a fifth, only lengthens the backoff (`Retry-After: 0` is no
+ * reason to retry at once), and neither passes `maxDelay`.
+ */
+export function retryDelay(
+  attempt: number,
+  options: BackoffOptions,
+  random: () => number,
+  asked: number | undefined,
+): number {
+  const backoffMs = backoffDelay(attempt, options, random);
+  const askedMs = asked === undefined ? 0 : asked * (1 + 0.2 * random());
+  return Math.round(Math.min(options.maxDelay, Math.max(backoffMs, askedMs)));
+}

@@ -1,12 +1,16 @@
-/** How long a first attempt holds its place before the next may start, ms. */
+/** How long an attempt holds its place at most before the next may start, ms. */
 export const gateSlotMs = 1000;
 
+const noop = () => {};
+
 /**
- * At most `limit()` first connects under way at once: ten thousand endpoints started together
- * reach the cloud in waves rather than as one burst (less memory at the peak, and no overflow of
- * the far side's accept queue, whose dropped connects would time out). An attempt holds its
- * place until it settles or for {@link gateSlotMs}, whichever comes first, so endpoints that hang
- * never hold the rest back for longer than that. A limit of 0 lets everything through at once.
+ * At most `limit()` connect attempts under way at once: ten thousand endpoints started together,
+ * or brought back together after an outage, reach the cloud in waves rather than as one burst
+ * (less memory at the peak, and no overflow of the far side's accept queue, whose dropped connects
+ * wait seconds for the kernel to send them again). An attempt holds its place until its link is
+ * open (it calls the `release` it is given), it settles, or for {@link gateSlotMs}, whichever
+ * comes first: a far side that initializes late holds nobody back, and endpoints that hang never
+ * hold the rest back for longer than that. A limit of 0 lets everything through at once.
  */
 export class ConnectGate {
   readonly #limit: () => number;
@@ -21,9 +25,9 @@ export class ConnectGate {
    * Runs `attempt` when a place is free; `attempt` decides itself whether it is still wanted. The
    * limit is read again as places free up, so a change applies to attempts already waiting.
    */
-  async run(attempt: () => Promise<void> | undefined): Promise<void> {
+  async run(attempt: (release: () => void) => Promise<void> | undefined): Promise<void> {
     const limit = this.#limit();
-    if (limit <= 0 && this.#waiting.length === 0) return attempt();
+    if (limit <= 0 && this.#waiting.length === 0) return attempt(noop);
     // In turn behind those already waiting; a waiter is woken with its place already counted.
     if (this.#waiting.length > 0 || this.#active >= limit)
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
@@ -38,7 +42,7 @@ export class ConnectGate {
     };
     const timer = setTimeout(release, gateSlotMs);
     try {
-      await attempt();
+      await attempt(release);
     } finally {
       release();
     }

@@ -162,7 +162,7 @@ describe("connections without observe()", () => {
     await manager.initialize([url(1)]);
     await manager.connect();
     const connection = connections[0] as MemoryConnection;
-    expect(connection.listenerCount()).toBe(6);
+    expect(connection.listenerCount()).toBe(7);
     connection.answered("tools/list");
     expect(seen).toEqual([expect.objectContaining({ id: id(1), method: "tools/list", ok: true })]);
     const reconnected = new Promise((resolve) => manager.on("connected", resolve));

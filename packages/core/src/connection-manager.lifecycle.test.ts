@@ -106,6 +106,54 @@ describe("first connects in waves", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("frees an attempt's place once its link is open: a far side that initializes late holds nobody back", async () => {
+    const { network, manager } = setup({ connectConcurrency: 1 });
+    const all = [1, 2, 3, 4];
+    for (const n of all) network.behave(url(n), { latencyMs: 10, readyMs: 5000 });
+    await manager.initialize(all.map(url));
+    const done = manager.connect();
+    // Each opens after 10 ms and is initialized 5 s later; holding a place until then (or its
+    // second) would let the fourth start only after three seconds.
+    await vi.advanceTimersByTimeAsync(100);
+    expect(all.map((n) => network.connection(url(n))?.connects)).toEqual([1, 1, 1, 1]);
+    expect(manager.getConnectionStatus().filter((s) => s.connected)).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(5000);
+    await done;
+    expect(manager.getConnectionStatus().every((s) => s.connected)).toBe(true);
+    await manager.cleanup();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("drops a retry waiting its turn once the endpoint was reconnected meanwhile, even if that gave up", async () => {
+    const { network, manager } = setup({ connectConcurrency: 1, connectTimeout: 30_000, random: () => 0 });
+    network.behave(url(1), { connect: "refuse" });
+    network.behave(url(2), { connect: "hang" });
+    await manager.initialize([url(1), url(2)]);
+    const done = manager.connect();
+    // 1 is refused at once and retries at once (no jitter); 2 hangs and holds the one place a second.
+    await settle();
+    const connects = () => network.connection(url(1))?.connects;
+    expect(connects()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(network.connection(url(2))?.connects).toBe(1);
+    // 1's retry waits its turn behind 2. Retrying is switched off and a reconnect asked for: it is
+    // refused again and gives up.
+    manager.configure({ maxReconnectAttempts: 0 });
+    const again = manager.reconnect(url(1));
+    await settle();
+    await again;
+    expect(connects()).toBe(2);
+    expect(manager.getEndpointStatus(id(1))?.state).toBe("failed");
+    // 2's place frees after its second: the retry that waited must not try 1 again.
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(connects()).toBe(2);
+    expect(manager.getEndpointStatus(id(1))?.state).toBe("failed");
+    const cleaned = manager.cleanup();
+    await settle();
+    await Promise.all([cleaned, done]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it("does not start an endpoint removed while it waited its turn", async () => {
     const { network, manager } = setup({ connectConcurrency: 1 });
     network.behave(url(1), { latencyMs: 100 });

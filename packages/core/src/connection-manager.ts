@@ -344,9 +344,9 @@ export class ConnectionManager<C extends Connection = Connection> {
    * removed or the manager stopped, and then it does not start.
    */
   #firstStart(member: Member<C>): Promise<void> {
-    return this.#gate.run(() =>
+    return this.#gate.run((opened) =>
       this.#running && this.#members.get(member.supervisor.id) === member
-        ? member.supervisor.start()
+        ? member.supervisor.start(opened)
         : undefined,
     );
   }

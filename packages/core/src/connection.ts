@@ -60,6 +60,11 @@ export interface ConnectionEventMap {
   rtt: { readonly ms: number; readonly at: number };
   /** The far side completed MCP initialization on this link. */
   initialized: { readonly at: number };
+  /**
+   * Optional: the link is open (the WebSocket upgrade was answered) while `connect()` still waits
+   * for the far side to initialize it. The manager lets the next attempt start then.
+   */
+  opened: { readonly at: number };
   /** A request from the far side was answered; `tool` names the tool of a `tools/call`. */
   handled: {
     readonly method: string;

@@ -1,4 +1,4 @@
-import { backoffDelay } from "./backoff.js";
+import { retryDelay } from "./backoff.js";
 import type {
   CloseInfo,
   Connection,
@@ -15,7 +15,8 @@ import { redact } from "./mask.js";
 import type { SupervisorContext, SupervisorReports } from "./supervisor-context.js";
 
 const none: Record<string, never> = Object.freeze({});
-const observed = ["closed", "initialized", "rtt", "handled", "error", "frame"] as const;
+const noop = () => {};
+const observed = ["closed", "initialized", "rtt", "handled", "error", "frame", "opened"] as const;
 
 /**
  * One endpoint's life: connect with a deadline, notice the drop, wait a jittered backoff, try
@@ -49,27 +50,21 @@ export class EndpointSupervisor<C extends Connection> {
       const healthScore = health ? health.score(supervisor.id) : supervisor.state === "connected" ? 100 : 0;
       supervisor.#report("rtt", { ms, healthScore });
     }
-    handled({ method, tool, ok, ms, at, truncated }: ConnectionEventMap["handled"]): void {
+    handled({ at, ...handled }: ConnectionEventMap["handled"]): void {
       const supervisor = this.supervisor;
       // The link carried a request and its answer: a sign of life. A tool's own error is the tool's.
-      supervisor.context.health?.observe(supervisor.id, { kind: "success", at, ms });
-      supervisor.#report("handled", {
-        method,
-        ...(tool === undefined ? {} : { tool }),
-        ok,
-        ms,
-        ...(truncated === undefined ? {} : { truncated }),
-      });
+      supervisor.context.health?.observe(supervisor.id, { kind: "success", at, ms: handled.ms });
+      supervisor.#report("handled", handled);
     }
     error({ error }: ConnectionEventMap["error"]): void {
-      const supervisor = this.supervisor;
-      supervisor.context.logger.debug(
-        { ...supervisor.#who, err: redact(describeError(error)) },
-        "connection error",
-      );
+      const s = this.supervisor;
+      s.context.logger.debug({ ...s.#who, err: redact(describeError(error)) }, "connection error");
     }
     frame({ at }: ConnectionEventMap["frame"]): void {
       this.supervisor.context.health?.observe(this.supervisor.id, { kind: "frame", at });
+    }
+    opened(): void {
+      this.supervisor.#letGo();
     }
   };
 
@@ -85,6 +80,10 @@ export class EndpointSupervisor<C extends Connection> {
   /** From a republish close until the next link is up (or the attempt fails). */
   #republishing = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Bumped by each retry scheduled or attempt started: a retry waiting its turn from before is void. */
+  #turn = 0;
+  /** Frees the attempt's place among those under way once its link is open (see `ConnectGate`). */
+  #letGo: () => void = noop;
   #attempt: Promise<void> | undefined;
   #abort: AbortController | undefined;
   readonly #unsubscribe: () => void;
@@ -101,11 +100,9 @@ export class EndpointSupervisor<C extends Connection> {
   get state(): ConnectionState {
     return this.#state;
   }
-
   get id(): string {
     return this.endpoint.id;
   }
-
   /** Attempts since the link was last stable for `minUptime`. */
   get attempts(): number {
     const connectedFor = this.#connectedAt === undefined ? 0 : this.context.now() - this.#connectedAt;
@@ -113,29 +110,24 @@ export class EndpointSupervisor<C extends Connection> {
       ? 0
       : this.#attempts;
   }
-
   get lastConnected(): number | undefined {
     return this.#lastConnected;
   }
-
   get lastError(): string | undefined {
     return this.#lastError;
   }
-
   /** Epoch ms when `lastError` happened. */
   get lastErrorAt(): number | undefined {
     return this.#lastErrorAt;
   }
-
   /** Whether the last failure was an attempt that found nothing answering at the host. */
   get hostSilent(): boolean {
     return this.#hostSilent;
   }
-
+  /** When the retry timer fires; none while a retry whose time came waits its turn. */
   get nextReconnectAt(): number | undefined {
     return this.#nextReconnectAt;
   }
-
   /** True while the link is being reopened so its agent lists the changed tools. */
   get republishing(): boolean {
     return this.#republishing;
@@ -143,13 +135,14 @@ export class EndpointSupervisor<C extends Connection> {
 
   /**
    * Wants the link up: connects now unless connected or an attempt runs (then joins it). After
-   * `failed`, starts counting attempts afresh. Resolves when this attempt has settled.
+   * `failed`, starts counting attempts afresh. Resolves when this attempt has settled; `opened`
+   * is called once its link is open (or it settled), whichever is first.
    */
-  start(): Promise<void> {
+  start(opened?: () => void): Promise<void> {
     this.#wanted = true;
     if (this.#state === "connected") return Promise.resolve();
     if (this.#state === "failed") this.#attempts = 0;
-    return this.#startAttempt();
+    return this.#startAttempt(opened);
   }
 
   /** Drops the link now (1000) and connects again, with a fresh attempt count. */
@@ -188,10 +181,14 @@ export class EndpointSupervisor<C extends Connection> {
     this.#unsubscribe();
   }
 
-  #startAttempt(): Promise<void> {
+  #startAttempt(opened?: () => void): Promise<void> {
     this.#clearTimer();
-    this.#attempt ??= this.#connect().finally(() => {
+    if (this.#attempt) return this.#attempt;
+    this.#letGo = opened ?? noop;
+    this.#attempt = this.#connect().finally(() => {
       this.#attempt = undefined;
+      this.#letGo();
+      this.#letGo = noop;
     });
     return this.#attempt;
   }
@@ -303,10 +300,7 @@ export class EndpointSupervisor<C extends Connection> {
       this.#fail(`gave up after ${this.#attempts} reconnect attempts: ${reason}`);
       return;
     }
-    // A wait asked for only lengthens the backoff: `Retry-After: 0` is no reason to retry at once.
-    const backoffMs = backoffDelay(this.#attempts, backoff, this.context.random);
-    const askedMs = asked === undefined ? 0 : asked * (1 + 0.2 * this.context.random());
-    const delayMs = Math.round(Math.min(backoff.maxDelay, Math.max(backoffMs, askedMs)));
+    const delayMs = retryDelay(this.#attempts, backoff, this.context.random, asked);
     this.#attempts++;
     const nextReconnectAt = this.#schedule(delayMs);
     this.#setState("reconnecting");
@@ -315,23 +309,27 @@ export class EndpointSupervisor<C extends Connection> {
 
   /** (Re)sets the one retry timer to fire in `delayMs`; returns when it is due. */
   #schedule(delay: number): number {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#clearTimer();
     // Past 2³¹ − 1 ms a timer fires at once: that is the longest wait there is (24.8 days).
     const delayMs = Math.min(delay, 2 ** 31 - 1);
     this.#nextReconnectAt = this.context.now() + delayMs;
     this.#timer = setTimeout(() => {
-      this.#timer = undefined;
+      this.#clearTimer();
       // In turn with the manager's other attempts: whether it is still due is asked then.
-      void this.context.inTurn(() => (this.#due() ? this.#startAttempt() : undefined));
+      const turn = this.#turn;
+      void this.context.inTurn((opened) => (this.#due(turn) ? this.#startAttempt(opened) : undefined));
     }, delayMs);
     return this.#nextReconnectAt;
   }
 
-  /** A retry whose time came starts if still wanted, not begun or rescheduled, nor switched off. */
-  #due(): boolean {
-    if (!this.#wanted || this.#timer !== undefined || this.#attempt !== undefined) return false;
+  /**
+   * A retry whose time came starts if nothing was scheduled or started since, it is still wanted,
+   * and it is not a rejected token's try switched off meanwhile (that one stays failed).
+   */
+  #due(turn: number): boolean {
     const { authRetryInterval: every, autoReconnect } = this.context.settings();
-    return this.#state === "reconnecting" || (this.#state === "failed" && every > 0 && autoReconnect);
+    const off = this.#state === "failed" && (every === 0 || !autoReconnect);
+    return turn === this.#turn && this.#wanted && !off;
   }
 
   /** Ends as `failed`; with `retryInMs`, one more attempt then, whatever the backoff. */
@@ -376,10 +374,12 @@ export class EndpointSupervisor<C extends Connection> {
     return name === undefined ? { endpoint: masked } : { endpoint: masked, name };
   }
 
+  /** Cancels the retry timer, and voids a retry waiting its turn. */
   #clearTimer(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#nextReconnectAt = undefined;
+    this.#turn++;
   }
 
   #setState(to: ConnectionState): void {

@@ -35,7 +35,8 @@ export interface ManagerSettings {
    * again within this window, each at a random point of it (so a host back from an outage gets
    * every endpoint back in seconds, not after their grown backoff, and still spread). Few endpoints
    * are not held back for the whole window: the spread is about 2 ms per waiting endpoint, up to
-   * the window. 0 turns recovery off, host probes included; default 2000.
+   * the window; they then take their turns with other attempts (`connectConcurrency`). 0 turns
+   * recovery off, host probes included; default 2000.
    */
   readonly recoveryWindow: number;
   /**
@@ -46,8 +47,8 @@ export interface ManagerSettings {
   readonly probeInterval: number;
   /**
    * Attempts under way at once (first connects at start and for endpoints added, and retries whose
-   * time came); the rest wait their turn, each attempt holding its place until it settles or for a
-   * second. Default 200: a burst of more may overflow the far side's accept queue, and a connect it
+   * time came); the rest wait their turn, each attempt holding its place until its link is open, it
+   * settles, or for a second. Default 200: a burst of more may overflow the far side's accept queue, and a connect it
    * drops waits for the kernel to send it again (after 1, 3, 7, 15 s). A whole number; 0 or
    * Infinity: no limit.
    */

@@ -17,10 +17,10 @@ export interface SupervisorContext {
   readonly health: HealthScorer | undefined;
   /**
    * Runs a retry whose time came in turn with the manager's other attempts (at most
-   * `connectConcurrency` under way): a host back after an outage takes thousands of endpoints in
-   * waves, not in one burst whose connects its accept queue would drop.
+   * `connectConcurrency` under way, each until its link is open): a host back after an outage takes
+   * thousands of endpoints in waves, not in one burst whose connects its accept queue would drop.
    */
-  inTurn(attempt: () => Promise<void> | undefined): Promise<void>;
+  inTurn(attempt: (opened: () => void) => Promise<void> | undefined): Promise<void>;
   report<K extends keyof SupervisorReports>(
     supervisor: EndpointSupervisor<Connection>,
     event: K,

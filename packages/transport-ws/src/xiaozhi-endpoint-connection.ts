@@ -217,6 +217,7 @@ export class XiaozhiEndpointConnection implements Connection {
         signal.removeEventListener("abort", onAbort);
         socket.removeAllListeners();
         const link = this.#attach(socket);
+        this.#events.emit("opened", { at: Date.now() });
         this.#confirm(link, signal).then(
           () => {
             this.#state = "connected";

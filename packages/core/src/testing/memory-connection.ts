@@ -17,6 +17,11 @@ export interface MemoryBehavior {
   readonly connect?: "open" | "refuse" | "reject-auth" | "hang";
   /** Delay before the outcome, in ms; default 0. */
   readonly latencyMs?: number;
+  /**
+   * After an open, how long the far side takes to initialize the link, in ms (default 0): the
+   * connection emits `opened` at once and `connect()` resolves after this.
+   */
+  readonly readyMs?: number;
   /** Round trip reported by `ping`; default 1. */
   readonly rttMs?: number;
   /** When true, `notify` and `request` fail with `SEND_FAILED` as if the socket broke mid-send. */
@@ -101,6 +106,15 @@ export class MemoryConnection implements Connection {
     if (behavior.connect === "reject-auth") {
       this.#state = "disconnected";
       throw new XiaozhiError("AUTH_REJECTED", "endpoint rejected the token (401)", { status: 401 });
+    }
+    if (behavior.readyMs) {
+      this.#events.emit("opened", { at: Date.now() });
+      try {
+        await wait(behavior.readyMs, signal);
+      } catch (error) {
+        this.#state = "disconnected";
+        throw error;
+      }
     }
     this.#state = "connected";
     this.network.opened(this);
