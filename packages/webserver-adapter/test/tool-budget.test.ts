@@ -96,4 +96,47 @@ describe("the tools each agent is given", () => {
     tools = [...tools, { name: "two", inputSchema: { type: "object" } }];
     expect(limits.budgets()?.[id]).toMatchObject({ tools: 2, maxTools: 0, over: true });
   });
+  it("checks a change of what runs here against the exceeded budgets only, and warns for those run here", () => {
+    // A cluster instance's list of 1,000, of which two endpoints are over their maxTools.
+    const urls = Array.from({ length: 1000 }, (_, i) => `ws://127.0.0.1:1/mcp/?token=t${i}`);
+    const entries = urls.map((url, i) => (i === 7 || i === 9 ? { url, maxTools: 0 } : url));
+    const config = { mcpEndpoint: entries, connection: { maxTools: 5 } } as unknown as XiaozhiConfig;
+    const ids = urls.map((url) => endpointId(url));
+    let here = new Set(ids.slice(0, 8));
+    let asked = 0;
+    const warnings: Record<string, unknown>[] = [];
+    const logger = { ...silentLogger, warn: (fields: Record<string, unknown>) => void warnings.push(fields) };
+    const limits = new ToolLimits({
+      tools: {
+        specificationVersion: "v1",
+        listTools: () => [{ name: "one", inputSchema: { type: "object" } }],
+        callTool: async () => ({ content: [] }),
+        onToolsChanged: () => () => {},
+      },
+      logger: logger as typeof silentLogger,
+      config: () => config,
+      directory: {
+        listed: (c) => c.mcpEndpoint,
+        runsHere: (id) => {
+          asked++;
+          return here.has(id);
+        },
+      },
+      select: () => ({ endpoints: urls.map((url) => ({ url })), skipped: [], ids }),
+      names: () => new Map(),
+    });
+    limits.check();
+    expect(warnings.map((w) => w.endpoint)).toEqual([ids[7]]);
+    // What runs here changes (a takeover, a handover): each check asks about the two, not the 1,000.
+    asked = 0;
+    here = new Set(ids.slice(8, 20));
+    limits.check();
+    expect(asked).toBe(2);
+    expect(warnings.map((w) => w.endpoint)).toEqual([ids[7], ids[9]]);
+    // Back here after running elsewhere: warned again; unchanged: not again.
+    here = new Set(ids);
+    limits.check();
+    limits.check();
+    expect(warnings.map((w) => w.endpoint)).toEqual([ids[7], ids[9], ids[7]]);
+  });
 });

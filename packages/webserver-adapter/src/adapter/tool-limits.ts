@@ -37,10 +37,8 @@ interface Resolved {
  */
 export class ToolLimits {
   readonly #warnings: ToolBudgetWarnings;
-  /** The config, list and budgets last checked. */
-  #checkedFor:
-    | { readonly config: XiaozhiConfig; readonly listed: unknown; readonly budgets: unknown }
-    | undefined;
+  /** The ids of the whole list's budgets that are exceeded, and which budgets they are of. */
+  #over: { readonly all: object; readonly ids: readonly string[] } | undefined;
   /**
    * The endpoints of the list last asked about, resolved, and their filters: a list is replaced,
    * never changed in place, so ten thousand URLs are parsed once per list, not on every status.
@@ -95,20 +93,24 @@ export class ToolLimits {
   }
 
   /**
-   * Logs each endpoint run here newly given more tools than its `maxTools`. After an apply (not
-   * `always`) only when the config or the list changed, or in cluster mode (what runs here changes
-   * with the leases, and a warning is logged once per excess whatever the number of checks).
+   * Logs each endpoint run here newly given more tools than its `maxTools`. Goes over the endpoints
+   * whose budget is exceeded (worked out once per budgets), not the list: it runs after every apply,
+   * and in cluster mode every change of the leases is one (a takeover of thousands, several a second).
    */
-  check(always = true): void {
-    const config = this.source.config();
-    const listed = this.source.directory.listed(config);
-    const budgets = this.budgets();
-    const known = this.#checkedFor;
-    if (!always && known?.config === config && known.listed === listed && known.budgets === budgets) return;
-    this.#checkedFor = { config, listed, budgets };
+  check(): void {
+    const all = this.#allBudgets();
+    let overHere: Record<string, ToolBudget> | undefined;
+    if (all) {
+      if (this.#over?.all !== all) {
+        this.#over = { all, ids: Object.keys(all).filter((id) => all[id]?.over) };
+      }
+      const { directory } = this.source;
+      overHere = {};
+      for (const id of this.#over.ids) if (directory.runsHere(id)) overHere[id] = all[id] as ToolBudget;
+    }
     // Every endpoint's name, asked for only when there is a warning to log.
     let names: ReadonlyMap<string, string | undefined> | undefined;
-    this.#warnings.check(budgets, (id) => {
+    this.#warnings.check(overHere, (id) => {
       names ??= this.source.names();
       return names.get(id);
     });

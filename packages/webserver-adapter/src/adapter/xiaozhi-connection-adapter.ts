@@ -111,7 +111,7 @@ export class XiaozhiConnectionAdapter {
       now,
       wrapTools: (source) => this.callLog.wrap(source),
       onStatus: (status) => {
-        if (!this.#closed) this.#limits.check(false);
+        if (!this.#closed) this.#limits.check();
         this.#feed.emit("config", status);
       },
     });
