@@ -1,7 +1,8 @@
 /** How long an attempt holds its place at most before the next may start, ms. */
 export const gateSlotMs = 1000;
 
-const noop = () => {};
+/** Does nothing: the `release` of an attempt that holds no place. */
+export const noop = (): void => {};
 
 /**
  * At most `limit()` connect attempts under way at once: ten thousand endpoints started together,

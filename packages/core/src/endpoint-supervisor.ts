@@ -1,4 +1,5 @@
 import { retryDelay } from "./backoff.js";
+import { noop } from "./connect-gate.js";
 import type {
   CloseInfo,
   Connection,
@@ -15,7 +16,6 @@ import { redact } from "./mask.js";
 import type { SupervisorContext, SupervisorReports } from "./supervisor-context.js";
 
 const none: Record<string, never> = Object.freeze({});
-const noop = () => {};
 const observed = ["closed", "initialized", "rtt", "handled", "error", "frame", "opened"] as const;
 
 /**
