@@ -172,9 +172,9 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     return this.#holdings.held.has(id);
   }
 
-  touch(): void {
+  touch(id?: string): void {
     this.#step.touched();
-    this.#feed.touch();
+    this.#feed.touch(id);
   }
 
   /**
@@ -341,6 +341,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
           this.instanceId,
           () => host.statuses(),
           store,
+          host.status && ((id) => host.status?.(id)),
         );
       }
       this.#redis.reached(this.#holdings.held.size);

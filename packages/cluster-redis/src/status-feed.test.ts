@@ -21,9 +21,13 @@ const status = (id: string, patch: Partial<EndpointStatus> = {}) =>
     ...patch,
   }) as EndpointStatus;
 
-/** A feed over `statuses`, with what it saved and how often it only kept the copy alive. */
-function feed(statuses: EndpointStatus[]) {
+/**
+ * A feed over `statuses`, with what it saved and how often it only kept the copy alive; `byId`
+ * gives it a way to read one endpoint, and counts the reads of all and of one.
+ */
+function feed(statuses: EndpointStatus[], byId = false) {
   const feed = new StatusFeed();
+  const reads = { all: 0, one: [] as string[] };
   const saved: { change: StatusChange; message: StatusChangeMessage }[] = [];
   let keeps = 0;
   let failing = false;
@@ -43,7 +47,24 @@ function feed(statuses: EndpointStatus[]) {
     fail: (on: boolean) => {
       failing = on;
     },
-    send: (now: number) => feed.send(now, 1000, "a", () => statuses, store),
+    reads,
+    send: (now: number) =>
+      feed.send(
+        now,
+        1000,
+        "a",
+        () => {
+          reads.all++;
+          return statuses;
+        },
+        store,
+        byId
+          ? (id) => {
+              reads.one.push(id);
+              return statuses.find((s) => s.id === id);
+            }
+          : undefined,
+      ),
   };
 }
 
@@ -126,6 +147,72 @@ describe("StatusFeed", () => {
     await f.send(0);
     list[0] = status("e1", { state: "failed", connected: false });
     f.feed.touch();
+    f.fail(true);
+    await expect(f.send(100)).rejects.toThrow("down");
+    f.fail(false);
+    await f.send(200);
+    expect(f.saved[1]?.message).toMatchObject({ v: 2, full: true, endpoints: list });
+  });
+});
+
+describe("StatusFeed told which endpoints changed", () => {
+  it("reads only those, until the look once a lease", async () => {
+    const list = [status("e1"), status("e2"), status("e3"), status("e4")];
+    const f = feed(list, true);
+    await f.send(0);
+    expect(f.reads).toEqual({ all: 1, one: [] });
+    // e2 drops, e3 goes, e4 is said to change but shows the same: only those three are read.
+    list[1] = status("e2", { state: "reconnecting", connected: false });
+    list.splice(2, 1);
+    for (const id of ["e2", "e3", "e4"]) f.feed.touch(id);
+    await f.send(100);
+    expect(f.reads).toEqual({ all: 1, one: ["e2", "e3", "e4"] });
+    expect(f.saved[1]?.message).toEqual({
+      t: "status-change",
+      by: "a",
+      v: 2,
+      endpoints: [list[1]],
+      gone: ["e3"],
+    });
+    // Nothing told: nothing read, nothing sent. Told of one that shows the same: nothing sent.
+    await f.send(200);
+    f.feed.touch("e1");
+    await f.send(300);
+    expect(f.saved).toHaveLength(2);
+    expect(f.reads.all).toBe(1);
+    // The look once a lease reads all, and measures against what the changes left published:
+    // e2 as it dropped, e3 gone.
+    list[2] = status("e4", { rttMs: 300 });
+    await f.send(1000);
+    expect(f.reads.all).toBe(2);
+    expect(f.saved[2]?.message).toEqual({ t: "status-change", by: "a", v: 3, endpoints: [list[2]] });
+  });
+
+  it("a change it is not told the endpoint of, or no way to read one, reads all", async () => {
+    const list = [status("e1"), status("e2")];
+    const f = feed(list, true);
+    await f.send(0);
+    list[0] = status("e1", { state: "failed", connected: false });
+    f.feed.touch();
+    await f.send(100);
+    expect(f.reads).toEqual({ all: 2, one: [] });
+    expect(f.saved[1]?.message.endpoints).toEqual([list[0]]);
+
+    const g = feed(list);
+    await g.send(0);
+    list[1] = status("e2", { inflight: 3 });
+    g.feed.touch("e2");
+    await g.send(100);
+    expect(g.reads.all).toBe(2);
+    expect(g.saved[1]?.message.endpoints).toEqual([list[1]]);
+  });
+
+  it("after a failed save of a change, everything goes again", async () => {
+    const list = [status("e1"), status("e2")];
+    const f = feed(list, true);
+    await f.send(0);
+    list[0] = status("e1", { state: "failed", connected: false });
+    f.feed.touch("e1");
     f.fail(true);
     await expect(f.send(100)).rejects.toThrow("down");
     f.fail(false);

@@ -11,19 +11,27 @@ const drifting = new Set(["rttMs", "healthScore", "health", "lastFrameAt"]);
  * nothing changed the stored copy is only kept alive: a steady instance publishes nothing. Each
  * change has a version, announced in every heartbeat, so another instance that missed one reads
  * the stored copy. Everything is published at the start and after Redis was away.
+ *
+ * Told which endpoints changed (and given a way to read one), it looks at those only: while a
+ * batch of links connects, a change of fifty costs fifty statuses, not one per endpoint run here.
+ * The look once a lease goes over all of them.
  */
 export class StatusFeed {
   /** Counts the changes published by this process. */
   version = 0;
+  /** Something changed that only a look at every endpoint finds. */
   #dirty = true;
+  /** The endpoints said to have changed since the last send. */
+  #touched = new Set<string>();
   #full = true;
   #lookedAt = Number.NEGATIVE_INFINITY;
   /** Each endpoint as last published. */
   #published = new Map<string, EndpointStatus>();
 
-  /** The state of what runs here changed. */
-  touch(): void {
-    this.#dirty = true;
+  /** The state of what runs here changed: of endpoint `id` when given. */
+  touch(id?: string): void {
+    if (id === undefined) this.#dirty = true;
+    else this.#touched.add(id);
   }
 
   /** Publish everything on the next chance: Redis may have come back without it. */
@@ -40,22 +48,20 @@ export class StatusFeed {
       save(change: StatusChange, message: string): Promise<void>;
       keep(): Promise<void>;
     },
+    /** One endpoint run here, undefined when it runs none by that id; without it, every look is whole. */
+    one?: (id: string) => EndpointStatus | undefined,
   ): Promise<void> {
     const due = now - this.#lookedAt >= leaseTtl;
     const full = this.#full;
-    if (!this.#dirty && !due && !full) return;
+    const touched = this.#touched;
+    const whole = full || due || this.#dirty || (one === undefined && touched.size > 0);
+    if (!whole && touched.size === 0) return;
     this.#dirty = false;
+    this.#touched = new Set();
     if (due) this.#lookedAt = now;
-    const published = new Map<string, EndpointStatus>();
-    const changed: EndpointStatus[] = [];
-    for (const status of statuses()) {
-      const before = this.#published.get(status.id);
-      const moved =
-        full || before === undefined || !sameShape(before, status) || (due && drifted(before, status));
-      published.set(status.id, moved ? status : (before as EndpointStatus));
-      if (moved) changed.push(status);
-    }
-    const gone = full ? [] : [...this.#published.keys()].filter((id) => !published.has(id));
+    const { published, changed, gone } = whole
+      ? this.#lookAtAll(statuses(), full, due)
+      : this.#lookAt(touched, one as (id: string) => EndpointStatus | undefined);
     if (changed.length === 0 && gone.length === 0 && !full) {
       if (due) await store.keep();
       return;
@@ -84,8 +90,50 @@ export class StatusFeed {
     }
     this.version = version;
     this.#full = false;
-    this.#published = published;
+    this.#published = published();
   }
+
+  /** Every endpoint run here against what was published (with drift when `due`). */
+  #lookAtAll(statuses: readonly EndpointStatus[], full: boolean, due: boolean): Look {
+    const published = new Map<string, EndpointStatus>();
+    const changed: EndpointStatus[] = [];
+    for (const status of statuses) {
+      const before = this.#published.get(status.id);
+      const moved =
+        full || before === undefined || !sameShape(before, status) || (due && drifted(before, status));
+      published.set(status.id, moved ? status : (before as EndpointStatus));
+      if (moved) changed.push(status);
+    }
+    const gone = full ? [] : [...this.#published.keys()].filter((id) => !published.has(id));
+    return { published: () => published, changed, gone };
+  }
+
+  /** Only the endpoints `ids`; what was published of the others stays. */
+  #lookAt(ids: ReadonlySet<string>, one: (id: string) => EndpointStatus | undefined): Look {
+    const changed: EndpointStatus[] = [];
+    const gone: string[] = [];
+    for (const id of ids) {
+      const status = one(id);
+      const before = this.#published.get(id);
+      if (status === undefined) {
+        if (before !== undefined) gone.push(id);
+      } else if (before === undefined || !sameShape(before, status)) changed.push(status);
+    }
+    // Applied to what was published once the change is saved.
+    const published = () => {
+      for (const id of gone) this.#published.delete(id);
+      for (const status of changed) this.#published.set(status.id, status);
+      return this.#published;
+    };
+    return { published, changed, gone };
+  }
+}
+
+/** What a look found: what goes out, and what is published once it went. */
+interface Look {
+  readonly published: () => Map<string, EndpointStatus>;
+  readonly changed: EndpointStatus[];
+  readonly gone: string[];
 }
 
 /** Where an instance's feed is stored: its copy in Redis, kept for three leases. */

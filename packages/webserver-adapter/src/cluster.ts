@@ -52,6 +52,8 @@ export type ClusterEndpointStatus = EndpointStatus & {
 export interface ClusterHost {
   /** The endpoints this instance runs, masked. */
   statuses(): EndpointStatus[];
+  /** One endpoint this instance runs, masked; undefined when it runs none by that id. */
+  status?(id: string): EndpointStatus | undefined;
   /** Closes these endpoints' links now: their leases were lost or are being handed over. */
   drop(ids: readonly string[]): Promise<void>;
   /** Another instance asked to drop and reopen the link of an endpoint held here. */
@@ -100,8 +102,11 @@ export interface ClusterCoordinator {
   on<K extends keyof ClusterEventMap>(event: K, listener: (payload: ClusterEventMap[K]) => void): () => void;
   /** Whether this instance holds the endpoint's lease: it runs that endpoint and no other instance does. */
   holds(id: string): boolean;
-  /** The status of what this instance runs changed; it reaches the other instances shortly. */
-  touch(): void;
+  /**
+   * The status of what this instance runs changed (of endpoint `id`, when given: then only that
+   * one is looked at again); it reaches the other instances shortly.
+   */
+  touch(id?: string): void;
   /** Joins the cluster; rejects with `DUPLICATE_INSTANCE` when another live instance has this id. */
   start(host: ClusterHost): Promise<void>;
   /**

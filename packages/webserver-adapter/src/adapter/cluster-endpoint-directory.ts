@@ -37,6 +37,7 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
     host.feed.hold(cluster.on("view", () => this.#refresh(host)));
     await cluster.start({
       statuses: () => host.manager.getConnectionStatus(),
+      status: (id) => host.manager.getEndpointStatus(id),
       drop: async (ids) => {
         await Promise.allSettled(ids.map((id) => host.manager.removeEndpoint(id, heldElsewhere)));
       },
@@ -114,8 +115,8 @@ export class ClusterEndpointDirectory implements EndpointDirectory {
     return this.coordinator.reconnect(id);
   }
 
-  touch(): void {
-    this.coordinator.touch();
+  touch(id: string): void {
+    this.coordinator.touch(id);
   }
 
   sent(id: string, status: EndpointStatus | undefined): void {

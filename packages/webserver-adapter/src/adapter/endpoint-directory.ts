@@ -83,8 +83,8 @@ export interface EndpointDirectory {
   endpoint(id: string, local: EndpointStatus | undefined): EndpointStatus | undefined;
   /** Asks whoever runs `id` elsewhere to reconnect it; false when nobody else runs it. */
   reconnectElsewhere(id: string): Promise<boolean>;
-  /** What runs here changed its status (a cluster publishes it on its next tick). */
-  touch(): void;
+  /** Endpoint `id`, run here, changed its status (a cluster publishes it on its next tick). */
+  touch(id: string): void;
   /**
    * The event feed sent watchers `status` of endpoint `id`, or its removal when undefined: a
    * directory that sends the changes of endpoints run elsewhere tells them from what was sent.

@@ -91,7 +91,7 @@ export class EventFeed {
       for (const id of ids) {
         const status = manager.getEndpointStatus(id);
         if (!status) continue;
-        directory.touch();
+        directory.touch(id);
         const shown = directory.endpoint(id, status) ?? status;
         directory.sent(id, shown);
         this.emit("endpoint", shown);
@@ -138,7 +138,7 @@ export class EventFeed {
       }),
       manager.on("removed", ({ id }) => {
         history.forget(id);
-        directory.touch();
+        directory.touch(id);
         // Handed to another instance, it stays in the cluster's list.
         const elsewhere = directory.endpoint(id, undefined);
         directory.sent(id, elsewhere);
