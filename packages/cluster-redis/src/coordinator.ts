@@ -173,7 +173,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
   }
 
   touch(id?: string): void {
-    this.#step.touched();
+    this.#step.touched(id);
     this.#feed.touch(id);
   }
 

@@ -49,7 +49,7 @@ export class LinkWatch {
     stamp: string,
     now: number,
     held: Iterable<string>,
-    local: () => readonly EndpointStatus[],
+    local: () => readonly EndpointStatus[] | ReadonlyMap<string, EndpointStatus>,
     reached: (host: string) => boolean,
   ): Set<string> {
     if (stamp === this.#calm) return new Set();
@@ -66,10 +66,10 @@ export class LinkWatch {
   observe(
     now: number,
     held: Iterable<string>,
-    local: readonly EndpointStatus[],
+    local: readonly EndpointStatus[] | ReadonlyMap<string, EndpointStatus>,
     reached: (host: string) => boolean,
   ): Set<string> {
-    const statuses = new Map(local.map((s) => [s.id, s]));
+    const statuses = byId(local);
     const unservable = new Set<string>();
     const seen = new Set<string>();
     const hostsUp = new Set<string>();
@@ -150,6 +150,19 @@ export class LinkWatch {
     }
     return { endpoints, hosts };
   }
+}
+
+/** Statuses by endpoint id: the map given, or one made of the list. */
+function byId(
+  local: readonly EndpointStatus[] | ReadonlyMap<string, EndpointStatus>,
+): ReadonlyMap<string, EndpointStatus> {
+  return isList(local) ? new Map(local.map((s) => [s.id, s])) : local;
+}
+
+function isList(
+  local: readonly EndpointStatus[] | ReadonlyMap<string, EndpointStatus>,
+): local is readonly EndpointStatus[] {
+  return Array.isArray(local);
 }
 
 /** A link never attempted yet: neither up before nor failed, its first attempt not begun. */

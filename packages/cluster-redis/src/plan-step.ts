@@ -4,6 +4,7 @@ import type { ClusterClock } from "./clock.js";
 import type { Holdings } from "./holdings.js";
 import type { LinkWatch } from "./link-watch.js";
 import type { ListKnowledge } from "./list-knowledge.js";
+import { LocalStatuses } from "./local-statuses.js";
 import type { Membership } from "./membership.js";
 import type { Peers } from "./peers.js";
 import { PlanGate } from "./plan-gate.js";
@@ -34,14 +35,18 @@ export class PlanStep {
   readonly #gate = new PlanGate();
   /** Counts the state changes of the links run here. */
   #touches = 0;
+  /** What runs here, for the look at the links: whole at least every ten ticks (a lease at most). */
+  readonly #local: LocalStatuses;
 
   constructor(options: PlanStepOptions) {
     this.#options = options;
+    this.#local = new LocalStatuses(10 * options.tickMs);
   }
 
-  /** A link run here changed state: the next step looks at the links again. */
-  touched(): void {
+  /** A link run here changed state (endpoint `id`'s, when given): the next step looks at the links again. */
+  touched(id?: string): void {
     this.#touches++;
+    this.#local.touch(id);
   }
 
   /**
@@ -62,7 +67,7 @@ export class PlanStep {
       `${this.#touches}:${holdings.version}`,
       now,
       held,
-      () => this.#options.host()?.statuses() ?? [],
+      () => this.#local.read(this.#options.host(), now),
       (host) => reached.has(host),
     );
     const grace = membership.graceAt(now);
