@@ -35,8 +35,11 @@ export class Peers {
   readonly #gaps = new Set<string>();
   /** A version announced but not heard yet, by instance: read in full if still so next time. */
   readonly #lagging = new Map<string, number>();
-  /** The hosts each other instance has a link up to, from what it last published. */
-  readonly #hostsUp = new Map<string, ReadonlySet<string>>();
+  /**
+   * The hosts each other instance has a link up to, from what it last published, each with how many
+   * of its links are up there: a change moves the counts of the endpoints in it only.
+   */
+  readonly #hostsUp = new Map<string, Map<string, number>>();
   /** Instances that said they are stopping, before their heartbeat says so. */
   readonly #leaving = new Set<string>();
   /** Live instances that stopped beating (paused, killed, cut off from Redis), as the last heartbeat read them. */
@@ -136,10 +139,23 @@ export class Peers {
       this.#replace(by, message.endpoints, v);
       return;
     }
-    const endpoints = this.#remote.get(by) ?? new Map<string, EndpointStatus>();
-    for (const status of message.endpoints) endpoints.set(status.id, status);
-    for (const id of message.gone ?? []) endpoints.delete(id);
-    this.#set(by, endpoints);
+    const endpoints = this.#remote.get(by);
+    const up = this.#hostsUp.get(by);
+    if (endpoints === undefined || up === undefined) {
+      const known = new Map(message.endpoints.map((e) => [e.id, e]));
+      for (const id of message.gone ?? []) known.delete(id);
+      this.#set(by, known);
+    } else {
+      for (const status of message.endpoints) {
+        count(up, endpoints.get(status.id), -1);
+        endpoints.set(status.id, status);
+        count(up, status, 1);
+      }
+      for (const id of message.gone ?? []) {
+        count(up, endpoints.get(id), -1);
+        endpoints.delete(id);
+      }
+    }
     // Only the next change follows on from what is known; after a gap the stored copy is read.
     if (complete !== undefined && v === complete + 1) {
       this.#versions.set(by, v);
@@ -162,12 +178,8 @@ export class Peers {
 
   #set(by: string, endpoints: Map<string, EndpointStatus>): void {
     this.#remote.set(by, endpoints);
-    // Worked out once per change rather than on every tick that asks.
-    const up = new Set<string>();
-    for (const status of endpoints.values()) {
-      const host = status.connected ? hostOf(status.url) : undefined;
-      if (host) up.add(host);
-    }
+    const up = new Map<string, number>();
+    for (const status of endpoints.values()) count(up, status, 1);
     this.#hostsUp.set(by, up);
   }
 
@@ -248,8 +260,17 @@ export class Peers {
   reachedHosts(): Set<string> {
     const hosts = new Set<string>();
     for (const [id, up] of this.#hostsUp) {
-      if (this.live.has(id)) for (const host of up) hosts.add(host);
+      if (this.live.has(id)) for (const host of up.keys()) hosts.add(host);
     }
     return hosts;
   }
+}
+
+/** Counts `status`'s host in `up` (by `by`: 1 or -1) when its link is up; a host at 0 goes. */
+function count(up: Map<string, number>, status: EndpointStatus | undefined, by: 1 | -1): void {
+  const host = status?.connected ? hostOf(status.url) : undefined;
+  if (!host) return;
+  const links = (up.get(host) ?? 0) + by;
+  if (links > 0) up.set(host, links);
+  else up.delete(host);
 }

@@ -104,20 +104,48 @@ describe("StatusFeed", () => {
     expect(f.feed.version).toBe(2);
   });
 
-  it("RTT and health go out when they moved enough, looked at once a lease", async () => {
-    const list = [status("e1"), status("e2")];
+  it("RTT and health go out when they moved enough at two looks in a row, a lease apart", async () => {
+    const list = [status("e1"), status("e2"), status("e3")];
     const f = feed(list);
     await f.send(0);
     list[0] = status("e1", { rttMs: 55 });
     list[1] = status("e2", { rttMs: 200 });
+    list[2] = status("e3", { rttMs: 300 });
     f.feed.touch();
     await f.send(500);
-    expect(f.saved).toHaveLength(1);
+    // Not at a change between looks, nor at the first look that finds them moved.
     await f.send(1000);
-    // 40 → 55 ms is within half and 20 ms; 40 → 200 is not.
+    expect(f.saved).toHaveLength(1);
+    expect(f.keeps()).toBe(1);
+    // e3's was one slow ping: back by the next look, it is never published.
+    list[2] = status("e3", { rttMs: 45 });
+    await f.send(2000);
+    // 40 → 55 ms is within half and 20 ms; 40 → 200 is not, and held.
+    expect(f.saved).toHaveLength(2);
     expect(f.saved[1]?.message.endpoints).toEqual([list[1]]);
     list[0] = status("e1", { healthScore: 85 });
+    await f.send(3000);
+    expect(f.saved).toHaveLength(2);
+    await f.send(4000);
+    expect(f.saved[2]?.message.endpoints).toEqual([list[0]]);
+  });
+
+  it("an endpoint published for a change between looks has its drift measured from then", async () => {
+    const list = [status("e1")];
+    const f = feed(list);
+    await f.send(0);
+    list[0] = status("e1", { rttMs: 200 });
+    await f.send(1000);
+    // It drops and comes back, published with the RTT it has then.
+    list[0] = status("e1", { rttMs: 200, reconnectAttempts: 1 });
+    f.feed.touch();
+    await f.send(1500);
+    expect(f.saved[1]?.message.endpoints).toEqual([list[0]]);
+    // Its RTT moves from that copy: the first look to find it counts as the first.
+    list[0] = status("e1", { rttMs: 40, reconnectAttempts: 1 });
     await f.send(2000);
+    expect(f.saved).toHaveLength(2);
+    await f.send(3000);
     expect(f.saved[2]?.message.endpoints).toEqual([list[0]]);
   });
 
@@ -181,10 +209,13 @@ describe("StatusFeed told which endpoints changed", () => {
     expect(f.saved).toHaveLength(2);
     expect(f.reads.all).toBe(1);
     // The look once a lease reads all, and measures against what the changes left published:
-    // e2 as it dropped, e3 gone.
+    // e2 as it dropped, e3 gone. e4's RTT moved, and still has at the next look.
     list[2] = status("e4", { rttMs: 300 });
     await f.send(1000);
     expect(f.reads.all).toBe(2);
+    expect(f.saved).toHaveLength(2);
+    await f.send(2000);
+    expect(f.reads.all).toBe(3);
     expect(f.saved[2]?.message).toEqual({ t: "status-change", by: "a", v: 3, endpoints: [list[2]] });
   });
 
@@ -233,6 +264,27 @@ describe("Peers, following another instance's changes", () => {
   const stored = (version: number, endpoints: EndpointStatus[]): StoredStatus => ({
     version,
     endpoints: endpoints.map((e) => JSON.stringify(e)),
+  });
+
+  it("the hosts it has links up to follow each change, counted per link", async () => {
+    const peers = new Peers({ self: "self", changed: () => {} });
+    const at = (id: string, host: string, patch: Partial<EndpointStatus> = {}) =>
+      status(id, { url: `wss://${host}/mcp/?token=<masked:${id}>`, ...patch });
+    const down = { state: "reconnecting", connected: false } as const;
+    await peers.update(live(1), 0, async (ids) =>
+      ids.map(() => stored(1, [at("e1", "one.example"), at("e2", "one.example"), at("e3", "two.example")])),
+    );
+    expect(peers.reachedHosts()).toEqual(new Set(["one.example", "two.example"]));
+    // One of two links to a host drops: it is still reached; then the other, and it is not.
+    peers.heard(change(2, [at("e1", "one.example", down)]));
+    expect(peers.reachedHosts()).toEqual(new Set(["one.example", "two.example"]));
+    peers.heard(change(3, [at("e2", "one.example", down)], { gone: ["e3"] }));
+    expect(peers.reachedHosts()).toEqual(new Set());
+    // A link back up, and an endpoint moved to another host with its link up.
+    peers.heard(change(4, [at("e1", "one.example"), at("e2", "three.example")]));
+    expect(peers.reachedHosts()).toEqual(new Set(["one.example", "three.example"]));
+    peers.heard(change(5, [at("e1", "two.example")]));
+    expect(peers.reachedHosts()).toEqual(new Set(["two.example", "three.example"]));
   });
 
   it("applies changes in order; after a gap, reads the stored copy once", async () => {

@@ -7,7 +7,8 @@ const drifting = new Set(["rttMs", "healthScore", "health", "lastFrameAt"]);
 
 /**
  * What this instance runs, published as changes: the endpoints whose state changed, or whose RTT
- * or health moved enough to matter (looked at once a lease), and those it no longer runs. With
+ * or health moved enough to matter and still had at the next look (looked at once a lease: one
+ * slow ping on a busy host is not news), and those it no longer runs. With
  * nothing changed the stored copy is only kept alive: a steady instance publishes nothing. Each
  * change has a version, announced in every heartbeat, so another instance that missed one reads
  * the stored copy. Everything is published at the start and after Redis was away.
@@ -27,6 +28,8 @@ export class StatusFeed {
   #lookedAt = Number.NEGATIVE_INFINITY;
   /** Each endpoint as last published. */
   #published = new Map<string, EndpointStatus>();
+  /** The endpoints whose RTT or health had drifted at the last look: published if they still have. */
+  #drifted = new Set<string>();
 
   /** The state of what runs here changed: of endpoint `id` when given. */
   touch(id?: string): void {
@@ -91,19 +94,26 @@ export class StatusFeed {
     this.version = version;
     this.#full = false;
     this.#published = published();
+    // Published between looks: any drift is measured from this copy now.
+    for (const status of changed) this.#drifted.delete(status.id);
   }
 
   /** Every endpoint run here against what was published (with drift when `due`). */
   #lookAtAll(statuses: readonly EndpointStatus[], full: boolean, due: boolean): Look {
     const published = new Map<string, EndpointStatus>();
     const changed: EndpointStatus[] = [];
+    const drifting = new Set<string>();
     for (const status of statuses) {
       const before = this.#published.get(status.id);
-      const moved =
-        full || before === undefined || !sameShape(before, status) || (due && drifted(before, status));
+      let moved = full || before === undefined || !sameShape(before, status);
+      if (!moved && due && drifted(before as EndpointStatus, status)) {
+        if (this.#drifted.has(status.id)) moved = true;
+        else drifting.add(status.id);
+      }
       published.set(status.id, moved ? status : (before as EndpointStatus));
       if (moved) changed.push(status);
     }
+    if (due || full) this.#drifted = drifting;
     const gone = full ? [] : [...this.#published.keys()].filter((id) => !published.has(id));
     return { published: () => published, changed, gone };
   }
