@@ -28,7 +28,7 @@ export class StatusFeed {
   #lookedAt = Number.NEGATIVE_INFINITY;
   /** Each endpoint as last published. */
   #published = new Map<string, EndpointStatus>();
-  /** The endpoints whose RTT or health had drifted at the last look: published if they still have. */
+  /** The endpoints whose RTT or health had drifted at the last look once a lease: published if still so at the next. */
   #drifted = new Set<string>();
 
   /** The state of what runs here changed: of endpoint `id` when given. */
@@ -98,7 +98,10 @@ export class StatusFeed {
     for (const status of changed) this.#drifted.delete(status.id);
   }
 
-  /** Every endpoint run here against what was published (with drift when `due`). */
+  /**
+   * Every endpoint run here against what was published. When `due`, a drift found is noted, and
+   * published if it was noted at the last due look too.
+   */
   #lookAtAll(statuses: readonly EndpointStatus[], full: boolean, due: boolean): Look {
     const published = new Map<string, EndpointStatus>();
     const changed: EndpointStatus[] = [];
