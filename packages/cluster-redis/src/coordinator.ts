@@ -101,7 +101,7 @@ export class RedisClusterCoordinator implements ClusterCoordinator {
     this.#watch = new LinkWatch(this.leaseTtl);
     this.#list = new ListKnowledge(options.seed, options.describe);
     const emit = (event: keyof ClusterEventMap) => this.#emit(event);
-    this.#redis = new Reachability(this.#logger, options.redis, () => emit("view"));
+    this.#redis = new Reachability(this.#logger, options.redis, () => emit("view"), this.#loop);
     this.#changes = new ListChanges({
       clock: this.#clock,
       loop: this.#loop,

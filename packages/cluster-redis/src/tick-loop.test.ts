@@ -59,6 +59,28 @@ describe("TickLoop", () => {
     expect(ticks).toBe(stopped);
   });
 
+  it("retries soon: a quarter of a second, or half a tick when ticks come faster", async () => {
+    const clock = new FakeClock();
+    for (const [every, after] of [
+      [1000, 250],
+      [400, 200],
+    ] as const) {
+      const at: number[] = [];
+      const loop = new TickLoop(clock.for("x"), every, async () => {
+        at.push(clock.now());
+      });
+      await loop.kick();
+      const start = clock.now();
+      loop.retrySoon();
+      await clock.advance(after - 10);
+      expect(at).toEqual([start]);
+      await clock.advance(20);
+      expect(at).toEqual([start, start + after]);
+      await loop.stop();
+    }
+    expect(clock.pending("x")).toBe(0);
+  });
+
   it("runs a tick at a moment asked for, keeps the earliest of several, and leaves no timer after stop", async () => {
     const clock = new FakeClock();
     const at: number[] = [];

@@ -41,6 +41,33 @@ describe("faults", () => {
     );
   });
 
+  it("a tick that fails is tried again soon, once; a second failure in a row waits for the next tick", async () => {
+    await started(["a", "b", "c"], 10_000);
+    const a = cluster.instance("a");
+    const reachable = () => a.coordinator.view().reachable;
+    /** Advances 50 ms at a time until `wanted`, and says how long that took (up to `limit`). */
+    const until = async (wanted: () => boolean, limit: number) => {
+      let waited = 0;
+      while (!wanted() && waited < limit) {
+        await cluster.clock.advance(50);
+        waited += 50;
+      }
+      return waited;
+    };
+    // Its next heartbeat times out, as a command does when the process stalled past the timeout.
+    a.connection.drop("beat");
+    await until(() => !reachable(), 3 * cluster.tickMs);
+    expect(reachable()).toBe(false);
+    expect(await until(reachable, cluster.tickMs)).toBeLessThanOrEqual(300);
+    // Twice in a row: the retry fails too, and the one after it is the regular tick.
+    a.connection.drop("beat");
+    await until(() => !reachable(), 3 * cluster.tickMs);
+    a.connection.drop("beat");
+    const back = await until(reachable, 2 * cluster.tickMs);
+    expect(back).toBeGreaterThanOrEqual(cluster.tickMs);
+    expect(reachable()).toBe(true);
+  });
+
   it("a change answered as unknown applies once: the retry with the same key reports it done", async () => {
     await started(["a", "b", "c"], 10_000);
     const a = cluster.instance("a");
