@@ -28,7 +28,10 @@ export class StatusFeed {
   #lookedAt = Number.NEGATIVE_INFINITY;
   /** Each endpoint as last published. */
   #published = new Map<string, EndpointStatus>();
-  /** The endpoints whose RTT or health had drifted at the last look once a lease: published if still so at the next. */
+  /**
+   * The endpoints whose RTT or health had drifted at the last look once a lease: published if they
+   * still have at the next.
+   */
   #drifted = new Set<string>();
 
   /** The state of what runs here changed: of endpoint `id` when given. */
