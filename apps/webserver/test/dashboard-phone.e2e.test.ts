@@ -5,7 +5,7 @@ import { endpointId } from "@xiaozhi-connect/core";
 import { SimulatedXiaozhiCloud } from "@xiaozhi-connect/transport-ws/testing";
 import type { Browser, BrowserContextOptions, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { layoutProblems } from "./page-checks.js";
+import { computed, layoutProblems } from "./page-checks.js";
 import { demoTools, launchChromium, type RunningServer, runServer, stopServer } from "./run-server.js";
 
 // The dashboard in Chinese on a 390 × 844 phone (and a touch tablet): reasons and names in Chinese,
@@ -80,10 +80,7 @@ async function close(page: Page): Promise<void> {
 
 const locked = (page: Page) => page.locator('#endpoints tr[data-state="failed"]');
 const auditLines = (page: Page, text: string) => page.locator("#audit li", { hasText: text });
-const fontSize = (node: Locator) =>
-  node.evaluate((e) => e.ownerDocument.defaultView.getComputedStyle(e).fontSize);
-const label = (node: Locator) =>
-  node.evaluate((e) => e.ownerDocument.defaultView.getComputedStyle(e, "::before").content);
+const label = (node: Locator) => computed(node, ["content"], "::before");
 /** Width and height, rounded, once `node` is there. */
 async function sizeOf(node: Locator): Promise<number[]> {
   await node.waitFor({ timeout: 15_000 });
@@ -266,7 +263,8 @@ describe("the dashboard on a Chinese phone", () => {
     const ok = page.locator("#calls td.outcome", { hasText: "成功" }).first();
     await expect.poll(() => failed.count(), { timeout: 10_000 }).toBe(1);
     await expect.poll(() => ok.count(), { timeout: 10_000 }).toBe(1);
-    expect(await fontSize(failed)).toBe(await fontSize(ok));
+    const sizes = async () => [await computed(failed, ["font-size"]), await computed(ok, ["font-size"])];
+    await expect.poll(sizes).toSatisfy(([a, b]) => a !== null && a === b);
     await close(page);
   }, 60_000);
 
@@ -278,16 +276,13 @@ describe("the dashboard on a Chinese phone", () => {
     await runs.waitFor({ state: "visible" });
     // Not cut short: it wraps between arguments, and an argument wider than the card (a long path)
     // scrolls rather than end in an ellipsis.
-    const style = await runs.evaluate((e) => {
-      const computed = e.ownerDocument.defaultView.getComputedStyle(e);
-      return [computed.whiteSpace, computed.overflowX, computed.textOverflow];
-    });
-    expect(style).toEqual(["normal", "auto", "clip"]);
+    const style = () => computed(runs, ["white-space", "overflow-x", "text-overflow"]);
+    await expect.poll(style).toBe("normal auto clip");
     expect(await runs.textContent()).toMatch(/^node \S+demo-tools\.js --a-long-argument --another-one$/);
     const broken = page.locator('#services tr[data-service="broken"]');
     await broken.locator("button.fold").click();
     await broken.locator("td.st").waitFor({ state: "visible" });
-    expect(await label(broken.locator("td.st"))).toBe('"状态"');
+    await expect.poll(() => label(broken.locator("td.st"))).toBe('"状态"');
     const top = async (cell: string) => (await broken.locator(cell).boundingBox())?.y;
     const left = async (cell: string) => (await broken.locator(cell).boundingBox())?.x;
     // State, tools and restarts on one row, the state in the first column as the command above it.

@@ -1,4 +1,4 @@
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 
 // What the browser tests check on the dashboard, run inside the page. Kept as source text, so what
 // runs in Chromium is exactly what is written here, with no helper a test transform might add.
@@ -158,3 +158,16 @@ export async function fontsOf(
     await cdp.detach();
   }
 }
+
+/**
+ * `node`'s computed `props` (or its `::before`'s), joined by spaces; null when an update rebuilt the
+ * table and replaced the node as it was read, so a test polls again rather than read a detached one.
+ */
+export const computed = (node: Locator, props: string[], pseudo: string | null = null) =>
+  node.evaluate(
+    (e, [names, p]) => {
+      const style = e.ownerDocument.defaultView.getComputedStyle(e, p);
+      return e.isConnected ? names.map((name) => style.getPropertyValue(name)).join(" ") : null;
+    },
+    [props, pseudo] as const,
+  );
