@@ -283,12 +283,14 @@ describe("the dashboard on a Chinese phone", () => {
     await broken.locator("button.fold").click();
     await broken.locator("td.st").waitFor({ state: "visible" });
     await expect.poll(() => label(broken.locator("td.st"))).toBe('"状态"');
-    const top = async (cell: string) => (await broken.locator(cell).boundingBox())?.y;
-    const left = async (cell: string) => (await broken.locator(cell).boundingBox())?.x;
     // State, tools and restarts on one row, the state in the first column as the command above it.
-    await expect.poll(async () => (await top("td.st")) === (await top("td.count"))).toBe(true);
-    expect(await top("td.st")).toBe(await top("td.restarts"));
-    expect(await left("td.st")).toBe(await left("td.runs"));
+    // Read at once and polled: a restart of the broken service rebuilds the table (no box then).
+    const cells = ["td.st", "td.count", "td.restarts", "td.runs"].map((cell) => broken.locator(cell));
+    const placed = async () => {
+      const [st, count, restarts, runs] = await Promise.all(cells.map((cell) => cell.boundingBox()));
+      return !!st && st.y === count?.y && st.y === restarts?.y && st.x === runs?.x;
+    };
+    await expect.poll(placed).toBe(true);
     await page.locator("#services").screenshot({ path: join(output, "services-phone.zh-CN.png") });
     await close(page);
   }, 60_000);
