@@ -114,6 +114,31 @@ describe("StatusFeed", () => {
     expect(f.saved[2]?.message.endpoints).toEqual([list[0]]);
   });
 
+  it("an endpoint ejected or readmitted goes out at the next look, with no second look", async () => {
+    const health = (score: number, ejected: boolean) => ({
+      score,
+      ejected,
+      parts: { failures: score - 100 },
+    });
+    const list = [status("e1", { healthScore: 90, health: health(90, false) })];
+    const f = feed(list);
+    await f.send(0);
+    list[0] = status("e1", { healthScore: 88, health: { ...health(88, true), ejectedUntil: 5000 } });
+    await f.send(1000);
+    expect(f.saved[1]?.message.endpoints).toEqual([list[0]]);
+    // Its parts and time moving within the ejection are no news; the readmission is.
+    list[0] = status("e1", { healthScore: 87, health: { ...health(87, true), ejectedUntil: 6000 } });
+    await f.send(2000);
+    expect(f.saved).toHaveLength(2);
+    list[0] = status("e1", { healthScore: 87, health: health(87, false) });
+    await f.send(3000);
+    expect(f.saved.map((s) => s.message.endpoints)).toEqual([
+      expect.anything(),
+      [expect.anything()],
+      [list[0]],
+    ]);
+  });
+
   it("an endpoint published for a change between looks has its drift measured from then", async () => {
     const list = [status("e1")];
     const f = feed(list);

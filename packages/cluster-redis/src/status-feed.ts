@@ -2,7 +2,10 @@ import type { EndpointStatus } from "@xiaozhi-connect/core";
 import type { StatusChangeMessage } from "./messages.js";
 import type { MembershipStore, StatusChange } from "./stores.js";
 
-/** Figures that move on their own: published when they drift, not on every change. */
+/**
+ * Figures that move on their own: published when they drift, not on every change. The health
+ * report's ejection is no drift: an endpoint ejected or readmitted is a change.
+ */
 const drifting = new Set(["rttMs", "healthScore", "health", "lastFrameAt"]);
 
 /**
@@ -166,8 +169,8 @@ export function storedFeed(
 }
 
 /**
- * Whether two statuses show the same, the drifting figures aside. Field by field: this runs for
- * every endpoint held, once a lease, and must not build a string for each.
+ * Whether two statuses show the same, the drifting figures aside (the ejection counts). Field by
+ * field: this runs for every endpoint held, once a lease, and must not build a string for each.
  */
 function sameShape(a: EndpointStatus, b: EndpointStatus): boolean {
   const left = a as unknown as Record<string, unknown>;
@@ -184,7 +187,7 @@ function sameShape(a: EndpointStatus, b: EndpointStatus): boolean {
       return false;
   }
   for (const key in left) if (!drifting.has(key) && left[key] !== undefined) fields--;
-  return fields === 0;
+  return fields === 0 && (a.health?.ejected ?? false) === (b.health?.ejected ?? false);
 }
 
 /** Whether an endpoint's health moved by 10 or more, or its RTT by half and 20 ms, since published. */
