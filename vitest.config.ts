@@ -39,6 +39,9 @@ export default defineConfig({
     ],
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // What a poll waits for is a server's or a browser's answer, which a busy machine can hold
+    // past vitest's default second; a poll that must be quicker says so itself.
+    expect: { poll: { timeout: 10_000 } },
     pool: "forks",
     globalSetup: ["test/setup/temp-dir.ts"],
     coverage: {

@@ -67,7 +67,7 @@ describe("the audit trail of a running server", () => {
     const token = (JSON.parse(readFileSync(config, "utf8")).clients as { token: string }[])[0]
       ?.token as string;
     expect(JSON.stringify(entries)).not.toContain(token);
-  });
+  }, 60_000);
 
   it("keeps the trail in the state directory, owner-only, and shows it again after a restart", async () => {
     if (!server) throw new Error("setup failed");
@@ -82,5 +82,5 @@ describe("the audit trail of a running server", () => {
     await expect
       .poll(async () => (await audit()).map((e) => e.source), { timeout: 10_000 })
       .toEqual(["start", "api", "cli", "file", "start"]);
-  });
+  }, 60_000);
 });

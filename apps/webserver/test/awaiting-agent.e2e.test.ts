@@ -89,5 +89,5 @@ describe("a link no agent has initialized", () => {
     const kitchen = page.locator("#endpoints tr", { hasText: "kitchen" }).locator("td.state, .state").first();
     expect(await kitchen.textContent()).toBe("connected");
     await page.close();
-  });
+  }, 60_000);
 });

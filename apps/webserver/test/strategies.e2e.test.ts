@@ -126,7 +126,7 @@ describe("a strategy of one's own, named in the config", () => {
     );
     await session.callTool("pair__add", { a: 2, b: 1 });
     expect(readFileSync(join(dir, "picks.txt"), "utf8").trim().split("\n")).toHaveLength(6);
-  });
+  }, 60_000);
 
   it("refuses to start, naming the field, when a module cannot be loaded, makes no such strategy or a name is unknown; config check says the same", async () => {
     if (!cloud) throw new Error("setup failed");

@@ -45,7 +45,8 @@ async function ended(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number
 
 describe("an event stream opened with a session", () => {
   it("ends when the session expires, though no request asks about it then", async () => {
-    const auth = new HttpAuth({ token, sessionTtlMs: 300 });
+    // Long enough for the sign-in and the stream's first answer on a busy machine.
+    const auth = new HttpAuth({ token, sessionTtlMs: 2000 });
     const s = await Stack.start({ mcpEndpoint: ["cloud:a"] }, { auth });
     stack = s;
     expect(await ended(await streamOf(s), 15_000)).toBe("ended");
