@@ -12,8 +12,11 @@ const row = (id: string, more: Partial<EndpointRow>): EndpointRow => ({
   state: "connected",
   ...more,
 });
-const cells = (table: string, id: string) =>
-  (table.split("\n").find((line) => line.startsWith(id)) ?? "").split(/\s{2,}/);
+const cells = (table: string, id: string) => {
+  const line = table.split("\n").find((l) => l.startsWith(id));
+  if (line === undefined) throw new Error(`no row of ${id} in:\n${table}`);
+  return line.split(/\s{2,}/);
+};
 
 describe("status tables in cluster mode", () => {
   it("counts the tools given only where this instance gives them: not for another's, not for a failed one", () => {

@@ -38,7 +38,7 @@ describe("cut results and uncallable tools on the dashboard", () => {
   it("marks a cut call in the recent calls and says why a task-only tool is unavailable", async () => {
     if (!browser || !server || !cloud) throw new Error("setup failed");
     await cloud.untilTools("hall-token", (held) => held?.includes("res__big") === true, 15_000);
-    for (const locale of ["en-US", "zh-CN"]) {
+    for (const [made, locale] of ["en-US", "zh-CN"].entries()) {
       const page = await browser.newPage({ viewport: { width: 1360, height: 900 }, locale });
       const problems: string[] = [];
       page.on("pageerror", (error) => problems.push(error.message));
@@ -50,10 +50,10 @@ describe("cut results and uncallable tools on the dashboard", () => {
         .toMatch(locale === "en-US" ? /unavailable.*runs only as a task/ : /不可用.*只能以任务方式运行/);
       const session = await cloud.waitForSession("hall-token");
       await session.callTool("res__big", { bytes: 5000 });
+      // The first locale's cut call is in the list too: this one is the newest, on top.
+      await expect.poll(() => page.locator("#calls tr .badge.cut").count()).toBe(made + 1);
       const badge = page.locator("#calls tr").first().locator(".badge.cut");
-      await expect
-        .poll(() => badge.textContent(), { timeout: 5000 })
-        .toBe(locale === "en-US" ? "cut" : "已截断");
+      await expect.poll(() => badge.textContent()).toBe(locale === "en-US" ? "cut" : "已截断");
       expect(await badge.getAttribute("title")).toMatch(/→ \d+/);
       expect(problems).toEqual([]);
       await page.close();

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { until } from "@xiaozhi-connect/core/testing";
@@ -84,8 +84,16 @@ describe("a config that takes its endpoint token from the environment", () => {
       XZ_GIVEN: "given-to-the-service",
       XZ_OTHER: "anything-else",
     });
-    await until(() => existsSync(dump), 20_000, "the service's environment");
-    const seen = JSON.parse(readFileSync(dump, "utf8")) as Record<string, string>;
+    // Parsed when whole: the service may still be writing it when it appears.
+    const parsed = () => {
+      try {
+        return JSON.parse(readFileSync(dump, "utf8")) as Record<string, string>;
+      } catch {
+        return undefined;
+      }
+    };
+    await until(() => parsed() !== undefined, 20_000, "the service's environment");
+    const seen = parsed() as Record<string, string>;
     expect(seen.XZ_TOKEN_A).toBeUndefined();
     expect(seen.XIAOZHI_TOKEN).toBeUndefined();
     expect(JSON.stringify(seen)).not.toContain(secret);

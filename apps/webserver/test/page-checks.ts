@@ -1,4 +1,5 @@
 import type { Locator, Page } from "playwright-core";
+import { expect } from "vitest";
 
 // What the browser tests check on the dashboard, run inside the page. Kept as source text, so what
 // runs in Chromium is exactly what is written here, with no helper a test transform might add.
@@ -171,3 +172,15 @@ export const computed = (node: Locator, props: string[], pseudo: string | null =
     },
     [props, pseudo] as const,
   );
+
+/** Width and height, rounded, once `node` is there (read again if a rebuilt table replaced it). */
+export async function sizeOf(node: Locator): Promise<number[]> {
+  let size: number[] | undefined;
+  const read = async () => {
+    const box = await node.boundingBox({ timeout: 1000 }).catch(() => null);
+    size = box ? [Math.round(box.width), Math.round(box.height)] : undefined;
+    return size !== undefined;
+  };
+  await expect.poll(read, { timeout: 15_000 }).toBe(true);
+  return size as number[];
+}
