@@ -2,7 +2,8 @@ import type { Locator, Page } from "playwright-core";
 import { expect } from "vitest";
 
 // What the browser tests check on the dashboard, run inside the page. Kept as source text, so what
-// runs in Chromium is exactly what is written here, with no helper a test transform might add.
+// runs in Chromium is exactly what is written here, with no helper a test transform might add. The
+// two readers at the end (`computed`, `sizeOf`) are one-line reads, as the tests' own are.
 
 /**
  * Product names and codes the Chinese page may show as they are: transport and command names a
