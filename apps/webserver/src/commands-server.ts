@@ -19,6 +19,7 @@ import {
   type InstanceRow,
   instanceTable,
   serviceTable,
+  shownName,
 } from "./tables.js";
 
 /**
@@ -223,8 +224,8 @@ export function serverCommands(program: Command, cli: Cli): ServerCommands {
           }
           for (const e of endpoints) {
             const budget = status.toolBudget?.[e.id];
-            if (budget?.over)
-              out(colors.yellow(m.server.overBudget(e.name ?? e.id, budget.tools, budget.maxTools)));
+            const who = shownName(e.name, m) || e.id;
+            if (budget?.over) out(colors.yellow(m.server.overBudget(who, budget.tools, budget.maxTools)));
           }
           if (status.cluster) {
             out("");

@@ -154,6 +154,7 @@ export const zhCN: Messages = {
     overMax: (max: number) => `（超过 maxTools ${max}）`,
     id: "ID",
     agent: "智能体",
+    agentNumbered: (id: string) => `智能体 ${id}`,
     url: "地址",
     state: "状态",
     instance: "实例",

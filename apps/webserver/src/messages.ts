@@ -141,6 +141,7 @@ export const en = {
     overMax: (max: number) => `(over maxTools ${max})`,
     id: "ID",
     agent: "AGENT",
+    agentNumbered: (id: string) => `agent ${id}`,
     url: "URL",
     state: "STATE",
     instance: "INSTANCE",

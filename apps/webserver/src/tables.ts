@@ -105,7 +105,7 @@ export function endpointTable(
     ],
     rows.map((e) => [
       e.id,
-      e.name ?? "",
+      shownName(e.name, m),
       e.url,
       // A link reopened so its agent lists changed tools is no trouble: say what it is.
       e.republishing
@@ -173,4 +173,13 @@ export function toolTable(rows: readonly ToolRow[], m: Messages): string {
       t.unavailable ? colors.dim(m.explain(t.unavailable)) : (t.description ?? ""),
     ]),
   );
+}
+
+/**
+ * An endpoint's name as the command's language says it: the server makes a name from the token's
+ * agent id when the config gives none (`agent 12345`), which reads `智能体 12345` in Chinese.
+ */
+export function shownName(name: string | undefined, m: Messages): string {
+  const made = name === undefined ? null : /^agent ([\w.-]{1,64})$/.exec(name);
+  return made ? m.tables.agentNumbered(made[1] as string) : (name ?? "");
 }

@@ -46,6 +46,18 @@ describe("status tables in cluster mode", () => {
     expect(cells(table, "ep-two").join(" ")).not.toContain("·");
   });
 
+  it("says a name made from the token's agent id in the command's language, and a given name as it is", () => {
+    const rows = [row("ep-made", { name: "agent 9001" }), row("ep-given", { name: "agent Smith's kitchen" })];
+    for (const [language, made] of [
+      ["en", "agent 9001"],
+      ["zh-CN", "智能体 9001"],
+    ] as const) {
+      const table = endpointTable(rows, messagesFor(language));
+      expect(cells(table, "ep-made")[1]).toBe(made);
+      expect(cells(table, "ep-given")[1]).toBe("agent Smith's kitchen");
+    }
+  });
+
   it("shows this instance starting while it waits for its id", () => {
     const now = 1_000_000;
     const table = instanceTable(

@@ -75,6 +75,12 @@ describe("managing from the dashboard in headless Chromium", () => {
     const { page, problems } = await open();
     const names = await page.locator("#endpoints tr[data-id] .name").allTextContents();
     expect(names).toEqual(["kitchen", "agent 9001"]);
+    // The name made from the token says "agent" in the page's language; a given name stays as it is.
+    await page.selectOption("#lang", "zh-CN");
+    const zhNames = () => page.locator("#endpoints tr[data-id] .name").allTextContents();
+    await expect.poll(zhNames).toEqual(["kitchen", "智能体 9001"]);
+    await page.selectOption("#lang", "en");
+    await expect.poll(() => page.locator("#endpoints tr[data-id] .name").allTextContents()).toEqual(names);
     expect(await page.content()).not.toContain(jwt.split(".")[1]);
 
     const agent = await kitchen();

@@ -2,7 +2,18 @@
 // the endpoint and then updated cell by cell.
 import { givenTo } from "./given.js";
 import { data, format, lang, t, word } from "./i18n.js";
-import { button, copyButton, duration, el, foldButton, render, setText, show, unfoldIfOpen } from "./page.js";
+import {
+  button,
+  copyButton,
+  duration,
+  el,
+  foldButton,
+  render,
+  setText,
+  show,
+  shownName,
+  unfoldIfOpen,
+} from "./page.js";
 import { explain } from "./reasons.js";
 
 /** Rows of the page shown, by endpoint id: `{ tr, cells, raw, details, noteSeq }`. */
@@ -136,7 +147,7 @@ export function makeRow(e) {
 export function fillRow(row, e) {
   const { tr, cells } = row;
   tr.dataset.state = e.state;
-  setText(cells.name, e.name || "");
+  setText(cells.name, shownName(e.name) || "");
   setText(cells.url, e.url);
   if (cells.url.title !== e.url) cells.url.title = e.url;
   setText(cells.id, e.id);

@@ -19,6 +19,7 @@ import {
   setText,
   show,
   showError,
+  shownName,
   state,
 } from "./page.js";
 import { explain } from "./reasons.js";
@@ -57,7 +58,7 @@ function matches(e, needle) {
   return (
     e.id.toLowerCase().includes(needle) ||
     e.url.toLowerCase().includes(needle) ||
-    (e.name?.toLowerCase().includes(needle) ?? false)
+    (shownName(e.name)?.toLowerCase().includes(needle) ?? false)
   );
 }
 
@@ -290,7 +291,7 @@ $("endpoints").addEventListener("click", async (event) => {
   try {
     if (target.dataset.action === "remove") {
       const e = state.endpoints.get(id);
-      const url = e ? (e.name ? `${e.name} (${e.url})` : e.url) : id;
+      const url = e ? (e.name ? `${shownName(e.name)} (${e.url})` : e.url) : id;
       if (!confirm(t("confirmRemove", { url }))) return;
       await call("DELETE", `/api/endpoints/${encodeURIComponent(id)}`);
       forgetEndpoint(id);

@@ -44,6 +44,7 @@ export default {
   endpointUrl: "Endpoint URL",
   addEndpoint: "Add endpoint",
   agent: "Agent",
+  agentNumbered: "agent {id}",
   agentName: "Agent name",
   agentNameOptional: "agent name (optional)",
   state: "State",

@@ -42,6 +42,7 @@ export default {
   endpointUrl: "接入点地址",
   addEndpoint: "添加接入点",
   agent: "智能体",
+  agentNumbered: "智能体 {id}",
   agentName: "智能体名称",
   agentNameOptional: "智能体名称（可选）",
   state: "状态",

@@ -25,8 +25,17 @@ export const state = {
   formerNames: new Map(),
 };
 
+/**
+ * An endpoint's name as the page's language says it: the server makes a name from the token's
+ * agent id when the config gives none (`agent 12345`), which reads `智能体 12345` in Chinese.
+ */
+export function shownName(name) {
+  const made = name ? /^agent ([\w.-]{1,64})$/.exec(name) : null;
+  return made ? t("agentNumbered", { id: made[1] }) : name;
+}
+
 /** The agent's name of an endpoint the page has seen, or undefined. */
-export const endpointName = (id) => state.endpoints.get(id)?.name || state.formerNames.get(id);
+export const endpointName = (id) => shownName(state.endpoints.get(id)?.name || state.formerNames.get(id));
 nameEndpoints(endpointName);
 
 /** An endpoint is gone: its name is kept for what still names it (the changes, a reason). */
