@@ -25,7 +25,7 @@ import { describe, type Messages } from "./messages.js";
 import { findConfig } from "./options.js";
 import { CommandError } from "./output.js";
 import { runningServer, type ServerRecord, stateDir } from "./state.js";
-import type { EndpointRow, ServiceRow, ToolRow } from "./tables.js";
+import { type EndpointRow, keptName, type ServiceRow, type ToolRow } from "./tables.js";
 
 /** Where a command acts: the running server's HTTP API, or the config file when none runs. */
 export type Target = (
@@ -148,7 +148,9 @@ export function endpointIdOf(idOrUrl: string): string {
  */
 export async function endpointNamed(where: Target, ref: string): Promise<string> {
   if (ref.startsWith("ep-") || ref.includes("://")) return endpointIdOf(ref);
-  const name = ref.trim();
+  // A name made from the token may be given as the tables of the command's language show it.
+  const typed = ref.trim();
+  const name = keptName(typed, where.m);
   // From a server, only the endpoints whose id, URL or name holds it: not ten thousand for one.
   const candidates =
     where.kind === "server"
@@ -163,7 +165,7 @@ export async function endpointNamed(where: Target, ref: string): Promise<string>
   const ids = candidates.filter((e) => e.name?.trim() === name).map((e) => e.id);
   if (ids.length === 1) return ids[0] as string;
   throw new CommandError(
-    ids.length === 0 ? where.m.manage.noEndpointNamed(name) : where.m.manage.severalNamed(name, ids),
+    ids.length === 0 ? where.m.manage.noEndpointNamed(typed) : where.m.manage.severalNamed(typed, ids),
   );
 }
 

@@ -180,6 +180,15 @@ export function toolTable(rows: readonly ToolRow[], m: Messages): string {
  * agent id when the config gives none (`agent 12345`), which reads `智能体 12345` in Chinese.
  */
 export function shownName(name: string | undefined, m: Messages): string {
-  const made = name === undefined ? null : /^agent ([\w.-]{1,64})$/.exec(name);
+  const made = name === undefined ? null : madeName.exec(name);
   return made ? m.tables.agentNumbered(made[1] as string) : (name ?? "");
+}
+
+const madeName = /^agent ([\w.-]{1,64})$/;
+
+/** A name as the server keeps it, from the name as {@link shownName} says it (`智能体 12345` → `agent 12345`). */
+export function keptName(shown: string, m: Messages): string {
+  const prefix = m.tables.agentNumbered("");
+  const id = shown.startsWith(prefix) ? shown.slice(prefix.length) : "";
+  return madeName.test(`agent ${id}`) ? `agent ${id}` : shown;
 }

@@ -64,6 +64,20 @@ describe("the command line's usage", () => {
     });
   }, 60_000);
 
+  it("finds an endpoint by the name its token gives it, as the tables of the command's language show it", async () => {
+    await withServer(async (run) => {
+      const claims = Buffer.from(JSON.stringify({ agentId: 4242 })).toString("base64url");
+      const agent = `ws://127.0.0.1:1/mcp/?token=eyJhbGciOiJIUzI1NiJ9.${claims}.c2ln`;
+      const id = JSON.parse((await run(["endpoint", "add", agent, "--json"])).out).id as string;
+      expect((await run(["status", "--lang", "zh-CN"])).out).toMatch(new RegExp(`^${id} +智能体 4242 `, "m"));
+      expect((await run(["status"])).out).toMatch(new RegExp(`^${id} +agent 4242 `, "m"));
+      const removed = await run(["endpoint", "remove", "智能体 4242", "--lang", "zh-CN"]);
+      expect(removed).toMatchObject({ code: 0, out: expect.stringContaining(id) });
+      const again = await run(["endpoint", "remove", "智能体 4242", "--lang", "zh-CN"]);
+      expect(again).toMatchObject({ code: 1, err: expect.stringContaining("「智能体 4242」") });
+    });
+  }, 60_000);
+
   it("says when a page is past the end, never an inverted range", async () => {
     await withServer(async (run) => {
       const past = await run(["status", "--page", "99"]);
