@@ -343,7 +343,7 @@ export const zhCN: Messages = {
         ? "xiaozhi-connect 没有 config get。查看接入点（已遮蔽令牌）：xiaozhi-connect endpoint list"
         : key === "mcpServers"
           ? "xiaozhi-connect 没有 config get。查看服务：xiaozhi-connect service list"
-          : `xiaozhi-connect 没有 config get：请直接查看${file ? ` ${file} 中的` : "配置文件（xiaozhi-connect config path）中的"} ${fieldOf(key)}，或用 xiaozhi-connect config check 检查`,
+          : `xiaozhi-connect 没有 config get：请直接查看${file ? ` ${file}` : "配置文件（xiaozhi-connect config path）"}${key ? ` 中的 ${fieldOf(key)}` : ""}，或用 xiaozhi-connect config check 检查`,
     configSet: "xiaozhi-client 的 config set：告诉你改用什么",
     configSetAnswer: (key: string, file: string | null) =>
       key === "mcpEndpoint"

@@ -94,4 +94,20 @@ describe("the command line's messages", () => {
     expect(messagesFor("zh-CN")).toBe(zhCN);
     expect(messagesFor("en") satisfies Messages).toBe(en);
   });
+
+  it("says one tool, not one tools, in the ready line", () => {
+    const ready = (tools: number) =>
+      en.server.ready({
+        url: "http://x/",
+        connected: 1,
+        total: 1,
+        why: "",
+        tools,
+        starting: 0,
+        config: null,
+      });
+    expect(ready(1)).toContain("· 1 tool · config");
+    expect(ready(0)).toContain("· 0 tools · config");
+    expect(ready(2)).toContain("· 2 tools · config");
+  });
 });

@@ -17,7 +17,7 @@ export const en = {
     helpCommand: "show help for a command",
     config: "config file (else the lookup: see `xiaozhi-connect config path`)",
     lang: "language of the command line: en or zh-CN (else LC_ALL, LC_MESSAGES, LANG)",
-    addHelp: "(add --help for usage)",
+    addHelp: "(--help shows the usage)",
     usageOptions: "[options]",
     usageCommand: "[command]",
     titles: {
@@ -210,7 +210,7 @@ export const en = {
       starting: number;
       config: string | null;
     }) =>
-      `xiaozhi-connect ready: dashboard ${r.url} · endpoints ${r.connected}/${r.total} connected${r.why} · ${r.tools} tools${r.starting ? ` (${r.starting} service${r.starting > 1 ? "s" : ""} still starting)` : ""} · config ${configOf(r.config)}`,
+      `xiaozhi-connect ready: dashboard ${r.url} · endpoints ${r.connected}/${r.total} connected${r.why} · ${r.tools} tool${r.tools === 1 ? "" : "s"}${r.starting ? ` (${r.starting} service${r.starting > 1 ? "s" : ""} still starting)` : ""} · config ${configOf(r.config)}`,
     portInUse: (host: string, port: number) =>
       `port ${port} on ${host} is in use (another xiaozhi-connect? see: xiaozhi-connect status); pick another with --port, or 0 for any free one`,
     noLog: (path: string) => `no log file at ${path} (logs are written by: xiaozhi-connect start -d)`,
@@ -340,7 +340,7 @@ export const en = {
         ? "xiaozhi-connect has no config get. The endpoints (masked): xiaozhi-connect endpoint list"
         : key === "mcpServers"
           ? "xiaozhi-connect has no config get. The services: xiaozhi-connect service list"
-          : `xiaozhi-connect has no config get: read ${fieldOf(key)}${file ? ` in ${file}` : " in the config (xiaozhi-connect config path)"}, or check it with xiaozhi-connect config check`,
+          : `xiaozhi-connect has no config get: read ${key ? `${fieldOf(key)} in ` : ""}${file ?? "the config (xiaozhi-connect config path)"}, or check it with xiaozhi-connect config check`,
     configSet: "xiaozhi-client's config set: answered with what to do instead",
     configSetAnswer: (key: string, file: string | null) =>
       key === "mcpEndpoint"

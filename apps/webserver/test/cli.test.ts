@@ -162,7 +162,7 @@ describe("the xiaozhi-connect CLI", () => {
   it("rejects bad flags with usage, exit 2, and needs an explicitly named config to exist", () => {
     const bad = spawnSync(process.execPath, [main, "--port", "http"], { encoding: "utf8", timeout: 15_000 });
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/port must be an integer.*--help for usage/s);
+    expect(bad.stderr).toMatch(/port must be an integer.*--help shows the usage/s);
     const missing = spawnSync(process.execPath, [main, "--config", "/nonexistent/x.json"], {
       encoding: "utf8",
       timeout: 15_000,

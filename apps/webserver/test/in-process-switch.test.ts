@@ -115,7 +115,7 @@ describe("the switch, in process", () => {
       [["config", "set", "webUI.port", "1"], /编辑 .*xiaozhi\.config\.json 中的 webUI\.port/],
       [["config", "get", "mcpServers"], /xiaozhi-connect service list/],
       [["config", "get", "reconnectInterval"], /connection\.reconnectInterval/],
-      [["config", "get"], /查看 .* 中的 配置/],
+      [["config", "get"], /查看 \S*xiaozhi\.config\.json，或用/],
       [
         ["endpoint", "set", "wss://a.example/mcp/?token=x"],
         /没有 endpoint set.*编辑 .*xiaozhi\.config\.json 中的 mcpEndpoint/,

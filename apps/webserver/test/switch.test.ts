@@ -216,6 +216,7 @@ describe("switching from xiaozhi-client", () => {
       ],
       [["config", "get", "mcpEndpoint"], /xiaozhi-connect endpoint list/],
       [["config", "get", "webUI"], /read webUI in .*xiaozhi\.config\.json/],
+      [["config", "get"], /config get: read \S*xiaozhi\.config\.json, or check/],
       [
         ["endpoint", "set", "wss://a.example/mcp/?token=x"],
         /no endpoint set.*edit mcpEndpoint in .*xiaozhi\.config\.json/,

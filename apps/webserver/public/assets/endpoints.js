@@ -219,7 +219,8 @@ export function renderSummary() {
   const tools = state.tools.filter((x) => x.enabled && !x.unavailable).length;
   setText(
     $("summary"),
-    (s ? `${t("version", { version: s.version })} · ` : "") + t("summary", { connected, total, tools }),
+    (s ? `${t("version", { version: s.version })} · ` : "") +
+      t("summary", { connected, total, count: tools }),
   );
   if (!s) return;
   const c = s.config;

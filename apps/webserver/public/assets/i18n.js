@@ -56,6 +56,16 @@ export function lookup(path) {
   return entry;
 }
 
+/**
+ * The path of the form a template takes for `values.count`: an entry that says a count may be
+ * `{ one, other }` ("1 tool", "2 tools"); a string serves every count.
+ */
+function formOf(path, values) {
+  const entry = lookup(path);
+  if (entry === null || typeof entry !== "object" || !("other" in entry)) return path;
+  return `${path}.${values.count === 1 ? "one" : "other"}`;
+}
+
 /** A template as its text and the names of its holes in turn: `["in ", "time", " (", …]`. */
 function parsed(path) {
   let parts = templates.get(path);
@@ -73,7 +83,7 @@ function parsed(path) {
  * A value may itself be segments.
  */
 export function format(path, values = {}) {
-  const parts = parsed(path);
+  const parts = parsed(formOf(path, values));
   if (!parts) return [path];
   const out = [];
   for (let i = 0; i < parts.length; i++) {
@@ -94,7 +104,7 @@ export const plain = (segments) => segments.map((s) => (typeof s === "string" ? 
 
 /** A template filled in as plain text. */
 export function t(path, values = {}) {
-  const parts = parsed(path);
+  const parts = parsed(formOf(path, values));
   if (!parts) return path;
   if (parts.length === 1) return parts[0];
   let text = "";

@@ -77,6 +77,7 @@ export default {
   minChars: "needs at least {limit} characters",
   maxChars: "takes at most {limit} characters",
   oneOf: "must be one of {options}",
+  envUnset: "environment variable {name} is not set",
   unknownKeys: "unknown fields: {keys}",
   httpUrl: "must be an http(s) URL",
   redisUrl: "must be a redis:// or rediss:// URL",

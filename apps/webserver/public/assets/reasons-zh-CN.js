@@ -76,6 +76,7 @@ export default {
   minChars: "至少需要 {limit} 个字符",
   maxChars: "最多 {limit} 个字符",
   oneOf: "必须是 {options} 之一",
+  envUnset: "环境变量 {name} 未设置",
   unknownKeys: "未知字段：{keys}",
   httpUrl: "必须是 http(s) 地址",
   redisUrl: "必须是 redis:// 或 rediss:// 地址",

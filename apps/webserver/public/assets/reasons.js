@@ -80,6 +80,7 @@ const fieldRules = [
   [/^must be at least (\d+) characters$/, (m) => r("minChars", { limit: m[1] })],
   [/^must be 0 \(no limit\) or at least (\d+) bytes$/, (m) => r("resultBytes", { limit: m[1] })],
   [/^must be an http\(s\) URL$/, () => r("httpUrl")],
+  [/^environment variable (\w+) is not set$/, (m) => r("envUnset", { name: code(m[1]) })],
   [/^must be a redis:\/\/ or rediss:\/\/ URL$/, () => r("redisUrl")],
   [/^must be 1-100 letters, digits, dots, dashes, colons or underscores$/, () => r("idChars")],
   [
