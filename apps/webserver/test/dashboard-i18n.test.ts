@@ -259,7 +259,9 @@ describe("the product's error texts, in words", () => {
       ...["{", '{"a": }', '{"a" 1}', '{"a":1}}', "{/* x", "[1,,2]"].map((text) =>
         messageOf(() => parseConfigText(text)),
       ),
-      messageOf(() => parseConfigText("{a:", "json5")),
+      ...["{a:", "{a: 1,}}", "{a b}", "{a: 1 'b': 2}"].map((text) =>
+        messageOf(() => parseConfigText(text, "json5")),
+      ),
       messageOf(() =>
         parseConfigText(JSON.stringify({ connection: { heartbeatInterval: "x", heartbeatTimeout: -1 } })),
       ),

@@ -58,6 +58,8 @@ export default {
   jsonAt: "not valid JSON at line {line}, column {column}: {what}",
   jsonEnds: "not valid JSON: it ends too early ({what})",
   json5At: "not valid JSON5 at line {line}, column {column}",
+  json5AtChar: "not valid JSON5 at line {line}, column {column}: unexpected {char}",
+  json5Ends: "not valid JSON5: it ends too early",
   json5: "not valid JSON5",
   empty: "the file is empty",
   unreadable: "the file cannot be read: {what}",

@@ -57,6 +57,8 @@ export default {
   jsonAt: "不是有效的 JSON（第 {line} 行第 {column} 列）：{what}",
   jsonEnds: "不是有效的 JSON：内容提前结束（{what}）",
   json5At: "不是有效的 JSON5（第 {line} 行第 {column} 列）",
+  json5AtChar: "不是有效的 JSON5（第 {line} 行第 {column} 列）：这里不应出现 {char}",
+  json5Ends: "不是有效的 JSON5：内容提前结束",
   json5: "不是有效的 JSON5",
   empty: "文件是空的",
   unreadable: "无法读取文件：{what}",

@@ -221,6 +221,11 @@ const rules = [
     /^config is not valid JSON5 at line (\d+), column (\d+)$/,
     (m) => r("json5At", { line: m[1], column: m[2] }),
   ],
+  [
+    /^config is not valid JSON5 at line (\d+), column (\d+): unexpected `(.)`$/,
+    (m) => r("json5AtChar", { line: m[1], column: m[2], char: code(m[3]) }),
+  ],
+  [/^config is not valid JSON5 \(it ends too early\)$/, () => r("json5Ends")],
   [/^config is not valid JSON5$/, () => r("json5")],
   [/^config is empty$/, () => r("empty")],
   [/^config unreadable: ([\s\S]*)$/, (m) => r("unreadable", { what: explain(m[1]) })],

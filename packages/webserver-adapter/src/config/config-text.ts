@@ -29,9 +29,7 @@ export function parseText(text: string, format: ConfigFormat = "json"): unknown 
     try {
       return json5().parse(text);
     } catch (error) {
-      const { lineNumber, columnNumber } = error as { lineNumber?: number; columnNumber?: number };
-      const where = lineNumber ? ` at line ${lineNumber}, column ${columnNumber}` : "";
-      throw new XiaozhiError("INVALID_CONFIG", `config is not valid JSON5${where}`);
+      throw new XiaozhiError("INVALID_CONFIG", `config is not valid JSON5${json5Where(error)}`);
     }
   }
   // Most files are plain JSON, which the engine reads several times faster than jsonc-parser (at ten
@@ -53,6 +51,22 @@ export function parseText(text: string, format: ConfigFormat = "json"): unknown 
   }
   if (text.trim() === "") throw new XiaozhiError("INVALID_CONFIG", "config is empty");
   return value;
+}
+
+/**
+ * Where json5 stopped, and at what when it is a character of the syntax (`}`, `,`, a quote): one
+ * that may be part of a value (a token's) is not shown.
+ */
+function json5Where(error: unknown): string {
+  const { lineNumber, columnNumber, message } = error as {
+    lineNumber?: number;
+    columnNumber?: number;
+    message?: string;
+  };
+  if (/invalid end of input/.test(message ?? "")) return " (it ends too early)";
+  if (!lineNumber) return "";
+  const found = /invalid character '\\?([{}[\]:,;"'])'/.exec(message ?? "")?.[1];
+  return ` at line ${lineNumber}, column ${columnNumber}${found ? `: unexpected \`${found}\`` : ""}`;
 }
 
 function lineAndColumn(text: string, offset: number): string {

@@ -89,6 +89,22 @@ describe("config schema", () => {
       expect(String(error)).toMatch(/not valid JSON at line 1, column \d+/);
       expect(String(error)).not.toContain("s3cr3t");
     }
+    // JSON5: where, and the character of the syntax found there; never one that may be a value's.
+    const json5Error = (text: string) => {
+      try {
+        parseConfigText(text, "json5");
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error("it parsed");
+    };
+    expect(json5Error("{\n  a: 1,\n}}")).toBe(
+      "config is not valid JSON5 at line 3, column 2: unexpected `}`",
+    );
+    expect(json5Error("{a: 1 'b': 2}")).toBe("config is not valid JSON5 at line 1, column 7: unexpected `'`");
+    expect(json5Error('{a: 1 "b": 2}')).toBe('config is not valid JSON5 at line 1, column 7: unexpected `"`');
+    expect(json5Error("{a: s3cr3t}")).toBe("config is not valid JSON5 at line 1, column 5");
+    expect(json5Error("{a: [1,")).toBe("config is not valid JSON5 (it ends too early)");
   });
 
   it("selects endpoints: strings and objects; placeholders, non-ws, empty and repeated ones skipped", () => {
