@@ -24,6 +24,9 @@ describe("the server's texts in the command's language", () => {
         "client name must be 1-64 letters, digits, dots, dashes or underscores",
       ),
     ).toMatch(/^配置无效：客户端名称/);
+    // The demo tools' descriptions as the dashboard gives them; a service's own as it wrote it.
+    expect(explain.description?.("Does arithmetic on two numbers")).toBe("对两个数做加减乘除");
+    expect(explain.description?.("Adds two numbers")).toBe("Adds two numbers");
     // One load for every command of the process.
     expect(await explainerFor("zh-CN")).toBe(explain);
   });

@@ -10,6 +10,8 @@ export type Explain = ((text: string) => string) & {
    * when it says all the code says. Absent where texts are shown as they are.
    */
   readonly labelled?: (code: string, text: string) => string;
+  /** A tool's description in words of the language when the product wrote it (the demo tools'). */
+  readonly description?: (text: string) => string;
 };
 
 /** English: the server's texts are English already. */
@@ -19,6 +21,8 @@ export const asIs: Explain = (text) => text;
 interface PageWords {
   setLanguage(tag: string): void;
   plain(segments: unknown): string;
+  t(path: string): string;
+  dictionaries: { en: { descriptions: Record<string, string> } };
 }
 interface PageReasons {
   explain(text: string): unknown;
@@ -48,8 +52,14 @@ async function load(tag: string): Promise<Explain> {
       import(new URL("reasons.js", assets).href),
     ])) as [PageWords, PageReasons];
     words.setLanguage(tag);
+    // The product's own descriptions, found by their English text, as the dashboard finds them.
+    const own = new Map(Object.entries(words.dictionaries.en.descriptions).map(([key, text]) => [text, key]));
     return Object.assign((text: string) => words.plain(reasons.explain(text)), {
       labelled: (code: string, text: string) => words.plain(reasons.apiError(code, text)),
+      description: (text: string) => {
+        const key = own.get(text);
+        return key === undefined ? text : words.t(`descriptions.${key}`);
+      },
     });
   } catch {
     return asIs;

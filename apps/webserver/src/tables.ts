@@ -170,7 +170,9 @@ export function toolTable(rows: readonly ToolRow[], m: Messages): string {
       t.target ? `${t.name} → ${t.target}` : t.name,
       t.service,
       `${t.enabled ? colors.green(h.yes) : colors.red(h.no)}${t.unavailable ? ` (${colors.yellow(h.unavailable)})` : ""}`,
-      t.unavailable ? colors.dim(m.explain(t.unavailable)) : (t.description ?? ""),
+      t.unavailable
+        ? colors.dim(m.explain(t.unavailable))
+        : (m.explain.description?.(t.description ?? "") ?? t.description ?? ""),
     ]),
   );
 }
