@@ -148,21 +148,26 @@ export function endpointIdOf(idOrUrl: string): string {
  */
 export async function endpointNamed(where: Target, ref: string): Promise<string> {
   if (ref.startsWith("ep-") || ref.includes("://")) return endpointIdOf(ref);
-  // A name made from the token may be given as the tables of the command's language show it.
+  // A name made from the token may be given as the tables of the command's language show it, and a
+  // name given in the config is taken as it is.
   const typed = ref.trim();
-  const name = keptName(typed, where.m);
+  const names = new Set([typed, keptName(typed, where.m)]);
   // From a server, only the endpoints whose id, URL or name holds it: not ten thousand for one.
   const candidates =
     where.kind === "server"
       ? (
-          await api<{ endpoints: EndpointRow[] }>(
-            where,
-            "GET",
-            `/api/endpoints?q=${encodeURIComponent(name.slice(0, 200))}&limit=1000`,
+          await Promise.all(
+            [...names].map((name) =>
+              api<{ endpoints: EndpointRow[] }>(
+                where,
+                "GET",
+                `/api/endpoints?q=${encodeURIComponent(name.slice(0, 200))}&limit=1000`,
+              ),
+            ),
           )
-        ).endpoints
+        ).flatMap((page) => page.endpoints)
       : await listEndpoints(where);
-  const ids = candidates.filter((e) => e.name?.trim() === name).map((e) => e.id);
+  const ids = [...new Set(candidates.filter((e) => names.has(e.name?.trim() ?? "")).map((e) => e.id))];
   if (ids.length === 1) return ids[0] as string;
   throw new CommandError(
     ids.length === 0 ? where.m.manage.noEndpointNamed(typed) : where.m.manage.severalNamed(typed, ids),

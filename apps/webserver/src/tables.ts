@@ -188,9 +188,12 @@ export function shownName(name: string | undefined, m: Messages): string {
 
 const madeName = /^agent ([\w.-]{1,64})$/;
 
-/** A name as the server keeps it, from the name as {@link shownName} says it (`智能体 12345` → `agent 12345`). */
+/**
+ * The name the server keeps that {@link shownName} says as `shown` (`智能体 12345`, or `智能体12345`
+ * as Chinese is often typed → `agent 12345`); `shown` itself when it is no such name.
+ */
 export function keptName(shown: string, m: Messages): string {
-  const prefix = m.tables.agentNumbered("");
-  const id = shown.startsWith(prefix) ? shown.slice(prefix.length) : "";
+  const prefix = m.tables.agentNumbered("").trim();
+  const id = shown.startsWith(prefix) ? shown.slice(prefix.length).trim() : "";
   return madeName.test(`agent ${id}`) ? `agent ${id}` : shown;
 }

@@ -71,7 +71,13 @@ describe("the command line's usage", () => {
       const id = JSON.parse((await run(["endpoint", "add", agent, "--json"])).out).id as string;
       expect((await run(["status", "--lang", "zh-CN"])).out).toMatch(new RegExp(`^${id} +智能体 4242 `, "m"));
       expect((await run(["status"])).out).toMatch(new RegExp(`^${id} +agent 4242 `, "m"));
-      const removed = await run(["endpoint", "remove", "智能体 4242", "--lang", "zh-CN"]);
+      // A name given in the config is found as it is, in either form's language.
+      const named = await run(["endpoint", "add", url(7), "--name", "智能体 7", "--json"]);
+      const namedId = JSON.parse(named.out).id as string;
+      const removedNamed = await run(["endpoint", "remove", "智能体 7", "--lang", "zh-CN"]);
+      expect(removedNamed).toMatchObject({ code: 0, out: expect.stringContaining(namedId) });
+      // Typed as Chinese often is, with no space.
+      const removed = await run(["endpoint", "remove", "智能体4242", "--lang", "zh-CN"]);
       expect(removed).toMatchObject({ code: 0, out: expect.stringContaining(id) });
       const again = await run(["endpoint", "remove", "智能体 4242", "--lang", "zh-CN"]);
       expect(again).toMatchObject({ code: 1, err: expect.stringContaining("「智能体 4242」") });

@@ -58,6 +58,7 @@ function matches(e, needle) {
   return (
     e.id.toLowerCase().includes(needle) ||
     e.url.toLowerCase().includes(needle) ||
+    (e.name?.toLowerCase().includes(needle) ?? false) ||
     (shownName(e.name)?.toLowerCase().includes(needle) ?? false)
   );
 }
