@@ -217,15 +217,31 @@ describe("StatusFeed told which endpoints changed", () => {
     await f.send(300);
     expect(f.saved).toHaveLength(2);
     expect(f.reads.all).toBe(1);
-    // The look once a lease reads all, and measures against what the changes left published:
-    // e2 as it dropped, e3 gone. e4's RTT moved, and still has at the next look.
+    // The look once a lease reads every endpoint published, one at a time, and measures against
+    // what the changes left published: e2 as it dropped, e3 gone. e4's RTT moved, and still has at
+    // the next look.
     list[2] = status("e4", { rttMs: 300 });
+    f.reads.one.length = 0;
     await f.send(1000);
-    expect(f.reads.all).toBe(2);
+    expect(f.reads).toEqual({ all: 1, one: ["e1", "e2", "e4"] });
     expect(f.saved).toHaveLength(2);
     await f.send(2000);
-    expect(f.reads.all).toBe(3);
+    expect(f.reads.all).toBe(1);
     expect(f.saved[2]?.message).toEqual({ t: "status-change", by: "a", v: 3, endpoints: [list[2]] });
+    // One said to have changed at a look once a lease is read once; one that went is gone.
+    list.push(status("e5"));
+    list.splice(0, 1);
+    f.feed.touch("e5");
+    f.reads.one.length = 0;
+    await f.send(3000);
+    expect(f.reads.one).toEqual(["e1", "e2", "e4", "e5"]);
+    expect(f.saved[3]?.message).toEqual({
+      t: "status-change",
+      by: "a",
+      v: 4,
+      endpoints: [list[2]],
+      gone: ["e1"],
+    });
   });
 
   it("a change it is not told the endpoint of, or no way to read one, reads all", async () => {

@@ -18,7 +18,9 @@ const drifting = new Set(["rttMs", "healthScore", "health", "lastFrameAt"]);
  *
  * Told which endpoints changed (and given a way to read one), it looks at those only: while a
  * batch of links connects, a change of fifty costs fifty statuses, not one per endpoint run here.
- * The look once a lease goes over all of them.
+ * The look once a lease goes over every endpoint published, reading one at a time: built all at
+ * once, the statuses of 2,000 endpoints outlived two young-generation collections, and every look
+ * left half a megabyte for a full collection to find.
  */
 export class StatusFeed {
   /** Counts the changes published by this process. */
@@ -63,14 +65,14 @@ export class StatusFeed {
     const due = now - this.#lookedAt >= leaseTtl;
     const full = this.#full;
     const touched = this.#touched;
-    const whole = full || due || this.#dirty || (one === undefined && touched.size > 0);
-    if (!whole && touched.size === 0) return;
+    const whole = full || this.#dirty || (one === undefined && (due || touched.size > 0));
+    if (!whole && !due && touched.size === 0) return;
     this.#dirty = false;
     this.#touched = new Set();
     if (due) this.#lookedAt = now;
     const { published, changed, gone } = whole
       ? this.#lookAtAll(statuses(), full, due)
-      : this.#lookAt(touched, one as (id: string) => EndpointStatus | undefined);
+      : this.#lookAt(touched, one as (id: string) => EndpointStatus | undefined, due);
     if (changed.length === 0 && gone.length === 0 && !full) {
       if (due) await store.keep();
       return;
@@ -127,17 +129,32 @@ export class StatusFeed {
     return { published: () => published, changed, gone };
   }
 
-  /** Only the endpoints `ids`; what was published of the others stays. */
-  #lookAt(ids: ReadonlySet<string>, one: (id: string) => EndpointStatus | undefined): Look {
+  /**
+   * The endpoints `touched`, one at a time; when `due`, every endpoint published as well, with
+   * drift noted as {@link #lookAtAll} notes it. What was published of the others stays.
+   */
+  #lookAt(touched: ReadonlySet<string>, one: (id: string) => EndpointStatus | undefined, due: boolean): Look {
     const changed: EndpointStatus[] = [];
     const gone: string[] = [];
-    for (const id of ids) {
+    const drifting = new Set<string>();
+    const look = (id: string, before: EndpointStatus | undefined) => {
       const status = one(id);
-      const before = this.#published.get(id);
       if (status === undefined) {
         if (before !== undefined) gone.push(id);
-      } else if (before === undefined || !sameShape(before, status)) changed.push(status);
-    }
+        return;
+      }
+      let moved = before === undefined || !sameShape(before, status);
+      if (!moved && due && drifted(before as EndpointStatus, status)) {
+        if (this.#drifted.has(id)) moved = true;
+        else drifting.add(id);
+      }
+      if (moved) changed.push(status);
+    };
+    if (due) {
+      for (const [id, before] of this.#published) look(id, before);
+      for (const id of touched) if (!this.#published.has(id)) look(id, undefined);
+      this.#drifted = drifting;
+    } else for (const id of touched) look(id, this.#published.get(id));
     // Applied to what was published once the change is saved.
     const published = () => {
       for (const id of gone) this.#published.delete(id);
