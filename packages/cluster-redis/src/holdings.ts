@@ -1,7 +1,7 @@
 import type { Logger } from "@xiaozhi-connect/core";
 import type { ClusterHost } from "@xiaozhi-connect/webserver-adapter";
 import { HolderView } from "./holder-view.js";
-import { LeaseTable } from "./lease-table.js";
+import { LeaseTable, listedFirst } from "./lease-table.js";
 import type { LinkWatch } from "./link-watch.js";
 import type { ClusterMessage } from "./messages.js";
 import type { Plan } from "./planner.js";
@@ -255,7 +255,7 @@ export class Holdings {
       }
     }
     if (!this.#at || this.#ticksSinceSnapshot >= snapshotEvery) {
-      const ids = [...new Set([...listed, ...this.held, ...unsure, ...this.#leases.keys()])];
+      const ids = listedFirst(listed, this.held, unsure, this.#leases.keys());
       // Most looks find what the log told: Redis compares a hash of the leases with what is known
       // first, and only a difference, or a change logged since, reads every lease.
       const { lease } = this.options;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LeaseTable } from "./lease-table.js";
+import { LeaseTable, listedFirst } from "./lease-table.js";
 
 const groups = (table: LeaseTable) =>
   Object.fromEntries([...table.byInstance()].map(([instance, ids]) => [instance, [...ids].sort()]));
@@ -59,5 +59,23 @@ describe("LeaseTable", () => {
     expect(next.unlisted).toBe(0);
     table.clear();
     expect([...table.index(new Set(["e2", "y", "e9"])).unleased].sort()).toEqual(["e2", "e9", "y"]);
+  });
+});
+
+describe("listedFirst", () => {
+  it("gives the list, then every other id once, in the order first seen", () => {
+    const listed = new Set(["e1", "e2", "e3"]);
+    expect(
+      listedFirst(
+        listed,
+        ["e2", "x"],
+        new Set(["y", "x"]),
+        new Map([
+          ["e1", 1],
+          ["z", 2],
+        ]).keys(),
+      ),
+    ).toEqual(["e1", "e2", "e3", "x", "y", "z"]);
+    expect(listedFirst(new Set(), [], ["a", "a"])).toEqual(["a"]);
   });
 });

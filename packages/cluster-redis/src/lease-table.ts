@@ -102,3 +102,13 @@ export class LeaseTable extends Map<string, LeaseHolder> {
     else this.#unleased.add(id);
   }
 }
+
+/**
+ * The ids of `listed`, then those of `more` not among them, each once. No set of every id is made:
+ * at ten thousand ids it is a large object, allocated where only a full collection frees it.
+ */
+export function listedFirst(listed: ReadonlySet<string>, ...more: Iterable<string>[]): string[] {
+  const beyond = new Set<string>();
+  for (const ids of more) for (const id of ids) if (!listed.has(id)) beyond.add(id);
+  return [...listed, ...beyond];
+}

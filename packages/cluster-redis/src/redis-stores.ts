@@ -124,11 +124,11 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
     }
   };
   // One script per chunk of ids, in one transaction: every chunk sees the same moment.
-  const everyChunk = async (ids: readonly string[], run: (multi: Scripts, keys: string[]) => void) => {
+  const everyChunk = async (ids: readonly string[], run: (multi: Scripts, part: string[]) => void) => {
     const parts = ids.length === 0 ? [[]] : chunks(ids);
     const replies = await call(async (r) => {
       const multi = r.multi() as unknown as Scripts & { exec(): Promise<[Error | null, unknown][] | null> };
-      for (const part of parts) run(multi, leaseKeys(part));
+      for (const part of parts) run(multi, part);
       const results = await multi.exec();
       if (!results) throw new Error("lease transaction aborted");
       return results.map(([error, reply]) => {
@@ -210,8 +210,8 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
     },
     // Every lease command goes in chunks, pipelined: a command's keys are spread into arguments,
     // which has limits (a call's arguments in JavaScript, Lua's stack in a script) long before a
-    // hundred thousand endpoints. The renewal, the one that runs all the time, sends each chunk's
-    // ids as one argument instead; its chunks still bound how long one script holds Redis.
+    // hundred thousand endpoints. The renewal and the periodic check send each chunk's ids as one
+    // argument instead; chunks still bound how long one script holds Redis.
     leases: {
       read(ids) {
         return chunked(ids, (part) =>
@@ -219,7 +219,9 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
         );
       },
       async snapshot(ids) {
-        const { replies } = await everyChunk(ids, (multi, keys) => multi.xzSnapshot(keys.length, ...keys));
+        const { replies } = await everyChunk(ids, (multi, part) =>
+          multi.xzSnapshot(part.length + logKeys.length, ...leaseKeys(part)),
+        );
         const first = replies[0] as (string | number)[];
         const at: LeaseLogPosition = { seq: Number(first[0]), cursor: String(first[1]) };
         const values = (replies as (string | number)[][]).flatMap((reply) =>
@@ -228,8 +230,8 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
         return { values, at };
       },
       async matches(ids, known, value, at) {
-        const { parts, replies } = await everyChunk(ids, (multi, keys) =>
-          multi.xzCheck(keys.length, ...keys, at.seq, at.cursor, value),
+        const { parts, replies } = await everyChunk(ids, (multi, part) =>
+          multi.xzCheck(2, ...logKeys, at.seq, at.cursor, value, leasePrefix, JSON.stringify(part)),
         );
         let from = 0;
         return parts.every((part, i) => {
@@ -381,8 +383,8 @@ const incarnationField = " incarnation";
 /** About how many lease changes Redis keeps: an instance further behind reads the leases instead. */
 const logKeep = 50_000;
 
-function chunks<T>(ids: readonly T[]): (readonly T[])[] {
-  const parts: (readonly T[])[] = [];
+function chunks<T>(ids: readonly T[]): T[][] {
+  const parts: T[][] = [];
   for (let i = 0; i < ids.length; i += leaseChunk) parts.push(ids.slice(i, i + leaseChunk));
   return parts;
 }
