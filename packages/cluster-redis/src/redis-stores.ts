@@ -372,7 +372,7 @@ export async function redisStores(options: RedisStoresOptions): Promise<ClusterS
   };
 }
 
-/** Leases per lease command (keys, or ids in the renewal's one argument). */
+/** Leases per lease command (keys, or ids in the renewal's and the check's one argument). */
 const leaseChunk = 5000;
 
 /** The field of a stored status that holds its version: no endpoint id is empty. */

@@ -52,10 +52,14 @@ function feed(statuses: EndpointStatus[], byId = false) {
   };
 }
 
-describe("StatusFeed", () => {
+// The same cases reading every status at once, and (told the endpoints that changed) one at a time.
+describe.each([
+  ["", false],
+  [", reading one endpoint at a time", true],
+])("StatusFeed%s", (_, byId) => {
   it("publishes everything first, then only what changed, and nothing while steady", async () => {
     const list = [status("e1"), status("e2"), status("e3")];
-    const f = feed(list);
+    const f = feed(list, byId);
     await f.send(0);
     expect(f.saved.map((s) => s.message)).toEqual([
       { t: "status-change", by: "a", v: 1, full: true, endpoints: list },
@@ -90,7 +94,7 @@ describe("StatusFeed", () => {
 
   it("RTT and health go out when they moved enough at two looks in a row, a lease apart", async () => {
     const list = [status("e1"), status("e2"), status("e3")];
-    const f = feed(list);
+    const f = feed(list, byId);
     await f.send(0);
     list[0] = status("e1", { rttMs: 55 });
     list[1] = status("e2", { rttMs: 200 });
@@ -121,7 +125,7 @@ describe("StatusFeed", () => {
       parts: { failures: score - 100 },
     });
     const list = [status("e1", { healthScore: 90, health: health(90, false) })];
-    const f = feed(list);
+    const f = feed(list, byId);
     await f.send(0);
     list[0] = status("e1", { healthScore: 88, health: { ...health(88, true), ejectedUntil: 5000 } });
     await f.send(1000);
@@ -141,7 +145,7 @@ describe("StatusFeed", () => {
 
   it("an endpoint published for a change between looks has its drift measured from then", async () => {
     const list = [status("e1")];
-    const f = feed(list);
+    const f = feed(list, byId);
     await f.send(0);
     list[0] = status("e1", { rttMs: 200 });
     await f.send(1000);
@@ -160,7 +164,7 @@ describe("StatusFeed", () => {
 
   it("a field that appears, goes or changes is a change; one set to undefined is no field", async () => {
     const list = [status("e1"), status("e2"), status("e3"), status("e4")];
-    const f = feed(list);
+    const f = feed(list, byId);
     await f.send(0);
     list[0] = status("e1", { lastError: "refused" });
     list[1] = status("e2", { inflight: 2 });
@@ -180,7 +184,7 @@ describe("StatusFeed", () => {
 
   it("after a failed save, everything goes again", async () => {
     const list = [status("e1"), status("e2")];
-    const f = feed(list);
+    const f = feed(list, byId);
     await f.send(0);
     list[0] = status("e1", { state: "failed", connected: false });
     f.feed.touch();
@@ -242,6 +246,14 @@ describe("StatusFeed told which endpoints changed", () => {
       endpoints: [list[2]],
       gone: ["e1"],
     });
+    // Every tenth lease, a look at all the host shows: one no touch told of is found then.
+    list.push(status("e6"));
+    for (const now of [4000, 5000, 6000, 7000, 8000, 9000]) await f.send(now);
+    expect(f.reads.all).toBe(1);
+    expect(f.saved).toHaveLength(4);
+    await f.send(10_000);
+    expect(f.reads.all).toBe(2);
+    expect(f.saved[4]?.message.endpoints).toEqual([list[3]]);
   });
 
   it("a change it is not told the endpoint of, or no way to read one, reads all", async () => {

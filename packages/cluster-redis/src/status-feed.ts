@@ -8,6 +8,9 @@ import type { MembershipStore, StatusChange } from "./stores.js";
  */
 const drifting = new Set(["rttMs", "healthScore", "health", "lastFrameAt"]);
 
+/** Leases between two looks at every status the host shows: what a missed touch left out is found then. */
+const wholeEvery = 10;
+
 /**
  * What this instance runs, published as changes: the endpoints whose state changed, or whose RTT
  * or health moved enough to matter and still had at the next look (looked at once a lease: one
@@ -20,7 +23,7 @@ const drifting = new Set(["rttMs", "healthScore", "health", "lastFrameAt"]);
  * batch of links connects, a change of fifty costs fifty statuses, not one per endpoint run here.
  * The look once a lease goes over every endpoint published, reading one at a time: built all at
  * once, the statuses of 2,000 endpoints outlived two young-generation collections, and every look
- * left half a megabyte for a full collection to find.
+ * left half a megabyte for a full collection to find. Every tenth looks at all the host shows.
  */
 export class StatusFeed {
   /** Counts the changes published by this process. */
@@ -31,6 +34,7 @@ export class StatusFeed {
   #touched = new Set<string>();
   #full = true;
   #lookedAt = Number.NEGATIVE_INFINITY;
+  #wholeAt = Number.NEGATIVE_INFINITY;
   /** Each endpoint as last published. */
   #published = new Map<string, EndpointStatus>();
   /**
@@ -65,11 +69,16 @@ export class StatusFeed {
     const due = now - this.#lookedAt >= leaseTtl;
     const full = this.#full;
     const touched = this.#touched;
-    const whole = full || this.#dirty || (one === undefined && (due || touched.size > 0));
+    const whole =
+      full ||
+      this.#dirty ||
+      (due && (one === undefined || now - this.#wholeAt >= wholeEvery * leaseTtl)) ||
+      (one === undefined && touched.size > 0);
     if (!whole && !due && touched.size === 0) return;
     this.#dirty = false;
     this.#touched = new Set();
     if (due) this.#lookedAt = now;
+    if (whole) this.#wholeAt = now;
     const { published, changed, gone } = whole
       ? this.#lookAtAll(statuses(), full, due)
       : this.#lookAt(touched, one as (id: string) => EndpointStatus | undefined, due);
