@@ -125,11 +125,7 @@ export class StatusFeed {
     const drifting = new Set<string>();
     for (const status of statuses) {
       const before = this.#published.get(status.id);
-      let moved = full || before === undefined || !sameShape(before, status);
-      if (!moved && due && drifted(before as EndpointStatus, status)) {
-        if (this.#drifted.has(status.id)) moved = true;
-        else drifting.add(status.id);
-      }
+      const moved = full || this.#moved(status, before, due, drifting);
       published.set(status.id, moved ? status : (before as EndpointStatus));
       if (moved) changed.push(status);
     }
@@ -139,8 +135,26 @@ export class StatusFeed {
   }
 
   /**
+   * Whether `status` goes out against `before`, as published: its shape changed, or (at a `due`
+   * look) its RTT or health drifted, as it had at the last due look. A first drift is noted in
+   * `drifting`.
+   */
+  #moved(
+    status: EndpointStatus,
+    before: EndpointStatus | undefined,
+    due: boolean,
+    drifting: Set<string>,
+  ): boolean {
+    if (before === undefined || !sameShape(before, status)) return true;
+    if (!due || !drifted(before, status)) return false;
+    if (this.#drifted.has(status.id)) return true;
+    drifting.add(status.id);
+    return false;
+  }
+
+  /**
    * The endpoints `touched`, one at a time; when `due`, every endpoint published as well, with
-   * drift noted as {@link #lookAtAll} notes it. What was published of the others stays.
+   * drift noted as {@link #moved} notes it. What was published of the others stays.
    */
   #lookAt(touched: ReadonlySet<string>, one: (id: string) => EndpointStatus | undefined, due: boolean): Look {
     const changed: EndpointStatus[] = [];
@@ -152,12 +166,7 @@ export class StatusFeed {
         if (before !== undefined) gone.push(id);
         return;
       }
-      let moved = before === undefined || !sameShape(before, status);
-      if (!moved && due && drifted(before as EndpointStatus, status)) {
-        if (this.#drifted.has(id)) moved = true;
-        else drifting.add(id);
-      }
-      if (moved) changed.push(status);
+      if (this.#moved(status, before, due, drifting)) changed.push(status);
     };
     if (due) {
       for (const [id, before] of this.#published) look(id, before);
